@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Installs rayk's build and test dependencies from Debian's packages (Debian 12).
+# Only what is missing is installed, so a second run is quick.
+set -euo pipefail
+packages=(
+  build-essential cmake ninja-build ccache pkg-config
+  libboost-dev libboost-serialization-dev libboost-filesystem-dev
+  cppzmq-dev libzmq3-dev libsqlite3-dev libtomlplusplus-dev
+  libcli11-dev libspdlog-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg -s "$p" >/dev/null 2>&1 || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  sudo=""
+  [ "$(id -u)" -eq 0 ] || sudo="sudo"
+  echo "installing: ${missing[*]}"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi

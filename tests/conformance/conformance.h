@@ -1,0 +1,45 @@
+// Helpers for the conformance suites: every plugin of a slot found on the
+// plugin search path (the build tree, plus $RAYK_PLUGIN_PATH, so a user's own
+// plugin is tested by setting that variable) runs the same cases.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "rayk/plugin_loader.h"
+
+namespace rayk::testing {
+
+// Names of every plugin of `kind` on the search path.
+inline std::vector<std::string> PluginsOfKind(PluginKind kind) {
+  PluginLoader loader;
+  std::vector<std::string> names;
+  for (const PluginInfo& info : loader.List()) {
+    if (info.kind == kind) names.push_back(info.name);
+  }
+  return names;
+}
+
+// Creates the plugin `name` of slot T with `table` as its settings; fails the
+// test (and returns null) when that does not work.
+template <typename T>
+std::shared_ptr<T> CreatePlugin(const std::string& name, const RawSettingTable& table = {},
+                                PluginContext context = {}) {
+  PluginLoader loader;
+  auto created = loader.Create(SlotKindOf<T>::value, name, table, "<test>", context);
+  EXPECT_TRUE(created.ok()) << created.status().ToString();
+  if (!created.ok()) return nullptr;
+  return std::shared_ptr<T>(*created, static_cast<T*>(created->get()));
+}
+
+// gtest parameter names must be alphanumeric.
+inline std::string ParamName(const ::testing::TestParamInfo<std::string>& info) {
+  std::string out;
+  for (char c : info.param) out += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
+  return out;
+}
+
+}  // namespace rayk::testing
