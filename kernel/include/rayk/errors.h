@@ -1,0 +1,72 @@
+// The exceptions rayk's user API throws (and only the user API: inside rayk,
+// errors travel as Status values).
+//
+// Get() rethrows what went wrong with the task that made an object:
+// TaskError for an exception in remote code (with its type, message and where
+// it ran), WorkerCrashedError when the worker process died and the retries are
+// spent, UnschedulableError when no node can ever run the task, and
+// GetTimeoutError when the object did not become ready in time.
+#pragma once
+
+#include <stdexcept>
+#include <string>
+
+namespace rayk {
+
+class RaykError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// Remote code threw. what() reads "<type>: <message> (in task F on node N, worker pid P)".
+class TaskError : public RaykError {
+ public:
+  TaskError(std::string remote_type, std::string remote_message, std::string where)
+      : RaykError(remote_type + ": " + remote_message + " (" + where + ")"),
+        remote_type_(std::move(remote_type)),
+        remote_message_(std::move(remote_message)),
+        where_(std::move(where)) {}
+  const std::string& remote_type() const { return remote_type_; }
+  const std::string& remote_message() const { return remote_message_; }
+  const std::string& where() const { return where_; }
+
+ private:
+  std::string remote_type_;
+  std::string remote_message_;
+  std::string where_;
+};
+
+// The worker running the task died (killed, crashed, out of memory) and
+// max_retries retries are spent.
+class WorkerCrashedError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+// No node of the cluster can ever satisfy the task's resource demand.
+class UnschedulableError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+// Get() or Wait() ran out of time.
+class GetTimeoutError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+// The object's value is gone and cannot be rebuilt (its owner died, or the
+// node that held it).
+class ObjectLostError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+// Anything else the runtime reports (not initialized, cannot reach the
+// cluster, a function that is not registered, arguments that do not decode).
+class RuntimeError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+}  // namespace rayk

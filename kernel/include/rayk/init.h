@@ -1,0 +1,31 @@
+// Starting and stopping rayk in a process.
+//
+// rayk::Init() with no address (and no RAYK_ADDRESS in the environment)
+// starts a private local cluster (a GCS server, one raylet and its workers as
+// child processes in a fresh session directory) and rayk::Shutdown() stops
+// it, as ray.init() does. With an address ("127.0.0.1:6379", what
+// `rayk start --head` prints) it joins that cluster instead.
+// Init and Shutdown are not thread-safe with each other; call them from main.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace rayk {
+
+struct InitOptions {
+  std::string address;      // the GCS of a running cluster; empty: $RAYK_ADDRESS, else embedded
+  std::string config_file;  // plugins.toml of the embedded cluster; empty: ./plugins.toml or defaults
+  int num_cpus = 0;         // CPUs of the embedded node; 0: the machine's
+  std::string resources;    // extra resources of the embedded node, JSON: {"GPU": 1}
+  // Shared libraries the workers load to find the job's remote functions.
+  // Empty: every library that registered functions with RAYK_REMOTE in this process.
+  std::vector<std::string> code_libraries;
+};
+
+// Throws rayk::RuntimeError (errors.h) with a one-line reason when it cannot start.
+void Init(const InitOptions& options = {});
+void Shutdown();
+bool IsInitialized();
+
+}  // namespace rayk

@@ -1,0 +1,94 @@
+// Runtime: what the typed user API (api.h) needs from the process's core
+// worker. Users do not call this; api.h turns its results into values and
+// exceptions.
+//
+// One Runtime exists per process between rayk::Init() and rayk::Shutdown()
+// (in a worker, for the worker's whole life). Every method is thread-safe.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rayk/ids.h"
+#include "rayk/object_store.h"
+#include "rayk/resources.h"
+
+namespace rayk::internal {
+
+// One argument of a task call: a value serialized by the caller, or a
+// reference the runtime resolves to its value before the call (Ray's rule for
+// ObjectRefs at the top level of the arguments).
+struct TaskArg {
+  bool is_ref = false;
+  ObjectId ref;
+  std::string owner_address;  // with is_ref
+  std::string value;          // without is_ref: the serialized argument
+};
+
+struct TaskOptions {
+  ResourceSet resources{{"CPU", 1}};
+  int max_retries = 3;  // retries after the worker dies; exceptions are not retried
+};
+
+struct TaskCall {
+  std::string function;  // the registered name, as RAYK_REMOTE spelled it
+  std::vector<TaskArg> args;
+  TaskOptions options;
+};
+
+// What went wrong making an object, as Get() reports it.
+struct ErrorInfo {
+  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime };
+  Kind kind = Kind::kRuntime;
+  std::string remote_type;  // kTaskError: the exception's type
+  std::string message;
+  std::string where;        // "task Add on node 3f2a1b0c, worker pid 1234"
+
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& kind& remote_type& message& where;
+  }
+};
+
+// An object's value: its bytes, or the error that took their place.
+struct ObjectValue {
+  std::shared_ptr<const ObjectBuffer> data;  // set when !error
+  std::optional<ErrorInfo> error;
+};
+
+class Runtime {
+ public:
+  virtual ~Runtime() = default;
+
+  // Submits a task; returns the id of the object its result will be. The
+  // caller holds one local reference to it.
+  virtual ObjectId SubmitTask(TaskCall call) = 0;
+  // Stores a value owned by this process; the caller holds one local reference.
+  virtual ObjectId Put(std::string data) = 0;
+  // Waits up to `timeout` (negative: forever) for every object. Fails with
+  // kTimedOut when one is not ready in time; an object made by a failed task
+  // comes back with its error set.
+  virtual Result<std::vector<ObjectValue>> Get(const std::vector<ObjectId>& ids,
+                                               std::chrono::milliseconds timeout) = 0;
+  // Which of `ids` are ready, once `num_returns` are or `timeout` passes.
+  virtual std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,
+                                 std::chrono::milliseconds timeout) = 0;
+
+  // Reference counting by ObjectRef handles: the object is freed when its
+  // count (with pending tasks and borrowers) reaches zero.
+  virtual void AddLocalReference(const ObjectId& id) = 0;
+  virtual void RemoveLocalReference(const ObjectId& id) = 0;
+  // The owner's address, for serializing a reference.
+  virtual std::string OwnerAddress(const ObjectId& id) = 0;
+  // A reference arrived from another process (inside a value): remember its
+  // owner so Get() can fetch it; counts as one local reference.
+  virtual void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) = 0;
+};
+
+// The process's runtime, or null outside Init()/Shutdown().
+Runtime* CurrentRuntime();
+
+}  // namespace rayk::internal
