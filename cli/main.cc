@@ -8,6 +8,7 @@
 #include <CLI/CLI.hpp>
 #include <nlohmann/json.hpp>
 
+#include "cluster_commands.h"
 #include "rayk/config.h"
 #include "rayk/plugin_loader.h"
 
@@ -191,8 +192,11 @@ int main(int argc, char** argv) {
   options.AddTo(check);
   add_format(check);
 
+  rayk::cli::ClusterCommands cluster(&app, &format);
+
   CLI11_PARSE(app, argc, argv);
   const bool json = format == "json";
+  if (auto code = cluster.Run()) return *code;
   if (list->parsed()) return PluginsList(options.Load(), json);
   if (info->parsed()) return PluginsInfo(options.Load(), info_name, json);
   if (check->parsed()) return ConfigCheck(options.Load(check_file), json);

@@ -152,7 +152,7 @@ Config Config::Defaults() {
   Config config;
   config.slots_[PluginKind::kScheduler].plugin = "random";
   config.slots_[PluginKind::kStore].plugin = "memory";
-  config.slots_[PluginKind::kTransport].plugin = "inproc";
+  config.slots_[PluginKind::kTransport].plugin = "zmq";
   config.slots_[PluginKind::kGcs].plugin = "memory";
   return config;
 }

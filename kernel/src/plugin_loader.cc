@@ -1,5 +1,7 @@
 #include "rayk/plugin_loader.h"
 
+#include <dlfcn.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <set>
@@ -34,7 +36,9 @@ bool IsPath(const std::string& name_or_path) {
 Result<PluginInfo> Inspect(const fs::path& path) {
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
-    library->load(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_local);
+    // RTLD_NODELETE: objects a plugin made (a store's pinned buffers, say)
+    // may outlive every handle to it; their code must stay mapped.
+    library->load(path, static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE));
   } catch (const std::exception& error) {
     return Status::InvalidArgument("plugin file " + path.string() +
                                    " cannot be loaded as a shared library (" + error.what() +

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include <boost/serialization/array_wrapper.hpp>
+
 namespace rayk {
 
 template <typename Tag>
@@ -40,7 +42,7 @@ class Id {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& bytes_;
+    ar& boost::serialization::make_array(bytes_.data(), kSize);
   }
 
  private:

@@ -1,0 +1,401 @@
+#include "cluster_commands.h"
+
+#include <dlfcn.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "daemons.h"
+#include "protocol.h"
+#include "rayk/plugin_loader.h"
+#include "rayk/scheduling_util.h"
+#include "rayk/transport.h"
+#include "session.h"
+
+namespace rayk::cli {
+
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::seconds(30);
+
+[[noreturn]] void Fail(const std::string& message) {
+  std::cerr << "rayk: " << message << "\n";
+  std::exit(1);
+}
+
+ResourceSet ParseResources(const std::string& json, int num_cpus) {
+  ResourceSet resources;
+  if (!json.empty()) {
+    auto parsed = ResourceSet::FromJson(json);
+    if (!parsed.ok()) Fail("--resources: " + parsed.status().message());
+    resources = *parsed;
+  }
+  int cpus = num_cpus > 0 ? num_cpus : static_cast<int>(std::thread::hardware_concurrency());
+  if (resources.Get("CPU") == 0) resources.Set("CPU", cpus);
+  return resources;
+}
+
+std::map<std::string, std::string> ParseLabels(const std::string& json) {
+  std::map<std::string, std::string> labels;
+  if (json.empty()) return labels;
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) Fail("--labels must be a JSON object, as in '{\"zone\": \"a\"}'");
+  for (const auto& [key, value] : parsed.items()) {
+    if (!value.is_string()) Fail("--labels: the value of '" + key + "' must be a string");
+    labels[key] = value.get<std::string>();
+  }
+  return labels;
+}
+
+// The session directory to act on: the latest one.
+std::string SessionDirOrFail() {
+  auto session = LatestSessionDir();
+  if (!session.ok()) Fail(session.status().message());
+  return *session;
+}
+
+std::string GcsAddressOrFail(const std::string& address) {
+  if (!address.empty()) return address;
+  if (const char* env = std::getenv("RAYK_ADDRESS")) return env;
+  std::string session = SessionDirOrFail();
+  auto recorded = ReadFile(session + "/gcs_address");
+  if (!recorded.ok()) Fail("no GCS address in " + session + "; pass --address HOST:PORT");
+  return *recorded;
+}
+
+std::string FormatDemands(const std::vector<std::string>& demands) {
+  std::map<std::string, int> counts;
+  for (const std::string& demand : demands) ++counts[demand];
+  std::string out;
+  for (const auto& [demand, count] : counts) {
+    out += (out.empty() ? "" : ", ") + demand + (count > 1 ? " x" + std::to_string(count) : "");
+  }
+  return out;
+}
+
+}  // namespace
+
+struct ClusterCommands::Impl {
+  std::string* format;
+  // Shared by the commands that read plugins.toml.
+  std::string config_file;
+  std::vector<std::string> sets;
+  std::string session_dir;
+
+  CLI::App* start = nullptr;
+  bool head = false;
+  int port = 6379;
+  int num_cpus = 0;
+  std::string resources;
+  std::string labels;
+  std::string address;
+  bool block = false;
+
+  CLI::App* stop = nullptr;
+  CLI::App* status = nullptr;
+  CLI::App* run = nullptr;
+  std::string job_library;
+  std::vector<std::string> job_args;
+
+  CLI::App* gcs_server = nullptr;
+  CLI::App* raylet = nullptr;
+  CLI::App* worker = nullptr;
+  bool exit_with_parent = false;
+  std::string raylet_address, node_id, worker_id, job_id;
+  std::vector<std::string> code;
+
+  void AddConfigOptions(CLI::App* command) {
+    command->add_option("--config", config_file, "plugins.toml for the cluster's processes");
+    command->add_option("--set", sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
+  }
+
+  ProcessOptions Process() const {
+    ProcessOptions options;
+    if (!config_file.empty()) options.config_file = std::filesystem::absolute(config_file).string();
+    options.config_sets = sets;
+    options.session_dir = session_dir;
+    return options;
+  }
+
+  std::vector<std::string> ConfigArgs() const {
+    std::vector<std::string> args;
+    if (!config_file.empty()) args = {"--config", std::filesystem::absolute(config_file).string()};
+    for (const std::string& set : sets) {
+      args.push_back("--set");
+      args.push_back(set);
+    }
+    return args;
+  }
+
+  int Start() {
+    if (head == !address.empty()) Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
+    {
+      // Check the configuration here, where the user sees the error, not in a daemon's log.
+      auto config = Config::LoadDefault(config_file);
+      if (!config.ok()) Fail(config.status().message());
+      for (const std::string& set : sets) {
+        if (Status st = config->ApplySet(set); !st.ok()) Fail(st.message());
+      }
+    }
+    ParseResources(resources, num_cpus);
+    ParseLabels(labels);
+    auto executable = RaykExecutable();
+    if (!executable.ok()) Fail(executable.status().message());
+    auto session = CreateSessionDir();
+    if (!session.ok()) Fail(session.status().message());
+    std::string pids = *session + "/pids";
+    std::string gcs_address = address;
+    if (head) {
+      std::vector<std::string> argv = {*executable, "gcs-server", "--port", std::to_string(port), "--session-dir", *session};
+      for (const std::string& arg : ConfigArgs()) argv.push_back(arg);
+      std::string log = *session + "/logs/gcs_server.log";
+      auto pid = SpawnProcess(argv, log, /*new_session=*/true);
+      if (!pid.ok()) Fail(pid.status().message());
+      AppendLine(pids, std::to_string(*pid) + " gcs-server");
+      auto written = WaitForFile(*session + "/gcs_address", kStartTimeout, *pid, log);
+      if (!written.ok()) Fail("the GCS server did not start: " + written.status().message());
+      gcs_address = *written;
+    }
+    std::vector<std::string> argv = {*executable, "raylet", "--gcs", gcs_address, "--session-dir", *session};
+    if (num_cpus > 0) {
+      argv.push_back("--num-cpus");
+      argv.push_back(std::to_string(num_cpus));
+    }
+    if (!resources.empty()) {
+      argv.push_back("--resources");
+      argv.push_back(resources);
+    }
+    if (!labels.empty()) {
+      argv.push_back("--labels");
+      argv.push_back(labels);
+    }
+    for (const std::string& arg : ConfigArgs()) argv.push_back(arg);
+    std::string log = *session + "/logs/raylet.log";
+    auto pid = SpawnProcess(argv, log, /*new_session=*/true);
+    if (!pid.ok()) Fail(pid.status().message());
+    AppendLine(pids, std::to_string(*pid) + " raylet");
+    auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, log);
+    if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
+    WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    if (*format == "json") {
+      std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet}}.dump(2)
+                << "\n";
+      return 0;
+    }
+    std::cout << (head ? "Started a rayk cluster" : "Joined the rayk cluster") << " (session " << *session << ")\n"
+              << "  GCS address: " << gcs_address << "\n"
+              << "  raylet:      " << *raylet << "\n\n"
+              << "Run a driver against it:  RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
+              << "                      or  rayk run libmy_job.so --address " << gcs_address << "\n"
+              << "Add a node:               rayk start --address " << gcs_address << "\n"
+              << "See it:                   rayk status\n"
+              << "Stop it:                  rayk stop\n";
+    return 0;
+  }
+
+  int Stop() {
+    auto session = LatestSessionDir();
+    if (!session.ok()) {
+      std::cout << "No rayk session to stop.\n";
+      return 0;
+    }
+    // Every session the root holds that recorded processes: raylets first,
+    // so their workers go with them, then the GCS.
+    std::vector<std::string> sessions;
+    for (const auto& entry : std::filesystem::directory_iterator(SessionRoot())) {
+      if (entry.is_directory() && !entry.is_symlink() && std::filesystem::exists(entry.path() / "pids")) {
+        sessions.push_back(entry.path().string());
+      }
+    }
+    int stopped = 0;
+    for (const char* role : {"raylet", "gcs-server"}) {
+      for (const std::string& dir : sessions) {
+        std::istringstream lines(ReadFile(dir + "/pids").value());
+        int64_t pid;
+        std::string name;
+        while (lines >> pid >> name) {
+          if (name != role || !ProcessAlive(static_cast<pid_t>(pid))) continue;
+          TerminateProcess(static_cast<pid_t>(pid), std::chrono::milliseconds(5000));
+          std::cout << "Stopped " << name << " (pid " << pid << ")\n";
+          ++stopped;
+        }
+      }
+    }
+    for (const std::string& dir : sessions) std::filesystem::rename(dir + "/pids", dir + "/pids.stopped");
+    if (stopped == 0) std::cout << "No running rayk processes.\n";
+    return 0;
+  }
+
+  int ShowStatus() {
+    std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
+    auto config = Config::LoadDefault(config_file);
+    if (!config.ok()) Fail(config.status().message());
+    if (config->slot(PluginKind::kTransport).plugin == "inproc") config->SelectPlugin(PluginKind::kTransport, "zmq");
+    PluginLoader loader(config->plugin_path());
+    auto transport = loader.CreateSlot<Transport>(*config, {});
+    if (!transport.ok()) Fail(transport.status().message());
+    auto channel = (*transport)->Connect(gcs);
+    if (!channel.ok()) Fail(channel.status().message());
+    auto reply = (*channel)->CallSync(
+        protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+        std::chrono::milliseconds(5000));
+    if (!reply.ok()) Fail("no answer from the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() + "); is the cluster running? ('rayk start --head')");
+    auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+    if (!status.ok()) Fail(status.status().message());
+    if (*format == "json") {
+      nlohmann::json nodes = nlohmann::json::array();
+      for (const auto& node : status->nodes) {
+        nodes.push_back({{"node_id", node.node_id.Hex()}, {"address", node.raylet_address}, {"alive", node.alive},
+                         {"total", nlohmann::json::parse(node.total.ToJson())},
+                         {"available", nlohmann::json::parse(node.available.ToJson())}, {"workers", node.num_workers},
+                         {"pending_demands", node.pending_demands}, {"infeasible_demands", node.infeasible_demands},
+                         {"labels", node.labels}});
+      }
+      int running = 0;
+      for (const auto& job : status->jobs) running += !job.finished;
+      std::cout << nlohmann::json{{"gcs_address", AddressFromEndpoint(gcs)}, {"nodes", nodes},
+                                  {"jobs", {{"total", status->jobs.size()}, {"running", running}}}}.dump(2)
+                << "\n";
+      return 0;
+    }
+    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes\n";
+    ResourceSet total, used;
+    std::vector<std::string> pending, infeasible;
+    for (const auto& node : status->nodes) {
+      ResourceSet node_used = node.total;
+      node_used.Subtract(node.available);
+      std::cout << "  " << node.node_id.Hex().substr(0, 8) << "  " << (node.alive ? "ALIVE" : "DEAD ") << "  "
+                << node.raylet_address << "  workers " << node.num_workers << "\n";
+      for (const auto& [name, amount] : node.total.amounts()) {
+        char line[160];
+        std::snprintf(line, sizeof(line), "            %g/%g %s used\n", node_used.Get(name), amount, name.c_str());
+        std::cout << line;
+      }
+      if (!node.alive) continue;
+      total.Add(node.total);
+      used.Add(node_used);
+      pending.insert(pending.end(), node.pending_demands.begin(), node.pending_demands.end());
+      infeasible.insert(infeasible.end(), node.infeasible_demands.begin(), node.infeasible_demands.end());
+    }
+    std::cout << "\nResources (alive nodes)\n";
+    for (const auto& [name, amount] : total.amounts()) {
+      char line[160];
+      std::snprintf(line, sizeof(line), "  %g/%g %s used\n", used.Get(name), amount, name.c_str());
+      std::cout << line;
+    }
+    std::cout << "\nPending demand\n  " << (pending.empty() ? "(none)" : FormatDemands(pending)) << "\n";
+    if (!infeasible.empty()) std::cout << "Recently infeasible (no node can ever fit)\n  " << FormatDemands(infeasible) << "\n";
+    int running = 0;
+    for (const auto& job : status->jobs) running += !job.finished;
+    std::cout << "\nJobs: " << running << " running, " << status->jobs.size() - running << " finished\n";
+    return 0;
+  }
+
+  int Run() {
+    if (!address.empty()) setenv("RAYK_ADDRESS", address.c_str(), 1);
+    std::string path = std::filesystem::absolute(job_library).string();
+    if (!std::filesystem::exists(path)) Fail("job library " + path + " does not exist; build it with rayk_add_job()");
+    void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
+    if (handle == nullptr) Fail(std::string("cannot load job library ") + path + ": " + dlerror());
+    using Main = int (*)(int, char**);
+    auto entry = reinterpret_cast<Main>(dlsym(handle, "main"));
+    if (entry == nullptr) {
+      Fail("job library " + path + " has no entry point; define int main(int, char**) in it (rayk_add_job does)");
+    }
+    std::vector<std::string> args = {path};
+    args.insert(args.end(), job_args.begin(), job_args.end());
+    std::vector<char*> argv;
+    for (std::string& arg : args) argv.push_back(arg.data());
+    argv.push_back(nullptr);
+    return entry(static_cast<int>(args.size()), argv.data());
+  }
+};
+
+ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std::make_shared<Impl>()) {
+  Impl& d = *impl_;
+  d.format = format;
+  auto add_format = [format](CLI::App* command) {
+    command->add_option("--format", *format, "text (for people) or json (for programs)")
+        ->check(CLI::IsMember({"text", "json"}));
+  };
+
+  d.start = app->add_subcommand("start", "start a cluster's head (--head) or join one (--address)");
+  d.start->add_flag("--head", d.head, "start a new cluster: a GCS server and this node's raylet");
+  d.start->add_option("--address", d.address, "join the cluster whose GCS is at HOST:PORT");
+  d.start->add_option("--port", d.port, "the GCS port with --head")->capture_default_str();
+  d.start->add_option("--num-cpus", d.num_cpus, "CPUs this node offers (default: all)");
+  d.start->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
+  d.start->add_option("--labels", d.labels, "node labels as JSON, e.g. '{\"zone\": \"a\"}'");
+  d.AddConfigOptions(d.start);
+  add_format(d.start);
+
+  d.stop = app->add_subcommand("stop", "stop the processes rayk start recorded in its sessions");
+  d.status = app->add_subcommand("status", "nodes, resources (total/used), pending demand");
+  d.status->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");
+  add_format(d.status);
+
+  d.run = app->add_subcommand("run", "run a job library's main() as the driver: rayk run libjob.so -- args");
+  d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")->required();
+  d.run->add_option("--address", d.address, "run against this cluster (default: an embedded one)");
+  d.run->add_option("ARGS", d.job_args, "arguments for the job's main, after --");
+
+  d.gcs_server = app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
+  d.gcs_server->add_option("--port", d.port, "port to serve on (0: any free port)");
+  d.gcs_server->add_option("--session-dir", d.session_dir, "session folder")->required();
+  d.AddConfigOptions(d.gcs_server);
+  d.gcs_server->group("Internal");
+
+  d.raylet = app->add_subcommand("raylet", "(internal) run a raylet; rayk start launches it");
+  d.raylet->add_option("--gcs", d.address, "the GCS address")->required();
+  d.raylet->add_option("--session-dir", d.session_dir, "session folder")->required();
+  d.raylet->add_option("--num-cpus", d.num_cpus, "CPUs this node offers");
+  d.raylet->add_option("--resources", d.resources, "extra resources as JSON");
+  d.raylet->add_option("--labels", d.labels, "node labels as JSON");
+  d.AddConfigOptions(d.raylet);
+  d.raylet->group("Internal");
+
+  d.worker = app->add_subcommand("worker", "(internal) run a worker; the raylet launches it");
+  d.worker->add_option("--raylet", d.raylet_address)->required();
+  d.worker->add_option("--gcs", d.address)->required();
+  d.worker->add_option("--node-id", d.node_id)->required();
+  d.worker->add_option("--worker-id", d.worker_id)->required();
+  d.worker->add_option("--job-id", d.job_id)->required();
+  d.worker->add_option("--session-dir", d.session_dir)->required();
+  d.worker->add_option("--code", d.code, "a job library to load");
+  d.AddConfigOptions(d.worker);
+  d.worker->group("Internal");
+}
+
+std::optional<int> ClusterCommands::Run() {
+  Impl& d = *impl_;
+  if (d.start->parsed()) return d.Start();
+  if (d.stop->parsed()) return d.Stop();
+  if (d.status->parsed()) return d.ShowStatus();
+  if (d.run->parsed()) return d.Run();
+  if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.port);
+  if (d.raylet->parsed()) {
+    return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus), ParseLabels(d.labels));
+  }
+  if (d.worker->parsed()) {
+    WorkerProcessOptions worker;
+    worker.raylet_address = d.raylet_address;
+    worker.gcs_address = d.address;
+    worker.node_id = NodeId::FromHex(d.node_id);
+    worker.worker_id = WorkerId::FromHex(d.worker_id);
+    worker.job_id = JobId::FromHex(d.job_id);
+    worker.code_libraries = d.code;
+    return RunWorkerProcess(d.Process(), worker);
+  }
+  return std::nullopt;
+}
+
+}  // namespace rayk::cli

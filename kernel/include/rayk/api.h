@@ -1,0 +1,216 @@
+// The rayk user API: remote functions, object references, Put/Get/Wait.
+//
+//   int Add(int a, int b) { return a + b; }
+//   RAYK_REMOTE(Add);
+//
+//   rayk::Init();
+//   rayk::ObjectRef<int> three = rayk::Task(Add).Remote(1, 2);
+//   rayk::ObjectRef<int> five = rayk::Task(Add).SetResource("CPU", 1).Remote(three, 2);
+//   int v = *rayk::Get(five);
+//   rayk::Shutdown();
+//
+// Arguments and results are encoded with Boost.Serialization (any type with a
+// `serialize` member or a Boost adapter, the standard containers included);
+// an ObjectRef at the top level of a call's arguments is replaced by its value
+// before the call, as in Ray. A std::vector of a trivially copyable type and a
+// rayk::Buffer are stored as raw bytes, which GetView reads in place.
+//
+// Errors surface as the exceptions of rayk/errors.h: Get rethrows a remote
+// exception as TaskError (with its type, message and where it ran), a dead
+// worker as WorkerCrashedError, and so on. Every call below throws
+// RuntimeError("rayk is not initialized; call rayk::Init() first") outside
+// Init()/Shutdown(). All of them are thread-safe.
+#pragma once
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "rayk/buffer.h"
+#include "rayk/errors.h"
+#include "rayk/init.h"
+#include "rayk/internal/api_impl.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/object_ref.h"
+#include "rayk/view.h"
+
+// Registers functions for remote calls, by name, at namespace scope of the
+// file that defines them (or any file that sees them):
+//
+//   RAYK_REMOTE(Add, math::Scale, Counter::Create, &Counter::Incr);
+//
+// Entries are free or static member functions (a static function returning a
+// pointer to a class is an actor factory) and &Class::Method for actor
+// methods. The name is the entry as written, so name a function the same way
+// in every RAYK_REMOTE line, and qualify names that are not unique
+// (ns::Add). For an overloaded function, register one overload with a cast.
+#define RAYK_REMOTE(...) RAYK_INTERNAL_REMOTE(__VA_ARGS__)
+
+namespace rayk {
+
+// Get: waits for the value of an object and returns it. The timeout bounds
+// the wait (forever by default); running out throws GetTimeoutError.
+template <class T>
+std::shared_ptr<T> Get(const ObjectRef<T>& ref,
+                       std::chrono::milliseconds timeout = internal::kForever) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  if (ref.IsNil()) throw RuntimeError("rayk::Get of an empty ObjectRef");
+  std::vector<internal::ObjectValue> values = internal::GetValues(runtime, {ref.ID()}, timeout);
+  return internal::DecodeValue<T>(values[0], ref.ID());
+}
+
+// The values of several objects, in order. Throws for the first that failed.
+template <class T>
+std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& refs,
+                                    std::chrono::milliseconds timeout = internal::kForever) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  std::vector<ObjectId> ids;
+  ids.reserve(refs.size());
+  for (const ObjectRef<T>& ref : refs) {
+    if (ref.IsNil()) throw RuntimeError("rayk::Get of an empty ObjectRef");
+    ids.push_back(ref.ID());
+  }
+  std::vector<internal::ObjectValue> values = internal::GetValues(runtime, ids, timeout);
+  std::vector<std::shared_ptr<T>> out;
+  out.reserve(values.size());
+  for (size_t i = 0; i < values.size(); ++i) out.push_back(internal::DecodeValue<T>(values[i], ids[i]));
+  return out;
+}
+
+// A task that returns nothing: waits for it to finish, and throws what it threw.
+void Get(const ObjectRef<void>& ref, std::chrono::milliseconds timeout = internal::kForever);
+void Get(const std::vector<ObjectRef<void>>& refs,
+         std::chrono::milliseconds timeout = internal::kForever);
+
+// Stores a value in the cluster, owned by this process.
+template <class T>
+ObjectRef<T> Put(const T& value) {
+  static_assert(!std::is_pointer_v<T> && !std::is_array_v<T>,
+                "rayk::Put stores values: pass a std::string or std::vector, not a pointer or array");
+  internal::Runtime& runtime = internal::RequireRuntime();
+  return ObjectRef<T>(runtime.Put(internal::Serialize<T>(value)), typename ObjectRef<T>::AdoptTag());
+}
+
+// A read-only view of a stored array, pinned and without a copy (view.h).
+template <class T>
+View<T> GetView(const ObjectRef<std::vector<T>>& ref,
+                std::chrono::milliseconds timeout = internal::kForever) {
+  static_assert(internal::kHasRawLayout<std::vector<T>>,
+                "rayk::GetView reads vectors of trivially copyable types (numbers, PODs) in place; "
+                "use rayk::Get for other element types");
+  internal::Runtime& runtime = internal::RequireRuntime();
+  if (ref.IsNil()) throw RuntimeError("rayk::GetView of an empty ObjectRef");
+  std::vector<internal::ObjectValue> values = internal::GetValues(runtime, {ref.ID()}, timeout);
+  return internal::ViewValue<T>(std::move(values[0]), ref.ID(),
+                                internal::TypeName<std::vector<T>>());
+}
+
+View<uint8_t> GetView(const ObjectRef<Buffer>& ref,
+                      std::chrono::milliseconds timeout = internal::kForever);
+
+template <class T>
+struct WaitResult {
+  std::vector<ObjectRef<T>> ready;
+  std::vector<ObjectRef<T>> unready;
+};
+
+// Returns once `num_returns` of the objects are ready or `timeout` passes
+// (forever by default), whichever is first; ready and unready keep the order
+// of `refs`. Running out of time is not an error: fewer are ready.
+template <class T>
+WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
+                   std::chrono::milliseconds timeout = internal::kForever) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  if (num_returns > refs.size()) {
+    throw RuntimeError("rayk::Wait for " + std::to_string(num_returns) + " of only " +
+                       std::to_string(refs.size()) + " objects");
+  }
+  std::vector<ObjectId> ids;
+  ids.reserve(refs.size());
+  for (const ObjectRef<T>& ref : refs) ids.push_back(ref.ID());
+  std::vector<bool> ready = runtime.Wait(ids, num_returns, timeout);
+  if (ready.size() != refs.size()) throw RuntimeError("rayk::Wait: the runtime answered for the wrong number of objects");
+  WaitResult<T> result;
+  for (size_t i = 0; i < refs.size(); ++i) (ready[i] ? result.ready : result.unready).push_back(refs[i]);
+  return result;
+}
+
+// A call of a remote function being prepared: options, then Remote(args).
+template <class F>
+class TaskCaller {
+  using Traits = internal::FunctionTraits<F>;
+
+ public:
+  // The type of the object Remote() returns: the function's return type
+  // without reference or const (void for a function that returns nothing).
+  using Return = std::decay_t<typename Traits::Return>;
+
+  TaskCaller(std::string name) : name_(std::move(name)) {}  // NOLINT: made by rayk::Task
+
+  // Demands `amount` of a resource ("CPU", "GPU", "memory" or a custom one)
+  // for each call; 0 drops the demand. By default a task needs 1 CPU.
+  TaskCaller& SetResource(const std::string& name, double amount) {
+    options_.resources.Set(name, amount);
+    return *this;
+  }
+  // SetResource for each entry; resources not named keep their demand.
+  TaskCaller& SetResources(const std::map<std::string, double>& resources) {
+    for (const auto& [name, amount] : resources) options_.resources.Set(name, amount);
+    return *this;
+  }
+  // How many times a call is retried when its worker dies (not when it throws).
+  TaskCaller& SetMaxRetries(int max_retries) {
+    options_.max_retries = max_retries;
+    return *this;
+  }
+
+  // Submits the call and returns its result's reference at once. Arguments
+  // convert to the parameter types as in a direct call; an ObjectRef<P> for a
+  // parameter of type P passes the object's value without fetching it here.
+  template <class... A>
+  ObjectRef<Return> Remote(A&&... args) const {
+    static_assert(sizeof...(A) == Traits::kArity,
+                  "Remote() takes as many arguments as the remote function has parameters");
+    internal::Runtime& runtime = internal::RequireRuntime();
+    internal::TaskCall call;
+    call.function = name_;
+    call.options = options_;
+    call.args = internal::MakeTaskArgs<Traits>(runtime, name_, std::index_sequence_for<A...>(),
+                                               std::forward<A>(args)...);
+    return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),
+                             typename ObjectRef<Return>::AdoptTag());
+  }
+
+  const std::string& name() const { return name_; }
+
+ private:
+  std::string name_;
+  internal::TaskOptions options_;
+};
+
+// Starts a call of a function registered with RAYK_REMOTE. Throws
+// RuntimeError("function not registered with RAYK_REMOTE: ...") for one that
+// is not.
+template <class F>
+TaskCaller<F> Task(F function) {
+  static_assert(internal::IsRemoteCallable<F>::value,
+                "rayk::Task takes a function registered with RAYK_REMOTE (not a lambda or functor)");
+  static_assert(!internal::FunctionTraits<F>::kIsMethod,
+                "rayk::Task takes free and static functions; call methods on an actor handle");
+  static_assert(!internal::kIsActorFactory<F>,
+                "a function returning a pointer to a class is an actor factory: use rayk::Actor");
+  internal::RequireRuntime();
+  std::optional<std::string> name =
+      internal::FunctionRegistry::Instance().NameOf(internal::KeyOf(function));
+  if (!name) {
+    throw RuntimeError("function not registered with RAYK_REMOTE: " +
+                       internal::DescribeFunction(function) +
+                       "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
+  }
+  return TaskCaller<F>(std::move(*name));
+}
+
+}  // namespace rayk

@@ -1,0 +1,147 @@
+// The machinery behind rayk/api.h: turning a call's arguments into TaskArgs,
+// runtime results into values, and ErrorInfo into the exceptions of
+// rayk/errors.h. Users do not include this directly.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "rayk/errors.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/internal/runtime.h"
+#include "rayk/internal/runtime_registry.h"
+#include "rayk/internal/serialization.h"
+#include "rayk/object_ref.h"
+#include "rayk/view.h"
+
+namespace rayk::internal {
+
+inline constexpr std::chrono::milliseconds kForever{-1};
+
+// Throws the rayk exception that `error` stands for (TaskError for
+// kTaskError, and so on).
+[[noreturn]] void ThrowError(const ErrorInfo& error);
+
+// Waits for the objects and returns their values in order; throws
+// GetTimeoutError when one is not ready in time and the mapped exception for
+// the first object whose task failed.
+std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>& ids,
+                                   std::chrono::milliseconds timeout);
+
+// The bytes of a value (empty when the runtime stored none, as for void).
+inline std::string_view BytesOf(const ObjectValue& value) {
+  if (value.data == nullptr || value.data->size() == 0) return {};
+  return {reinterpret_cast<const char*>(value.data->data()), value.data->size()};
+}
+
+template <class T>
+std::shared_ptr<T> DecodeValue(const ObjectValue& value, const ObjectId& id) {
+  try {
+    return std::make_shared<T>(Deserialize<T>(BytesOf(value)));
+  } catch (const DecodeError& e) {
+    throw RuntimeError("object " + id.Hex() + " cannot be decoded as " + TypeName<T>() + ": " +
+                       e.detail());
+  }
+}
+
+// A view of a raw-layout object's elements: in place when they are aligned
+// for T (the case for store buffers, which start 16-aligned), otherwise from
+// an aligned copy, so that a misaligned buffer costs a copy rather than
+// undefined behaviour.
+template <class T>
+View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type) {
+  RawPayload payload;
+  try {
+    payload = DecodeRaw(BytesOf(value), sizeof(T), type);
+  } catch (const DecodeError& e) {
+    throw RuntimeError("object " + id.Hex() + " cannot be viewed as " + type + ": " + e.detail());
+  }
+  if (payload.count == 0) return View<T>();
+  if (reinterpret_cast<uintptr_t>(payload.data) % alignof(T) == 0) {
+    return View<T>(std::move(value.data),
+                   std::span<const T>(reinterpret_cast<const T*>(payload.data), payload.count));
+  }
+  auto copy = std::make_shared<std::vector<T>>(payload.count);
+  std::memcpy(copy->data(), payload.data, payload.count * sizeof(T));
+  std::span<const T> elements(copy->data(), copy->size());
+  return View<T>(std::move(copy), elements);
+}
+
+// "Mul" when the symbol table knows the function at `address`, else its type
+// and address: for the error of rayk::Task with an unregistered function.
+std::string DescribeFunction(const void* address, const std::string& type);
+
+template <class F>
+std::string DescribeFunction(F function) {
+  if constexpr (std::is_pointer_v<F>) {
+    return DescribeFunction(reinterpret_cast<const void*>(function), TypeName<F>());
+  } else {
+    return "a member function of type " + TypeName<F>();
+  }
+}
+
+template <class T>
+struct IsObjectRef : std::false_type {};
+template <class T>
+struct IsObjectRef<ObjectRef<T>> : std::true_type {};
+
+// One argument of a call to `function` whose parameter `index` is a P. A
+// top-level ObjectRef travels as a reference the runtime resolves before the
+// call, unless the parameter itself is an ObjectRef; anything else is
+// converted to the parameter's type first (so Remote(1, 2) calls
+// Add(int, int) and Remote("x") a std::string parameter) and encoded as one.
+template <class P, class A>
+TaskArg MakeTaskArg(Runtime& runtime, const std::string& function, size_t index, A&& arg) {
+  using Param = std::decay_t<P>;
+  using Arg = std::decay_t<A>;
+  TaskArg out;
+  if constexpr (IsObjectRef<Arg>::value && !IsObjectRef<Param>::value) {
+    static_assert(std::is_same_v<typename Arg::ValueType, Param>,
+                  "an ObjectRef<U> argument must hold exactly the parameter's type: the worker "
+                  "decodes the object's bytes as the parameter, and bytes are not converted");
+    if (arg.IsNil()) {
+      throw RuntimeError("argument " + std::to_string(index + 1) + " of " + function +
+                         " is an empty ObjectRef");
+    }
+    out.is_ref = true;
+    out.ref = arg.ID();
+    out.owner_address = runtime.OwnerAddress(arg.ID());
+  } else {
+    static_assert(std::is_convertible_v<A&&, Param>,
+                  "an argument of Remote() does not convert to the function's parameter type");
+    try {
+      if constexpr (std::is_same_v<Arg, Param>) {
+        out.value = Serialize<Param>(arg);
+      } else {
+        const Param converted = std::forward<A>(arg);
+        out.value = Serialize<Param>(converted);
+      }
+    } catch (const RuntimeError&) {
+      throw;
+    } catch (const std::exception& e) {
+      throw RuntimeError("argument " + std::to_string(index + 1) + " of " + function +
+                         " cannot be encoded as " + TypeName<Param>() + ": " + e.what());
+    }
+  }
+  return out;
+}
+
+template <class Traits, class... A, size_t... I>
+std::vector<TaskArg> MakeTaskArgs(Runtime& runtime, const std::string& function,
+                                  std::index_sequence<I...>, A&&... args) {
+  std::vector<TaskArg> out;
+  out.reserve(sizeof...(A));
+  (out.push_back(MakeTaskArg<typename Traits::template Param<I>>(runtime, function, I,
+                                                                 std::forward<A>(args))),
+   ...);
+  return out;
+}
+
+}  // namespace rayk::internal

@@ -1,0 +1,333 @@
+// FunctionRegistry: the process-wide table of remote functions, filled by
+// RAYK_REMOTE (rayk/api.h) while libraries load.
+//
+// Each RAYK_REMOTE line registers its entries by name, as the macro spells
+// them ("Add", "Counter::Create", "&Counter::Incr"), together with a key made
+// of the function pointer's type and bytes (so rayk::Task(Add) finds the name
+// from the pointer), a type-erased invoker that decodes serialized arguments,
+// calls the function and encodes its result, and the path of the binary the
+// line was compiled into (so rayk::Init knows which libraries workers must
+// load, and can refuse functions that only exist in the driver executable).
+//
+// Three kinds of entries: plain functions (tasks), actor factories (a static
+// function returning a pointer to a class) and actor methods (a
+// member-function pointer). A worker runs an entry by name; the invoker never
+// throws: user exceptions and undecodable arguments come back as ErrorInfo.
+//
+// Thread-safety: registration (static initialization of each library, which
+// may happen on any thread that dlopens) and every lookup may run
+// concurrently. A RegisteredFunction stays valid until the library that
+// registered it is unloaded.
+#pragma once
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <typeinfo>
+#include <utility>
+#include <vector>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+
+#include "rayk/internal/function_traits.h"
+#include "rayk/internal/runtime.h"
+#include "rayk/internal/runtime_registry.h"
+#include "rayk/internal/serialization.h"
+
+namespace rayk::internal {
+
+enum class FunctionKind {
+  kFunction,      // a task: R F(Args...)
+  kActorFactory,  // static C* C::Create(Args...): constructs an actor
+  kMethod,        // R (C::*)(Args...): called on an actor instance
+};
+
+// A task's or method's outcome: the serialized return value (empty for
+// void), or what went wrong instead.
+struct InvokeResult {
+  std::string value;
+  std::optional<ErrorInfo> error;
+};
+
+// An actor factory's outcome: the new instance (deleted as its own class when
+// the last copy goes), or what went wrong instead.
+struct ActorCreateResult {
+  std::shared_ptr<void> instance;
+  std::optional<ErrorInfo> error;
+};
+
+// Serialized arguments, one per parameter, in order.
+using ArgList = std::vector<std::string_view>;
+
+// Identifies a function pointer or member-function pointer: the mangled name
+// of its type followed by its bytes. The type keeps two member pointers with
+// the same bytes (the same virtual slot of two classes) apart.
+class FunctionKey {
+ public:
+  FunctionKey() = default;
+  explicit FunctionKey(std::string bytes) : bytes_(std::move(bytes)) {}
+  const std::string& bytes() const { return bytes_; }
+  friend bool operator==(const FunctionKey& a, const FunctionKey& b) { return a.bytes_ == b.bytes_; }
+
+ private:
+  std::string bytes_;
+};
+
+template <class F>
+FunctionKey KeyOf(F f) {
+  static_assert(IsRemoteCallable<F>::value, "not a function or member-function pointer");
+  std::string bytes(typeid(F).name());
+  bytes.push_back('\0');
+  bytes.append(reinterpret_cast<const char*>(&f), sizeof(F));
+  return FunctionKey(std::move(bytes));
+}
+
+struct RegisteredFunction {
+  std::string name;  // as RAYK_REMOTE spelled it
+  FunctionKind kind = FunctionKind::kFunction;
+  FunctionKey key;
+  size_t num_args = 0;
+  // kActorFactory: the class it constructs; kMethod: the class it is a
+  // member of (for an inherited method, the base that declares it).
+  const std::type_info* actor_class = nullptr;
+  // The binary that holds the RAYK_REMOTE line: a shared library, or the
+  // main executable (in_executable). An absolute path where one is known.
+  std::string library;
+  bool in_executable = false;
+
+  // kFunction. Set for every kind, so that running a factory or method as a
+  // task is an error rather than a crash.
+  std::function<InvokeResult(const ArgList& args)> invoke;
+  // kActorFactory.
+  std::function<ActorCreateResult(const ArgList& args)> create;
+  // kMethod: `instance` is ActorCreateResult::instance.get() of the actor.
+  std::function<InvokeResult(void* instance, const ArgList& args)> invoke_method;
+};
+
+class FunctionRegistry {
+ public:
+  // The process's registry. Never destroyed, so that registrations and
+  // lookups during static destruction (a library unloading at exit) are safe.
+  static FunctionRegistry& Instance();
+
+  // The entry named `name`, or null. O(1).
+  const RegisteredFunction* Find(std::string_view name) const;
+  // The name a function pointer was registered under. O(1).
+  std::optional<std::string> NameOf(const FunctionKey& key) const;
+  // Every shared library that registered something, without the main
+  // executable, in the order they registered: what workers must load.
+  std::vector<std::string> Libraries() const;
+  // The names registered by the main executable, which workers cannot load.
+  std::vector<std::string> RegisteredInExecutable() const;
+  // One line per name registered twice for different functions (the first
+  // registration wins): "function Add is registered by both A and B; ...".
+  std::vector<std::string> Conflicts() const;
+
+  // For Registrar. `location` is where boost::dll::this_line_location()
+  // placed the RAYK_REMOTE line; `anchor` is an address inside the same
+  // binary, which tells a library from the main executable.
+  void Register(std::vector<RegisteredFunction> entries, const std::string& location,
+                const void* anchor);
+  // Drops what Register() added with the same anchor (a library unloading).
+  void Unregister(const void* anchor);
+
+ private:
+  struct State;
+  FunctionRegistry();
+  State* state_;  // never freed, like the registry itself
+};
+
+// One per RAYK_REMOTE line: registers its entries when the binary that holds
+// the line loads, and removes them when it unloads.
+class Registrar {
+ public:
+  Registrar(const std::string& location, std::vector<RegisteredFunction> entries);
+  ~Registrar();
+  Registrar(const Registrar&) = delete;
+  Registrar& operator=(const Registrar&) = delete;
+};
+
+// ---------------------------------------------------------------------------
+// Invokers. Errors are values: nothing below throws out of an invoker.
+
+ErrorInfo RuntimeErrorInfo(std::string message);
+// The ErrorInfo for the exception being handled (call inside a catch block):
+// kTaskError with the dynamic type's readable name and what(). Rethrows the
+// unwinding of a cancelled thread, which must not be swallowed.
+ErrorInfo ErrorFromCurrentException();
+std::optional<ErrorInfo> CheckArgCount(const std::string& name, size_t expected, size_t got);
+
+template <class T>
+bool DecodeArg(const std::string& name, size_t index, std::string_view bytes, T& out,
+               std::optional<ErrorInfo>& error) {
+  try {
+    out = Deserialize<T>(bytes);
+    return true;
+  } catch (const DecodeError& e) {
+    error = RuntimeErrorInfo("argument " + std::to_string(index + 1) + " of " + name +
+                             " cannot be decoded as " + TypeName<T>() + ": " + e.detail());
+  } catch (const std::exception& e) {
+    error = RuntimeErrorInfo("argument " + std::to_string(index + 1) + " of " + name +
+                             " cannot be decoded as " + TypeName<T>() + ": " + e.what());
+  }
+  return false;
+}
+
+// Decodes every argument into `values`, stopping at the first that fails.
+template <class Values, size_t... I>
+std::optional<ErrorInfo> DecodeArgs(const std::string& name, const ArgList& args, Values& values,
+                                    std::index_sequence<I...>) {
+  std::optional<ErrorInfo> error;
+  (void)(DecodeArg(name, I, args[I], std::get<I>(values), error) && ...);
+  return error;
+}
+
+// Calls `call` and encodes what it returns as the function's (decayed) return type.
+template <class R, class Call>
+InvokeResult RunAndEncode(const std::string& name, Call&& call) {
+  InvokeResult result;
+  try {
+    if constexpr (std::is_void_v<R>) {
+      call();
+    } else {
+      decltype(auto) value = call();
+      try {
+        result.value = Serialize<std::decay_t<R>>(value);
+      } catch (const std::exception& e) {
+        result.error = RuntimeErrorInfo("the result of " + name + " cannot be encoded as " +
+                                        TypeName<std::decay_t<R>>() + ": " + e.what());
+      }
+    }
+  } catch (...) {
+    result.error = ErrorFromCurrentException();
+  }
+  return result;
+}
+
+// Passes decoded values as the parameters want them: moved into by-value and
+// rvalue-reference parameters, as lvalues to reference parameters.
+template <auto F, class Values, size_t... I>
+decltype(auto) CallDecoded(void* instance, Values& values, std::index_sequence<I...>) {
+  using Traits = FunctionTraits<decltype(F)>;
+  if constexpr (Traits::kIsMethod) {
+    auto* self = static_cast<typename Traits::Class*>(instance);
+    return std::invoke(F, self,
+                       static_cast<typename Traits::template Param<I>&&>(std::get<I>(values))...);
+  } else {
+    (void)instance;
+    return std::invoke(F, static_cast<typename Traits::template Param<I>&&>(std::get<I>(values))...);
+  }
+}
+
+template <auto F>
+InvokeResult InvokeDecoded(const std::string& name, void* instance, const ArgList& args) {
+  using Traits = FunctionTraits<decltype(F)>;
+  using Indices = std::make_index_sequence<Traits::kArity>;
+  if (auto error = CheckArgCount(name, Traits::kArity, args.size())) return {{}, std::move(error)};
+  typename Traits::Values values;
+  if (auto error = DecodeArgs(name, args, values, Indices())) return {{}, std::move(error)};
+  return RunAndEncode<typename Traits::Return>(
+      name, [&]() -> decltype(auto) { return CallDecoded<F>(instance, values, Indices()); });
+}
+
+template <auto F>
+ActorCreateResult CreateActor(const std::string& name, const ArgList& args) {
+  using Traits = FunctionTraits<decltype(F)>;
+  using Class = std::remove_pointer_t<typename Traits::Return>;
+  using Indices = std::make_index_sequence<Traits::kArity>;
+  ActorCreateResult result;
+  if ((result.error = CheckArgCount(name, Traits::kArity, args.size()))) return result;
+  typename Traits::Values values;
+  if ((result.error = DecodeArgs(name, args, values, Indices()))) return result;
+  try {
+    std::shared_ptr<Class> instance(CallDecoded<F>(nullptr, values, Indices()));
+    if (instance == nullptr) {
+      result.error = RuntimeErrorInfo("actor factory " + name + " returned null");
+    } else {
+      result.instance = std::move(instance);
+    }
+  } catch (...) {
+    result.error = ErrorFromCurrentException();
+  }
+  return result;
+}
+
+InvokeResult WrongKindResult(const std::string& name, FunctionKind kind);
+
+// The entry for one function named in RAYK_REMOTE; the Registrar fills in
+// where it lives.
+template <auto F>
+RegisteredFunction MakeEntry(const char* name) {
+  using Fn = decltype(F);
+  static_assert(IsRemoteCallable<Fn>::value,
+                "RAYK_REMOTE takes functions, static member functions and &Class::Method; for an "
+                "overloaded name, pick one with static_cast<int (*)(int, int)>(Add)");
+  using Traits = FunctionTraits<Fn>;
+  static_assert(!HasPointerParam<typename Traits::Values>::value,
+                "remote functions take values and references, not raw pointers: the pointee "
+                "would not exist in the process that runs the call");
+  RegisteredFunction entry;
+  entry.name = name;
+  entry.key = KeyOf(F);
+  entry.num_args = Traits::kArity;
+  if constexpr (Traits::kIsMethod) {
+    entry.kind = FunctionKind::kMethod;
+    entry.actor_class = &typeid(typename Traits::Class);
+    entry.invoke_method = [n = entry.name](void* instance, const ArgList& args) {
+      if (instance == nullptr) return InvokeResult{{}, RuntimeErrorInfo(n + " called without an actor")};
+      return InvokeDecoded<F>(n, instance, args);
+    };
+  } else if constexpr (kIsActorFactory<Fn>) {
+    entry.kind = FunctionKind::kActorFactory;
+    entry.actor_class = &typeid(std::remove_pointer_t<typename Traits::Return>);
+    entry.create = [n = entry.name](const ArgList& args) { return CreateActor<F>(n, args); };
+  } else {
+    entry.invoke = [n = entry.name](const ArgList& args) { return InvokeDecoded<F>(n, nullptr, args); };
+  }
+  if (!entry.invoke) {
+    entry.invoke = [n = entry.name, kind = entry.kind](const ArgList&) { return WrongKindResult(n, kind); };
+  }
+  return entry;
+}
+
+}  // namespace rayk::internal
+
+// ---------------------------------------------------------------------------
+// The RAYK_REMOTE expansion (the macro itself is in rayk/api.h).
+
+#define RAYK_INTERNAL_CONCAT_IMPL(a, b) a##b
+#define RAYK_INTERNAL_CONCAT(a, b) RAYK_INTERNAL_CONCAT_IMPL(a, b)
+
+// RAYK_INTERNAL_FOR_EACH(m, a, b, c) is m(a), m(b), m(c): each rescan of
+// RAYK_INTERNAL_EXPAND peels one argument, and 4^4 rescans allow 256 of them.
+#define RAYK_INTERNAL_PARENS ()
+#define RAYK_INTERNAL_EXPAND(...) \
+  RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(__VA_ARGS__))))
+#define RAYK_INTERNAL_EXPAND3(...) \
+  RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(__VA_ARGS__))))
+#define RAYK_INTERNAL_EXPAND2(...) \
+  RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(__VA_ARGS__))))
+#define RAYK_INTERNAL_EXPAND1(...) __VA_ARGS__
+#define RAYK_INTERNAL_FOR_EACH(macro, ...) \
+  __VA_OPT__(RAYK_INTERNAL_EXPAND(RAYK_INTERNAL_FOR_EACH_STEP(macro, __VA_ARGS__)))
+#define RAYK_INTERNAL_FOR_EACH_STEP(macro, first, ...) \
+  macro(first) __VA_OPT__(, RAYK_INTERNAL_FOR_EACH_AGAIN RAYK_INTERNAL_PARENS(macro, __VA_ARGS__))
+#define RAYK_INTERNAL_FOR_EACH_AGAIN() RAYK_INTERNAL_FOR_EACH_STEP
+
+#define RAYK_INTERNAL_REMOTE_ENTRY(f) ::rayk::internal::MakeEntry<f>(#f)
+
+// boost::dll::this_line_location() is a TU-local function, so calling it from
+// the expansion names the binary that holds this very line.
+#define RAYK_INTERNAL_REMOTE(...)                                                                \
+  static const ::rayk::internal::Registrar RAYK_INTERNAL_CONCAT(rayk_internal_registrar_,        \
+                                                                __COUNTER__)(                    \
+      [] {                                                                                       \
+        ::boost::dll::fs::error_code rayk_error;                                                 \
+        return ::boost::dll::this_line_location(rayk_error).string();                            \
+      }(),                                                                                       \
+      {RAYK_INTERNAL_FOR_EACH(RAYK_INTERNAL_REMOTE_ENTRY, __VA_ARGS__)})

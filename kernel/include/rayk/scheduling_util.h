@@ -1,0 +1,75 @@
+// Scheduling helpers: the rules every scheduler policy shares, so that a
+// policy only has to rank nodes.
+//
+// CandidateNodes() applies, in order: liveness, the label selector, and node
+// affinity. Hard affinity narrows the candidates to the named node (and is
+// infeasible when that node is dead or unknown); soft affinity narrows them to
+// the named node only when it can run the request now, and otherwise leaves
+// the policy to choose among every node. The survivors are split into the
+// nodes where the demand fits now (available resources) and the nodes where it
+// could ever fit (total resources).
+//
+// A policy typically reads:
+//
+//   CandidateSet c = CandidateNodes(request, view);
+//   if (c.feasible_now.empty()) return WaitOrInfeasible(request, view, c);
+//   return SchedulingDecision::OnNode(Rank(c.feasible_now)->node_id);
+//
+// Every function here is pure: it reads its arguments only and is safe to
+// call from any thread.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rayk/resources.h"
+#include "rayk/scheduler.h"
+
+namespace rayk {
+
+struct CandidateSet {
+  // Nodes whose available resources contain the demand, in view order.
+  std::vector<const NodeView*> feasible_now;
+  // Nodes whose total resources contain the demand, in view order; a superset
+  // of feasible_now.
+  std::vector<const NodeView*> feasible_ever;
+  // Why nothing can ever run the request when the rules themselves exclude
+  // every node (hard affinity to a dead or unknown node); empty otherwise.
+  std::string infeasible_reason;
+  // True when soft affinity picked its node: feasible_now holds only that node.
+  bool soft_affinity_applied = false;
+};
+
+// The nodes of `view` that may run `request`, split by when the demand fits.
+// The pointers point into `view`.
+CandidateSet CandidateNodes(const SchedulingRequest& request, const ClusterView& view);
+
+// A one-line reason why no alive node can ever run `request`, naming the
+// demand and the node that comes closest:
+//   no alive node has {"GPU": 1} in total; the closest is node 3f2a1b0c with {"CPU": 8}
+std::string DescribeInfeasible(const SchedulingRequest& request, const ClusterView& view);
+
+// A one-line reason why `request` must wait: the demand and how many nodes
+// could run it once their running work finishes.
+std::string DescribeWait(const SchedulingRequest& request, const CandidateSet& candidates);
+
+// The decision for a request with no node where it fits now: Wait when some
+// candidate could run it later, Infeasible (with DescribeInfeasible's reason)
+// otherwise.
+SchedulingDecision WaitOrInfeasible(const SchedulingRequest& request, const ClusterView& view,
+                                    const CandidateSet& candidates);
+
+// {"CPU": 2, "GPU": 0.5}: resources as people read them in reasons.
+std::string FormatResources(const ResourceSet& resources);
+
+// {zone=us-east, disk=ssd}: a label selector for reasons.
+std::string FormatLabels(const std::map<std::string, std::string>& labels);
+
+// The first 8 hex digits of a node id: enough to tell nodes apart in a reason.
+std::string ShortNodeName(const NodeId& node);
+
+// True when every label of `selector` is on `node` with the same value.
+bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string>& selector);
+
+}  // namespace rayk

@@ -1,0 +1,94 @@
+#include "rayk/api.h"
+
+#include <dlfcn.h>
+
+#include <cstdio>
+
+namespace rayk {
+
+namespace internal {
+
+namespace {
+
+std::string WithWhere(const ErrorInfo& error) {
+  if (error.where.empty()) return error.message;
+  return error.message + " (" + error.where + ")";
+}
+
+}  // namespace
+
+void ThrowError(const ErrorInfo& error) {
+  switch (error.kind) {
+    case ErrorInfo::Kind::kTaskError:
+      throw TaskError(error.remote_type.empty() ? "unknown" : error.remote_type, error.message,
+                      error.where.empty() ? "where it ran is unknown" : error.where);
+    case ErrorInfo::Kind::kWorkerCrashed:
+      throw WorkerCrashedError(WithWhere(error));
+    case ErrorInfo::Kind::kUnschedulable:
+      throw UnschedulableError(WithWhere(error));
+    case ErrorInfo::Kind::kObjectLost:
+      throw ObjectLostError(WithWhere(error));
+    case ErrorInfo::Kind::kRuntime:
+      break;
+  }
+  throw RuntimeError(WithWhere(error));
+}
+
+std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>& ids,
+                                   std::chrono::milliseconds timeout) {
+  Result<std::vector<ObjectValue>> values = runtime.Get(ids, timeout);
+  if (!values.ok()) {
+    if (values.status().code() == StatusCode::kTimedOut) {
+      throw GetTimeoutError(values.status().message());
+    }
+    throw RuntimeError(values.status().message());
+  }
+  if (values->size() != ids.size()) {
+    throw RuntimeError("rayk::Get: the runtime returned " + std::to_string(values->size()) +
+                       " values for " + std::to_string(ids.size()) + " objects (a bug in rayk)");
+  }
+  for (const ObjectValue& value : *values) {
+    if (value.error) ThrowError(*value.error);
+  }
+  return std::move(values).value();
+}
+
+std::string DescribeFunction(const void* address, const std::string& type) {
+  // Only symbols in the dynamic symbol table have names here: those of
+  // shared libraries, and of executables linked with -rdynamic.
+  Dl_info info;
+  if (dladdr(address, &info) != 0 && info.dli_sname != nullptr && info.dli_saddr == address) {
+    return Demangle(info.dli_sname);
+  }
+  char where[32];
+  std::snprintf(where, sizeof(where), "%p", address);
+  return "the function of type " + type + " at " + where;
+}
+
+}  // namespace internal
+
+void Get(const ObjectRef<void>& ref, std::chrono::milliseconds timeout) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  if (ref.IsNil()) throw RuntimeError("rayk::Get of an empty ObjectRef");
+  internal::GetValues(runtime, {ref.ID()}, timeout);
+}
+
+void Get(const std::vector<ObjectRef<void>>& refs, std::chrono::milliseconds timeout) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  std::vector<ObjectId> ids;
+  ids.reserve(refs.size());
+  for (const ObjectRef<void>& ref : refs) {
+    if (ref.IsNil()) throw RuntimeError("rayk::Get of an empty ObjectRef");
+    ids.push_back(ref.ID());
+  }
+  internal::GetValues(runtime, ids, timeout);
+}
+
+View<uint8_t> GetView(const ObjectRef<Buffer>& ref, std::chrono::milliseconds timeout) {
+  internal::Runtime& runtime = internal::RequireRuntime();
+  if (ref.IsNil()) throw RuntimeError("rayk::GetView of an empty ObjectRef");
+  std::vector<internal::ObjectValue> values = internal::GetValues(runtime, {ref.ID()}, timeout);
+  return internal::ViewValue<uint8_t>(std::move(values[0]), ref.ID(), "rayk::Buffer");
+}
+
+}  // namespace rayk

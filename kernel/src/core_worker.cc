@@ -1,0 +1,748 @@
+#include "core_worker.h"
+
+#include <unistd.h>
+
+#include <spdlog/spdlog.h>
+
+#include "rayk/internal/function_registry.h"
+
+namespace rayk {
+
+namespace {
+
+using protocol::MessageType;
+using internal::ErrorInfo;
+using internal::ObjectValue;
+
+// A leased worker with nothing to do is kept this long in case more tasks of
+// its class come (a loop of sync calls), then returned for others to use.
+constexpr auto kLeaseIdleTime = std::chrono::milliseconds(20);
+// How many lease requests one scheduling class may have outstanding.
+constexpr int kMaxLeaseRequests = 8;
+// Leases wait at the raylet for as long as resources are busy.
+constexpr auto kForever = std::chrono::hours(24 * 365);
+constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
+
+class StringBuffer : public ObjectBuffer {
+ public:
+  explicit StringBuffer(std::string bytes) : bytes_(std::move(bytes)) {}
+  const uint8_t* data() const override { return reinterpret_cast<const uint8_t*>(bytes_.data()); }
+  size_t size() const override { return bytes_.size(); }
+
+ private:
+  std::string bytes_;
+};
+
+ObjectValue ValueOf(std::string bytes) { return ObjectValue{std::make_shared<StringBuffer>(std::move(bytes)), {}}; }
+
+ObjectValue ErrorValue(ErrorInfo::Kind kind, std::string message, std::string where = "") {
+  ErrorInfo error;
+  error.kind = kind;
+  error.message = std::move(message);
+  error.where = std::move(where);
+  return ObjectValue{nullptr, error};
+}
+
+std::string_view View(const ObjectValue& value) {
+  return {reinterpret_cast<const char*>(value.data->data()), value.data->size()};
+}
+
+}  // namespace
+
+CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
+    : options_(std::move(options)), transport_(std::move(transport)) {}
+
+Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shared_ptr<Transport> transport) {
+  std::unique_ptr<CoreWorker> worker(new CoreWorker(std::move(options), std::move(transport)));
+  CoreWorker* self = worker.get();
+  auto raylet = worker->transport_->Connect(worker->options_.raylet_address);
+  if (!raylet.ok()) return raylet.status();
+  worker->raylet_ = std::move(*raylet);
+  auto gcs = worker->transport_->Connect(worker->options_.gcs_address);
+  if (!gcs.ok()) return gcs.status();
+  worker->gcs_ = std::move(*gcs);
+  auto server = worker->transport_->Serve(worker->options_.endpoint,
+                                          [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  if (!server.ok()) return server.status();
+  worker->server_ = std::move(*server);
+  worker->reaper_ = std::thread([self] {
+    while (!self->stopping_) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      self->ReturnIdleLeases();
+    }
+  });
+  if (worker->options_.is_driver) {
+    protocol::RegisterJob job;
+    job.job.job_id = worker->options_.job_id;
+    job.job.driver_pid = getpid();
+    job.job.driver_address = worker->address();
+    job.job.code_libraries = worker->options_.code_libraries;
+    job.job.start_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                                std::chrono::system_clock::now().time_since_epoch()).count();
+    auto reply = worker->gcs_->CallSync(protocol::Encode(MessageType::kRegisterJob, job), kControlTimeout);
+    if (!reply.ok()) {
+      return Status::Unavailable("cannot register the job with the GCS at " + worker->options_.gcs_address + ": " +
+                                 reply.status().message());
+    }
+  } else {
+    protocol::RegisterWorker registration{worker->options_.worker_id, worker->address(), getpid()};
+    auto reply = worker->raylet_->CallSync(protocol::Encode(MessageType::kRegisterWorker, registration),
+                                           kControlTimeout);
+    if (!reply.ok()) {
+      return Status::Unavailable("worker cannot register with its raylet at " + worker->options_.raylet_address +
+                                 ": " + reply.status().message());
+    }
+  }
+  return worker;
+}
+
+CoreWorker::~CoreWorker() {
+  stopping_ = true;
+  if (reaper_.joinable()) reaper_.join();
+  // Give every lease back so the raylet can reuse the workers at once.
+  std::vector<uint64_t> leases;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [key, cls] : classes_) {
+      for (auto& [lease_id, worker] : cls.workers) leases.push_back(lease_id);
+      cls.workers.clear();
+    }
+  }
+  for (uint64_t lease : leases) {
+    (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
+  }
+  if (options_.is_driver) {
+    protocol::FinishJob finish{options_.job_id};
+    (void)gcs_->CallSync(protocol::Encode(MessageType::kFinishJob, finish), std::chrono::milliseconds(2000));
+    (void)raylet_->CallSync(protocol::Encode(MessageType::kFinishJob, finish), std::chrono::milliseconds(2000));
+  }
+  server_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  peers_.clear();
+}
+
+void CoreWorker::Run(Actions& actions) {
+  for (auto& action : actions) action();
+  actions.clear();
+}
+
+// ---------------------------------------------------------------- objects
+
+ObjectId CoreWorker::Put(std::string data) {
+  ObjectId id = ObjectId::FromRandom();
+  std::lock_guard<std::mutex> lock(mu_);
+  ObjectEntry& entry = objects_[id];
+  entry.owned = true;
+  entry.local_refs = 1;
+  entry.value = ValueOf(std::move(data));
+  return id;
+}
+
+void CoreWorker::SetValueLocked(const ObjectId& id, ObjectValue value, Actions& actions) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;  // nobody holds it any more
+  it->second.value = std::move(value);
+  it->second.fetching = false;
+  for (auto& callback : it->second.on_ready) actions.push_back(std::move(callback));
+  it->second.on_ready.clear();
+  ready_cv_.notify_all();
+}
+
+void CoreWorker::MaybeFreeLocked(const ObjectId& id) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;
+  const ObjectEntry& entry = it->second;
+  if (entry.local_refs > 0 || entry.task_refs > 0 || entry.escaped || !entry.on_ready.empty()) return;
+  objects_.erase(it);
+}
+
+void CoreWorker::AddLocalReference(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ++objects_[id].local_refs;
+}
+
+void CoreWorker::RemoveLocalReference(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;
+  --it->second.local_refs;
+  MaybeFreeLocked(id);
+}
+
+std::string CoreWorker::OwnerAddress(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = objects_.find(id);
+  if (it == objects_.end() || it->second.owned) {
+    // The reference leaves this process; without a borrower protocol the
+    // owner cannot know when the borrower is done, so it keeps the value.
+    if (it != objects_.end()) it->second.escaped = true;
+    return address();
+  }
+  return it->second.owner_address;
+}
+
+void CoreWorker::AddBorrowedReference(const ObjectId& id, const std::string& owner_address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ObjectEntry& entry = objects_[id];
+  ++entry.local_refs;
+  if (!entry.owned && entry.owner_address.empty()) entry.owner_address = owner_address;
+}
+
+size_t CoreWorker::NumObjects() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return objects_.size();
+}
+
+void CoreWorker::FetchLocked(const ObjectId& id, Actions& actions) {
+  ObjectEntry& entry = objects_[id];
+  if (entry.owned || entry.value || entry.fetching) return;
+  if (entry.owner_address.empty()) {
+    SetValueLocked(id, ErrorValue(ErrorInfo::Kind::kObjectLost,
+                                  "object " + id.Hex() + " is not known to this process and has no owner"),
+                   actions);
+    return;
+  }
+  entry.fetching = true;
+  auto& peer = peers_[entry.owner_address];
+  if (!peer) {
+    auto channel = transport_->Connect(entry.owner_address);
+    if (!channel.ok()) {
+      SetValueLocked(id, ErrorValue(ErrorInfo::Kind::kObjectLost, channel.status().message()), actions);
+      return;
+    }
+    peer = std::move(*channel);
+  }
+  std::shared_ptr<Channel> channel = peer;
+  std::string owner = entry.owner_address;
+  actions.push_back([this, channel, id, owner] {
+    channel->Call(
+        protocol::Encode(MessageType::kGetObject, protocol::GetObject{id}),
+        [this, id, owner](Result<std::string> reply) {
+          ObjectValue value;
+          if (!reply.ok()) {
+            value = ErrorValue(ErrorInfo::Kind::kObjectLost,
+                               "the owner of object " + id.Hex() + " at " + owner + " did not answer: " +
+                                   reply.status().message());
+          } else if (auto body = protocol::Decode<protocol::GetObjectReply>(*reply); !body.ok() || !body->found) {
+            value = ErrorValue(ErrorInfo::Kind::kObjectLost,
+                               "object " + id.Hex() + " is no longer held by its owner at " + owner);
+          } else if (body->error) {
+            value = ObjectValue{nullptr, body->error};
+          } else {
+            value = ValueOf(std::move(body->value));
+          }
+          Actions after;
+          {
+            std::lock_guard<std::mutex> lock(mu_);
+            SetValueLocked(id, std::move(value), after);
+          }
+          Run(after);
+        },
+        kForever);
+  });
+}
+
+Result<std::vector<ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& ids,
+                                                 std::chrono::milliseconds timeout) {
+  Actions actions;
+  std::unique_lock<std::mutex> lock(mu_);
+  auto all_ready = [&] {
+    for (const ObjectId& id : ids) {
+      auto it = objects_.find(id);
+      if (it != objects_.end() && !it->second.value) return false;
+    }
+    return true;
+  };
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it != objects_.end() && !it->second.owned && !it->second.value) FetchLocked(id, actions);
+  }
+  lock.unlock();
+  Run(actions);
+  lock.lock();
+  if (!all_ready()) {
+    // A worker waiting here lends its CPU back so the tasks it waits for can run.
+    lock.unlock();
+    SetBlocked(true);
+    lock.lock();
+    bool ready = timeout.count() < 0 ? (ready_cv_.wait(lock, all_ready), true)
+                                     : ready_cv_.wait_for(lock, timeout, all_ready);
+    lock.unlock();
+    SetBlocked(false);
+    lock.lock();
+    if (!ready) {
+      return Status::TimedOut("Get timed out after " + std::to_string(timeout.count()) + " ms waiting for " +
+                              std::to_string(ids.size()) + " object(s)");
+    }
+  }
+  std::vector<ObjectValue> values;
+  values.reserve(ids.size());
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it == objects_.end()) {
+      values.push_back(ErrorValue(ErrorInfo::Kind::kObjectLost,
+                                  "object " + id.Hex() + " has no reference in this process (freed or never made)"));
+    } else {
+      values.push_back(*it->second.value);
+    }
+  }
+  return values;
+}
+
+std::vector<bool> CoreWorker::Wait(const std::vector<ObjectId>& ids, size_t num_returns,
+                                   std::chrono::milliseconds timeout) {
+  Actions actions;
+  std::unique_lock<std::mutex> lock(mu_);
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it != objects_.end() && !it->second.owned && !it->second.value) FetchLocked(id, actions);
+  }
+  lock.unlock();
+  Run(actions);
+  lock.lock();
+  std::vector<bool> ready(ids.size());
+  auto enough = [&] {
+    size_t count = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = objects_.find(ids[i]);
+      ready[i] = it == objects_.end() || it->second.value.has_value();
+      count += ready[i];
+    }
+    return count >= std::min(num_returns, ids.size());
+  };
+  if (timeout.count() < 0) {
+    ready_cv_.wait(lock, enough);
+  } else {
+    ready_cv_.wait_for(lock, timeout, enough);
+  }
+  enough();
+  return ready;
+}
+
+// ---------------------------------------------------------------- tasks
+
+ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
+  PendingTask task;
+  task.spec.task_id = TaskId::FromRandom();
+  task.spec.job_id = options_.job_id;
+  task.spec.function = std::move(call.function);
+  task.spec.args = std::move(call.args);
+  task.spec.resources = call.options.resources;
+  task.spec.max_retries = call.options.max_retries;
+  task.spec.return_id = ObjectId::FromRandom();
+  task.spec.owner_address = address();
+  task.class_key = task.spec.resources.ToJson();
+  const TaskId task_id = task.spec.task_id;
+  const ObjectId return_id = task.spec.return_id;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ObjectEntry& result = objects_[return_id];
+    result.owned = true;
+    result.local_refs = 1;
+    for (const internal::TaskArg& arg : task.spec.args) {
+      if (!arg.is_ref) continue;
+      task.arg_refs.push_back(arg.ref);
+      ObjectEntry& entry = objects_[arg.ref];
+      ++entry.task_refs;
+      if (!entry.owned && entry.owner_address.empty()) entry.owner_address = arg.owner_address;
+      ++task.unresolved;
+    }
+    size_t num_args = task.spec.args.size();
+    PendingTask& stored = tasks_[task_id] = std::move(task);
+    if (classes_.find(stored.class_key) == classes_.end()) classes_[stored.class_key].resources = stored.spec.resources;
+    if (stored.unresolved == 0) {
+      TaskReadyLocked(task_id, actions);
+    } else {
+      for (size_t i = 0; i < num_args; ++i) {
+        auto it = tasks_.find(task_id);
+        if (it == tasks_.end()) break;  // a failed dependency already completed it
+        if (it->second.spec.args[i].is_ref) ResolveArgLocked(task_id, i, actions);
+      }
+    }
+  }
+  Run(actions);
+  return return_id;
+}
+
+void CoreWorker::ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions) {
+  auto task_it = tasks_.find(task_id);
+  if (task_it == tasks_.end()) return;
+  const ObjectId ref = task_it->second.spec.args[arg_index].ref;
+  ObjectEntry& entry = objects_[ref];
+  if (!entry.value) {
+    entry.on_ready.push_back([this, task_id, arg_index] {
+      Actions after;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        ResolveArgLocked(task_id, arg_index, after);
+      }
+      Run(after);
+    });
+    if (!entry.owned) FetchLocked(ref, actions);
+    return;
+  }
+  PendingTask& task = task_it->second;
+  if (entry.value->error) {
+    // A failed dependency fails the task without running it, as in Ray.
+    CompleteTaskLocked(task_id, *entry.value, actions);
+    return;
+  }
+  internal::TaskArg& arg = task.spec.args[arg_index];
+  arg.is_ref = false;
+  arg.value = std::string(View(*entry.value));
+  if (--task.unresolved == 0) TaskReadyLocked(task_id, actions);
+}
+
+void CoreWorker::TaskReadyLocked(const TaskId& task_id, Actions& actions) {
+  PendingTask& task = tasks_.at(task_id);
+  classes_[task.class_key].queue.push_back(task_id);
+  DispatchLocked(task.class_key, actions);
+}
+
+void CoreWorker::DispatchLocked(const std::string& class_key, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  // One task at a time per leased worker: long tasks then spread over every
+  // worker the node grants, instead of queueing behind each other.
+  for (auto& [lease_id, worker] : cls.workers) {
+    if (cls.queue.empty()) break;
+    if (!worker.in_flight.empty()) continue;
+    TaskId task_id = cls.queue.front();
+    cls.queue.pop_front();
+    auto task_it = tasks_.find(task_id);
+    if (task_it == tasks_.end()) continue;
+    worker.in_flight.insert(task_id);
+    const protocol::TaskSpec& spec = task_it->second.spec;
+    std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{spec});
+    std::shared_ptr<Channel> channel = worker.channel;
+    int attempt = spec.attempt;
+    uint64_t lease = lease_id;
+    actions.push_back([this, channel, message = std::move(message), task_id, attempt, lease]() mutable {
+      channel->Call(std::move(message),
+                    [this, task_id, attempt, lease](Result<std::string> reply) {
+                      OnPushReply(task_id, attempt, lease, std::move(reply));
+                    },
+                    kForever);
+    });
+  }
+  int wanted = std::min<int>(static_cast<int>(cls.queue.size()), kMaxLeaseRequests);
+  while (cls.lease_requests < wanted) RequestLeaseLocked(class_key, actions);
+}
+
+void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  ++cls.lease_requests;
+  protocol::RequestWorkerLease request;
+  request.request_id = next_request_id_++;
+  request.job_id = options_.job_id;
+  request.resources = cls.resources;
+  request.owner_address = address();
+  request.code_libraries = options_.code_libraries;
+  std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
+  actions.push_back([this, class_key, message = std::move(message)]() mutable {
+    raylet_->Call(std::move(message),
+                  [this, class_key](Result<std::string> reply) { OnLeaseReply(class_key, std::move(reply)); },
+                  kForever);
+  });
+}
+
+void CoreWorker::OnLeaseReply(const std::string& class_key, Result<std::string> reply) {
+  Actions actions;
+  std::optional<protocol::LeaseReply> lease;
+  if (reply.ok()) {
+    auto body = protocol::Decode<protocol::LeaseReply>(*reply);
+    if (body.ok()) lease = std::move(*body);
+  }
+  std::shared_ptr<Channel> channel;
+  if (lease && lease->result == protocol::LeaseReply::Result::kGranted) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& peer = peers_[lease->worker_address];
+    if (!peer) {
+      auto connected = transport_->Connect(lease->worker_address);
+      if (connected.ok()) peer = std::move(*connected);
+    }
+    channel = peer;
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    SchedulingClass& cls = classes_[class_key];
+    --cls.lease_requests;
+    if (lease && lease->result == protocol::LeaseReply::Result::kGranted && channel && !stopping_) {
+      LeasedWorker worker;
+      worker.lease_id = lease->lease_id;
+      worker.worker_id = lease->worker_id;
+      worker.address = lease->worker_address;
+      worker.pid = lease->worker_pid;
+      worker.node_id = lease->node_id;
+      worker.channel = channel;
+      worker.idle_since = std::chrono::steady_clock::now();
+      cls.workers[lease->lease_id] = std::move(worker);
+      DispatchLocked(class_key, actions);
+    } else if (lease && lease->result == protocol::LeaseReply::Result::kGranted) {
+      uint64_t id = lease->lease_id;
+      actions.push_back([this, id] {
+        (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{id, false}));
+      });
+    } else {
+      // Infeasible, or the raylet could not start a worker: every queued task
+      // of this class fails with the reason rather than waiting forever.
+      ErrorInfo::Kind kind = lease && lease->result == protocol::LeaseReply::Result::kInfeasible
+                                 ? ErrorInfo::Kind::kUnschedulable
+                                 : ErrorInfo::Kind::kRuntime;
+      std::string reason = lease ? lease->reason
+                                 : "cannot get a worker lease from the raylet at " + options_.raylet_address + ": " +
+                                       (reply.ok() ? "malformed reply" : reply.status().message());
+      std::deque<TaskId> queue;
+      queue.swap(cls.queue);
+      for (const TaskId& task_id : queue) {
+        auto task = tasks_.find(task_id);
+        if (task == tasks_.end()) continue;
+        std::string where = "task " + task->second.spec.function;
+        std::string message = kind == ErrorInfo::Kind::kUnschedulable
+                                  ? "task " + task->second.spec.function + " demands " +
+                                        task->second.spec.resources.ToJson() + ", which no node can provide: " + reason
+                                  : reason;
+        CompleteTaskLocked(task_id, ErrorValue(kind, message, where), actions);
+      }
+    }
+  }
+  Run(actions);
+}
+
+void CoreWorker::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id, Result<std::string> reply) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto task = tasks_.find(task_id);
+    if (task == tasks_.end() || task->second.spec.attempt != attempt) return;  // retried meanwhile
+    SchedulingClass& cls = classes_[task->second.class_key];
+    auto worker = cls.workers.find(lease_id);
+    if (worker != cls.workers.end()) {
+      worker->second.in_flight.erase(task_id);
+      worker->second.idle_since = std::chrono::steady_clock::now();
+    }
+    std::string class_key = task->second.class_key;
+    if (!reply.ok()) {
+      // The worker's death notice from the raylet decides about retries.
+      return;
+    }
+    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
+    ObjectValue value = !body.ok() ? ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message())
+                        : body->error ? ObjectValue{nullptr, body->error}
+                                      : ValueOf(std::move(body->value));
+    CompleteTaskLocked(task_id, std::move(value), actions);
+    DispatchLocked(class_key, actions);
+  }
+  Run(actions);
+}
+
+void CoreWorker::CompleteTaskLocked(const TaskId& task_id, ObjectValue value, Actions& actions) {
+  auto task = tasks_.find(task_id);
+  if (task == tasks_.end()) return;
+  ObjectId return_id = task->second.spec.return_id;
+  std::vector<ObjectId> arg_refs = std::move(task->second.arg_refs);
+  tasks_.erase(task);
+  SetValueLocked(return_id, std::move(value), actions);
+  MaybeFreeLocked(return_id);
+  for (const ObjectId& ref : arg_refs) {
+    auto it = objects_.find(ref);
+    if (it == objects_.end()) continue;
+    --it->second.task_refs;
+    MaybeFreeLocked(ref);
+  }
+}
+
+void CoreWorker::OnWorkerDied(const protocol::WorkerDied& died) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [class_key, cls] : classes_) {
+      auto worker = cls.workers.find(died.lease_id);
+      if (worker == cls.workers.end() || worker->second.worker_id != died.worker_id) continue;
+      std::set<TaskId> lost = std::move(worker->second.in_flight);
+      cls.workers.erase(worker);
+      for (const TaskId& task_id : lost) {
+        auto task = tasks_.find(task_id);
+        if (task == tasks_.end()) continue;
+        protocol::TaskSpec& spec = task->second.spec;
+        if (spec.attempt < spec.max_retries) {
+          ++spec.attempt;
+          spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, died.reason, spec.attempt,
+                       spec.max_retries);
+          cls.queue.push_front(task_id);
+        } else {
+          std::string message = "the worker running task " + spec.function + " died (" + died.reason + ") after " +
+                                std::to_string(spec.max_retries) + " retries";
+          CompleteTaskLocked(task_id, ErrorValue(ErrorInfo::Kind::kWorkerCrashed, message), actions);
+        }
+      }
+      DispatchLocked(class_key, actions);
+      break;
+    }
+  }
+  Run(actions);
+}
+
+void CoreWorker::ReturnIdleLeases() {
+  std::vector<uint64_t> idle;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [key, cls] : classes_) {
+      if (!cls.queue.empty()) continue;
+      for (auto it = cls.workers.begin(); it != cls.workers.end();) {
+        if (it->second.in_flight.empty() && now - it->second.idle_since > kLeaseIdleTime) {
+          idle.push_back(it->first);
+          it = cls.workers.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  for (uint64_t lease : idle) {
+    (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
+  }
+}
+
+// ---------------------------------------------------------------- serving
+
+void CoreWorker::Handle(std::string message, ReplyFn reply) {
+  auto type = protocol::PeekType(message);
+  if (!type.ok()) {
+    spdlog::error("core worker: dropped a message: {}", type.status().message());
+    return;
+  }
+  switch (*type) {
+    case MessageType::kPushTask: {
+      auto body = protocol::Decode<protocol::PushTask>(message);
+      if (!body.ok() || !reply) break;
+      {
+        std::lock_guard<std::mutex> lock(exec_mu_);
+        exec_queue_.emplace_back(std::move(body->spec), std::move(reply));
+      }
+      exec_cv_.notify_one();
+      return;
+    }
+    case MessageType::kGetObject: {
+      auto body = protocol::Decode<protocol::GetObject>(message);
+      if (!body.ok() || !reply) break;
+      ObjectId id = body->object_id;
+      auto answer = [this, id, reply] {
+        protocol::GetObjectReply out;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          auto it = objects_.find(id);
+          if (it != objects_.end() && it->second.value) {
+            out.found = true;
+            if (it->second.value->error) {
+              out.error = it->second.value->error;
+            } else {
+              out.value = std::string(View(*it->second.value));
+            }
+          }
+        }
+        reply(protocol::Encode(MessageType::kGetObjectReply, out));
+      };
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        auto it = objects_.find(id);
+        if (it != objects_.end() && !it->second.value) {
+          it->second.on_ready.push_back(answer);  // answered when the value comes in
+          return;
+        }
+      }
+      answer();
+      return;
+    }
+    case MessageType::kWorkerDied: {
+      auto body = protocol::Decode<protocol::WorkerDied>(message);
+      if (!body.ok()) break;
+      OnWorkerDied(*body);
+      return;
+    }
+    case MessageType::kExitWorker:
+      RequestExit();
+      if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
+      return;
+    default:
+      spdlog::error("core worker: unexpected message type {}", static_cast<int>(*type));
+      return;
+  }
+  spdlog::error("core worker: dropped a malformed message of type {}", static_cast<int>(*type));
+}
+
+// ---------------------------------------------------------------- executing
+
+void CoreWorker::RequestExit() {
+  {
+    std::lock_guard<std::mutex> lock(exec_mu_);
+    exit_requested_ = true;
+  }
+  exec_cv_.notify_all();
+}
+
+void CoreWorker::RunTaskLoop() {
+  pid_t parent = getppid();
+  while (true) {
+    std::pair<protocol::TaskSpec, ReplyFn> next;
+    {
+      std::unique_lock<std::mutex> lock(exec_mu_);
+      // Wake now and then to notice a raylet that died without telling us.
+      exec_cv_.wait_for(lock, std::chrono::milliseconds(500), [this] { return exit_requested_ || !exec_queue_.empty(); });
+      if (exit_requested_) return;
+      if (exec_queue_.empty()) {
+        if (getppid() != parent) {
+          spdlog::error("worker: the raylet (pid {}) is gone; exiting", parent);
+          return;
+        }
+        continue;
+      }
+      next = std::move(exec_queue_.front());
+      exec_queue_.pop_front();
+    }
+    Execute(std::move(next.first), std::move(next.second));
+  }
+}
+
+void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
+  std::string where = "task " + spec.function + " on node " + options_.node_id.Hex().substr(0, 8) +
+                      ", worker pid " + std::to_string(getpid());
+  protocol::PushTaskReply out;
+  const internal::RegisteredFunction* function = internal::FunctionRegistry::Instance().Find(spec.function);
+  if (function == nullptr) {
+    ErrorInfo error;
+    error.kind = ErrorInfo::Kind::kRuntime;
+    error.message = "function '" + spec.function + "' is not registered in the job's libraries (" +
+                    std::to_string(options_.code_libraries.size()) + " loaded); list it in RAYK_REMOTE(...)";
+    error.where = where;
+    out.error = error;
+  } else {
+    std::vector<std::string_view> args;
+    args.reserve(spec.args.size());
+    for (const internal::TaskArg& arg : spec.args) args.emplace_back(arg.value);
+    executing_ = true;
+    internal::InvokeResult result = function->invoke(args);
+    executing_ = false;
+    if (result.error) {
+      out.error = std::move(result.error);
+      if (out.error->where.empty()) out.error->where = where;
+    } else {
+      out.value = std::move(result.value);
+    }
+  }
+  reply(protocol::Encode(MessageType::kPushTaskReply, out));
+}
+
+void CoreWorker::SetBlocked(bool blocked) {
+  if (options_.is_driver || !executing_) return;
+  // Nested Gets inside one task block once.
+  int depth = blocked ? blocked_depth_++ : --blocked_depth_;
+  if (depth != 0) return;
+  protocol::WorkerBlockState state{options_.worker_id};
+  (void)raylet_->CallSync(
+      protocol::Encode(blocked ? MessageType::kWorkerBlocked : MessageType::kWorkerUnblocked, state),
+      kControlTimeout);
+}
+
+}  // namespace rayk

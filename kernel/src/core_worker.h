@@ -1,0 +1,159 @@
+// CoreWorker: the part of rayk inside every driver and worker process.
+//
+// As an owner it submits tasks (leasing workers from its raylet and pushing
+// tasks to them directly), keeps the values of the objects it owns in an
+// in-process memory store, counts their references and frees them when the
+// count reaches zero, and answers other processes' requests for them. As an
+// executor (in a worker) it runs the tasks pushed to it, one at a time, on the
+// thread that calls RunTaskLoop().
+//
+// It implements internal::Runtime, which the typed API in api.h calls.
+// Thread-safe: one mutex guards the object and task tables; transport
+// callbacks, the API's callers and the lease reaper take it briefly and never
+// call the transport while holding it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "protocol.h"
+#include "rayk/internal/runtime.h"
+#include "rayk/transport.h"
+
+namespace rayk {
+
+class CoreWorker : public internal::Runtime {
+ public:
+  struct Options {
+    bool is_driver = true;
+    JobId job_id;
+    WorkerId worker_id = WorkerId::FromRandom();
+    NodeId node_id;
+    std::string raylet_address;
+    std::string gcs_address;
+    std::vector<std::string> code_libraries;
+    std::string endpoint = "tcp://127.0.0.1:0";
+  };
+
+  static Result<std::unique_ptr<CoreWorker>> Start(Options options, std::shared_ptr<Transport> transport);
+  ~CoreWorker() override;
+
+  std::string address() const { return server_->endpoint(); }
+  const Options& options() const { return options_; }
+
+  // Worker mode: runs pushed tasks on this thread until told to exit or the
+  // raylet goes away.
+  void RunTaskLoop();
+  void RequestExit();
+
+  // internal::Runtime
+  ObjectId SubmitTask(internal::TaskCall call) override;
+  ObjectId Put(std::string data) override;
+  Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
+                                                 std::chrono::milliseconds timeout) override;
+  std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,
+                         std::chrono::milliseconds timeout) override;
+  void AddLocalReference(const ObjectId& id) override;
+  void RemoveLocalReference(const ObjectId& id) override;
+  std::string OwnerAddress(const ObjectId& id) override;
+  void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) override;
+
+  // How many objects this process holds values or entries for (tests and
+  // `rayk memory` use it to show that freed objects are gone).
+  size_t NumObjects();
+
+ private:
+  struct ObjectEntry {
+    std::optional<internal::ObjectValue> value;
+    bool owned = false;
+    bool escaped = false;  // a reference left this process inside a value: never freed early
+    std::string owner_address;
+    int local_refs = 0;
+    int task_refs = 0;
+    bool fetching = false;
+    std::vector<std::function<void()>> on_ready;  // run (without mu_) once the value is in
+  };
+  struct PendingTask {
+    protocol::TaskSpec spec;
+    std::vector<ObjectId> arg_refs;  // top-level refs, held until the task ends
+    size_t unresolved = 0;
+    std::string class_key;
+  };
+  struct LeasedWorker {
+    uint64_t lease_id = 0;
+    WorkerId worker_id;
+    std::string address;
+    int64_t pid = 0;
+    NodeId node_id;
+    std::shared_ptr<Channel> channel;
+    std::set<TaskId> in_flight;
+    std::chrono::steady_clock::time_point idle_since;
+  };
+  struct SchedulingClass {
+    ResourceSet resources;
+    std::deque<TaskId> queue;
+    std::map<uint64_t, LeasedWorker> workers;
+    int lease_requests = 0;
+  };
+  using Actions = std::vector<std::function<void()>>;
+
+  CoreWorker(Options options, std::shared_ptr<Transport> transport);
+  void Handle(std::string message, ReplyFn reply);
+
+  // Owner side. Each *Locked function runs with mu_ held and appends the
+  // transport calls it wants to `actions`, which run after mu_ is released.
+  void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
+  void TaskReadyLocked(const TaskId& task_id, Actions& actions);
+  void DispatchLocked(const std::string& class_key, Actions& actions);
+  void RequestLeaseLocked(const std::string& class_key, Actions& actions);
+  void OnLeaseReply(const std::string& class_key, Result<std::string> reply);
+  void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id, Result<std::string> reply);
+  void OnWorkerDied(const protocol::WorkerDied& died);
+  void CompleteTaskLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
+  void SetValueLocked(const ObjectId& id, internal::ObjectValue value, Actions& actions);
+  void FetchLocked(const ObjectId& id, Actions& actions);
+  void MaybeFreeLocked(const ObjectId& id);
+  void ReturnIdleLeases();
+  static void Run(Actions& actions);
+
+  // Executor side.
+  void Execute(protocol::TaskSpec spec, ReplyFn reply);
+  void SetBlocked(bool blocked);
+
+  const Options options_;
+  std::shared_ptr<Transport> transport_;
+  std::unique_ptr<Channel> raylet_;
+  std::unique_ptr<Channel> gcs_;
+
+  std::mutex mu_;
+  std::condition_variable ready_cv_;
+  std::unordered_map<ObjectId, ObjectEntry> objects_;
+  std::unordered_map<TaskId, PendingTask> tasks_;
+  std::map<std::string, SchedulingClass> classes_;
+  std::map<std::string, std::shared_ptr<Channel>> peers_;  // owners and workers by address
+  uint64_t next_request_id_ = 1;
+
+  // Executor state: pushed tasks waiting for the task loop.
+  std::mutex exec_mu_;
+  std::condition_variable exec_cv_;
+  std::deque<std::pair<protocol::TaskSpec, ReplyFn>> exec_queue_;
+  bool exit_requested_ = false;
+  std::atomic<bool> executing_{false};
+  std::atomic<int> blocked_depth_{0};
+
+  std::atomic<bool> stopping_{false};
+  std::thread reaper_;
+  std::unique_ptr<Server> server_;  // last: stops first
+};
+
+}  // namespace rayk

@@ -1,0 +1,189 @@
+#include "daemons.h"
+
+#include <signal.h>
+#include <sys/prctl.h>
+#include <unistd.h>
+
+#include <iostream>
+
+#include <boost/dll/shared_library.hpp>
+#include <spdlog/spdlog.h>
+
+#include "core_worker.h"
+#include "gcs_server.h"
+#include "raylet.h"
+#include "rayk/gcs_store.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/internal/runtime_registry.h"
+#include "rayk/plugin_loader.h"
+#include "rayk/scheduler.h"
+#include "rayk/transport.h"
+#include "session.h"
+
+namespace rayk {
+
+namespace {
+
+// Every failure a daemon reports before it serves goes to its log (stderr)
+// as one line, and the process exits non-zero.
+int Fail(const std::string& what, const Status& status) {
+  std::cerr << "rayk " << what << ": " << status.message() << std::endl;
+  return 1;
+}
+
+Result<Config> LoadConfig(const ProcessOptions& options) {
+  auto config = Config::LoadDefault(options.config_file);
+  if (!config.ok()) return config.status();
+  for (const std::string& set : options.config_sets) RAYK_RETURN_IF_ERROR(config->ApplySet(set));
+  return config;
+}
+
+// Blocks the termination signals in every thread (call before starting
+// threads), so that WaitForTermination() can take them synchronously.
+sigset_t BlockTerminationSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  return signals;
+}
+
+// Waits for SIGTERM/SIGINT, or until `stop()` says so.
+template <typename StopFn>
+void WaitForTermination(const sigset_t& signals, StopFn stop) {
+  timespec period{0, 100 * 1000 * 1000};
+  while (!stop()) {
+    if (sigtimedwait(&signals, nullptr, &period) > 0) return;
+  }
+}
+
+void SetUpLogging(const std::string& name) {
+  spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [" + name + " %P] [%l] %v");
+}
+
+Status CheckCrossProcessTransport(const Config& config) {
+  if (config.slot(PluginKind::kTransport).plugin == "inproc") {
+    return Status::InvalidArgument(config.source() +
+                                   ": the 'inproc' transport cannot connect rayk's processes; set [transport] "
+                                   "plugin = \"zmq\"");
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string EndpointFromAddress(const std::string& address) {
+  if (address.find("://") != std::string::npos) return address;
+  return "tcp://" + address;
+}
+
+std::string AddressFromEndpoint(const std::string& endpoint) {
+  const std::string prefix = "tcp://";
+  return endpoint.starts_with(prefix) ? endpoint.substr(prefix.size()) : endpoint;
+}
+
+int RunGcsServerProcess(const ProcessOptions& options, int port) {
+  SetUpLogging("gcs");
+  sigset_t signals = BlockTerminationSignals();
+  auto config = LoadConfig(options);
+  if (!config.ok()) return Fail("gcs-server", config.status());
+  if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("gcs-server", st);
+  PluginLoader loader(config->plugin_path());
+  PluginContext context;
+  context.role = ProcessRole::kGcs;
+  context.session_dir = options.session_dir;
+  auto transport = loader.CreateSlot<Transport>(*config, context);
+  if (!transport.ok()) return Fail("gcs-server", transport.status());
+  auto store = loader.CreateSlot<GcsStore>(*config, context);
+  if (!store.ok()) return Fail("gcs-server", store.status());
+  auto gcs = GcsServer::Start(*transport, *store, "tcp://127.0.0.1:" + std::to_string(port));
+  if (!gcs.ok()) return Fail("gcs-server", gcs.status());
+  std::string address = AddressFromEndpoint((*gcs)->endpoint());
+  spdlog::info("GCS serving at {}", address);
+  if (!options.session_dir.empty()) {
+    Status st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
+    if (!st.ok()) return Fail("gcs-server", st);
+  }
+  WaitForTermination(signals, [] { return false; });
+  spdlog::info("GCS stopping");
+  gcs->reset();
+  return 0;
+}
+
+int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
+                     const std::map<std::string, std::string>& labels) {
+  SetUpLogging("raylet");
+  sigset_t signals = BlockTerminationSignals();
+  auto config = LoadConfig(options);
+  if (!config.ok()) return Fail("raylet", config.status());
+  if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("raylet", st);
+  PluginLoader loader(config->plugin_path());
+  PluginContext context;
+  context.role = ProcessRole::kRaylet;
+  context.session_dir = options.session_dir;
+  auto transport = loader.CreateSlot<Transport>(*config, context);
+  if (!transport.ok()) return Fail("raylet", transport.status());
+  auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
+  if (!scheduler.ok()) return Fail("raylet", scheduler.status());
+  Raylet::Options raylet_options;
+  raylet_options.resources = resources;
+  raylet_options.labels = labels;
+  raylet_options.gcs_address = EndpointFromAddress(gcs_address);
+  raylet_options.session_dir = options.session_dir;
+  raylet_options.config_file = options.config_file;
+  raylet_options.config_sets = options.config_sets;
+  auto raylet = Raylet::Start(raylet_options, *transport, *scheduler);
+  if (!raylet.ok()) return Fail("raylet", raylet.status());
+  if (!options.session_dir.empty()) {
+    Status st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
+    if (!st.ok()) return Fail("raylet", st);
+  }
+  Raylet* self = raylet->get();
+  WaitForTermination(signals, [self] { return self->shutdown_requested(); });
+  spdlog::info("raylet stopping");
+  raylet->reset();
+  return 0;
+}
+
+int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker) {
+  SetUpLogging("worker");
+  // A worker never outlives its raylet.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  auto config = LoadConfig(options);
+  if (!config.ok()) return Fail("worker", config.status());
+  // The job's code: every library stays loaded for the worker's life.
+  std::vector<boost::dll::shared_library> libraries;
+  for (const std::string& path : worker.code_libraries) {
+    try {
+      libraries.emplace_back(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_global);
+    } catch (const std::exception& error) {
+      return Fail("worker", Status::InvalidArgument("cannot load the job library " + path + ": " + error.what() +
+                                                    "; check that it exists on this node and its dependencies resolve"));
+    }
+  }
+  PluginLoader loader(config->plugin_path());
+  PluginContext context;
+  context.role = ProcessRole::kWorker;
+  context.session_dir = options.session_dir;
+  context.node_id = worker.node_id;
+  auto transport = loader.CreateSlot<Transport>(*config, context);
+  if (!transport.ok()) return Fail("worker", transport.status());
+  CoreWorker::Options core;
+  core.is_driver = false;
+  core.job_id = worker.job_id;
+  core.worker_id = worker.worker_id;
+  core.node_id = worker.node_id;
+  core.raylet_address = worker.raylet_address;
+  core.gcs_address = EndpointFromAddress(worker.gcs_address);
+  core.code_libraries = worker.code_libraries;
+  auto core_worker = CoreWorker::Start(core, *transport);
+  if (!core_worker.ok()) return Fail("worker", core_worker.status());
+  internal::SetCurrentRuntime(core_worker->get());
+  (*core_worker)->RunTaskLoop();
+  internal::SetCurrentRuntime(nullptr);
+  core_worker->reset();
+  return 0;
+}
+
+}  // namespace rayk

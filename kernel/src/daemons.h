@@ -1,0 +1,43 @@
+// The entry points of rayk's processes: `rayk gcs-server`, `rayk raylet` and
+// `rayk worker` call these. Each loads plugins.toml (with --set overrides),
+// creates its plugins, serves, announces its address in the session
+// directory, and runs until SIGTERM/SIGINT (or, for a worker, until its
+// raylet goes). Each returns the process exit code.
+#pragma once
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rayk/ids.h"
+#include "rayk/resources.h"
+
+namespace rayk {
+
+struct ProcessOptions {
+  std::string config_file;
+  std::vector<std::string> config_sets;
+  std::string session_dir;
+};
+
+int RunGcsServerProcess(const ProcessOptions& options, int port);
+
+int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
+                     const std::map<std::string, std::string>& labels);
+
+struct WorkerProcessOptions {
+  std::string raylet_address;
+  std::string gcs_address;
+  NodeId node_id;
+  WorkerId worker_id;
+  JobId job_id;
+  std::vector<std::string> code_libraries;
+};
+int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker);
+
+// "127.0.0.1:6379" -> "tcp://127.0.0.1:6379"; URLs pass through.
+std::string EndpointFromAddress(const std::string& address);
+// "tcp://127.0.0.1:6379" -> "127.0.0.1:6379", what users type.
+std::string AddressFromEndpoint(const std::string& endpoint);
+
+}  // namespace rayk

@@ -1,0 +1,299 @@
+// The messages rayk's processes exchange, and their wire encoding.
+//
+// Every message is a 4-byte header (magic 'R' 'K', protocol version, message
+// type) followed by the body, a Boost.Serialization binary archive (no header,
+// no codecvt) of the struct for that type. Decoding checks the header and
+// catches every archive error, so a malformed frame is a Status, never a
+// crash. Bump kProtocolVersion when any struct here changes shape.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/iostreams/device/array.hpp>
+#include <boost/iostreams/device/back_inserter.hpp>
+#include <boost/iostreams/stream.hpp>
+#include <boost/serialization/map.hpp>
+#include <boost/serialization/optional.hpp>
+#include <boost/serialization/string.hpp>
+#include <boost/serialization/vector.hpp>
+
+#include "rayk/ids.h"
+#include "rayk/internal/runtime.h"
+#include "rayk/resources.h"
+#include "rayk/status.h"
+
+namespace rayk::protocol {
+
+constexpr uint8_t kProtocolVersion = 1;
+
+enum class MessageType : uint8_t {
+  // To the GCS.
+  kRegisterNode = 1,
+  kReportResources,
+  kGetClusterStatus,
+  kRegisterJob,
+  kFinishJob,
+  // To a raylet.
+  kRequestWorkerLease = 20,
+  kReturnWorker,
+  kRegisterWorker,
+  kWorkerBlocked,
+  kWorkerUnblocked,
+  kShutdownRaylet,
+  // To a core worker (worker or driver).
+  kPushTask = 40,
+  kGetObject,
+  kWorkerDied,
+  kRemoveBorrower,
+  kExitWorker,
+  // Replies.
+  kAck = 100,
+  kLeaseReply,
+  kPushTaskReply,
+  kGetObjectReply,
+  kClusterStatus,
+};
+
+// ---- GCS ----
+
+struct NodeInfo {
+  NodeId node_id;
+  std::string raylet_address;
+  ResourceSet total;
+  ResourceSet available;
+  std::map<std::string, std::string> labels;
+  int64_t pid = 0;
+  bool alive = true;
+  uint32_t num_workers = 0;
+  uint32_t pending_leases = 0;
+  // Demands of queued leases no node can satisfy now: {"CPU": 4} x 2, as text.
+  std::vector<std::string> pending_demands;
+  std::vector<std::string> infeasible_demands;
+
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
+        pending_demands& infeasible_demands;
+  }
+};
+
+struct RegisterNode {
+  NodeInfo node;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& node; }
+};
+
+struct ReportResources {
+  NodeInfo node;  // the whole current state of the node
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& node; }
+};
+
+struct GetClusterStatus {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+struct JobInfo {
+  JobId job_id;
+  int64_t driver_pid = 0;
+  std::string driver_address;
+  std::vector<std::string> code_libraries;
+  int64_t start_time_ms = 0;
+  int64_t end_time_ms = 0;
+  bool finished = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job_id& driver_pid& driver_address& code_libraries& start_time_ms& end_time_ms& finished;
+  }
+};
+
+struct RegisterJob {
+  JobInfo job;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& job; }
+};
+
+struct FinishJob {
+  JobId job_id;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& job_id; }
+};
+
+struct ClusterStatus {
+  std::vector<NodeInfo> nodes;
+  std::vector<JobInfo> jobs;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& nodes& jobs; }
+};
+
+// ---- Raylet ----
+
+struct RequestWorkerLease {
+  uint64_t request_id = 0;  // the owner's, echoed in the reply
+  JobId job_id;
+  ResourceSet resources;
+  std::string owner_address;
+  std::vector<std::string> code_libraries;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& request_id& job_id& resources& owner_address& code_libraries; }
+};
+
+struct LeaseReply {
+  enum class Result : uint8_t { kGranted, kInfeasible, kFailed };
+  Result result = Result::kFailed;
+  uint64_t request_id = 0;
+  uint64_t lease_id = 0;
+  WorkerId worker_id;
+  std::string worker_address;
+  int64_t worker_pid = 0;
+  NodeId node_id;
+  std::string reason;  // with kInfeasible and kFailed
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason;
+  }
+};
+
+struct ReturnWorker {
+  uint64_t lease_id = 0;
+  bool worker_exiting = false;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& lease_id& worker_exiting; }
+};
+
+struct RegisterWorker {
+  WorkerId worker_id;
+  std::string address;
+  int64_t pid = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& worker_id& address& pid; }
+};
+
+struct WorkerBlockState {
+  WorkerId worker_id;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& worker_id; }
+};
+
+struct Empty {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+// ---- Core worker ----
+
+struct TaskSpec {
+  TaskId task_id;
+  JobId job_id;
+  std::string function;
+  std::vector<internal::TaskArg> args;  // refs are resolved to values before the push
+  ResourceSet resources;
+  int max_retries = 0;
+  int attempt = 0;
+  ObjectId return_id;
+  std::string owner_address;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& task_id& job_id& function& args& resources& max_retries& attempt& return_id& owner_address;
+  }
+};
+
+struct PushTask {
+  TaskSpec spec;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& spec; }
+};
+
+struct PushTaskReply {
+  std::string value;
+  std::optional<internal::ErrorInfo> error;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& value& error; }
+};
+
+struct GetObject {
+  ObjectId object_id;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_id; }
+};
+
+struct GetObjectReply {
+  bool found = false;
+  std::string value;
+  std::optional<internal::ErrorInfo> error;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& found& value& error; }
+};
+
+struct WorkerDied {
+  WorkerId worker_id;
+  uint64_t lease_id = 0;
+  std::string reason;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& worker_id& lease_id& reason; }
+};
+
+struct RemoveBorrower {
+  ObjectId object_id;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_id; }
+};
+
+// ---- Encoding ----
+
+constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
+constexpr size_t kHeaderSize = 4;
+
+template <typename T>
+std::string Encode(MessageType type, const T& body) {
+  std::string out;
+  out.reserve(64);
+  out.push_back('R');
+  out.push_back('K');
+  out.push_back(static_cast<char>(kProtocolVersion));
+  out.push_back(static_cast<char>(type));
+  {
+    boost::iostreams::stream<boost::iostreams::back_insert_device<std::string>> stream(out);
+    boost::archive::binary_oarchive archive(stream, kArchiveFlags);
+    archive << body;
+  }
+  return out;
+}
+
+// The type of a message, after checking its header.
+Result<MessageType> PeekType(std::string_view message);
+
+template <typename T>
+Result<T> Decode(std::string_view message) {
+  auto type = PeekType(message);
+  if (!type.ok()) return type.status();
+  try {
+    boost::iostreams::stream<boost::iostreams::array_source> stream(message.data() + kHeaderSize,
+                                                                    message.size() - kHeaderSize);
+    boost::archive::binary_iarchive archive(stream, kArchiveFlags);
+    T body;
+    archive >> body;
+    return body;
+  } catch (const std::exception& error) {
+    return Status::InvalidArgument("malformed rayk message of type " +
+                                   std::to_string(static_cast<int>(*type)) + ": " + error.what());
+  }
+}
+
+}  // namespace rayk::protocol
+
+namespace boost::serialization {
+template <class A>
+void serialize(A& ar, rayk::internal::TaskArg& arg, unsigned) {
+  ar& arg.is_ref& arg.ref& arg.owner_address& arg.value;
+}
+}  // namespace boost::serialization

@@ -1,0 +1,27 @@
+#include "rayk/internal/runtime_registry.h"
+
+#include <atomic>
+
+#include "rayk/errors.h"
+
+namespace rayk::internal {
+
+namespace {
+
+// Release/acquire: a thread that sees the pointer also sees the runtime's
+// construction, which happened before it was installed.
+std::atomic<Runtime*> current_runtime{nullptr};
+
+}  // namespace
+
+Runtime* CurrentRuntime() { return current_runtime.load(std::memory_order_acquire); }
+
+void SetCurrentRuntime(Runtime* runtime) { current_runtime.store(runtime, std::memory_order_release); }
+
+Runtime& RequireRuntime() {
+  Runtime* runtime = CurrentRuntime();
+  if (runtime == nullptr) throw RuntimeError("rayk is not initialized; call rayk::Init() first");
+  return *runtime;
+}
+
+}  // namespace rayk::internal

@@ -1,0 +1,48 @@
+// A test fixture that starts an embedded cluster (a real GCS server, raylet
+// and worker processes on loopback, ZeroMQ transport) in a private session
+// root for each test, and stops it afterwards even when the test fails.
+#pragma once
+
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cstdlib>
+
+#include "rayk/api.h"
+#include "test_util.h"
+
+namespace rayk::testing {
+
+// A TCP port that was free a moment ago.
+inline int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = 0;
+  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr));
+  socklen_t len = sizeof(addr);
+  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  close(fd);
+  return ntohs(addr.sin_port);
+}
+
+class ClusterTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    setenv("RAYK_SESSION_ROOT", session_root_.path().c_str(), 1);
+    InitOptions options;
+    options.num_cpus = 2;
+    options.config_file = std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+    Customize(options);
+    rayk::Init(options);
+  }
+  void TearDown() override { rayk::Shutdown(); }
+  virtual void Customize(InitOptions& /*options*/) {}
+
+  TempDir session_root_;
+};
+
+}  // namespace rayk::testing

@@ -1,0 +1,194 @@
+// Tasks and objects end to end on an embedded one-node cluster: real
+// processes, real ZeroMQ sockets, the public API.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <numeric>
+
+#include "cluster_fixture.h"
+#include "core_worker.h"
+#include "functions/test_functions.h"
+#include "rayk/internal/runtime.h"
+
+namespace rayk {
+namespace {
+
+using ::testing::HasSubstr;
+using namespace test_functions;
+
+// Registered only in this test executable, which workers cannot load.
+int OnlyInTheDriver(int x) { return x; }
+RAYK_REMOTE(OnlyInTheDriver);
+
+class TasksTest : public testing::ClusterTest {};
+
+TEST_F(TasksTest, TaskReturnsItsResult) { EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(1, 2)), 3); }
+
+TEST_F(TasksTest, RefsAsArgumentsAreResolvedFirst) {
+  auto three = rayk::Task(Add).Remote(1, 2);
+  auto five = rayk::Task(Add).SetResource("CPU", 1).Remote(three, 2);
+  auto ten = rayk::Task(Add).Remote(five, five);
+  EXPECT_EQ(*rayk::Get(ten), 10);
+}
+
+TEST_F(TasksTest, ManyAsyncTasks) {
+  std::vector<rayk::ObjectRef<int>> refs;
+  for (int i = 0; i < 2000; ++i) refs.push_back(rayk::Task(Add).Remote(i, i));
+  auto values = rayk::Get(refs);
+  for (int i = 0; i < 2000; ++i) ASSERT_EQ(*values[i], 2 * i);
+}
+
+TEST_F(TasksTest, PutAndGetAndPassToATask) {
+  std::vector<double> values(100000);
+  std::iota(values.begin(), values.end(), 1.0);
+  auto ref = rayk::Put(values);
+  EXPECT_EQ(*rayk::Get(ref), values);
+  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(ref)), 100000.0 * 100001.0 / 2);
+}
+
+TEST_F(TasksTest, UserTypesAndStrings) {
+  Point p = *rayk::Get(rayk::Task(Mirror).Remote(Point{1, 2}));
+  EXPECT_EQ(p.x, 2);
+  EXPECT_EQ(p.y, 1);
+  std::string big(300000, 'x');
+  EXPECT_EQ(*rayk::Get(rayk::Task(Echo).Remote(big)), big);
+}
+
+TEST_F(TasksTest, LargeResultsComeBackWhole) {
+  auto values = *rayk::Get(rayk::Task(MakeVector).Remote(int64_t{1} << 20));
+  ASSERT_EQ(values.size(), size_t{1} << 20);
+  EXPECT_EQ(values.back(), (1 << 20) - 1);
+}
+
+TEST_F(TasksTest, GetViewReadsInPlace) {
+  auto ref = rayk::Put(std::vector<double>(1 << 20, 2.5));
+  auto first = rayk::GetView(ref);
+  auto second = rayk::GetView(ref);
+  ASSERT_EQ(first.size(), size_t{1} << 20);
+  EXPECT_EQ(first[12345], 2.5);
+  EXPECT_EQ(first.data(), second.data());  // one copy in the store, viewed twice
+}
+
+TEST_F(TasksTest, ExceptionBecomesTaskError) {
+  auto ref = rayk::Task(Throws).Remote(std::string("boom"));
+  try {
+    rayk::Get(ref);
+    FAIL() << "expected TaskError";
+  } catch (const rayk::TaskError& error) {
+    EXPECT_EQ(error.remote_type(), "std::invalid_argument");
+    EXPECT_EQ(error.remote_message(), "boom");
+    EXPECT_THAT(error.where(), HasSubstr("task Throws on node"));
+    EXPECT_THAT(error.where(), HasSubstr("worker pid"));
+  }
+}
+
+TEST_F(TasksTest, ErrorsPropagateThroughDependencies) {
+  auto bad = rayk::Task(Throws).Remote(std::string("first"));
+  auto dependent = rayk::Task(Add).Remote(bad, 1);
+  EXPECT_THROW(rayk::Get(dependent), rayk::TaskError);
+}
+
+TEST_F(TasksTest, CrashedWorkerIsRetried) {
+  testing::TempDir markers;
+  auto ref = rayk::Task(DieTimesThen42).SetMaxRetries(3).Remote(markers.path(), 2);
+  EXPECT_EQ(*rayk::Get(ref), 42);
+  EXPECT_TRUE(std::filesystem::exists(markers.path() + "/run2"));  // ran three times
+}
+
+TEST_F(TasksTest, CrashedWorkerAfterRetriesIsReported) {
+  auto ref = rayk::Task(KillSelf).SetMaxRetries(1).Remote();
+  try {
+    rayk::Get(ref);
+    FAIL() << "expected WorkerCrashedError";
+  } catch (const rayk::WorkerCrashedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("KillSelf"));
+    EXPECT_THAT(error.what(), HasSubstr("signal 9"));
+    EXPECT_THAT(error.what(), HasSubstr("1 retries"));
+  }
+  // The node is still usable afterwards.
+  EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 2)), 4);
+}
+
+TEST_F(TasksTest, InfeasibleDemandIsReportedNotHung) {
+  auto gpu = rayk::Task(Add).SetResource("GPU", 1).Remote(1, 1);
+  try {
+    rayk::Get(gpu, std::chrono::milliseconds(20000));
+    FAIL() << "expected UnschedulableError";
+  } catch (const rayk::UnschedulableError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("\"GPU\""));
+  }
+  auto cpus = rayk::Task(Add).SetResource("CPU", 64).Remote(1, 1);
+  EXPECT_THROW(rayk::Get(cpus, std::chrono::milliseconds(20000)), rayk::UnschedulableError);
+}
+
+TEST_F(TasksTest, GetTimesOut) {
+  auto slow = rayk::Task(SleepMs).Remote(int64_t{3000});
+  EXPECT_THROW(rayk::Get(slow, std::chrono::milliseconds(100)), rayk::GetTimeoutError);
+}
+
+TEST_F(TasksTest, WaitReturnsTheReadyOnes) {
+  std::vector<rayk::ObjectRef<int64_t>> refs = {
+      rayk::Task(SleepMs).Remote(int64_t{0}), rayk::Task(SleepMs).Remote(int64_t{0}),
+      rayk::Task(SleepMs).Remote(int64_t{4000})};
+  auto result = rayk::Wait(refs, 2, std::chrono::milliseconds(3000));
+  EXPECT_EQ(result.ready.size(), 2u);
+  EXPECT_EQ(result.unready.size(), 1u);
+}
+
+TEST_F(TasksTest, TasksSubmitTasks) {
+  EXPECT_EQ(*rayk::Get(rayk::Task(SumViaNestedTasks).Remote(10)), 55);
+  // Deep nesting on 2 CPUs: blocked workers lend their CPU back.
+  EXPECT_EQ(*rayk::Get(rayk::Task(Fib).Remote(8)), 21);
+}
+
+TEST_F(TasksTest, FunctionMissingInTheJobLibraries) {
+  try {
+    rayk::Get(rayk::Task(OnlyInTheDriver).Remote(1));
+    FAIL() << "expected an error";
+  } catch (const rayk::RaykError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("'OnlyInTheDriver' is not registered"));
+  }
+}
+
+TEST_F(TasksTest, UndecodableArgument) {
+  internal::TaskCall call;
+  call.function = "Add";
+  call.args.push_back({false, {}, "", "not an int"});
+  call.args.push_back({false, {}, "", "x"});
+  ObjectId id = internal::CurrentRuntime()->SubmitTask(call);
+  auto values = internal::CurrentRuntime()->Get({id}, std::chrono::milliseconds(20000));
+  ASSERT_TRUE(values.ok());
+  ASSERT_TRUE((*values)[0].error.has_value());
+  EXPECT_THAT((*values)[0].error->message, HasSubstr("Add"));
+  internal::CurrentRuntime()->RemoveLocalReference(id);
+}
+
+TEST_F(TasksTest, PutAndDropLoopRunsInConstantMemory) {
+  auto* core = dynamic_cast<CoreWorker*>(internal::CurrentRuntime());
+  ASSERT_NE(core, nullptr);
+  size_t before = core->NumObjects();
+  std::vector<double> payload(1 << 17);  // 1 MiB
+  for (int i = 0; i < 2000; ++i) {
+    auto ref = rayk::Put(payload);
+    auto sum = rayk::Task(SumVector).Remote(ref);
+    ASSERT_EQ(*rayk::Get(sum), 0.0);
+  }
+  EXPECT_LE(core->NumObjects(), before + 2);  // 2 GiB went through; nothing stayed
+}
+
+class BadLibraryTest : public testing::ClusterTest {
+  void Customize(InitOptions& options) override { options.code_libraries = {"/nonexistent/libjob.so"}; }
+};
+
+TEST_F(BadLibraryTest, LibraryThatCannotBeLoaded) {
+  try {
+    rayk::Get(rayk::Task(Add).Remote(1, 2), std::chrono::milliseconds(60000));
+    FAIL() << "expected an error";
+  } catch (const rayk::RaykError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("cannot load the job library /nonexistent/libjob.so"));
+  }
+}
+
+}  // namespace
+}  // namespace rayk
