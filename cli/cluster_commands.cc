@@ -122,6 +122,7 @@ struct ClusterCommands::Impl {
     if (!config_file.empty()) options.config_file = std::filesystem::absolute(config_file).string();
     options.config_sets = sets;
     options.session_dir = session_dir;
+    options.exit_with_parent = exit_with_parent;
     return options;
   }
 
@@ -351,6 +352,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.gcs_server = app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
   d.gcs_server->add_option("--port", d.port, "port to serve on (0: any free port)");
   d.gcs_server->add_option("--session-dir", d.session_dir, "session folder")->required();
+  d.gcs_server->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
   d.AddConfigOptions(d.gcs_server);
   d.gcs_server->group("Internal");
 
@@ -360,6 +362,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.raylet->add_option("--num-cpus", d.num_cpus, "CPUs this node offers");
   d.raylet->add_option("--resources", d.resources, "extra resources as JSON");
   d.raylet->add_option("--labels", d.labels, "node labels as JSON");
+  d.raylet->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
   d.AddConfigOptions(d.raylet);
   d.raylet->group("Internal");
 

@@ -1,8 +1,13 @@
 #!/usr/bin/env bash
-# The main job: install, build, and run rayk's demo.
+# The main job: install, build, and run demo jobs on an embedded local cluster
+# (a GCS server, a raylet and worker processes started by the driver itself).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
 scripts/build.sh
-build/bin/rayk plugins list
-build/bin/rayk config check plugins.toml
+echo "== Monte Carlo pi over 32 tasks"
+build/bin/pi 32 2000000
+echo "== word count of README.md (map-reduce)"
+build/bin/wordcount README.md 8
+echo "== recursive Fibonacci with nested tasks"
+build/bin/fibonacci 14

@@ -117,8 +117,18 @@ CoreWorker::~CoreWorker() {
     (void)raylet_->CallSync(protocol::Encode(MessageType::kFinishJob, finish), std::chrono::milliseconds(2000));
   }
   server_.reset();
-  std::lock_guard<std::mutex> lock(mu_);
-  peers_.clear();
+  // Closing a channel completes its pending calls (with kUnavailable) on its
+  // own thread; those callbacks see stopping_ and touch nothing. Channels are
+  // closed without mu_ held, as the callbacks may take it.
+  std::map<std::string, std::shared_ptr<Channel>> peers;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    peers.swap(peers_);
+    for (auto& [key, cls] : classes_) cls.workers.clear();
+  }
+  peers.clear();
+  raylet_.reset();
+  gcs_.reset();
 }
 
 void CoreWorker::Run(Actions& actions) {
@@ -218,6 +228,7 @@ void CoreWorker::FetchLocked(const ObjectId& id, Actions& actions) {
     channel->Call(
         protocol::Encode(MessageType::kGetObject, protocol::GetObject{id}),
         [this, id, owner](Result<std::string> reply) {
+          if (stopping_) return;
           ObjectValue value;
           if (!reply.ok()) {
             value = ErrorValue(ErrorInfo::Kind::kObjectLost,
@@ -447,6 +458,7 @@ void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actio
 }
 
 void CoreWorker::OnLeaseReply(const std::string& class_key, Result<std::string> reply) {
+  if (stopping_) return;
   Actions actions;
   std::optional<protocol::LeaseReply> lease;
   if (reply.ok()) {
@@ -510,6 +522,7 @@ void CoreWorker::OnLeaseReply(const std::string& class_key, Result<std::string> 
 }
 
 void CoreWorker::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id, Result<std::string> reply) {
+  if (stopping_) return;
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -58,6 +58,12 @@ void WaitForTermination(const sigset_t& signals, StopFn stop) {
   }
 }
 
+void ExitWithParentIfAsked(const ProcessOptions& options) {
+  if (!options.exit_with_parent) return;
+  prctl(PR_SET_PDEATHSIG, SIGTERM);
+  if (getppid() == 1) std::exit(0);  // the parent died before prctl
+}
+
 void SetUpLogging(const std::string& name) {
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [" + name + " %P] [%l] %v");
 }
@@ -86,6 +92,7 @@ std::string AddressFromEndpoint(const std::string& endpoint) {
 int RunGcsServerProcess(const ProcessOptions& options, int port) {
   SetUpLogging("gcs");
   sigset_t signals = BlockTerminationSignals();
+  ExitWithParentIfAsked(options);
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("gcs-server", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("gcs-server", st);
@@ -115,6 +122,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
                      const std::map<std::string, std::string>& labels) {
   SetUpLogging("raylet");
   sigset_t signals = BlockTerminationSignals();
+  ExitWithParentIfAsked(options);
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("raylet", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("raylet", st);

@@ -18,6 +18,9 @@ struct ProcessOptions {
   std::string config_file;
   std::vector<std::string> config_sets;
   std::string session_dir;
+  // Embedded clusters: end when the driver that started this process dies,
+  // however it dies.
+  bool exit_with_parent = false;
 };
 
 int RunGcsServerProcess(const ProcessOptions& options, int port);

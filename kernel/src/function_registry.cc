@@ -83,6 +83,10 @@ struct FunctionRegistry::State {
   std::unordered_map<std::string, std::string> name_by_key;
   std::vector<std::string> conflicts;
   uint64_t next_order = 0;
+  // Entries of unloaded libraries, kept rather than freed: a thread may still
+  // hold the pointer Find() gave it (a worker running a task while the
+  // process exits and its static destructors unregister everything).
+  std::vector<std::unique_ptr<Entry>> retired;
 
   std::vector<const Entry*> InOrder() const {
     std::vector<const Entry*> entries;
@@ -143,8 +147,8 @@ std::vector<std::string> FunctionRegistry::Conflicts() const {
   return state_->conflicts;
 }
 
-void FunctionRegistry::Register(std::vector<RegisteredFunction> entries, const std::string& location,
-                                const void* anchor) {
+void FunctionRegistry::Register(std::vector<RegisteredFunction> entries,
+                                const std::string& location, const void* anchor) {
   // Where the line lives is the same for every entry: work it out once, and
   // outside the lock (it reads the file system).
   const link_map* map = LinkMapOf(anchor);
@@ -181,9 +185,9 @@ void FunctionRegistry::Register(std::vector<RegisteredFunction> entries, const s
     }
     state_->name_by_key.emplace(function.key.bytes(), function.name);
     std::string name = function.name;
-    state_->by_name.emplace(std::move(name), std::make_unique<State::Entry>(
-                                                 State::Entry{std::move(function), anchor,
-                                                              state_->next_order++}));
+    state_->by_name.emplace(std::move(name),
+                            std::make_unique<State::Entry>(
+                                State::Entry{std::move(function), anchor, state_->next_order++}));
   }
 }
 
@@ -195,7 +199,10 @@ void FunctionRegistry::Unregister(const void* anchor) {
       continue;
     }
     auto key = state_->name_by_key.find(it->second->function.key.bytes());
-    if (key != state_->name_by_key.end() && key->second == it->first) state_->name_by_key.erase(key);
+    if (key != state_->name_by_key.end() && key->second == it->first) {
+      state_->name_by_key.erase(key);
+    }
+    state_->retired.push_back(std::move(it->second));
     it = state_->by_name.erase(it);
   }
 }

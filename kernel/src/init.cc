@@ -57,7 +57,8 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   std::vector<std::string> config_args;
   if (!options.config_file.empty()) config_args = {"--config", options.config_file};
 
-  std::vector<std::string> gcs_argv = {*executable, "gcs-server", "--port", "0", "--session-dir", *session};
+  std::vector<std::string> gcs_argv = {*executable, "gcs-server", "--port", "0", "--session-dir", *session,
+                                          "--exit-with-parent"};
   gcs_argv.insert(gcs_argv.end(), config_args.begin(), config_args.end());
   std::string gcs_log = *session + "/logs/gcs_server.log";
   auto gcs_pid = SpawnProcess(gcs_argv, gcs_log, /*new_session=*/false);
@@ -71,7 +72,7 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
 
   int cpus = options.num_cpus > 0 ? options.num_cpus : static_cast<int>(std::thread::hardware_concurrency());
   std::vector<std::string> raylet_argv = {*executable, "raylet", "--gcs", *gcs_address, "--session-dir", *session,
-                                          "--num-cpus", std::to_string(cpus)};
+                                          "--num-cpus", std::to_string(cpus), "--exit-with-parent"};
   if (!options.resources.empty()) {
     raylet_argv.push_back("--resources");
     raylet_argv.push_back(options.resources);

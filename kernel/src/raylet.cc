@@ -117,6 +117,14 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
     case MessageType::kRequestWorkerLease: {
       auto body = protocol::Decode<protocol::RequestWorkerLease>(message);
       if (!body.ok() || !reply) break;
+      if (finished_jobs_.count(body->job_id)) {
+        protocol::LeaseReply refused;
+        refused.result = protocol::LeaseReply::Result::kFailed;
+        refused.request_id = body->request_id;
+        refused.reason = "the job finished";
+        reply(protocol::Encode(MessageType::kLeaseReply, refused));
+        return;
+      }
       pending_.push_back(PendingLease{std::move(*body), std::move(reply)});
       Dispatch();
       return;
@@ -184,10 +192,27 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
     case MessageType::kFinishJob: {
       auto body = protocol::Decode<protocol::FinishJob>(message);
       if (!body.ok()) break;
+      // The job's queued leases go too: their owner is gone, and resources
+      // they hold would otherwise stay taken forever.
+      finished_jobs_.insert(body->job_id);
+      for (auto it = pending_.begin(); it != pending_.end();) {
+        if (it->request.job_id != body->job_id) {
+          ++it;
+          continue;
+        }
+        if (it->resources_acquired) ReleaseResources(it->request.resources);
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kFailed;
+        reply.request_id = it->request.request_id;
+        reply.reason = "the job finished";
+        it->reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
+      }
       for (auto& [id, worker] : workers_) {
         if (worker.job_id == body->job_id) KillWorker(worker);
       }
       ack();
+      Dispatch();
       return;
     }
     case MessageType::kShutdownRaylet:

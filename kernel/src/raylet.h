@@ -23,6 +23,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -105,6 +106,7 @@ class Raylet {
   uint64_t next_lease_id_ = 1;
   std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
   std::vector<std::string> infeasible_demands_;
+  std::set<JobId> finished_jobs_;
   std::map<std::string, std::unique_ptr<Channel>> owners_;
   std::string executable_;
 

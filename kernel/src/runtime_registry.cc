@@ -16,7 +16,9 @@ std::atomic<Runtime*> current_runtime{nullptr};
 
 Runtime* CurrentRuntime() { return current_runtime.load(std::memory_order_acquire); }
 
-void SetCurrentRuntime(Runtime* runtime) { current_runtime.store(runtime, std::memory_order_release); }
+void SetCurrentRuntime(Runtime* runtime) {
+  current_runtime.store(runtime, std::memory_order_release);
+}
 
 Runtime& RequireRuntime() {
   Runtime* runtime = CurrentRuntime();

@@ -25,7 +25,8 @@ std::string Demangle(const char* mangled) {
       abi::__cxa_demangle(mangled, nullptr, nullptr, &status), &std::free);
   std::string name = status == 0 && demangled ? demangled.get() : mangled;
   // Error messages name types as a user writes them, not as libstdc++ spells them.
-  ReplaceAll(name, "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
+  ReplaceAll(name,
+             "std::__cxx11::basic_string<char, std::char_traits<char>, std::allocator<char> >",
              "std::string");
   ReplaceAll(name, "std::__cxx11::", "std::");
   return name;
@@ -60,8 +61,8 @@ RawPayload DecodeRaw(std::string_view bytes, size_t element_size, const std::str
   }
   if (size32 != element_size) {
     throw DecodeError(type, bytes.size(),
-                      "the array holds elements of " + std::to_string(size32) +
-                          " bytes, not " + std::to_string(element_size));
+                      "the array holds elements of " + std::to_string(size32) + " bytes, not " +
+                          std::to_string(element_size));
   }
   const size_t payload = bytes.size() - kRawHeaderSize;
   if (element_size == 0 || count > payload / element_size || count * element_size != payload) {
@@ -70,7 +71,8 @@ RawPayload DecodeRaw(std::string_view bytes, size_t element_size, const std::str
                           std::to_string(element_size) + " bytes but " + std::to_string(payload) +
                           " bytes follow");
   }
-  return {reinterpret_cast<const uint8_t*>(bytes.data()) + kRawHeaderSize, static_cast<size_t>(count)};
+  return {reinterpret_cast<const uint8_t*>(bytes.data()) + kRawHeaderSize,
+          static_cast<size_t>(count)};
 }
 
 std::string DescribeDecodeFailure(const std::exception& error) {

@@ -6,12 +6,11 @@
 // The last tests are zmq-only: they speak to the plugin with raw ZeroMQ
 // sockets to check that frames which do not decode are dropped.
 #include <arpa/inet.h>
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <atomic>
 #include <chrono>
@@ -25,7 +24,6 @@
 #include <thread>
 #include <utility>
 #include <vector>
-
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
@@ -226,7 +224,8 @@ TEST_P(TransportTest, RequestReply) {
   EXPECT_EQ(*reply, "echo:hello");
 
   std::promise<Result<std::string>> async_reply;
-  channel->Call("async", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
+  channel->Call(
+      "async", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
   auto future = async_reply.get_future();
   ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
   auto value = future.get();
@@ -256,7 +255,8 @@ TEST_P(TransportTest, PortZeroGivesEachServerItsOwnEndpoint) {
 }
 
 TEST_P(TransportTest, RejectsMalformedEndpoints) {
-  EXPECT_EQ(transport_->Serve("no-scheme-here", Echo).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(transport_->Serve("no-scheme-here", Echo).status().code(),
+            StatusCode::kInvalidArgument);
   EXPECT_EQ(transport_->Connect("no-scheme-here").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(transport_->Publish("no-scheme-here").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(transport_->Subscribe("no-scheme-here", {""}, [](const std::string&, std::string) {})
@@ -435,8 +435,8 @@ TEST_P(TransportTest, TimesOutWhenTheHandlerNeverReplies) {
   EXPECT_GE(Clock::now() - start, 150ms);
 
   std::promise<Result<std::string>> async_reply;
-  channel->Call("hold-async", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); },
-                200ms);
+  channel->Call(
+      "hold-async", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, 200ms);
   auto future = async_reply.get_future();
   ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
   EXPECT_EQ(future.get().status().code(), StatusCode::kTimedOut);
@@ -451,7 +451,8 @@ TEST_P(TransportTest, TimesOutWhenTheHandlerNeverReplies) {
   ASSERT_TRUE(after.ok()) << after.status().ToString();
   EXPECT_EQ(*after, "echo:fresh");
   std::promise<Result<std::string>> second;
-  channel->Call("fresh2", [&](Result<std::string> r) { second.set_value(std::move(r)); }, kLong);
+  channel->Call(
+      "fresh2", [&](Result<std::string> r) { second.set_value(std::move(r)); }, kLong);
   auto second_future = second.get_future();
   ASSERT_EQ(second_future.wait_for(kWait), std::future_status::ready);
   EXPECT_EQ(Text(second_future.get()), "echo:fresh2");
@@ -464,7 +465,8 @@ TEST_P(TransportTest, CallsBeforeTheServerIsUpAreDeliveredOnceItIs) {
   auto channel = Connect(endpoint);
   ASSERT_NE(channel, nullptr);
   std::promise<Result<std::string>> early;
-  channel->Call("early", [&](Result<std::string> r) { early.set_value(std::move(r)); }, kLong);
+  channel->Call(
+      "early", [&](Result<std::string> r) { early.set_value(std::move(r)); }, kLong);
   ASSERT_TRUE(channel->Send("early-one-way").ok());
   std::this_thread::sleep_for(150ms);
 
@@ -533,7 +535,8 @@ TEST_P(TransportTest, CarriesEightMebibyteMessages) {
   EXPECT_TRUE(reply->compare(0, big.size(), big) == 0);
 
   std::promise<Result<std::string>> async_reply;
-  channel->Call(big, [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
+  channel->Call(
+      big, [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
   auto future = async_reply.get_future();
   ASSERT_EQ(future.wait_for(kLong), std::future_status::ready);
   auto value = future.get();
@@ -605,7 +608,8 @@ TEST_P(TransportTest, DestroyingABusyServerIsSafe) {
   ASSERT_NE(server, nullptr);
   auto channel = Connect(server->endpoint());
   for (int i = 0; i < kCalls; ++i) {
-    channel->Call("x", [&](Result<std::string>) { done.Add(); }, 500ms);
+    channel->Call(
+        "x", [&](Result<std::string>) { done.Add(); }, 500ms);
   }
   auto deadline = Clock::now() + kWait;
   while (handled < 100 && Clock::now() < deadline) std::this_thread::sleep_for(1ms);
@@ -793,6 +797,55 @@ TEST(ZmqTransport, FramesThatDoNotDecodeAreDroppedAndTheServerKeepsServing) {
   EXPECT_EQ(Text((*channel)->CallSync("still", kLong)), "echo:still");
 }
 
+TEST(ZmqTransport, AHighWaterMarkHoldsMessagesBackButLosesNone) {
+  if (!HasPlugin("zmq")) GTEST_SKIP() << "no zmq plugin";
+  auto server_transport = CreatePlugin<Transport>("zmq");
+  auto client_transport = CreatePlugin<Transport>("zmq", {{"hwm", RawSetting{int64_t{10}, 0}}});
+  ASSERT_NE(server_transport, nullptr);
+  ASSERT_NE(client_transport, nullptr);
+  char pattern[] = "/tmp/rayk-transport-XXXXXX";
+  std::string dir = mkdtemp(pattern);
+  std::string endpoint = "ipc://" + dir + "/hwm";
+  constexpr int kMessages = 50;
+  std::mutex mu;
+  std::vector<std::string> one_way;
+  Counter replies;
+  std::atomic<int> bad{0};
+  {
+    // Nothing serves the endpoint yet, so the channel's queue fills up to the
+    // high-water mark and the rest waits in the plugin.
+    auto channel = client_transport->Connect(endpoint);
+    ASSERT_TRUE(channel.ok());
+    for (int i = 0; i < kMessages; ++i) ASSERT_TRUE((*channel)->Send(std::to_string(i)).ok());
+    for (int i = 0; i < kMessages; ++i) {
+      (*channel)->Call(
+          "call" + std::to_string(i),
+          [&, i](Result<std::string> r) {
+            if (Text(r) != "echo:call" + std::to_string(i)) ++bad;
+            replies.Add();
+          },
+          kLong);
+    }
+    std::this_thread::sleep_for(100ms);
+    auto server = server_transport->Serve(endpoint, [&](std::string message, ReplyFn reply) {
+      if (!reply) {
+        std::lock_guard<std::mutex> lock(mu);
+        one_way.push_back(std::move(message));
+      }
+      Echo(std::move(message), std::move(reply));
+    });
+    ASSERT_TRUE(server.ok()) << server.status().ToString();
+    EXPECT_TRUE(replies.WaitFor(kMessages)) << replies.value();
+    EXPECT_EQ(bad, 0);
+    EXPECT_EQ(Text((*channel)->CallSync("sync", kLong)), "echo:sync");
+  }
+  std::lock_guard<std::mutex> lock(mu);
+  ASSERT_EQ(one_way.size(), static_cast<size_t>(kMessages));
+  for (int i = 0; i < kMessages; ++i) EXPECT_EQ(one_way[i], std::to_string(i));
+  std::error_code ignored;
+  std::filesystem::remove_all(dir, ignored);
+}
+
 TEST(ZmqTransport, RepliesThatDoNotDecodeAreDropped) {
   if (!HasPlugin("zmq")) GTEST_SKIP() << "no zmq plugin";
   auto transport = CreatePlugin<Transport>("zmq");
@@ -818,7 +871,8 @@ TEST(ZmqTransport, RepliesThatDoNotDecodeAreDropped) {
     SendParts(router, {peer, "garbage"});
     SendParts(router, {peer, bad_version, "wrong"});
     SendParts(router, {peer, EncodeFrameHeader(FrameType::kRequest, header->request_id), "wrong"});
-    SendParts(router, {peer, EncodeFrameHeader(FrameType::kReply, header->request_id + 1000), "stale"});
+    SendParts(router,
+              {peer, EncodeFrameHeader(FrameType::kReply, header->request_id + 1000), "stale"});
     SendParts(router, {peer, reply_header + "x", "header frame too long"});
     SendParts(router, {peer, reply_header, payload});
   };
@@ -832,7 +886,8 @@ TEST(ZmqTransport, RepliesThatDoNotDecodeAreDropped) {
 
   // ... and through Call, whose replies the channel's I/O thread reads.
   std::promise<Result<std::string>> async_reply;
-  (*channel)->Call("q", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
+  (*channel)->Call(
+      "q", [&](Result<std::string> r) { async_reply.set_value(std::move(r)); }, kLong);
   answer("async-ok");
   auto future = async_reply.get_future();
   ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);

@@ -8,15 +8,14 @@
 
 #include <algorithm>
 #include <atomic>
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <filesystem>
 #include <map>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
 
 #include "rayk/api.h"
 
@@ -90,8 +89,8 @@ TEST(FunctionRegistryTest, InvokesByNameWithSerializedArguments) {
   ASSERT_FALSE(result.error) << result.error->message;
   EXPECT_EQ(Deserialize<int>(result.value), 42);
 
-  result = Invoke("Join", {Serialize(std::vector<std::string>{"a", "b", "c"}),
-                           Serialize(std::string("-"))});
+  result = Invoke(
+      "Join", {Serialize(std::vector<std::string>{"a", "b", "c"}), Serialize(std::string("-"))});
   ASSERT_FALSE(result.error) << result.error->message;
   EXPECT_EQ(Deserialize<std::string>(result.value), "a-b-c");
 

@@ -32,7 +32,7 @@ struct Point {
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar & x & y & label & tags;
+    ar& x& y& label& tags;
   }
   friend bool operator==(const Point&, const Point&) = default;
 };

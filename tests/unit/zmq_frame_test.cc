@@ -1,19 +1,22 @@
 // The zmq transport's frame header: what goes on the wire, and that every
 // malformed header is refused with a reason rather than misread.
+#include "../../plugins/transport/zmq/zmq_frame.h"
+
 #include <gtest/gtest.h>
 
 #include <cstdint>
 #include <string>
 
-#include "../../plugins/transport/zmq/zmq_frame.h"
-
 namespace rayk::zmq_transport {
 namespace {
 
-Result<FrameHeader> Decode(const std::string& bytes) { return DecodeFrameHeader(bytes.data(), bytes.size()); }
+Result<FrameHeader> Decode(const std::string& bytes) {
+  return DecodeFrameHeader(bytes.data(), bytes.size());
+}
 
 TEST(ZmqFrame, RoundTripsEveryTypeAndId) {
-  for (FrameType type : {FrameType::kRequest, FrameType::kReply, FrameType::kOneWay, FrameType::kPublish}) {
+  for (FrameType type :
+       {FrameType::kRequest, FrameType::kReply, FrameType::kOneWay, FrameType::kPublish}) {
     for (uint64_t id : {uint64_t{0}, uint64_t{1}, uint64_t{0x8000000000000000}, ~uint64_t{0}}) {
       auto header = Decode(EncodeFrameHeader(type, id));
       ASSERT_TRUE(header.ok()) << header.status().ToString();
@@ -47,7 +50,8 @@ TEST(ZmqFrame, RefusesBadMagicVersionAndType) {
   bad[2] = 2;
   auto version = Decode(bad);
   ASSERT_FALSE(version.ok());
-  EXPECT_NE(version.status().message().find("version 2"), std::string::npos) << version.status().message();
+  EXPECT_NE(version.status().message().find("version 2"), std::string::npos)
+      << version.status().message();
 
   for (int type : {0, 5, 255}) {
     bad = good;

@@ -76,7 +76,8 @@ std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& refs,
   std::vector<internal::ObjectValue> values = internal::GetValues(runtime, ids, timeout);
   std::vector<std::shared_ptr<T>> out;
   out.reserve(values.size());
-  for (size_t i = 0; i < values.size(); ++i) out.push_back(internal::DecodeValue<T>(values[i], ids[i]));
+  for (size_t i = 0; i < values.size(); ++i)
+    out.push_back(internal::DecodeValue<T>(values[i], ids[i]));
   return out;
 }
 
@@ -88,10 +89,12 @@ void Get(const std::vector<ObjectRef<void>>& refs,
 // Stores a value in the cluster, owned by this process.
 template <class T>
 ObjectRef<T> Put(const T& value) {
-  static_assert(!std::is_pointer_v<T> && !std::is_array_v<T>,
-                "rayk::Put stores values: pass a std::string or std::vector, not a pointer or array");
+  static_assert(
+      !std::is_pointer_v<T> && !std::is_array_v<T>,
+      "rayk::Put stores values: pass a std::string or std::vector, not a pointer or array");
   internal::Runtime& runtime = internal::RequireRuntime();
-  return ObjectRef<T>(runtime.Put(internal::Serialize<T>(value)), typename ObjectRef<T>::AdoptTag());
+  return ObjectRef<T>(runtime.Put(internal::Serialize<T>(value)),
+                      typename ObjectRef<T>::AdoptTag());
 }
 
 // A read-only view of a stored array, pinned and without a copy (view.h).
@@ -132,9 +135,11 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
   ids.reserve(refs.size());
   for (const ObjectRef<T>& ref : refs) ids.push_back(ref.ID());
   std::vector<bool> ready = runtime.Wait(ids, num_returns, timeout);
-  if (ready.size() != refs.size()) throw RuntimeError("rayk::Wait: the runtime answered for the wrong number of objects");
+  if (ready.size() != refs.size())
+    throw RuntimeError("rayk::Wait: the runtime answered for the wrong number of objects");
   WaitResult<T> result;
-  for (size_t i = 0; i < refs.size(); ++i) (ready[i] ? result.ready : result.unready).push_back(refs[i]);
+  for (size_t i = 0; i < refs.size(); ++i)
+    (ready[i] ? result.ready : result.unready).push_back(refs[i]);
   return result;
 }
 
@@ -196,8 +201,9 @@ class TaskCaller {
 // is not.
 template <class F>
 TaskCaller<F> Task(F function) {
-  static_assert(internal::IsRemoteCallable<F>::value,
-                "rayk::Task takes a function registered with RAYK_REMOTE (not a lambda or functor)");
+  static_assert(
+      internal::IsRemoteCallable<F>::value,
+      "rayk::Task takes a function registered with RAYK_REMOTE (not a lambda or functor)");
   static_assert(!internal::FunctionTraits<F>::kIsMethod,
                 "rayk::Task takes free and static functions; call methods on an actor handle");
   static_assert(!internal::kIsActorFactory<F>,
@@ -206,9 +212,9 @@ TaskCaller<F> Task(F function) {
   std::optional<std::string> name =
       internal::FunctionRegistry::Instance().NameOf(internal::KeyOf(function));
   if (!name) {
-    throw RuntimeError("function not registered with RAYK_REMOTE: " +
-                       internal::DescribeFunction(function) +
-                       "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
+    throw RuntimeError(
+        "function not registered with RAYK_REMOTE: " + internal::DescribeFunction(function) +
+        "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
   }
   return TaskCaller<F>(std::move(*name));
 }

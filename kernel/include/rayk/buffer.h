@@ -63,9 +63,7 @@ class Buffer {
   const uint8_t* end() const { return data() + size_; }
   uint8_t& operator[](size_t i) { return bytes_[i]; }
   const uint8_t& operator[](size_t i) const { return bytes_[i]; }
-  std::string_view AsStringView() const {
-    return {reinterpret_cast<const char*>(data()), size_};
-  }
+  std::string_view AsStringView() const { return {reinterpret_cast<const char*>(data()), size_}; }
 
   friend bool operator==(const Buffer& a, const Buffer& b) {
     return a.size_ == b.size_ && (a.size_ == 0 || std::memcmp(a.data(), b.data(), a.size_) == 0);
@@ -77,7 +75,7 @@ class Buffer {
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
     uint64_t size = size_;
-    ar & size;
+    ar& size;
     if constexpr (!Archive::is_saving::value) *this = Uninitialized(static_cast<size_t>(size));
     if (size_ > 0) {
       if constexpr (Archive::is_saving::value) {

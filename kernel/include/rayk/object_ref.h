@@ -69,13 +69,13 @@ class ObjectRef {
     if constexpr (Archive::is_saving::value) {
       std::string owner;
       if (!id_.IsNil()) owner = internal::RequireRuntime().OwnerAddress(id_);
-      ar & id_;
-      ar & owner;
+      ar& id_;
+      ar& owner;
     } else {
       ObjectId id;
       std::string owner;
-      ar & id;
-      ar & owner;
+      ar& id;
+      ar& owner;
       RemoveReference();
       id_ = ObjectId();
       if (!id.IsNil()) internal::RequireRuntime().AddBorrowedReference(id, owner);

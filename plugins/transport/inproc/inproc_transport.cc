@@ -6,6 +6,8 @@
 // thread that runs reply callbacks and fires timeouts; each Subscription runs
 // its handler on its own thread. CallSync does not use the channel thread: the
 // server's reply wakes the caller directly.
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 #include <atomic>
 #include <chrono>
@@ -24,8 +26,6 @@
 #include <unordered_set>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 
 #include "rayk/transport.h"
 
@@ -458,7 +458,8 @@ struct SyncWait {
 
 class InprocServer : public Server {
  public:
-  InprocServer(std::shared_ptr<Registry> registry, std::string name, std::shared_ptr<ServerCore> core)
+  InprocServer(std::shared_ptr<Registry> registry, std::string name,
+               std::shared_ptr<ServerCore> core)
       : registry_(std::move(registry)), name_(std::move(name)), core_(std::move(core)) {
     thread_ = std::thread([core = core_] { core->Loop(); });
   }
@@ -481,7 +482,9 @@ class InprocServer : public Server {
 class InprocChannel : public Channel {
  public:
   InprocChannel(std::shared_ptr<Registry> registry, std::string name)
-      : registry_(std::move(registry)), name_(std::move(name)), core_(std::make_shared<ChannelCore>()) {
+      : registry_(std::move(registry)),
+        name_(std::move(name)),
+        core_(std::make_shared<ChannelCore>()) {
     thread_ = std::thread([core = core_] { core->Loop(); });
   }
 
@@ -490,7 +493,8 @@ class InprocChannel : public Channel {
     JoinOrDetach(thread_);
   }
 
-  void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) override {
+  void Call(std::string request, ReplyCallback on_reply,
+            std::chrono::milliseconds timeout) override {
     uint64_t id = core_->Register(std::move(on_reply), DeadlineAfter(timeout));
     // The reply may come after the channel is gone: it then has nowhere to go.
     std::weak_ptr<ChannelCore> weak = core_;
@@ -503,7 +507,8 @@ class InprocChannel : public Channel {
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) override {
     Clock::time_point deadline = DeadlineAfter(timeout);
     auto wait = std::make_shared<SyncWait>();
-    Envelope envelope{std::move(request), [wait](std::string reply) { wait->Set(std::move(reply)); }};
+    Envelope envelope{std::move(request),
+                      [wait](std::string reply) { wait->Set(std::move(reply)); }};
     Route(envelope);
     std::unique_lock<std::mutex> lock(wait->mu);
     if (!wait->cv.wait_until(lock, deadline, [&] { return wait->reply.has_value(); })) {
@@ -581,7 +586,8 @@ class InprocTransport : public Transport {
  public:
   explicit InprocTransport(const PluginContext& /*context*/) : registry_(Registry::Get()) {}
 
-  Result<std::unique_ptr<Server>> Serve(const std::string& endpoint, MessageHandler handler) override {
+  Result<std::unique_ptr<Server>> Serve(const std::string& endpoint,
+                                        MessageHandler handler) override {
     auto core = std::make_shared<ServerCore>(std::move(handler));
     auto name = registry_->BindServer(endpoint, core);
     if (!name.ok()) return name.status();
@@ -604,7 +610,8 @@ class InprocTransport : public Transport {
                                                   TopicHandler handler) override {
     RAYK_RETURN_IF_ERROR(CheckEndpoint(endpoint));
     auto core = std::make_shared<SubscriptionCore>(topic_prefixes, std::move(handler));
-    return std::unique_ptr<Subscription>(new InprocSubscription(registry_, endpoint, std::move(core)));
+    return std::unique_ptr<Subscription>(
+        new InprocSubscription(registry_, endpoint, std::move(core)));
   }
 
  private:
@@ -615,4 +622,5 @@ class InprocTransport : public Transport {
 }  // namespace rayk
 
 RAYK_PLUGIN(rayk::PluginKind::kTransport, "inproc", "1.0",
-            "Threads in one process: for tests and embedded use", rayk::InprocTransport, RAYK_NO_SETTINGS);
+            "Threads in one process: for tests and embedded use", rayk::InprocTransport,
+            RAYK_NO_SETTINGS);

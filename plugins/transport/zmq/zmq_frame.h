@@ -62,16 +62,17 @@ inline std::string EncodeFrameHeader(FrameType type, uint64_t request_id) {
 inline Result<FrameHeader> DecodeFrameHeader(const void* data, size_t size) {
   const auto* bytes = static_cast<const uint8_t*>(data);
   if (size != kFrameHeaderSize) {
-    return Status::InvalidArgument("header frame has " + std::to_string(size) + " bytes, expected " +
-                                   std::to_string(kFrameHeaderSize));
+    return Status::InvalidArgument("header frame has " + std::to_string(size) +
+                                   " bytes, expected " + std::to_string(kFrameHeaderSize));
   }
   if (bytes[0] != static_cast<uint8_t>(kFrameMagic[0]) ||
       bytes[1] != static_cast<uint8_t>(kFrameMagic[1])) {
     return Status::InvalidArgument("header frame does not start with the rayk magic \"RK\"");
   }
   if (bytes[2] != kFrameVersion) {
-    return Status::InvalidArgument("frame version " + std::to_string(bytes[2]) + ", this peer speaks " +
-                                   std::to_string(kFrameVersion) + ": upgrade both ends together");
+    return Status::InvalidArgument("frame version " + std::to_string(bytes[2]) +
+                                   ", this peer speaks " + std::to_string(kFrameVersion) +
+                                   ": upgrade both ends together");
   }
   uint8_t type = bytes[3];
   if (type < static_cast<uint8_t>(FrameType::kRequest) ||
@@ -87,7 +88,8 @@ inline Result<FrameHeader> DecodeFrameHeader(const void* data, size_t size) {
 // after it.
 inline Result<FrameHeader> DecodeFramePrefix(const void* data, size_t size) {
   if (size < kFrameHeaderSize) {
-    return Status::InvalidArgument("frame has " + std::to_string(size) + " bytes, less than a header");
+    return Status::InvalidArgument("frame has " + std::to_string(size) +
+                                   " bytes, less than a header");
   }
   return DecodeFrameHeader(data, kFrameHeaderSize);
 }

@@ -33,6 +33,7 @@
 // - Subscription: one thread per subscription polls its SUB socket and runs
 //   the handler. Publisher: Publish() sends from the caller's thread under a
 //   mutex (PUB never blocks).
+#include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
 #include <unistd.h>
 
@@ -57,8 +58,6 @@
 #include <unordered_map>
 #include <utility>
 #include <vector>
-
-#include <spdlog/spdlog.h>
 #include <zmq.hpp>
 
 #include "rayk/transport.h"
@@ -134,13 +133,19 @@ void JoinOrDetach(std::thread& thread) {
   }
 }
 
-// Logs a dropped frame: the first few, then one in ten thousand, so that a
-// peer spraying garbage cannot flood the log.
+// Whether to log the `count`th occurrence of a repeated error: the first few,
+// then one in ten thousand, so that a peer spraying garbage (or a handler that
+// throws on every message) cannot flood the log.
+bool ShouldLog(std::atomic<uint64_t>& count, uint64_t* n) {
+  *n = count.fetch_add(1, std::memory_order_relaxed) + 1;
+  return *n <= 10 || *n % 10000 == 0;
+}
+
 void LogBadFrame(std::atomic<uint64_t>& count, const std::string& where, const std::string& why) {
-  uint64_t n = count.fetch_add(1, std::memory_order_relaxed) + 1;
-  if (n <= 10 || n % 10000 == 0) {
-    spdlog::error("zmq transport: {}: dropped a message that does not decode: {} ({} so far)", where,
-                  why, n);
+  uint64_t n;
+  if (ShouldLog(count, &n)) {
+    spdlog::error("zmq transport: {}: dropped a message that does not decode: {} ({} so far)",
+                  where, why, n);
   }
 }
 
@@ -167,6 +172,18 @@ class WakeFd {
  private:
   int fd_;
 };
+
+// zmq::poll, except that a signal (a raylet gets SIGCHLD whenever a worker
+// exits) counts as "nothing ready" rather than an error.
+int Poll(zmq_pollitem_t* items, size_t count, std::chrono::milliseconds timeout) {
+  try {
+    return zmq::poll(items, count, timeout);
+  } catch (const zmq::error_t& e) {
+    if (e.num() != EINTR) throw;
+    for (size_t i = 0; i < count; ++i) items[i].revents = 0;
+    return 0;
+  }
+}
 
 Status ErrorStatus(const std::string& what, const zmq::error_t& e) {
   std::string message = "zmq transport: " + what + ": " + e.what();
@@ -241,15 +258,16 @@ bool TrySendBody(zmq::socket_t& socket, FrameType type, uint64_t id, std::string
   }
   auto* owned = new std::string(std::move(payload));
   zmq::message_t body(
-      owned->data(), owned->size(), [](void*, void* hint) { delete static_cast<std::string*>(hint); },
-      owned);
+      owned->data(), owned->size(),
+      [](void*, void* hint) { delete static_cast<std::string*>(hint); }, owned);
   [[maybe_unused]] auto sent = socket.send(body, zmq::send_flags::none);
   return true;
 }
 
 // Reads the rest of a message body whose first frame is `first` and decodes
 // it; the payload goes to `payload`. Extra frames are read and discarded.
-Result<FrameHeader> ReadBody(zmq::socket_t& socket, const zmq::message_t& first, std::string* payload) {
+Result<FrameHeader> ReadBody(zmq::socket_t& socket, const zmq::message_t& first,
+                             std::string* payload) {
   auto header = zmq_transport::DecodeFramePrefix(first.data(), first.size());
   if (!first.more()) {
     if (header.ok()) {
@@ -320,7 +338,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     std::vector<QueuedReply> batch;
     while (!stopping_.load(std::memory_order_relaxed)) {
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(-1));
+        Poll(items, 2, std::chrono::milliseconds(-1));
         if (items[1].revents & ZMQ_POLLIN) wake_.Drain();
         {
           std::lock_guard<std::mutex> lock(mu_);
@@ -374,17 +392,26 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
       ReplyFn reply;
       if (decoded->type == FrameType::kRequest) {
         reply = [core = shared_from_this(), routing = ToString(routing_id),
-                 id = decoded->request_id](std::string r) { core->Reply(routing, id, std::move(r)); };
+                 id = decoded->request_id](std::string r) {
+          core->Reply(routing, id, std::move(r));
+        };
       } else if (decoded->type != FrameType::kOneWay) {
         LogBadFrame(bad_frames_, "server " + endpoint_, "a reply or publication sent to a server");
         continue;
       }
+      uint64_t n;
       try {
         handler_(std::move(payload), std::move(reply));
       } catch (const std::exception& e) {
-        spdlog::error("zmq transport: handler of server {} threw: {}", endpoint_, e.what());
+        if (ShouldLog(handler_errors_, &n)) {
+          spdlog::error("zmq transport: handler of server {} threw: {} ({} so far)", endpoint_,
+                        e.what(), n);
+        }
       } catch (...) {
-        spdlog::error("zmq transport: handler of server {} threw a non-std exception", endpoint_);
+        if (ShouldLog(handler_errors_, &n)) {
+          spdlog::error("zmq transport: handler of server {} threw a non-std exception ({} so far)",
+                        endpoint_, n);
+        }
       }
     }
   }
@@ -396,6 +423,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   std::atomic<std::thread::id> loop_thread_{};
   std::atomic<bool> stopping_{false};
   std::atomic<uint64_t> bad_frames_{0};
+  std::atomic<uint64_t> handler_errors_{0};
   std::mutex mu_;
   std::vector<QueuedReply> outbound_;  // replies from other threads
   bool stop_ = false;
@@ -475,8 +503,9 @@ class ChannelCore {
 
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) {
     if (std::this_thread::get_id() == io_thread_.load(std::memory_order_relaxed)) {
-      return Status::Internal("zmq transport: CallSync from a reply callback of the same channel "
-                              "would deadlock; use Call");
+      return Status::Internal(
+          "zmq transport: CallSync from a reply callback of the same channel "
+          "would deadlock; use Call");
     }
     Clock::time_point deadline = DeadlineAfter(timeout);
     std::unique_lock<std::mutex> socket_lock(socket_mu_, std::try_to_lock);
@@ -484,7 +513,8 @@ class ChannelCore {
       uint64_t id = 0;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
+        if (stop_)
+          return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
         // With calls pending or queued, replies on the socket may not be ours.
         if (outbound_.empty() && pending_.empty()) {
           id = next_id_++;
@@ -502,12 +532,18 @@ class ChannelCore {
   }
 
   Status Send(std::string message) {
-    std::unique_lock<std::mutex> socket_lock(socket_mu_, std::try_to_lock);
+    std::unique_lock<std::mutex> socket_lock(socket_mu_, std::defer_lock);
+    // The I/O thread holds the socket while it runs reply callbacks; a Send
+    // from one of them is queued.
+    if (std::this_thread::get_id() != io_thread_.load(std::memory_order_relaxed)) {
+      socket_lock.try_lock();
+    }
     if (socket_lock.owns_lock()) {
       bool direct;
       {
         std::lock_guard<std::mutex> lock(mu_);
-        if (stop_) return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
+        if (stop_)
+          return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
         // Anything still queued must go first.
         direct = outbound_.empty();
       }
@@ -523,7 +559,8 @@ class ChannelCore {
     bool was_empty;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (stop_) return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
+      if (stop_)
+        return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
       was_empty = outbound_.empty();
       outbound_.push_back(QueuedMessage{FrameType::kOneWay, 0, std::move(message)});
     }
@@ -560,17 +597,17 @@ class ChannelCore {
       try {
         if (!socket_lock.owns_lock()) {
           zmq_pollitem_t wake_item = {nullptr, wake_.fd(), ZMQ_POLLIN, 0};
-          zmq::poll(&wake_item, 1, std::chrono::milliseconds(-1));
+          Poll(&wake_item, 1, std::chrono::milliseconds(-1));
           wake_.Drain();
           continue;
         }
         SendQueued();
         ExpireCalls();
         zmq_pollitem_t items[2] = {
-            {socket_.handle(), 0, static_cast<short>(ZMQ_POLLIN | (unsent_.empty() ? 0 : ZMQ_POLLOUT)),
-             0},
+            {socket_.handle(), 0,
+             static_cast<short>(ZMQ_POLLIN | (unsent_.empty() ? 0 : ZMQ_POLLOUT)), 0},
             {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
-        zmq::poll(items, 2, PollTimeout(NextDeadline()));
+        Poll(items, 2, PollTimeout(NextDeadline()));
         if (items[1].revents & ZMQ_POLLIN) wake_.Drain();
         if (items[0].revents & ZMQ_POLLIN) ReceiveReplies();
       } catch (const zmq::error_t& e) {
@@ -632,7 +669,7 @@ class ChannelCore {
                                           " within the timeout"));
           break;
         }
-        zmq::poll(items, 2, timeout);
+        Poll(items, 2, timeout);
         if (!sent && (items[0].revents & ZMQ_POLLOUT)) {
           sent = TrySendBody(socket_, FrameType::kRequest, id, request);
         }
@@ -653,7 +690,8 @@ class ChannelCore {
             std::lock_guard<std::mutex> lock(mu_);
             AddPendingLocked(
                 id, [wait](Result<std::string> r) { wait->Set(std::move(r)); }, deadline);
-            if (!sent) unsent_.push_front(QueuedMessage{FrameType::kRequest, id, std::move(request)});
+            if (!sent)
+              unsent_.push_front(QueuedMessage{FrameType::kRequest, id, std::move(request)});
             direct_active_ = false;
             handoff_requested_ = false;
             handoff_.Drain();
@@ -747,8 +785,8 @@ class ChannelCore {
       }
     }
     for (ReplyCallback& callback : expired) {
-      Invoke(callback, Status::TimedOut("zmq transport: no reply from " + endpoint_ +
-                                        " within the timeout"));
+      Invoke(callback,
+             Status::TimedOut("zmq transport: no reply from " + endpoint_ + " within the timeout"));
     }
   }
 
@@ -793,7 +831,7 @@ class ChannelCore {
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   uint64_t next_id_ = 1;
   bool stop_ = false;
-  bool direct_active_ = false;     // a CallSync holds the socket
+  bool direct_active_ = false;      // a CallSync holds the socket
   bool handoff_requested_ = false;  // handoff_ is signalled
 
   // Used by whoever holds socket_mu_.
@@ -815,7 +853,8 @@ class ZmqChannel : public Channel {
     JoinOrDetach(thread_);
   }
 
-  void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) override {
+  void Call(std::string request, ReplyCallback on_reply,
+            std::chrono::milliseconds timeout) override {
     core_->Call(std::move(request), std::move(on_reply), timeout);
   }
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) override {
@@ -880,7 +919,7 @@ class SubscriptionCore {
     std::string payload;
     while (!stopping_.load(std::memory_order_relaxed)) {
       try {
-        zmq::poll(items, 2, std::chrono::milliseconds(-1));
+        Poll(items, 2, std::chrono::milliseconds(-1));
         if (!(items[0].revents & ZMQ_POLLIN)) continue;
         for (int i = 0; i < kReceiveBatch && !stopping_.load(std::memory_order_relaxed); ++i) {
           if (!socket_.recv(topic, zmq::recv_flags::dontwait)) break;
@@ -960,7 +999,8 @@ class ZmqTransport : public Transport {
   explicit ZmqTransport(const PluginContext& context)
       : options_(ReadOptions(context)), context_(options_.io_threads, options_.max_sockets) {}
 
-  Result<std::unique_ptr<Server>> Serve(const std::string& endpoint, MessageHandler handler) override {
+  Result<std::unique_ptr<Server>> Serve(const std::string& endpoint,
+                                        MessageHandler handler) override {
     auto address = ZmqAddress(endpoint, /*bind=*/true);
     if (!address.ok()) return address.status();
     try {
@@ -1023,7 +1063,8 @@ class ZmqTransport : public Transport {
       socket.set(zmq::sockopt::rcvhwm, options_.pub_hwm);
       for (const std::string& prefix : topic_prefixes) socket.set(zmq::sockopt::subscribe, prefix);
       socket.connect(*address);
-      auto core = std::make_shared<SubscriptionCore>(std::move(socket), endpoint, std::move(handler));
+      auto core =
+          std::make_shared<SubscriptionCore>(std::move(socket), endpoint, std::move(handler));
       return std::unique_ptr<Subscription>(new ZmqSubscription(std::move(core)));
     } catch (const zmq::error_t& e) {
       return ErrorStatus("cannot subscribe to " + endpoint, e);
@@ -1043,5 +1084,5 @@ class ZmqTransport : public Transport {
 }  // namespace rayk
 
 RAYK_PLUGIN(rayk::PluginKind::kTransport, "zmq", "1.0",
-            "ZeroMQ over tcp:// and ipc://: ROUTER/DEALER request/reply, PUB/SUB", rayk::ZmqTransport,
-            rayk::kZmqSettings);
+            "ZeroMQ over tcp:// and ipc://: ROUTER/DEALER request/reply, PUB/SUB",
+            rayk::ZmqTransport, rayk::kZmqSettings);

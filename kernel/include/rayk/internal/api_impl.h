@@ -98,7 +98,8 @@ struct IsObjectRef<ObjectRef<T>> : std::true_type {};
 // converted to the parameter's type first (so Remote(1, 2) calls
 // Add(int, int) and Remote("x") a std::string parameter) and encoded as one.
 template <class P, class A>
-TaskArg MakeTaskArg(Runtime& runtime, const std::string& function, size_t index, A&& arg) {
+TaskArg MakeTaskArg([[maybe_unused]] Runtime& runtime, const std::string& function, size_t index,
+                    A&& arg) {
   using Param = std::decay_t<P>;
   using Arg = std::decay_t<A>;
   TaskArg out;
@@ -112,7 +113,8 @@ TaskArg MakeTaskArg(Runtime& runtime, const std::string& function, size_t index,
     }
     out.is_ref = true;
     out.ref = arg.ID();
-    out.owner_address = runtime.OwnerAddress(arg.ID());
+    // The submitting runtime resolves top-level refs itself and knows their
+    // owners; asking OwnerAddress() here would mark the object as escaped.
   } else {
     static_assert(std::is_convertible_v<A&&, Param>,
                   "an argument of Remote() does not convert to the function's parameter type");

@@ -16,10 +16,12 @@
 //
 // Thread-safety: registration (static initialization of each library, which
 // may happen on any thread that dlopens) and every lookup may run
-// concurrently. A RegisteredFunction stays valid until the library that
-// registered it is unloaded.
+// concurrently. A RegisteredFunction pointer stays valid for the life of the
+// process, but once the library that registered it is unloaded its code is
+// gone: callers keep the libraries they run loaded.
 #pragma once
 
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <cstddef>
 #include <functional>
 #include <memory>
@@ -31,8 +33,6 @@
 #include <typeinfo>
 #include <utility>
 #include <vector>
-
-#include <boost/dll/runtime_symbol_info.hpp>
 
 #include "rayk/internal/function_traits.h"
 #include "rayk/internal/runtime.h"
@@ -72,7 +72,9 @@ class FunctionKey {
   FunctionKey() = default;
   explicit FunctionKey(std::string bytes) : bytes_(std::move(bytes)) {}
   const std::string& bytes() const { return bytes_; }
-  friend bool operator==(const FunctionKey& a, const FunctionKey& b) { return a.bytes_ == b.bytes_; }
+  friend bool operator==(const FunctionKey& a, const FunctionKey& b) {
+    return a.bytes_ == b.bytes_;
+  }
 
  private:
   std::string bytes_;
@@ -220,7 +222,8 @@ decltype(auto) CallDecoded(void* instance, Values& values, std::index_sequence<I
                        static_cast<typename Traits::template Param<I>&&>(std::get<I>(values))...);
   } else {
     (void)instance;
-    return std::invoke(F, static_cast<typename Traits::template Param<I>&&>(std::get<I>(values))...);
+    return std::invoke(F,
+                       static_cast<typename Traits::template Param<I>&&>(std::get<I>(values))...);
   }
 }
 
@@ -279,7 +282,8 @@ RegisteredFunction MakeEntry(const char* name) {
     entry.kind = FunctionKind::kMethod;
     entry.actor_class = &typeid(typename Traits::Class);
     entry.invoke_method = [n = entry.name](void* instance, const ArgList& args) {
-      if (instance == nullptr) return InvokeResult{{}, RuntimeErrorInfo(n + " called without an actor")};
+      if (instance == nullptr)
+        return InvokeResult{{}, RuntimeErrorInfo(n + " called without an actor")};
       return InvokeDecoded<F>(n, instance, args);
     };
   } else if constexpr (kIsActorFactory<Fn>) {
@@ -287,10 +291,14 @@ RegisteredFunction MakeEntry(const char* name) {
     entry.actor_class = &typeid(std::remove_pointer_t<typename Traits::Return>);
     entry.create = [n = entry.name](const ArgList& args) { return CreateActor<F>(n, args); };
   } else {
-    entry.invoke = [n = entry.name](const ArgList& args) { return InvokeDecoded<F>(n, nullptr, args); };
+    entry.invoke = [n = entry.name](const ArgList& args) {
+      return InvokeDecoded<F>(n, nullptr, args);
+    };
   }
   if (!entry.invoke) {
-    entry.invoke = [n = entry.name, kind = entry.kind](const ArgList&) { return WrongKindResult(n, kind); };
+    entry.invoke = [n = entry.name, kind = entry.kind](const ArgList&) {
+      return WrongKindResult(n, kind);
+    };
   }
   return entry;
 }
@@ -307,11 +315,14 @@ RegisteredFunction MakeEntry(const char* name) {
 // RAYK_INTERNAL_EXPAND peels one argument, and 4^4 rescans allow 256 of them.
 #define RAYK_INTERNAL_PARENS ()
 #define RAYK_INTERNAL_EXPAND(...) \
-  RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(__VA_ARGS__))))
+  RAYK_INTERNAL_EXPAND3(          \
+      RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(RAYK_INTERNAL_EXPAND3(__VA_ARGS__))))
 #define RAYK_INTERNAL_EXPAND3(...) \
-  RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(__VA_ARGS__))))
+  RAYK_INTERNAL_EXPAND2(           \
+      RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(RAYK_INTERNAL_EXPAND2(__VA_ARGS__))))
 #define RAYK_INTERNAL_EXPAND2(...) \
-  RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(__VA_ARGS__))))
+  RAYK_INTERNAL_EXPAND1(           \
+      RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(RAYK_INTERNAL_EXPAND1(__VA_ARGS__))))
 #define RAYK_INTERNAL_EXPAND1(...) __VA_ARGS__
 #define RAYK_INTERNAL_FOR_EACH(macro, ...) \
   __VA_OPT__(RAYK_INTERNAL_EXPAND(RAYK_INTERNAL_FOR_EACH_STEP(macro, __VA_ARGS__)))
@@ -323,11 +334,11 @@ RegisteredFunction MakeEntry(const char* name) {
 
 // boost::dll::this_line_location() is a TU-local function, so calling it from
 // the expansion names the binary that holds this very line.
-#define RAYK_INTERNAL_REMOTE(...)                                                                \
-  static const ::rayk::internal::Registrar RAYK_INTERNAL_CONCAT(rayk_internal_registrar_,        \
-                                                                __COUNTER__)(                    \
-      [] {                                                                                       \
-        ::boost::dll::fs::error_code rayk_error;                                                 \
-        return ::boost::dll::this_line_location(rayk_error).string();                            \
-      }(),                                                                                       \
+#define RAYK_INTERNAL_REMOTE(...)                                                         \
+  static const ::rayk::internal::Registrar RAYK_INTERNAL_CONCAT(rayk_internal_registrar_, \
+                                                                __COUNTER__)(             \
+      [] {                                                                                \
+        ::boost::dll::fs::error_code rayk_error;                                          \
+        return ::boost::dll::this_line_location(rayk_error).string();                     \
+      }(),                                                                                \
       {RAYK_INTERNAL_FOR_EACH(RAYK_INTERNAL_REMOTE_ENTRY, __VA_ARGS__)})

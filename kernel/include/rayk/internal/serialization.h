@@ -31,17 +31,6 @@
 // state).
 #pragma once
 
-#include <cstddef>
-#include <cstdint>
-#include <cstring>
-#include <exception>
-#include <streambuf>
-#include <string>
-#include <string_view>
-#include <type_traits>
-#include <typeinfo>
-#include <vector>
-
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/basic_archive.hpp>
 #include <boost/archive/binary_iarchive.hpp>
@@ -58,6 +47,16 @@
 #include <boost/serialization/unordered_set.hpp>
 #include <boost/serialization/utility.hpp>
 #include <boost/serialization/vector.hpp>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+#include <exception>
+#include <streambuf>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <typeinfo>
+#include <vector>
 
 #include "rayk/buffer.h"
 #include "rayk/errors.h"
@@ -136,7 +135,8 @@ class StringSink : public std::streambuf {
     return n;
   }
   int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof())) out_->push_back(traits_type::to_char_type(c));
+    if (!traits_type::eq_int_type(c, traits_type::eof()))
+      out_->push_back(traits_type::to_char_type(c));
     return traits_type::not_eof(c);
   }
 

@@ -8,6 +8,11 @@
 // serializes them through pointers.
 #pragma once
 
+#include <boost/mpl/int.hpp>
+#include <boost/mpl/integral_c_tag.hpp>
+#include <boost/serialization/level.hpp>
+#include <boost/serialization/tracking.hpp>
+#include <boost/version.hpp>
 #include <cstdint>
 #include <optional>
 #include <stdexcept>
@@ -15,12 +20,6 @@
 #include <tuple>
 #include <utility>
 #include <variant>
-
-#include <boost/mpl/int.hpp>
-#include <boost/mpl/integral_c_tag.hpp>
-#include <boost/serialization/level.hpp>
-#include <boost/serialization/tracking.hpp>
-#include <boost/version.hpp>
 
 // Boost 1.84 serializes std::optional itself; rayk's own adapter is for older
 // releases, where neither exists.
@@ -36,20 +35,20 @@
 
 // Marks a standard class template as written without class information and
 // never tracked: the value's bytes only.
-#define RAYK_INTERNAL_PLAIN_SERIALIZABLE(TEMPLATE_PARAMS, TYPE)                            \
-  namespace boost::serialization {                                                         \
-  template <TEMPLATE_PARAMS>                                                               \
-  struct implementation_level_impl<const TYPE> {                                           \
-    typedef mpl::integral_c_tag tag;                                                       \
-    typedef mpl::int_<object_serializable> type;                                           \
-    BOOST_STATIC_CONSTANT(int, value = implementation_level_impl::type::value);            \
-  };                                                                                       \
-  template <TEMPLATE_PARAMS>                                                               \
-  struct tracking_level<TYPE> {                                                            \
-    typedef mpl::integral_c_tag tag;                                                       \
-    typedef mpl::int_<track_never> type;                                                   \
-    BOOST_STATIC_CONSTANT(int, value = tracking_level::type::value);                       \
-  };                                                                                       \
+#define RAYK_INTERNAL_PLAIN_SERIALIZABLE(TEMPLATE_PARAMS, TYPE)                 \
+  namespace boost::serialization {                                              \
+  template <TEMPLATE_PARAMS>                                                    \
+  struct implementation_level_impl<const TYPE> {                                \
+    typedef mpl::integral_c_tag tag;                                            \
+    typedef mpl::int_<object_serializable> type;                                \
+    BOOST_STATIC_CONSTANT(int, value = implementation_level_impl::type::value); \
+  };                                                                            \
+  template <TEMPLATE_PARAMS>                                                    \
+  struct tracking_level<TYPE> {                                                 \
+    typedef mpl::integral_c_tag tag;                                            \
+    typedef mpl::int_<track_never> type;                                        \
+    BOOST_STATIC_CONSTANT(int, value = tracking_level::type::value);            \
+  };                                                                            \
   }
 
 namespace boost::serialization {
