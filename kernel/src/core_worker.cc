@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include <spdlog/spdlog.h>
 
 #include "rayk/internal/function_registry.h"
@@ -407,6 +409,10 @@ void CoreWorker::ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actio
 
 void CoreWorker::TaskReadyLocked(const TaskId& task_id, Actions& actions) {
   PendingTask& task = tasks_.at(task_id);
+  if (!task.spec.actor_id.IsNil()) {
+    SendActorTasksLocked(task.spec.actor_id, actions);
+    return;
+  }
   classes_[task.class_key].queue.push_back(task_id);
   DispatchLocked(task.class_key, actions);
 }
@@ -696,6 +702,11 @@ void CoreWorker::RequestExit() {
 }
 
 void CoreWorker::RunTaskLoop() {
+  ExecuteLoop();
+  for (std::thread& thread : extra_executors_) thread.join();
+}
+
+void CoreWorker::ExecuteLoop() {
   pid_t parent = getppid();
   while (true) {
     std::pair<protocol::TaskSpec, ReplyFn> next;
@@ -707,6 +718,7 @@ void CoreWorker::RunTaskLoop() {
       if (exec_queue_.empty()) {
         if (getppid() != parent) {
           spdlog::error("worker: the raylet (pid {}) is gone; exiting", parent);
+          RequestExit();
           return;
         }
         continue;
@@ -715,6 +727,13 @@ void CoreWorker::RunTaskLoop() {
       exec_queue_.pop_front();
     }
     Execute(std::move(next.first), std::move(next.second));
+    if (exit_after_task_) {
+      // rayk::ExitActor(): the GCS marks the actor dead for good, then we go.
+      protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()"};
+      (void)gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill), kControlTimeout);
+      RequestExit();
+      return;
+    }
   }
 }
 
@@ -723,6 +742,48 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
                       ", worker pid " + std::to_string(getpid());
   protocol::PushTaskReply out;
   const internal::RegisteredFunction* function = internal::FunctionRegistry::Instance().Find(spec.function);
+  std::vector<std::string_view> args;
+  args.reserve(spec.args.size());
+  for (const internal::TaskArg& arg : spec.args) args.emplace_back(arg.value);
+  if (function != nullptr && spec.creates_actor) {
+    internal::ActorCreateResult created;
+    if (function->create) {
+      created = function->create(args);
+    } else {
+      created.error = ErrorInfo{ErrorInfo::Kind::kRuntime, "", spec.function + " is not an actor factory", ""};
+    }
+    if (created.error) {
+      out.error = std::move(created.error);
+      if (out.error->where.empty()) out.error->where = where;
+    } else {
+      actor_instance_ = std::move(created.instance);
+      actor_id_ = spec.actor_id;
+      // A threaded actor: more executors take calls from the same queue.
+      for (int i = 1; i < spec.max_concurrency; ++i) extra_executors_.emplace_back([this] { ExecuteLoop(); });
+    }
+    reply(protocol::Encode(MessageType::kPushTaskReply, out));
+    return;
+  }
+  if (function != nullptr && !spec.actor_id.IsNil()) {
+    if (!actor_instance_ || spec.actor_id != actor_id_ || !function->invoke_method) {
+      out.error = ErrorInfo{ErrorInfo::Kind::kRuntime, "",
+                            "this worker does not host actor " + spec.actor_id.Hex() + " or " + spec.function +
+                                " is not one of its methods",
+                            where};
+    } else {
+      executing_ = true;
+      internal::InvokeResult result = function->invoke_method(actor_instance_.get(), args);
+      executing_ = false;
+      if (result.error) {
+        out.error = std::move(result.error);
+        if (out.error->where.empty()) out.error->where = where;
+      } else {
+        out.value = std::move(result.value);
+      }
+    }
+    reply(protocol::Encode(MessageType::kPushTaskReply, out));
+    return;
+  }
   if (function == nullptr) {
     ErrorInfo error;
     error.kind = ErrorInfo::Kind::kRuntime;
@@ -731,9 +792,6 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
     error.where = where;
     out.error = error;
   } else {
-    std::vector<std::string_view> args;
-    args.reserve(spec.args.size());
-    for (const internal::TaskArg& arg : spec.args) args.emplace_back(arg.value);
     executing_ = true;
     internal::InvokeResult result = function->invoke(args);
     executing_ = false;
@@ -745,6 +803,268 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
     }
   }
   reply(protocol::Encode(MessageType::kPushTaskReply, out));
+}
+
+void CoreWorker::ExitActor() { exit_after_task_ = true; }
+
+// ---------------------------------------------------------------- actors
+
+Result<protocol::ActorInfo> CoreWorker::QueryActor(const protocol::GetActor& request) {
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kGetActor, request), kControlTimeout);
+  if (!reply.ok()) return Status::Unavailable("the GCS did not answer about an actor: " + reply.status().message());
+  return protocol::Decode<protocol::ActorInfo>(*reply);
+}
+
+Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
+  protocol::ActorSpec spec;
+  spec.actor_id = ActorId::FromRandom();
+  spec.job_id = options_.job_id;
+  spec.factory = std::move(creation.factory);
+  spec.class_name = std::move(creation.class_name);
+  spec.name = creation.options.name;
+  spec.resources = creation.options.resources;
+  spec.max_restarts = creation.options.max_restarts;
+  spec.max_task_retries = creation.options.max_task_retries;
+  spec.max_concurrency = std::max(1, creation.options.max_concurrency);
+  spec.detached = creation.options.detached;
+  spec.owner_address = address();
+  spec.code_libraries = options_.code_libraries;
+  // The GCS re-runs the factory on restarts, so it keeps the arguments' values.
+  for (internal::TaskArg& arg : creation.args) {
+    if (arg.is_ref) {
+      auto values = Get({arg.ref}, std::chrono::milliseconds(-1));
+      if (!values.ok()) return values.status();
+      const internal::ObjectValue& value = (*values)[0];
+      if (value.error) {
+        return Status::InvalidArgument("an argument of actor " + spec.class_name + " failed: " + value.error->message);
+      }
+      arg.value = std::string(View(value));
+      arg.is_ref = false;
+    }
+    spec.args.push_back(std::move(arg));
+  }
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kRegisterActor, protocol::RegisterActor{spec}),
+                              kControlTimeout);
+  if (!reply.ok()) return Status::Unavailable("cannot register the actor with the GCS: " + reply.status().message());
+  auto status = protocol::Decode<protocol::StatusReply>(*reply);
+  if (!status.ok()) return status.status();
+  if (!status->ok) return status->ToStatus();
+  return spec.actor_id;
+}
+
+Result<ActorId> CoreWorker::GetNamedActor(const std::string& name) {
+  protocol::GetActor request;
+  request.name = name;
+  auto info = QueryActor(request);
+  if (!info.ok()) return info.status();
+  if (info->actor_id.IsNil()) return Status::NotFound("no actor named '" + name + "' in this cluster");
+  return info->actor_id;
+}
+
+Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
+  protocol::KillActor kill{actor, no_restart, ""};
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill), kControlTimeout);
+  if (!reply.ok()) return Status::Unavailable("the GCS did not answer the kill: " + reply.status().message());
+  auto status = protocol::Decode<protocol::StatusReply>(*reply);
+  if (!status.ok()) return status.status();
+  return status->ToStatus();
+}
+
+Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kListActors, protocol::Empty{}), kControlTimeout);
+  if (!reply.ok()) return reply.status();
+  auto list = protocol::Decode<protocol::ActorList>(*reply);
+  if (!list.ok()) return list.status();
+  return std::move(list->actors);
+}
+
+ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method, std::vector<internal::TaskArg> args) {
+  PendingTask task;
+  task.spec.actor_id = actor;
+  task.spec.task_id = TaskId::FromRandom();
+  task.spec.job_id = options_.job_id;
+  task.spec.function = std::move(method);
+  task.spec.args = std::move(args);
+  task.spec.return_id = ObjectId::FromRandom();
+  task.spec.owner_address = address();
+  const TaskId task_id = task.spec.task_id;
+  const ObjectId return_id = task.spec.return_id;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ObjectEntry& result = objects_[return_id];
+    result.owned = true;
+    result.local_refs = 1;
+    for (const internal::TaskArg& arg : task.spec.args) {
+      if (!arg.is_ref) continue;
+      task.arg_refs.push_back(arg.ref);
+      ObjectEntry& entry = objects_[arg.ref];
+      ++entry.task_refs;
+      ++task.unresolved;
+    }
+    size_t num_args = task.spec.args.size();
+    tasks_[task_id] = std::move(task);
+    // Calls leave in submission order, whatever order their arguments resolve in.
+    actor_clients_[actor].queue.push_back(task_id);
+    if (tasks_[task_id].unresolved == 0) {
+      SendActorTasksLocked(actor, actions);
+    } else {
+      for (size_t i = 0; i < num_args; ++i) {
+        auto it = tasks_.find(task_id);
+        if (it == tasks_.end()) break;
+        if (it->second.spec.args[i].is_ref) ResolveArgLocked(task_id, i, actions);
+      }
+    }
+  }
+  Run(actions);
+  return return_id;
+}
+
+void CoreWorker::SendActorTasksLocked(const ActorId& actor, Actions& actions) {
+  ActorClient& client = actor_clients_[actor];
+  if (client.state == ActorClient::State::kUnknown) {
+    ResolveActorLocked(actor, actions);
+    return;
+  }
+  if (client.state == ActorClient::State::kDead) {
+    std::deque<TaskId> queue;
+    queue.swap(client.queue);
+    for (const TaskId& task_id : queue) {
+      CompleteTaskLocked(task_id, ErrorValue(ErrorInfo::Kind::kActorDied, "actor " + actor.Hex().substr(0, 8) +
+                                                                               " is dead: " + client.death_cause),
+                         actions);
+    }
+    return;
+  }
+  if (client.state != ActorClient::State::kAlive) return;
+  while (!client.queue.empty()) {
+    auto task = tasks_.find(client.queue.front());
+    if (task == tasks_.end()) {  // failed meanwhile (a dependency failed)
+      client.queue.pop_front();
+      continue;
+    }
+    if (task->second.unresolved > 0) break;
+    client.queue.pop_front();
+    client.in_flight.push_back(task->first);
+    std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{task->second.spec});
+    std::shared_ptr<Channel> channel = client.channel;
+    TaskId task_id = task->first;
+    int attempt = task->second.spec.attempt;
+    actions.push_back([this, channel, actor, task_id, attempt, message = std::move(message)]() mutable {
+      channel->Call(std::move(message),
+                    [this, actor, task_id, attempt](Result<std::string> reply) {
+                      OnActorReply(actor, task_id, attempt, std::move(reply));
+                    },
+                    kForever);
+    });
+  }
+}
+
+void CoreWorker::ResolveActorLocked(const ActorId& actor, Actions& actions) {
+  actor_clients_[actor].state = ActorClient::State::kResolving;
+  protocol::GetActor request;
+  request.actor_id = actor;
+  request.wait = protocol::GetActor::Wait::kUntilSettled;
+  actions.push_back([this, actor, message = protocol::Encode(MessageType::kGetActor, request)] {
+    gcs_->Call(message, [this, actor](Result<std::string> reply) { OnActorInfo(actor, false, std::move(reply)); },
+               kForever);
+  });
+}
+
+void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply) {
+  if (stopping_) return;
+  std::optional<protocol::ActorInfo> info;
+  if (reply.ok()) {
+    auto body = protocol::Decode<protocol::ActorInfo>(*reply);
+    if (body.ok()) info = std::move(*body);
+  }
+  std::shared_ptr<Channel> channel;
+  if (info && info->state == protocol::ActorState::kAlive && !watch) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& peer = peers_[info->address];
+    if (!peer) {
+      auto connected = transport_->Connect(info->address);
+      if (connected.ok()) peer = std::move(*connected);
+    }
+    channel = peer;
+  }
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ActorClient& client = actor_clients_[actor];
+    auto fail_in_flight = [&](const std::string& why) {
+      // Calls the dead process was running: retried (in order) while
+      // max_task_retries allows, else failed.
+      for (auto it = client.in_flight.rbegin(); it != client.in_flight.rend(); ++it) {
+        auto task = tasks_.find(*it);
+        if (task == tasks_.end()) continue;
+        if (task->second.spec.attempt < client.max_task_retries) {
+          ++task->second.spec.attempt;
+          client.queue.push_front(*it);
+        } else {
+          CompleteTaskLocked(*it, ErrorValue(ErrorInfo::Kind::kActorDied, why), actions);
+        }
+      }
+      client.in_flight.clear();
+    };
+    if (!info || info->actor_id.IsNil()) {
+      client.state = ActorClient::State::kDead;
+      client.death_cause = info ? "no such actor is known to the GCS"
+                                : "the GCS did not answer (" + reply.status().message() + ")";
+      fail_in_flight("actor " + actor.Hex().substr(0, 8) + " is unreachable: " + client.death_cause);
+    } else if (watch) {
+      if (info->epoch <= client.epoch && info->state != protocol::ActorState::kDead) return;
+      std::string cause = info->state == protocol::ActorState::kDead ? info->death_cause : "its process died and it is restarting";
+      fail_in_flight("actor " + info->class_name + " " + actor.Hex().substr(0, 8) + " died while running this call: " +
+                     cause);
+      if (info->state == protocol::ActorState::kDead) {
+        client.state = ActorClient::State::kDead;
+        client.death_cause = info->death_cause;
+      } else {
+        client.state = ActorClient::State::kUnknown;
+      }
+    } else if (info->state == protocol::ActorState::kDead) {
+      client.state = ActorClient::State::kDead;
+      client.death_cause = info->death_cause;
+      fail_in_flight("actor " + info->class_name + " " + actor.Hex().substr(0, 8) + " is dead: " + info->death_cause);
+    } else if (info->state == protocol::ActorState::kAlive && channel) {
+      client.state = ActorClient::State::kAlive;
+      client.epoch = info->epoch;
+      client.max_task_retries = info->max_task_retries;
+      client.channel = channel;
+      // Watch for the next change (death or restart) of this incarnation.
+      protocol::GetActor request;
+      request.actor_id = actor;
+      request.wait = protocol::GetActor::Wait::kUntilChanged;
+      request.epoch = info->epoch;
+      actions.push_back([this, actor, message = protocol::Encode(MessageType::kGetActor, request)] {
+        gcs_->Call(message, [this, actor](Result<std::string> r) { OnActorInfo(actor, true, std::move(r)); }, kForever);
+      });
+    } else {
+      client.state = ActorClient::State::kUnknown;
+    }
+    SendActorTasksLocked(actor, actions);
+  }
+  Run(actions);
+}
+
+void CoreWorker::OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply) {
+  if (stopping_ || !reply.ok()) return;  // a lost call is settled by the actor's watch
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto task = tasks_.find(task_id);
+    if (task == tasks_.end() || task->second.spec.attempt != attempt) return;
+    ActorClient& client = actor_clients_[actor];
+    auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
+    if (it != client.in_flight.end()) client.in_flight.erase(it);
+    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
+    ObjectValue value = !body.ok() ? ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message())
+                        : body->error ? ObjectValue{nullptr, body->error}
+                                      : ValueOf(std::move(body->value));
+    CompleteTaskLocked(task_id, std::move(value), actions);
+  }
+  Run(actions);
 }
 
 void CoreWorker::SetBlocked(bool blocked) {

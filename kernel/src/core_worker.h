@@ -32,7 +32,7 @@
 
 namespace rayk {
 
-class CoreWorker : public internal::Runtime {
+class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
  public:
   struct Options {
     bool is_driver = true;
@@ -67,6 +67,15 @@ class CoreWorker : public internal::Runtime {
   void RemoveLocalReference(const ObjectId& id) override;
   std::string OwnerAddress(const ObjectId& id) override;
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) override;
+
+  // internal::ActorRuntime
+  Result<ActorId> CreateActor(internal::ActorCreation creation) override;
+  ObjectId SubmitActorTask(const ActorId& actor, std::string method, std::vector<internal::TaskArg> args) override;
+  Result<ActorId> GetNamedActor(const std::string& name) override;
+  Status KillActor(const ActorId& actor, bool no_restart) override;
+  void ExitActor() override;
+  // Every actor the GCS knows (for `rayk list actors`).
+  Result<std::vector<protocol::ActorInfo>> ListActors();
 
   // How many objects this process holds values or entries for (tests and
   // `rayk memory` use it to show that freed objects are gone).
@@ -105,6 +114,17 @@ class CoreWorker : public internal::Runtime {
     std::map<uint64_t, LeasedWorker> workers;
     int lease_requests = 0;
   };
+  // What a caller knows of one actor it calls.
+  struct ActorClient {
+    enum class State { kUnknown, kResolving, kAlive, kDead };
+    State state = State::kUnknown;
+    uint64_t epoch = 0;
+    int max_task_retries = 0;
+    std::string death_cause;
+    std::shared_ptr<Channel> channel;
+    std::deque<TaskId> queue;     // submitted, not yet sent, in submission order
+    std::deque<TaskId> in_flight;  // sent, in submission order
+  };
   using Actions = std::vector<std::function<void()>>;
 
   CoreWorker(Options options, std::shared_ptr<Transport> transport);
@@ -126,7 +146,15 @@ class CoreWorker : public internal::Runtime {
   void ReturnIdleLeases();
   static void Run(Actions& actions);
 
+  // Actor calls (caller side).
+  void SendActorTasksLocked(const ActorId& actor, Actions& actions);
+  void ResolveActorLocked(const ActorId& actor, Actions& actions);
+  void OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply);
+  void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply);
+  Result<protocol::ActorInfo> QueryActor(const protocol::GetActor& request);
+
   // Executor side.
+  void ExecuteLoop();
   void Execute(protocol::TaskSpec spec, ReplyFn reply);
   void SetBlocked(bool blocked);
 
@@ -140,6 +168,7 @@ class CoreWorker : public internal::Runtime {
   std::unordered_map<ObjectId, ObjectEntry> objects_;
   std::unordered_map<TaskId, PendingTask> tasks_;
   std::map<std::string, SchedulingClass> classes_;
+  std::unordered_map<ActorId, ActorClient> actor_clients_;
   std::map<std::string, std::shared_ptr<Channel>> peers_;  // owners and workers by address
   uint64_t next_request_id_ = 1;
 
@@ -150,6 +179,12 @@ class CoreWorker : public internal::Runtime {
   bool exit_requested_ = false;
   std::atomic<bool> executing_{false};
   std::atomic<int> blocked_depth_{0};
+  // The actor this worker hosts, once its creation task ran.
+  std::shared_ptr<void> actor_instance_;
+  ActorId actor_id_;
+  std::atomic<int> concurrency_{1};
+  std::atomic<bool> exit_after_task_{false};
+  std::vector<std::thread> extra_executors_;
 
   std::atomic<bool> stopping_{false};
   std::thread reaper_;

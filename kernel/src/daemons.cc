@@ -104,7 +104,9 @@ int RunGcsServerProcess(const ProcessOptions& options, int port) {
   if (!transport.ok()) return Fail("gcs-server", transport.status());
   auto store = loader.CreateSlot<GcsStore>(*config, context);
   if (!store.ok()) return Fail("gcs-server", store.status());
-  auto gcs = GcsServer::Start(*transport, *store, "tcp://127.0.0.1:" + std::to_string(port));
+  auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
+  if (!scheduler.ok()) return Fail("gcs-server", scheduler.status());
+  auto gcs = GcsServer::Start(*transport, *store, *scheduler, "tcp://127.0.0.1:" + std::to_string(port));
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
   spdlog::info("GCS serving at {}", address);

@@ -11,13 +11,36 @@ constexpr char kNodeTable[] = "nodes";
 constexpr char kJobTable[] = "jobs";
 }  // namespace
 
-GcsServer::GcsServer(std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store)
-    : transport_(std::move(transport)), store_(std::move(store)) {}
+GcsServer::GcsServer(std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
+                     std::shared_ptr<Scheduler> scheduler)
+    : transport_(std::move(transport)), store_(std::move(store)) {
+  actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_, [this] { return View(); });
+}
+
+ClusterView GcsServer::View() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ClusterView view;
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [id, node] : nodes_) {
+    auto report = last_report_.find(id);
+    if (!node.alive || report == last_report_.end() || now - report->second > kNodeTimeout) continue;
+    NodeView v;
+    v.node_id = id;
+    v.address = node.raylet_address;
+    v.total = node.total;
+    v.available = node.available;
+    v.labels = node.labels;
+    v.queue_length = node.pending_leases;
+    view.nodes.push_back(std::move(v));
+  }
+  return view;
+}
 
 Result<std::unique_ptr<GcsServer>> GcsServer::Start(std::shared_ptr<Transport> transport,
                                                     std::shared_ptr<GcsStore> store,
+                                                    std::shared_ptr<Scheduler> scheduler,
                                                     const std::string& endpoint) {
-  std::unique_ptr<GcsServer> gcs(new GcsServer(transport, std::move(store)));
+  std::unique_ptr<GcsServer> gcs(new GcsServer(transport, std::move(store), std::move(scheduler)));
   // Reload what a durable store kept from an earlier run of this GCS.
   auto nodes = gcs->store_->GetAll(kNodeTable);
   if (!nodes.ok()) return nodes.status();
@@ -35,6 +58,7 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(std::shared_ptr<Transport> t
   auto server = transport->Serve(endpoint, [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
+  gcs->actors_->Start(gcs->server_->endpoint());
   return gcs;
 }
 
@@ -63,6 +87,40 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
   auto ack = [&reply] {
     if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
   };
+  // Actor messages go to the actor manager without mu_: it asks View(),
+  // which takes mu_, while holding its own lock.
+  switch (*type) {
+    case MessageType::kRegisterActor: {
+      auto body = protocol::Decode<protocol::RegisterActor>(message);
+      if (body.ok() && reply) actors_->HandleRegister(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kGetActor: {
+      auto body = protocol::Decode<protocol::GetActor>(message);
+      if (body.ok() && reply) actors_->HandleGet(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kKillActor: {
+      auto body = protocol::Decode<protocol::KillActor>(message);
+      if (body.ok()) actors_->HandleKill(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kListActors:
+      if (reply) actors_->HandleList(std::move(reply));
+      return;
+    case MessageType::kWorkerDied: {
+      auto body = protocol::Decode<protocol::WorkerDied>(message);
+      if (body.ok()) actors_->HandleWorkerDied(*body);
+      return;
+    }
+    case MessageType::kFinishJob: {
+      auto body = protocol::Decode<protocol::FinishJob>(message);
+      if (body.ok()) actors_->HandleJobFinished(body->job_id);
+      break;  // and record the job's end below
+    }
+    default:
+      break;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   switch (*type) {
     case MessageType::kRegisterNode: {

@@ -15,4 +15,14 @@ Result<MessageType> PeekType(std::string_view message) {
   return static_cast<MessageType>(message[2 + 1]);
 }
 
+const char* ActorStateName(ActorState state) {
+  switch (state) {
+    case ActorState::kPending: return "PENDING";
+    case ActorState::kAlive: return "ALIVE";
+    case ActorState::kRestarting: return "RESTARTING";
+    case ActorState::kDead: return "DEAD";
+  }
+  return "UNKNOWN";
+}
+
 }  // namespace rayk::protocol

@@ -27,6 +27,7 @@
 
 #include "rayk/ids.h"
 #include "rayk/internal/runtime.h"
+#include "rayk/internal/serialization_std.h"  // std::optional, which Boost 1.74 lacks
 #include "rayk/resources.h"
 #include "rayk/status.h"
 
@@ -41,6 +42,10 @@ enum class MessageType : uint8_t {
   kGetClusterStatus,
   kRegisterJob,
   kFinishJob,
+  kRegisterActor,
+  kGetActor,
+  kKillActor,
+  kListActors,
   // To a raylet.
   kRequestWorkerLease = 20,
   kReturnWorker,
@@ -60,6 +65,9 @@ enum class MessageType : uint8_t {
   kPushTaskReply,
   kGetObjectReply,
   kClusterStatus,
+  kActorInfo,
+  kActorList,
+  kStatusReply,
 };
 
 // ---- GCS ----
@@ -192,6 +200,11 @@ struct Empty {
 // ---- Core worker ----
 
 struct TaskSpec {
+  // An actor call (actor_id set), an actor's creation (creates_actor), or a
+  // plain task (neither).
+  ActorId actor_id;
+  bool creates_actor = false;
+  int max_concurrency = 1;  // with creates_actor
   TaskId task_id;
   JobId job_id;
   std::string function;
@@ -203,7 +216,8 @@ struct TaskSpec {
   std::string owner_address;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& task_id& job_id& function& args& resources& max_retries& attempt& return_id& owner_address;
+    ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources& max_retries& attempt&
+        return_id& owner_address;
   }
 };
 
@@ -246,6 +260,96 @@ struct RemoveBorrower {
   ObjectId object_id;
   template <class A>
   void serialize(A& ar, unsigned) { ar& object_id; }
+};
+
+// ---- Actors (GCS) ----
+
+enum class ActorState : uint8_t { kPending = 0, kAlive, kRestarting, kDead };
+const char* ActorStateName(ActorState state);
+
+struct ActorSpec {
+  ActorId actor_id;
+  JobId job_id;
+  std::string factory;
+  std::string class_name;
+  std::vector<internal::TaskArg> args;  // values only: the creator resolves refs first
+  std::string name;
+  ResourceSet resources;
+  int max_restarts = 0;
+  int max_task_retries = 0;
+  int max_concurrency = 1;
+  bool detached = false;
+  std::string owner_address;
+  std::vector<std::string> code_libraries;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& job_id& factory& class_name& args& name& resources& max_restarts& max_task_retries&
+        max_concurrency& detached& owner_address& code_libraries;
+  }
+};
+
+struct ActorInfo {
+  ActorId actor_id;
+  ActorState state = ActorState::kPending;
+  uint64_t epoch = 0;  // bumped on every state change
+  std::string address;  // the worker hosting it, when alive
+  int64_t pid = 0;
+  NodeId node_id;
+  std::string name;
+  std::string class_name;
+  JobId job_id;
+  int restarts = 0;
+  int max_task_retries = 0;
+  bool detached = false;
+  std::string death_cause;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& state& epoch& address& pid& node_id& name& class_name& job_id& restarts& max_task_retries&
+        detached& death_cause;
+  }
+};
+
+struct RegisterActor {
+  ActorSpec spec;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& spec; }
+};
+
+struct GetActor {
+  enum class Wait : uint8_t { kNow = 0, kUntilSettled, kUntilChanged };
+  ActorId actor_id;   // or
+  std::string name;   // when actor_id is nil
+  Wait wait = Wait::kNow;
+  uint64_t epoch = 0;  // with kUntilChanged: reply once the epoch is past this one
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& actor_id& name& wait& epoch; }
+};
+
+struct KillActor {
+  ActorId actor_id;
+  bool no_restart = true;
+  std::string cause;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& actor_id& no_restart& cause; }
+};
+
+struct ActorList {
+  std::vector<ActorInfo> actors;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& actors; }
+};
+
+// A reply that is just a status.
+struct StatusReply {
+  bool ok = true;
+  int code = 0;
+  std::string message;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& ok& code& message; }
+  static StatusReply From(const Status& status) {
+    return {status.ok(), static_cast<int>(status.code()), status.message()};
+  }
+  Status ToStatus() const { return ok ? Status::Ok() : Status(static_cast<StatusCode>(code), message); }
 };
 
 // ---- Encoding ----

@@ -117,7 +117,8 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
     case MessageType::kRequestWorkerLease: {
       auto body = protocol::Decode<protocol::RequestWorkerLease>(message);
       if (!body.ok() || !reply) break;
-      if (finished_jobs_.count(body->job_id)) {
+      // The GCS leases for actors, which may outlive their job (detached).
+      if (finished_jobs_.count(body->job_id) && body->owner_address != options_.gcs_address) {
         protocol::LeaseReply refused;
         refused.result = protocol::LeaseReply::Result::kFailed;
         refused.request_id = body->request_id;
@@ -196,7 +197,7 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
       // they hold would otherwise stay taken forever.
       finished_jobs_.insert(body->job_id);
       for (auto it = pending_.begin(); it != pending_.end();) {
-        if (it->request.job_id != body->job_id) {
+        if (it->request.job_id != body->job_id || it->request.owner_address == options_.gcs_address) {
           ++it;
           continue;
         }
@@ -209,7 +210,10 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
         it = pending_.erase(it);
       }
       for (auto& [id, worker] : workers_) {
-        if (worker.job_id == body->job_id) KillWorker(worker);
+        if (worker.job_id != body->job_id) continue;
+        auto lease = leases_.find(worker.lease_id);
+        bool actor = lease != leases_.end() && lease->second.owner_address == options_.gcs_address;
+        if (!actor) KillWorker(worker);  // the GCS ends the job's actors, except detached ones
       }
       ack();
       Dispatch();

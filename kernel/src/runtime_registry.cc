@@ -27,3 +27,9 @@ Runtime& RequireRuntime() {
 }
 
 }  // namespace rayk::internal
+
+namespace rayk::internal {
+
+ActorRuntime* CurrentActorRuntime() { return dynamic_cast<ActorRuntime*>(CurrentRuntime()); }
+
+}  // namespace rayk::internal

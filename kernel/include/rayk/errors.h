@@ -70,3 +70,14 @@ class RuntimeError : public RaykError {
 };
 
 }  // namespace rayk
+
+namespace rayk {
+
+// The actor is dead (its process died with no restarts left, it was killed,
+// or it could not be created); what() names the cause.
+class ActorDiedError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
+}  // namespace rayk

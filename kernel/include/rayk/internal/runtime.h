@@ -41,7 +41,7 @@ struct TaskCall {
 
 // What went wrong making an object, as Get() reports it.
 struct ErrorInfo {
-  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime };
+  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime, kActorDied };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
   std::string message;
@@ -90,5 +90,48 @@ class Runtime {
 
 // The process's runtime, or null outside Init()/Shutdown().
 Runtime* CurrentRuntime();
+
+}  // namespace rayk::internal
+
+namespace rayk::internal {
+
+// ---- Actors (see api.h: rayk::Actor, ActorHandle) ----
+
+struct ActorOptions {
+  std::string name;                   // empty: anonymous; else unique in the cluster
+  ResourceSet resources;              // held for the actor's life; empty by default, as in Ray
+  int max_restarts = 0;               // re-create through the factory after the process dies
+  int max_task_retries = 0;           // re-send in-flight calls after a restart
+  int max_concurrency = 1;            // calls run at once (threaded actor when > 1)
+  bool detached = false;              // outlives the job that created it
+};
+
+struct ActorCreation {
+  std::string factory;  // registered name of a static T* T::Create(...)
+  std::string class_name;
+  std::vector<TaskArg> args;
+  ActorOptions options;
+};
+
+// Actor entry points of Runtime, kept apart so that task-only runtimes (the
+// API's local test harness) can leave them unimplemented.
+class ActorRuntime {
+ public:
+  virtual ~ActorRuntime() = default;
+  // Registers the actor with the GCS, which creates it on a node. Fails
+  // (kAlreadyExists) when the name is taken.
+  virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
+  // Calls `method` on the actor; the result is the returned object. Calls
+  // from one process run in the order they were submitted.
+  virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method, std::vector<TaskArg> args) = 0;
+  virtual Result<ActorId> GetNamedActor(const std::string& name) = 0;
+  // Ends the actor's process; with `no_restart` it stays dead.
+  virtual Status KillActor(const ActorId& actor, bool no_restart) = 0;
+  // Inside an actor's method: ends this actor once the method returns, for good.
+  virtual void ExitActor() = 0;
+};
+
+// The process's actor runtime (the core worker), or null.
+ActorRuntime* CurrentActorRuntime();
 
 }  // namespace rayk::internal

@@ -1,0 +1,69 @@
+// Task round trips on an embedded one-node cluster (or RAYK_ADDRESS): sync
+// tasks (submit, wait, repeat), async tasks (submit a batch, then wait for
+// all), and small Put/Get calls, each as calls per second over a few trials.
+//
+//   build/bin/task_bench [seconds_per_trial] [trials]
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <numeric>
+#include <vector>
+
+#include <rayk/api.h>
+
+int Noop(int x) { return x; }
+RAYK_REMOTE(Noop);
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Runs `batch` (which does `per_batch` calls) until `seconds` pass; returns calls/s.
+double Rate(double seconds, int per_batch, const std::function<void()>& batch) {
+  auto start = Clock::now();
+  int64_t calls = 0;
+  while (std::chrono::duration<double>(Clock::now() - start).count() < seconds) {
+    batch();
+    calls += per_batch;
+  }
+  return calls / std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+void Report(const char* name, double seconds, int trials, int per_batch, const std::function<void()>& batch) {
+  batch();  // warm up: leases, workers, connections
+  std::vector<double> rates;
+  for (int t = 0; t < trials; ++t) rates.push_back(Rate(seconds, per_batch, batch));
+  double mean = std::accumulate(rates.begin(), rates.end(), 0.0) / rates.size();
+  double var = 0;
+  for (double r : rates) var += (r - mean) * (r - mean);
+  double sd = rates.size() > 1 ? std::sqrt(var / (rates.size() - 1)) : 0;
+  std::printf("%-28s %12.1f per second  +- %.1f\n", name, mean, sd);
+  std::fflush(stdout);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
+  int trials = argc > 2 ? std::atoi(argv[2]) : 3;
+  rayk::Init();
+  Report("single_client_tasks_sync", seconds, trials, 1, [] { rayk::Get(rayk::Task(Noop).Remote(1)); });
+  Report("single_client_tasks_async", seconds, trials, 1000, [] {
+    std::vector<rayk::ObjectRef<int>> refs;
+    refs.reserve(1000);
+    for (int i = 0; i < 1000; ++i) refs.push_back(rayk::Task(Noop).Remote(i));
+    rayk::Get(refs);
+  });
+  Report("single_client_put_calls", seconds, trials, 1000, [] {
+    for (int i = 0; i < 1000; ++i) rayk::Put(i);
+  });
+  auto ref = rayk::Put(42);
+  Report("single_client_get_calls", seconds, trials, 1000, [&ref] {
+    for (int i = 0; i < 1000; ++i) rayk::Get(ref);
+  });
+  rayk::Shutdown();
+  return 0;
+}
