@@ -100,6 +100,8 @@ struct ClusterCommands::Impl {
   bool block = false;
 
   CLI::App* stop = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* list_actors = nullptr;
   CLI::App* status = nullptr;
   CLI::App* run = nullptr;
   std::string job_library;
@@ -235,8 +237,10 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
-  int ShowStatus() {
+  // Sends one request to the GCS (found as `rayk status` finds it) and returns the reply.
+  std::string AskGcs(const std::string& request, std::string* gcs_out = nullptr) {
     std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
+    if (gcs_out) *gcs_out = gcs;
     auto config = Config::LoadDefault(config_file);
     if (!config.ok()) Fail(config.status().message());
     if (config->slot(PluginKind::kTransport).plugin == "inproc") config->SelectPlugin(PluginKind::kTransport, "zmq");
@@ -245,11 +249,46 @@ struct ClusterCommands::Impl {
     if (!transport.ok()) Fail(transport.status().message());
     auto channel = (*transport)->Connect(gcs);
     if (!channel.ok()) Fail(channel.status().message());
-    auto reply = (*channel)->CallSync(
-        protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
-        std::chrono::milliseconds(5000));
-    if (!reply.ok()) Fail("no answer from the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() + "); is the cluster running? ('rayk start --head')");
-    auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+    auto reply = (*channel)->CallSync(request, std::chrono::milliseconds(5000));
+    if (!reply.ok()) {
+      Fail("no answer from the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() +
+           "); is the cluster running? ('rayk start --head')");
+    }
+    return *reply;
+  }
+
+  int ListActors() {
+    auto list = protocol::Decode<protocol::ActorList>(
+        AskGcs(protocol::Encode(protocol::MessageType::kListActors, protocol::Empty{})));
+    if (!list.ok()) Fail(list.status().message());
+    if (*format == "json") {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& a : list->actors) {
+        out.push_back({{"actor_id", a.actor_id.Hex()}, {"class", a.class_name}, {"name", a.name},
+                       {"state", protocol::ActorStateName(a.state)}, {"node_id", a.node_id.Hex()}, {"pid", a.pid},
+                       {"restarts", a.restarts}, {"job_id", a.job_id.Hex()}, {"detached", a.detached},
+                       {"death_cause", a.death_cause}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %s\n", "ACTOR", "CLASS", "NAME", "STATE", "NODE", "PID",
+                "RESTARTS");
+    for (const auto& a : list->actors) {
+      std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %d%s\n", a.actor_id.Hex().substr(0, 8).c_str(),
+                  a.class_name.c_str(), a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
+                  a.node_id.IsNil() ? "-" : a.node_id.Hex().substr(0, 8).c_str(), static_cast<long long>(a.pid),
+                  a.restarts, a.death_cause.empty() ? "" : ("  (" + a.death_cause + ")").c_str());
+    }
+    if (list->actors.empty()) std::printf("(no actors)\n");
+    return 0;
+  }
+
+  int ShowStatus() {
+    std::string gcs;
+    std::string reply = AskGcs(
+        protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}), &gcs);
+    auto status = protocol::Decode<protocol::ClusterStatus>(reply);
     if (!status.ok()) Fail(status.status().message());
     if (*format == "json") {
       nlohmann::json nodes = nlohmann::json::array();
@@ -344,6 +383,12 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");
   add_format(d.status);
 
+  d.list = app->add_subcommand("list", "list the cluster's actors");
+  d.list->require_subcommand(1);
+  d.list_actors = d.list->add_subcommand("actors", "id, class, name, state, node, pid, restarts");
+  d.list_actors->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  add_format(d.list_actors);
+
   d.run = app->add_subcommand("run", "run a job library's main() as the driver: rayk run libjob.so -- args");
   d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")->required();
   d.run->add_option("--address", d.address, "run against this cluster (default: an embedded one)");
@@ -384,6 +429,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.stop->parsed()) return d.Stop();
   if (d.status->parsed()) return d.ShowStatus();
   if (d.run->parsed()) return d.Run();
+  if (d.list_actors->parsed()) return d.ListActors();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.port);
   if (d.raylet->parsed()) {
     return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus), ParseLabels(d.labels));
