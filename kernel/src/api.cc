@@ -28,6 +28,8 @@ void ThrowError(const ErrorInfo& error) {
       throw UnschedulableError(WithWhere(error));
     case ErrorInfo::Kind::kObjectLost:
       throw ObjectLostError(WithWhere(error));
+    case ErrorInfo::Kind::kActorDied:
+      throw ActorDiedError(WithWhere(error));
     case ErrorInfo::Kind::kRuntime:
       break;
   }

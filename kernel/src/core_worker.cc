@@ -946,17 +946,36 @@ void CoreWorker::SendActorTasksLocked(const ActorId& actor, Actions& actions) {
     if (task->second.unresolved > 0) break;
     client.queue.pop_front();
     client.in_flight.push_back(task->first);
-    std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{task->second.spec});
-    std::shared_ptr<Channel> channel = client.channel;
-    TaskId task_id = task->first;
-    int attempt = task->second.spec.attempt;
-    actions.push_back([this, channel, actor, task_id, attempt, message = std::move(message)]() mutable {
-      channel->Call(std::move(message),
-                    [this, actor, task_id, attempt](Result<std::string> reply) {
-                      OnActorReply(actor, task_id, attempt, std::move(reply));
-                    },
-                    kForever);
-    });
+    client.outbox.push_back({task->first, {task->second.spec.attempt,
+                                           protocol::Encode(MessageType::kPushTask, protocol::PushTask{task->second.spec})}});
+  }
+  if (!client.outbox.empty()) actions.push_back([this, actor] { FlushActorOutbox(actor); });
+}
+
+void CoreWorker::FlushActorOutbox(const ActorId& actor) {
+  std::shared_ptr<std::mutex> send_mu;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    send_mu = actor_clients_[actor].send_mu;
+  }
+  std::lock_guard<std::mutex> sending(*send_mu);
+  std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+  std::shared_ptr<Channel> channel;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ActorClient& client = actor_clients_[actor];
+    outbox.swap(client.outbox);
+    channel = client.channel;
+  }
+  if (!channel) return;
+  for (auto& [task_id, attempt_and_message] : outbox) {
+    int attempt = attempt_and_message.first;
+    TaskId id = task_id;
+    channel->Call(std::move(attempt_and_message.second),
+                  [this, actor, id, attempt](Result<std::string> reply) {
+                    OnActorReply(actor, id, attempt, std::move(reply));
+                  },
+                  kForever);
   }
 }
 

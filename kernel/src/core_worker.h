@@ -124,6 +124,10 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
     std::shared_ptr<Channel> channel;
     std::deque<TaskId> queue;     // submitted, not yet sent, in submission order
     std::deque<TaskId> in_flight;  // sent, in submission order
+    // Pushes wait here (under mu_) and leave in this order: whoever flushes
+    // holds send_mu, so two threads' batches cannot interleave on the wire.
+    std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+    std::shared_ptr<std::mutex> send_mu = std::make_shared<std::mutex>();
   };
   using Actions = std::vector<std::function<void()>>;
 
@@ -149,6 +153,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   // Actor calls (caller side).
   void SendActorTasksLocked(const ActorId& actor, Actions& actions);
   void ResolveActorLocked(const ActorId& actor, Actions& actions);
+  void FlushActorOutbox(const ActorId& actor);
   void OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply);
   void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply);
   Result<protocol::ActorInfo> QueryActor(const protocol::GetActor& request);

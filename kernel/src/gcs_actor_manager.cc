@@ -164,7 +164,8 @@ void GcsActorManager::KillLocked(Record& record, bool no_restart, const std::str
     record.kill_cause = cause;
   }
   if (record.lease_id != 0 && !record.raylet_address.empty()) {
-    // The raylet ends the worker; its death notice then settles the state.
+    // Returning the lease with worker_exiting ends the process. The raylet
+    // sends no death notice for a returned lease, so settle the state here.
     std::shared_ptr<Channel> raylet = ChannelTo(record.raylet_address);
     uint64_t lease = record.lease_id;
     if (raylet) {
@@ -172,10 +173,30 @@ void GcsActorManager::KillLocked(Record& record, bool no_restart, const std::str
         raylet->Call(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}),
                      [](Result<std::string>) {}, std::chrono::seconds(10));
       });
-      return;
     }
   }
-  if (no_restart) DieLocked(record, cause, actions);
+  ProcessGoneLocked(record, cause, actions);
+}
+
+void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reason, Actions& actions) {
+  record.worker_id = WorkerId::Nil();
+  record.lease_id = 0;
+  record.scheduling = false;
+  if (record.killed) {
+    DieLocked(record, record.kill_cause, actions);
+  } else if (record.info.restarts < record.spec.max_restarts) {
+    ++record.info.restarts;
+    spdlog::info("actor {} lost its process ({}); restart {} of {}", record.info.actor_id.Hex(), reason,
+                 record.info.restarts, record.spec.max_restarts);
+    record.needs_scheduling = true;
+    SetStateLocked(record, ActorState::kRestarting, actions);
+    ScheduleLocked(record, actions);
+  } else {
+    DieLocked(record,
+              "its worker died (" + reason + ") and max_restarts=" + std::to_string(record.spec.max_restarts) +
+                  " allows no more restarts",
+              actions);
+  }
 }
 
 void GcsActorManager::HandleKill(protocol::KillActor request, ReplyFn reply) {
@@ -210,24 +231,7 @@ void GcsActorManager::HandleWorkerDied(const protocol::WorkerDied& died) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, record] : actors_) {
       if (record.worker_id != died.worker_id || record.info.state == ActorState::kDead) continue;
-      record.worker_id = WorkerId::Nil();
-      record.lease_id = 0;
-      record.scheduling = false;
-      if (record.killed) {
-        DieLocked(record, record.kill_cause, actions);
-      } else if (record.info.restarts < record.spec.max_restarts) {
-        ++record.info.restarts;
-        spdlog::info("actor {} lost its worker ({}); restart {} of {}", id.Hex(), died.reason, record.info.restarts,
-                     record.spec.max_restarts);
-        record.needs_scheduling = true;
-        SetStateLocked(record, ActorState::kRestarting, actions);
-        ScheduleLocked(record, actions);
-      } else {
-        DieLocked(record,
-                  "its worker died (" + died.reason + ") and max_restarts=" + std::to_string(record.spec.max_restarts) +
-                      " allows no more restarts",
-                  actions);
-      }
+      ProcessGoneLocked(record, died.reason, actions);
       break;
     }
   }
@@ -371,10 +375,10 @@ void GcsActorManager::OnCreated(const ActorId& id, uint64_t epoch, Result<std::s
       record.killed = true;
       record.kill_cause = "it cannot be created: " + cause;
       KillLocked(record, true, record.kill_cause, actions);
-      return;
+    } else {
+      record.needs_scheduling = false;
+      SetStateLocked(record, ActorState::kAlive, actions);
     }
-    record.needs_scheduling = false;
-    SetStateLocked(record, ActorState::kAlive, actions);
   }
   Run(actions);
 }

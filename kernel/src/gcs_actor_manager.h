@@ -69,6 +69,8 @@ class GcsActorManager {
   void SetStateLocked(Record& record, protocol::ActorState state, Actions& actions);
   void DieLocked(Record& record, const std::string& cause, Actions& actions);
   void KillLocked(Record& record, bool no_restart, const std::string& cause, Actions& actions);
+  // The actor's process is gone (died, or killed): restart it or declare it dead.
+  void ProcessGoneLocked(Record& record, const std::string& reason, Actions& actions);
   bool Settles(const Waiter& waiter, const protocol::ActorInfo& info) const;
   std::shared_ptr<Channel> ChannelTo(const std::string& address);
   static void Run(Actions& actions);

@@ -29,6 +29,7 @@
 #include <utility>
 #include <vector>
 
+#include "rayk/actor.h"
 #include "rayk/buffer.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"

@@ -63,8 +63,39 @@ int64_t Fib(int n) {
 
 Point Mirror(const Point& p) { return Point{p.y, p.x}; }
 
+Counter* Counter::CreateFailing(int) { throw std::runtime_error("no counter today"); }
+int Counter::Incr(int by) { return n_ += by; }
+int Counter::Value() { return n_; }
+int64_t Counter::Pid() { return getpid(); }
+int Counter::Die() {
+  kill(getpid(), SIGKILL);
+  return 0;
+}
+int Counter::Exit() {
+  rayk::ExitActor();
+  return n_;
+}
+int Counter::SlowIncr(int64_t ms) {
+  std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return n_ += 1;
+}
+bool Counter::Rendezvous(int parties) {
+  ++inside_;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (inside_.load() < parties && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return inside_.load() >= parties;
+}
+
+int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
+  return *rayk::Get(counter.Task(&Counter::Incr).Remote(by));
+}
+
 }  // namespace test_functions
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, KillSelf, DieTimesThen42, MakeVector, SumVector,
-            SumViaNestedTasks, Fib, Mirror);
+            SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
+RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Pid,
+            &Counter::Die, &Counter::Exit, &Counter::SlowIncr, &Counter::Rendezvous);

@@ -3,6 +3,7 @@
 // they do a user's rayk_add_job() library.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -31,5 +32,29 @@ struct Point {
   void serialize(A& ar, unsigned) { ar& x& y; }
 };
 Point Mirror(const Point& p);
+
+// An actor with a counter, and ways to end its process.
+class Counter {
+ public:
+  explicit Counter(int start) : n_(start) {}
+  static Counter* Create(int start) { return new Counter(start); }
+  static Counter* CreateFailing(int start);  // throws std::runtime_error
+  int Incr(int by);
+  int Value();
+  int64_t Pid();
+  int Die();       // SIGKILLs its own process
+  int Exit();      // rayk::ExitActor()
+  int SlowIncr(int64_t ms);
+  // Returns true once `parties` calls are inside it at the same time (false
+  // after 10 s): proves calls run concurrently.
+  bool Rendezvous(int parties);
+
+ private:
+  int n_;
+  std::atomic<int> inside_{0};
+};
+
+// Calls the actor through a handle passed as an argument.
+int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by);
 
 }  // namespace test_functions

@@ -1,0 +1,163 @@
+// Actors end to end on an embedded cluster: ordered calls, state, named
+// lookup from a second driver, handles passed to tasks, kill, SIGKILL with
+// and without restarts, threaded actors, and creation that cannot succeed.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include "cluster_fixture.h"
+#include "functions/test_functions.h"
+#include "session.h"
+
+namespace rayk {
+namespace {
+
+using ::testing::HasSubstr;
+using test_functions::Counter;
+
+class ActorsTest : public testing::ClusterTest {};
+
+TEST_F(ActorsTest, TenThousandPipelinedCallsRunInOrder) {
+  auto counter = rayk::Actor(Counter::Create).Remote(0);
+  std::vector<rayk::ObjectRef<int>> refs;
+  for (int i = 0; i < 10000; ++i) refs.push_back(counter.Task(&Counter::Incr).Remote(1));
+  auto values = rayk::Get(refs);
+  for (int i = 0; i < 10000; ++i) ASSERT_EQ(*values[i], i + 1) << "call " << i << " ran out of order";
+}
+
+TEST_F(ActorsTest, StateIsKeptAcrossCalls) {
+  auto counter = rayk::Actor(Counter::Create).Remote(100);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(5));
+  rayk::Get(counter.Task(&Counter::Incr).Remote(5));
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 110);
+  // Its own process, not ours.
+  EXPECT_NE(*rayk::Get(counter.Task(&Counter::Pid).Remote()), getpid());
+}
+
+TEST_F(ActorsTest, ArgumentsMayBeRefs) {
+  auto start = rayk::Put(7);
+  auto counter = rayk::Actor(Counter::Create).Remote(start);
+  auto by = rayk::Task(test_functions::Add).Remote(1, 2);
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(by)), 10);
+}
+
+TEST_F(ActorsTest, NamedActorFromASecondDriver) {
+  auto counter = rayk::Actor(Counter::Create).SetName("shared").Remote(40);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(1));
+  auto same = rayk::GetActor<Counter>("shared");
+  EXPECT_EQ(*rayk::Get(same.Task(&Counter::Value).Remote()), 41);
+
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  auto second = testing::RunCommand("RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver shared 1");
+  ASSERT_EQ(second.exit_code, 0) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("value 42"));
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 42);
+}
+
+TEST_F(ActorsTest, NamesAreUniqueAndLookupsOfUnknownNamesFail) {
+  auto counter = rayk::Actor(Counter::Create).SetName("only").Remote(0);
+  EXPECT_THROW(rayk::Actor(Counter::Create).SetName("only").Remote(0), rayk::RaykError);
+  EXPECT_THROW(rayk::GetActor<Counter>("nobody"), rayk::RaykError);
+}
+
+TEST_F(ActorsTest, HandlePassedIntoATask) {
+  auto counter = rayk::Actor(Counter::Create).Remote(0);
+  EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::IncrThroughHandle).Remote(counter, 5)), 5);
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(1)), 6);
+}
+
+TEST_F(ActorsTest, KilledActorFailsLaterCalls) {
+  auto counter = rayk::Actor(Counter::Create).Remote(0);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(1));
+  counter.Kill();
+  try {
+    rayk::Get(counter.Task(&Counter::Incr).Remote(1), std::chrono::milliseconds(30000));
+    FAIL() << "expected ActorDiedError";
+  } catch (const rayk::ActorDiedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("Kill"));
+  }
+}
+
+TEST_F(ActorsTest, ProcessDeathWithoutRestartsIsReported) {
+  auto counter = rayk::Actor(Counter::Create).Remote(0);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(1));
+  auto dying = counter.Task(&Counter::Die).Remote();
+  EXPECT_THROW(rayk::Get(dying, std::chrono::milliseconds(30000)), rayk::ActorDiedError);
+  try {
+    rayk::Get(counter.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+    FAIL() << "expected ActorDiedError";
+  } catch (const rayk::ActorDiedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("max_restarts=0"));
+  }
+}
+
+TEST_F(ActorsTest, SigkilledActorRestartsThroughItsFactory) {
+  auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(1).Remote(10);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(5));
+  int64_t pid = *rayk::Get(counter.Task(&Counter::Pid).Remote());
+  kill(static_cast<pid_t>(pid), SIGKILL);
+  // The call in flight when it died is lost (no task retries)...
+  // ...and later calls reach the re-created actor, whose state started over.
+  int value = 0;
+  for (int attempt = 0; attempt < 100; ++attempt) {
+    try {
+      value = *rayk::Get(counter.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+      break;
+    } catch (const rayk::ActorDiedError&) {
+      // a call sent to the old process before the GCS saw it die
+    }
+  }
+  EXPECT_EQ(value, 10);
+  EXPECT_NE(*rayk::Get(counter.Task(&Counter::Pid).Remote()), pid);
+}
+
+TEST_F(ActorsTest, TaskRetriesResendCallsLostInARestart) {
+  auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(1).SetMaxTaskRetries(1).Remote(0);
+  rayk::Get(counter.Task(&Counter::Incr).Remote(1));
+  auto dying = counter.Task(&Counter::Die).Remote();
+  auto after = counter.Task(&Counter::Incr).Remote(3);
+  // Die runs again in the new process and kills it too: no restarts are left.
+  EXPECT_THROW(rayk::Get(dying, std::chrono::milliseconds(30000)), rayk::ActorDiedError);
+  EXPECT_THROW(rayk::Get(after, std::chrono::milliseconds(30000)), rayk::ActorDiedError);
+}
+
+TEST_F(ActorsTest, ThreadedActorRunsCallsConcurrently) {
+  auto threaded = rayk::Actor(Counter::Create).SetMaxConcurrency(2).Remote(0);
+  auto a = threaded.Task(&Counter::Rendezvous).Remote(2);
+  auto b = threaded.Task(&Counter::Rendezvous).Remote(2);
+  EXPECT_TRUE(*rayk::Get(a));
+  EXPECT_TRUE(*rayk::Get(b));
+}
+
+TEST_F(ActorsTest, InfeasibleActorIsReportedNotHung) {
+  auto gpu = rayk::Actor(Counter::Create).SetResource("GPU", 1).Remote(0);
+  try {
+    rayk::Get(gpu.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+    FAIL() << "expected ActorDiedError";
+  } catch (const rayk::ActorDiedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("GPU"));
+  }
+}
+
+TEST_F(ActorsTest, FactoryThatThrows) {
+  auto broken = rayk::Actor(Counter::CreateFailing).Remote(0);
+  try {
+    rayk::Get(broken.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+    FAIL() << "expected ActorDiedError";
+  } catch (const rayk::ActorDiedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("no counter today"));
+  }
+}
+
+TEST_F(ActorsTest, ExitActorFromInside) {
+  auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(3).Remote(3);
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Exit).Remote()), 3);
+  try {
+    rayk::Get(counter.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+    FAIL() << "expected ActorDiedError";
+  } catch (const rayk::ActorDiedError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("ExitActor"));
+  }
+}
+
+}  // namespace
+}  // namespace rayk
