@@ -1,6 +1,7 @@
-// Task round trips on an embedded one-node cluster (or RAYK_ADDRESS): sync
-// tasks (submit, wait, repeat), async tasks (submit a batch, then wait for
-// all), and small Put/Get calls, each as calls per second over a few trials.
+// Task and actor round trips on an embedded one-node cluster (or
+// RAYK_ADDRESS): sync calls (submit, wait, repeat), async calls (submit a
+// batch of 1000, then wait for all), and small Put/Get calls, each as calls
+// per second over a few trials.
 //
 //   build/bin/task_bench [seconds_per_trial] [trials]
 #include <algorithm>
@@ -15,7 +16,13 @@
 #include <rayk/api.h>
 
 int Noop(int x) { return x; }
-RAYK_REMOTE(Noop);
+
+class Echo {
+ public:
+  static Echo* Create() { return new Echo(); }
+  int Call(int x) { return x; }
+};
+RAYK_REMOTE(Noop, Echo::Create, &Echo::Call);
 
 namespace {
 
@@ -59,6 +66,14 @@ int main(int argc, char** argv) {
   });
   Report("single_client_put_calls", seconds, trials, 1000, [] {
     for (int i = 0; i < 1000; ++i) rayk::Put(i);
+  });
+  auto actor = rayk::Actor(Echo::Create).Remote();
+  Report("1_1_actor_calls_sync", seconds, trials, 1, [&actor] { rayk::Get(actor.Task(&Echo::Call).Remote(1)); });
+  Report("1_1_actor_calls_async", seconds, trials, 1000, [&actor] {
+    std::vector<rayk::ObjectRef<int>> refs;
+    refs.reserve(1000);
+    for (int i = 0; i < 1000; ++i) refs.push_back(actor.Task(&Echo::Call).Remote(i));
+    rayk::Get(refs);
   });
   auto ref = rayk::Put(42);
   Report("single_client_get_calls", seconds, trials, 1000, [&ref] {

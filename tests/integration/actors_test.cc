@@ -4,6 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
+
+#include <thread>
+
 #include "cluster_fixture.h"
 #include "functions/test_functions.h"
 #include "session.h"
@@ -47,10 +51,53 @@ TEST_F(ActorsTest, NamedActorFromASecondDriver) {
   EXPECT_EQ(*rayk::Get(same.Task(&Counter::Value).Remote()), 41);
 
   std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
-  auto second = testing::RunCommand("RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver shared 1");
+  auto second = testing::RunCommand("RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver incr shared 1");
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("value 42"));
   EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 42);
+}
+
+TEST_F(ActorsTest, ActorsEndWithTheirJobUnlessDetached) {
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  std::string driver = "RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver create ";
+  auto attached = testing::RunCommand(driver + "attached attached");
+  ASSERT_EQ(attached.exit_code, 0) << attached.output;
+  auto detached = testing::RunCommand(driver + "detached detached");
+  ASSERT_EQ(detached.exit_code, 0) << detached.output;
+  // The detached one outlives the driver that made it...
+  auto kept = rayk::GetActor<Counter>("detached");
+  EXPECT_EQ(*rayk::Get(kept.Task(&Counter::Incr).Remote(1)), 2);
+  // ...the other went with its job (its name is free again once it is dead).
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    try {
+      rayk::GetActor<Counter>("attached");
+    } catch (const rayk::RaykError& error) {
+      EXPECT_THAT(error.what(), HasSubstr("no actor named 'attached'"));
+      break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "the job's actor outlived its job";
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kept.Kill();
+}
+
+TEST_F(ActorsTest, ListActorsShowsStateAndRestarts) {
+  auto counter = rayk::Actor(Counter::Create).SetName("listed").SetMaxRestarts(2).Remote(0);
+  rayk::Get(counter.Task(&Counter::Value).Remote());
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  auto text = testing::RunRayk("list actors --address " + address);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, HasSubstr("listed"));
+  EXPECT_THAT(text.output, HasSubstr("ALIVE"));
+  auto json = testing::RunRayk("list actors --format json --address " + address);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto actors = nlohmann::json::parse(json.output);
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0]["name"], "listed");
+  EXPECT_EQ(actors[0]["state"], "ALIVE");
+  EXPECT_EQ(actors[0]["restarts"], 0);
+  EXPECT_THAT(actors[0]["class"].get<std::string>(), HasSubstr("Counter"));
 }
 
 TEST_F(ActorsTest, NamesAreUniqueAndLookupsOfUnknownNamesFail) {
