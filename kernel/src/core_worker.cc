@@ -336,15 +336,19 @@ std::vector<bool> CoreWorker::Wait(const std::vector<ObjectId>& ids, size_t num_
 
 ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
   PendingTask task;
-  task.spec.task_id = TaskId::FromRandom();
-  task.spec.job_id = options_.job_id;
   task.spec.function = std::move(call.function);
   task.spec.args = std::move(call.args);
   task.spec.resources = call.options.resources;
   task.spec.max_retries = call.options.max_retries;
+  task.class_key = task.spec.resources.ToJson();
+  return Submit(std::move(task));
+}
+
+ObjectId CoreWorker::Submit(PendingTask task) {
+  task.spec.task_id = TaskId::FromRandom();
+  task.spec.job_id = options_.job_id;
   task.spec.return_id = ObjectId::FromRandom();
   task.spec.owner_address = address();
-  task.class_key = task.spec.resources.ToJson();
   const TaskId task_id = task.spec.task_id;
   const ObjectId return_id = task.spec.return_id;
   Actions actions;
@@ -363,7 +367,12 @@ ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
     }
     size_t num_args = task.spec.args.size();
     PendingTask& stored = tasks_[task_id] = std::move(task);
-    if (classes_.find(stored.class_key) == classes_.end()) classes_[stored.class_key].resources = stored.spec.resources;
+    if (stored.spec.actor_id.IsNil()) {
+      if (classes_.find(stored.class_key) == classes_.end()) classes_[stored.class_key].resources = stored.spec.resources;
+    } else {
+      // Calls leave in submission order, whatever order their arguments resolve in.
+      actor_clients_[stored.spec.actor_id].queue.push_back(task_id);
+    }
     if (stored.unresolved == 0) {
       TaskReadyLocked(task_id, actions);
     } else {
@@ -881,43 +890,9 @@ Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {
 ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method, std::vector<internal::TaskArg> args) {
   PendingTask task;
   task.spec.actor_id = actor;
-  task.spec.task_id = TaskId::FromRandom();
-  task.spec.job_id = options_.job_id;
   task.spec.function = std::move(method);
   task.spec.args = std::move(args);
-  task.spec.return_id = ObjectId::FromRandom();
-  task.spec.owner_address = address();
-  const TaskId task_id = task.spec.task_id;
-  const ObjectId return_id = task.spec.return_id;
-  Actions actions;
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    ObjectEntry& result = objects_[return_id];
-    result.owned = true;
-    result.local_refs = 1;
-    for (const internal::TaskArg& arg : task.spec.args) {
-      if (!arg.is_ref) continue;
-      task.arg_refs.push_back(arg.ref);
-      ObjectEntry& entry = objects_[arg.ref];
-      ++entry.task_refs;
-      ++task.unresolved;
-    }
-    size_t num_args = task.spec.args.size();
-    tasks_[task_id] = std::move(task);
-    // Calls leave in submission order, whatever order their arguments resolve in.
-    actor_clients_[actor].queue.push_back(task_id);
-    if (tasks_[task_id].unresolved == 0) {
-      SendActorTasksLocked(actor, actions);
-    } else {
-      for (size_t i = 0; i < num_args; ++i) {
-        auto it = tasks_.find(task_id);
-        if (it == tasks_.end()) break;
-        if (it->second.spec.args[i].is_ref) ResolveArgLocked(task_id, i, actions);
-      }
-    }
-  }
-  Run(actions);
-  return return_id;
+  return Submit(std::move(task));
 }
 
 void CoreWorker::SendActorTasksLocked(const ActorId& actor, Actions& actions) {

@@ -133,6 +133,9 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
 
   CoreWorker(Options options, std::shared_ptr<Transport> transport);
   void Handle(std::string message, ReplyFn reply);
+  // Registers a task or actor call (its result object and argument refs) and
+  // starts resolving its arguments. Fills in the ids and the owner.
+  ObjectId Submit(PendingTask task);
 
   // Owner side. Each *Locked function runs with mu_ held and appends the
   // transport calls it wants to `actions`, which run after mu_ is released.
