@@ -24,6 +24,9 @@ constexpr int kMaxLeaseRequests = 8;
 // Leases wait at the raylet for as long as resources are busy.
 constexpr auto kForever = std::chrono::hours(24 * 365);
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
+// How long replies already sent by a dead actor get to arrive before its
+// in-flight calls are failed or retried.
+constexpr auto kDeathNoticeGrace = std::chrono::milliseconds(100);
 
 class StringBuffer : public ObjectBuffer {
  public:
@@ -71,6 +74,7 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shar
     while (!self->stopping_) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       self->ReturnIdleLeases();
+      self->HandleDeferredActorInfos();
     }
   });
   if (worker->options_.is_driver) {
@@ -965,8 +969,16 @@ void CoreWorker::ResolveActorLocked(const ActorId& actor, Actions& actions) {
   });
 }
 
-void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply) {
+void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply, bool deferred) {
   if (stopping_) return;
+  if (watch && !deferred && reply.ok()) {
+    // A death notice travels GCS -> here while the actor's last replies
+    // travel actor -> here on another connection: give those replies a
+    // moment to land before calls still in flight are declared lost.
+    std::lock_guard<std::mutex> lock(mu_);
+    deferred_actor_infos_.push_back({std::chrono::steady_clock::now() + kDeathNoticeGrace, actor, *reply});
+    return;
+  }
   std::optional<protocol::ActorInfo> info;
   if (reply.ok()) {
     auto body = protocol::Decode<protocol::ActorInfo>(*reply);
@@ -1040,6 +1052,23 @@ void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::strin
     SendActorTasksLocked(actor, actions);
   }
   Run(actions);
+}
+
+void CoreWorker::HandleDeferredActorInfos() {
+  std::vector<DeferredActorInfo> due;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = deferred_actor_infos_.begin(); it != deferred_actor_infos_.end();) {
+      if (it->due <= now) {
+        due.push_back(std::move(*it));
+        it = deferred_actor_infos_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (DeferredActorInfo& info : due) OnActorInfo(info.actor, true, std::move(info.reply), /*deferred=*/true);
 }
 
 void CoreWorker::OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply) {

@@ -157,7 +157,8 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   void SendActorTasksLocked(const ActorId& actor, Actions& actions);
   void ResolveActorLocked(const ActorId& actor, Actions& actions);
   void FlushActorOutbox(const ActorId& actor);
-  void OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply);
+  void OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply, bool deferred = false);
+  void HandleDeferredActorInfos();
   void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply);
   Result<protocol::ActorInfo> QueryActor(const protocol::GetActor& request);
 
@@ -177,6 +178,12 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   std::unordered_map<TaskId, PendingTask> tasks_;
   std::map<std::string, SchedulingClass> classes_;
   std::unordered_map<ActorId, ActorClient> actor_clients_;
+  struct DeferredActorInfo {
+    std::chrono::steady_clock::time_point due;
+    ActorId actor;
+    std::string reply;
+  };
+  std::vector<DeferredActorInfo> deferred_actor_infos_;
   std::map<std::string, std::shared_ptr<Channel>> peers_;  // owners and workers by address
   uint64_t next_request_id_ = 1;
 

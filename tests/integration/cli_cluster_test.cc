@@ -122,9 +122,10 @@ TEST_F(CliClusterTest, EmbeddedClusterEndsWithAKilledDriver) {
     if (std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
+  int started = CountProcessesMentioning(root_.path());
   kill(driver, SIGKILL);
   waitpid(driver, nullptr, 0);
-  ASSERT_GT(CountProcessesMentioning(root_.path()), 2) << "the embedded cluster did not start";
+  ASSERT_GT(started, 2) << "the embedded cluster did not start";
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (CountProcessesMentioning(root_.path()) > 0) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "GCS, raylet or workers outlived their driver";
