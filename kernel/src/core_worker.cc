@@ -880,7 +880,27 @@ Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
   if (!reply.ok()) return Status::Unavailable("the GCS did not answer the kill: " + reply.status().message());
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
-  return status->ToStatus();
+  if (!status->ok || !no_restart) return status->ToStatus();
+  // The killer knows at once: its later calls fail here instead of racing
+  // the process's end.
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ActorClient& client = actor_clients_[actor];
+    client.state = ActorClient::State::kDead;
+    client.death_cause = "killed through its handle (ActorHandle::Kill)";
+    std::deque<TaskId> in_flight;
+    in_flight.swap(client.in_flight);
+    for (const TaskId& task_id : in_flight) {
+      CompleteTaskLocked(task_id,
+                         ErrorValue(ErrorInfo::Kind::kActorDied, "actor " + actor.Hex().substr(0, 8) +
+                                                                     " was killed while running this call"),
+                         actions);
+    }
+    SendActorTasksLocked(actor, actions);
+  }
+  Run(actions);
+  return Status::Ok();
 }
 
 Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {

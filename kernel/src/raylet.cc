@@ -269,7 +269,8 @@ void Raylet::Dispatch() {
     // Resources are held: find an idle worker of the job, or start one.
     Worker* idle = nullptr;
     for (auto& [id, worker] : workers_) {
-      if (worker.job_id == lease.request.job_id && worker.lease_id == 0 && !worker.address.empty()) {
+      if (worker.job_id == lease.request.job_id && worker.lease_id == 0 && !worker.address.empty() &&
+          !worker.dying) {
         idle = &worker;
         break;
       }
@@ -347,6 +348,7 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
 }
 
 void Raylet::KillWorker(Worker& worker) {
+  worker.dying = true;
   if (worker.pid > 0) kill(worker.pid, SIGKILL);  // reaped by the monitor
 }
 

@@ -64,6 +64,7 @@ class Raylet {
     std::string address;  // empty until it registers
     uint64_t lease_id = 0;  // 0: idle
     bool blocked = false;
+    bool dying = false;  // killed, not yet reaped: never granted again
   };
   struct Lease {
     uint64_t id = 0;

@@ -124,6 +124,23 @@ TEST_F(ActorsTest, KilledActorFailsLaterCalls) {
   }
 }
 
+TEST_F(ActorsTest, KillAllowingRestartRecreatesTheActor) {
+  auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(1).Remote(5);
+  int64_t pid = *rayk::Get(counter.Task(&Counter::Pid).Remote());
+  counter.Kill(/*no_restart=*/false);
+  int64_t new_pid = 0;
+  for (int attempt = 0; attempt < 100 && new_pid == 0; ++attempt) {
+    try {
+      new_pid = *rayk::Get(counter.Task(&Counter::Pid).Remote(), std::chrono::milliseconds(30000));
+    } catch (const rayk::ActorDiedError&) {
+      // a call that reached the old process
+    }
+  }
+  EXPECT_NE(new_pid, 0);
+  EXPECT_NE(new_pid, pid);
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 5);
+}
+
 TEST_F(ActorsTest, ProcessDeathWithoutRestartsIsReported) {
   auto counter = rayk::Actor(Counter::Create).Remote(0);
   rayk::Get(counter.Task(&Counter::Incr).Remote(1));
