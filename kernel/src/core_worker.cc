@@ -6,6 +6,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "raylet.h"  // LocalHostName
 #include "rayk/internal/function_registry.h"
 
 namespace rayk {
@@ -55,7 +56,7 @@ std::string_view View(const ObjectValue& value) {
 }  // namespace
 
 CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
-    : options_(std::move(options)), transport_(std::move(transport)) {}
+    : options_(std::move(options)), transport_(std::move(transport)), host_name_(LocalHostName()) {}
 
 Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shared_ptr<Transport> transport) {
   std::unique_ptr<CoreWorker> worker(new CoreWorker(std::move(options), std::move(transport)));
@@ -467,6 +468,8 @@ void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actio
   request.job_id = options_.job_id;
   request.resources = cls.resources;
   request.owner_address = address();
+  request.owner_pid = getpid();
+  request.owner_host = host_name_;
   request.code_libraries = options_.code_libraries;
   std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
   actions.push_back([this, class_key, message = std::move(message)]() mutable {

@@ -171,6 +171,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   std::shared_ptr<Transport> transport_;
   std::unique_ptr<Channel> raylet_;
   std::unique_ptr<Channel> gcs_;
+  const std::string host_name_;
 
   std::mutex mu_;
   std::condition_variable ready_cv_;

@@ -150,9 +150,13 @@ struct RequestWorkerLease {
   JobId job_id;
   ResourceSet resources;
   std::string owner_address;
+  int64_t owner_pid = 0;   // with owner_host, lets the raylet notice a driver that died
+  std::string owner_host;
   std::vector<std::string> code_libraries;
   template <class A>
-  void serialize(A& ar, unsigned) { ar& request_id& job_id& resources& owner_address& code_libraries; }
+  void serialize(A& ar, unsigned) {
+    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries;
+  }
 };
 
 struct LeaseReply {

@@ -28,6 +28,7 @@ constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
 Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler)
     : options_(std::move(options)), transport_(std::move(transport)), scheduler_(std::move(scheduler)) {
   available_ = options_.resources;
+  hostname_ = LocalHostName();
 }
 
 Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<Transport> transport,
@@ -126,6 +127,12 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
         reply(protocol::Encode(MessageType::kLeaseReply, refused));
         return;
       }
+      // A driver on this host is watched, so that a job whose driver is
+      // killed does not keep its leases and workers (workers are the
+      // raylet's children, watched through waitpid).
+      if (body->owner_pid > 0 && body->owner_host == hostname_ && !IsWorkerPid(body->owner_pid)) {
+        drivers_[body->job_id] = body->owner_pid;
+      }
       pending_.push_back(PendingLease{std::move(*body), std::move(reply)});
       Dispatch();
       return;
@@ -193,28 +200,7 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
     case MessageType::kFinishJob: {
       auto body = protocol::Decode<protocol::FinishJob>(message);
       if (!body.ok()) break;
-      // The job's queued leases go too: their owner is gone, and resources
-      // they hold would otherwise stay taken forever.
-      finished_jobs_.insert(body->job_id);
-      for (auto it = pending_.begin(); it != pending_.end();) {
-        if (it->request.job_id != body->job_id || it->request.owner_address == options_.gcs_address) {
-          ++it;
-          continue;
-        }
-        if (it->resources_acquired) ReleaseResources(it->request.resources);
-        protocol::LeaseReply reply;
-        reply.result = protocol::LeaseReply::Result::kFailed;
-        reply.request_id = it->request.request_id;
-        reply.reason = "the job finished";
-        it->reply(protocol::Encode(MessageType::kLeaseReply, reply));
-        it = pending_.erase(it);
-      }
-      for (auto& [id, worker] : workers_) {
-        if (worker.job_id != body->job_id) continue;
-        auto lease = leases_.find(worker.lease_id);
-        bool actor = lease != leases_.end() && lease->second.owner_address == options_.gcs_address;
-        if (!actor) KillWorker(worker);  // the GCS ends the job's actors, except detached ones
-      }
+      FinishJobLocked(body->job_id);
       ack();
       Dispatch();
       return;
@@ -228,6 +214,48 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
       return;
   }
   spdlog::error("raylet: dropped a malformed message of type {}", static_cast<int>(*type));
+}
+
+void Raylet::FinishJobLocked(const JobId& job_id) {
+  // The job's queued leases go too: their owner is gone, and resources they
+  // hold would otherwise stay taken forever.
+  finished_jobs_.insert(job_id);
+  drivers_.erase(job_id);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->request.job_id != job_id || it->request.owner_address == options_.gcs_address) {
+      ++it;
+      continue;
+    }
+    if (it->resources_acquired) ReleaseResources(it->request.resources);
+    protocol::LeaseReply reply;
+    reply.result = protocol::LeaseReply::Result::kFailed;
+    reply.request_id = it->request.request_id;
+    reply.reason = "the job finished";
+    it->reply(protocol::Encode(MessageType::kLeaseReply, reply));
+    it = pending_.erase(it);
+  }
+  for (auto& [id, worker] : workers_) {
+    if (worker.job_id != job_id) continue;
+    auto lease = leases_.find(worker.lease_id);
+    bool actor = lease != leases_.end() && lease->second.owner_address == options_.gcs_address;
+    if (!actor) KillWorker(worker);  // the GCS ends the job's actors, except detached ones
+  }
+}
+
+void Raylet::CheckDriversLocked() {
+  std::vector<JobId> gone;
+  for (const auto& [job_id, pid] : drivers_) {
+    if (!ProcessAlive(static_cast<pid_t>(pid))) gone.push_back(job_id);
+  }
+  for (const JobId& job_id : gone) {
+    spdlog::warn("raylet: the driver of job {} (pid {}) died without ending its job; ending it", job_id.Hex(),
+                 drivers_[job_id]);
+    FinishJobLocked(job_id);
+    // The GCS marks the job finished and ends its actors.
+    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {},
+               kRequestTimeout);
+  }
+  if (!gone.empty()) Dispatch();
 }
 
 void Raylet::Dispatch() {
@@ -347,6 +375,19 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
   spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid, request.job_id.Hex());
 }
 
+bool Raylet::IsWorkerPid(int64_t pid) const {
+  for (const auto& [id, worker] : workers_) {
+    if (worker.pid == pid) return true;
+  }
+  return false;
+}
+
+std::string LocalHostName() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
 void Raylet::KillWorker(Worker& worker) {
   worker.dying = true;
   if (worker.pid > 0) kill(worker.pid, SIGKILL);  // reaped by the monitor
@@ -419,6 +460,10 @@ void Raylet::MonitorLoop() {
     }
     if (std::chrono::steady_clock::now() >= next_report) {
       next_report += kReportPeriod;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        CheckDriversLocked();
+      }
       protocol::ReportResources report;
       {
         std::lock_guard<std::mutex> lock(mu_);

@@ -34,6 +34,9 @@
 
 namespace rayk {
 
+// This machine's host name (to tell local owners from remote ones).
+std::string LocalHostName();
+
 class Raylet {
  public:
   struct Options {
@@ -88,6 +91,12 @@ class Raylet {
   void ReleaseResources(const ResourceSet& resources);
   void AcquireResources(const ResourceSet& resources);
   void KillWorker(Worker& worker);
+  bool IsWorkerPid(int64_t pid) const;
+  // Ends a job on this node: fails its queued leases, kills its workers
+  // (not its actors: the GCS ends those, sparing detached ones).
+  void FinishJobLocked(const JobId& job_id);
+  // Ends the jobs whose driver process on this host has died.
+  void CheckDriversLocked();
   void OnWorkerExit(pid_t pid, int status);
   void NotifyOwner(const std::string& owner_address, std::string message);
   protocol::NodeInfo NodeInfoLocked();
@@ -108,6 +117,8 @@ class Raylet {
   std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
   std::vector<std::string> infeasible_demands_;
   std::set<JobId> finished_jobs_;
+  std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job
+  std::string hostname_;
   std::map<std::string, std::unique_ptr<Channel>> owners_;
   std::string executable_;
 

@@ -133,6 +133,46 @@ TEST_F(CliClusterTest, EmbeddedClusterEndsWithAKilledDriver) {
   }
 }
 
+TEST_F(CliClusterTest, KilledDriverReleasesWhatItHeld) {
+  auto start = Rayk("start --head --port " + std::to_string(port_) + " --num-cpus 2");
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  pid_t driver = fork();
+  if (driver == 0) {
+    setenv("RAYK_ADDRESS", Address().c_str(), 1);
+    execl((std::string(RAYK_BINARY_DIR) + "/bin/pi").c_str(), "pi", "100000", "1000000", nullptr);
+    _exit(127);
+  }
+  auto status = [this] {
+    auto json = Rayk("status --format json --address " + Address());
+    return json.exit_code == 0 ? nlohmann::json::parse(json.output) : nlohmann::json();
+  };
+  // Wait until the driver's tasks hold both CPUs, then kill it outright.
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (true) {
+    auto now = status();
+    if (!now.is_null() && now["nodes"][0]["available"].value("CPU", 0.0) == 0.0) break;  // absent: none free
+    if (std::chrono::steady_clock::now() > deadline) {
+      kill(driver, SIGKILL);
+      waitpid(driver, nullptr, 0);
+      FAIL() << "the driver's tasks never took the CPUs";
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  kill(driver, SIGKILL);
+  waitpid(driver, nullptr, 0);
+  // The raylet notices, ends the job, and frees its CPUs and workers.
+  deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (true) {
+    auto now = status();
+    if (!now.is_null() && now["nodes"][0]["available"].value("CPU", 0.0) == 2.0 &&
+        now["nodes"][0]["workers"] == 0 && now["jobs"]["running"] == 0) {
+      break;
+    }
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "a killed driver's job kept its resources: " << now.dump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 TEST_F(CliClusterTest, StatusWithoutAClusterSaysHowToStartOne) {
   auto status = Rayk("status");
   EXPECT_NE(status.exit_code, 0);
