@@ -28,6 +28,8 @@ constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
 // How long replies already sent by a dead actor get to arrive before its
 // in-flight calls are failed or retried.
 constexpr auto kDeathNoticeGrace = std::chrono::milliseconds(100);
+// An exiting actor waits this long for the transport to send its last reply.
+constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
 
 class StringBuffer : public ObjectBuffer {
  public:
@@ -744,9 +746,13 @@ void CoreWorker::ExecuteLoop() {
     }
     Execute(std::move(next.first), std::move(next.second));
     if (exit_after_task_) {
-      // rayk::ExitActor(): the GCS marks the actor dead for good, then we go.
-      protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()"};
+      // rayk::ExitActor(): the GCS records that the actor must not restart;
+      // the process then ends, and the raylet's notice of that makes it
+      // DEAD. Ending only after the reply is out means the call that exited
+      // still gets its result.
+      protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()", true};
       (void)gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill), kControlTimeout);
+      std::this_thread::sleep_for(kReplyFlushTime);
       RequestExit();
       return;
     }

@@ -207,6 +207,10 @@ void GcsActorManager::HandleKill(protocol::KillActor request, ReplyFn reply) {
     auto it = actors_.find(request.actor_id);
     if (it == actors_.end()) {
       status = Status::NotFound("no actor " + request.actor_id.Hex());
+    } else if (request.exiting_by_itself) {
+      // Its process's end (reported by the raylet) makes it DEAD.
+      it->second.killed = true;
+      it->second.kill_cause = request.cause;
     } else {
       KillLocked(it->second, request.no_restart,
                  request.cause.empty() ? "killed through its handle (ActorHandle::Kill)" : request.cause, actions);

@@ -333,8 +333,11 @@ struct KillActor {
   ActorId actor_id;
   bool no_restart = true;
   std::string cause;
+  // From the actor itself (rayk::ExitActor): it exits on its own once its
+  // last reply is out; the GCS only records that it must not restart.
+  bool exiting_by_itself = false;
   template <class A>
-  void serialize(A& ar, unsigned) { ar& actor_id& no_restart& cause; }
+  void serialize(A& ar, unsigned) { ar& actor_id& no_restart& cause& exiting_by_itself; }
 };
 
 struct ActorList {
