@@ -889,15 +889,20 @@ Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
   if (!reply.ok()) return Status::Unavailable("the GCS did not answer the kill: " + reply.status().message());
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
-  if (!status->ok || !no_restart) return status->ToStatus();
-  // The killer knows at once: its later calls fail here instead of racing
-  // the process's end.
+  if (!status->ok) return status->ToStatus();
+  // The killer knows at once: its later calls fail (or, with a restart, wait
+  // for the new process) instead of racing the old process's end.
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
     ActorClient& client = actor_clients_[actor];
-    client.state = ActorClient::State::kDead;
-    client.death_cause = "killed through its handle (ActorHandle::Kill)";
+    if (no_restart) {
+      client.state = ActorClient::State::kDead;
+      client.death_cause = "killed through its handle (ActorHandle::Kill)";
+    } else {
+      client.state = ActorClient::State::kUnknown;  // re-resolved through the GCS
+      client.channel = nullptr;
+    }
     std::deque<TaskId> in_flight;
     in_flight.swap(client.in_flight);
     for (const TaskId& task_id : in_flight) {
