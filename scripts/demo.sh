@@ -11,3 +11,5 @@ echo "== word count of README.md (map-reduce)"
 build/bin/wordcount README.md 8
 echo "== recursive Fibonacci with nested tasks"
 build/bin/fibonacci 14
+echo "== parameter server: an actor holding weights, tasks pushing gradients"
+build/bin/parameter_server 200 2

@@ -68,20 +68,22 @@ class ObjectStore {
   virtual Result<std::unique_ptr<MutableObjectBuffer>> Create(const ObjectId& id, size_t size,
                                                               bool primary) = 0;
   // Makes a created object immutable and visible to Get(); the buffer from
-  // Create() may be dropped afterwards.
+  // Create() may be dropped afterwards. Sealing twice is kAlreadyExists.
   virtual Status Seal(const ObjectId& id) = 0;
-  // Drops an object that was created but not sealed.
+  // Drops an object that was created but not sealed; a sealed one is
+  // kInvalidArgument (use Delete).
   virtual Status Abort(const ObjectId& id) = 0;
 
   // Waits up to `timeout` for each object to be sealed and returns pinned
   // buffers in the order asked; an entry is empty for an object that did not
-  // appear in time. A zero timeout only looks.
+  // appear in time. A zero or negative timeout only looks.
   virtual Result<std::vector<std::shared_ptr<const ObjectBuffer>>> Get(
       const std::vector<ObjectId>& ids, std::chrono::milliseconds timeout) = 0;
 
   // Frees objects; pinned ones are freed when their last pin goes. Unknown ids
   // are ignored.
   virtual Status Delete(const std::vector<ObjectId>& ids) = 0;
+  // True for sealed objects only.
   virtual bool Contains(const ObjectId& id) = 0;
   virtual ObjectStoreStats Stats() = 0;
 };

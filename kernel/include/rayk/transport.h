@@ -84,9 +84,10 @@ class Transport {
   // delivered once it is (or time out).
   virtual Result<std::unique_ptr<Channel>> Connect(const std::string& endpoint) = 0;
   virtual Result<std::unique_ptr<Publisher>> Publish(const std::string& endpoint) = 0;
-  // Subscribes to every topic that starts with one of `topic_prefixes` (an
-  // empty prefix matches all). Messages published before the subscription is
-  // connected may be missed, as with any pub/sub.
+  // Subscribes to every topic that starts with one of `topic_prefixes`. The
+  // prefix "" matches every topic; an empty list subscribes to nothing.
+  // Messages published before the subscription is connected may be missed,
+  // as with any pub/sub.
   virtual Result<std::unique_ptr<Subscription>> Subscribe(const std::string& endpoint,
                                                           const std::vector<std::string>& topic_prefixes,
                                                           TopicHandler handler) = 0;
