@@ -1,22 +1,19 @@
-// The typed user API (rayk/api.h) end to end against LocalRuntime, a small
-// in-process internal::Runtime that runs each task synchronously by calling
-// the function registry's invokers. It tests the API layer alone: argument
-// encoding, result decoding, error mapping, reference counting and views. The
-// real runtime has integration tests of its own.
+// The typed user API (rayk/api.h) end to end against LocalRuntime
+// (local_runtime.h), a small in-process internal::Runtime that runs each task
+// synchronously by calling the function registry's invokers. It tests the API
+// layer alone: argument encoding, result decoding, error mapping, reference
+// counting and views. The real runtime has integration tests of its own.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <map>
-#include <mutex>
-#include <new>
 #include <numeric>
 #include <stdexcept>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "rayk/api.h"
+#include "unit/local_runtime.h"
 
 namespace api_test {
 
@@ -76,178 +73,9 @@ namespace rayk {
 namespace {
 
 using internal::ErrorInfo;
-using internal::ObjectValue;
 using ::testing::HasSubstr;
 
-// Object bytes in a 64-aligned block (as a store would give), optionally
-// shifted by `misalign` bytes to exercise the unaligned path.
-class HeapBuffer : public ObjectBuffer {
- public:
-  HeapBuffer(std::string_view bytes, size_t misalign)
-      : storage_(static_cast<uint8_t*>(
-            ::operator new(bytes.size() + misalign + 1, std::align_val_t(64)))),
-        data_(storage_ + misalign),
-        size_(bytes.size()) {
-    if (size_ > 0) std::memcpy(data_, bytes.data(), size_);
-  }
-  ~HeapBuffer() override { ::operator delete(storage_, std::align_val_t(64)); }
-  const uint8_t* data() const override { return data_; }
-  size_t size() const override { return size_; }
-
- private:
-  uint8_t* storage_;
-  uint8_t* data_;
-  size_t size_;
-};
-
-class LocalRuntime : public internal::Runtime {
- public:
-  ObjectId SubmitTask(internal::TaskCall call) override {
-    {
-      std::lock_guard lock(mutex_);
-      calls_.push_back(call);
-    }
-    ObjectValue result = Execute(call);
-    std::lock_guard lock(mutex_);
-    return AddObjectLocked(std::move(result));
-  }
-
-  ObjectId Put(std::string data) override {
-    std::lock_guard lock(mutex_);
-    return AddObjectLocked(MakeValue(data));
-  }
-
-  Result<std::vector<ObjectValue>> Get(const std::vector<ObjectId>& ids,
-                                       std::chrono::milliseconds timeout) override {
-    std::lock_guard lock(mutex_);
-    std::vector<ObjectValue> values;
-    for (const ObjectId& id : ids) {
-      auto it = objects_.find(id);
-      if (it == objects_.end())
-        return Status::NotFound("object " + id.Hex() + " is not known here");
-      // Everything runs synchronously, so a pending object never becomes
-      // ready: report the timeout at once rather than sleeping through it.
-      if (!it->second.value) {
-        return Status::TimedOut("object " + id.Hex() + " is not ready after " +
-                                std::to_string(timeout.count()) + " ms");
-      }
-      values.push_back(*it->second.value);
-    }
-    return values;
-  }
-
-  std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t /*num_returns*/,
-                         std::chrono::milliseconds /*timeout*/) override {
-    std::lock_guard lock(mutex_);
-    std::vector<bool> ready;
-    for (const ObjectId& id : ids) {
-      auto it = objects_.find(id);
-      ready.push_back(it != objects_.end() && it->second.value.has_value());
-    }
-    return ready;
-  }
-
-  void AddLocalReference(const ObjectId& id) override {
-    std::lock_guard lock(mutex_);
-    ++objects_.at(id).references;
-  }
-  void RemoveLocalReference(const ObjectId& id) override {
-    std::lock_guard lock(mutex_);
-    auto it = objects_.find(id);
-    if (it != objects_.end() && --it->second.references == 0) objects_.erase(it);
-  }
-  std::string OwnerAddress(const ObjectId& /*id*/) override { return "local:1"; }
-  void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) override {
-    std::lock_guard lock(mutex_);
-    borrowed_.push_back(owner_address);
-    ++objects_.at(id).references;
-  }
-
-  // Test hooks.
-  ObjectId AddPending() {
-    std::lock_guard lock(mutex_);
-    return AddObjectLocked(std::nullopt);
-  }
-  ObjectId AddFailed(ErrorInfo::Kind kind, std::string message) {
-    ErrorInfo error;
-    error.kind = kind;
-    error.message = std::move(message);
-    error.where = "node 1234abcd";
-    std::lock_guard lock(mutex_);
-    return AddObjectLocked(ObjectValue{nullptr, error});
-  }
-  int References(const ObjectId& id) {
-    std::lock_guard lock(mutex_);
-    auto it = objects_.find(id);
-    return it == objects_.end() ? 0 : it->second.references;
-  }
-  std::shared_ptr<const ObjectBuffer> BufferOf(const ObjectId& id) {
-    std::lock_guard lock(mutex_);
-    return objects_.at(id).value->data;
-  }
-  internal::TaskCall LastCall() {
-    std::lock_guard lock(mutex_);
-    return calls_.back();
-  }
-  std::vector<std::string> Borrowed() {
-    std::lock_guard lock(mutex_);
-    return borrowed_;
-  }
-  void set_misalign(size_t misalign) { misalign_ = misalign; }
-
- private:
-  struct Object {
-    std::optional<ObjectValue> value;  // none: pending
-    int references = 1;
-  };
-
-  ObjectValue MakeValue(std::string_view bytes) {
-    return ObjectValue{std::make_shared<HeapBuffer>(bytes, misalign_), std::nullopt};
-  }
-
-  ObjectId AddObjectLocked(std::optional<ObjectValue> value) {
-    ObjectId id = ObjectId::FromRandom();
-    objects_[id] = Object{std::move(value)};
-    return id;
-  }
-
-  ObjectValue Execute(const internal::TaskCall& call) {
-    const std::string where = "task " + call.function + " in the local test runtime";
-    auto fail = [&](ErrorInfo error) {
-      if (error.where.empty()) error.where = where;
-      return ObjectValue{nullptr, std::move(error)};
-    };
-    const internal::RegisteredFunction* function =
-        internal::FunctionRegistry::Instance().Find(call.function);
-    if (function == nullptr) return fail(internal::RuntimeErrorInfo(call.function + " not found"));
-    // Resolve refs to their values; keep the buffers alive during the call.
-    std::vector<std::shared_ptr<const ObjectBuffer>> pinned;
-    internal::ArgList args;
-    {
-      std::lock_guard lock(mutex_);
-      for (const internal::TaskArg& arg : call.args) {
-        if (!arg.is_ref) {
-          args.push_back(arg.value);
-          continue;
-        }
-        const ObjectValue& value = *objects_.at(arg.ref).value;
-        if (value.error) return fail(*value.error);  // a failed argument fails the task
-        pinned.push_back(value.data);
-        args.push_back(internal::BytesOf(value));
-      }
-    }
-    // Without the lock: a task may call the API (nested tasks, Get).
-    internal::InvokeResult result = function->invoke(args);
-    if (result.error) return fail(std::move(*result.error));
-    return MakeValue(result.value);
-  }
-
-  std::mutex mutex_;
-  std::unordered_map<ObjectId, Object> objects_;
-  std::vector<internal::TaskCall> calls_;
-  std::vector<std::string> borrowed_;
-  size_t misalign_ = 0;
-};
+using local_test::LocalRuntime;
 
 class ApiLocalTest : public ::testing::Test {
  protected:

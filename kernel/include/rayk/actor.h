@@ -22,50 +22,39 @@
 // Handles may be used from any thread.
 #pragma once
 
+#include <cstddef>
+#include <functional>
 #include <map>
 #include <string>
+#include <type_traits>
 #include <utility>
+#include <vector>
 
-#include <boost/serialization/split_member.hpp>
-
+#include "rayk/errors.h"
+#include "rayk/ids.h"
+#include "rayk/internal/actor_impl.h"
 #include "rayk/internal/api_impl.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/internal/function_traits.h"
+#include "rayk/object_ref.h"
 
 namespace rayk {
 
-namespace internal {
-
-inline ActorRuntime& RequireActorRuntime() {
-  RequireRuntime();
-  ActorRuntime* actors = CurrentActorRuntime();
-  if (actors == nullptr) throw RuntimeError("this rayk runtime does not support actors");
-  return *actors;
-}
-
-template <class F>
-std::string RegisteredName(F function, const char* what) {
-  std::optional<std::string> name = FunctionRegistry::Instance().NameOf(KeyOf(function));
-  if (!name) {
-    throw RuntimeError(std::string(what) + " not registered with RAYK_REMOTE: " + DescribeFunction(function) +
-                       "; add it to a RAYK_REMOTE(...) line of the job");
-  }
-  return *name;
-}
-
-}  // namespace internal
-
-template <class T>
-class ActorHandle;
-
-// A call of one actor method being prepared.
+// A call of one actor method being prepared: Remote(args) sends it.
 template <class T, class M>
 class ActorTaskCaller {
   using Traits = internal::FunctionTraits<M>;
 
  public:
+  // The type of the object Remote() returns: the method's return type without
+  // reference or const (void for a method that returns nothing).
   using Return = std::decay_t<typename Traits::Return>;
 
+  // Made by ActorHandle::Task.
   ActorTaskCaller(ActorId actor, std::string method) : actor_(actor), method_(std::move(method)) {}
 
+  // Sends the call and returns its result's reference at once. Arguments are
+  // converted and encoded as for rayk::Task(f).Remote, ObjectRefs included.
   template <class... A>
   ObjectRef<Return> Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
@@ -78,45 +67,63 @@ class ActorTaskCaller {
                              typename ObjectRef<Return>::AdoptTag());
   }
 
+  const std::string& method() const { return method_; }
+
  private:
   ActorId actor_;
   std::string method_;
 };
 
+// A handle to an actor of class T. Handles are values: copies name the same
+// actor, and a handle encoded with Boost.Serialization (as an argument or a
+// result) is just the actor's id, so any process of the cluster can call
+// through the copy it decodes. A handle does not keep its actor alive; a
+// default-constructed one names no actor.
 template <class T>
 class ActorHandle {
  public:
   ActorHandle() = default;
+  // For rayk's own use (Actor().Remote, GetActor) and tests.
   explicit ActorHandle(ActorId id) : id_(id) {}
 
   const ActorId& ID() const { return id_; }
+  bool IsNil() const { return id_.IsNil(); }
 
-  // Starts a call of a method registered with RAYK_REMOTE(&T::Method).
+  // Starts a call of a method registered with RAYK_REMOTE(&T::Method). Throws
+  // RuntimeError("method not registered with RAYK_REMOTE: ...") for one that
+  // is not.
   template <class M>
   ActorTaskCaller<T, M> Task(M method) const {
-    static_assert(internal::FunctionTraits<M>::kIsMethod, "Task() on an actor handle takes &Class::Method");
+    static_assert(internal::IsRemoteCallable<M>::value && internal::FunctionTraits<M>::kIsMethod,
+                  "Task() on an actor handle takes a member function: &Class::Method");
     static_assert(std::is_base_of_v<typename internal::FunctionTraits<M>::Class, T>,
                   "the method belongs to another class than the actor's");
+    internal::RequireActorRuntime();
+    internal::RequireActor(id_, "Task()");
     return ActorTaskCaller<T, M>(id_, internal::RegisteredName(method, "method"));
   }
 
   // Ends the actor's process. With no_restart (the default) it stays dead and
-  // later calls fail with ActorDiedError; otherwise it restarts if
-  // max_restarts allows.
+  // later calls fail with ActorDiedError; otherwise it is re-created if
+  // max_restarts allows. Calls already sent may fail either way.
   void Kill(bool no_restart = true) const {
-    Status status = internal::RequireActorRuntime().KillActor(id_, no_restart);
-    if (!status.ok()) throw RuntimeError("cannot kill actor " + id_.Hex() + ": " + status.message());
+    internal::ActorRuntime& actors = internal::RequireActorRuntime();
+    internal::RequireActor(id_, "Kill()");
+    Status status = actors.KillActor(id_, no_restart);
+    if (!status.ok()) {
+      throw RuntimeError("cannot kill actor " + id_.Hex() + ": " + status.message());
+    }
   }
 
+  friend bool operator==(const ActorHandle& a, const ActorHandle& b) { return a.id_ == b.id_; }
+  friend bool operator!=(const ActorHandle& a, const ActorHandle& b) { return a.id_ != b.id_; }
+
+  // Boost.Serialization: the actor id's 16 bytes. Unlike an ObjectRef there is
+  // no owner to tell: the GCS resolves an actor id from any process.
   template <class Archive>
-  void save(Archive& ar, unsigned /*version*/) const {
-    ar << id_;
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& id_;
   }
-  template <class Archive>
-  void load(Archive& ar, unsigned /*version*/) {
-    ar >> id_;
-  }
-  BOOST_SERIALIZATION_SPLIT_MEMBER()
 
  private:
   ActorId id_;
@@ -128,42 +135,53 @@ class ActorCreator {
   using Traits = internal::FunctionTraits<F>;
 
  public:
-  ActorCreator(std::string factory) : factory_(std::move(factory)) {}  // NOLINT: made by rayk::Actor
+  // Made by rayk::Actor.
+  explicit ActorCreator(std::string factory) : factory_(std::move(factory)) {}
 
-  // A cluster-wide name, for rayk::GetActor<T>(name); creation fails if taken.
+  // A cluster-wide name, for rayk::GetActor<T>(name); Remote() fails if an
+  // actor already has it.
   ActorCreator& SetName(std::string name) {
     options_.name = std::move(name);
     return *this;
   }
-  // Resources held for the actor's life. By default an actor holds none (as
-  // in Ray), so actors do not use up a node's CPUs.
+  // Resources held for the actor's whole life. By default an actor holds none
+  // (as in Ray), so that idle actors do not use up a node's CPUs.
   ActorCreator& SetResource(const std::string& name, double amount) {
     options_.resources.Set(name, amount);
     return *this;
   }
+  // SetResource for each entry; resources not named keep their demand.
   ActorCreator& SetResources(const std::map<std::string, double>& resources) {
     for (const auto& [name, amount] : resources) options_.resources.Set(name, amount);
     return *this;
   }
+  // How many times the actor is re-created through its factory (with the same
+  // arguments, so with fresh state) after its process dies.
   ActorCreator& SetMaxRestarts(int max_restarts) {
     options_.max_restarts = max_restarts;
     return *this;
   }
+  // How many times a call that was running when the actor died is re-sent to
+  // the restarted actor; 0 fails it with ActorDiedError.
   ActorCreator& SetMaxTaskRetries(int max_task_retries) {
     options_.max_task_retries = max_task_retries;
     return *this;
   }
-  // Up to n calls run at once, on n threads of the actor's process.
+  // Up to n calls run at once, on n threads of the actor's process; the
+  // methods must then be thread-safe. 1 (the default) runs calls in order.
   ActorCreator& SetMaxConcurrency(int n) {
     options_.max_concurrency = n;
     return *this;
   }
-  // The actor outlives the job that created it (until killed).
+  // The actor outlives the job that created it, until it is killed.
   ActorCreator& SetLifetimeDetached() {
     options_.detached = true;
     return *this;
   }
 
+  // Creates the actor and returns its handle at once; the factory runs on the
+  // actor's node, and calls sent before it finishes wait for it. Arguments are
+  // converted and encoded as for rayk::Task(f).Remote.
   template <class... A>
   ActorHandle<T> Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
@@ -174,13 +192,15 @@ class ActorCreator {
     creation.factory = factory_;
     creation.class_name = internal::TypeName<T>();
     creation.options = options_;
-    creation.args = internal::MakeTaskArgs<Traits>(runtime, factory_, std::index_sequence_for<A...>(),
-                                                   std::forward<A>(args)...);
+    creation.args = internal::MakeTaskArgs<Traits>(
+        runtime, factory_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
     const std::string class_name = creation.class_name;
     Result<ActorId> id = actors.CreateActor(std::move(creation));
-    if (!id.ok()) throw RuntimeError("cannot create actor " + class_name + ": " + id.status().message());
+    if (!id.ok()) internal::ThrowCreateActorError(id.status(), class_name, options_.name);
     return ActorHandle<T>(*id);
   }
+
+  const std::string& factory() const { return factory_; }
 
  private:
   std::string factory_;
@@ -188,24 +208,37 @@ class ActorCreator {
 };
 
 // Starts creating an actor from its factory, a static T* T::Create(...)
-// registered with RAYK_REMOTE.
+// registered with RAYK_REMOTE. Throws RuntimeError("actor factory not
+// registered with RAYK_REMOTE: ...") for one that is not.
 template <class F>
 auto Actor(F factory) {
-  static_assert(internal::kIsActorFactory<F>,
+  static_assert(internal::IsRemoteCallable<F>::value && internal::kIsActorFactory<F>,
                 "rayk::Actor takes a static factory returning a pointer to the actor's class");
   using T = std::remove_pointer_t<typename internal::FunctionTraits<F>::Return>;
+  internal::RequireActorRuntime();
   return ActorCreator<T, F>(internal::RegisteredName(factory, "actor factory"));
 }
 
-// The actor created with SetName(name), from any driver or worker of the cluster.
+// The actor created with SetName(name), from any driver or worker of the
+// cluster. Throws RuntimeError("no actor named 'name'") when there is none.
+// T is not checked against the actor's class: name the class it was made as.
 template <class T>
 ActorHandle<T> GetActor(const std::string& name) {
-  Result<ActorId> id = internal::RequireActorRuntime().GetNamedActor(name);
-  if (!id.ok()) throw RuntimeError(id.status().message());
+  internal::ActorRuntime& actors = internal::RequireActorRuntime();
+  Result<ActorId> id = actors.GetNamedActor(name);
+  if (!id.ok()) internal::ThrowGetActorError(id.status(), name);
   return ActorHandle<T>(*id);
 }
 
-// Inside an actor method: ends the actor (for good) once the method returns.
+// Inside an actor method: ends the actor, for good (no restart), once the
+// method returns and its result is sent.
 inline void ExitActor() { internal::RequireActorRuntime().ExitActor(); }
 
 }  // namespace rayk
+
+template <class T>
+struct std::hash<rayk::ActorHandle<T>> {
+  size_t operator()(const rayk::ActorHandle<T>& handle) const noexcept {
+    return std::hash<rayk::ActorId>()(handle.ID());
+  }
+};

@@ -1,4 +1,5 @@
-// The rayk user API: remote functions, object references, Put/Get/Wait.
+// The rayk user API: remote functions, object references, Put/Get/Wait, and
+// actors (rayk/actor.h, included here).
 //
 //   int Add(int a, int b) { return a + b; }
 //   RAYK_REMOTE(Add);
@@ -210,14 +211,7 @@ TaskCaller<F> Task(F function) {
   static_assert(!internal::kIsActorFactory<F>,
                 "a function returning a pointer to a class is an actor factory: use rayk::Actor");
   internal::RequireRuntime();
-  std::optional<std::string> name =
-      internal::FunctionRegistry::Instance().NameOf(internal::KeyOf(function));
-  if (!name) {
-    throw RuntimeError(
-        "function not registered with RAYK_REMOTE: " + internal::DescribeFunction(function) +
-        "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
-  }
-  return TaskCaller<F>(std::move(*name));
+  return TaskCaller<F>(internal::RegisteredName(function, "function"));
 }
 
 }  // namespace rayk

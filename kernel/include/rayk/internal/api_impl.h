@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -85,6 +86,21 @@ std::string DescribeFunction(F function) {
   } else {
     return "a member function of type " + TypeName<F>();
   }
+}
+
+// The name RAYK_REMOTE registered `function` under (a task function, an actor
+// factory or a method: `what` says which, for the error). Every typed entry
+// point looks names up here, so an unregistered function fails the same way
+// wherever it is used, and before anything is sent.
+template <class F>
+std::string RegisteredName(F function, const char* what) {
+  std::optional<std::string> name = FunctionRegistry::Instance().NameOf(KeyOf(function));
+  if (!name) {
+    throw RuntimeError(std::string(what) + " not registered with RAYK_REMOTE: " +
+                       DescribeFunction(function) +
+                       "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
+  }
+  return std::move(*name);
 }
 
 template <class T>
