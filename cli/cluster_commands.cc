@@ -93,6 +93,7 @@ struct ClusterCommands::Impl {
   CLI::App* start = nullptr;
   bool head = false;
   int port = 6379;
+  GcsProcessOptions gcs;
   int num_cpus = 0;
   std::string resources;
   std::string labels;
@@ -157,7 +158,11 @@ struct ClusterCommands::Impl {
     std::string pids = *session + "/pids";
     std::string gcs_address = address;
     if (head) {
-      std::vector<std::string> argv = {*executable, "gcs-server", "--port", std::to_string(port), "--session-dir", *session};
+      // The supervisor restarts the GCS server if it dies; with a durable gcs
+      // plugin (sqlite) the cluster carries on as if nothing happened.
+      std::vector<std::string> argv = {*executable, "gcs-server", "--supervise", "--port", std::to_string(port),
+                                       "--node-timeout-ms", std::to_string(gcs.node_timeout_ms), "--session-dir",
+                                       *session};
       for (const std::string& arg : ConfigArgs()) argv.push_back(arg);
       std::string log = *session + "/logs/gcs_server.log";
       auto pid = SpawnProcess(argv, log, /*new_session=*/true);
@@ -374,6 +379,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.start->add_option("--num-cpus", d.num_cpus, "CPUs this node offers (default: all)");
   d.start->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
   d.start->add_option("--labels", d.labels, "node labels as JSON, e.g. '{\"zone\": \"a\"}'");
+  d.start->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
+                      "with --head: a node silent this long is marked dead")->capture_default_str();
   d.AddConfigOptions(d.start);
   add_format(d.start);
 
@@ -395,7 +402,11 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.run->add_option("ARGS", d.job_args, "arguments for the job's main, after --");
 
   d.gcs_server = app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
-  d.gcs_server->add_option("--port", d.port, "port to serve on (0: any free port)");
+  d.gcs_server->add_option("--port", d.gcs.port, "port to serve on (0: any free port)");
+  d.gcs_server->add_option("--publisher-port", d.gcs.publisher_port, "port to publish on (0: any free port)");
+  d.gcs_server->add_option("--node-timeout-ms", d.gcs.node_timeout_ms, "a node silent this long is marked dead");
+  d.gcs_server->add_option("--restarts", d.gcs.restarts, "how many times the supervisor restarted it");
+  d.gcs_server->add_flag("--supervise", d.gcs.supervise, "supervise a GCS server, restarting it when it dies");
   d.gcs_server->add_option("--session-dir", d.session_dir, "session folder")->required();
   d.gcs_server->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
   d.AddConfigOptions(d.gcs_server);
@@ -430,7 +441,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.status->parsed()) return d.ShowStatus();
   if (d.run->parsed()) return d.Run();
   if (d.list_actors->parsed()) return d.ListActors();
-  if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.port);
+  if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
     return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus), ParseLabels(d.labels));
   }

@@ -66,7 +66,7 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shar
   auto raylet = worker->transport_->Connect(worker->options_.raylet_address);
   if (!raylet.ok()) return raylet.status();
   worker->raylet_ = std::move(*raylet);
-  auto gcs = worker->transport_->Connect(worker->options_.gcs_address);
+  auto gcs = GcsClient::Connect(*worker->transport_, worker->options_.gcs_address);
   if (!gcs.ok()) return gcs.status();
   worker->gcs_ = std::move(*gcs);
   auto server = worker->transport_->Serve(worker->options_.endpoint,
@@ -88,7 +88,7 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shar
     job.job.code_libraries = worker->options_.code_libraries;
     job.job.start_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch()).count();
-    auto reply = worker->gcs_->CallSync(protocol::Encode(MessageType::kRegisterJob, job), kControlTimeout);
+    auto reply = worker->gcs_->CallSync(protocol::Encode(MessageType::kRegisterJob, job));
     if (!reply.ok()) {
       return Status::Unavailable("cannot register the job with the GCS at " + worker->options_.gcs_address + ": " +
                                  reply.status().message());
@@ -751,7 +751,7 @@ void CoreWorker::ExecuteLoop() {
       // DEAD. Ending only after the reply is out means the call that exited
       // still gets its result.
       protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()", true};
-      (void)gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill), kControlTimeout);
+      (void)gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill));
       std::this_thread::sleep_for(kReplyFlushTime);
       RequestExit();
       return;
@@ -832,7 +832,7 @@ void CoreWorker::ExitActor() { exit_after_task_ = true; }
 // ---------------------------------------------------------------- actors
 
 Result<protocol::ActorInfo> CoreWorker::QueryActor(const protocol::GetActor& request) {
-  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kGetActor, request), kControlTimeout);
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kGetActor, request));
   if (!reply.ok()) return Status::Unavailable("the GCS did not answer about an actor: " + reply.status().message());
   return protocol::Decode<protocol::ActorInfo>(*reply);
 }
@@ -865,8 +865,7 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
     }
     spec.args.push_back(std::move(arg));
   }
-  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kRegisterActor, protocol::RegisterActor{spec}),
-                              kControlTimeout);
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kRegisterActor, protocol::RegisterActor{spec}));
   if (!reply.ok()) return Status::Unavailable("cannot register the actor with the GCS: " + reply.status().message());
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
@@ -885,7 +884,7 @@ Result<ActorId> CoreWorker::GetNamedActor(const std::string& name) {
 
 Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
   protocol::KillActor kill{actor, no_restart, ""};
-  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill), kControlTimeout);
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kKillActor, kill));
   if (!reply.ok()) return Status::Unavailable("the GCS did not answer the kill: " + reply.status().message());
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
@@ -918,7 +917,7 @@ Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
 }
 
 Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {
-  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kListActors, protocol::Empty{}), kControlTimeout);
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kListActors, protocol::Empty{}));
   if (!reply.ok()) return reply.status();
   auto list = protocol::Decode<protocol::ActorList>(*reply);
   if (!list.ok()) return list.status();
@@ -998,9 +997,16 @@ void CoreWorker::ResolveActorLocked(const ActorId& actor, Actions& actions) {
   request.actor_id = actor;
   request.wait = protocol::GetActor::Wait::kUntilSettled;
   actions.push_back([this, actor, message = protocol::Encode(MessageType::kGetActor, request)] {
-    gcs_->Call(message, [this, actor](Result<std::string> reply) { OnActorInfo(actor, false, std::move(reply)); },
-               kForever);
+    gcs_->Call(message, [this, actor](Result<std::string> reply) { OnActorInfo(actor, false, std::move(reply)); });
   });
+}
+
+std::string CoreWorker::WatchActorMessage(const ActorId& actor, uint64_t epoch) {
+  protocol::GetActor request;
+  request.actor_id = actor;
+  request.wait = protocol::GetActor::Wait::kUntilChanged;
+  request.epoch = epoch;
+  return protocol::Encode(MessageType::kGetActor, request);
 }
 
 void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply, bool deferred) {
@@ -1047,13 +1053,24 @@ void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::strin
       }
       client.in_flight.clear();
     };
+    if (watch && info && !info->actor_id.IsNil() && info->epoch <= client.epoch &&
+        info->state != protocol::ActorState::kDead) {
+      // The poll ran out with no change (or a restarted GCS answered it): ask
+      // again, unless a newer watch or the handle's end has taken over.
+      if (info->epoch != client.epoch || client.state != ActorClient::State::kAlive) return;
+      actions.push_back([this, actor, message = WatchActorMessage(actor, client.epoch)] {
+        gcs_->Call(message, [this, actor](Result<std::string> r) { OnActorInfo(actor, true, std::move(r)); });
+      });
+      Run(actions);
+      return;
+    }
     if (!info || info->actor_id.IsNil()) {
       client.state = ActorClient::State::kDead;
-      client.death_cause = info ? "no such actor is known to the GCS"
+      client.death_cause = info ? "the GCS does not know it (a GCS on the volatile 'memory' gcs plugin forgets its "
+                                  "actors when it restarts; use [gcs] plugin = \"sqlite\" to keep them)"
                                 : "the GCS did not answer (" + reply.status().message() + ")";
       fail_in_flight("actor " + actor.Hex().substr(0, 8) + " is unreachable: " + client.death_cause);
     } else if (watch) {
-      if (info->epoch <= client.epoch && info->state != protocol::ActorState::kDead) return;
       std::string cause = info->state == protocol::ActorState::kDead ? info->death_cause : "its process died and it is restarting";
       fail_in_flight("actor " + info->class_name + " " + actor.Hex().substr(0, 8) + " died while running this call: " +
                      cause);
@@ -1073,12 +1090,8 @@ void CoreWorker::OnActorInfo(const ActorId& actor, bool watch, Result<std::strin
       client.max_task_retries = info->max_task_retries;
       client.channel = channel;
       // Watch for the next change (death or restart) of this incarnation.
-      protocol::GetActor request;
-      request.actor_id = actor;
-      request.wait = protocol::GetActor::Wait::kUntilChanged;
-      request.epoch = info->epoch;
-      actions.push_back([this, actor, message = protocol::Encode(MessageType::kGetActor, request)] {
-        gcs_->Call(message, [this, actor](Result<std::string> r) { OnActorInfo(actor, true, std::move(r)); }, kForever);
+      actions.push_back([this, actor, message = WatchActorMessage(actor, info->epoch)] {
+        gcs_->Call(message, [this, actor](Result<std::string> r) { OnActorInfo(actor, true, std::move(r)); });
       });
     } else {
       client.state = ActorClient::State::kUnknown;

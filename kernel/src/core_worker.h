@@ -26,6 +26,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "gcs_client.h"
 #include "protocol.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/transport.h"
@@ -157,6 +158,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   void SendActorTasksLocked(const ActorId& actor, Actions& actions);
   void ResolveActorLocked(const ActorId& actor, Actions& actions);
   void FlushActorOutbox(const ActorId& actor);
+  static std::string WatchActorMessage(const ActorId& actor, uint64_t epoch);
   void OnActorInfo(const ActorId& actor, bool watch, Result<std::string> reply, bool deferred = false);
   void HandleDeferredActorInfos();
   void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt, Result<std::string> reply);
@@ -170,7 +172,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   const Options options_;
   std::shared_ptr<Transport> transport_;
   std::unique_ptr<Channel> raylet_;
-  std::unique_ptr<Channel> gcs_;
+  std::unique_ptr<GcsClient> gcs_;
   const std::string host_name_;
 
   std::mutex mu_;

@@ -4,7 +4,10 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <sys/wait.h>
+
 #include <iostream>
+#include <thread>
 
 #include <boost/dll/shared_library.hpp>
 #include <spdlog/spdlog.h>
@@ -89,13 +92,80 @@ std::string AddressFromEndpoint(const std::string& endpoint) {
   return endpoint.starts_with(prefix) ? endpoint.substr(prefix.size()) : endpoint;
 }
 
-int RunGcsServerProcess(const ProcessOptions& options, int port) {
-  SetUpLogging("gcs");
+namespace {
+
+// The supervisor: restarts the GCS server whenever it dies, on the ports its
+// first run chose, so that every client's address stays valid. It ends the
+// server and itself on SIGTERM. A server that keeps dying at once (bad
+// configuration, a locked database) is not restarted forever.
+int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs, const sigset_t& signals) {
+  auto executable = RaykExecutable();
+  if (!executable.ok()) return Fail("gcs-server", executable.status());
+  std::string log = options.session_dir + "/logs/gcs_server.log";
+  int quick_failures = 0;
+  while (true) {
+    std::vector<std::string> argv = {*executable, "gcs-server", "--session-dir", options.session_dir,
+                                     "--port", std::to_string(gcs.port), "--publisher-port",
+                                     std::to_string(gcs.publisher_port), "--node-timeout-ms",
+                                     std::to_string(gcs.node_timeout_ms), "--restarts", std::to_string(gcs.restarts),
+                                     "--exit-with-parent"};
+    if (!options.config_file.empty()) argv.insert(argv.end(), {"--config", options.config_file});
+    for (const std::string& set : options.config_sets) argv.insert(argv.end(), {"--set", set});
+    auto started_at = std::chrono::steady_clock::now();
+    auto pid = SpawnProcess(argv, log, /*new_session=*/false);
+    if (!pid.ok()) return Fail("gcs-server", pid.status());
+    (void)WriteFileAtomically(options.session_dir + "/gcs_server.pid", std::to_string(*pid));
+    int status = 0;
+    while (true) {
+      timespec period{0, 50 * 1000 * 1000};
+      if (sigtimedwait(&signals, nullptr, &period) > 0) {
+        TerminateProcess(*pid, std::chrono::milliseconds(3000));
+        return 0;
+      }
+      if (waitpid(*pid, &status, WNOHANG) == *pid) break;
+    }
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;  // stopped on purpose
+    // Learn the ports the first run chose, from the files it wrote.
+    auto address = ReadFile(options.session_dir + "/gcs_address");
+    auto publisher = ReadFile(options.session_dir + "/gcs_publisher_address");
+    if (address.ok() && gcs.port == 0) gcs.port = std::stoi(address->substr(address->rfind(':') + 1));
+    if (publisher.ok() && gcs.publisher_port == 0) {
+      gcs.publisher_port = std::stoi(publisher->substr(publisher->rfind(':') + 1));
+    }
+    bool quick = std::chrono::steady_clock::now() - started_at < std::chrono::seconds(2);
+    quick_failures = quick ? quick_failures + 1 : 0;
+    std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                                          : "exited with code " + std::to_string(WEXITSTATUS(status));
+    if (quick_failures >= 5 || gcs.port == 0) {
+      spdlog::error("the GCS server {} {} times in a row right after starting; giving up (see {})", how,
+                    quick_failures, log);
+      return 1;
+    }
+    ++gcs.restarts;
+    spdlog::warn("the GCS server (pid {}) {}; restarting it on port {} (restart {})", *pid, how, gcs.port,
+                 gcs.restarts);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100 * quick_failures));
+  }
+}
+
+}  // namespace
+
+int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs_options) {
+  SetUpLogging(gcs_options.supervise ? "gcs-supervisor" : "gcs");
   sigset_t signals = BlockTerminationSignals();
   ExitWithParentIfAsked(options);
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("gcs-server", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("gcs-server", st);
+  if (gcs_options.node_timeout_ms <= 0) {
+    return Fail("gcs-server", Status::InvalidArgument("--node-timeout-ms must be positive, e.g. 10000"));
+  }
+  if (gcs_options.supervise) {
+    if (options.session_dir.empty()) {
+      return Fail("gcs-server", Status::InvalidArgument("--supervise needs --session-dir"));
+    }
+    return SuperviseGcsServer(options, gcs_options, signals);
+  }
   PluginLoader loader(config->plugin_path());
   PluginContext context;
   context.role = ProcessRole::kGcs;
@@ -106,12 +176,20 @@ int RunGcsServerProcess(const ProcessOptions& options, int port) {
   if (!store.ok()) return Fail("gcs-server", store.status());
   auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
   if (!scheduler.ok()) return Fail("gcs-server", scheduler.status());
-  auto gcs = GcsServer::Start(*transport, *store, *scheduler, "tcp://127.0.0.1:" + std::to_string(port));
+  GcsServer::Options server;
+  server.endpoint = "tcp://127.0.0.1:" + std::to_string(gcs_options.port);
+  server.publisher_endpoint = "tcp://127.0.0.1:" + std::to_string(gcs_options.publisher_port);
+  server.node_timeout = std::chrono::milliseconds(gcs_options.node_timeout_ms);
+  server.restarts = gcs_options.restarts;
+  server.store_plugin = config->slot(PluginKind::kGcs).plugin;
+  auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
-  spdlog::info("GCS serving at {}", address);
+  spdlog::info("GCS serving at {} (publishing at {}){}", address, (*gcs)->publisher_endpoint(),
+               gcs_options.restarts > 0 ? ", restart " + std::to_string(gcs_options.restarts) : "");
   if (!options.session_dir.empty()) {
-    Status st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
+    Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address", (*gcs)->publisher_endpoint());
+    if (st.ok()) st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
     if (!st.ok()) return Fail("gcs-server", st);
   }
   WaitForTermination(signals, [] { return false; });

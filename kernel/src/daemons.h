@@ -23,7 +23,17 @@ struct ProcessOptions {
   bool exit_with_parent = false;
 };
 
-int RunGcsServerProcess(const ProcessOptions& options, int port);
+struct GcsProcessOptions {
+  int port = 0;            // 0: any free port
+  int publisher_port = 0;  // node-change publications; 0: any free port
+  int node_timeout_ms = 10000;
+  uint32_t restarts = 0;   // set by the supervisor on each restart
+  // Run as the GCS's supervisor: start the GCS server as a child and start
+  // it again, on the same ports, whenever it dies.
+  bool supervise = false;
+};
+
+int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs);
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
                      const std::map<std::string, std::string>& labels);

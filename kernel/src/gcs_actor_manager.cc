@@ -17,6 +17,20 @@ constexpr auto kSchedulePeriod = std::chrono::milliseconds(20);
 
 std::string Encoded(const protocol::ActorInfo& info) { return protocol::Encode(MessageType::kActorInfo, info); }
 
+// What the actors table keeps of a record: enough to answer for the actor and
+// to restart it after a GCS restart.
+struct StoredActor {
+  protocol::ActorSpec spec;
+  protocol::ActorInfo info;
+  bool killed = false;
+  std::string kill_cause;
+  WorkerId worker_id;
+  uint64_t lease_id = 0;
+  std::string raylet_address;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& spec& info& killed& kill_cause& worker_id& lease_id& raylet_address; }
+};
+
 }  // namespace
 
 GcsActorManager::GcsActorManager(std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler,
@@ -35,6 +49,84 @@ GcsActorManager::~GcsActorManager() {
     channels.swap(channels_);
   }
   channels.clear();  // pending callbacks see stopping_ and return
+}
+
+Status GcsActorManager::Load() {
+  auto stored = store_->GetAll(kActorTable);
+  if (!stored.ok()) return stored.status();
+  Actions actions;
+  std::lock_guard<std::mutex> lock(mu_);
+  for (const auto& [key, value] : *stored) {
+    auto actor = protocol::Decode<StoredActor>(value);
+    if (!actor.ok()) {
+      spdlog::error("gcs: skipped an unreadable actor record: {}", actor.status().message());
+      continue;
+    }
+    Record& record = actors_[actor->info.actor_id];
+    record.spec = std::move(actor->spec);
+    record.info = std::move(actor->info);
+    record.killed = actor->killed;
+    record.kill_cause = std::move(actor->kill_cause);
+    record.worker_id = actor->worker_id;
+    record.lease_id = actor->lease_id;
+    record.raylet_address = std::move(actor->raylet_address);
+    if (record.info.state == ActorState::kDead) continue;
+    if (!record.info.name.empty()) names_[record.info.name] = record.info.actor_id;
+    if (record.info.state != ActorState::kAlive) {
+      // A creation was under way when the old GCS died: its reply is lost, so
+      // end that worker (if one was leased) and create the actor afresh.
+      if (record.lease_id != 0 && !record.raylet_address.empty()) {
+        std::shared_ptr<Channel> raylet = ChannelTo(record.raylet_address);
+        uint64_t lease = record.lease_id;
+        if (raylet) {
+          actions.push_back([raylet, lease] {
+            (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}));
+          });
+        }
+      }
+      record.worker_id = WorkerId::Nil();
+      record.lease_id = 0;
+      record.needs_scheduling = true;
+    }
+  }
+  spdlog::info("gcs: loaded {} actor records", actors_.size());
+  Run(actions);
+  return Status::Ok();
+}
+
+void GcsActorManager::PersistLocked(const Record& record) {
+  StoredActor stored{record.spec,      record.info,     record.killed, record.kill_cause,
+                     record.worker_id, record.lease_id, record.raylet_address};
+  Status st = store_->Put(kActorTable, record.info.actor_id.Binary(), protocol::Encode(MessageType::kActorInfo, stored));
+  if (!st.ok()) spdlog::error("gcs: cannot persist actor {}: {}", record.info.actor_id.Hex(), st.message());
+}
+
+void GcsActorManager::ExpireWaitersLocked(Actions& actions) {
+  auto now = std::chrono::steady_clock::now();
+  for (auto& [id, waiters] : waiters_) {
+    auto record = actors_.find(id);
+    for (auto w = waiters.begin(); w != waiters.end();) {
+      if (now - w->since < kLongPollLimit || record == actors_.end()) {
+        ++w;
+        continue;
+      }
+      actions.push_back([reply = std::move(w->reply), encoded = Encoded(record->second.info)] { reply(encoded); });
+      w = waiters.erase(w);
+    }
+  }
+}
+
+void GcsActorManager::HandleNodeDead(const NodeId& node_id) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, record] : actors_) {
+      if (record.info.state == ActorState::kDead || record.info.node_id != node_id) continue;
+      if (record.info.state != ActorState::kAlive && record.lease_id == 0) continue;
+      ProcessGoneLocked(record, "its node " + node_id.Hex().substr(0, 8) + " died", actions);
+    }
+  }
+  Run(actions);
 }
 
 void GcsActorManager::Start(const std::string& own_address) {
@@ -78,8 +170,7 @@ void GcsActorManager::SetStateLocked(Record& record, ActorState state, Actions& 
     record.info.address.clear();
     record.info.pid = 0;
   }
-  Status st = store_->Put(kActorTable, record.info.actor_id.Binary(), Encoded(record.info));
-  if (!st.ok()) spdlog::error("gcs: cannot persist actor {}: {}", record.info.actor_id.Hex(), st.message());
+  PersistLocked(record);
   auto it = waiters_.find(record.info.actor_id);
   if (it == waiters_.end()) return;
   std::string encoded = Encoded(record.info);
@@ -107,6 +198,12 @@ void GcsActorManager::HandleRegister(protocol::RegisterActor request, ReplyFn re
   {
     std::lock_guard<std::mutex> lock(mu_);
     const protocol::ActorSpec& spec = request.spec;
+    if (actors_.count(spec.actor_id)) {
+      // A retried registration (the first reached an earlier GCS, or its
+      // reply was lost): already done.
+      reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(Status::Ok())));
+      return;
+    }
     if (!spec.name.empty() && names_.count(spec.name)) {
       reply(protocol::Encode(MessageType::kStatusReply,
                              protocol::StatusReply::From(Status::AlreadyExists(
@@ -149,7 +246,7 @@ void GcsActorManager::HandleGet(protocol::GetActor request, ReplyFn reply) {
     reply(Encoded(missing));
     return;
   }
-  Waiter waiter{request, reply};
+  Waiter waiter{request, reply, std::chrono::steady_clock::now()};
   if (Settles(waiter, it->second.info)) {
     reply(Encoded(it->second.info));
     return;
@@ -211,6 +308,7 @@ void GcsActorManager::HandleKill(protocol::KillActor request, ReplyFn reply) {
       // Its process's end (reported by the raylet) makes it DEAD.
       it->second.killed = true;
       it->second.kill_cause = request.cause;
+      PersistLocked(it->second);
     } else {
       KillLocked(it->second, request.no_restart,
                  request.cause.empty() ? "killed through its handle (ActorHandle::Kill)" : request.cause, actions);
@@ -264,6 +362,7 @@ void GcsActorManager::ScheduleLoop() {
       for (auto& [id, record] : actors_) {
         if (record.needs_scheduling && !record.scheduling) ScheduleLocked(record, actions);
       }
+      ExpireWaitersLocked(actions);
     }
     Run(actions);
   }
@@ -349,6 +448,7 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet, Resu
       uint64_t epoch = record.info.epoch;
       std::string address = lease->worker_address;
       record.info.address = address;
+      PersistLocked(record);
       if (worker) {
         actions.push_back([this, worker, id, epoch, message = protocol::Encode(MessageType::kPushTask, push)] {
           worker->Call(message, [this, id, epoch](Result<std::string> r) { OnCreated(id, epoch, std::move(r)); },

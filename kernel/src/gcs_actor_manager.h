@@ -6,7 +6,11 @@
 // actor's factory) to the worker. States: PENDING -> ALIVE -> (RESTARTING ->
 // ALIVE)* -> DEAD. When the worker dies, the raylet tells the GCS; the actor
 // is re-created through its factory while max_restarts allows, else DEAD
-// with the cause. Callers learn of changes by long-polling GetActor.
+// with the cause. Callers learn of changes by long-polling GetActor; a poll
+// is answered within kLongPollLimit even without a change, so that a caller
+// whose GCS restarted finds out by asking again.
+// Every record is written to the actors table on each change; Load() brings
+// them back in a restarted GCS and resumes creations that were under way.
 // Thread-safe: one mutex; transport calls happen outside it.
 #pragma once
 
@@ -33,6 +37,10 @@ class GcsActorManager {
                   std::shared_ptr<GcsStore> store, ViewFn view);
   ~GcsActorManager();
 
+  static constexpr std::chrono::milliseconds kLongPollLimit{2000};
+
+  // Reloads the actors a durable store kept. Call before Start().
+  Status Load();
   // The GCS's own endpoint: the owner of the leases it takes for actors.
   void Start(const std::string& own_address);
 
@@ -42,6 +50,8 @@ class GcsActorManager {
   void HandleList(ReplyFn reply);
   void HandleWorkerDied(const protocol::WorkerDied& died);
   void HandleJobFinished(const JobId& job_id);
+  // The health check declared a node dead: its actors lost their processes.
+  void HandleNodeDead(const NodeId& node_id);
 
  private:
   struct Record {
@@ -58,6 +68,7 @@ class GcsActorManager {
   struct Waiter {
     protocol::GetActor request;
     ReplyFn reply;
+    std::chrono::steady_clock::time_point since;
   };
   using Actions = std::vector<std::function<void()>>;
 
@@ -67,6 +78,9 @@ class GcsActorManager {
   void OnCreated(const ActorId& id, uint64_t epoch, Result<std::string> reply);
   // Records a state change: bumps the epoch, persists, answers waiters.
   void SetStateLocked(Record& record, protocol::ActorState state, Actions& actions);
+  void PersistLocked(const Record& record);
+  // Answers polls that waited kLongPollLimit with the actor's current state.
+  void ExpireWaitersLocked(Actions& actions);
   void DieLocked(Record& record, const std::string& cause, Actions& actions);
   void KillLocked(Record& record, bool no_restart, const std::string& cause, Actions& actions);
   // The actor's process is gone (died, or killed): restart it or declare it dead.

@@ -7,23 +7,39 @@
 namespace rayk {
 
 namespace {
+
+using protocol::MessageType;
+
 constexpr char kNodeTable[] = "nodes";
 constexpr char kJobTable[] = "jobs";
+constexpr char kKvTable[] = "kv";
+constexpr char kGcsTable[] = "gcs";
+constexpr char kIncarnationKey[] = "incarnation";
+constexpr auto kHealthCheckPeriod = std::chrono::milliseconds(100);
+
+// A KV key in the table: the namespace, a NUL, the key. Namespaces may not
+// hold NUL, so the split is unambiguous and a namespace's keys sort together.
+std::string KvTableKey(const std::string& ns, const std::string& key) { return ns + '\0' + key; }
+
 }  // namespace
 
-GcsServer::GcsServer(std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
+GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
                      std::shared_ptr<Scheduler> scheduler)
-    : transport_(std::move(transport)), store_(std::move(store)) {
+    : options_(std::move(options)), transport_(std::move(transport)), store_(std::move(store)) {
   actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_, [this] { return View(); });
+}
+
+GcsServer::~GcsServer() {
+  stopping_ = true;
+  if (health_check_.joinable()) health_check_.join();
+  server_.reset();
 }
 
 ClusterView GcsServer::View() {
   std::lock_guard<std::mutex> lock(mu_);
   ClusterView view;
-  auto now = std::chrono::steady_clock::now();
   for (const auto& [id, node] : nodes_) {
-    auto report = last_report_.find(id);
-    if (!node.alive || report == last_report_.end() || now - report->second > kNodeTimeout) continue;
+    if (!node.alive) continue;
     NodeView v;
     v.node_id = id;
     v.address = node.raylet_address;
@@ -36,49 +52,160 @@ ClusterView GcsServer::View() {
   return view;
 }
 
-Result<std::unique_ptr<GcsServer>> GcsServer::Start(std::shared_ptr<Transport> transport,
-                                                    std::shared_ptr<GcsStore> store,
-                                                    std::shared_ptr<Scheduler> scheduler,
-                                                    const std::string& endpoint) {
-  std::unique_ptr<GcsServer> gcs(new GcsServer(transport, std::move(store), std::move(scheduler)));
-  // Reload what a durable store kept from an earlier run of this GCS.
-  auto nodes = gcs->store_->GetAll(kNodeTable);
+// Reloads what a durable store kept from an earlier incarnation of this GCS,
+// and notes what a volatile one lost.
+Status GcsServer::Load() {
+  auto incarnation = store_->Get(kGcsTable, kIncarnationKey);
+  if (!incarnation.ok()) return incarnation.status();
+  if (options_.restarts > 0 && !incarnation->has_value()) {
+    info_.lost_state = "the GCS server restarted and its store (gcs plugin '" + options_.store_plugin +
+                       "') kept nothing: jobs, actors (named ones too) and KV entries from before the restart are "
+                       "lost; nodes re-registered. Use [gcs] plugin = \"sqlite\" to keep them";
+    spdlog::warn("{}", info_.lost_state);
+  }
+  RAYK_RETURN_IF_ERROR(store_->Put(kGcsTable, kIncarnationKey, std::to_string(options_.restarts)));
+
+  auto nodes = store_->GetAll(kNodeTable);
   if (!nodes.ok()) return nodes.status();
+  auto now = std::chrono::steady_clock::now();
   for (const auto& [key, value] : *nodes) {
     auto node = protocol::Decode<protocol::RegisterNode>(value);
-    if (node.ok()) gcs->nodes_[node->node.node_id] = node->node;
+    if (!node.ok()) {
+      spdlog::error("gcs: skipped an unreadable node record: {}", node.status().message());
+      continue;
+    }
+    // A node alive before the restart gets a full timeout to report again.
+    nodes_[node->node.node_id] = node->node;
+    if (node->node.alive) last_report_[node->node.node_id] = now;
   }
-  auto jobs = gcs->store_->GetAll(kJobTable);
+  auto jobs = store_->GetAll(kJobTable);
   if (!jobs.ok()) return jobs.status();
   for (const auto& [key, value] : *jobs) {
     auto job = protocol::Decode<protocol::RegisterJob>(value);
-    if (job.ok()) gcs->jobs_[job->job.job_id] = job->job;
+    if (job.ok()) jobs_[job->job.job_id] = job->job;
   }
+  return actors_->Load();
+}
+
+Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options, std::shared_ptr<Transport> transport,
+                                                    std::shared_ptr<GcsStore> store,
+                                                    std::shared_ptr<Scheduler> scheduler) {
+  std::unique_ptr<GcsServer> gcs(new GcsServer(std::move(options), transport, std::move(store), std::move(scheduler)));
+  gcs->info_.restarts = gcs->options_.restarts;
+  gcs->info_.start_time_ms = NowMs();
+  RAYK_RETURN_IF_ERROR(gcs->Load());
+  auto publisher = transport->Publish(gcs->options_.publisher_endpoint);
+  if (!publisher.ok()) return publisher.status();
+  gcs->publisher_ = std::move(*publisher);
+  gcs->info_.publisher_address = gcs->publisher_->endpoint();
   GcsServer* self = gcs.get();
-  auto server = transport->Serve(endpoint, [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  auto server =
+      transport->Serve(gcs->options_.endpoint, [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
   gcs->actors_->Start(gcs->server_->endpoint());
+  gcs->health_check_ = std::thread([self] { self->HealthCheckLoop(); });
   return gcs;
 }
 
-protocol::ClusterStatus GcsServer::ClusterStatusLocked() {
-  protocol::ClusterStatus status;
-  auto now = std::chrono::steady_clock::now();
-  for (auto& [id, node] : nodes_) {
-    auto report = last_report_.find(id);
-    if (node.alive && (report == last_report_.end() || now - report->second > kNodeTimeout)) {
-      node.alive = false;
-      spdlog::warn("node {} missed its reports for {} ms; marking it dead", id.Hex(), kNodeTimeout.count());
+void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node) {
+  std::string record = protocol::Encode(MessageType::kRegisterNode, protocol::RegisterNode{node});
+  Status st = store_->Put(kNodeTable, node.node_id.Binary(), record);
+  if (!st.ok()) spdlog::error("gcs: cannot persist node {}: {}", node.node_id.Hex(), st.message());
+  st = publisher_->Publish("node", std::move(record));
+  if (!st.ok()) spdlog::error("gcs: cannot publish node {}: {}", node.node_id.Hex(), st.message());
+}
+
+void GcsServer::HealthCheckLoop() {
+  while (!stopping_) {
+    std::this_thread::sleep_for(kHealthCheckPeriod);
+    std::vector<NodeId> died;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto now = std::chrono::steady_clock::now();
+      for (auto& [id, node] : nodes_) {
+        auto report = last_report_.find(id);
+        if (!node.alive || (report != last_report_.end() && now - report->second <= options_.node_timeout)) continue;
+        node.alive = false;
+        node.death_time_ms = NowMs();
+        node.death_cause = "missed its resource reports for " + std::to_string(options_.node_timeout.count()) + " ms";
+        node.available = {};
+        spdlog::warn("node {} at {} {}; marking it dead", id.Hex(), node.raylet_address, node.death_cause);
+        PersistAndPublishLocked(node);
+        died.push_back(id);
+      }
     }
-    status.nodes.push_back(node);
+    for (const NodeId& id : died) actors_->HandleNodeDead(id);
   }
-  for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
-  return status;
+}
+
+void GcsServer::HandleKv(MessageType type, std::string_view message, ReplyFn reply) {
+  auto body = protocol::Decode<protocol::KvRequest>(message);
+  if (!body.ok() || !reply) return;
+  protocol::KvReply out;
+  auto fail = [&out](const Status& st) { out.error = st.message(); };
+  if (body->ns.find('\0') != std::string::npos) {
+    out.error = "a KV namespace may not contain a NUL byte";
+    reply(protocol::Encode(MessageType::kKvReply, out));
+    return;
+  }
+  std::string key = KvTableKey(body->ns, body->key);
+  switch (type) {
+    case MessageType::kKvPut: {
+      if (!body->overwrite) {
+        auto existing = store_->Get(kKvTable, key);
+        if (!existing.ok()) {
+          fail(existing.status());
+          break;
+        }
+        if (existing->has_value()) break;  // found = false: not written
+      }
+      Status st = store_->Put(kKvTable, key, body->value);
+      if (st.ok()) out.found = true; else fail(st);
+      break;
+    }
+    case MessageType::kKvGet: {
+      auto value = store_->Get(kKvTable, key);
+      if (!value.ok()) {
+        fail(value.status());
+      } else if (value->has_value()) {
+        out.found = true;
+        out.value = std::move(**value);
+      }
+      break;
+    }
+    case MessageType::kKvDelete: {
+      auto value = store_->Get(kKvTable, key);
+      if (!value.ok()) {
+        fail(value.status());
+        break;
+      }
+      out.found = value->has_value();
+      if (out.found) {
+        Status st = store_->Delete(kKvTable, key);
+        if (!st.ok()) fail(st);
+      }
+      break;
+    }
+    case MessageType::kKvList: {
+      auto all = store_->GetAll(kKvTable);
+      if (!all.ok()) {
+        fail(all.status());
+        break;
+      }
+      std::string prefix = KvTableKey(body->ns, body->key);
+      for (const auto& [k, v] : *all) {
+        if (k.starts_with(prefix)) out.keys.push_back(k.substr(body->ns.size() + 1));
+      }
+      break;
+    }
+    default:
+      return;
+  }
+  reply(protocol::Encode(MessageType::kKvReply, out));
 }
 
 void GcsServer::Handle(std::string message, ReplyFn reply) {
-  using protocol::MessageType;
   auto type = protocol::PeekType(message);
   if (!type.ok()) {
     spdlog::error("gcs: dropped a message: {}", type.status().message());
@@ -87,7 +214,7 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
   auto ack = [&reply] {
     if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
   };
-  // Actor messages go to the actor manager without mu_: it asks View(),
+  // Actor and KV messages go without mu_: the actor manager asks View(),
   // which takes mu_, while holding its own lock.
   switch (*type) {
     case MessageType::kRegisterActor: {
@@ -111,8 +238,15 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
     case MessageType::kWorkerDied: {
       auto body = protocol::Decode<protocol::WorkerDied>(message);
       if (body.ok()) actors_->HandleWorkerDied(*body);
+      ack();
       return;
     }
+    case MessageType::kKvPut:
+    case MessageType::kKvGet:
+    case MessageType::kKvDelete:
+    case MessageType::kKvList:
+      HandleKv(*type, message, std::move(reply));
+      return;
     case MessageType::kFinishJob: {
       auto body = protocol::Decode<protocol::FinishJob>(message);
       if (body.ok()) actors_->HandleJobFinished(body->job_id);
@@ -123,31 +257,36 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
   }
   std::lock_guard<std::mutex> lock(mu_);
   switch (*type) {
-    case MessageType::kRegisterNode: {
+    case MessageType::kRegisterNode:
+    case MessageType::kReportResources: {
+      // A report is a registration too: after a GCS restart, raylets are
+      // re-learned from their next report.
       auto body = protocol::Decode<protocol::RegisterNode>(message);
       if (!body.ok()) break;
-      body->node.alive = true;
-      nodes_[body->node.node_id] = body->node;
-      last_report_[body->node.node_id] = std::chrono::steady_clock::now();
-      Status st = store_->Put(kNodeTable, body->node.node_id.Binary(), message);
-      if (!st.ok()) spdlog::error("gcs: cannot persist node {}: {}", body->node.node_id.Hex(), st.message());
-      spdlog::info("node {} registered at {} with {}", body->node.node_id.Hex(), body->node.raylet_address,
-                   body->node.total.ToJson());
+      protocol::NodeInfo& node = body->node;
+      auto known = nodes_.find(node.node_id);
+      bool is_new = known == nodes_.end() || !known->second.alive;
+      node.alive = true;
+      node.start_time_ms = known != nodes_.end() && known->second.alive ? known->second.start_time_ms : NowMs();
+      nodes_[node.node_id] = node;
+      last_report_[node.node_id] = std::chrono::steady_clock::now();
+      if (is_new) {
+        spdlog::info("node {} registered at {} with {}", node.node_id.Hex(), node.raylet_address,
+                     node.total.ToJson());
+        PersistAndPublishLocked(node);
+      }
       ack();
       return;
     }
-    case MessageType::kReportResources: {
-      auto body = protocol::Decode<protocol::ReportResources>(message);
-      if (!body.ok()) break;
-      body->node.alive = true;
-      nodes_[body->node.node_id] = body->node;
-      last_report_[body->node.node_id] = std::chrono::steady_clock::now();
-      ack();
+    case MessageType::kGetClusterStatus: {
+      if (!reply) return;
+      protocol::ClusterStatus status;
+      for (const auto& [id, node] : nodes_) status.nodes.push_back(node);
+      for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
+      status.gcs = info_;
+      reply(protocol::Encode(MessageType::kClusterStatus, status));
       return;
     }
-    case MessageType::kGetClusterStatus:
-      if (reply) reply(protocol::Encode(MessageType::kClusterStatus, ClusterStatusLocked()));
-      return;
     case MessageType::kRegisterJob: {
       auto body = protocol::Decode<protocol::RegisterJob>(message);
       if (!body.ok()) break;
@@ -161,7 +300,7 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::FinishJob>(message);
       if (!body.ok()) break;
       auto it = jobs_.find(body->job_id);
-      if (it != jobs_.end()) {
+      if (it != jobs_.end() && !it->second.finished) {
         it->second.finished = true;
         it->second.end_time_ms = NowMs();
         Status st = store_->Put(kJobTable, body->job_id.Binary(),

@@ -1,17 +1,26 @@
-// GcsServer: the cluster's metadata service (node table, job table), built on
-// the gcs slot's table store and served through the transport slot.
+// GcsServer: the cluster's metadata service, built on the gcs slot's table
+// store and served through the transport slot.
 //
-// It keeps the node table, the actor directory (gcs_actor_manager.h) (registrations and the resource reports
-// raylets send every report period) and the job table. A node whose reports
-// stop for `node_timeout` is shown dead. Thread-safe: the transport calls the
-// handler on one thread and a mutex guards the tables.
+// Tables: nodes (registrations and the resource reports raylets send every
+// report period), jobs, actors (gcs_actor_manager.h) and the internal KV.
+// Everything it must not forget is written to the GcsStore before it answers,
+// so a GCS restarted on a durable store (sqlite) reloads it; raylets and core
+// workers retry their GCS calls (gcs_client.h) and re-report on their own.
+//
+// Health check: a node whose reports stop for `node_timeout` is marked dead;
+// the change is persisted, published on the "node" topic and passed to the
+// actor manager, which restarts the node's actors elsewhere.
+// Thread-safe: the transport calls the handler on one thread, a health-check
+// thread runs beside it, and a mutex guards the tables.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "gcs_actor_manager.h"
 #include "protocol.h"
@@ -22,28 +31,47 @@ namespace rayk {
 
 class GcsServer {
  public:
-  static Result<std::unique_ptr<GcsServer>> Start(std::shared_ptr<Transport> transport,
-                                                   std::shared_ptr<GcsStore> store,
-                                                   std::shared_ptr<Scheduler> scheduler,
-                                                   const std::string& endpoint);
-  std::string endpoint() const { return server_->endpoint(); }
+  struct Options {
+    std::string endpoint = "tcp://127.0.0.1:0";
+    std::string publisher_endpoint = "tcp://127.0.0.1:0";
+    std::chrono::milliseconds node_timeout{10000};
+    uint32_t restarts = 0;           // > 0: a supervisor restarted this GCS
+    std::string store_plugin;        // the gcs slot's plugin, for messages
+  };
 
-  static constexpr std::chrono::milliseconds kNodeTimeout{10000};
+  static Result<std::unique_ptr<GcsServer>> Start(Options options, std::shared_ptr<Transport> transport,
+                                                   std::shared_ptr<GcsStore> store,
+                                                   std::shared_ptr<Scheduler> scheduler);
+  ~GcsServer();
+
+  std::string endpoint() const { return server_->endpoint(); }
+  std::string publisher_endpoint() const { return publisher_->endpoint(); }
 
  private:
-  GcsServer(std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
+  GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
             std::shared_ptr<Scheduler> scheduler);
+  Status Load();
   ClusterView View();
   void Handle(std::string message, ReplyFn reply);
-  protocol::ClusterStatus ClusterStatusLocked();
+  void HandleKv(protocol::MessageType type, std::string_view message, ReplyFn reply);
+  void HealthCheckLoop();
+  // Records a node's new state in the store and tells subscribers.
+  void PersistAndPublishLocked(const protocol::NodeInfo& node);
 
+  Options options_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<GcsStore> store_;
+  protocol::GcsInfo info_;
+
   std::mutex mu_;
   std::map<NodeId, protocol::NodeInfo> nodes_;
   std::map<NodeId, std::chrono::steady_clock::time_point> last_report_;
   std::map<JobId, protocol::JobInfo> jobs_;
   std::unique_ptr<GcsActorManager> actors_;
+  std::unique_ptr<Publisher> publisher_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread health_check_;
   std::unique_ptr<Server> server_;  // last: stops before the state it uses goes
 };
 

@@ -33,7 +33,7 @@
 
 namespace rayk::protocol {
 
-constexpr uint8_t kProtocolVersion = 1;
+constexpr uint8_t kProtocolVersion = 2;
 
 enum class MessageType : uint8_t {
   // To the GCS.
@@ -46,6 +46,10 @@ enum class MessageType : uint8_t {
   kGetActor,
   kKillActor,
   kListActors,
+  kKvPut,
+  kKvGet,
+  kKvDelete,
+  kKvList,
   // To a raylet.
   kRequestWorkerLease = 20,
   kReturnWorker,
@@ -68,6 +72,7 @@ enum class MessageType : uint8_t {
   kActorInfo,
   kActorList,
   kStatusReply,
+  kKvReply,
 };
 
 // ---- GCS ----
@@ -85,11 +90,15 @@ struct NodeInfo {
   // Demands of queued leases no node can satisfy now: {"CPU": 4} x 2, as text.
   std::vector<std::string> pending_demands;
   std::vector<std::string> infeasible_demands;
+  // Kept by the GCS: when it registered, and why and when it was marked dead.
+  int64_t start_time_ms = 0;
+  int64_t death_time_ms = 0;
+  std::string death_cause;
 
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
-        pending_demands& infeasible_demands;
+        pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause;
   }
 };
 
@@ -136,11 +145,43 @@ struct FinishJob {
   void serialize(A& ar, unsigned) { ar& job_id; }
 };
 
+// What the GCS says of itself, for `rayk status`.
+struct GcsInfo {
+  std::string publisher_address;  // node changes are published here (topic "node")
+  uint32_t restarts = 0;          // times the supervisor restarted the GCS server
+  int64_t start_time_ms = 0;      // of this incarnation
+  // Set after a restart that found no saved tables: what was lost.
+  std::string lost_state;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& publisher_address& restarts& start_time_ms& lost_state; }
+};
+
 struct ClusterStatus {
   std::vector<NodeInfo> nodes;
   std::vector<JobInfo> jobs;
+  GcsInfo gcs;
   template <class A>
-  void serialize(A& ar, unsigned) { ar& nodes& jobs; }
+  void serialize(A& ar, unsigned) { ar& nodes& jobs& gcs; }
+};
+
+// The GCS's internal key-value store (rayk::Kv*, `rayk kv`). Keys live in
+// namespaces; the empty namespace is the default one.
+struct KvRequest {
+  std::string ns;
+  std::string key;          // a prefix for kKvList
+  std::string value;        // with kKvPut
+  bool overwrite = true;    // with kKvPut
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& ns& key& value& overwrite; }
+};
+
+struct KvReply {
+  bool found = false;             // kKvGet: the key exists; kKvPut: it was written; kKvDelete: it existed
+  std::string value;              // kKvGet
+  std::vector<std::string> keys;  // kKvList
+  std::string error;              // the store failed
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& found& value& keys& error; }
 };
 
 // ---- Raylet ----

@@ -37,7 +37,7 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   raylet->executable_ = *executable;
-  auto gcs = raylet->transport_->Connect(raylet->options_.gcs_address);
+  auto gcs = GcsClient::Connect(*raylet->transport_, raylet->options_.gcs_address);
   if (!gcs.ok()) return gcs.status();
   raylet->gcs_ = std::move(*gcs);
   Raylet* self = raylet.get();
@@ -252,8 +252,7 @@ void Raylet::CheckDriversLocked() {
                  drivers_[job_id]);
     FinishJobLocked(job_id);
     // The GCS marks the job finished and ends its actors.
-    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {},
-               kRequestTimeout);
+    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {});
   }
   if (!gone.empty()) Dispatch();
 }
@@ -394,6 +393,14 @@ void Raylet::KillWorker(Worker& worker) {
 }
 
 void Raylet::NotifyOwner(const std::string& owner_address, std::string message) {
+  if (owner_address == gcs_->endpoint()) {
+    // The GCS owns actor leases; it must hear of their deaths even across
+    // its own restart, so this call is retried until it is answered.
+    gcs_->Call(std::move(message), [](Result<std::string> reply) {
+      if (!reply.ok()) spdlog::error("raylet: the GCS did not take a worker's death notice: {}", reply.status().message());
+    });
+    return;
+  }
   auto& channel = owners_[owner_address];
   if (!channel) {
     auto connected = transport_->Connect(owner_address);
@@ -469,8 +476,9 @@ void Raylet::MonitorLoop() {
         std::lock_guard<std::mutex> lock(mu_);
         report.node = NodeInfoLocked();
       }
-      gcs_->Call(protocol::Encode(MessageType::kReportResources, report), [](Result<std::string>) {},
-                 kRequestTimeout);
+      // One-way: the next report replaces a lost one, and after a GCS
+      // restart it registers this node again.
+      (void)gcs_->Send(protocol::Encode(MessageType::kReportResources, report));
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -28,6 +28,7 @@
 #include <thread>
 #include <vector>
 
+#include "gcs_client.h"
 #include "protocol.h"
 #include "rayk/scheduler.h"
 #include "rayk/transport.h"
@@ -105,7 +106,7 @@ class Raylet {
   const Options options_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Scheduler> scheduler_;
-  std::unique_ptr<Channel> gcs_;
+  std::unique_ptr<GcsClient> gcs_;
 
   std::mutex mu_;
   ResourceSet available_;

@@ -27,7 +27,7 @@ class RayletTest : public ::testing::Test {
     transport_ = *loader.CreateSlot<Transport>(config, {});
     auto store = *loader.CreateSlot<GcsStore>(config, {});
     auto scheduler = *loader.CreateSlot<Scheduler>(config, {});
-    gcs_ = std::move(GcsServer::Start(transport_, store, scheduler, "tcp://127.0.0.1:0").value());
+    gcs_ = std::move(GcsServer::Start(GcsServer::Options{}, transport_, store, scheduler).value());
     std::filesystem::create_directories(session_.path() + "/logs");
     Raylet::Options options;
     options.resources = ResourceSet{{"CPU", 2}};
