@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <sstream>
@@ -14,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "daemons.h"
+#include "gcs_client.h"
 #include "protocol.h"
 #include "rayk/plugin_loader.h"
 #include "rayk/scheduling_util.h"
@@ -25,6 +27,9 @@ namespace rayk::cli {
 namespace {
 
 constexpr auto kStartTimeout = std::chrono::seconds(30);
+// A command waits this long for a GCS that does not answer (it may be
+// restarting) before it says so.
+constexpr auto kCliGcsLimit = std::chrono::milliseconds(8000);
 
 [[noreturn]] void Fail(const std::string& message) {
   std::cerr << "rayk: " << message << "\n";
@@ -103,6 +108,17 @@ struct ClusterCommands::Impl {
   CLI::App* stop = nullptr;
   CLI::App* list = nullptr;
   CLI::App* list_actors = nullptr;
+  CLI::App* list_nodes = nullptr;
+  CLI::App* list_jobs = nullptr;
+  CLI::App* kv = nullptr;
+  CLI::App* kv_get = nullptr;
+  CLI::App* kv_put = nullptr;
+  CLI::App* kv_delete = nullptr;
+  CLI::App* kv_list = nullptr;
+  std::string kv_namespace, kv_key, kv_value;
+  bool kv_no_overwrite = false;
+  std::shared_ptr<Transport> cli_transport;
+  std::unique_ptr<GcsClient> cli_gcs;
   CLI::App* status = nullptr;
   CLI::App* run = nullptr;
   std::string job_library;
@@ -151,6 +167,7 @@ struct ClusterCommands::Impl {
     }
     ParseResources(resources, num_cpus);
     ParseLabels(labels);
+    if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
     auto executable = RaykExecutable();
     if (!executable.ok()) Fail(executable.status().message());
     auto session = CreateSessionDir();
@@ -244,6 +261,15 @@ struct ClusterCommands::Impl {
 
   // Sends one request to the GCS (found as `rayk status` finds it) and returns the reply.
   std::string AskGcs(const std::string& request, std::string* gcs_out = nullptr) {
+    std::string gcs;
+    auto reply = ConnectGcs(&gcs).CallSync(request, kCliGcsLimit);
+    if (gcs_out) *gcs_out = gcs;
+    if (!reply.ok()) Fail(reply.status().message() + " ('rayk start --head' starts a cluster)");
+    return *reply;
+  }
+
+  // A client for the GCS of this command's cluster; it lives as long as the command.
+  GcsClient& ConnectGcs(std::string* gcs_out = nullptr) {
     std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
     if (gcs_out) *gcs_out = gcs;
     auto config = Config::LoadDefault(config_file);
@@ -252,14 +278,111 @@ struct ClusterCommands::Impl {
     PluginLoader loader(config->plugin_path());
     auto transport = loader.CreateSlot<Transport>(*config, {});
     if (!transport.ok()) Fail(transport.status().message());
-    auto channel = (*transport)->Connect(gcs);
-    if (!channel.ok()) Fail(channel.status().message());
-    auto reply = (*channel)->CallSync(request, std::chrono::milliseconds(5000));
-    if (!reply.ok()) {
-      Fail("no answer from the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() +
-           "); is the cluster running? ('rayk start --head')");
+    cli_transport = *transport;
+    auto client = GcsClient::Connect(*cli_transport, gcs);
+    if (!client.ok()) Fail(client.status().message());
+    cli_gcs = std::move(*client);
+    return *cli_gcs;
+  }
+
+  protocol::ClusterStatus GetStatus(std::string* gcs_out = nullptr) {
+    auto status = protocol::Decode<protocol::ClusterStatus>(
+        AskGcs(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}), gcs_out));
+    if (!status.ok()) Fail(status.status().message());
+    return std::move(*status);
+  }
+
+  static std::string FormatTime(int64_t ms) {
+    if (ms <= 0) return "-";
+    std::time_t seconds = ms / 1000;
+    char text[32];
+    std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
+    return text;
+  }
+
+  int ListNodes() {
+    protocol::ClusterStatus status = GetStatus();
+    if (*format == "json") {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& n : status.nodes) {
+        out.push_back({{"node_id", n.node_id.Hex()}, {"address", n.raylet_address}, {"alive", n.alive},
+                       {"pid", n.pid}, {"total", nlohmann::json::parse(n.total.ToJson())},
+                       {"available", nlohmann::json::parse(n.available.ToJson())}, {"labels", n.labels},
+                       {"start_time_ms", n.start_time_ms}, {"death_time_ms", n.death_time_ms},
+                       {"death_cause", n.death_cause}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
     }
-    return *reply;
+    std::printf("%-10s %-6s %-24s %-8s %-20s %s\n", "NODE", "STATE", "ADDRESS", "PID", "STARTED", "RESOURCES");
+    for (const auto& n : status.nodes) {
+      std::printf("%-10s %-6s %-24s %-8lld %-20s %s%s\n", n.node_id.Hex().substr(0, 8).c_str(),
+                  n.alive ? "ALIVE" : "DEAD", AddressFromEndpoint(n.raylet_address).c_str(),
+                  static_cast<long long>(n.pid), FormatTime(n.start_time_ms).c_str(), n.total.ToJson().c_str(),
+                  n.alive ? "" : ("  (" + n.death_cause + ")").c_str());
+    }
+    if (status.nodes.empty()) std::printf("(no nodes)\n");
+    return 0;
+  }
+
+  int ListJobs() {
+    protocol::ClusterStatus status = GetStatus();
+    if (*format == "json") {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& j : status.jobs) {
+        out.push_back({{"job_id", j.job_id.Hex()}, {"status", j.finished ? "FINISHED" : "RUNNING"},
+                       {"driver_pid", j.driver_pid}, {"driver_address", j.driver_address},
+                       {"start_time_ms", j.start_time_ms}, {"end_time_ms", j.end_time_ms},
+                       {"code_libraries", j.code_libraries}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::printf("%-10s %-9s %-8s %-20s %-20s %s\n", "JOB", "STATUS", "DRIVER", "STARTED", "ENDED", "CODE");
+    for (const auto& j : status.jobs) {
+      std::string code;
+      for (const std::string& lib : j.code_libraries) code += (code.empty() ? "" : ",") + std::filesystem::path(lib).filename().string();
+      std::printf("%-10s %-9s %-8lld %-20s %-20s %s\n", j.job_id.Hex().substr(0, 8).c_str(),
+                  j.finished ? "FINISHED" : "RUNNING", static_cast<long long>(j.driver_pid),
+                  FormatTime(j.start_time_ms).c_str(), FormatTime(j.end_time_ms).c_str(), code.c_str());
+    }
+    if (status.jobs.empty()) std::printf("(no jobs)\n");
+    return 0;
+  }
+
+  int Kv() {
+    using protocol::MessageType;
+    GcsClient& gcs = ConnectGcs();
+    protocol::KvRequest request{kv_namespace, kv_key, kv_value, !kv_no_overwrite};
+    auto call = [&](MessageType type) {
+      auto reply = CallKv(gcs, type, request, kCliGcsLimit);
+      if (!reply.ok()) Fail("kv: " + reply.status().message());
+      return std::move(*reply);
+    };
+    std::string where = kv_namespace.empty() ? "the default namespace" : "namespace '" + kv_namespace + "'";
+    if (kv_get->parsed()) {
+      protocol::KvReply reply = call(MessageType::kKvGet);
+      if (!reply.found) Fail("kv get: no key '" + kv_key + "' in " + where + " ('rayk kv list' shows the keys)");
+      if (*format == "json") {
+        std::cout << nlohmann::json{{"key", kv_key}, {"namespace", kv_namespace}, {"value", reply.value}}.dump() << "\n";
+      } else {
+        std::cout << reply.value << "\n";
+      }
+    } else if (kv_put->parsed()) {
+      protocol::KvReply reply = call(MessageType::kKvPut);
+      if (!reply.found) Fail("kv put: key '" + kv_key + "' already exists in " + where + "; drop --no-overwrite to replace it");
+    } else if (kv_delete->parsed()) {
+      protocol::KvReply reply = call(MessageType::kKvDelete);
+      if (!reply.found) Fail("kv delete: no key '" + kv_key + "' in " + where);
+    } else if (kv_list->parsed()) {
+      protocol::KvReply reply = call(MessageType::kKvList);
+      if (*format == "json") {
+        std::cout << nlohmann::json(reply.keys).dump() << "\n";
+      } else {
+        for (const std::string& key : reply.keys) std::cout << key << "\n";
+      }
+    }
+    return 0;
   }
 
   int ListActors() {
@@ -307,7 +430,10 @@ struct ClusterCommands::Impl {
       int running = 0;
       for (const auto& job : status->jobs) running += !job.finished;
       std::cout << nlohmann::json{{"gcs_address", AddressFromEndpoint(gcs)}, {"nodes", nodes},
-                                  {"jobs", {{"total", status->jobs.size()}, {"running", running}}}}.dump(2)
+                                  {"jobs", {{"total", status->jobs.size()}, {"running", running}}},
+                                  {"gcs", {{"restarts", status->gcs.restarts},
+                                           {"start_time_ms", status->gcs.start_time_ms},
+                                           {"lost_state", status->gcs.lost_state}}}}.dump(2)
                 << "\n";
       return 0;
     }
@@ -341,6 +467,11 @@ struct ClusterCommands::Impl {
     int running = 0;
     for (const auto& job : status->jobs) running += !job.finished;
     std::cout << "\nJobs: " << running << " running, " << status->jobs.size() - running << " finished\n";
+    if (status->gcs.restarts > 0) {
+      std::cout << "\nGCS: restarted " << status->gcs.restarts << " time(s), last at "
+                << FormatTime(status->gcs.start_time_ms) << "\n";
+    }
+    if (!status->gcs.lost_state.empty()) std::cout << "  warning: " << status->gcs.lost_state << "\n";
     return 0;
   }
 
@@ -390,11 +521,33 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");
   add_format(d.status);
 
-  d.list = app->add_subcommand("list", "list the cluster's actors");
+  d.list = app->add_subcommand("list", "list the cluster's actors, nodes or jobs");
   d.list->require_subcommand(1);
   d.list_actors = d.list->add_subcommand("actors", "id, class, name, state, node, pid, restarts");
-  d.list_actors->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
-  add_format(d.list_actors);
+  d.list_nodes = d.list->add_subcommand("nodes", "id, state, address, pid, start time, resources");
+  d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
+  for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs}) {
+    command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    add_format(command);
+  }
+
+  d.kv = app->add_subcommand("kv", "the cluster's internal key-value store (rayk::KvPut and friends)");
+  d.kv->require_subcommand(1);
+  d.kv_get = d.kv->add_subcommand("get", "print a key's value");
+  d.kv_put = d.kv->add_subcommand("put", "store a value under a key");
+  d.kv_delete = d.kv->add_subcommand("delete", "remove a key");
+  d.kv_list = d.kv->add_subcommand("list", "list the keys that start with PREFIX");
+  for (CLI::App* command : {d.kv_get, d.kv_put, d.kv_delete}) {
+    command->add_option("KEY", d.kv_key, "the key")->required();
+  }
+  d.kv_put->add_option("VALUE", d.kv_value, "the value")->required();
+  d.kv_put->add_flag("--no-overwrite", d.kv_no_overwrite, "fail if the key exists");
+  d.kv_list->add_option("PREFIX", d.kv_key, "only keys starting with this");
+  for (CLI::App* command : {d.kv_get, d.kv_put, d.kv_delete, d.kv_list}) {
+    command->add_option("--namespace", d.kv_namespace, "the keys' namespace (default: \"\")");
+    command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    add_format(command);
+  }
 
   d.run = app->add_subcommand("run", "run a job library's main() as the driver: rayk run libjob.so -- args");
   d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")->required();
@@ -441,6 +594,9 @@ std::optional<int> ClusterCommands::Run() {
   if (d.status->parsed()) return d.ShowStatus();
   if (d.run->parsed()) return d.Run();
   if (d.list_actors->parsed()) return d.ListActors();
+  if (d.list_nodes->parsed()) return d.ListNodes();
+  if (d.list_jobs->parsed()) return d.ListJobs();
+  if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
     return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus), ParseLabels(d.labels));

@@ -829,6 +829,34 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
 
 void CoreWorker::ExitActor() { exit_after_task_ = true; }
 
+// ---------------------------------------------------------------- KV
+
+Result<bool> CoreWorker::KvPut(const std::string& ns, const std::string& key, const std::string& value,
+                               bool overwrite) {
+  auto reply = CallKv(*gcs_, MessageType::kKvPut, {ns, key, value, overwrite});
+  if (!reply.ok()) return reply.status();
+  return reply->found;
+}
+
+Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& ns, const std::string& key) {
+  auto reply = CallKv(*gcs_, MessageType::kKvGet, {ns, key, {}, true});
+  if (!reply.ok()) return reply.status();
+  if (!reply->found) return std::optional<std::string>();
+  return std::optional<std::string>(std::move(reply->value));
+}
+
+Result<bool> CoreWorker::KvDelete(const std::string& ns, const std::string& key) {
+  auto reply = CallKv(*gcs_, MessageType::kKvDelete, {ns, key, {}, true});
+  if (!reply.ok()) return reply.status();
+  return reply->found;
+}
+
+Result<std::vector<std::string>> CoreWorker::KvList(const std::string& ns, const std::string& prefix) {
+  auto reply = CallKv(*gcs_, MessageType::kKvList, {ns, prefix, {}, true});
+  if (!reply.ok()) return reply.status();
+  return std::move(reply->keys);
+}
+
 // ---------------------------------------------------------------- actors
 
 Result<protocol::ActorInfo> CoreWorker::QueryActor(const protocol::GetActor& request) {

@@ -33,7 +33,7 @@
 
 namespace rayk {
 
-class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
+class CoreWorker : public internal::Runtime, public internal::ActorRuntime, public internal::KvRuntime {
  public:
   struct Options {
     bool is_driver = true;
@@ -75,6 +75,13 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime {
   Result<ActorId> GetNamedActor(const std::string& name) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
+
+  // internal::KvRuntime
+  Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
+                     bool overwrite) override;
+  Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) override;
+  Result<bool> KvDelete(const std::string& ns, const std::string& key) override;
+  Result<std::vector<std::string>> KvList(const std::string& ns, const std::string& prefix) override;
   // Every actor the GCS knows (for `rayk list actors`).
   Result<std::vector<protocol::ActorInfo>> ListActors();
 

@@ -101,4 +101,14 @@ Status GcsClient::Send(std::string message) {
   return state_->channel->Send(std::move(message));
 }
 
+Result<protocol::KvReply> CallKv(GcsClient& gcs, protocol::MessageType type, const protocol::KvRequest& request,
+                                 std::chrono::milliseconds limit) {
+  auto reply = gcs.CallSync(protocol::Encode(type, request), limit);
+  if (!reply.ok()) return reply.status();
+  auto body = protocol::Decode<protocol::KvReply>(*reply);
+  if (!body.ok()) return body.status();
+  if (!body->error.empty()) return Status::IoError("the GCS's store failed: " + body->error);
+  return body;
+}
+
 }  // namespace rayk

@@ -17,6 +17,7 @@
 #include <memory>
 #include <string>
 
+#include "protocol.h"
 #include "rayk/transport.h"
 
 namespace rayk {
@@ -50,5 +51,10 @@ class GcsClient {
   std::chrono::milliseconds reconnect_timeout_;
   std::shared_ptr<State> state_;
 };
+
+// One KV request (kKvPut, kKvGet, kKvDelete or kKvList) and its reply; a
+// store failure the GCS reports becomes kIoError.
+Result<protocol::KvReply> CallKv(GcsClient& gcs, protocol::MessageType type, const protocol::KvRequest& request,
+                                 std::chrono::milliseconds limit = std::chrono::milliseconds::max());
 
 }  // namespace rayk

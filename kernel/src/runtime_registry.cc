@@ -32,4 +32,6 @@ namespace rayk::internal {
 
 ActorRuntime* CurrentActorRuntime() { return dynamic_cast<ActorRuntime*>(CurrentRuntime()); }
 
+KvRuntime* CurrentKvRuntime() { return dynamic_cast<KvRuntime*>(CurrentRuntime()); }
+
 }  // namespace rayk::internal

@@ -34,6 +34,7 @@
 #include "rayk/buffer.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"
+#include "rayk/kv.h"
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
 #include "rayk/object_ref.h"

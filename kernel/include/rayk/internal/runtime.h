@@ -134,4 +134,20 @@ class ActorRuntime {
 // The process's actor runtime (the core worker), or null.
 ActorRuntime* CurrentActorRuntime();
 
+// The cluster's internal key-value store (rayk/kv.h), kept by the GCS.
+class KvRuntime {
+ public:
+  virtual ~KvRuntime() = default;
+  // False when `overwrite` is off and the key exists (nothing written).
+  virtual Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
+                             bool overwrite) = 0;
+  virtual Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) = 0;
+  // False when there was no such key.
+  virtual Result<bool> KvDelete(const std::string& ns, const std::string& key) = 0;
+  virtual Result<std::vector<std::string>> KvList(const std::string& ns, const std::string& prefix) = 0;
+};
+
+// The process's KV runtime (the core worker), or null.
+KvRuntime* CurrentKvRuntime();
+
 }  // namespace rayk::internal
