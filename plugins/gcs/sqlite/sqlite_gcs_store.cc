@@ -87,8 +87,9 @@ constexpr Migration kMigrations[] = {
 static_assert(std::size(kMigrations) == kSchemaVersion, "one migration step per schema version");
 
 // What went wrong with the file, as the part of a message after its name.
-// `code` is an extended SQLite result code, `sys_errno` the errno behind it.
-std::string Problem(int code, int sys_errno, const std::string& detail) {
+// `code` is an extended SQLite result code, `sys_errno` the errno behind it;
+// `max_size` is the setting (0: none), which a full file may have hit.
+std::string Problem(int code, int sys_errno, const std::string& detail, int64_t max_size) {
   const bool no_space = sys_errno == ENOSPC || sys_errno == EDQUOT;
   const bool denied = sys_errno == EACCES || sys_errno == EPERM || sys_errno == EROFS;
   switch (code & 0xff) {
@@ -104,12 +105,16 @@ std::string Problem(int code, int sys_errno, const std::string& detail) {
     case SQLITE_AUTH:
       return "cannot be written (read-only); fix its permissions or choose another path";
     case SQLITE_FULL:
-      return "cannot grow: disk full; nothing of this write was applied; free disk space or raise "
-             "[gcs.sqlite] max_size";
+      if (max_size > 0) {
+        return "cannot grow: disk full (or past max_size, " + std::to_string(max_size) +
+               " bytes); nothing of this write was applied; free disk space or raise [gcs.sqlite] max_size";
+      }
+      return "cannot grow: disk full; nothing of this write was applied; free disk space or choose "
+             "another path";
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
       if (denied) return "cannot be written (read-only); fix its permissions or choose another path";
-      if (no_space) return Problem(SQLITE_FULL, 0, detail);
+      if (no_space) return Problem(SQLITE_FULL, 0, detail, max_size);
       break;
   }
   return "failed: " + detail + (sys_errno != 0 ? std::string(" (") + std::strerror(sys_errno) + ")" : "");
@@ -291,7 +296,7 @@ class SqliteGcsStore : public rayk::GcsStore {
   // Fails the open with the problem behind SQLite result `rc`.
   [[noreturn]] void FailSqlite(int rc, const std::string& doing) const {
     std::string detail = doing + ": " + (db_ ? sqlite3_errmsg(db_.get()) : sqlite3_errstr(rc));
-    Fail(Problem(rc, db_ ? sqlite3_system_errno(db_.get()) : 0, detail));
+    Fail(Problem(rc, db_ ? sqlite3_system_errno(db_.get()) : 0, detail, max_size_));
   }
 
   // Runs `sql`, which returns at most one row, and gives its first column as text.
@@ -429,10 +434,7 @@ class SqliteGcsStore : public rayk::GcsStore {
 
   // The status of a call whose statement failed with `rc` (see Step).
   Status Failure(int rc, const std::string& what) {
-    std::string message = "gcs.sqlite: " + path_ + " " + Problem(rc, last_errno_, what + ": " + last_error_);
-    if ((rc & 0xff) == SQLITE_FULL && max_size_ > 0) {
-      message += " (max_size is " + std::to_string(max_size_) + " bytes)";
-    }
+    std::string message = "gcs.sqlite: " + path_ + " " + Problem(rc, last_errno_, what + ": " + last_error_, max_size_);
     last_error_.clear();
     last_errno_ = 0;
     if ((rc & 0xff) == SQLITE_NOMEM) return Status::OutOfMemory(message);
