@@ -429,6 +429,14 @@ TEST_F(SqliteGcsStoreTest, FullDatabaseFailsWritesAndKeepsEarlierData) {
     EXPECT_THAT(st.message(), HasSubstr("disk full"));
     EXPECT_EQ(GetAll(**store, "t").size(), acked.size()) << "part of a failed batch was applied";
     EXPECT_EQ(Get(**store, "t", acked.front()), value);
+
+    // Deleting makes room again.
+    for (int i = 0; i < 5; ++i) {
+      ASSERT_TRUE((*store)->Delete("t", acked.back()).ok());
+      acked.pop_back();
+    }
+    ASSERT_TRUE((*store)->Put("t", acked.back() + "+", value).ok());
+    acked.push_back(acked.back() + "+");
   }
   // Reopened without the bound, the file is whole and has every acknowledged write.
   auto store = OpenStore(PathSetting(File()));
