@@ -27,7 +27,8 @@ RawSettingTable GcsSettings(const std::string& /*plugin*/) { return {}; }
 // Settings that bound how much the plugin holds, for plugins that have such a
 // bound: a write past it is how the failed-batch case makes a write fail.
 std::optional<RawSettingTable> BoundedGcsSettings(const std::string& plugin) {
-  if (plugin == "sqlite") return RawSettingTable{{"max_size", {SettingValue(std::string("256KiB")), 0}}};
+  if (plugin == "sqlite")
+    return RawSettingTable{{"max_size", {SettingValue(std::string("256KiB")), 0}}};
   return std::nullopt;
 }
 
@@ -195,7 +196,8 @@ TEST_P(GcsConformance, FailedBatchAppliesNothing) {
 
   auto all = store->GetAll("t");
   ASSERT_TRUE(all.ok()) << all.status().ToString();
-  EXPECT_EQ(*all, (Entries{{"deleted_by_batch", "2"}, {"kept", "1"}})) << "part of a failed batch was applied";
+  EXPECT_EQ(*all, (Entries{{"deleted_by_batch", "2"}, {"kept", "1"}}))
+      << "part of a failed batch was applied";
   auto other = store->GetAll("other");
   ASSERT_TRUE(other.ok());
   EXPECT_TRUE(other->empty());

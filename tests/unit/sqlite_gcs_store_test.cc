@@ -3,14 +3,13 @@
 // version, and the one-line error for each way the file can be unusable
 // (locked, corrupt, read-only, full).
 #include <fcntl.h>
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
 
 #include <cstdio>
 #include <filesystem>
@@ -41,7 +40,8 @@ RawSettingTable Settings(const std::map<std::string, SettingValue>& values) {
 
 RawSettingTable PathSetting(const std::string& path) { return Settings({{"path", path}}); }
 
-Result<std::shared_ptr<GcsStore>> OpenStore(const RawSettingTable& table, const std::string& session_dir = "") {
+Result<std::shared_ptr<GcsStore>> OpenStore(const RawSettingTable& table,
+                                            const std::string& session_dir = "") {
   PluginLoader loader;
   PluginContext context;
   context.role = ProcessRole::kGcs;
@@ -127,7 +127,8 @@ std::optional<std::string> RunInChild(const std::function<std::string()>& body, 
   pid_t pid = fork();
   if (pid == 0) {
     close(out[0]);
-    if (unprivileged && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0)) _exit(kCannotDropRoot);
+    if (unprivileged && geteuid() == 0 && (setgid(65534) != 0 || setuid(65534) != 0))
+      _exit(kCannotDropRoot);
     WriteAll(out[1], body());
     _exit(0);
   }
@@ -143,7 +144,9 @@ std::optional<std::string> RunInChild(const std::function<std::string()>& body, 
 
 class SqliteGcsStoreTest : public ::testing::Test {
  protected:
-  std::string File(const std::string& name = "gcs.sqlite") const { return dir_.path() + "/" + name; }
+  std::string File(const std::string& name = "gcs.sqlite") const {
+    return dir_.path() + "/" + name;
+  }
   testing::TempDir dir_;
 };
 
@@ -155,7 +158,8 @@ TEST_F(SqliteGcsStoreTest, ReopenedStoreHasEverything) {
     auto store = OpenStore(PathSetting(File()));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     for (int i = 0; i < 50; ++i) {
-      ASSERT_TRUE((*store)->Put("nodes", "n" + std::to_string(100 + i), "alive" + std::to_string(i)).ok());
+      ASSERT_TRUE(
+          (*store)->Put("nodes", "n" + std::to_string(100 + i), "alive" + std::to_string(i)).ok());
     }
     ASSERT_TRUE((*store)->Delete("nodes", "n100").ok());
     ASSERT_TRUE((*store)->Put("kv", binary_key, big).ok());
@@ -231,7 +235,8 @@ TEST_F(SqliteGcsStoreTest, SigkilledWriterLosesNoAcknowledgedWrite) {
   // Acknowledgements already in the pipe count too.
   while (read(acks[0], &value, sizeof value) == sizeof value) ++acked;
   close(acks[0]);
-  ASSERT_TRUE(WIFSIGNALED(status)) << "the writer ended before the kill, exit code " << WEXITSTATUS(status);
+  ASSERT_TRUE(WIFSIGNALED(status))
+      << "the writer ended before the kill, exit code " << WEXITSTATUS(status);
   ASSERT_GE(acked, kAckedBeforeKill);
 
   auto store = OpenStore(PathSetting(File()));
@@ -241,7 +246,8 @@ TEST_F(SqliteGcsStoreTest, SigkilledWriterLosesNoAcknowledgedWrite) {
   ASSERT_GE(written.size(), acked);
   ASSERT_LE(written.size(), acked + 1);
   for (uint32_t i = 0; i < acked; ++i) {
-    EXPECT_EQ(Get(**store, "t", "key" + std::to_string(i)), "value" + std::to_string(i)) << "write " << i;
+    EXPECT_EQ(Get(**store, "t", "key" + std::to_string(i)), "value" + std::to_string(i))
+        << "write " << i;
   }
   for (const auto& [key, v] : written) {
     bool twin = Get(**store, "pairs", key).has_value();
@@ -259,7 +265,10 @@ TEST_F(SqliteGcsStoreTest, DefaultFileIsInTheSessionFolder) {
 
 TEST_F(SqliteGcsStoreTest, NoPathAndNoSessionIsAnError) {
   std::string error = OpenError({});
-  EXPECT_THAT(error, HasSubstr("gcs.sqlite: no file to keep the GCS tables in: set path in [gcs.sqlite] of test.toml"));
+  EXPECT_THAT(
+      error,
+      HasSubstr(
+          "gcs.sqlite: no file to keep the GCS tables in: set path in [gcs.sqlite] of test.toml"));
 }
 
 TEST_F(SqliteGcsStoreTest, MissingFoldersAreCreated) {
@@ -272,25 +281,38 @@ TEST_F(SqliteGcsStoreTest, MissingFoldersAreCreated) {
 
 TEST_F(SqliteGcsStoreTest, PathThatIsAFolderIsAnError) {
   std::string error = OpenError(PathSetting(dir_.path()));
-  EXPECT_THAT(error, HasSubstr("gcs.sqlite: " + dir_.path() + " is a folder; set [gcs.sqlite] path to a file"));
+  EXPECT_THAT(error, HasSubstr("gcs.sqlite: " + dir_.path() +
+                               " is a folder; set [gcs.sqlite] path to a file"));
 }
 
 TEST_F(SqliteGcsStoreTest, BadSettingsAreErrors) {
-  EXPECT_THAT(OpenError(Settings({{"path", File()}, {"synchronous", std::string("sometimes")}})),
-              HasSubstr("gcs.sqlite: synchronous = \"sometimes\" in [gcs.sqlite] of test.toml is not a mode; "
-                        "write \"full\" or \"normal\""));
-  EXPECT_THAT(OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{-1}}})),
-              HasSubstr("gcs.sqlite: busy_timeout_ms = -1 in [gcs.sqlite] of test.toml is out of range"));
+  EXPECT_THAT(
+      OpenError(Settings({{"path", File()}, {"synchronous", std::string("sometimes")}})),
+      HasSubstr(
+          "gcs.sqlite: synchronous = \"sometimes\" in [gcs.sqlite] of test.toml is not a mode; "
+          "write \"full\" or \"normal\""));
+  EXPECT_THAT(
+      OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{-1}}})),
+      HasSubstr("gcs.sqlite: busy_timeout_ms = -1 in [gcs.sqlite] of test.toml is out of range"));
 }
 
 TEST_F(SqliteGcsStoreTest, SecondStoreOnTheSameFileIsLocked) {
   auto first = OpenStore(PathSetting(File()));
   ASSERT_TRUE(first.ok()) << first.status().ToString();
   EXPECT_THAT(OpenError(PathSetting(File())),
-              HasSubstr("gcs.sqlite: " + File() + " is locked by another process (is another GCS running on it?)"));
+              HasSubstr("gcs.sqlite: " + File() +
+                        " is locked by another process (is another GCS running on it?)"));
   first->reset();
   auto again = OpenStore(PathSetting(File()));
   EXPECT_TRUE(again.ok()) << "the lock outlived the store: " << again.status().ToString();
+}
+
+TEST_F(SqliteGcsStoreTest, SymlinkToAnOpenFileIsLocked) {
+  auto first = OpenStore(PathSetting(File()));
+  ASSERT_TRUE(first.ok()) << first.status().ToString();
+  fs::create_symlink(File(), File("link.sqlite"));
+  EXPECT_THAT(OpenError(PathSetting(File("link.sqlite"))),
+              HasSubstr("gcs.sqlite: " + File("link.sqlite") + " is locked by another process"));
 }
 
 TEST_F(SqliteGcsStoreTest, FileOfAnotherGcsProcessIsLocked) {
@@ -315,8 +337,8 @@ TEST_F(SqliteGcsStoreTest, FileOfAnotherGcsProcessIsLocked) {
   std::string error = OpenError(PathSetting(File()));
   close(release[1]);
   waitpid(pid, nullptr, 0);
-  EXPECT_THAT(error,
-              HasSubstr("gcs.sqlite: " + File() + " is locked by another process (is another GCS running on it?)"));
+  EXPECT_THAT(error, HasSubstr("gcs.sqlite: " + File() +
+                               " is locked by another process (is another GCS running on it?)"));
   auto store = OpenStore(PathSetting(File()));
   EXPECT_TRUE(store.ok()) << "the lock outlived its process: " << store.status().ToString();
 }
@@ -330,8 +352,8 @@ TEST_F(SqliteGcsStoreTest, FileLockedBySqliteItselfIsLocked) {
   std::string error = OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{0}}}));
   sqlite3_exec(other, "ROLLBACK", nullptr, nullptr, nullptr);
   sqlite3_close(other);
-  EXPECT_THAT(error,
-              HasSubstr("gcs.sqlite: " + File() + " is locked by another process (is another GCS running on it?)"));
+  EXPECT_THAT(error, HasSubstr("gcs.sqlite: " + File() +
+                               " is locked by another process (is another GCS running on it?)"));
 }
 
 TEST_F(SqliteGcsStoreTest, RandomBytesAreNotADatabase) {
@@ -339,9 +361,11 @@ TEST_F(SqliteGcsStoreTest, RandomBytesAreNotADatabase) {
   std::mt19937 random(7);
   for (char& c : noise) c = static_cast<char>(random());
   std::ofstream(File(), std::ios::binary) << noise;
-  EXPECT_THAT(OpenError(PathSetting(File())),
-              HasSubstr("gcs.sqlite: " + File() +
-                        " is not a valid rayk GCS database (corrupt?); move it away or choose another path"));
+  EXPECT_THAT(
+      OpenError(PathSetting(File())),
+      HasSubstr(
+          "gcs.sqlite: " + File() +
+          " is not a valid rayk GCS database (corrupt?); move it away or choose another path"));
 }
 
 TEST_F(SqliteGcsStoreTest, DamagedPagesAreFoundAtOpen) {
@@ -349,7 +373,8 @@ TEST_F(SqliteGcsStoreTest, DamagedPagesAreFoundAtOpen) {
     auto store = OpenStore(PathSetting(File()));
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     for (int i = 0; i < 300; ++i) {
-      ASSERT_TRUE((*store)->Put("t", "key" + std::to_string(i), std::string(1000, 'a' + i % 26)).ok());
+      ASSERT_TRUE(
+          (*store)->Put("t", "key" + std::to_string(i), std::string(1000, 'a' + i % 26)).ok());
     }
   }
   // Keep the header (page 1) and scribble over pages further in.
@@ -373,9 +398,11 @@ TEST_F(SqliteGcsStoreTest, OtherSqliteDatabaseIsRefused) {
 TEST_F(SqliteGcsStoreTest, NewerSchemaVersionIsRefused) {
   ASSERT_TRUE(OpenStore(PathSetting(File())).ok());
   Sql(File(), "PRAGMA user_version = 7");
-  EXPECT_THAT(OpenError(PathSetting(File())),
-              HasSubstr("gcs.sqlite: " + File() +
-                        " has schema version 7, newer than this rayk's 1; use a newer rayk or another path"));
+  EXPECT_THAT(
+      OpenError(PathSetting(File())),
+      HasSubstr(
+          "gcs.sqlite: " + File() +
+          " has schema version 7, newer than this rayk's 1; use a newer rayk or another path"));
   EXPECT_EQ(UserVersion(File()), 7) << "a refused file was changed";
 }
 
@@ -394,7 +421,8 @@ TEST_F(SqliteGcsStoreTest, CurrentVersionFileOpensAsItIs) {
   Sql(File(),
       "CREATE TABLE entries(tbl BLOB NOT NULL, key BLOB NOT NULL, value BLOB NOT NULL, "
       "PRIMARY KEY (tbl, key)) WITHOUT ROWID;"
-      "INSERT INTO entries VALUES (CAST('jobs' AS BLOB), X'FF', X'00'), (CAST('jobs' AS BLOB), X'41', X'');"
+      "INSERT INTO entries VALUES (CAST('jobs' AS BLOB), X'FF', X'00'), (CAST('jobs' AS BLOB), "
+      "X'41', X'');"
       "PRAGMA user_version = 1;");
   auto store = OpenStore(PathSetting(File()));
   ASSERT_TRUE(store.ok()) << store.status().ToString();
@@ -416,7 +444,8 @@ TEST_F(SqliteGcsStoreTest, FullDatabaseFailsWritesAndKeepsEarlierData) {
     ASSERT_FALSE(failure.ok()) << "256KiB held 1000 values of 4000 bytes";
     EXPECT_EQ(failure.code(), StatusCode::kIoError);
     EXPECT_THAT(failure.message(), HasSubstr("gcs.sqlite: " + File() + " cannot grow: disk full"));
-    EXPECT_THAT(failure.message(), HasSubstr("(or past max_size, 262144 bytes); nothing of this write was applied"));
+    EXPECT_THAT(failure.message(),
+                HasSubstr("(or past max_size, 262144 bytes); nothing of this write was applied"));
     EXPECT_EQ(testing::CountLines(failure.message()), 1) << failure.message();
     ASSERT_GT(acked.size(), 10u);
 
@@ -481,8 +510,10 @@ TEST_F(SqliteReadOnlyTest, ReadOnlyFile) {
   fs::permissions(File(), fs::perms::owner_read | fs::perms::group_read | fs::perms::others_read);
   auto result = OpenAsUser(File());
   if (!result) GTEST_SKIP() << "running as root and cannot become nobody";
-  EXPECT_THAT(*result, HasSubstr("gcs.sqlite: " + File() +
-                                " cannot be written (read-only); fix its permissions or choose another path"));
+  EXPECT_THAT(
+      *result,
+      HasSubstr("gcs.sqlite: " + File() +
+                " cannot be written (read-only); fix its permissions or choose another path"));
   EXPECT_EQ(testing::CountLines(*result), 1) << *result;
 }
 
@@ -490,10 +521,12 @@ TEST_F(SqliteReadOnlyTest, ReadOnlyFolderForANewFile) {
   std::string folder = dir_.path() + "/ro";
   fs::create_directory(folder);
   fs::permissions(folder, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                              fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+                              fs::perms::group_exec | fs::perms::others_read |
+                              fs::perms::others_exec);
   auto result = OpenAsUser(folder + "/gcs.sqlite");
   if (!result) GTEST_SKIP() << "running as root and cannot become nobody";
-  EXPECT_THAT(*result, HasSubstr("gcs.sqlite: " + folder + "/gcs.sqlite cannot be written (read-only)"));
+  EXPECT_THAT(*result,
+              HasSubstr("gcs.sqlite: " + folder + "/gcs.sqlite cannot be written (read-only)"));
   EXPECT_THAT(*result, HasSubstr("fix its permissions or choose another path"));
   EXPECT_EQ(testing::CountLines(*result), 1) << *result;
 }
@@ -510,9 +543,11 @@ TEST_F(SqliteReadOnlyTest, WritableFileInReadOnlyFolder) {
     ASSERT_TRUE((*store)->Put("t", "k", "v").ok());
   }
   ASSERT_FALSE(fs::exists(path + "-wal")) << "closing should have removed the WAL";
-  fs::permissions(path, fs::perms::all & ~(fs::perms::owner_exec | fs::perms::group_exec | fs::perms::others_exec));
+  fs::permissions(path, fs::perms::all & ~(fs::perms::owner_exec | fs::perms::group_exec |
+                                           fs::perms::others_exec));
   fs::permissions(folder, fs::perms::owner_read | fs::perms::owner_exec | fs::perms::group_read |
-                              fs::perms::group_exec | fs::perms::others_read | fs::perms::others_exec);
+                              fs::perms::group_exec | fs::perms::others_read |
+                              fs::perms::others_exec);
   auto result = OpenAsUser(path);
   if (!result) GTEST_SKIP() << "running as root and cannot become nobody";
   EXPECT_THAT(*result, HasSubstr("gcs.sqlite: " + path + " cannot be written (read-only)"));

@@ -107,17 +107,20 @@ std::string Problem(int code, int sys_errno, const std::string& detail, int64_t 
     case SQLITE_FULL:
       if (max_size > 0) {
         return "cannot grow: disk full (or past max_size, " + std::to_string(max_size) +
-               " bytes); nothing of this write was applied; free disk space or raise [gcs.sqlite] max_size";
+               " bytes); nothing of this write was applied; free disk space or raise [gcs.sqlite] "
+               "max_size";
       }
       return "cannot grow: disk full; nothing of this write was applied; free disk space or choose "
              "another path";
     case SQLITE_CANTOPEN:
     case SQLITE_IOERR:
-      if (denied) return "cannot be written (read-only); fix its permissions or choose another path";
+      if (denied)
+        return "cannot be written (read-only); fix its permissions or choose another path";
       if (no_space) return Problem(SQLITE_FULL, 0, detail, max_size);
       break;
   }
-  return "failed: " + detail + (sys_errno != 0 ? std::string(" (") + std::strerror(sys_errno) + ")" : "");
+  return "failed: " + detail +
+         (sys_errno != 0 ? std::string(" (") + std::strerror(sys_errno) + ")" : "");
 }
 
 struct DbCloser {
@@ -181,11 +184,12 @@ class SqliteGcsStore : public rayk::GcsStore {
     return rc == SQLITE_DONE ? Status::Ok() : Failure(rc, "a Put");
   }
 
-  rayk::Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) override {
+  rayk::Result<std::optional<std::string>> Get(std::string_view table,
+                                               std::string_view key) override {
     std::lock_guard<std::mutex> lock(mu_);
     sqlite3_stmt* statement = get_.get();
-    Bind(statement, {table, key});
-    int rc = Step(statement);
+    int rc = Bind(statement, {table, key});
+    if (rc == SQLITE_OK) rc = Step(statement);
     std::optional<std::string> value;
     if (rc == SQLITE_ROW) {
       value = ColumnBytes(statement, 0);
@@ -197,14 +201,16 @@ class SqliteGcsStore : public rayk::GcsStore {
     return value;
   }
 
-  rayk::Result<std::vector<std::pair<std::string, std::string>>> GetAll(std::string_view table) override {
+  rayk::Result<std::vector<std::pair<std::string, std::string>>> GetAll(
+      std::string_view table) override {
     std::lock_guard<std::mutex> lock(mu_);
     sqlite3_stmt* statement = get_all_.get();
-    Bind(statement, {table});
     std::vector<std::pair<std::string, std::string>> entries;
-    int rc;
-    while ((rc = Step(statement)) == SQLITE_ROW) {
-      entries.emplace_back(ColumnBytes(statement, 0), ColumnBytes(statement, 1));
+    int rc = Bind(statement, {table});
+    if (rc == SQLITE_OK) {
+      while ((rc = Step(statement)) == SQLITE_ROW) {
+        entries.emplace_back(ColumnBytes(statement, 0), ColumnBytes(statement, 1));
+      }
     }
     Status status = rc == SQLITE_DONE ? Status::Ok() : Failure(rc, "a GetAll");
     Reset(statement);
@@ -224,7 +230,8 @@ class SqliteGcsStore : public rayk::GcsStore {
     int rc = Run(begin_.get(), {});
     if (rc != SQLITE_DONE) return Failure(rc, what);
     for (const auto& op : batch.ops) {
-      rc = op.value ? Run(put_.get(), {op.table, op.key, *op.value}) : Run(delete_.get(), {op.table, op.key});
+      rc = op.value ? Run(put_.get(), {op.table, op.key, *op.value})
+                    : Run(delete_.get(), {op.table, op.key});
       if (rc != SQLITE_DONE) return RollBack(Failure(rc, what));
     }
     rc = Run(commit_.get(), {});
@@ -256,7 +263,8 @@ class SqliteGcsStore : public rayk::GcsStore {
   // Creates the folder if needed and takes the flock on "<file>.lock".
   void TakeOwnership() {
     std::error_code ec;
-    if (fs::is_directory(path_, ec)) Fail("is a folder; set [gcs.sqlite] path to a file (inside it, say)");
+    if (fs::is_directory(path_, ec))
+      Fail("is a folder; set [gcs.sqlite] path to a file (inside it, say)");
     fs::path folder = fs::path(path_).parent_path();
     if (!folder.empty() && !fs::exists(folder, ec)) {
       fs::create_directories(folder, ec);
@@ -266,11 +274,13 @@ class SqliteGcsStore : public rayk::GcsStore {
           Fail("cannot be written (read-only): its folder cannot be created (" + ec.message() +
                "); fix its permissions or choose another path");
         }
-        Fail("cannot be created: its folder " + folder.string() + " cannot be made (" + ec.message() +
-             "); choose another path");
+        Fail("cannot be created: its folder " + folder.string() + " cannot be made (" +
+             ec.message() + "); choose another path");
       }
     }
-    const std::string lock_path = path_ + ".lock";
+    // Beside the real file, so that two paths to it (a symlink) share one lock.
+    fs::path real = fs::weakly_canonical(path_, ec);
+    const std::string lock_path = (ec ? path_ : real.string()) + ".lock";
     // Read-only access is enough for flock, so a lock file left by another
     // user does not get in the way; creating it needs a writable folder,
     // which SQLite's WAL needs anyway.
@@ -278,16 +288,17 @@ class SqliteGcsStore : public rayk::GcsStore {
     if (lock_.get() < 0) {
       int error = errno;
       if (error == EACCES || error == EPERM || error == EROFS) {
-        Fail("cannot be written (read-only): cannot create " + lock_path + " (" + std::strerror(error) +
-             "); fix its permissions or choose another path");
+        Fail("cannot be written (read-only): cannot create " + lock_path + " (" +
+             std::strerror(error) + "); fix its permissions or choose another path");
       }
       Fail("cannot be opened: cannot create " + lock_path + " (" + std::strerror(error) + ")");
     }
     if (flock(lock_.get(), LOCK_EX | LOCK_NB) != 0) {
       int error = errno;
       if (error == EWOULDBLOCK) {
-        Fail("is locked by another process (is another GCS running on it?); stop that process or "
-             "choose another path");
+        Fail(
+            "is locked by another process (is another GCS running on it?); stop that process or "
+            "choose another path");
       }
       Fail("cannot be locked: flock on " + lock_path + " failed (" + std::strerror(error) + ")");
     }
@@ -319,8 +330,9 @@ class SqliteGcsStore : public rayk::GcsStore {
   void Open(const rayk::PluginSettings& settings, const rayk::PluginContext& ctx) {
     const std::string synchronous = settings.GetString("synchronous", "full");
     if (synchronous != "full" && synchronous != "normal") {
-      throw std::runtime_error("gcs.sqlite: synchronous = \"" + synchronous + "\" in [gcs.sqlite] of " +
-                               ctx.config_file + " is not a mode; write \"full\" or \"normal\"");
+      throw std::runtime_error("gcs.sqlite: synchronous = \"" + synchronous +
+                               "\" in [gcs.sqlite] of " + ctx.config_file +
+                               " is not a mode; write \"full\" or \"normal\"");
     }
     const int64_t busy_timeout_ms = settings.GetInteger("busy_timeout_ms", 5000);
     if (busy_timeout_ms < 0 || busy_timeout_ms > INT32_MAX) {
@@ -331,8 +343,9 @@ class SqliteGcsStore : public rayk::GcsStore {
     max_size_ = settings.GetInteger("max_size", 0);
 
     sqlite3* raw = nullptr;
-    int rc = sqlite3_open_v2(path_.c_str(), &raw, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
-                             nullptr);
+    int rc =
+        sqlite3_open_v2(path_.c_str(), &raw,
+                        SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     db_.reset(raw);  // closed even when opening failed
     if (rc != SQLITE_OK) FailSqlite(rc, "open");
     sqlite3_extended_result_codes(db_.get(), 1);
@@ -369,8 +382,10 @@ class SqliteGcsStore : public rayk::GcsStore {
            std::to_string(kSchemaVersion) + "; use a newer rayk or another path");
     }
     if (version == 0 && Query("SELECT count(*) FROM sqlite_schema") != "0") {
-      Fail("is an SQLite database but not a rayk GCS one (it has tables and no rayk schema version); "
-           "move it away or choose another path");
+      Fail(
+          "is an SQLite database but not a rayk GCS one (it has tables and no rayk schema "
+          "version); "
+          "move it away or choose another path");
     }
     for (int v = version; v < kSchemaVersion; ++v) Query(kMigrations[v].sql);
     if (version != kSchemaVersion) Query("PRAGMA user_version=" + std::to_string(kSchemaVersion));
@@ -396,9 +411,19 @@ class SqliteGcsStore : public rayk::GcsStore {
     rollback_ = PrepareOne("ROLLBACK");
   }
 
-  void Bind(sqlite3_stmt* statement, std::initializer_list<std::string_view> values) {
+  // SQLITE_OK, or the error of the first value that cannot be bound (one
+  // past SQLite's 1 GB limit on a blob, say), kept for Failure.
+  int Bind(sqlite3_stmt* statement, std::initializer_list<std::string_view> values) {
     int index = 1;
-    for (std::string_view value : values) BindBytes(statement, index++, value);
+    for (std::string_view value : values) {
+      int rc = BindBytes(statement, index++, value);
+      if (rc != SQLITE_OK) {
+        last_error_ = sqlite3_errstr(rc);
+        last_errno_ = 0;
+        return rc;
+      }
+    }
+    return SQLITE_OK;
   }
 
   void Reset(sqlite3_stmt* statement) {
@@ -419,8 +444,8 @@ class SqliteGcsStore : public rayk::GcsStore {
 
   // Runs a statement that returns no rows.
   int Run(sqlite3_stmt* statement, std::initializer_list<std::string_view> values) {
-    Bind(statement, values);
-    int rc = Step(statement);
+    int rc = Bind(statement, values);
+    if (rc == SQLITE_OK) rc = Step(statement);
     Reset(statement);
     return rc;
   }
@@ -434,7 +459,8 @@ class SqliteGcsStore : public rayk::GcsStore {
 
   // The status of a call whose statement failed with `rc` (see Step).
   Status Failure(int rc, const std::string& what) {
-    std::string message = "gcs.sqlite: " + path_ + " " + Problem(rc, last_errno_, what + ": " + last_error_, max_size_);
+    std::string message = "gcs.sqlite: " + path_ + " " +
+                          Problem(rc, last_errno_, what + ": " + last_error_, max_size_);
     last_error_.clear();
     last_errno_ = 0;
     if ((rc & 0xff) == SQLITE_NOMEM) return Status::OutOfMemory(message);
