@@ -385,8 +385,11 @@ TEST_F(SqliteGcsStoreTest, DamagedPagesAreFoundAtOpen) {
     std::mt19937 random(11);
     for (int i = 0; i < 8 * 4096; ++i) file.put(static_cast<char>(random()));
   }
-  EXPECT_THAT(OpenError(PathSetting(File())),
-              HasSubstr("gcs.sqlite: " + File() + " is not a valid rayk GCS database (corrupt?"));
+  EXPECT_THAT(
+      OpenError(PathSetting(File())),
+      HasSubstr(
+          "gcs.sqlite: " + File() +
+          " is not a valid rayk GCS database (corrupt?); move it away or choose another path"));
 }
 
 TEST_F(SqliteGcsStoreTest, OtherSqliteDatabaseIsRefused) {
@@ -404,6 +407,13 @@ TEST_F(SqliteGcsStoreTest, NewerSchemaVersionIsRefused) {
           "gcs.sqlite: " + File() +
           " has schema version 7, newer than this rayk's 1; use a newer rayk or another path"));
   EXPECT_EQ(UserVersion(File()), 7) << "a refused file was changed";
+}
+
+TEST_F(SqliteGcsStoreTest, NegativeSchemaVersionIsRefused) {
+  ASSERT_TRUE(OpenStore(PathSetting(File())).ok());
+  Sql(File(), "PRAGMA user_version = -3");
+  EXPECT_THAT(OpenError(PathSetting(File())),
+              HasSubstr("gcs.sqlite: " + File() + " has schema version -3, which no rayk writes"));
 }
 
 TEST_F(SqliteGcsStoreTest, EmptyFileGetsTheCurrentSchema) {

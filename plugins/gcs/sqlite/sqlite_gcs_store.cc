@@ -310,21 +310,18 @@ class SqliteGcsStore : public rayk::GcsStore {
     Fail(Problem(rc, db_ ? sqlite3_system_errno(db_.get()) : 0, detail, max_size_));
   }
 
-  // Runs `sql`, which returns at most one row, and gives its first column as text.
-  std::string Query(const std::string& sql) {
+  // Runs `sql` and gives the first column of its first row as text ("" if
+  // it returns none). `doing` names the step in an error; default: the SQL.
+  std::string Query(const std::string& sql, const std::string& doing = "") {
     sqlite3_stmt* raw = nullptr;
     int rc = sqlite3_prepare_v2(db_.get(), sql.c_str(), -1, &raw, nullptr);
     Statement statement(raw);
-    if (rc != SQLITE_OK) FailSqlite(rc, sql);
+    if (rc != SQLITE_OK) FailSqlite(rc, doing.empty() ? sql : doing);
     rc = sqlite3_step(raw);
-    std::string result;
-    if (rc == SQLITE_ROW) {
-      const unsigned char* text = sqlite3_column_text(raw, 0);
-      if (text) result = reinterpret_cast<const char*>(text);
-      rc = sqlite3_step(raw);
-    }
-    if (rc != SQLITE_DONE) FailSqlite(rc, sql);
-    return result;
+    if (rc == SQLITE_DONE) return "";
+    if (rc != SQLITE_ROW) FailSqlite(rc, doing.empty() ? sql : doing);
+    const unsigned char* text = sqlite3_column_text(raw, 0);
+    return text ? reinterpret_cast<const char*>(text) : "";
   }
 
   void Open(const rayk::PluginSettings& settings, const rayk::PluginContext& ctx) {
@@ -368,8 +365,12 @@ class SqliteGcsStore : public rayk::GcsStore {
     // rather than on some later read.
     std::string check = Query("PRAGMA quick_check");
     if (check != "ok") {
-      Fail("is not a valid rayk GCS database (corrupt?: " + check.substr(0, 120) +
-           "); move it away or choose another path");
+      // SQLite's report spans lines; keep the start of it, on one line.
+      std::replace(check.begin(), check.end(), '\n', ' ');
+      Fail(
+          "is not a valid rayk GCS database (corrupt?); move it away or choose another path "
+          "(quick_check: " +
+          check.substr(0, 100) + ")");
     }
   }
 
@@ -377,6 +378,10 @@ class SqliteGcsStore : public rayk::GcsStore {
   void Migrate() {
     Query("BEGIN IMMEDIATE");
     const int version = std::stoi(Query("PRAGMA user_version"));
+    if (version < 0) {
+      Fail("has schema version " + std::to_string(version) +
+           ", which no rayk writes; move it away or choose another path");
+    }
     if (version > kSchemaVersion) {
       Fail("has schema version " + std::to_string(version) + ", newer than this rayk's " +
            std::to_string(kSchemaVersion) + "; use a newer rayk or another path");
@@ -384,10 +389,12 @@ class SqliteGcsStore : public rayk::GcsStore {
     if (version == 0 && Query("SELECT count(*) FROM sqlite_schema") != "0") {
       Fail(
           "is an SQLite database but not a rayk GCS one (it has tables and no rayk schema "
-          "version); "
-          "move it away or choose another path");
+          "version); move it away or choose another path");
     }
-    for (int v = version; v < kSchemaVersion; ++v) Query(kMigrations[v].sql);
+    for (int v = version; v < kSchemaVersion; ++v) {
+      Query(kMigrations[v].sql, "migrating from schema version " + std::to_string(v) + " to " +
+                                    std::to_string(v + 1) + " (" + kMigrations[v].what + ")");
+    }
     if (version != kSchemaVersion) Query("PRAGMA user_version=" + std::to_string(kSchemaVersion));
     Query("COMMIT");
   }
