@@ -1,25 +1,36 @@
 // The GcsStore contract (gcs_store.h), run against every gcs plugin on the
-// search path: basic table operations, ordering, atomic batches, arbitrary
-// bytes, large values and concurrent use.
+// search path: basic table operations, ordering, atomic batches (also when
+// one of their writes fails), arbitrary bytes, large values and concurrent use.
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "conformance/conformance.h"
 #include "rayk/gcs_store.h"
+#include "test_util.h"
 
 namespace rayk {
 namespace {
 
 using Entries = std::vector<std::pair<std::string, std::string>>;
+using testing::CountLines;
 
 // Plugin-specific settings a test run needs go here, by plugin name; the
 // session folder in the context gives a durable plugin somewhere to write.
 RawSettingTable GcsSettings(const std::string& /*plugin*/) { return {}; }
+
+// Settings that bound how much the plugin holds, for plugins that have such a
+// bound: a write past it is how the failed-batch case makes a write fail.
+std::optional<RawSettingTable> BoundedGcsSettings(const std::string& plugin) {
+  if (plugin == "sqlite")
+    return RawSettingTable{{"max_size", {SettingValue(std::string("256KiB")), 0}}};
+  return std::nullopt;
+}
 
 class GcsConformance : public ::testing::TestWithParam<std::string> {
  protected:
@@ -159,6 +170,42 @@ TEST_P(GcsConformance, BatchAppliesEveryOpInOrder) {
   EXPECT_EQ(GetAll("t"), (Entries{{"a", "1"}, {"back", "y"}, {"twice", "second"}}));
   EXPECT_EQ(GetAll("u"), (Entries{{"b", "2"}}));
   ASSERT_TRUE(store_->Write(GcsWriteBatch()).ok()) << "an empty batch";
+}
+
+TEST_P(GcsConformance, FailedBatchAppliesNothing) {
+  auto settings = BoundedGcsSettings(GetParam());
+  if (!settings) GTEST_SKIP() << GetParam() << " has no size bound to make a write fail";
+  PluginContext context;
+  context.role = ProcessRole::kGcs;
+  context.session_dir = session_dir_ + "/bounded";
+  std::filesystem::create_directory(context.session_dir);
+  auto store = testing::CreatePlugin<GcsStore>(GetParam(), *settings, context);
+  ASSERT_NE(store, nullptr);
+  ASSERT_TRUE(store->Put("t", "kept", "1").ok());
+  ASSERT_TRUE(store->Put("t", "deleted_by_batch", "2").ok());
+
+  GcsWriteBatch batch;
+  batch.Put("t", "new", "3");
+  batch.Put("other", "new", "4");
+  batch.Put("t", "kept", "overwritten");
+  batch.Delete("t", "deleted_by_batch");
+  batch.Put("t", "too_big", std::string(4 << 20, 'x'));  // past the bound: the batch must fail
+  Status st = store->Write(batch);
+  ASSERT_FALSE(st.ok()) << "a batch past the plugin's bound was accepted";
+  EXPECT_EQ(CountLines(st.message()), 1) << st.message();
+
+  auto all = store->GetAll("t");
+  ASSERT_TRUE(all.ok()) << all.status().ToString();
+  EXPECT_EQ(*all, (Entries{{"deleted_by_batch", "2"}, {"kept", "1"}}))
+      << "part of a failed batch was applied";
+  auto other = store->GetAll("other");
+  ASSERT_TRUE(other.ok());
+  EXPECT_TRUE(other->empty());
+  // The failure left the store usable.
+  ASSERT_TRUE(store->Put("t", "after", "5").ok());
+  auto after = store->Get("t", "after");
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(*after, "5");
 }
 
 TEST_P(GcsConformance, BatchIsVisibleAllAtOnce) {
