@@ -11,6 +11,7 @@
 #include <signal.h>
 
 #include <atomic>
+#include <fstream>
 #include <chrono>
 #include <random>
 #include <thread>
@@ -264,6 +265,30 @@ TEST_F(GcsFaultToleranceTest, BadNodeTimeoutIsOneLine) {
   auto start = Rayk("start --head --port " + std::to_string(port_) + " --node-timeout-ms 0");
   EXPECT_NE(start.exit_code, 0);
   EXPECT_THAT(start.output, HasSubstr("--node-timeout-ms must be positive"));
+}
+
+// A database the GCS cannot use stops `rayk start` at once, with one line
+// that names the file and what to do (the supervisor does not retry a GCS
+// that never came up).
+TEST_F(GcsFaultToleranceTest, BadDatabaseFileStopsStartWithOneLine) {
+  std::string corrupt = root_.path() + "/corrupt.sqlite";
+  std::ofstream(corrupt) << std::string(8192, '\x5a');
+  auto start = Rayk("start --head --port " + std::to_string(port_) + " --set gcs.plugin=sqlite --set gcs.sqlite.path=" +
+                    corrupt);
+  EXPECT_NE(start.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(start.output), 1) << start.output;
+  EXPECT_THAT(start.output, HasSubstr(corrupt + " is not a valid rayk GCS database"));
+
+  // The same file cannot serve two clusters.
+  std::string shared = root_.path() + "/shared.sqlite";
+  StartHead("sqlite", "--set gcs.sqlite.path=" + shared);
+  auto second = testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH +
+                                    " start --head --port " + std::to_string(testing::FreePort()) +
+                                    " --set gcs.plugin=sqlite --set gcs.sqlite.path=" + shared);
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("locked"));
+  testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH + " stop");
 }
 
 }  // namespace
