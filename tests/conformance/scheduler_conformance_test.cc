@@ -11,6 +11,7 @@
 #include "conformance/conformance.h"
 #include "rayk/scheduler.h"
 #include "rayk/scheduling_util.h"
+#include "scheduler_views.h"
 
 namespace rayk {
 namespace {
@@ -19,31 +20,9 @@ using Kind = SchedulingDecision::Kind;
 
 constexpr int kTrials = 200;
 
-NodeView Node(ResourceSet total, ResourceSet available,
-              std::map<std::string, std::string> labels = {}, bool alive = true) {
-  NodeView node;
-  node.node_id = NodeId::FromRandom();
-  node.address = "127.0.0.1:0";
-  node.total = std::move(total);
-  node.available = std::move(available);
-  node.labels = std::move(labels);
-  node.alive = alive;
-  return node;
-}
-
-SchedulingRequest Demand(ResourceSet demand) {
-  SchedulingRequest request;
-  request.demand = std::move(demand);
-  return request;
-}
-
-ClusterView View(std::vector<NodeView> nodes) {
-  ClusterView view;
-  view.local_node = nodes.empty() ? NodeId::Nil() : nodes.front().node_id;
-  view.version = 1;
-  view.nodes = std::move(nodes);
-  return view;
-}
+using testing::Demand;
+using testing::Node;
+using testing::View;
 
 std::string Describe(const SchedulingDecision& d) {
   switch (d.kind) {
@@ -242,9 +221,7 @@ TEST_P(SchedulerConformance, SpreadTouchesEveryNodeAsResourcesFill) {
   // The caller books each pick before the next call, as the raylet and the
   // GCS do: N SPREAD requests over N equal nodes use every node once.
   constexpr int kNodes = 5;
-  std::vector<NodeView> nodes;
-  for (int i = 0; i < kNodes; ++i) nodes.push_back(Node({{"CPU", 4}}, {{"CPU", 4}}));
-  ClusterView view = View(std::move(nodes));
+  ClusterView view = View(testing::IdleNodes(kNodes, 4));
   SchedulingRequest request = Demand({{"CPU", 1}});
   request.strategy = SchedulingStrategy::kSpread;
   std::set<NodeId> used;
@@ -252,9 +229,7 @@ TEST_P(SchedulerConformance, SpreadTouchesEveryNodeAsResourcesFill) {
     SchedulingDecision d = scheduler_->Schedule(request, view);
     ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
     used.insert(d.node);
-    for (NodeView& node : view.nodes) {
-      if (node.node_id == d.node) node.available.Subtract(request.demand);
-    }
+    testing::Book(&view, d.node, request.demand);
   }
   EXPECT_EQ(used.size(), static_cast<size_t>(kNodes)) << "SPREAD left a node unused";
 }
