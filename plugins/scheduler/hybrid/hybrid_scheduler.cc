@@ -26,7 +26,7 @@ namespace {
 const rayk::SettingSpec kHybridSettings[] = {
     {"spread_threshold", rayk::SettingType::kFloat, "0.5",
      "Utilization in [0, 1] below which a node counts as idle: the local node keeps work until it "
-     "passes this. 0 spreads every request; 1 packs until the node is full."},
+     "passes this. 0 always takes the least utilised node; 1 packs a node until it is full."},
     {"top_k_absolute", rayk::SettingType::kInteger, "1",
      "Pick among at least this many of the least utilised nodes (>= 1)."},
     {"top_k_fraction", rayk::SettingType::kFloat, "0.2",
@@ -54,8 +54,8 @@ class HybridScheduler : public rayk::Scheduler {
     top_k_fraction_ = settings.GetFloat("top_k_fraction", 0.2);
     if (!(spread_threshold_ >= 0 && spread_threshold_ <= 1)) {
       BadSetting(ctx, "spread_threshold", spread_threshold_,
-                 "is outside [0, 1]; it is a utilization: 0 spreads every request, 1 packs the "
-                 "local node until it is full");
+                 "is outside [0, 1]; it is a utilization: 0 always takes the least utilised node, "
+                 "1 packs a node until it is full");
     }
     if (top_k_absolute_ < 1) {
       BadSetting(ctx, "top_k_absolute", static_cast<double>(top_k_absolute_),
