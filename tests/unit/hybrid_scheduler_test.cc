@@ -15,9 +15,9 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Book;
 using testing::Demand;
+using ::testing::HasSubstr;
 using testing::IndexOf;
 using testing::Node;
 using testing::View;
@@ -114,7 +114,8 @@ TEST(HybridSchedulerTest, AnIdleClusterFillsNodesInIdOrderWhenTheGcsAsks) {
 // Ten nodes of ten CPUs, node i with i CPUs in use; `alive` of them alive.
 ClusterView Graded(int alive = 10) {
   std::vector<NodeView> nodes;
-  for (int i = 0; i < 10; ++i) nodes.push_back(Node({{"CPU", 10}}, {{"CPU", 10.0 - i}}, {}, i < alive));
+  for (int i = 0; i < 10; ++i)
+    nodes.push_back(Node({{"CPU", 10}}, {{"CPU", 10.0 - i}}, {}, i < alive));
   ClusterView view = View(std::move(nodes));
   view.local_node = NodeId::Nil();
   return view;
@@ -122,12 +123,14 @@ ClusterView Graded(int alive = 10) {
 
 std::set<int> PicksOver(Scheduler& scheduler, const ClusterView& view, int trials) {
   std::set<int> picked;
-  for (int i = 0; i < trials; ++i) picked.insert(IndexOf(view, Pick(scheduler, Demand({{"CPU", 1}}), view)));
+  for (int i = 0; i < trials; ++i)
+    picked.insert(IndexOf(view, Pick(scheduler, Demand({{"CPU", 1}}), view)));
   return picked;
 }
 
 TEST(HybridSchedulerTest, PicksAtRandomAmongTheTopKAbsolute) {
-  auto hybrid = Hybrid({{"spread_threshold", {0.0, 1}}, {"top_k_absolute", {int64_t{3}, 1}},
+  auto hybrid = Hybrid({{"spread_threshold", {0.0, 1}},
+                        {"top_k_absolute", {int64_t{3}, 1}},
                         {"top_k_fraction", {0.0, 1}}});
   EXPECT_EQ(PicksOver(*hybrid, Graded(), kTrials), (std::set<int>{0, 1, 2}));
 }
@@ -140,7 +143,8 @@ TEST(HybridSchedulerTest, TopKFractionCountsAliveNodes) {
 }
 
 TEST(HybridSchedulerTest, TheSameSeedMakesTheSamePicks) {
-  RawSettingTable table = {{"spread_threshold", {0.0, 1}}, {"top_k_absolute", {int64_t{5}, 1}},
+  RawSettingTable table = {{"spread_threshold", {0.0, 1}},
+                           {"top_k_absolute", {int64_t{5}, 1}},
                            {"seed", {int64_t{7}, 1}}};
   auto a = Hybrid(table);
   auto b = Hybrid(table);
@@ -221,8 +225,10 @@ TEST(HybridSchedulerTest, BadSettingsAreOneLineErrorsNamingTheKey) {
 
 TEST(HybridSchedulerTest, BoundaryValuesAreAccepted) {
   EXPECT_NE(Hybrid({{"spread_threshold", {0.0, 1}}, {"top_k_fraction", {0.0, 1}}}), nullptr);
-  EXPECT_NE(Hybrid({{"spread_threshold", {1.0, 1}}, {"top_k_fraction", {1.0, 1}},
-                    {"top_k_absolute", {int64_t{1}, 1}}, {"seed", {int64_t{0}, 1}}}),
+  EXPECT_NE(Hybrid({{"spread_threshold", {1.0, 1}},
+                    {"top_k_fraction", {1.0, 1}},
+                    {"top_k_absolute", {int64_t{1}, 1}},
+                    {"seed", {int64_t{0}, 1}}}),
             nullptr);
 }
 

@@ -155,9 +155,9 @@ TEST(CriticalUtilizationTest, TheBusiestOfCpuMemoryAndObjectStore) {
 }
 
 TEST(CriticalUtilizationTest, SkipsMissingResourcesAndClampsInconsistentViews) {
-  EXPECT_DOUBLE_EQ(CriticalUtilization(Node({{"accel_x", 2}}, {{"accel_x", 2}}), {{"CPU", 1}}), 0.0);
-  EXPECT_DOUBLE_EQ(CriticalUtilization(Node({{"accel_x", 2}}, {{"accel_x", 0.5}}), {{"accel_x", 1}}),
-                   0.75);
+  NodeView accel = Node({{"accel_x", 2}}, {{"accel_x", 0.5}});
+  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"CPU", 1}}), 0.0) << "a CPU request on a CPU-less node";
+  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"accel_x", 1}}), 0.75);
   // More free than total (available reported before total): not negative.
   EXPECT_DOUBLE_EQ(CriticalUtilization(Node({{"CPU", 2}}, {{"CPU", 4}}), {}), 0.0);
   EXPECT_DOUBLE_EQ(CriticalUtilization(Node({}, {}), {{"CPU", 1}}), 0.0);
@@ -170,7 +170,8 @@ TEST(MostArgumentBytesTest, PicksTheLargestHolderAmongTheGivenNodes) {
   SchedulingRequest request = Demand({{"CPU", 1}});
   EXPECT_EQ(MostArgumentBytes(request, pool), nullptr) << "no arguments anywhere";
   // nodes[2] holds the most but is not in the pool (it cannot run the request).
-  request.argument_bytes = {{nodes[0].node_id, 10}, {nodes[1].node_id, 300}, {nodes[2].node_id, 900}};
+  request.argument_bytes = {
+      {nodes[0].node_id, 10}, {nodes[1].node_id, 300}, {nodes[2].node_id, 900}};
   EXPECT_EQ(MostArgumentBytes(request, pool), &nodes[1]);
   request.argument_bytes = {{nodes[0].node_id, 0}, {NodeId::FromRandom(), 5}};
   EXPECT_EQ(MostArgumentBytes(request, pool), nullptr) << "zero bytes is no locality";
@@ -199,7 +200,8 @@ TEST(SpreadCursorTest, KeepsItsPlaceWhenNodesDropOutOrJoin) {
   view.nodes = testing::IdleNodes(4, 1);
   testing::SortById(&view);
   SpreadCursor cursor;
-  std::vector<const NodeView*> all = {&view.nodes[0], &view.nodes[1], &view.nodes[2], &view.nodes[3]};
+  std::vector<const NodeView*> all;
+  for (const NodeView& node : view.nodes) all.push_back(&node);
   EXPECT_EQ(cursor.Next(all), &view.nodes[0]);
   // Node 1 is busy for this request: the rotation moves on to node 2.
   EXPECT_EQ(cursor.Next({&view.nodes[0], &view.nodes[2], &view.nodes[3]}), &view.nodes[2]);

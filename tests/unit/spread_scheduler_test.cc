@@ -12,9 +12,9 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using testing::Book;
 using testing::Demand;
+using ::testing::HasSubstr;
 using testing::IndexOf;
 using testing::Node;
 using testing::View;

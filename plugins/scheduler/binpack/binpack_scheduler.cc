@@ -50,6 +50,7 @@ class BinpackScheduler : public rayk::Scheduler {
 
 }  // namespace
 
-RAYK_PLUGIN(rayk::PluginKind::kScheduler, "binpack", "1.0",
-            "Packs each request onto the fullest node where it fits, using as few nodes as possible",
-            BinpackScheduler, RAYK_NO_SETTINGS);
+RAYK_PLUGIN(
+    rayk::PluginKind::kScheduler, "binpack", "1.0",
+    "Packs each request onto the fullest node where it fits, using as few nodes as possible",
+    BinpackScheduler, RAYK_NO_SETTINGS);

@@ -25,7 +25,8 @@ const rayk::SettingSpec kSpreadSettings[] = {
 class SpreadScheduler : public rayk::Scheduler {
  public:
   explicit SpreadScheduler(const rayk::PluginContext& ctx) {
-    std::string order = ctx.settings ? ctx.settings->GetString("order", "round_robin") : "round_robin";
+    std::string order =
+        ctx.settings ? ctx.settings->GetString("order", "round_robin") : "round_robin";
     if (order == "least_loaded") {
       least_loaded_ = true;
     } else if (order != "round_robin") {
