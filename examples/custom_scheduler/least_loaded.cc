@@ -1,28 +1,49 @@
-// `least_loaded`: run each task on the node with the most free CPU, breaking
-// ties by the shorter queue. A complete scheduler plugin: one class, one
-// registration line. See docs/plugins.md.
-#include <algorithm>
-
-#include <rayk/plugin.h>
-#include <rayk/scheduler.h>
+// `least_loaded`: run each request on the node with the most of one resource
+// free (CPU unless configured), breaking ties by the shorter queue.
+//
+// A complete scheduler plugin, and the worked example of
+// docs/scheduler-plugins.md: one header, one class, one registration macro.
+// The rules every policy shares (liveness, label selectors, node affinity,
+// wait vs infeasible, SPREAD) come from the helpers; the class only ranks.
 #include <rayk/scheduling_util.h>
+
+#include <algorithm>
+#include <stdexcept>
+#include <string>
 
 namespace {
 
+// The settings of [scheduler.least_loaded]: `rayk config check` and
+// `rayk plugins info` read this array without creating the plugin.
 const rayk::SettingSpec kSettings[] = {
-    {"resource", rayk::SettingType::kString, "\"CPU\"", "The resource whose free amount ranks the nodes."},
+    {"resource", rayk::SettingType::kString, "\"CPU\"",
+     "The resource whose free amount ranks the nodes."},
 };
 
 class LeastLoaded : public rayk::Scheduler {
  public:
-  explicit LeastLoaded(const rayk::PluginContext& ctx) : resource_(ctx.settings->GetString("resource")) {}
+  // The loader has checked the types and filled in defaults; values are the
+  // plugin's to check. Throwing here fails the start with this one line.
+  explicit LeastLoaded(const rayk::PluginContext& ctx)
+      : resource_(ctx.settings->GetString("resource")) {
+    if (resource_.empty()) {
+      throw std::invalid_argument(ctx.config_file + ": [scheduler.least_loaded] resource is empty; "
+                                  "name the resource to rank nodes by, as in resource = \"CPU\"");
+    }
+  }
 
   rayk::SchedulingDecision Schedule(const rayk::SchedulingRequest& request,
                                     const rayk::ClusterView& view) override {
-    // The shared rules (liveness, labels, affinity, feasibility) come from
-    // scheduling_util.h; this policy only ranks.
+    // Alive nodes that pass the label selector and node affinity, split into
+    // those where the demand fits now and those where it fits some day.
     rayk::CandidateSet candidates = rayk::CandidateNodes(request, view);
+    // Nowhere now: wait (it fits later) or infeasible (never), with a reason.
     if (candidates.feasible_now.empty()) return rayk::WaitOrInfeasible(request, view, candidates);
+    // SPREAD asks for every node in turn, whatever the policy ranks best.
+    if (request.strategy == rayk::SchedulingStrategy::kSpread) {
+      return rayk::SchedulingDecision::OnNode(spread_.Next(candidates.feasible_now)->node_id);
+    }
+    // The policy itself.
     auto best = std::max_element(candidates.feasible_now.begin(), candidates.feasible_now.end(),
                                  [this](const rayk::NodeView* a, const rayk::NodeView* b) {
                                    double free_a = a->available.Get(resource_);
@@ -35,9 +56,10 @@ class LeastLoaded : public rayk::Scheduler {
 
  private:
   std::string resource_;
+  rayk::SpreadCursor spread_;
 };
 
 }  // namespace
 
 RAYK_PLUGIN(rayk::PluginKind::kScheduler, "least_loaded", "1.0",
-            "Runs each task on the node with the most free CPU", LeastLoaded, kSettings)
+            "Runs each request on the node with the most free CPU", LeastLoaded, kSettings);

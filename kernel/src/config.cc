@@ -58,7 +58,7 @@ Status ParseSlot(const std::string& source, PluginKind kind, const toml::table& 
       if (!name || name->get().empty()) {
         return Status::InvalidArgument(At(source, line) + ": [" + section +
                                        "] plugin must be a non-empty string naming a plugin, as in "
-                                       "plugin = \"random\" (found " + TomlTypeName(node) + ")");
+                                       "plugin = \"hybrid\" (found " + TomlTypeName(node) + ")");
       }
       slot->plugin = name->get();
       slot->line = line;
@@ -150,7 +150,7 @@ Result<SettingValue> ParseSettingText(const std::string& text) {
 
 Config Config::Defaults() {
   Config config;
-  config.slots_[PluginKind::kScheduler].plugin = "random";
+  config.slots_[PluginKind::kScheduler].plugin = "hybrid";
   config.slots_[PluginKind::kStore].plugin = "memory";
   config.slots_[PluginKind::kTransport].plugin = "zmq";
   config.slots_[PluginKind::kGcs].plugin = "memory";

@@ -1,6 +1,7 @@
 #include "rayk/scheduling_util.h"
 
 #include <algorithm>
+#include <cstdint>
 #include <cstdio>
 
 namespace rayk {
@@ -88,6 +89,49 @@ bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string
     if (it == node.labels.end() || it->second != value) return false;
   }
   return true;
+}
+
+double CriticalUtilization(const NodeView& node, const ResourceSet& demand) {
+  double highest = 0;
+  auto consider = [&](const std::string& name) {
+    double total = node.total.Get(name);
+    if (total <= 0) return;
+    // A momentarily inconsistent view can report more free than total.
+    double used = std::clamp(1 - node.available.Get(name) / total, 0.0, 1.0);
+    highest = std::max(highest, used);
+  };
+  for (const char* name : {"CPU", "memory", "object_store_memory"}) consider(name);
+  for (const auto& [name, amount] : demand.amounts()) consider(name);
+  return highest;
+}
+
+const NodeView* MostArgumentBytes(const SchedulingRequest& request,
+                                  const std::vector<const NodeView*>& nodes) {
+  const NodeView* best = nullptr;
+  uint64_t best_bytes = 0;
+  for (const NodeView* node : nodes) {
+    auto it = request.argument_bytes.find(node->node_id);
+    if (it == request.argument_bytes.end() || it->second == 0) continue;
+    if (best == nullptr || it->second > best_bytes ||
+        (it->second == best_bytes && node->node_id < best->node_id)) {
+      best = node;
+      best_bytes = it->second;
+    }
+  }
+  return best;
+}
+
+const NodeView* SpreadCursor::Next(const std::vector<const NodeView*>& nodes) {
+  // The smallest id after last_, else the smallest id overall (wrap around).
+  const NodeView* after = nullptr;
+  const NodeView* first = nullptr;
+  for (const NodeView* node : nodes) {
+    if (first == nullptr || node->node_id < first->node_id) first = node;
+    if (last_ < node->node_id && (after == nullptr || node->node_id < after->node_id)) after = node;
+  }
+  const NodeView* pick = after != nullptr ? after : first;
+  if (pick != nullptr) last_ = pick->node_id;
+  return pick;
 }
 
 CandidateSet CandidateNodes(const SchedulingRequest& request, const ClusterView& view) {

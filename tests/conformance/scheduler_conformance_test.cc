@@ -10,6 +10,8 @@
 
 #include "conformance/conformance.h"
 #include "rayk/scheduler.h"
+#include "rayk/scheduling_util.h"
+#include "scheduler_views.h"
 
 namespace rayk {
 namespace {
@@ -18,31 +20,9 @@ using Kind = SchedulingDecision::Kind;
 
 constexpr int kTrials = 200;
 
-NodeView Node(ResourceSet total, ResourceSet available,
-              std::map<std::string, std::string> labels = {}, bool alive = true) {
-  NodeView node;
-  node.node_id = NodeId::FromRandom();
-  node.address = "127.0.0.1:0";
-  node.total = std::move(total);
-  node.available = std::move(available);
-  node.labels = std::move(labels);
-  node.alive = alive;
-  return node;
-}
-
-SchedulingRequest Demand(ResourceSet demand) {
-  SchedulingRequest request;
-  request.demand = std::move(demand);
-  return request;
-}
-
-ClusterView View(std::vector<NodeView> nodes) {
-  ClusterView view;
-  view.local_node = nodes.empty() ? NodeId::Nil() : nodes.front().node_id;
-  view.version = 1;
-  view.nodes = std::move(nodes);
-  return view;
-}
+using testing::Demand;
+using testing::Node;
+using testing::View;
 
 std::string Describe(const SchedulingDecision& d) {
   switch (d.kind) {
@@ -235,6 +215,149 @@ TEST_P(SchedulerConformance, LabelSelectorNarrowsTheChoice) {
   request.label_selector = {{"zone", "c"}};
   SchedulingDecision d = scheduler_->Schedule(request, view);
   EXPECT_EQ(d.kind, Kind::kInfeasible) << Describe(d);
+}
+
+TEST_P(SchedulerConformance, SpreadTouchesEveryNodeAsResourcesFill) {
+  // The caller books each pick before the next call, as the raylet and the
+  // GCS do: N SPREAD requests over N equal nodes use every node once.
+  constexpr int kNodes = 5;
+  ClusterView view = View(testing::IdleNodes(kNodes, 4));
+  SchedulingRequest request = Demand({{"CPU", 1}});
+  request.strategy = SchedulingStrategy::kSpread;
+  std::set<NodeId> used;
+  for (int i = 0; i < kNodes; ++i) {
+    SchedulingDecision d = scheduler_->Schedule(request, view);
+    ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+    used.insert(d.node);
+    testing::Book(&view, d.node, request.demand);
+  }
+  EXPECT_EQ(used.size(), static_cast<size_t>(kNodes)) << "SPREAD left a node unused";
+}
+
+TEST_P(SchedulerConformance, SpreadFromAStaleViewStillTouchesEveryNode) {
+  // The GCS may place a burst of SPREAD actors before any node reports its
+  // new load: the view does not change between calls.
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 4}}), Node({{"CPU", 4}}, {{"CPU", 4}}),
+                           Node({{"CPU", 4}}, {{"CPU", 4}})});
+  view.local_node = NodeId::Nil();
+  SchedulingRequest request = Demand({{"CPU", 1}});
+  request.strategy = SchedulingStrategy::kSpread;
+  std::set<NodeId> used;
+  for (size_t i = 0; i < view.nodes.size(); ++i) {
+    SchedulingDecision d = scheduler_->Schedule(request, view);
+    ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+    used.insert(d.node);
+  }
+  EXPECT_EQ(used.size(), view.nodes.size()) << "SPREAD repeated a node from an unchanged view";
+}
+
+TEST_P(SchedulerConformance, CustomResourceRoutesToTheOnlyNodeWithIt) {
+  ClusterView view =
+      View({Node({{"CPU", 16}}, {{"CPU", 16}}),
+            Node({{"CPU", 2}, {"accel_x", 2}}, {{"CPU", 2}, {"accel_x", 2}}),
+            Node({{"CPU", 16}}, {{"CPU", 16}})});
+  for (SchedulingStrategy strategy : {SchedulingStrategy::kDefault, SchedulingStrategy::kSpread}) {
+    SchedulingRequest request = Demand({{"CPU", 1}, {"accel_x", 1}});
+    request.strategy = strategy;
+    for (int i = 0; i < kTrials / 4; ++i) {
+      SchedulingDecision d = scheduler_->Schedule(request, view);
+      ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+      ASSERT_EQ(d.node, view.nodes[1].node_id) << "a node without accel_x was picked";
+    }
+  }
+  // Its accel_x all in use: wait for it, though other nodes are idle.
+  view.nodes[1].available = ResourceSet({{"CPU", 2}});
+  SchedulingDecision d = scheduler_->Schedule(Demand({{"accel_x", 1}}), view);
+  EXPECT_EQ(d.kind, Kind::kWait) << Describe(d);
+  // More than it has in total: infeasible, naming the resource.
+  d = scheduler_->Schedule(Demand({{"accel_x", 3}}), view);
+  EXPECT_EQ(d.kind, Kind::kInfeasible) << Describe(d);
+  EXPECT_NE(d.reason.find("accel_x"), std::string::npos) << d.reason;
+}
+
+TEST_P(SchedulerConformance, WaitsWhenEveryFittingNodeIsBusy) {
+  ClusterView view =
+      View({Node({{"CPU", 4}}, {{"CPU", 0}}, {{"zone", "a"}}),
+            Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "b"}}),
+            Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "a"}}, false)});
+  for (SchedulingStrategy strategy : {SchedulingStrategy::kDefault, SchedulingStrategy::kSpread}) {
+    // Only busy zone-a nodes match (the idle one is dead): wait, never zone b.
+    SchedulingRequest request = Demand({{"CPU", 1}});
+    request.strategy = strategy;
+    request.label_selector = {{"zone", "a"}};
+    SchedulingDecision d = scheduler_->Schedule(request, view);
+    EXPECT_EQ(d.kind, Kind::kWait) << Describe(d);
+    EXPECT_FALSE(d.reason.empty());
+  }
+  // The whole cluster busy.
+  view.nodes[1].available = ResourceSet({{"CPU", 0.5}});
+  SchedulingDecision d = scheduler_->Schedule(Demand({{"CPU", 1}}), view);
+  EXPECT_EQ(d.kind, Kind::kWait) << Describe(d);
+  EXPECT_NE(d.reason.find("CPU"), std::string::npos) << d.reason;
+}
+
+TEST_P(SchedulerConformance, InfeasibleReasonNamesTheLabelSelector) {
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "a"}}),
+                           Node({{"CPU", 1}}, {{"CPU", 1}}, {{"zone", "b"}})});
+  SchedulingRequest request = Demand({{"CPU", 2}});
+  request.label_selector = {{"zone", "b"}};
+  SchedulingDecision d = scheduler_->Schedule(request, view);
+  EXPECT_EQ(d.kind, Kind::kInfeasible) << Describe(d);
+  EXPECT_NE(d.reason.find("zone=b"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("CPU"), std::string::npos) << d.reason;
+}
+
+TEST_P(SchedulerConformance, HardAffinityIgnoresFreeNodesElsewhere) {
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 0}}), Node({{"CPU", 64}}, {{"CPU", 64}})});
+  SchedulingRequest request = Demand({{"CPU", 1}});
+  request.strategy = SchedulingStrategy::kNodeAffinity;
+  request.affinity_node = view.nodes[0].node_id;
+  SchedulingDecision d = scheduler_->Schedule(request, view);
+  EXPECT_EQ(d.kind, Kind::kWait) << Describe(d);
+  EXPECT_NE(d.reason.find(ShortNodeName(view.nodes[0].node_id)), std::string::npos) << d.reason;
+  view.nodes[0].available = ResourceSet({{"CPU", 4}});
+  for (int i = 0; i < kTrials; ++i) {
+    d = scheduler_->Schedule(request, view);
+    ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+    ASSERT_EQ(d.node, view.nodes[0].node_id);
+  }
+}
+
+TEST_P(SchedulerConformance, SoftAffinityWithLabelsFallsBackWithinTheSelector) {
+  // The preferred node does not match the selector: the fallback must.
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "a"}}),
+                           Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "b"}}),
+                           Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "b"}})});
+  SchedulingRequest request = Demand({{"CPU", 1}});
+  request.strategy = SchedulingStrategy::kNodeAffinity;
+  request.affinity_soft = true;
+  request.affinity_node = view.nodes[0].node_id;
+  request.label_selector = {{"zone", "b"}};
+  for (int i = 0; i < kTrials / 4; ++i) {
+    SchedulingDecision d = scheduler_->Schedule(request, view);
+    ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+    ASSERT_NE(d.node, view.nodes[0].node_id) << "soft affinity overrode the label selector";
+  }
+}
+
+TEST_P(SchedulerConformance, GcsViewWithoutLocalNodeAndArgumentsElsewhere) {
+  // The GCS asks with a Nil local node; argument locations may name nodes
+  // that cannot run the request or are not in the view at all.
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 0}}), Node({{"CPU", 4}}, {{"CPU", 4}}),
+                           Node({{"CPU", 4}}, {{"CPU", 3}})});
+  view.local_node = NodeId::Nil();
+  SchedulingRequest request = Demand({{"CPU", 2}});
+  request.argument_bytes = {{view.nodes[0].node_id, 1 << 20}, {NodeId::FromRandom(), 1 << 30}};
+  for (int i = 0; i < kTrials; ++i) {
+    SchedulingDecision d = scheduler_->Schedule(request, view);
+    ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+    ASSERT_NE(d.node, view.nodes[0].node_id) << "picked the busy node for its data";
+  }
+  // A local node id that is not in the view is no node to prefer.
+  view.local_node = NodeId::FromRandom();
+  SchedulingDecision d = scheduler_->Schedule(request, view);
+  ASSERT_EQ(d.kind, Kind::kNode) << Describe(d);
+  EXPECT_NE(view.Find(d.node), nullptr);
 }
 
 // Placement groups.

@@ -42,9 +42,12 @@ TEST_F(CliConfigTest, Version) {
 TEST_F(CliConfigTest, PluginsListShowsTheFourFirstPlugins) {
   auto result = RunRayk("plugins list --config " + std::string(RAYK_SOURCE_DIR) + "/plugins.toml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* row : {"scheduler  random", "store      memory", "transport  inproc", "gcs        memory"}) {
+  for (const char* row : {"scheduler  random", "store      memory", "transport  inproc", "gcs        memory",
+                          "scheduler  spread", "scheduler  binpack"}) {
     EXPECT_THAT(result.output, HasSubstr(row));
   }
+  // The repository's plugins.toml selects Ray's default policy.
+  EXPECT_THAT(result.output, HasSubstr("*   scheduler  hybrid"));
 }
 
 TEST_F(CliConfigTest, PluginsListJson) {
@@ -109,7 +112,8 @@ TEST_F(CliConfigTest, UnknownPluginKey) {
 }
 
 TEST_F(CliConfigTest, WrongValueType) {
-  ExpectCheckFails("[scheduler.random]\nseed = \"x\"\n", ":2: [scheduler.random] seed = \"x\" must be an integer");
+  ExpectCheckFails("[scheduler.hybrid]\nspread_threshold = \"x\"\n",
+                   ":2: [scheduler.hybrid] spread_threshold = \"x\" must be a number");
 }
 
 TEST_F(CliConfigTest, PluginNotFound) {

@@ -78,5 +78,29 @@ TEST_F(OutOfTreePluginTest, LoadedByPathItSchedulesOnTheLeastLoadedNode) {
   EXPECT_EQ(decision.node, view.nodes[1].node_id);
 }
 
+TEST_F(OutOfTreePluginTest, BadSettingIsAOneLineErrorNamingTheFile) {
+  auto config = Config::LoadString("[scheduler]\nplugin = \"" + PluginFile() +
+                                       "\"\n[scheduler.least_loaded]\nresource = \"\"\n",
+                                   "my_plugins.toml");
+  ASSERT_TRUE(config.ok()) << config.status().ToString();
+  PluginLoader loader(config->plugin_path());
+  auto scheduler = loader.CreateSlot<Scheduler>(*config, {});
+  ASSERT_FALSE(scheduler.ok());
+  EXPECT_EQ(testing::CountLines(scheduler.status().message()), 1) << scheduler.status().message();
+  EXPECT_THAT(scheduler.status().message(),
+              HasSubstr("my_plugins.toml: [scheduler.least_loaded] resource is empty"));
+}
+
+// docs/scheduler-plugins.md's last step: the scheduler conformance suite
+// picks up the plugin from RAYK_PLUGIN_PATH and runs every case on it.
+TEST_F(OutOfTreePluginTest, PassesTheSchedulerConformanceSuite) {
+  auto run = testing::RunCommand("RAYK_PLUGIN_PATH=" + build_ + " " + std::string(RAYK_BINARY_DIR) +
+                                 "/bin/scheduler_conformance_test --gtest_filter='*/least_loaded'");
+  EXPECT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("SchedulerConformance.SpreadTouchesEveryNodeAsResourcesFill/least_loaded"));
+  EXPECT_THAT(run.output, HasSubstr("[  PASSED  ]"));
+  EXPECT_THAT(run.output, ::testing::Not(HasSubstr("[  FAILED  ]")));
+}
+
 }  // namespace
 }  // namespace rayk

@@ -6,30 +6,18 @@
 
 #include <set>
 
+#include "scheduler_views.h"
+
 namespace rayk {
 namespace {
 
-NodeView Node(ResourceSet total, ResourceSet available,
-              std::map<std::string, std::string> labels = {}, bool alive = true) {
-  NodeView node;
-  node.node_id = NodeId::FromRandom();
-  node.total = std::move(total);
-  node.available = std::move(available);
-  node.labels = std::move(labels);
-  node.alive = alive;
-  return node;
-}
+using testing::Demand;
+using testing::Node;
 
 std::set<NodeId> Ids(const std::vector<const NodeView*>& nodes) {
   std::set<NodeId> ids;
   for (const NodeView* node : nodes) ids.insert(node->node_id);
   return ids;
-}
-
-SchedulingRequest Demand(ResourceSet demand) {
-  SchedulingRequest request;
-  request.demand = std::move(demand);
-  return request;
 }
 
 // A scheduler with only the default PlaceBundles.
@@ -155,6 +143,72 @@ TEST(SchedulingUtilTest, FormatsResourcesAndLabels) {
   EXPECT_EQ(FormatResources({}), "{}");
   EXPECT_EQ(FormatResources({{"CPU", 2}, {"GPU", 0.5}}), "{\"CPU\": 2, \"GPU\": 0.5}");
   EXPECT_EQ(FormatLabels({{"zone", "a"}, {"disk", "ssd"}}), "{disk=ssd, zone=a}");
+}
+
+TEST(CriticalUtilizationTest, TheBusiestOfCpuMemoryAndObjectStore) {
+  NodeView node = Node({{"CPU", 8}, {"memory", 100}, {"object_store_memory", 10}, {"GPU", 4}},
+                       {{"CPU", 6}, {"memory", 40}, {"object_store_memory", 9}, {"GPU", 0}});
+  // memory is 60% used; the GPUs are all busy, but a CPU request does not need them.
+  EXPECT_DOUBLE_EQ(CriticalUtilization(node, {{"CPU", 1}}), 0.6);
+  // A GPU request is ranked by the GPUs too.
+  EXPECT_DOUBLE_EQ(CriticalUtilization(node, {{"GPU", 1}}), 1.0);
+}
+
+TEST(CriticalUtilizationTest, SkipsMissingResourcesAndClampsInconsistentViews) {
+  NodeView accel = Node({{"accel_x", 2}}, {{"accel_x", 0.5}});
+  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"CPU", 1}}), 0.0) << "a CPU request on a CPU-less node";
+  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"accel_x", 1}}), 0.75);
+  // More free than total (available reported before total): not negative.
+  EXPECT_DOUBLE_EQ(CriticalUtilization(Node({{"CPU", 2}}, {{"CPU", 4}}), {}), 0.0);
+  EXPECT_DOUBLE_EQ(CriticalUtilization(Node({}, {}), {{"CPU", 1}}), 0.0);
+}
+
+TEST(MostArgumentBytesTest, PicksTheLargestHolderAmongTheGivenNodes) {
+  std::vector<NodeView> nodes = {Node({{"CPU", 1}}, {{"CPU", 1}}), Node({{"CPU", 1}}, {{"CPU", 1}}),
+                                 Node({{"CPU", 1}}, {{"CPU", 1}})};
+  std::vector<const NodeView*> pool = {&nodes[0], &nodes[1]};
+  SchedulingRequest request = Demand({{"CPU", 1}});
+  EXPECT_EQ(MostArgumentBytes(request, pool), nullptr) << "no arguments anywhere";
+  // nodes[2] holds the most but is not in the pool (it cannot run the request).
+  request.argument_bytes = {
+      {nodes[0].node_id, 10}, {nodes[1].node_id, 300}, {nodes[2].node_id, 900}};
+  EXPECT_EQ(MostArgumentBytes(request, pool), &nodes[1]);
+  request.argument_bytes = {{nodes[0].node_id, 0}, {NodeId::FromRandom(), 5}};
+  EXPECT_EQ(MostArgumentBytes(request, pool), nullptr) << "zero bytes is no locality";
+  // Ties go to the lower id, whatever the pool's order.
+  request.argument_bytes = {{nodes[0].node_id, 7}, {nodes[1].node_id, 7}};
+  const NodeView* lower = nodes[0].node_id < nodes[1].node_id ? &nodes[0] : &nodes[1];
+  EXPECT_EQ(MostArgumentBytes(request, pool), lower);
+  std::vector<const NodeView*> reversed = {&nodes[1], &nodes[0]};
+  EXPECT_EQ(MostArgumentBytes(request, reversed), lower);
+}
+
+TEST(SpreadCursorTest, RotatesInIdOrderWhateverTheViewOrder) {
+  ClusterView view;
+  view.nodes = testing::IdleNodes(3, 1);
+  testing::SortById(&view);
+  std::vector<const NodeView*> pool = {&view.nodes[2], &view.nodes[0], &view.nodes[1]};
+  SpreadCursor cursor;
+  std::vector<int> order;
+  for (int i = 0; i < 6; ++i) order.push_back(testing::IndexOf(view, cursor.Next(pool)->node_id));
+  EXPECT_EQ(order, (std::vector<int>{0, 1, 2, 0, 1, 2}));
+  EXPECT_EQ(cursor.Next({}), nullptr);
+}
+
+TEST(SpreadCursorTest, KeepsItsPlaceWhenNodesDropOutOrJoin) {
+  ClusterView view;
+  view.nodes = testing::IdleNodes(4, 1);
+  testing::SortById(&view);
+  SpreadCursor cursor;
+  std::vector<const NodeView*> all;
+  for (const NodeView& node : view.nodes) all.push_back(&node);
+  EXPECT_EQ(cursor.Next(all), &view.nodes[0]);
+  // Node 1 is busy for this request: the rotation moves on to node 2.
+  EXPECT_EQ(cursor.Next({&view.nodes[0], &view.nodes[2], &view.nodes[3]}), &view.nodes[2]);
+  // Node 1 is back; it comes up again only after the rotation wraps.
+  EXPECT_EQ(cursor.Next(all), &view.nodes[3]);
+  EXPECT_EQ(cursor.Next(all), &view.nodes[0]);
+  EXPECT_EQ(cursor.Next(all), &view.nodes[1]);
 }
 
 TEST(PlaceBundlesTest, StrictSpreadFindsAMatchingGreedyWouldMiss) {

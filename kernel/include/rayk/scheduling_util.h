@@ -13,10 +13,16 @@
 //
 //   CandidateSet c = CandidateNodes(request, view);
 //   if (c.feasible_now.empty()) return WaitOrInfeasible(request, view, c);
+//   if (request.strategy == SchedulingStrategy::kSpread)
+//     return SchedulingDecision::OnNode(spread_.Next(c.feasible_now)->node_id);
 //   return SchedulingDecision::OnNode(Rank(c.feasible_now)->node_id);
 //
+// CriticalUtilization() and MostArgumentBytes() are the measures policies rank
+// by; SpreadCursor is the shared SPREAD rule.
+//
 // Every function here is pure: it reads its arguments only and is safe to
-// call from any thread.
+// call from any thread. A SpreadCursor holds state and belongs to one
+// scheduler instance, whose calls the kernel serializes.
 #pragma once
 
 #include <map>
@@ -71,5 +77,32 @@ std::string ShortNodeName(const NodeId& node);
 
 // True when every label of `selector` is on `node` with the same value.
 bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string>& selector);
+
+// How busy `node` is, in [0, 1], as Ray's "critical resource utilization":
+// the largest fraction in use, 1 - available / total, over "CPU", "memory"
+// and "object_store_memory", and here also over every resource `demand`
+// names, so that a GPU or custom-resource request is ranked by what it needs.
+// Resources the node does not have are skipped; a node with none of them is 0.
+double CriticalUtilization(const NodeView& node, const ResourceSet& demand);
+
+// The node of `nodes` that already holds the most bytes of the request's
+// arguments (SchedulingRequest::argument_bytes), or null when none holds any.
+// Ties go to the lower node id, so the choice does not depend on view order.
+const NodeView* MostArgumentBytes(const SchedulingRequest& request,
+                                  const std::vector<const NodeView*>& nodes);
+
+// Ray's SPREAD rule: round robin over the nodes that can run a request now.
+// Each call returns the node that follows, in node-id order, the one it
+// returned last (wrapping around), so consecutive requests land on different
+// nodes even when the view is stale and every node looks alike, and nodes
+// joining or leaving do not reset the rotation.
+class SpreadCursor {
+ public:
+  // Null only when `nodes` is empty.
+  const NodeView* Next(const std::vector<const NodeView*>& nodes);
+
+ private:
+  NodeId last_;  // Nil before the first call
+};
 
 }  // namespace rayk

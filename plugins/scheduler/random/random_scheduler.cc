@@ -30,12 +30,17 @@ class RandomScheduler : public rayk::Scheduler {
                                     const rayk::ClusterView& view) override {
     rayk::CandidateSet candidates = rayk::CandidateNodes(request, view);
     if (candidates.feasible_now.empty()) return rayk::WaitOrInfeasible(request, view, candidates);
+    // A random pick spreads only on average; SPREAD promises every node a turn.
+    if (request.strategy == rayk::SchedulingStrategy::kSpread) {
+      return rayk::SchedulingDecision::OnNode(spread_.Next(candidates.feasible_now)->node_id);
+    }
     std::uniform_int_distribution<size_t> pick(0, candidates.feasible_now.size() - 1);
     return rayk::SchedulingDecision::OnNode(candidates.feasible_now[pick(rng_)]->node_id);
   }
 
  private:
   std::mt19937_64 rng_;
+  rayk::SpreadCursor spread_;
 };
 
 }  // namespace
