@@ -4,6 +4,8 @@
 
 #include <algorithm>
 
+#include <iostream>
+
 #include <spdlog/spdlog.h>
 
 #include "raylet.h"  // LocalHostName
@@ -109,17 +111,19 @@ CoreWorker::~CoreWorker() {
   stopping_ = true;
   if (reaper_.joinable()) reaper_.join();
   // Give every lease back so the raylet can reuse the workers at once.
-  std::vector<uint64_t> leases;
+  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> leases;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, cls] : classes_) {
-      for (auto& [lease_id, worker] : cls.workers) leases.push_back(lease_id);
+      for (auto& [lease_id, worker] : cls.workers) leases.emplace_back(lease_id, worker.raylet);
       cls.workers.clear();
     }
+    node_subscription_.reset();
   }
-  for (uint64_t lease : leases) {
-    (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
+  for (auto& [lease, raylet] : leases) {
+    if (raylet) (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
   }
+  leases.clear();
   if (options_.is_driver) {
     protocol::FinishJob finish{options_.job_id};
     (void)gcs_->CallSync(protocol::Encode(MessageType::kFinishJob, finish), std::chrono::milliseconds(2000));
@@ -347,7 +351,8 @@ ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
   task.spec.args = std::move(call.args);
   task.spec.resources = call.options.resources;
   task.spec.max_retries = call.options.max_retries;
-  task.class_key = task.spec.resources.ToJson();
+  task.class_key = task.spec.resources.ToJson() + "|" + call.options.placement.Key();
+  task.placement = std::move(call.options.placement);
   return Submit(std::move(task));
 }
 
@@ -375,7 +380,11 @@ ObjectId CoreWorker::Submit(PendingTask task) {
     size_t num_args = task.spec.args.size();
     PendingTask& stored = tasks_[task_id] = std::move(task);
     if (stored.spec.actor_id.IsNil()) {
-      if (classes_.find(stored.class_key) == classes_.end()) classes_[stored.class_key].resources = stored.spec.resources;
+      if (classes_.find(stored.class_key) == classes_.end()) {
+        SchedulingClass& cls = classes_[stored.class_key];
+        cls.resources = stored.spec.resources;
+        cls.placement = stored.placement;
+      }
     } else {
       // Calls leave in submission order, whatever order their arguments resolve in.
       actor_clients_[stored.spec.actor_id].queue.push_back(task_id);
@@ -473,15 +482,47 @@ void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actio
   request.owner_pid = getpid();
   request.owner_host = host_name_;
   request.code_libraries = options_.code_libraries;
+  request.placement = cls.placement;
+  SendLeaseRequestLocked(class_key, std::move(request), options_.node_id, options_.raylet_address, actions);
+}
+
+std::shared_ptr<Channel> CoreWorker::PeerLocked(const std::string& address) {
+  if (address == options_.raylet_address) return raylet_;
+  auto& peer = peers_[address];
+  if (!peer) {
+    auto connected = transport_->Connect(address);
+    if (connected.ok()) peer = std::move(*connected);
+  }
+  return peer;
+}
+
+void CoreWorker::SendLeaseRequestLocked(const std::string& class_key, protocol::RequestWorkerLease request,
+                                        const NodeId& node, const std::string& raylet_address, Actions& actions) {
+  std::shared_ptr<Channel> raylet = PeerLocked(raylet_address);
+  uint64_t request_id = request.request_id;
+  if (node != options_.node_id) {
+    remote_lease_requests_[request_id] = {class_key, node};
+    WatchNodesLocked(actions);
+  }
+  if (!raylet) {
+    actions.push_back([this, class_key, request_id, raylet_address] {
+      OnLeaseReply(class_key, request_id, raylet_address,
+                   Status::Unavailable("cannot connect to the raylet at " + raylet_address));
+    });
+    return;
+  }
   std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
-  actions.push_back([this, class_key, message = std::move(message)]() mutable {
-    raylet_->Call(std::move(message),
-                  [this, class_key](Result<std::string> reply) { OnLeaseReply(class_key, std::move(reply)); },
-                  kForever);
+  actions.push_back([this, raylet, class_key, request_id, raylet_address, message = std::move(message)]() mutable {
+    raylet->Call(std::move(message),
+                 [this, class_key, request_id, raylet_address](Result<std::string> reply) {
+                   OnLeaseReply(class_key, request_id, raylet_address, std::move(reply));
+                 },
+                 kForever);
   });
 }
 
-void CoreWorker::OnLeaseReply(const std::string& class_key, Result<std::string> reply) {
+void CoreWorker::OnLeaseReply(const std::string& class_key, uint64_t request_id, const std::string& raylet_address,
+                              Result<std::string> reply) {
   if (stopping_) return;
   Actions actions;
   std::optional<protocol::LeaseReply> lease;
@@ -489,57 +530,170 @@ void CoreWorker::OnLeaseReply(const std::string& class_key, Result<std::string> 
     auto body = protocol::Decode<protocol::LeaseReply>(*reply);
     if (body.ok()) lease = std::move(*body);
   }
-  std::shared_ptr<Channel> channel;
-  if (lease && lease->result == protocol::LeaseReply::Result::kGranted) {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto& peer = peers_[lease->worker_address];
-    if (!peer) {
-      auto connected = transport_->Connect(lease->worker_address);
-      if (connected.ok()) peer = std::move(*connected);
-    }
-    channel = peer;
-  }
+  bool granted = lease && lease->result == protocol::LeaseReply::Result::kGranted;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    SchedulingClass& cls = classes_[class_key];
-    --cls.lease_requests;
-    if (lease && lease->result == protocol::LeaseReply::Result::kGranted && channel && !stopping_) {
-      LeasedWorker worker;
-      worker.lease_id = lease->lease_id;
-      worker.worker_id = lease->worker_id;
-      worker.address = lease->worker_address;
-      worker.pid = lease->worker_pid;
-      worker.node_id = lease->node_id;
-      worker.channel = channel;
-      worker.idle_since = std::chrono::steady_clock::now();
-      cls.workers[lease->lease_id] = std::move(worker);
-      DispatchLocked(class_key, actions);
-    } else if (lease && lease->result == protocol::LeaseReply::Result::kGranted) {
-      uint64_t id = lease->lease_id;
-      actions.push_back([this, id] {
-        (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{id, false}));
-      });
-    } else {
-      // Infeasible, or the raylet could not start a worker: every queued task
-      // of this class fails with the reason rather than waiting forever.
-      ErrorInfo::Kind kind = lease && lease->result == protocol::LeaseReply::Result::kInfeasible
-                                 ? ErrorInfo::Kind::kUnschedulable
-                                 : ErrorInfo::Kind::kRuntime;
-      std::string reason = lease ? lease->reason
-                                 : "cannot get a worker lease from the raylet at " + options_.raylet_address + ": " +
-                                       (reply.ok() ? "malformed reply" : reply.status().message());
-      std::deque<TaskId> queue;
-      queue.swap(cls.queue);
-      for (const TaskId& task_id : queue) {
-        auto task = tasks_.find(task_id);
-        if (task == tasks_.end()) continue;
-        std::string where = "task " + task->second.spec.function;
-        std::string message = kind == ErrorInfo::Kind::kUnschedulable
-                                  ? "task " + task->second.spec.function + " demands " +
-                                        task->second.spec.resources.ToJson() + ", which no node can provide: " + reason
-                                  : reason;
-        CompleteTaskLocked(task_id, ErrorValue(kind, message, where), actions);
+    std::shared_ptr<Channel> raylet = PeerLocked(raylet_address);
+    if (auto remote = remote_lease_requests_.find(request_id); remote != remote_lease_requests_.end()) {
+      remote_lease_requests_.erase(remote);
+    }
+    if (abandoned_lease_requests_.erase(request_id)) {
+      // Its node was declared dead and the request was made again elsewhere;
+      // a grant that still arrives is given back.
+      if (granted && raylet) {
+        uint64_t id = lease->lease_id;
+        actions.push_back([raylet, id] {
+          (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{id, false}));
+        });
       }
+    } else {
+      HandleLeaseReplyLocked(class_key, lease, raylet, raylet_address, reply, actions);
+    }
+  }
+  Run(actions);
+}
+
+void CoreWorker::HandleLeaseReplyLocked(const std::string& class_key, const std::optional<protocol::LeaseReply>& lease,
+                                        const std::shared_ptr<Channel>& raylet, const std::string& raylet_address,
+                                        const Result<std::string>& reply, Actions& actions) {
+  bool granted = lease && lease->result == protocol::LeaseReply::Result::kGranted;
+  {
+    SchedulingClass& cls = classes_[class_key];
+    if (lease && lease->result == protocol::LeaseReply::Result::kSpillback) {
+      // Ask the raylet the plugin chose; the request keeps its place in the count.
+      protocol::RequestWorkerLease request;
+      request.request_id = next_request_id_++;
+      request.job_id = options_.job_id;
+      request.resources = cls.resources;
+      request.owner_address = address();
+      request.owner_pid = getpid();
+      request.owner_host = host_name_;
+      request.code_libraries = options_.code_libraries;
+      request.placement = cls.placement;
+      request.spillbacks = 1;
+      SendLeaseRequestLocked(class_key, std::move(request), lease->node_id, lease->spillback_address, actions);
+    } else {
+      --cls.lease_requests;
+      std::shared_ptr<Channel> channel = granted ? PeerLocked(lease->worker_address) : nullptr;
+      if (granted && channel && !stopping_) {
+        LeasedWorker worker;
+        worker.lease_id = lease->lease_id;
+        worker.worker_id = lease->worker_id;
+        worker.address = lease->worker_address;
+        worker.pid = lease->worker_pid;
+        worker.node_id = lease->node_id;
+        worker.channel = channel;
+        worker.raylet = raylet;
+        worker.idle_since = std::chrono::steady_clock::now();
+        cls.workers[lease->lease_id] = std::move(worker);
+        DispatchLocked(class_key, actions);
+      } else if (granted && raylet) {
+        uint64_t id = lease->lease_id;
+        actions.push_back([raylet, id] {
+          (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{id, false}));
+        });
+      } else if (!granted) {
+        // The raylet could not start a worker (or refused): every queued
+        // task of this class fails with the reason rather than waiting forever.
+        ErrorInfo::Kind kind = lease && lease->result == protocol::LeaseReply::Result::kInfeasible
+                                   ? ErrorInfo::Kind::kUnschedulable
+                                   : ErrorInfo::Kind::kRuntime;
+        std::string reason = lease ? lease->reason
+                                   : "cannot get a worker lease from the raylet at " + raylet_address + ": " +
+                                         (reply.ok() ? "malformed reply" : reply.status().message());
+        std::deque<TaskId> queue;
+        queue.swap(cls.queue);
+        for (const TaskId& task_id : queue) {
+          auto task = tasks_.find(task_id);
+          if (task == tasks_.end()) continue;
+          std::string where = "task " + task->second.spec.function;
+          std::string message = kind == ErrorInfo::Kind::kUnschedulable
+                                    ? "task " + task->second.spec.function + " demands " +
+                                          task->second.spec.resources.ToJson() + ", which no node can provide: " +
+                                          reason
+                                    : reason;
+          CompleteTaskLocked(task_id, ErrorValue(kind, message, where), actions);
+        }
+      }
+    }
+  }
+}
+
+void CoreWorker::WatchNodesLocked(Actions& actions) {
+  if (watching_nodes_) return;
+  watching_nodes_ = true;
+  actions.push_back([this] {
+    auto reply = gcs_->CallSync(protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+                                std::chrono::milliseconds(10000));
+    if (!reply.ok()) {
+      spdlog::warn("cannot learn the GCS's publisher (node deaths will go unnoticed): {}", reply.status().message());
+      return;
+    }
+    auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+    if (!status.ok()) return;
+    auto subscription = transport_->Subscribe(
+        status->gcs.publisher_address, {"node"}, [this](const std::string&, std::string payload) {
+          auto node = protocol::Decode<protocol::RegisterNode>(payload);
+          if (node.ok() && !node->node.alive) OnNodeDead(node->node.node_id, node->node.death_cause);
+        });
+    if (!subscription.ok()) {
+      spdlog::warn("cannot subscribe to node deaths: {}", subscription.status().message());
+      return;
+    }
+    std::lock_guard<std::mutex> lock(mu_);
+    node_subscription_ = std::move(*subscription);
+  });
+}
+
+void CoreWorker::LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason,
+                                  Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  auto worker = cls.workers.find(lease_id);
+  if (worker == cls.workers.end()) return;
+  std::set<TaskId> lost = std::move(worker->second.in_flight);
+  cls.workers.erase(worker);
+  for (const TaskId& task_id : lost) {
+    auto task = tasks_.find(task_id);
+    if (task == tasks_.end()) continue;
+    protocol::TaskSpec& spec = task->second.spec;
+    if (spec.attempt < spec.max_retries) {
+      ++spec.attempt;
+      spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason, spec.attempt,
+                   spec.max_retries);
+      cls.queue.push_front(task_id);
+    } else {
+      std::string message = "the worker running task " + spec.function + " died (" + reason + ") after " +
+                            std::to_string(spec.max_retries) + " retries";
+      CompleteTaskLocked(task_id, ErrorValue(ErrorInfo::Kind::kWorkerCrashed, message), actions);
+    }
+  }
+  DispatchLocked(class_key, actions);
+}
+
+void CoreWorker::OnNodeDead(const NodeId& node, const std::string& cause) {
+  if (stopping_) return;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::string reason = "its node " + node.Hex().substr(0, 8) + " died: " + cause;
+    for (auto& [class_key, cls] : classes_) {
+      std::vector<uint64_t> gone;
+      for (const auto& [lease_id, worker] : cls.workers) {
+        if (worker.node_id == node) gone.push_back(lease_id);
+      }
+      for (uint64_t lease_id : gone) LoseWorkerLocked(class_key, lease_id, reason, actions);
+    }
+    // Lease requests waiting at the dead raylet are made again here.
+    for (auto it = remote_lease_requests_.begin(); it != remote_lease_requests_.end();) {
+      if (it->second.node != node) {
+        ++it;
+        continue;
+      }
+      std::string class_key = it->second.class_key;
+      abandoned_lease_requests_.insert(it->first);
+      it = remote_lease_requests_.erase(it);
+      --classes_[class_key].lease_requests;
+      DispatchLocked(class_key, actions);
     }
   }
   Run(actions);
@@ -596,24 +750,7 @@ void CoreWorker::OnWorkerDied(const protocol::WorkerDied& died) {
     for (auto& [class_key, cls] : classes_) {
       auto worker = cls.workers.find(died.lease_id);
       if (worker == cls.workers.end() || worker->second.worker_id != died.worker_id) continue;
-      std::set<TaskId> lost = std::move(worker->second.in_flight);
-      cls.workers.erase(worker);
-      for (const TaskId& task_id : lost) {
-        auto task = tasks_.find(task_id);
-        if (task == tasks_.end()) continue;
-        protocol::TaskSpec& spec = task->second.spec;
-        if (spec.attempt < spec.max_retries) {
-          ++spec.attempt;
-          spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, died.reason, spec.attempt,
-                       spec.max_retries);
-          cls.queue.push_front(task_id);
-        } else {
-          std::string message = "the worker running task " + spec.function + " died (" + died.reason + ") after " +
-                                std::to_string(spec.max_retries) + " retries";
-          CompleteTaskLocked(task_id, ErrorValue(ErrorInfo::Kind::kWorkerCrashed, message), actions);
-        }
-      }
-      DispatchLocked(class_key, actions);
+      LoseWorkerLocked(class_key, died.lease_id, died.reason, actions);
       break;
     }
   }
@@ -621,7 +758,7 @@ void CoreWorker::OnWorkerDied(const protocol::WorkerDied& died) {
 }
 
 void CoreWorker::ReturnIdleLeases() {
-  std::vector<uint64_t> idle;
+  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> idle;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto now = std::chrono::steady_clock::now();
@@ -629,7 +766,7 @@ void CoreWorker::ReturnIdleLeases() {
       if (!cls.queue.empty()) continue;
       for (auto it = cls.workers.begin(); it != cls.workers.end();) {
         if (it->second.in_flight.empty() && now - it->second.idle_since > kLeaseIdleTime) {
-          idle.push_back(it->first);
+          idle.emplace_back(it->first, it->second.raylet);
           it = cls.workers.erase(it);
         } else {
           ++it;
@@ -637,8 +774,8 @@ void CoreWorker::ReturnIdleLeases() {
       }
     }
   }
-  for (uint64_t lease : idle) {
-    (void)raylet_->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
+  for (auto& [lease, raylet] : idle) {
+    if (raylet) (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
   }
 }
 
@@ -696,6 +833,14 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::WorkerDied>(message);
       if (!body.ok()) break;
       OnWorkerDied(*body);
+      return;
+    }
+    case MessageType::kLeaseWarning: {
+      auto body = protocol::Decode<protocol::LeaseWarning>(message);
+      if (!body.ok()) break;
+      // Ray prints the same warning for a task that no node can run.
+      spdlog::warn("{}", body->message);
+      std::cerr << "rayk: warning: " << body->message << std::endl;
       return;
     }
     case MessageType::kExitWorker:
@@ -829,6 +974,18 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
 
 void CoreWorker::ExitActor() { exit_after_task_ = true; }
 
+// ---------------------------------------------------------------- cluster
+
+Result<std::vector<NodeView>> CoreWorker::Nodes() {
+  auto reply = gcs_->CallSync(protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}));
+  if (!reply.ok()) return reply.status();
+  auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+  if (!status.ok()) return status.status();
+  std::vector<NodeView> nodes;
+  for (const protocol::NodeInfo& node : status->nodes) nodes.push_back(protocol::ToNodeView(node));
+  return nodes;
+}
+
 // ---------------------------------------------------------------- KV
 
 Result<bool> CoreWorker::KvPut(const std::string& ns, const std::string& key, const std::string& value,
@@ -877,6 +1034,7 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
   spec.max_task_retries = creation.options.max_task_retries;
   spec.max_concurrency = std::max(1, creation.options.max_concurrency);
   spec.detached = creation.options.detached;
+  spec.placement = creation.options.placement;
   spec.owner_address = address();
   spec.code_libraries = options_.code_libraries;
   // The GCS re-runs the factory on restarts, so it keeps the arguments' values.

@@ -33,7 +33,7 @@
 
 namespace rayk {
 
-class CoreWorker : public internal::Runtime, public internal::ActorRuntime, public internal::KvRuntime {
+class CoreWorker : public internal::Runtime, public internal::ActorRuntime, public internal::ClusterRuntime {
  public:
   struct Options {
     bool is_driver = true;
@@ -76,7 +76,9 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
 
-  // internal::KvRuntime
+  // internal::ClusterRuntime
+  Result<std::vector<NodeView>> Nodes() override;
+  NodeId CurrentNodeId() override { return options_.node_id; }
   Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
                      bool overwrite) override;
   Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) override;
@@ -105,6 +107,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     std::vector<ObjectId> arg_refs;  // top-level refs, held until the task ends
     size_t unresolved = 0;
     std::string class_key;
+    internal::Placement placement;
   };
   struct LeasedWorker {
     uint64_t lease_id = 0;
@@ -113,11 +116,14 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     int64_t pid = 0;
     NodeId node_id;
     std::shared_ptr<Channel> channel;
+    std::shared_ptr<Channel> raylet;  // the raylet that granted it, to give it back
     std::set<TaskId> in_flight;
     std::chrono::steady_clock::time_point idle_since;
   };
   struct SchedulingClass {
     ResourceSet resources;
+    internal::Placement placement;
+    bool warned = false;  // a raylet said no node can run it (logged once)
     std::deque<TaskId> queue;
     std::map<uint64_t, LeasedWorker> workers;
     int lease_requests = 0;
@@ -151,7 +157,19 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
   void TaskReadyLocked(const TaskId& task_id, Actions& actions);
   void DispatchLocked(const std::string& class_key, Actions& actions);
   void RequestLeaseLocked(const std::string& class_key, Actions& actions);
-  void OnLeaseReply(const std::string& class_key, Result<std::string> reply);
+  // Sends a lease request to a raylet: the local one, or where a spillback points.
+  void SendLeaseRequestLocked(const std::string& class_key, protocol::RequestWorkerLease request,
+                              const NodeId& node, const std::string& raylet_address, Actions& actions);
+  void OnLeaseReply(const std::string& class_key, uint64_t request_id, const std::string& raylet_address,
+                    Result<std::string> reply);
+  void HandleLeaseReplyLocked(const std::string& class_key, const std::optional<protocol::LeaseReply>& lease,
+                              const std::shared_ptr<Channel>& raylet, const std::string& raylet_address,
+                              const Result<std::string>& reply, Actions& actions);
+  std::shared_ptr<Channel> PeerLocked(const std::string& address);
+  // Node deaths, from the GCS's "node" topic: leases there are gone.
+  void WatchNodesLocked(Actions& actions);
+  void OnNodeDead(const NodeId& node, const std::string& cause);
+  void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason, Actions& actions);
   void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id, Result<std::string> reply);
   void OnWorkerDied(const protocol::WorkerDied& died);
   void CompleteTaskLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
@@ -178,7 +196,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
 
   const Options options_;
   std::shared_ptr<Transport> transport_;
-  std::unique_ptr<Channel> raylet_;
+  std::shared_ptr<Channel> raylet_;
   std::unique_ptr<GcsClient> gcs_;
   const std::string host_name_;
 
@@ -194,7 +212,17 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     std::string reply;
   };
   std::vector<DeferredActorInfo> deferred_actor_infos_;
-  std::map<std::string, std::shared_ptr<Channel>> peers_;  // owners and workers by address
+  std::map<std::string, std::shared_ptr<Channel>> peers_;  // owners, workers and raylets by address
+  // Lease requests out at remote raylets (a spillback sent them there): if
+  // that node dies, they are asked again locally.
+  struct RemoteLeaseRequest {
+    std::string class_key;
+    NodeId node;
+  };
+  std::map<uint64_t, RemoteLeaseRequest> remote_lease_requests_;
+  std::set<uint64_t> abandoned_lease_requests_;
+  std::unique_ptr<Subscription> node_subscription_;
+  bool watching_nodes_ = false;
   uint64_t next_request_id_ = 1;
 
   // Executor state: pushed tasks waiting for the task loop.

@@ -377,6 +377,10 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   ClusterView view = view_();
   SchedulingRequest request;
   request.demand = record.spec.resources;
+  request.strategy = record.spec.placement.strategy;
+  request.affinity_node = record.spec.placement.affinity_node;
+  request.affinity_soft = record.spec.placement.affinity_soft;
+  request.label_selector = record.spec.placement.label_selector;
   SchedulingDecision decision = scheduler_->Schedule(request, view);
   if (decision.kind == SchedulingDecision::Kind::kInfeasible) {
     DieLocked(record, "it cannot be created: " + decision.reason, actions);
@@ -394,6 +398,9 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   lease.resources = record.spec.resources;
   lease.owner_address = own_address_;
   lease.code_libraries = record.spec.code_libraries;
+  // The GCS placed it already: the raylet grants it without spilling it on.
+  lease.placement.strategy = SchedulingStrategy::kNodeAffinity;
+  lease.placement.affinity_node = node->node_id;
   ActorId id = record.info.actor_id;
   std::string address = node->address;
   actions.push_back([this, raylet, id, address, message = protocol::Encode(MessageType::kRequestWorkerLease, lease)] {

@@ -95,6 +95,15 @@ void GcsClient::Call(std::string request, ReplyCallback on_reply) {
   Attempt(state_, std::move(request), std::move(on_reply), std::chrono::steady_clock::now() + reconnect_timeout_);
 }
 
+void GcsClient::CallOnce(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) {
+  std::lock_guard<std::recursive_mutex> lock(state_->mu);
+  if (state_->closing) {
+    on_reply(Status::Unavailable("the GCS client is closing"));
+    return;
+  }
+  state_->channel->Call(std::move(request), std::move(on_reply), timeout);
+}
+
 Status GcsClient::Send(std::string message) {
   std::lock_guard<std::recursive_mutex> lock(state_->mu);
   if (state_->closing) return Status::Unavailable("the GCS client is closing");

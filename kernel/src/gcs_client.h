@@ -37,6 +37,8 @@ class GcsClient {
                                std::chrono::milliseconds limit = std::chrono::milliseconds::max());
   // The same, with the reply (or the final failure) given to `on_reply`.
   void Call(std::string request, ReplyCallback on_reply);
+  // One attempt, no retry: for periodic calls whose next round replaces a lost one.
+  void CallOnce(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout);
   // A one-way message; not retried.
   Status Send(std::string message);
   const std::string& endpoint() const { return endpoint_; }

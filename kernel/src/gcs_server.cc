@@ -38,18 +38,24 @@ GcsServer::~GcsServer() {
 ClusterView GcsServer::View() {
   std::lock_guard<std::mutex> lock(mu_);
   ClusterView view;
+  view.version = view_version_;
   for (const auto& [id, node] : nodes_) {
-    if (!node.alive) continue;
-    NodeView v;
-    v.node_id = id;
-    v.address = node.raylet_address;
-    v.total = node.total;
-    v.available = node.available;
-    v.labels = node.labels;
-    v.queue_length = node.pending_leases;
-    view.nodes.push_back(std::move(v));
+    if (node.alive) view.nodes.push_back(protocol::ToNodeView(node));
   }
   return view;
+}
+
+protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version) {
+  protocol::ClusterViewDelta delta;
+  delta.version = view_version_;
+  // A raylet ahead of this GCS saw an earlier incarnation: start it afresh.
+  delta.full = known_version == 0 || known_version > view_version_;
+  for (const auto& [id, node] : nodes_) {
+    if (!delta.full && node_version_[id] <= known_version) continue;
+    if (delta.full && !node.alive) continue;
+    delta.nodes.push_back(node);
+  }
+  return delta;
 }
 
 // Reloads what a durable store kept from an earlier incarnation of this GCS,
@@ -130,6 +136,7 @@ void GcsServer::HealthCheckLoop() {
         node.death_time_ms = NowMs();
         node.death_cause = "missed its resource reports for " + std::to_string(options_.node_timeout.count()) + " ms";
         node.available = {};
+        BumpViewLocked(id);
         spdlog::warn("node {} at {} {}; marking it dead", id.Hex(), node.raylet_address, node.death_cause);
         PersistAndPublishLocked(node);
         died.push_back(id);
@@ -268,6 +275,10 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
       bool is_new = known == nodes_.end() || !known->second.alive;
       node.alive = true;
       node.start_time_ms = known != nodes_.end() && known->second.alive ? known->second.start_time_ms : NowMs();
+      if (is_new || known->second.available != node.available || known->second.total != node.total ||
+          known->second.labels != node.labels || known->second.raylet_address != node.raylet_address) {
+        BumpViewLocked(node.node_id);
+      }
       nodes_[node.node_id] = node;
       last_report_[node.node_id] = std::chrono::steady_clock::now();
       if (is_new) {
@@ -276,6 +287,12 @@ void GcsServer::Handle(std::string message, ReplyFn reply) {
         PersistAndPublishLocked(node);
       }
       ack();
+      return;
+    }
+    case MessageType::kGetClusterView: {
+      auto body = protocol::Decode<protocol::GetClusterView>(message);
+      if (!body.ok() || !reply) break;
+      reply(protocol::Encode(MessageType::kClusterViewDelta, ViewDeltaLocked(body->known_version)));
       return;
     }
     case MessageType::kGetClusterStatus: {

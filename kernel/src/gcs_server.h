@@ -57,6 +57,8 @@ class GcsServer {
   void HealthCheckLoop();
   // Records a node's new state in the store and tells subscribers.
   void PersistAndPublishLocked(const protocol::NodeInfo& node);
+  void BumpViewLocked(const NodeId& node) { node_version_[node] = ++view_version_; }
+  protocol::ClusterViewDelta ViewDeltaLocked(uint64_t known_version);
 
   Options options_;
   std::shared_ptr<Transport> transport_;
@@ -67,6 +69,11 @@ class GcsServer {
   std::map<NodeId, protocol::NodeInfo> nodes_;
   std::map<NodeId, std::chrono::steady_clock::time_point> last_report_;
   std::map<JobId, protocol::JobInfo> jobs_;
+  // The cluster view's version: bumped whenever a node's resources, labels
+  // or liveness change; each node remembers the version of its last change,
+  // so a raylet gets only what changed since the version it has.
+  uint64_t view_version_ = 0;
+  std::map<NodeId, uint64_t> node_version_;
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<Publisher> publisher_;
 

@@ -29,6 +29,7 @@
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/serialization_std.h"  // std::optional, which Boost 1.74 lacks
 #include "rayk/resources.h"
+#include "rayk/scheduler.h"
 #include "rayk/status.h"
 
 namespace rayk::protocol {
@@ -50,6 +51,7 @@ enum class MessageType : uint8_t {
   kKvGet,
   kKvDelete,
   kKvList,
+  kGetClusterView,
   // To a raylet.
   kRequestWorkerLease = 20,
   kReturnWorker,
@@ -63,6 +65,7 @@ enum class MessageType : uint8_t {
   kWorkerDied,
   kRemoveBorrower,
   kExitWorker,
+  kLeaseWarning,
   // Replies.
   kAck = 100,
   kLeaseReply,
@@ -73,6 +76,7 @@ enum class MessageType : uint8_t {
   kActorList,
   kStatusReply,
   kKvReply,
+  kClusterViewDelta,
 };
 
 // ---- GCS ----
@@ -102,6 +106,9 @@ struct NodeInfo {
   }
 };
 
+// What a scheduler plugin sees of a node.
+NodeView ToNodeView(const NodeInfo& node);
+
 struct RegisterNode {
   NodeInfo node;
   template <class A>
@@ -112,6 +119,24 @@ struct ReportResources {
   NodeInfo node;  // the whole current state of the node
   template <class A>
   void serialize(A& ar, unsigned) { ar& node; }
+};
+
+// A raylet's request for the cluster view (sent with each report), and the
+// answer: the nodes that changed since the version it has. A node that died
+// comes with alive = false. `full` replaces the whole view (the first answer,
+// or one from a restarted GCS whose versions began again).
+struct GetClusterView {
+  uint64_t known_version = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& known_version; }
+};
+
+struct ClusterViewDelta {
+  uint64_t version = 0;
+  bool full = false;
+  std::vector<NodeInfo> nodes;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& version& full& nodes; }
 };
 
 struct GetClusterStatus {
@@ -194,14 +219,25 @@ struct RequestWorkerLease {
   int64_t owner_pid = 0;   // with owner_host, lets the raylet notice a driver that died
   std::string owner_host;
   std::vector<std::string> code_libraries;
+  internal::Placement placement;
+  uint32_t spillbacks = 0;  // raylets that forwarded it already
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries;
+    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries& placement& spillbacks;
   }
 };
 
+// Raylet -> owner, one-way: a lease request waits for something no node has.
+struct LeaseWarning {
+  uint64_t request_id = 0;
+  std::string message;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& request_id& message; }
+};
+
 struct LeaseReply {
-  enum class Result : uint8_t { kGranted, kInfeasible, kFailed };
+  // kSpillback: ask the raylet at spillback_address (node node_id) instead.
+  enum class Result : uint8_t { kGranted, kInfeasible, kFailed, kSpillback };
   Result result = Result::kFailed;
   uint64_t request_id = 0;
   uint64_t lease_id = 0;
@@ -210,9 +246,10 @@ struct LeaseReply {
   int64_t worker_pid = 0;
   NodeId node_id;
   std::string reason;  // with kInfeasible and kFailed
+  std::string spillback_address;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason;
+    ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason& spillback_address;
   }
 };
 
@@ -326,10 +363,11 @@ struct ActorSpec {
   bool detached = false;
   std::string owner_address;
   std::vector<std::string> code_libraries;
+  internal::Placement placement;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& job_id& factory& class_name& args& name& resources& max_restarts& max_task_retries&
-        max_concurrency& detached& owner_address& code_libraries;
+        max_concurrency& detached& owner_address& code_libraries& placement;
   }
 };
 
@@ -447,5 +485,9 @@ namespace boost::serialization {
 template <class A>
 void serialize(A& ar, rayk::internal::TaskArg& arg, unsigned) {
   ar& arg.is_ref& arg.ref& arg.owner_address& arg.value;
+}
+template <class A>
+void serialize(A& ar, rayk::internal::Placement& placement, unsigned) {
+  ar& placement.strategy& placement.affinity_node& placement.affinity_soft& placement.label_selector;
 }
 }  // namespace boost::serialization

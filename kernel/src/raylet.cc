@@ -21,6 +21,8 @@ constexpr auto kReportPeriod = std::chrono::milliseconds(100);
 // A job whose workers die this many times in a row before registering cannot
 // start workers (its library does not load, say): its leases fail.
 constexpr int kMaxFailedStarts = 3;
+// How many times one lease request may be forwarded between raylets.
+constexpr uint32_t kMaxSpillbacks = 4;
 constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
 
 }  // namespace
@@ -29,6 +31,9 @@ Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::share
     : options_(std::move(options)), transport_(std::move(transport)), scheduler_(std::move(scheduler)) {
   available_ = options_.resources;
   hostname_ = LocalHostName();
+  // Owners keep leases from several raylets in one map: start this node's
+  // ids in a range of their own.
+  next_lease_id_ = ((std::hash<std::string>{}(options_.node_id.Binary()) & 0xFFFFFF) << 32) | 1;
 }
 
 Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<Transport> transport,
@@ -88,7 +93,9 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   for (const PendingLease& lease : pending_) {
     if (!lease.resources_acquired) info.pending_demands.push_back(FormatResources(lease.request.resources));
   }
-  info.infeasible_demands = infeasible_demands_;
+  for (const PendingLease& lease : pending_) {
+    if (lease.infeasible) info.infeasible_demands.push_back(FormatResources(lease.request.resources));
+  }
   return info;
 }
 
@@ -257,37 +264,94 @@ void Raylet::CheckDriversLocked() {
   if (!gone.empty()) Dispatch();
 }
 
-void Raylet::Dispatch() {
+ClusterView Raylet::ViewLocked() {
   ClusterView view;
   view.local_node = options_.node_id;
+  view.version = view_version_;
   NodeView self;
   self.node_id = options_.node_id;
   self.address = server_ ? server_->endpoint() : "";
   self.total = options_.resources;
+  self.available = available_;
   self.labels = options_.labels;
   self.queue_length = static_cast<uint32_t>(pending_.size());
+  view.nodes.push_back(std::move(self));
+  for (const auto& [id, node] : cluster_) {
+    if (id != options_.node_id && node.alive) view.nodes.push_back(protocol::ToNodeView(node));
+  }
+  return view;
+}
+
+void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (delta.full) cluster_.clear();
+  for (const protocol::NodeInfo& node : delta.nodes) {
+    if (node.alive) {
+      cluster_[node.node_id] = node;
+    } else {
+      cluster_.erase(node.node_id);  // dead nodes leave the view
+    }
+  }
+  bool changed = delta.full || !delta.nodes.empty();
+  view_version_ = delta.version;
+  if (changed) Dispatch();
+}
+
+void Raylet::Dispatch() {
+  ClusterView view = ViewLocked();
+  ClusterView local_only = view;
+  local_only.nodes.resize(1);
   for (auto it = pending_.begin(); it != pending_.end();) {
     PendingLease& lease = *it;
     if (!lease.resources_acquired) {
-      self.available = available_;
-      view.nodes = {self};
+      view.nodes[0].available = available_;
+      view.nodes[0].queue_length = static_cast<uint32_t>(pending_.size());
+      local_only.nodes[0] = view.nodes[0];
       SchedulingRequest request;
       request.demand = lease.request.resources;
-      SchedulingDecision decision = scheduler_->Schedule(request, view);
-      if (decision.kind == SchedulingDecision::Kind::kInfeasible) {
-        protocol::LeaseReply reply;
-        reply.result = protocol::LeaseReply::Result::kInfeasible;
-        reply.request_id = lease.request.request_id;
-        reply.node_id = options_.node_id;
-        reply.reason = decision.reason;
-        infeasible_demands_.push_back(FormatResources(lease.request.resources));
-        if (infeasible_demands_.size() > 10) infeasible_demands_.erase(infeasible_demands_.begin());
-        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
-        it = pending_.erase(it);
+      request.strategy = lease.request.placement.strategy;
+      request.affinity_node = lease.request.placement.affinity_node;
+      request.affinity_soft = lease.request.placement.affinity_soft;
+      request.label_selector = lease.request.placement.label_selector;
+      // A lease another raylet forwarded here runs here if this node can
+      // ever fit it, so that stale views cannot bounce it around.
+      bool forwarded_here = lease.request.spillbacks > 0 &&
+                            scheduler_->Schedule(request, local_only).kind != SchedulingDecision::Kind::kInfeasible;
+      SchedulingDecision decision = scheduler_->Schedule(request, forwarded_here ? local_only : view);
+      lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
+      if (lease.infeasible) {
+        // As in Ray, it waits (a node that fits may join) and its owner is warned once.
+        if (!lease.warned) {
+          lease.warned = true;
+          protocol::LeaseWarning warning{lease.request.request_id,
+                                         "no node in the cluster can run a task demanding " +
+                                             FormatResources(lease.request.resources) + " (" + decision.reason +
+                                             "); it waits until a node that fits joins ('rayk status' lists it)"};
+          spdlog::warn("raylet: {}", warning.message);
+          NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
+        }
+        ++it;
         continue;
       }
-      if (decision.kind == SchedulingDecision::Kind::kWait || decision.node != options_.node_id) {
+      if (decision.kind == SchedulingDecision::Kind::kWait) {
         ++it;  // FIFO per node would block smaller demands behind a big one; keep looking
+        continue;
+      }
+      if (decision.node != options_.node_id) {
+        const NodeView* target = view.Find(decision.node);
+        if (target == nullptr || lease.request.spillbacks >= kMaxSpillbacks) {
+          ++it;
+          continue;
+        }
+        // Spillback: the owner asks that node's raylet instead. Nothing was
+        // granted here, so the hand-off can neither lose nor double the task.
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kSpillback;
+        reply.request_id = lease.request.request_id;
+        reply.node_id = target->node_id;
+        reply.spillback_address = target->address;
+        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
         continue;
       }
       AcquireResources(lease.request.resources);
@@ -479,6 +543,21 @@ void Raylet::MonitorLoop() {
       // One-way: the next report replaces a lost one, and after a GCS
       // restart it registers this node again.
       (void)gcs_->Send(protocol::Encode(MessageType::kReportResources, report));
+      if (!view_request_in_flight_.exchange(true)) {
+        uint64_t known;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          known = view_version_;
+        }
+        gcs_->CallOnce(protocol::Encode(MessageType::kGetClusterView, protocol::GetClusterView{known}),
+                       [this](Result<std::string> reply) {
+                         view_request_in_flight_ = false;
+                         if (!reply.ok() || stopping_) return;
+                         auto delta = protocol::Decode<protocol::ClusterViewDelta>(*reply);
+                         if (delta.ok()) ApplyViewDelta(*delta);
+                       },
+                       kRequestTimeout);
+      }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }

@@ -82,12 +82,17 @@ class Raylet {
     ReplyFn reply;
     bool resources_acquired = false;
     bool worker_requested = false;
+    bool infeasible = false;  // no node can ever run it, as the view stands
+    bool warned = false;      // its owner was told so
   };
 
   Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler);
   void Handle(std::string message, ReplyFn reply);
   // Grants what can be granted. Called with mu_ held after every change.
   void Dispatch();
+  // This node (with its live resources) and every alive node of the view.
+  ClusterView ViewLocked();
+  void ApplyViewDelta(const protocol::ClusterViewDelta& delta);
   void StartWorker(const protocol::RequestWorkerLease& request);
   void ReleaseResources(const ResourceSet& resources);
   void AcquireResources(const ResourceSet& resources);
@@ -116,7 +121,9 @@ class Raylet {
   std::map<uint64_t, Lease> leases_;
   uint64_t next_lease_id_ = 1;
   std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
-  std::vector<std::string> infeasible_demands_;
+  std::map<NodeId, protocol::NodeInfo> cluster_;  // other nodes, from the GCS's view deltas
+  uint64_t view_version_ = 0;
+  std::atomic<bool> view_request_in_flight_{false};
   std::set<JobId> finished_jobs_;
   std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job
   std::string hostname_;

@@ -32,6 +32,6 @@ namespace rayk::internal {
 
 ActorRuntime* CurrentActorRuntime() { return dynamic_cast<ActorRuntime*>(CurrentRuntime()); }
 
-KvRuntime* CurrentKvRuntime() { return dynamic_cast<KvRuntime*>(CurrentRuntime()); }
+ClusterRuntime* CurrentClusterRuntime() { return dynamic_cast<ClusterRuntime*>(CurrentRuntime()); }
 
 }  // namespace rayk::internal

@@ -178,6 +178,25 @@ class ActorCreator {
     options_.detached = true;
     return *this;
   }
+  // Placement, with Ray's meaning. SetSpread: spread actors over the nodes
+  // that fit. SetNodeAffinity: run on that node (rayk::Nodes() lists them);
+  // hard fails clearly when it is dead or can never fit, soft falls back to
+  // the default policy. SetLabelSelector: only nodes whose labels match all
+  // entries (`rayk start --labels`).
+  ActorCreator& SetSpread() {
+    options_.placement.strategy = SchedulingStrategy::kSpread;
+    return *this;
+  }
+  ActorCreator& SetNodeAffinity(const NodeId& node, bool soft = false) {
+    options_.placement.strategy = SchedulingStrategy::kNodeAffinity;
+    options_.placement.affinity_node = node;
+    options_.placement.affinity_soft = soft;
+    return *this;
+  }
+  ActorCreator& SetLabelSelector(std::map<std::string, std::string> labels) {
+    options_.placement.label_selector = std::move(labels);
+    return *this;
+  }
 
   // Creates the actor and returns its handle at once; the factory runs on the
   // actor's node, and calls sent before it finishes wait for it. Arguments are

@@ -32,6 +32,7 @@
 
 #include "rayk/actor.h"
 #include "rayk/buffer.h"
+#include "rayk/cluster.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"
 #include "rayk/kv.h"
@@ -172,6 +173,25 @@ class TaskCaller {
   // How many times a call is retried when its worker dies (not when it throws).
   TaskCaller& SetMaxRetries(int max_retries) {
     options_.max_retries = max_retries;
+    return *this;
+  }
+  // Placement, with Ray's meaning. SetSpread: spread calls over the nodes
+  // that fit. SetNodeAffinity: run on that node (rayk::Nodes() lists them);
+  // hard fails clearly when it is dead or can never fit, soft falls back to
+  // the default policy. SetLabelSelector: only nodes whose labels match all
+  // entries (`rayk start --labels`).
+  TaskCaller& SetSpread() {
+    options_.placement.strategy = SchedulingStrategy::kSpread;
+    return *this;
+  }
+  TaskCaller& SetNodeAffinity(const NodeId& node, bool soft = false) {
+    options_.placement.strategy = SchedulingStrategy::kNodeAffinity;
+    options_.placement.affinity_node = node;
+    options_.placement.affinity_soft = soft;
+    return *this;
+  }
+  TaskCaller& SetLabelSelector(std::map<std::string, std::string> labels) {
+    options_.placement.label_selector = std::move(labels);
     return *this;
   }
 

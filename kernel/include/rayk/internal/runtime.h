@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -15,6 +16,7 @@
 #include "rayk/ids.h"
 #include "rayk/object_store.h"
 #include "rayk/resources.h"
+#include "rayk/scheduler.h"
 
 namespace rayk::internal {
 
@@ -28,9 +30,23 @@ struct TaskArg {
   std::string value;          // without is_ref: the serialized argument
 };
 
+// Where a task or actor may run, beyond its resources (Ray's scheduling
+// strategies and label selectors); see rayk::TaskCaller::SetSpread and friends.
+struct Placement {
+  SchedulingStrategy strategy = SchedulingStrategy::kDefault;
+  NodeId affinity_node;        // with kNodeAffinity
+  bool affinity_soft = false;  // soft: may run elsewhere when that node cannot
+  std::map<std::string, std::string> label_selector;  // node labels that must match
+
+  // Tasks with equal placement (and resources) share leased workers.
+  std::string Key() const;
+  bool operator==(const Placement&) const = default;
+};
+
 struct TaskOptions {
   ResourceSet resources{{"CPU", 1}};
   int max_retries = 3;  // retries after the worker dies; exceptions are not retried
+  Placement placement;
 };
 
 struct TaskCall {
@@ -104,6 +120,7 @@ struct ActorOptions {
   int max_task_retries = 0;           // re-send in-flight calls after a restart
   int max_concurrency = 1;            // calls run at once (threaded actor when > 1)
   bool detached = false;              // outlives the job that created it
+  Placement placement;                // where the GCS may place it
 };
 
 struct ActorCreation {
@@ -134,10 +151,13 @@ class ActorRuntime {
 // The process's actor runtime (the core worker), or null.
 ActorRuntime* CurrentActorRuntime();
 
-// The cluster's internal key-value store (rayk/kv.h), kept by the GCS.
-class KvRuntime {
+// What a process can ask of the cluster as a whole: its nodes (rayk/cluster.h)
+// and the internal key-value store (rayk/kv.h), both kept by the GCS.
+class ClusterRuntime {
  public:
-  virtual ~KvRuntime() = default;
+  virtual ~ClusterRuntime() = default;
+  virtual Result<std::vector<NodeView>> Nodes() = 0;
+  virtual NodeId CurrentNodeId() = 0;
   // False when `overwrite` is off and the key exists (nothing written).
   virtual Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
                              bool overwrite) = 0;
@@ -147,7 +167,7 @@ class KvRuntime {
   virtual Result<std::vector<std::string>> KvList(const std::string& ns, const std::string& prefix) = 0;
 };
 
-// The process's KV runtime (the core worker), or null.
-KvRuntime* CurrentKvRuntime();
+// The process's cluster runtime (the core worker), or null.
+ClusterRuntime* CurrentClusterRuntime();
 
 }  // namespace rayk::internal

@@ -1,5 +1,7 @@
 #include "rayk/kv.h"
 
+#include "rayk/cluster.h"
+
 #include "rayk/errors.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/runtime_registry.h"
@@ -8,9 +10,9 @@ namespace rayk {
 
 namespace {
 
-internal::KvRuntime& RequireKvRuntime() {
+internal::ClusterRuntime& RequireClusterRuntime() {
   internal::RequireRuntime();
-  internal::KvRuntime* kv = internal::CurrentKvRuntime();
+  internal::ClusterRuntime* kv = internal::CurrentClusterRuntime();
   if (kv == nullptr) throw RuntimeError("this runtime has no cluster KV store");
   return *kv;
 }
@@ -23,20 +25,24 @@ T ValueOrThrow(Result<T> result, const char* operation, const std::string& key) 
 
 }  // namespace
 
+std::vector<NodeView> Nodes() { return ValueOrThrow(RequireClusterRuntime().Nodes(), "rayk::Nodes", ""); }
+
+NodeId CurrentNodeId() { return RequireClusterRuntime().CurrentNodeId(); }
+
 bool KvPut(const std::string& key, const std::string& value, const std::string& ns, bool overwrite) {
-  return ValueOrThrow(RequireKvRuntime().KvPut(ns, key, value, overwrite), "rayk::KvPut", key);
+  return ValueOrThrow(RequireClusterRuntime().KvPut(ns, key, value, overwrite), "rayk::KvPut", key);
 }
 
 std::optional<std::string> KvGet(const std::string& key, const std::string& ns) {
-  return ValueOrThrow(RequireKvRuntime().KvGet(ns, key), "rayk::KvGet", key);
+  return ValueOrThrow(RequireClusterRuntime().KvGet(ns, key), "rayk::KvGet", key);
 }
 
 bool KvDelete(const std::string& key, const std::string& ns) {
-  return ValueOrThrow(RequireKvRuntime().KvDelete(ns, key), "rayk::KvDelete", key);
+  return ValueOrThrow(RequireClusterRuntime().KvDelete(ns, key), "rayk::KvDelete", key);
 }
 
 std::vector<std::string> KvList(const std::string& prefix, const std::string& ns) {
-  return ValueOrThrow(RequireKvRuntime().KvList(ns, prefix), "rayk::KvList", prefix);
+  return ValueOrThrow(RequireClusterRuntime().KvList(ns, prefix), "rayk::KvList", prefix);
 }
 
 }  // namespace rayk
