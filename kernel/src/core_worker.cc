@@ -112,14 +112,16 @@ CoreWorker::~CoreWorker() {
   if (reaper_.joinable()) reaper_.join();
   // Give every lease back so the raylet can reuse the workers at once.
   std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> leases;
+  std::unique_ptr<Subscription> subscription;
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [key, cls] : classes_) {
       for (auto& [lease_id, worker] : cls.workers) leases.emplace_back(lease_id, worker.raylet);
       cls.workers.clear();
     }
-    node_subscription_.reset();
+    subscription.swap(node_subscription_);
   }
+  subscription.reset();  // without mu_: its handler may be waiting for it
   for (auto& [lease, raylet] : leases) {
     if (raylet) (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}));
   }

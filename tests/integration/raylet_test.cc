@@ -6,6 +6,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "gcs_server.h"
 #include "protocol.h"
 #include "rayk/gcs_store.h"
@@ -97,11 +99,25 @@ TEST_F(RayletTest, LeasesAreCappedByCpus) {
   EXPECT_EQ(c->result, LeaseReply::Result::kGranted);
 }
 
-TEST_F(RayletTest, InfeasibleDemandIsAnsweredAtOnce) {
-  auto reply = Lease(JobId::FromRandom(), ResourceSet{{"CPU", 1}, {"GPU", 2}}, std::chrono::seconds(10));
-  ASSERT_TRUE(reply.has_value());
-  EXPECT_EQ(reply->result, LeaseReply::Result::kInfeasible);
-  EXPECT_THAT(reply->reason, HasSubstr("GPU"));
+// As in Ray, a demand no node can meet waits (a node that fits may join)
+// and is reported to the GCS as infeasible, for `rayk status`.
+TEST_F(RayletTest, InfeasibleDemandWaitsAndIsReported) {
+  EXPECT_FALSE(Lease(JobId::FromRandom(), ResourceSet{{"CPU", 1}, {"GPU", 2}}, std::chrono::milliseconds(500)));
+  auto gcs = transport_->Connect(gcs_->endpoint());
+  ASSERT_TRUE(gcs.ok());
+  bool reported = false;
+  for (int i = 0; i < 50 && !reported; ++i) {
+    auto reply = (*gcs)->CallSync(protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+                                  std::chrono::seconds(5));
+    ASSERT_TRUE(reply.ok());
+    auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+    ASSERT_TRUE(status.ok());
+    for (const auto& node : status->nodes) {
+      for (const auto& demand : node.infeasible_demands) reported |= demand.find("GPU") != std::string::npos;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  EXPECT_TRUE(reported);
 }
 
 TEST_F(RayletTest, JobsDoNotShareWorkers) {
