@@ -103,7 +103,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
         }
         close(old);
       }
-      if (owner > 0 && owner != getpid() && (kill(owner, 0) == 0 || errno == EPERM)) {
+      if (owner > 0 && (kill(owner, 0) == 0 || errno == EPERM)) {
         return Status::AlreadyExists("store.shm: " + file + " (" + options.describe +
                                      ") is already owned by live process " +
                                      std::to_string(owner) +
