@@ -12,6 +12,8 @@
 #include <thread>
 #include <vector>
 
+#include <unistd.h>
+
 #include "conformance/conformance.h"
 #include "rayk/object_store.h"
 
@@ -23,11 +25,35 @@ using std::chrono::milliseconds;
 constexpr size_t kKiB = 1024;
 constexpr size_t kMiB = 1024 * kKiB;
 
+// A store that declares a `spill_dir` setting spills primary copies to disk
+// when full (the convention in plugins/store/memory/README.md); others refuse.
+bool StoreSpills(const std::string& plugin) {
+  PluginLoader loader;
+  auto info = loader.Find(PluginKind::kStore, plugin);
+  if (!info.ok()) return false;
+  for (const SettingSpec& spec : info->settings) {
+    if (std::string(spec.key) == "spill_dir") return true;
+  }
+  return false;
+}
+
 // Every store plugin takes its size as `capacity` (the convention in
-// plugins/store/memory/README.md). Plugin-specific settings a test run needs
-// (a spill folder, say) go here, by plugin name.
-RawSettingTable StoreSettings(const std::string& /*plugin*/, const std::string& capacity) {
-  return {{"capacity", {std::string(capacity), 0}}};
+// plugins/store/memory/README.md); a spilling store gets its folder too.
+RawSettingTable StoreSettings(const std::string& plugin, const std::string& capacity,
+                              const std::string& spill_dir) {
+  RawSettingTable table = {{"capacity", {std::string(capacity), 0}}};
+  if (StoreSpills(plugin)) table["spill_dir"] = {std::string(spill_dir), 0};
+  return table;
+}
+
+// Regular files in `dir` (none when it does not exist).
+size_t FilesIn(const std::string& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(dir, ec)) {
+    if (entry.is_regular_file()) ++n;
+  }
+  return n;
 }
 
 std::vector<uint8_t> Pattern(size_t size, uint8_t seed) {
@@ -62,8 +88,8 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
     context.role = ProcessRole::kRaylet;  // the owner of the node's store
     context.session_dir = session_dir_;
     context.node_id = NodeId::FromRandom();
-    return testing::CreatePlugin<ObjectStore>(GetParam(), StoreSettings(GetParam(), capacity),
-                                              context);
+    return testing::CreatePlugin<ObjectStore>(
+        GetParam(), StoreSettings(GetParam(), capacity, spill_dir()), context);
   }
 
   // Creates, fills and seals an object; returns its bytes.
@@ -86,6 +112,8 @@ class StoreConformance : public ::testing::TestWithParam<std::string> {
     if (!got.ok() || got->size() != 1) return nullptr;
     return (*got)[0];
   }
+
+  std::string spill_dir() const { return session_dir_ + "/spill"; }
 
   std::string session_dir_;
   std::shared_ptr<ObjectStore> store_;
@@ -372,6 +400,145 @@ TEST_P(StoreConformance, ManyReadersWaitForOneWriter) {
   Put(*store_, id, bytes.size(), false, 5);
   for (auto& reader : readers) reader.join();
   EXPECT_EQ(seen.load(), 4);
+}
+
+TEST_P(StoreConformance, LargeObjectFitsAfterFragmentingFrees) {
+  // Mixed sizes fill the store; freeing every other one leaves holes no larger
+  // than the biggest object, then a large object must still find room (by
+  // evicting the rest if need be).
+  std::vector<ObjectId> ids;
+  size_t total = 0;
+  for (int i = 0; total < 56 * kMiB; ++i) {
+    size_t size = kKiB + (static_cast<size_t>(i) * 7919 * kKiB) % (2 * kMiB);
+    ids.push_back(ObjectId::FromRandom());
+    Put(*store_, ids.back(), size, /*primary=*/false, static_cast<uint8_t>(i));
+    total += size;
+  }
+  std::vector<ObjectId> freed;
+  for (size_t i = 0; i < ids.size(); i += 2) freed.push_back(ids[i]);
+  ASSERT_TRUE(store_->Delete(freed).ok());
+  ObjectId big = ObjectId::FromRandom();
+  auto bytes = Put(*store_, big, 40 * kMiB, /*primary=*/true, 3);
+  auto buffer = GetOne(*store_, big);
+  ASSERT_NE(buffer, nullptr);
+  EXPECT_TRUE(Equals(*buffer, bytes));
+  EXPECT_LE(store_->Stats().used_bytes, store_->Stats().capacity_bytes);
+}
+
+TEST_P(StoreConformance, PrimaryCopiesBeyondCapacityAreSpilledAndRestored) {
+  // 256 MiB of primary copies through a 64 MiB store.
+  constexpr size_t kSize = 4 * kMiB;
+  constexpr int kCount = 64;
+  std::vector<ObjectId> ids;
+  for (int i = 0; i < kCount; ++i) {
+    ObjectId id = ObjectId::FromRandom();
+    if (!StoreSpills(GetParam())) {
+      // A store without a disk refuses once its memory is full of primaries.
+      auto created = store_->Create(id, kSize, /*primary=*/true);
+      if (created.ok()) {
+        ASSERT_TRUE(store_->Seal(id).ok());
+        continue;
+      }
+      EXPECT_EQ(created.status().code(), StatusCode::kOutOfMemory);
+      EXPECT_NE(created.status().message().find("capacity"), std::string::npos);
+      return;
+    }
+    Put(*store_, id, kSize, /*primary=*/true, static_cast<uint8_t>(i));
+    ids.push_back(id);
+  }
+  ASSERT_TRUE(StoreSpills(GetParam())) << "a store without spill_dir took 256 MiB in 64 MiB";
+  ObjectStoreStats stats = store_->Stats();
+  EXPECT_GE(stats.num_spilled, static_cast<uint64_t>(kCount - 16));
+  EXPECT_GE(stats.spilled_bytes, 48 * kMiB);
+  EXPECT_LE(stats.used_bytes, stats.capacity_bytes);
+  EXPECT_EQ(stats.num_objects, static_cast<uint64_t>(kCount));
+  size_t spill_files = FilesIn(spill_dir());
+  EXPECT_GE(spill_files, 1u);
+  EXPECT_LT(spill_files, static_cast<size_t>(kCount)) << "spill files should hold several objects";
+  // Every object reads back with its own bytes, oldest (spilled) first.
+  for (int i = 0; i < kCount; ++i) {
+    EXPECT_TRUE(store_->Contains(ids[i])) << "a spilled object is still in the store";
+    auto buffer = GetOne(*store_, ids[i]);
+    ASSERT_NE(buffer, nullptr) << "object " << i;
+    EXPECT_TRUE(Equals(*buffer, Pattern(kSize, static_cast<uint8_t>(i)))) << "object " << i;
+  }
+  ASSERT_TRUE(store_->Delete(ids).ok());
+  EXPECT_EQ(FilesIn(spill_dir()), 0u) << "spill files outlive their objects";
+  EXPECT_EQ(store_->Stats().spilled_bytes, 0u);
+  EXPECT_EQ(store_->Stats().num_objects, 0u);
+}
+
+TEST_P(StoreConformance, OutOfMemoryOnlyWhenEverythingIsPinned) {
+  auto store = MakeStore("1MiB");
+  ASSERT_NE(store, nullptr);
+  constexpr size_t kSize = 300 * kKiB;
+  std::vector<ObjectId> ids;
+  for (int i = 0; i < 3; ++i) {
+    ids.push_back(ObjectId::FromRandom());
+    Put(*store, ids.back(), kSize, /*primary=*/true, static_cast<uint8_t>(i));
+  }
+  ObjectId fourth = ObjectId::FromRandom();
+  auto created = store->Create(fourth, kSize, /*primary=*/true);
+  if (!StoreSpills(GetParam())) {
+    ASSERT_FALSE(created.ok()) << "a store without spilling took primaries beyond capacity";
+    EXPECT_EQ(created.status().code(), StatusCode::kOutOfMemory);
+    return;
+  }
+  ASSERT_TRUE(created.ok()) << "an unpinned primary copy could have been spilled: "
+                            << created.status().ToString();
+  ASSERT_TRUE(store->Seal(fourth).ok());
+  created->reset();
+  ids.push_back(fourth);
+  // Pin what is in memory (and restore what was spilled, while there is room).
+  std::vector<std::shared_ptr<const ObjectBuffer>> pins;
+  for (int i = 3; i >= 0 && pins.size() < 3; --i) {
+    auto pin = GetOne(*store, ids[static_cast<size_t>(i)]);
+    ASSERT_NE(pin, nullptr);
+    pins.push_back(pin);
+  }
+  auto refused = store->Create(ObjectId::FromRandom(), kSize, /*primary=*/true);
+  ASSERT_FALSE(refused.ok()) << "pinned objects were spilled or evicted";
+  EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory);
+  const std::string& message = refused.status().message();
+  EXPECT_NE(message.find(std::to_string(kSize)), std::string::npos) << message;
+  EXPECT_NE(message.find("pinned"), std::string::npos) << message;
+  EXPECT_NE(message.find("capacity"), std::string::npos) << message;
+  // The spilled one cannot come back while the others are pinned...
+  auto restore = store->Get({ids[0]}, milliseconds(0));
+  ASSERT_FALSE(restore.ok()) << "restored an object into a store full of pinned ones";
+  EXPECT_EQ(restore.status().code(), StatusCode::kOutOfMemory);
+  // ...and can once a pin goes.
+  pins.pop_back();
+  auto back = GetOne(*store, ids[0]);
+  ASSERT_NE(back, nullptr);
+  EXPECT_TRUE(Equals(*back, Pattern(kSize, 0)));
+}
+
+TEST_P(StoreConformance, ListShowsTheLargestObjectsFirst) {
+  ObjectId small = ObjectId::FromRandom(), big = ObjectId::FromRandom(),
+           middle = ObjectId::FromRandom(), unsealed = ObjectId::FromRandom();
+  Put(*store_, small, 10, /*primary=*/false);
+  Put(*store_, big, 3000, /*primary=*/true);
+  Put(*store_, middle, 200, /*primary=*/false);
+  auto writing = store_->Create(unsealed, 100, false);
+  ASSERT_TRUE(writing.ok());
+  auto pin = GetOne(*store_, middle);
+  std::vector<ObjectStoreEntry> top = store_->List(2);
+  ASSERT_EQ(top.size(), 2u);
+  EXPECT_EQ(top[0].id, big);
+  EXPECT_EQ(top[0].size, 3000u);
+  EXPECT_TRUE(top[0].primary);
+  EXPECT_TRUE(top[0].sealed);
+  EXPECT_TRUE(top[0].in_memory);
+  EXPECT_EQ(top[0].creator_pid, static_cast<int64_t>(getpid()));
+  EXPECT_EQ(top[1].id, middle);
+  EXPECT_TRUE(top[1].pinned);
+  EXPECT_FALSE(top[1].primary);
+  std::vector<ObjectStoreEntry> all = store_->List(100);
+  ASSERT_EQ(all.size(), 4u);
+  EXPECT_EQ(all[2].id, unsealed);
+  EXPECT_FALSE(all[2].sealed);
+  EXPECT_EQ(all[3].id, small);
 }
 
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreConformance);

@@ -57,6 +57,18 @@ struct ObjectStoreStats {
   uint64_t num_spilled = 0;
 };
 
+// One object as List() shows it (for `rayk memory` and leak hunting).
+struct ObjectStoreEntry {
+  ObjectId id;
+  uint64_t size = 0;
+  bool primary = false;
+  bool sealed = false;
+  bool pinned = false;     // a reader or the writer holds a buffer of it
+  bool in_memory = false;  // false: only its spilled copy exists
+  bool spilled = false;    // a copy is on disk
+  int64_t creator_pid = 0;
+};
+
 class ObjectStore {
  public:
   virtual ~ObjectStore() = default;
@@ -86,6 +98,9 @@ class ObjectStore {
   // True for sealed objects only.
   virtual bool Contains(const ObjectId& id) = 0;
   virtual ObjectStoreStats Stats() = 0;
+  // The `limit` largest objects (created or sealed; not deleted ones that
+  // readers still pin), largest first.
+  virtual std::vector<ObjectStoreEntry> List(size_t limit) = 0;
 };
 
 }  // namespace rayk

@@ -24,7 +24,7 @@
 #include "rayk/status.h"
 
 // Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape.
-#define RAYK_PLUGIN_ABI_VERSION 1u
+#define RAYK_PLUGIN_ABI_VERSION 2u  // 2: ObjectStore::List
 
 namespace rayk {
 

@@ -7,6 +7,7 @@
 // Primary copies are never evicted (this store has no disk to spill them to);
 // unpinned sealed secondary copies are evicted least recently used first.
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -303,6 +304,35 @@ class MemoryStore : public rayk::ObjectStore {
     stats.num_objects = state_->objects.size();
     stats.num_evicted = state_->num_evicted;
     return stats;
+  }
+
+  std::vector<rayk::ObjectStoreEntry> List(size_t limit) override {
+    std::vector<rayk::ObjectStoreEntry> out;
+    {
+      std::lock_guard<std::mutex> lock(state_->mu);
+      out.reserve(state_->objects.size());
+      for (const auto& [id, e] : state_->objects) {
+        rayk::ObjectStoreEntry entry;
+        entry.id = id;
+        entry.size = e.block->size;
+        entry.primary = e.primary;
+        entry.sealed = e.sealed;
+        entry.pinned = e.pins > 0;
+        entry.in_memory = true;
+        entry.creator_pid = getpid();  // one process holds every object
+        out.push_back(entry);
+      }
+    }
+    auto larger = [](const rayk::ObjectStoreEntry& a, const rayk::ObjectStoreEntry& b) {
+      return a.size > b.size;
+    };
+    if (out.size() > limit) {
+      std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit), out.end(), larger);
+      out.resize(limit);
+    } else {
+      std::sort(out.begin(), out.end(), larger);
+    }
+    return out;
   }
 
  private:
