@@ -53,6 +53,10 @@ ObjectValue ErrorValue(ErrorInfo::Kind kind, std::string message, std::string wh
   return ObjectValue{nullptr, error};
 }
 
+// The mark of a value that lives in an object store (ObjectEntry::location).
+ObjectValue InStoreMark() { return ObjectValue{nullptr, std::nullopt}; }
+bool IsInStoreMark(const ObjectValue& value) { return value.data == nullptr && !value.error; }
+
 std::string_view View(const ObjectValue& value) {
   return {reinterpret_cast<const char*>(value.data->data()), value.data->size()};
 }
@@ -71,6 +75,11 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options, std::shar
   auto gcs = GcsClient::Connect(*worker->transport_, worker->options_.gcs_address);
   if (!gcs.ok()) return gcs.status();
   worker->gcs_ = std::move(*gcs);
+  if (worker->options_.store && worker->options_.store->SharedByTheNode()) {
+    worker->node_objects_ = std::make_unique<NodeObjects>(worker->options_.store, worker->options_.node_id,
+                                                          worker->options_.raylet_address, worker->raylet_,
+                                                          worker->transport_);
+  }
   auto server = worker->transport_->Serve(worker->options_.endpoint,
                                           [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
   if (!server.ok()) return server.status();
@@ -155,11 +164,22 @@ void CoreWorker::Run(Actions& actions) {
 
 ObjectId CoreWorker::Put(std::string data) {
   ObjectId id = ObjectId::FromRandom();
+  internal::StoreLocation location;
+  if (node_objects_ && data.size() > kInlineLimit) {
+    auto stored = node_objects_->Put(id, data);
+    if (stored.ok()) {
+      location = *stored;
+    } else {
+      spdlog::warn("rayk::Put of {} bytes keeps the value in this process: {}", data.size(),
+                   stored.status().message());
+    }
+  }
   std::lock_guard<std::mutex> lock(mu_);
   ObjectEntry& entry = objects_[id];
   entry.owned = true;
   entry.local_refs = 1;
-  entry.value = ValueOf(std::move(data));
+  entry.location = location;
+  entry.value = location.valid() ? InStoreMark() : ValueOf(std::move(data));
   return id;
 }
 
@@ -178,6 +198,7 @@ void CoreWorker::MaybeFreeLocked(const ObjectId& id) {
   if (it == objects_.end()) return;
   const ObjectEntry& entry = it->second;
   if (entry.local_refs > 0 || entry.task_refs > 0 || entry.escaped || !entry.on_ready.empty()) return;
+  if (entry.owned && entry.location.valid() && node_objects_) node_objects_->Free(id, entry.location);
   objects_.erase(it);
 }
 
@@ -245,6 +266,7 @@ void CoreWorker::FetchLocked(const ObjectId& id, Actions& actions) {
         [this, id, owner](Result<std::string> reply) {
           if (stopping_) return;
           ObjectValue value;
+          internal::StoreLocation location;
           if (!reply.ok()) {
             value = ErrorValue(ErrorInfo::Kind::kObjectLost,
                                "the owner of object " + id.Hex() + " at " + owner + " did not answer: " +
@@ -254,12 +276,16 @@ void CoreWorker::FetchLocked(const ObjectId& id, Actions& actions) {
                                "object " + id.Hex() + " is no longer held by its owner at " + owner);
           } else if (body->error) {
             value = ObjectValue{nullptr, body->error};
+          } else if (body->location.valid()) {
+            value = InStoreMark();
+            location = body->location;
           } else {
             value = ValueOf(std::move(body->value));
           }
           Actions after;
           {
             std::lock_guard<std::mutex> lock(mu_);
+            if (auto entry = objects_.find(id); entry != objects_.end()) entry->second.location = location;
             SetValueLocked(id, std::move(value), after);
           }
           Run(after);
@@ -302,6 +328,7 @@ Result<std::vector<ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& id
     }
   }
   std::vector<ObjectValue> values;
+  std::vector<std::pair<size_t, internal::StoreLocation>> in_store;
   values.reserve(ids.size());
   for (const ObjectId& id : ids) {
     auto it = objects_.find(id);
@@ -309,8 +336,24 @@ Result<std::vector<ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& id
       values.push_back(ErrorValue(ErrorInfo::Kind::kObjectLost,
                                   "object " + id.Hex() + " has no reference in this process (freed or never made)"));
     } else {
+      if (IsInStoreMark(*it->second.value)) in_store.emplace_back(values.size(), it->second.location);
       values.push_back(*it->second.value);
     }
+  }
+  lock.unlock();
+  // Objects in a store are read there (pulled to this node first if need
+  // be): the buffer is the store's own pages, pinned while the caller holds it.
+  for (auto& [index, location] : in_store) {
+    if (!node_objects_) {
+      values[index] = ErrorValue(ErrorInfo::Kind::kObjectLost, "object " + ids[index].Hex() +
+                                                                   " is in the object store of node " +
+                                                                   location.node.Hex().substr(0, 8) +
+                                                                   " and this process has no shared store to read it");
+      continue;
+    }
+    auto buffer = node_objects_->Get(ids[index], location);
+    values[index] = buffer.ok() ? ObjectValue{*buffer, std::nullopt}
+                                : ErrorValue(ErrorInfo::Kind::kObjectLost, buffer.status().message());
   }
   return values;
 }
@@ -430,7 +473,11 @@ void CoreWorker::ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actio
   }
   internal::TaskArg& arg = task.spec.args[arg_index];
   arg.is_ref = false;
-  arg.value = std::string(View(*entry.value));
+  if (IsInStoreMark(*entry.value)) {
+    arg.location = entry.location;  // the executor reads it from its node's store
+  } else {
+    arg.value = std::string(View(*entry.value));
+  }
   if (--task.unresolved == 0) TaskReadyLocked(task_id, actions);
 }
 
@@ -722,7 +769,16 @@ void CoreWorker::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
     ObjectValue value = !body.ok() ? ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message())
                         : body->error ? ObjectValue{nullptr, body->error}
-                                      : ValueOf(std::move(body->value));
+                        : body->location.valid() ? InStoreMark()
+                                                 : ValueOf(std::move(body->value));
+    if (body.ok() && body->location.valid()) {
+      auto result = objects_.find(task->second.spec.return_id);
+      if (result != objects_.end()) {
+        result->second.location = body->location;
+      } else if (node_objects_) {
+        node_objects_->Free(task->second.spec.return_id, body->location);  // nobody wants it any more
+      }
+    }
     CompleteTaskLocked(task_id, std::move(value), actions);
     DispatchLocked(class_key, actions);
   }
@@ -813,6 +869,8 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
             out.found = true;
             if (it->second.value->error) {
               out.error = it->second.value->error;
+            } else if (IsInStoreMark(*it->second.value)) {
+              out.location = it->second.location;
             } else {
               out.value = std::string(View(*it->second.value));
             }
@@ -912,8 +970,26 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
   protocol::PushTaskReply out;
   const internal::RegisteredFunction* function = internal::FunctionRegistry::Instance().Find(spec.function);
   std::vector<std::string_view> args;
+  std::vector<std::shared_ptr<const ObjectBuffer>> held;  // store arguments, read in place during the call
   args.reserve(spec.args.size());
-  for (const internal::TaskArg& arg : spec.args) args.emplace_back(arg.value);
+  for (const internal::TaskArg& arg : spec.args) {
+    if (!arg.location.valid()) {
+      args.emplace_back(arg.value);
+      continue;
+    }
+    Result<std::shared_ptr<const ObjectBuffer>> buffer =
+        node_objects_ ? node_objects_->Get(arg.ref, arg.location)
+                      : Result<std::shared_ptr<const ObjectBuffer>>(
+                            Status::Unavailable("this worker has no shared object store"));
+    if (!buffer.ok()) {
+      out.error = ErrorInfo{ErrorInfo::Kind::kObjectLost, "",
+                            "an argument of " + spec.function + " is lost: " + buffer.status().message(), where};
+      reply(protocol::Encode(MessageType::kPushTaskReply, out));
+      return;
+    }
+    held.push_back(*buffer);
+    args.emplace_back(reinterpret_cast<const char*>(held.back()->data()), held.back()->size());
+  }
   if (function != nullptr && spec.creates_actor) {
     internal::ActorCreateResult created;
     if (function->create) {
@@ -948,6 +1024,7 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
         if (out.error->where.empty()) out.error->where = where;
       } else {
         out.value = std::move(result.value);
+        StoreLargeResult(spec.return_id, out);
       }
     }
     reply(protocol::Encode(MessageType::kPushTaskReply, out));
@@ -969,9 +1046,27 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
       if (out.error->where.empty()) out.error->where = where;
     } else {
       out.value = std::move(result.value);
+      StoreLargeResult(spec.return_id, out);
     }
   }
   reply(protocol::Encode(MessageType::kPushTaskReply, out));
+}
+
+void CoreWorker::StoreLargeResult(const ObjectId& return_id, protocol::PushTaskReply& out) {
+  if (!node_objects_ || out.value.size() <= kInlineLimit) return;
+  auto stored = node_objects_->Put(return_id, out.value);
+  if (!stored.ok()) {
+    // A retried task finds its earlier result there: it is the same value.
+    if (stored.status().code() == StatusCode::kAlreadyExists) {
+      out.location = {node_objects_->node(), options_.raylet_address, out.value.size()};
+      out.value.clear();
+      return;
+    }
+    spdlog::warn("a {}-byte result travels inline: {}", out.value.size(), stored.status().message());
+    return;
+  }
+  out.location = *stored;
+  out.value.clear();
 }
 
 void CoreWorker::ExitActor() { exit_after_task_ = true; }

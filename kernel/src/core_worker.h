@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "gcs_client.h"
+#include "object_manager.h"
 #include "protocol.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/transport.h"
@@ -44,6 +45,9 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     std::string gcs_address;
     std::vector<std::string> code_libraries;
     std::string endpoint = "tcp://127.0.0.1:0";
+    // This node's object store, when it is shared by the node's processes
+    // (object_manager.h); null: every value travels inline.
+    std::shared_ptr<ObjectStore> store;
   };
 
   static Result<std::unique_ptr<CoreWorker>> Start(Options options, std::shared_ptr<Transport> transport);
@@ -101,6 +105,10 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     int task_refs = 0;
     bool fetching = false;
     std::vector<std::function<void()>> on_ready;  // run (without mu_) once the value is in
+    // Valid: the value is in that node's object store, and `value` holds
+    // neither bytes nor error (InStore()): Get reads it there each time, so
+    // the store may spill it while nobody looks at it.
+    internal::StoreLocation location;
   };
   struct PendingTask {
     protocol::TaskSpec spec;
@@ -192,12 +200,15 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
   // Executor side.
   void ExecuteLoop();
   void Execute(protocol::TaskSpec spec, ReplyFn reply);
+  // A large result goes into this node's store; the reply carries its location.
+  void StoreLargeResult(const ObjectId& return_id, protocol::PushTaskReply& out);
   void SetBlocked(bool blocked);
 
   const Options options_;
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Channel> raylet_;
   std::unique_ptr<GcsClient> gcs_;
+  std::unique_ptr<NodeObjects> node_objects_;
   const std::string host_name_;
 
   std::mutex mu_;

@@ -16,6 +16,7 @@
 #include "gcs_server.h"
 #include "raylet.h"
 #include "rayk/gcs_store.h"
+#include "rayk/object_store.h"
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/runtime_registry.h"
 #include "rayk/plugin_loader.h"
@@ -215,16 +216,22 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
   if (!scheduler.ok()) return Fail("raylet", scheduler.status());
   Raylet::Options raylet_options;
+  // The raylet creates the node's object store; its workers and local
+  // drivers attach to it by the node's id.
+  context.node_id = raylet_options.node_id;
+  auto store = loader.CreateSlot<ObjectStore>(*config, context);
+  if (!store.ok()) return Fail("raylet", store.status());
   raylet_options.resources = resources;
   raylet_options.labels = labels;
   raylet_options.gcs_address = EndpointFromAddress(gcs_address);
   raylet_options.session_dir = options.session_dir;
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
-  auto raylet = Raylet::Start(raylet_options, *transport, *scheduler);
+  auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store, config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());
   if (!options.session_dir.empty()) {
-    Status st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
+    Status st = WriteFileAtomically(options.session_dir + "/raylet_node_id", (*raylet)->node_id().Hex());
+    if (st.ok()) st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
     if (!st.ok()) return Fail("raylet", st);
   }
   Raylet* self = raylet->get();
@@ -257,6 +264,8 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   context.node_id = worker.node_id;
   auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) return Fail("worker", transport.status());
+  auto store = loader.CreateSlot<ObjectStore>(*config, context);
+  if (!store.ok()) return Fail("worker", store.status());
   CoreWorker::Options core;
   core.is_driver = false;
   core.job_id = worker.job_id;
@@ -265,6 +274,7 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   core.raylet_address = worker.raylet_address;
   core.gcs_address = EndpointFromAddress(worker.gcs_address);
   core.code_libraries = worker.code_libraries;
+  core.store = *store;
   auto core_worker = CoreWorker::Start(core, *transport);
   if (!core_worker.ok()) return Fail("worker", core_worker.status());
   internal::SetCurrentRuntime(core_worker->get());

@@ -93,8 +93,8 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   return {EndpointFromAddress(*gcs_address), *raylet_address};
 }
 
-// Finds the raylet a driver joining `gcs` should use: an alive node.
-std::string FindRaylet(Transport& transport, const std::string& gcs) {
+// Finds the raylet a driver joining `gcs` should use: an alive node, and its id.
+std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs) {
   auto channel = transport.Connect(gcs);
   if (!channel.ok()) Throw(channel.status().message());
   auto reply = (*channel)->CallSync(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
@@ -106,7 +106,7 @@ std::string FindRaylet(Transport& transport, const std::string& gcs) {
   auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
   if (!status.ok()) Throw(status.status().message());
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive) return node.raylet_address;
+    if (node.alive) return {node.raylet_address, node.node_id};
   }
   Throw("the cluster at " + AddressFromEndpoint(gcs) + " has no alive node; start one with 'rayk start --address'");
 }
@@ -143,11 +143,26 @@ void Init(const InitOptions& options) {
   runtime->transport = *transport;
 
   std::string gcs, raylet;
+  NodeId node;
   if (address.empty()) {
     std::tie(gcs, raylet) = StartEmbeddedCluster(options, *runtime);
+    auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
+    if (node_hex.ok()) node = NodeId::FromHex(*node_hex);
   } else {
     gcs = EndpointFromAddress(address);
-    raylet = FindRaylet(*runtime->transport, gcs);
+    std::tie(raylet, node) = FindRaylet(*runtime->transport, gcs);
+  }
+  // The node's object store, when this process can attach to it (same host).
+  std::shared_ptr<ObjectStore> store;
+  if (!node.IsNil()) {
+    context.node_id = node;
+    auto created = loader.CreateSlot<ObjectStore>(*config, context);
+    if (created.ok()) {
+      store = *created;
+    } else {
+      spdlog::info("the driver works without the node's object store (large values travel inline): {}",
+                   created.status().message());
+    }
   }
   CoreWorker::Options core;
   core.is_driver = true;
@@ -155,6 +170,8 @@ void Init(const InitOptions& options) {
   core.raylet_address = raylet;
   core.gcs_address = gcs;
   core.code_libraries = libraries;
+  core.node_id = node;
+  core.store = store;
   auto core_worker = CoreWorker::Start(core, runtime->transport);
   if (!core_worker.ok()) {
     StopEmbeddedCluster(*runtime);

@@ -53,6 +53,10 @@ enum class MessageType : uint8_t {
   kKvList,
   kGetClusterView,
   // To a raylet.
+  kPullObject = 30,
+  kReadObjectChunk,
+  kFreeObjects,
+  kGetStoreStats,
   kRequestWorkerLease = 20,
   kReturnWorker,
   kRegisterWorker,
@@ -77,6 +81,8 @@ enum class MessageType : uint8_t {
   kStatusReply,
   kKvReply,
   kClusterViewDelta,
+  kObjectChunk,
+  kStoreStats,
 };
 
 // ---- GCS ----
@@ -312,8 +318,9 @@ struct PushTask {
 struct PushTaskReply {
   std::string value;
   std::optional<internal::ErrorInfo> error;
+  internal::StoreLocation location;  // valid: the value is in that node's store, not here
   template <class A>
-  void serialize(A& ar, unsigned) { ar& value& error; }
+  void serialize(A& ar, unsigned) { ar& value& error& location; }
 };
 
 struct GetObject {
@@ -326,8 +333,64 @@ struct GetObjectReply {
   bool found = false;
   std::string value;
   std::optional<internal::ErrorInfo> error;
+  internal::StoreLocation location;  // valid: the value is in that node's store
   template <class A>
-  void serialize(A& ar, unsigned) { ar& found& value& error; }
+  void serialize(A& ar, unsigned) { ar& found& value& error& location; }
+};
+
+// ---- Object manager (raylet) ----
+
+// Copies an object from another node's store into this node's, in chunks.
+struct PullObject {
+  ObjectId object_id;
+  internal::StoreLocation from;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_id& from; }
+};
+
+struct ReadObjectChunk {
+  ObjectId object_id;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_id& offset& length; }
+};
+
+struct ObjectChunk {
+  bool found = false;
+  uint64_t total_size = 0;
+  std::string data;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& found& total_size& data; }
+};
+
+struct FreeObjects {
+  std::vector<ObjectId> object_ids;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_ids; }
+};
+
+struct StoreObjectInfo {
+  ObjectId object_id;
+  uint64_t size = 0;
+  bool primary = false, pinned = false, spilled = false, in_memory = false;
+  int64_t creator_pid = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) { ar& object_id& size& primary& pinned& spilled& in_memory& creator_pid; }
+};
+
+// `rayk memory`: one node's store.
+struct StoreStats {
+  NodeId node_id;
+  std::string plugin;
+  uint64_t capacity_bytes = 0, used_bytes = 0, pinned_bytes = 0, spilled_bytes = 0;
+  uint64_t num_objects = 0, num_evicted = 0, num_spilled = 0;
+  std::vector<StoreObjectInfo> largest;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node_id& plugin& capacity_bytes& used_bytes& pinned_bytes& spilled_bytes& num_objects& num_evicted&
+        num_spilled& largest;
+  }
 };
 
 struct WorkerDied {
@@ -483,8 +546,12 @@ Result<T> Decode(std::string_view message) {
 
 namespace boost::serialization {
 template <class A>
+void serialize(A& ar, rayk::internal::StoreLocation& location, unsigned) {
+  ar& location.node& location.raylet_address& location.size;
+}
+template <class A>
 void serialize(A& ar, rayk::internal::TaskArg& arg, unsigned) {
-  ar& arg.is_ref& arg.ref& arg.owner_address& arg.value;
+  ar& arg.is_ref& arg.ref& arg.owner_address& arg.value& arg.location;
 }
 template <class A>
 void serialize(A& ar, rayk::internal::Placement& placement, unsigned) {

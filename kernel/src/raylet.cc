@@ -37,8 +37,13 @@ Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::share
 }
 
 Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<Transport> transport,
-                                              std::shared_ptr<Scheduler> scheduler) {
+                                              std::shared_ptr<Scheduler> scheduler, std::shared_ptr<ObjectStore> store,
+                                              const std::string& store_plugin) {
   std::unique_ptr<Raylet> raylet(new Raylet(std::move(options), std::move(transport), std::move(scheduler)));
+  if (store) {
+    raylet->object_manager_ =
+        std::make_unique<ObjectManager>(std::move(store), raylet->options_.node_id, store_plugin, raylet->transport_);
+  }
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   raylet->executable_ = *executable;
@@ -120,6 +125,8 @@ void Raylet::Handle(std::string message, ReplyFn reply) {
   auto ack = [&reply] {
     if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
   };
+  // Object transfers need none of the raylet's state.
+  if (object_manager_ && object_manager_->Handle(*type, message, reply)) return;
   std::lock_guard<std::mutex> lock(mu_);
   switch (*type) {
     case MessageType::kRequestWorkerLease: {

@@ -29,6 +29,7 @@
 #include <vector>
 
 #include "gcs_client.h"
+#include "object_manager.h"
 #include "protocol.h"
 #include "rayk/scheduler.h"
 #include "rayk/transport.h"
@@ -51,8 +52,12 @@ class Raylet {
     std::string endpoint = "tcp://127.0.0.1:0";
   };
 
+  // `store` (may be null) is this node's object store, created here (the
+  // raylet owns the node's segment) and served to other nodes.
   static Result<std::unique_ptr<Raylet>> Start(Options options, std::shared_ptr<Transport> transport,
-                                               std::shared_ptr<Scheduler> scheduler);
+                                               std::shared_ptr<Scheduler> scheduler,
+                                               std::shared_ptr<ObjectStore> store = nullptr,
+                                               const std::string& store_plugin = "");
   ~Raylet();
 
   std::string endpoint() const { return server_->endpoint(); }
@@ -112,6 +117,7 @@ class Raylet {
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Scheduler> scheduler_;
   std::unique_ptr<GcsClient> gcs_;
+  std::unique_ptr<ObjectManager> object_manager_;
 
   std::mutex mu_;
   ResourceSet available_;

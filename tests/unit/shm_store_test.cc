@@ -132,7 +132,7 @@ class ShmStoreTest : public ::testing::Test {
     return std::shared_ptr<ObjectStore>(*created, static_cast<ObjectStore*>(created->get()));
   }
 
-  std::string SegmentFile() const { return "/dev/shm" + shm::SegmentName(session_dir_, node_); }
+  std::string SegmentFile() const { return "/dev/shm" + shm::SegmentName("", node_); }  // named by the node id alone
 
   static void Put(ObjectStore& store, const ObjectId& id, size_t size, bool primary, uint8_t seed) {
     auto created = store.Create(id, size, primary);
@@ -370,7 +370,7 @@ TEST_F(ShmStoreTest, AProcessThatDiesHoldingTheLockDoesNotHangTheNode) {
   ObjectId kept = ObjectId::FromRandom();
   Put(**raylet, kept, 3 * kMiB, true, 7);
   Child child = Child::Start([&](int, int) {
-    int fd = shm_open(shm::SegmentName(session_dir_, node_).c_str(), O_RDWR, 0);
+    int fd = shm_open(shm::SegmentName("", node_).c_str(), O_RDWR, 0);
     if (fd < 0) return 1;
     void* p = mmap(nullptr, sizeof(shm::Header), PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     if (p == MAP_FAILED) return 2;

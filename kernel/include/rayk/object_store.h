@@ -98,6 +98,11 @@ class ObjectStore {
   // True for sealed objects only.
   virtual bool Contains(const ObjectId& id) = 0;
   virtual ObjectStoreStats Stats() = 0;
+  // True when the stores of every process of a node (the raylet's, its
+  // workers', local drivers') are one store, so that the kernel can hand
+  // large objects between them through it. False (the default): each
+  // process has its own, and the kernel sends values inline instead.
+  virtual bool SharedByTheNode() const { return false; }
   // The `limit` largest objects (created or sealed; not deleted ones that
   // readers still pin), largest first.
   virtual std::vector<ObjectStoreEntry> List(size_t limit) = 0;

@@ -225,7 +225,9 @@ class ShmStore : public rayk::ObjectStore {
                                  " needs a session_dir or node_id in its plugin context to "
                                  "name its node's segment");
       }
-      options.name = rayk::shm::SegmentName(ctx.session_dir, ctx.node_id);
+      // Node ids are unique, so the node id alone names the segment: a driver
+      // that joins a cluster knows its node's id but not the raylet's folder.
+      options.name = rayk::shm::SegmentName(ctx.node_id.IsNil() ? ctx.session_dir : "", ctx.node_id);
       options.create = ctx.role == rayk::ProcessRole::kRaylet;
     } else {
       // Outside a node (tests, tools): a private segment nobody else attaches to.
@@ -445,6 +447,8 @@ class ShmStore : public rayk::ObjectStore {
     int64_t slot = seg().Find(id);
     return slot >= 0 && seg().entry(static_cast<uint32_t>(slot)).state == rayk::shm::kSealed;
   }
+
+  bool SharedByTheNode() const override { return true; }
 
   rayk::ObjectStoreStats Stats() override {
     Segment::Lock lock(seg());

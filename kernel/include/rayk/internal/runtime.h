@@ -23,11 +23,22 @@ namespace rayk::internal {
 // One argument of a task call: a value serialized by the caller, or a
 // reference the runtime resolves to its value before the call (Ray's rule for
 // ObjectRefs at the top level of the arguments).
+// Where an object too large to travel inline lives: one node's object store.
+struct StoreLocation {
+  NodeId node;                 // Nil: not in a store
+  std::string raylet_address;  // that node's raylet, which serves pulls of it
+  uint64_t size = 0;
+  bool valid() const { return !node.IsNil(); }
+};
+
 struct TaskArg {
   bool is_ref = false;
   ObjectId ref;
   std::string owner_address;  // with is_ref
   std::string value;          // without is_ref: the serialized argument
+  // Without is_ref, for a large argument: its bytes are object `ref` in this
+  // store, read (pulled first, if on another node) by the executing worker.
+  StoreLocation location;
 };
 
 // Where a task or actor may run, beyond its resources (Ray's scheduling
