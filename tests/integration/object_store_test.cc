@@ -1,0 +1,121 @@
+// The shared-memory object store in the data path, with real processes: a
+// large result is written once by the worker and read in place by the
+// driver (its bytes lie in the node's /dev/shm segment); large arguments go
+// through the store; a store smaller than the job's working set spills and
+// restores; `rayk memory` reports what the store holds.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster_fixture.h"
+#include "functions/test_functions.h"
+#include "session.h"
+
+namespace rayk {
+namespace {
+
+using ::testing::HasSubstr;
+using test_functions::MakeVector;
+using test_functions::SumVector;
+
+// True when `address` lies in a mapping of a rayk shared-memory segment.
+bool InRaykSegment(const void* address) {
+  std::ifstream maps("/proc/self/maps");
+  std::string line;
+  auto target = reinterpret_cast<uintptr_t>(address);
+  while (std::getline(maps, line)) {
+    if (line.find("/dev/shm/rayk-") == std::string::npos) continue;
+    std::istringstream fields(line);
+    std::string range;
+    fields >> range;
+    uintptr_t begin = std::stoull(range.substr(0, range.find('-')), nullptr, 16);
+    uintptr_t end = std::stoull(range.substr(range.find('-') + 1), nullptr, 16);
+    if (target >= begin && target < end) return true;
+  }
+  return false;
+}
+
+class ObjectStoreTest : public testing::ClusterTest {
+ protected:
+  void Customize(InitOptions& options) override {
+    std::string capacity = StoreCapacity();
+    if (capacity.empty()) return;
+    options.config_file = session_root_.Write("small_store.toml", "[store]\nplugin = \"shm\"\n[store.shm]\ncapacity = \"" +
+                                                                      capacity + "\"\n");
+  }
+  virtual std::string StoreCapacity() { return ""; }
+};
+
+TEST_F(ObjectStoreTest, LargeResultIsReadInPlaceFromTheNodesSegment) {
+  const int64_t n = 8 << 20;  // 64 MiB of doubles
+  auto ref = rayk::Task(MakeVector).Remote(n);
+  rayk::View<double> view = rayk::GetView(ref);
+  ASSERT_EQ(view.size(), static_cast<size_t>(n));
+  EXPECT_TRUE(InRaykSegment(view.data())) << "the view should point into the node's shared memory";
+  EXPECT_EQ(view[0], 0.0);
+  EXPECT_EQ(view[n - 1], static_cast<double>(n - 1));
+  // A second view is the same pages, not a copy.
+  EXPECT_EQ(rayk::GetView(ref).data(), view.data());
+}
+
+TEST_F(ObjectStoreTest, LargePutAndLargeArgumentsGoThroughTheStore) {
+  std::vector<double> values(1 << 20);
+  std::iota(values.begin(), values.end(), 1.0);
+  auto ref = rayk::Put(values);
+  EXPECT_TRUE(InRaykSegment(rayk::GetView(ref).data()));
+  double expected = (1.0 + values.size()) * values.size() / 2;
+  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(ref)), expected);
+  // A result in the store, consumed by another task.
+  auto made = rayk::Task(MakeVector).Remote(int64_t{1} << 20);
+  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(made)), (1.0 * (1 << 20)) * ((1 << 20) - 1) / 2);
+}
+
+TEST_F(ObjectStoreTest, MemoryCommandReportsTheStore) {
+  auto ref = rayk::Task(MakeVector).Remote(int64_t{4} << 20);  // 32 MiB
+  ASSERT_EQ(rayk::Get(ref)->size(), size_t{4} << 20);
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  auto text = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
+                                  " memory --address " + address);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, HasSubstr("shm"));
+  EXPECT_THAT(text.output, HasSubstr("32.0 MiB"));
+  auto json = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
+                                  " memory --format json --address " + address);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto parsed = nlohmann::json::parse(json.output);
+  ASSERT_EQ(parsed["nodes"].size(), 1u);
+  EXPECT_GE(parsed["nodes"][0]["used_bytes"].get<uint64_t>(), uint64_t{32} << 20);
+  EXPECT_EQ(parsed["nodes"][0]["largest"][0]["size"].get<uint64_t>(), (uint64_t{4} << 20) * 8);
+}
+
+// A 64 MiB store under a job that keeps 256 MiB of objects alive: the store
+// spills primaries to disk and restores them on Get, with the right bytes.
+class SmallObjectStoreTest : public ObjectStoreTest {
+  std::string StoreCapacity() override { return "64MiB"; }
+};
+
+TEST_F(SmallObjectStoreTest, WorkingSetLargerThanTheStoreSpillsAndRestores) {
+  std::vector<rayk::ObjectRef<std::vector<double>>> refs;
+  for (int i = 0; i < 16; ++i) {
+    std::vector<double> values(2 << 20, static_cast<double>(i));  // 16 MiB each
+    refs.push_back(rayk::Put(values));
+  }
+  for (int i = 0; i < 16; ++i) {
+    rayk::View<double> view = rayk::GetView(refs[i]);
+    ASSERT_EQ(view.size(), size_t{2} << 20);
+    EXPECT_EQ(view[0], static_cast<double>(i));
+    EXPECT_EQ(view[view.size() - 1], static_cast<double>(i));
+  }
+  // Results of tasks spill too, and come back as arguments.
+  std::vector<rayk::ObjectRef<double>> sums;
+  for (int i = 0; i < 16; ++i) sums.push_back(rayk::Task(SumVector).Remote(refs[i]));
+  for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(*rayk::Get(sums[i]), 2.0 * (1 << 20) * i);
+}
+
+}  // namespace
+}  // namespace rayk
