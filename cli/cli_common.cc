@@ -53,6 +53,14 @@ void CheckConfigOrFail(const std::string& config_file, const std::vector<std::st
   for (const std::string& set : sets) {
     if (Status st = config->ApplySet(set); !st.ok()) Fail(st.message());
   }
+  // Every selected plugin is found and its settings are valid, as `rayk config check` checks.
+  PluginLoader loader(config->plugin_path());
+  for (PluginKind kind : Config::kSlots) {
+    auto info = loader.Find(kind, config->slot(kind).plugin);
+    if (!info.ok()) Fail(info.status().message());
+    auto settings = PluginLoader::ValidateSettings(*info, config->Table(kind, info->name), config->source());
+    if (!settings.ok()) Fail(settings.status().message());
+  }
 }
 
 std::vector<std::string> ConfigArgs(const std::string& config_file, const std::vector<std::string>& sets) {
