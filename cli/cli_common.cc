@@ -58,12 +58,14 @@ void CheckConfigOrFail(const std::string& config_file, const std::vector<std::st
   for (PluginKind kind : Config::kSlots) {
     auto info = loader.Find(kind, config->slot(kind).plugin);
     if (!info.ok()) Fail(info.status().message());
-    auto settings = PluginLoader::ValidateSettings(*info, config->Table(kind, info->name), config->source());
+    auto settings =
+        PluginLoader::ValidateSettings(*info, config->Table(kind, info->name), config->source());
     if (!settings.ok()) Fail(settings.status().message());
   }
 }
 
-std::vector<std::string> ConfigArgs(const std::string& config_file, const std::vector<std::string>& sets) {
+std::vector<std::string> ConfigArgs(const std::string& config_file,
+                                    const std::vector<std::string>& sets) {
   std::vector<std::string> args;
   if (!config_file.empty()) args = {"--config", std::filesystem::absolute(config_file).string()};
   for (const std::string& set : sets) {
@@ -79,8 +81,14 @@ std::string StartSupervisedGcs(const std::string& session_dir, int port, int nod
   if (!executable.ok()) Fail(executable.status().message());
   // The supervisor restarts the GCS server if it dies; with a durable gcs
   // plugin (sqlite) the cluster carries on as if nothing happened.
-  std::vector<std::string> argv = {*executable, "gcs-server", "--supervise", "--port", std::to_string(port),
-                                   "--node-timeout-ms", std::to_string(node_timeout_ms), "--session-dir",
+  std::vector<std::string> argv = {*executable,
+                                   "gcs-server",
+                                   "--supervise",
+                                   "--port",
+                                   std::to_string(port),
+                                   "--node-timeout-ms",
+                                   std::to_string(node_timeout_ms),
+                                   "--session-dir",
                                    session_dir};
   argv.insert(argv.end(), config_args.begin(), config_args.end());
   std::string log = session_dir + "/logs/gcs_server.log";
@@ -98,8 +106,8 @@ Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
   std::error_code ec;
   std::filesystem::create_directories(launch.session_dir + "/logs", ec);
   if (ec) return Status::IoError("cannot create " + launch.session_dir + "/logs: " + ec.message());
-  std::vector<std::string> argv = {*executable, "raylet", "--gcs", launch.gcs_address, "--session-dir",
-                                   launch.session_dir};
+  std::vector<std::string> argv = {*executable,        "raylet",        "--gcs",
+                                   launch.gcs_address, "--session-dir", launch.session_dir};
   if (launch.num_cpus > 0) argv.insert(argv.end(), {"--num-cpus", std::to_string(launch.num_cpus)});
   if (!launch.resources.empty()) argv.insert(argv.end(), {"--resources", launch.resources});
   if (!launch.labels.empty()) argv.insert(argv.end(), {"--labels", launch.labels});
@@ -124,9 +132,11 @@ GcsConnection ConnectToGcs(const std::string& address, const std::string& config
   return connection;
 }
 
-Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs, std::chrono::milliseconds limit) {
+Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
+                                                   std::chrono::milliseconds limit) {
   auto reply = gcs.CallSync(
-      protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}), limit);
+      protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+      limit);
   if (!reply.ok()) return reply.status();
   return protocol::Decode<protocol::ClusterStatus>(*reply);
 }
@@ -146,7 +156,9 @@ int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ost
         std::getline(fields >> std::ws, note);
         if (!ProcessAlive(static_cast<pid_t>(pid))) continue;
         TerminateProcess(static_cast<pid_t>(pid), std::chrono::milliseconds(5000));
-        if (out) *out << "Stopped " << name << " (pid " << pid << (note.empty() ? "" : ", " + note) << ")\n";
+        if (out)
+          *out << "Stopped " << name << " (pid " << pid << (note.empty() ? "" : ", " + note)
+               << ")\n";
         ++stopped;
       }
     }
@@ -158,7 +170,8 @@ int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ost
   return stopped;
 }
 
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows, const std::string& indent) {
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::string& indent) {
   std::vector<size_t> widths;
   for (const auto& row : rows) {
     if (widths.size() < row.size()) widths.resize(row.size(), 0);
@@ -180,7 +193,8 @@ std::vector<std::string> SessionsWithProcesses() {
   std::vector<std::string> sessions;
   std::error_code ec;
   for (const auto& entry : std::filesystem::directory_iterator(SessionRoot(), ec)) {
-    if (entry.is_directory() && !entry.is_symlink() && std::filesystem::exists(entry.path() / "pids")) {
+    if (entry.is_directory() && !entry.is_symlink() &&
+        std::filesystem::exists(entry.path() / "pids")) {
       sessions.push_back(entry.path().string());
     }
   }

@@ -33,10 +33,12 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 
 // A node's resources from `json` (`option` names the flag in errors), with
 // `num_cpus` CPUs unless the JSON sets CPU; num_cpus <= 0 means all cores.
-ResourceSet ParseResources(const std::string& json, int num_cpus, const std::string& option = "--resources");
+ResourceSet ParseResources(const std::string& json, int num_cpus,
+                           const std::string& option = "--resources");
 
 // Node labels from a JSON object of strings; "" gives none.
-std::map<std::string, std::string> ParseLabels(const std::string& json, const std::string& option = "--labels");
+std::map<std::string, std::string> ParseLabels(const std::string& json,
+                                               const std::string& option = "--labels");
 
 // Loads `config_file` (or the default plugins.toml) with the --set
 // overrides, so that a bad configuration fails the command the user typed
@@ -45,7 +47,8 @@ void CheckConfigOrFail(const std::string& config_file, const std::vector<std::st
 
 // The --config/--set arguments that hand the same configuration to a daemon
 // (the file made absolute, as daemons outlive the current directory).
-std::vector<std::string> ConfigArgs(const std::string& config_file, const std::vector<std::string>& sets);
+std::vector<std::string> ConfigArgs(const std::string& config_file,
+                                    const std::vector<std::string>& sets);
 
 // Starts `rayk gcs-server --supervise` for `session_dir` on `port` (0: any
 // free port), records it in the session's `pids` file and waits until it
@@ -58,9 +61,9 @@ std::string StartSupervisedGcs(const std::string& session_dir, int port, int nod
 struct RayletLaunch {
   std::string gcs_address;
   std::string session_dir;
-  int num_cpus = 0;        // 0: all cores
-  std::string resources;   // JSON, "" for CPUs only
-  std::string labels;      // JSON, "" for none
+  int num_cpus = 0;       // 0: all cores
+  std::string resources;  // JSON, "" for CPUs only
+  std::string labels;     // JSON, "" for none
   std::vector<std::string> config_args;
 };
 
@@ -91,7 +94,8 @@ int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ost
 
 // Lays out `rows` (the first is the header) in left-aligned columns two
 // spaces apart, each line starting with `indent`.
-std::string FormatTable(const std::vector<std::vector<std::string>>& rows, const std::string& indent = "  ");
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::string& indent = "  ");
 
 // The session folders under the session root that have a `pids` file, that
 // is, whose processes have not been stopped.

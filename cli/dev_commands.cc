@@ -32,11 +32,10 @@ struct DevNode {
   std::map<std::string, std::string> labels;
 
   nlohmann::json ToJson() const {
-    return {{"index", index},       {"node_id", node_id},
-            {"address", AddressFromEndpoint(endpoint)},
-            {"pid", pid},           {"session_dir", dir},
-            {"resources", nlohmann::json::parse(resources)},
-            {"labels", labels}};
+    return {
+        {"index", index},  {"node_id", node_id}, {"address", AddressFromEndpoint(endpoint)},
+        {"pid", pid},      {"session_dir", dir}, {"resources", nlohmann::json::parse(resources)},
+        {"labels", labels}};
   }
 };
 
@@ -68,7 +67,8 @@ std::string DevSessionOrFail() {
   if (latest.ok() && IsActiveDevSession(*latest)) return *latest;
   std::vector<std::string> sessions = ActiveDevSessions();
   if (sessions.empty()) {
-    Fail("no running dev cluster under " + SessionRoot() + "; start one with 'rayk dev up --nodes N'");
+    Fail("no running dev cluster under " + SessionRoot() +
+         "; start one with 'rayk dev up --nodes N'");
   }
   return sessions.back();
 }
@@ -79,14 +79,16 @@ std::vector<std::string> PerNodeResources(const std::string& text, int nodes) {
   std::vector<std::string> out(nodes);
   if (text.empty()) return out;
   auto parsed = nlohmann::json::parse(text, nullptr, false);
-  const std::string hint = "--resources-per-node must be a JSON object such as '{\"GPU\": 1}' (every node) or an "
-                           "array of " + std::to_string(nodes) + " such objects (one per node)";
+  const std::string hint =
+      "--resources-per-node must be a JSON object such as '{\"GPU\": 1}' (every node) or an "
+      "array of " +
+      std::to_string(nodes) + " such objects (one per node)";
   if (parsed.is_object()) {
     std::fill(out.begin(), out.end(), parsed.dump());
   } else if (parsed.is_array()) {
     if (static_cast<int>(parsed.size()) != nodes) {
-      Fail("--resources-per-node has " + std::to_string(parsed.size()) + " entries for " + std::to_string(nodes) +
-           " nodes; give one object per node, or one object for all");
+      Fail("--resources-per-node has " + std::to_string(parsed.size()) + " entries for " +
+           std::to_string(nodes) + " nodes; give one object per node, or one object for all");
     }
     for (int i = 0; i < nodes; ++i) {
       if (!parsed[i].is_object()) Fail(hint);
@@ -95,7 +97,8 @@ std::vector<std::string> PerNodeResources(const std::string& text, int nodes) {
   } else {
     Fail(hint);
   }
-  for (int i = 0; i < nodes; ++i) ParseResources(out[i], 1, "--resources-per-node (node " + std::to_string(i) + ")");
+  for (int i = 0; i < nodes; ++i)
+    ParseResources(out[i], 1, "--resources-per-node (node " + std::to_string(i) + ")");
   return out;
 }
 
@@ -120,8 +123,9 @@ struct DevCommands::Impl {
 
   // Starts node `index`'s raylet in <session>/nodes/<index>/ and records it
   // in the pids file; the caller waits for it with WaitForNodes().
-  DevNode StartNode(const std::string& session, const std::string& gcs_address, int index, int num_cpus,
-                    const std::string& node_resources, std::map<std::string, std::string> node_labels,
+  DevNode StartNode(const std::string& session, const std::string& gcs_address, int index,
+                    int num_cpus, const std::string& node_resources,
+                    std::map<std::string, std::string> node_labels,
                     const std::vector<std::string>& config_args) {
     DevNode node;
     node.index = index;
@@ -129,8 +133,8 @@ struct DevCommands::Impl {
     node_labels[kNodeIndexLabel] = std::to_string(index);
     node.labels = node_labels;
     node.resources = ParseResources(node_resources, num_cpus).ToJson();
-    auto pid = SpawnRaylet({gcs_address, node.dir, num_cpus, node_resources, nlohmann::json(node_labels).dump(),
-                            config_args});
+    auto pid = SpawnRaylet({gcs_address, node.dir, num_cpus, node_resources,
+                            nlohmann::json(node_labels).dump(), config_args});
     if (!pid.ok()) FailAndStop(session, pid.status().message());
     node.pid = *pid;
     AppendLine(session + "/pids", std::to_string(*pid) + " raylet node " + std::to_string(index));
@@ -139,14 +143,15 @@ struct DevCommands::Impl {
 
   // Waits until each node's raylet has written its address and the GCS lists
   // it alive; fills in their endpoints and ids, and writes their node.json.
-  void WaitForNodes(const std::string& session, const std::string& gcs_address, std::vector<DevNode>& started) {
+  void WaitForNodes(const std::string& session, const std::string& gcs_address,
+                    std::vector<DevNode>& started) {
     auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
     for (DevNode& node : started) {
       std::string log = node.dir + "/logs/raylet.log";
       auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid, log);
       if (!endpoint.ok()) {
-        FailAndStop(session, "the raylet of node " + std::to_string(node.index) + " did not start: " +
-                                 endpoint.status().message());
+        FailAndStop(session, "the raylet of node " + std::to_string(node.index) +
+                                 " did not start: " + endpoint.status().message());
       }
       node.endpoint = *endpoint;
     }
@@ -166,11 +171,12 @@ struct DevCommands::Impl {
       }
       if (registered == static_cast<int>(started.size())) break;
       if (std::chrono::steady_clock::now() > deadline) {
-        FailAndStop(session, "only " + std::to_string(registered) + " of " + std::to_string(started.size()) +
+        FailAndStop(session, "only " + std::to_string(registered) + " of " +
+                                 std::to_string(started.size()) +
                                  " raylets registered with the GCS at " + gcs_address + " within " +
                                  std::to_string(kStartTimeout.count()) + " s" +
-                                 (status.ok() ? "" : " (" + status.status().message() + ")") + "; see the logs in " +
-                                 session + "/nodes/*/logs");
+                                 (status.ok() ? "" : " (" + status.status().message() + ")") +
+                                 "; see the logs in " + session + "/nodes/*/logs");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -186,11 +192,13 @@ struct DevCommands::Impl {
   }
 
   void PrintNodes(const std::vector<DevNode>& started) {
-    std::vector<std::vector<std::string>> rows = {{"INDEX", "NODE", "ADDRESS", "PID", "RESOURCES", "LABELS"}};
+    std::vector<std::vector<std::string>> rows = {
+        {"INDEX", "NODE", "ADDRESS", "PID", "RESOURCES", "LABELS"}};
     for (const DevNode& node : started) {
       auto parsed = ResourceSet::FromJson(node.resources);
-      rows.push_back({std::to_string(node.index), node.node_id.substr(0, 8), AddressFromEndpoint(node.endpoint),
-                      std::to_string(node.pid), parsed.ok() ? FormatResources(*parsed) : node.resources,
+      rows.push_back({std::to_string(node.index), node.node_id.substr(0, 8),
+                      AddressFromEndpoint(node.endpoint), std::to_string(node.pid),
+                      parsed.ok() ? FormatResources(*parsed) : node.resources,
                       FormatLabels(node.labels)});
     }
     std::cout << FormatTable(rows);
@@ -208,30 +216,36 @@ struct DevCommands::Impl {
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
     // Written first, so that `rayk dev down` finds a cluster whose start was interrupted.
-    (void)WriteFileAtomically(*session + "/dev.json",
-                              nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
+    (void)WriteFileAtomically(
+        *session + "/dev.json",
+        nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
     std::string gcs_address = StartSupervisedGcs(*session, port, node_timeout_ms, config_args);
     std::vector<DevNode> started;
     for (int i = 0; i < nodes; ++i) {
       fs::create_directories(*session + "/nodes/" + std::to_string(i));
-      started.push_back(StartNode(*session, gcs_address, i, cpus, node_resources[i], user_labels, config_args));
+      started.push_back(
+          StartNode(*session, gcs_address, i, cpus, node_resources[i], user_labels, config_args));
     }
     WaitForNodes(*session, gcs_address, started);
     if (*format == "json") {
       nlohmann::json out_nodes = nlohmann::json::array();
       for (const DevNode& node : started) out_nodes.push_back(node.ToJson());
-      std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"nodes", out_nodes}}.dump(2)
+      std::cout << nlohmann::json{{"address", gcs_address},
+                                  {"session_dir", *session},
+                                  {"nodes", out_nodes}}
+                       .dump(2)
                 << "\n";
       return 0;
     }
-    std::cout << "Started a rayk dev cluster of " << nodes << " node" << (nodes == 1 ? "" : "s") << " (session "
-              << *session << ")\n"
+    std::cout << "Started a rayk dev cluster of " << nodes << " node" << (nodes == 1 ? "" : "s")
+              << " (session " << *session << ")\n"
               << "  GCS address: " << gcs_address << "\n\n";
     PrintNodes(started);
     std::cout << "\nRun a driver against it:  RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
               << "                      or  rayk run libmy_job.so --address " << gcs_address << "\n"
               << "Target node i:            its label " << kNodeIndexLabel << "=i\n"
-              << "Add a node:               rayk dev add-node [--cpus K] [--resources JSON] [--labels JSON]\n"
+              << "Add a node:               rayk dev add-node [--cpus K] [--resources JSON] "
+                 "[--labels JSON]\n"
               << "See it:                   rayk status\n"
               << "Stop it:                  rayk dev down\n";
     return 0;
@@ -243,10 +257,12 @@ struct DevCommands::Impl {
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
     std::string session = DevSessionOrFail();
     auto gcs_address = ReadFile(session + "/gcs_address");
-    if (!gcs_address.ok()) Fail("the dev cluster in " + session + " has no gcs_address; restart it with 'rayk dev up'");
+    if (!gcs_address.ok())
+      Fail("the dev cluster in " + session + " has no gcs_address; restart it with 'rayk dev up'");
     auto dev_text = ReadFile(session + "/dev.json");
     auto dev = nlohmann::json::parse(dev_text.ok() ? *dev_text : "", nullptr, false);
-    if (!dev.is_object()) Fail(session + "/dev.json is not JSON; restart the dev cluster with 'rayk dev up'");
+    if (!dev.is_object())
+      Fail(session + "/dev.json is not JSON; restart the dev cluster with 'rayk dev up'");
     std::vector<std::string> config_args = dev.value("config_args", std::vector<std::string>{});
     // This command talks to the GCS through the transport the cluster uses.
     for (size_t i = 0; i + 1 < config_args.size(); ++i) {
@@ -260,10 +276,12 @@ struct DevCommands::Impl {
     // A node that does not come up is stopped, not the whole cluster.
     auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
     DevNode& node = started[0];
-    auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid, node.dir + "/logs/raylet.log");
+    auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid,
+                                node.dir + "/logs/raylet.log");
     if (!endpoint.ok()) {
       TerminateProcess(node.pid, std::chrono::milliseconds(3000));
-      Fail("the raylet of node " + std::to_string(index) + " did not start: " + endpoint.status().message());
+      Fail("the raylet of node " + std::to_string(index) +
+           " did not start: " + endpoint.status().message());
     }
     node.endpoint = *endpoint;
     GcsConnection gcs = ConnectToGcs(*gcs_address, config_file);
@@ -277,8 +295,8 @@ struct DevCommands::Impl {
       if (!node.node_id.empty()) break;
       if (std::chrono::steady_clock::now() > deadline) {
         TerminateProcess(node.pid, std::chrono::milliseconds(3000));
-        Fail("node " + std::to_string(index) + " did not register with the GCS at " + *gcs_address + "; see " +
-             node.dir + "/logs/raylet.log");
+        Fail("node " + std::to_string(index) + " did not register with the GCS at " + *gcs_address +
+             "; see " + node.dir + "/logs/raylet.log");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -312,26 +330,33 @@ DevCommands::DevCommands(CLI::App* app, std::string* format) : impl_(std::make_s
     command->add_option("--format", *format, "text (for people) or json (for programs)")
         ->check(CLI::IsMember({"text", "json"}));
   };
-  d.dev = app->add_subcommand("dev", "a multi-node cluster on this machine, for development and tests");
+  d.dev =
+      app->add_subcommand("dev", "a multi-node cluster on this machine, for development and tests");
   d.dev->require_subcommand(1);
 
   d.up = d.dev->add_subcommand("up", "start a GCS and N raylets on loopback in one new session");
   d.up->add_option("--nodes", d.nodes, "how many raylets (nodes) to start")->required();
   d.up->add_option("--cpus-per-node", d.cpus, "CPUs each node offers")->capture_default_str();
   d.up->add_option("--resources-per-node", d.resources,
-                   "extra resources as JSON: one object for every node ('{\"GPU\": 1}') or an array, one per node");
-  d.up->add_option("--labels", d.labels, "labels for every node as JSON; each also gets rayk.io/node-index");
+                   "extra resources as JSON: one object for every node ('{\"GPU\": 1}') or an "
+                   "array, one per node");
+  d.up->add_option("--labels", d.labels,
+                   "labels for every node as JSON; each also gets rayk.io/node-index");
   d.up->add_option("--port", d.port, "the GCS port (0: any free port)")->capture_default_str();
   d.up->add_option("--node-timeout-ms", d.node_timeout_ms, "a node silent this long is marked dead")
       ->capture_default_str();
   d.up->add_option("--config", d.config_file, "plugins.toml for the cluster's processes");
-  d.up->add_option("--set", d.sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
+  d.up->add_option("--set", d.sets,
+                   "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
   add_format(d.up);
 
-  d.add_node = d.dev->add_subcommand("add-node", "start one more raylet in the running dev cluster");
+  d.add_node =
+      d.dev->add_subcommand("add-node", "start one more raylet in the running dev cluster");
   d.add_node->add_option("--cpus", d.cpus, "CPUs the node offers")->capture_default_str();
-  d.add_node->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
-  d.add_node->add_option("--labels", d.labels, "node labels as JSON; it also gets rayk.io/node-index");
+  d.add_node->add_option("--resources", d.resources,
+                         "extra resources as JSON, e.g. '{\"GPU\": 1}'");
+  d.add_node->add_option("--labels", d.labels,
+                         "node labels as JSON; it also gets rayk.io/node-index");
   add_format(d.add_node);
 
   d.down = d.dev->add_subcommand("down", "stop the dev cluster's raylets, then its GCS");

@@ -39,7 +39,7 @@ class DevCluster {
     int cpus_per_node = 1;
     std::string resources_per_node;  // JSON for --resources-per-node; "" for CPUs only
     int node_timeout_ms = 10000;
-    std::string extra_args;          // more `rayk dev up` arguments
+    std::string extra_args;  // more `rayk dev up` arguments
   };
 
   // One node, as its node.json records it.
@@ -58,7 +58,9 @@ class DevCluster {
                std::to_string(options_.cpus_per_node) + " --port " + std::to_string(port_) +
                " --node-timeout-ms " + std::to_string(options_.node_timeout_ms) + " --config " +
                RAYK_SOURCE_DIR + "/plugins.toml" +
-               (options_.resources_per_node.empty() ? "" : " --resources-per-node '" + options_.resources_per_node + "'") +
+               (options_.resources_per_node.empty()
+                    ? ""
+                    : " --resources-per-node '" + options_.resources_per_node + "'") +
                " " + options_.extra_args);
     ReadNodes();
   }
@@ -74,7 +76,9 @@ class DevCluster {
   }
 
   // Whether `rayk dev up` succeeded (and its nodes were found), and its output.
-  bool ok() const { return up_.exit_code == 0 && static_cast<int>(nodes_.size()) == options_.nodes; }
+  bool ok() const {
+    return up_.exit_code == 0 && static_cast<int>(nodes_.size()) == options_.nodes;
+  }
   const CommandResult& up() const { return up_; }
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
@@ -101,7 +105,8 @@ class DevCluster {
   // `rayk status --format json`, or null when it fails.
   nlohmann::json Status() const {
     CommandResult status = Rayk("status --format json --address " + address());
-    return status.exit_code == 0 ? nlohmann::json::parse(status.output, nullptr, false) : nlohmann::json();
+    return status.exit_code == 0 ? nlohmann::json::parse(status.output, nullptr, false)
+                                 : nlohmann::json();
   }
 
   // `rayk dev add-node ARGS`; on success the new node is node(num_nodes() - 1).
@@ -149,7 +154,8 @@ class DevCluster {
       node.labels = json["labels"];
       nodes_.push_back(std::move(node));
     }
-    std::sort(nodes_.begin(), nodes_.end(), [](const Node& a, const Node& b) { return a.index < b.index; });
+    std::sort(nodes_.begin(), nodes_.end(),
+              [](const Node& a, const Node& b) { return a.index < b.index; });
   }
 
   Options options_;

@@ -17,9 +17,9 @@
 namespace rayk {
 namespace {
 
+using test_functions::Add;
 using ::testing::HasSubstr;
 using ::testing::Not;
-using test_functions::Add;
 using Clock = std::chrono::steady_clock;
 
 // Upper bound against hangs, not a performance check.
@@ -34,7 +34,8 @@ nlohmann::json FindNode(const nlohmann::json& status, const std::string& node_id
 }
 
 TEST(DevClusterTest, UpStartsNodesThatStatusShows) {
-  testing::DevCluster cluster({.nodes = 3, .cpus_per_node = 2, .resources_per_node = R"([{"A": 1}, {"B": 2}, {}])"});
+  testing::DevCluster cluster(
+      {.nodes = 3, .cpus_per_node = 2, .resources_per_node = R"([{"A": 1}, {"B": 2}, {}])"});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
   EXPECT_THAT(cluster.up().output, HasSubstr("Started a rayk dev cluster of 3 nodes"));
   EXPECT_THAT(cluster.up().output, HasSubstr("GCS address: " + cluster.address()));
@@ -73,7 +74,8 @@ TEST(DevClusterTest, UpStartsNodesThatStatusShows) {
   EXPECT_THAT(text.output, HasSubstr("rayk cluster at " + cluster.address()));
   EXPECT_THAT(text.output, HasSubstr("Nodes: 3 alive, 0 dead"));
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(text.output, HasSubstr(cluster.node_id(i).substr(0, 8) + "  ALIVE  " + cluster.node_address(i)));
+    EXPECT_THAT(text.output,
+                HasSubstr(cluster.node_id(i).substr(0, 8) + "  ALIVE  " + cluster.node_address(i)));
   }
   EXPECT_THAT(text.output, HasSubstr("0/6 CPU used"));
   EXPECT_THAT(text.output, HasSubstr("0/2 B used"));
@@ -81,14 +83,16 @@ TEST(DevClusterTest, UpStartsNodesThatStatusShows) {
 }
 
 TEST(DevClusterTest, UpPrintsJson) {
-  testing::DevCluster cluster({.nodes = 2, .extra_args = "--format json --labels '{\"zone\": \"z1\"}'"});
+  testing::DevCluster cluster(
+      {.nodes = 2, .extra_args = "--format json --labels '{\"zone\": \"z1\"}'"});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
   auto up = nlohmann::json::parse(cluster.up().output);
   EXPECT_EQ(up["address"], cluster.address());
   ASSERT_EQ(up["nodes"].size(), 2u);
   EXPECT_EQ(up["nodes"][1]["node_id"], cluster.node_id(1));
   EXPECT_EQ(up["nodes"][1]["address"], cluster.node_address(1));
-  EXPECT_EQ(up["nodes"][1]["labels"], nlohmann::json::parse(R"({"rayk.io/node-index": "1", "zone": "z1"})"));
+  EXPECT_EQ(up["nodes"][1]["labels"],
+            nlohmann::json::parse(R"({"rayk.io/node-index": "1", "zone": "z1"})"));
   EXPECT_EQ(up["nodes"][0]["resources"]["CPU"], 1);
 }
 
@@ -141,21 +145,25 @@ TEST(DevClusterTest, KilledNodeIsMarkedDead) {
       if (node["node_id"] == cluster.node_id(1)) killed = node;
     }
     if (!killed.is_null() && killed["alive"] == false) break;
-    ASSERT_LT(Clock::now(), deadline) << "node 1 was SIGKILLed but is still listed alive: " << nodes.output;
+    ASSERT_LT(Clock::now(), deadline)
+        << "node 1 was SIGKILLed but is still listed alive: " << nodes.output;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  EXPECT_THAT(killed["death_cause"].get<std::string>(), HasSubstr("missed its resource reports for 1000 ms"));
+  EXPECT_THAT(killed["death_cause"].get<std::string>(),
+              HasSubstr("missed its resource reports for 1000 ms"));
   auto list = cluster.Rayk("list nodes");
   EXPECT_THAT(list.output, HasSubstr(cluster.node_id(1).substr(0, 8) + "   DEAD"));
   nlohmann::json status = cluster.Status();
   EXPECT_EQ(status["alive_nodes"], 2);
   EXPECT_EQ(status["dead_nodes"], 1);
-  EXPECT_EQ(status["resources"]["total"]["CPU"], 2) << "a dead node's resources are not the cluster's";
+  EXPECT_EQ(status["resources"]["total"]["CPU"], 2)
+      << "a dead node's resources are not the cluster's";
   EXPECT_EQ(FindNode(status, cluster.node_id(0))["state"], "ALIVE");
   EXPECT_EQ(FindNode(status, cluster.node_id(1))["state"], "DEAD");
   auto text = cluster.Rayk("status");
   EXPECT_THAT(text.output, HasSubstr("Nodes: 2 alive, 1 dead"));
-  EXPECT_THAT(text.output, HasSubstr(cluster.node_id(1).substr(0, 8) + " died: missed its resource reports"));
+  EXPECT_THAT(text.output,
+              HasSubstr(cluster.node_id(1).substr(0, 8) + " died: missed its resource reports"));
   // A driver still finds a live node to join.
   testing::JoinedDriver driver(cluster);
   EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 3), std::chrono::seconds(60)), 5);
@@ -210,14 +218,16 @@ TEST(DevClusterTest, DownStopsEveryProcess) {
   auto down = cluster.Down();
   ASSERT_EQ(down.exit_code, 0) << down.output;
   for (int i = 0; i < 3; ++i) {
-    EXPECT_THAT(down.output, HasSubstr("Stopped raylet (pid " + std::to_string(cluster.raylet_pid(i)) + ", node " +
-                                       std::to_string(i) + ")"));
+    EXPECT_THAT(down.output,
+                HasSubstr("Stopped raylet (pid " + std::to_string(cluster.raylet_pid(i)) +
+                          ", node " + std::to_string(i) + ")"));
   }
   EXPECT_THAT(down.output, HasSubstr("Stopped gcs-server"));
   EXPECT_THAT(down.output, HasSubstr("Stopped 4 processes of 1 dev cluster"));
   // Raylets come before the GCS, so that they do not outlive it.
   EXPECT_LT(down.output.rfind("Stopped raylet"), down.output.find("Stopped gcs-server"));
-  for (pid_t pid : recorded) EXPECT_FALSE(ProcessAlive(pid)) << "pid " << pid << " outlived rayk dev down";
+  for (pid_t pid : recorded)
+    EXPECT_FALSE(ProcessAlive(pid)) << "pid " << pid << " outlived rayk dev down";
   // Workers end with their raylet (a moment later: the kernel tells them).
   auto deadline = Clock::now() + kPatience;
   while (testing::CountProcessesMentioning(cluster.session_root()) > 0) {
@@ -234,7 +244,8 @@ TEST(DevClusterTest, RayStopAlsoStopsADevCluster) {
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
   auto stop = cluster.Rayk("stop");
   ASSERT_EQ(stop.exit_code, 0) << stop.output;
-  EXPECT_THAT(stop.output, HasSubstr("Stopped raylet (pid " + std::to_string(cluster.raylet_pid(1)) + ", node 1)"));
+  EXPECT_THAT(stop.output, HasSubstr("Stopped raylet (pid " +
+                                     std::to_string(cluster.raylet_pid(1)) + ", node 1)"));
   EXPECT_THAT(stop.output, HasSubstr("Stopped gcs-server"));
   EXPECT_FALSE(ProcessAlive(cluster.raylet_pid(0)));
   EXPECT_THAT(cluster.Down().output, HasSubstr("No running dev cluster"));
@@ -263,7 +274,8 @@ TEST(DevClusterTest, GcsPortInUseFailsWithOneLine) {
   testing::DevCluster first({.nodes = 1});
   ASSERT_TRUE(first.ok()) << first.up().output;
   testing::TempDir root;
-  auto second = testing::RunCommand("RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH + " dev up --nodes 2 --port " +
+  auto second = testing::RunCommand("RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH +
+                                    " dev up --nodes 2 --port " +
                                     first.address().substr(first.address().rfind(':') + 1));
   EXPECT_NE(second.exit_code, 0);
   EXPECT_THAT(second.output, HasSubstr("the GCS server did not start"));
@@ -277,7 +289,8 @@ TEST(DevClusterTest, GcsPortInUseFailsWithOneLine) {
 TEST(DevClusterTest, BadInputIsRefusedWithOneLine) {
   testing::TempDir root;
   auto rayk_cmd = [&root](const std::string& args) {
-    return testing::RunCommand("RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH + " " + args);
+    return testing::RunCommand("RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH + " " +
+                               args);
   };
   struct Case {
     std::string args;
@@ -287,12 +300,16 @@ TEST(DevClusterTest, BadInputIsRefusedWithOneLine) {
       {"dev up --nodes 0", "--nodes must be at least 1"},
       {"dev up --nodes 2 --cpus-per-node 0", "--cpus-per-node must be at least 1"},
       {"dev up --nodes 2 --node-timeout-ms 0", "--node-timeout-ms must be positive"},
-      {"dev up --nodes 2 --resources-per-node 'GPU=1'", "--resources-per-node must be a JSON object"},
-      {"dev up --nodes 2 --resources-per-node '{\"GPU\": \"many\"}'", "--resources-per-node (node 0): "},
-      {"dev up --nodes 2 --resources-per-node '[{\"GPU\": 1}]'", "--resources-per-node has 1 entries for 2 nodes"},
+      {"dev up --nodes 2 --resources-per-node 'GPU=1'",
+       "--resources-per-node must be a JSON object"},
+      {"dev up --nodes 2 --resources-per-node '{\"GPU\": \"many\"}'",
+       "--resources-per-node (node 0): "},
+      {"dev up --nodes 2 --resources-per-node '[{\"GPU\": 1}]'",
+       "--resources-per-node has 1 entries for 2 nodes"},
       {"dev up --nodes 2 --labels '[1]'", "--labels must be a JSON object"},
       {"dev up --nodes 2 --set store.plugin=nosuch", "nosuch"},
-      {"dev add-node", "no running dev cluster under " + root.path() + "; start one with 'rayk dev up --nodes N'"},
+      {"dev add-node",
+       "no running dev cluster under " + root.path() + "; start one with 'rayk dev up --nodes N'"},
       {"dev add-node --cpus 0", "--cpus must be at least 1"},
       {"dev add-node --resources '{\"GPU\": -1}'", "--resources: "},
   };
