@@ -75,10 +75,11 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
   return args;
 }
 
-std::string StartSupervisedGcs(const std::string& session_dir, int port, int node_timeout_ms,
-                               const std::vector<std::string>& config_args) {
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+                                       int node_timeout_ms,
+                                       const std::vector<std::string>& config_args) {
   auto executable = RaykExecutable();
-  if (!executable.ok()) Fail(executable.status().message());
+  if (!executable.ok()) return executable.status();
   // The supervisor restarts the GCS server if it dies; with a durable gcs
   // plugin (sqlite) the cluster carries on as if nothing happened.
   std::vector<std::string> argv = {*executable,
@@ -93,11 +94,13 @@ std::string StartSupervisedGcs(const std::string& session_dir, int port, int nod
   argv.insert(argv.end(), config_args.begin(), config_args.end());
   std::string log = session_dir + "/logs/gcs_server.log";
   auto pid = SpawnProcess(argv, log, /*new_session=*/true);
-  if (!pid.ok()) Fail(pid.status().message());
+  if (!pid.ok()) return pid.status();
   AppendLine(session_dir + "/pids", std::to_string(*pid) + " gcs-server");
   auto address = WaitForFile(session_dir + "/gcs_address", kStartTimeout, *pid, log);
-  if (!address.ok()) Fail("the GCS server did not start: " + address.status().message());
-  return *address;
+  if (!address.ok()) {
+    return Status::Unavailable("the GCS server did not start: " + address.status().message());
+  }
+  return address;
 }
 
 Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {

@@ -52,9 +52,10 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 
 // Starts `rayk gcs-server --supervise` for `session_dir` on `port` (0: any
 // free port), records it in the session's `pids` file and waits until it
-// serves; returns its address (HOST:PORT). Fails the command on error.
-std::string StartSupervisedGcs(const std::string& session_dir, int port, int node_timeout_ms,
-                               const std::vector<std::string>& config_args);
+// serves; returns its address (HOST:PORT).
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+                                       int node_timeout_ms,
+                                       const std::vector<std::string>& config_args);
 
 // What a `rayk raylet` process is started with. Its session folder gets its
 // raylet_address file and, under logs/, its log and its workers' logs.

@@ -181,7 +181,12 @@ struct ClusterCommands::Impl {
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
-    std::string gcs_address = head ? StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args) : address;
+    std::string gcs_address = address;
+    if (head) {
+      auto started = StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args);
+      if (!started.ok()) Fail(started.status().message());
+      gcs_address = *started;
+    }
     RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args};
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());

@@ -219,7 +219,9 @@ struct DevCommands::Impl {
     (void)WriteFileAtomically(
         *session + "/dev.json",
         nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
-    std::string gcs_address = StartSupervisedGcs(*session, port, node_timeout_ms, config_args);
+    auto started_gcs = StartSupervisedGcs(*session, port, node_timeout_ms, config_args);
+    if (!started_gcs.ok()) FailAndStop(*session, started_gcs.status().message());
+    std::string gcs_address = *started_gcs;
     std::vector<DevNode> started;
     for (int i = 0; i < nodes; ++i) {
       fs::create_directories(*session + "/nodes/" + std::to_string(i));

@@ -169,6 +169,27 @@ TEST(DevClusterTest, KilledNodeIsMarkedDead) {
   EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 3), std::chrono::seconds(60)), 5);
 }
 
+TEST(DevClusterTest, StatusReportsDemandWaitingForBusyNodes) {
+  testing::DevCluster cluster({.nodes = 2});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::vector<rayk::ObjectRef<int64_t>> sleeps;
+  for (int i = 0; i < 6; ++i)
+    sleeps.push_back(rayk::Task(test_functions::SleepMs).Remote(int64_t{400}));
+  auto deadline = Clock::now() + kPatience;
+  nlohmann::json status;
+  while (true) {
+    status = cluster.Status();
+    if (!status.is_null() && !status["demand"]["waiting"].empty()) break;
+    ASSERT_LT(Clock::now(), deadline) << "no waiting demand reported: " << status.dump();
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(status["demand"]["waiting"][0]["resources"]["CPU"], 1) << status.dump();
+  EXPECT_GE(status["resources"]["used"]["CPU"], 1) << status.dump();
+  EXPECT_TRUE(status["demand"]["infeasible"].empty()) << status.dump();
+  for (auto& sleep : sleeps) EXPECT_EQ(*rayk::Get(sleep, std::chrono::seconds(60)), 400);
+}
+
 TEST(DevClusterTest, StatusReportsDemandNoNodeCanMeetUntilAFittingNodeJoins) {
   testing::DevCluster cluster({.nodes = 2});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
@@ -281,6 +302,10 @@ TEST(DevClusterTest, GcsPortInUseFailsWithOneLine) {
   EXPECT_THAT(second.output, HasSubstr("the GCS server did not start"));
   EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
   EXPECT_EQ(testing::CountProcessesMentioning(root.path()), 0);
+  EXPECT_THAT(
+      testing::RunCommand("RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH + " dev down")
+          .output,
+      HasSubstr("No running dev cluster"));
   EXPECT_EQ(first.Status()["alive_nodes"], 1) << "the first cluster is untouched";
 }
 
