@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <functional>
 #include <iostream>
 #include <thread>
 
@@ -135,7 +136,7 @@ struct DevCommands::Impl {
     node.resources = ParseResources(node_resources, num_cpus).ToJson();
     auto pid = SpawnRaylet({gcs_address, node.dir, num_cpus, node_resources,
                             nlohmann::json(node_labels).dump(), config_args});
-    if (!pid.ok()) FailAndStop(session, pid.status().message());
+    if (!pid.ok()) FailAndUndo(pid.status().message());
     node.pid = *pid;
     AppendLine(session + "/pids", std::to_string(*pid) + " raylet node " + std::to_string(index));
     return node;
@@ -143,15 +144,14 @@ struct DevCommands::Impl {
 
   // Waits until each node's raylet has written its address and the GCS lists
   // it alive; fills in their endpoints and ids, and writes their node.json.
-  void WaitForNodes(const std::string& session, const std::string& gcs_address,
-                    std::vector<DevNode>& started) {
+  void WaitForNodes(const std::string& gcs_address, std::vector<DevNode>& started) {
     auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
     for (DevNode& node : started) {
       std::string log = node.dir + "/logs/raylet.log";
       auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid, log);
       if (!endpoint.ok()) {
-        FailAndStop(session, "the raylet of node " + std::to_string(node.index) +
-                                 " did not start: " + endpoint.status().message());
+        FailAndUndo("the raylet of node " + std::to_string(node.index) +
+                    " did not start: " + endpoint.status().message());
       }
       node.endpoint = *endpoint;
     }
@@ -171,12 +171,11 @@ struct DevCommands::Impl {
       }
       if (registered == static_cast<int>(started.size())) break;
       if (std::chrono::steady_clock::now() > deadline) {
-        FailAndStop(session, "only " + std::to_string(registered) + " of " +
-                                 std::to_string(started.size()) +
-                                 " raylets registered with the GCS at " + gcs_address + " within " +
-                                 std::to_string(kStartTimeout.count()) + " s" +
-                                 (status.ok() ? "" : " (" + status.status().message() + ")") +
-                                 "; see the logs in " + session + "/nodes/*/logs");
+        FailAndUndo("only " + std::to_string(registered) + " of " + std::to_string(started.size()) +
+                    " raylets registered with the GCS at " + gcs_address + " within " +
+                    std::to_string(kStartTimeout.count()) + " s" +
+                    (status.ok() ? "" : " (" + status.status().message() + ")") +
+                    "; see the raylet.log of each node");
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
     }
@@ -185,9 +184,12 @@ struct DevCommands::Impl {
     }
   }
 
-  // A dev cluster that failed to start leaves nothing running behind.
-  [[noreturn]] void FailAndStop(const std::string& session, const std::string& message) {
-    StopRecordedProcesses({session}, nullptr);
+  // What a failing command stops before it exits: a dev cluster that failed
+  // to start leaves nothing running, a node that failed to join only itself.
+  std::function<void()> undo_ = [] {};
+
+  [[noreturn]] void FailAndUndo(const std::string& message) {
+    undo_();
     Fail(message);
   }
 
@@ -215,12 +217,13 @@ struct DevCommands::Impl {
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
+    undo_ = [session = *session] { StopRecordedProcesses({session}, nullptr); };
     // Written first, so that `rayk dev down` finds a cluster whose start was interrupted.
     (void)WriteFileAtomically(
         *session + "/dev.json",
         nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
     auto started_gcs = StartSupervisedGcs(*session, port, node_timeout_ms, config_args);
-    if (!started_gcs.ok()) FailAndStop(*session, started_gcs.status().message());
+    if (!started_gcs.ok()) FailAndUndo(started_gcs.status().message());
     std::string gcs_address = *started_gcs;
     std::vector<DevNode> started;
     for (int i = 0; i < nodes; ++i) {
@@ -228,7 +231,7 @@ struct DevCommands::Impl {
       started.push_back(
           StartNode(*session, gcs_address, i, cpus, node_resources[i], user_labels, config_args));
     }
-    WaitForNodes(*session, gcs_address, started);
+    WaitForNodes(gcs_address, started);
     if (*format == "json") {
       nlohmann::json out_nodes = nlohmann::json::array();
       for (const DevNode& node : started) out_nodes.push_back(node.ToJson());
@@ -273,36 +276,16 @@ struct DevCommands::Impl {
     // create_directory fails for an index taken already, even by a concurrent add-node.
     int index = 0;
     while (!fs::create_directories(session + "/nodes/" + std::to_string(index))) ++index;
-    std::vector<DevNode> started = {
-        StartNode(session, *gcs_address, index, cpus, resources, user_labels, config_args)};
     // A node that does not come up is stopped, not the whole cluster.
-    auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
-    DevNode& node = started[0];
-    auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid,
-                                node.dir + "/logs/raylet.log");
-    if (!endpoint.ok()) {
-      TerminateProcess(node.pid, std::chrono::milliseconds(3000));
-      Fail("the raylet of node " + std::to_string(index) +
-           " did not start: " + endpoint.status().message());
-    }
-    node.endpoint = *endpoint;
-    GcsConnection gcs = ConnectToGcs(*gcs_address, config_file);
-    while (node.node_id.empty()) {
-      auto status = FetchClusterStatus(*gcs.client);
-      if (status.ok()) {
-        for (const protocol::NodeInfo& info : status->nodes) {
-          if (info.alive && info.raylet_address == node.endpoint) node.node_id = info.node_id.Hex();
-        }
-      }
-      if (!node.node_id.empty()) break;
-      if (std::chrono::steady_clock::now() > deadline) {
+    std::vector<DevNode> started;
+    undo_ = [&started] {
+      for (const DevNode& node : started)
         TerminateProcess(node.pid, std::chrono::milliseconds(3000));
-        Fail("node " + std::to_string(index) + " did not register with the GCS at " + *gcs_address +
-             "; see " + node.dir + "/logs/raylet.log");
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    (void)WriteFileAtomically(node.dir + "/node.json", node.ToJson().dump(2));
+    };
+    started.push_back(
+        StartNode(session, *gcs_address, index, cpus, resources, user_labels, config_args));
+    WaitForNodes(*gcs_address, started);
+    const DevNode& node = started[0];
     if (*format == "json") {
       std::cout << node.ToJson().dump(2) << "\n";
       return 0;

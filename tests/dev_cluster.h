@@ -83,7 +83,13 @@ class DevCluster {
 
   std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
   const std::string& session_root() const { return root_.path(); }
-  std::string session_dir() const { return root_.path() + "/session_latest"; }
+  // The session folder itself (not the session_latest link), as the
+  // processes' command lines name it.
+  std::string session_dir() const {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(root_.path() + "/session_latest", ec);
+    return ec ? root_.path() + "/session_latest" : target.string();
+  }
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   // Node i (by its rayk.io/node-index); throws std::out_of_range if there is none.

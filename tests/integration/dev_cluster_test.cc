@@ -4,7 +4,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <chrono>
+#include <fstream>
 #include <set>
 #include <thread>
 
@@ -130,6 +133,27 @@ TEST(DevClusterTest, AddNodeJoinsTheRunningCluster) {
   auto text = cluster.Rayk("status");
   EXPECT_THAT(text.output, HasSubstr("Nodes: 4 alive, 0 dead"));
   EXPECT_THAT(text.output, HasSubstr("0/1 GPU used"));
+}
+
+// A node that cannot join (here: the GCS is gone) fails add-node with one
+// line and is not left running; the rest of the cluster is not touched.
+TEST(DevClusterTest, AddNodeThatCannotJoinFailsWithOneLine) {
+  testing::DevCluster cluster({.nodes = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  // The supervisor first, so that it does not restart the server.
+  std::ifstream pids(cluster.session_dir() + "/pids");
+  for (std::string pid, role; pids >> pid >> role;) {
+    if (role == "gcs-server") kill(std::stoi(pid), SIGKILL);
+    pids.ignore(1000, '\n');
+  }
+  kill(std::stoi(*ReadFile(cluster.session_dir() + "/gcs_server.pid")), SIGKILL);
+  auto added = cluster.AddNode();
+  EXPECT_NE(added.exit_code, 0);
+  EXPECT_THAT(added.output, HasSubstr("the raylet of node 1 did not start"));
+  EXPECT_THAT(added.output, HasSubstr("cannot register with the GCS"));
+  EXPECT_EQ(testing::CountLines(added.output), 1) << added.output;
+  EXPECT_EQ(testing::CountProcessesMentioning(cluster.session_dir() + "/nodes/1"), 0);
+  EXPECT_TRUE(ProcessAlive(cluster.raylet_pid(0)));
 }
 
 TEST(DevClusterTest, KilledNodeIsMarkedDead) {
