@@ -9,11 +9,13 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <set>
 #include <sstream>
 #include <thread>
 
 #include <nlohmann/json.hpp>
 
+#include "cli_common.h"
 #include "daemons.h"
 #include "gcs_client.h"
 #include "protocol.h"
@@ -25,40 +27,6 @@
 namespace rayk::cli {
 
 namespace {
-
-constexpr auto kStartTimeout = std::chrono::seconds(30);
-// A command waits this long for a GCS that does not answer (it may be
-// restarting) before it says so.
-constexpr auto kCliGcsLimit = std::chrono::milliseconds(8000);
-
-[[noreturn]] void Fail(const std::string& message) {
-  std::cerr << "rayk: " << message << "\n";
-  std::exit(1);
-}
-
-ResourceSet ParseResources(const std::string& json, int num_cpus) {
-  ResourceSet resources;
-  if (!json.empty()) {
-    auto parsed = ResourceSet::FromJson(json);
-    if (!parsed.ok()) Fail("--resources: " + parsed.status().message());
-    resources = *parsed;
-  }
-  int cpus = num_cpus > 0 ? num_cpus : static_cast<int>(std::thread::hardware_concurrency());
-  if (resources.Get("CPU") == 0) resources.Set("CPU", cpus);
-  return resources;
-}
-
-std::map<std::string, std::string> ParseLabels(const std::string& json) {
-  std::map<std::string, std::string> labels;
-  if (json.empty()) return labels;
-  auto parsed = nlohmann::json::parse(json, nullptr, false);
-  if (parsed.is_discarded() || !parsed.is_object()) Fail("--labels must be a JSON object, as in '{\"zone\": \"a\"}'");
-  for (const auto& [key, value] : parsed.items()) {
-    if (!value.is_string()) Fail("--labels: the value of '" + key + "' must be a string");
-    labels[key] = value.get<std::string>();
-  }
-  return labels;
-}
 
 // The session directory to act on: the latest one.
 std::string SessionDirOrFail() {
@@ -76,14 +44,73 @@ std::string GcsAddressOrFail(const std::string& address) {
   return *recorded;
 }
 
-std::string FormatDemands(const std::vector<std::string>& demands) {
+// Demands as text ({"CPU": 2}) and how often each occurs.
+std::map<std::string, int> CountDemands(const std::vector<std::string>& demands) {
   std::map<std::string, int> counts;
   for (const std::string& demand : demands) ++counts[demand];
+  return counts;
+}
+
+std::string FormatDemands(const std::vector<std::string>& demands) {
   std::string out;
-  for (const auto& [demand, count] : counts) {
+  for (const auto& [demand, count] : CountDemands(demands)) {
     out += (out.empty() ? "" : ", ") + demand + (count > 1 ? " x" + std::to_string(count) : "");
   }
   return out;
+}
+
+std::string FormatAmount(double amount) {
+  char text[32];
+  std::snprintf(text, sizeof(text), "%g", amount);
+  return text;
+}
+
+// What `rayk status` adds up from the nodes' reports.
+struct StatusSummary {
+  int alive = 0;
+  int dead = 0;
+  ResourceSet total;  // of the alive nodes
+  ResourceSet used;
+  // Queued demands some alive node could run once it has the resources free.
+  std::vector<std::string> waiting;
+  // Demands (queued, or rejected lately) that no alive node could run even
+  // idle: they need a node that fits to join. A rejected demand that a node
+  // which joined since could run is no longer listed.
+  std::vector<std::string> infeasible;
+};
+
+StatusSummary Summarize(const protocol::ClusterStatus& status) {
+  StatusSummary summary;
+  std::vector<const protocol::NodeInfo*> alive;
+  for (const auto& node : status.nodes) {
+    if (!node.alive) {
+      ++summary.dead;
+      continue;
+    }
+    ++summary.alive;
+    alive.push_back(&node);
+    ResourceSet used = node.total;
+    used.Subtract(node.available);
+    summary.total.Add(node.total);
+    summary.used.Add(used);
+  }
+  auto fits_some_node = [&alive](const std::string& text) {
+    auto demand = ResourceSet::FromJson(text);
+    if (!demand.ok()) return true;  // cannot judge it; do not call it infeasible
+    for (const protocol::NodeInfo* node : alive) {
+      if (node->total.Contains(*demand)) return true;
+    }
+    return false;
+  };
+  for (const protocol::NodeInfo* node : alive) {
+    for (const std::string& demand : node->pending_demands) {
+      (fits_some_node(demand) ? summary.waiting : summary.infeasible).push_back(demand);
+    }
+    for (const std::string& demand : node->infeasible_demands) {
+      if (!fits_some_node(demand)) summary.infeasible.push_back(demand);
+    }
+  }
+  return summary;
 }
 
 }  // namespace
@@ -145,69 +172,26 @@ struct ClusterCommands::Impl {
     return options;
   }
 
-  std::vector<std::string> ConfigArgs() const {
-    std::vector<std::string> args;
-    if (!config_file.empty()) args = {"--config", std::filesystem::absolute(config_file).string()};
-    for (const std::string& set : sets) {
-      args.push_back("--set");
-      args.push_back(set);
-    }
-    return args;
-  }
-
   int Start() {
     if (head == !address.empty()) Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
-    {
-      // Check the configuration here, where the user sees the error, not in a daemon's log.
-      auto config = Config::LoadDefault(config_file);
-      if (!config.ok()) Fail(config.status().message());
-      for (const std::string& set : sets) {
-        if (Status st = config->ApplySet(set); !st.ok()) Fail(st.message());
-      }
-    }
+    CheckConfigOrFail(config_file, sets);
     ParseResources(resources, num_cpus);
     ParseLabels(labels);
     if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
-    auto executable = RaykExecutable();
-    if (!executable.ok()) Fail(executable.status().message());
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
-    std::string pids = *session + "/pids";
+    std::vector<std::string> config_args = ConfigArgs(config_file, sets);
     std::string gcs_address = address;
     if (head) {
-      // The supervisor restarts the GCS server if it dies; with a durable gcs
-      // plugin (sqlite) the cluster carries on as if nothing happened.
-      std::vector<std::string> argv = {*executable, "gcs-server", "--supervise", "--port", std::to_string(port),
-                                       "--node-timeout-ms", std::to_string(gcs.node_timeout_ms), "--session-dir",
-                                       *session};
-      for (const std::string& arg : ConfigArgs()) argv.push_back(arg);
-      std::string log = *session + "/logs/gcs_server.log";
-      auto pid = SpawnProcess(argv, log, /*new_session=*/true);
-      if (!pid.ok()) Fail(pid.status().message());
-      AppendLine(pids, std::to_string(*pid) + " gcs-server");
-      auto written = WaitForFile(*session + "/gcs_address", kStartTimeout, *pid, log);
-      if (!written.ok()) Fail("the GCS server did not start: " + written.status().message());
-      gcs_address = *written;
+      auto started = StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args);
+      if (!started.ok()) Fail(started.status().message());
+      gcs_address = *started;
     }
-    std::vector<std::string> argv = {*executable, "raylet", "--gcs", gcs_address, "--session-dir", *session};
-    if (num_cpus > 0) {
-      argv.push_back("--num-cpus");
-      argv.push_back(std::to_string(num_cpus));
-    }
-    if (!resources.empty()) {
-      argv.push_back("--resources");
-      argv.push_back(resources);
-    }
-    if (!labels.empty()) {
-      argv.push_back("--labels");
-      argv.push_back(labels);
-    }
-    for (const std::string& arg : ConfigArgs()) argv.push_back(arg);
-    std::string log = *session + "/logs/raylet.log";
-    auto pid = SpawnProcess(argv, log, /*new_session=*/true);
+    RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args};
+    auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());
-    AppendLine(pids, std::to_string(*pid) + " raylet");
-    auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, log);
+    AppendLine(*session + "/pids", std::to_string(*pid) + " raylet");
+    auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
     WriteFileAtomically(*session + "/gcs_address", gcs_address);
     if (*format == "json") {
@@ -232,29 +216,8 @@ struct ClusterCommands::Impl {
       std::cout << "No rayk session to stop.\n";
       return 0;
     }
-    // Every session the root holds that recorded processes: raylets first,
-    // so their workers go with them, then the GCS.
-    std::vector<std::string> sessions;
-    for (const auto& entry : std::filesystem::directory_iterator(SessionRoot())) {
-      if (entry.is_directory() && !entry.is_symlink() && std::filesystem::exists(entry.path() / "pids")) {
-        sessions.push_back(entry.path().string());
-      }
-    }
-    int stopped = 0;
-    for (const char* role : {"raylet", "gcs-server"}) {
-      for (const std::string& dir : sessions) {
-        std::istringstream lines(ReadFile(dir + "/pids").value());
-        int64_t pid;
-        std::string name;
-        while (lines >> pid >> name) {
-          if (name != role || !ProcessAlive(static_cast<pid_t>(pid))) continue;
-          TerminateProcess(static_cast<pid_t>(pid), std::chrono::milliseconds(5000));
-          std::cout << "Stopped " << name << " (pid " << pid << ")\n";
-          ++stopped;
-        }
-      }
-    }
-    for (const std::string& dir : sessions) std::filesystem::rename(dir + "/pids", dir + "/pids.stopped");
+    // Every session the root holds that recorded processes, dev clusters too.
+    int stopped = StopRecordedProcesses(SessionsWithProcesses(), &std::cout);
     if (stopped == 0) std::cout << "No running rayk processes.\n";
     return 0;
   }
@@ -272,16 +235,9 @@ struct ClusterCommands::Impl {
   GcsClient& ConnectGcs(std::string* gcs_out = nullptr) {
     std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
     if (gcs_out) *gcs_out = gcs;
-    auto config = Config::LoadDefault(config_file);
-    if (!config.ok()) Fail(config.status().message());
-    if (config->slot(PluginKind::kTransport).plugin == "inproc") config->SelectPlugin(PluginKind::kTransport, "zmq");
-    PluginLoader loader(config->plugin_path());
-    auto transport = loader.CreateSlot<Transport>(*config, {});
-    if (!transport.ok()) Fail(transport.status().message());
-    cli_transport = *transport;
-    auto client = GcsClient::Connect(*cli_transport, gcs);
-    if (!client.ok()) Fail(client.status().message());
-    cli_gcs = std::move(*client);
+    GcsConnection connection = ConnectToGcs(gcs, config_file);
+    cli_transport = connection.transport;
+    cli_gcs = std::move(connection.client);
     return *cli_gcs;
   }
 
@@ -414,64 +370,95 @@ struct ClusterCommands::Impl {
 
   int ShowStatus() {
     std::string gcs;
-    std::string reply = AskGcs(
-        protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}), &gcs);
-    auto status = protocol::Decode<protocol::ClusterStatus>(reply);
-    if (!status.ok()) Fail(status.status().message());
+    protocol::ClusterStatus status = GetStatus(&gcs);
+    StatusSummary summary = Summarize(status);
+    int running = 0;
+    for (const auto& job : status.jobs) running += !job.finished;
     if (*format == "json") {
       nlohmann::json nodes = nlohmann::json::array();
-      for (const auto& node : status->nodes) {
+      for (const auto& node : status.nodes) {
+        ResourceSet used = node.total;
+        used.Subtract(node.available);
         nodes.push_back({{"node_id", node.node_id.Hex()}, {"address", node.raylet_address}, {"alive", node.alive},
+                         {"state", node.alive ? "ALIVE" : "DEAD"}, {"pid", node.pid},
                          {"total", nlohmann::json::parse(node.total.ToJson())},
+                         {"used", nlohmann::json::parse(used.ToJson())},
                          {"available", nlohmann::json::parse(node.available.ToJson())}, {"workers", node.num_workers},
                          {"pending_demands", node.pending_demands}, {"infeasible_demands", node.infeasible_demands},
-                         {"labels", node.labels}});
+                         {"labels", node.labels}, {"death_cause", node.death_cause}});
       }
-      int running = 0;
-      for (const auto& job : status->jobs) running += !job.finished;
-      std::cout << nlohmann::json{{"gcs_address", AddressFromEndpoint(gcs)}, {"nodes", nodes},
-                                  {"jobs", {{"total", status->jobs.size()}, {"running", running}}},
-                                  {"gcs", {{"restarts", status->gcs.restarts},
-                                           {"start_time_ms", status->gcs.start_time_ms},
-                                           {"lost_state", status->gcs.lost_state}}}}.dump(2)
+      ResourceSet available = summary.total;
+      available.Subtract(summary.used);
+      auto demand_json = [](const std::vector<std::string>& demands) {
+        nlohmann::json out = nlohmann::json::array();
+        for (const auto& [text, count] : CountDemands(demands)) {
+          auto parsed = nlohmann::json::parse(text, nullptr, false);
+          out.push_back({{"resources", parsed.is_discarded() ? nlohmann::json(text) : parsed}, {"count", count}});
+        }
+        return out;
+      };
+      std::cout << nlohmann::json{{"gcs_address", AddressFromEndpoint(gcs)},
+                                  {"nodes", nodes},
+                                  {"alive_nodes", summary.alive},
+                                  {"dead_nodes", summary.dead},
+                                  {"resources", {{"total", nlohmann::json::parse(summary.total.ToJson())},
+                                                 {"used", nlohmann::json::parse(summary.used.ToJson())},
+                                                 {"available", nlohmann::json::parse(available.ToJson())}}},
+                                  {"demand", {{"waiting", demand_json(summary.waiting)},
+                                              {"infeasible", demand_json(summary.infeasible)}}},
+                                  {"jobs", {{"total", status.jobs.size()}, {"running", running}}},
+                                  {"gcs", {{"restarts", status.gcs.restarts},
+                                           {"start_time_ms", status.gcs.start_time_ms},
+                                           {"lost_state", status.gcs.lost_state}}}}.dump(2)
                 << "\n";
       return 0;
     }
-    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes\n";
-    ResourceSet total, used;
-    std::vector<std::string> pending, infeasible;
-    for (const auto& node : status->nodes) {
-      ResourceSet node_used = node.total;
-      node_used.Subtract(node.available);
-      std::cout << "  " << node.node_id.Hex().substr(0, 8) << "  " << (node.alive ? "ALIVE" : "DEAD ") << "  "
-                << node.raylet_address << "  workers " << node.num_workers << "\n";
-      for (const auto& [name, amount] : node.total.amounts()) {
-        char line[160];
-        std::snprintf(line, sizeof(line), "            %g/%g %s used\n", node_used.Get(name), amount, name.c_str());
-        std::cout << line;
+    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes: " << summary.alive << " alive, "
+              << summary.dead << " dead\n";
+    // One column per resource any node has; each cell is used/total.
+    std::set<std::string> names;
+    for (const auto& node : status.nodes) {
+      for (const auto& [name, amount] : node.total.amounts()) names.insert(name);
+    }
+    std::vector<std::vector<std::string>> rows = {{"NODE", "STATE", "ADDRESS", "PID", "WORKERS"}};
+    rows[0].insert(rows[0].end(), names.begin(), names.end());
+    rows[0].push_back("LABELS");
+    for (const auto& node : status.nodes) {
+      ResourceSet used = node.total;
+      used.Subtract(node.available);
+      std::vector<std::string> row = {node.node_id.Hex().substr(0, 8), node.alive ? "ALIVE" : "DEAD",
+                                      AddressFromEndpoint(node.raylet_address), std::to_string(node.pid),
+                                      node.alive ? std::to_string(node.num_workers) : "-"};
+      for (const std::string& name : names) {
+        double total = node.total.Get(name);
+        row.push_back(total == 0 ? "-" : (node.alive ? FormatAmount(used.Get(name)) : "-") + "/" + FormatAmount(total));
       }
-      if (!node.alive) continue;
-      total.Add(node.total);
-      used.Add(node_used);
-      pending.insert(pending.end(), node.pending_demands.begin(), node.pending_demands.end());
-      infeasible.insert(infeasible.end(), node.infeasible_demands.begin(), node.infeasible_demands.end());
+      row.push_back(node.labels.empty() ? "-" : FormatLabels(node.labels));
+      rows.push_back(std::move(row));
+    }
+    std::cout << FormatTable(rows);
+    if (status.nodes.empty()) std::cout << "  (no nodes)\n";
+    for (const auto& node : status.nodes) {
+      if (!node.alive) std::cout << "  " << node.node_id.Hex().substr(0, 8) << " died: " << node.death_cause << "\n";
     }
     std::cout << "\nResources (alive nodes)\n";
-    for (const auto& [name, amount] : total.amounts()) {
-      char line[160];
-      std::snprintf(line, sizeof(line), "  %g/%g %s used\n", used.Get(name), amount, name.c_str());
-      std::cout << line;
+    for (const auto& [name, amount] : summary.total.amounts()) {
+      std::cout << "  " << FormatAmount(summary.used.Get(name)) << "/" << FormatAmount(amount) << " " << name
+                << " used\n";
     }
-    std::cout << "\nPending demand\n  " << (pending.empty() ? "(none)" : FormatDemands(pending)) << "\n";
-    if (!infeasible.empty()) std::cout << "Recently infeasible (no node can ever fit)\n  " << FormatDemands(infeasible) << "\n";
-    int running = 0;
-    for (const auto& job : status->jobs) running += !job.finished;
-    std::cout << "\nJobs: " << running << " running, " << status->jobs.size() - running << " finished\n";
-    if (status->gcs.restarts > 0) {
-      std::cout << "\nGCS: restarted " << status->gcs.restarts << " time(s), last at "
-                << FormatTime(status->gcs.start_time_ms) << "\n";
+    std::cout << "\nPending demand\n";
+    if (summary.waiting.empty() && summary.infeasible.empty()) std::cout << "  (none)\n";
+    if (!summary.waiting.empty()) std::cout << "  waiting for resources: " << FormatDemands(summary.waiting) << "\n";
+    if (!summary.infeasible.empty()) {
+      std::cout << "  infeasible (no alive node has this much in total): " << FormatDemands(summary.infeasible)
+                << "\n";
     }
-    if (!status->gcs.lost_state.empty()) std::cout << "  warning: " << status->gcs.lost_state << "\n";
+    std::cout << "\nJobs: " << running << " running, " << status.jobs.size() - running << " finished\n";
+    if (status.gcs.restarts > 0) {
+      std::cout << "\nGCS: restarted " << status.gcs.restarts << " time(s), last at "
+                << FormatTime(status.gcs.start_time_ms) << "\n";
+    }
+    if (!status.gcs.lost_state.empty()) std::cout << "  warning: " << status.gcs.lost_state << "\n";
     return 0;
   }
 
@@ -515,7 +502,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.AddConfigOptions(d.start);
   add_format(d.start);
 
-  d.stop = app->add_subcommand("stop", "stop the processes rayk start recorded in its sessions");
+  d.stop = app->add_subcommand("stop", "stop the processes rayk start and rayk dev up recorded in their sessions");
   d.status = app->add_subcommand("status", "nodes, resources (total/used), pending demand");
   d.status->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
   d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");

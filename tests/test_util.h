@@ -9,7 +9,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace rayk::testing {
 
@@ -61,6 +63,25 @@ inline int CountLines(const std::string& text) {
   int lines = 0;
   for (char c : text) lines += c == '\n';
   return lines + (!text.empty() && text.back() != '\n');
+}
+
+// Live processes (not zombies) whose command line mentions `text` (and `also`).
+inline std::vector<pid_t> ProcessesMentioning(const std::string& text, const std::string& also = "") {
+  std::vector<pid_t> pids;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
+    std::ifstream cmdline(entry.path() / "cmdline");
+    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
+    if (args.find(text) == std::string::npos || args.find(also) == std::string::npos) continue;
+    std::ifstream stat(entry.path() / "stat");
+    std::string pid, name, state;
+    stat >> pid >> name >> state;
+    if (state != "Z" && !pid.empty()) pids.push_back(static_cast<pid_t>(std::stol(pid)));
+  }
+  return pids;
+}
+
+inline int CountProcessesMentioning(const std::string& text, const std::string& also = "") {
+  return static_cast<int>(ProcessesMentioning(text, also).size());
 }
 
 }  // namespace rayk::testing

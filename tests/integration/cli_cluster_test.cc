@@ -94,21 +94,6 @@ TEST_F(CliClusterTest, BadStartArguments) {
   EXPECT_THAT(run.output, HasSubstr("/nonexistent/libjob.so does not exist"));
 }
 
-// Live processes (not zombies) whose command line mentions `text` (and `also`).
-int CountProcessesMentioning(const std::string& text, const std::string& also = "") {
-  int count = 0;
-  for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
-    std::ifstream cmdline(entry.path() / "cmdline");
-    std::string args((std::istreambuf_iterator<char>(cmdline)), std::istreambuf_iterator<char>());
-    if (args.find(text) == std::string::npos || args.find(also) == std::string::npos) continue;
-    std::ifstream stat(entry.path() / "stat");
-    std::string pid, name, state;
-    stat >> pid >> name >> state;
-    count += state != "Z";
-  }
-  return count;
-}
-
 TEST_F(CliClusterTest, EmbeddedClusterEndsWithAKilledDriver) {
   pid_t driver = fork();
   if (driver == 0) {
@@ -118,16 +103,17 @@ TEST_F(CliClusterTest, EmbeddedClusterEndsWithAKilledDriver) {
   }
   // Wait until its cluster runs a worker, then kill the driver outright.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (CountProcessesMentioning(root_.path(), "--worker-id") == 0 || CountProcessesMentioning(root_.path()) < 3) {
+  while (testing::CountProcessesMentioning(root_.path(), "--worker-id") == 0 ||
+         testing::CountProcessesMentioning(root_.path()) < 3) {
     if (std::chrono::steady_clock::now() > deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  int started = CountProcessesMentioning(root_.path());
+  int started = testing::CountProcessesMentioning(root_.path());
   kill(driver, SIGKILL);
   waitpid(driver, nullptr, 0);
   ASSERT_GT(started, 2) << "the embedded cluster did not start";
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (CountProcessesMentioning(root_.path()) > 0) {
+  while (testing::CountProcessesMentioning(root_.path()) > 0) {
     ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "GCS, raylet or workers outlived their driver";
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

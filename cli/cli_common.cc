@@ -1,0 +1,207 @@
+#include "cli_common.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "daemons.h"
+#include "rayk/config.h"
+#include "rayk/plugin_loader.h"
+#include "session.h"
+
+namespace rayk::cli {
+
+void Fail(const std::string& message) {
+  std::cerr << "rayk: " << message << "\n";
+  std::exit(1);
+}
+
+ResourceSet ParseResources(const std::string& json, int num_cpus, const std::string& option) {
+  ResourceSet resources;
+  if (!json.empty()) {
+    auto parsed = ResourceSet::FromJson(json);
+    if (!parsed.ok()) Fail(option + ": " + parsed.status().message());
+    resources = *parsed;
+  }
+  int cpus = num_cpus > 0 ? num_cpus : static_cast<int>(std::thread::hardware_concurrency());
+  if (resources.Get("CPU") == 0) resources.Set("CPU", cpus);
+  return resources;
+}
+
+std::map<std::string, std::string> ParseLabels(const std::string& json, const std::string& option) {
+  std::map<std::string, std::string> labels;
+  if (json.empty()) return labels;
+  auto parsed = nlohmann::json::parse(json, nullptr, false);
+  if (parsed.is_discarded() || !parsed.is_object()) {
+    Fail(option + " must be a JSON object, as in '{\"zone\": \"a\"}'");
+  }
+  for (const auto& [key, value] : parsed.items()) {
+    if (!value.is_string()) Fail(option + ": the value of '" + key + "' must be a string");
+    labels[key] = value.get<std::string>();
+  }
+  return labels;
+}
+
+void CheckConfigOrFail(const std::string& config_file, const std::vector<std::string>& sets) {
+  auto config = Config::LoadDefault(config_file);
+  if (!config.ok()) Fail(config.status().message());
+  for (const std::string& set : sets) {
+    if (Status st = config->ApplySet(set); !st.ok()) Fail(st.message());
+  }
+  // Every selected plugin is found and its settings are valid, as `rayk config check` checks.
+  PluginLoader loader(config->plugin_path());
+  for (PluginKind kind : Config::kSlots) {
+    auto info = loader.Find(kind, config->slot(kind).plugin);
+    if (!info.ok()) Fail(info.status().message());
+    auto settings =
+        PluginLoader::ValidateSettings(*info, config->Table(kind, info->name), config->source());
+    if (!settings.ok()) Fail(settings.status().message());
+  }
+}
+
+std::vector<std::string> ConfigArgs(const std::string& config_file,
+                                    const std::vector<std::string>& sets) {
+  std::vector<std::string> args;
+  if (!config_file.empty()) args = {"--config", std::filesystem::absolute(config_file).string()};
+  for (const std::string& set : sets) {
+    args.push_back("--set");
+    args.push_back(set);
+  }
+  return args;
+}
+
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+                                       int node_timeout_ms,
+                                       const std::vector<std::string>& config_args) {
+  auto executable = RaykExecutable();
+  if (!executable.ok()) return executable.status();
+  // The supervisor restarts the GCS server if it dies; with a durable gcs
+  // plugin (sqlite) the cluster carries on as if nothing happened.
+  std::vector<std::string> argv = {*executable,
+                                   "gcs-server",
+                                   "--supervise",
+                                   "--port",
+                                   std::to_string(port),
+                                   "--node-timeout-ms",
+                                   std::to_string(node_timeout_ms),
+                                   "--session-dir",
+                                   session_dir};
+  argv.insert(argv.end(), config_args.begin(), config_args.end());
+  std::string log = session_dir + "/logs/gcs_server.log";
+  auto pid = SpawnProcess(argv, log, /*new_session=*/true);
+  if (!pid.ok()) return pid.status();
+  AppendLine(session_dir + "/pids", std::to_string(*pid) + " gcs-server");
+  auto address = WaitForFile(session_dir + "/gcs_address", kStartTimeout, *pid, log);
+  if (!address.ok()) {
+    return Status::Unavailable("the GCS server did not start: " + address.status().message());
+  }
+  return address;
+}
+
+Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
+  auto executable = RaykExecutable();
+  if (!executable.ok()) return executable.status();
+  std::error_code ec;
+  std::filesystem::create_directories(launch.session_dir + "/logs", ec);
+  if (ec) return Status::IoError("cannot create " + launch.session_dir + "/logs: " + ec.message());
+  std::vector<std::string> argv = {*executable,        "raylet",        "--gcs",
+                                   launch.gcs_address, "--session-dir", launch.session_dir};
+  if (launch.num_cpus > 0) argv.insert(argv.end(), {"--num-cpus", std::to_string(launch.num_cpus)});
+  if (!launch.resources.empty()) argv.insert(argv.end(), {"--resources", launch.resources});
+  if (!launch.labels.empty()) argv.insert(argv.end(), {"--labels", launch.labels});
+  argv.insert(argv.end(), launch.config_args.begin(), launch.config_args.end());
+  return SpawnProcess(argv, launch.session_dir + "/logs/raylet.log", /*new_session=*/true);
+}
+
+GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file) {
+  auto config = Config::LoadDefault(config_file);
+  if (!config.ok()) Fail(config.status().message());
+  if (config->slot(PluginKind::kTransport).plugin == "inproc") {
+    config->SelectPlugin(PluginKind::kTransport, "zmq");
+  }
+  PluginLoader loader(config->plugin_path());
+  auto transport = loader.CreateSlot<Transport>(*config, {});
+  if (!transport.ok()) Fail(transport.status().message());
+  GcsConnection connection;
+  connection.transport = *transport;
+  auto client = GcsClient::Connect(*connection.transport, EndpointFromAddress(address));
+  if (!client.ok()) Fail(client.status().message());
+  connection.client = std::move(*client);
+  return connection;
+}
+
+Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
+                                                   std::chrono::milliseconds limit) {
+  auto reply = gcs.CallSync(
+      protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+      limit);
+  if (!reply.ok()) return reply.status();
+  return protocol::Decode<protocol::ClusterStatus>(*reply);
+}
+
+int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ostream* out) {
+  int stopped = 0;
+  for (const char* role : {"raylet", "gcs-server"}) {
+    for (const std::string& dir : session_dirs) {
+      auto text = ReadFile(dir + "/pids");
+      if (!text.ok()) continue;
+      std::istringstream lines(*text);
+      for (std::string line; std::getline(lines, line);) {
+        std::istringstream fields(line);
+        int64_t pid = 0;
+        std::string name, note;
+        if (!(fields >> pid >> name) || name != role) continue;
+        std::getline(fields >> std::ws, note);
+        if (!ProcessAlive(static_cast<pid_t>(pid))) continue;
+        TerminateProcess(static_cast<pid_t>(pid), std::chrono::milliseconds(5000));
+        if (out)
+          *out << "Stopped " << name << " (pid " << pid << (note.empty() ? "" : ", " + note)
+               << ")\n";
+        ++stopped;
+      }
+    }
+  }
+  for (const std::string& dir : session_dirs) {
+    std::error_code ec;
+    std::filesystem::rename(dir + "/pids", dir + "/pids.stopped", ec);
+  }
+  return stopped;
+}
+
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::string& indent) {
+  std::vector<size_t> widths;
+  for (const auto& row : rows) {
+    if (widths.size() < row.size()) widths.resize(row.size(), 0);
+    for (size_t i = 0; i < row.size(); ++i) widths[i] = std::max(widths[i], row[i].size());
+  }
+  std::string out;
+  for (const auto& row : rows) {
+    std::string line = indent;
+    for (size_t i = 0; i < row.size(); ++i) {
+      line += row[i];
+      if (i + 1 < row.size()) line += std::string(widths[i] - row[i].size() + 2, ' ');
+    }
+    out += line + "\n";
+  }
+  return out;
+}
+
+std::vector<std::string> SessionsWithProcesses() {
+  std::vector<std::string> sessions;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator(SessionRoot(), ec)) {
+    if (entry.is_directory() && !entry.is_symlink() &&
+        std::filesystem::exists(entry.path() / "pids")) {
+      sessions.push_back(entry.path().string());
+    }
+  }
+  return sessions;
+}
+
+}  // namespace rayk::cli

@@ -1,0 +1,105 @@
+// What the `rayk` subcommands share: one-line failures, parsing the resource
+// and label options, asking a cluster's GCS for its status, and stopping the
+// processes a session recorded in its `pids` file.
+//
+// A `pids` file has one line per process a command started: "PID ROLE" with
+// ROLE "gcs-server" or "raylet", optionally followed by a note for people
+// ("node 2"). `rayk stop` and `rayk dev down` read it and rename it to
+// `pids.stopped` once they have ended what it lists.
+#pragma once
+
+#include <chrono>
+#include <iosfwd>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gcs_client.h"
+#include "protocol.h"
+#include "rayk/resources.h"
+#include "rayk/transport.h"
+
+namespace rayk::cli {
+
+// A command waits this long for a GCS that does not answer (it may be
+// restarting) before it says so.
+constexpr auto kCliGcsLimit = std::chrono::milliseconds(8000);
+// How long a command waits for a daemon it started to be ready.
+constexpr auto kStartTimeout = std::chrono::seconds(30);
+
+// Prints "rayk: <message>" to stderr and exits with status 1.
+[[noreturn]] void Fail(const std::string& message);
+
+// A node's resources from `json` (`option` names the flag in errors), with
+// `num_cpus` CPUs unless the JSON sets CPU; num_cpus <= 0 means all cores.
+ResourceSet ParseResources(const std::string& json, int num_cpus,
+                           const std::string& option = "--resources");
+
+// Node labels from a JSON object of strings; "" gives none.
+std::map<std::string, std::string> ParseLabels(const std::string& json,
+                                               const std::string& option = "--labels");
+
+// Loads `config_file` (or the default plugins.toml) with the --set
+// overrides, so that a bad configuration fails the command the user typed
+// rather than a daemon whose log they would have to read.
+void CheckConfigOrFail(const std::string& config_file, const std::vector<std::string>& sets);
+
+// The --config/--set arguments that hand the same configuration to a daemon
+// (the file made absolute, as daemons outlive the current directory).
+std::vector<std::string> ConfigArgs(const std::string& config_file,
+                                    const std::vector<std::string>& sets);
+
+// Starts `rayk gcs-server --supervise` for `session_dir` on `port` (0: any
+// free port), records it in the session's `pids` file and waits until it
+// serves; returns its address (HOST:PORT).
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+                                       int node_timeout_ms,
+                                       const std::vector<std::string>& config_args);
+
+// What a `rayk raylet` process is started with. Its session folder gets its
+// raylet_address file and, under logs/, its log and its workers' logs.
+struct RayletLaunch {
+  std::string gcs_address;
+  std::string session_dir;
+  int num_cpus = 0;       // 0: all cores
+  std::string resources;  // JSON, "" for CPUs only
+  std::string labels;     // JSON, "" for none
+  std::vector<std::string> config_args;
+};
+
+// Starts a raylet as its own process group (it outlives the command), with
+// its output in <session_dir>/logs/raylet.log; returns its pid.
+Result<pid_t> SpawnRaylet(const RayletLaunch& launch);
+
+// A CLI command's connection to a GCS; it lives as long as the command.
+struct GcsConnection {
+  std::shared_ptr<Transport> transport;
+  std::unique_ptr<GcsClient> client;
+};
+
+// Connects to the GCS at `address` (HOST:PORT or an endpoint) through the
+// transport `config_file` selects (zmq when it selects inproc, which cannot
+// reach another process). Fails the command on error.
+GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file);
+
+// The GCS's view of the cluster: nodes, jobs, the GCS itself.
+Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
+                                                   std::chrono::milliseconds limit = kCliGcsLimit);
+
+// Ends the processes listed in each session's `pids` file, raylets first (so
+// their workers go with them), then the GCS, printing one line per process
+// it stopped to `out` (when given); then renames each file to `pids.stopped`.
+// Returns how many it stopped.
+int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ostream* out);
+
+// Lays out `rows` (the first is the header) in left-aligned columns two
+// spaces apart, each line starting with `indent`.
+std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
+                        const std::string& indent = "  ");
+
+// The session folders under the session root that have a `pids` file, that
+// is, whose processes have not been stopped.
+std::vector<std::string> SessionsWithProcesses();
+
+}  // namespace rayk::cli

@@ -1,0 +1,191 @@
+// DevCluster: a multi-node cluster for a test, started the way a user starts
+// one (`rayk dev up --nodes N`) in a private session root on a free port.
+//
+// It exposes what tests need to aim at and hurt single nodes: the GCS
+// address, and each node's id, raylet address and raylet pid by index (read
+// from the nodes/<i>/node.json files `rayk dev up` and `rayk dev add-node`
+// write). Its destructor runs `rayk dev down` and then SIGKILLs whatever the
+// session recorded that still runs, so a failing test leaves nothing behind.
+//
+//   DevCluster cluster({.nodes = 3, .node_timeout_ms = 1000});
+//   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+//   testing::JoinedDriver driver(cluster);  // rayk::Init with its address
+//   cluster.KillNode(1);
+//
+// Not thread-safe; one test thread drives it.
+#pragma once
+
+#include <signal.h>
+#include <sys/types.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <sstream>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cluster_fixture.h"
+#include "test_util.h"
+
+namespace rayk::testing {
+
+class DevCluster {
+ public:
+  struct Options {
+    int nodes = 3;
+    int cpus_per_node = 1;
+    std::string resources_per_node;  // JSON for --resources-per-node; "" for CPUs only
+    int node_timeout_ms = 10000;
+    std::string extra_args;  // more `rayk dev up` arguments
+  };
+
+  // One node, as its node.json records it.
+  struct Node {
+    int index = 0;
+    std::string node_id;  // hex, as `rayk status --format json` shows it
+    std::string address;  // HOST:PORT of its raylet
+    pid_t pid = 0;        // its raylet
+    nlohmann::json resources;
+    nlohmann::json labels;
+  };
+
+  explicit DevCluster(Options options) : options_(std::move(options)) {
+    port_ = FreePort();
+    up_ = Rayk("dev up --nodes " + std::to_string(options_.nodes) + " --cpus-per-node " +
+               std::to_string(options_.cpus_per_node) + " --port " + std::to_string(port_) +
+               " --node-timeout-ms " + std::to_string(options_.node_timeout_ms) + " --config " +
+               RAYK_SOURCE_DIR + "/plugins.toml" +
+               (options_.resources_per_node.empty()
+                    ? ""
+                    : " --resources-per-node '" + options_.resources_per_node + "'") +
+               " " + options_.extra_args);
+    ReadNodes();
+  }
+  DevCluster() : DevCluster(Options{}) {}
+  DevCluster(const DevCluster&) = delete;
+  DevCluster& operator=(const DevCluster&) = delete;
+
+  ~DevCluster() {
+    Rayk("dev down");
+    // Whatever `dev down` missed (it failed, or the test broke the session):
+    // every process started for this session root.
+    for (pid_t pid : ProcessesMentioning(root_.path())) kill(pid, SIGKILL);
+  }
+
+  // Whether `rayk dev up` succeeded (and its nodes were found), and its output.
+  bool ok() const {
+    return up_.exit_code == 0 && static_cast<int>(nodes_.size()) == options_.nodes;
+  }
+  const CommandResult& up() const { return up_; }
+
+  std::string address() const { return "127.0.0.1:" + std::to_string(port_); }
+  const std::string& session_root() const { return root_.path(); }
+  // The session folder itself (not the session_latest link), as the
+  // processes' command lines name it.
+  std::string session_dir() const {
+    std::error_code ec;
+    auto target = std::filesystem::read_symlink(root_.path() + "/session_latest", ec);
+    return ec ? root_.path() + "/session_latest" : target.string();
+  }
+
+  int num_nodes() const { return static_cast<int>(nodes_.size()); }
+  // Node i (by its rayk.io/node-index); throws std::out_of_range if there is none.
+  const Node& node(int i) const {
+    for (const Node& n : nodes_) {
+      if (n.index == i) return n;
+    }
+    throw std::out_of_range("the dev cluster has no node " + std::to_string(i));
+  }
+  const std::string& node_id(int i) const { return node(i).node_id; }
+  const std::string& node_address(int i) const { return node(i).address; }
+  pid_t raylet_pid(int i) const { return node(i).pid; }
+
+  // Runs `rayk ARGS` against this cluster's session root.
+  CommandResult Rayk(const std::string& args) const {
+    return RunCommand("RAYK_SESSION_ROOT=" + root_.path() + " " + RAYK_CLI_PATH + " " + args);
+  }
+
+  // `rayk status --format json`, or null when it fails.
+  nlohmann::json Status() const {
+    CommandResult status = Rayk("status --format json --address " + address());
+    return status.exit_code == 0 ? nlohmann::json::parse(status.output, nullptr, false)
+                                 : nlohmann::json();
+  }
+
+  // `rayk dev add-node ARGS`; on success the new node is node(num_nodes() - 1).
+  CommandResult AddNode(const std::string& args = "") {
+    CommandResult result = Rayk("dev add-node --format json " + args);
+    ReadNodes();
+    return result;
+  }
+
+  // SIGKILLs node i's raylet (its workers follow it).
+  void KillNode(int i) { kill(raylet_pid(i), SIGKILL); }
+
+  // `rayk dev down`.
+  CommandResult Down() const { return Rayk("dev down"); }
+
+  // Every process the session recorded: the pids file (or pids.stopped) and
+  // the supervised GCS server.
+  std::vector<pid_t> RecordedPids() const {
+    std::vector<pid_t> pids;
+    for (const char* name : {"/pids", "/pids.stopped", "/gcs_server.pid"}) {
+      std::ifstream file(session_dir() + name);
+      for (std::string line; std::getline(file, line);) {
+        std::istringstream fields(line);
+        long pid = 0;
+        if (fields >> pid && pid > 0) pids.push_back(static_cast<pid_t>(pid));
+      }
+    }
+    return pids;
+  }
+
+ private:
+  void ReadNodes() {
+    nodes_.clear();
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(session_dir() + "/nodes", ec)) {
+      std::ifstream file(entry.path() / "node.json");
+      auto json = nlohmann::json::parse(file, nullptr, false);
+      if (!json.is_object()) continue;  // a node that did not come up
+      Node node;
+      node.index = json["index"];
+      node.node_id = json["node_id"];
+      node.address = json["address"];
+      node.pid = json["pid"];
+      node.resources = json["resources"];
+      node.labels = json["labels"];
+      nodes_.push_back(std::move(node));
+    }
+    std::sort(nodes_.begin(), nodes_.end(),
+              [](const Node& a, const Node& b) { return a.index < b.index; });
+  }
+
+  Options options_;
+  TempDir root_;
+  int port_ = 0;
+  CommandResult up_;
+  std::vector<Node> nodes_;
+};
+
+// This process as a driver of `cluster` (rayk::Init with its address) for a
+// scope. Declare it after the DevCluster, so that the driver shuts down while
+// the cluster still runs (a driver whose cluster is gone waits for it in vain).
+class JoinedDriver {
+ public:
+  explicit JoinedDriver(const DevCluster& cluster) {
+    InitOptions options;
+    options.address = cluster.address();
+    rayk::Init(options);
+  }
+  ~JoinedDriver() {
+    if (rayk::IsInitialized()) rayk::Shutdown();
+  }
+  JoinedDriver(const JoinedDriver&) = delete;
+  JoinedDriver& operator=(const JoinedDriver&) = delete;
+};
+
+}  // namespace rayk::testing
