@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_commands.h"
+#include "microbenchmark_command.h"
 #include "rayk/config.h"
 #include "rayk/plugin_loader.h"
 
@@ -193,10 +194,12 @@ int main(int argc, char** argv) {
   add_format(check);
 
   rayk::cli::ClusterCommands cluster(&app, &format);
+  rayk::cli::MicrobenchmarkCommand microbenchmark(&app, &format);
 
   CLI11_PARSE(app, argc, argv);
   const bool json = format == "json";
   if (auto code = cluster.Run()) return *code;
+  if (auto code = microbenchmark.Run()) return *code;
   if (list->parsed()) return PluginsList(options.Load(), json);
   if (info->parsed()) return PluginsInfo(options.Load(), info_name, json);
   if (check->parsed()) return ConfigCheck(options.Load(check_file), json);
