@@ -123,32 +123,15 @@ RAYK_REMOTE(SmallValue, PutSmallHundredTimes, PutMediumTenTimes, PutTenThousandS
 
 namespace {
 
-// Actors a case made, killed when it ends so that cases do not pile up processes.
-class Actors {
- public:
-  ~Actors() {
-    for (const auto& kill : kills_) {
-      try {
-        kill();
-      } catch (const std::exception&) {
-        // Already gone; the job's end takes what is left.
-      }
-    }
-  }
-  template <class T>
-  rayk::ActorHandle<T> Keep(rayk::ActorHandle<T> handle) {
-    kills_.push_back([handle] { handle.Kill(); });
-    return handle;
-  }
-  std::vector<rayk::ActorHandle<Server>> Servers(int n) {
-    std::vector<rayk::ActorHandle<Server>> servers;
-    for (int i = 0; i < n; ++i) servers.push_back(Keep(rayk::Actor(Server::Create).Remote()));
-    return servers;
-  }
-
- private:
-  std::vector<std::function<void()>> kills_;
-};
+// n new Server actors. Actors live until the benchmark's job ends, as the
+// actors of Ray's script do: killing an actor that still caches leases of
+// workers for the tasks it submitted would leave those workers leased (the
+// raylet releases the lease *of* a dead worker, not the leases it *holds*).
+std::vector<rayk::ActorHandle<Server>> Servers(int n) {
+  std::vector<rayk::ActorHandle<Server>> servers;
+  for (int i = 0; i < n; ++i) servers.push_back(rayk::Actor(Server::Create).Remote());
+  return servers;
+}
 
 template <class T>
 void WaitAll(const std::vector<rayk::ObjectRef<T>>& refs) {
@@ -225,8 +208,7 @@ void SingleClientTasksAsync(Timer& timer) {
 
 void MultiClientTasksAsync(Timer& timer) {
   constexpr int kTasks = 10000, kClients = 4;
-  Actors actors;
-  std::vector<rayk::ActorHandle<Server>> clients = actors.Servers(kClients);
+  std::vector<rayk::ActorHandle<Server>> clients = Servers(kClients);
   timer.Run(kTasks * kClients, [&] {
     std::vector<rayk::ObjectRef<int>> refs;
     for (const auto& client : clients) refs.push_back(client.Task(&Server::SmallValueBatch).Remote(kTasks));
@@ -235,44 +217,38 @@ void MultiClientTasksAsync(Timer& timer) {
 }
 
 void ActorCallsSync(Timer& timer) {
-  Actors actors;
-  auto server = actors.Servers(1)[0];
+  rayk::ActorHandle<Server> server = Servers(1)[0];
   timer.Run(1, [&] { rayk::Get(server.Task(&Server::SmallValue).Remote()); });
 }
 
 void ActorCallsAsync(Timer& timer) {
-  Actors actors;
-  auto server = actors.Servers(1)[0];
+  rayk::ActorHandle<Server> server = Servers(1)[0];
   timer.Run(1000, [&] { WaitAll(CallMany(server, &Server::SmallValue, 1000)); });
 }
 
 void ActorCallsConcurrent(Timer& timer) {
-  Actors actors;
-  auto server = actors.Keep(rayk::Actor(Server::Create).SetMaxConcurrency(16).Remote());
+  auto server = rayk::Actor(Server::Create).SetMaxConcurrency(16).Remote();
   timer.Run(1000, [&] { WaitAll(CallMany(server, &Server::SmallValue, 1000)); });
 }
 
 void OneToNActorCallsAsync(Timer& timer) {
   constexpr int kCalls = 5000;
-  Actors actors;
-  std::vector<rayk::ActorHandle<Server>> servers = actors.Servers(HalfTheCores());
-  auto client = actors.Keep(rayk::Actor(Client::Create).Remote(servers));
+  std::vector<rayk::ActorHandle<Server>> servers = Servers(HalfTheCores());
+  auto client = rayk::Actor(Client::Create).Remote(servers);
   timer.Run(kCalls * servers.size(), [&] { rayk::Get(client.Task(&Client::SmallValueBatch).Remote(kCalls)); });
 }
 
 void NToNActorCallsAsync(Timer& timer) {
   constexpr int kCalls = 5000, kCallers = 4;
-  Actors actors;
-  std::vector<rayk::ActorHandle<Server>> servers = actors.Servers(HalfTheCores());
+  std::vector<rayk::ActorHandle<Server>> servers = Servers(HalfTheCores());
   timer.Run(kCalls * kCallers, [&] { WaitAll(Submit(kCallers, CallServers, servers, kCalls)); });
 }
 
 void NToNActorCallsWithArgAsync(Timer& timer) {
   constexpr int kCalls = 1000;
-  Actors actors;
   std::vector<rayk::ActorHandle<Client>> clients;
-  for (const auto& server : actors.Servers(HalfTheCores())) {
-    clients.push_back(actors.Keep(rayk::Actor(Client::Create).Remote(std::vector{server})));
+  for (const auto& server : Servers(HalfTheCores())) {
+    clients.push_back(rayk::Actor(Client::Create).Remote(std::vector{server}));
   }
   timer.Run(kCalls * clients.size(), [&] {
     std::vector<rayk::ObjectRef<int>> refs;
