@@ -10,6 +10,7 @@
 
 #include "cluster_commands.h"
 #include "dev_commands.h"
+#include "microbenchmark_command.h"
 #include "rayk/config.h"
 #include "rayk/plugin_loader.h"
 
@@ -195,11 +196,13 @@ int main(int argc, char** argv) {
 
   rayk::cli::ClusterCommands cluster(&app, &format);
   rayk::cli::DevCommands dev(&app, &format);
+  rayk::cli::MicrobenchmarkCommand microbenchmark(&app, &format);
 
   CLI11_PARSE(app, argc, argv);
   const bool json = format == "json";
   if (auto code = cluster.Run()) return *code;
   if (auto code = dev.Run()) return *code;
+  if (auto code = microbenchmark.Run()) return *code;
   if (list->parsed()) return PluginsList(options.Load(), json);
   if (info->parsed()) return PluginsInfo(options.Load(), info_name, json);
   if (check->parsed()) return ConfigCheck(options.Load(check_file), json);
