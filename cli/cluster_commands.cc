@@ -138,6 +138,7 @@ struct ClusterCommands::Impl {
   CLI::App* list_nodes = nullptr;
   CLI::App* list_jobs = nullptr;
   CLI::App* kv = nullptr;
+  CLI::App* memory = nullptr;
   CLI::App* kv_get = nullptr;
   CLI::App* kv_put = nullptr;
   CLI::App* kv_delete = nullptr;
@@ -254,6 +255,73 @@ struct ClusterCommands::Impl {
     char text[32];
     std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
     return text;
+  }
+
+  static std::string Bytes(uint64_t bytes) {
+    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
+    double value = static_cast<double>(bytes);
+    int unit = 0;
+    while (value >= 1024 && unit < 4) {
+      value /= 1024;
+      ++unit;
+    }
+    char text[32];
+    std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
+    return text;
+  }
+
+  // `rayk memory`: each alive node's object store, from its raylet.
+  int Memory() {
+    protocol::ClusterStatus status = GetStatus();
+    nlohmann::json out = nlohmann::json::array();
+    std::ostringstream text;
+    for (const protocol::NodeInfo& node : status.nodes) {
+      if (!node.alive) continue;
+      auto raylet = cli_transport->Connect(node.raylet_address);
+      if (!raylet.ok()) Fail(raylet.status().message());
+      auto reply = (*raylet)->CallSync(protocol::Encode(protocol::MessageType::kGetStoreStats, protocol::Empty{}),
+                                       std::chrono::milliseconds(5000));
+      if (!reply.ok()) {
+        text << "node " << node.node_id.Hex().substr(0, 8) << ": no answer from its raylet at "
+             << node.raylet_address << " (" << reply.status().message() << ")\n";
+        continue;
+      }
+      auto stats = protocol::Decode<protocol::StoreStats>(*reply);
+      if (!stats.ok()) Fail(stats.status().message());
+      nlohmann::json largest = nlohmann::json::array();
+      for (const auto& o : stats->largest) {
+        largest.push_back({{"object_id", o.object_id.Hex()}, {"size", o.size}, {"primary", o.primary},
+                           {"pinned", o.pinned}, {"spilled", o.spilled}, {"in_memory", o.in_memory},
+                           {"creator_pid", o.creator_pid}});
+      }
+      out.push_back({{"node_id", node.node_id.Hex()}, {"plugin", stats->plugin},
+                     {"capacity_bytes", stats->capacity_bytes}, {"used_bytes", stats->used_bytes},
+                     {"pinned_bytes", stats->pinned_bytes}, {"spilled_bytes", stats->spilled_bytes},
+                     {"num_objects", stats->num_objects}, {"num_evicted", stats->num_evicted},
+                     {"num_spilled", stats->num_spilled}, {"largest", largest}});
+      text << "Node " << node.node_id.Hex().substr(0, 8) << " (" << AddressFromEndpoint(node.raylet_address)
+           << "), store '" << stats->plugin << "'\n"
+           << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes) << ", pinned "
+           << Bytes(stats->pinned_bytes) << ", spilled " << Bytes(stats->spilled_bytes) << ", "
+           << stats->num_objects << " objects (" << stats->num_evicted << " evicted, " << stats->num_spilled
+           << " spilled so far)\n";
+      if (!stats->largest.empty()) {
+        std::vector<std::vector<std::string>> rows = {{"OBJECT", "SIZE", "COPY", "STATE", "CREATED BY PID"}};
+        for (const auto& o : stats->largest) {
+          std::string state = std::string(o.in_memory ? "in memory" : "on disk") + (o.pinned ? ", pinned" : "") +
+                              (o.spilled && o.in_memory ? ", spilled" : "");
+          rows.push_back({o.object_id.Hex().substr(0, 16), Bytes(o.size), o.primary ? "primary" : "secondary", state,
+                          std::to_string(o.creator_pid)});
+        }
+        text << FormatTable(rows, "  ");
+      }
+    }
+    if (*format == "json") {
+      std::cout << nlohmann::json{{"nodes", out}}.dump(2) << "\n";
+    } else {
+      std::cout << (out.empty() && text.str().empty() ? "(no alive nodes)\n" : text.str());
+    }
+    return 0;
   }
 
   int ListNodes() {
@@ -518,6 +586,10 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
     add_format(command);
   }
 
+  d.memory = app->add_subcommand("memory", "each node's object store: capacity, used, pinned, spilled, largest objects");
+  d.memory->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  add_format(d.memory);
+
   d.kv = app->add_subcommand("kv", "the cluster's internal key-value store (rayk::KvPut and friends)");
   d.kv->require_subcommand(1);
   d.kv_get = d.kv->add_subcommand("get", "print a key's value");
@@ -583,6 +655,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_actors->parsed()) return d.ListActors();
   if (d.list_nodes->parsed()) return d.ListNodes();
   if (d.list_jobs->parsed()) return d.ListJobs();
+  if (d.memory->parsed()) return d.Memory();
   if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
