@@ -151,7 +151,7 @@ Result<SettingValue> ParseSettingText(const std::string& text) {
 Config Config::Defaults() {
   Config config;
   config.slots_[PluginKind::kScheduler].plugin = "hybrid";
-  config.slots_[PluginKind::kStore].plugin = "memory";
+  config.slots_[PluginKind::kStore].plugin = "shm";  // as plugins.toml: drivers without one still share the node's store
   config.slots_[PluginKind::kTransport].plugin = "zmq";
   config.slots_[PluginKind::kGcs].plugin = "memory";
   return config;

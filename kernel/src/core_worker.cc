@@ -345,10 +345,9 @@ Result<std::vector<ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& id
   // be): the buffer is the store's own pages, pinned while the caller holds it.
   for (auto& [index, location] : in_store) {
     if (!node_objects_) {
-      values[index] = ErrorValue(ErrorInfo::Kind::kObjectLost, "object " + ids[index].Hex() +
-                                                                   " is in the object store of node " +
-                                                                   location.node.Hex().substr(0, 8) +
-                                                                   " and this process has no shared store to read it");
+      auto bytes = ReadObjectFromNode(*transport_, ids[index], location);
+      values[index] = bytes.ok() ? ValueOf(std::move(*bytes))
+                                 : ErrorValue(ErrorInfo::Kind::kObjectLost, bytes.status().message());
       continue;
     }
     auto buffer = node_objects_->Get(ids[index], location);
@@ -977,10 +976,14 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
       args.emplace_back(arg.value);
       continue;
     }
-    Result<std::shared_ptr<const ObjectBuffer>> buffer =
-        node_objects_ ? node_objects_->Get(arg.ref, arg.location)
-                      : Result<std::shared_ptr<const ObjectBuffer>>(
-                            Status::Unavailable("this worker has no shared object store"));
+    Result<std::shared_ptr<const ObjectBuffer>> buffer = Status::Unavailable("not read");
+    if (node_objects_) {
+      buffer = node_objects_->Get(arg.ref, arg.location);
+    } else if (auto bytes = ReadObjectFromNode(*transport_, arg.ref, arg.location); bytes.ok()) {
+      buffer = ValueOf(std::move(*bytes)).data;
+    } else {
+      buffer = bytes.status();
+    }
     if (!buffer.ok()) {
       out.error = ErrorInfo{ErrorInfo::Kind::kObjectLost, "",
                             "an argument of " + spec.function + " is lost: " + buffer.status().message(), where};

@@ -52,8 +52,7 @@ protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version) {
   delta.full = known_version == 0 || known_version > view_version_;
   for (const auto& [id, node] : nodes_) {
     if (!delta.full && node_version_[id] <= known_version) continue;
-    if (delta.full && !node.alive) continue;
-    delta.nodes.push_back(node);
+    delta.nodes.push_back(node);  // dead ones too: a raylet must know them from unknown ones
   }
   return delta;
 }

@@ -15,6 +15,30 @@ constexpr auto kChunkTimeout = std::chrono::seconds(30);
 
 }  // namespace
 
+Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
+                                       const internal::StoreLocation& where) {
+  auto channel = transport.Connect(where.raylet_address);
+  if (!channel.ok()) return channel.status();
+  std::string bytes;
+  bytes.reserve(where.size);
+  while (bytes.size() < where.size) {
+    protocol::ReadObjectChunk read{id, bytes.size(), std::min<uint64_t>(ObjectManager::kChunkSize, where.size - bytes.size())};
+    auto reply = (*channel)->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+    if (!reply.ok()) {
+      return Status::NotFound("cannot read object " + id.Hex() + " from node " + where.node.Hex().substr(0, 8) + ": " +
+                              reply.status().message());
+    }
+    auto chunk = protocol::Decode<protocol::ObjectChunk>(*reply);
+    if (!chunk.ok()) return chunk.status();
+    if (!chunk->found || chunk->data.empty()) {
+      return Status::NotFound("object " + id.Hex() + " is no longer in the store of node " +
+                              where.node.Hex().substr(0, 8));
+    }
+    bytes += chunk->data;
+  }
+  return bytes;
+}
+
 // ---------------------------------------------------------------- NodeObjects
 
 NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,

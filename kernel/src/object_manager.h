@@ -34,6 +34,12 @@ namespace rayk {
 
 constexpr size_t kInlineLimit = 100 * 1024;
 
+// Reads a whole object from the raylet of the node whose store holds it, in
+// chunks, into this process's memory: for a process that cannot map that
+// store (no shared store here, e.g. a driver on another host).
+Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
+                                       const internal::StoreLocation& where);
+
 class NodeObjects {
  public:
   NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,

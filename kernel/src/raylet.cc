@@ -295,8 +295,10 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
   for (const protocol::NodeInfo& node : delta.nodes) {
     if (node.alive) {
       cluster_[node.node_id] = node;
+      dead_nodes_.erase(node.node_id);
     } else {
       cluster_.erase(node.node_id);  // dead nodes leave the view
+      dead_nodes_.insert(node.node_id);
     }
   }
   bool changed = delta.full || !delta.nodes.empty();
@@ -326,6 +328,21 @@ void Raylet::Dispatch() {
                             scheduler_->Schedule(request, local_only).kind != SchedulingDecision::Kind::kInfeasible;
       SchedulingDecision decision = scheduler_->Schedule(request, forwarded_here ? local_only : view);
       lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
+      const internal::Placement& placement = lease.request.placement;
+      if (lease.infeasible && placement.strategy == SchedulingStrategy::kNodeAffinity && !placement.affinity_soft &&
+          dead_nodes_.count(placement.affinity_node)) {
+        // Hard affinity to a dead node: it will not come back (a restarted
+        // raylet is a new node), so waiting would be forever. Fail it clearly.
+        // A node not yet in this raylet's view may still be joining: that waits.
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kInfeasible;
+        reply.request_id = lease.request.request_id;
+        reply.node_id = options_.node_id;
+        reply.reason = decision.reason;
+        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
+        continue;
+      }
       if (lease.infeasible) {
         // As in Ray, it waits (a node that fits may join) and its owner is warned once.
         if (!lease.warned) {
@@ -486,6 +503,36 @@ void Raylet::NotifyOwner(const std::string& owner_address, std::string message) 
   if (!st.ok()) spdlog::error("raylet: cannot notify owner {}: {}", owner_address, st.message());
 }
 
+// A dead worker that was itself an owner (a task or actor that submitted
+// tasks) cannot return the leases it held: take them back, and end their
+// workers' current work by ending the workers, as nobody waits for it.
+void Raylet::ReleaseLeasesOwnedByLocked(const std::string& owner_address) {
+  for (auto lease = leases_.begin(); lease != leases_.end();) {
+    if (lease->second.owner_address != owner_address) {
+      ++lease;
+      continue;
+    }
+    auto worker = workers_.find(lease->second.worker_id);
+    ResourceSet back = lease->second.resources;
+    if (worker != workers_.end() && worker->second.blocked) back.Set("CPU", 0);
+    ReleaseResources(back);
+    if (worker != workers_.end()) {
+      worker->second.lease_id = 0;
+      worker->second.blocked = false;
+      KillWorker(worker->second);
+    }
+    lease = leases_.erase(lease);
+  }
+  for (auto pending = pending_.begin(); pending != pending_.end();) {
+    if (pending->request.owner_address != owner_address) {
+      ++pending;
+      continue;
+    }
+    if (pending->resources_acquired) ReleaseResources(pending->request.resources);
+    pending = pending_.erase(pending);
+  }
+}
+
 void Raylet::OnWorkerExit(pid_t pid, int status) {
   for (auto it = workers_.begin(); it != workers_.end(); ++it) {
     Worker& worker = it->second;
@@ -518,6 +565,7 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
         leases_.erase(lease);
       }
     }
+    if (!worker.address.empty()) ReleaseLeasesOwnedByLocked(worker.address);
     workers_.erase(it);
     Dispatch();
     return;

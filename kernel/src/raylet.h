@@ -109,6 +109,7 @@ class Raylet {
   // Ends the jobs whose driver process on this host has died.
   void CheckDriversLocked();
   void OnWorkerExit(pid_t pid, int status);
+  void ReleaseLeasesOwnedByLocked(const std::string& owner_address);
   void NotifyOwner(const std::string& owner_address, std::string message);
   protocol::NodeInfo NodeInfoLocked();
   void MonitorLoop();
@@ -129,6 +130,7 @@ class Raylet {
   std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
   std::map<NodeId, protocol::NodeInfo> cluster_;  // other nodes, from the GCS's view deltas
   uint64_t view_version_ = 0;
+  std::set<NodeId> dead_nodes_;
   std::atomic<bool> view_request_in_flight_{false};
   std::set<JobId> finished_jobs_;
   std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job

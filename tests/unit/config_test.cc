@@ -16,7 +16,7 @@ using ::testing::HasSubstr;
 TEST(ConfigTest, DefaultsSelectTheFirstPlugins) {
   Config config = Config::Defaults();
   EXPECT_EQ(config.slot(PluginKind::kScheduler).plugin, "hybrid");
-  EXPECT_EQ(config.slot(PluginKind::kStore).plugin, "memory");
+  EXPECT_EQ(config.slot(PluginKind::kStore).plugin, "shm");
   EXPECT_EQ(config.slot(PluginKind::kTransport).plugin, "zmq");
   EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "memory");
 }

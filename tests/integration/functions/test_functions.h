@@ -17,6 +17,8 @@ std::string Echo(const std::string& text);
 int64_t SleepMs(int64_t ms);
 int Throws(const std::string& message);           // throws std::invalid_argument
 int64_t WorkerPid();
+// The hex id of the node it ran on, after sleeping `ms` (so calls overlap).
+std::string NodeAfterMs(int64_t ms);
 int KillSelf();                                    // SIGKILLs its own worker
 // Dies (SIGKILL) the first `deaths` times it runs, counting in `marker_dir`, then returns 42.
 int DieTimesThen42(const std::string& marker_dir, int deaths);

@@ -1,0 +1,167 @@
+// Scheduling across nodes, with a dev cluster of real raylets (`rayk dev up`):
+// SPREAD, hard and soft node affinity, custom resources, infeasible demand
+// that runs once a node that fits joins, hybrid's local packing below its
+// threshold, a large argument made on one node and used on another, and a
+// raylet SIGKILLed in the middle of a workload.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <map>
+#include <set>
+#include <thread>
+
+#include "dev_cluster.h"
+#include "functions/test_functions.h"
+
+namespace rayk {
+namespace {
+
+using ::testing::HasSubstr;
+using test_functions::MakeVector;
+using test_functions::NodeAfterMs;
+using test_functions::SumVector;
+using Clock = std::chrono::steady_clock;
+
+testing::DevCluster::Options ThreeNodes(int cpus = 2, std::string resources = "", int timeout_ms = 10000) {
+  testing::DevCluster::Options options;
+  options.nodes = 3;
+  options.cpus_per_node = cpus;
+  options.resources_per_node = std::move(resources);
+  options.node_timeout_ms = timeout_ms;
+  return options;
+}
+
+std::vector<std::string> Values(const std::vector<rayk::ObjectRef<std::string>>& refs) {
+  std::vector<std::string> out;
+  for (const auto& ref : refs) out.push_back(*rayk::Get(ref, std::chrono::seconds(60)));
+  return out;
+}
+
+TEST(MultiNodeTest, SpreadUsesEveryNodeAndAffinityPinsToOne) {
+  testing::DevCluster cluster(ThreeNodes());
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  // The raylets learn of each other from their next view pull (every 100 ms).
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+
+  std::vector<rayk::ObjectRef<std::string>> spread;
+  for (int i = 0; i < 12; ++i) spread.push_back(rayk::Task(NodeAfterMs).SetSpread().Remote(int64_t{300}));
+  std::set<std::string> nodes;
+  for (const std::string& node : Values(spread)) nodes.insert(node);
+  EXPECT_EQ(nodes.size(), 3u) << "SPREAD should reach every node";
+
+  NodeId target = NodeId::FromHex(cluster.node_id(2));
+  std::vector<rayk::ObjectRef<std::string>> pinned;
+  for (int i = 0; i < 6; ++i) pinned.push_back(rayk::Task(NodeAfterMs).SetNodeAffinity(target).Remote(int64_t{20}));
+  for (const std::string& node : Values(pinned)) EXPECT_EQ(node, target.Hex());
+}
+
+TEST(MultiNodeTest, HybridPacksLocallyBelowItsThresholdAndSpreadsAbove) {
+  testing::DevCluster cluster(ThreeNodes(4));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::string local = rayk::CurrentNodeId().Hex();
+  // One at a time, the local node stays under half busy: every call runs here.
+  for (int i = 0; i < 5; ++i) EXPECT_EQ(*rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0})), local);
+  // Twelve at once load the local node past its threshold: work spreads.
+  std::vector<rayk::ObjectRef<std::string>> burst;
+  for (int i = 0; i < 12; ++i) burst.push_back(rayk::Task(NodeAfterMs).Remote(int64_t{400}));
+  std::set<std::string> nodes;
+  for (const std::string& node : Values(burst)) nodes.insert(node);
+  EXPECT_GE(nodes.size(), 2u);
+}
+
+TEST(MultiNodeTest, CustomResourcesRouteToTheOnlyNodeThatHasThem) {
+  testing::DevCluster cluster(ThreeNodes(1, R"([{}, {}, {"accel_x": 2}])"));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::vector<rayk::ObjectRef<std::string>> refs;
+  for (int i = 0; i < 4; ++i) {
+    refs.push_back(rayk::Task(NodeAfterMs).SetResource("CPU", 0).SetResource("accel_x", 1).Remote(int64_t{10}));
+  }
+  for (const std::string& node : Values(refs)) EXPECT_EQ(node, cluster.node_id(2));
+}
+
+TEST(MultiNodeTest, InfeasibleDemandRunsOnceANodeThatFitsJoins) {
+  testing::DevCluster cluster(ThreeNodes(1));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  auto gpu = rayk::Task(NodeAfterMs).SetResource("GPU", 1).Remote(int64_t{0});
+  EXPECT_THROW(rayk::Get(gpu, std::chrono::milliseconds(1000)), rayk::GetTimeoutError);
+  auto status = cluster.Rayk("status");
+  EXPECT_THAT(status.output, HasSubstr("GPU"));
+  auto added = cluster.AddNode("--cpus 1 --resources '{\"GPU\": 1}'");
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  std::string node = *rayk::Get(gpu, std::chrono::seconds(30));
+  EXPECT_EQ(cluster.num_nodes(), 4);
+  EXPECT_EQ(node, cluster.node_id(3));
+}
+
+TEST(MultiNodeTest, LargeArgumentMadeOnOneNodeIsUsedOnAnother) {
+  testing::DevCluster cluster(ThreeNodes(1));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  NodeId a = NodeId::FromHex(cluster.node_id(1));
+  NodeId b = NodeId::FromHex(cluster.node_id(2));
+  const int64_t n = 4 << 20;  // 32 MiB: pulled in chunks by node b's raylet
+  auto made = rayk::Task(MakeVector).SetNodeAffinity(a).Remote(n);
+  auto sum = rayk::Task(SumVector).SetNodeAffinity(b).Remote(made);
+  EXPECT_DOUBLE_EQ(*rayk::Get(sum, std::chrono::seconds(60)), static_cast<double>(n) * (n - 1) / 2);
+  // The driver reads it too, wherever it runs.
+  auto values = rayk::Get(made);
+  ASSERT_EQ(values->size(), static_cast<size_t>(n));
+  EXPECT_EQ((*values)[n - 1], static_cast<double>(n - 1));
+}
+
+TEST(MultiNodeTest, DeadNodeFailsHardAffinityAndSoftAffinityFallsBack) {
+  testing::DevCluster cluster(ThreeNodes(1, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::string local = rayk::CurrentNodeId().Hex();
+  int victim = cluster.node_id(1) == local ? 2 : 1;
+  NodeId dead = NodeId::FromHex(cluster.node_id(victim));
+  cluster.KillNode(victim);
+  auto deadline = Clock::now() + std::chrono::seconds(15);
+  while (Clock::now() < deadline) {
+    bool gone = false;
+    for (const NodeView& node : rayk::Nodes()) gone |= node.node_id == dead && !node.alive;
+    if (gone) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // the raylets' views catch up
+  auto hard = rayk::Task(NodeAfterMs).SetNodeAffinity(dead).Remote(int64_t{0});
+  try {
+    rayk::Get(hard, std::chrono::seconds(30));
+    ADD_FAILURE() << "hard affinity to a dead node should fail";
+  } catch (const rayk::UnschedulableError& error) {
+    EXPECT_THAT(error.what(), HasSubstr(dead.Hex().substr(0, 8)));
+  }
+  std::string ran = *rayk::Get(rayk::Task(NodeAfterMs).SetNodeAffinity(dead, /*soft=*/true).Remote(int64_t{0}),
+                               std::chrono::seconds(30));
+  EXPECT_NE(ran, dead.Hex());
+}
+
+TEST(MultiNodeTest, KilledRayletsTasksFinishElsewhere) {
+  testing::DevCluster cluster(ThreeNodes(1, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::string local = rayk::CurrentNodeId().Hex();
+  int victim = cluster.node_id(1) == local ? 2 : 1;
+  std::vector<rayk::ObjectRef<std::string>> refs;
+  for (int i = 0; i < 12; ++i) {
+    refs.push_back(rayk::Task(NodeAfterMs).SetSpread().SetMaxRetries(3).Remote(int64_t{600}));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // every node is running some
+  auto killed_at = Clock::now();
+  cluster.KillNode(victim);
+  for (const auto& ref : refs) {
+    std::string node = *rayk::Get(ref, std::chrono::seconds(60));
+    EXPECT_EQ(node.size(), 32u);
+  }
+  auto finished = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - killed_at);
+  std::cout << "every task finished " << finished.count() << " ms after the raylet's SIGKILL\n";
+}
+
+}  // namespace
+}  // namespace rayk
