@@ -24,6 +24,9 @@ using internal::ObjectValue;
 constexpr auto kLeaseIdleTime = std::chrono::milliseconds(20);
 // How many lease requests one scheduling class may have outstanding.
 constexpr int kMaxLeaseRequests = 8;
+// Tasks shorter than this (on average) are pipelined, kPipelineDepth deep.
+constexpr double kShortTaskMicros = 1000;
+constexpr size_t kPipelineDepth = 4;
 // Leases wait at the raylet for as long as resources are busy.
 constexpr auto kForever = std::chrono::hours(24 * 365);
 constexpr auto kControlTimeout = std::chrono::milliseconds(10000);
@@ -298,9 +301,12 @@ Result<std::vector<ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& id
                                                  std::chrono::milliseconds timeout) {
   Actions actions;
   std::unique_lock<std::mutex> lock(mu_);
+  // Values never go back to unset, so the scan resumes where it stopped:
+  // waiting for n objects costs O(n) lookups, not O(n) per wake-up.
+  size_t first_unready = 0;
   auto all_ready = [&] {
-    for (const ObjectId& id : ids) {
-      auto it = objects_.find(id);
+    for (; first_unready < ids.size(); ++first_unready) {
+      auto it = objects_.find(ids[first_unready]);
       if (it != objects_.end() && !it->second.value) return false;
     }
     return true;
@@ -492,11 +498,16 @@ void CoreWorker::TaskReadyLocked(const TaskId& task_id, Actions& actions) {
 
 void CoreWorker::DispatchLocked(const std::string& class_key, Actions& actions) {
   SchedulingClass& cls = classes_[class_key];
-  // One task at a time per leased worker: long tasks then spread over every
-  // worker the node grants, instead of queueing behind each other.
+  // Tasks of unknown or long run time go one at a time per leased worker, so
+  // they spread over every worker the node grants instead of queueing
+  // behind each other. Short ones are pipelined: a worker gets the next while
+  // it runs the current, which hides the round trip.
+  size_t depth = cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros ? kPipelineDepth : 1;
+  // Level by level, so that every worker gets its first task before any gets a second.
+  for (size_t level = 1; level <= depth && !cls.queue.empty(); ++level)
   for (auto& [lease_id, worker] : cls.workers) {
     if (cls.queue.empty()) break;
-    if (!worker.in_flight.empty()) continue;
+    if (worker.in_flight.size() >= level) continue;
     TaskId task_id = cls.queue.front();
     cls.queue.pop_front();
     auto task_it = tasks_.find(task_id);
@@ -766,22 +777,29 @@ void CoreWorker::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_
       return;
     }
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    ObjectValue value = !body.ok() ? ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message())
-                        : body->error ? ObjectValue{nullptr, body->error}
-                        : body->location.valid() ? InStoreMark()
-                                                 : ValueOf(std::move(body->value));
-    if (body.ok() && body->location.valid()) {
-      auto result = objects_.find(task->second.spec.return_id);
-      if (result != objects_.end()) {
-        result->second.location = body->location;
-      } else if (node_objects_) {
-        node_objects_->Free(task->second.spec.return_id, body->location);  // nobody wants it any more
-      }
+    if (body.ok() && !body->error) {
+      // One long task turns pipelining off at once; short ones turn it back on gradually.
+      cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
+                           ? body->run_us
+                           : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
     }
-    CompleteTaskLocked(task_id, std::move(value), actions);
+    CompleteTaskLocked(task_id, ReplyValueLocked(body, task->second.spec.return_id), actions);
     DispatchLocked(class_key, actions);
   }
   Run(actions);
+}
+
+ObjectValue CoreWorker::ReplyValueLocked(Result<protocol::PushTaskReply>& body, const ObjectId& return_id) {
+  if (!body.ok()) return ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message());
+  if (body->error) return ObjectValue{nullptr, body->error};
+  if (!body->location.valid()) return ValueOf(std::move(body->value));
+  auto result = objects_.find(return_id);
+  if (result != objects_.end()) {
+    result->second.location = body->location;
+  } else if (node_objects_) {
+    node_objects_->Free(return_id, body->location);  // nobody wants it any more
+  }
+  return InStoreMark();
 }
 
 void CoreWorker::CompleteTaskLocked(const TaskId& task_id, ObjectValue value, Actions& actions) {
@@ -1042,7 +1060,11 @@ void CoreWorker::Execute(protocol::TaskSpec spec, ReplyFn reply) {
     out.error = error;
   } else {
     executing_ = true;
+    auto started = std::chrono::steady_clock::now();
     internal::InvokeResult result = function->invoke(args);
+    out.run_us = static_cast<uint32_t>(std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started).count(),
+        UINT32_MAX));
     executing_ = false;
     if (result.error) {
       out.error = std::move(result.error);
@@ -1415,10 +1437,7 @@ void CoreWorker::OnActorReply(const ActorId& actor, const TaskId& task_id, int a
     auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
     if (it != client.in_flight.end()) client.in_flight.erase(it);
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    ObjectValue value = !body.ok() ? ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message())
-                        : body->error ? ObjectValue{nullptr, body->error}
-                                      : ValueOf(std::move(body->value));
-    CompleteTaskLocked(task_id, std::move(value), actions);
+    CompleteTaskLocked(task_id, ReplyValueLocked(body, task->second.spec.return_id), actions);
   }
   Run(actions);
 }

@@ -132,6 +132,9 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
     ResourceSet resources;
     internal::Placement placement;
     bool warned = false;  // a raylet said no node can run it (logged once)
+    // Average run time of its tasks (microseconds, moving average; < 0:
+    // none seen yet). Short tasks are pipelined to each leased worker.
+    double avg_run_us = -1;
     std::deque<TaskId> queue;
     std::map<uint64_t, LeasedWorker> workers;
     int lease_requests = 0;
@@ -180,6 +183,8 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
   void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason, Actions& actions);
   void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id, Result<std::string> reply);
   void OnWorkerDied(const protocol::WorkerDied& died);
+  // The value a task's reply stands for; a result in a store is recorded as such.
+  internal::ObjectValue ReplyValueLocked(Result<protocol::PushTaskReply>& body, const ObjectId& return_id);
   void CompleteTaskLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
   void SetValueLocked(const ObjectId& id, internal::ObjectValue value, Actions& actions);
   void FetchLocked(const ObjectId& id, Actions& actions);

@@ -319,8 +319,9 @@ struct PushTaskReply {
   std::string value;
   std::optional<internal::ErrorInfo> error;
   internal::StoreLocation location;  // valid: the value is in that node's store, not here
+  uint32_t run_us = 0;  // how long the function ran, for the owner's pipelining choice
   template <class A>
-  void serialize(A& ar, unsigned) { ar& value& error& location; }
+  void serialize(A& ar, unsigned) { ar& value& error& location& run_us; }
 };
 
 struct GetObject {

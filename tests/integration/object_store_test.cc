@@ -75,6 +75,15 @@ TEST_F(ObjectStoreTest, LargePutAndLargeArgumentsGoThroughTheStore) {
   EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(made)), (1.0 * (1 << 20)) * ((1 << 20) - 1) / 2);
 }
 
+TEST_F(ObjectStoreTest, LargeActorResultIsInTheStore) {
+  auto counter = rayk::Actor(test_functions::Counter::Create).Remote(7);
+  auto ref = counter.Task(&test_functions::Counter::Vector).Remote(int64_t{1} << 20);
+  rayk::View<double> view = rayk::GetView(ref);
+  ASSERT_EQ(view.size(), size_t{1} << 20);
+  EXPECT_TRUE(InRaykSegment(view.data()));
+  EXPECT_EQ(view[view.size() - 1], 7.0);
+}
+
 TEST_F(ObjectStoreTest, MemoryCommandReportsTheStore) {
   auto ref = rayk::Task(MakeVector).Remote(int64_t{4} << 20);  // 32 MiB
   ASSERT_EQ(rayk::Get(ref)->size(), size_t{4} << 20);

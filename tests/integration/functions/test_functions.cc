@@ -71,6 +71,7 @@ Point Mirror(const Point& p) { return Point{p.y, p.x}; }
 Counter* Counter::CreateFailing(int) { throw std::runtime_error("no counter today"); }
 int Counter::Incr(int by) { return n_ += by; }
 int Counter::Value() { return n_; }
+std::vector<double> Counter::Vector(int64_t n) { return std::vector<double>(n, n_); }
 int64_t Counter::Pid() { return getpid(); }
 int Counter::Die() {
   kill(getpid(), SIGKILL);
@@ -102,5 +103,5 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, KillSelf, DieTimesThen42, MakeVector, SumVector,
             SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
-RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Pid,
+RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Vector, &Counter::Pid,
             &Counter::Die, &Counter::Exit, &Counter::SlowIncr, &Counter::Rendezvous);

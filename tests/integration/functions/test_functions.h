@@ -43,6 +43,7 @@ class Counter {
   static Counter* CreateFailing(int start);  // throws std::runtime_error
   int Incr(int by);
   int Value();
+  std::vector<double> Vector(int64_t n);  // n copies of the counter's value
   int64_t Pid();
   int Die();       // SIGKILLs its own process
   int Exit();      // rayk::ExitActor()
