@@ -30,6 +30,8 @@ void ThrowError(const ErrorInfo& error) {
       throw ObjectLostError(WithWhere(error));
     case ErrorInfo::Kind::kActorDied:
       throw ActorDiedError(WithWhere(error));
+    case ErrorInfo::Kind::kObjectStoreFull:
+      throw ObjectStoreFullError(WithWhere(error));
     case ErrorInfo::Kind::kRuntime:
       break;
   }

@@ -1,5 +1,7 @@
 #include "core_worker.h"
 
+#include "rayk/errors.h"
+
 #include <unistd.h>
 
 #include <algorithm>
@@ -172,6 +174,8 @@ ObjectId CoreWorker::Put(std::string data) {
     auto stored = node_objects_->Put(id, data);
     if (stored.ok()) {
       location = *stored;
+    } else if (stored.status().code() == StatusCode::kOutOfMemory) {
+      throw ObjectStoreFullError("rayk::Put of " + std::to_string(data.size()) + " bytes: " + stored.status().message());
     } else {
       spdlog::warn("rayk::Put of {} bytes keeps the value in this process: {}", data.size(),
                    stored.status().message());
@@ -1084,6 +1088,13 @@ void CoreWorker::StoreLargeResult(const ObjectId& return_id, protocol::PushTaskR
     // A retried task finds its earlier result there: it is the same value.
     if (stored.status().code() == StatusCode::kAlreadyExists) {
       out.location = {node_objects_->node(), options_.raylet_address, out.value.size()};
+      out.value.clear();
+      return;
+    }
+    if (stored.status().code() == StatusCode::kOutOfMemory) {
+      out.error = ErrorInfo{ErrorInfo::Kind::kObjectStoreFull, "",
+                            "its " + std::to_string(out.value.size()) + "-byte result: " + stored.status().message(),
+                            "node " + options_.node_id.Hex().substr(0, 8)};
       out.value.clear();
       return;
     }

@@ -128,5 +128,19 @@ TEST_F(SmallObjectStoreTest, WorkingSetLargerThanTheStoreSpillsAndRestores) {
   for (int i = 0; i < 16; ++i) EXPECT_DOUBLE_EQ(*rayk::Get(sums[i]), 2.0 * (1 << 20) * i);
 }
 
+TEST_F(SmallObjectStoreTest, AnObjectLargerThanTheStoreIsAClearError) {
+  std::vector<double> huge(12 << 20);  // 96 MiB for a 64 MiB store
+  try {
+    rayk::Put(huge);
+    ADD_FAILURE() << "expected ObjectStoreFullError";
+  } catch (const rayk::ObjectStoreFullError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("raise [store.shm] capacity"));
+  }
+  auto made = rayk::Task(MakeVector).Remote(int64_t{12} << 20);
+  EXPECT_THROW(rayk::Get(made), rayk::ObjectStoreFullError);
+  // Smaller work still runs.
+  EXPECT_EQ(rayk::Get(rayk::Task(MakeVector).Remote(int64_t{1} << 20))->size(), size_t{1} << 20);
+}
+
 }  // namespace
 }  // namespace rayk

@@ -80,4 +80,13 @@ class ActorDiedError : public RaykError {
   using RaykError::RaykError;
 };
 
+// The node's object store could not take an object even after evicting and
+// spilling what it could (everything else is pinned); the message says how
+// much was asked, how much is pinned and which setting to raise. Thrown by
+// Put, and by Get for a task whose result could not be stored.
+class ObjectStoreFullError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
 }  // namespace rayk

@@ -68,7 +68,7 @@ struct TaskCall {
 
 // What went wrong making an object, as Get() reports it.
 struct ErrorInfo {
-  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime, kActorDied };
+  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime, kActorDied, kObjectStoreFull };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
   std::string message;
