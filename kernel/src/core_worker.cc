@@ -537,6 +537,10 @@ void CoreWorker::DispatchLocked(const std::string& class_key, Actions& actions) 
 void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actions) {
   SchedulingClass& cls = classes_[class_key];
   ++cls.lease_requests;
+  SendLeaseRequestLocked(class_key, LeaseRequestLocked(cls), options_.node_id, options_.raylet_address, actions);
+}
+
+protocol::RequestWorkerLease CoreWorker::LeaseRequestLocked(const SchedulingClass& cls) {
   protocol::RequestWorkerLease request;
   request.request_id = next_request_id_++;
   request.job_id = options_.job_id;
@@ -546,7 +550,17 @@ void CoreWorker::RequestLeaseLocked(const std::string& class_key, Actions& actio
   request.owner_host = host_name_;
   request.code_libraries = options_.code_libraries;
   request.placement = cls.placement;
-  SendLeaseRequestLocked(class_key, std::move(request), options_.node_id, options_.raylet_address, actions);
+  // Locality, as Ray's lease policy does it: where the next task's large
+  // arguments already are.
+  if (!cls.queue.empty()) {
+    auto task = tasks_.find(cls.queue.front());
+    if (task != tasks_.end()) {
+      for (const internal::TaskArg& arg : task->second.spec.args) {
+        if (arg.location.valid()) request.argument_bytes[arg.location.node] += arg.location.size;
+      }
+    }
+  }
+  return request;
 }
 
 std::shared_ptr<Channel> CoreWorker::PeerLocked(const std::string& address) {
@@ -624,15 +638,7 @@ void CoreWorker::HandleLeaseReplyLocked(const std::string& class_key, const std:
     SchedulingClass& cls = classes_[class_key];
     if (lease && lease->result == protocol::LeaseReply::Result::kSpillback) {
       // Ask the raylet the plugin chose; the request keeps its place in the count.
-      protocol::RequestWorkerLease request;
-      request.request_id = next_request_id_++;
-      request.job_id = options_.job_id;
-      request.resources = cls.resources;
-      request.owner_address = address();
-      request.owner_pid = getpid();
-      request.owner_host = host_name_;
-      request.code_libraries = options_.code_libraries;
-      request.placement = cls.placement;
+      protocol::RequestWorkerLease request = LeaseRequestLocked(cls);
       request.spillbacks = 1;
       SendLeaseRequestLocked(class_key, std::move(request), lease->node_id, lease->spillback_address, actions);
     } else {

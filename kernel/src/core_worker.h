@@ -168,6 +168,7 @@ class CoreWorker : public internal::Runtime, public internal::ActorRuntime, publ
   void TaskReadyLocked(const TaskId& task_id, Actions& actions);
   void DispatchLocked(const std::string& class_key, Actions& actions);
   void RequestLeaseLocked(const std::string& class_key, Actions& actions);
+  protocol::RequestWorkerLease LeaseRequestLocked(const SchedulingClass& cls);
   // Sends a lease request to a raylet: the local one, or where a spillback points.
   void SendLeaseRequestLocked(const std::string& class_key, protocol::RequestWorkerLease request,
                               const NodeId& node, const std::string& raylet_address, Actions& actions);

@@ -227,9 +227,13 @@ struct RequestWorkerLease {
   std::vector<std::string> code_libraries;
   internal::Placement placement;
   uint32_t spillbacks = 0;  // raylets that forwarded it already
+  // Bytes of the first queued task's arguments held in each node's store,
+  // for locality-aware placement.
+  std::map<NodeId, uint64_t> argument_bytes;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries& placement& spillbacks;
+    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries& placement& spillbacks&
+        argument_bytes;
   }
 };
 

@@ -322,6 +322,7 @@ void Raylet::Dispatch() {
       request.affinity_node = lease.request.placement.affinity_node;
       request.affinity_soft = lease.request.placement.affinity_soft;
       request.label_selector = lease.request.placement.label_selector;
+      request.argument_bytes = lease.request.argument_bytes;
       // A lease another raylet forwarded here runs here if this node can
       // ever fit it, so that stale views cannot bounce it around.
       bool forwarded_here = lease.request.spillbacks > 0 &&

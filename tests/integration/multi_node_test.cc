@@ -108,6 +108,10 @@ TEST(MultiNodeTest, LargeArgumentMadeOnOneNodeIsUsedOnAnother) {
   auto made = rayk::Task(MakeVector).SetNodeAffinity(a).Remote(n);
   auto sum = rayk::Task(SumVector).SetNodeAffinity(b).Remote(made);
   EXPECT_DOUBLE_EQ(*rayk::Get(sum, std::chrono::seconds(60)), static_cast<double>(n) * (n - 1) / 2);
+  // With the default policy, a task goes where its large argument is.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::NodeOfVector).Remote(made), std::chrono::seconds(60)), a.Hex());
+  }
   // The driver reads it too, wherever it runs.
   auto values = rayk::Get(made);
   ASSERT_EQ(values->size(), static_cast<size_t>(n));

@@ -25,6 +25,8 @@ int Throws(const std::string& message) { throw std::invalid_argument(message); }
 
 int64_t WorkerPid() { return getpid(); }
 
+std::string NodeOfVector(const std::vector<double>&) { return rayk::CurrentNodeId().Hex(); }
+
 std::string NodeAfterMs(int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return rayk::CurrentNodeId().Hex();
@@ -101,7 +103,7 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 }  // namespace test_functions
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, KillSelf, DieTimesThen42, MakeVector, SumVector,
+RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeOfVector, KillSelf, DieTimesThen42, MakeVector, SumVector,
             SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Vector, &Counter::Pid,
             &Counter::Die, &Counter::Exit, &Counter::SlowIncr, &Counter::Rendezvous);

@@ -19,6 +19,8 @@ int Throws(const std::string& message);           // throws std::invalid_argumen
 int64_t WorkerPid();
 // The hex id of the node it ran on, after sleeping `ms` (so calls overlap).
 std::string NodeAfterMs(int64_t ms);
+// The hex id of the node it ran on, given a (large) vector.
+std::string NodeOfVector(const std::vector<double>& values);
 int KillSelf();                                    // SIGKILLs its own worker
 // Dies (SIGKILL) the first `deaths` times it runs, counting in `marker_dir`, then returns 42.
 int DieTimesThen42(const std::string& marker_dir, int deaths);
