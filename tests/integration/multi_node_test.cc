@@ -167,5 +167,39 @@ TEST(MultiNodeTest, KilledRayletsTasksFinishElsewhere) {
   std::cout << "every task finished " << finished.count() << " ms after the raylet's SIGKILL\n";
 }
 
+TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
+  testing::DevCluster cluster(ThreeNodes(1, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::string local = rayk::CurrentNodeId().Hex();
+  int victim = cluster.node_id(1) == local ? 2 : 1;
+  NodeId doomed = NodeId::FromHex(cluster.node_id(victim));
+  auto counter = rayk::Actor(test_functions::Counter::Create)
+                     .SetNodeAffinity(doomed, /*soft=*/true)
+                     .SetMaxRestarts(1)
+                     .Remote(5);
+  auto pid = *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(), std::chrono::seconds(30));
+  cluster.KillNode(victim);
+  // Once the GCS has declared the node dead it re-creates the actor on
+  // another node (with fresh state: its factory runs again).
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  int64_t new_pid = 0;
+  while (Clock::now() < deadline) {
+    try {
+      new_pid = *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(), std::chrono::seconds(10));
+      if (new_pid != pid) break;
+    } catch (const rayk::ActorDiedError&) {
+      // a call that was sent to the dead process
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_NE(new_pid, 0);
+  EXPECT_NE(new_pid, pid);
+  EXPECT_EQ(*rayk::Get(counter.Task(&test_functions::Counter::Incr).Remote(1)), 6);
+  auto actors = cluster.Rayk("list actors --format json");
+  EXPECT_THAT(actors.output, HasSubstr("\"restarts\": 1"));
+}
+
 }  // namespace
 }  // namespace rayk
