@@ -28,9 +28,9 @@
 #include <thread>
 #include <vector>
 
-#include "rayk/config.h"
-#include "rayk/plugin_loader.h"
-#include "rayk/transport.h"
+#include "rayk/host/config.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/transport.h"
 
 namespace {
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "rayk/object_store.h"
-#include "rayk/plugin_loader.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/host/plugin_loader.h"
 
 namespace {
 

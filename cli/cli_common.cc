@@ -9,10 +9,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "daemons.h"
-#include "rayk/config.h"
-#include "rayk/plugin_loader.h"
-#include "session.h"
+#include "process/daemons.h"
+#include "rayk/host/config.h"
+#include "rayk/host/plugin_loader.h"
+#include "process/session.h"
 
 namespace rayk::cli {
 

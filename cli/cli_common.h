@@ -15,10 +15,10 @@
 #include <string>
 #include <vector>
 
-#include "gcs_client.h"
-#include "protocol.h"
+#include "gcs/gcs_client.h"
+#include "rpc/protocol.h"
 #include "rayk/resources.h"
-#include "rayk/transport.h"
+#include "rayk/plugin/transport.h"
 
 namespace rayk::cli {
 

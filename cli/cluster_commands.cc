@@ -16,13 +16,13 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "daemons.h"
-#include "gcs_client.h"
-#include "protocol.h"
-#include "rayk/plugin_loader.h"
-#include "rayk/scheduling_util.h"
-#include "rayk/transport.h"
-#include "session.h"
+#include "process/daemons.h"
+#include "gcs/gcs_client.h"
+#include "rpc/protocol.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/scheduling_util.h"
+#include "rayk/plugin/transport.h"
+#include "process/session.h"
 
 namespace rayk::cli {
 

@@ -9,9 +9,9 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
-#include "daemons.h"
-#include "rayk/scheduling_util.h"
-#include "session.h"
+#include "process/daemons.h"
+#include "rayk/plugin/scheduling_util.h"
+#include "process/session.h"
 
 namespace rayk::cli {
 

@@ -11,8 +11,8 @@
 #include "cluster_commands.h"
 #include "dev_commands.h"
 #include "microbenchmark_command.h"
-#include "rayk/config.h"
-#include "rayk/plugin_loader.h"
+#include "rayk/host/config.h"
+#include "rayk/host/plugin_loader.h"
 
 namespace {
 

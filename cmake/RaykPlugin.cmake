@@ -1,5 +1,3 @@
-set(RAYK_JOB_MAIN_SOURCE ${CMAKE_CURRENT_LIST_DIR}/rayk_job_main.cc)
-
 # rayk_add_plugin(<kind> <name> SOURCES <files...> [LIBRARIES <targets...>])
 #
 # Builds a rayk plugin: a MODULE library named rayk_<kind>_<name>.so (no "lib"
@@ -28,23 +26,4 @@ function(rayk_add_plugin kind name)
   else()
     target_link_libraries(${target} PRIVATE rayk::rayk ${ARG_LIBRARIES})
   endif()
-endfunction()
-
-# rayk_add_job(<name> SOURCES <files...> [LIBRARIES <targets...>])
-#
-# Builds a job in the shape workers can load: the sources (main() and the
-# RAYK_REMOTE functions) go into the shared library lib<name>_job.so, and the
-# executable <name> links it and runs its main(). Workers load the library
-# by path; `rayk run lib<name>_job.so -- args` runs the same job without the
-# executable.
-function(rayk_add_job name)
-  cmake_parse_arguments(ARG "" "" "SOURCES;LIBRARIES" ${ARGN})
-  add_library(${name}_job SHARED ${ARG_SOURCES})
-  if(TARGET rayk_kernel)
-    target_link_libraries(${name}_job PUBLIC rayk_kernel ${ARG_LIBRARIES})
-  else()
-    target_link_libraries(${name}_job PUBLIC rayk::rayk ${ARG_LIBRARIES})
-  endif()
-  add_executable(${name} ${RAYK_JOB_MAIN_SOURCE})
-  target_link_libraries(${name} PRIVATE ${name}_job)
 endfunction()

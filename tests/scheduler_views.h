@@ -8,7 +8,7 @@
 #include <utility>
 #include <vector>
 
-#include "rayk/scheduler.h"
+#include "rayk/plugin/scheduler.h"
 
 namespace rayk::testing {
 

@@ -5,7 +5,7 @@
 // docs/scheduler-plugins.md: one header, one class, one registration macro.
 // The rules every policy shares (liveness, label selectors, node affinity,
 // wait vs infeasible, SPREAD) come from the helpers; the class only ranks.
-#include <rayk/scheduling_util.h>
+#include <rayk/plugin/scheduling_util.h>
 
 #include <algorithm>
 #include <stdexcept>

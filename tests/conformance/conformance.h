@@ -9,7 +9,7 @@
 #include <string>
 #include <vector>
 
-#include "rayk/plugin_loader.h"
+#include "rayk/host/plugin_loader.h"
 
 namespace rayk::testing {
 

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "conformance/conformance.h"
-#include "rayk/gcs_store.h"
+#include "rayk/plugin/gcs_store.h"
 #include "test_util.h"
 
 namespace rayk {

@@ -9,8 +9,8 @@
 #include <vector>
 
 #include "conformance/conformance.h"
-#include "rayk/scheduler.h"
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/scheduling_util.h"
 #include "scheduler_views.h"
 
 namespace rayk {

@@ -15,7 +15,7 @@
 #include <unistd.h>
 
 #include "conformance/conformance.h"
-#include "rayk/object_store.h"
+#include "rayk/plugin/object_store.h"
 
 namespace rayk {
 namespace {

@@ -1,6 +1,6 @@
 // Conformance suite for the transport slot: every transport plugin on the
 // plugin search path runs the same cases against the contract of
-// rayk/transport.h. zmq runs them twice, over tcp:// and over ipc://; a plugin
+// rayk/plugin/transport.h. zmq runs them twice, over tcp:// and over ipc://; a plugin
 // this file does not know is tested on tcp://127.0.0.1:0.
 //
 // The last tests are zmq-only: they speak to the plugin with raw ZeroMQ
@@ -29,7 +29,7 @@
 
 #include "../../plugins/transport/zmq/zmq_frame.h"
 #include "conformance/conformance.h"
-#include "rayk/transport.h"
+#include "rayk/plugin/transport.h"
 
 namespace rayk {
 namespace {

@@ -15,7 +15,7 @@
 
 #include "dev_cluster.h"
 #include "functions/test_functions.h"
-#include "session.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {

@@ -20,10 +20,10 @@
 
 #include "cluster_fixture.h"
 #include "functions/test_functions.h"
-#include "protocol.h"
-#include "rayk/plugin_loader.h"
-#include "rayk/transport.h"
-#include "session.h"
+#include "rpc/protocol.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/transport.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {

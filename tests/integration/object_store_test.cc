@@ -14,7 +14,7 @@
 
 #include "cluster_fixture.h"
 #include "functions/test_functions.h"
-#include "session.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {

@@ -4,8 +4,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include "rayk/plugin_loader.h"
-#include "rayk/scheduler.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/scheduler.h"
 #include "test_util.h"
 
 namespace rayk {

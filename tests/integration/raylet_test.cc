@@ -1,17 +1,17 @@
 // The raylet's worker pool and leases, driven over the wire as an owner
 // would: workers start on demand, are reused, are capped by the node's CPUs,
 // and infeasible demands are answered at once.
-#include "raylet.h"
+#include "raylet/raylet.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <thread>
 
-#include "gcs_server.h"
-#include "protocol.h"
-#include "rayk/gcs_store.h"
-#include "rayk/plugin_loader.h"
+#include "gcs/gcs_server.h"
+#include "rpc/protocol.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/host/plugin_loader.h"
 #include "test_util.h"
 
 namespace rayk {

@@ -8,10 +8,10 @@
 #include <thread>
 
 #include "cluster_fixture.h"
-#include "core_worker.h"
+#include "core_worker/core_worker.h"
 #include "functions/test_functions.h"
 #include "rayk/internal/runtime.h"
-#include "session.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {

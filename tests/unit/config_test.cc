@@ -1,6 +1,6 @@
 // Config: parsing plugins.toml and its overrides, and the error for each
 // kind of bad input.
-#include "rayk/config.h"
+#include "rayk/host/config.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

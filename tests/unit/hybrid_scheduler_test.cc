@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "conformance/conformance.h"
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/scheduling_util.h"
 #include "scheduler_views.h"
 #include "test_util.h"
 

@@ -1,13 +1,13 @@
 // PluginLoader: finding, checking and creating plugins, and the one-line
 // error for each way a plugin can be wrong.
-#include "rayk/plugin_loader.h"
+#include "rayk/host/plugin_loader.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <cstdlib>
 
-#include "rayk/scheduler.h"
+#include "rayk/plugin/scheduler.h"
 #include "test_util.h"
 
 namespace rayk {

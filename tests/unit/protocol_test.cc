@@ -1,5 +1,5 @@
 // The wire protocol: round trips, and malformed frames as Status values.
-#include "protocol.h"
+#include "rpc/protocol.h"
 
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>

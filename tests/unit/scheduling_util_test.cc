@@ -1,6 +1,6 @@
 // The shared scheduling rules (scheduling_util.h) and the default bundle
 // placement (Scheduler::PlaceBundles), without any plugin.
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/scheduling_util.h"
 
 #include <gtest/gtest.h>
 

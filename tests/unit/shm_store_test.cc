@@ -18,7 +18,7 @@
 
 #include "../../plugins/store/shm/shm_layout.h"
 #include "conformance/conformance.h"
-#include "rayk/object_store.h"
+#include "rayk/plugin/object_store.h"
 
 namespace rayk {
 namespace {

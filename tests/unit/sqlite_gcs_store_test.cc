@@ -20,8 +20,8 @@
 #include <random>
 #include <string>
 
-#include "rayk/gcs_store.h"
-#include "rayk/plugin_loader.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/host/plugin_loader.h"
 #include "test_util.h"
 
 namespace rayk {

@@ -11,7 +11,7 @@
 #include <vector>
 
 #include "rayk/ids.h"
-#include "rayk/scheduler.h"
+#include "rayk/node.h"
 
 namespace rayk {
 

@@ -12,8 +12,8 @@
 #include <utility>
 #include <vector>
 
-#include "rayk/gcs_store.h"
-#include "rayk/plugin.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/plugin.h"
 
 namespace {
 

@@ -42,8 +42,8 @@
 #include <utility>
 #include <vector>
 
-#include "rayk/gcs_store.h"
-#include "rayk/plugin.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/plugin.h"
 
 namespace {
 

@@ -8,7 +8,7 @@
 // selectors narrow the candidates first, as for every policy.
 #include <vector>
 
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/scheduling_util.h"
 
 namespace {
 

@@ -19,7 +19,7 @@
 #include <string>
 #include <vector>
 
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/scheduling_util.h"
 
 namespace {
 

@@ -5,9 +5,9 @@
 #include <cstdint>
 #include <random>
 
-#include "rayk/plugin.h"
-#include "rayk/scheduler.h"
-#include "rayk/scheduling_util.h"
+#include "rayk/plugin/plugin.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/scheduling_util.h"
 
 namespace {
 

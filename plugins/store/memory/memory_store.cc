@@ -21,8 +21,8 @@
 #include <unordered_map>
 #include <vector>
 
-#include "rayk/object_store.h"
-#include "rayk/plugin.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/plugin/plugin.h"
 
 namespace {
 

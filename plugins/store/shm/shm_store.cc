@@ -29,8 +29,8 @@
 #include <spdlog/spdlog.h>
 #include <sys/statvfs.h>
 
-#include "rayk/object_store.h"
-#include "rayk/plugin.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/plugin/plugin.h"
 #include "segment.h"
 
 namespace {

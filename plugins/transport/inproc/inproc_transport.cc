@@ -27,7 +27,7 @@
 #include <utility>
 #include <vector>
 
-#include "rayk/transport.h"
+#include "rayk/plugin/transport.h"
 
 namespace rayk {
 namespace {

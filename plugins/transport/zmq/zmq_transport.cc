@@ -60,7 +60,7 @@
 #include <vector>
 #include <zmq.hpp>
 
-#include "rayk/transport.h"
+#include "rayk/plugin/transport.h"
 #include "zmq_frame.h"
 
 namespace rayk {

@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "rayk/ids.h"
-#include "rayk/object_store.h"
+#include "rayk/object_buffer.h"
 #include "rayk/resources.h"
-#include "rayk/scheduler.h"
+#include "rayk/node.h"
 
 namespace rayk::internal {
 

@@ -1,0 +1,196 @@
+// rayk::Init and rayk::Shutdown: the process's runtime, and the embedded
+// cluster a driver starts when it is given no address.
+#include <signal.h>
+#include <unistd.h>
+
+#include <memory>
+#include <thread>
+
+#include <spdlog/spdlog.h>
+
+#include "core_worker/core_worker.h"
+#include "process/daemons.h"
+#include "rayk/errors.h"
+#include "rayk/init.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/internal/runtime_registry.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/transport.h"
+#include "process/session.h"
+
+namespace rayk {
+
+namespace {
+
+constexpr auto kStartTimeout = std::chrono::seconds(30);
+
+struct ProcessRuntime {
+  std::shared_ptr<Transport> transport;
+  std::unique_ptr<CoreWorker> core_worker;
+  // The embedded cluster, when this driver started one.
+  pid_t gcs_pid = 0;
+  pid_t raylet_pid = 0;
+  std::string session_dir;
+};
+
+std::unique_ptr<ProcessRuntime>& State() {
+  static std::unique_ptr<ProcessRuntime> state;
+  return state;
+}
+
+[[noreturn]] void Throw(const std::string& message) { throw RuntimeError("rayk::Init: " + message); }
+
+void StopEmbeddedCluster(ProcessRuntime& runtime) {
+  if (runtime.raylet_pid > 0) TerminateProcess(runtime.raylet_pid, std::chrono::milliseconds(3000));
+  if (runtime.gcs_pid > 0) TerminateProcess(runtime.gcs_pid, std::chrono::milliseconds(3000));
+  runtime.raylet_pid = runtime.gcs_pid = 0;
+}
+
+// Starts a GCS and one raylet as children of this driver; returns the GCS
+// and raylet endpoints.
+std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& options, ProcessRuntime& runtime) {
+  auto session = CreateSessionDir();
+  if (!session.ok()) Throw(session.status().message());
+  runtime.session_dir = *session;
+  auto executable = RaykExecutable();
+  if (!executable.ok()) Throw(executable.status().message());
+  std::vector<std::string> config_args;
+  if (!options.config_file.empty()) config_args = {"--config", options.config_file};
+
+  std::vector<std::string> gcs_argv = {*executable, "gcs-server", "--port", "0", "--session-dir", *session,
+                                          "--exit-with-parent"};
+  gcs_argv.insert(gcs_argv.end(), config_args.begin(), config_args.end());
+  std::string gcs_log = *session + "/logs/gcs_server.log";
+  auto gcs_pid = SpawnProcess(gcs_argv, gcs_log, /*new_session=*/false);
+  if (!gcs_pid.ok()) Throw(gcs_pid.status().message());
+  runtime.gcs_pid = *gcs_pid;
+  auto gcs_address = WaitForFile(*session + "/gcs_address", kStartTimeout, *gcs_pid, gcs_log);
+  if (!gcs_address.ok()) {
+    StopEmbeddedCluster(runtime);
+    Throw("the GCS server did not start: " + gcs_address.status().message());
+  }
+
+  int cpus = options.num_cpus > 0 ? options.num_cpus : static_cast<int>(std::thread::hardware_concurrency());
+  std::vector<std::string> raylet_argv = {*executable, "raylet", "--gcs", *gcs_address, "--session-dir", *session,
+                                          "--num-cpus", std::to_string(cpus), "--exit-with-parent"};
+  if (!options.resources.empty()) {
+    raylet_argv.push_back("--resources");
+    raylet_argv.push_back(options.resources);
+  }
+  raylet_argv.insert(raylet_argv.end(), config_args.begin(), config_args.end());
+  std::string raylet_log = *session + "/logs/raylet.log";
+  auto raylet_pid = SpawnProcess(raylet_argv, raylet_log, /*new_session=*/false);
+  if (!raylet_pid.ok()) {
+    StopEmbeddedCluster(runtime);
+    Throw(raylet_pid.status().message());
+  }
+  runtime.raylet_pid = *raylet_pid;
+  auto raylet_address = WaitForFile(*session + "/raylet_address", kStartTimeout, *raylet_pid, raylet_log);
+  if (!raylet_address.ok()) {
+    StopEmbeddedCluster(runtime);
+    Throw("the raylet did not start: " + raylet_address.status().message());
+  }
+  return {EndpointFromAddress(*gcs_address), *raylet_address};
+}
+
+// Finds the raylet a driver joining `gcs` should use: an alive node, and its id.
+std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs) {
+  auto channel = transport.Connect(gcs);
+  if (!channel.ok()) Throw(channel.status().message());
+  auto reply = (*channel)->CallSync(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+                                    std::chrono::milliseconds(10000));
+  if (!reply.ok()) {
+    Throw("cannot reach the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() +
+          "); check the address 'rayk start --head' printed");
+  }
+  auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+  if (!status.ok()) Throw(status.status().message());
+  for (const protocol::NodeInfo& node : status->nodes) {
+    if (node.alive) return {node.raylet_address, node.node_id};
+  }
+  Throw("the cluster at " + AddressFromEndpoint(gcs) + " has no alive node; start one with 'rayk start --address'");
+}
+
+}  // namespace
+
+void Init(const InitOptions& options) {
+  auto& state = State();
+  if (state) throw RuntimeError("rayk::Init: already initialized; call rayk::Shutdown() first");
+  auto runtime = std::make_unique<ProcessRuntime>();
+
+  std::string address = options.address;
+  if (address.empty()) {
+    if (const char* env = std::getenv("RAYK_ADDRESS")) address = env;
+  }
+  auto config = Config::LoadDefault(options.config_file);
+  if (!config.ok()) Throw(config.status().message());
+  if (config->slot(PluginKind::kTransport).plugin == "inproc") {
+    Throw(config->source() + " selects the 'inproc' transport, which cannot connect rayk's processes; set "
+          "[transport] plugin = \"zmq\"");
+  }
+  std::vector<std::string> libraries = options.code_libraries;
+  if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
+  for (const std::string& name : internal::FunctionRegistry::Instance().RegisteredInExecutable()) {
+    spdlog::warn("remote function {} is compiled into the executable, which workers cannot load; build it into a "
+                 "library with rayk_add_job() (see docs/jobs.md)", name);
+  }
+
+  PluginLoader loader(config->plugin_path());
+  PluginContext context;
+  context.role = ProcessRole::kDriver;
+  auto transport = loader.CreateSlot<Transport>(*config, context);
+  if (!transport.ok()) Throw(transport.status().message());
+  runtime->transport = *transport;
+
+  std::string gcs, raylet;
+  NodeId node;
+  if (address.empty()) {
+    std::tie(gcs, raylet) = StartEmbeddedCluster(options, *runtime);
+    auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
+    if (node_hex.ok()) node = NodeId::FromHex(*node_hex);
+  } else {
+    gcs = EndpointFromAddress(address);
+    std::tie(raylet, node) = FindRaylet(*runtime->transport, gcs);
+  }
+  // The node's object store, when this process can attach to it (same host).
+  std::shared_ptr<ObjectStore> store;
+  if (!node.IsNil()) {
+    context.node_id = node;
+    auto created = loader.CreateSlot<ObjectStore>(*config, context);
+    if (created.ok()) {
+      store = *created;
+    } else {
+      spdlog::info("the driver works without the node's object store (large values travel inline): {}",
+                   created.status().message());
+    }
+  }
+  CoreWorker::Options core;
+  core.is_driver = true;
+  core.job_id = JobId::FromRandom();
+  core.raylet_address = raylet;
+  core.gcs_address = gcs;
+  core.code_libraries = libraries;
+  core.node_id = node;
+  core.store = store;
+  auto core_worker = CoreWorker::Start(core, runtime->transport);
+  if (!core_worker.ok()) {
+    StopEmbeddedCluster(*runtime);
+    Throw(core_worker.status().message());
+  }
+  runtime->core_worker = std::move(*core_worker);
+  internal::SetCurrentRuntime(runtime->core_worker.get());
+  state = std::move(runtime);
+}
+
+void Shutdown() {
+  auto& state = State();
+  if (!state) return;
+  internal::SetCurrentRuntime(nullptr);
+  state->core_worker.reset();
+  StopEmbeddedCluster(*state);
+  state.reset();
+}
+
+bool IsInitialized() { return State() != nullptr; }
+
+}  // namespace rayk

@@ -1,0 +1,336 @@
+#include "gcs/gcs_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include "process/session.h"
+
+namespace rayk {
+
+namespace {
+
+using protocol::MessageType;
+
+constexpr char kNodeTable[] = "nodes";
+constexpr char kJobTable[] = "jobs";
+constexpr char kKvTable[] = "kv";
+constexpr char kGcsTable[] = "gcs";
+constexpr char kIncarnationKey[] = "incarnation";
+constexpr auto kHealthCheckPeriod = std::chrono::milliseconds(100);
+
+// A KV key in the table: the namespace, a NUL, the key. Namespaces may not
+// hold NUL, so the split is unambiguous and a namespace's keys sort together.
+std::string KvTableKey(const std::string& ns, const std::string& key) { return ns + '\0' + key; }
+
+}  // namespace
+
+GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
+                     std::shared_ptr<Scheduler> scheduler)
+    : options_(std::move(options)), transport_(std::move(transport)), store_(std::move(store)) {
+  actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_, [this] { return View(); });
+}
+
+GcsServer::~GcsServer() {
+  stopping_ = true;
+  if (health_check_.joinable()) health_check_.join();
+  server_.reset();
+}
+
+ClusterView GcsServer::View() {
+  std::lock_guard<std::mutex> lock(mu_);
+  ClusterView view;
+  view.version = view_version_;
+  for (const auto& [id, node] : nodes_) {
+    if (node.alive) view.nodes.push_back(protocol::ToNodeView(node));
+  }
+  return view;
+}
+
+protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version) {
+  protocol::ClusterViewDelta delta;
+  delta.version = view_version_;
+  // A raylet ahead of this GCS saw an earlier incarnation: start it afresh.
+  delta.full = known_version == 0 || known_version > view_version_;
+  for (const auto& [id, node] : nodes_) {
+    if (!delta.full && node_version_[id] <= known_version) continue;
+    delta.nodes.push_back(node);  // dead ones too: a raylet must know them from unknown ones
+  }
+  return delta;
+}
+
+// Reloads what a durable store kept from an earlier incarnation of this GCS,
+// and notes what a volatile one lost.
+Status GcsServer::Load() {
+  auto incarnation = store_->Get(kGcsTable, kIncarnationKey);
+  if (!incarnation.ok()) return incarnation.status();
+  if (options_.restarts > 0 && !incarnation->has_value()) {
+    info_.lost_state = "the GCS server restarted and its store (gcs plugin '" + options_.store_plugin +
+                       "') kept nothing: jobs, actors (named ones too) and KV entries from before the restart are "
+                       "lost; nodes re-registered. Use [gcs] plugin = \"sqlite\" to keep them";
+    spdlog::warn("{}", info_.lost_state);
+  }
+  RAYK_RETURN_IF_ERROR(store_->Put(kGcsTable, kIncarnationKey, std::to_string(options_.restarts)));
+
+  auto nodes = store_->GetAll(kNodeTable);
+  if (!nodes.ok()) return nodes.status();
+  auto now = std::chrono::steady_clock::now();
+  for (const auto& [key, value] : *nodes) {
+    auto node = protocol::Decode<protocol::RegisterNode>(value);
+    if (!node.ok()) {
+      spdlog::error("gcs: skipped an unreadable node record: {}", node.status().message());
+      continue;
+    }
+    // A node alive before the restart gets a full timeout to report again.
+    nodes_[node->node.node_id] = node->node;
+    if (node->node.alive) last_report_[node->node.node_id] = now;
+  }
+  auto jobs = store_->GetAll(kJobTable);
+  if (!jobs.ok()) return jobs.status();
+  for (const auto& [key, value] : *jobs) {
+    auto job = protocol::Decode<protocol::RegisterJob>(value);
+    if (job.ok()) jobs_[job->job.job_id] = job->job;
+  }
+  return actors_->Load();
+}
+
+Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options, std::shared_ptr<Transport> transport,
+                                                    std::shared_ptr<GcsStore> store,
+                                                    std::shared_ptr<Scheduler> scheduler) {
+  std::unique_ptr<GcsServer> gcs(new GcsServer(std::move(options), transport, std::move(store), std::move(scheduler)));
+  gcs->info_.restarts = gcs->options_.restarts;
+  gcs->info_.start_time_ms = NowMs();
+  RAYK_RETURN_IF_ERROR(gcs->Load());
+  auto publisher = transport->Publish(gcs->options_.publisher_endpoint);
+  if (!publisher.ok()) return publisher.status();
+  gcs->publisher_ = std::move(*publisher);
+  gcs->info_.publisher_address = gcs->publisher_->endpoint();
+  GcsServer* self = gcs.get();
+  auto server =
+      transport->Serve(gcs->options_.endpoint, [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  if (!server.ok()) return server.status();
+  gcs->server_ = std::move(*server);
+  gcs->actors_->Start(gcs->server_->endpoint());
+  gcs->health_check_ = std::thread([self] { self->HealthCheckLoop(); });
+  return gcs;
+}
+
+void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node) {
+  std::string record = protocol::Encode(MessageType::kRegisterNode, protocol::RegisterNode{node});
+  Status st = store_->Put(kNodeTable, node.node_id.Binary(), record);
+  if (!st.ok()) spdlog::error("gcs: cannot persist node {}: {}", node.node_id.Hex(), st.message());
+  st = publisher_->Publish("node", std::move(record));
+  if (!st.ok()) spdlog::error("gcs: cannot publish node {}: {}", node.node_id.Hex(), st.message());
+}
+
+void GcsServer::HealthCheckLoop() {
+  while (!stopping_) {
+    std::this_thread::sleep_for(kHealthCheckPeriod);
+    std::vector<NodeId> died;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto now = std::chrono::steady_clock::now();
+      for (auto& [id, node] : nodes_) {
+        auto report = last_report_.find(id);
+        if (!node.alive || (report != last_report_.end() && now - report->second <= options_.node_timeout)) continue;
+        node.alive = false;
+        node.death_time_ms = NowMs();
+        node.death_cause = "missed its resource reports for " + std::to_string(options_.node_timeout.count()) + " ms";
+        node.available = {};
+        BumpViewLocked(id);
+        spdlog::warn("node {} at {} {}; marking it dead", id.Hex(), node.raylet_address, node.death_cause);
+        PersistAndPublishLocked(node);
+        died.push_back(id);
+      }
+    }
+    for (const NodeId& id : died) actors_->HandleNodeDead(id);
+  }
+}
+
+void GcsServer::HandleKv(MessageType type, std::string_view message, ReplyFn reply) {
+  auto body = protocol::Decode<protocol::KvRequest>(message);
+  if (!body.ok() || !reply) return;
+  protocol::KvReply out;
+  auto fail = [&out](const Status& st) { out.error = st.message(); };
+  if (body->ns.find('\0') != std::string::npos) {
+    out.error = "a KV namespace may not contain a NUL byte";
+    reply(protocol::Encode(MessageType::kKvReply, out));
+    return;
+  }
+  std::string key = KvTableKey(body->ns, body->key);
+  switch (type) {
+    case MessageType::kKvPut: {
+      if (!body->overwrite) {
+        auto existing = store_->Get(kKvTable, key);
+        if (!existing.ok()) {
+          fail(existing.status());
+          break;
+        }
+        if (existing->has_value()) break;  // found = false: not written
+      }
+      Status st = store_->Put(kKvTable, key, body->value);
+      if (st.ok()) out.found = true; else fail(st);
+      break;
+    }
+    case MessageType::kKvGet: {
+      auto value = store_->Get(kKvTable, key);
+      if (!value.ok()) {
+        fail(value.status());
+      } else if (value->has_value()) {
+        out.found = true;
+        out.value = std::move(**value);
+      }
+      break;
+    }
+    case MessageType::kKvDelete: {
+      auto value = store_->Get(kKvTable, key);
+      if (!value.ok()) {
+        fail(value.status());
+        break;
+      }
+      out.found = value->has_value();
+      if (out.found) {
+        Status st = store_->Delete(kKvTable, key);
+        if (!st.ok()) fail(st);
+      }
+      break;
+    }
+    case MessageType::kKvList: {
+      auto all = store_->GetAll(kKvTable);
+      if (!all.ok()) {
+        fail(all.status());
+        break;
+      }
+      std::string prefix = KvTableKey(body->ns, body->key);
+      for (const auto& [k, v] : *all) {
+        if (k.starts_with(prefix)) out.keys.push_back(k.substr(body->ns.size() + 1));
+      }
+      break;
+    }
+    default:
+      return;
+  }
+  reply(protocol::Encode(MessageType::kKvReply, out));
+}
+
+void GcsServer::Handle(std::string message, ReplyFn reply) {
+  auto type = protocol::PeekType(message);
+  if (!type.ok()) {
+    spdlog::error("gcs: dropped a message: {}", type.status().message());
+    return;
+  }
+  auto ack = [&reply] {
+    if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
+  };
+  // Actor and KV messages go without mu_: the actor manager asks View(),
+  // which takes mu_, while holding its own lock.
+  switch (*type) {
+    case MessageType::kRegisterActor: {
+      auto body = protocol::Decode<protocol::RegisterActor>(message);
+      if (body.ok() && reply) actors_->HandleRegister(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kGetActor: {
+      auto body = protocol::Decode<protocol::GetActor>(message);
+      if (body.ok() && reply) actors_->HandleGet(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kKillActor: {
+      auto body = protocol::Decode<protocol::KillActor>(message);
+      if (body.ok()) actors_->HandleKill(std::move(*body), std::move(reply));
+      return;
+    }
+    case MessageType::kListActors:
+      if (reply) actors_->HandleList(std::move(reply));
+      return;
+    case MessageType::kWorkerDied: {
+      auto body = protocol::Decode<protocol::WorkerDied>(message);
+      if (body.ok()) actors_->HandleWorkerDied(*body);
+      ack();
+      return;
+    }
+    case MessageType::kKvPut:
+    case MessageType::kKvGet:
+    case MessageType::kKvDelete:
+    case MessageType::kKvList:
+      HandleKv(*type, message, std::move(reply));
+      return;
+    case MessageType::kFinishJob: {
+      auto body = protocol::Decode<protocol::FinishJob>(message);
+      if (body.ok()) actors_->HandleJobFinished(body->job_id);
+      break;  // and record the job's end below
+    }
+    default:
+      break;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (*type) {
+    case MessageType::kRegisterNode:
+    case MessageType::kReportResources: {
+      // A report is a registration too: after a GCS restart, raylets are
+      // re-learned from their next report.
+      auto body = protocol::Decode<protocol::RegisterNode>(message);
+      if (!body.ok()) break;
+      protocol::NodeInfo& node = body->node;
+      auto known = nodes_.find(node.node_id);
+      bool is_new = known == nodes_.end() || !known->second.alive;
+      node.alive = true;
+      node.start_time_ms = known != nodes_.end() && known->second.alive ? known->second.start_time_ms : NowMs();
+      if (is_new || known->second.available != node.available || known->second.total != node.total ||
+          known->second.labels != node.labels || known->second.raylet_address != node.raylet_address) {
+        BumpViewLocked(node.node_id);
+      }
+      nodes_[node.node_id] = node;
+      last_report_[node.node_id] = std::chrono::steady_clock::now();
+      if (is_new) {
+        spdlog::info("node {} registered at {} with {}", node.node_id.Hex(), node.raylet_address,
+                     node.total.ToJson());
+        PersistAndPublishLocked(node);
+      }
+      ack();
+      return;
+    }
+    case MessageType::kGetClusterView: {
+      auto body = protocol::Decode<protocol::GetClusterView>(message);
+      if (!body.ok() || !reply) break;
+      reply(protocol::Encode(MessageType::kClusterViewDelta, ViewDeltaLocked(body->known_version)));
+      return;
+    }
+    case MessageType::kGetClusterStatus: {
+      if (!reply) return;
+      protocol::ClusterStatus status;
+      for (const auto& [id, node] : nodes_) status.nodes.push_back(node);
+      for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
+      status.gcs = info_;
+      reply(protocol::Encode(MessageType::kClusterStatus, status));
+      return;
+    }
+    case MessageType::kRegisterJob: {
+      auto body = protocol::Decode<protocol::RegisterJob>(message);
+      if (!body.ok()) break;
+      jobs_[body->job.job_id] = body->job;
+      Status st = store_->Put(kJobTable, body->job.job_id.Binary(), message);
+      if (!st.ok()) spdlog::error("gcs: cannot persist job {}: {}", body->job.job_id.Hex(), st.message());
+      ack();
+      return;
+    }
+    case MessageType::kFinishJob: {
+      auto body = protocol::Decode<protocol::FinishJob>(message);
+      if (!body.ok()) break;
+      auto it = jobs_.find(body->job_id);
+      if (it != jobs_.end() && !it->second.finished) {
+        it->second.finished = true;
+        it->second.end_time_ms = NowMs();
+        Status st = store_->Put(kJobTable, body->job_id.Binary(),
+                                protocol::Encode(MessageType::kRegisterJob, protocol::RegisterJob{it->second}));
+        if (!st.ok()) spdlog::error("gcs: cannot persist job end: {}", st.message());
+      }
+      ack();
+      return;
+    }
+    default:
+      spdlog::error("gcs: unexpected message type {}", static_cast<int>(*type));
+      return;
+  }
+  spdlog::error("gcs: dropped a malformed message of type {}", static_cast<int>(*type));
+}
+
+}  // namespace rayk

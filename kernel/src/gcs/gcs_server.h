@@ -1,0 +1,85 @@
+// GcsServer: the cluster's metadata service, built on the gcs slot's table
+// store and served through the transport slot.
+//
+// Tables: nodes (registrations and the resource reports raylets send every
+// report period), jobs, actors (gcs_actor_manager.h) and the internal KV.
+// Everything it must not forget is written to the GcsStore before it answers,
+// so a GCS restarted on a durable store (sqlite) reloads it; raylets and core
+// workers retry their GCS calls (gcs_client.h) and re-report on their own.
+//
+// Health check: a node whose reports stop for `node_timeout` is marked dead;
+// the change is persisted, published on the "node" topic and passed to the
+// actor manager, which restarts the node's actors elsewhere.
+// Thread-safe: the transport calls the handler on one thread, a health-check
+// thread runs beside it, and a mutex guards the tables.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "gcs/gcs_actor_manager.h"
+#include "rpc/protocol.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/transport.h"
+
+namespace rayk {
+
+class GcsServer {
+ public:
+  struct Options {
+    std::string endpoint = "tcp://127.0.0.1:0";
+    std::string publisher_endpoint = "tcp://127.0.0.1:0";
+    std::chrono::milliseconds node_timeout{10000};
+    uint32_t restarts = 0;           // > 0: a supervisor restarted this GCS
+    std::string store_plugin;        // the gcs slot's plugin, for messages
+  };
+
+  static Result<std::unique_ptr<GcsServer>> Start(Options options, std::shared_ptr<Transport> transport,
+                                                   std::shared_ptr<GcsStore> store,
+                                                   std::shared_ptr<Scheduler> scheduler);
+  ~GcsServer();
+
+  std::string endpoint() const { return server_->endpoint(); }
+  std::string publisher_endpoint() const { return publisher_->endpoint(); }
+
+ private:
+  GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
+            std::shared_ptr<Scheduler> scheduler);
+  Status Load();
+  ClusterView View();
+  void Handle(std::string message, ReplyFn reply);
+  void HandleKv(protocol::MessageType type, std::string_view message, ReplyFn reply);
+  void HealthCheckLoop();
+  // Records a node's new state in the store and tells subscribers.
+  void PersistAndPublishLocked(const protocol::NodeInfo& node);
+  void BumpViewLocked(const NodeId& node) { node_version_[node] = ++view_version_; }
+  protocol::ClusterViewDelta ViewDeltaLocked(uint64_t known_version);
+
+  Options options_;
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<GcsStore> store_;
+  protocol::GcsInfo info_;
+
+  std::mutex mu_;
+  std::map<NodeId, protocol::NodeInfo> nodes_;
+  std::map<NodeId, std::chrono::steady_clock::time_point> last_report_;
+  std::map<JobId, protocol::JobInfo> jobs_;
+  // The cluster view's version: bumped whenever a node's resources, labels
+  // or liveness change; each node remembers the version of its last change,
+  // so a raylet gets only what changed since the version it has.
+  uint64_t view_version_ = 0;
+  std::map<NodeId, uint64_t> node_version_;
+  std::unique_ptr<GcsActorManager> actors_;
+  std::unique_ptr<Publisher> publisher_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread health_check_;
+  std::unique_ptr<Server> server_;  // last: stops before the state it uses goes
+};
+
+}  // namespace rayk

@@ -1,0 +1,237 @@
+#include "object_manager/object_manager.h"
+
+#include <cstring>
+
+#include <spdlog/spdlog.h>
+
+namespace rayk {
+
+namespace {
+
+using protocol::MessageType;
+
+constexpr auto kPullTimeout = std::chrono::minutes(5);
+constexpr auto kChunkTimeout = std::chrono::seconds(30);
+
+}  // namespace
+
+Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
+                                       const internal::StoreLocation& where) {
+  auto channel = transport.Connect(where.raylet_address);
+  if (!channel.ok()) return channel.status();
+  std::string bytes;
+  bytes.reserve(where.size);
+  while (bytes.size() < where.size) {
+    protocol::ReadObjectChunk read{id, bytes.size(), std::min<uint64_t>(ObjectManager::kChunkSize, where.size - bytes.size())};
+    auto reply = (*channel)->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+    if (!reply.ok()) {
+      return Status::NotFound("cannot read object " + id.Hex() + " from node " + where.node.Hex().substr(0, 8) + ": " +
+                              reply.status().message());
+    }
+    auto chunk = protocol::Decode<protocol::ObjectChunk>(*reply);
+    if (!chunk.ok()) return chunk.status();
+    if (!chunk->found || chunk->data.empty()) {
+      return Status::NotFound("object " + id.Hex() + " is no longer in the store of node " +
+                              where.node.Hex().substr(0, 8));
+    }
+    bytes += chunk->data;
+  }
+  return bytes;
+}
+
+// ---------------------------------------------------------------- NodeObjects
+
+NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,
+                         std::shared_ptr<Channel> raylet, std::shared_ptr<Transport> transport)
+    : store_(std::move(store)),
+      node_(node),
+      raylet_address_(std::move(raylet_address)),
+      raylet_(std::move(raylet)),
+      transport_(std::move(transport)) {}
+
+Result<internal::StoreLocation> NodeObjects::Put(const ObjectId& id, std::string_view bytes) {
+  auto created = store_->Create(id, bytes.size(), /*primary=*/true);
+  if (!created.ok()) return created.status();
+  std::memcpy((*created)->data(), bytes.data(), bytes.size());
+  created->reset();
+  RAYK_RETURN_IF_ERROR(store_->Seal(id));
+  return internal::StoreLocation{node_, raylet_address_, bytes.size()};
+}
+
+Result<std::shared_ptr<const ObjectBuffer>> NodeObjects::Get(const ObjectId& id,
+                                                             const internal::StoreLocation& where) {
+  if (where.node != node_ && !store_->Contains(id)) {
+    protocol::PullObject pull{id, where};
+    auto reply = raylet_->CallSync(protocol::Encode(MessageType::kPullObject, pull), kPullTimeout);
+    if (!reply.ok()) return Status::Unavailable("the local raylet did not pull object " + id.Hex() + ": " +
+                                                reply.status().message());
+    auto status = protocol::Decode<protocol::StatusReply>(*reply);
+    if (!status.ok()) return status.status();
+    RAYK_RETURN_IF_ERROR(status->ToStatus());
+  }
+  auto buffers = store_->Get({id}, std::chrono::milliseconds(0));
+  if (!buffers.ok()) return buffers.status();
+  if ((*buffers)[0] == nullptr) {
+    return Status::NotFound("object " + id.Hex() + " is no longer in the object store of node " +
+                            where.node.Hex().substr(0, 8));
+  }
+  return (*buffers)[0];
+}
+
+void NodeObjects::Free(const ObjectId& id, const internal::StoreLocation& where) {
+  if (where.node == node_) {
+    (void)store_->Delete({id});
+    return;
+  }
+  // A secondary copy here goes too; the primary is freed by its node's raylet.
+  (void)store_->Delete({id});
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& channel = raylets_[where.raylet_address];
+  if (!channel) {
+    auto connected = transport_->Connect(where.raylet_address);
+    if (!connected.ok()) return;
+    channel = std::move(*connected);
+  }
+  (void)channel->Send(protocol::Encode(MessageType::kFreeObjects, protocol::FreeObjects{{id}}));
+}
+
+// ---------------------------------------------------------------- ObjectManager
+
+ObjectManager::ObjectManager(std::shared_ptr<ObjectStore> store, NodeId node, std::string plugin,
+                             std::shared_ptr<Transport> transport)
+    : store_(std::move(store)), node_(node), plugin_(std::move(plugin)), transport_(std::move(transport)) {}
+
+ObjectManager::~ObjectManager() {
+  std::vector<PullThread> pulls;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+    pulls.swap(pulls_);
+  }
+  for (PullThread& pull : pulls) pull.thread.join();
+  std::lock_guard<std::mutex> lock(mu_);
+  raylets_.clear();
+}
+
+std::shared_ptr<Channel> ObjectManager::RayletChannel(const std::string& address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto& channel = raylets_[address];
+  if (!channel) {
+    auto connected = transport_->Connect(address);
+    if (!connected.ok()) return nullptr;
+    channel = std::move(*connected);
+  }
+  return channel;
+}
+
+Status ObjectManager::Pull(const protocol::PullObject& pull) {
+  const ObjectId& id = pull.object_id;
+  if (store_->Contains(id)) return Status::Ok();
+  std::shared_ptr<Channel> source = RayletChannel(pull.from.raylet_address);
+  if (!source) return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
+  auto created = store_->Create(id, pull.from.size, /*primary=*/false);
+  if (created.status().code() == StatusCode::kAlreadyExists) {
+    // Another pull of the same object is under way: wait for its seal.
+    auto buffers = store_->Get({id}, kPullTimeout);
+    if (buffers.ok() && (*buffers)[0]) return Status::Ok();
+    return Status::Unavailable("object " + id.Hex() + " was being pulled by another request that did not finish");
+  }
+  if (!created.ok()) return created.status();
+  std::unique_ptr<MutableObjectBuffer> buffer = std::move(*created);
+  for (uint64_t offset = 0; offset < pull.from.size; offset += kChunkSize) {
+    protocol::ReadObjectChunk read{id, offset, std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
+    auto reply = source->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+    std::optional<protocol::ObjectChunk> chunk;
+    if (reply.ok()) {
+      auto body = protocol::Decode<protocol::ObjectChunk>(*reply);
+      if (body.ok()) chunk = std::move(*body);
+    }
+    if (!chunk || !chunk->found || chunk->data.size() != read.length) {
+      buffer.reset();
+      (void)store_->Abort(id);
+      std::string why = !reply.ok() ? reply.status().message()
+                        : !chunk   ? "a malformed reply"
+                                   : "the object is not there (freed, or its node restarted)";
+      return Status::NotFound("cannot pull object " + id.Hex() + " from node " + pull.from.node.Hex().substr(0, 8) +
+                              ": " + why);
+    }
+    std::memcpy(buffer->data() + offset, chunk->data.data(), chunk->data.size());
+  }
+  buffer.reset();
+  return store_->Seal(id);
+}
+
+bool ObjectManager::Handle(MessageType type, std::string_view message, ReplyFn& reply) {
+  switch (type) {
+    case MessageType::kPullObject: {
+      auto body = protocol::Decode<protocol::PullObject>(message);
+      if (!body.ok() || !reply) return true;
+      auto done = std::make_shared<std::atomic<bool>>(false);
+      std::lock_guard<std::mutex> lock(mu_);
+      if (stopping_) return true;
+      for (auto it = pulls_.begin(); it != pulls_.end();) {
+        if (it->done->load()) {
+          it->thread.join();
+          it = pulls_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      pulls_.push_back({std::thread([this, pull = std::move(*body), reply = std::move(reply), done] {
+                          Status status = Pull(pull);
+                          if (!status.ok()) spdlog::warn("object manager: {}", status.message());
+                          reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+                          *done = true;
+                        }),
+                        done});
+      return true;
+    }
+    case MessageType::kReadObjectChunk: {
+      auto body = protocol::Decode<protocol::ReadObjectChunk>(message);
+      if (!body.ok() || !reply) return true;
+      protocol::ObjectChunk chunk;
+      auto buffers = store_->Get({body->object_id}, std::chrono::milliseconds(0));
+      if (buffers.ok() && (*buffers)[0]) {
+        const ObjectBuffer& buffer = *(*buffers)[0];
+        chunk.total_size = buffer.size();
+        if (body->offset <= buffer.size()) {
+          chunk.found = true;
+          uint64_t length = std::min<uint64_t>(body->length, buffer.size() - body->offset);
+          chunk.data.assign(reinterpret_cast<const char*>(buffer.data()) + body->offset, length);
+        }
+      }
+      reply(protocol::Encode(MessageType::kObjectChunk, chunk));
+      return true;
+    }
+    case MessageType::kFreeObjects: {
+      auto body = protocol::Decode<protocol::FreeObjects>(message);
+      if (body.ok()) (void)store_->Delete(body->object_ids);
+      if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
+      return true;
+    }
+    case MessageType::kGetStoreStats: {
+      if (!reply) return true;
+      ObjectStoreStats stats = store_->Stats();
+      protocol::StoreStats out;
+      out.node_id = node_;
+      out.plugin = plugin_;
+      out.capacity_bytes = stats.capacity_bytes;
+      out.used_bytes = stats.used_bytes;
+      out.pinned_bytes = stats.pinned_bytes;
+      out.spilled_bytes = stats.spilled_bytes;
+      out.num_objects = stats.num_objects;
+      out.num_evicted = stats.num_evicted;
+      out.num_spilled = stats.num_spilled;
+      for (const ObjectStoreEntry& entry : store_->List(10)) {
+        out.largest.push_back({entry.id, entry.size, entry.primary, entry.pinned, entry.spilled, entry.in_memory,
+                               entry.creator_pid});
+      }
+      reply(protocol::Encode(MessageType::kStoreStats, out));
+      return true;
+    }
+    default:
+      return false;
+  }
+}
+
+}  // namespace rayk

@@ -1,0 +1,99 @@
+// The object store as rayk's processes use it, for objects too large to
+// travel inline (over kInlineLimit bytes).
+//
+// Every process of a node maps the same store (the shm plugin): a worker
+// writes a task's large result there once, and its owner, or a task on the
+// same node that takes it as an argument, reads the same pages (zero copy).
+// An object that lives on another node is first pulled into this node's
+// store, in chunks, by this node's raylet (ObjectManager), as a secondary copy
+// that the store may evict; the primary stays where it was made until its
+// owner frees it.
+//
+// NodeObjects is a process's handle on this (null when the configured store
+// is not shared by the node: values then travel inline as before).
+// ObjectManager is the raylet's side: it serves chunks to other nodes,
+// pulls for its processes, frees on owners' request and reports usage
+// (`rayk memory`). Both are thread-safe.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "rpc/protocol.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/plugin/transport.h"
+
+namespace rayk {
+
+constexpr size_t kInlineLimit = 100 * 1024;
+
+// Reads a whole object from the raylet of the node whose store holds it, in
+// chunks, into this process's memory: for a process that cannot map that
+// store (no shared store here, e.g. a driver on another host).
+Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
+                                       const internal::StoreLocation& where);
+
+class NodeObjects {
+ public:
+  NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,
+              std::shared_ptr<Channel> raylet, std::shared_ptr<Transport> transport);
+
+  const NodeId& node() const { return node_; }
+  // Writes `bytes` as the primary copy of `id` in this node's store.
+  Result<internal::StoreLocation> Put(const ObjectId& id, std::string_view bytes);
+  // A pinned view of the object's bytes in this node's store, pulled here
+  // first when it lives on another node. kNotFound when it is gone (its node
+  // died, or it was freed).
+  Result<std::shared_ptr<const ObjectBuffer>> Get(const ObjectId& id, const internal::StoreLocation& where);
+  // Frees the primary copy (the owner's call), here or on its node.
+  void Free(const ObjectId& id, const internal::StoreLocation& where);
+
+ private:
+  std::shared_ptr<ObjectStore> store_;
+  NodeId node_;
+  std::string raylet_address_;
+  std::shared_ptr<Channel> raylet_;
+  std::shared_ptr<Transport> transport_;
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Channel>> raylets_;  // of other nodes, for frees
+};
+
+class ObjectManager {
+ public:
+  static constexpr uint64_t kChunkSize = 8 << 20;
+
+  ObjectManager(std::shared_ptr<ObjectStore> store, NodeId node, std::string plugin,
+                std::shared_ptr<Transport> transport);
+  ~ObjectManager();
+
+  // Answers kPullObject, kReadObjectChunk, kFreeObjects and kGetStoreStats;
+  // false for other messages.
+  bool Handle(protocol::MessageType type, std::string_view message, ReplyFn& reply);
+
+ private:
+  Status Pull(const protocol::PullObject& pull);
+  std::shared_ptr<Channel> RayletChannel(const std::string& address);
+
+  std::shared_ptr<ObjectStore> store_;
+  NodeId node_;
+  std::string plugin_;
+  std::shared_ptr<Transport> transport_;
+  std::mutex mu_;
+  std::map<std::string, std::shared_ptr<Channel>> raylets_;
+  // A pull waits on the network, so it runs off the raylet's handler thread.
+  struct PullThread {
+    std::thread thread;
+    std::shared_ptr<std::atomic<bool>> done;
+  };
+  std::vector<PullThread> pulls_;
+  bool stopping_ = false;
+};
+
+}  // namespace rayk

@@ -1,0 +1,323 @@
+#include "rayk/host/plugin_loader.h"
+
+#include <dlfcn.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <set>
+#include <sstream>
+
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
+
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/transport.h"
+
+namespace rayk {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr char kDescriptorSymbol[] = "rayk_plugin";
+
+std::string FileName(PluginKind kind, const std::string& name) {
+  return std::string("rayk_") + PluginKindName(kind) + "_" + name + ".so";
+}
+
+bool IsPath(const std::string& name_or_path) {
+  return name_or_path.find('/') != std::string::npos ||
+         (name_or_path.size() > 3 && name_or_path.ends_with(".so"));
+}
+
+// Opens `path` and checks that it is a rayk plugin built for this ABI.
+Result<PluginInfo> Inspect(const fs::path& path) {
+  auto library = std::make_shared<boost::dll::shared_library>();
+  try {
+    // RTLD_NODELETE: objects a plugin made (a store's pinned buffers, say)
+    // may outlive every handle to it; their code must stay mapped.
+    library->load(path, static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE));
+  } catch (const std::exception& error) {
+    return Status::InvalidArgument("plugin file " + path.string() +
+                                   " cannot be loaded as a shared library (" + error.what() +
+                                   "); point the config at a rayk plugin .so built with rayk_add_plugin()");
+  }
+  if (!library->has(kDescriptorSymbol)) {
+    return Status::InvalidArgument("plugin file " + path.string() +
+                                   " is a shared library but not a rayk plugin (it exports no '" +
+                                   kDescriptorSymbol + "' descriptor); build it with rayk_add_plugin() "
+                                   "and end its .cc with RAYK_PLUGIN(...)");
+  }
+  const auto& descriptor = library->get<const PluginDescriptor>(kDescriptorSymbol);
+  if (descriptor.abi_version != RAYK_PLUGIN_ABI_VERSION) {
+    return Status::InvalidArgument("plugin file " + path.string() + " was built for plugin ABI version " +
+                                   std::to_string(descriptor.abi_version) + " but this rayk expects " +
+                                   std::to_string(RAYK_PLUGIN_ABI_VERSION) +
+                                   "; rebuild the plugin against this rayk's headers");
+  }
+  if (std::string(PluginKindName(descriptor.kind)) == "unknown" || descriptor.name == nullptr ||
+      descriptor.create == nullptr) {
+    return Status::InvalidArgument("plugin file " + path.string() +
+                                   " has a malformed descriptor (unknown kind, no name or no create "
+                                   "function); declare it with RAYK_PLUGIN(...)");
+  }
+  PluginInfo info;
+  info.path = path.string();
+  info.kind = descriptor.kind;
+  info.name = descriptor.name;
+  info.version = descriptor.version ? descriptor.version : "";
+  info.summary = descriptor.summary ? descriptor.summary : "";
+  if (descriptor.settings != nullptr) {
+    info.settings.assign(descriptor.settings, descriptor.settings + descriptor.num_settings);
+  }
+  info.library = library;
+  return info;
+}
+
+void DestroySlotObject(PluginKind kind, void* object) {
+  switch (kind) {
+    case PluginKind::kScheduler: delete static_cast<Scheduler*>(object); break;
+    case PluginKind::kStore: delete static_cast<ObjectStore*>(object); break;
+    case PluginKind::kTransport: delete static_cast<Transport*>(object); break;
+    case PluginKind::kGcs: delete static_cast<GcsStore*>(object); break;
+  }
+}
+
+std::string SectionName(const PluginInfo& plugin) {
+  return "[" + std::string(PluginKindName(plugin.kind)) + "." + plugin.name + "]";
+}
+
+std::string Place(const std::string& source, int line) {
+  return line > 0 ? source + ":" + std::to_string(line) : source + " (command line)";
+}
+
+Result<SettingValue> Convert(const SettingSpec& spec, const SettingValue& value, const std::string& where) {
+  auto wrong = [&](const std::string& what) {
+    return Status::InvalidArgument(where + " " + spec.key + " = " + SettingValueToString(value) +
+                                   " " + what);
+  };
+  switch (spec.type) {
+    case SettingType::kString:
+      if (std::holds_alternative<std::string>(value)) return value;
+      return wrong("must be a string, as in " + std::string(spec.key) + " = \"...\"");
+    case SettingType::kInteger:
+      if (std::holds_alternative<int64_t>(value)) return value;
+      return wrong("must be an integer, as in " + std::string(spec.key) + " = 4");
+    case SettingType::kFloat:
+      if (const auto* i = std::get_if<int64_t>(&value)) return SettingValue(static_cast<double>(*i));
+      if (std::holds_alternative<double>(value)) return value;
+      return wrong("must be a number, as in " + std::string(spec.key) + " = 0.5");
+    case SettingType::kBool:
+      if (std::holds_alternative<bool>(value)) return value;
+      return wrong("must be true or false");
+    case SettingType::kBytes: {
+      if (const auto* i = std::get_if<int64_t>(&value)) {
+        if (*i >= 0) return value;
+        return wrong("must not be negative");
+      }
+      if (const auto* text = std::get_if<std::string>(&value)) {
+        auto bytes = ParseBytes(*text);
+        if (bytes.ok()) return SettingValue(*bytes);
+      }
+      return wrong("is not a size; write it as a byte count or with a unit, as in \"64MiB\" or \"2GiB\"");
+    }
+  }
+  return wrong("has an unknown setting type");
+}
+
+}  // namespace
+
+Result<int64_t> ParseBytes(const std::string& text) {
+  size_t digits_end = 0;
+  double number = 0;
+  try {
+    number = std::stod(text, &digits_end);
+  } catch (const std::exception&) {
+    return Status::InvalidArgument("'" + text + "' is not a size; write it as \"64MiB\" or \"2GiB\"");
+  }
+  std::string unit = text.substr(digits_end);
+  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
+  static const std::map<std::string, double> kUnits = {
+      {"", 1},         {"B", 1},         {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
+      {"TB", 1e12},    {"KiB", 1 << 10}, {"MiB", 1 << 20},    {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
+      {"K", 1 << 10},  {"M", 1 << 20},   {"G", 1ull << 30}};
+  auto it = kUnits.find(unit);
+  if (it == kUnits.end() || number < 0) {
+    return Status::InvalidArgument("'" + text + "' is not a size; write it as \"64MiB\" or \"2GiB\"");
+  }
+  return static_cast<int64_t>(number * it->second);
+}
+
+PluginLoader::PluginLoader(const std::vector<std::string>& config_path) {
+  if (const char* env = std::getenv("RAYK_PLUGIN_PATH")) {
+    std::stringstream split(env);
+    for (std::string dir; std::getline(split, dir, ':');) {
+      if (!dir.empty()) search_path_.push_back(dir);
+    }
+  }
+  search_path_.insert(search_path_.end(), config_path.begin(), config_path.end());
+  // The kernel library sits in <prefix>/lib (or <build>/lib); plugins beside it.
+  boost::dll::fs::error_code ec;
+  fs::path kernel = boost::dll::this_line_location(ec);
+  if (!ec) search_path_.push_back((kernel.parent_path() / "rayk" / "plugins").string());
+  search_path_.push_back(RAYK_INSTALL_PLUGIN_DIR);
+}
+
+std::vector<PluginInfo> PluginLoader::List(std::vector<std::string>* errors) const {
+  std::vector<PluginInfo> found;
+  std::set<std::pair<PluginKind, std::string>> seen;
+  std::set<std::string> seen_dirs;
+  for (const std::string& dir : search_path_) {
+    std::error_code ec;
+    fs::path canonical = fs::weakly_canonical(dir, ec);
+    if (ec || !seen_dirs.insert(canonical.string()).second || !fs::is_directory(canonical, ec)) continue;
+    std::vector<fs::path> files;
+    for (const auto& entry : fs::directory_iterator(canonical, ec)) {
+      std::string file = entry.path().filename().string();
+      if (file.starts_with("rayk_") && file.ends_with(".so")) files.push_back(entry.path());
+    }
+    std::sort(files.begin(), files.end());
+    for (const fs::path& file : files) {
+      auto info = Inspect(file);
+      if (!info.ok()) {
+        if (errors) errors->push_back(info.status().message());
+        continue;
+      }
+      if (seen.insert({info->kind, info->name}).second) found.push_back(std::move(*info));
+    }
+  }
+  return found;
+}
+
+Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_or_path) const {
+  const std::string slot = PluginKindName(kind);
+  std::optional<PluginInfo> info;
+  if (IsPath(name_or_path)) {
+    std::error_code ec;
+    if (!fs::exists(name_or_path, ec)) {
+      return Status::NotFound("plugin file " + name_or_path + " for [" + slot +
+                              "] does not exist; fix the path or name an installed plugin (rayk plugins list)");
+    }
+    auto inspected = Inspect(name_or_path);
+    if (!inspected.ok()) return inspected.status();
+    info = std::move(*inspected);
+  } else {
+    const std::string file = FileName(kind, name_or_path);
+    for (const std::string& dir : search_path_) {
+      std::error_code ec;
+      fs::path candidate = fs::path(dir) / file;
+      if (!fs::exists(candidate, ec)) continue;
+      auto inspected = Inspect(candidate);
+      if (!inspected.ok()) return inspected.status();
+      info = std::move(*inspected);
+      break;
+    }
+    if (!info) {
+      std::vector<std::string> names;
+      std::string available;
+      for (const PluginInfo& other : List()) {
+        if (other.kind != kind) continue;
+        names.push_back(other.name);
+        available += (available.empty() ? "" : ", ") + other.name;
+      }
+      std::string nearest = NearestName(name_or_path, names);
+      return Status::NotFound("no " + slot + " plugin named '" + name_or_path + "' (looked for " + file +
+                              " in the plugin path); " +
+                              (nearest.empty() ? "" : "did you mean '" + nearest + "'? ") +
+                              "available: " + (available.empty() ? "none" : available) +
+                              " (add folders with plugin_path or RAYK_PLUGIN_PATH)");
+    }
+    if (info->name != name_or_path) {
+      return Status::InvalidArgument("plugin file " + info->path + " declares the name '" + info->name +
+                                     "' but was found as '" + name_or_path +
+                                     "'; rename the file to " + FileName(info->kind, info->name));
+    }
+  }
+  if (info->kind != kind) {
+    return Status::InvalidArgument("plugin file " + info->path + " is a " + PluginKindName(info->kind) +
+                                   " plugin ('" + info->name + "'), but [" + slot + "] needs a " + slot +
+                                   " plugin; choose one from 'rayk plugins list'");
+  }
+  return std::move(*info);
+}
+
+Result<PluginSettings> PluginLoader::ValidateSettings(const PluginInfo& plugin, const RawSettingTable& table,
+                                                      const std::string& source) {
+  const std::string section = SectionName(plugin);
+  std::vector<std::string> known;
+  for (const SettingSpec& spec : plugin.settings) known.push_back(spec.key);
+  for (const auto& [key, raw] : table) {
+    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
+    std::string nearest = NearestName(key, known);
+    return Status::InvalidArgument(
+        Place(source, raw.line) + ": unknown key '" + key + "' in " + section + "; " +
+        (nearest.empty() ? std::string("") : "did you mean '" + nearest + "'? ") +
+        (known.empty() ? "this plugin takes no settings"
+                       : "'rayk plugins info " + plugin.name + "' lists its settings"));
+  }
+  std::map<std::string, SettingValue> values;
+  for (const SettingSpec& spec : plugin.settings) {
+    auto it = table.find(spec.key);
+    if (it != table.end()) {
+      auto converted = Convert(spec, it->second.value, Place(source, it->second.line) + ": " + section);
+      if (!converted.ok()) return converted.status();
+      values[spec.key] = *converted;
+      continue;
+    }
+    if (spec.default_value == nullptr) {
+      return Status::InvalidArgument(source + ": " + section + " needs the setting '" + spec.key + "' (" +
+                                     SettingTypeName(spec.type) + "): " + spec.help);
+    }
+    auto parsed = ParseSettingText(spec.default_value);
+    auto converted = Convert(spec, *parsed, "plugin " + plugin.path + " default for " + section);
+    if (!converted.ok()) return converted.status();
+    values[spec.key] = *converted;
+  }
+  return PluginSettings(std::move(values));
+}
+
+Result<std::shared_ptr<void>> PluginLoader::Create(PluginKind kind, const std::string& name_or_path,
+                                                   const RawSettingTable& table, const std::string& source,
+                                                   PluginContext context) const {
+  auto info = Find(kind, name_or_path);
+  if (!info.ok()) return info.status();
+  auto settings = ValidateSettings(*info, table, source);
+  if (!settings.ok()) return settings.status();
+  context.settings = &*settings;
+  if (context.config_file.empty()) context.config_file = source;
+  auto library = std::static_pointer_cast<boost::dll::shared_library>(info->library);
+  const auto& descriptor = library->get<const PluginDescriptor>(kDescriptorSymbol);
+  void* object = nullptr;
+  try {
+    object = descriptor.create(context);
+  } catch (const std::exception& error) {
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
+                                   info->path + ") failed to start: " + error.what());
+  } catch (...) {
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
+                                   info->path + ") failed to start with an unknown exception");
+  }
+  if (object == nullptr) {
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
+                                   info->path + ") created nothing; see its log for why");
+  }
+  // The deleter owns the library: the object's code is unloaded only after
+  // the object is gone.
+  return std::shared_ptr<void>(object, [kind, library](void* p) { DestroySlotObject(kind, p); });
+}
+
+Result<std::shared_ptr<void>> PluginLoader::CreateFromConfig(PluginKind kind, const Config& config,
+                                                             PluginContext context) const {
+  const SlotConfig& slot = config.slot(kind);
+  auto info = Find(kind, slot.plugin);
+  if (!info.ok()) {
+    if (slot.line > 0) return Status(info.status().code(), Place(config.source(), slot.line) + ": " + info.status().message());
+    return info.status();
+  }
+  context.config_file = config.source();
+  return Create(kind, info->path, config.Table(kind, info->name), config.source(), std::move(context));
+}
+
+}  // namespace rayk

@@ -1,0 +1,622 @@
+#include "raylet/raylet.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include <spdlog/spdlog.h>
+
+#include "rayk/plugin/scheduling_util.h"
+#include "process/session.h"
+
+namespace rayk {
+
+namespace {
+
+using protocol::MessageType;
+
+constexpr auto kReportPeriod = std::chrono::milliseconds(100);
+// A job whose workers die this many times in a row before registering cannot
+// start workers (its library does not load, say): its leases fail.
+constexpr int kMaxFailedStarts = 3;
+// How many times one lease request may be forwarded between raylets.
+constexpr uint32_t kMaxSpillbacks = 4;
+constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
+
+}  // namespace
+
+Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler)
+    : options_(std::move(options)), transport_(std::move(transport)), scheduler_(std::move(scheduler)) {
+  available_ = options_.resources;
+  hostname_ = LocalHostName();
+  // Owners keep leases from several raylets in one map: start this node's
+  // ids in a range of their own.
+  next_lease_id_ = ((std::hash<std::string>{}(options_.node_id.Binary()) & 0xFFFFFF) << 32) | 1;
+}
+
+Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<Transport> transport,
+                                              std::shared_ptr<Scheduler> scheduler, std::shared_ptr<ObjectStore> store,
+                                              const std::string& store_plugin) {
+  std::unique_ptr<Raylet> raylet(new Raylet(std::move(options), std::move(transport), std::move(scheduler)));
+  if (store) {
+    raylet->object_manager_ =
+        std::make_unique<ObjectManager>(std::move(store), raylet->options_.node_id, store_plugin, raylet->transport_);
+  }
+  auto executable = RaykExecutable();
+  if (!executable.ok()) return executable.status();
+  raylet->executable_ = *executable;
+  auto gcs = GcsClient::Connect(*raylet->transport_, raylet->options_.gcs_address);
+  if (!gcs.ok()) return gcs.status();
+  raylet->gcs_ = std::move(*gcs);
+  Raylet* self = raylet.get();
+  auto server = raylet->transport_->Serve(raylet->options_.endpoint,
+                                          [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  if (!server.ok()) return server.status();
+  raylet->server_ = std::move(*server);
+  protocol::RegisterNode registration;
+  {
+    std::lock_guard<std::mutex> lock(raylet->mu_);
+    registration.node = raylet->NodeInfoLocked();
+  }
+  auto reply = raylet->gcs_->CallSync(protocol::Encode(MessageType::kRegisterNode, registration), kRequestTimeout);
+  if (!reply.ok()) {
+    return Status::Unavailable("raylet cannot register with the GCS at " + raylet->options_.gcs_address + ": " +
+                               reply.status().message() + "; check the address and that the GCS is running");
+  }
+  raylet->monitor_ = std::thread([self] { self->MonitorLoop(); });
+  spdlog::info("raylet {} serving at {} with {}", raylet->options_.node_id.Hex(), raylet->endpoint(),
+               raylet->options_.resources.ToJson());
+  return raylet;
+}
+
+Raylet::~Raylet() {
+  stopping_ = true;
+  if (monitor_.joinable()) monitor_.join();
+  server_.reset();
+  std::lock_guard<std::mutex> lock(mu_);
+  for (auto& [id, worker] : workers_) {
+    if (worker.pid > 0) kill(worker.pid, SIGKILL);
+  }
+  for (auto& [id, worker] : workers_) {
+    int status;
+    if (worker.pid > 0) waitpid(worker.pid, &status, 0);
+  }
+}
+
+protocol::NodeInfo Raylet::NodeInfoLocked() {
+  protocol::NodeInfo info;
+  info.node_id = options_.node_id;
+  info.raylet_address = server_ ? server_->endpoint() : "";
+  info.total = options_.resources;
+  info.available = available_;
+  info.labels = options_.labels;
+  info.pid = getpid();
+  info.num_workers = static_cast<uint32_t>(workers_.size());
+  info.pending_leases = static_cast<uint32_t>(pending_.size());
+  for (const PendingLease& lease : pending_) {
+    if (!lease.resources_acquired) info.pending_demands.push_back(FormatResources(lease.request.resources));
+  }
+  for (const PendingLease& lease : pending_) {
+    if (lease.infeasible) info.infeasible_demands.push_back(FormatResources(lease.request.resources));
+  }
+  return info;
+}
+
+void Raylet::AcquireResources(const ResourceSet& resources) { available_.Subtract(resources); }
+
+void Raylet::ReleaseResources(const ResourceSet& resources) {
+  ResourceSet back = resources;
+  // CPUs lent to unblocked workers beyond what was free are repaid first.
+  double cpus = back.Get("CPU");
+  double repay = std::min(cpus, cpu_debt_);
+  cpu_debt_ -= repay;
+  back.Set("CPU", cpus - repay);
+  available_.Add(back);
+}
+
+void Raylet::Handle(std::string message, ReplyFn reply) {
+  auto type = protocol::PeekType(message);
+  if (!type.ok()) {
+    spdlog::error("raylet: dropped a message: {}", type.status().message());
+    return;
+  }
+  auto ack = [&reply] {
+    if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
+  };
+  // Object transfers need none of the raylet's state.
+  if (object_manager_ && object_manager_->Handle(*type, message, reply)) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  switch (*type) {
+    case MessageType::kRequestWorkerLease: {
+      auto body = protocol::Decode<protocol::RequestWorkerLease>(message);
+      if (!body.ok() || !reply) break;
+      // The GCS leases for actors, which may outlive their job (detached).
+      if (finished_jobs_.count(body->job_id) && body->owner_address != options_.gcs_address) {
+        protocol::LeaseReply refused;
+        refused.result = protocol::LeaseReply::Result::kFailed;
+        refused.request_id = body->request_id;
+        refused.reason = "the job finished";
+        reply(protocol::Encode(MessageType::kLeaseReply, refused));
+        return;
+      }
+      // A driver on this host is watched, so that a job whose driver is
+      // killed does not keep its leases and workers (workers are the
+      // raylet's children, watched through waitpid).
+      if (body->owner_pid > 0 && body->owner_host == hostname_ && !IsWorkerPid(body->owner_pid)) {
+        drivers_[body->job_id] = body->owner_pid;
+      }
+      pending_.push_back(PendingLease{std::move(*body), std::move(reply)});
+      Dispatch();
+      return;
+    }
+    case MessageType::kReturnWorker: {
+      auto body = protocol::Decode<protocol::ReturnWorker>(message);
+      if (!body.ok()) break;
+      auto lease = leases_.find(body->lease_id);
+      if (lease != leases_.end()) {
+        auto worker = workers_.find(lease->second.worker_id);
+        bool lent = worker != workers_.end() && worker->second.blocked;
+        ResourceSet back = lease->second.resources;
+        if (lent) back.Set("CPU", 0);  // its CPU is already back in the pool
+        ReleaseResources(back);
+        if (worker != workers_.end()) {
+          worker->second.lease_id = 0;
+          worker->second.blocked = false;
+          if (body->worker_exiting) KillWorker(worker->second);
+        }
+        leases_.erase(lease);
+      }
+      ack();
+      Dispatch();
+      return;
+    }
+    case MessageType::kRegisterWorker: {
+      auto body = protocol::Decode<protocol::RegisterWorker>(message);
+      if (!body.ok()) break;
+      auto worker = workers_.find(body->worker_id);
+      if (worker == workers_.end()) {
+        spdlog::warn("raylet: unknown worker {} registered; ignoring it", body->worker_id.Hex());
+        break;
+      }
+      worker->second.address = body->address;
+      failed_starts_.erase(worker->second.job_id);
+      ack();
+      Dispatch();
+      return;
+    }
+    case MessageType::kWorkerBlocked:
+    case MessageType::kWorkerUnblocked: {
+      auto body = protocol::Decode<protocol::WorkerBlockState>(message);
+      if (!body.ok()) break;
+      auto worker = workers_.find(body->worker_id);
+      if (worker == workers_.end() || worker->second.lease_id == 0) {
+        ack();
+        return;
+      }
+      auto lease = leases_.find(worker->second.lease_id);
+      double cpus = lease == leases_.end() ? 0 : lease->second.resources.Get("CPU");
+      bool block = *type == MessageType::kWorkerBlocked;
+      if (block && !worker->second.blocked) {
+        worker->second.blocked = true;
+        ReleaseResources(ResourceSet{{"CPU", cpus}});
+      } else if (!block && worker->second.blocked) {
+        worker->second.blocked = false;
+        double free = available_.Get("CPU");
+        cpu_debt_ += std::max(0.0, cpus - free);
+        AcquireResources(ResourceSet{{"CPU", cpus}});
+      }
+      ack();
+      Dispatch();
+      return;
+    }
+    case MessageType::kFinishJob: {
+      auto body = protocol::Decode<protocol::FinishJob>(message);
+      if (!body.ok()) break;
+      FinishJobLocked(body->job_id);
+      ack();
+      Dispatch();
+      return;
+    }
+    case MessageType::kShutdownRaylet:
+      shutdown_requested_ = true;
+      ack();
+      return;
+    default:
+      spdlog::error("raylet: unexpected message type {}", static_cast<int>(*type));
+      return;
+  }
+  spdlog::error("raylet: dropped a malformed message of type {}", static_cast<int>(*type));
+}
+
+void Raylet::FinishJobLocked(const JobId& job_id) {
+  // The job's queued leases go too: their owner is gone, and resources they
+  // hold would otherwise stay taken forever.
+  finished_jobs_.insert(job_id);
+  drivers_.erase(job_id);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    if (it->request.job_id != job_id || it->request.owner_address == options_.gcs_address) {
+      ++it;
+      continue;
+    }
+    if (it->resources_acquired) ReleaseResources(it->request.resources);
+    protocol::LeaseReply reply;
+    reply.result = protocol::LeaseReply::Result::kFailed;
+    reply.request_id = it->request.request_id;
+    reply.reason = "the job finished";
+    it->reply(protocol::Encode(MessageType::kLeaseReply, reply));
+    it = pending_.erase(it);
+  }
+  for (auto& [id, worker] : workers_) {
+    if (worker.job_id != job_id) continue;
+    auto lease = leases_.find(worker.lease_id);
+    bool actor = lease != leases_.end() && lease->second.owner_address == options_.gcs_address;
+    if (!actor) KillWorker(worker);  // the GCS ends the job's actors, except detached ones
+  }
+}
+
+void Raylet::CheckDriversLocked() {
+  std::vector<JobId> gone;
+  for (const auto& [job_id, pid] : drivers_) {
+    if (!ProcessAlive(static_cast<pid_t>(pid))) gone.push_back(job_id);
+  }
+  for (const JobId& job_id : gone) {
+    spdlog::warn("raylet: the driver of job {} (pid {}) died without ending its job; ending it", job_id.Hex(),
+                 drivers_[job_id]);
+    FinishJobLocked(job_id);
+    // The GCS marks the job finished and ends its actors.
+    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {});
+  }
+  if (!gone.empty()) Dispatch();
+}
+
+ClusterView Raylet::ViewLocked() {
+  ClusterView view;
+  view.local_node = options_.node_id;
+  view.version = view_version_;
+  NodeView self;
+  self.node_id = options_.node_id;
+  self.address = server_ ? server_->endpoint() : "";
+  self.total = options_.resources;
+  self.available = available_;
+  self.labels = options_.labels;
+  self.queue_length = static_cast<uint32_t>(pending_.size());
+  view.nodes.push_back(std::move(self));
+  for (const auto& [id, node] : cluster_) {
+    if (id != options_.node_id && node.alive) view.nodes.push_back(protocol::ToNodeView(node));
+  }
+  return view;
+}
+
+void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (delta.full) cluster_.clear();
+  for (const protocol::NodeInfo& node : delta.nodes) {
+    if (node.alive) {
+      cluster_[node.node_id] = node;
+      dead_nodes_.erase(node.node_id);
+    } else {
+      cluster_.erase(node.node_id);  // dead nodes leave the view
+      dead_nodes_.insert(node.node_id);
+    }
+  }
+  bool changed = delta.full || !delta.nodes.empty();
+  view_version_ = delta.version;
+  if (changed) Dispatch();
+}
+
+void Raylet::Dispatch() {
+  ClusterView view = ViewLocked();
+  ClusterView local_only = view;
+  local_only.nodes.resize(1);
+  for (auto it = pending_.begin(); it != pending_.end();) {
+    PendingLease& lease = *it;
+    if (!lease.resources_acquired) {
+      view.nodes[0].available = available_;
+      view.nodes[0].queue_length = static_cast<uint32_t>(pending_.size());
+      local_only.nodes[0] = view.nodes[0];
+      SchedulingRequest request;
+      request.demand = lease.request.resources;
+      request.strategy = lease.request.placement.strategy;
+      request.affinity_node = lease.request.placement.affinity_node;
+      request.affinity_soft = lease.request.placement.affinity_soft;
+      request.label_selector = lease.request.placement.label_selector;
+      request.argument_bytes = lease.request.argument_bytes;
+      // A lease another raylet forwarded here runs here if this node can
+      // ever fit it, so that stale views cannot bounce it around.
+      bool forwarded_here = lease.request.spillbacks > 0 &&
+                            scheduler_->Schedule(request, local_only).kind != SchedulingDecision::Kind::kInfeasible;
+      SchedulingDecision decision = scheduler_->Schedule(request, forwarded_here ? local_only : view);
+      lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
+      const internal::Placement& placement = lease.request.placement;
+      if (lease.infeasible && placement.strategy == SchedulingStrategy::kNodeAffinity && !placement.affinity_soft &&
+          dead_nodes_.count(placement.affinity_node)) {
+        // Hard affinity to a dead node: it will not come back (a restarted
+        // raylet is a new node), so waiting would be forever. Fail it clearly.
+        // A node not yet in this raylet's view may still be joining: that waits.
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kInfeasible;
+        reply.request_id = lease.request.request_id;
+        reply.node_id = options_.node_id;
+        reply.reason = decision.reason;
+        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
+        continue;
+      }
+      if (lease.infeasible) {
+        // As in Ray, it waits (a node that fits may join) and its owner is warned once.
+        if (!lease.warned) {
+          lease.warned = true;
+          protocol::LeaseWarning warning{lease.request.request_id,
+                                         "no node in the cluster can run a task demanding " +
+                                             FormatResources(lease.request.resources) + " (" + decision.reason +
+                                             "); it waits until a node that fits joins ('rayk status' lists it)"};
+          spdlog::warn("raylet: {}", warning.message);
+          NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
+        }
+        ++it;
+        continue;
+      }
+      if (decision.kind == SchedulingDecision::Kind::kWait) {
+        ++it;  // FIFO per node would block smaller demands behind a big one; keep looking
+        continue;
+      }
+      if (decision.node != options_.node_id) {
+        const NodeView* target = view.Find(decision.node);
+        if (target == nullptr || lease.request.spillbacks >= kMaxSpillbacks) {
+          ++it;
+          continue;
+        }
+        // Spillback: the owner asks that node's raylet instead. Nothing was
+        // granted here, so the hand-off can neither lose nor double the task.
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kSpillback;
+        reply.request_id = lease.request.request_id;
+        reply.node_id = target->node_id;
+        reply.spillback_address = target->address;
+        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
+        continue;
+      }
+      AcquireResources(lease.request.resources);
+      lease.resources_acquired = true;
+    }
+    // Resources are held: find an idle worker of the job, or start one.
+    Worker* idle = nullptr;
+    for (auto& [id, worker] : workers_) {
+      if (worker.job_id == lease.request.job_id && worker.lease_id == 0 && !worker.address.empty() &&
+          !worker.dying) {
+        idle = &worker;
+        break;
+      }
+    }
+    if (idle == nullptr) {
+      if (failed_starts_[lease.request.job_id] >= kMaxFailedStarts) {
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kFailed;
+        reply.request_id = lease.request.request_id;
+        reply.reason = "workers for this job exit before they start; the last worker log ends: " +
+                       TailOfFile(options_.session_dir + "/logs/worker_failed_start.log", 3);
+        ReleaseResources(lease.request.resources);
+        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+        it = pending_.erase(it);
+        continue;
+      }
+      if (!lease.worker_requested) {
+        lease.worker_requested = true;
+        StartWorker(lease.request);
+      }
+      ++it;
+      continue;
+    }
+    Lease granted{next_lease_id_++, idle->id, lease.request.resources, lease.request.owner_address,
+                  lease.request.job_id};
+    idle->lease_id = granted.id;
+    leases_[granted.id] = granted;
+    protocol::LeaseReply reply;
+    reply.result = protocol::LeaseReply::Result::kGranted;
+    reply.request_id = lease.request.request_id;
+    reply.lease_id = granted.id;
+    reply.worker_id = idle->id;
+    reply.worker_address = idle->address;
+    reply.worker_pid = idle->pid;
+    reply.node_id = options_.node_id;
+    lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+    it = pending_.erase(it);
+  }
+}
+
+void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
+  WorkerId id = WorkerId::FromRandom();
+  std::vector<std::string> argv = {executable_,          "worker",
+                                   "--raylet",           server_->endpoint(),
+                                   "--gcs",              options_.gcs_address,
+                                   "--node-id",          options_.node_id.Hex(),
+                                   "--worker-id",        id.Hex(),
+                                   "--job-id",           request.job_id.Hex(),
+                                   "--session-dir",      options_.session_dir};
+  if (!options_.config_file.empty()) {
+    argv.push_back("--config");
+    argv.push_back(options_.config_file);
+  }
+  for (const std::string& set : options_.config_sets) {
+    argv.push_back("--set");
+    argv.push_back(set);
+  }
+  for (const std::string& library : request.code_libraries) {
+    argv.push_back("--code");
+    argv.push_back(library);
+  }
+  std::string log = options_.session_dir + "/logs/worker-" + id.Hex().substr(0, 8) + ".log";
+  auto pid = SpawnProcess(argv, log, /*new_session=*/false);
+  if (!pid.ok()) {
+    spdlog::error("raylet: {}", pid.status().message());
+    failed_starts_[request.job_id] = kMaxFailedStarts;
+    return;
+  }
+  Worker worker;
+  worker.id = id;
+  worker.pid = *pid;
+  worker.job_id = request.job_id;
+  workers_[id] = worker;
+  spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid, request.job_id.Hex());
+}
+
+bool Raylet::IsWorkerPid(int64_t pid) const {
+  for (const auto& [id, worker] : workers_) {
+    if (worker.pid == pid) return true;
+  }
+  return false;
+}
+
+std::string LocalHostName() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+void Raylet::KillWorker(Worker& worker) {
+  worker.dying = true;
+  if (worker.pid > 0) kill(worker.pid, SIGKILL);  // reaped by the monitor
+}
+
+void Raylet::NotifyOwner(const std::string& owner_address, std::string message) {
+  if (owner_address == gcs_->endpoint()) {
+    // The GCS owns actor leases; it must hear of their deaths even across
+    // its own restart, so this call is retried until it is answered.
+    gcs_->Call(std::move(message), [](Result<std::string> reply) {
+      if (!reply.ok()) spdlog::error("raylet: the GCS did not take a worker's death notice: {}", reply.status().message());
+    });
+    return;
+  }
+  auto& channel = owners_[owner_address];
+  if (!channel) {
+    auto connected = transport_->Connect(owner_address);
+    if (!connected.ok()) {
+      spdlog::error("raylet: cannot reach owner {}: {}", owner_address, connected.status().message());
+      owners_.erase(owner_address);
+      return;
+    }
+    channel = std::move(*connected);
+  }
+  Status st = channel->Send(std::move(message));
+  if (!st.ok()) spdlog::error("raylet: cannot notify owner {}: {}", owner_address, st.message());
+}
+
+// A dead worker that was itself an owner (a task or actor that submitted
+// tasks) cannot return the leases it held: take them back, and end their
+// workers' current work by ending the workers, as nobody waits for it.
+void Raylet::ReleaseLeasesOwnedByLocked(const std::string& owner_address) {
+  for (auto lease = leases_.begin(); lease != leases_.end();) {
+    if (lease->second.owner_address != owner_address) {
+      ++lease;
+      continue;
+    }
+    auto worker = workers_.find(lease->second.worker_id);
+    ResourceSet back = lease->second.resources;
+    if (worker != workers_.end() && worker->second.blocked) back.Set("CPU", 0);
+    ReleaseResources(back);
+    if (worker != workers_.end()) {
+      worker->second.lease_id = 0;
+      worker->second.blocked = false;
+      KillWorker(worker->second);
+    }
+    lease = leases_.erase(lease);
+  }
+  for (auto pending = pending_.begin(); pending != pending_.end();) {
+    if (pending->request.owner_address != owner_address) {
+      ++pending;
+      continue;
+    }
+    if (pending->resources_acquired) ReleaseResources(pending->request.resources);
+    pending = pending_.erase(pending);
+  }
+}
+
+void Raylet::OnWorkerExit(pid_t pid, int status) {
+  for (auto it = workers_.begin(); it != workers_.end(); ++it) {
+    Worker& worker = it->second;
+    if (worker.pid != pid) continue;
+    std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                          : "exited with code " + std::to_string(WEXITSTATUS(status));
+    spdlog::info("raylet: worker {} (pid {}) {}", worker.id.Hex(), pid, how);
+    if (worker.address.empty()) {
+      // It never registered: a start failure. Keep its log where the lease error points.
+      ++failed_starts_[worker.job_id];
+      std::string log = options_.session_dir + "/logs/worker-" + worker.id.Hex().substr(0, 8) + ".log";
+      std::error_code ec;
+      std::filesystem::copy_file(log, options_.session_dir + "/logs/worker_failed_start.log",
+                                 std::filesystem::copy_options::overwrite_existing, ec);
+      for (PendingLease& lease : pending_) {
+        if (lease.request.job_id == worker.job_id && lease.worker_requested && lease.resources_acquired) {
+          lease.worker_requested = false;  // start another, or fail once the limit is reached
+          break;
+        }
+      }
+    }
+    if (worker.lease_id != 0) {
+      auto lease = leases_.find(worker.lease_id);
+      if (lease != leases_.end()) {
+        ResourceSet back = lease->second.resources;
+        if (worker.blocked) back.Set("CPU", 0);
+        ReleaseResources(back);
+        protocol::WorkerDied died{worker.id, lease->second.id, "worker pid " + std::to_string(pid) + " " + how};
+        NotifyOwner(lease->second.owner_address, protocol::Encode(MessageType::kWorkerDied, died));
+        leases_.erase(lease);
+      }
+    }
+    if (!worker.address.empty()) ReleaseLeasesOwnedByLocked(worker.address);
+    workers_.erase(it);
+    Dispatch();
+    return;
+  }
+}
+
+void Raylet::MonitorLoop() {
+  auto next_report = std::chrono::steady_clock::now();
+  while (!stopping_) {
+    // Reap exited workers. waitpid is cheap; 5 ms bounds how long an owner
+    // waits to hear that its worker died.
+    while (true) {
+      int status = 0;
+      pid_t pid = waitpid(-1, &status, WNOHANG);
+      if (pid <= 0) break;
+      std::lock_guard<std::mutex> lock(mu_);
+      OnWorkerExit(pid, status);
+    }
+    if (std::chrono::steady_clock::now() >= next_report) {
+      next_report += kReportPeriod;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        CheckDriversLocked();
+      }
+      protocol::ReportResources report;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        report.node = NodeInfoLocked();
+      }
+      // One-way: the next report replaces a lost one, and after a GCS
+      // restart it registers this node again.
+      (void)gcs_->Send(protocol::Encode(MessageType::kReportResources, report));
+      if (!view_request_in_flight_.exchange(true)) {
+        uint64_t known;
+        {
+          std::lock_guard<std::mutex> lock(mu_);
+          known = view_version_;
+        }
+        gcs_->CallOnce(protocol::Encode(MessageType::kGetClusterView, protocol::GetClusterView{known}),
+                       [this](Result<std::string> reply) {
+                         view_request_in_flight_ = false;
+                         if (!reply.ok() || stopping_) return;
+                         auto delta = protocol::Decode<protocol::ClusterViewDelta>(*reply);
+                         if (delta.ok()) ApplyViewDelta(*delta);
+                       },
+                       kRequestTimeout);
+      }
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+}
+
+}  // namespace rayk

@@ -1,0 +1,147 @@
+// Raylet: the node manager. It owns the node's resources and worker pool and
+// grants worker leases to owners (drivers and workers that submit tasks).
+//
+// An owner asks for a lease for a resource demand; the scheduler plugin
+// decides whether this node runs it now, later, or never; once resources and
+// an idle worker of the job are there, the raylet replies with the worker's
+// address, and the owner pushes tasks to that worker directly until it returns
+// the lease. The raylet is not on the per-task path.
+//
+// Workers are started on demand (`rayk worker`), reused across leases of the
+// same job, and capped by the node's resources. A worker that blocks in Get()
+// lends its CPU back until it unblocks, so nested tasks cannot deadlock the
+// node. When a worker dies, its lease's owner is told at once.
+// Thread-safe: one mutex guards the state; handlers and the monitor thread
+// take it.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gcs/gcs_client.h"
+#include "object_manager/object_manager.h"
+#include "rpc/protocol.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/transport.h"
+
+namespace rayk {
+
+// This machine's host name (to tell local owners from remote ones).
+std::string LocalHostName();
+
+class Raylet {
+ public:
+  struct Options {
+    NodeId node_id = NodeId::FromRandom();
+    ResourceSet resources;
+    std::map<std::string, std::string> labels;
+    std::string gcs_address;
+    std::string session_dir;
+    std::string config_file;              // handed to the workers it starts
+    std::vector<std::string> config_sets;  // --set overrides, handed on too
+    std::string endpoint = "tcp://127.0.0.1:0";
+  };
+
+  // `store` (may be null) is this node's object store, created here (the
+  // raylet owns the node's segment) and served to other nodes.
+  static Result<std::unique_ptr<Raylet>> Start(Options options, std::shared_ptr<Transport> transport,
+                                               std::shared_ptr<Scheduler> scheduler,
+                                               std::shared_ptr<ObjectStore> store = nullptr,
+                                               const std::string& store_plugin = "");
+  ~Raylet();
+
+  std::string endpoint() const { return server_->endpoint(); }
+  const NodeId& node_id() const { return options_.node_id; }
+  // True once a kShutdownRaylet message asked the process to exit.
+  bool shutdown_requested() const { return shutdown_requested_; }
+
+ private:
+  struct Worker {
+    WorkerId id;
+    pid_t pid = 0;
+    JobId job_id;
+    std::string address;  // empty until it registers
+    uint64_t lease_id = 0;  // 0: idle
+    bool blocked = false;
+    bool dying = false;  // killed, not yet reaped: never granted again
+  };
+  struct Lease {
+    uint64_t id = 0;
+    WorkerId worker_id;
+    ResourceSet resources;
+    std::string owner_address;
+    JobId job_id;
+  };
+  struct PendingLease {
+    protocol::RequestWorkerLease request;
+    ReplyFn reply;
+    bool resources_acquired = false;
+    bool worker_requested = false;
+    bool infeasible = false;  // no node can ever run it, as the view stands
+    bool warned = false;      // its owner was told so
+  };
+
+  Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler);
+  void Handle(std::string message, ReplyFn reply);
+  // Grants what can be granted. Called with mu_ held after every change.
+  void Dispatch();
+  // This node (with its live resources) and every alive node of the view.
+  ClusterView ViewLocked();
+  void ApplyViewDelta(const protocol::ClusterViewDelta& delta);
+  void StartWorker(const protocol::RequestWorkerLease& request);
+  void ReleaseResources(const ResourceSet& resources);
+  void AcquireResources(const ResourceSet& resources);
+  void KillWorker(Worker& worker);
+  bool IsWorkerPid(int64_t pid) const;
+  // Ends a job on this node: fails its queued leases, kills its workers
+  // (not its actors: the GCS ends those, sparing detached ones).
+  void FinishJobLocked(const JobId& job_id);
+  // Ends the jobs whose driver process on this host has died.
+  void CheckDriversLocked();
+  void OnWorkerExit(pid_t pid, int status);
+  void ReleaseLeasesOwnedByLocked(const std::string& owner_address);
+  void NotifyOwner(const std::string& owner_address, std::string message);
+  protocol::NodeInfo NodeInfoLocked();
+  void MonitorLoop();
+
+  const Options options_;
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<Scheduler> scheduler_;
+  std::unique_ptr<GcsClient> gcs_;
+  std::unique_ptr<ObjectManager> object_manager_;
+
+  std::mutex mu_;
+  ResourceSet available_;
+  double cpu_debt_ = 0;  // CPUs taken back by unblocked workers beyond what was free
+  std::deque<PendingLease> pending_;
+  std::map<WorkerId, Worker> workers_;
+  std::map<uint64_t, Lease> leases_;
+  uint64_t next_lease_id_ = 1;
+  std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
+  std::map<NodeId, protocol::NodeInfo> cluster_;  // other nodes, from the GCS's view deltas
+  uint64_t view_version_ = 0;
+  std::set<NodeId> dead_nodes_;
+  std::atomic<bool> view_request_in_flight_{false};
+  std::set<JobId> finished_jobs_;
+  std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job
+  std::string hostname_;
+  std::map<std::string, std::unique_ptr<Channel>> owners_;
+  std::string executable_;
+
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> shutdown_requested_{false};
+  std::thread monitor_;
+  std::unique_ptr<Server> server_;  // last: stops first
+};
+
+}  // namespace rayk
