@@ -19,15 +19,18 @@
 #include <sys/types.h>
 
 #include <algorithm>
+#include <chrono>
 #include <filesystem>
 #include <sstream>
 #include <stdexcept>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "cluster_fixture.h"
+#include "segment.h"  // plugins/store/shm: ReapOrphanedSegments
 #include "test_util.h"
 
 namespace rayk::testing {
@@ -73,6 +76,12 @@ class DevCluster {
     // Whatever `dev down` missed (it failed, or the test broke the session):
     // every process started for this session root.
     for (pid_t pid : ProcessesMentioning(root_.path())) kill(pid, SIGKILL);
+    // Raylets the test SIGKILLed could not remove their store segments; once
+    // they are gone, remove those the way the next raylet on a host would.
+    for (int i = 0; i < 100 && !ProcessesMentioning(root_.path()).empty(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    rayk::shm::ReapOrphanedSegments();
   }
 
   // Whether `rayk dev up` succeeded (and its nodes were found), and its output.

@@ -16,6 +16,7 @@
 #include <string>
 #include <thread>
 
+#include "../../plugins/store/shm/segment.h"
 #include "../../plugins/store/shm/shm_layout.h"
 #include "conformance/conformance.h"
 #include "rayk/plugin/object_store.h"
@@ -206,11 +207,45 @@ TEST_F(ShmStoreTest, ASegmentLeftByADeadRayletIsReplaced) {
     auto created = (*raylet)->Create(id, 100, true);
     _exit(created.ok() ? 0 : 2);  // no destructor runs: the segment stays
   });
-  ASSERT_EQ(child.Wait(), 0);
-  ASSERT_TRUE(std::filesystem::exists(SegmentFile()));
+  ASSERT_EQ(child.Wait(), 0);  // its segment stays (unless a raylet of a parallel test reaped it)
   auto raylet = Open(ProcessRole::kRaylet);
   ASSERT_TRUE(raylet.ok()) << raylet.status().ToString();
   EXPECT_EQ((*raylet)->Stats().num_objects, 0u);
+}
+
+TEST_F(ShmStoreTest, ARayletRemovesTheSegmentsOfDeadRayletsOfOtherNodes) {
+  // A raylet of another node that dies without cleaning up (as under SIGKILL).
+  NodeId dead_node = NodeId::FromRandom();
+  const std::string dead_file = "/dev/shm" + shm::SegmentName("", dead_node);
+  Child dead = Child::Start([&](int, int) {
+    node_ = dead_node;
+    auto raylet = Open(ProcessRole::kRaylet);
+    if (!raylet.ok()) return 1;
+    _exit(0);  // no destructor runs: the segment stays
+  });
+  ASSERT_EQ(dead.Wait(), 0);  // the child created its segment and left it
+  // A live raylet of a third node keeps its segment.
+  NodeId live_node = NodeId::FromRandom();
+  const std::string live_file = "/dev/shm" + shm::SegmentName("", live_node);
+  Child live = Child::Start([&](int from_parent, int to_parent) {
+    node_ = live_node;
+    auto raylet = Open(ProcessRole::kRaylet);
+    if (!raylet.ok()) return 1;
+    Signal(to_parent);
+    AwaitGo(from_parent);  // parks until the parent kills it
+    return 0;
+  });
+  ASSERT_TRUE(live.WaitReady());
+
+  auto raylet = Open(ProcessRole::kRaylet);  // this node's raylet starts
+  ASSERT_TRUE(raylet.ok()) << raylet.status().ToString();
+  EXPECT_FALSE(std::filesystem::exists(dead_file)) << "the dead raylet's segment is still there";
+  EXPECT_TRUE(std::filesystem::exists(live_file)) << "a live raylet's segment was removed";
+  EXPECT_TRUE(std::filesystem::exists(SegmentFile()));
+  kill(live.pid, SIGKILL);
+  live.Wait();
+  EXPECT_GE(shm::ReapOrphanedSegments(), 1);
+  EXPECT_FALSE(std::filesystem::exists(live_file));
 }
 
 TEST_F(ShmStoreTest, CapacityBeyondDevShmIsRefused) {

@@ -14,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 #include <new>
 #include <sstream>
@@ -56,6 +57,50 @@ std::string Errno(int err) { return std::strerror(err); }
 
 std::string FileOf(const std::string& name) { return "/dev/shm" + name; }
 
+// A pid of 0 (unknown) counts as dead; EPERM means alive under another user.
+bool OwnerAlive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+
+}  // namespace
+
+int32_t SegmentOwner(const std::string& name) {
+  int fd = shm_open(name.c_str(), O_RDONLY, 0);
+  if (fd < 0) return 0;
+  int32_t owner = 0;
+  struct stat st;
+  if (fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_size) >= sizeof(Header)) {
+    void* p = mmap(nullptr, sizeof(Header), PROT_READ, MAP_SHARED, fd, 0);
+    if (p != MAP_FAILED) {
+      owner = static_cast<const Header*>(p)->owner_pid;  // 0 until the creator set it
+      munmap(p, sizeof(Header));
+    }
+  }
+  close(fd);
+  return owner;
+}
+
+int ReapOrphanedSegments() {
+  int reaped = 0;
+  std::error_code ec;
+  for (const auto& file : std::filesystem::directory_iterator("/dev/shm", ec)) {
+    const std::string base = file.path().filename().string();
+    // Only node segments ("rayk-" and 16 hex digits, shm_layout.h's SegmentName),
+    // never a private store ("rayk-p...") or anything else.
+    if (base.size() != 21 || base.rfind("rayk-", 0) != 0 ||
+        base.find_first_not_of("0123456789abcdef", 5) != std::string::npos) {
+      continue;
+    }
+    struct stat st;
+    if (stat(file.path().c_str(), &st) != 0 || st.st_uid != geteuid()) continue;
+    const std::string name = "/" + base;
+    int32_t owner = SegmentOwner(name);
+    if (owner == 0 || OwnerAlive(owner)) continue;  // unreadable yet, or in use
+    if (shm_unlink(name.c_str()) == 0) ++reaped;
+  }
+  return reaped;
+}
+
+namespace {
+
 }  // namespace
 
 uint64_t SegmentSize(uint64_t capacity, uint32_t max_objects) {
@@ -72,6 +117,8 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
   segment->name_ = options.name;
   const std::string file = FileOf(options.name);
   if (options.create) {
+    // A node store is sized to the node; dead raylets' segments would crowd it out.
+    if (!options.unlink_after_map) ReapOrphanedSegments();
     const uint64_t total = SegmentSize(options.capacity, options.max_objects);
     struct statvfs fs;
     if (statvfs("/dev/shm", &fs) == 0) {
@@ -90,20 +137,8 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
       fd = shm_open(options.name.c_str(), O_CREAT | O_EXCL | O_RDWR, 0600);
       if (fd >= 0 || errno != EEXIST) break;
       // A segment of the same name: another live store, or one left by a crash.
-      int old = shm_open(options.name.c_str(), O_RDONLY, 0);
-      int32_t owner = 0;
-      if (old >= 0) {
-        struct stat st;
-        if (fstat(old, &st) == 0 && static_cast<uint64_t>(st.st_size) >= sizeof(Header)) {
-          void* p = mmap(nullptr, sizeof(Header), PROT_READ, MAP_SHARED, old, 0);
-          if (p != MAP_FAILED) {
-            owner = static_cast<Header*>(p)->owner_pid;
-            munmap(p, sizeof(Header));
-          }
-        }
-        close(old);
-      }
-      if (owner > 0 && (kill(owner, 0) == 0 || errno == EPERM)) {
+      int32_t owner = SegmentOwner(options.name);
+      if (OwnerAlive(owner)) {
         return Status::AlreadyExists("store.shm: " + file + " (" + options.describe +
                                      ") is already owned by live process " +
                                      std::to_string(owner) +

@@ -32,6 +32,16 @@ struct SegmentOptions {
   std::string describe;      // for errors: "node <id> of session <dir>"
 };
 
+// The pid recorded as the creator of segment `name` ("/rayk-..."), or 0 when
+// there is no such segment or it is not (yet) a valid one.
+int32_t SegmentOwner(const std::string& name);
+
+// Removes this user's node segments whose creating raylet is gone: a raylet
+// killed with SIGKILL cannot unlink its own, and a segment is sized to the
+// node's whole store. Raylets call it when they create their store; tools and
+// test fixtures may call it at any time. Returns how many it removed.
+int ReapOrphanedSegments();
+
 class Segment {
  public:
   // Creates or attaches per `options`; one-line errors name the segment file and the fix.
