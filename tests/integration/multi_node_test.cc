@@ -20,6 +20,7 @@ namespace {
 using ::testing::HasSubstr;
 using test_functions::MakeVector;
 using test_functions::NodeAfterMs;
+using test_functions::NodeWhenReleased;
 using test_functions::SumVector;
 using Clock = std::chrono::steady_clock;
 
@@ -42,13 +43,14 @@ TEST(MultiNodeTest, SpreadUsesEveryNodeAndAffinityPinsToOne) {
   testing::DevCluster cluster(ThreeNodes());
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
   testing::JoinedDriver driver(cluster);
-  // The raylets learn of each other from their next view pull (every 100 ms).
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-
-  std::vector<rayk::ObjectRef<std::string>> spread;
-  for (int i = 0; i < 12; ++i) spread.push_back(rayk::Task(NodeAfterMs).SetSpread().Remote(int64_t{300}));
+  // The raylets learn of each other from their view pulls (every 100 ms, later
+  // on a loaded machine): rounds of SPREAD tasks until every node has run one.
   std::set<std::string> nodes;
-  for (const std::string& node : Values(spread)) nodes.insert(node);
+  for (int round = 0; round < 20 && nodes.size() < 3; ++round) {
+    std::vector<rayk::ObjectRef<std::string>> spread;
+    for (int i = 0; i < 6; ++i) spread.push_back(rayk::Task(NodeAfterMs).SetSpread().Remote(int64_t{100}));
+    for (const std::string& node : Values(spread)) nodes.insert(node);
+  }
   EXPECT_EQ(nodes.size(), 3u) << "SPREAD should reach every node";
 
   NodeId target = NodeId::FromHex(cluster.node_id(2));
@@ -64,12 +66,27 @@ TEST(MultiNodeTest, HybridPacksLocallyBelowItsThresholdAndSpreadsAbove) {
   std::string local = rayk::CurrentNodeId().Hex();
   // One at a time, the local node stays under half busy: every call runs here.
   for (int i = 0; i < 5; ++i) EXPECT_EQ(*rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0})), local);
-  // Twelve at once load the local node past its threshold: work spreads.
+  // Tasks that each hold half the local node and block until released: once
+  // one runs here the node is at its threshold, so hybrid must place the rest
+  // elsewhere. Waiting for them to start (not for a duration) keeps this true
+  // on a loaded machine.
   std::vector<rayk::ObjectRef<std::string>> burst;
-  for (int i = 0; i < 12; ++i) burst.push_back(rayk::Task(NodeAfterMs).Remote(int64_t{400}));
+  for (int i = 0; i < 6; ++i) {
+    burst.push_back(rayk::Task(NodeWhenReleased).SetResource("CPU", 2).Remote(std::string("hybrid")));
+  }
+  std::set<std::string> started;
+  for (auto deadline = Clock::now() + std::chrono::seconds(60);
+       started.size() < 2 && Clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    started.clear();
+    for (const std::string& key : rayk::KvList("hybrid/started/", "tests")) {
+      if (auto node = rayk::KvGet(key, "tests")) started.insert(*node);
+    }
+  }
+  rayk::KvPut("hybrid", "go", "tests");
   std::set<std::string> nodes;
   for (const std::string& node : Values(burst)) nodes.insert(node);
-  EXPECT_GE(nodes.size(), 2u);
+  EXPECT_GE(nodes.size(), 2u) << "above its threshold, hybrid should place work on other nodes";
 }
 
 TEST(MultiNodeTest, CustomResourcesRouteToTheOnlyNodeThatHasThem) {

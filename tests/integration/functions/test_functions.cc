@@ -32,6 +32,16 @@ std::string NodeAfterMs(int64_t ms) {
   return rayk::CurrentNodeId().Hex();
 }
 
+std::string NodeWhenReleased(const std::string& key) {
+  std::string node = rayk::CurrentNodeId().Hex();
+  rayk::KvPut(key + "/started/" + std::to_string(getpid()), node, "tests");
+  // Bounded: a test that never releases must not leave a worker behind for long.
+  for (int i = 0; i < 1200 && !rayk::KvGet(key, "tests"); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  return node;
+}
+
 int KillSelf() {
   kill(getpid(), SIGKILL);
   return 0;
@@ -103,7 +113,7 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 }  // namespace test_functions
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeOfVector, KillSelf, DieTimesThen42, MakeVector, SumVector,
+RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector, KillSelf, DieTimesThen42, MakeVector, SumVector,
             SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Vector, &Counter::Pid,
             &Counter::Die, &Counter::Exit, &Counter::SlowIncr, &Counter::Rendezvous);

@@ -19,6 +19,9 @@ int Throws(const std::string& message);           // throws std::invalid_argumen
 int64_t WorkerPid();
 // The hex id of the node it ran on, after sleeping `ms` (so calls overlap).
 std::string NodeAfterMs(int64_t ms);
+// Records its node under KV key "<key>/started/<pid>" (namespace "tests"),
+// then blocks until key `key` exists (at most 60 s); returns its node.
+std::string NodeWhenReleased(const std::string& key);
 // The hex id of the node it ran on, given a (large) vector.
 std::string NodeOfVector(const std::vector<double>& values);
 int KillSelf();                                    // SIGKILLs its own worker
