@@ -77,7 +77,8 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 
 Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
                                        int node_timeout_ms,
-                                       const std::vector<std::string>& config_args) {
+                                       const std::vector<std::string>& config_args,
+                                       const std::string& node_ip) {
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   // The supervisor restarts the GCS server if it dies; with a durable gcs
@@ -90,7 +91,9 @@ Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
                                    "--node-timeout-ms",
                                    std::to_string(node_timeout_ms),
                                    "--session-dir",
-                                   session_dir};
+                                   session_dir,
+                                   "--node-ip-address",
+                                   node_ip};
   argv.insert(argv.end(), config_args.begin(), config_args.end());
   std::string log = session_dir + "/logs/gcs_server.log";
   auto pid = SpawnProcess(argv, log, /*new_session=*/true);
@@ -111,6 +114,7 @@ Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
   if (ec) return Status::IoError("cannot create " + launch.session_dir + "/logs: " + ec.message());
   std::vector<std::string> argv = {*executable,        "raylet",        "--gcs",
                                    launch.gcs_address, "--session-dir", launch.session_dir};
+  argv.insert(argv.end(), {"--node-ip-address", launch.node_ip});
   if (launch.num_cpus > 0) argv.insert(argv.end(), {"--num-cpus", std::to_string(launch.num_cpus)});
   if (!launch.resources.empty()) argv.insert(argv.end(), {"--resources", launch.resources});
   if (!launch.labels.empty()) argv.insert(argv.end(), {"--labels", launch.labels});

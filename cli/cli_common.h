@@ -55,7 +55,8 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 // serves; returns its address (HOST:PORT).
 Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
                                        int node_timeout_ms,
-                                       const std::vector<std::string>& config_args);
+                                       const std::vector<std::string>& config_args,
+                                       const std::string& node_ip = "127.0.0.1");
 
 // What a `rayk raylet` process is started with. Its session folder gets its
 // raylet_address file and, under logs/, its log and its workers' logs.
@@ -66,6 +67,7 @@ struct RayletLaunch {
   std::string resources;  // JSON, "" for CPUs only
   std::string labels;     // JSON, "" for none
   std::vector<std::string> config_args;
+  std::string node_ip = "127.0.0.1";  // the node's address, which the raylet binds and advertises
 };
 
 // Starts a raylet as its own process group (it outlives the command), with

@@ -16,6 +16,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_common.h"
+#include "common/host_address.h"
 #include "process/daemons.h"
 #include "gcs/gcs_client.h"
 #include "rpc/protocol.h"
@@ -158,6 +159,7 @@ struct ClusterCommands::Impl {
   bool exit_with_parent = false;
   std::string raylet_address, node_id, worker_id, job_id;
   std::vector<std::string> code;
+  std::string node_ip;  // --node-ip-address
 
   void AddConfigOptions(CLI::App* command) {
     command->add_option("--config", config_file, "plugins.toml for the cluster's processes");
@@ -170,6 +172,7 @@ struct ClusterCommands::Impl {
     options.config_sets = sets;
     options.session_dir = session_dir;
     options.exit_with_parent = exit_with_parent;
+    if (!node_ip.empty()) options.node_ip = node_ip;
     return options;
   }
 
@@ -183,12 +186,13 @@ struct ClusterCommands::Impl {
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
     std::string gcs_address = address;
+    std::string ip = ChooseNodeIp();
     if (head) {
-      auto started = StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args);
+      auto started = StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args, ip);
       if (!started.ok()) Fail(started.status().message());
       gcs_address = *started;
     }
-    RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args};
+    RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args, ip};
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());
     AppendLine(*session + "/pids", std::to_string(*pid) + " raylet");
@@ -209,6 +213,26 @@ struct ClusterCommands::Impl {
               << "See it:                   rayk status\n"
               << "Stop it:                  rayk stop\n";
     return 0;
+  }
+
+  // The node's address: --node-ip-address ("auto": this host's primary
+  // address); else, joining, the address that routes to the head; else
+  // loopback, a cluster that stays on this machine.
+  std::string ChooseNodeIp() const {
+    std::string ip = node_ip;
+    if (ip == "auto") {
+      auto primary = PrimaryAddress();
+      if (!primary.ok()) Fail(primary.status().message());
+      ip = *primary;
+    } else if (ip.empty() && !address.empty()) {
+      auto source = SourceAddressFor(HostOfAddress(address));
+      if (!source.ok()) Fail("--address " + address + ": " + source.status().message());
+      ip = *source;
+    } else if (ip.empty()) {
+      ip = kLoopbackAddress;
+    }
+    if (Status st = CheckLocalAddress(ip, "--node-ip-address"); !st.ok()) Fail(st.message());
+    return ip;
   }
 
   int Stop() {
@@ -562,6 +586,9 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.start->add_flag("--head", d.head, "start a new cluster: a GCS server and this node's raylet");
   d.start->add_option("--address", d.address, "join the cluster whose GCS is at HOST:PORT");
   d.start->add_option("--port", d.port, "the GCS port with --head")->capture_default_str();
+  d.start->add_option("--node-ip-address", d.node_ip,
+                      "this node's address, which other hosts reach (\"auto\": the primary one; "
+                      "default: loopback for --head, the address routing to the head when joining)");
   d.start->add_option("--num-cpus", d.num_cpus, "CPUs this node offers (default: all)");
   d.start->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
   d.start->add_option("--labels", d.labels, "node labels as JSON, e.g. '{\"zone\": \"a\"}'");
@@ -620,6 +647,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.gcs_server->add_option("--restarts", d.gcs.restarts, "how many times the supervisor restarted it");
   d.gcs_server->add_flag("--supervise", d.gcs.supervise, "supervise a GCS server, restarting it when it dies");
   d.gcs_server->add_option("--session-dir", d.session_dir, "session folder")->required();
+  d.gcs_server->add_option("--node-ip-address", d.node_ip, "the address to serve on");
   d.gcs_server->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
   d.AddConfigOptions(d.gcs_server);
   d.gcs_server->group("Internal");
@@ -627,6 +655,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.raylet = app->add_subcommand("raylet", "(internal) run a raylet; rayk start launches it");
   d.raylet->add_option("--gcs", d.address, "the GCS address")->required();
   d.raylet->add_option("--session-dir", d.session_dir, "session folder")->required();
+  d.raylet->add_option("--node-ip-address", d.node_ip, "the address to serve on");
   d.raylet->add_option("--num-cpus", d.num_cpus, "CPUs this node offers");
   d.raylet->add_option("--resources", d.resources, "extra resources as JSON");
   d.raylet->add_option("--labels", d.labels, "node labels as JSON");

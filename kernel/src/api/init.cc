@@ -8,6 +8,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "common/host_address.h"
 #include "core_worker/core_worker.h"
 #include "process/daemons.h"
 #include "rayk/errors.h"
@@ -93,8 +94,11 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   return {EndpointFromAddress(*gcs_address), *raylet_address};
 }
 
-// Finds the raylet a driver joining `gcs` should use: an alive node, and its id.
-std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs) {
+// Finds the raylet a driver joining `gcs` should use, and its id: an alive
+// node on this host (its raylet serves on `node_ip`), else any alive node,
+// whose store this process then cannot share (`same_host` false).
+std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs, const std::string& node_ip,
+                                          bool* same_host) {
   auto channel = transport.Connect(gcs);
   if (!channel.ok()) Throw(channel.status().message());
   auto reply = (*channel)->CallSync(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
@@ -105,6 +109,11 @@ std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::strin
   }
   auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
   if (!status.ok()) Throw(status.status().message());
+  *same_host = true;
+  for (const protocol::NodeInfo& node : status->nodes) {
+    if (node.alive && HostOfAddress(node.raylet_address) == node_ip) return {node.raylet_address, node.node_id};
+  }
+  *same_host = false;
   for (const protocol::NodeInfo& node : status->nodes) {
     if (node.alive) return {node.raylet_address, node.node_id};
   }
@@ -144,17 +153,24 @@ void Init(const InitOptions& options) {
 
   std::string gcs, raylet;
   NodeId node;
+  std::string node_ip = kLoopbackAddress;
+  bool same_host = true;
   if (address.empty()) {
     std::tie(gcs, raylet) = StartEmbeddedCluster(options, *runtime);
     auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
     if (node_hex.ok()) node = NodeId::FromHex(*node_hex);
   } else {
     gcs = EndpointFromAddress(address);
-    std::tie(raylet, node) = FindRaylet(*runtime->transport, gcs);
+    // This host's address towards the head: where this driver serves its
+    // objects and replies from, and how it recognises its own node.
+    auto source = SourceAddressFor(HostOfAddress(gcs));
+    if (!source.ok()) Throw("RAYK_ADDRESS " + address + ": " + source.status().message());
+    node_ip = *source;
+    std::tie(raylet, node) = FindRaylet(*runtime->transport, gcs, node_ip, &same_host);
   }
   // The node's object store, when this process can attach to it (same host).
   std::shared_ptr<ObjectStore> store;
-  if (!node.IsNil()) {
+  if (!node.IsNil() && same_host) {
     context.node_id = node;
     auto created = loader.CreateSlot<ObjectStore>(*config, context);
     if (created.ok()) {
@@ -172,6 +188,7 @@ void Init(const InitOptions& options) {
   core.code_libraries = libraries;
   core.node_id = node;
   core.store = store;
+  core.endpoint = "tcp://" + node_ip + ":0";
   auto core_worker = CoreWorker::Start(core, runtime->transport);
   if (!core_worker.ok()) {
     StopEmbeddedCluster(*runtime);

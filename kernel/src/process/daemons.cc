@@ -12,6 +12,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <spdlog/spdlog.h>
 
+#include "common/host_address.h"
 #include "core_worker/core_worker.h"
 #include "gcs/gcs_server.h"
 #include "raylet/raylet.h"
@@ -109,7 +110,7 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs, con
                                      "--port", std::to_string(gcs.port), "--publisher-port",
                                      std::to_string(gcs.publisher_port), "--node-timeout-ms",
                                      std::to_string(gcs.node_timeout_ms), "--restarts", std::to_string(gcs.restarts),
-                                     "--exit-with-parent"};
+                                     "--exit-with-parent", "--node-ip-address", options.node_ip};
     if (!options.config_file.empty()) argv.insert(argv.end(), {"--config", options.config_file});
     for (const std::string& set : options.config_sets) argv.insert(argv.end(), {"--set", set});
     auto started_at = std::chrono::steady_clock::now();
@@ -158,6 +159,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("gcs-server", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("gcs-server", st);
+  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok()) return Fail("gcs-server", st);
   if (gcs_options.node_timeout_ms <= 0) {
     return Fail("gcs-server", Status::InvalidArgument("--node-timeout-ms must be positive, e.g. 10000"));
   }
@@ -178,8 +180,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
   if (!scheduler.ok()) return Fail("gcs-server", scheduler.status());
   GcsServer::Options server;
-  server.endpoint = "tcp://127.0.0.1:" + std::to_string(gcs_options.port);
-  server.publisher_endpoint = "tcp://127.0.0.1:" + std::to_string(gcs_options.publisher_port);
+  server.endpoint = "tcp://" + options.node_ip + ":" + std::to_string(gcs_options.port);
+  server.publisher_endpoint = "tcp://" + options.node_ip + ":" + std::to_string(gcs_options.publisher_port);
   server.node_timeout = std::chrono::milliseconds(gcs_options.node_timeout_ms);
   server.restarts = gcs_options.restarts;
   server.store_plugin = config->slot(PluginKind::kGcs).plugin;
@@ -207,6 +209,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("raylet", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("raylet", st);
+  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok()) return Fail("raylet", st);
   PluginLoader loader(config->plugin_path());
   PluginContext context;
   context.role = ProcessRole::kRaylet;
@@ -224,6 +227,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   raylet_options.resources = resources;
   raylet_options.labels = labels;
   raylet_options.gcs_address = EndpointFromAddress(gcs_address);
+  raylet_options.endpoint = "tcp://" + options.node_ip + ":0";
   raylet_options.session_dir = options.session_dir;
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
@@ -274,6 +278,8 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   core.worker_id = worker.worker_id;
   core.node_id = worker.node_id;
   core.raylet_address = worker.raylet_address;
+  // A worker serves on its node's address, which its raylet's address names.
+  core.endpoint = "tcp://" + HostOfAddress(worker.raylet_address) + ":0";
   core.gcs_address = EndpointFromAddress(worker.gcs_address);
   core.code_libraries = worker.code_libraries;
   if (store.ok()) core.store = *store;

@@ -21,6 +21,9 @@ struct ProcessOptions {
   // Embedded clusters: end when the driver that started this process dies,
   // however it dies.
   bool exit_with_parent = false;
+  // The node's address (Ray's node IP): every server of the process binds
+  // to it and advertises it. Loopback keeps a cluster on this machine.
+  std::string node_ip = "127.0.0.1";
 };
 
 struct GcsProcessOptions {

@@ -1,0 +1,59 @@
+// A driver for the multi-host tests, joining the cluster at $RAYK_ADDRESS
+// from whichever network host it runs on:
+//   rayk_multihost_driver spread       runs SPREAD tasks; prints "node <raylet address>" per node used
+//   rayk_multihost_driver object B C   makes a 64 MiB vector on the node at address B and sums
+//                                      it on the node at C; prints "sum S expected E made R used R"
+#include <cstdio>
+#include <cstdlib>
+#include <set>
+#include <string>
+
+#include "functions/test_functions.h"
+
+namespace {
+
+std::string RayletOf(const std::string& node_hex) {
+  for (const rayk::NodeView& node : rayk::Nodes()) {
+    if (node.node_id.Hex() == node_hex) return node.address;
+  }
+  return "?";
+}
+
+rayk::NodeId NodeAt(const std::string& ip) {
+  for (const rayk::NodeView& node : rayk::Nodes()) {
+    if (node.alive && node.address.find("//" + ip + ":") != std::string::npos) return node.node_id;
+  }
+  std::fprintf(stderr, "no alive node at %s\n", ip.c_str());
+  std::exit(3);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) return 2;
+  std::string command = argv[1];
+  rayk::Init();
+  if (command == "spread") {
+    std::set<std::string> nodes;
+    for (int round = 0; round < 20 && nodes.size() < 3; ++round) {
+      std::vector<rayk::ObjectRef<std::string>> refs;
+      for (int i = 0; i < 6; ++i) {
+        refs.push_back(rayk::Task(test_functions::NodeAfterMs).SetSpread().Remote(int64_t{100}));
+      }
+      for (auto& ref : refs) nodes.insert(*rayk::Get(ref));
+    }
+    for (const std::string& node : nodes) std::printf("node %s\n", RayletOf(node).c_str());
+  } else if (command == "object" && argc >= 4) {
+    // 8 Mi doubles: a 64 MiB object, made on one host and pulled to another.
+    const int64_t n = 8 << 20;
+    rayk::NodeId made_on = NodeAt(argv[2]);
+    rayk::NodeId used_on = NodeAt(argv[3]);
+    auto made = rayk::Task(test_functions::MakeVector).SetNodeAffinity(made_on).Remote(n);
+    auto sum = rayk::Task(test_functions::SumVector).SetNodeAffinity(used_on).Remote(made);
+    std::printf("sum %.0f expected %.0f made %s used %s\n", *rayk::Get(sum),
+                static_cast<double>(n) * (n - 1) / 2, RayletOf(made_on.Hex()).c_str(),
+                RayletOf(used_on.Hex()).c_str());
+  }
+  rayk::Shutdown();
+  return 0;
+}

@@ -1,0 +1,146 @@
+// Clusters across machines, on separate network hosts made of Linux network
+// namespaces (network_hosts.h): a head on host 0, nodes joining it from hosts
+// 1 and 2 by its address alone, and drivers on host 3, which has no node.
+// Each host has its own session root, as separate machines would.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+
+#include "multihost/network_hosts.h"
+#include "test_util.h"
+
+namespace rayk {
+namespace {
+
+using ::testing::HasSubstr;
+
+constexpr int kGcsPort = 6379;  // each host has its own network stack: no clash
+
+// A cluster of `nodes` rayk nodes over NetworkHosts: node i on host i, the
+// head on host 0; the hosts after the nodes are left for drivers.
+class HostCluster {
+ public:
+  HostCluster(testing::NetworkHosts& hosts, int nodes) : hosts_(hosts), nodes_(nodes) {}
+  ~HostCluster() {
+    for (int i = 0; i < nodes_; ++i) Rayk(i, "stop");
+  }
+
+  std::string head() const { return hosts_.address(0) + ":" + std::to_string(kGcsPort); }
+
+  // `rayk ARGS` on host i, with that host's own session root.
+  testing::CommandResult Rayk(int i, const std::string& args) const {
+    return hosts_.Run(i, Env(i) + RAYK_CLI_PATH + " " + args);
+  }
+
+  // Starts the head and the nodes; the error output of the first that fails.
+  std::string Start() {
+    const std::string config = std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
+    auto started = Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
+                               hosts_.address(0) + config);
+    if (started.exit_code != 0) return "head: " + started.output;
+    for (int i = 1; i < nodes_; ++i) {
+      started = Rayk(i, "start --address " + head() + config);  // its address found by route
+      if (started.exit_code != 0) return "node " + std::to_string(i) + ": " + started.output;
+    }
+    return "";
+  }
+
+  // A program on host i run as a driver of this cluster.
+  testing::CommandResult Driver(int i, const std::string& program) const {
+    return hosts_.Run(i, Env(i) + "RAYK_ADDRESS=" + head() + " " + program);
+  }
+
+ private:
+  std::string Env(int i) const { return "RAYK_SESSION_ROOT=" + root_.path() + "/host" + std::to_string(i) + " "; }
+
+  testing::NetworkHosts& hosts_;
+  int nodes_;
+  testing::TempDir root_;
+};
+
+class MultiHostTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string why;
+    if (!testing::NetworkHosts::Supported(&why)) GTEST_SKIP() << why;
+  }
+};
+
+TEST_F(MultiHostTest, NodesJoinFromOtherHostsAndDriversRunJobsFromAHostWithoutANode) {
+  testing::NetworkHosts hosts(4);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  HostCluster cluster(hosts, 3);
+  ASSERT_EQ(cluster.Start(), "");
+
+  // Every host's view: three alive nodes, each with its own host's address.
+  auto status = cluster.Rayk(3, "status --format json --address " + cluster.head());
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  auto json = nlohmann::json::parse(status.output, nullptr, false);
+  ASSERT_TRUE(json.is_object()) << status.output;
+  std::set<std::string> addresses;
+  for (const auto& node : json["nodes"]) addresses.insert(node.value("address", ""));
+  EXPECT_EQ(addresses.size(), 3u) << status.output;
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(status.output, HasSubstr(hosts.address(i) + ":")) << status.output;
+
+  auto pi = cluster.Driver(3, std::string(RAYK_BINARY_DIR) + "/bin/pi 8 20000");
+  ASSERT_EQ(pi.exit_code, 0) << pi.output;
+  EXPECT_THAT(pi.output, HasSubstr("pi ~= 3.1"));
+
+  auto words = cluster.Driver(3, std::string(RAYK_BINARY_DIR) + "/bin/wordcount " + RAYK_SOURCE_DIR + "/README.md");
+  ASSERT_EQ(words.exit_code, 0) << words.output;
+  EXPECT_THAT(words.output, HasSubstr("words"));
+}
+
+TEST_F(MultiHostTest, SpreadReachesEveryHostAndObjectsMoveBetweenHosts) {
+  testing::NetworkHosts hosts(4);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  HostCluster cluster(hosts, 3);
+  ASSERT_EQ(cluster.Start(), "");
+  const std::string driver = std::string(RAYK_BINARY_DIR) + "/bin/rayk_multihost_driver";
+
+  auto spread = cluster.Driver(3, driver + " spread");
+  ASSERT_EQ(spread.exit_code, 0) << spread.output;
+  for (int i = 0; i < 3; ++i) EXPECT_THAT(spread.output, HasSubstr("node tcp://" + hosts.address(i) + ":"));
+
+  // A 64 MiB object made on host 1, used by a task on host 2, with a driver on host 0.
+  auto moved = cluster.Driver(0, driver + " object " + hosts.address(1) + " " + hosts.address(2));
+  ASSERT_EQ(moved.exit_code, 0) << moved.output;
+  EXPECT_THAT(moved.output, HasSubstr("sum 35184367894528 expected 35184367894528"));
+  EXPECT_THAT(moved.output, HasSubstr("made tcp://" + hosts.address(1)));
+  EXPECT_THAT(moved.output, HasSubstr("used tcp://" + hosts.address(2)));
+}
+
+TEST_F(MultiHostTest, JobsRunOverLinksWithAddedLatency) {
+  testing::NetworkHosts hosts(3);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  for (int i = 0; i < 3; ++i) {
+    std::string error = hosts.AddLatency(i, "1ms");
+    if (error.find("qdisc kind is unknown") != std::string::npos) {
+      GTEST_SKIP() << "this kernel has no netem qdisc (sch_netem), so no latency can be added: " << error;
+    }
+    ASSERT_EQ(error, "");
+  }
+  HostCluster cluster(hosts, 2);
+  ASSERT_EQ(cluster.Start(), "");
+  auto pi = cluster.Driver(2, std::string(RAYK_BINARY_DIR) + "/bin/pi 8 20000");
+  ASSERT_EQ(pi.exit_code, 0) << pi.output;
+  EXPECT_THAT(pi.output, HasSubstr("pi ~= 3.1"));
+}
+
+TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {
+  testing::NetworkHosts hosts(2);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  HostCluster cluster(hosts, 1);
+  auto refused = cluster.Rayk(0, "start --head --node-ip-address " + hosts.address(1));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_THAT(refused.output, HasSubstr("--node-ip-address " + hosts.address(1) + " is not an address of this host"));
+  auto unreachable = cluster.Rayk(1, "start --address 10.92.0.1:6379");
+  EXPECT_NE(unreachable.exit_code, 0);
+  EXPECT_THAT(unreachable.output, HasSubstr("no route"));
+}
+
+}  // namespace
+}  // namespace rayk
