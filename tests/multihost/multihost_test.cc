@@ -2,6 +2,12 @@
 // namespaces (network_hosts.h): a head on host 0, nodes joining it from hosts
 // 1 and 2 by its address alone, and drivers on host 3, which has no node.
 // Each host has its own session root, as separate machines would.
+#include <signal.h>
+
+#include <cerrno>
+#include <chrono>
+#include <thread>
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -36,10 +42,10 @@ class HostCluster {
   }
 
   // Starts the head and the nodes; the error output of the first that fails.
-  std::string Start() {
+  std::string Start(const std::string& head_args = "") {
     const std::string config = std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
     auto started = Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
-                               hosts_.address(0) + config);
+                               hosts_.address(0) + config + " " + head_args);
     if (started.exit_code != 0) return "head: " + started.output;
     for (int i = 1; i < nodes_; ++i) {
       started = Rayk(i, "start --address " + head() + config);  // its address found by route
@@ -128,6 +134,62 @@ TEST_F(MultiHostTest, JobsRunOverLinksWithAddedLatency) {
   auto pi = cluster.Driver(2, std::string(RAYK_BINARY_DIR) + "/bin/pi 8 20000");
   ASSERT_EQ(pi.exit_code, 0) << pi.output;
   EXPECT_THAT(pi.output, HasSubstr("pi ~= 3.1"));
+}
+
+// The pid a driver line "pid P" names, or 0.
+pid_t PidIn(const std::string& output) {
+  size_t at = output.find("pid ");
+  return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(output.c_str() + at + 4));
+}
+
+bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+
+// How many nodes `rayk status` on host i lists as alive, or -1.
+int AliveNodes(const HostCluster& cluster, int i) {
+  auto status = cluster.Rayk(i, "status --format json --address " + cluster.head());
+  auto json = nlohmann::json::parse(status.output, nullptr, false);
+  if (status.exit_code != 0 || !json.is_object()) return -1;
+  int alive = 0;
+  for (const auto& node : json["nodes"]) alive += node.value("alive", false) ? 1 : 0;
+  return alive;
+}
+
+template <typename Condition>
+bool Eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(60)) {
+  for (auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
+    if (condition()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return condition();
+}
+
+TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActors) {
+  testing::NetworkHosts hosts(2);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  HostCluster cluster(hosts, 2);
+  ASSERT_EQ(cluster.Start("--node-timeout-ms 2000"), "");
+  const std::string driver = std::string(RAYK_BINARY_DIR) + "/bin/rayk_multihost_driver";
+  auto created = cluster.Driver(0, driver + " actor-on " + hosts.address(1) + " survivor");
+  ASSERT_EQ(created.exit_code, 0) << created.output;
+  pid_t old_actor = PidIn(created.output);
+  ASSERT_GT(old_actor, 0) << created.output;
+
+  ASSERT_TRUE(hosts.Disconnect(1));
+  ASSERT_TRUE(Eventually([&] { return AliveNodes(cluster, 0) == 1; })) << "host 1 was never declared dead";
+  // Its actor is restarted on the head's node, the only one left.
+  auto restarted = cluster.Driver(0, driver + " actor-pid survivor");
+  ASSERT_EQ(restarted.exit_code, 0) << restarted.output;
+  pid_t new_actor = PidIn(restarted.output);
+  EXPECT_GT(new_actor, 0);
+  EXPECT_NE(new_actor, old_actor);
+
+  // Healed: the fenced node learns it was declared dead and stops its workers
+  // instead of running the old actor beside its replacement.
+  ASSERT_TRUE(hosts.Reconnect(1));
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(old_actor); })) << "the old actor still runs after healing";
+  EXPECT_EQ(AliveNodes(cluster, 0), 1) << "the fenced node came back as alive";
+  auto again = cluster.Driver(0, driver + " actor-pid survivor");
+  EXPECT_EQ(PidIn(again.output), new_actor) << again.output;
 }
 
 TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {

@@ -293,6 +293,17 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
   std::lock_guard<std::mutex> lock(mu_);
   if (delta.full) cluster_.clear();
   for (const protocol::NodeInfo& node : delta.nodes) {
+    if (node.node_id == options_.node_id && !node.alive) {
+      // Fenced: the GCS lost this node for longer than its timeout (a
+      // partition), retried its tasks and restarted its actors elsewhere. Its
+      // workers must not run on beside their replacements: stop, as Ray's
+      // raylet does; the workers die with it.
+      if (!shutdown_requested_.exchange(true)) {
+        spdlog::error("raylet: the GCS declared this node ({}) dead, so its work now runs elsewhere; stopping",
+                      options_.node_id.Hex());
+      }
+      continue;
+    }
     if (node.alive) {
       cluster_[node.node_id] = node;
       dead_nodes_.erase(node.node_id);
