@@ -104,8 +104,8 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options, std::shared
   gcs->publisher_ = std::move(*publisher);
   gcs->info_.publisher_address = gcs->publisher_->endpoint();
   GcsServer* self = gcs.get();
-  auto server =
-      transport->Serve(gcs->options_.endpoint, [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  gcs->RegisterHandlers();
+  auto server = transport->Serve(gcs->options_.endpoint, gcs->service_.AsHandler());
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
   gcs->actors_->Start(gcs->server_->endpoint());
@@ -145,192 +145,195 @@ void GcsServer::HealthCheckLoop() {
   }
 }
 
-void GcsServer::HandleKv(MessageType type, std::string_view message, ReplyFn reply) {
-  auto body = protocol::Decode<protocol::KvRequest>(message);
-  if (!body.ok() || !reply) return;
-  protocol::KvReply out;
-  auto fail = [&out](const Status& st) { out.error = st.message(); };
-  if (body->ns.find('\0') != std::string::npos) {
+void GcsServer::RegisterHandlers() {
+  using protocol::MessageType;
+  // Actor and KV messages go without mu_: the actor manager asks View(),
+  // which takes mu_, while holding its own lock.
+  service_.On<MessageType::kRegisterActor>([this](protocol::RegisterActor body, ReplyFn reply) {
+    if (reply) actors_->HandleRegister(std::move(body), std::move(reply));
+  });
+  service_.On<MessageType::kGetActor>([this](protocol::GetActor body, ReplyFn reply) {
+    if (reply) actors_->HandleGet(std::move(body), std::move(reply));
+  });
+  service_.On<MessageType::kKillActor>([this](protocol::KillActor body, ReplyFn reply) {
+    actors_->HandleKill(std::move(body), std::move(reply));
+  });
+  service_.On<MessageType::kListActors>([this](protocol::ListActors, ReplyFn reply) {
+    if (reply) actors_->HandleList(std::move(reply));
+  });
+  service_.On<MessageType::kWorkerDied>([this](protocol::WorkerDied body, ReplyFn reply) {
+    actors_->HandleWorkerDied(body);
+    protocol::Service::ReplyAck(reply);
+  });
+  service_.On<MessageType::kKvPut>(this, &GcsServer::OnKvPut);
+  service_.On<MessageType::kKvGet>(this, &GcsServer::OnKvGet);
+  service_.On<MessageType::kKvDelete>(this, &GcsServer::OnKvDelete);
+  service_.On<MessageType::kKvList>(this, &GcsServer::OnKvList);
+  service_.On<MessageType::kRegisterNode>([this](protocol::RegisterNode body, ReplyFn reply) {
+    OnNodeState(std::move(body.node), std::move(reply));
+  });
+  // A report is a registration too: after a GCS restart, raylets are
+  // re-learned from their next report.
+  service_.On<MessageType::kReportResources>([this](protocol::ReportResources body, ReplyFn reply) {
+    OnNodeState(std::move(body.node), std::move(reply));
+  });
+  service_.On<MessageType::kGetClusterView>(this, &GcsServer::OnGetClusterView);
+  service_.On<MessageType::kGetClusterStatus>(this, &GcsServer::OnGetClusterStatus);
+  service_.On<MessageType::kRegisterJob>(this, &GcsServer::OnRegisterJob);
+  service_.On<MessageType::kFinishJob>(this, &GcsServer::OnFinishJob);
+}
+
+// ---------------------------------------------------------------- Nodes and jobs
+
+void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto known = nodes_.find(node.node_id);
+  bool is_new = known == nodes_.end() || !known->second.alive;
+  node.alive = true;
+  node.start_time_ms = is_new ? NowMs() : known->second.start_time_ms;
+  if (is_new || known->second.available != node.available || known->second.total != node.total ||
+      known->second.labels != node.labels || known->second.raylet_address != node.raylet_address) {
+    BumpViewLocked(node.node_id);
+  }
+  nodes_[node.node_id] = node;
+  last_report_[node.node_id] = std::chrono::steady_clock::now();
+  if (is_new) {
+    spdlog::info("node {} registered at {} with {}", node.node_id.Hex(), node.raylet_address,
+                 node.total.ToJson());
+    PersistAndPublishLocked(node);
+  }
+  protocol::Service::ReplyAck(reply);
+}
+
+void GcsServer::OnGetClusterView(protocol::GetClusterView request, ReplyFn reply) {
+  if (!reply) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  reply(protocol::Encode(MessageType::kClusterViewDelta, ViewDeltaLocked(request.known_version)));
+}
+
+void GcsServer::OnGetClusterStatus(protocol::GetClusterStatus, ReplyFn reply) {
+  if (!reply) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  protocol::ClusterStatus status;
+  for (const auto& [id, node] : nodes_) status.nodes.push_back(node);
+  for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
+  status.gcs = info_;
+  reply(protocol::Encode(MessageType::kClusterStatus, status));
+}
+
+void GcsServer::OnRegisterJob(protocol::RegisterJob request, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  jobs_[request.job.job_id] = request.job;
+  Status st = store_->Put(kJobTable, request.job.job_id.Binary(),
+                          protocol::Encode(MessageType::kRegisterJob, request));
+  if (!st.ok()) {
+    spdlog::error("gcs: cannot persist job {}: {}", request.job.job_id.Hex(), st.message());
+  }
+  protocol::Service::ReplyAck(reply);
+}
+
+void GcsServer::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
+  actors_->HandleJobFinished(request.job_id);  // without mu_, as above
+  std::lock_guard<std::mutex> lock(mu_);
+  auto it = jobs_.find(request.job_id);
+  if (it != jobs_.end() && !it->second.finished) {
+    it->second.finished = true;
+    it->second.end_time_ms = NowMs();
+    Status st =
+        store_->Put(kJobTable, request.job_id.Binary(),
+                    protocol::Encode(MessageType::kRegisterJob, protocol::RegisterJob{it->second}));
+    if (!st.ok()) spdlog::error("gcs: cannot persist job end: {}", st.message());
+  }
+  protocol::Service::ReplyAck(reply);
+}
+
+// ---------------------------------------------------------------- KV
+
+// The request's key in the KV table; false after answering why there is none.
+bool GcsServer::KvKeyOrReply(const protocol::KvRequest& request, const ReplyFn& reply,
+                             std::string* key) {
+  if (request.ns.find('\0') != std::string::npos) {
+    protocol::KvReply out;
     out.error = "a KV namespace may not contain a NUL byte";
     reply(protocol::Encode(MessageType::kKvReply, out));
+    return false;
+  }
+  *key = KvTableKey(request.ns, request.key);
+  return true;
+}
+
+void GcsServer::OnKvPut(protocol::KvRequest request, ReplyFn reply) {
+  std::string key;
+  if (!reply || !KvKeyOrReply(request, reply, &key)) return;
+  if (request.value.size() > protocol::kMaxKvValueBytes) {
+    protocol::Service::ReplyError(
+        reply, Status::InvalidArgument(
+                   "a KV value of " + std::to_string(request.value.size()) +
+                   " bytes is over the GCS's limit of " +
+                   std::to_string(protocol::kMaxKvValueBytes) +
+                   " bytes (kMaxKvValueBytes); put large data in the object store (rayk::Put) "
+                   "and keep its id in the KV store"));
     return;
   }
-  std::string key = KvTableKey(body->ns, body->key);
-  switch (type) {
-    case MessageType::kKvPut: {
-      if (!body->overwrite) {
-        auto existing = store_->Get(kKvTable, key);
-        if (!existing.ok()) {
-          fail(existing.status());
-          break;
-        }
-        if (existing->has_value()) break;  // found = false: not written
-      }
-      Status st = store_->Put(kKvTable, key, body->value);
-      if (st.ok()) out.found = true; else fail(st);
-      break;
-    }
-    case MessageType::kKvGet: {
-      auto value = store_->Get(kKvTable, key);
-      if (!value.ok()) {
-        fail(value.status());
-      } else if (value->has_value()) {
-        out.found = true;
-        out.value = std::move(**value);
-      }
-      break;
-    }
-    case MessageType::kKvDelete: {
-      auto value = store_->Get(kKvTable, key);
-      if (!value.ok()) {
-        fail(value.status());
-        break;
-      }
-      out.found = value->has_value();
-      if (out.found) {
-        Status st = store_->Delete(kKvTable, key);
-        if (!st.ok()) fail(st);
-      }
-      break;
-    }
-    case MessageType::kKvList: {
-      auto all = store_->GetAll(kKvTable);
-      if (!all.ok()) {
-        fail(all.status());
-        break;
-      }
-      std::string prefix = KvTableKey(body->ns, body->key);
-      for (const auto& [k, v] : *all) {
-        if (k.starts_with(prefix)) out.keys.push_back(k.substr(body->ns.size() + 1));
-      }
-      break;
-    }
-    default:
+  protocol::KvReply out;
+  Status st = Status::Ok();
+  if (!request.overwrite) {
+    auto existing = store_->Get(kKvTable, key);
+    if (!existing.ok()) st = existing.status();
+    if (!existing.ok() || existing->has_value()) {  // found = false: not written
+      out.error = st.message();
+      reply(protocol::Encode(MessageType::kKvReply, out));
       return;
+    }
+  }
+  st = store_->Put(kKvTable, key, request.value);
+  out.found = st.ok();
+  out.error = st.message();
+  reply(protocol::Encode(MessageType::kKvReply, out));
+}
+
+void GcsServer::OnKvGet(protocol::KvRequest request, ReplyFn reply) {
+  std::string key;
+  if (!reply || !KvKeyOrReply(request, reply, &key)) return;
+  protocol::KvReply out;
+  auto value = store_->Get(kKvTable, key);
+  if (!value.ok()) {
+    out.error = value.status().message();
+  } else if (value->has_value()) {
+    out.found = true;
+    out.value = std::move(**value);
   }
   reply(protocol::Encode(MessageType::kKvReply, out));
 }
 
-void GcsServer::Handle(std::string message, ReplyFn reply) {
-  auto type = protocol::PeekType(message);
-  if (!type.ok()) {
-    spdlog::error("gcs: dropped a message: {}", type.status().message());
-    return;
+void GcsServer::OnKvDelete(protocol::KvRequest request, ReplyFn reply) {
+  std::string key;
+  if (!reply || !KvKeyOrReply(request, reply, &key)) return;
+  protocol::KvReply out;
+  auto value = store_->Get(kKvTable, key);
+  if (!value.ok()) {
+    out.error = value.status().message();
+  } else if (value->has_value()) {
+    out.found = true;
+    Status st = store_->Delete(kKvTable, key);
+    out.error = st.message();
   }
-  auto ack = [&reply] {
-    if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
-  };
-  // Actor and KV messages go without mu_: the actor manager asks View(),
-  // which takes mu_, while holding its own lock.
-  switch (*type) {
-    case MessageType::kRegisterActor: {
-      auto body = protocol::Decode<protocol::RegisterActor>(message);
-      if (body.ok() && reply) actors_->HandleRegister(std::move(*body), std::move(reply));
-      return;
+  reply(protocol::Encode(MessageType::kKvReply, out));
+}
+
+void GcsServer::OnKvList(protocol::KvRequest request, ReplyFn reply) {
+  std::string prefix;
+  if (!reply || !KvKeyOrReply(request, reply, &prefix)) return;
+  protocol::KvReply out;
+  auto all = store_->GetAll(kKvTable);
+  if (!all.ok()) {
+    out.error = all.status().message();
+  } else {
+    for (const auto& [key, value] : *all) {
+      if (key.starts_with(prefix)) out.keys.push_back(key.substr(request.ns.size() + 1));
     }
-    case MessageType::kGetActor: {
-      auto body = protocol::Decode<protocol::GetActor>(message);
-      if (body.ok() && reply) actors_->HandleGet(std::move(*body), std::move(reply));
-      return;
-    }
-    case MessageType::kKillActor: {
-      auto body = protocol::Decode<protocol::KillActor>(message);
-      if (body.ok()) actors_->HandleKill(std::move(*body), std::move(reply));
-      return;
-    }
-    case MessageType::kListActors:
-      if (reply) actors_->HandleList(std::move(reply));
-      return;
-    case MessageType::kWorkerDied: {
-      auto body = protocol::Decode<protocol::WorkerDied>(message);
-      if (body.ok()) actors_->HandleWorkerDied(*body);
-      ack();
-      return;
-    }
-    case MessageType::kKvPut:
-    case MessageType::kKvGet:
-    case MessageType::kKvDelete:
-    case MessageType::kKvList:
-      HandleKv(*type, message, std::move(reply));
-      return;
-    case MessageType::kFinishJob: {
-      auto body = protocol::Decode<protocol::FinishJob>(message);
-      if (body.ok()) actors_->HandleJobFinished(body->job_id);
-      break;  // and record the job's end below
-    }
-    default:
-      break;
   }
-  std::lock_guard<std::mutex> lock(mu_);
-  switch (*type) {
-    case MessageType::kRegisterNode:
-    case MessageType::kReportResources: {
-      // A report is a registration too: after a GCS restart, raylets are
-      // re-learned from their next report.
-      auto body = protocol::Decode<protocol::RegisterNode>(message);
-      if (!body.ok()) break;
-      protocol::NodeInfo& node = body->node;
-      auto known = nodes_.find(node.node_id);
-      bool is_new = known == nodes_.end() || !known->second.alive;
-      node.alive = true;
-      node.start_time_ms = known != nodes_.end() && known->second.alive ? known->second.start_time_ms : NowMs();
-      if (is_new || known->second.available != node.available || known->second.total != node.total ||
-          known->second.labels != node.labels || known->second.raylet_address != node.raylet_address) {
-        BumpViewLocked(node.node_id);
-      }
-      nodes_[node.node_id] = node;
-      last_report_[node.node_id] = std::chrono::steady_clock::now();
-      if (is_new) {
-        spdlog::info("node {} registered at {} with {}", node.node_id.Hex(), node.raylet_address,
-                     node.total.ToJson());
-        PersistAndPublishLocked(node);
-      }
-      ack();
-      return;
-    }
-    case MessageType::kGetClusterView: {
-      auto body = protocol::Decode<protocol::GetClusterView>(message);
-      if (!body.ok() || !reply) break;
-      reply(protocol::Encode(MessageType::kClusterViewDelta, ViewDeltaLocked(body->known_version)));
-      return;
-    }
-    case MessageType::kGetClusterStatus: {
-      if (!reply) return;
-      protocol::ClusterStatus status;
-      for (const auto& [id, node] : nodes_) status.nodes.push_back(node);
-      for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
-      status.gcs = info_;
-      reply(protocol::Encode(MessageType::kClusterStatus, status));
-      return;
-    }
-    case MessageType::kRegisterJob: {
-      auto body = protocol::Decode<protocol::RegisterJob>(message);
-      if (!body.ok()) break;
-      jobs_[body->job.job_id] = body->job;
-      Status st = store_->Put(kJobTable, body->job.job_id.Binary(), message);
-      if (!st.ok()) spdlog::error("gcs: cannot persist job {}: {}", body->job.job_id.Hex(), st.message());
-      ack();
-      return;
-    }
-    case MessageType::kFinishJob: {
-      auto body = protocol::Decode<protocol::FinishJob>(message);
-      if (!body.ok()) break;
-      auto it = jobs_.find(body->job_id);
-      if (it != jobs_.end() && !it->second.finished) {
-        it->second.finished = true;
-        it->second.end_time_ms = NowMs();
-        Status st = store_->Put(kJobTable, body->job_id.Binary(),
-                                protocol::Encode(MessageType::kRegisterJob, protocol::RegisterJob{it->second}));
-        if (!st.ok()) spdlog::error("gcs: cannot persist job end: {}", st.message());
-      }
-      ack();
-      return;
-    }
-    default:
-      spdlog::error("gcs: unexpected message type {}", static_cast<int>(*type));
-      return;
-  }
-  spdlog::error("gcs: dropped a malformed message of type {}", static_cast<int>(*type));
+  reply(protocol::Encode(MessageType::kKvReply, out));
 }
 
 }  // namespace rayk

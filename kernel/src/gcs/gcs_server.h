@@ -10,7 +10,9 @@
 // Health check: a node whose reports stop for `node_timeout` is marked dead;
 // the change is persisted, published on the "node" topic and passed to the
 // actor manager, which restarts the node's actors elsewhere.
-// Thread-safe: the transport calls the handler on one thread, a health-check
+// Requests are served through a handler table (rpc/service.h): one handler
+// per message type; malformed ones get an error reply.
+// Thread-safe: the transport calls the handlers on one thread, a health-check
 // thread runs beside it, and a mutex guards the tables.
 #pragma once
 
@@ -24,6 +26,7 @@
 
 #include "gcs/gcs_actor_manager.h"
 #include "rpc/protocol.h"
+#include "rpc/service.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 
@@ -52,8 +55,18 @@ class GcsServer {
             std::shared_ptr<Scheduler> scheduler);
   Status Load();
   ClusterView View();
-  void Handle(std::string message, ReplyFn reply);
-  void HandleKv(protocol::MessageType type, std::string_view message, ReplyFn reply);
+  // One handler per message type (RegisterHandlers lists them).
+  void RegisterHandlers();
+  void OnNodeState(protocol::NodeInfo node, ReplyFn reply);  // kRegisterNode, kReportResources
+  void OnGetClusterView(protocol::GetClusterView request, ReplyFn reply);
+  void OnGetClusterStatus(protocol::GetClusterStatus request, ReplyFn reply);
+  void OnRegisterJob(protocol::RegisterJob request, ReplyFn reply);
+  void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
+  void OnKvPut(protocol::KvRequest request, ReplyFn reply);
+  void OnKvGet(protocol::KvRequest request, ReplyFn reply);
+  void OnKvDelete(protocol::KvRequest request, ReplyFn reply);
+  void OnKvList(protocol::KvRequest request, ReplyFn reply);
+  bool KvKeyOrReply(const protocol::KvRequest& request, const ReplyFn& reply, std::string* key);
   void HealthCheckLoop();
   // Records a node's new state in the store and tells subscribers.
   void PersistAndPublishLocked(const protocol::NodeInfo& node);
@@ -79,6 +92,7 @@ class GcsServer {
 
   std::atomic<bool> stopping_{false};
   std::thread health_check_;
+  protocol::Service service_{"gcs", protocol::kGcsMaxMessageBytes};
   std::unique_ptr<Server> server_;  // last: stops before the state it uses goes
 };
 

@@ -161,77 +161,75 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
   return store_->Seal(id);
 }
 
-bool ObjectManager::Handle(MessageType type, std::string_view message, ReplyFn& reply) {
-  switch (type) {
-    case MessageType::kPullObject: {
-      auto body = protocol::Decode<protocol::PullObject>(message);
-      if (!body.ok() || !reply) return true;
-      auto done = std::make_shared<std::atomic<bool>>(false);
-      std::lock_guard<std::mutex> lock(mu_);
-      if (stopping_) return true;
-      for (auto it = pulls_.begin(); it != pulls_.end();) {
-        if (it->done->load()) {
-          it->thread.join();
-          it = pulls_.erase(it);
-        } else {
-          ++it;
-        }
-      }
-      pulls_.push_back({std::thread([this, pull = std::move(*body), reply = std::move(reply), done] {
-                          Status status = Pull(pull);
-                          if (!status.ok()) spdlog::warn("object manager: {}", status.message());
-                          reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
-                          *done = true;
-                        }),
-                        done});
-      return true;
+void ObjectManager::RegisterHandlers(protocol::Service& service) {
+  service.On<MessageType::kPullObject>(this, &ObjectManager::OnPullObject);
+  service.On<MessageType::kReadObjectChunk>(this, &ObjectManager::OnReadObjectChunk);
+  service.On<MessageType::kFreeObjects>(this, &ObjectManager::OnFreeObjects);
+  service.On<MessageType::kGetStoreStats>(this, &ObjectManager::OnGetStoreStats);
+}
+
+void ObjectManager::OnPullObject(protocol::PullObject request, ReplyFn reply) {
+  if (!reply) return;
+  auto done = std::make_shared<std::atomic<bool>>(false);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  for (auto it = pulls_.begin(); it != pulls_.end();) {
+    if (it->done->load()) {
+      it->thread.join();
+      it = pulls_.erase(it);
+    } else {
+      ++it;
     }
-    case MessageType::kReadObjectChunk: {
-      auto body = protocol::Decode<protocol::ReadObjectChunk>(message);
-      if (!body.ok() || !reply) return true;
-      protocol::ObjectChunk chunk;
-      auto buffers = store_->Get({body->object_id}, std::chrono::milliseconds(0));
-      if (buffers.ok() && (*buffers)[0]) {
-        const ObjectBuffer& buffer = *(*buffers)[0];
-        chunk.total_size = buffer.size();
-        if (body->offset <= buffer.size()) {
-          chunk.found = true;
-          uint64_t length = std::min<uint64_t>(body->length, buffer.size() - body->offset);
-          chunk.data.assign(reinterpret_cast<const char*>(buffer.data()) + body->offset, length);
-        }
-      }
-      reply(protocol::Encode(MessageType::kObjectChunk, chunk));
-      return true;
-    }
-    case MessageType::kFreeObjects: {
-      auto body = protocol::Decode<protocol::FreeObjects>(message);
-      if (body.ok()) (void)store_->Delete(body->object_ids);
-      if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
-      return true;
-    }
-    case MessageType::kGetStoreStats: {
-      if (!reply) return true;
-      ObjectStoreStats stats = store_->Stats();
-      protocol::StoreStats out;
-      out.node_id = node_;
-      out.plugin = plugin_;
-      out.capacity_bytes = stats.capacity_bytes;
-      out.used_bytes = stats.used_bytes;
-      out.pinned_bytes = stats.pinned_bytes;
-      out.spilled_bytes = stats.spilled_bytes;
-      out.num_objects = stats.num_objects;
-      out.num_evicted = stats.num_evicted;
-      out.num_spilled = stats.num_spilled;
-      for (const ObjectStoreEntry& entry : store_->List(10)) {
-        out.largest.push_back({entry.id, entry.size, entry.primary, entry.pinned, entry.spilled, entry.in_memory,
-                               entry.creator_pid});
-      }
-      reply(protocol::Encode(MessageType::kStoreStats, out));
-      return true;
-    }
-    default:
-      return false;
   }
+  pulls_.push_back({std::thread([this, pull = std::move(request), reply = std::move(reply), done] {
+                      Status status = Pull(pull);
+                      if (!status.ok()) spdlog::warn("object manager: {}", status.message());
+                      reply(protocol::Encode(MessageType::kStatusReply,
+                                             protocol::StatusReply::From(status)));
+                      *done = true;
+                    }),
+                    done});
+}
+
+void ObjectManager::OnReadObjectChunk(protocol::ReadObjectChunk request, ReplyFn reply) {
+  if (!reply) return;
+  protocol::ObjectChunk chunk;
+  auto buffers = store_->Get({request.object_id}, std::chrono::milliseconds(0));
+  if (buffers.ok() && (*buffers)[0]) {
+    const ObjectBuffer& buffer = *(*buffers)[0];
+    chunk.total_size = buffer.size();
+    if (request.offset <= buffer.size()) {
+      chunk.found = true;
+      uint64_t length = std::min<uint64_t>(request.length, buffer.size() - request.offset);
+      chunk.data.assign(reinterpret_cast<const char*>(buffer.data()) + request.offset, length);
+    }
+  }
+  reply(protocol::Encode(MessageType::kObjectChunk, chunk));
+}
+
+void ObjectManager::OnFreeObjects(protocol::FreeObjects request, ReplyFn reply) {
+  (void)store_->Delete(request.object_ids);
+  protocol::Service::ReplyAck(reply);
+}
+
+void ObjectManager::OnGetStoreStats(protocol::GetStoreStats, ReplyFn reply) {
+  if (!reply) return;
+  ObjectStoreStats stats = store_->Stats();
+  protocol::StoreStats out;
+  out.node_id = node_;
+  out.plugin = plugin_;
+  out.capacity_bytes = stats.capacity_bytes;
+  out.used_bytes = stats.used_bytes;
+  out.pinned_bytes = stats.pinned_bytes;
+  out.spilled_bytes = stats.spilled_bytes;
+  out.num_objects = stats.num_objects;
+  out.num_evicted = stats.num_evicted;
+  out.num_spilled = stats.num_spilled;
+  for (const ObjectStoreEntry& entry : store_->List(10)) {
+    out.largest.push_back({entry.id, entry.size, entry.primary, entry.pinned, entry.spilled,
+                           entry.in_memory, entry.creator_pid});
+  }
+  reply(protocol::Encode(MessageType::kStoreStats, out));
 }
 
 }  // namespace rayk

@@ -27,6 +27,7 @@
 #include <vector>
 
 #include "rpc/protocol.h"
+#include "rpc/service.h"
 #include "rayk/plugin/object_store.h"
 #include "rayk/plugin/transport.h"
 
@@ -73,11 +74,15 @@ class ObjectManager {
                 std::shared_ptr<Transport> transport);
   ~ObjectManager();
 
-  // Answers kPullObject, kReadObjectChunk, kFreeObjects and kGetStoreStats;
-  // false for other messages.
-  bool Handle(protocol::MessageType type, std::string_view message, ReplyFn& reply);
+  // Serves kPullObject, kReadObjectChunk, kFreeObjects and kGetStoreStats
+  // on the raylet's service.
+  void RegisterHandlers(protocol::Service& service);
 
  private:
+  void OnPullObject(protocol::PullObject request, ReplyFn reply);
+  void OnReadObjectChunk(protocol::ReadObjectChunk request, ReplyFn reply);
+  void OnFreeObjects(protocol::FreeObjects request, ReplyFn reply);
+  void OnGetStoreStats(protocol::GetStoreStats request, ReplyFn reply);
   Status Pull(const protocol::PullObject& pull);
   std::shared_ptr<Channel> RayletChannel(const std::string& address);
 

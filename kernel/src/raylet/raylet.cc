@@ -51,8 +51,8 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   if (!gcs.ok()) return gcs.status();
   raylet->gcs_ = std::move(*gcs);
   Raylet* self = raylet.get();
-  auto server = raylet->transport_->Serve(raylet->options_.endpoint,
-                                          [self](std::string m, ReplyFn r) { self->Handle(std::move(m), std::move(r)); });
+  raylet->RegisterHandlers();
+  auto server = raylet->transport_->Serve(raylet->options_.endpoint, raylet->service_.AsHandler());
   if (!server.ok()) return server.status();
   raylet->server_ = std::move(*server);
   protocol::RegisterNode registration;
@@ -116,120 +116,6 @@ void Raylet::ReleaseResources(const ResourceSet& resources) {
   available_.Add(back);
 }
 
-void Raylet::Handle(std::string message, ReplyFn reply) {
-  auto type = protocol::PeekType(message);
-  if (!type.ok()) {
-    spdlog::error("raylet: dropped a message: {}", type.status().message());
-    return;
-  }
-  auto ack = [&reply] {
-    if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
-  };
-  // Object transfers need none of the raylet's state.
-  if (object_manager_ && object_manager_->Handle(*type, message, reply)) return;
-  std::lock_guard<std::mutex> lock(mu_);
-  switch (*type) {
-    case MessageType::kRequestWorkerLease: {
-      auto body = protocol::Decode<protocol::RequestWorkerLease>(message);
-      if (!body.ok() || !reply) break;
-      // The GCS leases for actors, which may outlive their job (detached).
-      if (finished_jobs_.count(body->job_id) && body->owner_address != options_.gcs_address) {
-        protocol::LeaseReply refused;
-        refused.result = protocol::LeaseReply::Result::kFailed;
-        refused.request_id = body->request_id;
-        refused.reason = "the job finished";
-        reply(protocol::Encode(MessageType::kLeaseReply, refused));
-        return;
-      }
-      // A driver on this host is watched, so that a job whose driver is
-      // killed does not keep its leases and workers (workers are the
-      // raylet's children, watched through waitpid).
-      if (body->owner_pid > 0 && body->owner_host == hostname_ && !IsWorkerPid(body->owner_pid)) {
-        drivers_[body->job_id] = body->owner_pid;
-      }
-      pending_.push_back(PendingLease{std::move(*body), std::move(reply)});
-      Dispatch();
-      return;
-    }
-    case MessageType::kReturnWorker: {
-      auto body = protocol::Decode<protocol::ReturnWorker>(message);
-      if (!body.ok()) break;
-      auto lease = leases_.find(body->lease_id);
-      if (lease != leases_.end()) {
-        auto worker = workers_.find(lease->second.worker_id);
-        bool lent = worker != workers_.end() && worker->second.blocked;
-        ResourceSet back = lease->second.resources;
-        if (lent) back.Set("CPU", 0);  // its CPU is already back in the pool
-        ReleaseResources(back);
-        if (worker != workers_.end()) {
-          worker->second.lease_id = 0;
-          worker->second.blocked = false;
-          if (body->worker_exiting) KillWorker(worker->second);
-        }
-        leases_.erase(lease);
-      }
-      ack();
-      Dispatch();
-      return;
-    }
-    case MessageType::kRegisterWorker: {
-      auto body = protocol::Decode<protocol::RegisterWorker>(message);
-      if (!body.ok()) break;
-      auto worker = workers_.find(body->worker_id);
-      if (worker == workers_.end()) {
-        spdlog::warn("raylet: unknown worker {} registered; ignoring it", body->worker_id.Hex());
-        break;
-      }
-      worker->second.address = body->address;
-      failed_starts_.erase(worker->second.job_id);
-      ack();
-      Dispatch();
-      return;
-    }
-    case MessageType::kWorkerBlocked:
-    case MessageType::kWorkerUnblocked: {
-      auto body = protocol::Decode<protocol::WorkerBlockState>(message);
-      if (!body.ok()) break;
-      auto worker = workers_.find(body->worker_id);
-      if (worker == workers_.end() || worker->second.lease_id == 0) {
-        ack();
-        return;
-      }
-      auto lease = leases_.find(worker->second.lease_id);
-      double cpus = lease == leases_.end() ? 0 : lease->second.resources.Get("CPU");
-      bool block = *type == MessageType::kWorkerBlocked;
-      if (block && !worker->second.blocked) {
-        worker->second.blocked = true;
-        ReleaseResources(ResourceSet{{"CPU", cpus}});
-      } else if (!block && worker->second.blocked) {
-        worker->second.blocked = false;
-        double free = available_.Get("CPU");
-        cpu_debt_ += std::max(0.0, cpus - free);
-        AcquireResources(ResourceSet{{"CPU", cpus}});
-      }
-      ack();
-      Dispatch();
-      return;
-    }
-    case MessageType::kFinishJob: {
-      auto body = protocol::Decode<protocol::FinishJob>(message);
-      if (!body.ok()) break;
-      FinishJobLocked(body->job_id);
-      ack();
-      Dispatch();
-      return;
-    }
-    case MessageType::kShutdownRaylet:
-      shutdown_requested_ = true;
-      ack();
-      return;
-    default:
-      spdlog::error("raylet: unexpected message type {}", static_cast<int>(*type));
-      return;
-  }
-  spdlog::error("raylet: dropped a malformed message of type {}", static_cast<int>(*type));
-}
-
 void Raylet::FinishJobLocked(const JobId& job_id) {
   // The job's queued leases go too: their owner is gone, and resources they
   // hold would otherwise stay taken forever.
@@ -268,7 +154,7 @@ void Raylet::CheckDriversLocked() {
     // The GCS marks the job finished and ends its actors.
     gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {});
   }
-  if (!gone.empty()) Dispatch();
+  if (!gone.empty()) DispatchLocked();
 }
 
 ClusterView Raylet::ViewLocked() {
@@ -314,128 +200,136 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
   }
   bool changed = delta.full || !delta.nodes.empty();
   view_version_ = delta.version;
-  if (changed) Dispatch();
+  if (changed) DispatchLocked();
 }
 
-void Raylet::Dispatch() {
-  ClusterView view = ViewLocked();
-  ClusterView local_only = view;
-  local_only.nodes.resize(1);
+void Raylet::DispatchLocked() {
+  DispatchViews views;
+  views.all = ViewLocked();
+  views.local_only = views.all;
+  views.local_only.nodes.resize(1);
   for (auto it = pending_.begin(); it != pending_.end();) {
-    PendingLease& lease = *it;
-    if (!lease.resources_acquired) {
-      view.nodes[0].available = available_;
-      view.nodes[0].queue_length = static_cast<uint32_t>(pending_.size());
-      local_only.nodes[0] = view.nodes[0];
-      SchedulingRequest request;
-      request.demand = lease.request.resources;
-      request.strategy = lease.request.placement.strategy;
-      request.affinity_node = lease.request.placement.affinity_node;
-      request.affinity_soft = lease.request.placement.affinity_soft;
-      request.label_selector = lease.request.placement.label_selector;
-      request.argument_bytes = lease.request.argument_bytes;
-      // A lease another raylet forwarded here runs here if this node can
-      // ever fit it, so that stale views cannot bounce it around.
-      bool forwarded_here = lease.request.spillbacks > 0 &&
-                            scheduler_->Schedule(request, local_only).kind != SchedulingDecision::Kind::kInfeasible;
-      SchedulingDecision decision = scheduler_->Schedule(request, forwarded_here ? local_only : view);
-      lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
-      const internal::Placement& placement = lease.request.placement;
-      if (lease.infeasible && placement.strategy == SchedulingStrategy::kNodeAffinity && !placement.affinity_soft &&
-          dead_nodes_.count(placement.affinity_node)) {
-        // Hard affinity to a dead node: it will not come back (a restarted
-        // raylet is a new node), so waiting would be forever. Fail it clearly.
-        // A node not yet in this raylet's view may still be joining: that waits.
-        protocol::LeaseReply reply;
-        reply.result = protocol::LeaseReply::Result::kInfeasible;
-        reply.request_id = lease.request.request_id;
-        reply.node_id = options_.node_id;
-        reply.reason = decision.reason;
-        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
-        it = pending_.erase(it);
-        continue;
-      }
-      if (lease.infeasible) {
-        // As in Ray, it waits (a node that fits may join) and its owner is warned once.
-        if (!lease.warned) {
-          lease.warned = true;
-          protocol::LeaseWarning warning{lease.request.request_id,
-                                         "no node in the cluster can run a task demanding " +
-                                             FormatResources(lease.request.resources) + " (" + decision.reason +
-                                             "); it waits until a node that fits joins ('rayk status' lists it)"};
-          spdlog::warn("raylet: {}", warning.message);
-          NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
-        }
-        ++it;
-        continue;
-      }
-      if (decision.kind == SchedulingDecision::Kind::kWait) {
-        ++it;  // FIFO per node would block smaller demands behind a big one; keep looking
-        continue;
-      }
-      if (decision.node != options_.node_id) {
-        const NodeView* target = view.Find(decision.node);
-        if (target == nullptr || lease.request.spillbacks >= kMaxSpillbacks) {
-          ++it;
-          continue;
-        }
-        // Spillback: the owner asks that node's raylet instead. Nothing was
-        // granted here, so the hand-off can neither lose nor double the task.
-        protocol::LeaseReply reply;
-        reply.result = protocol::LeaseReply::Result::kSpillback;
-        reply.request_id = lease.request.request_id;
-        reply.node_id = target->node_id;
-        reply.spillback_address = target->address;
-        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
-        it = pending_.erase(it);
-        continue;
-      }
-      AcquireResources(lease.request.resources);
-      lease.resources_acquired = true;
+    LeaseStep step = it->resources_acquired ? LeaseStep::kReady : ScheduleLeaseLocked(*it, views);
+    if (step == LeaseStep::kReady) step = GrantLeaseLocked(*it);
+    if (step == LeaseStep::kAnswered) {
+      it = pending_.erase(it);
+    } else {
+      ++it;  // FIFO per node would block smaller demands behind a big one; keep looking
     }
-    // Resources are held: find an idle worker of the job, or start one.
-    Worker* idle = nullptr;
-    for (auto& [id, worker] : workers_) {
-      if (worker.job_id == lease.request.job_id && worker.lease_id == 0 && !worker.address.empty() &&
-          !worker.dying) {
-        idle = &worker;
-        break;
-      }
-    }
-    if (idle == nullptr) {
-      if (failed_starts_[lease.request.job_id] >= kMaxFailedStarts) {
-        protocol::LeaseReply reply;
-        reply.result = protocol::LeaseReply::Result::kFailed;
-        reply.request_id = lease.request.request_id;
-        reply.reason = "workers for this job exit before they start; the last worker log ends: " +
-                       TailOfFile(options_.session_dir + "/logs/worker_failed_start.log", 3);
-        ReleaseResources(lease.request.resources);
-        lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
-        it = pending_.erase(it);
-        continue;
-      }
-      if (!lease.worker_requested) {
-        lease.worker_requested = true;
-        StartWorker(lease.request);
-      }
-      ++it;
-      continue;
-    }
-    Lease granted{next_lease_id_++, idle->id, lease.request.resources, lease.request.owner_address,
-                  lease.request.job_id};
-    idle->lease_id = granted.id;
-    leases_[granted.id] = granted;
-    protocol::LeaseReply reply;
-    reply.result = protocol::LeaseReply::Result::kGranted;
-    reply.request_id = lease.request.request_id;
-    reply.lease_id = granted.id;
-    reply.worker_id = idle->id;
-    reply.worker_address = idle->address;
-    reply.worker_pid = idle->pid;
-    reply.node_id = options_.node_id;
-    lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
-    it = pending_.erase(it);
   }
+}
+
+void Raylet::AnswerLease(PendingLease& lease, protocol::LeaseReply reply) {
+  reply.request_id = lease.request.request_id;
+  lease.reply(protocol::Encode(MessageType::kLeaseReply, reply));
+}
+
+Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews& views) {
+  views.all.nodes[0].available = available_;
+  views.all.nodes[0].queue_length = static_cast<uint32_t>(pending_.size());
+  views.local_only.nodes[0] = views.all.nodes[0];
+  SchedulingRequest request;
+  request.demand = lease.request.resources;
+  request.strategy = lease.request.placement.strategy;
+  request.affinity_node = lease.request.placement.affinity_node;
+  request.affinity_soft = lease.request.placement.affinity_soft;
+  request.label_selector = lease.request.placement.label_selector;
+  request.argument_bytes = lease.request.argument_bytes;
+  // A lease another raylet forwarded here runs here if this node can
+  // ever fit it, so that stale views cannot bounce it around.
+  bool forwarded_here =
+      lease.request.spillbacks > 0 && scheduler_->Schedule(request, views.local_only).kind !=
+                                          SchedulingDecision::Kind::kInfeasible;
+  SchedulingDecision decision =
+      scheduler_->Schedule(request, forwarded_here ? views.local_only : views.all);
+  lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
+  if (lease.infeasible) return InfeasibleLeaseLocked(lease, decision);
+  if (decision.kind == SchedulingDecision::Kind::kWait) return LeaseStep::kWait;
+  if (decision.node != options_.node_id) {
+    const NodeView* target = views.all.Find(decision.node);
+    if (target == nullptr || lease.request.spillbacks >= kMaxSpillbacks) return LeaseStep::kWait;
+    // Spillback: the owner asks that node's raylet instead. Nothing was
+    // granted here, so the hand-off can neither lose nor double the task.
+    protocol::LeaseReply reply;
+    reply.result = protocol::LeaseReply::Result::kSpillback;
+    reply.node_id = target->node_id;
+    reply.spillback_address = target->address;
+    AnswerLease(lease, std::move(reply));
+    return LeaseStep::kAnswered;
+  }
+  AcquireResources(lease.request.resources);
+  lease.resources_acquired = true;
+  return LeaseStep::kReady;
+}
+
+Raylet::LeaseStep Raylet::InfeasibleLeaseLocked(PendingLease& lease,
+                                                const SchedulingDecision& decision) {
+  const internal::Placement& placement = lease.request.placement;
+  if (placement.strategy == SchedulingStrategy::kNodeAffinity && !placement.affinity_soft &&
+      dead_nodes_.count(placement.affinity_node)) {
+    // Hard affinity to a dead node: it will not come back (a restarted
+    // raylet is a new node), so waiting would be forever. Fail it clearly.
+    // A node not yet in this raylet's view may still be joining: that waits.
+    protocol::LeaseReply reply;
+    reply.result = protocol::LeaseReply::Result::kInfeasible;
+    reply.node_id = options_.node_id;
+    reply.reason = decision.reason;
+    AnswerLease(lease, std::move(reply));
+    return LeaseStep::kAnswered;
+  }
+  // As in Ray, it waits (a node that fits may join) and its owner is warned once.
+  if (!lease.warned) {
+    lease.warned = true;
+    protocol::LeaseWarning warning{
+        lease.request.request_id,
+        "no node in the cluster can run a task demanding " +
+            FormatResources(lease.request.resources) + " (" + decision.reason +
+            "); it waits until a node that fits joins ('rayk status' lists it)"};
+    spdlog::warn("raylet: {}", warning.message);
+    NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
+  }
+  return LeaseStep::kWait;
+}
+
+// Resources are held: hands the lease an idle worker of the job, or starts one.
+Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
+  Worker* idle = nullptr;
+  for (auto& [id, worker] : workers_) {
+    if (worker.job_id == lease.request.job_id && worker.lease_id == 0 && !worker.address.empty() &&
+        !worker.dying) {
+      idle = &worker;
+      break;
+    }
+  }
+  if (idle == nullptr) {
+    if (failed_starts_[lease.request.job_id] >= kMaxFailedStarts) {
+      protocol::LeaseReply reply;
+      reply.result = protocol::LeaseReply::Result::kFailed;
+      reply.reason = "workers for this job exit before they start; the last worker log ends: " +
+                     TailOfFile(options_.session_dir + "/logs/worker_failed_start.log", 3);
+      ReleaseResources(lease.request.resources);
+      AnswerLease(lease, std::move(reply));
+      return LeaseStep::kAnswered;
+    }
+    if (!lease.worker_requested) {
+      lease.worker_requested = true;
+      StartWorker(lease.request);
+    }
+    return LeaseStep::kWait;
+  }
+  Lease granted{next_lease_id_++, idle->id, lease.request.resources, lease.request.owner_address,
+                lease.request.job_id};
+  idle->lease_id = granted.id;
+  leases_[granted.id] = granted;
+  protocol::LeaseReply reply;
+  reply.result = protocol::LeaseReply::Result::kGranted;
+  reply.lease_id = granted.id;
+  reply.worker_id = idle->id;
+  reply.worker_address = idle->address;
+  reply.worker_pid = idle->pid;
+  reply.node_id = options_.node_id;
+  AnswerLease(lease, std::move(reply));
+  return LeaseStep::kAnswered;
 }
 
 void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
@@ -579,7 +473,7 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
     }
     if (!worker.address.empty()) ReleaseLeasesOwnedByLocked(worker.address);
     workers_.erase(it);
-    Dispatch();
+    DispatchLocked();
     return;
   }
 }

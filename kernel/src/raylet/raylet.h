@@ -11,6 +11,8 @@
 // same job, and capped by the node's resources. A worker that blocks in Get()
 // lends its CPU back until it unblocks, so nested tasks cannot deadlock the
 // node. When a worker dies, its lease's owner is told at once.
+// Requests are served through a handler table (rpc/service.h): one handler
+// per message type; malformed ones get an error reply.
 // Thread-safe: one mutex guards the state; handlers and the monitor thread
 // take it.
 #pragma once
@@ -31,6 +33,7 @@
 #include "gcs/gcs_client.h"
 #include "object_manager/object_manager.h"
 #include "rpc/protocol.h"
+#include "rpc/service.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
 
@@ -92,9 +95,32 @@ class Raylet {
   };
 
   Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler);
-  void Handle(std::string message, ReplyFn reply);
-  // Grants what can be granted. Called with mu_ held after every change.
-  void Dispatch();
+  // One handler per message type (RegisterHandlers lists them).
+  void RegisterHandlers();
+  void OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn reply);
+  void OnReturnWorker(protocol::ReturnWorker request, ReplyFn reply);
+  void OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply);
+  void OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked, ReplyFn reply);
+  void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
+
+  // Grants what can be granted. Called after every change.
+  void DispatchLocked();
+  // Where a queued lease stands after a step of DispatchLocked.
+  enum class LeaseStep {
+    kWait,      // stays queued
+    kReady,     // resources held here: find it a worker
+    kAnswered,  // its owner got a reply: leaves the queue
+  };
+  // The view DispatchLocked schedules against, and the same with this node alone.
+  struct DispatchViews {
+    ClusterView all;
+    ClusterView local_only;
+  };
+  LeaseStep ScheduleLeaseLocked(PendingLease& lease, DispatchViews& views);
+  LeaseStep InfeasibleLeaseLocked(PendingLease& lease, const SchedulingDecision& decision);
+  LeaseStep GrantLeaseLocked(PendingLease& lease);
+  // Replies to the lease's owner, with its request id.
+  static void AnswerLease(PendingLease& lease, protocol::LeaseReply reply);
   // This node (with its live resources) and every alive node of the view.
   ClusterView ViewLocked();
   void ApplyViewDelta(const protocol::ClusterViewDelta& delta);
@@ -141,6 +167,7 @@ class Raylet {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> shutdown_requested_{false};
   std::thread monitor_;
+  protocol::Service service_{"raylet", protocol::kRayletMaxMessageBytes};
   std::unique_ptr<Server> server_;  // last: stops first
 };
 

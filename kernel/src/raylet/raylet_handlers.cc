@@ -1,0 +1,119 @@
+// The raylet's handler table: one handler per message type it serves.
+#include <spdlog/spdlog.h>
+
+#include "raylet/raylet.h"
+
+namespace rayk {
+
+using protocol::MessageType;
+
+void Raylet::RegisterHandlers() {
+  service_.On<MessageType::kRequestWorkerLease>(this, &Raylet::OnRequestWorkerLease);
+  service_.On<MessageType::kReturnWorker>(this, &Raylet::OnReturnWorker);
+  service_.On<MessageType::kRegisterWorker>(this, &Raylet::OnRegisterWorker);
+  service_.On<MessageType::kWorkerBlocked>([this](protocol::WorkerBlockState body, ReplyFn reply) {
+    OnWorkerBlockState(body, /*blocked=*/true, std::move(reply));
+  });
+  service_.On<MessageType::kWorkerUnblocked>(
+      [this](protocol::WorkerBlockState body, ReplyFn reply) {
+        OnWorkerBlockState(body, /*blocked=*/false, std::move(reply));
+      });
+  service_.On<MessageType::kFinishJob>(this, &Raylet::OnFinishJob);
+  service_.On<MessageType::kShutdownRaylet>([this](protocol::ShutdownRaylet, ReplyFn reply) {
+    shutdown_requested_ = true;
+    protocol::Service::ReplyAck(reply);
+  });
+  // Object transfers need none of the raylet's state, nor its lock.
+  if (object_manager_) object_manager_->RegisterHandlers(service_);
+}
+
+void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn reply) {
+  if (!reply) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  // The GCS leases for actors, which may outlive their job (detached).
+  if (finished_jobs_.count(request.job_id) && request.owner_address != options_.gcs_address) {
+    protocol::LeaseReply refused;
+    refused.result = protocol::LeaseReply::Result::kFailed;
+    refused.request_id = request.request_id;
+    refused.reason = "the job finished";
+    reply(protocol::Encode(MessageType::kLeaseReply, refused));
+    return;
+  }
+  // A driver on this host is watched, so that a job whose driver is
+  // killed does not keep its leases and workers (workers are the
+  // raylet's children, watched through waitpid).
+  if (request.owner_pid > 0 && request.owner_host == hostname_ && !IsWorkerPid(request.owner_pid)) {
+    drivers_[request.job_id] = request.owner_pid;
+  }
+  pending_.push_back(PendingLease{std::move(request), std::move(reply)});
+  DispatchLocked();
+}
+
+void Raylet::OnReturnWorker(protocol::ReturnWorker request, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto lease = leases_.find(request.lease_id);
+  if (lease != leases_.end()) {
+    auto worker = workers_.find(lease->second.worker_id);
+    bool lent = worker != workers_.end() && worker->second.blocked;
+    ResourceSet back = lease->second.resources;
+    if (lent) back.Set("CPU", 0);  // its CPU is already back in the pool
+    ReleaseResources(back);
+    if (worker != workers_.end()) {
+      worker->second.lease_id = 0;
+      worker->second.blocked = false;
+      if (request.worker_exiting) KillWorker(worker->second);
+    }
+    leases_.erase(lease);
+  }
+  protocol::Service::ReplyAck(reply);
+  DispatchLocked();
+}
+
+void Raylet::OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto worker = workers_.find(request.worker_id);
+  if (worker == workers_.end()) {
+    // No reply, as before: the core worker takes any reply to its
+    // registration as success, and without one it exits on its timeout.
+    // TODO(handlers): reply with an error once the core worker decodes it.
+    spdlog::warn("raylet: unknown worker {} registered; ignoring it", request.worker_id.Hex());
+    return;
+  }
+  worker->second.address = request.address;
+  failed_starts_.erase(worker->second.job_id);
+  protocol::Service::ReplyAck(reply);
+  DispatchLocked();
+}
+
+// A worker blocked in Get() lends its lease's CPU back until it unblocks.
+void Raylet::OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked,
+                                ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto worker = workers_.find(request.worker_id);
+  if (worker == workers_.end() || worker->second.lease_id == 0) {
+    protocol::Service::ReplyAck(reply);
+    return;
+  }
+  auto lease = leases_.find(worker->second.lease_id);
+  double cpus = lease == leases_.end() ? 0 : lease->second.resources.Get("CPU");
+  if (blocked && !worker->second.blocked) {
+    worker->second.blocked = true;
+    ReleaseResources(ResourceSet{{"CPU", cpus}});
+  } else if (!blocked && worker->second.blocked) {
+    worker->second.blocked = false;
+    double free = available_.Get("CPU");
+    cpu_debt_ += std::max(0.0, cpus - free);
+    AcquireResources(ResourceSet{{"CPU", cpus}});
+  }
+  protocol::Service::ReplyAck(reply);
+  DispatchLocked();
+}
+
+void Raylet::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  FinishJobLocked(request.job_id);
+  protocol::Service::ReplyAck(reply);
+  DispatchLocked();
+}
+
+}  // namespace rayk

@@ -1,0 +1,282 @@
+// The GCS's messages: nodes and the cluster view, jobs, actors, the KV store.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rayk/plugin/scheduler.h"
+#include "rpc/common_messages.h"
+
+namespace rayk::protocol {
+
+// The largest value kKvPut takes. The KV store holds small shared settings
+// and handles; large data belongs in the object store (rayk::Put), whose id
+// can be stored here instead. Bigger puts get an error reply naming this.
+constexpr size_t kMaxKvValueBytes = 16 << 20;
+
+struct NodeInfo {
+  NodeId node_id;
+  std::string raylet_address;
+  ResourceSet total;
+  ResourceSet available;
+  std::map<std::string, std::string> labels;
+  int64_t pid = 0;
+  bool alive = true;
+  uint32_t num_workers = 0;
+  uint32_t pending_leases = 0;
+  // Demands of queued leases no node can satisfy now: {"CPU": 4} x 2, as text.
+  std::vector<std::string> pending_demands;
+  std::vector<std::string> infeasible_demands;
+  // Kept by the GCS: when it registered, and why and when it was marked dead.
+  int64_t start_time_ms = 0;
+  int64_t death_time_ms = 0;
+  std::string death_cause;
+
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
+        pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause;
+  }
+};
+
+// What a scheduler plugin sees of a node.
+NodeView ToNodeView(const NodeInfo& node);
+
+struct RegisterNode {
+  NodeInfo node;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node;
+  }
+};
+
+struct ReportResources {
+  NodeInfo node;  // the whole current state of the node
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node;
+  }
+};
+
+// A raylet's request for the cluster view (sent with each report), and the
+// answer: the nodes that changed since the version it has. A node that died
+// comes with alive = false. `full` replaces the whole view (the first answer,
+// or one from a restarted GCS whose versions began again).
+struct GetClusterView {
+  uint64_t known_version = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& known_version;
+  }
+};
+
+struct ClusterViewDelta {
+  uint64_t version = 0;
+  bool full = false;
+  std::vector<NodeInfo> nodes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& version& full& nodes;
+  }
+};
+
+struct GetClusterStatus {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+struct JobInfo {
+  JobId job_id;
+  int64_t driver_pid = 0;
+  std::string driver_address;
+  std::vector<std::string> code_libraries;
+  int64_t start_time_ms = 0;
+  int64_t end_time_ms = 0;
+  bool finished = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job_id& driver_pid& driver_address& code_libraries& start_time_ms& end_time_ms& finished;
+  }
+};
+
+struct RegisterJob {
+  JobInfo job;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job;
+  }
+};
+
+struct FinishJob {
+  JobId job_id;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job_id;
+  }
+};
+
+// What the GCS says of itself, for `rayk status`.
+struct GcsInfo {
+  std::string publisher_address;  // node changes are published here (topic "node")
+  uint32_t restarts = 0;          // times the supervisor restarted the GCS server
+  int64_t start_time_ms = 0;      // of this incarnation
+  // Set after a restart that found no saved tables: what was lost.
+  std::string lost_state;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& publisher_address& restarts& start_time_ms& lost_state;
+  }
+};
+
+struct ClusterStatus {
+  std::vector<NodeInfo> nodes;
+  std::vector<JobInfo> jobs;
+  GcsInfo gcs;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& nodes& jobs& gcs;
+  }
+};
+
+// The GCS's internal key-value store (rayk::Kv*, `rayk kv`). Keys live in
+// namespaces; the empty namespace is the default one.
+struct KvRequest {
+  std::string ns;
+  std::string key;        // a prefix for kKvList
+  std::string value;      // with kKvPut
+  bool overwrite = true;  // with kKvPut
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& ns& key& value& overwrite;
+  }
+};
+
+struct KvReply {
+  bool found = false;  // kKvGet: the key exists; kKvPut: it was written; kKvDelete: it existed
+  std::string value;   // kKvGet
+  std::vector<std::string> keys;  // kKvList
+  std::string error;              // the store failed
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& found& value& keys& error;
+  }
+};
+
+// ---- Actors ----
+
+enum class ActorState : uint8_t { kPending = 0, kAlive, kRestarting, kDead };
+const char* ActorStateName(ActorState state);
+
+struct ActorSpec {
+  ActorId actor_id;
+  JobId job_id;
+  std::string factory;
+  std::string class_name;
+  std::vector<internal::TaskArg> args;  // values only: the creator resolves refs first
+  std::string name;
+  ResourceSet resources;
+  int max_restarts = 0;
+  int max_task_retries = 0;
+  int max_concurrency = 1;
+  bool detached = false;
+  std::string owner_address;
+  std::vector<std::string> code_libraries;
+  internal::Placement placement;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& job_id& factory& class_name& args& name& resources& max_restarts&
+        max_task_retries& max_concurrency& detached& owner_address& code_libraries& placement;
+  }
+};
+
+struct ActorInfo {
+  ActorId actor_id;
+  ActorState state = ActorState::kPending;
+  uint64_t epoch = 0;   // bumped on every state change
+  std::string address;  // the worker hosting it, when alive
+  int64_t pid = 0;
+  NodeId node_id;
+  std::string name;
+  std::string class_name;
+  JobId job_id;
+  int restarts = 0;
+  int max_task_retries = 0;
+  bool detached = false;
+  std::string death_cause;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& state& epoch& address& pid& node_id& name& class_name& job_id& restarts&
+        max_task_retries& detached& death_cause;
+  }
+};
+
+struct RegisterActor {
+  ActorSpec spec;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& spec;
+  }
+};
+
+struct GetActor {
+  enum class Wait : uint8_t { kNow = 0, kUntilSettled, kUntilChanged };
+  ActorId actor_id;  // or
+  std::string name;  // when actor_id is nil
+  Wait wait = Wait::kNow;
+  uint64_t epoch = 0;  // with kUntilChanged: reply once the epoch is past this one
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& name& wait& epoch;
+  }
+};
+
+struct KillActor {
+  ActorId actor_id;
+  bool no_restart = true;
+  std::string cause;
+  // From the actor itself (rayk::ExitActor): it exits on its own once its
+  // last reply is out; the GCS only records that it must not restart.
+  bool exiting_by_itself = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& no_restart& cause& exiting_by_itself;
+  }
+};
+
+struct ActorList {
+  std::vector<ActorInfo> actors;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actors;
+  }
+};
+
+struct ListActors {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+RAYK_MESSAGE_BODY(kRegisterNode, RegisterNode);
+RAYK_MESSAGE_BODY(kReportResources, ReportResources);
+RAYK_MESSAGE_BODY(kGetClusterStatus, GetClusterStatus);
+RAYK_MESSAGE_BODY(kRegisterJob, RegisterJob);
+RAYK_MESSAGE_BODY(kFinishJob, FinishJob);
+RAYK_MESSAGE_BODY(kRegisterActor, RegisterActor);
+RAYK_MESSAGE_BODY(kGetActor, GetActor);
+RAYK_MESSAGE_BODY(kKillActor, KillActor);
+RAYK_MESSAGE_BODY(kListActors, ListActors);
+RAYK_MESSAGE_BODY(kKvPut, KvRequest);
+RAYK_MESSAGE_BODY(kKvGet, KvRequest);
+RAYK_MESSAGE_BODY(kKvDelete, KvRequest);
+RAYK_MESSAGE_BODY(kKvList, KvRequest);
+RAYK_MESSAGE_BODY(kGetClusterView, GetClusterView);
+RAYK_MESSAGE_BODY(kClusterStatus, ClusterStatus);
+RAYK_MESSAGE_BODY(kActorInfo, ActorInfo);
+RAYK_MESSAGE_BODY(kActorList, ActorList);
+RAYK_MESSAGE_BODY(kKvReply, KvReply);
+RAYK_MESSAGE_BODY(kClusterViewDelta, ClusterViewDelta);
+
+}  // namespace rayk::protocol

@@ -1,0 +1,88 @@
+// The object manager's messages (served by each raylet): pulls between
+// nodes' stores, chunk reads, frees and `rayk memory`.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "rpc/common_messages.h"
+
+namespace rayk::protocol {
+
+// Copies an object from another node's store into this node's, in chunks.
+struct PullObject {
+  ObjectId object_id;
+  internal::StoreLocation from;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& from;
+  }
+};
+
+struct ReadObjectChunk {
+  ObjectId object_id;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& offset& length;
+  }
+};
+
+struct ObjectChunk {
+  bool found = false;
+  uint64_t total_size = 0;
+  std::string data;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& found& total_size& data;
+  }
+};
+
+struct FreeObjects {
+  std::vector<ObjectId> object_ids;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_ids;
+  }
+};
+
+struct StoreObjectInfo {
+  ObjectId object_id;
+  uint64_t size = 0;
+  bool primary = false, pinned = false, spilled = false, in_memory = false;
+  int64_t creator_pid = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& size& primary& pinned& spilled& in_memory& creator_pid;
+  }
+};
+
+// `rayk memory`: one node's store.
+struct StoreStats {
+  NodeId node_id;
+  std::string plugin;
+  uint64_t capacity_bytes = 0, used_bytes = 0, pinned_bytes = 0, spilled_bytes = 0;
+  uint64_t num_objects = 0, num_evicted = 0, num_spilled = 0;
+  std::vector<StoreObjectInfo> largest;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node_id& plugin& capacity_bytes& used_bytes& pinned_bytes& spilled_bytes& num_objects&
+        num_evicted& num_spilled& largest;
+  }
+};
+
+struct GetStoreStats {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+RAYK_MESSAGE_BODY(kPullObject, PullObject);
+RAYK_MESSAGE_BODY(kReadObjectChunk, ReadObjectChunk);
+RAYK_MESSAGE_BODY(kFreeObjects, FreeObjects);
+RAYK_MESSAGE_BODY(kGetStoreStats, GetStoreStats);
+RAYK_MESSAGE_BODY(kObjectChunk, ObjectChunk);
+RAYK_MESSAGE_BODY(kStoreStats, StoreStats);
+
+}  // namespace rayk::protocol

@@ -1,0 +1,93 @@
+// A raylet's messages: worker leases and the worker pool.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "rpc/common_messages.h"
+
+namespace rayk::protocol {
+
+struct RequestWorkerLease {
+  uint64_t request_id = 0;  // the owner's, echoed in the reply
+  JobId job_id;
+  ResourceSet resources;
+  std::string owner_address;
+  int64_t owner_pid = 0;  // with owner_host, lets the raylet notice a driver that died
+  std::string owner_host;
+  std::vector<std::string> code_libraries;
+  internal::Placement placement;
+  uint32_t spillbacks = 0;  // raylets that forwarded it already
+  // Bytes of the first queued task's arguments held in each node's store,
+  // for locality-aware placement.
+  std::map<NodeId, uint64_t> argument_bytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries&
+        placement& spillbacks& argument_bytes;
+  }
+};
+
+struct LeaseReply {
+  // kSpillback: ask the raylet at spillback_address (node node_id) instead.
+  enum class Result : uint8_t { kGranted, kInfeasible, kFailed, kSpillback };
+  Result result = Result::kFailed;
+  uint64_t request_id = 0;
+  uint64_t lease_id = 0;
+  WorkerId worker_id;
+  std::string worker_address;
+  int64_t worker_pid = 0;
+  NodeId node_id;
+  std::string reason;  // with kInfeasible and kFailed
+  std::string spillback_address;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason&
+        spillback_address;
+  }
+};
+
+struct ReturnWorker {
+  uint64_t lease_id = 0;
+  bool worker_exiting = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& lease_id& worker_exiting;
+  }
+};
+
+struct RegisterWorker {
+  WorkerId worker_id;
+  std::string address;
+  int64_t pid = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& worker_id& address& pid;
+  }
+};
+
+struct WorkerBlockState {
+  WorkerId worker_id;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& worker_id;
+  }
+};
+
+// Asks the raylet's process to exit (shutdown_requested()).
+struct ShutdownRaylet {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+RAYK_MESSAGE_BODY(kRequestWorkerLease, RequestWorkerLease);
+RAYK_MESSAGE_BODY(kReturnWorker, ReturnWorker);
+RAYK_MESSAGE_BODY(kRegisterWorker, RegisterWorker);
+RAYK_MESSAGE_BODY(kWorkerBlocked, WorkerBlockState);
+RAYK_MESSAGE_BODY(kWorkerUnblocked, WorkerBlockState);
+RAYK_MESSAGE_BODY(kShutdownRaylet, ShutdownRaylet);
+RAYK_MESSAGE_BODY(kLeaseReply, LeaseReply);
+
+}  // namespace rayk::protocol

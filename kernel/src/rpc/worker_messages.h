@@ -1,0 +1,116 @@
+// A core worker's messages (worker or driver): tasks pushed to it, objects
+// asked of it as their owner, and notices from raylets.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "rpc/common_messages.h"
+
+namespace rayk::protocol {
+
+struct TaskSpec {
+  // An actor call (actor_id set), an actor's creation (creates_actor), or a
+  // plain task (neither).
+  ActorId actor_id;
+  bool creates_actor = false;
+  int max_concurrency = 1;  // with creates_actor
+  TaskId task_id;
+  JobId job_id;
+  std::string function;
+  std::vector<internal::TaskArg> args;  // refs are resolved to values before the push
+  ResourceSet resources;
+  int max_retries = 0;
+  int attempt = 0;
+  ObjectId return_id;
+  std::string owner_address;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources&
+        max_retries& attempt& return_id& owner_address;
+  }
+};
+
+struct PushTask {
+  TaskSpec spec;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& spec;
+  }
+};
+
+struct PushTaskReply {
+  std::string value;
+  std::optional<internal::ErrorInfo> error;
+  internal::StoreLocation location;  // valid: the value is in that node's store, not here
+  uint32_t run_us = 0;               // how long the function ran, for the owner's pipelining choice
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& value& error& location& run_us;
+  }
+};
+
+struct GetObject {
+  ObjectId object_id;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id;
+  }
+};
+
+struct GetObjectReply {
+  bool found = false;
+  std::string value;
+  std::optional<internal::ErrorInfo> error;
+  internal::StoreLocation location;  // valid: the value is in that node's store
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& found& value& error& location;
+  }
+};
+
+struct WorkerDied {
+  WorkerId worker_id;
+  uint64_t lease_id = 0;
+  std::string reason;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& worker_id& lease_id& reason;
+  }
+};
+
+struct RemoveBorrower {
+  ObjectId object_id;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id;
+  }
+};
+
+// Raylet -> owner, one-way: a lease request waits for something no node has.
+struct LeaseWarning {
+  uint64_t request_id = 0;
+  std::string message;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& request_id& message;
+  }
+};
+
+struct ExitWorker {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+RAYK_MESSAGE_BODY(kPushTask, PushTask);
+RAYK_MESSAGE_BODY(kGetObject, GetObject);
+RAYK_MESSAGE_BODY(kWorkerDied, WorkerDied);
+RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
+RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
+RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);
+RAYK_MESSAGE_BODY(kPushTaskReply, PushTaskReply);
+RAYK_MESSAGE_BODY(kGetObjectReply, GetObjectReply);
+
+}  // namespace rayk::protocol
