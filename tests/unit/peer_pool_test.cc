@@ -97,9 +97,11 @@ TEST_F(PeerPoolTest, ClearCompletesPendingCallsWhoseCallbacksUseThePool) {
         // Would deadlock if Clear held the pool's lock while closing.
         auto again = pool.Get(echo_->endpoint());
         std::lock_guard<std::mutex> lock(mu);
-        outcome = !again.ok() ? again.status()
-                  : reply.ok() ? Status::Internal("the silent server answered")
-                               : reply.status();
+        if (!again.ok()) {
+          outcome = again.status();
+        } else {
+          outcome = reply.ok() ? Status::Internal("the silent server answered") : reply.status();
+        }
         cv.notify_all();
       },
       kForever);
