@@ -171,6 +171,48 @@ TEST_F(TasksTest, UndecodableArgument) {
   internal::CurrentRuntime()->RemoveLocalReference(id);
 }
 
+// A borrowed reference is fetched from its owner. One whose owner cannot be
+// reached, or that has no owner at all, is lost with the reason rather than
+// waited for; a task that takes it as an argument fails without running.
+TEST_F(TasksTest, BorrowedRefWhoseOwnerCannotBeReachedIsLost) {
+  internal::Runtime* runtime = internal::CurrentRuntime();
+  ObjectId id = ObjectId::FromRandom();
+  runtime->AddBorrowedReference(id, "nowhere:1");
+  auto values = runtime->Get({id}, std::chrono::milliseconds(20000));
+  ASSERT_TRUE(values.ok()) << values.status().message();
+  ASSERT_TRUE((*values)[0].error.has_value());
+  EXPECT_EQ((*values)[0].error->kind, internal::ErrorInfo::Kind::kObjectLost);
+  EXPECT_THAT((*values)[0].error->message, HasSubstr("'nowhere:1'"));
+  runtime->RemoveLocalReference(id);
+}
+
+TEST_F(TasksTest, TaskWhoseArgumentsOwnerCannotBeReachedFailsWithoutRunning) {
+  internal::Runtime* runtime = internal::CurrentRuntime();
+  internal::TaskCall call;
+  call.function = "Add";
+  call.args.push_back({true, ObjectId::FromRandom(), "nowhere:2", ""});
+  call.args.push_back({false, {}, "", "x"});
+  ObjectId id = runtime->SubmitTask(call);
+  auto values = runtime->Get({id}, std::chrono::milliseconds(20000));
+  ASSERT_TRUE(values.ok()) << values.status().message();
+  ASSERT_TRUE((*values)[0].error.has_value());
+  EXPECT_EQ((*values)[0].error->kind, internal::ErrorInfo::Kind::kObjectLost);
+  EXPECT_THAT((*values)[0].error->message, HasSubstr("'nowhere:2'"));
+  runtime->RemoveLocalReference(id);
+}
+
+TEST_F(TasksTest, RefWithoutAnOwnerIsLost) {
+  internal::Runtime* runtime = internal::CurrentRuntime();
+  ObjectId id = ObjectId::FromRandom();
+  runtime->AddLocalReference(id);
+  auto values = runtime->Get({id}, std::chrono::milliseconds(20000));
+  ASSERT_TRUE(values.ok()) << values.status().message();
+  ASSERT_TRUE((*values)[0].error.has_value());
+  EXPECT_EQ((*values)[0].error->kind, internal::ErrorInfo::Kind::kObjectLost);
+  EXPECT_THAT((*values)[0].error->message, HasSubstr("has no owner"));
+  runtime->RemoveLocalReference(id);
+}
+
 TEST_F(TasksTest, PutAndDropLoopRunsInConstantMemory) {
   auto* core = dynamic_cast<CoreWorker*>(internal::CurrentRuntime());
   ASSERT_NE(core, nullptr);

@@ -1,0 +1,402 @@
+#include "core_worker/actor_submitter.h"
+
+#include <algorithm>
+
+namespace rayk {
+
+namespace {
+
+using internal::ErrorInfo;
+using protocol::ActorState;
+using protocol::MessageType;
+
+// How long replies already sent by a dead actor get to arrive before its
+// in-flight calls are failed or retried.
+constexpr auto kDeathNoticeGrace = std::chrono::milliseconds(100);
+
+std::string WatchActorMessage(const ActorId& actor, uint64_t epoch) {
+  protocol::GetActor request;
+  request.actor_id = actor;
+  request.wait = protocol::GetActor::Wait::kUntilChanged;
+  request.epoch = epoch;
+  return protocol::Encode(MessageType::kGetActor, request);
+}
+
+std::optional<protocol::ActorInfo> DecodeActorInfo(const Result<std::string>& reply) {
+  if (!reply.ok()) return std::nullopt;
+  auto body = protocol::Decode<protocol::ActorInfo>(*reply);
+  if (!body.ok()) return std::nullopt;
+  return std::move(*body);
+}
+
+std::string ShortId(const ActorId& actor) { return actor.Hex().substr(0, 8); }
+
+}  // namespace
+
+ActorSubmitter::ActorSubmitter(WorkerContext& context, ReferenceCounter& references,
+                               TaskManager& tasks)
+    : context_(context), references_(references), tasks_(tasks) {}
+
+// ---------------------------------------------------------------- the GCS's side
+
+Result<protocol::ActorInfo> ActorSubmitter::QueryActor(const protocol::GetActor& request) {
+  auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kGetActor, request));
+  if (!reply.ok()) {
+    return Status::Unavailable("the GCS did not answer about an actor: " +
+                               reply.status().message());
+  }
+  return protocol::Decode<protocol::ActorInfo>(*reply);
+}
+
+Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
+  protocol::ActorSpec spec;
+  spec.actor_id = ActorId::FromRandom();
+  spec.job_id = context_.options.job_id;
+  spec.factory = std::move(creation.factory);
+  spec.class_name = std::move(creation.class_name);
+  spec.name = creation.options.name;
+  spec.resources = creation.options.resources;
+  spec.max_restarts = creation.options.max_restarts;
+  spec.max_task_retries = creation.options.max_task_retries;
+  spec.max_concurrency = std::max(1, creation.options.max_concurrency);
+  spec.detached = creation.options.detached;
+  spec.placement = creation.options.placement;
+  spec.owner_address = context_.address;
+  spec.code_libraries = context_.options.code_libraries;
+  // The GCS re-runs the factory on restarts, so it keeps the arguments' values.
+  for (internal::TaskArg& arg : creation.args) {
+    if (arg.is_ref) {
+      auto values = references_.Get({arg.ref}, std::chrono::milliseconds(-1));
+      if (!values.ok()) return values.status();
+      const internal::ObjectValue& value = (*values)[0];
+      if (value.error) {
+        return Status::InvalidArgument("an argument of actor " + spec.class_name +
+                                       " failed: " + value.error->message);
+      }
+      arg.value = std::string(BytesOf(value));
+      arg.is_ref = false;
+    }
+    spec.args.push_back(std::move(arg));
+  }
+  auto reply = context_.gcs->CallSync(
+      protocol::Encode(MessageType::kRegisterActor, protocol::RegisterActor{spec}));
+  if (!reply.ok()) {
+    return Status::Unavailable("cannot register the actor with the GCS: " +
+                               reply.status().message());
+  }
+  auto status = protocol::Decode<protocol::StatusReply>(*reply);
+  if (!status.ok()) return status.status();
+  if (!status->ok) return status->ToStatus();
+  return spec.actor_id;
+}
+
+Result<ActorId> ActorSubmitter::GetNamedActor(const std::string& name) {
+  protocol::GetActor request;
+  request.name = name;
+  auto info = QueryActor(request);
+  if (!info.ok()) return info.status();
+  if (info->actor_id.IsNil()) {
+    return Status::NotFound("no actor named '" + name + "' in this cluster");
+  }
+  return info->actor_id;
+}
+
+Status ActorSubmitter::KillActor(const ActorId& actor, bool no_restart) {
+  protocol::KillActor kill{actor, no_restart, ""};
+  auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kKillActor, kill));
+  if (!reply.ok()) {
+    return Status::Unavailable("the GCS did not answer the kill: " + reply.status().message());
+  }
+  auto status = protocol::Decode<protocol::StatusReply>(*reply);
+  if (!status.ok()) return status.status();
+  if (!status->ok) return status->ToStatus();
+  // The killer knows at once: its later calls fail (or, with a restart, wait
+  // for the new process) instead of racing the old process's end.
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    ActorClient& client = clients_[actor];
+    if (no_restart) {
+      client.state = ActorClient::State::kDead;
+      client.death_cause = "killed through its handle (ActorHandle::Kill)";
+    } else {
+      client.state = ActorClient::State::kUnknown;  // re-resolved through the GCS
+      client.channel = nullptr;
+    }
+    std::deque<TaskId> in_flight;
+    in_flight.swap(client.in_flight);
+    for (const TaskId& task_id : in_flight) {
+      tasks_.CompleteLocked(
+          task_id,
+          ErrorValue(ErrorInfo::Kind::kActorDied,
+                     "actor " + ShortId(actor) + " was killed while running this call"),
+          actions);
+    }
+    SendActorTasksLocked(actor, actions);
+  }
+  RunActions(actions);
+  return Status::Ok();
+}
+
+Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
+  auto reply =
+      context_.gcs->CallSync(protocol::Encode(MessageType::kListActors, protocol::Empty{}));
+  if (!reply.ok()) return reply.status();
+  auto list = protocol::Decode<protocol::ActorList>(*reply);
+  if (!list.ok()) return list.status();
+  return std::move(list->actors);
+}
+
+// ---------------------------------------------------------------- calls
+
+ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
+                                         std::vector<internal::TaskArg> args) {
+  PendingTask task;
+  task.spec.actor_id = actor;
+  task.spec.function = std::move(method);
+  task.spec.args = std::move(args);
+  tasks_.AssignIds(task);
+  const TaskId task_id = task.spec.task_id;
+  const ObjectId return_id = task.spec.return_id;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    tasks_.AddLocked(std::move(task));
+    // Calls leave in submission order, whatever order their arguments resolve in.
+    clients_[actor].queue.push_back(task_id);
+    tasks_.ResolveArgsLocked(task_id, actions);
+  }
+  RunActions(actions);
+  return return_id;
+}
+
+void ActorSubmitter::SendActorTasksLocked(const ActorId& actor, Actions& actions) {
+  ActorClient& client = clients_[actor];
+  if (client.state == ActorClient::State::kUnknown) {
+    ResolveActorLocked(actor, actions);
+    return;
+  }
+  if (client.state == ActorClient::State::kDead) {
+    std::deque<TaskId> queue;
+    queue.swap(client.queue);
+    for (const TaskId& task_id : queue) {
+      tasks_.CompleteLocked(
+          task_id,
+          ErrorValue(ErrorInfo::Kind::kActorDied,
+                     "actor " + ShortId(actor) + " is dead: " + client.death_cause),
+          actions);
+    }
+    return;
+  }
+  if (client.state != ActorClient::State::kAlive) return;
+  while (!client.queue.empty()) {
+    const PendingTask* task = tasks_.FindLocked(client.queue.front());
+    if (task == nullptr) {  // failed meanwhile (a dependency failed)
+      client.queue.pop_front();
+      continue;
+    }
+    if (task->unresolved > 0) break;
+    client.queue.pop_front();
+    client.in_flight.push_back(task->spec.task_id);
+    client.outbox.push_back(
+        {task->spec.task_id,
+         {task->spec.attempt,
+          protocol::Encode(MessageType::kPushTask, protocol::PushTask{task->spec})}});
+  }
+  if (!client.outbox.empty()) actions.push_back([this, actor] { FlushActorOutbox(actor); });
+}
+
+void ActorSubmitter::FlushActorOutbox(const ActorId& actor) {
+  std::shared_ptr<std::mutex> send_mu;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    send_mu = clients_[actor].send_mu;
+  }
+  std::lock_guard<std::mutex> sending(*send_mu);
+  std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+  std::shared_ptr<Channel> channel;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    ActorClient& client = clients_[actor];
+    outbox.swap(client.outbox);
+    channel = client.channel;
+  }
+  if (!channel) return;
+  for (auto& [task_id, attempt_and_message] : outbox) {
+    int attempt = attempt_and_message.first;
+    TaskId id = task_id;
+    channel->Call(
+        std::move(attempt_and_message.second),
+        [this, actor, id, attempt](Result<std::string> reply) {
+          OnActorReply(actor, id, attempt, std::move(reply));
+        },
+        kForever);
+  }
+}
+
+void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt,
+                                  Result<std::string> reply) {
+  if (context_.stopping || !reply.ok()) return;  // a lost call is settled by the actor's watch
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    const PendingTask* task = tasks_.FindLocked(task_id);
+    if (task == nullptr || task->spec.attempt != attempt) return;
+    ActorClient& client = clients_[actor];
+    auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
+    if (it != client.in_flight.end()) client.in_flight.erase(it);
+    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
+    tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
+                          actions);
+  }
+  RunActions(actions);
+}
+
+// ---------------------------------------------------------------- where actors are
+
+void ActorSubmitter::ResolveActorLocked(const ActorId& actor, Actions& actions) {
+  clients_[actor].state = ActorClient::State::kResolving;
+  protocol::GetActor request;
+  request.actor_id = actor;
+  request.wait = protocol::GetActor::Wait::kUntilSettled;
+  actions.push_back([this, actor, message = protocol::Encode(MessageType::kGetActor, request)] {
+    context_.gcs->Call(message, [this, actor](Result<std::string> reply) {
+      OnResolveReply(actor, std::move(reply));
+    });
+  });
+}
+
+void ActorSubmitter::OnResolveReply(const ActorId& actor, Result<std::string> reply) {
+  if (context_.stopping) return;
+  std::optional<protocol::ActorInfo> info = DecodeActorInfo(reply);
+  std::shared_ptr<Channel> channel;  // connected before mu: a transport call
+  if (info && info->state == ActorState::kAlive) {
+    if (auto connected = context_.peers.Get(info->address); connected.ok()) channel = *connected;
+  }
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    ActorClient& client = clients_[actor];
+    if (!info || info->actor_id.IsNil()) {
+      MarkUnreachableLocked(actor, client, info, reply, actions);
+    } else if (info->state == ActorState::kDead) {
+      client.state = ActorClient::State::kDead;
+      client.death_cause = info->death_cause;
+      FailInFlightLocked(
+          client,
+          "actor " + info->class_name + " " + ShortId(actor) + " is dead: " + info->death_cause,
+          actions);
+    } else if (info->state == ActorState::kAlive && channel) {
+      client.state = ActorClient::State::kAlive;
+      client.epoch = info->epoch;
+      client.max_task_retries = info->max_task_retries;
+      client.channel = channel;
+      // Watch for the next change (death or restart) of this incarnation.
+      WatchActorLocked(actor, info->epoch, actions);
+    } else {
+      client.state = ActorClient::State::kUnknown;
+    }
+    SendActorTasksLocked(actor, actions);
+  }
+  RunActions(actions);
+}
+
+void ActorSubmitter::WatchActorLocked(const ActorId& actor, uint64_t epoch, Actions& actions) {
+  actions.push_back([this, actor, message = WatchActorMessage(actor, epoch)] {
+    context_.gcs->Call(message, [this, actor](Result<std::string> reply) {
+      OnWatchReply(actor, std::move(reply));
+    });
+  });
+}
+
+void ActorSubmitter::OnWatchReply(const ActorId& actor, Result<std::string> reply) {
+  if (context_.stopping) return;
+  if (!reply.ok()) {
+    OnActorChanged(actor, std::move(reply));
+    return;
+  }
+  // A death notice travels GCS -> here while the actor's last replies
+  // travel actor -> here on another connection: give those replies a
+  // moment to land before calls still in flight are declared lost.
+  std::lock_guard<std::mutex> lock(context_.mu);
+  deferred_infos_.push_back({std::chrono::steady_clock::now() + kDeathNoticeGrace, actor, *reply});
+}
+
+void ActorSubmitter::HandleDeferredActorInfos() {
+  std::vector<DeferredActorInfo> due;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto now = std::chrono::steady_clock::now();
+    for (auto it = deferred_infos_.begin(); it != deferred_infos_.end();) {
+      if (it->due <= now) {
+        due.push_back(std::move(*it));
+        it = deferred_infos_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  }
+  for (DeferredActorInfo& info : due) OnActorChanged(info.actor, std::move(info.reply));
+}
+
+void ActorSubmitter::OnActorChanged(const ActorId& actor, Result<std::string> reply) {
+  if (context_.stopping) return;
+  std::optional<protocol::ActorInfo> info = DecodeActorInfo(reply);
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    ActorClient& client = clients_[actor];
+    if (info && !info->actor_id.IsNil() && info->epoch <= client.epoch &&
+        info->state != ActorState::kDead) {
+      // The poll ran out with no change (or a restarted GCS answered it): ask
+      // again, unless a newer watch or the handle's end has taken over.
+      if (info->epoch == client.epoch && client.state == ActorClient::State::kAlive) {
+        WatchActorLocked(actor, client.epoch, actions);
+      }
+    } else {
+      if (!info || info->actor_id.IsNil()) {
+        MarkUnreachableLocked(actor, client, info, reply, actions);
+      } else {
+        bool dead = info->state == ActorState::kDead;
+        std::string cause = dead ? info->death_cause : "its process died and it is restarting";
+        FailInFlightLocked(client,
+                           "actor " + info->class_name + " " + ShortId(actor) +
+                               " died while running this call: " + cause,
+                           actions);
+        client.state = dead ? ActorClient::State::kDead : ActorClient::State::kUnknown;
+        if (dead) client.death_cause = info->death_cause;
+      }
+      SendActorTasksLocked(actor, actions);
+    }
+  }
+  RunActions(actions);
+}
+
+void ActorSubmitter::MarkUnreachableLocked(const ActorId& actor, ActorClient& client,
+                                           const std::optional<protocol::ActorInfo>& info,
+                                           const Result<std::string>& reply, Actions& actions) {
+  client.state = ActorClient::State::kDead;
+  client.death_cause =
+      info ? "the GCS does not know it (a GCS on the volatile 'memory' gcs plugin forgets its "
+             "actors when it restarts; use [gcs] plugin = \"sqlite\" to keep them)"
+           : "the GCS did not answer (" + reply.status().message() + ")";
+  FailInFlightLocked(client, "actor " + ShortId(actor) + " is unreachable: " + client.death_cause,
+                     actions);
+}
+
+void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& why,
+                                        Actions& actions) {
+  for (auto it = client.in_flight.rbegin(); it != client.in_flight.rend(); ++it) {
+    PendingTask* task = tasks_.FindLocked(*it);
+    if (task == nullptr) continue;
+    if (task->spec.attempt < client.max_task_retries) {
+      ++task->spec.attempt;
+      client.queue.push_front(*it);
+    } else {
+      tasks_.CompleteLocked(*it, ErrorValue(ErrorInfo::Kind::kActorDied, why), actions);
+    }
+  }
+  client.in_flight.clear();
+}
+
+}  // namespace rayk

@@ -1,0 +1,109 @@
+// ActorSubmitter: the caller's side of actors, as Ray's ActorTaskSubmitter
+// and actor manager are: creating, naming and killing actors through the GCS,
+// and sending calls to them.
+//
+// Calls to one actor leave in submission order, whatever order their
+// arguments resolve in, over one channel to the actor's process, pipelined.
+// The caller learns where an actor lives by asking the GCS (a GetActor that
+// waits until the actor is settled), then watches it (a GetActor that waits
+// for the next change of that incarnation). When the actor dies or restarts,
+// the calls it was running are retried in order while max_task_retries
+// allows, else fail with the cause; a death notice is held for
+// kDeathNoticeGrace first, as the actor's last replies travel on another
+// connection and may still be on their way.
+//
+// Thread-safety: the callers' actor table is guarded by WorkerContext::mu;
+// methods without a suffix take it and *Locked ones expect it held. Sends to
+// one actor are serialized by that actor's send lock, the only lock held
+// across a transport call (to keep two threads' batches from interleaving on
+// the wire; no callback takes it). GCS replies arrive on transport threads;
+// HandleDeferredActorInfos runs on the CoreWorker's reaper thread. Callers:
+// CoreWorker (the user API's ActorRuntime), TaskManager's ready callback
+// (SendActorTasksLocked).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "core_worker/reference_counter.h"
+#include "core_worker/task_manager.h"
+#include "core_worker/worker_context.h"
+#include "rpc/protocol.h"
+
+namespace rayk {
+
+class ActorSubmitter {
+ public:
+  ActorSubmitter(WorkerContext& context, ReferenceCounter& references, TaskManager& tasks);
+
+  Result<ActorId> CreateActor(internal::ActorCreation creation);
+  ObjectId SubmitActorTask(const ActorId& actor, std::string method,
+                           std::vector<internal::TaskArg> args);
+  Result<ActorId> GetNamedActor(const std::string& name);
+  Status KillActor(const ActorId& actor, bool no_restart);
+  Result<std::vector<protocol::ActorInfo>> ListActors();
+
+  // Sends the actor's calls whose arguments are ready, in order (or fails
+  // them if it is dead, or first finds out where it is).
+  void SendActorTasksLocked(const ActorId& actor, Actions& actions);
+  // Acts on the death notices whose grace is over (the reaper's round).
+  void HandleDeferredActorInfos();
+
+ private:
+  // What a caller knows of one actor it calls.
+  struct ActorClient {
+    enum class State { kUnknown, kResolving, kAlive, kDead };
+    State state = State::kUnknown;
+    uint64_t epoch = 0;
+    int max_task_retries = 0;
+    std::string death_cause;
+    std::shared_ptr<Channel> channel;
+    std::deque<TaskId> queue;      // submitted, not yet sent, in submission order
+    std::deque<TaskId> in_flight;  // sent, in submission order
+    // Pushes wait here (under mu) and leave in this order: whoever flushes
+    // holds send_mu, so two threads' batches cannot interleave on the wire.
+    std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+    std::shared_ptr<std::mutex> send_mu = std::make_shared<std::mutex>();
+  };
+  struct DeferredActorInfo {
+    std::chrono::steady_clock::time_point due;
+    ActorId actor;
+    std::string reply;
+  };
+
+  Result<protocol::ActorInfo> QueryActor(const protocol::GetActor& request);
+  void FlushActorOutbox(const ActorId& actor);
+  void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt,
+                    Result<std::string> reply);
+
+  // Where the actor is: asks the GCS, which answers once it is settled.
+  void ResolveActorLocked(const ActorId& actor, Actions& actions);
+  void OnResolveReply(const ActorId& actor, Result<std::string> reply);
+  // Watches the actor's incarnation `epoch` for its next change.
+  void WatchActorLocked(const ActorId& actor, uint64_t epoch, Actions& actions);
+  void OnWatchReply(const ActorId& actor, Result<std::string> reply);
+  // A watch's answer, once the grace for replies in flight is over.
+  void OnActorChanged(const ActorId& actor, Result<std::string> reply);
+  // The GCS did not answer, or does not know the actor: it is dead to us.
+  void MarkUnreachableLocked(const ActorId& actor, ActorClient& client,
+                             const std::optional<protocol::ActorInfo>& info,
+                             const Result<std::string>& reply, Actions& actions);
+  // Calls the dead process was running: retried (in order) while
+  // max_task_retries allows, else failed with `why`.
+  void FailInFlightLocked(ActorClient& client, const std::string& why, Actions& actions);
+
+  WorkerContext& context_;
+  ReferenceCounter& references_;
+  TaskManager& tasks_;
+  std::unordered_map<ActorId, ActorClient> clients_;
+  std::vector<DeferredActorInfo> deferred_infos_;
+};
+
+}  // namespace rayk

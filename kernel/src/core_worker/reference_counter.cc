@@ -1,0 +1,385 @@
+#include "core_worker/reference_counter.h"
+
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
+#include "rayk/errors.h"
+
+namespace rayk {
+
+namespace {
+
+using internal::ErrorInfo;
+using internal::ObjectValue;
+using protocol::MessageType;
+
+class StringBuffer : public ObjectBuffer {
+ public:
+  explicit StringBuffer(std::string bytes) : bytes_(std::move(bytes)) {}
+  const uint8_t* data() const override { return reinterpret_cast<const uint8_t*>(bytes_.data()); }
+  size_t size() const override { return bytes_.size(); }
+
+ private:
+  std::string bytes_;
+};
+
+}  // namespace
+
+ObjectValue ValueOf(std::string bytes) {
+  return ObjectValue{std::make_shared<StringBuffer>(std::move(bytes)), {}};
+}
+
+ObjectValue ErrorValue(ErrorInfo::Kind kind, std::string message, std::string where) {
+  ErrorInfo error;
+  error.kind = kind;
+  error.message = std::move(message);
+  error.where = std::move(where);
+  return ObjectValue{nullptr, error};
+}
+
+ReferenceCounter::ReferenceCounter(WorkerContext& context, BlockedFn set_blocked)
+    : context_(context), set_blocked_(std::move(set_blocked)) {}
+
+// ---------------------------------------------------------------- references
+
+ObjectId ReferenceCounter::Put(std::string data) {
+  ObjectId id = ObjectId::FromRandom();
+  internal::StoreLocation location;
+  if (context_.node_objects && data.size() > kInlineLimit) {
+    auto stored = context_.node_objects->Put(id, data);
+    if (stored.ok()) {
+      location = *stored;
+    } else if (stored.status().code() == StatusCode::kOutOfMemory) {
+      throw ObjectStoreFullError("rayk::Put of " + std::to_string(data.size()) +
+                                 " bytes: " + stored.status().message());
+    } else {
+      spdlog::warn("rayk::Put of {} bytes keeps the value in this process: {}", data.size(),
+                   stored.status().message());
+    }
+  }
+  std::lock_guard<std::mutex> lock(context_.mu);
+  ObjectEntry& entry = objects_[id];
+  entry.owned = true;
+  entry.local_refs = 1;
+  entry.location = location;
+  entry.value = location.valid() ? InStoreMark() : ValueOf(std::move(data));
+  return id;
+}
+
+void ReferenceCounter::AddLocalReference(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  ++objects_[id].local_refs;
+}
+
+void ReferenceCounter::RemoveLocalReference(const ObjectId& id) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(id);
+    if (it == objects_.end()) return;
+    --it->second.local_refs;
+    MaybeFreeLocked(id, actions);
+  }
+  RunActions(actions);
+}
+
+std::string ReferenceCounter::OwnerAddress(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  auto it = objects_.find(id);
+  if (it == objects_.end() || it->second.owned) {
+    // The reference leaves this process; without a borrower protocol the
+    // owner cannot know when the borrower is done, so it keeps the value.
+    if (it != objects_.end()) it->second.escaped = true;
+    return context_.address;
+  }
+  return it->second.owner_address;
+}
+
+void ReferenceCounter::AddBorrowedReference(const ObjectId& id, const std::string& owner_address) {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  ObjectEntry& entry = objects_[id];
+  ++entry.local_refs;
+  if (!entry.owned && entry.owner_address.empty()) entry.owner_address = owner_address;
+}
+
+size_t ReferenceCounter::NumObjects() {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  return objects_.size();
+}
+
+void ReferenceCounter::AddTaskReturnLocked(const ObjectId& id) {
+  ObjectEntry& result = objects_[id];
+  result.owned = true;
+  result.local_refs = 1;
+}
+
+void ReferenceCounter::AddTaskArgLocked(const ObjectId& id, const std::string& owner_address) {
+  ObjectEntry& entry = objects_[id];
+  ++entry.task_refs;
+  if (!entry.owned && entry.owner_address.empty()) entry.owner_address = owner_address;
+}
+
+void ReferenceCounter::RemoveTaskArgLocked(const ObjectId& id, Actions& actions) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;
+  --it->second.task_refs;
+  MaybeFreeLocked(id, actions);
+}
+
+void ReferenceCounter::MaybeFreeLocked(const ObjectId& id, Actions& actions) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;
+  const ObjectEntry& entry = it->second;
+  if (entry.local_refs > 0 || entry.task_refs > 0 || entry.escaped || !entry.on_ready.empty()) {
+    return;
+  }
+  if (entry.owned && entry.location.valid() && context_.node_objects) {
+    // Freeing a copy on another node is a message to its raylet: after mu.
+    actions.push_back(
+        [this, id, location = entry.location] { context_.node_objects->Free(id, location); });
+  }
+  objects_.erase(it);
+}
+
+// ---------------------------------------------------------------- values
+
+void ReferenceCounter::SetValueLocked(const ObjectId& id, ObjectValue value, Actions& actions) {
+  auto it = objects_.find(id);
+  if (it == objects_.end()) return;  // nobody holds it any more
+  it->second.value = std::move(value);
+  it->second.fetching = false;
+  for (auto& callback : it->second.on_ready) actions.push_back(std::move(callback));
+  it->second.on_ready.clear();
+  ready_cv_.notify_all();
+}
+
+ObjectValue ReferenceCounter::StoredResultLocked(const ObjectId& id,
+                                                 const internal::StoreLocation& location,
+                                                 Actions& actions) {
+  auto result = objects_.find(id);
+  if (result != objects_.end()) {
+    result->second.location = location;
+  } else if (context_.node_objects) {
+    // Nobody wants it any more.
+    actions.push_back([this, id, location] { context_.node_objects->Free(id, location); });
+  }
+  return InStoreMark();
+}
+
+void ReferenceCounter::Resolve(const ObjectId& id, ObjectValue value,
+                               const internal::StoreLocation& location) {
+  Actions after;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    if (auto entry = objects_.find(id); entry != objects_.end()) entry->second.location = location;
+    SetValueLocked(id, std::move(value), after);
+  }
+  RunActions(after);
+}
+
+void ReferenceCounter::FetchLocked(const ObjectId& id, Actions& actions) {
+  ObjectEntry& entry = objects_[id];
+  if (entry.owned || entry.value || entry.fetching) return;
+  if (entry.owner_address.empty()) {
+    SetValueLocked(
+        id,
+        ErrorValue(ErrorInfo::Kind::kObjectLost,
+                   "object " + id.Hex() + " is not known to this process and has no owner"),
+        actions);
+    return;
+  }
+  entry.fetching = true;
+  actions.push_back([this, id, owner = entry.owner_address] { Fetch(id, owner); });
+}
+
+void ReferenceCounter::Fetch(const ObjectId& id, const std::string& owner) {
+  auto channel = context_.peers.Get(owner);
+  if (!channel.ok()) {
+    Resolve(id, ErrorValue(ErrorInfo::Kind::kObjectLost, channel.status().message()), {});
+    return;
+  }
+  (*channel)->Call(
+      protocol::Encode(MessageType::kGetObject, protocol::GetObject{id}),
+      [this, id, owner](Result<std::string> reply) {
+        if (context_.stopping) return;
+        OnFetchReply(id, owner, std::move(reply));
+      },
+      kForever);
+}
+
+void ReferenceCounter::OnFetchReply(const ObjectId& id, const std::string& owner,
+                                    Result<std::string> reply) {
+  if (!reply.ok()) {
+    Resolve(id,
+            ErrorValue(ErrorInfo::Kind::kObjectLost,
+                       "the owner of object " + id.Hex() + " at " + owner +
+                           " did not answer: " + reply.status().message()),
+            {});
+    return;
+  }
+  auto body = protocol::Decode<protocol::GetObjectReply>(*reply);
+  if (!body.ok() || !body->found) {
+    Resolve(id,
+            ErrorValue(ErrorInfo::Kind::kObjectLost,
+                       "object " + id.Hex() + " is no longer held by its owner at " + owner),
+            {});
+  } else if (body->error) {
+    Resolve(id, ObjectValue{nullptr, body->error}, {});
+  } else if (body->location.valid()) {
+    Resolve(id, InStoreMark(), body->location);
+  } else {
+    Resolve(id, ValueOf(std::move(body->value)), {});
+  }
+}
+
+// ---------------------------------------------------------------- Get, Wait
+
+Result<std::vector<ObjectValue>> ReferenceCounter::Get(const std::vector<ObjectId>& ids,
+                                                       std::chrono::milliseconds timeout) {
+  Actions actions;
+  std::unique_lock<std::mutex> lock(context_.mu);
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it != objects_.end() && !it->second.owned && !it->second.value) FetchLocked(id, actions);
+  }
+  lock.unlock();
+  RunActions(actions);
+  lock.lock();
+  if (!WaitReadyLocked(lock, ids, timeout)) {
+    return Status::TimedOut("Get timed out after " + std::to_string(timeout.count()) +
+                            " ms waiting for " + std::to_string(ids.size()) + " object(s)");
+  }
+  std::vector<ObjectValue> values;
+  std::vector<std::pair<size_t, internal::StoreLocation>> in_store;
+  values.reserve(ids.size());
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it == objects_.end()) {
+      values.push_back(ErrorValue(
+          ErrorInfo::Kind::kObjectLost,
+          "object " + id.Hex() + " has no reference in this process (freed or never made)"));
+    } else {
+      if (IsInStoreMark(*it->second.value)) {
+        in_store.emplace_back(values.size(), it->second.location);
+      }
+      values.push_back(*it->second.value);
+    }
+  }
+  lock.unlock();
+  ReadFromStores(ids, in_store, values);
+  return values;
+}
+
+bool ReferenceCounter::WaitReadyLocked(std::unique_lock<std::mutex>& lock,
+                                       const std::vector<ObjectId>& ids,
+                                       std::chrono::milliseconds timeout) {
+  // Values never go back to unset, so the scan resumes where it stopped:
+  // waiting for n objects costs O(n) lookups, not O(n) per wake-up.
+  size_t first_unready = 0;
+  auto all_ready = [&] {
+    for (; first_unready < ids.size(); ++first_unready) {
+      auto it = objects_.find(ids[first_unready]);
+      if (it != objects_.end() && !it->second.value) return false;
+    }
+    return true;
+  };
+  if (all_ready()) return true;
+  // A worker waiting here lends its CPU back so the tasks it waits for can run.
+  lock.unlock();
+  set_blocked_(true);
+  lock.lock();
+  bool ready = timeout.count() < 0 ? (ready_cv_.wait(lock, all_ready), true)
+                                   : ready_cv_.wait_for(lock, timeout, all_ready);
+  lock.unlock();
+  set_blocked_(false);
+  lock.lock();
+  return ready;
+}
+
+void ReferenceCounter::ReadFromStores(
+    const std::vector<ObjectId>& ids,
+    const std::vector<std::pair<size_t, internal::StoreLocation>>& in_store,
+    std::vector<ObjectValue>& values) {
+  // Objects in a store are read there (pulled to this node first if need
+  // be): the buffer is the store's own pages, pinned while the caller holds it.
+  for (const auto& [index, location] : in_store) {
+    if (!context_.node_objects) {
+      auto bytes = ReadObjectFromNode(*context_.transport, ids[index], location);
+      values[index] = bytes.ok()
+                          ? ValueOf(std::move(*bytes))
+                          : ErrorValue(ErrorInfo::Kind::kObjectLost, bytes.status().message());
+      continue;
+    }
+    auto buffer = context_.node_objects->Get(ids[index], location);
+    values[index] = buffer.ok()
+                        ? ObjectValue{*buffer, std::nullopt}
+                        : ErrorValue(ErrorInfo::Kind::kObjectLost, buffer.status().message());
+  }
+}
+
+std::vector<bool> ReferenceCounter::Wait(const std::vector<ObjectId>& ids, size_t num_returns,
+                                         std::chrono::milliseconds timeout) {
+  Actions actions;
+  std::unique_lock<std::mutex> lock(context_.mu);
+  for (const ObjectId& id : ids) {
+    auto it = objects_.find(id);
+    if (it != objects_.end() && !it->second.owned && !it->second.value) FetchLocked(id, actions);
+  }
+  lock.unlock();
+  RunActions(actions);
+  lock.lock();
+  std::vector<bool> ready(ids.size());
+  auto enough = [&] {
+    size_t count = 0;
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = objects_.find(ids[i]);
+      ready[i] = it == objects_.end() || it->second.value.has_value();
+      count += ready[i];
+    }
+    return count >= std::min(num_returns, ids.size());
+  };
+  if (timeout.count() < 0) {
+    ready_cv_.wait(lock, enough);
+  } else {
+    ready_cv_.wait_for(lock, timeout, enough);
+  }
+  enough();
+  return ready;
+}
+
+// ---------------------------------------------------------------- serving
+
+void ReferenceCounter::HandleGetObject(const ObjectId& id, ReplyFn reply) {
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(id);
+    if (it != objects_.end() && !it->second.value) {
+      // Answered when the value comes in.
+      it->second.on_ready.push_back([this, id, reply] { AnswerGetObject(id, reply); });
+      return;
+    }
+  }
+  AnswerGetObject(id, reply);
+}
+
+void ReferenceCounter::AnswerGetObject(const ObjectId& id, const ReplyFn& reply) {
+  protocol::GetObjectReply out;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(id);
+    if (it != objects_.end() && it->second.value) {
+      out.found = true;
+      if (it->second.value->error) {
+        out.error = it->second.value->error;
+      } else if (IsInStoreMark(*it->second.value)) {
+        out.location = it->second.location;
+      } else {
+        out.value = std::string(BytesOf(*it->second.value));
+      }
+    }
+  }
+  reply(protocol::Encode(MessageType::kGetObjectReply, out));
+}
+
+}  // namespace rayk

@@ -1,0 +1,125 @@
+// ReferenceCounter: the object table of one CoreWorker, Ray's
+// ReferenceCounter and in-process memory store in one.
+//
+// For every object this process knows of it counts the references held here
+// (ObjectRef handles, and pending tasks that take it as an argument) and keeps
+// its value once known: bytes, an error, or the mark that the bytes are in an
+// object store (then Get reads them there each time, so the store may spill
+// them while nobody looks). An owned object is freed when its count reaches
+// zero, unless a reference to it left the process (no borrower protocol yet:
+// the owner cannot know when the borrower is done). A borrowed object is
+// fetched from its owner the first time someone waits for it.
+//
+// Thread-safety: the table is guarded by WorkerContext::mu (see
+// worker_context.h). Methods without a suffix take it; *Locked ones expect it
+// held and leave transport calls and callbacks in `actions`.
+// Callers: the user API through CoreWorker (Put, Get, Wait, references),
+// TaskManager (task results and arguments), ActorSubmitter (actor creation
+// arguments) and the worker service (other processes' GetObject).
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+#include "core_worker/worker_context.h"
+#include "rayk/internal/runtime.h"
+
+namespace rayk {
+
+// Values as the table holds them.
+internal::ObjectValue ValueOf(std::string bytes);
+internal::ObjectValue ErrorValue(internal::ErrorInfo::Kind kind, std::string message,
+                                 std::string where = "");
+// The mark of a value that lives in an object store (ObjectEntry::location).
+inline internal::ObjectValue InStoreMark() { return internal::ObjectValue{nullptr, std::nullopt}; }
+inline bool IsInStoreMark(const internal::ObjectValue& value) {
+  return value.data == nullptr && !value.error;
+}
+inline std::string_view BytesOf(const internal::ObjectValue& value) {
+  return {reinterpret_cast<const char*>(value.data->data()), value.data->size()};
+}
+
+class ReferenceCounter {
+ public:
+  struct ObjectEntry {
+    std::optional<internal::ObjectValue> value;
+    bool owned = false;
+    bool escaped = false;  // a reference left this process inside a value: never freed early
+    std::string owner_address;
+    int local_refs = 0;
+    int task_refs = 0;
+    bool fetching = false;
+    std::vector<std::function<void()>> on_ready;  // run (without mu) once the value is in
+    // Valid: the value is in that node's object store, and `value` holds
+    // neither bytes nor error (InStoreMark).
+    internal::StoreLocation location;
+  };
+  // Called with true before a Get starts waiting and with false after: a
+  // worker lends its CPU back meanwhile (TaskExecutor::SetBlocked).
+  using BlockedFn = std::function<void(bool blocked)>;
+
+  ReferenceCounter(WorkerContext& context, BlockedFn set_blocked);
+
+  // A value this process owns; the caller holds one local reference.
+  ObjectId Put(std::string data);
+  Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
+                                                 std::chrono::milliseconds timeout);
+  std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,
+                         std::chrono::milliseconds timeout);
+  void AddLocalReference(const ObjectId& id);
+  void RemoveLocalReference(const ObjectId& id);
+  std::string OwnerAddress(const ObjectId& id);
+  void AddBorrowedReference(const ObjectId& id, const std::string& owner_address);
+  size_t NumObjects();
+  // Another process asks for an object this one owns: answered now, or when
+  // its value comes in.
+  void HandleGetObject(const ObjectId& id, ReplyFn reply);
+
+  // The entry of `id`, made if new.
+  ObjectEntry& EntryLocked(const ObjectId& id) { return objects_[id]; }
+  // The result of a task this process submits: owned, one local reference.
+  void AddTaskReturnLocked(const ObjectId& id);
+  // A pending task takes `id` as an argument (owned by `owner_address`).
+  void AddTaskArgLocked(const ObjectId& id, const std::string& owner_address);
+  void RemoveTaskArgLocked(const ObjectId& id, Actions& actions);
+  // Sets the value and wakes whoever waits for it.
+  void SetValueLocked(const ObjectId& id, internal::ObjectValue value, Actions& actions);
+  // A task result that a worker put in its node's store: recorded (or, when
+  // nobody holds the result any more, freed there). Returns the value to set.
+  internal::ObjectValue StoredResultLocked(const ObjectId& id,
+                                           const internal::StoreLocation& location,
+                                           Actions& actions);
+  // Starts fetching a borrowed object from its owner, unless its value is
+  // here or on the way.
+  void FetchLocked(const ObjectId& id, Actions& actions);
+  void MaybeFreeLocked(const ObjectId& id, Actions& actions);
+
+ private:
+  // Asks the owner for the value (without mu: it may connect).
+  void Fetch(const ObjectId& id, const std::string& owner);
+  void OnFetchReply(const ObjectId& id, const std::string& owner, Result<std::string> reply);
+  // Sets a value from outside mu, then runs what waited for it.
+  void Resolve(const ObjectId& id, internal::ObjectValue value,
+               const internal::StoreLocation& location);
+  // Waits (mu held by `lock`) until every object in `ids` has a value.
+  bool WaitReadyLocked(std::unique_lock<std::mutex>& lock, const std::vector<ObjectId>& ids,
+                       std::chrono::milliseconds timeout);
+  // Replaces the in-store marks in `values` with the bytes (without mu).
+  void ReadFromStores(const std::vector<ObjectId>& ids,
+                      const std::vector<std::pair<size_t, internal::StoreLocation>>& in_store,
+                      std::vector<internal::ObjectValue>& values);
+  void AnswerGetObject(const ObjectId& id, const ReplyFn& reply);
+
+  WorkerContext& context_;
+  const BlockedFn set_blocked_;
+  std::condition_variable ready_cv_;  // with context_.mu: a value came in
+  std::unordered_map<ObjectId, ObjectEntry> objects_;
+};
+
+}  // namespace rayk

@@ -1,0 +1,244 @@
+#include "core_worker/task_executor.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "core_worker/reference_counter.h"  // ValueOf
+
+namespace rayk {
+
+namespace {
+
+using internal::ErrorInfo;
+using protocol::MessageType;
+
+// An exiting actor waits this long for the transport to send its last reply.
+constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
+
+}  // namespace
+
+TaskExecutor::TaskExecutor(WorkerContext& context) : context_(context) {}
+
+void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.emplace_back(std::move(spec), std::move(reply));
+  }
+  cv_.notify_one();
+}
+
+void TaskExecutor::RequestExit() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    exit_requested_ = true;
+  }
+  cv_.notify_all();
+}
+
+void TaskExecutor::RunTaskLoop() {
+  ExecuteLoop();
+  for (std::thread& thread : extra_executors_) thread.join();
+}
+
+void TaskExecutor::ExecuteLoop() {
+  pid_t parent = getppid();
+  while (true) {
+    std::pair<protocol::TaskSpec, ReplyFn> next;
+    {
+      std::unique_lock<std::mutex> lock(mu_);
+      // Wake now and then to notice a raylet that died without telling us.
+      cv_.wait_for(lock, std::chrono::milliseconds(500),
+                   [this] { return exit_requested_ || !queue_.empty(); });
+      if (exit_requested_) return;
+      if (queue_.empty()) {
+        if (getppid() != parent) {
+          spdlog::error("worker: the raylet (pid {}) is gone; exiting", parent);
+          exit_requested_ = true;
+          cv_.notify_all();
+          return;
+        }
+        continue;
+      }
+      next = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Execute(std::move(next.first), std::move(next.second));
+    if (exit_after_task_) {
+      // rayk::ExitActor(): the GCS records that the actor must not restart;
+      // the process then ends, and the raylet's notice of that makes it
+      // DEAD. Ending only after the reply is out means the call that exited
+      // still gets its result.
+      protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()", true};
+      (void)context_.gcs->CallSync(protocol::Encode(MessageType::kKillActor, kill));
+      std::this_thread::sleep_for(kReplyFlushTime);
+      RequestExit();
+      return;
+    }
+  }
+}
+
+void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
+  std::string where = "task " + spec.function + " on node " +
+                      context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
+                      std::to_string(getpid());
+  protocol::PushTaskReply out;
+  const internal::RegisteredFunction* function =
+      internal::FunctionRegistry::Instance().Find(spec.function);
+  internal::ArgList args;
+  std::vector<std::shared_ptr<const ObjectBuffer>> held;  // read in place during the call
+  if (ReadArgs(spec, where, args, held, out)) {
+    if (function == nullptr) {
+      out.error =
+          ErrorInfo{ErrorInfo::Kind::kRuntime, "",
+                    "function '" + spec.function + "' is not registered in the job's libraries (" +
+                        std::to_string(context_.options.code_libraries.size()) +
+                        " loaded); list it in RAYK_REMOTE(...)",
+                    where};
+    } else if (spec.creates_actor) {
+      CreateActor(*function, spec, args, where, out);
+    } else if (!spec.actor_id.IsNil()) {
+      CallMethod(*function, spec, args, where, out);
+    } else {
+      CallFunction(*function, spec, args, where, out);
+    }
+  }
+  reply(protocol::Encode(MessageType::kPushTaskReply, out));
+}
+
+bool TaskExecutor::ReadArgs(const protocol::TaskSpec& spec, const std::string& where,
+                            internal::ArgList& args,
+                            std::vector<std::shared_ptr<const ObjectBuffer>>& held,
+                            protocol::PushTaskReply& out) {
+  args.reserve(spec.args.size());
+  for (const internal::TaskArg& arg : spec.args) {
+    if (!arg.location.valid()) {
+      args.emplace_back(arg.value);
+      continue;
+    }
+    Result<std::shared_ptr<const ObjectBuffer>> buffer = Status::Unavailable("not read");
+    if (context_.node_objects) {
+      buffer = context_.node_objects->Get(arg.ref, arg.location);
+    } else if (auto bytes = ReadObjectFromNode(*context_.transport, arg.ref, arg.location);
+               bytes.ok()) {
+      buffer = ValueOf(std::move(*bytes)).data;
+    } else {
+      buffer = bytes.status();
+    }
+    if (!buffer.ok()) {
+      out.error = ErrorInfo{
+          ErrorInfo::Kind::kObjectLost, "",
+          "an argument of " + spec.function + " is lost: " + buffer.status().message(), where};
+      return false;
+    }
+    held.push_back(*buffer);
+    args.emplace_back(reinterpret_cast<const char*>(held.back()->data()), held.back()->size());
+  }
+  return true;
+}
+
+void TaskExecutor::CreateActor(const internal::RegisteredFunction& function,
+                               const protocol::TaskSpec& spec, const internal::ArgList& args,
+                               const std::string& where, protocol::PushTaskReply& out) {
+  internal::ActorCreateResult created;
+  if (function.create) {
+    created = function.create(args);
+  } else {
+    created.error =
+        ErrorInfo{ErrorInfo::Kind::kRuntime, "", spec.function + " is not an actor factory", ""};
+  }
+  if (created.error) {
+    out.error = std::move(created.error);
+    if (out.error->where.empty()) out.error->where = where;
+    return;
+  }
+  actor_instance_ = std::move(created.instance);
+  actor_id_ = spec.actor_id;
+  // A threaded actor: more executors take calls from the same queue.
+  for (int i = 1; i < spec.max_concurrency; ++i) {
+    extra_executors_.emplace_back([this] { ExecuteLoop(); });
+  }
+}
+
+void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
+                              const protocol::TaskSpec& spec, const internal::ArgList& args,
+                              const std::string& where, protocol::PushTaskReply& out) {
+  if (!actor_instance_ || spec.actor_id != actor_id_ || !function.invoke_method) {
+    out.error = ErrorInfo{ErrorInfo::Kind::kRuntime, "",
+                          "this worker does not host actor " + spec.actor_id.Hex() + " or " +
+                              spec.function + " is not one of its methods",
+                          where};
+    return;
+  }
+  executing_ = true;
+  internal::InvokeResult result = function.invoke_method(actor_instance_.get(), args);
+  executing_ = false;
+  SetResult(std::move(result), spec, where, out);
+}
+
+void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
+                                const protocol::TaskSpec& spec, const internal::ArgList& args,
+                                const std::string& where, protocol::PushTaskReply& out) {
+  executing_ = true;
+  auto started = std::chrono::steady_clock::now();
+  internal::InvokeResult result = function.invoke(args);
+  out.run_us =
+      static_cast<uint32_t>(std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count(),
+                                              UINT32_MAX));
+  executing_ = false;
+  SetResult(std::move(result), spec, where, out);
+}
+
+void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
+                             const std::string& where, protocol::PushTaskReply& out) {
+  if (result.error) {
+    out.error = std::move(result.error);
+    if (out.error->where.empty()) out.error->where = where;
+    return;
+  }
+  out.value = std::move(result.value);
+  StoreLargeResult(spec.return_id, out);
+}
+
+void TaskExecutor::StoreLargeResult(const ObjectId& return_id, protocol::PushTaskReply& out) {
+  NodeObjects* node_objects = context_.node_objects.get();
+  if (!node_objects || out.value.size() <= kInlineLimit) return;
+  auto stored = node_objects->Put(return_id, out.value);
+  if (stored.ok()) {
+    out.location = *stored;
+    out.value.clear();
+    return;
+  }
+  // A retried task finds its earlier result there: it is the same value.
+  if (stored.status().code() == StatusCode::kAlreadyExists) {
+    out.location = {node_objects->node(), context_.options.raylet_address, out.value.size()};
+    out.value.clear();
+    return;
+  }
+  if (stored.status().code() == StatusCode::kOutOfMemory) {
+    out.error = ErrorInfo{
+        ErrorInfo::Kind::kObjectStoreFull, "",
+        "its " + std::to_string(out.value.size()) + "-byte result: " + stored.status().message(),
+        "node " + context_.options.node_id.Hex().substr(0, 8)};
+    out.value.clear();
+    return;
+  }
+  spdlog::warn("a {}-byte result travels inline: {}", out.value.size(), stored.status().message());
+}
+
+void TaskExecutor::SetBlocked(bool blocked) {
+  if (context_.options.is_driver || !executing_) return;
+  // Nested Gets inside one task block once.
+  int depth = blocked ? blocked_depth_++ : --blocked_depth_;
+  if (depth != 0) return;
+  protocol::WorkerBlockState state{context_.options.worker_id};
+  (void)context_.raylet->CallSync(
+      protocol::Encode(blocked ? MessageType::kWorkerBlocked : MessageType::kWorkerUnblocked,
+                       state),
+      kControlTimeout);
+}
+
+}  // namespace rayk

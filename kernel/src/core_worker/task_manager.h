@@ -1,0 +1,66 @@
+// TaskManager: the tasks and actor calls this process submitted and that have
+// not finished, as Ray's TaskManager keeps them.
+//
+// A pending task holds a reference on each of its top-level argument objects
+// until it ends. Its arguments are resolved first (an owned value is copied
+// into the spec, a borrowed one fetched from its owner, one in an object store
+// passed by location); once all are, the task is handed to its submitter
+// (TaskSubmitter for tasks, ActorSubmitter for actor calls) through the ready
+// callback. A failed argument fails the task without running it, as in Ray.
+// Completing a task sets its result's value and drops its argument references.
+//
+// Thread-safety: guarded by WorkerContext::mu; every method but AssignIds
+// expects it held (*Locked). Callers: the two submitters, which own retries
+// and decide when a task ends.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core_worker/reference_counter.h"
+#include "core_worker/worker_context.h"
+#include "rpc/protocol.h"
+
+namespace rayk {
+
+struct PendingTask {
+  protocol::TaskSpec spec;
+  std::vector<ObjectId> arg_refs;  // top-level refs, held until the task ends
+  size_t unresolved = 0;
+  std::string class_key;  // tasks: resources and placement, which share leases
+  internal::Placement placement;
+};
+
+class TaskManager {
+ public:
+  // Every argument of the task is resolved: the submitter may send it.
+  using ReadyFn = std::function<void(const TaskId&, const PendingTask&, Actions&)>;
+
+  TaskManager(WorkerContext& context, ReferenceCounter& references, ReadyFn on_ready);
+
+  // Gives a new task its ids and this process as its owner (no lock needed).
+  void AssignIds(PendingTask& task) const;
+  // Records the task, its result object and its argument references. The
+  // caller then queues it with its submitter and calls ResolveArgsLocked.
+  PendingTask& AddLocked(PendingTask task);
+  void ResolveArgsLocked(const TaskId& task_id, Actions& actions);
+  // Null once the task has ended.
+  PendingTask* FindLocked(const TaskId& task_id);
+  // Ends the task: its result gets `value`, its argument references go.
+  void CompleteLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
+  // The value a worker's reply to a push stands for.
+  internal::ObjectValue ReplyValueLocked(Result<protocol::PushTaskReply>& body,
+                                         const ObjectId& return_id, Actions& actions);
+
+ private:
+  void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
+
+  WorkerContext& context_;
+  ReferenceCounter& references_;
+  const ReadyFn on_ready_;
+  std::unordered_map<TaskId, PendingTask> tasks_;
+};
+
+}  // namespace rayk

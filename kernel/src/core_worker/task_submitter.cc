@@ -1,0 +1,448 @@
+#include "core_worker/task_submitter.h"
+
+#include <spdlog/spdlog.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <vector>
+
+namespace rayk {
+
+namespace {
+
+using internal::ErrorInfo;
+using protocol::LeaseReply;
+using protocol::MessageType;
+
+// A leased worker with nothing to do is kept this long in case more tasks of
+// its class come (a loop of sync calls), then returned for others to use.
+constexpr auto kLeaseIdleTime = std::chrono::milliseconds(20);
+// How many lease requests one scheduling class may have outstanding.
+constexpr int kMaxLeaseRequests = 8;
+// Tasks shorter than this (on average) are pipelined, kPipelineDepth deep.
+constexpr double kShortTaskMicros = 1000;
+constexpr size_t kPipelineDepth = 4;
+
+void ReturnLease(const std::shared_ptr<Channel>& raylet, uint64_t lease_id) {
+  if (raylet) {
+    (void)raylet->Send(
+        protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, false}));
+  }
+}
+
+}  // namespace
+
+TaskSubmitter::TaskSubmitter(WorkerContext& context, TaskManager& tasks)
+    : context_(context), tasks_(tasks) {}
+
+ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
+  PendingTask task;
+  task.spec.function = std::move(call.function);
+  task.spec.args = std::move(call.args);
+  task.spec.resources = call.options.resources;
+  task.spec.max_retries = call.options.max_retries;
+  task.class_key = task.spec.resources.ToJson() + "|" + call.options.placement.Key();
+  task.placement = std::move(call.options.placement);
+  tasks_.AssignIds(task);
+  const TaskId task_id = task.spec.task_id;
+  const ObjectId return_id = task.spec.return_id;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    PendingTask& stored = tasks_.AddLocked(std::move(task));
+    auto [cls, inserted] = classes_.try_emplace(stored.class_key);
+    if (inserted) {
+      cls->second.resources = stored.spec.resources;
+      cls->second.placement = stored.placement;
+    }
+    tasks_.ResolveArgsLocked(task_id, actions);
+  }
+  RunActions(actions);
+  return return_id;
+}
+
+void TaskSubmitter::TaskReadyLocked(const TaskId& task_id, const PendingTask& task,
+                                    Actions& actions) {
+  classes_[task.class_key].queue.push_back(task_id);
+  DispatchLocked(task.class_key, actions);
+}
+
+// ---------------------------------------------------------------- pushing
+
+void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  // Tasks of unknown or long run time go one at a time per leased worker, so
+  // they spread over every worker the node grants instead of queueing
+  // behind each other. Short ones are pipelined: a worker gets the next while
+  // it runs the current, which hides the round trip.
+  size_t depth = cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros ? kPipelineDepth : 1;
+  // Level by level, so that every worker gets its first task before any gets a second.
+  for (size_t level = 1; level <= depth && !cls.queue.empty(); ++level) {
+    for (auto& [lease_id, worker] : cls.workers) {
+      if (cls.queue.empty()) break;
+      if (worker.in_flight.size() >= level) continue;
+      TaskId task_id = cls.queue.front();
+      cls.queue.pop_front();
+      const PendingTask* task = tasks_.FindLocked(task_id);
+      if (task == nullptr) continue;
+      PushLocked(worker, task_id, task->spec, actions);
+    }
+  }
+  int wanted = std::min<int>(static_cast<int>(cls.queue.size()), kMaxLeaseRequests);
+  while (cls.lease_requests < wanted) RequestLeaseLocked(class_key, actions);
+}
+
+void TaskSubmitter::PushLocked(LeasedWorker& worker, const TaskId& task_id,
+                               const protocol::TaskSpec& spec, Actions& actions) {
+  worker.in_flight.insert(task_id);
+  std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{spec});
+  std::shared_ptr<Channel> channel = worker.channel;
+  int attempt = spec.attempt;
+  uint64_t lease = worker.lease_id;
+  actions.push_back(
+      [this, channel, message = std::move(message), task_id, attempt, lease]() mutable {
+        channel->Call(
+            std::move(message),
+            [this, task_id, attempt, lease](Result<std::string> reply) {
+              OnPushReply(task_id, attempt, lease, std::move(reply));
+            },
+            kForever);
+      });
+}
+
+void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id,
+                                Result<std::string> reply) {
+  if (context_.stopping) return;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    PendingTask* task = tasks_.FindLocked(task_id);
+    if (task == nullptr || task->spec.attempt != attempt) return;  // retried meanwhile
+    SchedulingClass& cls = classes_[task->class_key];
+    auto worker = cls.workers.find(lease_id);
+    if (worker != cls.workers.end()) {
+      worker->second.in_flight.erase(task_id);
+      worker->second.idle_since = std::chrono::steady_clock::now();
+    }
+    std::string class_key = task->class_key;
+    if (!reply.ok()) {
+      // The worker's death notice from the raylet decides about retries.
+      return;
+    }
+    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
+    if (body.ok() && !body->error) {
+      // One long task turns pipelining off at once; short ones turn it back on gradually.
+      cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
+                           ? body->run_us
+                           : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
+    }
+    tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
+                          actions);
+    DispatchLocked(class_key, actions);
+  }
+  RunActions(actions);
+}
+
+// ---------------------------------------------------------------- leases
+
+void TaskSubmitter::RequestLeaseLocked(const std::string& class_key, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  ++cls.lease_requests;
+  SendLeaseRequestLocked(class_key, LeaseRequestLocked(cls), context_.options.node_id,
+                         context_.options.raylet_address, actions);
+}
+
+protocol::RequestWorkerLease TaskSubmitter::LeaseRequestLocked(const SchedulingClass& cls) {
+  protocol::RequestWorkerLease request;
+  request.request_id = next_request_id_++;
+  request.job_id = context_.options.job_id;
+  request.resources = cls.resources;
+  request.owner_address = context_.address;
+  request.owner_pid = getpid();
+  request.owner_host = context_.host_name;
+  request.code_libraries = context_.options.code_libraries;
+  request.placement = cls.placement;
+  // Locality, as Ray's lease policy does it: where the next task's large
+  // arguments already are.
+  if (!cls.queue.empty()) {
+    if (const PendingTask* task = tasks_.FindLocked(cls.queue.front()); task != nullptr) {
+      for (const internal::TaskArg& arg : task->spec.args) {
+        if (arg.location.valid()) request.argument_bytes[arg.location.node] += arg.location.size;
+      }
+    }
+  }
+  return request;
+}
+
+void TaskSubmitter::SendLeaseRequestLocked(const std::string& class_key,
+                                           protocol::RequestWorkerLease request, const NodeId& node,
+                                           const std::string& raylet_address, Actions& actions) {
+  uint64_t request_id = request.request_id;
+  if (node != context_.options.node_id) {
+    remote_lease_requests_[request_id] = {class_key, node};
+    WatchNodesLocked(actions);
+  }
+  std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
+  actions.push_back(
+      [this, class_key, request_id, raylet_address, message = std::move(message)]() mutable {
+        SendLeaseRequest(class_key, request_id, raylet_address, std::move(message));
+      });
+}
+
+void TaskSubmitter::SendLeaseRequest(const std::string& class_key, uint64_t request_id,
+                                     const std::string& raylet_address, std::string message) {
+  auto raylet = context_.Connect(raylet_address);
+  if (!raylet.ok() || !*raylet) {
+    OnLeaseReply(class_key, request_id, raylet_address,
+                 Status::Unavailable("cannot connect to the raylet at " + raylet_address));
+    return;
+  }
+  (*raylet)->Call(
+      std::move(message),
+      [this, class_key, request_id, raylet_address](Result<std::string> reply) {
+        OnLeaseReply(class_key, request_id, raylet_address, std::move(reply));
+      },
+      kForever);
+}
+
+void TaskSubmitter::OnLeaseReply(const std::string& class_key, uint64_t request_id,
+                                 const std::string& raylet_address, Result<std::string> reply) {
+  if (context_.stopping) return;
+  LeaseOutcome outcome;
+  if (reply.ok()) {
+    auto body = protocol::Decode<LeaseReply>(*reply);
+    if (body.ok()) outcome.lease = std::move(*body);
+  }
+  outcome.granted = outcome.lease && outcome.lease->result == LeaseReply::Result::kGranted;
+  // Channels are connected here, before mu: connecting is a transport call.
+  if (auto raylet = context_.Connect(raylet_address); raylet.ok()) outcome.raylet = *raylet;
+  if (outcome.granted) {
+    if (auto worker = context_.Connect(outcome.lease->worker_address); worker.ok()) {
+      outcome.worker = *worker;
+    }
+  }
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    remote_lease_requests_.erase(request_id);
+    if (abandoned_lease_requests_.erase(request_id)) {
+      // Its node was declared dead and the request was made again elsewhere;
+      // a grant that still arrives is given back.
+      if (outcome.granted) PushReturnLocked(outcome.raylet, outcome.lease->lease_id, actions);
+    } else {
+      HandleLeaseReplyLocked(class_key, outcome, raylet_address, reply, actions);
+    }
+  }
+  RunActions(actions);
+}
+
+void TaskSubmitter::HandleLeaseReplyLocked(const std::string& class_key,
+                                           const LeaseOutcome& outcome,
+                                           const std::string& raylet_address,
+                                           const Result<std::string>& reply, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  if (outcome.lease && outcome.lease->result == LeaseReply::Result::kSpillback) {
+    // Ask the raylet the plugin chose; the request keeps its place in the count.
+    protocol::RequestWorkerLease request = LeaseRequestLocked(cls);
+    request.spillbacks = 1;
+    SendLeaseRequestLocked(class_key, std::move(request), outcome.lease->node_id,
+                           outcome.lease->spillback_address, actions);
+    return;
+  }
+  --cls.lease_requests;
+  if (outcome.granted && outcome.worker && !context_.stopping) {
+    AddWorkerLocked(class_key, outcome, actions);
+  } else if (outcome.granted) {
+    PushReturnLocked(outcome.raylet, outcome.lease->lease_id, actions);
+  } else {
+    FailQueueLocked(cls, outcome, raylet_address, reply, actions);
+  }
+}
+
+void TaskSubmitter::AddWorkerLocked(const std::string& class_key, const LeaseOutcome& outcome,
+                                    Actions& actions) {
+  const LeaseReply& lease = *outcome.lease;
+  LeasedWorker worker;
+  worker.lease_id = lease.lease_id;
+  worker.worker_id = lease.worker_id;
+  worker.address = lease.worker_address;
+  worker.pid = lease.worker_pid;
+  worker.node_id = lease.node_id;
+  worker.channel = outcome.worker;
+  worker.raylet = outcome.raylet;
+  worker.idle_since = std::chrono::steady_clock::now();
+  classes_[class_key].workers[lease.lease_id] = std::move(worker);
+  DispatchLocked(class_key, actions);
+}
+
+void TaskSubmitter::FailQueueLocked(SchedulingClass& cls, const LeaseOutcome& outcome,
+                                    const std::string& raylet_address,
+                                    const Result<std::string>& reply, Actions& actions) {
+  // The raylet could not start a worker (or refused): every queued task of
+  // this class fails with the reason rather than waiting forever.
+  const std::optional<LeaseReply>& lease = outcome.lease;
+  ErrorInfo::Kind kind = lease && lease->result == LeaseReply::Result::kInfeasible
+                             ? ErrorInfo::Kind::kUnschedulable
+                             : ErrorInfo::Kind::kRuntime;
+  std::string reason = lease
+                           ? lease->reason
+                           : "cannot get a worker lease from the raylet at " + raylet_address +
+                                 ": " + (reply.ok() ? "malformed reply" : reply.status().message());
+  std::deque<TaskId> queue;
+  queue.swap(cls.queue);
+  for (const TaskId& task_id : queue) {
+    const PendingTask* task = tasks_.FindLocked(task_id);
+    if (task == nullptr) continue;
+    std::string where = "task " + task->spec.function;
+    std::string message = kind == ErrorInfo::Kind::kUnschedulable
+                              ? "task " + task->spec.function + " demands " +
+                                    task->spec.resources.ToJson() +
+                                    ", which no node can provide: " + reason
+                              : reason;
+    tasks_.CompleteLocked(task_id, ErrorValue(kind, message, where), actions);
+  }
+}
+
+void TaskSubmitter::PushReturnLocked(const std::shared_ptr<Channel>& raylet, uint64_t lease_id,
+                                     Actions& actions) {
+  if (!raylet) return;
+  actions.push_back([raylet, lease_id] { ReturnLease(raylet, lease_id); });
+}
+
+void TaskSubmitter::ReturnIdleLeases() {
+  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> idle;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto now = std::chrono::steady_clock::now();
+    for (auto& [key, cls] : classes_) {
+      if (!cls.queue.empty()) continue;
+      for (auto it = cls.workers.begin(); it != cls.workers.end();) {
+        if (it->second.in_flight.empty() && now - it->second.idle_since > kLeaseIdleTime) {
+          idle.emplace_back(it->first, it->second.raylet);
+          it = cls.workers.erase(it);
+        } else {
+          ++it;
+        }
+      }
+    }
+  }
+  for (auto& [lease, raylet] : idle) ReturnLease(raylet, lease);
+}
+
+void TaskSubmitter::ReturnAllLeases() {
+  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> leases;
+  std::unique_ptr<Subscription> subscription;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (auto& [key, cls] : classes_) {
+      for (auto& [lease_id, worker] : cls.workers) leases.emplace_back(lease_id, worker.raylet);
+      cls.workers.clear();
+    }
+    subscription.swap(node_subscription_);
+  }
+  subscription.reset();  // without mu: its handler may be waiting for it
+  // Given back at once so the raylet can reuse the workers.
+  for (auto& [lease, raylet] : leases) ReturnLease(raylet, lease);
+}
+
+// ---------------------------------------------------------------- lost workers
+
+void TaskSubmitter::WatchNodesLocked(Actions& actions) {
+  if (watching_nodes_) return;
+  watching_nodes_ = true;
+  actions.push_back([this] { SubscribeToNodeDeaths(); });
+}
+
+void TaskSubmitter::SubscribeToNodeDeaths() {
+  auto reply = context_.gcs->CallSync(
+      protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+      std::chrono::milliseconds(10000));
+  if (!reply.ok()) {
+    spdlog::warn("cannot learn the GCS's publisher (node deaths will go unnoticed): {}",
+                 reply.status().message());
+    return;
+  }
+  auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
+  if (!status.ok()) return;
+  auto subscription = context_.transport->Subscribe(
+      status->gcs.publisher_address, {"node"}, [this](const std::string&, std::string payload) {
+        auto node = protocol::Decode<protocol::RegisterNode>(payload);
+        if (node.ok() && !node->node.alive) OnNodeDead(node->node.node_id, node->node.death_cause);
+      });
+  if (!subscription.ok()) {
+    spdlog::warn("cannot subscribe to node deaths: {}", subscription.status().message());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(context_.mu);
+  node_subscription_ = std::move(*subscription);
+}
+
+void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
+  if (context_.stopping) return;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    std::string reason = "its node " + node.Hex().substr(0, 8) + " died: " + cause;
+    for (auto& [class_key, cls] : classes_) {
+      std::vector<uint64_t> gone;
+      for (const auto& [lease_id, worker] : cls.workers) {
+        if (worker.node_id == node) gone.push_back(lease_id);
+      }
+      for (uint64_t lease_id : gone) LoseWorkerLocked(class_key, lease_id, reason, actions);
+    }
+    // Lease requests waiting at the dead raylet are made again here.
+    for (auto it = remote_lease_requests_.begin(); it != remote_lease_requests_.end();) {
+      if (it->second.node != node) {
+        ++it;
+        continue;
+      }
+      std::string class_key = it->second.class_key;
+      abandoned_lease_requests_.insert(it->first);
+      it = remote_lease_requests_.erase(it);
+      --classes_[class_key].lease_requests;
+      DispatchLocked(class_key, actions);
+    }
+  }
+  RunActions(actions);
+}
+
+void TaskSubmitter::OnWorkerDied(const protocol::WorkerDied& died) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (auto& [class_key, cls] : classes_) {
+      auto worker = cls.workers.find(died.lease_id);
+      if (worker == cls.workers.end() || worker->second.worker_id != died.worker_id) continue;
+      LoseWorkerLocked(class_key, died.lease_id, died.reason, actions);
+      break;
+    }
+  }
+  RunActions(actions);
+}
+
+void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t lease_id,
+                                     const std::string& reason, Actions& actions) {
+  SchedulingClass& cls = classes_[class_key];
+  auto worker = cls.workers.find(lease_id);
+  if (worker == cls.workers.end()) return;
+  std::set<TaskId> lost = std::move(worker->second.in_flight);
+  cls.workers.erase(worker);
+  for (const TaskId& task_id : lost) {
+    PendingTask* task = tasks_.FindLocked(task_id);
+    if (task == nullptr) continue;
+    protocol::TaskSpec& spec = task->spec;
+    if (spec.attempt < spec.max_retries) {
+      ++spec.attempt;
+      spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
+                   spec.attempt, spec.max_retries);
+      cls.queue.push_front(task_id);
+    } else {
+      std::string message = "the worker running task " + spec.function + " died (" + reason +
+                            ") after " + std::to_string(spec.max_retries) + " retries";
+      tasks_.CompleteLocked(task_id, ErrorValue(ErrorInfo::Kind::kWorkerCrashed, message), actions);
+    }
+  }
+  DispatchLocked(class_key, actions);
+}
+
+}  // namespace rayk

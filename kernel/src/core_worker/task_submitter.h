@@ -1,0 +1,130 @@
+// TaskSubmitter: sends this process's tasks (not actor calls) to workers, as
+// Ray's NormalTaskSubmitter does.
+//
+// Tasks with the same resources and placement form a scheduling class, which
+// leases workers from raylets (the local one, or the one a spillback names)
+// and pushes its ready tasks to them directly. Short tasks are pipelined a few
+// deep per worker; others go one per worker, spread over every worker granted.
+// A lease idle for kLeaseIdleTime goes back to its raylet. A task whose worker
+// dies (the raylet's notice, or its node's death from the GCS) is retried up
+// to max_retries, else fails with the cause; a class no node can run fails its
+// queued tasks with the raylet's reason.
+//
+// Thread-safety: the classes are guarded by WorkerContext::mu; methods without
+// a suffix take it and *Locked ones expect it held. Transport replies and
+// node-death notices arrive on transport threads; ReturnIdleLeases runs on the
+// CoreWorker's reaper thread. Callers: CoreWorker (SubmitTask, leases at
+// shutdown), TaskManager's ready callback (TaskReadyLocked), the worker service
+// (OnWorkerDied).
+#pragma once
+
+#include <chrono>
+#include <deque>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <string>
+
+#include "core_worker/task_manager.h"
+#include "core_worker/worker_context.h"
+#include "rpc/protocol.h"
+
+namespace rayk {
+
+class TaskSubmitter {
+ public:
+  TaskSubmitter(WorkerContext& context, TaskManager& tasks);
+
+  ObjectId SubmitTask(internal::TaskCall call);
+  // Every argument of `task` is resolved: queue it on its class.
+  void TaskReadyLocked(const TaskId& task_id, const PendingTask& task, Actions& actions);
+  // The raylet says a leased worker died: its tasks are retried or fail.
+  void OnWorkerDied(const protocol::WorkerDied& died);
+  // Gives back leases idle longer than kLeaseIdleTime (the reaper's round).
+  void ReturnIdleLeases();
+  // Gives back every lease and stops watching node deaths (at shutdown,
+  // after `stopping` is set).
+  void ReturnAllLeases();
+
+ private:
+  struct LeasedWorker {
+    uint64_t lease_id = 0;
+    WorkerId worker_id;
+    std::string address;
+    int64_t pid = 0;
+    NodeId node_id;
+    std::shared_ptr<Channel> channel;
+    std::shared_ptr<Channel> raylet;  // the raylet that granted it, to give it back
+    std::set<TaskId> in_flight;
+    std::chrono::steady_clock::time_point idle_since;
+  };
+  struct SchedulingClass {
+    ResourceSet resources;
+    internal::Placement placement;
+    // Average run time of its tasks (microseconds, moving average; < 0:
+    // none seen yet). Short tasks are pipelined to each leased worker.
+    double avg_run_us = -1;
+    std::deque<TaskId> queue;
+    std::map<uint64_t, LeasedWorker> workers;
+    int lease_requests = 0;
+  };
+  // A lease request out at a remote raylet (a spillback sent it there): if
+  // that node dies, it is asked again locally.
+  struct RemoteLeaseRequest {
+    std::string class_key;
+    NodeId node;
+  };
+  // What a lease reply brought, with the channels it needs (connected
+  // before mu is taken).
+  struct LeaseOutcome {
+    std::optional<protocol::LeaseReply> lease;
+    bool granted = false;
+    std::shared_ptr<Channel> raylet;
+    std::shared_ptr<Channel> worker;
+  };
+
+  // Pushes queued tasks to leased workers and asks for more leases.
+  void DispatchLocked(const std::string& class_key, Actions& actions);
+  void PushLocked(LeasedWorker& worker, const TaskId& task_id, const protocol::TaskSpec& spec,
+                  Actions& actions);
+  void RequestLeaseLocked(const std::string& class_key, Actions& actions);
+  protocol::RequestWorkerLease LeaseRequestLocked(const SchedulingClass& cls);
+  // Sends a lease request to a raylet: the local one, or where a spillback points.
+  void SendLeaseRequestLocked(const std::string& class_key, protocol::RequestWorkerLease request,
+                              const NodeId& node, const std::string& raylet_address,
+                              Actions& actions);
+  void SendLeaseRequest(const std::string& class_key, uint64_t request_id,
+                        const std::string& raylet_address, std::string message);
+  void OnLeaseReply(const std::string& class_key, uint64_t request_id,
+                    const std::string& raylet_address, Result<std::string> reply);
+  void HandleLeaseReplyLocked(const std::string& class_key, const LeaseOutcome& outcome,
+                              const std::string& raylet_address, const Result<std::string>& reply,
+                              Actions& actions);
+  void AddWorkerLocked(const std::string& class_key, const LeaseOutcome& outcome, Actions& actions);
+  // No worker for this class: its queued tasks fail with the reason.
+  void FailQueueLocked(SchedulingClass& cls, const LeaseOutcome& outcome,
+                       const std::string& raylet_address, const Result<std::string>& reply,
+                       Actions& actions);
+  void PushReturnLocked(const std::shared_ptr<Channel>& raylet, uint64_t lease_id,
+                        Actions& actions);
+  void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id,
+                   Result<std::string> reply);
+  // Node deaths, from the GCS's "node" topic: leases there are gone.
+  void WatchNodesLocked(Actions& actions);
+  void SubscribeToNodeDeaths();
+  void OnNodeDead(const NodeId& node, const std::string& cause);
+  void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason,
+                        Actions& actions);
+
+  WorkerContext& context_;
+  TaskManager& tasks_;
+  std::map<std::string, SchedulingClass> classes_;
+  std::map<uint64_t, RemoteLeaseRequest> remote_lease_requests_;
+  std::set<uint64_t> abandoned_lease_requests_;
+  std::unique_ptr<Subscription> node_subscription_;
+  bool watching_nodes_ = false;
+  uint64_t next_request_id_ = 1;
+};
+
+}  // namespace rayk

@@ -1,0 +1,63 @@
+// The worker service: requests other processes send this CoreWorker, on the
+// server's thread (one at a time, in arrival order). Each goes to the part
+// that owns it; none blocks the server thread for long.
+//   PushTask      an owner's task for this worker: queued for the task loop
+//   GetObject     a borrower asks for an object this process owns
+//   WorkerDied    the raylet: a worker leased by this process died
+//   LeaseWarning  the raylet: a task of ours waits for resources no node has
+//   ExitWorker    the raylet: this worker should exit
+#include <spdlog/spdlog.h>
+
+#include <iostream>
+
+#include "core_worker/core_worker.h"
+
+namespace rayk {
+
+using protocol::MessageType;
+
+void CoreWorker::Handle(std::string message, ReplyFn reply) {
+  auto type = protocol::PeekType(message);
+  if (!type.ok()) {
+    spdlog::error("core worker: dropped a message: {}", type.status().message());
+    return;
+  }
+  switch (*type) {
+    case MessageType::kPushTask: {
+      auto body = protocol::Decode<protocol::PushTask>(message);
+      if (!body.ok() || !reply) break;
+      executor_.Enqueue(std::move(body->spec), std::move(reply));
+      return;
+    }
+    case MessageType::kGetObject: {
+      auto body = protocol::Decode<protocol::GetObject>(message);
+      if (!body.ok() || !reply) break;
+      references_.HandleGetObject(body->object_id, std::move(reply));
+      return;
+    }
+    case MessageType::kWorkerDied: {
+      auto body = protocol::Decode<protocol::WorkerDied>(message);
+      if (!body.ok()) break;
+      task_submitter_.OnWorkerDied(*body);
+      return;
+    }
+    case MessageType::kLeaseWarning: {
+      auto body = protocol::Decode<protocol::LeaseWarning>(message);
+      if (!body.ok()) break;
+      // Ray prints the same warning for a task that no node can run.
+      spdlog::warn("{}", body->message);
+      std::cerr << "rayk: warning: " << body->message << std::endl;
+      return;
+    }
+    case MessageType::kExitWorker:
+      executor_.RequestExit();
+      if (reply) reply(protocol::Encode(MessageType::kAck, protocol::Empty{}));
+      return;
+    default:
+      spdlog::error("core worker: unexpected message type {}", static_cast<int>(*type));
+      return;
+  }
+  spdlog::error("core worker: dropped a malformed message of type {}", static_cast<int>(*type));
+}
+
+}  // namespace rayk
