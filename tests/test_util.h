@@ -59,6 +59,17 @@ inline CommandResult RunCommand(const std::string& command) {
 inline CommandResult RunRayk(const std::string& args) { return RunCommand(std::string(RAYK_CLI_PATH) + " " + args); }
 
 // Counts the lines of `text` (a one-line error has exactly one).
+// Whether process `pid` runs: it exists and is neither a zombie nor dead
+// (a daemon's zombie lingers when nothing reaps orphans).
+inline bool ProcessRunning(pid_t pid) {
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return false;
+  size_t close = line.rfind(')');
+  char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'X';
+  return state != 'Z' && state != 'X';
+}
+
 inline int CountLines(const std::string& text) {
   int lines = 0;
   for (char c : text) lines += c == '\n';

@@ -142,7 +142,7 @@ pid_t PidIn(const std::string& output) {
   return at == std::string::npos ? 0 : static_cast<pid_t>(std::atol(output.c_str() + at + 4));
 }
 
-bool ProcessGone(pid_t pid) { return kill(pid, 0) != 0 && errno == ESRCH; }
+bool ProcessGone(pid_t pid) { return !testing::ProcessRunning(pid); }
 
 // How many nodes `rayk status` on host i lists as alive, or -1.
 int AliveNodes(const HostCluster& cluster, int i) {

@@ -188,7 +188,15 @@ void GcsServer::RegisterHandlers() {
 void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
   std::lock_guard<std::mutex> lock(mu_);
   auto known = nodes_.find(node.node_id);
-  bool is_new = known == nodes_.end() || !known->second.alive;
+  if (known != nodes_.end() && !known->second.alive) {
+    // Fenced: its tasks were retried and its actors restarted elsewhere, so
+    // it never comes back as the same node. Its raylet stops when its next
+    // view pull shows it dead; a new raylet joins with a new id.
+    protocol::Service::ReplyError(reply, Status::Unavailable("node " + node.node_id.Hex() +
+                                                             " was declared dead; start a new raylet"));
+    return;
+  }
+  bool is_new = known == nodes_.end();
   node.alive = true;
   node.start_time_ms = is_new ? NowMs() : known->second.start_time_ms;
   if (is_new || known->second.available != node.available || known->second.total != node.total ||
