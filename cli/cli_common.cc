@@ -4,6 +4,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <optional>
 #include <sstream>
 #include <thread>
 
@@ -98,7 +99,7 @@ Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
   std::string log = session_dir + "/logs/gcs_server.log";
   auto pid = SpawnProcess(argv, log, /*new_session=*/true);
   if (!pid.ok()) return pid.status();
-  AppendLine(session_dir + "/pids", std::to_string(*pid) + " gcs-server");
+  RecordProcess(session_dir, *pid, "gcs-server");
   auto address = WaitForFile(session_dir + "/gcs_address", kStartTimeout, *pid, log);
   if (!address.ok()) {
     return Status::Unavailable("the GCS server did not start: " + address.status().message());
@@ -148,6 +149,58 @@ Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
   return protocol::Decode<protocol::ClusterStatus>(*reply);
 }
 
+void RecordProcess(const std::string& session_dir, pid_t pid, const std::string& role,
+                   const std::string& note) {
+  // Read now, while `pid` is surely ours: `rayk stop` compares before it signals.
+  auto identity = ReadProcessIdentity(pid);
+  std::string line = std::to_string(pid) + " " + role;
+  if (identity.ok()) {
+    line += " start=" + std::to_string(identity->start_time) + " exe=" + identity->executable;
+  }
+  AppendLine(session_dir + "/pids", line + (note.empty() ? "" : " " + note));
+}
+
+namespace {
+
+// One line of a pids file: "PID ROLE start=TICKS exe=PATH [NOTE]".
+struct RecordedProcess {
+  pid_t pid = 0;
+  std::string role;
+  ProcessIdentity identity;
+  bool has_identity = false;
+  std::string note;
+};
+
+std::optional<RecordedProcess> ParseRecord(const std::string& line) {
+  std::istringstream fields(line);
+  RecordedProcess record;
+  int64_t pid = 0;
+  if (!(fields >> pid >> record.role) || pid <= 0) return std::nullopt;
+  record.pid = static_cast<pid_t>(pid);
+  std::string start, exe;
+  std::streampos rest = fields.tellg();
+  if (fields >> start >> exe && start.starts_with("start=") && exe.starts_with("exe=")) {
+    record.identity.start_time = std::strtoull(start.c_str() + 6, nullptr, 10);
+    record.identity.executable = exe.substr(4);
+    record.has_identity = true;
+  } else {
+    fields.clear();
+    fields.seekg(rest);
+  }
+  std::getline(fields >> std::ws, record.note);
+  return record;
+}
+
+// Whether `record.pid` is still the process the file recorded, and if not, why.
+std::string WhyNotRecorded(const RecordedProcess& record, const ProcessIdentity& now) {
+  if (!record.has_identity) return "its line records no start time or executable to check";
+  if (now.executable != record.identity.executable) return "it now runs " + now.executable;
+  if (now.start_time != record.identity.start_time) return "it started after the recorded one";
+  return "";
+}
+
+}  // namespace
+
 int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ostream* out) {
   int stopped = 0;
   for (const char* role : {"raylet", "gcs-server"}) {
@@ -156,16 +209,21 @@ int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ost
       if (!text.ok()) continue;
       std::istringstream lines(*text);
       for (std::string line; std::getline(lines, line);) {
-        std::istringstream fields(line);
-        int64_t pid = 0;
-        std::string name, note;
-        if (!(fields >> pid >> name) || name != role) continue;
-        std::getline(fields >> std::ws, note);
-        if (!ProcessAlive(static_cast<pid_t>(pid))) continue;
-        TerminateProcess(static_cast<pid_t>(pid), std::chrono::milliseconds(5000));
-        if (out)
-          *out << "Stopped " << name << " (pid " << pid << (note.empty() ? "" : ", " + note)
-               << ")\n";
+        auto record = ParseRecord(line);
+        if (!record || record->role != role) continue;
+        auto now = ReadProcessIdentity(record->pid);
+        if (!now.ok() || !ProcessAlive(record->pid)) continue;
+        std::string what = record->role + " (pid " + std::to_string(record->pid) +
+                           (record->note.empty() ? "" : ", " + record->note) + ")";
+        // A pid the kernel gave to another process since, or a line someone
+        // planted: signalling it would end a process rayk never started.
+        if (std::string why = WhyNotRecorded(*record, *now); !why.empty()) {
+          if (out) *out << "Left pid " << record->pid << " alone: it is not the " << what
+                        << " that " << dir << "/pids recorded (" << why << ")\n";
+          continue;
+        }
+        TerminateProcess(record->pid, std::chrono::milliseconds(5000));
+        if (out) *out << "Stopped " << what << "\n";
         ++stopped;
       }
     }
@@ -198,8 +256,12 @@ std::string FormatTable(const std::vector<std::vector<std::string>>& rows,
 
 std::vector<std::string> SessionsWithProcesses() {
   std::vector<std::string> sessions;
+  const std::string root = SessionRoot();
   std::error_code ec;
-  for (const auto& entry : std::filesystem::directory_iterator(SessionRoot(), ec)) {
+  if (!std::filesystem::exists(root, ec)) return sessions;
+  // Only a root that is ours: pids files in anyone else's are not to be trusted.
+  if (Status st = EnsureSessionRoot(root); !st.ok()) Fail(st.message());
+  for (const auto& entry : std::filesystem::directory_iterator(root, ec)) {
     if (entry.is_directory() && !entry.is_symlink() &&
         std::filesystem::exists(entry.path() / "pids")) {
       sessions.push_back(entry.path().string());

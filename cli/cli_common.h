@@ -2,11 +2,16 @@
 // and label options, asking a cluster's GCS for its status, and stopping the
 // processes a session recorded in its `pids` file.
 //
-// A `pids` file has one line per process a command started: "PID ROLE" with
-// ROLE "gcs-server" or "raylet", optionally followed by a note for people
-// ("node 2"). `rayk stop` and `rayk dev down` read it and rename it to
-// `pids.stopped` once they have ended what it lists.
+// A `pids` file has one line per process a command started:
+// "PID ROLE start=TICKS exe=PATH" with ROLE "gcs-server" or "raylet", the
+// process's start time and executable (from /proc when it was started),
+// optionally followed by a note for people ("node 2"). `rayk stop` and
+// `rayk dev down` read it, signal only a process whose start time and
+// executable still match (a pid may have been reused, or the line planted),
+// and rename the file to `pids.stopped` once they have ended what it lists.
 #pragma once
+
+#include <sys/types.h>
 
 #include <chrono>
 #include <iosfwd>
@@ -89,9 +94,15 @@ GcsConnection ConnectToGcs(const std::string& address, const std::string& config
 Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
                                                    std::chrono::milliseconds limit = kCliGcsLimit);
 
+// Appends `pid` (just started by this command) to <session_dir>/pids with
+// its start time and executable.
+void RecordProcess(const std::string& session_dir, pid_t pid, const std::string& role,
+                   const std::string& note = "");
+
 // Ends the processes listed in each session's `pids` file, raylets first (so
 // their workers go with them), then the GCS, printing one line per process
-// it stopped to `out` (when given); then renames each file to `pids.stopped`.
+// it stopped, or left alone as not the recorded one, to `out` (when given);
+// then renames each file to `pids.stopped`.
 // Returns how many it stopped.
 int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ostream* out);
 

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -182,6 +183,7 @@ struct ClusterCommands::Impl {
     ParseResources(resources, num_cpus);
     ParseLabels(labels);
     if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
+    umask(077);  // the session's files (pids, addresses) are for this user only
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
@@ -195,7 +197,7 @@ struct ClusterCommands::Impl {
     RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args, ip};
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());
-    AppendLine(*session + "/pids", std::to_string(*pid) + " raylet");
+    RecordProcess(*session, *pid, "raylet");
     auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
     WriteFileAtomically(*session + "/gcs_address", gcs_address);
@@ -238,6 +240,8 @@ struct ClusterCommands::Impl {
   int Stop() {
     auto session = LatestSessionDir();
     if (!session.ok()) {
+      // A session root that is not safely ours is an error, not "nothing to stop".
+      if (session.status().code() != StatusCode::kNotFound) Fail(session.status().message());
       std::cout << "No rayk session to stop.\n";
       return 0;
     }

@@ -1,5 +1,7 @@
 #include "dev_commands.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <functional>
@@ -138,7 +140,7 @@ struct DevCommands::Impl {
                             nlohmann::json(node_labels).dump(), config_args});
     if (!pid.ok()) FailAndUndo(pid.status().message());
     node.pid = *pid;
-    AppendLine(session + "/pids", std::to_string(*pid) + " raylet node " + std::to_string(index));
+    RecordProcess(session, *pid, "raylet", "node " + std::to_string(index));
     return node;
   }
 
@@ -214,6 +216,7 @@ struct DevCommands::Impl {
     std::vector<std::string> node_resources = PerNodeResources(resources, nodes);
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
     CheckConfigOrFail(config_file, sets);
+    umask(077);  // the session's files (pids, dev.json, nodes/) are for this user only
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
@@ -261,6 +264,7 @@ struct DevCommands::Impl {
     ParseResources(resources, cpus);
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
     std::string session = DevSessionOrFail();
+    umask(077);
     auto gcs_address = ReadFile(session + "/gcs_address");
     if (!gcs_address.ok())
       Fail("the dev cluster in " + session + " has no gcs_address; restart it with 'rayk dev up'");

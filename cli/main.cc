@@ -33,7 +33,9 @@ struct ConfigOptions {
   std::map<PluginKind, std::string> selected;
 
   void AddTo(CLI::App* command) {
-    command->add_option("--config", file, "plugins.toml to use (default: ./plugins.toml if present, else built-in)");
+    command->add_option("--config", file,
+                        "plugins.toml to use (default: $RAYK_CONFIG, else the installed "
+                        "share/rayk/plugins.toml, else built-in)");
     command->add_option("--set", sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
     for (PluginKind kind : Config::kSlots) {
       command->add_option_function<std::string>(
@@ -94,6 +96,18 @@ int PluginsList(const Config& config, bool json) {
   return 0;
 }
 
+// What a setting's spec allows, as `rayk plugins info` shows it; "" for anything of its type.
+std::string Allowed(const rayk::SettingSpec& spec) {
+  if (spec.choices != nullptr) return std::string("one of ") + spec.choices;
+  std::string max = spec.max == nullptr                  ? ""
+                    : std::string(spec.max) == "memory" ? "RAM + swap"
+                                                         : spec.max;
+  if (spec.min && spec.max) return std::string("from ") + spec.min + " to " + max;
+  if (spec.min) return std::string("at least ") + spec.min;
+  if (spec.max) return "at most " + max;
+  return "";
+}
+
 int PluginsInfo(const Config& config, const std::string& name, bool json) {
   PluginLoader loader(config.plugin_path());
   std::vector<PluginInfo> matches;
@@ -119,9 +133,13 @@ int PluginsInfo(const Config& config, const std::string& name, bool json) {
     }
     for (const rayk::SettingSpec& s : p.settings) {
       const char* fallback = s.default_value ? s.default_value : "(required)";
+      std::string allowed = Allowed(s);
       settings.push_back({{"key", s.key}, {"type", rayk::SettingTypeName(s.type)}, {"default", fallback},
-                          {"help", s.help}});
-      if (!json) std::printf("    %-18s %-8s default %-12s %s\n", s.key, rayk::SettingTypeName(s.type), fallback, s.help);
+                          {"help", s.help}, {"allowed", allowed}});
+      if (!json) {
+        std::printf("    %-18s %-8s default %-12s %s%s\n", s.key, rayk::SettingTypeName(s.type),
+                    fallback, s.help, allowed.empty() ? "" : (" Allowed: " + allowed + ".").c_str());
+      }
     }
     out.push_back({{"kind", rayk::PluginKindName(p.kind)}, {"name", p.name}, {"version", p.version},
                    {"summary", p.summary}, {"path", p.path}, {"settings", settings}});
@@ -190,7 +208,9 @@ int main(int argc, char** argv) {
   config->require_subcommand(1);
   CLI::App* check = config->add_subcommand("check", "validate plugins.toml and print the resolved configuration");
   std::string check_file;
-  check->add_option("FILE", check_file, "the file to check (default: ./plugins.toml, else built-in defaults)");
+  check->add_option("FILE", check_file,
+                    "the file to check (default: $RAYK_CONFIG, else the installed one, else "
+                    "built-in defaults)");
   options.AddTo(check);
   add_format(check);
 

@@ -25,7 +25,7 @@ class LeastLoaded : public rayk::Scheduler {
   // The loader has checked the types and filled in defaults; values are the
   // plugin's to check. Throwing here fails the start with this one line.
   explicit LeastLoaded(const rayk::PluginContext& ctx)
-      : resource_(ctx.settings->GetString("resource")) {
+      : resource_(ctx.settings().GetString("resource")) {
     if (resource_.empty()) {
       throw std::invalid_argument(ctx.config_file + ": [scheduler.least_loaded] resource is empty; "
                                   "name the resource to rank nodes by, as in resource = \"CPU\"");

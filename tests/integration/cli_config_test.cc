@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -132,6 +134,81 @@ TEST_F(CliConfigTest, WrongKind) {
 
 TEST_F(CliConfigTest, AbiMismatch) {
   ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("wrongabi") + "\"\n", "built for plugin ABI version 999");
+}
+
+// The values the security report found passing `config check` and failing
+// only at `rayk start` (or silently clamped): each is now a one-line error
+// naming the key, the value and what is allowed.
+TEST_F(CliConfigTest, NonFiniteNumbers) {
+  ExpectCheckFails("[scheduler.hybrid]\nspread_threshold = nan\n",
+                   ":2: [scheduler.hybrid] spread_threshold = nan is not a finite number");
+}
+
+TEST_F(CliConfigTest, NegativeCount) {
+  ExpectCheckFails("[scheduler.hybrid]\ntop_k_absolute = -3\n",
+                   ":2: [scheduler.hybrid] top_k_absolute = -3 is out of range; the allowed values "
+                   "are from 1 to 100000");
+}
+
+TEST_F(CliConfigTest, CapacityAboveTheMachine) {
+  ExpectCheckFails("[store.shm]\ncapacity = \"100TiB\"\n",
+                   ":2: [store.shm] capacity = \"100TiB\" is out of range; the allowed values are "
+                   "from 0 to this machine's RAM + swap");
+}
+
+TEST_F(CliConfigTest, AbsurdValueIsNotClamped) {
+  ExpectCheckFails("[transport.zmq]\nmax_sockets = 99999999999\n",
+                   ":2: [transport.zmq] max_sockets = 99999999999 is out of range; the allowed "
+                   "values are from 16 to 65536");
+}
+
+TEST_F(CliConfigTest, SetOverridesAreCheckedToo) {
+  auto result = RunRayk("config check --set scheduler.hybrid.top_k_fraction=2");
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.output, HasSubstr("(command line): [scheduler.hybrid] top_k_fraction = 2 is "
+                                       "out of range"));
+}
+
+TEST_F(CliConfigTest, RelativePluginPathRunsNothing) {
+  // The report's file: a relative path up to / and down to a library whose
+  // constructor writes a marker. The loader must refuse it before dlopen.
+  std::filesystem::create_directory(dir_.path() + "/x");
+  std::string evil = dir_.path() + "/x/evil.so";
+  std::filesystem::copy_file(Fixture("marker"), evil);
+  std::string marker = dir_.path() + "/marker";
+  std::string file =
+      dir_.Write("plugins.toml", "[scheduler]\nplugin = \"../../../../../../../.." + evil + "\"\n");
+  auto result = testing::RunCommand("cd " + dir_.path() + " && RAYK_TEST_MARKER=" + marker + " " +
+                                    RAYK_CLI_PATH + " config check " + file);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.output, HasSubstr(file + ":2: [scheduler] plugin = \"../../"));
+  EXPECT_THAT(result.output, HasSubstr("is a relative path"));
+  EXPECT_EQ(testing::CountLines(result.output), 1) << result.output;
+  EXPECT_FALSE(std::filesystem::exists(marker));
+  // The same file by its absolute path, made writable by others: refused unloaded too.
+  std::filesystem::permissions(evil, std::filesystem::perms::all);
+  std::string absolute = dir_.Write("abs.toml", "[scheduler]\nplugin = \"" + evil + "\"\n");
+  auto writable = testing::RunCommand("RAYK_TEST_MARKER=" + marker + " " + RAYK_CLI_PATH +
+                                      " config check " + absolute);
+  EXPECT_NE(writable.exit_code, 0);
+  EXPECT_THAT(writable.output, HasSubstr("plugin file " + evil));
+  EXPECT_THAT(writable.output, HasSubstr("mode 0777"));
+  EXPECT_FALSE(std::filesystem::exists(marker));
+}
+
+TEST_F(CliConfigTest, TheCurrentFolderIsNotAConfigSource) {
+  // A plugins.toml where rayk happens to run is ignored; $RAYK_CONFIG is not.
+  dir_.Write("plugins.toml", "[scheduler]\nplugin = \"spread\"\n");
+  auto here = testing::RunCommand("cd " + dir_.path() + " && env -u RAYK_CONFIG " + RAYK_CLI_PATH +
+                                  " config check");
+  ASSERT_EQ(here.exit_code, 0) << here.output;
+  EXPECT_THAT(here.output, HasSubstr("# resolved from <built-in defaults>"));
+  EXPECT_THAT(here.output, HasSubstr("plugin = \"hybrid\""));
+  EXPECT_THAT(here.output, HasSubstr("plugin = \"sqlite\""));
+  auto named = testing::RunCommand("cd " + dir_.path() + " && RAYK_CONFIG=" + dir_.path() +
+                                   "/plugins.toml " + RAYK_CLI_PATH + " config check");
+  ASSERT_EQ(named.exit_code, 0) << named.output;
+  EXPECT_THAT(named.output, HasSubstr("plugin = \"spread\""));
 }
 
 }  // namespace

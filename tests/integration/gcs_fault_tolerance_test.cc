@@ -233,10 +233,11 @@ TEST_F(GcsFaultToleranceTest, StoppedRayletIsMarkedDeadAndPublished) {
 
   pid_t raylet = 0;
   std::istringstream pids(ReadFile(session + "/pids").value());
-  int64_t pid;
-  std::string name;
-  while (pids >> pid >> name) {
-    if (name == "raylet") raylet = static_cast<pid_t>(pid);
+  for (std::string line; std::getline(pids, line);) {  // "PID ROLE start=... exe=..."
+    std::istringstream fields(line);
+    int64_t pid = 0;
+    std::string name;
+    if (fields >> pid >> name && name == "raylet") raylet = static_cast<pid_t>(pid);
   }
   ASSERT_GT(raylet, 0);
   auto stopped_at = Clock::now();

@@ -26,6 +26,8 @@ class RayletTest : public ::testing::Test {
   void SetUp() override {
     PluginLoader loader;
     Config config = Config::Defaults();
+    // The default GCS store (sqlite) needs a session folder; this GCS needs none.
+    config.SelectPlugin(PluginKind::kGcs, "memory");
     transport_ = *loader.CreateSlot<Transport>(config, {});
     auto store = *loader.CreateSlot<GcsStore>(config, {});
     auto scheduler = *loader.CreateSlot<Scheduler>(config, {});

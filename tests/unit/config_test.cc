@@ -6,6 +6,12 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
+#include <unistd.h>
+
+#include <cstdlib>
+#include <filesystem>
+
+#include "rayk/host/plugin_loader.h"
 #include "test_util.h"
 
 namespace rayk {
@@ -18,7 +24,7 @@ TEST(ConfigTest, DefaultsSelectTheFirstPlugins) {
   EXPECT_EQ(config.slot(PluginKind::kScheduler).plugin, "hybrid");
   EXPECT_EQ(config.slot(PluginKind::kStore).plugin, "shm");
   EXPECT_EQ(config.slot(PluginKind::kTransport).plugin, "zmq");
-  EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "memory");
+  EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "sqlite");
 }
 
 TEST(ConfigTest, RepositoryFileParses) {
@@ -49,7 +55,7 @@ capacity = "1GiB"
   EXPECT_DOUBLE_EQ(std::get<double>(table.at("threshold").value), 0.25);
   EXPECT_EQ(std::get<std::string>(config->Table(PluginKind::kStore, "big").at("capacity").value), "1GiB");
   // Slots the file does not mention keep their defaults.
-  EXPECT_EQ(config->slot(PluginKind::kGcs).plugin, "memory");
+  EXPECT_EQ(config->slot(PluginKind::kGcs).plugin, "sqlite");
 }
 
 TEST(ConfigTest, MissingFileNamesTheFile) {
@@ -120,8 +126,8 @@ TEST(ConfigTest, SetOverridesSelectAndConfigure) {
   EXPECT_EQ(config.slot(PluginKind::kScheduler).plugin, "spread");
   EXPECT_EQ(std::get<std::string>(config.Table(PluginKind::kStore, "memory").at("capacity").value), "64MiB");
   EXPECT_DOUBLE_EQ(std::get<double>(config.Table(PluginKind::kScheduler, "spread").at("threshold").value), 0.75);
-  config.SelectPlugin(PluginKind::kGcs, "sqlite");
-  EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "sqlite");
+  config.SelectPlugin(PluginKind::kGcs, "memory");
+  EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "memory");
 }
 
 TEST(ConfigTest, BadSetIsExplained) {
@@ -134,6 +140,98 @@ TEST(ConfigTest, BadSetIsExplained) {
 TEST(ConfigTest, NearestNameOnlySuggestsCloseWords) {
   EXPECT_EQ(NearestName("capactiy", {"capacity", "spill_dir"}), "capacity");
   EXPECT_EQ(NearestName("zzzzzzzz", {"capacity", "spill_dir"}), "");
+}
+
+// The settings a slot resolves to: its plugin's table checked against the
+// plugin's SettingSpec array (defaults filled in).
+std::map<std::string, SettingValue> Resolved(const PluginLoader& loader, PluginKind kind,
+                                             const std::string& plugin,
+                                             const RawSettingTable& table) {
+  auto info = loader.Find(kind, plugin);
+  EXPECT_TRUE(info.ok()) << info.status().ToString();
+  if (!info.ok()) return {};
+  auto settings = PluginLoader::ValidateSettings(*info, table, "plugins.toml");
+  EXPECT_TRUE(settings.ok()) << settings.status().ToString();
+  return settings.ok() ? settings->values() : std::map<std::string, SettingValue>{};
+}
+
+TEST(ConfigTest, BuiltInDefaultsEqualTheShippedFile) {
+  auto shipped = Config::LoadFile(std::string(RAYK_SOURCE_DIR) + "/plugins.toml");
+  ASSERT_TRUE(shipped.ok()) << shipped.status().ToString();
+  Config defaults = Config::Defaults();
+  PluginLoader loader;
+  EXPECT_EQ(shipped->plugin_path(), defaults.plugin_path());
+  for (PluginKind kind : Config::kSlots) {
+    const SlotConfig& slot = shipped->slot(kind);
+    EXPECT_EQ(slot.plugin, defaults.slot(kind).plugin) << PluginKindName(kind);
+    // Every table the file writes out (the selected plugin's and the others')
+    // must say what the plugin's SettingSpec defaults say.
+    for (const auto& [plugin, table] : slot.tables) {
+      EXPECT_EQ(Resolved(loader, kind, plugin, table), Resolved(loader, kind, plugin, {}))
+          << "[" << PluginKindName(kind) << "." << plugin << "] in plugins.toml differs from the "
+          << "plugin's SettingSpec defaults";
+    }
+  }
+}
+
+TEST(ConfigTest, RelativePluginPathIsRefused) {
+  auto config = Config::LoadString("plugin_path = [\"/opt/ok\", \"plugins\"]\n", "p.toml");
+  ASSERT_FALSE(config.ok());
+  EXPECT_THAT(config.status().message(),
+              HasSubstr("p.toml:1: plugin_path entry \"plugins\" is a relative folder"));
+  EXPECT_THAT(config.status().message(), HasSubstr("absolute path"));
+}
+
+// Runs `body` in `dir` as the current folder, with RAYK_CONFIG set to `env` ("" unsets it).
+template <typename Body>
+void InFolderWithEnv(const std::string& dir, const std::string& env, Body body) {
+  std::string previous = std::filesystem::current_path().string();
+  ASSERT_EQ(chdir(dir.c_str()), 0);
+  if (env.empty()) {
+    unsetenv("RAYK_CONFIG");
+  } else {
+    setenv("RAYK_CONFIG", env.c_str(), 1);
+  }
+  body();
+  unsetenv("RAYK_CONFIG");
+  ASSERT_EQ(chdir(previous.c_str()), 0);
+}
+
+TEST(ConfigTest, ThePluginsTomlOfTheCurrentFolderIsNeverRead) {
+  testing::TempDir dir;
+  dir.Write("plugins.toml", "[scheduler]\nplugin = \"spread\"\n");
+  InFolderWithEnv(dir.path(), "", [] {
+    auto config = Config::LoadDefault("");
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    // The build tree has no share/rayk/plugins.toml: the built-in defaults.
+    EXPECT_EQ(config->source(), "<built-in defaults>");
+    EXPECT_EQ(config->slot(PluginKind::kScheduler).plugin, "hybrid");
+  });
+}
+
+TEST(ConfigTest, RaykConfigNamesTheFile) {
+  testing::TempDir dir;
+  std::string file = dir.Write("mine.toml", "[scheduler]\nplugin = \"spread\"\n");
+  InFolderWithEnv(dir.path(), file, [&file] {
+    auto config = Config::LoadDefault("");
+    ASSERT_TRUE(config.ok()) << config.status().ToString();
+    EXPECT_EQ(config->source(), file);
+    EXPECT_EQ(config->slot(PluginKind::kScheduler).plugin, "spread");
+    // An explicit --config wins over the variable.
+    auto explicit_file = Config::LoadDefault(std::string(RAYK_SOURCE_DIR) + "/plugins.toml");
+    ASSERT_TRUE(explicit_file.ok());
+    EXPECT_EQ(explicit_file->slot(PluginKind::kScheduler).plugin, "hybrid");
+  });
+  InFolderWithEnv(dir.path(), dir.path() + "/missing.toml", [] {
+    auto config = Config::LoadDefault("");
+    ASSERT_FALSE(config.ok());
+    EXPECT_THAT(config.status().message(), HasSubstr("missing.toml does not exist"));
+  });
+}
+
+TEST(ConfigTest, InstalledFileIsBesideTheKernelLibrary) {
+  // <prefix>/lib/librayk.so -> <prefix>/share/rayk/plugins.toml
+  EXPECT_EQ(Config::InstalledFile(), std::string(RAYK_BINARY_DIR) + "/share/rayk/plugins.toml");
 }
 
 }  // namespace

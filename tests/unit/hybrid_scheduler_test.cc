@@ -208,14 +208,17 @@ Status CreateError(const RawSettingTable& table) {
 }
 
 TEST(HybridSchedulerTest, BadSettingsAreOneLineErrorsNamingTheKey) {
+  // The loader checks the ranges of the plugin's SettingSpec before it runs.
   EXPECT_THAT(CreateError({{"spread_threshold", {1.5, 3}}}).message(),
-              HasSubstr("p.toml: [scheduler.hybrid] spread_threshold = 1.5 is outside [0, 1]"));
+              HasSubstr("p.toml:3: [scheduler.hybrid] spread_threshold = 1.5 is out of range; the "
+                        "allowed values are from 0 to 1"));
   EXPECT_THAT(CreateError({{"spread_threshold", {-0.1, 3}}}).message(),
-              HasSubstr("[scheduler.hybrid] spread_threshold = -0.1 is outside [0, 1]"));
+              HasSubstr("[scheduler.hybrid] spread_threshold = -0.1 is out of range"));
   EXPECT_THAT(CreateError({{"top_k_absolute", {int64_t{0}, 3}}}).message(),
-              HasSubstr("[scheduler.hybrid] top_k_absolute = 0 must be at least 1"));
+              HasSubstr("[scheduler.hybrid] top_k_absolute = 0 is out of range; the allowed "
+                        "values are from 1 to 100000"));
   EXPECT_THAT(CreateError({{"top_k_fraction", {2.0, 3}}}).message(),
-              HasSubstr("[scheduler.hybrid] top_k_fraction = 2 is outside [0, 1]"));
+              HasSubstr("[scheduler.hybrid] top_k_fraction = 2 is out of range"));
   // The loader's own checks still apply: types and unknown keys.
   EXPECT_THAT(CreateError({{"spread_threshold", {std::string("half"), 3}}}).message(),
               HasSubstr("spread_threshold"));

@@ -85,8 +85,8 @@ TEST(SpreadSchedulerTest, UnknownOrderIsAOneLineErrorNamingTheChoices) {
   ASSERT_FALSE(created.ok());
   EXPECT_EQ(testing::CountLines(created.status().message()), 1) << created.status().message();
   EXPECT_THAT(created.status().message(),
-              HasSubstr("p.toml: [scheduler.spread] order = \"fastest\" is not an order; use "
-                        "\"round_robin\" or \"least_loaded\""));
+              HasSubstr("p.toml:4: [scheduler.spread] order = \"fastest\" is not one of the "
+                        "allowed values \"round_robin\", \"least_loaded\""));
 }
 
 }  // namespace

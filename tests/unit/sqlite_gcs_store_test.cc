@@ -288,12 +288,11 @@ TEST_F(SqliteGcsStoreTest, PathThatIsAFolderIsAnError) {
 TEST_F(SqliteGcsStoreTest, BadSettingsAreErrors) {
   EXPECT_THAT(
       OpenError(Settings({{"path", File()}, {"synchronous", std::string("sometimes")}})),
-      HasSubstr(
-          "gcs.sqlite: synchronous = \"sometimes\" in [gcs.sqlite] of test.toml is not a mode; "
-          "write \"full\" or \"normal\""));
-  EXPECT_THAT(
-      OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{-1}}})),
-      HasSubstr("gcs.sqlite: busy_timeout_ms = -1 in [gcs.sqlite] of test.toml is out of range"));
+      HasSubstr("[gcs.sqlite] synchronous = \"sometimes\" is not one of the allowed values "
+                "\"full\", \"normal\""));
+  EXPECT_THAT(OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{-1}}})),
+              HasSubstr("[gcs.sqlite] busy_timeout_ms = -1 is out of range; the allowed values "
+                        "are from 0 to 2147483647"));
 }
 
 TEST_F(SqliteGcsStoreTest, SecondStoreOnTheSameFileIsLocked) {

@@ -15,7 +15,7 @@ namespace rayk {
 
 struct InitOptions {
   std::string address;      // the GCS of a running cluster; empty: $RAYK_ADDRESS, else embedded
-  std::string config_file;  // plugins.toml of the embedded cluster; empty: ./plugins.toml or defaults
+  std::string config_file;  // plugins.toml of the embedded cluster; empty: $RAYK_CONFIG, the installed one, or defaults
   int num_cpus = 0;         // CPUs of the embedded node; 0: the machine's
   std::string resources;    // extra resources of the embedded node, JSON: {"GPU": 1}
   // Shared libraries the workers load to find the job's remote functions.

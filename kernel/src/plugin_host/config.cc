@@ -1,9 +1,11 @@
 #include "rayk/host/config.h"
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <toml++/toml.h>
 
 namespace rayk {
@@ -153,7 +155,8 @@ Config Config::Defaults() {
   config.slots_[PluginKind::kScheduler].plugin = "hybrid";
   config.slots_[PluginKind::kStore].plugin = "shm";  // as plugins.toml: drivers without one still share the node's store
   config.slots_[PluginKind::kTransport].plugin = "zmq";
-  config.slots_[PluginKind::kGcs].plugin = "memory";
+  // As plugins.toml: a GCS restarted by its supervisor keeps its tables.
+  config.slots_[PluginKind::kGcs].plugin = "sqlite";
   return config;
 }
 
@@ -203,7 +206,16 @@ Result<Config> Config::LoadString(const std::string& text, const std::string& so
                                        ": plugin_path must be an array of folder names, as in "
                                        "plugin_path = [\"/opt/rayk-plugins\"]");
       }
-      for (const auto& entry : *list) config.plugin_path_.push_back(entry.as_string()->get());
+      for (const auto& entry : *list) {
+        const std::string& dir = entry.as_string()->get();
+        if (!std::filesystem::path(dir).is_absolute()) {
+          return Status::InvalidArgument(
+              At(source, line) + ": plugin_path entry \"" + dir +
+              "\" is a relative folder; write its absolute path (a relative one would load "
+              "plugins from wherever rayk is run)");
+        }
+        config.plugin_path_.push_back(dir);
+      }
       continue;
     }
     std::optional<PluginKind> kind;
@@ -227,10 +239,26 @@ Result<Config> Config::LoadString(const std::string& text, const std::string& so
   return config;
 }
 
+std::string Config::InstalledFile() {
+  // The kernel library sits in <prefix>/lib; the file in <prefix>/share/rayk.
+  boost::dll::fs::error_code ec;
+  std::filesystem::path kernel = boost::dll::this_line_location(ec);
+  if (ec) return "";
+  return (kernel.parent_path().parent_path() / "share" / "rayk" / "plugins.toml").string();
+}
+
 Result<Config> Config::LoadDefault(const std::string& path) {
+  // Never ./plugins.toml: a file in whatever folder rayk runs from could name
+  // any library to load.
   if (!path.empty()) return LoadFile(path);
+  if (const char* env = std::getenv("RAYK_CONFIG"); env != nullptr && *env != '\0') {
+    return LoadFile(env);
+  }
+  std::string installed = InstalledFile();
   std::error_code ec;
-  if (std::filesystem::exists("plugins.toml", ec)) return LoadFile("plugins.toml");
+  if (!installed.empty() && std::filesystem::is_regular_file(installed, ec)) {
+    return LoadFile(installed);
+  }
   return Defaults();
 }
 

@@ -1,5 +1,7 @@
 #include "rayk/plugin/plugin.h"
 
+#include <stdexcept>
+
 namespace rayk {
 
 const char* PluginKindName(PluginKind kind) {
@@ -24,32 +26,47 @@ const char* SettingTypeName(SettingType type) {
 }
 
 namespace {
+
+// Finds `key` with the alternative T; throws when the plugin reads a key it
+// did not declare, so that no default can hide in the plugin's code.
 template <typename T>
-const T* Lookup(const std::map<std::string, SettingValue>& values, const std::string& key) {
+const T& Lookup(const std::map<std::string, SettingValue>& values, const std::string& key,
+                const char* type) {
   auto it = values.find(key);
-  return it == values.end() ? nullptr : std::get_if<T>(&it->second);
+  const T* value = it == values.end() ? nullptr : std::get_if<T>(&it->second);
+  if (value == nullptr) {
+    throw std::logic_error("the plugin reads the " + std::string(type) + " setting '" + key +
+                           "', which its SettingSpec array does not declare with that type; "
+                           "declare it there (with its default)");
+  }
+  return *value;
 }
+
 }  // namespace
 
-std::string PluginSettings::GetString(const std::string& key, const std::string& fallback) const {
-  const auto* v = Lookup<std::string>(values_, key);
-  return v ? *v : fallback;
+const PluginSettings& PluginSettings::Empty() {
+  static const PluginSettings kEmpty;
+  return kEmpty;
 }
 
-int64_t PluginSettings::GetInteger(const std::string& key, int64_t fallback) const {
-  const auto* v = Lookup<int64_t>(values_, key);
-  return v ? *v : fallback;
+std::string PluginSettings::GetString(const std::string& key) const {
+  return Lookup<std::string>(values_, key, "string");
 }
 
-double PluginSettings::GetFloat(const std::string& key, double fallback) const {
-  if (const auto* v = Lookup<double>(values_, key)) return *v;
-  if (const auto* v = Lookup<int64_t>(values_, key)) return static_cast<double>(*v);
-  return fallback;
+int64_t PluginSettings::GetInteger(const std::string& key) const {
+  return Lookup<int64_t>(values_, key, "integer");
 }
 
-bool PluginSettings::GetBool(const std::string& key, bool fallback) const {
-  const auto* v = Lookup<bool>(values_, key);
-  return v ? *v : fallback;
+double PluginSettings::GetFloat(const std::string& key) const {
+  auto it = values_.find(key);
+  if (it != values_.end()) {
+    if (const auto* i = std::get_if<int64_t>(&it->second)) return static_cast<double>(*i);
+  }
+  return Lookup<double>(values_, key, "float");
+}
+
+bool PluginSettings::GetBool(const std::string& key) const {
+  return Lookup<bool>(values_, key, "bool");
 }
 
 }  // namespace rayk

@@ -1,8 +1,13 @@
 #include "rayk/host/plugin_loader.h"
 
 #include <dlfcn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <set>
 #include <sstream>
@@ -32,8 +37,42 @@ bool IsPath(const std::string& name_or_path) {
          (name_or_path.size() > 3 && name_or_path.ends_with(".so"));
 }
 
-// Opens `path` and checks that it is a rayk plugin built for this ABI.
-Result<PluginInfo> Inspect(const fs::path& path) {
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+// Loading a library runs its constructors, so only a file that root or this
+// user controls may be loaded: owned by one of them and not writable by
+// group or others, in a folder that others cannot swap it in either.
+Status CheckTrusted(const fs::path& file, const char* what) {
+  struct stat st {};
+  if (stat(file.c_str(), &st) != 0) {
+    return Status::NotFound("plugin " + std::string(what) + " " + file.string() +
+                            " cannot be examined: " + std::strerror(errno));
+  }
+  const bool owner_ok = st.st_uid == 0 || st.st_uid == geteuid();
+  if (owner_ok && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return Status::Ok();
+  return Status::InvalidArgument(
+      "plugin " + std::string(what) + " " + file.string() + " is owned by uid " +
+      std::to_string(st.st_uid) + " with mode " + OctalMode(st.st_mode) +
+      "; rayk loads plugins only from files and folders owned by root or by you (uid " +
+      std::to_string(geteuid()) + ") and not writable by group or others: fix it with chown " +
+      "and chmod go-w, or install the plugin in a folder of the plugin path");
+}
+
+// Opens `path` and checks that it is a rayk plugin built for this ABI. The
+// file is vetted before dlopen, as dlopen runs the library's constructors.
+Result<PluginInfo> Inspect(const fs::path& given) {
+  std::error_code ec;
+  fs::path path = fs::canonical(given, ec);
+  if (ec) {
+    return Status::NotFound("plugin file " + given.string() +
+                            " cannot be resolved: " + ec.message());
+  }
+  RAYK_RETURN_IF_ERROR(CheckTrusted(path.parent_path(), "folder"));
+  RAYK_RETURN_IF_ERROR(CheckTrusted(path, "file"));
   auto library = std::make_shared<boost::dll::shared_library>();
   try {
     // RTLD_NODELETE: objects a plugin made (a store's pinned buffers, say)
@@ -64,7 +103,7 @@ Result<PluginInfo> Inspect(const fs::path& path) {
                                    "function); declare it with RAYK_PLUGIN(...)");
   }
   PluginInfo info;
-  info.path = path.string();
+  info.path = given.string();  // as the config or the search path named it
   info.kind = descriptor.kind;
   info.name = descriptor.name;
   info.version = descriptor.version ? descriptor.version : "";
@@ -85,76 +124,18 @@ void DestroySlotObject(PluginKind kind, void* object) {
   }
 }
 
-std::string SectionName(const PluginInfo& plugin) {
-  return "[" + std::string(PluginKindName(plugin.kind)) + "." + plugin.name + "]";
-}
-
 std::string Place(const std::string& source, int line) {
   return line > 0 ? source + ":" + std::to_string(line) : source + " (command line)";
 }
 
-Result<SettingValue> Convert(const SettingSpec& spec, const SettingValue& value, const std::string& where) {
-  auto wrong = [&](const std::string& what) {
-    return Status::InvalidArgument(where + " " + spec.key + " = " + SettingValueToString(value) +
-                                   " " + what);
-  };
-  switch (spec.type) {
-    case SettingType::kString:
-      if (std::holds_alternative<std::string>(value)) return value;
-      return wrong("must be a string, as in " + std::string(spec.key) + " = \"...\"");
-    case SettingType::kInteger:
-      if (std::holds_alternative<int64_t>(value)) return value;
-      return wrong("must be an integer, as in " + std::string(spec.key) + " = 4");
-    case SettingType::kFloat:
-      if (const auto* i = std::get_if<int64_t>(&value)) return SettingValue(static_cast<double>(*i));
-      if (std::holds_alternative<double>(value)) return value;
-      return wrong("must be a number, as in " + std::string(spec.key) + " = 0.5");
-    case SettingType::kBool:
-      if (std::holds_alternative<bool>(value)) return value;
-      return wrong("must be true or false");
-    case SettingType::kBytes: {
-      if (const auto* i = std::get_if<int64_t>(&value)) {
-        if (*i >= 0) return value;
-        return wrong("must not be negative");
-      }
-      if (const auto* text = std::get_if<std::string>(&value)) {
-        auto bytes = ParseBytes(*text);
-        if (bytes.ok()) return SettingValue(*bytes);
-      }
-      return wrong("is not a size; write it as a byte count or with a unit, as in \"64MiB\" or \"2GiB\"");
-    }
-  }
-  return wrong("has an unknown setting type");
-}
-
 }  // namespace
-
-Result<int64_t> ParseBytes(const std::string& text) {
-  size_t digits_end = 0;
-  double number = 0;
-  try {
-    number = std::stod(text, &digits_end);
-  } catch (const std::exception&) {
-    return Status::InvalidArgument("'" + text + "' is not a size; write it as \"64MiB\" or \"2GiB\"");
-  }
-  std::string unit = text.substr(digits_end);
-  while (!unit.empty() && unit.front() == ' ') unit.erase(unit.begin());
-  static const std::map<std::string, double> kUnits = {
-      {"", 1},         {"B", 1},         {"KB", 1e3},         {"MB", 1e6},         {"GB", 1e9},
-      {"TB", 1e12},    {"KiB", 1 << 10}, {"MiB", 1 << 20},    {"GiB", 1ull << 30}, {"TiB", 1ull << 40},
-      {"K", 1 << 10},  {"M", 1 << 20},   {"G", 1ull << 30}};
-  auto it = kUnits.find(unit);
-  if (it == kUnits.end() || number < 0) {
-    return Status::InvalidArgument("'" + text + "' is not a size; write it as \"64MiB\" or \"2GiB\"");
-  }
-  return static_cast<int64_t>(number * it->second);
-}
 
 PluginLoader::PluginLoader(const std::vector<std::string>& config_path) {
   if (const char* env = std::getenv("RAYK_PLUGIN_PATH")) {
     std::stringstream split(env);
+    // Relative folders would depend on the current folder: they are skipped.
     for (std::string dir; std::getline(split, dir, ':');) {
-      if (!dir.empty()) search_path_.push_back(dir);
+      if (fs::path(dir).is_absolute()) search_path_.push_back(dir);
     }
   }
   search_path_.insert(search_path_.end(), config_path.begin(), config_path.end());
@@ -195,6 +176,13 @@ Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_o
   const std::string slot = PluginKindName(kind);
   std::optional<PluginInfo> info;
   if (IsPath(name_or_path)) {
+    // A relative path would load whatever the current folder holds.
+    if (!fs::path(name_or_path).is_absolute()) {
+      return Status::InvalidArgument(
+          "[" + slot + "] plugin = \"" + name_or_path +
+          "\" is a relative path; name an installed plugin (rayk plugins list), or give the "
+          "absolute path of its .so, or add its folder to plugin_path and use its name");
+    }
     std::error_code ec;
     if (!fs::exists(name_or_path, ec)) {
       return Status::NotFound("plugin file " + name_or_path + " for [" + slot +
@@ -243,41 +231,6 @@ Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_o
   return std::move(*info);
 }
 
-Result<PluginSettings> PluginLoader::ValidateSettings(const PluginInfo& plugin, const RawSettingTable& table,
-                                                      const std::string& source) {
-  const std::string section = SectionName(plugin);
-  std::vector<std::string> known;
-  for (const SettingSpec& spec : plugin.settings) known.push_back(spec.key);
-  for (const auto& [key, raw] : table) {
-    if (std::find(known.begin(), known.end(), key) != known.end()) continue;
-    std::string nearest = NearestName(key, known);
-    return Status::InvalidArgument(
-        Place(source, raw.line) + ": unknown key '" + key + "' in " + section + "; " +
-        (nearest.empty() ? std::string("") : "did you mean '" + nearest + "'? ") +
-        (known.empty() ? "this plugin takes no settings"
-                       : "'rayk plugins info " + plugin.name + "' lists its settings"));
-  }
-  std::map<std::string, SettingValue> values;
-  for (const SettingSpec& spec : plugin.settings) {
-    auto it = table.find(spec.key);
-    if (it != table.end()) {
-      auto converted = Convert(spec, it->second.value, Place(source, it->second.line) + ": " + section);
-      if (!converted.ok()) return converted.status();
-      values[spec.key] = *converted;
-      continue;
-    }
-    if (spec.default_value == nullptr) {
-      return Status::InvalidArgument(source + ": " + section + " needs the setting '" + spec.key + "' (" +
-                                     SettingTypeName(spec.type) + "): " + spec.help);
-    }
-    auto parsed = ParseSettingText(spec.default_value);
-    auto converted = Convert(spec, *parsed, "plugin " + plugin.path + " default for " + section);
-    if (!converted.ok()) return converted.status();
-    values[spec.key] = *converted;
-  }
-  return PluginSettings(std::move(values));
-}
-
 Result<std::shared_ptr<void>> PluginLoader::Create(PluginKind kind, const std::string& name_or_path,
                                                    const RawSettingTable& table, const std::string& source,
                                                    PluginContext context) const {
@@ -285,7 +238,7 @@ Result<std::shared_ptr<void>> PluginLoader::Create(PluginKind kind, const std::s
   if (!info.ok()) return info.status();
   auto settings = ValidateSettings(*info, table, source);
   if (!settings.ok()) return settings.status();
-  context.settings = &*settings;
+  context.settings_ = &*settings;
   if (context.config_file.empty()) context.config_file = source;
   auto library = std::static_pointer_cast<boost::dll::shared_library>(info->library);
   const auto& descriptor = library->get<const PluginDescriptor>(kDescriptorSymbol);

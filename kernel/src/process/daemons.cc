@@ -1,6 +1,7 @@
 #include "process/daemons.h"
 
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/prctl.h>
 #include <unistd.h>
 
@@ -69,7 +70,10 @@ void ExitWithParentIfAsked(const ProcessOptions& options) {
   if (getppid() == 1) std::exit(0);  // the parent died before prctl
 }
 
-void SetUpLogging(const std::string& name) {
+// Every daemon starts here: its files (logs, the GCS database and its WAL,
+// spill files, address files) are for this user only.
+void SetUpDaemon(const std::string& name) {
+  umask(077);
   spdlog::set_pattern("[%Y-%m-%d %H:%M:%S.%e] [" + name + " %P] [%l] %v");
 }
 
@@ -153,7 +157,7 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs, con
 }  // namespace
 
 int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs_options) {
-  SetUpLogging(gcs_options.supervise ? "gcs-supervisor" : "gcs");
+  SetUpDaemon(gcs_options.supervise ? "gcs-supervisor" : "gcs");
   sigset_t signals = BlockTerminationSignals();
   ExitWithParentIfAsked(options);
   auto config = LoadConfig(options);
@@ -203,7 +207,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
                      const std::map<std::string, std::string>& labels) {
-  SetUpLogging("raylet");
+  SetUpDaemon("raylet");
   sigset_t signals = BlockTerminationSignals();
   ExitWithParentIfAsked(options);
   auto config = LoadConfig(options);
@@ -246,7 +250,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
 }
 
 int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker) {
-  SetUpLogging("worker");
+  SetUpDaemon("worker");
   // A worker never outlives its raylet.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto config = LoadConfig(options);

@@ -7,7 +7,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cerrno>
+#include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
 #include <deque>
 #include <filesystem>
@@ -23,26 +26,79 @@ namespace rayk {
 
 namespace fs = std::filesystem;
 
+namespace {
+
+std::string OctalMode(mode_t mode) {
+  char text[8];
+  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
+  return text;
+}
+
+bool OwnedFolder(const std::string& path) {
+  struct stat st {};
+  return lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) && st.st_uid == geteuid();
+}
+
+// Opens `path` for writing with mode 0600 (O_NOFOLLOW: a planted link is not followed).
+int OpenPrivate(const std::string& path, int flags) {
+  int fd = open(path.c_str(), flags | O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  // open() applies the umask only to a new file; an old one keeps its mode.
+  if (fd >= 0) fchmod(fd, 0600);
+  return fd;
+}
+
+}  // namespace
+
 std::string SessionRoot() {
   const char* root = std::getenv("RAYK_SESSION_ROOT");
-  return root && *root ? root : "/tmp/rayk";
+  if (root && *root) return root;
+  const char* runtime = std::getenv("XDG_RUNTIME_DIR");
+  if (runtime && *runtime && OwnedFolder(runtime)) return std::string(runtime) + "/rayk";
+  return "/tmp/rayk-" + std::to_string(geteuid());
+}
+
+Status EnsureSessionRoot(const std::string& root) {
+  std::error_code ec;
+  fs::path parent = fs::path(root).parent_path();
+  if (!parent.empty()) fs::create_directories(parent, ec);
+  if (mkdir(root.c_str(), 0700) != 0 && errno != EEXIST) {
+    return Status::IoError("cannot create the session root " + root + ": " + std::strerror(errno) +
+                           "; set RAYK_SESSION_ROOT to a folder you can write");
+  }
+  struct stat st {};
+  if (lstat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+    return Status::InvalidArgument("the session root " + root +
+                                   " is not a folder (a link or a file?); remove it, or set "
+                                   "RAYK_SESSION_ROOT to a folder of your own");
+  }
+  if (st.st_uid != geteuid() || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0) {
+    return Status::InvalidArgument(
+        "the session root " + root + " is owned by uid " + std::to_string(st.st_uid) +
+        " with mode " + OctalMode(st.st_mode) + "; rayk keeps sessions only in a folder owned by " +
+        "you (uid " + std::to_string(geteuid()) + ") that group and others cannot write: remove " +
+        "it (or chmod 700 it), or set RAYK_SESSION_ROOT to such a folder");
+  }
+  return Status::Ok();
 }
 
 Result<std::string> CreateSessionDir() {
+  const std::string root = SessionRoot();
+  RAYK_RETURN_IF_ERROR(EnsureSessionRoot(root));
   std::time_t now = std::time(nullptr);
   char stamp[64];
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H-%M-%S", std::localtime(&now));
   // Two sessions started in the same second by one process still differ.
   static std::atomic<int> counter{0};
-  std::string dir = SessionRoot() + "/session_" + stamp + "_" + std::to_string(getpid()) + "_" +
+  std::string dir = root + "/session_" + stamp + "_" + std::to_string(getpid()) + "_" +
                     std::to_string(counter++);
-  std::error_code ec;
-  fs::create_directories(dir + "/logs", ec);
-  if (ec) {
-    return Status::IoError("cannot create the session folder " + dir + ": " + ec.message() +
-                           "; set RAYK_SESSION_ROOT to a writable folder");
+  for (const std::string& folder : {dir, dir + "/logs"}) {
+    if (mkdir(folder.c_str(), 0700) != 0) {
+      return Status::IoError("cannot create the session folder " + folder + ": " +
+                             std::strerror(errno) + "; set RAYK_SESSION_ROOT to a writable folder");
+    }
   }
-  std::string latest = SessionRoot() + "/session_latest";
+  std::error_code ec;
+  std::string latest = root + "/session_latest";
   std::string temp = latest + ".tmp" + std::to_string(getpid());
   fs::remove(temp, ec);
   fs::create_directory_symlink(dir, temp, ec);
@@ -51,8 +107,11 @@ Result<std::string> CreateSessionDir() {
 }
 
 Result<std::string> LatestSessionDir() {
-  std::string latest = SessionRoot() + "/session_latest";
+  const std::string root = SessionRoot();
+  std::string latest = root + "/session_latest";
   std::error_code ec;
+  // A root someone else controls could point the link at their own pids file.
+  if (fs::exists(root, ec)) RAYK_RETURN_IF_ERROR(EnsureSessionRoot(root));
   fs::path target = fs::read_symlink(latest, ec);
   if (ec) {
     return Status::NotFound("no rayk session found at " + latest +
@@ -79,7 +138,7 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::stri
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
-                                   O_WRONLY | O_CREAT | O_APPEND, 0644);
+                                   O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
@@ -129,11 +188,17 @@ Result<std::string> WaitForFile(const std::string& path, std::chrono::millisecon
 
 Status WriteFileAtomically(const std::string& path, const std::string& contents) {
   std::string temp = path + ".tmp" + std::to_string(getpid());
-  {
-    std::ofstream out(temp, std::ios::trunc);
-    out << contents;
-    if (!out) return Status::IoError("cannot write " + temp);
+  int fd = OpenPrivate(temp, O_TRUNC);
+  if (fd < 0) return Status::IoError("cannot write " + temp + ": " + std::strerror(errno));
+  size_t written = 0;
+  while (written < contents.size()) {
+    ssize_t n = write(fd, contents.data() + written, contents.size() - written);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    written += static_cast<size_t>(n);
   }
+  close(fd);
+  if (written < contents.size()) return Status::IoError("cannot write " + temp + ": disk full?");
   std::error_code ec;
   fs::rename(temp, path, ec);
   if (ec) return Status::IoError("cannot rename " + temp + " to " + path + ": " + ec.message());
@@ -149,7 +214,12 @@ Result<std::string> ReadFile(const std::string& path) {
 }
 
 void AppendLine(const std::string& path, const std::string& line) {
-  std::ofstream(path, std::ios::app) << line << "\n";
+  int fd = OpenPrivate(path, O_APPEND);
+  if (fd < 0) return;
+  std::string text = line + "\n";
+  // One write: O_APPEND keeps lines from concurrent writers whole.
+  (void)!write(fd, text.data(), text.size());
+  close(fd);
 }
 
 std::string TailOfFile(const std::string& path, int max_lines) {
@@ -172,6 +242,33 @@ bool ProcessAlive(pid_t pid) {
   std::string skip, state;
   stat >> skip >> skip >> state;
   return state != "Z";
+}
+
+Result<ProcessIdentity> ReadProcessIdentity(pid_t pid) {
+  const std::string proc = "/proc/" + std::to_string(pid);
+  auto stat = ReadFile(proc + "/stat");
+  std::error_code ec;
+  fs::path exe = fs::read_symlink(proc + "/exe", ec);
+  if (!stat.ok() || ec || pid <= 0) return Status::NotFound("no process " + std::to_string(pid));
+  // The command name (field 2) may hold spaces and parentheses: count fields
+  // after its closing parenthesis; the start time is field 22.
+  size_t name_end = stat->rfind(')');
+  if (name_end == std::string::npos) return Status::NotFound("no process " + std::to_string(pid));
+  std::istringstream fields(stat->substr(name_end + 1));
+  std::string field;
+  for (int i = 3; i < 22 && fields >> field; ++i) {
+  }
+  ProcessIdentity identity;
+  if (!(fields >> identity.start_time)) {
+    return Status::NotFound("no process " + std::to_string(pid));
+  }
+  identity.executable = exe.string();
+  // A rebuilt executable shows as deleted in running processes.
+  const std::string deleted = " (deleted)";
+  if (identity.executable.ends_with(deleted)) {
+    identity.executable.resize(identity.executable.size() - deleted.size());
+  }
+  return identity;
 }
 
 void TerminateProcess(pid_t pid, std::chrono::milliseconds grace) {

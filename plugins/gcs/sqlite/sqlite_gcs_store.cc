@@ -58,13 +58,16 @@ const rayk::SettingSpec kSqliteSettings[] = {
     {"synchronous", rayk::SettingType::kString, "\"full\"",
      "\"full\": a write is fsynced to disk before it returns OK, so it survives a power loss; "
      "\"normal\": fewer fsyncs, survives a crash of the GCS but may lose the last writes on a "
-     "power loss."},
+     "power loss.",
+     nullptr, nullptr, "full|normal"},
     {"busy_timeout_ms", rayk::SettingType::kInteger, "5000",
      "How long to wait when another program (a sqlite3 shell, say) holds a lock on the file "
-     "before failing with 'is locked by another process'."},
+     "before failing with 'is locked by another process'.",
+     "0", "2147483647"},
     {"max_size", rayk::SettingType::kBytes, "0",
      "Largest size of the database file; a write that needs more fails with 'disk full' and "
-     "changes nothing. 0: only the disk limits it."},
+     "changes nothing. 0: only the disk limits it.",
+     "0", "1048576GiB"},
 };
 
 // The schema version this build writes, kept in PRAGMA user_version.
@@ -167,8 +170,7 @@ class SqliteGcsStore : public rayk::GcsStore {
   // std::runtime_error naming the file and the fix, which the plugin loader
   // reports as the reason the plugin failed to start.
   explicit SqliteGcsStore(const rayk::PluginContext& ctx) {
-    static const rayk::PluginSettings kNoSettings;
-    const rayk::PluginSettings& settings = ctx.settings ? *ctx.settings : kNoSettings;
+    const rayk::PluginSettings& settings = ctx.settings();
     path_ = ResolvePath(settings.GetString("path"), ctx);
     TakeOwnership();
     Open(settings, ctx);
@@ -284,6 +286,7 @@ class SqliteGcsStore : public rayk::GcsStore {
     // Read-only access is enough for flock, so a lock file left by another
     // user does not get in the way; creating it needs a writable folder,
     // which SQLite's WAL needs anyway.
+    // It holds no data, so its mode is left to the umask (077 in the daemons).
     lock_.reset(open(lock_path.c_str(), O_RDONLY | O_CREAT | O_CLOEXEC, 0644));
     if (lock_.get() < 0) {
       int error = errno;
@@ -325,20 +328,16 @@ class SqliteGcsStore : public rayk::GcsStore {
   }
 
   void Open(const rayk::PluginSettings& settings, const rayk::PluginContext& ctx) {
-    const std::string synchronous = settings.GetString("synchronous", "full");
-    if (synchronous != "full" && synchronous != "normal") {
-      throw std::runtime_error("gcs.sqlite: synchronous = \"" + synchronous +
-                               "\" in [gcs.sqlite] of " + ctx.config_file +
-                               " is not a mode; write \"full\" or \"normal\"");
-    }
-    const int64_t busy_timeout_ms = settings.GetInteger("busy_timeout_ms", 5000);
-    if (busy_timeout_ms < 0 || busy_timeout_ms > INT32_MAX) {
-      throw std::runtime_error("gcs.sqlite: busy_timeout_ms = " + std::to_string(busy_timeout_ms) +
-                               " in [gcs.sqlite] of " + ctx.config_file +
-                               " is out of range; write milliseconds from 0 to 2147483647");
-    }
-    max_size_ = settings.GetInteger("max_size", 0);
+    // The loader has checked these against kSqliteSettings' choices and ranges.
+    const std::string synchronous = settings.GetString("synchronous");
+    const int64_t busy_timeout_ms = settings.GetInteger("busy_timeout_ms");
+    max_size_ = settings.GetInteger("max_size");
 
+    // The tables hold the KV, secrets included: a new file is 0600, and SQLite
+    // gives its -wal and -shm files the mode of the database file.
+    if (int fd = open(path_.c_str(), O_RDONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600); fd >= 0) {
+      close(fd);
+    }
     sqlite3* raw = nullptr;
     int rc =
         sqlite3_open_v2(path_.c_str(), &raw,

@@ -26,46 +26,25 @@ namespace {
 const rayk::SettingSpec kHybridSettings[] = {
     {"spread_threshold", rayk::SettingType::kFloat, "0.5",
      "Utilization in [0, 1] below which a node counts as idle: the local node keeps work until it "
-     "passes this. 0 always takes the least utilised node; 1 packs a node until it is full."},
+     "passes this. 0 always takes the least utilised node; 1 packs a node until it is full.",
+     "0", "1"},
     {"top_k_absolute", rayk::SettingType::kInteger, "1",
-     "Pick among at least this many of the least utilised nodes (>= 1)."},
+     "Pick among at least this many of the least utilised nodes.", "1", "100000"},
     {"top_k_fraction", rayk::SettingType::kFloat, "0.2",
-     "Pick among at least this fraction, in [0, 1], of the alive nodes."},
+     "Pick among at least this fraction, in [0, 1], of the alive nodes.", "0", "1"},
     {"seed", rayk::SettingType::kInteger, "0",
      "Seed of the random pick among the top k; 0 seeds from the clock."},
 };
 
-// One line naming the file, the table and the key, as the loader's own errors do.
-[[noreturn]] void BadSetting(const rayk::PluginContext& ctx, const std::string& key, double value,
-                             const std::string& rule) {
-  char shown[32];
-  std::snprintf(shown, sizeof(shown), "%g", value);
-  std::string where = ctx.config_file.empty() ? "" : ctx.config_file + ": ";
-  throw std::invalid_argument(where + "[scheduler.hybrid] " + key + " = " + shown + " " + rule);
-}
-
 class HybridScheduler : public rayk::Scheduler {
  public:
   explicit HybridScheduler(const rayk::PluginContext& ctx) {
-    const rayk::PluginSettings none;
-    const rayk::PluginSettings& settings = ctx.settings ? *ctx.settings : none;
-    spread_threshold_ = settings.GetFloat("spread_threshold", 0.5);
-    top_k_absolute_ = settings.GetInteger("top_k_absolute", 1);
-    top_k_fraction_ = settings.GetFloat("top_k_fraction", 0.2);
-    if (!(spread_threshold_ >= 0 && spread_threshold_ <= 1)) {
-      BadSetting(ctx, "spread_threshold", spread_threshold_,
-                 "is outside [0, 1]; it is a utilization: 0 always takes the least utilised node, "
-                 "1 packs a node until it is full");
-    }
-    if (top_k_absolute_ < 1) {
-      BadSetting(ctx, "top_k_absolute", static_cast<double>(top_k_absolute_),
-                 "must be at least 1 (the pick is among the k least utilised nodes)");
-    }
-    if (!(top_k_fraction_ >= 0 && top_k_fraction_ <= 1)) {
-      BadSetting(ctx, "top_k_fraction", top_k_fraction_,
-                 "is outside [0, 1]; it is the fraction of alive nodes to pick among");
-    }
-    int64_t seed = settings.GetInteger("seed", 0);
+    // The loader has checked the ranges the SettingSpec array declares.
+    const rayk::PluginSettings& settings = ctx.settings();
+    spread_threshold_ = settings.GetFloat("spread_threshold");
+    top_k_absolute_ = settings.GetInteger("top_k_absolute");
+    top_k_fraction_ = settings.GetFloat("top_k_fraction");
+    int64_t seed = settings.GetInteger("seed");
     if (seed == 0) {
       seed = static_cast<int64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     }

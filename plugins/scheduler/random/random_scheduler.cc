@@ -19,7 +19,7 @@ const rayk::SettingSpec kRandomSettings[] = {
 class RandomScheduler : public rayk::Scheduler {
  public:
   explicit RandomScheduler(const rayk::PluginContext& ctx) {
-    int64_t seed = ctx.settings ? ctx.settings->GetInteger("seed", 0) : 0;
+    int64_t seed = ctx.settings().GetInteger("seed");
     if (seed == 0) {
       seed = static_cast<int64_t>(std::chrono::steady_clock::now().time_since_epoch().count());
     }

@@ -19,21 +19,15 @@ namespace {
 const rayk::SettingSpec kSpreadSettings[] = {
     {"order", rayk::SettingType::kString, "\"round_robin\"",
      "\"round_robin\" rotates over the nodes where the request fits now; \"least_loaded\" picks "
-     "the least utilised of them, rotating among equals."},
+     "the least utilised of them, rotating among equals.",
+     nullptr, nullptr, "round_robin|least_loaded"},
 };
 
 class SpreadScheduler : public rayk::Scheduler {
  public:
   explicit SpreadScheduler(const rayk::PluginContext& ctx) {
-    std::string order =
-        ctx.settings ? ctx.settings->GetString("order", "round_robin") : "round_robin";
-    if (order == "least_loaded") {
-      least_loaded_ = true;
-    } else if (order != "round_robin") {
-      std::string where = ctx.config_file.empty() ? "" : ctx.config_file + ": ";
-      throw std::invalid_argument(where + "[scheduler.spread] order = \"" + order +
-                                  "\" is not an order; use \"round_robin\" or \"least_loaded\"");
-    }
+    // The loader accepts only the choices the SettingSpec array lists.
+    least_loaded_ = ctx.settings().GetString("order") == "least_loaded";
   }
 
   rayk::SchedulingDecision Schedule(const rayk::SchedulingRequest& request,

@@ -32,7 +32,8 @@ using rayk::Status;
 const rayk::SettingSpec kMemoryStoreSettings[] = {
     {"capacity", rayk::SettingType::kBytes, "2GiB",
      "Most bytes of objects held at once; when full, unpinned secondary copies are evicted "
-     "(least recently used first)."},
+     "(least recently used first).",
+     "0", "memory"},
 };
 
 // The bytes of one object. Shared by the entry, the writer's buffer and every
@@ -179,10 +180,8 @@ void KeepThisLibraryLoaded() {
 }
 
 uint64_t CapacitySetting(const rayk::PluginContext& ctx) {
-  constexpr int64_t kDefault = int64_t{2}
-                               << 30;  // the spec's "2GiB", for a context without settings
-  int64_t capacity = ctx.settings ? ctx.settings->GetInteger("capacity", kDefault) : kDefault;
-  return static_cast<uint64_t>(std::max<int64_t>(0, capacity));
+  // Never negative: the loader checked it against the SettingSpec.
+  return static_cast<uint64_t>(ctx.settings().GetInteger("capacity"));
 }
 
 class MemoryStore : public rayk::ObjectStore {

@@ -44,14 +44,15 @@ using rayk::shm::Segment;
 const rayk::SettingSpec kShmStoreSettings[] = {
     {"capacity", rayk::SettingType::kBytes, "0",
      "Most bytes of objects held in memory; 0: 30% of physical memory (at most 200GB and what "
-     "/dev/shm has free). Only the creating process (the raylet) uses it."},
+     "/dev/shm has free). Only the creating process (the raylet) uses it.",
+     "0", "memory"},
     {"spill_dir", rayk::SettingType::kString, "\"\"",
      "Folder for spilled primary copies; empty: <session_dir>/spill (or a temporary folder "
      "outside a session)."},
     {"spill_batch_bytes", rayk::SettingType::kBytes, "16MiB",
-     "Least bytes written per spill file when spilling (several objects per file)."},
+     "Least bytes written per spill file when spilling (several objects per file).", "0", "1GiB"},
     {"max_objects", rayk::SettingType::kInteger, "65536",
-     "Most objects held at once (the size of the segment's object table)."},
+     "Most objects held at once (the size of the segment's object table).", "1", "16777216"},
     {"prefault", rayk::SettingType::kBool, "false",
      "Touch every page of the segment when creating it, so first writes need no page faults."},
 };
@@ -209,8 +210,7 @@ class ShmStore : public rayk::ObjectStore {
  public:
   explicit ShmStore(const rayk::PluginContext& ctx) {
     KeepThisLibraryLoaded();
-    const rayk::PluginSettings empty;
-    const rayk::PluginSettings& settings = ctx.settings ? *ctx.settings : empty;
+    const rayk::PluginSettings& settings = ctx.settings();
     static std::atomic<uint64_t> private_counter{0};
 
     rayk::shm::SegmentOptions options;
@@ -244,18 +244,12 @@ class ShmStore : public rayk::ObjectStore {
     owner_ = options.create;
     named_ = options.create && !options.unlink_after_map;
     if (options.create) {
-      int64_t capacity = settings.GetInteger("capacity", 0);
+      // The loader has checked every value against the ranges of kShmStoreSettings.
+      int64_t capacity = settings.GetInteger("capacity");
       options.capacity = capacity > 0 ? static_cast<uint64_t>(capacity) : DefaultCapacity();
-      int64_t max_objects = settings.GetInteger("max_objects", 65536);
-      if (max_objects < 1 || max_objects > (int64_t{1} << 24)) {
-        throw std::runtime_error("store.shm: max_objects = " + std::to_string(max_objects) +
-                                 " is out of range; set [store.shm] max_objects between 1 and "
-                                 "16777216");
-      }
-      options.max_objects = static_cast<uint32_t>(max_objects);
-      options.spill_batch_bytes =
-          static_cast<uint64_t>(std::max<int64_t>(0, settings.GetInteger("spill_batch_bytes", 16 << 20)));
-      options.spill_dir = settings.GetString("spill_dir", "");
+      options.max_objects = static_cast<uint32_t>(settings.GetInteger("max_objects"));
+      options.spill_batch_bytes = static_cast<uint64_t>(settings.GetInteger("spill_batch_bytes"));
+      options.spill_dir = settings.GetString("spill_dir");
       if (options.spill_dir.empty()) {
         if (!ctx.session_dir.empty()) {
           options.spill_dir = ctx.session_dir + "/spill";
@@ -270,7 +264,7 @@ class ShmStore : public rayk::ObjectStore {
         throw std::runtime_error("store.shm: spill_dir '" + options.spill_dir +
                                  "' is too long; set [store.shm] spill_dir to a shorter path");
       }
-      options.prefault = settings.GetBool("prefault", false);
+      options.prefault = settings.GetBool("prefault");
     }
     auto segment = Segment::Open(options);
     if (!segment.ok()) throw std::runtime_error(segment.status().message());
@@ -625,7 +619,10 @@ class ShmStore : public rayk::ObjectStore {
       uint64_t number = h.next_spill_file++;
       std::string path = seg().SpillPath(number);
       std::error_code ec;
-      std::filesystem::create_directories(spill_dir_, ec);
+      // Spilled objects are this user's data: a folder made here is 0700.
+      if (std::filesystem::create_directories(spill_dir_, ec)) {
+        std::filesystem::permissions(spill_dir_, std::filesystem::perms::owner_all, ec);
+      }
       int fd = open(path.c_str(), O_CREAT | O_TRUNC | O_WRONLY | O_CLOEXEC, 0600);
       if (fd < 0) return SpillError(path, errno);
       uint64_t at = 0;

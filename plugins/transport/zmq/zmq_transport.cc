@@ -75,28 +75,31 @@ using zmq_transport::kFrameHeaderSize;
 
 const SettingSpec kZmqSettings[] = {
     {"io_threads", SettingType::kInteger, "1",
-     "ZeroMQ I/O threads per Transport; one moves about a gigabyte a second"},
+     "ZeroMQ I/O threads per Transport; one moves about a gigabyte a second", "1", "64"},
     {"linger_ms", SettingType::kInteger, "200",
-     "how long a closed socket keeps trying to deliver messages it still holds"},
+     "how long a closed socket keeps trying to deliver messages it still holds", "0", "60000"},
     {"hwm", SettingType::kInteger, "0",
      "high-water mark (messages) of request/reply sockets; 0 means unbounded, so a reply is never "
-     "dropped"},
+     "dropped",
+     "0", "100000000"},
     {"pub_hwm", SettingType::kInteger, "100000",
-     "messages queued per subscriber before a publisher drops them"},
+     "messages queued per subscriber before a publisher drops them", "0", "100000000"},
     {"reconnect_ivl_ms", SettingType::kInteger, "100",
-     "pause between attempts to reach a server that is not up yet"},
+     "pause between attempts to reach a server that is not up yet", "1", "60000"},
     {"max_sockets", SettingType::kInteger, "4096",
      "most sockets open at once per Transport (each channel, server, publisher and subscription "
-     "is one)"},
+     "is one)",
+     "16", "65536"},
 };
 
+// The settings of kZmqSettings, whose defaults they come from (ReadOptions).
 struct Options {
-  int io_threads = 1;
-  int linger_ms = 200;
+  int io_threads = 0;
+  int linger_ms = 0;
   int hwm = 0;
-  int pub_hwm = 100000;
-  int reconnect_ivl_ms = 100;
-  int max_sockets = 4096;
+  int pub_hwm = 0;
+  int reconnect_ivl_ms = 0;
+  int max_sockets = 0;
 };
 
 // Payloads at least this big are handed to ZeroMQ without a copy; below it a
@@ -980,17 +983,16 @@ class ZmqSubscription : public Subscription {
 
 Options ReadOptions(const PluginContext& context) {
   Options options;
-  const PluginSettings* s = context.settings;
-  if (s == nullptr) return options;
-  auto get = [&](const char* key, int fallback) {
-    return static_cast<int>(std::clamp<int64_t>(s->GetInteger(key, fallback), 0, 1 << 30));
-  };
-  options.io_threads = std::max(1, get("io_threads", options.io_threads));
-  options.linger_ms = get("linger_ms", options.linger_ms);
-  options.hwm = get("hwm", options.hwm);
-  options.pub_hwm = get("pub_hwm", options.pub_hwm);
-  options.reconnect_ivl_ms = std::max(1, get("reconnect_ivl_ms", options.reconnect_ivl_ms));
-  options.max_sockets = std::max(16, get("max_sockets", options.max_sockets));
+  // The loader has checked every value against kZmqSettings' ranges, which
+  // all fit an int: nothing to clamp.
+  const PluginSettings& s = context.settings();
+  auto get = [&s](const char* key) { return static_cast<int>(s.GetInteger(key)); };
+  options.io_threads = get("io_threads");
+  options.linger_ms = get("linger_ms");
+  options.hwm = get("hwm");
+  options.pub_hwm = get("pub_hwm");
+  options.reconnect_ivl_ms = get("reconnect_ivl_ms");
+  options.max_sockets = get("max_sockets");
   return options;
 }
 

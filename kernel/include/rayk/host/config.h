@@ -46,14 +46,18 @@ class Config {
   static constexpr std::array<PluginKind, 4> kSlots = {PluginKind::kScheduler, PluginKind::kStore,
                                                        PluginKind::kTransport, PluginKind::kGcs};
 
-  // The configuration used when there is no plugins.toml.
+  // The configuration used when there is no plugins.toml: the same as the
+  // shipped plugins.toml (a test compares them).
   static Config Defaults();
   static Result<Config> LoadFile(const std::string& path);
   // `source` names the text in error messages ("plugins.toml", "<string>").
   static Result<Config> LoadString(const std::string& text, const std::string& source);
-  // The file named by `path` if not empty, else ./plugins.toml if present,
-  // else Defaults().
+  // The file named by `path` if not empty, else the file $RAYK_CONFIG names,
+  // else the install's share/rayk/plugins.toml if present, else Defaults().
+  // Never a plugins.toml of the current folder.
   static Result<Config> LoadDefault(const std::string& path);
+  // <prefix>/share/rayk/plugins.toml of the install this kernel belongs to.
+  static std::string InstalledFile();
 
   // `--set store.shm.capacity=2GiB` or `--set scheduler.plugin=spread`.
   Status ApplySet(const std::string& assignment);

@@ -1,15 +1,19 @@
 // PluginLoader: finds plugin libraries, checks them, and creates slot objects.
 //
 // Search order for a plugin named NAME of kind KIND (file rayk_KIND_NAME.so):
-//   1. the folders in $RAYK_PLUGIN_PATH (colon-separated),
+//   1. the absolute folders in $RAYK_PLUGIN_PATH (colon-separated; relative
+//      ones are skipped, as they would depend on the current folder),
 //   2. the config's plugin_path,
 //   3. lib/rayk/plugins beside the kernel library (the install, and the build
 //      tree, which has the same layout),
 //   4. the install prefix rayk was configured with.
-// A `plugin` value containing a '/' or ending in ".so" is a path and is used as is.
+// A `plugin` value containing a '/' or ending in ".so" is a path; it must be
+// absolute (a relative one is an error).
 //
-// Before anything in a library runs, the loader checks (in this order) that
-// it is a shared library, that it exports a rayk descriptor, its ABI version,
+// Before anything in a library runs (dlopen runs its constructors), the
+// loader checks that the file and its folder are owned by root or the
+// current user and not writable by group or others. Then it checks (in this
+// order) that it is a shared library, that it exports a rayk descriptor, its ABI version,
 // its kind and its name; each mismatch is a one-line error naming the file,
 // what was found and what was expected. The objects it creates hold a
 // reference to their library, so the library stays loaded as long as any of
@@ -64,7 +68,7 @@ class PluginLoader {
                                                  const std::string& source);
 
   // Finds, checks, validates the settings and creates the plugin for `kind`.
-  // `context.settings` is filled in by the loader.
+  // The loader fills in `context.settings()`.
   Result<std::shared_ptr<void>> Create(PluginKind kind, const std::string& name_or_path,
                                        const RawSettingTable& table, const std::string& source,
                                        PluginContext context) const;

@@ -24,7 +24,7 @@
 #include "rayk/status.h"
 
 // Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape.
-#define RAYK_PLUGIN_ABI_VERSION 2u  // 2: ObjectStore::List
+#define RAYK_PLUGIN_ABI_VERSION 3u  // 3: SettingSpec bounds, PluginContext::settings()
 
 namespace rayk {
 
@@ -41,12 +41,24 @@ const char* SettingTypeName(SettingType type);
 
 // One setting a plugin accepts in its TOML table. Plugins describe their
 // settings in a static array so that `rayk config check` and
-// `rayk plugins info` can validate and document them without creating the plugin.
+// `rayk plugins info` can validate and document them without creating the
+// plugin, and so that each default lives in one place: here.
+//
+// The loader checks every value (the default too) against the spec before
+// create() runs, so a plugin never sees a value outside it: floats are always
+// finite, sizes never negative; a value out of range is an error, never clamped.
 struct SettingSpec {
   const char* key;
   SettingType type;
   const char* default_value;  // TOML-like text: "0.5", "true", "\"/tmp\"", "64MiB"; nullptr: required
   const char* help;
+  // Inclusive bounds for kInteger, kFloat and kBytes, written as a default is
+  // ("1", "0.5", "1GiB"); nullptr: unbounded on that side. A kBytes max of
+  // "memory" is this machine's RAM plus swap.
+  const char* min = nullptr;
+  const char* max = nullptr;
+  // kString: the accepted values separated by '|' ("full|normal"); nullptr: any string.
+  const char* choices = nullptr;
 };
 
 using SettingValue = std::variant<bool, int64_t, double, std::string>;
@@ -58,11 +70,17 @@ class PluginSettings {
   PluginSettings() = default;
   explicit PluginSettings(std::map<std::string, SettingValue> values) : values_(std::move(values)) {}
 
-  // The typed accessors return `fallback` for a key the plugin did not declare.
-  std::string GetString(const std::string& key, const std::string& fallback = "") const;
-  int64_t GetInteger(const std::string& key, int64_t fallback = 0) const;
-  double GetFloat(const std::string& key, double fallback = 0) const;
-  bool GetBool(const std::string& key, bool fallback = false) const;
+  // Settings with no keys: what a context holds before the loader fills it in.
+  static const PluginSettings& Empty();
+
+  // The typed accessors take no fallback: the default lives in the
+  // SettingSpec. Asking for a key the plugin did not declare (or with the
+  // wrong type) throws std::logic_error, which the loader reports as the
+  // plugin failing to start.
+  std::string GetString(const std::string& key) const;
+  int64_t GetInteger(const std::string& key) const;
+  double GetFloat(const std::string& key) const;  // an integer setting reads as a double too
+  bool GetBool(const std::string& key) const;
   const std::map<std::string, SettingValue>& values() const { return values_; }
 
  private:
@@ -73,14 +91,23 @@ class PluginSettings {
 // node's segment in the raylet and attaches to it as a client in a worker.
 enum class ProcessRole : uint32_t { kTool = 0, kGcs, kRaylet, kWorker, kDriver };
 
+class PluginLoader;
+
 // Everything a plugin's factory gets. Valid only during create(); copy what
 // you keep.
 struct PluginContext {
-  const PluginSettings* settings = nullptr;
   ProcessRole role = ProcessRole::kTool;
   std::string session_dir;  // empty outside a cluster (tests, `rayk config check`)
   NodeId node_id;           // Nil outside a node
   std::string config_file;  // for error messages: where the settings came from
+
+  // The plugin's validated settings (every key its SettingSpec array
+  // declares), which the loader fills in before create().
+  const PluginSettings& settings() const { return *settings_; }
+
+ private:
+  friend class PluginLoader;
+  const PluginSettings* settings_ = &PluginSettings::Empty();
 };
 
 struct PluginDescriptor {
