@@ -24,7 +24,7 @@
 #include "rayk/status.h"
 
 // Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape.
-#define RAYK_PLUGIN_ABI_VERSION 2u  // 2: ObjectStore::List
+#define RAYK_PLUGIN_ABI_VERSION 3u  // 2: ObjectStore::List; 3: PluginContext::cluster_secret
 
 namespace rayk {
 
@@ -81,6 +81,10 @@ struct PluginContext {
   std::string session_dir;  // empty outside a cluster (tests, `rayk config check`)
   NodeId node_id;           // Nil outside a node
   std::string config_file;  // for error messages: where the settings came from
+  // The cluster's shared secret, which a transport authenticates peers with
+  // (whoever holds it is a member). Filled by the host; empty outside a
+  // cluster. Never log it.
+  std::string cluster_secret;
 };
 
 struct PluginDescriptor {
