@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 #include <sstream>
 #include <string>
@@ -225,6 +226,41 @@ TEST_F(ClusterAuthTest, OutsidersChangeNothingAndGetNoAnswerWhileMembersDo) {
     std::this_thread::sleep_for(50ms);
   }
   EXPECT_FALSE(ProcessAlive(raylet)) << "the raylet should obey a member's shutdown";
+}
+
+TEST_F(ClusterAuthTest, JoiningWithoutATokenOrWithABadOneFailsInOneLine) {
+  auto join = Rayk("start --address 127.0.0.1:" + std::to_string(port_));
+  EXPECT_NE(join.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(join.output), 1) << join.output;
+  EXPECT_THAT(join.output, HasSubstr("RAYK_AUTH_TOKEN"));
+  auto bad = Rayk("start --head --auth-token short --port " + std::to_string(port_));
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(bad.output), 1) << bad.output;
+  EXPECT_THAT(bad.output, HasSubstr("--auth-token must be 16 to 1024 characters"));
+}
+
+TEST_F(ClusterAuthTest, AGivenTokenIsKeptAndAJoiningNodeUsesIt) {
+  const std::string token = "a-token-the-user-chose-0123456789";
+  auto start = testing::RunCommand("RAYK_AUTH_TOKEN=" + token + " " + env_ + RAYK_CLI_PATH +
+                                   " start --head --num-cpus 1 --port " + std::to_string(port_));
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  EXPECT_EQ(ReadClusterSecretFile(Session() + "/" + kAuthTokenFileName).value(), token);
+  auto join = Rayk("start --num-cpus 1 --address 127.0.0.1:" + std::to_string(port_) +
+                   " --auth-token " + token);
+  ASSERT_EQ(join.exit_code, 0) << join.output;
+  EXPECT_EQ(AliveNodes(), 2);
+}
+
+TEST_F(ClusterAuthTest, InsecureClustersAreExplicitAndLoud) {
+  auto start = Rayk("start --head --insecure-no-auth --num-cpus 1 --port " + std::to_string(port_));
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  EXPECT_THAT(start.output, HasSubstr("WARNING: authentication is OFF"));
+  EXPECT_FALSE(std::filesystem::exists(Session() + "/" + kAuthTokenFileName));
+  EXPECT_THAT(ReadFile(Session() + "/logs/raylet.log").value(), HasSubstr("AUTHENTICATION IS OFF"));
+  std::string config = root_.Write("insecure.toml", "[transport.zmq]\nauth = false\n");
+  auto status = Rayk("status --config " + config);
+  EXPECT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("1 alive"));
 }
 
 }  // namespace

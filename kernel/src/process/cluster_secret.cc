@@ -118,12 +118,6 @@ Result<std::string> FindClusterSecret(const std::string& session_dir) {
   return secret;
 }
 
-Result<std::string> ClusterSecretFromFlagOrLocal(const std::string& flag_token) {
-  if (flag_token.empty()) return FindClusterSecret("");
-  RAYK_RETURN_IF_ERROR(ValidateClusterSecret(flag_token, "--auth-token"));
-  return flag_token;
-}
-
 std::string ClusterSecretEnvironmentEntry(const std::string& secret) {
   return std::string(kAuthTokenEnv) + "=" + secret;
 }

@@ -40,10 +40,6 @@ Result<std::string> ReadClusterSecretFile(const std::string& path);
 // unless authentication is turned off.
 Result<std::string> FindClusterSecret(const std::string& session_dir);
 
-// The secret for a command that was given `flag_token` (--auth-token, may be
-// empty); otherwise as FindClusterSecret with no session folder.
-Result<std::string> ClusterSecretFromFlagOrLocal(const std::string& flag_token);
-
 // "RAYK_AUTH_TOKEN=<secret>", the environment entry that hands it to a child.
 std::string ClusterSecretEnvironmentEntry(const std::string& secret);
 
