@@ -95,7 +95,7 @@ class ClusterAuthTest : public ::testing::Test {
   // Sends every request through `transport` at once; returns which were
   // answered, as "1" or "0" for each in order.
   std::string AnsweredThrough(Transport& transport, const std::vector<Request>& requests,
-                      std::chrono::milliseconds wait) {
+                              std::chrono::milliseconds wait) {
     auto gcs = transport.Connect(Gcs());
     auto raylet = transport.Connect(Raylet());
     EXPECT_TRUE(gcs.ok() && raylet.ok());
@@ -104,8 +104,8 @@ class ClusterAuthTest : public ::testing::Test {
       auto promise = std::make_shared<std::promise<bool>>();
       answers.push_back(promise->get_future());
       Channel& channel = request.to == "gcs" ? **gcs : **raylet;
-      channel.Call(request.message, [promise](Result<std::string> r) { promise->set_value(r.ok()); },
-                   wait);
+      channel.Call(
+          request.message, [promise](Result<std::string> r) { promise->set_value(r.ok()); }, wait);
     }
     std::string answered;
     for (auto& answer : answers) answered += answer.get() ? "1" : "0";
@@ -129,7 +129,8 @@ class ClusterAuthTest : public ::testing::Test {
       socket.send(zmq::buffer(header), zmq::send_flags::sndmore);
       socket.send(zmq::buffer(request.message), zmq::send_flags::none);
     }
-    zmq::pollitem_t items[] = {{gcs.handle(), 0, ZMQ_POLLIN, 0}, {raylet.handle(), 0, ZMQ_POLLIN, 0}};
+    zmq::pollitem_t items[] = {{gcs.handle(), 0, ZMQ_POLLIN, 0},
+                               {raylet.handle(), 0, ZMQ_POLLIN, 0}};
     return zmq::poll(items, 2, std::chrono::milliseconds(kRefusedWait));
   }
 

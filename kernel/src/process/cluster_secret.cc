@@ -92,8 +92,9 @@ Result<std::string> ReadClusterSecretFile(const std::string& path) {
   struct stat info;
   if (stat(path.c_str(), &info) != 0) return Status::NotFound("no token file " + path);
   if ((info.st_mode & (S_IRWXG | S_IRWXO)) != 0 || info.st_uid != geteuid()) {
-    return Status::InvalidArgument(path + " must be yours and private (mode 0600); run 'chmod 600 " +
-                                    path + "' if it is yours");
+    return Status::InvalidArgument(path +
+                                   " must be yours and private (mode 0600); run 'chmod 600 " +
+                                   path + "' if it is yours");
   }
   auto text = ReadFile(path);
   if (!text.ok()) return text.status();

@@ -100,7 +100,8 @@ ZapHandler::~ZapHandler() {
 void ZapHandler::Loop() {
   std::vector<zmq::message_t> frames(kMaxZapFrames);
   while (true) {
-    zmq_pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0}, {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
+    zmq_pollitem_t items[] = {{socket_.handle(), 0, ZMQ_POLLIN, 0},
+                              {nullptr, stop_fd_, ZMQ_POLLIN, 0}};
     try {
       zmq::poll(items, 2, std::chrono::milliseconds(-1));
     } catch (const zmq::error_t& e) {
@@ -139,8 +140,9 @@ void ZapHandler::Answer(zmq::message_t* frames, size_t count) {
           address, n);
     }
   }
-  const std::string reply[] = {"1.0", request_id, admitted ? "200" : "400",
-                               admitted ? "OK" : "not a member of this cluster", "", ""};
+  const std::string reply[] = {
+      "1.0", request_id, admitted ? "200" : "400", admitted ? "OK" : "not a member of this cluster",
+      "",    ""};
   try {
     for (size_t i = 0; i < std::size(reply); ++i) {
       socket_.send(zmq::buffer(reply[i]),
