@@ -13,6 +13,7 @@
 #include "process/daemons.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
+#include "process/cluster_secret.h"
 #include "process/session.h"
 
 namespace rayk::cli {
@@ -123,14 +124,50 @@ Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
   return SpawnProcess(argv, launch.session_dir + "/logs/raylet.log", /*new_session=*/true);
 }
 
-GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file) {
+void SetUpNewClusterSecret(const std::string& session_dir) {
+  auto secret = FindClusterSecret(session_dir);  // only $RAYK_AUTH_TOKEN: the folder is new
+  if (secret.ok() && secret->empty()) secret = NewClusterSecret();
+  if (!secret.ok()) Fail(secret.status().message());
+  Status st = WriteClusterSecret(session_dir, *secret);
+  if (!st.ok()) Fail(st.message());
+  setenv(kAuthTokenEnv, secret->c_str(), 1);
+}
+
+void ExportAuthToken(const std::string& token) {
+  if (token.empty()) return;
+  Status st = ValidateClusterSecret(token, "--auth-token");
+  if (!st.ok()) Fail(st.message());
+  setenv(kAuthTokenEnv, token.c_str(), 1);
+}
+
+void ExportExistingClusterSecret(const std::string& session_dir) {
+  auto secret = FindClusterSecret(session_dir);
+  if (!secret.ok()) Fail(secret.status().message());
+  if (secret->empty()) {
+    Fail("no token for the cluster: pass --auth-token or set RAYK_AUTH_TOKEN to the contents of "
+         "<session>/auth_token on the head node (or --insecure-no-auth if the cluster runs without "
+         "authentication)");
+  }
+  setenv(kAuthTokenEnv, secret->c_str(), 1);
+}
+
+GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file,
+                           const std::vector<std::string>& sets) {
   auto config = Config::LoadDefault(config_file);
   if (!config.ok()) Fail(config.status().message());
+  for (const std::string& set : sets) {
+    Status st = config->ApplySet(set);
+    if (!st.ok()) Fail(st.message());
+  }
   if (config->slot(PluginKind::kTransport).plugin == "inproc") {
     config->SelectPlugin(PluginKind::kTransport, "zmq");
   }
   PluginLoader loader(config->plugin_path());
-  auto transport = loader.CreateSlot<Transport>(*config, {});
+  auto secret = FindClusterSecret("");
+  if (!secret.ok()) Fail(secret.status().message());
+  PluginContext context;
+  context.cluster_secret = *secret;
+  auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) Fail(transport.status().message());
   GcsConnection connection;
   connection.transport = *transport;

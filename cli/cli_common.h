@@ -79,6 +79,25 @@ struct RayletLaunch {
 // its output in <session_dir>/logs/raylet.log; returns its pid.
 Result<pid_t> SpawnRaylet(const RayletLaunch& launch);
 
+// The cluster secret for a cluster this command creates in `session_dir`:
+// $RAYK_AUTH_TOKEN (which --auth-token sets) when given, else a new random
+// one. Writes it to <session_dir>/auth_token (0600) and exports it as
+// RAYK_AUTH_TOKEN, so that every process the command starts inherits it and
+// no command line carries it. Fails the command on error.
+void SetUpNewClusterSecret(const std::string& session_dir);
+
+// Exports `token` (from --auth-token) as RAYK_AUTH_TOKEN for this command and
+// the processes it starts; nothing when empty. Fails on a malformed token.
+void ExportAuthToken(const std::string& token);
+
+// Exports the secret of the cluster this command joins: $RAYK_AUTH_TOKEN, else
+// `session_dir`'s auth_token (the latest session's when empty). Fails, saying
+// how to pass the token, when there is none.
+void ExportExistingClusterSecret(const std::string& session_dir);
+
+// The --set that turns authentication off, for --insecure-no-auth.
+inline constexpr char kInsecureNoAuthSet[] = "transport.zmq.auth=false";
+
 // A CLI command's connection to a GCS; it lives as long as the command.
 struct GcsConnection {
   std::shared_ptr<Transport> transport;
@@ -86,9 +105,11 @@ struct GcsConnection {
 };
 
 // Connects to the GCS at `address` (HOST:PORT or an endpoint) through the
-// transport `config_file` selects (zmq when it selects inproc, which cannot
-// reach another process). Fails the command on error.
-GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file);
+// transport `config_file` (with `sets`) selects (zmq when it selects inproc,
+// which cannot reach another process), authenticated with the cluster secret
+// (FindClusterSecret). Fails the command on error.
+GcsConnection ConnectToGcs(const std::string& address, const std::string& config_file,
+                           const std::vector<std::string>& sets = {});
 
 // The GCS's view of the cluster: nodes, jobs, the GCS itself.
 Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,

@@ -24,6 +24,7 @@
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/scheduling_util.h"
 #include "rayk/plugin/transport.h"
+#include "process/cluster_secret.h"
 #include "process/session.h"
 
 namespace rayk::cli {
@@ -133,6 +134,8 @@ struct ClusterCommands::Impl {
   std::string labels;
   std::string address;
   bool block = false;
+  std::string auth_token;
+  bool insecure_no_auth = false;
 
   CLI::App* stop = nullptr;
   CLI::App* list = nullptr;
@@ -167,6 +170,12 @@ struct ClusterCommands::Impl {
     command->add_option("--set", sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
   }
 
+  void AddAuthOption(CLI::App* command) {
+    command->add_option("--auth-token", auth_token,
+                        "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
+                        "session's auth_token); visible to other local users, prefer the variable");
+  }
+
   ProcessOptions Process() const {
     ProcessOptions options;
     if (!config_file.empty()) options.config_file = std::filesystem::absolute(config_file).string();
@@ -179,13 +188,17 @@ struct ClusterCommands::Impl {
 
   int Start() {
     if (head == !address.empty()) Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
+    if (insecure_no_auth) sets.push_back(kInsecureNoAuthSet);
     CheckConfigOrFail(config_file, sets);
     ParseResources(resources, num_cpus);
     ParseLabels(labels);
     if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
     umask(077);  // the session's files (pids, addresses) are for this user only
+    // A joining node finds the token before its new session becomes the latest.
+    if (!head && !insecure_no_auth) ExportExistingClusterSecret("");
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
+    if (!insecure_no_auth) SetUpNewClusterSecret(*session);
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
     std::string gcs_address = address;
     std::string ip = ChooseNodeIp();
@@ -201,20 +214,40 @@ struct ClusterCommands::Impl {
     auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
     WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    std::string token_file = insecure_no_auth ? "" : *session + "/" + kAuthTokenFileName;
     if (*format == "json") {
-      std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet}}.dump(2)
+      std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet},
+                                  {"auth", !insecure_no_auth}, {"auth_token_file", token_file}}
+                       .dump(2)
                 << "\n";
       return 0;
     }
-    std::cout << (head ? "Started a rayk cluster" : "Joined the rayk cluster") << " (session " << *session << ")\n"
+    PrintStarted(*session, gcs_address, *raylet, token_file);
+    return 0;
+  }
+
+  // What to type next. The token itself is never printed (terminals get
+  // logged); the commands read it from the 0600 file.
+  void PrintStarted(const std::string& session, const std::string& gcs_address, const std::string& raylet,
+                    const std::string& token_file) const {
+    std::string token = token_file.empty() ? "" : "RAYK_AUTH_TOKEN=$(cat " + token_file + ") ";
+    std::string insecure = token_file.empty() ? " --insecure-no-auth" : "";
+    std::cout << (head ? "Started a rayk cluster" : "Joined the rayk cluster") << " (session " << session << ")\n"
               << "  GCS address: " << gcs_address << "\n"
-              << "  raylet:      " << *raylet << "\n\n"
-              << "Run a driver against it:  RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
-              << "                      or  rayk run libmy_job.so --address " << gcs_address << "\n"
-              << "Add a node:               rayk start --address " << gcs_address << "\n"
+              << "  raylet:      " << raylet << "\n";
+    if (token_file.empty()) {
+      std::cout << "  WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach these ports\n"
+                << "  can read and change the cluster and run code on it. Drivers and tools need\n"
+                << "  [transport.zmq] auth = false in their plugins.toml.\n\n";
+    } else {
+      std::cout << "  token:       " << token_file << " (mode 0600; every node and driver needs it)\n\n";
+    }
+    std::cout << "Run a driver against it:  " << token << "RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
+              << "                      or  " << token << "rayk run libmy_job.so --address " << gcs_address << "\n"
+              << "Add a node:               " << token << "rayk start --address " << gcs_address << insecure << "\n"
+              << "                          (on another host, copy the token there first, e.g. with scp)\n"
               << "See it:                   rayk status\n"
               << "Stop it:                  rayk stop\n";
-    return 0;
   }
 
   // The node's address: --node-ip-address ("auto": this host's primary
@@ -599,12 +632,17 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.start->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
                       "with --head: a node silent this long is marked dead")->capture_default_str();
   d.AddConfigOptions(d.start);
+  d.AddAuthOption(d.start);
+  d.start->add_flag("--insecure-no-auth", d.insecure_no_auth,
+                    "run without authentication or encryption: anyone who can reach the ports "
+                    "controls the cluster");
   add_format(d.start);
 
   d.stop = app->add_subcommand("stop", "stop the processes rayk start and rayk dev up recorded in their sessions");
   d.status = app->add_subcommand("status", "nodes, resources (total/used), pending demand");
   d.status->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
   d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");
+  d.AddAuthOption(d.status);
   add_format(d.status);
 
   d.list = app->add_subcommand("list", "list the cluster's actors, nodes or jobs");
@@ -614,11 +652,13 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
   for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs}) {
     command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    d.AddAuthOption(command);
     add_format(command);
   }
 
   d.memory = app->add_subcommand("memory", "each node's object store: capacity, used, pinned, spilled, largest objects");
   d.memory->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  d.AddAuthOption(d.memory);
   add_format(d.memory);
 
   d.kv = app->add_subcommand("kv", "the cluster's internal key-value store (rayk::KvPut and friends)");
@@ -636,12 +676,14 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   for (CLI::App* command : {d.kv_get, d.kv_put, d.kv_delete, d.kv_list}) {
     command->add_option("--namespace", d.kv_namespace, "the keys' namespace (default: \"\")");
     command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    d.AddAuthOption(command);
     add_format(command);
   }
 
   d.run = app->add_subcommand("run", "run a job library's main() as the driver: rayk run libjob.so -- args");
   d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")->required();
   d.run->add_option("--address", d.address, "run against this cluster (default: an embedded one)");
+  d.AddAuthOption(d.run);
   d.run->add_option("ARGS", d.job_args, "arguments for the job's main, after --");
 
   d.gcs_server = app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
@@ -681,6 +723,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
 
 std::optional<int> ClusterCommands::Run() {
   Impl& d = *impl_;
+  // Before anything starts a thread or a process: both read the environment.
+  ExportAuthToken(d.auth_token);
   if (d.start->parsed()) return d.Start();
   if (d.stop->parsed()) return d.Stop();
   if (d.status->parsed()) return d.ShowStatus();

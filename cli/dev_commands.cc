@@ -13,6 +13,7 @@
 #include "cli_common.h"
 #include "process/daemons.h"
 #include "rayk/plugin/scheduling_util.h"
+#include "process/cluster_secret.h"
 #include "process/session.h"
 
 namespace rayk::cli {
@@ -157,7 +158,7 @@ struct DevCommands::Impl {
       }
       node.endpoint = *endpoint;
     }
-    GcsConnection gcs = ConnectToGcs(gcs_address, config_file);
+    GcsConnection gcs = ConnectToGcs(gcs_address, config_file, sets);
     while (true) {
       auto status = FetchClusterStatus(*gcs.client);
       int registered = 0;
@@ -220,6 +221,7 @@ struct DevCommands::Impl {
     auto session = CreateSessionDir();
     if (!session.ok()) Fail(session.status().message());
     std::vector<std::string> config_args = ConfigArgs(config_file, sets);
+    SetUpNewClusterSecret(*session);
     undo_ = [session = *session] { StopRecordedProcesses({session}, nullptr); };
     // Written first, so that `rayk dev down` finds a cluster whose start was interrupted.
     (void)WriteFileAtomically(
@@ -276,7 +278,13 @@ struct DevCommands::Impl {
     // This command talks to the GCS through the transport the cluster uses.
     for (size_t i = 0; i + 1 < config_args.size(); ++i) {
       if (config_args[i] == "--config") config_file = config_args[i + 1];
+      if (config_args[i] == "--set") sets.push_back(config_args[i + 1]);
     }
+    // The new raylet and this command join with the dev cluster's own token
+    // (a cluster without authentication has none).
+    auto secret = FindClusterSecret(session);
+    if (!secret.ok()) Fail(secret.status().message());
+    if (!secret->empty()) setenv(kAuthTokenEnv, secret->c_str(), 1);
     // create_directory fails for an index taken already, even by a concurrent add-node.
     int index = 0;
     while (!fs::create_directories(session + "/nodes/" + std::to_string(index))) ++index;

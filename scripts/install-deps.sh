@@ -5,7 +5,7 @@ set -euo pipefail
 packages=(
   build-essential cmake ninja-build ccache pkg-config
   libboost-dev libboost-serialization-dev libboost-filesystem-dev
-  cppzmq-dev libzmq3-dev libsqlite3-dev libtomlplusplus-dev
+  cppzmq-dev libzmq3-dev libsodium-dev libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2  # ip netns, for the multi-host tests

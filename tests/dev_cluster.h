@@ -186,12 +186,18 @@ class DevCluster {
 class JoinedDriver {
  public:
   explicit JoinedDriver(const DevCluster& cluster) {
+    // The cluster's token, as a user passes it: RAYK_AUTH_TOKEN=$(cat <session>/auth_token).
+    std::ifstream token_file(cluster.session_dir() + "/auth_token");
+    std::string token;
+    std::getline(token_file, token);
+    setenv("RAYK_AUTH_TOKEN", token.c_str(), 1);
     InitOptions options;
     options.address = cluster.address();
     rayk::Init(options);
   }
   ~JoinedDriver() {
     if (rayk::IsInitialized()) rayk::Shutdown();
+    unsetenv("RAYK_AUTH_TOKEN");
   }
   JoinedDriver(const JoinedDriver&) = delete;
   JoinedDriver& operator=(const JoinedDriver&) = delete;

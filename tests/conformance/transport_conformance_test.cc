@@ -4,7 +4,8 @@
 // this file does not know is tested on tcp://127.0.0.1:0.
 //
 // The last tests are zmq-only: they speak to the plugin with raw ZeroMQ
-// sockets to check that frames which do not decode are dropped.
+// sockets to check that frames which do not decode are dropped (with
+// authentication off, which zmq_auth_test.cc covers).
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -41,6 +42,16 @@ using ::rayk::testing::CreatePlugin;
 // Generous bounds against hangs, never performance checks (DESIGN.md 7).
 constexpr auto kLong = 30s;
 constexpr auto kWait = 10s;
+
+// Every transport here is a member of one cluster (zmq authenticates with it).
+PluginContext Member() {
+  PluginContext context;
+  context.cluster_secret = "transport-conformance-secret-0123456789";
+  return context;
+}
+
+// zmq without authentication, for raw ZeroMQ peers.
+const RawSettingTable kNoAuth = {{"auth", RawSetting{false, 0}}};
 
 // A test parameter is "<plugin>" or "<plugin>/<flavor>".
 std::vector<std::string> TransportCases() {
@@ -145,7 +156,7 @@ class TransportTest : public ::testing::TestWithParam<std::string> {
     size_t slash = param.find('/');
     plugin_ = param.substr(0, slash);
     flavor_ = slash == std::string::npos ? "" : param.substr(slash + 1);
-    transport_ = CreatePlugin<Transport>(plugin_);
+    transport_ = CreatePlugin<Transport>(plugin_, {}, Member());
     ASSERT_NE(transport_, nullptr);
   }
 
@@ -747,7 +758,7 @@ std::vector<zmq::message_t> ReceiveParts(zmq::socket_t& socket, std::chrono::mil
 
 TEST(ZmqTransport, FramesThatDoNotDecodeAreDroppedAndTheServerKeepsServing) {
   if (!HasPlugin("zmq")) GTEST_SKIP() << "no zmq plugin";
-  auto transport = CreatePlugin<Transport>("zmq");
+  auto transport = CreatePlugin<Transport>("zmq", kNoAuth);
   ASSERT_NE(transport, nullptr);
   Counter handled;
   auto server = transport->Serve("tcp://127.0.0.1:0", [&](std::string message, ReplyFn reply) {
@@ -799,8 +810,9 @@ TEST(ZmqTransport, FramesThatDoNotDecodeAreDroppedAndTheServerKeepsServing) {
 
 TEST(ZmqTransport, AHighWaterMarkHoldsMessagesBackButLosesNone) {
   if (!HasPlugin("zmq")) GTEST_SKIP() << "no zmq plugin";
-  auto server_transport = CreatePlugin<Transport>("zmq");
-  auto client_transport = CreatePlugin<Transport>("zmq", {{"hwm", RawSetting{int64_t{10}, 0}}});
+  auto server_transport = CreatePlugin<Transport>("zmq", {}, Member());
+  auto client_transport =
+      CreatePlugin<Transport>("zmq", {{"hwm", RawSetting{int64_t{10}, 0}}}, Member());
   ASSERT_NE(server_transport, nullptr);
   ASSERT_NE(client_transport, nullptr);
   char pattern[] = "/tmp/rayk-transport-XXXXXX";
@@ -848,7 +860,7 @@ TEST(ZmqTransport, AHighWaterMarkHoldsMessagesBackButLosesNone) {
 
 TEST(ZmqTransport, RepliesThatDoNotDecodeAreDropped) {
   if (!HasPlugin("zmq")) GTEST_SKIP() << "no zmq plugin";
-  auto transport = CreatePlugin<Transport>("zmq");
+  auto transport = CreatePlugin<Transport>("zmq", kNoAuth);
   ASSERT_NE(transport, nullptr);
   zmq::context_t context;
   zmq::socket_t router(context, zmq::socket_type::router);

@@ -125,6 +125,7 @@ TEST_F(CliClusterTest, KilledDriverReleasesWhatItHeld) {
   pid_t driver = fork();
   if (driver == 0) {
     setenv("RAYK_ADDRESS", Address().c_str(), 1);
+    setenv("RAYK_SESSION_ROOT", root_.path().c_str(), 1);  // where the driver finds the token
     execl((std::string(RAYK_BINARY_DIR) + "/bin/pi").c_str(), "pi", "100000", "1000000", nullptr);
     _exit(127);
   }

@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cluster_fixture.h"
+#include "process/cluster_secret.h"
 #include "functions/test_functions.h"
 #include "rpc/protocol.h"
 #include "rayk/host/plugin_loader.h"
@@ -218,7 +219,9 @@ TEST_F(GcsFaultToleranceTest, StoppedRayletIsMarkedDeadAndPublished) {
   auto publisher = ReadFile(session + "/gcs_publisher_address");
   ASSERT_TRUE(publisher.ok());
   PluginLoader loader;
-  auto transport = loader.CreateSlot<Transport>(Config::Defaults(), {});
+  PluginContext member;  // the cluster's token, as every subscriber needs
+  member.cluster_secret = FindClusterSecret(session).value();
+  auto transport = loader.CreateSlot<Transport>(Config::Defaults(), member);
   ASSERT_TRUE(transport.ok());
   std::mutex mu;
   std::vector<protocol::NodeInfo> published;

@@ -12,6 +12,7 @@
 #include "rpc/protocol.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/host/plugin_loader.h"
+#include "process/cluster_secret.h"
 #include "test_util.h"
 
 namespace rayk {
@@ -28,7 +29,12 @@ class RayletTest : public ::testing::Test {
     Config config = Config::Defaults();
     // The default GCS store (sqlite) needs a session folder; this GCS needs none.
     config.SelectPlugin(PluginKind::kGcs, "memory");
-    transport_ = *loader.CreateSlot<Transport>(config, {});
+    // One cluster secret for this process's transport and, through the
+    // environment, for the workers the raylet starts.
+    setenv(kAuthTokenEnv, "raylet-test-secret-0123456789abcdef", 1);
+    PluginContext member;
+    member.cluster_secret = "raylet-test-secret-0123456789abcdef";
+    transport_ = *loader.CreateSlot<Transport>(config, member);
     auto store = *loader.CreateSlot<GcsStore>(config, {});
     auto scheduler = *loader.CreateSlot<Scheduler>(config, {});
     gcs_ = std::move(GcsServer::Start(GcsServer::Options{}, transport_, store, scheduler).value());
@@ -44,6 +50,7 @@ class RayletTest : public ::testing::Test {
     channel_.reset();
     raylet_.reset();
     gcs_.reset();
+    unsetenv(kAuthTokenEnv);
   }
 
   // Asks for a lease and returns the reply, or nullopt if none came in `wait`.

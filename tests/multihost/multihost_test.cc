@@ -12,6 +12,7 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
+#include <fstream>
 #include <set>
 #include <string>
 
@@ -47,6 +48,10 @@ class HostCluster {
     auto started = Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
                                hosts_.address(0) + config + " " + head_args);
     if (started.exit_code != 0) return "head: " + started.output;
+    // The cluster's token, which the other hosts are given as the head's
+    // output says: RAYK_AUTH_TOKEN=$(cat .../auth_token).
+    std::ifstream token_file(root_.path() + "/host0/session_latest/auth_token");
+    if (!std::getline(token_file, token_) || token_.empty()) return "head: no auth_token in its session";
     for (int i = 1; i < nodes_; ++i) {
       started = Rayk(i, "start --address " + head() + config);  // its address found by route
       if (started.exit_code != 0) return "node " + std::to_string(i) + ": " + started.output;
@@ -60,11 +65,15 @@ class HostCluster {
   }
 
  private:
-  std::string Env(int i) const { return "RAYK_SESSION_ROOT=" + root_.path() + "/host" + std::to_string(i) + " "; }
+  std::string Env(int i) const {
+    return "RAYK_SESSION_ROOT=" + root_.path() + "/host" + std::to_string(i) + " " +
+           (token_.empty() ? "" : "RAYK_AUTH_TOKEN=" + token_ + " ");
+  }
 
   testing::NetworkHosts& hosts_;
   int nodes_;
   testing::TempDir root_;
+  std::string token_;
 };
 
 class MultiHostTest : public ::testing::Test {

@@ -17,6 +17,7 @@
 #include "rayk/internal/runtime_registry.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
+#include "process/cluster_secret.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -47,12 +48,16 @@ void StopEmbeddedCluster(ProcessRuntime& runtime) {
   runtime.raylet_pid = runtime.gcs_pid = 0;
 }
 
-// Starts a GCS and one raylet as children of this driver; returns the GCS
-// and raylet endpoints.
-std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& options, ProcessRuntime& runtime) {
+// Starts a GCS and one raylet as children of this driver, members of a
+// cluster whose secret is `secret`; returns the GCS and raylet endpoints.
+std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& options, const std::string& secret,
+                                                         ProcessRuntime& runtime) {
   auto session = CreateSessionDir();
   if (!session.ok()) Throw(session.status().message());
   runtime.session_dir = *session;
+  if (Status st = WriteClusterSecret(*session, secret); !st.ok()) Throw(st.message());
+  // The children get the secret in their environment, never on a command line.
+  const std::vector<std::string> env = {ClusterSecretEnvironmentEntry(secret)};
   auto executable = RaykExecutable();
   if (!executable.ok()) Throw(executable.status().message());
   std::vector<std::string> config_args;
@@ -62,7 +67,7 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
                                           "--exit-with-parent"};
   gcs_argv.insert(gcs_argv.end(), config_args.begin(), config_args.end());
   std::string gcs_log = *session + "/logs/gcs_server.log";
-  auto gcs_pid = SpawnProcess(gcs_argv, gcs_log, /*new_session=*/false);
+  auto gcs_pid = SpawnProcess(gcs_argv, gcs_log, /*new_session=*/false, env);
   if (!gcs_pid.ok()) Throw(gcs_pid.status().message());
   runtime.gcs_pid = *gcs_pid;
   auto gcs_address = WaitForFile(*session + "/gcs_address", kStartTimeout, *gcs_pid, gcs_log);
@@ -80,7 +85,7 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   }
   raylet_argv.insert(raylet_argv.end(), config_args.begin(), config_args.end());
   std::string raylet_log = *session + "/logs/raylet.log";
-  auto raylet_pid = SpawnProcess(raylet_argv, raylet_log, /*new_session=*/false);
+  auto raylet_pid = SpawnProcess(raylet_argv, raylet_log, /*new_session=*/false, env);
   if (!raylet_pid.ok()) {
     StopEmbeddedCluster(runtime);
     Throw(raylet_pid.status().message());
@@ -105,7 +110,8 @@ std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::strin
                                     std::chrono::milliseconds(10000));
   if (!reply.ok()) {
     Throw("cannot reach the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() +
-          "); check the address 'rayk start --head' printed");
+          "); check the address 'rayk start --head' printed, and that RAYK_AUTH_TOKEN holds that "
+          "cluster's token");
   }
   auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
   if (!status.ok()) Throw(status.status().message());
@@ -147,6 +153,11 @@ void Init(const InitOptions& options) {
   PluginLoader loader(config->plugin_path());
   PluginContext context;
   context.role = ProcessRole::kDriver;
+  // An embedded cluster gets a secret of its own; a driver joining a cluster
+  // finds that cluster's in RAYK_AUTH_TOKEN or the local session.
+  auto secret = address.empty() ? NewClusterSecret() : FindClusterSecret("");
+  if (!secret.ok()) Throw(secret.status().message());
+  context.cluster_secret = *secret;
   auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) Throw(transport.status().message());
   runtime->transport = *transport;
@@ -156,7 +167,7 @@ void Init(const InitOptions& options) {
   std::string node_ip = kLoopbackAddress;
   bool same_host = true;
   if (address.empty()) {
-    std::tie(gcs, raylet) = StartEmbeddedCluster(options, *runtime);
+    std::tie(gcs, raylet) = StartEmbeddedCluster(options, *secret, *runtime);
     auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
     if (node_hex.ok()) node = NodeId::FromHex(*node_hex);
   } else {

@@ -24,6 +24,7 @@
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
+#include "process/cluster_secret.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -83,6 +84,15 @@ Status CheckCrossProcessTransport(const Config& config) {
                                    ": the 'inproc' transport cannot connect rayk's processes; set [transport] "
                                    "plugin = \"zmq\"");
   }
+  return Status::Ok();
+}
+
+// A daemon's starter hands it the cluster secret in RAYK_AUTH_TOKEN (or, for
+// a daemon started by hand, the session folder holds it).
+Status FillClusterSecret(const ProcessOptions& options, PluginContext* context) {
+  auto secret = FindClusterSecret(options.session_dir);
+  if (!secret.ok()) return secret.status();
+  context->cluster_secret = std::move(*secret);
   return Status::Ok();
 }
 
@@ -177,6 +187,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   PluginContext context;
   context.role = ProcessRole::kGcs;
   context.session_dir = options.session_dir;
+  if (Status st = FillClusterSecret(options, &context); !st.ok()) return Fail("gcs-server", st);
   auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) return Fail("gcs-server", transport.status());
   auto store = loader.CreateSlot<GcsStore>(*config, context);
@@ -218,6 +229,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   PluginContext context;
   context.role = ProcessRole::kRaylet;
   context.session_dir = options.session_dir;
+  if (Status st = FillClusterSecret(options, &context); !st.ok()) return Fail("raylet", st);
   auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) return Fail("raylet", transport.status());
   auto scheduler = loader.CreateSlot<Scheduler>(*config, context);
@@ -269,6 +281,7 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   PluginContext context;
   context.role = ProcessRole::kWorker;
   context.session_dir = options.session_dir;
+  if (Status st = FillClusterSecret(options, &context); !st.ok()) return Fail("worker", st);
   context.node_id = worker.node_id;
   auto transport = loader.CreateSlot<Transport>(*config, context);
   if (!transport.ok()) return Fail("worker", transport.status());

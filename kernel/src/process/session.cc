@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -132,8 +133,32 @@ Result<std::string> RaykExecutable() {
                           "; set RAYK_EXECUTABLE to its path");
 }
 
+namespace {
+
+// This process's environment with `extra` ("NAME=VALUE") added or replacing
+// variables of the same name. The strings live in `storage`.
+std::vector<char*> ChildEnvironment(const std::vector<std::string>& extra,
+                                    std::vector<std::string>* storage) {
+  auto name_of = [](const std::string& entry) { return entry.substr(0, entry.find('=')); };
+  std::vector<std::string> replaced;
+  for (const std::string& entry : extra) replaced.push_back(name_of(entry));
+  for (char** e = environ; *e != nullptr; ++e) {
+    std::string entry(*e);
+    if (std::find(replaced.begin(), replaced.end(), name_of(entry)) == replaced.end()) {
+      storage->push_back(std::move(entry));
+    }
+  }
+  storage->insert(storage->end(), extra.begin(), extra.end());
+  std::vector<char*> pointers;
+  for (std::string& entry : *storage) pointers.push_back(entry.data());
+  pointers.push_back(nullptr);
+  return pointers;
+}
+
+}  // namespace
+
 Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::string& log_file,
-                           bool new_session) {
+                           bool new_session, const std::vector<std::string>& extra_env) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
@@ -154,7 +179,9 @@ Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::stri
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
-  int error = posix_spawn(&pid, args[0], &actions, &attr, args.data(), environ);
+  std::vector<std::string> env_storage;
+  std::vector<char*> env = ChildEnvironment(extra_env, &env_storage);
+  int error = posix_spawn(&pid, args[0], &actions, &attr, args.data(), env.data());
   posix_spawn_file_actions_destroy(&actions);
   posix_spawnattr_destroy(&attr);
   if (error != 0) {

@@ -52,6 +52,7 @@
 #include <mutex>
 #include <optional>
 #include <queue>
+#include <stdexcept>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -61,6 +62,7 @@
 #include <zmq.hpp>
 
 #include "rayk/plugin/transport.h"
+#include "zmq_curve.h"
 #include "zmq_frame.h"
 
 namespace rayk {
@@ -71,7 +73,9 @@ using zmq_transport::DecodeFrameHeader;
 using zmq_transport::EncodeFrameHeader;
 using zmq_transport::FrameHeader;
 using zmq_transport::FrameType;
+using zmq_transport::CurveKeys;
 using zmq_transport::kFrameHeaderSize;
+using zmq_transport::ZapHandler;
 
 const SettingSpec kZmqSettings[] = {
     {"io_threads", SettingType::kInteger, "1",
@@ -90,6 +94,9 @@ const SettingSpec kZmqSettings[] = {
      "most sockets open at once per Transport (each channel, server, publisher and subscription "
      "is one)",
      "16", "65536"},
+    {"auth", SettingType::kBool, "true",
+     "CURVE authentication and encryption with the cluster secret; false lets anyone who can "
+     "reach a port act on the cluster (every process must agree)"},
 };
 
 // The settings of kZmqSettings, whose defaults they come from (ReadOptions).
@@ -100,6 +107,7 @@ struct Options {
   int pub_hwm = 0;
   int reconnect_ivl_ms = 0;
   int max_sockets = 0;
+  bool auth = true;
 };
 
 // Payloads at least this big are handed to ZeroMQ without a copy; below it a
@@ -993,13 +1001,44 @@ Options ReadOptions(const PluginContext& context) {
   options.pub_hwm = get("pub_hwm");
   options.reconnect_ivl_ms = get("reconnect_ivl_ms");
   options.max_sockets = get("max_sockets");
+  options.auth = s.GetBool("auth");
   return options;
+}
+
+// The keys every socket of a Transport uses, or nothing with auth = false.
+// Throws (the loader reports it as the plugin failing to start) when auth is
+// on and cannot work.
+std::optional<CurveKeys> KeysFor(const Options& options, const PluginContext& context) {
+  if (!options.auth) {
+    spdlog::warn(
+        "zmq transport: AUTHENTICATION IS OFF ([transport.zmq] auth = false): anyone who can reach "
+        "this process's ports can read and change the cluster, and traffic is not encrypted");
+    return std::nullopt;
+  }
+  if (!zmq_transport::CurveAvailable()) {
+    throw std::runtime_error(
+        "this libzmq was built without CURVE, which cluster authentication needs; install a libzmq "
+        "built with libsodium (Debian's libzmq5 is) or set [transport.zmq] auth = false");
+  }
+  if (context.cluster_secret.empty()) {
+    throw std::runtime_error(
+        "no cluster secret to authenticate with; set RAYK_AUTH_TOKEN to the cluster's token (it is "
+        "in <session>/auth_token on the head node), or set [transport.zmq] auth = false on every "
+        "process of an insecure cluster");
+  }
+  auto keys = zmq_transport::DeriveCurveKeys(context.cluster_secret);
+  if (!keys.ok()) throw std::runtime_error(keys.status().message());
+  return std::move(*keys);
 }
 
 class ZmqTransport : public Transport {
  public:
   explicit ZmqTransport(const PluginContext& context)
-      : options_(ReadOptions(context)), context_(options_.io_threads, options_.max_sockets) {}
+      : options_(ReadOptions(context)),
+        keys_(KeysFor(options_, context)),
+        context_(options_.io_threads, options_.max_sockets) {
+    if (keys_) zap_ = std::make_unique<ZapHandler>(context_, keys_->member_public);
+  }
 
   Result<std::unique_ptr<Server>> Serve(const std::string& endpoint,
                                         MessageHandler handler) override {
@@ -1008,6 +1047,7 @@ class ZmqTransport : public Transport {
     try {
       zmq::socket_t socket(context_, zmq::socket_type::router);
       SetCommonOptions(socket, options_);
+      SecureServer(socket);
       socket.set(zmq::sockopt::sndhwm, options_.hwm);
       socket.set(zmq::sockopt::rcvhwm, options_.hwm);
       socket.bind(*address);
@@ -1027,6 +1067,7 @@ class ZmqTransport : public Transport {
     try {
       zmq::socket_t socket(context_, zmq::socket_type::dealer);
       SetCommonOptions(socket, options_);
+      SecureClient(socket);
       socket.set(zmq::sockopt::sndhwm, options_.hwm);
       socket.set(zmq::sockopt::rcvhwm, options_.hwm);
       socket.connect(*address);
@@ -1045,6 +1086,7 @@ class ZmqTransport : public Transport {
     try {
       zmq::socket_t socket(context_, zmq::socket_type::pub);
       SetCommonOptions(socket, options_);
+      SecureServer(socket);
       socket.set(zmq::sockopt::sndhwm, options_.pub_hwm);
       socket.bind(*address);
       std::string bound = socket.get(zmq::sockopt::last_endpoint);
@@ -1062,6 +1104,7 @@ class ZmqTransport : public Transport {
     try {
       zmq::socket_t socket(context_, zmq::socket_type::sub);
       SetCommonOptions(socket, options_);
+      SecureClient(socket);
       socket.set(zmq::sockopt::rcvhwm, options_.pub_hwm);
       for (const std::string& prefix : topic_prefixes) socket.set(zmq::sockopt::subscribe, prefix);
       socket.connect(*address);
@@ -1076,10 +1119,23 @@ class ZmqTransport : public Transport {
   }
 
  private:
+  // Every socket this transport binds serves CURVE and asks the ZAP handler;
+  // every socket it connects proves membership with the member keypair.
+  void SecureServer(zmq::socket_t& socket) const {
+    if (keys_) zmq_transport::MakeCurveServer(socket, *keys_);
+  }
+  void SecureClient(zmq::socket_t& socket) const {
+    if (keys_) zmq_transport::MakeCurveClient(socket, *keys_);
+  }
+
   const Options options_;
-  // Declared last of the ZeroMQ state: closing it waits for every socket, and
-  // the contract has the Transport outlive everything it made.
+  const std::optional<CurveKeys> keys_;
+  // Closing the context waits for every socket, and the contract has the
+  // Transport outlive everything it made.
   zmq::context_t context_;
+  // Destroyed before the context, whose closing would otherwise wait for the
+  // ZAP socket forever.
+  std::unique_ptr<ZapHandler> zap_;
 };
 
 }  // namespace

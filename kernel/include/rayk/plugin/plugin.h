@@ -24,7 +24,7 @@
 #include "rayk/status.h"
 
 // Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape.
-#define RAYK_PLUGIN_ABI_VERSION 3u  // 3: SettingSpec bounds, PluginContext::settings()
+#define RAYK_PLUGIN_ABI_VERSION 3u  // 2: ObjectStore::List; 3: SettingSpec bounds, PluginContext::settings() and cluster_secret
 
 namespace rayk {
 
@@ -100,6 +100,11 @@ struct PluginContext {
   std::string session_dir;  // empty outside a cluster (tests, `rayk config check`)
   NodeId node_id;           // Nil outside a node
   std::string config_file;  // for error messages: where the settings came from
+  // The cluster's shared secret, which a transport authenticates peers with
+  // (whoever holds it is a member). Filled by the host; empty outside a
+  // cluster. Never log it.
+  std::string cluster_secret;
+
 
   // The plugin's validated settings (every key its SettingSpec array
   // declares), which the loader fills in before create().
