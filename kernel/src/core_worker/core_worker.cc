@@ -1127,28 +1127,31 @@ Result<std::vector<NodeView>> CoreWorker::Nodes() {
 
 // ---------------------------------------------------------------- KV
 
-Result<bool> CoreWorker::KvPut(const std::string& ns, const std::string& key, const std::string& value,
-                               bool overwrite) {
-  auto reply = CallKv(*gcs_, MessageType::kKvPut, {ns, key, value, overwrite});
+Result<bool> CoreWorker::KvPut(const std::string& key, const std::string& value,
+                               const std::string& ns, bool overwrite) {
+  auto reply = CallKv(*gcs_, MessageType::kKvPut,
+                      {.ns = ns, .key = key, .value = value, .overwrite = overwrite});
   if (!reply.ok()) return reply.status();
   return reply->found;
 }
 
-Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& ns, const std::string& key) {
-  auto reply = CallKv(*gcs_, MessageType::kKvGet, {ns, key, {}, true});
+Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& key,
+                                                     const std::string& ns) {
+  auto reply = CallKv(*gcs_, MessageType::kKvGet, {.ns = ns, .key = key});
   if (!reply.ok()) return reply.status();
   if (!reply->found) return std::optional<std::string>();
   return std::optional<std::string>(std::move(reply->value));
 }
 
-Result<bool> CoreWorker::KvDelete(const std::string& ns, const std::string& key) {
-  auto reply = CallKv(*gcs_, MessageType::kKvDelete, {ns, key, {}, true});
+Result<bool> CoreWorker::KvDelete(const std::string& key, const std::string& ns) {
+  auto reply = CallKv(*gcs_, MessageType::kKvDelete, {.ns = ns, .key = key});
   if (!reply.ok()) return reply.status();
   return reply->found;
 }
 
-Result<std::vector<std::string>> CoreWorker::KvList(const std::string& ns, const std::string& prefix) {
-  auto reply = CallKv(*gcs_, MessageType::kKvList, {ns, prefix, {}, true});
+Result<std::vector<std::string>> CoreWorker::KvList(const std::string& prefix,
+                                                    const std::string& ns) {
+  auto reply = CallKv(*gcs_, MessageType::kKvList, {.ns = ns, .key = prefix});
   if (!reply.ok()) return reply.status();
   return std::move(reply->keys);
 }
@@ -1198,13 +1201,13 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
   return spec.actor_id;
 }
 
-Result<ActorId> CoreWorker::GetNamedActor(const std::string& name) {
+Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {
   protocol::GetActor request;
   request.name = name;
   auto info = QueryActor(request);
   if (!info.ok()) return info.status();
   if (info->actor_id.IsNil()) return Status::NotFound("no actor named '" + name + "' in this cluster");
-  return info->actor_id;
+  return internal::NamedActor{info->actor_id, info->class_name};
 }
 
 Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {
