@@ -116,11 +116,11 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
     return result;
   }
 
-  Result<ActorId> GetNamedActor(const std::string& name) override {
+  Result<internal::NamedActor> GetNamedActor(const std::string& name) override {
     std::lock_guard lock(actors_mutex_);
     auto it = names_.find(name);
     if (it == names_.end()) return Status::NotFound("no actor named '" + name + "' here");
-    return it->second;
+    return internal::NamedActor{it->second, actors_.at(it->second).creation.class_name};
   }
 
   Status KillActor(const ActorId& id, bool no_restart) override {

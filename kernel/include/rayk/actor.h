@@ -146,13 +146,15 @@ class ActorCreator {
   }
   // Resources held for the actor's whole life. By default an actor holds none
   // (as in Ray), so that idle actors do not use up a node's CPUs.
+  // Throws RuntimeError for an invalid name or amount, as TaskCaller does.
   ActorCreator& SetResource(const std::string& name, double amount) {
+    internal::CheckResource("rayk::Actor(" + factory_ + ")", name, amount);
     options_.resources.Set(name, amount);
     return *this;
   }
   // SetResource for each entry; resources not named keep their demand.
   ActorCreator& SetResources(const std::map<std::string, double>& resources) {
-    for (const auto& [name, amount] : resources) options_.resources.Set(name, amount);
+    for (const auto& [name, amount] : resources) SetResource(name, amount);
     return *this;
   }
   // How many times the actor is re-created through its factory (with the same
@@ -239,14 +241,16 @@ auto Actor(F factory) {
 }
 
 // The actor created with SetName(name), from any driver or worker of the
-// cluster. Throws RuntimeError("no actor named 'name'") when there is none.
-// T is not checked against the actor's class: name the class it was made as.
+// cluster. Throws RuntimeError("no actor named 'name'") when there is none,
+// and when T is not the class the actor was created as (its factory's
+// class), whose methods would otherwise run on an object of another type.
 template <class T>
 ActorHandle<T> GetActor(const std::string& name) {
   internal::ActorRuntime& actors = internal::RequireActorRuntime();
-  Result<ActorId> id = actors.GetNamedActor(name);
-  if (!id.ok()) internal::ThrowGetActorError(id.status(), name);
-  return ActorHandle<T>(*id);
+  Result<internal::NamedActor> found = actors.GetNamedActor(name);
+  if (!found.ok()) internal::ThrowGetActorError(found.status(), name);
+  internal::CheckActorClass(name, found->class_name, internal::TypeName<T>());
+  return ActorHandle<T>(found->id);
 }
 
 // Inside an actor method: ends the actor, for good (no restart), once the

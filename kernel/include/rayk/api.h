@@ -160,14 +160,18 @@ class TaskCaller {
   TaskCaller(std::string name) : name_(std::move(name)) {}  // NOLINT: made by rayk::Task
 
   // Demands `amount` of a resource ("CPU", "GPU", "memory" or a custom one)
-  // for each call; 0 drops the demand. By default a task needs 1 CPU.
+  // for each call. By default a task needs 1 CPU; SetResource("CPU", 0) drops
+  // that. Throws RuntimeError, naming the resource and the rule, for an empty
+  // name or one with spaces, and for an amount that is not finite, negative,
+  // below 0.0001, or 0 for anything but CPU (internal::CheckResource).
   TaskCaller& SetResource(const std::string& name, double amount) {
+    internal::CheckResource("rayk::Task(" + name_ + ")", name, amount);
     options_.resources.Set(name, amount);
     return *this;
   }
   // SetResource for each entry; resources not named keep their demand.
   TaskCaller& SetResources(const std::map<std::string, double>& resources) {
-    for (const auto& [name, amount] : resources) options_.resources.Set(name, amount);
+    for (const auto& [name, amount] : resources) SetResource(name, amount);
     return *this;
   }
   // How many times a call is retried when its worker dies (not when it throws).

@@ -8,6 +8,7 @@
 // Init and Shutdown are not thread-safe with each other; call them from main.
 #pragma once
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -17,7 +18,9 @@ struct InitOptions {
   std::string address;      // the GCS of a running cluster; empty: $RAYK_ADDRESS, else embedded
   std::string config_file;  // plugins.toml of the embedded cluster; empty: $RAYK_CONFIG, the installed one, or defaults
   int num_cpus = 0;         // CPUs of the embedded node; 0: the machine's
-  std::string resources;    // extra resources of the embedded node, JSON: {"GPU": 1}
+  // Extra resources of the embedded node, as for SetResources: {{"GPU", 1}}.
+  // Names and amounts follow the rule of TaskCaller::SetResource (0 is refused).
+  std::map<std::string, double> resources;
   // Shared libraries the workers load to find the job's remote functions.
   // Empty: every library that registered functions with RAYK_REMOTE in this process.
   std::vector<std::string> code_libraries;

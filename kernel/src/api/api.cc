@@ -2,13 +2,23 @@
 
 #include <dlfcn.h>
 
+#include <cctype>
+#include <cmath>
 #include <cstdio>
+#include <sstream>
 
 namespace rayk {
 
 namespace internal {
 
 namespace {
+
+// 0.5, 1e-05, nan: as short as the number is, unlike std::to_string.
+std::string FormatAmount(double amount) {
+  std::ostringstream out;
+  out << amount;
+  return out.str();
+}
 
 std::string WithWhere(const ErrorInfo& error) {
   if (error.where.empty()) return error.message;
@@ -55,6 +65,48 @@ std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>
     if (value.error) ThrowError(*value.error);
   }
   return std::move(values).value();
+}
+
+void CheckResource(const std::string& what, const std::string& name, double amount) {
+  const std::string where = what + ": resource '" + name + "'";
+  if (name.empty()) {
+    throw RuntimeError(what + ": a resource needs a name, as in SetResource(\"GPU\", 1)");
+  }
+  for (unsigned char c : name) {
+    if (std::isspace(c) || std::iscntrl(c)) {
+      throw RuntimeError(where + " has a space or control character in its name; " +
+                         "resource names are single words such as \"GPU\" or \"accel_x\"");
+    }
+  }
+  if (!std::isfinite(amount) || amount < 0) {
+    throw RuntimeError(where + " = " + FormatAmount(amount) +
+                       ": an amount must be a finite number, 0 or more");
+  }
+  if (amount == 0 && name != "CPU") {
+    // Zero demands nothing; taking it silently hides a typo (0 for 10).
+    throw RuntimeError(where + " = 0: demand a positive amount, or leave the resource out " +
+                       "(only CPU may be 0, to drop a task's default CPU)");
+  }
+  if (amount > 0 && amount < kMinResourceAmount) {
+    throw RuntimeError(where + " = " + FormatAmount(amount) + ": amounts below " +
+                       FormatAmount(kMinResourceAmount) +
+                       " cannot be scheduled; use at least that");
+  }
+}
+
+void ThrowNotRegistered(const char* what, const std::string& description) {
+  std::string loaded;
+  for (const std::string& library : FunctionRegistry::Instance().Libraries()) {
+    loaded += (loaded.empty() ? "" : ", ") + library;
+  }
+  throw RuntimeError(
+      std::string(what) + " not registered with RAYK_REMOTE: " + description +
+      ". Either no RAYK_REMOTE line names it: add RAYK_REMOTE(...) naming it at namespace scope " +
+      "of a file of the job; or the library with that line is not loaded in this process " +
+      "(loaded: " + (loaded.empty() ? "none" : loaded) + "): a linker with --as-needed, " +
+      "Debian's default, drops a library none of whose symbols is used, as when only " +
+      "functions defined inline in its headers are called; build the program with " +
+      "rayk_add_job(... LIBRARIES <library>) or link it with -Wl,--no-as-needed (docs/jobs.md)");
 }
 
 std::string DescribeFunction(const void* address, const std::string& type) {

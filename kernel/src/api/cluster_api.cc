@@ -30,19 +30,19 @@ std::vector<NodeView> Nodes() { return ValueOrThrow(RequireClusterRuntime().Node
 NodeId CurrentNodeId() { return RequireClusterRuntime().CurrentNodeId(); }
 
 bool KvPut(const std::string& key, const std::string& value, const std::string& ns, bool overwrite) {
-  return ValueOrThrow(RequireClusterRuntime().KvPut(ns, key, value, overwrite), "rayk::KvPut", key);
+  return ValueOrThrow(RequireClusterRuntime().KvPut(key, value, ns, overwrite), "rayk::KvPut", key);
 }
 
 std::optional<std::string> KvGet(const std::string& key, const std::string& ns) {
-  return ValueOrThrow(RequireClusterRuntime().KvGet(ns, key), "rayk::KvGet", key);
+  return ValueOrThrow(RequireClusterRuntime().KvGet(key, ns), "rayk::KvGet", key);
 }
 
 bool KvDelete(const std::string& key, const std::string& ns) {
-  return ValueOrThrow(RequireClusterRuntime().KvDelete(ns, key), "rayk::KvDelete", key);
+  return ValueOrThrow(RequireClusterRuntime().KvDelete(key, ns), "rayk::KvDelete", key);
 }
 
 std::vector<std::string> KvList(const std::string& prefix, const std::string& ns) {
-  return ValueOrThrow(RequireClusterRuntime().KvList(ns, prefix), "rayk::KvList", prefix);
+  return ValueOrThrow(RequireClusterRuntime().KvList(prefix, ns), "rayk::KvList", prefix);
 }
 
 }  // namespace rayk

@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <map>
 #include <memory>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "process/daemons.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"
+#include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/runtime_registry.h"
 #include "rayk/host/plugin_loader.h"
@@ -41,6 +43,22 @@ std::unique_ptr<ProcessRuntime>& State() {
 }
 
 [[noreturn]] void Throw(const std::string& message) { throw RuntimeError("rayk::Init: " + message); }
+
+// The embedded node's extra resources as the raylet's --resources JSON. Checked
+// here, before anything starts, so that a bad entry fails Init with the rule
+// rather than a raylet that will not start or a node no task can use.
+std::string NodeResourcesJson(const std::map<std::string, double>& resources) {
+  ResourceSet set;
+  for (const auto& [name, amount] : resources) {
+    if (amount == 0 && !name.empty()) {
+      throw RuntimeError("rayk::InitOptions::resources: resource '" + name +
+                         "' = 0: give the node a positive amount, or leave the resource out");
+    }
+    internal::CheckResource("rayk::InitOptions::resources", name, amount);
+    set.Set(name, amount);
+  }
+  return set.ToJson();
+}
 
 void StopEmbeddedCluster(ProcessRuntime& runtime) {
   if (runtime.raylet_pid > 0) TerminateProcess(runtime.raylet_pid, std::chrono::milliseconds(3000));
@@ -81,7 +99,7 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
                                           "--num-cpus", std::to_string(cpus), "--exit-with-parent"};
   if (!options.resources.empty()) {
     raylet_argv.push_back("--resources");
-    raylet_argv.push_back(options.resources);
+    raylet_argv.push_back(NodeResourcesJson(options.resources));
   }
   raylet_argv.insert(raylet_argv.end(), config_args.begin(), config_args.end());
   std::string raylet_log = *session + "/logs/raylet.log";
@@ -131,6 +149,12 @@ std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::strin
 void Init(const InitOptions& options) {
   auto& state = State();
   if (state) throw RuntimeError("rayk::Init: already initialized; call rayk::Shutdown() first");
+  if (internal::CurrentRuntime() != nullptr) {
+    throw RuntimeError(
+        "rayk::Init: this process is a rayk worker, already connected to its cluster; "
+        "call rayk::Init() only in a driver");
+  }
+  NodeResourcesJson(options.resources);  // throws for a bad entry before anything starts
   auto runtime = std::make_unique<ProcessRuntime>();
 
   std::string address = options.address;
@@ -219,6 +243,9 @@ void Shutdown() {
   state.reset();
 }
 
-bool IsInitialized() { return State() != nullptr; }
+// A worker has a runtime but no State(): its core worker was installed by the
+// worker process rather than by Init(), and its tasks and actor methods are
+// inside an initialized rayk all the same.
+bool IsInitialized() { return internal::CurrentRuntime() != nullptr; }
 
 }  // namespace rayk

@@ -90,7 +90,7 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   return spec.actor_id;
 }
 
-Result<ActorId> ActorSubmitter::GetNamedActor(const std::string& name) {
+Result<internal::NamedActor> ActorSubmitter::GetNamedActor(const std::string& name) {
   protocol::GetActor request;
   request.name = name;
   auto info = QueryActor(request);
@@ -98,7 +98,7 @@ Result<ActorId> ActorSubmitter::GetNamedActor(const std::string& name) {
   if (info->actor_id.IsNil()) {
     return Status::NotFound("no actor named '" + name + "' in this cluster");
   }
-  return info->actor_id;
+  return internal::NamedActor{info->actor_id, info->class_name};
 }
 
 Status ActorSubmitter::KillActor(const ActorId& actor, bool no_restart) {

@@ -150,7 +150,7 @@ ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
   return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args));
 }
 
-Result<ActorId> CoreWorker::GetNamedActor(const std::string& name) {
+Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {
   return actor_submitter_.GetNamedActor(name);
 }
 
@@ -177,30 +177,31 @@ Result<std::vector<NodeView>> CoreWorker::Nodes() {
   return nodes;
 }
 
-Result<bool> CoreWorker::KvPut(const std::string& ns, const std::string& key,
-                               const std::string& value, bool overwrite) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvPut, {ns, key, value, overwrite});
+Result<bool> CoreWorker::KvPut(const std::string& key, const std::string& value,
+                               const std::string& ns, bool overwrite) {
+  auto reply = CallKv(*context_.gcs, MessageType::kKvPut,
+                      {.ns = ns, .key = key, .value = value, .overwrite = overwrite});
   if (!reply.ok()) return reply.status();
   return reply->found;
 }
 
-Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& ns,
-                                                     const std::string& key) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvGet, {ns, key, {}, true});
+Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& key,
+                                                     const std::string& ns) {
+  auto reply = CallKv(*context_.gcs, MessageType::kKvGet, {.ns = ns, .key = key});
   if (!reply.ok()) return reply.status();
   if (!reply->found) return std::optional<std::string>();
   return std::optional<std::string>(std::move(reply->value));
 }
 
-Result<bool> CoreWorker::KvDelete(const std::string& ns, const std::string& key) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvDelete, {ns, key, {}, true});
+Result<bool> CoreWorker::KvDelete(const std::string& key, const std::string& ns) {
+  auto reply = CallKv(*context_.gcs, MessageType::kKvDelete, {.ns = ns, .key = key});
   if (!reply.ok()) return reply.status();
   return reply->found;
 }
 
-Result<std::vector<std::string>> CoreWorker::KvList(const std::string& ns,
-                                                    const std::string& prefix) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvList, {ns, prefix, {}, true});
+Result<std::vector<std::string>> CoreWorker::KvList(const std::string& prefix,
+                                                    const std::string& ns) {
+  auto reply = CallKv(*context_.gcs, MessageType::kKvList, {.ns = ns, .key = prefix});
   if (!reply.ok()) return reply.status();
   return std::move(reply->keys);
 }

@@ -75,19 +75,19 @@ class CoreWorker : public internal::Runtime,
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args) override;
-  Result<ActorId> GetNamedActor(const std::string& name) override;
+  Result<internal::NamedActor> GetNamedActor(const std::string& name) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
 
   // internal::ClusterRuntime
   Result<std::vector<NodeView>> Nodes() override;
   NodeId CurrentNodeId() override { return context_.options.node_id; }
-  Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
+  Result<bool> KvPut(const std::string& key, const std::string& value, const std::string& ns,
                      bool overwrite) override;
-  Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) override;
-  Result<bool> KvDelete(const std::string& ns, const std::string& key) override;
-  Result<std::vector<std::string>> KvList(const std::string& ns,
-                                          const std::string& prefix) override;
+  Result<std::optional<std::string>> KvGet(const std::string& key, const std::string& ns) override;
+  Result<bool> KvDelete(const std::string& key, const std::string& ns) override;
+  Result<std::vector<std::string>> KvList(const std::string& prefix,
+                                          const std::string& ns) override;
   // Every actor the GCS knows (for `rayk list actors`).
   Result<std::vector<protocol::ActorInfo>> ListActors();
 

@@ -50,4 +50,13 @@ inline void RequireActor(const ActorId& id, const char* operation) {
   throw RuntimeError("cannot look up actor '" + name + "': " + status.message());
 }
 
+// GetActor<T>: the class an actor was created as must be T exactly; a base
+// or an unrelated class would call methods through the wrong type.
+inline void CheckActorClass(const std::string& name, const std::string& created_as,
+                            const std::string& requested) {
+  if (created_as.empty() || created_as == requested) return;  // empty: not recorded
+  throw RuntimeError("actor '" + name + "' is a " + created_as + ", not a " + requested +
+                     "; call rayk::GetActor<" + created_as + ">(\"" + name + "\")");
+}
+
 }  // namespace rayk::internal

@@ -75,6 +75,15 @@ View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type
   return View<T>(std::move(copy), elements);
 }
 
+// Throws RuntimeError unless `amount` of resource `name` is a demand a node
+// could satisfy: a name without spaces or control characters, and an amount
+// that is finite and at least kMinResourceAmount, or 0 for "CPU" (which drops
+// a task's default CPU). `what` names the caller in the message, as in
+// "rayk::Task(Add)"; the check runs where the user set the resource, so
+// the error points at that line instead of leaving the task waiting forever.
+inline constexpr double kMinResourceAmount = 0.0001;
+void CheckResource(const std::string& what, const std::string& name, double amount);
+
 // "Mul" when the symbol table knows the function at `address`, else its type
 // and address: for the error of rayk::Task with an unregistered function.
 std::string DescribeFunction(const void* address, const std::string& type);
@@ -88,6 +97,11 @@ std::string DescribeFunction(F function) {
   }
 }
 
+// The error for a function no loaded RAYK_REMOTE line registered. Either the
+// line is missing, or the library that has it is not loaded (dropped by the
+// linker's --as-needed); the message names both causes and their fixes.
+[[noreturn]] void ThrowNotRegistered(const char* what, const std::string& description);
+
 // The name RAYK_REMOTE registered `function` under (a task function, an actor
 // factory or a method: `what` says which, for the error). Every typed entry
 // point looks names up here, so an unregistered function fails the same way
@@ -95,11 +109,7 @@ std::string DescribeFunction(F function) {
 template <class F>
 std::string RegisteredName(F function, const char* what) {
   std::optional<std::string> name = FunctionRegistry::Instance().NameOf(KeyOf(function));
-  if (!name) {
-    throw RuntimeError(std::string(what) + " not registered with RAYK_REMOTE: " +
-                       DescribeFunction(function) +
-                       "; add RAYK_REMOTE(...) naming it at namespace scope of a file of the job");
-  }
+  if (!name) ThrowNotRegistered(what, DescribeFunction(function));
   return std::move(*name);
 }
 

@@ -141,6 +141,11 @@ struct ActorCreation {
   ActorOptions options;
 };
 
+struct NamedActor {
+  ActorId id;
+  std::string class_name;
+};
+
 // Actor entry points of Runtime, kept apart so that task-only runtimes (the
 // API's local test harness) can leave them unimplemented.
 class ActorRuntime {
@@ -152,7 +157,10 @@ class ActorRuntime {
   // Calls `method` on the actor; the result is the returned object. Calls
   // from one process run in the order they were submitted.
   virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method, std::vector<TaskArg> args) = 0;
-  virtual Result<ActorId> GetNamedActor(const std::string& name) = 0;
+  // The actor created with that name (kNotFound when there is none), and the
+  // class it was created as (ActorCreation::class_name), which GetActor<T>
+  // checks against T.
+  virtual Result<NamedActor> GetNamedActor(const std::string& name) = 0;
   // Ends the actor's process; with `no_restart` it stays dead.
   virtual Status KillActor(const ActorId& actor, bool no_restart) = 0;
   // Inside an actor's method: ends this actor once the method returns, for good.
@@ -169,13 +177,17 @@ class ClusterRuntime {
   virtual ~ClusterRuntime() = default;
   virtual Result<std::vector<NodeView>> Nodes() = 0;
   virtual NodeId CurrentNodeId() = 0;
+  // The KV calls take the key first and the namespace after it, as rayk/kv.h
+  // and Ray's internal_kv do, so that no layer swaps the two strings.
   // False when `overwrite` is off and the key exists (nothing written).
-  virtual Result<bool> KvPut(const std::string& ns, const std::string& key, const std::string& value,
-                             bool overwrite) = 0;
-  virtual Result<std::optional<std::string>> KvGet(const std::string& ns, const std::string& key) = 0;
+  virtual Result<bool> KvPut(const std::string& key, const std::string& value,
+                             const std::string& ns, bool overwrite) = 0;
+  virtual Result<std::optional<std::string>> KvGet(const std::string& key,
+                                                   const std::string& ns) = 0;
   // False when there was no such key.
-  virtual Result<bool> KvDelete(const std::string& ns, const std::string& key) = 0;
-  virtual Result<std::vector<std::string>> KvList(const std::string& ns, const std::string& prefix) = 0;
+  virtual Result<bool> KvDelete(const std::string& key, const std::string& ns) = 0;
+  virtual Result<std::vector<std::string>> KvList(const std::string& prefix,
+                                                  const std::string& ns) = 0;
 };
 
 // The process's cluster runtime (the core worker), or null.

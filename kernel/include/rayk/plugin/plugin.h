@@ -23,8 +23,11 @@
 #include "rayk/ids.h"
 #include "rayk/status.h"
 
-// Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape.
-#define RAYK_PLUGIN_ABI_VERSION 3u  // 2: ObjectStore::List; 3: SettingSpec bounds, PluginContext::settings() and cluster_secret
+// Bumped whenever a slot interface, PluginDescriptor or PluginContext changes shape: the
+// abi_digest test fails until it is (tests/abi/slot_headers.sha256, scripts/update-abi-digest.sh).
+// 2: ObjectStore::List. 3: ObjectStore::SharedByTheNode (a virtual before List), SettingSpec
+// bounds, PluginContext::settings() and PluginContext::cluster_secret.
+#define RAYK_PLUGIN_ABI_VERSION 3u
 
 namespace rayk {
 
