@@ -8,6 +8,7 @@ packages=(
   cppzmq-dev libzmq3-dev libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
 )
 missing=()
 for p in "${packages[@]}"; do
