@@ -194,7 +194,8 @@ struct ClusterCommands::Impl {
     AppendLine(*session + "/pids", std::to_string(*pid) + " raylet");
     auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
-    WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    Status written = WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    if (!written.ok()) Fail("cannot record the GCS address: " + written.message());
     if (*format == "json") {
       std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet}}.dump(2)
                 << "\n";
