@@ -213,7 +213,8 @@ struct ClusterCommands::Impl {
     RecordProcess(*session, *pid, "raylet");
     auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
-    WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    Status written = WriteFileAtomically(*session + "/gcs_address", gcs_address);
+    if (!written.ok()) Fail("cannot record the GCS address: " + written.message());
     std::string token_file = insecure_no_auth ? "" : *session + "/" + kAuthTokenFileName;
     if (*format == "json") {
       std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet},

@@ -9,6 +9,7 @@ packages=(
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2  # ip netns, for the multi-host tests
+  clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
 )
 missing=()
 for p in "${packages[@]}"; do

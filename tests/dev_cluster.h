@@ -40,9 +40,11 @@ class DevCluster {
   struct Options {
     int nodes = 3;
     int cpus_per_node = 1;
-    std::string resources_per_node;  // JSON for --resources-per-node; "" for CPUs only
+    // Initialized, so that {.nodes = 3} leaves them out without a
+    // -Wmissing-field-initializers warning.
+    std::string resources_per_node = "";  // JSON for --resources-per-node; "" for CPUs only
     int node_timeout_ms = 10000;
-    std::string extra_args;  // more `rayk dev up` arguments
+    std::string extra_args = "";  // more `rayk dev up` arguments
   };
 
   // One node, as its node.json records it.

@@ -101,7 +101,8 @@ TEST_F(ActorsTest, ListActorsShowsStateAndRestarts) {
 }
 
 TEST_F(ActorsTest, NamesAreUniqueAndLookupsOfUnknownNamesFail) {
-  auto counter = rayk::Actor(Counter::Create).SetName("only").Remote(0);
+  // Held, so that the name stays taken.
+  [[maybe_unused]] auto counter = rayk::Actor(Counter::Create).SetName("only").Remote(0);
   EXPECT_THROW(rayk::Actor(Counter::Create).SetName("only").Remote(0), rayk::RaykError);
   EXPECT_THROW(rayk::GetActor<Counter>("nobody"), rayk::RaykError);
 }

@@ -161,8 +161,8 @@ TEST_F(TasksTest, FunctionMissingInTheJobLibraries) {
 TEST_F(TasksTest, UndecodableArgument) {
   internal::TaskCall call;
   call.function = "Add";
-  call.args.push_back({false, {}, "", "not an int"});
-  call.args.push_back({false, {}, "", "x"});
+  call.args.push_back({false, {}, "", "not an int", {}});
+  call.args.push_back({false, {}, "", "x", {}});
   ObjectId id = internal::CurrentRuntime()->SubmitTask(call);
   auto values = internal::CurrentRuntime()->Get({id}, std::chrono::milliseconds(20000));
   ASSERT_TRUE(values.ok());

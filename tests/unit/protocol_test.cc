@@ -13,8 +13,8 @@ TEST(ProtocolTest, TaskSpecRoundTrip) {
   PushTask push;
   push.spec.task_id = TaskId::FromRandom();
   push.spec.function = "Add";
-  push.spec.args.push_back({false, {}, "", std::string("\0\1\2", 3)});
-  push.spec.args.push_back({true, ObjectId::FromRandom(), "tcp://127.0.0.1:1", ""});
+  push.spec.args.push_back({false, {}, "", std::string("\0\1\2", 3), {}});
+  push.spec.args.push_back({true, ObjectId::FromRandom(), "tcp://127.0.0.1:1", "", {}});
   push.spec.resources = ResourceSet{{"CPU", 1}, {"GPU", 0.5}};
   push.spec.max_retries = 3;
   std::string wire = Encode(MessageType::kPushTask, push);
