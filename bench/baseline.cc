@@ -37,7 +37,9 @@ namespace {
 using Clock = std::chrono::steady_clock;
 constexpr auto kTimeout = std::chrono::milliseconds(5000);
 
-double SecondsSince(Clock::time_point start) { return std::chrono::duration<double>(Clock::now() - start).count(); }
+double SecondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
 
 [[noreturn]] void Fail(const std::string& message) {
   std::fprintf(stderr, "baseline: %s\n", message.c_str());
@@ -51,7 +53,8 @@ double MemcpyGigabytesPerSecond(double seconds) {
   auto start = Clock::now();
   while (SecondsSince(start) < seconds) {
     std::memcpy(to.data(), from.data(), kBytes);
-    from[copies % kBytes] = static_cast<char>(to[(copies * 4099) % kBytes] + 1);  // keep the copies live
+    from[copies % kBytes] =
+        static_cast<char>(to[(copies * 4099) % kBytes] + 1);  // keep the copies live
     ++copies;
   }
   const double elapsed = SecondsSince(start);
@@ -82,7 +85,8 @@ std::shared_ptr<rayk::Transport> CreateTransport() {
   });
   if (!server.ok()) Fail(server.status().message());
   std::string endpoint = (*server)->endpoint() + "\n";
-  if (write(pipe_fd, endpoint.data(), endpoint.size()) != static_cast<ssize_t>(endpoint.size())) Fail("pipe");
+  if (write(pipe_fd, endpoint.data(), endpoint.size()) != static_cast<ssize_t>(endpoint.size()))
+    Fail("pipe");
   for (;;) pause();
 }
 

@@ -16,8 +16,8 @@
 #include <string>
 #include <vector>
 
-#include "rayk/plugin/object_store.h"
 #include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/object_store.h"
 
 namespace {
 
@@ -90,9 +90,12 @@ int main(int argc, char** argv) {
   std::string plugin = "shm", capacity = "4GiB", big = "1GiB";
   for (int i = 1; i + 1 < argc; i += 2) {
     std::string flag = argv[i];
-    if (flag == "--store") plugin = argv[i + 1];
-    else if (flag == "--capacity") capacity = argv[i + 1];
-    else if (flag == "--big") big = argv[i + 1];
+    if (flag == "--store")
+      plugin = argv[i + 1];
+    else if (flag == "--capacity")
+      capacity = argv[i + 1];
+    else if (flag == "--big")
+      big = argv[i + 1];
   }
   const size_t big_bytes = static_cast<size_t>(*rayk::ParseBytes(big));
   std::string dir = (std::filesystem::temp_directory_path() / "rayk_store_bench_XXXXXX");

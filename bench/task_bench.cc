@@ -4,6 +4,8 @@
 // per second over a few trials.
 //
 //   build/bin/task_bench [seconds_per_trial] [trials]
+#include <rayk/api.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -12,8 +14,6 @@
 #include <functional>
 #include <numeric>
 #include <vector>
-
-#include <rayk/api.h>
 
 int Noop(int x) { return x; }
 
@@ -39,7 +39,8 @@ double Rate(double seconds, int per_batch, const std::function<void()>& batch) {
   return calls / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-void Report(const char* name, double seconds, int trials, int per_batch, const std::function<void()>& batch) {
+void Report(const char* name, double seconds, int trials, int per_batch,
+            const std::function<void()>& batch) {
   batch();  // warm up: leases, workers, connections
   std::vector<double> rates;
   for (int t = 0; t < trials; ++t) rates.push_back(Rate(seconds, per_batch, batch));
@@ -57,7 +58,8 @@ int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   int trials = argc > 2 ? std::atoi(argv[2]) : 3;
   rayk::Init();
-  Report("single_client_tasks_sync", seconds, trials, 1, [] { rayk::Get(rayk::Task(Noop).Remote(1)); });
+  Report("single_client_tasks_sync", seconds, trials, 1,
+         [] { rayk::Get(rayk::Task(Noop).Remote(1)); });
   Report("single_client_tasks_async", seconds, trials, 1000, [] {
     std::vector<rayk::ObjectRef<int>> refs;
     refs.reserve(1000);
@@ -68,7 +70,8 @@ int main(int argc, char** argv) {
     for (int i = 0; i < 1000; ++i) rayk::Put(i);
   });
   auto actor = rayk::Actor(Echo::Create).Remote();
-  Report("1_1_actor_calls_sync", seconds, trials, 1, [&actor] { rayk::Get(actor.Task(&Echo::Call).Remote(1)); });
+  Report("1_1_actor_calls_sync", seconds, trials, 1,
+         [&actor] { rayk::Get(actor.Task(&Echo::Call).Remote(1)); });
   Report("1_1_actor_calls_async", seconds, trials, 1000, [&actor] {
     std::vector<rayk::ObjectRef<int>> refs;
     refs.reserve(1000);

@@ -4,17 +4,16 @@
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <sstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
+#include "process/cluster_secret.h"
 #include "process/daemons.h"
+#include "process/session.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
-#include "process/cluster_secret.h"
-#include "process/session.h"
 
 namespace rayk::cli {
 
@@ -144,9 +143,10 @@ void ExportExistingClusterSecret(const std::string& session_dir) {
   auto secret = FindClusterSecret(session_dir);
   if (!secret.ok()) Fail(secret.status().message());
   if (secret->empty()) {
-    Fail("no token for the cluster: pass --auth-token or set RAYK_AUTH_TOKEN to the contents of "
-         "<session>/auth_token on the head node (or --insecure-no-auth if the cluster runs without "
-         "authentication)");
+    Fail(
+        "no token for the cluster: pass --auth-token or set RAYK_AUTH_TOKEN to the contents of "
+        "<session>/auth_token on the head node (or --insecure-no-auth if the cluster runs without "
+        "authentication)");
   }
   setenv(kAuthTokenEnv, secret->c_str(), 1);
 }
@@ -255,8 +255,9 @@ int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ost
         // A pid the kernel gave to another process since, or a line someone
         // planted: signalling it would end a process rayk never started.
         if (std::string why = WhyNotRecorded(*record, *now); !why.empty()) {
-          if (out) *out << "Left pid " << record->pid << " alone: it is not the " << what
-                        << " that " << dir << "/pids recorded (" << why << ")\n";
+          if (out)
+            *out << "Left pid " << record->pid << " alone: it is not the " << what << " that "
+                 << dir << "/pids recorded (" << why << ")\n";
           continue;
         }
         TerminateProcess(record->pid, std::chrono::milliseconds(5000));

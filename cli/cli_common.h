@@ -21,9 +21,9 @@
 #include <vector>
 
 #include "gcs/gcs_client.h"
-#include "rpc/protocol.h"
-#include "rayk/resources.h"
 #include "rayk/plugin/transport.h"
+#include "rayk/resources.h"
+#include "rpc/protocol.h"
 
 namespace rayk::cli {
 

@@ -10,22 +10,21 @@
 #include <ctime>
 #include <filesystem>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "cli_common.h"
 #include "common/host_address.h"
-#include "process/daemons.h"
 #include "gcs/gcs_client.h"
-#include "rpc/protocol.h"
+#include "process/cluster_secret.h"
+#include "process/daemons.h"
+#include "process/session.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/scheduling_util.h"
 #include "rayk/plugin/transport.h"
-#include "process/cluster_secret.h"
-#include "process/session.h"
+#include "rpc/protocol.h"
 
 namespace rayk::cli {
 
@@ -167,7 +166,8 @@ struct ClusterCommands::Impl {
 
   void AddConfigOptions(CLI::App* command) {
     command->add_option("--config", config_file, "plugins.toml for the cluster's processes");
-    command->add_option("--set", sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
+    command->add_option("--set", sets,
+                        "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
   }
 
   void AddAuthOption(CLI::App* command) {
@@ -187,7 +187,8 @@ struct ClusterCommands::Impl {
   }
 
   int Start() {
-    if (head == !address.empty()) Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
+    if (head == !address.empty())
+      Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
     if (insecure_no_auth) sets.push_back(kInsecureNoAuthSet);
     CheckConfigOrFail(config_file, sets);
     ParseResources(resources, num_cpus);
@@ -211,14 +212,18 @@ struct ClusterCommands::Impl {
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());
     RecordProcess(*session, *pid, "raylet");
-    auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid, *session + "/logs/raylet.log");
+    auto raylet = WaitForFile(*session + "/raylet_address", kStartTimeout, *pid,
+                              *session + "/logs/raylet.log");
     if (!raylet.ok()) Fail("the raylet did not start: " + raylet.status().message());
     Status written = WriteFileAtomically(*session + "/gcs_address", gcs_address);
     if (!written.ok()) Fail("cannot record the GCS address: " + written.message());
     std::string token_file = insecure_no_auth ? "" : *session + "/" + kAuthTokenFileName;
     if (*format == "json") {
-      std::cout << nlohmann::json{{"address", gcs_address}, {"session_dir", *session}, {"raylet", *raylet},
-                                  {"auth", !insecure_no_auth}, {"auth_token_file", token_file}}
+      std::cout << nlohmann::json{{"address", gcs_address},
+                                  {"session_dir", *session},
+                                  {"raylet", *raylet},
+                                  {"auth", !insecure_no_auth},
+                                  {"auth_token_file", token_file}}
                        .dump(2)
                 << "\n";
       return 0;
@@ -229,24 +234,31 @@ struct ClusterCommands::Impl {
 
   // What to type next. The token itself is never printed (terminals get
   // logged); the commands read it from the 0600 file.
-  void PrintStarted(const std::string& session, const std::string& gcs_address, const std::string& raylet,
-                    const std::string& token_file) const {
+  void PrintStarted(const std::string& session, const std::string& gcs_address,
+                    const std::string& raylet, const std::string& token_file) const {
     std::string token = token_file.empty() ? "" : "RAYK_AUTH_TOKEN=$(cat " + token_file + ") ";
     std::string insecure = token_file.empty() ? " --insecure-no-auth" : "";
-    std::cout << (head ? "Started a rayk cluster" : "Joined the rayk cluster") << " (session " << session << ")\n"
+    std::cout << (head ? "Started a rayk cluster" : "Joined the rayk cluster") << " (session "
+              << session << ")\n"
               << "  GCS address: " << gcs_address << "\n"
               << "  raylet:      " << raylet << "\n";
     if (token_file.empty()) {
-      std::cout << "  WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach these ports\n"
+      std::cout << "  WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach "
+                   "these ports\n"
                 << "  can read and change the cluster and run code on it. Drivers and tools need\n"
                 << "  [transport.zmq] auth = false in their plugins.toml.\n\n";
     } else {
-      std::cout << "  token:       " << token_file << " (mode 0600; every node and driver needs it)\n\n";
+      std::cout << "  token:       " << token_file
+                << " (mode 0600; every node and driver needs it)\n\n";
     }
-    std::cout << "Run a driver against it:  " << token << "RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
-              << "                      or  " << token << "rayk run libmy_job.so --address " << gcs_address << "\n"
-              << "Add a node:               " << token << "rayk start --address " << gcs_address << insecure << "\n"
-              << "                          (on another host, copy the token there first, e.g. with scp)\n"
+    std::cout << "Run a driver against it:  " << token << "RAYK_ADDRESS=" << gcs_address
+              << " ./my_driver\n"
+              << "                      or  " << token << "rayk run libmy_job.so --address "
+              << gcs_address << "\n"
+              << "Add a node:               " << token << "rayk start --address " << gcs_address
+              << insecure << "\n"
+              << "                          (on another host, copy the token there first, e.g. "
+                 "with scp)\n"
               << "See it:                   rayk status\n"
               << "Stop it:                  rayk stop\n";
   }
@@ -305,8 +317,9 @@ struct ClusterCommands::Impl {
   }
 
   protocol::ClusterStatus GetStatus(std::string* gcs_out = nullptr) {
-    auto status = protocol::Decode<protocol::ClusterStatus>(
-        AskGcs(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}), gcs_out));
+    auto status = protocol::Decode<protocol::ClusterStatus>(AskGcs(
+        protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+        gcs_out));
     if (!status.ok()) Fail(status.status().message());
     return std::move(*status);
   }
@@ -341,8 +354,9 @@ struct ClusterCommands::Impl {
       if (!node.alive) continue;
       auto raylet = cli_transport->Connect(node.raylet_address);
       if (!raylet.ok()) Fail(raylet.status().message());
-      auto reply = (*raylet)->CallSync(protocol::Encode(protocol::MessageType::kGetStoreStats, protocol::Empty{}),
-                                       std::chrono::milliseconds(5000));
+      auto reply = (*raylet)->CallSync(
+          protocol::Encode(protocol::MessageType::kGetStoreStats, protocol::Empty{}),
+          std::chrono::milliseconds(5000));
       if (!reply.ok()) {
         text << "node " << node.node_id.Hex().substr(0, 8) << ": no answer from its raylet at "
              << node.raylet_address << " (" << reply.status().message() << ")\n";
@@ -352,27 +366,39 @@ struct ClusterCommands::Impl {
       if (!stats.ok()) Fail(stats.status().message());
       nlohmann::json largest = nlohmann::json::array();
       for (const auto& o : stats->largest) {
-        largest.push_back({{"object_id", o.object_id.Hex()}, {"size", o.size}, {"primary", o.primary},
-                           {"pinned", o.pinned}, {"spilled", o.spilled}, {"in_memory", o.in_memory},
+        largest.push_back({{"object_id", o.object_id.Hex()},
+                           {"size", o.size},
+                           {"primary", o.primary},
+                           {"pinned", o.pinned},
+                           {"spilled", o.spilled},
+                           {"in_memory", o.in_memory},
                            {"creator_pid", o.creator_pid}});
       }
-      out.push_back({{"node_id", node.node_id.Hex()}, {"plugin", stats->plugin},
-                     {"capacity_bytes", stats->capacity_bytes}, {"used_bytes", stats->used_bytes},
-                     {"pinned_bytes", stats->pinned_bytes}, {"spilled_bytes", stats->spilled_bytes},
-                     {"num_objects", stats->num_objects}, {"num_evicted", stats->num_evicted},
-                     {"num_spilled", stats->num_spilled}, {"largest", largest}});
-      text << "Node " << node.node_id.Hex().substr(0, 8) << " (" << AddressFromEndpoint(node.raylet_address)
-           << "), store '" << stats->plugin << "'\n"
-           << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes) << ", pinned "
-           << Bytes(stats->pinned_bytes) << ", spilled " << Bytes(stats->spilled_bytes) << ", "
-           << stats->num_objects << " objects (" << stats->num_evicted << " evicted, " << stats->num_spilled
-           << " spilled so far)\n";
+      out.push_back({{"node_id", node.node_id.Hex()},
+                     {"plugin", stats->plugin},
+                     {"capacity_bytes", stats->capacity_bytes},
+                     {"used_bytes", stats->used_bytes},
+                     {"pinned_bytes", stats->pinned_bytes},
+                     {"spilled_bytes", stats->spilled_bytes},
+                     {"num_objects", stats->num_objects},
+                     {"num_evicted", stats->num_evicted},
+                     {"num_spilled", stats->num_spilled},
+                     {"largest", largest}});
+      text << "Node " << node.node_id.Hex().substr(0, 8) << " ("
+           << AddressFromEndpoint(node.raylet_address) << "), store '" << stats->plugin << "'\n"
+           << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes)
+           << ", pinned " << Bytes(stats->pinned_bytes) << ", spilled "
+           << Bytes(stats->spilled_bytes) << ", " << stats->num_objects << " objects ("
+           << stats->num_evicted << " evicted, " << stats->num_spilled << " spilled so far)\n";
       if (!stats->largest.empty()) {
-        std::vector<std::vector<std::string>> rows = {{"OBJECT", "SIZE", "COPY", "STATE", "CREATED BY PID"}};
+        std::vector<std::vector<std::string>> rows = {
+            {"OBJECT", "SIZE", "COPY", "STATE", "CREATED BY PID"}};
         for (const auto& o : stats->largest) {
-          std::string state = std::string(o.in_memory ? "in memory" : "on disk") + (o.pinned ? ", pinned" : "") +
+          std::string state = std::string(o.in_memory ? "in memory" : "on disk") +
+                              (o.pinned ? ", pinned" : "") +
                               (o.spilled && o.in_memory ? ", spilled" : "");
-          rows.push_back({o.object_id.Hex().substr(0, 16), Bytes(o.size), o.primary ? "primary" : "secondary", state,
+          rows.push_back({o.object_id.Hex().substr(0, 16), Bytes(o.size),
+                          o.primary ? "primary" : "secondary", state,
                           std::to_string(o.creator_pid)});
         }
         text << FormatTable(rows, "  ");
@@ -391,21 +417,27 @@ struct ClusterCommands::Impl {
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& n : status.nodes) {
-        out.push_back({{"node_id", n.node_id.Hex()}, {"address", n.raylet_address}, {"alive", n.alive},
-                       {"pid", n.pid}, {"total", nlohmann::json::parse(n.total.ToJson())},
-                       {"available", nlohmann::json::parse(n.available.ToJson())}, {"labels", n.labels},
-                       {"start_time_ms", n.start_time_ms}, {"death_time_ms", n.death_time_ms},
+        out.push_back({{"node_id", n.node_id.Hex()},
+                       {"address", n.raylet_address},
+                       {"alive", n.alive},
+                       {"pid", n.pid},
+                       {"total", nlohmann::json::parse(n.total.ToJson())},
+                       {"available", nlohmann::json::parse(n.available.ToJson())},
+                       {"labels", n.labels},
+                       {"start_time_ms", n.start_time_ms},
+                       {"death_time_ms", n.death_time_ms},
                        {"death_cause", n.death_cause}});
       }
       std::cout << out.dump(2) << "\n";
       return 0;
     }
-    std::printf("%-10s %-6s %-24s %-8s %-20s %s\n", "NODE", "STATE", "ADDRESS", "PID", "STARTED", "RESOURCES");
+    std::printf("%-10s %-6s %-24s %-8s %-20s %s\n", "NODE", "STATE", "ADDRESS", "PID", "STARTED",
+                "RESOURCES");
     for (const auto& n : status.nodes) {
       std::printf("%-10s %-6s %-24s %-8lld %-20s %s%s\n", n.node_id.Hex().substr(0, 8).c_str(),
                   n.alive ? "ALIVE" : "DEAD", AddressFromEndpoint(n.raylet_address).c_str(),
-                  static_cast<long long>(n.pid), FormatTime(n.start_time_ms).c_str(), n.total.ToJson().c_str(),
-                  n.alive ? "" : ("  (" + n.death_cause + ")").c_str());
+                  static_cast<long long>(n.pid), FormatTime(n.start_time_ms).c_str(),
+                  n.total.ToJson().c_str(), n.alive ? "" : ("  (" + n.death_cause + ")").c_str());
     }
     if (status.nodes.empty()) std::printf("(no nodes)\n");
     return 0;
@@ -416,21 +448,27 @@ struct ClusterCommands::Impl {
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& j : status.jobs) {
-        out.push_back({{"job_id", j.job_id.Hex()}, {"status", j.finished ? "FINISHED" : "RUNNING"},
-                       {"driver_pid", j.driver_pid}, {"driver_address", j.driver_address},
-                       {"start_time_ms", j.start_time_ms}, {"end_time_ms", j.end_time_ms},
+        out.push_back({{"job_id", j.job_id.Hex()},
+                       {"status", j.finished ? "FINISHED" : "RUNNING"},
+                       {"driver_pid", j.driver_pid},
+                       {"driver_address", j.driver_address},
+                       {"start_time_ms", j.start_time_ms},
+                       {"end_time_ms", j.end_time_ms},
                        {"code_libraries", j.code_libraries}});
       }
       std::cout << out.dump(2) << "\n";
       return 0;
     }
-    std::printf("%-10s %-9s %-8s %-20s %-20s %s\n", "JOB", "STATUS", "DRIVER", "STARTED", "ENDED", "CODE");
+    std::printf("%-10s %-9s %-8s %-20s %-20s %s\n", "JOB", "STATUS", "DRIVER", "STARTED", "ENDED",
+                "CODE");
     for (const auto& j : status.jobs) {
       std::string code;
-      for (const std::string& lib : j.code_libraries) code += (code.empty() ? "" : ",") + std::filesystem::path(lib).filename().string();
+      for (const std::string& lib : j.code_libraries)
+        code += (code.empty() ? "" : ",") + std::filesystem::path(lib).filename().string();
       std::printf("%-10s %-9s %-8lld %-20s %-20s %s\n", j.job_id.Hex().substr(0, 8).c_str(),
                   j.finished ? "FINISHED" : "RUNNING", static_cast<long long>(j.driver_pid),
-                  FormatTime(j.start_time_ms).c_str(), FormatTime(j.end_time_ms).c_str(), code.c_str());
+                  FormatTime(j.start_time_ms).c_str(), FormatTime(j.end_time_ms).c_str(),
+                  code.c_str());
     }
     if (status.jobs.empty()) std::printf("(no jobs)\n");
     return 0;
@@ -445,18 +483,26 @@ struct ClusterCommands::Impl {
       if (!reply.ok()) Fail("kv: " + reply.status().message());
       return std::move(*reply);
     };
-    std::string where = kv_namespace.empty() ? "the default namespace" : "namespace '" + kv_namespace + "'";
+    std::string where =
+        kv_namespace.empty() ? "the default namespace" : "namespace '" + kv_namespace + "'";
     if (kv_get->parsed()) {
       protocol::KvReply reply = call(MessageType::kKvGet);
-      if (!reply.found) Fail("kv get: no key '" + kv_key + "' in " + where + " ('rayk kv list' shows the keys)");
+      if (!reply.found)
+        Fail("kv get: no key '" + kv_key + "' in " + where + " ('rayk kv list' shows the keys)");
       if (*format == "json") {
-        std::cout << nlohmann::json{{"key", kv_key}, {"namespace", kv_namespace}, {"value", reply.value}}.dump() << "\n";
+        std::cout << nlohmann::json{{"key", kv_key},
+                                    {"namespace", kv_namespace},
+                                    {"value", reply.value}}
+                         .dump()
+                  << "\n";
       } else {
         std::cout << reply.value << "\n";
       }
     } else if (kv_put->parsed()) {
       protocol::KvReply reply = call(MessageType::kKvPut);
-      if (!reply.found) Fail("kv put: key '" + kv_key + "' already exists in " + where + "; drop --no-overwrite to replace it");
+      if (!reply.found)
+        Fail("kv put: key '" + kv_key + "' already exists in " + where +
+             "; drop --no-overwrite to replace it");
     } else if (kv_delete->parsed()) {
       protocol::KvReply reply = call(MessageType::kKvDelete);
       if (!reply.found) Fail("kv delete: no key '" + kv_key + "' in " + where);
@@ -478,21 +524,29 @@ struct ClusterCommands::Impl {
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& a : list->actors) {
-        out.push_back({{"actor_id", a.actor_id.Hex()}, {"class", a.class_name}, {"name", a.name},
-                       {"state", protocol::ActorStateName(a.state)}, {"node_id", a.node_id.Hex()}, {"pid", a.pid},
-                       {"restarts", a.restarts}, {"job_id", a.job_id.Hex()}, {"detached", a.detached},
+        out.push_back({{"actor_id", a.actor_id.Hex()},
+                       {"class", a.class_name},
+                       {"name", a.name},
+                       {"state", protocol::ActorStateName(a.state)},
+                       {"node_id", a.node_id.Hex()},
+                       {"pid", a.pid},
+                       {"restarts", a.restarts},
+                       {"job_id", a.job_id.Hex()},
+                       {"detached", a.detached},
                        {"death_cause", a.death_cause}});
       }
       std::cout << out.dump(2) << "\n";
       return 0;
     }
-    std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %s\n", "ACTOR", "CLASS", "NAME", "STATE", "NODE", "PID",
-                "RESTARTS");
+    std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %s\n", "ACTOR", "CLASS", "NAME", "STATE",
+                "NODE", "PID", "RESTARTS");
     for (const auto& a : list->actors) {
-      std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %d%s\n", a.actor_id.Hex().substr(0, 8).c_str(),
-                  a.class_name.c_str(), a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
-                  a.node_id.IsNil() ? "-" : a.node_id.Hex().substr(0, 8).c_str(), static_cast<long long>(a.pid),
-                  a.restarts, a.death_cause.empty() ? "" : ("  (" + a.death_cause + ")").c_str());
+      std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %d%s\n",
+                  a.actor_id.Hex().substr(0, 8).c_str(), a.class_name.c_str(),
+                  a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
+                  a.node_id.IsNil() ? "-" : a.node_id.Hex().substr(0, 8).c_str(),
+                  static_cast<long long>(a.pid), a.restarts,
+                  a.death_cause.empty() ? "" : ("  (" + a.death_cause + ")").c_str());
     }
     if (list->actors.empty()) std::printf("(no actors)\n");
     return 0;
@@ -509,13 +563,19 @@ struct ClusterCommands::Impl {
       for (const auto& node : status.nodes) {
         ResourceSet used = node.total;
         used.Subtract(node.available);
-        nodes.push_back({{"node_id", node.node_id.Hex()}, {"address", node.raylet_address}, {"alive", node.alive},
-                         {"state", node.alive ? "ALIVE" : "DEAD"}, {"pid", node.pid},
+        nodes.push_back({{"node_id", node.node_id.Hex()},
+                         {"address", node.raylet_address},
+                         {"alive", node.alive},
+                         {"state", node.alive ? "ALIVE" : "DEAD"},
+                         {"pid", node.pid},
                          {"total", nlohmann::json::parse(node.total.ToJson())},
                          {"used", nlohmann::json::parse(used.ToJson())},
-                         {"available", nlohmann::json::parse(node.available.ToJson())}, {"workers", node.num_workers},
-                         {"pending_demands", node.pending_demands}, {"infeasible_demands", node.infeasible_demands},
-                         {"labels", node.labels}, {"death_cause", node.death_cause}});
+                         {"available", nlohmann::json::parse(node.available.ToJson())},
+                         {"workers", node.num_workers},
+                         {"pending_demands", node.pending_demands},
+                         {"infeasible_demands", node.infeasible_demands},
+                         {"labels", node.labels},
+                         {"death_cause", node.death_cause}});
       }
       ResourceSet available = summary.total;
       available.Subtract(summary.used);
@@ -523,7 +583,8 @@ struct ClusterCommands::Impl {
         nlohmann::json out = nlohmann::json::array();
         for (const auto& [text, count] : CountDemands(demands)) {
           auto parsed = nlohmann::json::parse(text, nullptr, false);
-          out.push_back({{"resources", parsed.is_discarded() ? nlohmann::json(text) : parsed}, {"count", count}});
+          out.push_back({{"resources", parsed.is_discarded() ? nlohmann::json(text) : parsed},
+                         {"count", count}});
         }
         return out;
       };
@@ -531,20 +592,24 @@ struct ClusterCommands::Impl {
                                   {"nodes", nodes},
                                   {"alive_nodes", summary.alive},
                                   {"dead_nodes", summary.dead},
-                                  {"resources", {{"total", nlohmann::json::parse(summary.total.ToJson())},
-                                                 {"used", nlohmann::json::parse(summary.used.ToJson())},
-                                                 {"available", nlohmann::json::parse(available.ToJson())}}},
-                                  {"demand", {{"waiting", demand_json(summary.waiting)},
-                                              {"infeasible", demand_json(summary.infeasible)}}},
+                                  {"resources",
+                                   {{"total", nlohmann::json::parse(summary.total.ToJson())},
+                                    {"used", nlohmann::json::parse(summary.used.ToJson())},
+                                    {"available", nlohmann::json::parse(available.ToJson())}}},
+                                  {"demand",
+                                   {{"waiting", demand_json(summary.waiting)},
+                                    {"infeasible", demand_json(summary.infeasible)}}},
                                   {"jobs", {{"total", status.jobs.size()}, {"running", running}}},
-                                  {"gcs", {{"restarts", status.gcs.restarts},
-                                           {"start_time_ms", status.gcs.start_time_ms},
-                                           {"lost_state", status.gcs.lost_state}}}}.dump(2)
+                                  {"gcs",
+                                   {{"restarts", status.gcs.restarts},
+                                    {"start_time_ms", status.gcs.start_time_ms},
+                                    {"lost_state", status.gcs.lost_state}}}}
+                       .dump(2)
                 << "\n";
       return 0;
     }
-    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes: " << summary.alive << " alive, "
-              << summary.dead << " dead\n";
+    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes: " << summary.alive
+              << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;
     for (const auto& node : status.nodes) {
@@ -556,12 +621,15 @@ struct ClusterCommands::Impl {
     for (const auto& node : status.nodes) {
       ResourceSet used = node.total;
       used.Subtract(node.available);
-      std::vector<std::string> row = {node.node_id.Hex().substr(0, 8), node.alive ? "ALIVE" : "DEAD",
-                                      AddressFromEndpoint(node.raylet_address), std::to_string(node.pid),
-                                      node.alive ? std::to_string(node.num_workers) : "-"};
+      std::vector<std::string> row = {
+          node.node_id.Hex().substr(0, 8), node.alive ? "ALIVE" : "DEAD",
+          AddressFromEndpoint(node.raylet_address), std::to_string(node.pid),
+          node.alive ? std::to_string(node.num_workers) : "-"};
       for (const std::string& name : names) {
         double total = node.total.Get(name);
-        row.push_back(total == 0 ? "-" : (node.alive ? FormatAmount(used.Get(name)) : "-") + "/" + FormatAmount(total));
+        row.push_back(total == 0 ? "-"
+                                 : (node.alive ? FormatAmount(used.Get(name)) : "-") + "/" +
+                                       FormatAmount(total));
       }
       row.push_back(node.labels.empty() ? "-" : FormatLabels(node.labels));
       rows.push_back(std::move(row));
@@ -569,21 +637,25 @@ struct ClusterCommands::Impl {
     std::cout << FormatTable(rows);
     if (status.nodes.empty()) std::cout << "  (no nodes)\n";
     for (const auto& node : status.nodes) {
-      if (!node.alive) std::cout << "  " << node.node_id.Hex().substr(0, 8) << " died: " << node.death_cause << "\n";
+      if (!node.alive)
+        std::cout << "  " << node.node_id.Hex().substr(0, 8) << " died: " << node.death_cause
+                  << "\n";
     }
     std::cout << "\nResources (alive nodes)\n";
     for (const auto& [name, amount] : summary.total.amounts()) {
-      std::cout << "  " << FormatAmount(summary.used.Get(name)) << "/" << FormatAmount(amount) << " " << name
-                << " used\n";
+      std::cout << "  " << FormatAmount(summary.used.Get(name)) << "/" << FormatAmount(amount)
+                << " " << name << " used\n";
     }
     std::cout << "\nPending demand\n";
     if (summary.waiting.empty() && summary.infeasible.empty()) std::cout << "  (none)\n";
-    if (!summary.waiting.empty()) std::cout << "  waiting for resources: " << FormatDemands(summary.waiting) << "\n";
+    if (!summary.waiting.empty())
+      std::cout << "  waiting for resources: " << FormatDemands(summary.waiting) << "\n";
     if (!summary.infeasible.empty()) {
-      std::cout << "  infeasible (no alive node has this much in total): " << FormatDemands(summary.infeasible)
-                << "\n";
+      std::cout << "  infeasible (no alive node has this much in total): "
+                << FormatDemands(summary.infeasible) << "\n";
     }
-    std::cout << "\nJobs: " << running << " running, " << status.jobs.size() - running << " finished\n";
+    std::cout << "\nJobs: " << running << " running, " << status.jobs.size() - running
+              << " finished\n";
     if (status.gcs.restarts > 0) {
       std::cout << "\nGCS: restarted " << status.gcs.restarts << " time(s), last at "
                 << FormatTime(status.gcs.start_time_ms) << "\n";
@@ -595,13 +667,15 @@ struct ClusterCommands::Impl {
   int Run() {
     if (!address.empty()) setenv("RAYK_ADDRESS", address.c_str(), 1);
     std::string path = std::filesystem::absolute(job_library).string();
-    if (!std::filesystem::exists(path)) Fail("job library " + path + " does not exist; build it with rayk_add_job()");
+    if (!std::filesystem::exists(path))
+      Fail("job library " + path + " does not exist; build it with rayk_add_job()");
     void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
     if (handle == nullptr) Fail(std::string("cannot load job library ") + path + ": " + dlerror());
     using Main = int (*)(int, char**);
     auto entry = reinterpret_cast<Main>(dlsym(handle, "main"));
     if (entry == nullptr) {
-      Fail("job library " + path + " has no entry point; define int main(int, char**) in it (rayk_add_job does)");
+      Fail("job library " + path +
+           " has no entry point; define int main(int, char**) in it (rayk_add_job does)");
     }
     std::vector<std::string> args = {path};
     args.insert(args.end(), job_args.begin(), job_args.end());
@@ -612,7 +686,8 @@ struct ClusterCommands::Impl {
   }
 };
 
-ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std::make_shared<Impl>()) {
+ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
+    : impl_(std::make_shared<Impl>()) {
   Impl& d = *impl_;
   d.format = format;
   auto add_format = [format](CLI::App* command) {
@@ -624,14 +699,17 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.start->add_flag("--head", d.head, "start a new cluster: a GCS server and this node's raylet");
   d.start->add_option("--address", d.address, "join the cluster whose GCS is at HOST:PORT");
   d.start->add_option("--port", d.port, "the GCS port with --head")->capture_default_str();
-  d.start->add_option("--node-ip-address", d.node_ip,
-                      "this node's address, which other hosts reach (\"auto\": the primary one; "
-                      "default: loopback for --head, the address routing to the head when joining)");
+  d.start->add_option(
+      "--node-ip-address", d.node_ip,
+      "this node's address, which other hosts reach (\"auto\": the primary one; "
+      "default: loopback for --head, the address routing to the head when joining)");
   d.start->add_option("--num-cpus", d.num_cpus, "CPUs this node offers (default: all)");
   d.start->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
   d.start->add_option("--labels", d.labels, "node labels as JSON, e.g. '{\"zone\": \"a\"}'");
-  d.start->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
-                      "with --head: a node silent this long is marked dead")->capture_default_str();
+  d.start
+      ->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
+                   "with --head: a node silent this long is marked dead")
+      ->capture_default_str();
   d.AddConfigOptions(d.start);
   d.AddAuthOption(d.start);
   d.start->add_flag("--insecure-no-auth", d.insecure_no_auth,
@@ -639,9 +717,11 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
                     "controls the cluster");
   add_format(d.start);
 
-  d.stop = app->add_subcommand("stop", "stop the processes rayk start and rayk dev up recorded in their sessions");
+  d.stop = app->add_subcommand(
+      "stop", "stop the processes rayk start and rayk dev up recorded in their sessions");
   d.status = app->add_subcommand("status", "nodes, resources (total/used), pending demand");
-  d.status->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  d.status->add_option("--address", d.address,
+                       "the GCS (default: $RAYK_ADDRESS, else the latest session)");
   d.status->add_option("--config", d.config_file, "plugins.toml naming the transport");
   d.AddAuthOption(d.status);
   add_format(d.status);
@@ -652,17 +732,21 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.list_nodes = d.list->add_subcommand("nodes", "id, state, address, pid, start time, resources");
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
   for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs}) {
-    command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    command->add_option("--address", d.address,
+                        "the GCS (default: $RAYK_ADDRESS, else the latest session)");
     d.AddAuthOption(command);
     add_format(command);
   }
 
-  d.memory = app->add_subcommand("memory", "each node's object store: capacity, used, pinned, spilled, largest objects");
-  d.memory->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+  d.memory = app->add_subcommand(
+      "memory", "each node's object store: capacity, used, pinned, spilled, largest objects");
+  d.memory->add_option("--address", d.address,
+                       "the GCS (default: $RAYK_ADDRESS, else the latest session)");
   d.AddAuthOption(d.memory);
   add_format(d.memory);
 
-  d.kv = app->add_subcommand("kv", "the cluster's internal key-value store (rayk::KvPut and friends)");
+  d.kv =
+      app->add_subcommand("kv", "the cluster's internal key-value store (rayk::KvPut and friends)");
   d.kv->require_subcommand(1);
   d.kv_get = d.kv->add_subcommand("get", "print a key's value");
   d.kv_put = d.kv->add_subcommand("put", "store a value under a key");
@@ -676,26 +760,35 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.kv_list->add_option("PREFIX", d.kv_key, "only keys starting with this");
   for (CLI::App* command : {d.kv_get, d.kv_put, d.kv_delete, d.kv_list}) {
     command->add_option("--namespace", d.kv_namespace, "the keys' namespace (default: \"\")");
-    command->add_option("--address", d.address, "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    command->add_option("--address", d.address,
+                        "the GCS (default: $RAYK_ADDRESS, else the latest session)");
     d.AddAuthOption(command);
     add_format(command);
   }
 
-  d.run = app->add_subcommand("run", "run a job library's main() as the driver: rayk run libjob.so -- args");
-  d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")->required();
+  d.run = app->add_subcommand(
+      "run", "run a job library's main() as the driver: rayk run libjob.so -- args");
+  d.run->add_option("LIBRARY", d.job_library, "the job's shared library (built with rayk_add_job)")
+      ->required();
   d.run->add_option("--address", d.address, "run against this cluster (default: an embedded one)");
   d.AddAuthOption(d.run);
   d.run->add_option("ARGS", d.job_args, "arguments for the job's main, after --");
 
-  d.gcs_server = app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
+  d.gcs_server =
+      app->add_subcommand("gcs-server", "(internal) run a GCS server; rayk start launches it");
   d.gcs_server->add_option("--port", d.gcs.port, "port to serve on (0: any free port)");
-  d.gcs_server->add_option("--publisher-port", d.gcs.publisher_port, "port to publish on (0: any free port)");
-  d.gcs_server->add_option("--node-timeout-ms", d.gcs.node_timeout_ms, "a node silent this long is marked dead");
-  d.gcs_server->add_option("--restarts", d.gcs.restarts, "how many times the supervisor restarted it");
-  d.gcs_server->add_flag("--supervise", d.gcs.supervise, "supervise a GCS server, restarting it when it dies");
+  d.gcs_server->add_option("--publisher-port", d.gcs.publisher_port,
+                           "port to publish on (0: any free port)");
+  d.gcs_server->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
+                           "a node silent this long is marked dead");
+  d.gcs_server->add_option("--restarts", d.gcs.restarts,
+                           "how many times the supervisor restarted it");
+  d.gcs_server->add_flag("--supervise", d.gcs.supervise,
+                         "supervise a GCS server, restarting it when it dies");
   d.gcs_server->add_option("--session-dir", d.session_dir, "session folder")->required();
   d.gcs_server->add_option("--node-ip-address", d.node_ip, "the address to serve on");
-  d.gcs_server->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
+  d.gcs_server->add_flag("--exit-with-parent", d.exit_with_parent,
+                         "end when the starting process ends");
   d.AddConfigOptions(d.gcs_server);
   d.gcs_server->group("Internal");
 
@@ -706,7 +799,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format) : impl_(std
   d.raylet->add_option("--num-cpus", d.num_cpus, "CPUs this node offers");
   d.raylet->add_option("--resources", d.resources, "extra resources as JSON");
   d.raylet->add_option("--labels", d.labels, "node labels as JSON");
-  d.raylet->add_flag("--exit-with-parent", d.exit_with_parent, "end when the starting process ends");
+  d.raylet->add_flag("--exit-with-parent", d.exit_with_parent,
+                     "end when the starting process ends");
   d.AddConfigOptions(d.raylet);
   d.raylet->group("Internal");
 
@@ -737,7 +831,8 @@ std::optional<int> ClusterCommands::Run() {
   if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
-    return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus), ParseLabels(d.labels));
+    return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus),
+                            ParseLabels(d.labels));
   }
   if (d.worker->parsed()) {
     WorkerProcessOptions worker;

@@ -3,10 +3,9 @@
 // raylet, worker), which `rayk start` and rayk::Init() launch.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace rayk::cli {
 

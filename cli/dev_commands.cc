@@ -6,15 +6,14 @@
 #include <filesystem>
 #include <functional>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "cli_common.h"
-#include "process/daemons.h"
-#include "rayk/plugin/scheduling_util.h"
 #include "process/cluster_secret.h"
+#include "process/daemons.h"
 #include "process/session.h"
+#include "rayk/plugin/scheduling_util.h"
 
 namespace rayk::cli {
 

@@ -11,11 +11,10 @@
 // join later) can be run and tested on one machine.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace rayk::cli {
 

@@ -1,12 +1,11 @@
 // The `rayk` command: one binary, one subcommand per verb (DESIGN.md section 6).
 // Output is for people by default and for programs with --format json.
+#include <CLI/CLI.hpp>
 #include <cstdlib>
 #include <iostream>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
-
-#include <CLI/CLI.hpp>
-#include <nlohmann/json.hpp>
 
 #include "cluster_commands.h"
 #include "dev_commands.h"
@@ -36,7 +35,8 @@ struct ConfigOptions {
     command->add_option("--config", file,
                         "plugins.toml to use (default: $RAYK_CONFIG, else the installed "
                         "share/rayk/plugins.toml, else built-in)");
-    command->add_option("--set", sets, "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
+    command->add_option("--set", sets,
+                        "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
     for (PluginKind kind : Config::kSlots) {
       command->add_option_function<std::string>(
           std::string("--") + rayk::PluginKindName(kind),
@@ -58,7 +58,9 @@ struct ConfigOptions {
 };
 
 std::string Selected(const Config& config, const PluginInfo& info) {
-  return config.slot(info.kind).plugin == info.name || config.slot(info.kind).plugin == info.path ? "*" : "";
+  return config.slot(info.kind).plugin == info.name || config.slot(info.kind).plugin == info.path
+             ? "*"
+             : "";
 }
 
 int PluginsList(const Config& config, bool json) {
@@ -79,16 +81,20 @@ int PluginsList(const Config& config, bool json) {
   if (json) {
     nlohmann::json out = nlohmann::json::array();
     for (const PluginInfo& p : plugins) {
-      out.push_back({{"kind", rayk::PluginKindName(p.kind)}, {"name", p.name}, {"version", p.version},
-                     {"summary", p.summary}, {"path", p.path}, {"selected", !Selected(config, p).empty()}});
+      out.push_back({{"kind", rayk::PluginKindName(p.kind)},
+                     {"name", p.name},
+                     {"version", p.version},
+                     {"summary", p.summary},
+                     {"path", p.path},
+                     {"selected", !Selected(config, p).empty()}});
     }
     std::cout << nlohmann::json{{"plugins", out}, {"errors", errors}}.dump(2) << "\n";
     return 0;
   }
   std::printf("%-3s %-10s %-14s %-8s %s\n", "", "KIND", "NAME", "VERSION", "SUMMARY");
   for (const PluginInfo& p : plugins) {
-    std::printf("%-3s %-10s %-14s %-8s %s\n", Selected(config, p).c_str(), rayk::PluginKindName(p.kind),
-                p.name.c_str(), p.version.c_str(), p.summary.c_str());
+    std::printf("%-3s %-10s %-14s %-8s %s\n", Selected(config, p).c_str(),
+                rayk::PluginKindName(p.kind), p.name.c_str(), p.version.c_str(), p.summary.c_str());
     std::printf("%-3s %-10s %s\n", "", "", p.path.c_str());
   }
   std::printf("\n* = selected by %s\n", config.source().c_str());
@@ -99,9 +105,9 @@ int PluginsList(const Config& config, bool json) {
 // What a setting's spec allows, as `rayk plugins info` shows it; "" for anything of its type.
 std::string Allowed(const rayk::SettingSpec& spec) {
   if (spec.choices != nullptr) return std::string("one of ") + spec.choices;
-  std::string max = spec.max == nullptr                  ? ""
+  std::string max = spec.max == nullptr                 ? ""
                     : std::string(spec.max) == "memory" ? "RAM + swap"
-                                                         : spec.max;
+                                                        : spec.max;
   if (spec.min && spec.max) return std::string("from ") + spec.min + " to " + max;
   if (spec.min) return std::string("at least ") + spec.min;
   if (spec.max) return "at most " + max;
@@ -118,7 +124,8 @@ int PluginsInfo(const Config& config, const std::string& name, bool json) {
   if (matches.empty()) {
     std::string available;
     for (const PluginInfo& p : loader.List()) {
-      available += (available.empty() ? "" : ", ") + std::string(rayk::PluginKindName(p.kind)) + "/" + p.name;
+      available += (available.empty() ? "" : ", ") + std::string(rayk::PluginKindName(p.kind)) +
+                   "/" + p.name;
     }
     Fail("no plugin named '" + name + "'; available: " + (available.empty() ? "none" : available));
   }
@@ -126,23 +133,31 @@ int PluginsInfo(const Config& config, const std::string& name, bool json) {
   for (const PluginInfo& p : matches) {
     nlohmann::json settings = nlohmann::json::array();
     if (!json) {
-      std::printf("%s plugin '%s' version %s\n  %s\n  file: %s\n", rayk::PluginKindName(p.kind), p.name.c_str(),
-                  p.version.c_str(), p.summary.c_str(), p.path.c_str());
-      std::printf("  settings ([%s.%s] in plugins.toml):%s\n", rayk::PluginKindName(p.kind), p.name.c_str(),
-                  p.settings.empty() ? " none" : "");
+      std::printf("%s plugin '%s' version %s\n  %s\n  file: %s\n", rayk::PluginKindName(p.kind),
+                  p.name.c_str(), p.version.c_str(), p.summary.c_str(), p.path.c_str());
+      std::printf("  settings ([%s.%s] in plugins.toml):%s\n", rayk::PluginKindName(p.kind),
+                  p.name.c_str(), p.settings.empty() ? " none" : "");
     }
     for (const rayk::SettingSpec& s : p.settings) {
       const char* fallback = s.default_value ? s.default_value : "(required)";
       std::string allowed = Allowed(s);
-      settings.push_back({{"key", s.key}, {"type", rayk::SettingTypeName(s.type)}, {"default", fallback},
-                          {"help", s.help}, {"allowed", allowed}});
+      settings.push_back({{"key", s.key},
+                          {"type", rayk::SettingTypeName(s.type)},
+                          {"default", fallback},
+                          {"help", s.help},
+                          {"allowed", allowed}});
       if (!json) {
         std::printf("    %-18s %-8s default %-12s %s%s\n", s.key, rayk::SettingTypeName(s.type),
-                    fallback, s.help, allowed.empty() ? "" : (" Allowed: " + allowed + ".").c_str());
+                    fallback, s.help,
+                    allowed.empty() ? "" : (" Allowed: " + allowed + ".").c_str());
       }
     }
-    out.push_back({{"kind", rayk::PluginKindName(p.kind)}, {"name", p.name}, {"version", p.version},
-                   {"summary", p.summary}, {"path", p.path}, {"settings", settings}});
+    out.push_back({{"kind", rayk::PluginKindName(p.kind)},
+                   {"name", p.name},
+                   {"version", p.version},
+                   {"summary", p.summary},
+                   {"path", p.path},
+                   {"settings", settings}});
   }
   if (json) std::cout << out.dump(2) << "\n";
   return 0;
@@ -156,15 +171,19 @@ int ConfigCheck(const Config& config, bool json) {
     const rayk::SlotConfig& slot = config.slot(kind);
     auto info = loader.Find(kind, slot.plugin);
     if (!info.ok()) {
-      std::string where = slot.line > 0 ? config.source() + ":" + std::to_string(slot.line) + ": " : "";
+      std::string where =
+          slot.line > 0 ? config.source() + ":" + std::to_string(slot.line) + ": " : "";
       Fail(where + info.status().message());
     }
-    auto settings = PluginLoader::ValidateSettings(*info, config.Table(kind, info->name), config.source());
+    auto settings =
+        PluginLoader::ValidateSettings(*info, config.Table(kind, info->name), config.source());
     if (!settings.ok()) Fail(settings.status().message());
     const char* slot_name = rayk::PluginKindName(kind);
-    text += std::string("\n[") + slot_name + "]\nplugin = \"" + info->name + "\"  # " + info->path + "\n";
+    text += std::string("\n[") + slot_name + "]\nplugin = \"" + info->name + "\"  # " + info->path +
+            "\n";
     nlohmann::json values = nlohmann::json::object();
-    if (!settings->values().empty()) text += std::string("[") + slot_name + "." + info->name + "]\n";
+    if (!settings->values().empty())
+      text += std::string("[") + slot_name + "." + info->name + "]\n";
     for (const auto& [key, value] : settings->values()) {
       text += key + " = " + rayk::SettingValueToString(value) + "\n";
       std::visit([&](const auto& v) { values[key] = v; }, value);
@@ -195,7 +214,8 @@ int main(int argc, char** argv) {
   ConfigOptions options;
   CLI::App* plugins = app.add_subcommand("plugins", "list and describe the installed plugins");
   plugins->require_subcommand(1);
-  CLI::App* list = plugins->add_subcommand("list", "every plugin on the search path; * marks the selected ones");
+  CLI::App* list =
+      plugins->add_subcommand("list", "every plugin on the search path; * marks the selected ones");
   options.AddTo(list);
   add_format(list);
   CLI::App* info = plugins->add_subcommand("info", "one plugin's version, file and settings");
@@ -206,7 +226,8 @@ int main(int argc, char** argv) {
 
   CLI::App* config = app.add_subcommand("config", "inspect configuration files");
   config->require_subcommand(1);
-  CLI::App* check = config->add_subcommand("check", "validate plugins.toml and print the resolved configuration");
+  CLI::App* check =
+      config->add_subcommand("check", "validate plugins.toml and print the resolved configuration");
   std::string check_file;
   check->add_option("FILE", check_file,
                     "the file to check (default: $RAYK_CONFIG, else the installed one, else "

@@ -3,11 +3,10 @@
 // (cli/microbenchmark/), which this command loads; see microbenchmark.h.
 #pragma once
 
+#include <CLI/CLI.hpp>
 #include <memory>
 #include <optional>
 #include <string>
-
-#include <CLI/CLI.hpp>
 
 namespace rayk::cli {
 

@@ -21,13 +21,12 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "cluster_fixture.h"
 #include "segment.h"  // plugins/store/shm: ReapOrphanedSegments

@@ -49,14 +49,17 @@ inline CommandResult RunCommand(const std::string& command) {
   if (pipe == nullptr) return result;
   std::array<char, 4096> buffer;
   size_t n;
-  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0) result.output.append(buffer.data(), n);
+  while ((n = fread(buffer.data(), 1, buffer.size(), pipe)) > 0)
+    result.output.append(buffer.data(), n);
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
 }
 
 // Runs the rayk command built in this tree.
-inline CommandResult RunRayk(const std::string& args) { return RunCommand(std::string(RAYK_CLI_PATH) + " " + args); }
+inline CommandResult RunRayk(const std::string& args) {
+  return RunCommand(std::string(RAYK_CLI_PATH) + " " + args);
+}
 
 // Counts the lines of `text` (a one-line error has exactly one).
 // Whether process `pid` runs: it exists and is neither a zombie nor dead
@@ -77,7 +80,8 @@ inline int CountLines(const std::string& text) {
 }
 
 // Live processes (not zombies) whose command line mentions `text` (and `also`).
-inline std::vector<pid_t> ProcessesMentioning(const std::string& text, const std::string& also = "") {
+inline std::vector<pid_t> ProcessesMentioning(const std::string& text,
+                                              const std::string& also = "") {
   std::vector<pid_t> pids;
   for (const auto& entry : std::filesystem::directory_iterator("/proc")) {
     std::ifstream cmdline(entry.path() / "cmdline");

@@ -6,13 +6,13 @@
 // "Multi client" cases use actors or tasks that themselves submit work, as
 // Ray's do. Every remote function and actor here is registered with
 // RAYK_REMOTE in this library, which the workers load.
+#include <rayk/api.h>
+
 #include <algorithm>
 #include <cstdint>
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <rayk/api.h>
 
 #include "harness.h"
 
@@ -28,7 +28,9 @@ constexpr size_t kMediumElements = 10 * 1024 * 1024;
 constexpr double kMediumGigabytes = 0.08;
 
 // Half the machine's cores (at least one), as Ray sizes its n:n cases.
-int HalfTheCores() { return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2); }
+int HalfTheCores() {
+  return std::max(1, static_cast<int>(std::thread::hardware_concurrency()) / 2);
+}
 
 }  // namespace
 
@@ -79,7 +81,8 @@ class Server {
 void CallServers(std::vector<rayk::ActorHandle<Server>> servers, int n) {
   std::vector<rayk::ObjectRef<std::string>> refs;
   refs.reserve(n);
-  for (int i = 0; i < n; ++i) refs.push_back(servers[i % servers.size()].Task(&Server::SmallValue).Remote());
+  for (int i = 0; i < n; ++i)
+    refs.push_back(servers[i % servers.size()].Task(&Server::SmallValue).Remote());
   rayk::Get(refs);
 }
 
@@ -87,7 +90,9 @@ void CallServers(std::vector<rayk::ActorHandle<Server>> servers, int n) {
 class Client {
  public:
   explicit Client(std::vector<rayk::ActorHandle<Server>> servers) : servers_(std::move(servers)) {}
-  static Client* Create(std::vector<rayk::ActorHandle<Server>> servers) { return new Client(std::move(servers)); }
+  static Client* Create(std::vector<rayk::ActorHandle<Server>> servers) {
+    return new Client(std::move(servers));
+  }
 
   // n calls to each server.
   int SmallValueBatch(int n) {
@@ -115,9 +120,10 @@ class Client {
   std::vector<rayk::ActorHandle<Server>> servers_;
 };
 
-RAYK_REMOTE(SmallValue, PutSmallHundredTimes, PutMediumTenTimes, PutTenThousandSmall, SmallValueTasks,
-            CallServers, Server::Create, &Server::SmallValue, &Server::SmallValueArg, &Server::SmallValueBatch,
-            Client::Create, &Client::SmallValueBatch, &Client::SmallValueBatchArg);
+RAYK_REMOTE(SmallValue, PutSmallHundredTimes, PutMediumTenTimes, PutTenThousandSmall,
+            SmallValueTasks, CallServers, Server::Create, &Server::SmallValue,
+            &Server::SmallValueArg, &Server::SmallValueBatch, Client::Create,
+            &Client::SmallValueBatch, &Client::SmallValueBatchArg);
 
 // ---- the cases (run in the driver)
 
@@ -147,7 +153,8 @@ auto Submit(int n, F function, const A&... args) {
 }
 
 template <class T, class M>
-std::vector<rayk::ObjectRef<std::string>> CallMany(const rayk::ActorHandle<T>& actor, M method, int n) {
+std::vector<rayk::ObjectRef<std::string>> CallMany(const rayk::ActorHandle<T>& actor, M method,
+                                                   int n) {
   std::vector<rayk::ObjectRef<std::string>> refs;
   refs.reserve(n);
   for (int i = 0; i < n; ++i) refs.push_back(actor.Task(method).Remote());
@@ -211,7 +218,8 @@ void MultiClientTasksAsync(Timer& timer) {
   std::vector<rayk::ActorHandle<Server>> clients = Servers(kClients);
   timer.Run(kTasks * kClients, [&] {
     std::vector<rayk::ObjectRef<int>> refs;
-    for (const auto& client : clients) refs.push_back(client.Task(&Server::SmallValueBatch).Remote(kTasks));
+    for (const auto& client : clients)
+      refs.push_back(client.Task(&Server::SmallValueBatch).Remote(kTasks));
     WaitAll(refs);
   });
 }
@@ -235,7 +243,8 @@ void OneToNActorCallsAsync(Timer& timer) {
   constexpr int kCalls = 5000;
   std::vector<rayk::ActorHandle<Server>> servers = Servers(HalfTheCores());
   auto client = rayk::Actor(Client::Create).Remote(servers);
-  timer.Run(kCalls * servers.size(), [&] { rayk::Get(client.Task(&Client::SmallValueBatch).Remote(kCalls)); });
+  timer.Run(kCalls * servers.size(),
+            [&] { rayk::Get(client.Task(&Client::SmallValueBatch).Remote(kCalls)); });
 }
 
 void NToNActorCallsAsync(Timer& timer) {
@@ -252,7 +261,8 @@ void NToNActorCallsWithArgAsync(Timer& timer) {
   }
   timer.Run(kCalls * clients.size(), [&] {
     std::vector<rayk::ObjectRef<int>> refs;
-    for (const auto& client : clients) refs.push_back(client.Task(&Client::SmallValueBatchArg).Remote(kCalls));
+    for (const auto& client : clients)
+      refs.push_back(client.Task(&Client::SmallValueBatchArg).Remote(kCalls));
     WaitAll(refs);
   });
 }
@@ -267,7 +277,8 @@ const std::vector<Case>& Cases() {
       {"single_client_put_gigabytes", "gigabytes per second", SingleClientPutGigabytes},
       {"single_client_tasks_and_get_batch", "per second", SingleClientTasksAndGetBatch},
       {"multi_client_put_gigabytes", "gigabytes per second", MultiClientPutGigabytes},
-      {"single_client_get_object_containing_10k_refs", "per second", SingleClientGetObjectContaining10kRefs},
+      {"single_client_get_object_containing_10k_refs", "per second",
+       SingleClientGetObjectContaining10kRefs},
       {"single_client_wait_1k_refs", "per second", SingleClientWait1kRefs},
       {"single_client_tasks_sync", "per second", SingleClientTasksSync},
       {"single_client_tasks_async", "per second", SingleClientTasksAsync},

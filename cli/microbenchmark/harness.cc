@@ -1,14 +1,14 @@
 #include "harness.h"
 
+#include <rayk/api.h>
+
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <string>
-
-#include <nlohmann/json.hpp>
-#include <rayk/api.h>
 
 #include "microbenchmark.h"
 
@@ -91,12 +91,14 @@ void Timer::Run(double multiplier, const std::function<void()>& body) {
 
 }  // namespace rayk::microbenchmark
 
-extern "C" __attribute__((visibility("default"))) int rayk_microbenchmark_run(const char* options_json) {
+extern "C" __attribute__((visibility("default"))) int rayk_microbenchmark_run(
+    const char* options_json) {
   using namespace rayk::microbenchmark;
   nlohmann::json options = nlohmann::json::parse(options_json, nullptr, /*allow_exceptions=*/false);
   if (!options.is_object()) {
-    PrintError("microbenchmark: the options are not a JSON object (the rayk command and " RAYK_MICROBENCHMARK_LIBRARY
-               " do not match; rebuild both)");
+    PrintError(
+        "microbenchmark: the options are not a JSON object (the rayk command "
+        "and " RAYK_MICROBENCHMARK_LIBRARY " do not match; rebuild both)");
     return 1;
   }
   Settings settings;
@@ -139,7 +141,10 @@ extern "C" __attribute__((visibility("default"))) int rayk_microbenchmark_run(co
     }
     Result result = Summarize(*c, timer.samples());
     if (json) {
-      cases.push_back({{"name", result.name}, {"unit", result.unit}, {"mean", result.mean}, {"std", result.std},
+      cases.push_back({{"name", result.name},
+                       {"unit", result.unit},
+                       {"mean", result.mean},
+                       {"std", result.std},
                        {"trials", result.samples}});
     } else {
       std::printf("%s per second %.2f +- %.2f\n", result.name.c_str(), result.mean, result.std);

@@ -27,7 +27,8 @@ class LeastLoaded : public rayk::Scheduler {
   explicit LeastLoaded(const rayk::PluginContext& ctx)
       : resource_(ctx.settings().GetString("resource")) {
     if (resource_.empty()) {
-      throw std::invalid_argument(ctx.config_file + ": [scheduler.least_loaded] resource is empty; "
+      throw std::invalid_argument(ctx.config_file +
+                                  ": [scheduler.least_loaded] resource is empty; "
                                   "name the resource to rank nodes by, as in resource = \"CPU\"");
     }
   }

@@ -3,11 +3,11 @@
 // the recursion cannot deadlock however few CPUs there are.
 //
 //   build/bin/fibonacci [n]
+#include <rayk/api.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-
-#include <rayk/api.h>
 
 int64_t Fibonacci(int n) {
   if (n < 2) return n;

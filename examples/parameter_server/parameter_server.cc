@@ -3,16 +3,18 @@
 // them to the server through its handle. Fits y = 3x + 2 by gradient descent.
 //
 //   build/bin/parameter_server [rounds] [workers]
+#include <rayk/api.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <vector>
 
-#include <rayk/api.h>
-
 class ParameterServer {
  public:
   ParameterServer(double learning_rate) : rate_(learning_rate) {}
-  static ParameterServer* Create(double learning_rate) { return new ParameterServer(learning_rate); }
+  static ParameterServer* Create(double learning_rate) {
+    return new ParameterServer(learning_rate);
+  }
   std::vector<double> Weights() { return weights_; }
   std::vector<double> ApplyGradient(const std::vector<double>& gradient) {
     for (size_t i = 0; i < weights_.size(); ++i) weights_[i] -= rate_ * gradient[i];
@@ -42,7 +44,8 @@ std::vector<double> TrainStep(rayk::ActorHandle<ParameterServer> server, int sha
   auto weights = *rayk::Get(server.Task(&ParameterServer::Weights).Remote());
   return *rayk::Get(server.Task(&ParameterServer::ApplyGradient).Remote(Gradient(weights, shard)));
 }
-RAYK_REMOTE(ParameterServer::Create, &ParameterServer::Weights, &ParameterServer::ApplyGradient, TrainStep);
+RAYK_REMOTE(ParameterServer::Create, &ParameterServer::Weights, &ParameterServer::ApplyGradient,
+            TrainStep);
 
 int main(int argc, char** argv) {
   int rounds = argc > 1 ? std::atoi(argv[1]) : 200;
@@ -55,8 +58,8 @@ int main(int argc, char** argv) {
     rayk::Get(steps);
   }
   auto weights = *rayk::Get(server.Task(&ParameterServer::Weights).Remote());
-  std::printf("after %d rounds of %d workers: y = %.3f x + %.3f (target y = 3x + 2)\n", rounds, workers, weights[0],
-              weights[1]);
+  std::printf("after %d rounds of %d workers: y = %.3f x + %.3f (target y = 3x + 2)\n", rounds,
+              workers, weights[0], weights[1]);
   rayk::Shutdown();
   return 0;
 }

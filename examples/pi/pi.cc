@@ -2,13 +2,13 @@
 // unit square and counts those inside the quarter circle.
 //
 //   build/bin/pi [tasks] [samples_per_task]
+#include <rayk/api.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <random>
 #include <vector>
-
-#include <rayk/api.h>
 
 int64_t CountInside(int64_t samples, uint64_t seed) {
   std::mt19937_64 rng(seed);
@@ -27,11 +27,13 @@ int main(int argc, char** argv) {
   int64_t samples = argc > 2 ? std::atoll(argv[2]) : 1'000'000;
   rayk::Init();
   std::vector<rayk::ObjectRef<int64_t>> counts;
-  for (int t = 0; t < tasks; ++t) counts.push_back(rayk::Task(CountInside).Remote(samples, uint64_t(t + 1)));
+  for (int t = 0; t < tasks; ++t)
+    counts.push_back(rayk::Task(CountInside).Remote(samples, uint64_t(t + 1)));
   int64_t inside = 0;
   for (const auto& count : rayk::Get(counts)) inside += *count;
   double pi = 4.0 * static_cast<double>(inside) / static_cast<double>(samples * tasks);
-  std::printf("pi ~= %.6f from %lld samples in %d tasks\n", pi, static_cast<long long>(samples * tasks), tasks);
+  std::printf("pi ~= %.6f from %lld samples in %d tasks\n", pi,
+              static_cast<long long>(samples * tasks), tasks);
   rayk::Shutdown();
   return 0;
 }

@@ -4,6 +4,8 @@
 // the runtime before each reduce runs).
 //
 //   build/bin/wordcount FILE [chunks]
+#include <rayk/api.h>
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -13,8 +15,6 @@
 #include <sstream>
 #include <string>
 #include <vector>
-
-#include <rayk/api.h>
 
 using Counts = std::map<std::string, int64_t>;
 
@@ -63,7 +63,8 @@ int main(int argc, char** argv) {
   }
   while (partial.size() > 1) {  // a tree of merges, each waiting on two refs
     std::vector<rayk::ObjectRef<Counts>> next;
-    for (size_t i = 0; i + 1 < partial.size(); i += 2) next.push_back(rayk::Task(Merge).Remote(partial[i], partial[i + 1]));
+    for (size_t i = 0; i + 1 < partial.size(); i += 2)
+      next.push_back(rayk::Task(Merge).Remote(partial[i], partial[i + 1]));
     if (partial.size() % 2) next.push_back(partial.back());
     partial = next;
   }
@@ -75,7 +76,8 @@ int main(int argc, char** argv) {
     total += n;
   }
   std::sort(top.begin(), top.end());
-  std::printf("%lld words, %zu distinct, in %zu map tasks\n", static_cast<long long>(total), counts.size(), chunks);
+  std::printf("%lld words, %zu distinct, in %zu map tasks\n", static_cast<long long>(total),
+              counts.size(), chunks);
   for (size_t i = 0; i < std::min<size_t>(10, top.size()); ++i) {
     std::printf("%8lld %s\n", static_cast<long long>(-top[i].first), top[i].second.c_str());
   }

@@ -252,10 +252,9 @@ TEST_P(SchedulerConformance, SpreadFromAStaleViewStillTouchesEveryNode) {
 }
 
 TEST_P(SchedulerConformance, CustomResourceRoutesToTheOnlyNodeWithIt) {
-  ClusterView view =
-      View({Node({{"CPU", 16}}, {{"CPU", 16}}),
-            Node({{"CPU", 2}, {"accel_x", 2}}, {{"CPU", 2}, {"accel_x", 2}}),
-            Node({{"CPU", 16}}, {{"CPU", 16}})});
+  ClusterView view = View({Node({{"CPU", 16}}, {{"CPU", 16}}),
+                           Node({{"CPU", 2}, {"accel_x", 2}}, {{"CPU", 2}, {"accel_x", 2}}),
+                           Node({{"CPU", 16}}, {{"CPU", 16}})});
   for (SchedulingStrategy strategy : {SchedulingStrategy::kDefault, SchedulingStrategy::kSpread}) {
     SchedulingRequest request = Demand({{"CPU", 1}, {"accel_x", 1}});
     request.strategy = strategy;
@@ -276,10 +275,9 @@ TEST_P(SchedulerConformance, CustomResourceRoutesToTheOnlyNodeWithIt) {
 }
 
 TEST_P(SchedulerConformance, WaitsWhenEveryFittingNodeIsBusy) {
-  ClusterView view =
-      View({Node({{"CPU", 4}}, {{"CPU", 0}}, {{"zone", "a"}}),
-            Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "b"}}),
-            Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "a"}}, false)});
+  ClusterView view = View({Node({{"CPU", 4}}, {{"CPU", 0}}, {{"zone", "a"}}),
+                           Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "b"}}),
+                           Node({{"CPU", 4}}, {{"CPU", 4}}, {{"zone", "a"}}, false)});
   for (SchedulingStrategy strategy : {SchedulingStrategy::kDefault, SchedulingStrategy::kSpread}) {
     // Only busy zone-a nodes match (the idle one is dead): wait, never zone b.
     SchedulingRequest request = Demand({{"CPU", 1}});

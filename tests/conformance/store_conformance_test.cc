@@ -2,6 +2,8 @@
 // on the search path: lifecycle, blocking gets, pins, capacity and eviction,
 // and concurrent use. Sizes allow for a store that rounds allocations up, so
 // byte counts are checked as lower bounds where the contract leaves slack.
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -11,8 +13,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <unistd.h>
 
 #include "conformance/conformance.h"
 #include "rayk/plugin/object_store.h"

@@ -5,7 +5,6 @@
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
 #include <thread>
 
 #include "cluster_fixture.h"
@@ -15,8 +14,8 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using test_functions::Counter;
+using ::testing::HasSubstr;
 
 class ActorsTest : public testing::ClusterTest {};
 
@@ -25,7 +24,8 @@ TEST_F(ActorsTest, TenThousandPipelinedCallsRunInOrder) {
   std::vector<rayk::ObjectRef<int>> refs;
   for (int i = 0; i < 10000; ++i) refs.push_back(counter.Task(&Counter::Incr).Remote(1));
   auto values = rayk::Get(refs);
-  for (int i = 0; i < 10000; ++i) ASSERT_EQ(*values[i], i + 1) << "call " << i << " ran out of order";
+  for (int i = 0; i < 10000; ++i)
+    ASSERT_EQ(*values[i], i + 1) << "call " << i << " ran out of order";
 }
 
 TEST_F(ActorsTest, StateIsKeptAcrossCalls) {
@@ -51,7 +51,8 @@ TEST_F(ActorsTest, NamedActorFromASecondDriver) {
   EXPECT_EQ(*rayk::Get(same.Task(&Counter::Value).Remote()), 41);
 
   std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
-  auto second = testing::RunCommand("RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver incr shared 1");
+  auto second = testing::RunCommand("RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR +
+                                    "/bin/rayk_second_driver incr shared 1");
   ASSERT_EQ(second.exit_code, 0) << second.output;
   EXPECT_THAT(second.output, HasSubstr("value 42"));
   EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 42);
@@ -59,7 +60,8 @@ TEST_F(ActorsTest, NamedActorFromASecondDriver) {
 
 TEST_F(ActorsTest, ActorsEndWithTheirJobUnlessDetached) {
   std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
-  std::string driver = "RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver create ";
+  std::string driver =
+      "RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver create ";
   auto attached = testing::RunCommand(driver + "attached attached");
   ASSERT_EQ(attached.exit_code, 0) << attached.output;
   auto detached = testing::RunCommand(driver + "detached detached");

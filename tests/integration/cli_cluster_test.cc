@@ -3,15 +3,13 @@
 // rayk status, rayk stop.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 #include <sys/wait.h>
 
 #include <filesystem>
 #include <fstream>
-#include <thread>
-
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "cluster_fixture.h"
 #include "test_util.h"
@@ -45,11 +43,13 @@ TEST_F(CliClusterTest, StartRunStatusStop) {
   ASSERT_EQ(start.exit_code, 0) << start.output;
   EXPECT_THAT(start.output, HasSubstr("GCS address: " + Address()));
 
-  auto pi = testing::RunCommand(env_ + "RAYK_ADDRESS=" + Address() + " " + RAYK_BINARY_DIR + "/bin/pi 8 20000");
+  auto pi = testing::RunCommand(env_ + "RAYK_ADDRESS=" + Address() + " " + RAYK_BINARY_DIR +
+                                "/bin/pi 8 20000");
   ASSERT_EQ(pi.exit_code, 0) << pi.output;
   EXPECT_THAT(pi.output, HasSubstr("pi ~= 3.1"));
 
-  auto run = Rayk("run " + std::string(RAYK_BINARY_DIR) + "/lib/libfibonacci_job.so --address " + Address() + " -- 10");
+  auto run = Rayk("run " + std::string(RAYK_BINARY_DIR) + "/lib/libfibonacci_job.so --address " +
+                  Address() + " -- 10");
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("fibonacci(10) = 55"));
 
@@ -114,7 +114,8 @@ TEST_F(CliClusterTest, EmbeddedClusterEndsWithAKilledDriver) {
   ASSERT_GT(started, 2) << "the embedded cluster did not start";
   deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   while (testing::CountProcessesMentioning(root_.path()) > 0) {
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "GCS, raylet or workers outlived their driver";
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "GCS, raylet or workers outlived their driver";
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }
@@ -137,7 +138,8 @@ TEST_F(CliClusterTest, KilledDriverReleasesWhatItHeld) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (true) {
     auto now = status();
-    if (!now.is_null() && now["nodes"][0]["available"].value("CPU", 0.0) == 0.0) break;  // absent: none free
+    if (!now.is_null() && now["nodes"][0]["available"].value("CPU", 0.0) == 0.0)
+      break;  // absent: none free
     if (std::chrono::steady_clock::now() > deadline) {
       kill(driver, SIGKILL);
       waitpid(driver, nullptr, 0);
@@ -155,7 +157,8 @@ TEST_F(CliClusterTest, KilledDriverReleasesWhatItHeld) {
         now["nodes"][0]["workers"] == 0 && now["jobs"]["running"] == 0) {
       break;
     }
-    ASSERT_LT(std::chrono::steady_clock::now(), deadline) << "a killed driver's job kept its resources: " << now.dump();
+    ASSERT_LT(std::chrono::steady_clock::now(), deadline)
+        << "a killed driver's job kept its resources: " << now.dump();
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
 }

@@ -6,7 +6,6 @@
 #include <sys/stat.h>
 
 #include <filesystem>
-
 #include <nlohmann/json.hpp>
 
 #include "test_util.h"
@@ -44,8 +43,8 @@ TEST_F(CliConfigTest, Version) {
 TEST_F(CliConfigTest, PluginsListShowsTheFourFirstPlugins) {
   auto result = RunRayk("plugins list --config " + std::string(RAYK_SOURCE_DIR) + "/plugins.toml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  for (const char* row : {"scheduler  random", "store      memory", "transport  inproc", "gcs        memory",
-                          "scheduler  spread", "scheduler  binpack"}) {
+  for (const char* row : {"scheduler  random", "store      memory", "transport  inproc",
+                          "gcs        memory", "scheduler  spread", "scheduler  binpack"}) {
     EXPECT_THAT(result.output, HasSubstr(row));
   }
   // The repository's plugins.toml selects Ray's default policy.
@@ -53,7 +52,8 @@ TEST_F(CliConfigTest, PluginsListShowsTheFourFirstPlugins) {
 }
 
 TEST_F(CliConfigTest, PluginsListJson) {
-  auto result = RunRayk("plugins list --format json --config " + std::string(RAYK_SOURCE_DIR) + "/plugins.toml");
+  auto result = RunRayk("plugins list --format json --config " + std::string(RAYK_SOURCE_DIR) +
+                        "/plugins.toml");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   auto json = nlohmann::json::parse(result.output);
   int selected = 0;
@@ -72,7 +72,8 @@ TEST_F(CliConfigTest, PluginsInfoListsSettings) {
 }
 
 TEST_F(CliConfigTest, CheckPrintsTheResolvedConfiguration) {
-  std::string file = dir_.Write("plugins.toml", "[store]\nplugin = \"memory\"\n[store.memory]\ncapacity = \"64MiB\"\n");
+  std::string file = dir_.Write(
+      "plugins.toml", "[store]\nplugin = \"memory\"\n[store.memory]\ncapacity = \"64MiB\"\n");
   auto result = RunRayk("config check " + file);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(result.output, HasSubstr("capacity = 67108864"));
@@ -105,7 +106,8 @@ TEST_F(CliConfigTest, UnreadableFile) {
 TEST_F(CliConfigTest, SyntaxError) { ExpectCheckFails("[store\n", ":1: TOML syntax error"); }
 
 TEST_F(CliConfigTest, UnknownSection) {
-  ExpectCheckFails("[stor]\nplugin = \"memory\"\n", ":1: unknown section [stor]; did you mean 'store'?");
+  ExpectCheckFails("[stor]\nplugin = \"memory\"\n",
+                   ":1: unknown section [stor]; did you mean 'store'?");
 }
 
 TEST_F(CliConfigTest, UnknownPluginKey) {
@@ -123,17 +125,21 @@ TEST_F(CliConfigTest, PluginNotFound) {
 }
 
 TEST_F(CliConfigTest, NotARaykPlugin) {
-  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("notplugin") + "\"\n", "is a shared library but not a rayk plugin");
-  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("garbage") + "\"\n", "cannot be loaded as a shared library");
+  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("notplugin") + "\"\n",
+                   "is a shared library but not a rayk plugin");
+  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("garbage") + "\"\n",
+                   "cannot be loaded as a shared library");
 }
 
 TEST_F(CliConfigTest, WrongKind) {
-  ExpectCheckFails("[scheduler]\nplugin = \"" + std::string(RAYK_PLUGIN_OUTPUT_DIR) + "/rayk_gcs_memory.so\"\n",
-                   "is a gcs plugin ('memory'), but [scheduler] needs a scheduler plugin");
+  ExpectCheckFails(
+      "[scheduler]\nplugin = \"" + std::string(RAYK_PLUGIN_OUTPUT_DIR) + "/rayk_gcs_memory.so\"\n",
+      "is a gcs plugin ('memory'), but [scheduler] needs a scheduler plugin");
 }
 
 TEST_F(CliConfigTest, AbiMismatch) {
-  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("wrongabi") + "\"\n", "built for plugin ABI version 999");
+  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("wrongabi") + "\"\n",
+                   "built for plugin ABI version 999");
 }
 
 // The values the security report found passing `config check` and failing

@@ -6,10 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <regex>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "test_util.h"
 
@@ -27,7 +26,8 @@ class CliMicrobenchmarkTest : public ::testing::Test {
   // Runs `rayk microbenchmark ARGS` with its own session root; stdout goes to
   // `stdout_file` when given (so that logs on stderr stay out of it).
   testing::CommandResult Run(const std::string& args, const std::string& stdout_file = "") {
-    std::string command = "RAYK_SESSION_ROOT=" + root_.path() + " " + RAYK_CLI_PATH + " microbenchmark " + args;
+    std::string command =
+        "RAYK_SESSION_ROOT=" + root_.path() + " " + RAYK_CLI_PATH + " microbenchmark " + args;
     if (!stdout_file.empty()) command += " > " + stdout_file;
     return RunCommand(command);
   }
@@ -53,7 +53,8 @@ TEST_F(CliMicrobenchmarkTest, PrintsOneRayStyleLinePerSelectedCase) {
 
 TEST_F(CliMicrobenchmarkTest, JsonIsOneDocumentWithEveryTrial) {
   std::string out = root_.path() + "/out.json";
-  auto result = Run(std::string("--duration 0.05 --trials 3 --format json --filter ") + kFilter, out);
+  auto result =
+      Run(std::string("--duration 0.05 --trials 3 --format json --filter ") + kFilter, out);
   ASSERT_EQ(result.exit_code, 0) << result.output;
   std::ifstream file(out);
   std::stringstream text;
@@ -80,7 +81,8 @@ TEST_F(CliMicrobenchmarkTest, BadOptionsAreOneLineErrors) {
   };
   for (const Bad& bad : std::vector<Bad>{
            {"--filter '(unclosed'", "--filter '(unclosed' is not a valid regular expression"},
-           {"--filter nosuchcase", "--filter 'nosuchcase' matches none of the cases: single_client_get_calls, "},
+           {"--filter nosuchcase",
+            "--filter 'nosuchcase' matches none of the cases: single_client_get_calls, "},
            {"--duration 0", "--duration must be more than 0 seconds"},
            {"--duration -1", "--duration must be more than 0 seconds"},
            {"--trials 0", "--trials must be at least 1"},

@@ -1,19 +1,18 @@
 // `rayk dev up|add-node|down` and `rayk status` on several nodes, through the
 // DevCluster fixture: real GCS and raylet processes on loopback, a driver
 // joining them, a node SIGKILLed, bad input refused with one line.
+#include "dev_cluster.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <chrono>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
-#include "dev_cluster.h"
 #include "functions/test_functions.h"
 #include "process/session.h"
 

@@ -7,32 +7,30 @@
 // Also: the health check marks a stopped raylet dead and publishes it.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-
 #include <signal.h>
 
 #include <atomic>
-#include <fstream>
 #include <chrono>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
-#include <nlohmann/json.hpp>
-
 #include "cluster_fixture.h"
-#include "process/cluster_secret.h"
 #include "functions/test_functions.h"
-#include "rpc/protocol.h"
+#include "process/cluster_secret.h"
+#include "process/session.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
-#include "process/session.h"
+#include "rpc/protocol.h"
 
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
-using ::testing::Not;
 using test_functions::Add;
 using test_functions::Counter;
+using ::testing::HasSubstr;
+using ::testing::Not;
 using Clock = std::chrono::steady_clock;
 
 class GcsFaultToleranceTest : public ::testing::Test {
@@ -54,8 +52,8 @@ class GcsFaultToleranceTest : public ::testing::Test {
   std::string Session() const { return root_.path() + "/session_latest"; }
 
   void StartHead(const std::string& gcs_plugin, const std::string& extra = "") {
-    auto start = Rayk("start --head --port " + std::to_string(port_) + " --num-cpus 2 --set gcs.plugin=" + gcs_plugin +
-                      " " + extra);
+    auto start = Rayk("start --head --port " + std::to_string(port_) +
+                      " --num-cpus 2 --set gcs.plugin=" + gcs_plugin + " " + extra);
     ASSERT_EQ(start.exit_code, 0) << start.output;
   }
 
@@ -201,7 +199,8 @@ TEST_F(GcsFaultToleranceTest, MemoryGcsKillIsReportedAndTasksGoOn) {
   auto status = Rayk("status --address " + Address());
   ASSERT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr("restarted 1 time(s)"));
-  EXPECT_THAT(status.output, HasSubstr("kept nothing: jobs, actors (named ones too) and KV entries"));
+  EXPECT_THAT(status.output,
+              HasSubstr("kept nothing: jobs, actors (named ones too) and KV entries"));
   EXPECT_EQ(rayk::KvGet("k"), std::nullopt);
   try {
     rayk::GetActor<Counter>("volatile");
@@ -225,12 +224,13 @@ TEST_F(GcsFaultToleranceTest, StoppedRayletIsMarkedDeadAndPublished) {
   ASSERT_TRUE(transport.ok());
   std::mutex mu;
   std::vector<protocol::NodeInfo> published;
-  auto subscription = (*transport)->Subscribe(*publisher, {"node"}, [&](const std::string&, std::string payload) {
-    auto node = protocol::Decode<protocol::RegisterNode>(payload);
-    if (!node.ok()) return;
-    std::lock_guard<std::mutex> lock(mu);
-    published.push_back(node->node);
-  });
+  auto subscription =
+      (*transport)->Subscribe(*publisher, {"node"}, [&](const std::string&, std::string payload) {
+        auto node = protocol::Decode<protocol::RegisterNode>(payload);
+        if (!node.ok()) return;
+        std::lock_guard<std::mutex> lock(mu);
+        published.push_back(node->node);
+      });
   ASSERT_TRUE(subscription.ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the subscription connect
 
@@ -280,8 +280,8 @@ TEST_F(GcsFaultToleranceTest, BadNodeTimeoutIsOneLine) {
 TEST_F(GcsFaultToleranceTest, BadDatabaseFileStopsStartWithOneLine) {
   std::string corrupt = root_.path() + "/corrupt.sqlite";
   std::ofstream(corrupt) << std::string(8192, '\x5a');
-  auto start = Rayk("start --head --port " + std::to_string(port_) + " --set gcs.plugin=sqlite --set gcs.sqlite.path=" +
-                    corrupt);
+  auto start = Rayk("start --head --port " + std::to_string(port_) +
+                    " --set gcs.plugin=sqlite --set gcs.sqlite.path=" + corrupt);
   EXPECT_NE(start.exit_code, 0);
   EXPECT_EQ(testing::CountLines(start.output), 1) << start.output;
   EXPECT_THAT(start.output, HasSubstr(corrupt + " is not a valid rayk GCS database"));
@@ -289,9 +289,10 @@ TEST_F(GcsFaultToleranceTest, BadDatabaseFileStopsStartWithOneLine) {
   // The same file cannot serve two clusters.
   std::string shared = root_.path() + "/shared.sqlite";
   StartHead("sqlite", "--set gcs.sqlite.path=" + shared);
-  auto second = testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH +
-                                    " start --head --port " + std::to_string(testing::FreePort()) +
-                                    " --set gcs.plugin=sqlite --set gcs.sqlite.path=" + shared);
+  auto second =
+      testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH +
+                          " start --head --port " + std::to_string(testing::FreePort()) +
+                          " --set gcs.plugin=sqlite --set gcs.sqlite.path=" + shared);
   EXPECT_NE(second.exit_code, 0);
   EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
   EXPECT_THAT(second.output, HasSubstr("locked"));

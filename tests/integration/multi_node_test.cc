@@ -17,14 +17,15 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using test_functions::MakeVector;
 using test_functions::NodeAfterMs;
 using test_functions::NodeWhenReleased;
 using test_functions::SumVector;
+using ::testing::HasSubstr;
 using Clock = std::chrono::steady_clock;
 
-testing::DevCluster::Options ThreeNodes(int cpus = 2, std::string resources = "", int timeout_ms = 10000) {
+testing::DevCluster::Options ThreeNodes(int cpus = 2, std::string resources = "",
+                                        int timeout_ms = 10000) {
   testing::DevCluster::Options options;
   options.nodes = 3;
   options.cpus_per_node = cpus;
@@ -48,14 +49,16 @@ TEST(MultiNodeTest, SpreadUsesEveryNodeAndAffinityPinsToOne) {
   std::set<std::string> nodes;
   for (int round = 0; round < 20 && nodes.size() < 3; ++round) {
     std::vector<rayk::ObjectRef<std::string>> spread;
-    for (int i = 0; i < 6; ++i) spread.push_back(rayk::Task(NodeAfterMs).SetSpread().Remote(int64_t{100}));
+    for (int i = 0; i < 6; ++i)
+      spread.push_back(rayk::Task(NodeAfterMs).SetSpread().Remote(int64_t{100}));
     for (const std::string& node : Values(spread)) nodes.insert(node);
   }
   EXPECT_EQ(nodes.size(), 3u) << "SPREAD should reach every node";
 
   NodeId target = NodeId::FromHex(cluster.node_id(2));
   std::vector<rayk::ObjectRef<std::string>> pinned;
-  for (int i = 0; i < 6; ++i) pinned.push_back(rayk::Task(NodeAfterMs).SetNodeAffinity(target).Remote(int64_t{20}));
+  for (int i = 0; i < 6; ++i)
+    pinned.push_back(rayk::Task(NodeAfterMs).SetNodeAffinity(target).Remote(int64_t{20}));
   for (const std::string& node : Values(pinned)) EXPECT_EQ(node, target.Hex());
 }
 
@@ -65,14 +68,16 @@ TEST(MultiNodeTest, HybridPacksLocallyBelowItsThresholdAndSpreadsAbove) {
   testing::JoinedDriver driver(cluster);
   std::string local = rayk::CurrentNodeId().Hex();
   // One at a time, the local node stays under half busy: every call runs here.
-  for (int i = 0; i < 5; ++i) EXPECT_EQ(*rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0})), local);
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(*rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0})), local);
   // Tasks that each hold half the local node and block until released: once
   // one runs here the node is at its threshold, so hybrid must place the rest
   // elsewhere. Waiting for them to start (not for a duration) keeps this true
   // on a loaded machine.
   std::vector<rayk::ObjectRef<std::string>> burst;
   for (int i = 0; i < 6; ++i) {
-    burst.push_back(rayk::Task(NodeWhenReleased).SetResource("CPU", 2).Remote(std::string("hybrid")));
+    burst.push_back(
+        rayk::Task(NodeWhenReleased).SetResource("CPU", 2).Remote(std::string("hybrid")));
   }
   std::set<std::string> started;
   for (auto deadline = Clock::now() + std::chrono::seconds(60);
@@ -95,7 +100,10 @@ TEST(MultiNodeTest, CustomResourcesRouteToTheOnlyNodeThatHasThem) {
   testing::JoinedDriver driver(cluster);
   std::vector<rayk::ObjectRef<std::string>> refs;
   for (int i = 0; i < 4; ++i) {
-    refs.push_back(rayk::Task(NodeAfterMs).SetResource("CPU", 0).SetResource("accel_x", 1).Remote(int64_t{10}));
+    refs.push_back(rayk::Task(NodeAfterMs)
+                       .SetResource("CPU", 0)
+                       .SetResource("accel_x", 1)
+                       .Remote(int64_t{10}));
   }
   for (const std::string& node : Values(refs)) EXPECT_EQ(node, cluster.node_id(2));
 }
@@ -127,7 +135,9 @@ TEST(MultiNodeTest, LargeArgumentMadeOnOneNodeIsUsedOnAnother) {
   EXPECT_DOUBLE_EQ(*rayk::Get(sum, std::chrono::seconds(60)), static_cast<double>(n) * (n - 1) / 2);
   // With the default policy, a task goes where its large argument is.
   for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::NodeOfVector).Remote(made), std::chrono::seconds(60)), a.Hex());
+    EXPECT_EQ(
+        *rayk::Get(rayk::Task(test_functions::NodeOfVector).Remote(made), std::chrono::seconds(60)),
+        a.Hex());
   }
   // The driver reads it too, wherever it runs.
   auto values = rayk::Get(made);
@@ -158,8 +168,9 @@ TEST(MultiNodeTest, DeadNodeFailsHardAffinityAndSoftAffinityFallsBack) {
   } catch (const rayk::UnschedulableError& error) {
     EXPECT_THAT(error.what(), HasSubstr(dead.Hex().substr(0, 8)));
   }
-  std::string ran = *rayk::Get(rayk::Task(NodeAfterMs).SetNodeAffinity(dead, /*soft=*/true).Remote(int64_t{0}),
-                               std::chrono::seconds(30));
+  std::string ran =
+      *rayk::Get(rayk::Task(NodeAfterMs).SetNodeAffinity(dead, /*soft=*/true).Remote(int64_t{0}),
+                 std::chrono::seconds(30));
   EXPECT_NE(ran, dead.Hex());
 }
 
@@ -196,7 +207,8 @@ TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
                      .SetNodeAffinity(doomed, /*soft=*/true)
                      .SetMaxRestarts(1)
                      .Remote(5);
-  auto pid = *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(), std::chrono::seconds(30));
+  auto pid =
+      *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(), std::chrono::seconds(30));
   cluster.KillNode(victim);
   // Once the GCS has declared the node dead it re-creates the actor on
   // another node (with fresh state: its factory runs again).
@@ -204,7 +216,8 @@ TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
   int64_t new_pid = 0;
   while (Clock::now() < deadline) {
     try {
-      new_pid = *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(), std::chrono::seconds(10));
+      new_pid = *rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote(),
+                           std::chrono::seconds(10));
       if (new_pid != pid) break;
     } catch (const rayk::ActorDiedError&) {
       // a call that was sent to the dead process

@@ -7,10 +7,9 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <numeric>
 #include <sstream>
-
-#include <nlohmann/json.hpp>
 
 #include "cluster_fixture.h"
 #include "functions/test_functions.h"
@@ -19,9 +18,9 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using test_functions::MakeVector;
 using test_functions::SumVector;
+using ::testing::HasSubstr;
 
 // True when `address` lies in a mapping of a rayk shared-memory segment.
 bool InRaykSegment(const void* address) {
@@ -45,8 +44,9 @@ class ObjectStoreTest : public testing::ClusterTest {
   void Customize(InitOptions& options) override {
     std::string capacity = StoreCapacity();
     if (capacity.empty()) return;
-    options.config_file = session_root_.Write("small_store.toml", "[store]\nplugin = \"shm\"\n[store.shm]\ncapacity = \"" +
-                                                                      capacity + "\"\n");
+    options.config_file = session_root_.Write(
+        "small_store.toml",
+        "[store]\nplugin = \"shm\"\n[store.shm]\ncapacity = \"" + capacity + "\"\n");
   }
   virtual std::string StoreCapacity() { return ""; }
 };
@@ -72,7 +72,8 @@ TEST_F(ObjectStoreTest, LargePutAndLargeArgumentsGoThroughTheStore) {
   EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(ref)), expected);
   // A result in the store, consumed by another task.
   auto made = rayk::Task(MakeVector).Remote(int64_t{1} << 20);
-  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(made)), (1.0 * (1 << 20)) * ((1 << 20) - 1) / 2);
+  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(made)),
+                   (1.0 * (1 << 20)) * ((1 << 20) - 1) / 2);
 }
 
 TEST_F(ObjectStoreTest, LargeActorResultIsInTheStore) {
@@ -88,13 +89,13 @@ TEST_F(ObjectStoreTest, MemoryCommandReportsTheStore) {
   auto ref = rayk::Task(MakeVector).Remote(int64_t{4} << 20);  // 32 MiB
   ASSERT_EQ(rayk::Get(ref)->size(), size_t{4} << 20);
   std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
-  auto text = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
-                                  " memory --address " + address);
+  auto text = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " +
+                                  RAYK_CLI_PATH + " memory --address " + address);
   ASSERT_EQ(text.exit_code, 0) << text.output;
   EXPECT_THAT(text.output, HasSubstr("shm"));
   EXPECT_THAT(text.output, HasSubstr("32.0 MiB"));
-  auto json = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
-                                  " memory --format json --address " + address);
+  auto json = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " +
+                                  RAYK_CLI_PATH + " memory --format json --address " + address);
   ASSERT_EQ(json.exit_code, 0) << json.output;
   auto parsed = nlohmann::json::parse(json.output);
   ASSERT_EQ(parsed["nodes"].size(), 1u);

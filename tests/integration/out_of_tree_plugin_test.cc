@@ -19,7 +19,8 @@ class OutOfTreePluginTest : public ::testing::Test {
     dir_ = new testing::TempDir();
     prefix_ = dir_->path() + "/prefix";
     build_ = dir_->path() + "/build";
-    auto install = testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) + " --prefix " + prefix_);
+    auto install = testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) +
+                                       " --prefix " + prefix_);
     ASSERT_EQ(install.exit_code, 0) << install.output;
     auto configure = testing::RunCommand("cmake -S " + std::string(RAYK_SOURCE_DIR) +
                                          "/examples/custom_scheduler -B " + build_ +
@@ -41,8 +42,9 @@ std::string OutOfTreePluginTest::prefix_;
 std::string OutOfTreePluginTest::build_;
 
 TEST_F(OutOfTreePluginTest, InstalledCliListsItByPluginPath) {
-  std::string config = dir_->Write("by_path.toml", "plugin_path = [\"" + build_ +
-                                                       "\"]\n[scheduler]\nplugin = \"least_loaded\"\n");
+  std::string config =
+      dir_->Write("by_path.toml",
+                  "plugin_path = [\"" + build_ + "\"]\n[scheduler]\nplugin = \"least_loaded\"\n");
   auto list = testing::RunCommand(prefix_ + "/bin/rayk plugins list --config " + config);
   ASSERT_EQ(list.exit_code, 0) << list.output;
   EXPECT_THAT(list.output, HasSubstr("least_loaded"));
@@ -79,9 +81,9 @@ TEST_F(OutOfTreePluginTest, LoadedByPathItSchedulesOnTheLeastLoadedNode) {
 }
 
 TEST_F(OutOfTreePluginTest, BadSettingIsAOneLineErrorNamingTheFile) {
-  auto config = Config::LoadString("[scheduler]\nplugin = \"" + PluginFile() +
-                                       "\"\n[scheduler.least_loaded]\nresource = \"\"\n",
-                                   "my_plugins.toml");
+  auto config = Config::LoadString(
+      "[scheduler]\nplugin = \"" + PluginFile() + "\"\n[scheduler.least_loaded]\nresource = \"\"\n",
+      "my_plugins.toml");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   PluginLoader loader(config->plugin_path());
   auto scheduler = loader.CreateSlot<Scheduler>(*config, {});
@@ -97,7 +99,8 @@ TEST_F(OutOfTreePluginTest, PassesTheSchedulerConformanceSuite) {
   auto run = testing::RunCommand("RAYK_PLUGIN_PATH=" + build_ + " " + std::string(RAYK_BINARY_DIR) +
                                  "/bin/scheduler_conformance_test --gtest_filter='*/least_loaded'");
   EXPECT_EQ(run.exit_code, 0) << run.output;
-  EXPECT_THAT(run.output, HasSubstr("SchedulerConformance.SpreadTouchesEveryNodeAsResourcesFill/least_loaded"));
+  EXPECT_THAT(run.output,
+              HasSubstr("SchedulerConformance.SpreadTouchesEveryNodeAsResourcesFill/least_loaded"));
   EXPECT_THAT(run.output, HasSubstr("[  PASSED  ]"));
   EXPECT_THAT(run.output, ::testing::Not(HasSubstr("[  FAILED  ]")));
 }

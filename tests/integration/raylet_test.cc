@@ -9,18 +9,18 @@
 #include <thread>
 
 #include "gcs/gcs_server.h"
-#include "rpc/protocol.h"
-#include "rayk/plugin/gcs_store.h"
-#include "rayk/host/plugin_loader.h"
 #include "process/cluster_secret.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rpc/protocol.h"
 #include "test_util.h"
 
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using protocol::LeaseReply;
 using protocol::MessageType;
+using ::testing::HasSubstr;
 
 class RayletTest : public ::testing::Test {
  protected:
@@ -43,7 +43,8 @@ class RayletTest : public ::testing::Test {
     options.resources = ResourceSet{{"CPU", 2}};
     options.gcs_address = gcs_->endpoint();
     options.session_dir = session_.path();
-    raylet_ = std::move(Raylet::Start(options, transport_, *loader.CreateSlot<Scheduler>(config, {})).value());
+    raylet_ = std::move(
+        Raylet::Start(options, transport_, *loader.CreateSlot<Scheduler>(config, {})).value());
     channel_ = std::move(transport_->Connect(raylet_->endpoint()).value());
   }
   void TearDown() override {
@@ -54,19 +55,22 @@ class RayletTest : public ::testing::Test {
   }
 
   // Asks for a lease and returns the reply, or nullopt if none came in `wait`.
-  std::optional<LeaseReply> Lease(const JobId& job, ResourceSet demand, std::chrono::milliseconds wait) {
+  std::optional<LeaseReply> Lease(const JobId& job, ResourceSet demand,
+                                  std::chrono::milliseconds wait) {
     protocol::RequestWorkerLease request;
     request.request_id = ++requests_;
     request.job_id = job;
     request.resources = std::move(demand);
     request.owner_address = "tcp://127.0.0.1:1";
-    auto reply = channel_->CallSync(protocol::Encode(MessageType::kRequestWorkerLease, request), wait);
+    auto reply =
+        channel_->CallSync(protocol::Encode(MessageType::kRequestWorkerLease, request), wait);
     if (!reply.ok()) return std::nullopt;
     return *protocol::Decode<LeaseReply>(*reply);
   }
   void Return(uint64_t lease) {
-    auto reply = channel_->CallSync(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}),
-                                    std::chrono::seconds(10));
+    auto reply = channel_->CallSync(
+        protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}),
+        std::chrono::seconds(10));
     ASSERT_TRUE(reply.ok());
   }
 
@@ -111,18 +115,21 @@ TEST_F(RayletTest, LeasesAreCappedByCpus) {
 // As in Ray, a demand no node can meet waits (a node that fits may join)
 // and is reported to the GCS as infeasible, for `rayk status`.
 TEST_F(RayletTest, InfeasibleDemandWaitsAndIsReported) {
-  EXPECT_FALSE(Lease(JobId::FromRandom(), ResourceSet{{"CPU", 1}, {"GPU", 2}}, std::chrono::milliseconds(500)));
+  EXPECT_FALSE(Lease(JobId::FromRandom(), ResourceSet{{"CPU", 1}, {"GPU", 2}},
+                     std::chrono::milliseconds(500)));
   auto gcs = transport_->Connect(gcs_->endpoint());
   ASSERT_TRUE(gcs.ok());
   bool reported = false;
   for (int i = 0; i < 50 && !reported; ++i) {
-    auto reply = (*gcs)->CallSync(protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
-                                  std::chrono::seconds(5));
+    auto reply = (*gcs)->CallSync(
+        protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+        std::chrono::seconds(5));
     ASSERT_TRUE(reply.ok());
     auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
     ASSERT_TRUE(status.ok());
     for (const auto& node : status->nodes) {
-      for (const auto& demand : node.infeasible_demands) reported |= demand.find("GPU") != std::string::npos;
+      for (const auto& demand : node.infeasible_demands)
+        reported |= demand.find("GPU") != std::string::npos;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }

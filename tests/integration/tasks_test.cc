@@ -10,8 +10,8 @@
 #include "cluster_fixture.h"
 #include "core_worker/core_worker.h"
 #include "functions/test_functions.h"
-#include "rayk/internal/runtime.h"
 #include "process/session.h"
+#include "rayk/internal/runtime.h"
 
 namespace rayk {
 namespace {
@@ -121,10 +121,12 @@ TEST_F(TasksTest, InfeasibleDemandWaitsAndIsReported) {
   std::string status;
   for (int i = 0; i < 50 && status.find("GPU") == std::string::npos; ++i) {
     status = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
-                                 " status --format json --address " + address).output;
+                                 " status --format json --address " + address)
+                 .output;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
-  EXPECT_THAT(status, HasSubstr("\"infeasible_demands\": [\n        \"{\\\"CPU\\\": 1, \\\"GPU\\\": 1}"));
+  EXPECT_THAT(status,
+              HasSubstr("\"infeasible_demands\": [\n        \"{\\\"CPU\\\": 1, \\\"GPU\\\": 1}"));
   // Work that fits still runs beside it.
   EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(1, 2)), 3);
 }
@@ -135,9 +137,9 @@ TEST_F(TasksTest, GetTimesOut) {
 }
 
 TEST_F(TasksTest, WaitReturnsTheReadyOnes) {
-  std::vector<rayk::ObjectRef<int64_t>> refs = {
-      rayk::Task(SleepMs).Remote(int64_t{0}), rayk::Task(SleepMs).Remote(int64_t{0}),
-      rayk::Task(SleepMs).Remote(int64_t{4000})};
+  std::vector<rayk::ObjectRef<int64_t>> refs = {rayk::Task(SleepMs).Remote(int64_t{0}),
+                                                rayk::Task(SleepMs).Remote(int64_t{0}),
+                                                rayk::Task(SleepMs).Remote(int64_t{4000})};
   auto result = rayk::Wait(refs, 2, std::chrono::milliseconds(3000));
   EXPECT_EQ(result.ready.size(), 2u);
   EXPECT_EQ(result.unready.size(), 1u);
@@ -227,7 +229,9 @@ TEST_F(TasksTest, PutAndDropLoopRunsInConstantMemory) {
 }
 
 class BadLibraryTest : public testing::ClusterTest {
-  void Customize(InitOptions& options) override { options.code_libraries = {"/nonexistent/libjob.so"}; }
+  void Customize(InitOptions& options) override {
+    options.code_libraries = {"/nonexistent/libjob.so"};
+  }
 };
 
 TEST_F(BadLibraryTest, LibraryThatCannotBeLoaded) {

@@ -1,7 +1,7 @@
 // A driver for the multi-host tests, joining the cluster at $RAYK_ADDRESS
 // from whichever network host it runs on:
-//   rayk_multihost_driver spread       runs SPREAD tasks; prints "node <raylet address>" per node used
-//   rayk_multihost_driver object B C   makes a 64 MiB vector on the node at address B and sums
+//   rayk_multihost_driver spread       runs SPREAD tasks; prints "node <raylet address>" per node
+//   used rayk_multihost_driver object B C   makes a 64 MiB vector on the node at address B and sums
 //                                      it on the node at C; prints "sum S expected E made R used R"
 //   rayk_multihost_driver actor-on IP NAME   creates a detached named Counter (max_restarts 1) that
 //                                            prefers the node at IP; prints "pid P"
@@ -53,10 +53,14 @@ int main(int argc, char** argv) {
                        .SetMaxRestarts(1)
                        .SetNodeAffinity(NodeAt(argv[2]), /*soft=*/true)
                        .Remote(0);
-    std::printf("pid %lld\n", static_cast<long long>(*rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote())));
+    std::printf(
+        "pid %lld\n",
+        static_cast<long long>(*rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote())));
   } else if (command == "actor-pid" && argc >= 3) {
     auto counter = rayk::GetActor<test_functions::Counter>(argv[2]);
-    std::printf("pid %lld\n", static_cast<long long>(*rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote())));
+    std::printf(
+        "pid %lld\n",
+        static_cast<long long>(*rayk::Get(counter.Task(&test_functions::Counter::Pid).Remote())));
   } else if (command == "object" && argc >= 4) {
     // 8 Mi doubles: a 64 MiB object, made on one host and pulled to another.
     const int64_t n = 8 << 20;

@@ -2,19 +2,17 @@
 // namespaces (network_hosts.h): a head on host 0, nodes joining it from hosts
 // 1 and 2 by its address alone, and drivers on host 3, which has no node.
 // Each host has its own session root, as separate machines would.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 
 #include <cerrno>
 #include <chrono>
-#include <thread>
-
-#include <gmock/gmock.h>
-#include <gtest/gtest.h>
-
-#include <nlohmann/json.hpp>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <set>
 #include <string>
+#include <thread>
 
 #include "multihost/network_hosts.h"
 #include "test_util.h"
@@ -44,14 +42,17 @@ class HostCluster {
 
   // Starts the head and the nodes; the error output of the first that fails.
   std::string Start(const std::string& head_args = "") {
-    const std::string config = std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
-    auto started = Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
-                               hosts_.address(0) + config + " " + head_args);
+    const std::string config =
+        std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
+    auto started =
+        Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
+                    hosts_.address(0) + config + " " + head_args);
     if (started.exit_code != 0) return "head: " + started.output;
     // The cluster's token, which the other hosts are given as the head's
     // output says: RAYK_AUTH_TOKEN=$(cat .../auth_token).
     std::ifstream token_file(root_.path() + "/host0/session_latest/auth_token");
-    if (!std::getline(token_file, token_) || token_.empty()) return "head: no auth_token in its session";
+    if (!std::getline(token_file, token_) || token_.empty())
+      return "head: no auth_token in its session";
     for (int i = 1; i < nodes_; ++i) {
       started = Rayk(i, "start --address " + head() + config);  // its address found by route
       if (started.exit_code != 0) return "node " + std::to_string(i) + ": " + started.output;
@@ -98,13 +99,15 @@ TEST_F(MultiHostTest, NodesJoinFromOtherHostsAndDriversRunJobsFromAHostWithoutAN
   std::set<std::string> addresses;
   for (const auto& node : json["nodes"]) addresses.insert(node.value("address", ""));
   EXPECT_EQ(addresses.size(), 3u) << status.output;
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(status.output, HasSubstr(hosts.address(i) + ":")) << status.output;
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(status.output, HasSubstr(hosts.address(i) + ":")) << status.output;
 
   auto pi = cluster.Driver(3, std::string(RAYK_BINARY_DIR) + "/bin/pi 8 20000");
   ASSERT_EQ(pi.exit_code, 0) << pi.output;
   EXPECT_THAT(pi.output, HasSubstr("pi ~= 3.1"));
 
-  auto words = cluster.Driver(3, std::string(RAYK_BINARY_DIR) + "/bin/wordcount " + RAYK_SOURCE_DIR + "/README.md");
+  auto words = cluster.Driver(
+      3, std::string(RAYK_BINARY_DIR) + "/bin/wordcount " + RAYK_SOURCE_DIR + "/README.md");
   ASSERT_EQ(words.exit_code, 0) << words.output;
   EXPECT_THAT(words.output, HasSubstr("words"));
 }
@@ -118,7 +121,8 @@ TEST_F(MultiHostTest, SpreadReachesEveryHostAndObjectsMoveBetweenHosts) {
 
   auto spread = cluster.Driver(3, driver + " spread");
   ASSERT_EQ(spread.exit_code, 0) << spread.output;
-  for (int i = 0; i < 3; ++i) EXPECT_THAT(spread.output, HasSubstr("node tcp://" + hosts.address(i) + ":"));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(spread.output, HasSubstr("node tcp://" + hosts.address(i) + ":"));
 
   // A 64 MiB object made on host 1, used by a task on host 2, with a driver on host 0.
   auto moved = cluster.Driver(0, driver + " object " + hosts.address(1) + " " + hosts.address(2));
@@ -134,7 +138,8 @@ TEST_F(MultiHostTest, JobsRunOverLinksWithAddedLatency) {
   for (int i = 0; i < 3; ++i) {
     std::string error = hosts.AddLatency(i, "1ms");
     if (error.find("qdisc kind is unknown") != std::string::npos) {
-      GTEST_SKIP() << "this kernel has no netem qdisc (sch_netem), so no latency can be added: " << error;
+      GTEST_SKIP() << "this kernel has no netem qdisc (sch_netem), so no latency can be added: "
+                   << error;
     }
     ASSERT_EQ(error, "");
   }
@@ -165,7 +170,8 @@ int AliveNodes(const HostCluster& cluster, int i) {
 
 template <typename Condition>
 bool Eventually(Condition condition, std::chrono::seconds limit = std::chrono::seconds(60)) {
-  for (auto deadline = std::chrono::steady_clock::now() + limit; std::chrono::steady_clock::now() < deadline;) {
+  for (auto deadline = std::chrono::steady_clock::now() + limit;
+       std::chrono::steady_clock::now() < deadline;) {
     if (condition()) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
   }
@@ -184,7 +190,8 @@ TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActor
   ASSERT_GT(old_actor, 0) << created.output;
 
   ASSERT_TRUE(hosts.Disconnect(1));
-  ASSERT_TRUE(Eventually([&] { return AliveNodes(cluster, 0) == 1; })) << "host 1 was never declared dead";
+  ASSERT_TRUE(Eventually([&] { return AliveNodes(cluster, 0) == 1; }))
+      << "host 1 was never declared dead";
   // Its actor is restarted on the head's node, the only one left.
   auto restarted = cluster.Driver(0, driver + " actor-pid survivor");
   ASSERT_EQ(restarted.exit_code, 0) << restarted.output;
@@ -195,7 +202,8 @@ TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActor
   // Healed: the fenced node learns it was declared dead and stops its workers
   // instead of running the old actor beside its replacement.
   ASSERT_TRUE(hosts.Reconnect(1));
-  EXPECT_TRUE(Eventually([&] { return ProcessGone(old_actor); })) << "the old actor still runs after healing";
+  EXPECT_TRUE(Eventually([&] { return ProcessGone(old_actor); }))
+      << "the old actor still runs after healing";
   EXPECT_EQ(AliveNodes(cluster, 0), 1) << "the fenced node came back as alive";
   auto again = cluster.Driver(0, driver + " actor-pid survivor");
   EXPECT_EQ(PidIn(again.output), new_actor) << again.output;
@@ -207,7 +215,8 @@ TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {
   HostCluster cluster(hosts, 1);
   auto refused = cluster.Rayk(0, "start --head --node-ip-address " + hosts.address(1));
   EXPECT_NE(refused.exit_code, 0);
-  EXPECT_THAT(refused.output, HasSubstr("--node-ip-address " + hosts.address(1) + " is not an address of this host"));
+  EXPECT_THAT(refused.output, HasSubstr("--node-ip-address " + hosts.address(1) +
+                                        " is not an address of this host"));
   auto unreachable = cluster.Rayk(1, "start --address 10.92.0.1:6379");
   EXPECT_NE(unreachable.exit_code, 0);
   EXPECT_THAT(unreachable.output, HasSubstr("no route"));

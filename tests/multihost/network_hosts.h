@@ -100,10 +100,9 @@ class NetworkHosts {
     std::string why;
     if (!Supported(&why)) return why;
     switch_ = prefix_ + "sw";
-    std::vector<std::string> steps = {"ip netns add " + switch_,
-                                      "ip -n " + switch_ + " link add br0 type bridge",
-                                      "ip -n " + switch_ + " link set br0 up",
-                                      "ip -n " + switch_ + " link set lo up"};
+    std::vector<std::string> steps = {
+        "ip netns add " + switch_, "ip -n " + switch_ + " link add br0 type bridge",
+        "ip -n " + switch_ + " link set br0 up", "ip -n " + switch_ + " link set lo up"};
     for (int i = 0; i < count; ++i) {
       std::string host = prefix_ + "h" + std::to_string(i);
       std::string a = prefix_ + "a" + std::to_string(i);  // temporary names in this namespace

@@ -50,8 +50,8 @@ rayk::ActorHandle<Counter> MakeCounter(int start) {
 
 using namespace actor_test;  // NOLINT: the registered names read as in user code
 
-RAYK_REMOTE(Counter::Create, &Counter::Incr, &Counter::Value, &Counter::Reset,
-            &Counter::Describe, &Counter::Fail, &Counter::Exit, IncrThrough, MakeCounter);
+RAYK_REMOTE(Counter::Create, &Counter::Incr, &Counter::Value, &Counter::Reset, &Counter::Describe,
+            &Counter::Fail, &Counter::Exit, IncrThrough, MakeCounter);
 
 namespace rayk {
 namespace {
@@ -101,8 +101,7 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
       }
       instance = it->second.instance;
     }
-    const internal::RegisteredFunction* entry =
-        internal::FunctionRegistry::Instance().Find(method);
+    const internal::RegisteredFunction* entry = internal::FunctionRegistry::Instance().Find(method);
     exit_requested_ = false;
     ObjectId result = Run(what, args, [&](const internal::ArgList& decoded) {
       if (entry == nullptr || entry->kind != internal::FunctionKind::kMethod)
@@ -330,8 +329,8 @@ TEST_F(ActorApiLocalTest, HandlesSerializeAsTheActorId) {
   ActorHandle<Counter> made = *Get(Task(MakeCounter).Remote(40));
   EXPECT_EQ(*Get(made.Task(&Counter::Incr).Remote(2)), 42);
   std::vector<ActorHandle<Counter>> both{counter, made};
-  auto round_trip = internal::Deserialize<std::vector<ActorHandle<Counter>>>(
-      internal::Serialize(both));
+  auto round_trip =
+      internal::Deserialize<std::vector<ActorHandle<Counter>>>(internal::Serialize(both));
   EXPECT_EQ(round_trip, both);
 
   // Copies are equal and hash alike.
@@ -392,7 +391,7 @@ TEST_F(ActorApiLocalTest, KillWithRestartRerunsTheFactory) {
   EXPECT_EQ(*Get(counter.Task(&Counter::Incr).Remote(1)), 6);
   counter.Kill(/*no_restart=*/false);
   EXPECT_EQ(*Get(counter.Task(&Counter::Value).Remote()), 5);  // fresh state, same arguments
-  counter.Kill(/*no_restart=*/false);                            // no restarts left
+  counter.Kill(/*no_restart=*/false);                          // no restarts left
   EXPECT_THROW(Get(counter.Task(&Counter::Value).Remote()), ActorDiedError);
 }
 

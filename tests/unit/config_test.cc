@@ -5,7 +5,6 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
-
 #include <unistd.h>
 
 #include <cstdlib>
@@ -44,7 +43,8 @@ threshold = 0.25
 plugin = "/x/rayk_store_big.so"
 [store.big]
 capacity = "1GiB"
-)", "p.toml");
+)",
+                                   "p.toml");
   ASSERT_TRUE(config.ok()) << config.status().ToString();
   EXPECT_EQ(config->plugin_path(), (std::vector<std::string>{"/opt/a", "/opt/b"}));
   EXPECT_EQ(config->slot(PluginKind::kScheduler).plugin, "spread");
@@ -53,7 +53,8 @@ capacity = "1GiB"
   EXPECT_EQ(std::get<int64_t>(table.at("seed").value), 7);
   EXPECT_EQ(table.at("seed").line, 6);
   EXPECT_DOUBLE_EQ(std::get<double>(table.at("threshold").value), 0.25);
-  EXPECT_EQ(std::get<std::string>(config->Table(PluginKind::kStore, "big").at("capacity").value), "1GiB");
+  EXPECT_EQ(std::get<std::string>(config->Table(PluginKind::kStore, "big").at("capacity").value),
+            "1GiB");
   // Slots the file does not mention keep their defaults.
   EXPECT_EQ(config->slot(PluginKind::kGcs).plugin, "sqlite");
 }
@@ -66,7 +67,8 @@ TEST(ConfigTest, MissingFileNamesTheFile) {
 }
 
 TEST(ConfigTest, UnreadableFileSaysSo) {
-  if (geteuid() == 0) GTEST_SKIP() << "root reads any file; the unreadable case is covered as non-root";
+  if (geteuid() == 0)
+    GTEST_SKIP() << "root reads any file; the unreadable case is covered as non-root";
   testing::TempDir dir;
   std::string file = dir.Write("plugins.toml", "[store]\n");
   chmod(file.c_str(), 0);
@@ -106,13 +108,15 @@ TEST(ConfigTest, UnknownKeyInSlotSuggestsPlugin) {
 TEST(ConfigTest, WrongTypesAreNamed) {
   auto plugin = Config::LoadString("[store]\nplugin = 3\n", "p.toml");
   ASSERT_FALSE(plugin.ok());
-  EXPECT_THAT(plugin.status().message(), HasSubstr("p.toml:2: [store] plugin must be a non-empty string"));
+  EXPECT_THAT(plugin.status().message(),
+              HasSubstr("p.toml:2: [store] plugin must be a non-empty string"));
   auto path = Config::LoadString("plugin_path = \"/opt\"\n", "p.toml");
   ASSERT_FALSE(path.ok());
   EXPECT_THAT(path.status().message(), HasSubstr("p.toml:1: plugin_path must be an array"));
   auto setting = Config::LoadString("[store.memory]\ncapacity = [1, 2]\n", "p.toml");
   ASSERT_FALSE(setting.ok());
-  EXPECT_THAT(setting.status().message(), HasSubstr("p.toml:2: [store.memory] capacity is a array"));
+  EXPECT_THAT(setting.status().message(),
+              HasSubstr("p.toml:2: [store.memory] capacity is a array"));
   auto section = Config::LoadString("store = 1\n", "p.toml");
   ASSERT_FALSE(section.ok());
   EXPECT_THAT(section.status().message(), HasSubstr("store must be a section"));
@@ -124,17 +128,22 @@ TEST(ConfigTest, SetOverridesSelectAndConfigure) {
   ASSERT_TRUE(config.ApplySet("store.memory.capacity=64MiB").ok());
   ASSERT_TRUE(config.ApplySet("scheduler.spread.threshold=0.75").ok());
   EXPECT_EQ(config.slot(PluginKind::kScheduler).plugin, "spread");
-  EXPECT_EQ(std::get<std::string>(config.Table(PluginKind::kStore, "memory").at("capacity").value), "64MiB");
-  EXPECT_DOUBLE_EQ(std::get<double>(config.Table(PluginKind::kScheduler, "spread").at("threshold").value), 0.75);
+  EXPECT_EQ(std::get<std::string>(config.Table(PluginKind::kStore, "memory").at("capacity").value),
+            "64MiB");
+  EXPECT_DOUBLE_EQ(
+      std::get<double>(config.Table(PluginKind::kScheduler, "spread").at("threshold").value), 0.75);
   config.SelectPlugin(PluginKind::kGcs, "memory");
   EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "memory");
 }
 
 TEST(ConfigTest, BadSetIsExplained) {
   Config config = Config::Defaults();
-  EXPECT_THAT(config.ApplySet("store.memory.capacity").message(), HasSubstr("expected SLOT.KEY=VALUE"));
-  EXPECT_THAT(config.ApplySet("stor.memory.capacity=1").message(), HasSubstr("did you mean 'store'?"));
-  EXPECT_THAT(config.ApplySet("store.capacity=1").message(), HasSubstr("expected store.plugin=NAME"));
+  EXPECT_THAT(config.ApplySet("store.memory.capacity").message(),
+              HasSubstr("expected SLOT.KEY=VALUE"));
+  EXPECT_THAT(config.ApplySet("stor.memory.capacity=1").message(),
+              HasSubstr("did you mean 'store'?"));
+  EXPECT_THAT(config.ApplySet("store.capacity=1").message(),
+              HasSubstr("expected store.plugin=NAME"));
 }
 
 TEST(ConfigTest, NearestNameOnlySuggestsCloseWords) {

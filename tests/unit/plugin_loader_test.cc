@@ -85,7 +85,8 @@ TEST(PluginLoaderTest, UnknownNameListsTheAvailableOnes) {
 
 TEST(PluginLoaderTest, MissingPathIsNamed) {
   Status status = CreateError(PluginKind::kScheduler, "/nonexistent/rayk_scheduler_x.so");
-  EXPECT_THAT(status.message(), HasSubstr("/nonexistent/rayk_scheduler_x.so for [scheduler] does not exist"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("/nonexistent/rayk_scheduler_x.so for [scheduler] does not exist"));
 }
 
 TEST(PluginLoaderTest, FileThatIsNotALibrary) {
@@ -102,15 +103,17 @@ TEST(PluginLoaderTest, LibraryThatIsNotARaykPlugin) {
 
 TEST(PluginLoaderTest, AbiMismatchSaysBothVersions) {
   Status status = CreateError(PluginKind::kScheduler, Fixture("wrongabi"));
-  EXPECT_THAT(status.message(), HasSubstr("built for plugin ABI version 999 but this rayk expects " +
-                                          std::to_string(RAYK_PLUGIN_ABI_VERSION)));
+  EXPECT_THAT(status.message(),
+              HasSubstr("built for plugin ABI version 999 but this rayk expects " +
+                        std::to_string(RAYK_PLUGIN_ABI_VERSION)));
   EXPECT_THAT(status.message(), HasSubstr("rebuild the plugin"));
 }
 
 TEST(PluginLoaderTest, WrongKindForTheSlot) {
   std::string store = std::string(RAYK_PLUGIN_OUTPUT_DIR) + "/rayk_store_memory.so";
   Status status = CreateError(PluginKind::kScheduler, store);
-  EXPECT_THAT(status.message(), HasSubstr("is a store plugin ('memory'), but [scheduler] needs a scheduler plugin"));
+  EXPECT_THAT(status.message(),
+              HasSubstr("is a store plugin ('memory'), but [scheduler] needs a scheduler plugin"));
 }
 
 TEST(PluginLoaderTest, FactoryThatThrows) {
@@ -126,26 +129,32 @@ TEST(PluginLoaderTest, FactoryThatReturnsNothing) {
 }
 
 TEST(PluginLoaderTest, UnknownSettingSuggestsTheNearest) {
-  Status status = CreateError(PluginKind::kStore, "memory", {{"capactiy", {std::string("1GiB"), 7}}});
+  Status status =
+      CreateError(PluginKind::kStore, "memory", {{"capactiy", {std::string("1GiB"), 7}}});
   EXPECT_THAT(status.message(), HasSubstr("p.toml:7: unknown key 'capactiy' in [store.memory]"));
   EXPECT_THAT(status.message(), HasSubstr("did you mean 'capacity'?"));
 }
 
 TEST(PluginLoaderTest, WrongSettingType) {
-  Status status = CreateError(PluginKind::kScheduler, "random", {{"seed", {std::string("abc"), 3}}});
-  EXPECT_THAT(status.message(), HasSubstr("p.toml:3: [scheduler.random] seed = \"abc\" must be an integer"));
+  Status status =
+      CreateError(PluginKind::kScheduler, "random", {{"seed", {std::string("abc"), 3}}});
+  EXPECT_THAT(status.message(),
+              HasSubstr("p.toml:3: [scheduler.random] seed = \"abc\" must be an integer"));
 }
 
 TEST(PluginLoaderTest, BadSizeValue) {
-  Status status = CreateError(PluginKind::kStore, "memory", {{"capacity", {std::string("2XB"), 4}}});
-  EXPECT_THAT(status.message(), HasSubstr("p.toml:4: [store.memory] capacity = \"2XB\" is not a size"));
+  Status status =
+      CreateError(PluginKind::kStore, "memory", {{"capacity", {std::string("2XB"), 4}}});
+  EXPECT_THAT(status.message(),
+              HasSubstr("p.toml:4: [store.memory] capacity = \"2XB\" is not a size"));
 }
 
 TEST(PluginLoaderTest, ValidSettingsAreTypedWithDefaults) {
   PluginLoader loader;
   auto info = loader.Find(PluginKind::kStore, "memory");
   ASSERT_TRUE(info.ok()) << info.status().ToString();
-  auto settings = PluginLoader::ValidateSettings(*info, {{"capacity", {std::string("64MiB"), 1}}}, "p.toml");
+  auto settings =
+      PluginLoader::ValidateSettings(*info, {{"capacity", {std::string("64MiB"), 1}}}, "p.toml");
   ASSERT_TRUE(settings.ok()) << settings.status().ToString();
   EXPECT_EQ(settings->GetInteger("capacity"), 64 << 20);
 }

@@ -30,7 +30,8 @@ TEST(ProtocolTest, TaskSpecRoundTrip) {
 
 TEST(ProtocolTest, ErrorInfoRoundTrip) {
   PushTaskReply reply;
-  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError, "std::invalid_argument", "boom", "here"};
+  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError, "std::invalid_argument",
+                                    "boom", "here"};
   auto back = Decode<PushTaskReply>(Encode(MessageType::kPushTaskReply, reply));
   ASSERT_TRUE(back.ok());
   ASSERT_TRUE(back->error.has_value());

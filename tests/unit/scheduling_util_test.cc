@@ -156,7 +156,8 @@ TEST(CriticalUtilizationTest, TheBusiestOfCpuMemoryAndObjectStore) {
 
 TEST(CriticalUtilizationTest, SkipsMissingResourcesAndClampsInconsistentViews) {
   NodeView accel = Node({{"accel_x", 2}}, {{"accel_x", 0.5}});
-  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"CPU", 1}}), 0.0) << "a CPU request on a CPU-less node";
+  EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"CPU", 1}}), 0.0)
+      << "a CPU request on a CPU-less node";
   EXPECT_DOUBLE_EQ(CriticalUtilization(accel, {{"accel_x", 1}}), 0.75);
   // More free than total (available reported before total): not negative.
   EXPECT_DOUBLE_EQ(CriticalUtilization(Node({{"CPU", 2}}, {{"CPU", 4}}), {}), 0.0);

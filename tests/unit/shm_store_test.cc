@@ -122,7 +122,8 @@ class ShmStoreTest : public ::testing::Test {
     std::filesystem::remove_all(session_dir_, ignored);
   }
 
-  Result<std::shared_ptr<ObjectStore>> Open(ProcessRole role, const std::string& capacity = "64MiB") {
+  Result<std::shared_ptr<ObjectStore>> Open(ProcessRole role,
+                                            const std::string& capacity = "64MiB") {
     PluginLoader loader;
     PluginContext context;
     context.role = role;
@@ -134,7 +135,9 @@ class ShmStoreTest : public ::testing::Test {
     return std::shared_ptr<ObjectStore>(*created, static_cast<ObjectStore*>(created->get()));
   }
 
-  std::string SegmentFile() const { return "/dev/shm" + shm::SegmentName("", node_); }  // named by the node id alone
+  std::string SegmentFile() const {
+    return "/dev/shm" + shm::SegmentName("", node_);
+  }  // named by the node id alone
 
   static void Put(ObjectStore& store, const ObjectId& id, size_t size, bool primary, uint8_t seed) {
     auto created = store.Create(id, size, primary);
@@ -194,7 +197,8 @@ TEST_F(ShmStoreTest, ASecondRayletForTheNodeIsRefused) {
   Child child = Child::Start([&](int, int) {
     auto second = Open(ProcessRole::kRaylet);
     if (second.ok()) return 1;
-    return second.status().message().find("already owned by live process") != std::string::npos ? 0 : 2;
+    return second.status().message().find("already owned by live process") != std::string::npos ? 0
+                                                                                                : 2;
   });
   EXPECT_EQ(child.Wait(), 0);
   EXPECT_TRUE((*first)->Stats().capacity_bytes > 0);
@@ -273,8 +277,10 @@ TEST_F(ShmStoreTest, CapacityBeyondDevShmIsRefused) {
 
 TEST_F(ShmStoreTest, StoresOutsideANodeArePrivate) {
   PluginContext context;  // role kTool: no node
-  auto a = testing::CreatePlugin<ObjectStore>("shm", {{"capacity", {std::string("8MiB"), 0}}}, context);
-  auto b = testing::CreatePlugin<ObjectStore>("shm", {{"capacity", {std::string("8MiB"), 0}}}, context);
+  auto a =
+      testing::CreatePlugin<ObjectStore>("shm", {{"capacity", {std::string("8MiB"), 0}}}, context);
+  auto b =
+      testing::CreatePlugin<ObjectStore>("shm", {{"capacity", {std::string("8MiB"), 0}}}, context);
   ASSERT_NE(a, nullptr);
   ASSERT_NE(b, nullptr);
   ObjectId id = ObjectId::FromRandom();
@@ -312,9 +318,11 @@ TEST_F(ShmStoreTest, AChildProcessReadsALargeObjectInPlace) {
   EXPECT_EQ(child.Wait(), 0);
   EXPECT_EQ(report.ok, 1) << "the child saw other bytes than the writer wrote";
   // Private memory did not grow by the object: no copy was made...
-  EXPECT_LT(report.anon_kb_growth, 16 * 1024) << "RssAnon grew by " << report.anon_kb_growth << " kB";
+  EXPECT_LT(report.anon_kb_growth, 16 * 1024)
+      << "RssAnon grew by " << report.anon_kb_growth << " kB";
   // ...the child read the segment's own pages.
-  EXPECT_GE(report.shmem_kb_growth, 250 * 1024) << "RssShmem grew by " << report.shmem_kb_growth << " kB";
+  EXPECT_GE(report.shmem_kb_growth, 250 * 1024)
+      << "RssShmem grew by " << report.shmem_kb_growth << " kB";
 }
 
 TEST_F(ShmStoreTest, GetInOneProcessWakesOnSealInAnother) {
@@ -459,8 +467,8 @@ TEST_F(ShmStoreTest, AForkedChildMustOpenItsOwnStore) {
 TEST_F(ShmStoreTest, BadMaxObjectsIsRefused) {
   PluginLoader loader;
   PluginContext context;
-  auto created = loader.Create(PluginKind::kStore, "shm", {{"max_objects", {int64_t{0}, 0}}}, "<test>",
-                               context);
+  auto created = loader.Create(PluginKind::kStore, "shm", {{"max_objects", {int64_t{0}, 0}}},
+                               "<test>", context);
   ASSERT_FALSE(created.ok());
   EXPECT_NE(created.status().message().find("[store.shm] max_objects"), std::string::npos)
       << created.status().message();
@@ -469,9 +477,10 @@ TEST_F(ShmStoreTest, BadMaxObjectsIsRefused) {
 TEST_F(ShmStoreTest, TheObjectTableFullIsOutOfMemory) {
   PluginLoader loader;
   PluginContext context;
-  auto created = loader.Create(PluginKind::kStore, "shm",
-                               {{"max_objects", {int64_t{4}, 0}}, {"capacity", {std::string("1MiB"), 0}}},
-                               "<test>", context);
+  auto created =
+      loader.Create(PluginKind::kStore, "shm",
+                    {{"max_objects", {int64_t{4}, 0}}, {"capacity", {std::string("1MiB"), 0}}},
+                    "<test>", context);
   ASSERT_TRUE(created.ok()) << created.status().ToString();
   auto* store = static_cast<ObjectStore*>(created->get());
   for (int i = 0; i < 4; ++i) Put(*store, ObjectId::FromRandom(), 10, true, 1);

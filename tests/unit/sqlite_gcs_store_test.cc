@@ -20,8 +20,8 @@
 #include <random>
 #include <string>
 
-#include "rayk/plugin/gcs_store.h"
 #include "rayk/host/plugin_loader.h"
+#include "rayk/plugin/gcs_store.h"
 #include "test_util.h"
 
 namespace rayk {
@@ -286,10 +286,9 @@ TEST_F(SqliteGcsStoreTest, PathThatIsAFolderIsAnError) {
 }
 
 TEST_F(SqliteGcsStoreTest, BadSettingsAreErrors) {
-  EXPECT_THAT(
-      OpenError(Settings({{"path", File()}, {"synchronous", std::string("sometimes")}})),
-      HasSubstr("[gcs.sqlite] synchronous = \"sometimes\" is not one of the allowed values "
-                "\"full\", \"normal\""));
+  EXPECT_THAT(OpenError(Settings({{"path", File()}, {"synchronous", std::string("sometimes")}})),
+              HasSubstr("[gcs.sqlite] synchronous = \"sometimes\" is not one of the allowed values "
+                        "\"full\", \"normal\""));
   EXPECT_THAT(OpenError(Settings({{"path", File()}, {"busy_timeout_ms", int64_t{-1}}})),
               HasSubstr("[gcs.sqlite] busy_timeout_ms = -1 is out of range; the allowed values "
                         "are from 0 to 2147483647"));

@@ -35,9 +35,9 @@
 #include "rayk/cluster.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"
-#include "rayk/kv.h"
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
+#include "rayk/kv.h"
 #include "rayk/object_ref.h"
 #include "rayk/view.h"
 

@@ -7,13 +7,12 @@
 #pragma once
 
 #include <array>
+#include <boost/serialization/array_wrapper.hpp>
 #include <cstdint>
 #include <cstring>
 #include <functional>
 #include <string>
 #include <string_view>
-
-#include <boost/serialization/array_wrapper.hpp>
 
 namespace rayk {
 
@@ -32,7 +31,9 @@ class Id {
   static Id FromHex(std::string_view hex);
 
   bool IsNil() const { return *this == Id(); }
-  std::string Binary() const { return std::string(reinterpret_cast<const char*>(bytes_.data()), kSize); }
+  std::string Binary() const {
+    return std::string(reinterpret_cast<const char*>(bytes_.data()), kSize);
+  }
   std::string Hex() const;
   const uint8_t* data() const { return bytes_.data(); }
 

@@ -16,7 +16,8 @@ namespace rayk {
 
 struct InitOptions {
   std::string address;      // the GCS of a running cluster; empty: $RAYK_ADDRESS, else embedded
-  std::string config_file;  // plugins.toml of the embedded cluster; empty: $RAYK_CONFIG, the installed one, or defaults
+  std::string config_file;  // plugins.toml of the embedded cluster; empty: $RAYK_CONFIG, the
+                            // installed one, or defaults
   int num_cpus = 0;         // CPUs of the embedded node; 0: the machine's
   // Extra resources of the embedded node, as for SetResources: {{"GPU", 1}}.
   // Names and amounts follow the rule of TaskCaller::SetResource (0 is refused).

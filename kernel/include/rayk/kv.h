@@ -21,7 +21,8 @@ namespace rayk {
 
 // Stores `value` under `key`. With `overwrite` false an existing key is left
 // alone and the call returns false; otherwise it returns true.
-bool KvPut(const std::string& key, const std::string& value, const std::string& ns = "", bool overwrite = true);
+bool KvPut(const std::string& key, const std::string& value, const std::string& ns = "",
+           bool overwrite = true);
 // The value of `key`, or nullopt when there is none.
 std::optional<std::string> KvGet(const std::string& key, const std::string& ns = "");
 // Removes `key`; false when it did not exist.

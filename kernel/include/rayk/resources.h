@@ -33,7 +33,9 @@ class ResourceSet {
   // Subtracts; amounts never go below zero.
   void Subtract(const ResourceSet& other);
 
-  friend bool operator==(const ResourceSet& a, const ResourceSet& b) { return a.amounts_ == b.amounts_; }
+  friend bool operator==(const ResourceSet& a, const ResourceSet& b) {
+    return a.amounts_ == b.amounts_;
+  }
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {

@@ -18,12 +18,12 @@ enum class StatusCode {
   kInvalidArgument,  // the caller passed something malformed (config, frame, argument)
   kNotFound,         // a named thing (plugin, object, actor, key) does not exist
   kAlreadyExists,
-  kIoError,          // a file, socket or process operation failed
+  kIoError,  // a file, socket or process operation failed
   kTimedOut,
-  kUnavailable,      // the peer or resource is gone or not reachable now
-  kOutOfMemory,      // a store or allocator is full
-  kInfeasible,       // no node can ever satisfy a resource demand
-  kInternal,         // a bug in rayk: please report it
+  kUnavailable,  // the peer or resource is gone or not reachable now
+  kOutOfMemory,  // a store or allocator is full
+  kInfeasible,   // no node can ever satisfy a resource demand
+  kInternal,     // a bug in rayk: please report it
 };
 
 const char* StatusCodeName(StatusCode code);
@@ -34,7 +34,9 @@ class [[nodiscard]] Status {
   Status(StatusCode code, std::string message) : code_(code), message_(std::move(message)) {}
 
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status IoError(std::string m) { return {StatusCode::kIoError, std::move(m)}; }
@@ -58,7 +60,7 @@ class [[nodiscard]] Status {
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  Result(T value) : value_(std::move(value)) {}          // NOLINT: implicit by design
   Result(Status status) : status_(std::move(status)) {}  // NOLINT: must not be OK
 
   bool ok() const { return value_.has_value(); }
@@ -79,8 +81,8 @@ class [[nodiscard]] Result {
 }  // namespace rayk
 
 // Returns the status from the enclosing function when it is not OK.
-#define RAYK_RETURN_IF_ERROR(expr)        \
-  do {                                    \
-    ::rayk::Status _st = (expr);          \
-    if (!_st.ok()) return _st;            \
+#define RAYK_RETURN_IF_ERROR(expr) \
+  do {                             \
+    ::rayk::Status _st = (expr);   \
+    if (!_st.ok()) return _st;     \
   } while (0)

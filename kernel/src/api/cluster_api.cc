@@ -1,10 +1,8 @@
-#include "rayk/kv.h"
-
 #include "rayk/cluster.h"
-
 #include "rayk/errors.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/runtime_registry.h"
+#include "rayk/kv.h"
 
 namespace rayk {
 
@@ -19,17 +17,21 @@ internal::ClusterRuntime& RequireClusterRuntime() {
 
 template <typename T>
 T ValueOrThrow(Result<T> result, const char* operation, const std::string& key) {
-  if (!result.ok()) throw RuntimeError(std::string(operation) + " '" + key + "': " + result.status().message());
+  if (!result.ok())
+    throw RuntimeError(std::string(operation) + " '" + key + "': " + result.status().message());
   return std::move(*result);
 }
 
 }  // namespace
 
-std::vector<NodeView> Nodes() { return ValueOrThrow(RequireClusterRuntime().Nodes(), "rayk::Nodes", ""); }
+std::vector<NodeView> Nodes() {
+  return ValueOrThrow(RequireClusterRuntime().Nodes(), "rayk::Nodes", "");
+}
 
 NodeId CurrentNodeId() { return RequireClusterRuntime().CurrentNodeId(); }
 
-bool KvPut(const std::string& key, const std::string& value, const std::string& ns, bool overwrite) {
+bool KvPut(const std::string& key, const std::string& value, const std::string& ns,
+           bool overwrite) {
   return ValueOrThrow(RequireClusterRuntime().KvPut(key, value, ns, overwrite), "rayk::KvPut", key);
 }
 

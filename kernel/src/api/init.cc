@@ -1,26 +1,26 @@
 // rayk::Init and rayk::Shutdown: the process's runtime, and the embedded
 // cluster a driver starts when it is given no address.
+#include "rayk/init.h"
+
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <unistd.h>
 
 #include <map>
 #include <memory>
 #include <thread>
 
-#include <spdlog/spdlog.h>
-
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
+#include "process/cluster_secret.h"
 #include "process/daemons.h"
+#include "process/session.h"
 #include "rayk/errors.h"
-#include "rayk/init.h"
+#include "rayk/host/plugin_loader.h"
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/runtime_registry.h"
-#include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
-#include "process/cluster_secret.h"
-#include "process/session.h"
 
 namespace rayk {
 
@@ -42,7 +42,9 @@ std::unique_ptr<ProcessRuntime>& State() {
   return state;
 }
 
-[[noreturn]] void Throw(const std::string& message) { throw RuntimeError("rayk::Init: " + message); }
+[[noreturn]] void Throw(const std::string& message) {
+  throw RuntimeError("rayk::Init: " + message);
+}
 
 // The embedded node's extra resources as the raylet's --resources JSON. Checked
 // here, before anything starts, so that a bad entry fails Init with the rule
@@ -68,7 +70,8 @@ void StopEmbeddedCluster(ProcessRuntime& runtime) {
 
 // Starts a GCS and one raylet as children of this driver, members of a
 // cluster whose secret is `secret`; returns the GCS and raylet endpoints.
-std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& options, const std::string& secret,
+std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& options,
+                                                         const std::string& secret,
                                                          ProcessRuntime& runtime) {
   auto session = CreateSessionDir();
   if (!session.ok()) Throw(session.status().message());
@@ -81,8 +84,8 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   std::vector<std::string> config_args;
   if (!options.config_file.empty()) config_args = {"--config", options.config_file};
 
-  std::vector<std::string> gcs_argv = {*executable, "gcs-server", "--port", "0", "--session-dir", *session,
-                                          "--exit-with-parent"};
+  std::vector<std::string> gcs_argv = {
+      *executable, "gcs-server", "--port", "0", "--session-dir", *session, "--exit-with-parent"};
   gcs_argv.insert(gcs_argv.end(), config_args.begin(), config_args.end());
   std::string gcs_log = *session + "/logs/gcs_server.log";
   auto gcs_pid = SpawnProcess(gcs_argv, gcs_log, /*new_session=*/false, env);
@@ -94,9 +97,12 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
     Throw("the GCS server did not start: " + gcs_address.status().message());
   }
 
-  int cpus = options.num_cpus > 0 ? options.num_cpus : static_cast<int>(std::thread::hardware_concurrency());
-  std::vector<std::string> raylet_argv = {*executable, "raylet", "--gcs", *gcs_address, "--session-dir", *session,
-                                          "--num-cpus", std::to_string(cpus), "--exit-with-parent"};
+  int cpus = options.num_cpus > 0 ? options.num_cpus
+                                  : static_cast<int>(std::thread::hardware_concurrency());
+  std::vector<std::string> raylet_argv = {
+      *executable,         "raylet", "--gcs",      *gcs_address,
+      "--session-dir",     *session, "--num-cpus", std::to_string(cpus),
+      "--exit-with-parent"};
   if (!options.resources.empty()) {
     raylet_argv.push_back("--resources");
     raylet_argv.push_back(NodeResourcesJson(options.resources));
@@ -109,7 +115,8 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
     Throw(raylet_pid.status().message());
   }
   runtime.raylet_pid = *raylet_pid;
-  auto raylet_address = WaitForFile(*session + "/raylet_address", kStartTimeout, *raylet_pid, raylet_log);
+  auto raylet_address =
+      WaitForFile(*session + "/raylet_address", kStartTimeout, *raylet_pid, raylet_log);
   if (!raylet_address.ok()) {
     StopEmbeddedCluster(runtime);
     Throw("the raylet did not start: " + raylet_address.status().message());
@@ -120,12 +127,13 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
 // Finds the raylet a driver joining `gcs` should use, and its id: an alive
 // node on this host (its raylet serves on `node_ip`), else any alive node,
 // whose store this process then cannot share (`same_host` false).
-std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs, const std::string& node_ip,
-                                          bool* same_host) {
+std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs,
+                                          const std::string& node_ip, bool* same_host) {
   auto channel = transport.Connect(gcs);
   if (!channel.ok()) Throw(channel.status().message());
-  auto reply = (*channel)->CallSync(protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
-                                    std::chrono::milliseconds(10000));
+  auto reply = (*channel)->CallSync(
+      protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+      std::chrono::milliseconds(10000));
   if (!reply.ok()) {
     Throw("cannot reach the GCS at " + AddressFromEndpoint(gcs) + " (" + reply.status().message() +
           "); check the address 'rayk start --head' printed, and that RAYK_AUTH_TOKEN holds that "
@@ -135,13 +143,15 @@ std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::strin
   if (!status.ok()) Throw(status.status().message());
   *same_host = true;
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive && HostOfAddress(node.raylet_address) == node_ip) return {node.raylet_address, node.node_id};
+    if (node.alive && HostOfAddress(node.raylet_address) == node_ip)
+      return {node.raylet_address, node.node_id};
   }
   *same_host = false;
   for (const protocol::NodeInfo& node : status->nodes) {
     if (node.alive) return {node.raylet_address, node.node_id};
   }
-  Throw("the cluster at " + AddressFromEndpoint(gcs) + " has no alive node; start one with 'rayk start --address'");
+  Throw("the cluster at " + AddressFromEndpoint(gcs) +
+        " has no alive node; start one with 'rayk start --address'");
 }
 
 }  // namespace
@@ -164,14 +174,18 @@ void Init(const InitOptions& options) {
   auto config = Config::LoadDefault(options.config_file);
   if (!config.ok()) Throw(config.status().message());
   if (config->slot(PluginKind::kTransport).plugin == "inproc") {
-    Throw(config->source() + " selects the 'inproc' transport, which cannot connect rayk's processes; set "
+    Throw(config->source() +
+          " selects the 'inproc' transport, which cannot connect rayk's processes; set "
           "[transport] plugin = \"zmq\"");
   }
   std::vector<std::string> libraries = options.code_libraries;
   if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
   for (const std::string& name : internal::FunctionRegistry::Instance().RegisteredInExecutable()) {
-    spdlog::warn("remote function {} is compiled into the executable, which workers cannot load; build it into a "
-                 "library with rayk_add_job() (see docs/jobs.md)", name);
+    spdlog::warn(
+        "remote function {} is compiled into the executable, which workers cannot load; build it "
+        "into a "
+        "library with rayk_add_job() (see docs/jobs.md)",
+        name);
   }
 
   PluginLoader loader(config->plugin_path());
@@ -211,8 +225,9 @@ void Init(const InitOptions& options) {
     if (created.ok()) {
       store = *created;
     } else {
-      spdlog::info("the driver works without the node's object store (large values travel inline): {}",
-                   created.status().message());
+      spdlog::info(
+          "the driver works without the node's object store (large values travel inline): {}",
+          created.status().message());
     }
   }
   CoreWorker::Options core;

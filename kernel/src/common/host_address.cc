@@ -12,7 +12,9 @@
 namespace rayk {
 namespace {
 
-bool ParseIpv4(const std::string& ip, in_addr* out) { return inet_pton(AF_INET, ip.c_str(), out) == 1; }
+bool ParseIpv4(const std::string& ip, in_addr* out) {
+  return inet_pton(AF_INET, ip.c_str(), out) == 1;
+}
 
 std::string Join(const std::vector<std::string>& items) {
   std::string out;
@@ -49,7 +51,8 @@ Result<std::string> SourceAddressFor(const std::string& remote_ip) {
   remote.sin_family = AF_INET;
   remote.sin_port = htons(9);  // any port: a UDP connect sends nothing
   if (!ParseIpv4(remote_ip, &remote.sin_addr)) {
-    return Status::InvalidArgument("'" + remote_ip + "' is not an IPv4 address; give the head as IP:PORT");
+    return Status::InvalidArgument("'" + remote_ip +
+                                   "' is not an IPv4 address; give the head as IP:PORT");
   }
   if (IsLoopbackAddress(remote_ip)) return std::string(kLoopbackAddress);
   int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -61,7 +64,8 @@ Result<std::string> SourceAddressFor(const std::string& remote_ip) {
   int error = errno;
   close(fd);
   if (!ok) {
-    return Status::Unavailable("no route from this host to " + remote_ip + " (" + std::strerror(error) +
+    return Status::Unavailable("no route from this host to " + remote_ip + " (" +
+                               std::strerror(error) +
                                "); check the network or pass --node-ip-address");
   }
   char text[INET_ADDRSTRLEN] = {};
@@ -73,7 +77,8 @@ Result<std::string> PrimaryAddress() {
   for (const std::string& ip : LocalAddresses()) {
     if (!IsLoopbackAddress(ip)) return ip;
   }
-  return Status::NotFound("this host has no network address besides loopback; pass --node-ip-address");
+  return Status::NotFound(
+      "this host has no network address besides loopback; pass --node-ip-address");
 }
 
 Status CheckLocalAddress(const std::string& ip, const std::string& what) {
@@ -85,7 +90,8 @@ Status CheckLocalAddress(const std::string& ip, const std::string& what) {
   for (const std::string& candidate : local) {
     if (candidate == ip) return Status::Ok();
   }
-  return Status::InvalidArgument(what + " " + ip + " is not an address of this host; use one of: " + Join(local));
+  return Status::InvalidArgument(what + " " + ip +
+                                 " is not an address of this host; use one of: " + Join(local));
 }
 
 std::string HostOfAddress(const std::string& address) {

@@ -1,9 +1,8 @@
 #include "rayk/resources.h"
 
 #include <cmath>
-#include <sstream>
-
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 namespace rayk {
 
@@ -27,7 +26,8 @@ Result<ResourceSet> ResourceSet::FromJson(const std::string& json) {
   for (const auto& [name, amount] : parsed.items()) {
     if (!amount.is_number() || amount.get<double>() < 0) {
       return Status::InvalidArgument("resource '" + name + "' in '" + json +
-                                     "' must be a non-negative number, as in {\"" + name + "\": 1}");
+                                     "' must be a non-negative number, as in {\"" + name +
+                                     "\": 1}");
     }
     set.Set(name, amount.get<double>());
   }

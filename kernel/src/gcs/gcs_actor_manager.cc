@@ -15,7 +15,9 @@ constexpr char kActorTable[] = "actors";
 constexpr auto kForever = std::chrono::hours(24 * 365);
 constexpr auto kSchedulePeriod = std::chrono::milliseconds(20);
 
-std::string Encoded(const protocol::ActorInfo& info) { return protocol::Encode(MessageType::kActorInfo, info); }
+std::string Encoded(const protocol::ActorInfo& info) {
+  return protocol::Encode(MessageType::kActorInfo, info);
+}
 
 // What the actors table keeps of a record: enough to answer for the actor and
 // to restart it after a GCS restart.
@@ -28,12 +30,15 @@ struct StoredActor {
   uint64_t lease_id = 0;
   std::string raylet_address;
   template <class A>
-  void serialize(A& ar, unsigned) { ar& spec& info& killed& kill_cause& worker_id& lease_id& raylet_address; }
+  void serialize(A& ar, unsigned) {
+    ar& spec& info& killed& kill_cause& worker_id& lease_id& raylet_address;
+  }
 };
 
 }  // namespace
 
-GcsActorManager::GcsActorManager(std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler,
+GcsActorManager::GcsActorManager(std::shared_ptr<Transport> transport,
+                                 std::shared_ptr<Scheduler> scheduler,
                                  std::shared_ptr<GcsStore> store, ViewFn view)
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
@@ -80,7 +85,8 @@ Status GcsActorManager::Load() {
         uint64_t lease = record.lease_id;
         if (raylet) {
           actions.push_back([raylet, lease] {
-            (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}));
+            (void)raylet->Send(
+                protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}));
           });
         }
       }
@@ -95,10 +101,12 @@ Status GcsActorManager::Load() {
 }
 
 void GcsActorManager::PersistLocked(const Record& record) {
-  StoredActor stored{record.spec,      record.info,     record.killed, record.kill_cause,
+  StoredActor stored{record.spec,      record.info,     record.killed,        record.kill_cause,
                      record.worker_id, record.lease_id, record.raylet_address};
-  Status st = store_->Put(kActorTable, record.info.actor_id.Binary(), protocol::Encode(MessageType::kActorInfo, stored));
-  if (!st.ok()) spdlog::error("gcs: cannot persist actor {}: {}", record.info.actor_id.Hex(), st.message());
+  Status st = store_->Put(kActorTable, record.info.actor_id.Binary(),
+                          protocol::Encode(MessageType::kActorInfo, stored));
+  if (!st.ok())
+    spdlog::error("gcs: cannot persist actor {}: {}", record.info.actor_id.Hex(), st.message());
 }
 
 void GcsActorManager::ExpireWaitersLocked(Actions& actions) {
@@ -110,7 +118,9 @@ void GcsActorManager::ExpireWaitersLocked(Actions& actions) {
         ++w;
         continue;
       }
-      actions.push_back([reply = std::move(w->reply), encoded = Encoded(record->second.info)] { reply(encoded); });
+      actions.push_back([reply = std::move(w->reply), encoded = Encoded(record->second.info)] {
+        reply(encoded);
+      });
       w = waiters.erase(w);
     }
   }
@@ -154,7 +164,8 @@ std::shared_ptr<Channel> GcsActorManager::ChannelTo(const std::string& address) 
 
 bool GcsActorManager::Settles(const Waiter& waiter, const protocol::ActorInfo& info) const {
   switch (waiter.request.wait) {
-    case protocol::GetActor::Wait::kNow: return true;
+    case protocol::GetActor::Wait::kNow:
+      return true;
     case protocol::GetActor::Wait::kUntilSettled:
       return info.state == ActorState::kAlive || info.state == ActorState::kDead;
     case protocol::GetActor::Wait::kUntilChanged:
@@ -188,7 +199,8 @@ void GcsActorManager::SetStateLocked(Record& record, ActorState state, Actions& 
 void GcsActorManager::DieLocked(Record& record, const std::string& cause, Actions& actions) {
   record.needs_scheduling = false;
   record.info.death_cause = cause;
-  spdlog::info("actor {} ({}) is dead: {}", record.info.actor_id.Hex(), record.info.class_name, cause);
+  spdlog::info("actor {} ({}) is dead: {}", record.info.actor_id.Hex(), record.info.class_name,
+               cause);
   if (!record.info.name.empty()) names_.erase(record.info.name);
   SetStateLocked(record, ActorState::kDead, actions);
 }
@@ -206,9 +218,11 @@ void GcsActorManager::HandleRegister(protocol::RegisterActor request, ReplyFn re
     }
     if (!spec.name.empty() && names_.count(spec.name)) {
       reply(protocol::Encode(MessageType::kStatusReply,
-                             protocol::StatusReply::From(Status::AlreadyExists(
-                                 "an actor named '" + spec.name + "' already exists; pick another name or "
-                                 "use rayk::GetActor(\"" + spec.name + "\")"))));
+                             protocol::StatusReply::From(
+                                 Status::AlreadyExists("an actor named '" + spec.name +
+                                                       "' already exists; pick another name or "
+                                                       "use rayk::GetActor(\"" +
+                                                       spec.name + "\")"))));
       return;
     }
     Record& record = actors_[spec.actor_id];
@@ -254,7 +268,8 @@ void GcsActorManager::HandleGet(protocol::GetActor request, ReplyFn reply) {
   waiters_[id].push_back(std::move(waiter));
 }
 
-void GcsActorManager::KillLocked(Record& record, bool no_restart, const std::string& cause, Actions& actions) {
+void GcsActorManager::KillLocked(Record& record, bool no_restart, const std::string& cause,
+                                 Actions& actions) {
   if (record.info.state == ActorState::kDead) return;
   if (no_restart) {
     record.killed = true;
@@ -267,15 +282,17 @@ void GcsActorManager::KillLocked(Record& record, bool no_restart, const std::str
     uint64_t lease = record.lease_id;
     if (raylet) {
       actions.push_back([raylet, lease] {
-        raylet->Call(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}),
-                     [](Result<std::string>) {}, std::chrono::seconds(10));
+        raylet->Call(
+            protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}),
+            [](Result<std::string>) {}, std::chrono::seconds(10));
       });
     }
   }
   ProcessGoneLocked(record, cause, actions);
 }
 
-void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reason, Actions& actions) {
+void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reason,
+                                        Actions& actions) {
   record.worker_id = WorkerId::Nil();
   record.lease_id = 0;
   record.scheduling = false;
@@ -283,15 +300,15 @@ void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reaso
     DieLocked(record, record.kill_cause, actions);
   } else if (record.info.restarts < record.spec.max_restarts) {
     ++record.info.restarts;
-    spdlog::info("actor {} lost its process ({}); restart {} of {}", record.info.actor_id.Hex(), reason,
-                 record.info.restarts, record.spec.max_restarts);
+    spdlog::info("actor {} lost its process ({}); restart {} of {}", record.info.actor_id.Hex(),
+                 reason, record.info.restarts, record.spec.max_restarts);
     record.needs_scheduling = true;
     SetStateLocked(record, ActorState::kRestarting, actions);
     ScheduleLocked(record, actions);
   } else {
     DieLocked(record,
-              "its worker died (" + reason + ") and max_restarts=" + std::to_string(record.spec.max_restarts) +
-                  " allows no more restarts",
+              "its worker died (" + reason + ") and max_restarts=" +
+                  std::to_string(record.spec.max_restarts) + " allows no more restarts",
               actions);
   }
 }
@@ -310,11 +327,14 @@ void GcsActorManager::HandleKill(protocol::KillActor request, ReplyFn reply) {
       it->second.kill_cause = request.cause;
       PersistLocked(it->second);
     } else {
-      KillLocked(it->second, request.no_restart,
-                 request.cause.empty() ? "killed through its handle (ActorHandle::Kill)" : request.cause, actions);
+      KillLocked(
+          it->second, request.no_restart,
+          request.cause.empty() ? "killed through its handle (ActorHandle::Kill)" : request.cause,
+          actions);
     }
   }
-  if (reply) reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  if (reply)
+    reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
   Run(actions);
 }
 
@@ -346,7 +366,8 @@ void GcsActorManager::HandleJobFinished(const JobId& job_id) {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, record] : actors_) {
       if (record.spec.job_id == job_id && !record.spec.detached) {
-        KillLocked(record, true, "the job that created it finished (create it detached to keep it)", actions);
+        KillLocked(record, true, "the job that created it finished (create it detached to keep it)",
+                   actions);
       }
     }
   }
@@ -369,7 +390,8 @@ void GcsActorManager::ScheduleLoop() {
 }
 
 void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
-  if (record.scheduling || !record.needs_scheduling || record.info.state == ActorState::kDead) return;
+  if (record.scheduling || !record.needs_scheduling || record.info.state == ActorState::kDead)
+    return;
   if (record.killed) {
     DieLocked(record, record.kill_cause, actions);
     return;
@@ -403,13 +425,17 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   lease.placement.affinity_node = node->node_id;
   ActorId id = record.info.actor_id;
   std::string address = node->address;
-  actions.push_back([this, raylet, id, address, message = protocol::Encode(MessageType::kRequestWorkerLease, lease)] {
-    raylet->Call(message, [this, id, address](Result<std::string> reply) { OnLease(id, address, std::move(reply)); },
-                 kForever);
+  actions.push_back([this, raylet, id, address,
+                     message = protocol::Encode(MessageType::kRequestWorkerLease, lease)] {
+    raylet->Call(
+        message,
+        [this, id, address](Result<std::string> reply) { OnLease(id, address, std::move(reply)); },
+        kForever);
   });
 }
 
-void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet, Result<std::string> reply) {
+void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
+                              Result<std::string> reply) {
   if (stopping_) return;
   Actions actions;
   {
@@ -431,7 +457,8 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet, Resu
       uint64_t lease_id = lease->lease_id;
       if (channel) {
         actions.push_back([channel, lease_id] {
-          (void)channel->Send(protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
+          (void)channel->Send(
+              protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
         });
       }
       record.scheduling = false;
@@ -457,10 +484,13 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet, Resu
       record.info.address = address;
       PersistLocked(record);
       if (worker) {
-        actions.push_back([this, worker, id, epoch, message = protocol::Encode(MessageType::kPushTask, push)] {
-          worker->Call(message, [this, id, epoch](Result<std::string> r) { OnCreated(id, epoch, std::move(r)); },
-                       kForever);
-        });
+        actions.push_back(
+            [this, worker, id, epoch, message = protocol::Encode(MessageType::kPushTask, push)] {
+              worker->Call(
+                  message,
+                  [this, id, epoch](Result<std::string> r) { OnCreated(id, epoch, std::move(r)); },
+                  kForever);
+            });
       }
     }
   }
@@ -481,8 +511,8 @@ void GcsActorManager::OnCreated(const ActorId& id, uint64_t epoch, Result<std::s
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
     if (!body.ok() || body->error) {
       std::string cause = !body.ok() ? body.status().message()
-                                     : "its factory " + record.spec.factory + " threw " + body->error->remote_type +
-                                           ": " + body->error->message;
+                                     : "its factory " + record.spec.factory + " threw " +
+                                           body->error->remote_type + ": " + body->error->message;
       record.killed = true;
       record.kill_cause = "it cannot be created: " + cause;
       KillLocked(record, true, record.kill_cause, actions);

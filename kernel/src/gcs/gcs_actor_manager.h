@@ -23,10 +23,10 @@
 #include <thread>
 #include <vector>
 
-#include "rpc/protocol.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
 
 namespace rayk {
 

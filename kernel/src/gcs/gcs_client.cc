@@ -22,10 +22,14 @@ struct GcsClient::State {
   std::unique_ptr<Channel> channel;
 };
 
-GcsClient::GcsClient(std::string endpoint, std::chrono::milliseconds reconnect_timeout, std::shared_ptr<State> state)
-    : endpoint_(std::move(endpoint)), reconnect_timeout_(reconnect_timeout), state_(std::move(state)) {}
+GcsClient::GcsClient(std::string endpoint, std::chrono::milliseconds reconnect_timeout,
+                     std::shared_ptr<State> state)
+    : endpoint_(std::move(endpoint)),
+      reconnect_timeout_(reconnect_timeout),
+      state_(std::move(state)) {}
 
-Result<std::unique_ptr<GcsClient>> GcsClient::Connect(Transport& transport, const std::string& endpoint,
+Result<std::unique_ptr<GcsClient>> GcsClient::Connect(Transport& transport,
+                                                      const std::string& endpoint,
                                                       std::chrono::milliseconds reconnect_timeout) {
   auto channel = transport.Connect(endpoint);
   if (!channel.ok()) return channel.status();
@@ -44,7 +48,8 @@ GcsClient::~GcsClient() {
   channel.reset();  // pending calls complete now, and are not retried
 }
 
-Result<std::string> GcsClient::CallSync(const std::string& request, std::chrono::milliseconds limit) {
+Result<std::string> GcsClient::CallSync(const std::string& request,
+                                        std::chrono::milliseconds limit) {
   auto start = std::chrono::steady_clock::now();
   auto deadline = start + std::min(limit, reconnect_timeout_);
   while (true) {
@@ -61,10 +66,11 @@ Result<std::string> GcsClient::CallSync(const std::string& request, std::chrono:
     reply = state_->channel->CallSync(request, std::max(attempt, std::chrono::milliseconds(1)));
     if (reply.ok() || !Retryable(reply.status())) return reply;
     if (std::chrono::steady_clock::now() >= deadline) {
-      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start);
+      auto waited = std::chrono::duration_cast<std::chrono::milliseconds>(
+          std::chrono::steady_clock::now() - start);
       return Status(reply.status().code(), "no answer from the GCS at " + endpoint_ + " for " +
-                                               std::to_string(waited.count()) + " ms (" + reply.status().message() +
-                                               "); is it running?");
+                                               std::to_string(waited.count()) + " ms (" +
+                                               reply.status().message() + "); is it running?");
     }
   }
 }
@@ -76,13 +82,16 @@ void GcsClient::Attempt(std::shared_ptr<State> state, std::string request, Reply
     on_reply(Status::Unavailable("the GCS client is closing"));
     return;
   }
-  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+  auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+      deadline - std::chrono::steady_clock::now());
   auto attempt = std::clamp(left, std::chrono::milliseconds(1), kAttemptTimeout);
   std::string copy = request;
   state->channel->Call(
       std::move(copy),
-      [state, request = std::move(request), on_reply = std::move(on_reply), deadline](Result<std::string> reply) mutable {
-        if (reply.ok() || !Retryable(reply.status()) || std::chrono::steady_clock::now() >= deadline) {
+      [state, request = std::move(request), on_reply = std::move(on_reply),
+       deadline](Result<std::string> reply) mutable {
+        if (reply.ok() || !Retryable(reply.status()) ||
+            std::chrono::steady_clock::now() >= deadline) {
           on_reply(std::move(reply));
           return;
         }
@@ -92,10 +101,12 @@ void GcsClient::Attempt(std::shared_ptr<State> state, std::string request, Reply
 }
 
 void GcsClient::Call(std::string request, ReplyCallback on_reply) {
-  Attempt(state_, std::move(request), std::move(on_reply), std::chrono::steady_clock::now() + reconnect_timeout_);
+  Attempt(state_, std::move(request), std::move(on_reply),
+          std::chrono::steady_clock::now() + reconnect_timeout_);
 }
 
-void GcsClient::CallOnce(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) {
+void GcsClient::CallOnce(std::string request, ReplyCallback on_reply,
+                         std::chrono::milliseconds timeout) {
   std::lock_guard<std::recursive_mutex> lock(state_->mu);
   if (state_->closing) {
     on_reply(Status::Unavailable("the GCS client is closing"));
@@ -110,7 +121,8 @@ Status GcsClient::Send(std::string message) {
   return state_->channel->Send(std::move(message));
 }
 
-Result<protocol::KvReply> CallKv(GcsClient& gcs, protocol::MessageType type, const protocol::KvRequest& request,
+Result<protocol::KvReply> CallKv(GcsClient& gcs, protocol::MessageType type,
+                                 const protocol::KvRequest& request,
                                  std::chrono::milliseconds limit) {
   auto reply = gcs.CallSync(protocol::Encode(type, request), limit);
   if (!reply.ok()) return reply.status();

@@ -17,8 +17,8 @@
 #include <memory>
 #include <string>
 
-#include "rpc/protocol.h"
 #include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
 
 namespace rayk {
 
@@ -27,8 +27,9 @@ class GcsClient {
   static constexpr std::chrono::milliseconds kAttemptTimeout{5000};
   static constexpr std::chrono::milliseconds kDefaultReconnectTimeout{60000};
 
-  static Result<std::unique_ptr<GcsClient>> Connect(Transport& transport, const std::string& endpoint,
-                                                    std::chrono::milliseconds reconnect_timeout = kDefaultReconnectTimeout);
+  static Result<std::unique_ptr<GcsClient>> Connect(
+      Transport& transport, const std::string& endpoint,
+      std::chrono::milliseconds reconnect_timeout = kDefaultReconnectTimeout);
   ~GcsClient();
 
   // Waits for the reply, retrying as above; `limit` bounds the whole call
@@ -45,7 +46,8 @@ class GcsClient {
 
  private:
   struct State;
-  GcsClient(std::string endpoint, std::chrono::milliseconds reconnect_timeout, std::shared_ptr<State> state);
+  GcsClient(std::string endpoint, std::chrono::milliseconds reconnect_timeout,
+            std::shared_ptr<State> state);
   static void Attempt(std::shared_ptr<State> state, std::string request, ReplyCallback on_reply,
                       std::chrono::steady_clock::time_point deadline);
 
@@ -56,7 +58,8 @@ class GcsClient {
 
 // One KV request (kKvPut, kKvGet, kKvDelete or kKvList) and its reply; a
 // store failure the GCS reports becomes kIoError.
-Result<protocol::KvReply> CallKv(GcsClient& gcs, protocol::MessageType type, const protocol::KvRequest& request,
-                                 std::chrono::milliseconds limit = std::chrono::milliseconds::max());
+Result<protocol::KvReply> CallKv(
+    GcsClient& gcs, protocol::MessageType type, const protocol::KvRequest& request,
+    std::chrono::milliseconds limit = std::chrono::milliseconds::max());
 
 }  // namespace rayk

@@ -23,10 +23,11 @@ std::string KvTableKey(const std::string& ns, const std::string& key) { return n
 
 }  // namespace
 
-GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
-                     std::shared_ptr<Scheduler> scheduler)
+GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
+                     std::shared_ptr<GcsStore> store, std::shared_ptr<Scheduler> scheduler)
     : options_(std::move(options)), transport_(std::move(transport)), store_(std::move(store)) {
-  actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_, [this] { return View(); });
+  actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_,
+                                              [this] { return View(); });
 }
 
 GcsServer::~GcsServer() {
@@ -63,9 +64,10 @@ Status GcsServer::Load() {
   auto incarnation = store_->Get(kGcsTable, kIncarnationKey);
   if (!incarnation.ok()) return incarnation.status();
   if (options_.restarts > 0 && !incarnation->has_value()) {
-    info_.lost_state = "the GCS server restarted and its store (gcs plugin '" + options_.store_plugin +
-                       "') kept nothing: jobs, actors (named ones too) and KV entries from before the restart are "
-                       "lost; nodes re-registered. Use [gcs] plugin = \"sqlite\" to keep them";
+    info_.lost_state =
+        "the GCS server restarted and its store (gcs plugin '" + options_.store_plugin +
+        "') kept nothing: jobs, actors (named ones too) and KV entries from before the restart are "
+        "lost; nodes re-registered. Use [gcs] plugin = \"sqlite\" to keep them";
     spdlog::warn("{}", info_.lost_state);
   }
   RAYK_RETURN_IF_ERROR(store_->Put(kGcsTable, kIncarnationKey, std::to_string(options_.restarts)));
@@ -92,10 +94,12 @@ Status GcsServer::Load() {
   return actors_->Load();
 }
 
-Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options, std::shared_ptr<Transport> transport,
+Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
+                                                    std::shared_ptr<Transport> transport,
                                                     std::shared_ptr<GcsStore> store,
                                                     std::shared_ptr<Scheduler> scheduler) {
-  std::unique_ptr<GcsServer> gcs(new GcsServer(std::move(options), transport, std::move(store), std::move(scheduler)));
+  std::unique_ptr<GcsServer> gcs(
+      new GcsServer(std::move(options), transport, std::move(store), std::move(scheduler)));
   gcs->info_.restarts = gcs->options_.restarts;
   gcs->info_.start_time_ms = NowMs();
   RAYK_RETURN_IF_ERROR(gcs->Load());
@@ -130,13 +134,17 @@ void GcsServer::HealthCheckLoop() {
       auto now = std::chrono::steady_clock::now();
       for (auto& [id, node] : nodes_) {
         auto report = last_report_.find(id);
-        if (!node.alive || (report != last_report_.end() && now - report->second <= options_.node_timeout)) continue;
+        if (!node.alive ||
+            (report != last_report_.end() && now - report->second <= options_.node_timeout))
+          continue;
         node.alive = false;
         node.death_time_ms = NowMs();
-        node.death_cause = "missed its resource reports for " + std::to_string(options_.node_timeout.count()) + " ms";
+        node.death_cause = "missed its resource reports for " +
+                           std::to_string(options_.node_timeout.count()) + " ms";
         node.available = {};
         BumpViewLocked(id);
-        spdlog::warn("node {} at {} {}; marking it dead", id.Hex(), node.raylet_address, node.death_cause);
+        spdlog::warn("node {} at {} {}; marking it dead", id.Hex(), node.raylet_address,
+                     node.death_cause);
         PersistAndPublishLocked(node);
         died.push_back(id);
       }
@@ -192,8 +200,9 @@ void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
     // Fenced: its tasks were retried and its actors restarted elsewhere, so
     // it never comes back as the same node. Its raylet stops when its next
     // view pull shows it dead; a new raylet joins with a new id.
-    protocol::Service::ReplyError(reply, Status::Unavailable("node " + node.node_id.Hex() +
-                                                             " was declared dead; start a new raylet"));
+    protocol::Service::ReplyError(reply,
+                                  Status::Unavailable("node " + node.node_id.Hex() +
+                                                      " was declared dead; start a new raylet"));
     return;
   }
   bool is_new = known == nodes_.end();
@@ -275,12 +284,12 @@ void GcsServer::OnKvPut(protocol::KvRequest request, ReplyFn reply) {
   if (!reply || !KvKeyOrReply(request, reply, &key)) return;
   if (request.value.size() > protocol::kMaxKvValueBytes) {
     protocol::Service::ReplyError(
-        reply, Status::InvalidArgument(
-                   "a KV value of " + std::to_string(request.value.size()) +
-                   " bytes is over the GCS's limit of " +
-                   std::to_string(protocol::kMaxKvValueBytes) +
-                   " bytes (kMaxKvValueBytes); put large data in the object store (rayk::Put) "
-                   "and keep its id in the KV store"));
+        reply,
+        Status::InvalidArgument(
+            "a KV value of " + std::to_string(request.value.size()) +
+            " bytes is over the GCS's limit of " + std::to_string(protocol::kMaxKvValueBytes) +
+            " bytes (kMaxKvValueBytes); put large data in the object store (rayk::Put) "
+            "and keep its id in the KV store"));
     return;
   }
   protocol::KvReply out;

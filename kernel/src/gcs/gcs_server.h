@@ -25,10 +25,10 @@
 #include <thread>
 
 #include "gcs/gcs_actor_manager.h"
-#include "rpc/protocol.h"
-#include "rpc/service.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
+#include "rpc/service.h"
 
 namespace rayk {
 
@@ -38,13 +38,14 @@ class GcsServer {
     std::string endpoint = "tcp://127.0.0.1:0";
     std::string publisher_endpoint = "tcp://127.0.0.1:0";
     std::chrono::milliseconds node_timeout{10000};
-    uint32_t restarts = 0;           // > 0: a supervisor restarted this GCS
-    std::string store_plugin;        // the gcs slot's plugin, for messages
+    uint32_t restarts = 0;     // > 0: a supervisor restarted this GCS
+    std::string store_plugin;  // the gcs slot's plugin, for messages
   };
 
-  static Result<std::unique_ptr<GcsServer>> Start(Options options, std::shared_ptr<Transport> transport,
-                                                   std::shared_ptr<GcsStore> store,
-                                                   std::shared_ptr<Scheduler> scheduler);
+  static Result<std::unique_ptr<GcsServer>> Start(Options options,
+                                                  std::shared_ptr<Transport> transport,
+                                                  std::shared_ptr<GcsStore> store,
+                                                  std::shared_ptr<Scheduler> scheduler);
   ~GcsServer();
 
   std::string endpoint() const { return server_->endpoint(); }

@@ -1,8 +1,8 @@
 #include "object_manager/object_manager.h"
 
-#include <cstring>
-
 #include <spdlog/spdlog.h>
+
+#include <cstring>
 
 namespace rayk {
 
@@ -22,11 +22,13 @@ Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
   std::string bytes;
   bytes.reserve(where.size);
   while (bytes.size() < where.size) {
-    protocol::ReadObjectChunk read{id, bytes.size(), std::min<uint64_t>(ObjectManager::kChunkSize, where.size - bytes.size())};
-    auto reply = (*channel)->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+    protocol::ReadObjectChunk read{
+        id, bytes.size(), std::min<uint64_t>(ObjectManager::kChunkSize, where.size - bytes.size())};
+    auto reply =
+        (*channel)->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
     if (!reply.ok()) {
-      return Status::NotFound("cannot read object " + id.Hex() + " from node " + where.node.Hex().substr(0, 8) + ": " +
-                              reply.status().message());
+      return Status::NotFound("cannot read object " + id.Hex() + " from node " +
+                              where.node.Hex().substr(0, 8) + ": " + reply.status().message());
     }
     auto chunk = protocol::Decode<protocol::ObjectChunk>(*reply);
     if (!chunk.ok()) return chunk.status();
@@ -41,8 +43,9 @@ Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
 
 // ---------------------------------------------------------------- NodeObjects
 
-NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,
-                         std::shared_ptr<Channel> raylet, std::shared_ptr<Transport> transport)
+NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node,
+                         std::string raylet_address, std::shared_ptr<Channel> raylet,
+                         std::shared_ptr<Transport> transport)
     : store_(std::move(store)),
       node_(node),
       raylet_address_(std::move(raylet_address)),
@@ -63,8 +66,9 @@ Result<std::shared_ptr<const ObjectBuffer>> NodeObjects::Get(const ObjectId& id,
   if (where.node != node_ && !store_->Contains(id)) {
     protocol::PullObject pull{id, where};
     auto reply = raylet_->CallSync(protocol::Encode(MessageType::kPullObject, pull), kPullTimeout);
-    if (!reply.ok()) return Status::Unavailable("the local raylet did not pull object " + id.Hex() + ": " +
-                                                reply.status().message());
+    if (!reply.ok())
+      return Status::Unavailable("the local raylet did not pull object " + id.Hex() + ": " +
+                                 reply.status().message());
     auto status = protocol::Decode<protocol::StatusReply>(*reply);
     if (!status.ok()) return status.status();
     RAYK_RETURN_IF_ERROR(status->ToStatus());
@@ -99,7 +103,10 @@ void NodeObjects::Free(const ObjectId& id, const internal::StoreLocation& where)
 
 ObjectManager::ObjectManager(std::shared_ptr<ObjectStore> store, NodeId node, std::string plugin,
                              std::shared_ptr<Transport> transport)
-    : store_(std::move(store)), node_(node), plugin_(std::move(plugin)), transport_(std::move(transport)) {}
+    : store_(std::move(store)),
+      node_(node),
+      plugin_(std::move(plugin)),
+      transport_(std::move(transport)) {}
 
 ObjectManager::~ObjectManager() {
   std::vector<PullThread> pulls;
@@ -128,19 +135,23 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
   const ObjectId& id = pull.object_id;
   if (store_->Contains(id)) return Status::Ok();
   std::shared_ptr<Channel> source = RayletChannel(pull.from.raylet_address);
-  if (!source) return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
+  if (!source)
+    return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
   auto created = store_->Create(id, pull.from.size, /*primary=*/false);
   if (created.status().code() == StatusCode::kAlreadyExists) {
     // Another pull of the same object is under way: wait for its seal.
     auto buffers = store_->Get({id}, kPullTimeout);
     if (buffers.ok() && (*buffers)[0]) return Status::Ok();
-    return Status::Unavailable("object " + id.Hex() + " was being pulled by another request that did not finish");
+    return Status::Unavailable("object " + id.Hex() +
+                               " was being pulled by another request that did not finish");
   }
   if (!created.ok()) return created.status();
   std::unique_ptr<MutableObjectBuffer> buffer = std::move(*created);
   for (uint64_t offset = 0; offset < pull.from.size; offset += kChunkSize) {
-    protocol::ReadObjectChunk read{id, offset, std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
-    auto reply = source->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+    protocol::ReadObjectChunk read{id, offset,
+                                   std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
+    auto reply =
+        source->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
     std::optional<protocol::ObjectChunk> chunk;
     if (reply.ok()) {
       auto body = protocol::Decode<protocol::ObjectChunk>(*reply);
@@ -150,10 +161,10 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
       buffer.reset();
       (void)store_->Abort(id);
       std::string why = !reply.ok() ? reply.status().message()
-                        : !chunk   ? "a malformed reply"
-                                   : "the object is not there (freed, or its node restarted)";
-      return Status::NotFound("cannot pull object " + id.Hex() + " from node " + pull.from.node.Hex().substr(0, 8) +
-                              ": " + why);
+                        : !chunk    ? "a malformed reply"
+                                    : "the object is not there (freed, or its node restarted)";
+      return Status::NotFound("cannot pull object " + id.Hex() + " from node " +
+                              pull.from.node.Hex().substr(0, 8) + ": " + why);
     }
     std::memcpy(buffer->data() + offset, chunk->data.data(), chunk->data.size());
   }
@@ -181,14 +192,14 @@ void ObjectManager::OnPullObject(protocol::PullObject request, ReplyFn reply) {
       ++it;
     }
   }
-  pulls_.push_back({std::thread([this, pull = std::move(request), reply = std::move(reply), done] {
-                      Status status = Pull(pull);
-                      if (!status.ok()) spdlog::warn("object manager: {}", status.message());
-                      reply(protocol::Encode(MessageType::kStatusReply,
-                                             protocol::StatusReply::From(status)));
-                      *done = true;
-                    }),
-                    done});
+  pulls_.push_back(
+      {std::thread([this, pull = std::move(request), reply = std::move(reply), done] {
+         Status status = Pull(pull);
+         if (!status.ok()) spdlog::warn("object manager: {}", status.message());
+         reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+         *done = true;
+       }),
+       done});
 }
 
 void ObjectManager::OnReadObjectChunk(protocol::ReadObjectChunk request, ReplyFn reply) {

@@ -26,10 +26,10 @@
 #include <thread>
 #include <vector>
 
-#include "rpc/protocol.h"
-#include "rpc/service.h"
 #include "rayk/plugin/object_store.h"
 #include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
+#include "rpc/service.h"
 
 namespace rayk {
 
@@ -52,7 +52,8 @@ class NodeObjects {
   // A pinned view of the object's bytes in this node's store, pulled here
   // first when it lives on another node. kNotFound when it is gone (its node
   // died, or it was freed).
-  Result<std::shared_ptr<const ObjectBuffer>> Get(const ObjectId& id, const internal::StoreLocation& where);
+  Result<std::shared_ptr<const ObjectBuffer>> Get(const ObjectId& id,
+                                                  const internal::StoreLocation& where);
   // Frees the primary copy (the owner's call), here or on its node.
   void Free(const ObjectId& id, const internal::StoreLocation& where);
 

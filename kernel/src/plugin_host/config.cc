@@ -1,12 +1,12 @@
 #include "rayk/host/config.h"
 
+#include <toml++/toml.h>
+
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
-
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <toml++/toml.h>
 
 namespace rayk {
 
@@ -39,13 +39,20 @@ std::optional<SettingValue> ToSettingValue(const toml::node& node) {
 
 const char* TomlTypeName(const toml::node& node) {
   switch (node.type()) {
-    case toml::node_type::table: return "table";
-    case toml::node_type::array: return "array";
-    case toml::node_type::string: return "string";
-    case toml::node_type::integer: return "integer";
-    case toml::node_type::floating_point: return "float";
-    case toml::node_type::boolean: return "bool";
-    default: return "date/time";
+    case toml::node_type::table:
+      return "table";
+    case toml::node_type::array:
+      return "array";
+    case toml::node_type::string:
+      return "string";
+    case toml::node_type::integer:
+      return "integer";
+    case toml::node_type::floating_point:
+      return "float";
+    case toml::node_type::boolean:
+      return "bool";
+    default:
+      return "date/time";
   }
 }
 
@@ -60,7 +67,8 @@ Status ParseSlot(const std::string& source, PluginKind kind, const toml::table& 
       if (!name || name->get().empty()) {
         return Status::InvalidArgument(At(source, line) + ": [" + section +
                                        "] plugin must be a non-empty string naming a plugin, as in "
-                                       "plugin = \"hybrid\" (found " + TomlTypeName(node) + ")");
+                                       "plugin = \"hybrid\" (found " +
+                                       TomlTypeName(node) + ")");
       }
       slot->plugin = name->get();
       slot->line = line;
@@ -153,7 +161,8 @@ Result<SettingValue> ParseSettingText(const std::string& text) {
 Config Config::Defaults() {
   Config config;
   config.slots_[PluginKind::kScheduler].plugin = "hybrid";
-  config.slots_[PluginKind::kStore].plugin = "shm";  // as plugins.toml: drivers without one still share the node's store
+  config.slots_[PluginKind::kStore].plugin =
+      "shm";  // as plugins.toml: drivers without one still share the node's store
   config.slots_[PluginKind::kTransport].plugin = "zmq";
   // As plugins.toml: a GCS restarted by its supervisor keeps its tables.
   config.slots_[PluginKind::kGcs].plugin = "sqlite";
@@ -266,7 +275,8 @@ Status Config::ApplySet(const std::string& assignment) {
   const std::string where = "--set " + assignment;
   auto equals = assignment.find('=');
   if (equals == std::string::npos) {
-    return Status::InvalidArgument(where + ": expected SLOT.KEY=VALUE, as in --set store.memory.capacity=1GiB");
+    return Status::InvalidArgument(
+        where + ": expected SLOT.KEY=VALUE, as in --set store.memory.capacity=1GiB");
   }
   std::string path = assignment.substr(0, equals);
   std::string text = assignment.substr(equals + 1);
@@ -279,8 +289,9 @@ Status Config::ApplySet(const std::string& assignment) {
   }
   if (!kind) {
     std::string first = parts.empty() ? "" : parts[0];
-    return Status::InvalidArgument(where + ": unknown section '" + first + "'; " +
-                                   DidYouMean(first, SlotNames(), "use scheduler, store, transport or gcs"));
+    return Status::InvalidArgument(
+        where + ": unknown section '" + first + "'; " +
+        DidYouMean(first, SlotNames(), "use scheduler, store, transport or gcs"));
   }
   SlotConfig& slot = slots_[*kind];
   if (parts.size() == 2 && parts[1] == "plugin") {
@@ -288,8 +299,8 @@ Status Config::ApplySet(const std::string& assignment) {
     return Status::Ok();
   }
   if (parts.size() != 3) {
-    return Status::InvalidArgument(where + ": expected " + parts[0] + ".plugin=NAME or " + parts[0] +
-                                   ".<plugin>.<key>=VALUE");
+    return Status::InvalidArgument(where + ": expected " + parts[0] + ".plugin=NAME or " +
+                                   parts[0] + ".<plugin>.<key>=VALUE");
   }
   auto value = ParseSettingText(text);
   slot.tables[parts[1]][parts[2]] = RawSetting{*value, 0};

@@ -6,21 +6,30 @@ namespace rayk {
 
 const char* PluginKindName(PluginKind kind) {
   switch (kind) {
-    case PluginKind::kScheduler: return "scheduler";
-    case PluginKind::kStore: return "store";
-    case PluginKind::kTransport: return "transport";
-    case PluginKind::kGcs: return "gcs";
+    case PluginKind::kScheduler:
+      return "scheduler";
+    case PluginKind::kStore:
+      return "store";
+    case PluginKind::kTransport:
+      return "transport";
+    case PluginKind::kGcs:
+      return "gcs";
   }
   return "unknown";
 }
 
 const char* SettingTypeName(SettingType type) {
   switch (type) {
-    case SettingType::kString: return "string";
-    case SettingType::kInteger: return "integer";
-    case SettingType::kFloat: return "float";
-    case SettingType::kBool: return "bool";
-    case SettingType::kBytes: return "bytes";
+    case SettingType::kString:
+      return "string";
+    case SettingType::kInteger:
+      return "integer";
+    case SettingType::kFloat:
+      return "float";
+    case SettingType::kBool:
+      return "bool";
+    case SettingType::kBytes:
+      return "bytes";
   }
   return "unknown";
 }

@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <boost/dll/runtime_symbol_info.hpp>
+#include <boost/dll/shared_library.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -11,9 +13,6 @@
 #include <filesystem>
 #include <set>
 #include <sstream>
-
-#include <boost/dll/runtime_symbol_info.hpp>
-#include <boost/dll/shared_library.hpp>
 
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/object_store.h"
@@ -77,30 +76,34 @@ Result<PluginInfo> Inspect(const fs::path& given) {
   try {
     // RTLD_NODELETE: objects a plugin made (a store's pinned buffers, say)
     // may outlive every handle to it; their code must stay mapped.
-    library->load(path, static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE));
+    library->load(path,
+                  static_cast<boost::dll::load_mode::type>(RTLD_NOW | RTLD_LOCAL | RTLD_NODELETE));
   } catch (const std::exception& error) {
-    return Status::InvalidArgument("plugin file " + path.string() +
-                                   " cannot be loaded as a shared library (" + error.what() +
-                                   "); point the config at a rayk plugin .so built with rayk_add_plugin()");
+    return Status::InvalidArgument(
+        "plugin file " + path.string() + " cannot be loaded as a shared library (" + error.what() +
+        "); point the config at a rayk plugin .so built with rayk_add_plugin()");
   }
   if (!library->has(kDescriptorSymbol)) {
     return Status::InvalidArgument("plugin file " + path.string() +
                                    " is a shared library but not a rayk plugin (it exports no '" +
-                                   kDescriptorSymbol + "' descriptor); build it with rayk_add_plugin() "
+                                   kDescriptorSymbol +
+                                   "' descriptor); build it with rayk_add_plugin() "
                                    "and end its .cc with RAYK_PLUGIN(...)");
   }
   const auto& descriptor = library->get<const PluginDescriptor>(kDescriptorSymbol);
   if (descriptor.abi_version != RAYK_PLUGIN_ABI_VERSION) {
-    return Status::InvalidArgument("plugin file " + path.string() + " was built for plugin ABI version " +
-                                   std::to_string(descriptor.abi_version) + " but this rayk expects " +
-                                   std::to_string(RAYK_PLUGIN_ABI_VERSION) +
-                                   "; rebuild the plugin against this rayk's headers");
+    return Status::InvalidArgument(
+        "plugin file " + path.string() + " was built for plugin ABI version " +
+        std::to_string(descriptor.abi_version) + " but this rayk expects " +
+        std::to_string(RAYK_PLUGIN_ABI_VERSION) +
+        "; rebuild the plugin against this rayk's headers");
   }
   if (std::string(PluginKindName(descriptor.kind)) == "unknown" || descriptor.name == nullptr ||
       descriptor.create == nullptr) {
-    return Status::InvalidArgument("plugin file " + path.string() +
-                                   " has a malformed descriptor (unknown kind, no name or no create "
-                                   "function); declare it with RAYK_PLUGIN(...)");
+    return Status::InvalidArgument(
+        "plugin file " + path.string() +
+        " has a malformed descriptor (unknown kind, no name or no create "
+        "function); declare it with RAYK_PLUGIN(...)");
   }
   PluginInfo info;
   info.path = given.string();  // as the config or the search path named it
@@ -117,10 +120,18 @@ Result<PluginInfo> Inspect(const fs::path& given) {
 
 void DestroySlotObject(PluginKind kind, void* object) {
   switch (kind) {
-    case PluginKind::kScheduler: delete static_cast<Scheduler*>(object); break;
-    case PluginKind::kStore: delete static_cast<ObjectStore*>(object); break;
-    case PluginKind::kTransport: delete static_cast<Transport*>(object); break;
-    case PluginKind::kGcs: delete static_cast<GcsStore*>(object); break;
+    case PluginKind::kScheduler:
+      delete static_cast<Scheduler*>(object);
+      break;
+    case PluginKind::kStore:
+      delete static_cast<ObjectStore*>(object);
+      break;
+    case PluginKind::kTransport:
+      delete static_cast<Transport*>(object);
+      break;
+    case PluginKind::kGcs:
+      delete static_cast<GcsStore*>(object);
+      break;
   }
 }
 
@@ -153,7 +164,8 @@ std::vector<PluginInfo> PluginLoader::List(std::vector<std::string>* errors) con
   for (const std::string& dir : search_path_) {
     std::error_code ec;
     fs::path canonical = fs::weakly_canonical(dir, ec);
-    if (ec || !seen_dirs.insert(canonical.string()).second || !fs::is_directory(canonical, ec)) continue;
+    if (ec || !seen_dirs.insert(canonical.string()).second || !fs::is_directory(canonical, ec))
+      continue;
     std::vector<fs::path> files;
     for (const auto& entry : fs::directory_iterator(canonical, ec)) {
       std::string file = entry.path().filename().string();
@@ -185,8 +197,9 @@ Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_o
     }
     std::error_code ec;
     if (!fs::exists(name_or_path, ec)) {
-      return Status::NotFound("plugin file " + name_or_path + " for [" + slot +
-                              "] does not exist; fix the path or name an installed plugin (rayk plugins list)");
+      return Status::NotFound(
+          "plugin file " + name_or_path + " for [" + slot +
+          "] does not exist; fix the path or name an installed plugin (rayk plugins list)");
     }
     auto inspected = Inspect(name_or_path);
     if (!inspected.ok()) return inspected.status();
@@ -211,28 +224,30 @@ Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_o
         available += (available.empty() ? "" : ", ") + other.name;
       }
       std::string nearest = NearestName(name_or_path, names);
-      return Status::NotFound("no " + slot + " plugin named '" + name_or_path + "' (looked for " + file +
-                              " in the plugin path); " +
+      return Status::NotFound("no " + slot + " plugin named '" + name_or_path + "' (looked for " +
+                              file + " in the plugin path); " +
                               (nearest.empty() ? "" : "did you mean '" + nearest + "'? ") +
                               "available: " + (available.empty() ? "none" : available) +
                               " (add folders with plugin_path or RAYK_PLUGIN_PATH)");
     }
     if (info->name != name_or_path) {
-      return Status::InvalidArgument("plugin file " + info->path + " declares the name '" + info->name +
-                                     "' but was found as '" + name_or_path +
+      return Status::InvalidArgument("plugin file " + info->path + " declares the name '" +
+                                     info->name + "' but was found as '" + name_or_path +
                                      "'; rename the file to " + FileName(info->kind, info->name));
     }
   }
   if (info->kind != kind) {
-    return Status::InvalidArgument("plugin file " + info->path + " is a " + PluginKindName(info->kind) +
-                                   " plugin ('" + info->name + "'), but [" + slot + "] needs a " + slot +
+    return Status::InvalidArgument("plugin file " + info->path + " is a " +
+                                   PluginKindName(info->kind) + " plugin ('" + info->name +
+                                   "'), but [" + slot + "] needs a " + slot +
                                    " plugin; choose one from 'rayk plugins list'");
   }
   return std::move(*info);
 }
 
 Result<std::shared_ptr<void>> PluginLoader::Create(PluginKind kind, const std::string& name_or_path,
-                                                   const RawSettingTable& table, const std::string& source,
+                                                   const RawSettingTable& table,
+                                                   const std::string& source,
                                                    PluginContext context) const {
   auto info = Find(kind, name_or_path);
   if (!info.ok()) return info.status();
@@ -246,15 +261,16 @@ Result<std::shared_ptr<void>> PluginLoader::Create(PluginKind kind, const std::s
   try {
     object = descriptor.create(context);
   } catch (const std::exception& error) {
-    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
-                                   info->path + ") failed to start: " + error.what());
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name +
+                                   "' (" + info->path + ") failed to start: " + error.what());
   } catch (...) {
-    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
-                                   info->path + ") failed to start with an unknown exception");
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name +
+                                   "' (" + info->path +
+                                   ") failed to start with an unknown exception");
   }
   if (object == nullptr) {
-    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name + "' (" +
-                                   info->path + ") created nothing; see its log for why");
+    return Status::InvalidArgument(std::string(PluginKindName(kind)) + " plugin '" + info->name +
+                                   "' (" + info->path + ") created nothing; see its log for why");
   }
   // The deleter owns the library: the object's code is unloaded only after
   // the object is gone.
@@ -266,11 +282,14 @@ Result<std::shared_ptr<void>> PluginLoader::CreateFromConfig(PluginKind kind, co
   const SlotConfig& slot = config.slot(kind);
   auto info = Find(kind, slot.plugin);
   if (!info.ok()) {
-    if (slot.line > 0) return Status(info.status().code(), Place(config.source(), slot.line) + ": " + info.status().message());
+    if (slot.line > 0)
+      return Status(info.status().code(),
+                    Place(config.source(), slot.line) + ": " + info.status().message());
     return info.status();
   }
   context.config_file = config.source();
-  return Create(kind, info->path, config.Table(kind, info->name), config.source(), std::move(context));
+  return Create(kind, info->path, config.Table(kind, info->name), config.source(),
+                std::move(context));
 }
 
 }  // namespace rayk

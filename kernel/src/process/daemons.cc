@@ -1,31 +1,29 @@
 #include "process/daemons.h"
 
 #include <signal.h>
-#include <sys/stat.h>
+#include <spdlog/spdlog.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
-#include <sys/wait.h>
-
+#include <boost/dll/shared_library.hpp>
 #include <iostream>
 #include <thread>
-
-#include <boost/dll/shared_library.hpp>
-#include <spdlog/spdlog.h>
 
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
 #include "gcs/gcs_server.h"
-#include "raylet/raylet.h"
-#include "rayk/plugin/gcs_store.h"
-#include "rayk/plugin/object_store.h"
-#include "rayk/internal/function_registry.h"
-#include "rayk/internal/runtime_registry.h"
-#include "rayk/host/plugin_loader.h"
-#include "rayk/plugin/scheduler.h"
-#include "rayk/plugin/transport.h"
 #include "process/cluster_secret.h"
 #include "process/session.h"
+#include "rayk/host/plugin_loader.h"
+#include "rayk/internal/function_registry.h"
+#include "rayk/internal/runtime_registry.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/object_store.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/transport.h"
+#include "raylet/raylet.h"
 
 namespace rayk {
 
@@ -80,9 +78,10 @@ void SetUpDaemon(const std::string& name) {
 
 Status CheckCrossProcessTransport(const Config& config) {
   if (config.slot(PluginKind::kTransport).plugin == "inproc") {
-    return Status::InvalidArgument(config.source() +
-                                   ": the 'inproc' transport cannot connect rayk's processes; set [transport] "
-                                   "plugin = \"zmq\"");
+    return Status::InvalidArgument(
+        config.source() +
+        ": the 'inproc' transport cannot connect rayk's processes; set [transport] "
+        "plugin = \"zmq\"");
   }
   return Status::Ok();
 }
@@ -114,17 +113,28 @@ namespace {
 // first run chose, so that every client's address stays valid. It ends the
 // server and itself on SIGTERM. A server that keeps dying at once (bad
 // configuration, a locked database) is not restarted forever.
-int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs, const sigset_t& signals) {
+int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs,
+                       const sigset_t& signals) {
   auto executable = RaykExecutable();
   if (!executable.ok()) return Fail("gcs-server", executable.status());
   std::string log = options.session_dir + "/logs/gcs_server.log";
   int quick_failures = 0;
   while (true) {
-    std::vector<std::string> argv = {*executable, "gcs-server", "--session-dir", options.session_dir,
-                                     "--port", std::to_string(gcs.port), "--publisher-port",
-                                     std::to_string(gcs.publisher_port), "--node-timeout-ms",
-                                     std::to_string(gcs.node_timeout_ms), "--restarts", std::to_string(gcs.restarts),
-                                     "--exit-with-parent", "--node-ip-address", options.node_ip};
+    std::vector<std::string> argv = {*executable,
+                                     "gcs-server",
+                                     "--session-dir",
+                                     options.session_dir,
+                                     "--port",
+                                     std::to_string(gcs.port),
+                                     "--publisher-port",
+                                     std::to_string(gcs.publisher_port),
+                                     "--node-timeout-ms",
+                                     std::to_string(gcs.node_timeout_ms),
+                                     "--restarts",
+                                     std::to_string(gcs.restarts),
+                                     "--exit-with-parent",
+                                     "--node-ip-address",
+                                     options.node_ip};
     if (!options.config_file.empty()) argv.insert(argv.end(), {"--config", options.config_file});
     for (const std::string& set : options.config_sets) argv.insert(argv.end(), {"--set", set});
     auto started_at = std::chrono::steady_clock::now();
@@ -144,22 +154,24 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs, con
     // Learn the ports the first run chose, from the files it wrote.
     auto address = ReadFile(options.session_dir + "/gcs_address");
     auto publisher = ReadFile(options.session_dir + "/gcs_publisher_address");
-    if (address.ok() && gcs.port == 0) gcs.port = std::stoi(address->substr(address->rfind(':') + 1));
+    if (address.ok() && gcs.port == 0)
+      gcs.port = std::stoi(address->substr(address->rfind(':') + 1));
     if (publisher.ok() && gcs.publisher_port == 0) {
       gcs.publisher_port = std::stoi(publisher->substr(publisher->rfind(':') + 1));
     }
     bool quick = std::chrono::steady_clock::now() - started_at < std::chrono::seconds(2);
     quick_failures = quick ? quick_failures + 1 : 0;
-    std::string how = WIFSIGNALED(status) ? "was killed by signal " + std::to_string(WTERMSIG(status))
-                                          : "exited with code " + std::to_string(WEXITSTATUS(status));
+    std::string how = WIFSIGNALED(status)
+                          ? "was killed by signal " + std::to_string(WTERMSIG(status))
+                          : "exited with code " + std::to_string(WEXITSTATUS(status));
     if (quick_failures >= 5 || gcs.port == 0) {
-      spdlog::error("the GCS server {} {} times in a row right after starting; giving up (see {})", how,
-                    quick_failures, log);
+      spdlog::error("the GCS server {} {} times in a row right after starting; giving up (see {})",
+                    how, quick_failures, log);
       return 1;
     }
     ++gcs.restarts;
-    spdlog::warn("the GCS server (pid {}) {}; restarting it on port {} (restart {})", *pid, how, gcs.port,
-                 gcs.restarts);
+    spdlog::warn("the GCS server (pid {}) {}; restarting it on port {} (restart {})", *pid, how,
+                 gcs.port, gcs.restarts);
     std::this_thread::sleep_for(std::chrono::milliseconds(100 * quick_failures));
   }
 }
@@ -173,9 +185,11 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("gcs-server", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("gcs-server", st);
-  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok()) return Fail("gcs-server", st);
+  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok())
+    return Fail("gcs-server", st);
   if (gcs_options.node_timeout_ms <= 0) {
-    return Fail("gcs-server", Status::InvalidArgument("--node-timeout-ms must be positive, e.g. 10000"));
+    return Fail("gcs-server",
+                Status::InvalidArgument("--node-timeout-ms must be positive, e.g. 10000"));
   }
   if (gcs_options.supervise) {
     if (options.session_dir.empty()) {
@@ -196,7 +210,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   if (!scheduler.ok()) return Fail("gcs-server", scheduler.status());
   GcsServer::Options server;
   server.endpoint = "tcp://" + options.node_ip + ":" + std::to_string(gcs_options.port);
-  server.publisher_endpoint = "tcp://" + options.node_ip + ":" + std::to_string(gcs_options.publisher_port);
+  server.publisher_endpoint =
+      "tcp://" + options.node_ip + ":" + std::to_string(gcs_options.publisher_port);
   server.node_timeout = std::chrono::milliseconds(gcs_options.node_timeout_ms);
   server.restarts = gcs_options.restarts;
   server.store_plugin = config->slot(PluginKind::kGcs).plugin;
@@ -206,7 +221,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   spdlog::info("GCS serving at {} (publishing at {}){}", address, (*gcs)->publisher_endpoint(),
                gcs_options.restarts > 0 ? ", restart " + std::to_string(gcs_options.restarts) : "");
   if (!options.session_dir.empty()) {
-    Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address", (*gcs)->publisher_endpoint());
+    Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address",
+                                    (*gcs)->publisher_endpoint());
     if (st.ok()) st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
     if (!st.ok()) return Fail("gcs-server", st);
   }
@@ -216,7 +232,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   return 0;
 }
 
-int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
+int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,
+                     const ResourceSet& resources,
                      const std::map<std::string, std::string>& labels) {
   SetUpDaemon("raylet");
   sigset_t signals = BlockTerminationSignals();
@@ -224,7 +241,8 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   auto config = LoadConfig(options);
   if (!config.ok()) return Fail("raylet", config.status());
   if (Status st = CheckCrossProcessTransport(*config); !st.ok()) return Fail("raylet", st);
-  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok()) return Fail("raylet", st);
+  if (Status st = CheckLocalAddress(options.node_ip, "--node-ip-address"); !st.ok())
+    return Fail("raylet", st);
   PluginLoader loader(config->plugin_path());
   PluginContext context;
   context.role = ProcessRole::kRaylet;
@@ -247,11 +265,14 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   raylet_options.session_dir = options.session_dir;
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
-  auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store, config->slot(PluginKind::kStore).plugin);
+  auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
+                              config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());
   if (!options.session_dir.empty()) {
-    Status st = WriteFileAtomically(options.session_dir + "/raylet_node_id", (*raylet)->node_id().Hex());
-    if (st.ok()) st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
+    Status st =
+        WriteFileAtomically(options.session_dir + "/raylet_node_id", (*raylet)->node_id().Hex());
+    if (st.ok())
+      st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
     if (!st.ok()) return Fail("raylet", st);
   }
   Raylet* self = raylet->get();
@@ -271,10 +292,13 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   std::vector<boost::dll::shared_library> libraries;
   for (const std::string& path : worker.code_libraries) {
     try {
-      libraries.emplace_back(path, boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_global);
+      libraries.emplace_back(path,
+                             boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_global);
     } catch (const std::exception& error) {
-      return Fail("worker", Status::InvalidArgument("cannot load the job library " + path + ": " + error.what() +
-                                                    "; check that it exists on this node and its dependencies resolve"));
+      return Fail("worker",
+                  Status::InvalidArgument(
+                      "cannot load the job library " + path + ": " + error.what() +
+                      "; check that it exists on this node and its dependencies resolve"));
     }
   }
   PluginLoader loader(config->plugin_path());

@@ -30,7 +30,7 @@ struct GcsProcessOptions {
   int port = 0;            // 0: any free port
   int publisher_port = 0;  // node-change publications; 0: any free port
   int node_timeout_ms = 10000;
-  uint32_t restarts = 0;   // set by the supervisor on each restart
+  uint32_t restarts = 0;  // set by the supervisor on each restart
   // Run as the GCS's supervisor: start the GCS server as a child and start
   // it again, on the same ports, whenever it dies.
   bool supervise = false;
@@ -38,7 +38,8 @@ struct GcsProcessOptions {
 
 int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs);
 
-int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address, const ResourceSet& resources,
+int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,
+                     const ResourceSet& resources,
                      const std::map<std::string, std::string>& labels);
 
 struct WorkerProcessOptions {

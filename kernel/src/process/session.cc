@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <boost/dll/runtime_symbol_info.hpp>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -18,8 +19,6 @@
 #include <fstream>
 #include <sstream>
 #include <thread>
-
-#include <boost/dll/runtime_symbol_info.hpp>
 
 extern char** environ;
 
@@ -90,8 +89,8 @@ Result<std::string> CreateSessionDir() {
   std::strftime(stamp, sizeof(stamp), "%Y-%m-%d_%H-%M-%S", std::localtime(&now));
   // Two sessions started in the same second by one process still differ.
   static std::atomic<int> counter{0};
-  std::string dir = root + "/session_" + stamp + "_" + std::to_string(getpid()) + "_" +
-                    std::to_string(counter++);
+  std::string dir =
+      root + "/session_" + stamp + "_" + std::to_string(getpid()) + "_" + std::to_string(counter++);
   for (const std::string& folder : {dir, dir + "/logs"}) {
     if (mkdir(folder.c_str(), 0700) != 0) {
       return Status::IoError("cannot create the session folder " + folder + ": " +
@@ -200,13 +199,15 @@ Result<std::string> WaitForFile(const std::string& path, std::chrono::millisecon
     if (watched > 0) {
       int status = 0;
       if (waitpid(watched, &status, WNOHANG) == watched || !ProcessAlive(watched)) {
-        return Status::Unavailable("process " + std::to_string(watched) + " exited before it was ready; its log " +
-                                   log_file + " ends: " + TailOfFile(log_file, 3));
+        return Status::Unavailable("process " + std::to_string(watched) +
+                                   " exited before it was ready; its log " + log_file +
+                                   " ends: " + TailOfFile(log_file, 3));
       }
     }
     if (std::chrono::steady_clock::now() > deadline) {
-      return Status::TimedOut("gave up after " + std::to_string(timeout.count()) + " ms waiting for " + path +
-                              "; see " + log_file + ": " + TailOfFile(log_file, 3));
+      return Status::TimedOut("gave up after " + std::to_string(timeout.count()) +
+                              " ms waiting for " + path + "; see " + log_file + ": " +
+                              TailOfFile(log_file, 3));
     }
     std::this_thread::sleep_for(pause);
     pause = std::min(pause * 2, std::chrono::microseconds(20000));

@@ -1,15 +1,14 @@
 #include "raylet/raylet.h"
 
 #include <signal.h>
+#include <spdlog/spdlog.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
 
-#include <spdlog/spdlog.h>
-
-#include "rayk/plugin/scheduling_util.h"
 #include "process/session.h"
+#include "rayk/plugin/scheduling_util.h"
 
 namespace rayk {
 
@@ -27,8 +26,11 @@ constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
 
 }  // namespace
 
-Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler)
-    : options_(std::move(options)), transport_(std::move(transport)), scheduler_(std::move(scheduler)) {
+Raylet::Raylet(Options options, std::shared_ptr<Transport> transport,
+               std::shared_ptr<Scheduler> scheduler)
+    : options_(std::move(options)),
+      transport_(std::move(transport)),
+      scheduler_(std::move(scheduler)) {
   available_ = options_.resources;
   hostname_ = LocalHostName();
   // Owners keep leases from several raylets in one map: start this node's
@@ -37,12 +39,14 @@ Raylet::Raylet(Options options, std::shared_ptr<Transport> transport, std::share
 }
 
 Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<Transport> transport,
-                                              std::shared_ptr<Scheduler> scheduler, std::shared_ptr<ObjectStore> store,
+                                              std::shared_ptr<Scheduler> scheduler,
+                                              std::shared_ptr<ObjectStore> store,
                                               const std::string& store_plugin) {
-  std::unique_ptr<Raylet> raylet(new Raylet(std::move(options), std::move(transport), std::move(scheduler)));
+  std::unique_ptr<Raylet> raylet(
+      new Raylet(std::move(options), std::move(transport), std::move(scheduler)));
   if (store) {
-    raylet->object_manager_ =
-        std::make_unique<ObjectManager>(std::move(store), raylet->options_.node_id, store_plugin, raylet->transport_);
+    raylet->object_manager_ = std::make_unique<ObjectManager>(
+        std::move(store), raylet->options_.node_id, store_plugin, raylet->transport_);
   }
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
@@ -60,14 +64,16 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
     std::lock_guard<std::mutex> lock(raylet->mu_);
     registration.node = raylet->NodeInfoLocked();
   }
-  auto reply = raylet->gcs_->CallSync(protocol::Encode(MessageType::kRegisterNode, registration), kRequestTimeout);
+  auto reply = raylet->gcs_->CallSync(protocol::Encode(MessageType::kRegisterNode, registration),
+                                      kRequestTimeout);
   if (!reply.ok()) {
-    return Status::Unavailable("raylet cannot register with the GCS at " + raylet->options_.gcs_address + ": " +
-                               reply.status().message() + "; check the address and that the GCS is running");
+    return Status::Unavailable("raylet cannot register with the GCS at " +
+                               raylet->options_.gcs_address + ": " + reply.status().message() +
+                               "; check the address and that the GCS is running");
   }
   raylet->monitor_ = std::thread([self] { self->MonitorLoop(); });
-  spdlog::info("raylet {} serving at {} with {}", raylet->options_.node_id.Hex(), raylet->endpoint(),
-               raylet->options_.resources.ToJson());
+  spdlog::info("raylet {} serving at {} with {}", raylet->options_.node_id.Hex(),
+               raylet->endpoint(), raylet->options_.resources.ToJson());
   return raylet;
 }
 
@@ -96,10 +102,12 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   info.num_workers = static_cast<uint32_t>(workers_.size());
   info.pending_leases = static_cast<uint32_t>(pending_.size());
   for (const PendingLease& lease : pending_) {
-    if (!lease.resources_acquired) info.pending_demands.push_back(FormatResources(lease.request.resources));
+    if (!lease.resources_acquired)
+      info.pending_demands.push_back(FormatResources(lease.request.resources));
   }
   for (const PendingLease& lease : pending_) {
-    if (lease.infeasible) info.infeasible_demands.push_back(FormatResources(lease.request.resources));
+    if (lease.infeasible)
+      info.infeasible_demands.push_back(FormatResources(lease.request.resources));
   }
   return info;
 }
@@ -148,11 +156,12 @@ void Raylet::CheckDriversLocked() {
     if (!ProcessAlive(static_cast<pid_t>(pid))) gone.push_back(job_id);
   }
   for (const JobId& job_id : gone) {
-    spdlog::warn("raylet: the driver of job {} (pid {}) died without ending its job; ending it", job_id.Hex(),
-                 drivers_[job_id]);
+    spdlog::warn("raylet: the driver of job {} (pid {}) died without ending its job; ending it",
+                 job_id.Hex(), drivers_[job_id]);
     FinishJobLocked(job_id);
     // The GCS marks the job finished and ends its actors.
-    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}), [](Result<std::string>) {});
+    gcs_->Call(protocol::Encode(MessageType::kFinishJob, protocol::FinishJob{job_id}),
+               [](Result<std::string>) {});
   }
   if (!gone.empty()) DispatchLocked();
 }
@@ -185,8 +194,10 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
       // workers must not run on beside their replacements: stop, as Ray's
       // raylet does; the workers die with it.
       if (!shutdown_requested_.exchange(true)) {
-        spdlog::error("raylet: the GCS declared this node ({}) dead, so its work now runs elsewhere; stopping",
-                      options_.node_id.Hex());
+        spdlog::error(
+            "raylet: the GCS declared this node ({}) dead, so its work now runs elsewhere; "
+            "stopping",
+            options_.node_id.Hex());
       }
       continue;
     }
@@ -238,8 +249,8 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
   // A lease another raylet forwarded here runs here if this node can
   // ever fit it, so that stale views cannot bounce it around.
   bool forwarded_here =
-      lease.request.spillbacks > 0 && scheduler_->Schedule(request, views.local_only).kind !=
-                                          SchedulingDecision::Kind::kInfeasible;
+      lease.request.spillbacks > 0 &&
+      scheduler_->Schedule(request, views.local_only).kind != SchedulingDecision::Kind::kInfeasible;
   SchedulingDecision decision =
       scheduler_->Schedule(request, forwarded_here ? views.local_only : views.all);
   lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
@@ -334,13 +345,13 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
 
 void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
   WorkerId id = WorkerId::FromRandom();
-  std::vector<std::string> argv = {executable_,          "worker",
-                                   "--raylet",           server_->endpoint(),
-                                   "--gcs",              options_.gcs_address,
-                                   "--node-id",          options_.node_id.Hex(),
-                                   "--worker-id",        id.Hex(),
-                                   "--job-id",           request.job_id.Hex(),
-                                   "--session-dir",      options_.session_dir};
+  std::vector<std::string> argv = {executable_,     "worker",
+                                   "--raylet",      server_->endpoint(),
+                                   "--gcs",         options_.gcs_address,
+                                   "--node-id",     options_.node_id.Hex(),
+                                   "--worker-id",   id.Hex(),
+                                   "--job-id",      request.job_id.Hex(),
+                                   "--session-dir", options_.session_dir};
   if (!options_.config_file.empty()) {
     argv.push_back("--config");
     argv.push_back(options_.config_file);
@@ -365,7 +376,8 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
   worker.pid = *pid;
   worker.job_id = request.job_id;
   workers_[id] = worker;
-  spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid, request.job_id.Hex());
+  spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid,
+               request.job_id.Hex());
 }
 
 bool Raylet::IsWorkerPid(int64_t pid) const {
@@ -391,7 +403,9 @@ void Raylet::NotifyOwner(const std::string& owner_address, std::string message) 
     // The GCS owns actor leases; it must hear of their deaths even across
     // its own restart, so this call is retried until it is answered.
     gcs_->Call(std::move(message), [](Result<std::string> reply) {
-      if (!reply.ok()) spdlog::error("raylet: the GCS did not take a worker's death notice: {}", reply.status().message());
+      if (!reply.ok())
+        spdlog::error("raylet: the GCS did not take a worker's death notice: {}",
+                      reply.status().message());
     });
     return;
   }
@@ -399,7 +413,8 @@ void Raylet::NotifyOwner(const std::string& owner_address, std::string message) 
   if (!channel) {
     auto connected = transport_->Connect(owner_address);
     if (!connected.ok()) {
-      spdlog::error("raylet: cannot reach owner {}: {}", owner_address, connected.status().message());
+      spdlog::error("raylet: cannot reach owner {}: {}", owner_address,
+                    connected.status().message());
       owners_.erase(owner_address);
       return;
     }
@@ -443,18 +458,21 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
   for (auto it = workers_.begin(); it != workers_.end(); ++it) {
     Worker& worker = it->second;
     if (worker.pid != pid) continue;
-    std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
-                                          : "exited with code " + std::to_string(WEXITSTATUS(status));
+    std::string how = WIFSIGNALED(status)
+                          ? "killed by signal " + std::to_string(WTERMSIG(status))
+                          : "exited with code " + std::to_string(WEXITSTATUS(status));
     spdlog::info("raylet: worker {} (pid {}) {}", worker.id.Hex(), pid, how);
     if (worker.address.empty()) {
       // It never registered: a start failure. Keep its log where the lease error points.
       ++failed_starts_[worker.job_id];
-      std::string log = options_.session_dir + "/logs/worker-" + worker.id.Hex().substr(0, 8) + ".log";
+      std::string log =
+          options_.session_dir + "/logs/worker-" + worker.id.Hex().substr(0, 8) + ".log";
       std::error_code ec;
       std::filesystem::copy_file(log, options_.session_dir + "/logs/worker_failed_start.log",
                                  std::filesystem::copy_options::overwrite_existing, ec);
       for (PendingLease& lease : pending_) {
-        if (lease.request.job_id == worker.job_id && lease.worker_requested && lease.resources_acquired) {
+        if (lease.request.job_id == worker.job_id && lease.worker_requested &&
+            lease.resources_acquired) {
           lease.worker_requested = false;  // start another, or fail once the limit is reached
           break;
         }
@@ -466,7 +484,8 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
         ResourceSet back = lease->second.resources;
         if (worker.blocked) back.Set("CPU", 0);
         ReleaseResources(back);
-        protocol::WorkerDied died{worker.id, lease->second.id, "worker pid " + std::to_string(pid) + " " + how};
+        protocol::WorkerDied died{worker.id, lease->second.id,
+                                  "worker pid " + std::to_string(pid) + " " + how};
         NotifyOwner(lease->second.owner_address, protocol::Encode(MessageType::kWorkerDied, died));
         leases_.erase(lease);
       }
@@ -510,14 +529,15 @@ void Raylet::MonitorLoop() {
           std::lock_guard<std::mutex> lock(mu_);
           known = view_version_;
         }
-        gcs_->CallOnce(protocol::Encode(MessageType::kGetClusterView, protocol::GetClusterView{known}),
-                       [this](Result<std::string> reply) {
-                         view_request_in_flight_ = false;
-                         if (!reply.ok() || stopping_) return;
-                         auto delta = protocol::Decode<protocol::ClusterViewDelta>(*reply);
-                         if (delta.ok()) ApplyViewDelta(*delta);
-                       },
-                       kRequestTimeout);
+        gcs_->CallOnce(
+            protocol::Encode(MessageType::kGetClusterView, protocol::GetClusterView{known}),
+            [this](Result<std::string> reply) {
+              view_request_in_flight_ = false;
+              if (!reply.ok() || stopping_) return;
+              auto delta = protocol::Decode<protocol::ClusterViewDelta>(*reply);
+              if (delta.ok()) ApplyViewDelta(*delta);
+            },
+            kRequestTimeout);
       }
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(5));

@@ -32,10 +32,10 @@
 
 #include "gcs/gcs_client.h"
 #include "object_manager/object_manager.h"
-#include "rpc/protocol.h"
-#include "rpc/service.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
+#include "rpc/service.h"
 
 namespace rayk {
 
@@ -50,14 +50,15 @@ class Raylet {
     std::map<std::string, std::string> labels;
     std::string gcs_address;
     std::string session_dir;
-    std::string config_file;              // handed to the workers it starts
+    std::string config_file;               // handed to the workers it starts
     std::vector<std::string> config_sets;  // --set overrides, handed on too
     std::string endpoint = "tcp://127.0.0.1:0";
   };
 
   // `store` (may be null) is this node's object store, created here (the
   // raylet owns the node's segment) and served to other nodes.
-  static Result<std::unique_ptr<Raylet>> Start(Options options, std::shared_ptr<Transport> transport,
+  static Result<std::unique_ptr<Raylet>> Start(Options options,
+                                               std::shared_ptr<Transport> transport,
                                                std::shared_ptr<Scheduler> scheduler,
                                                std::shared_ptr<ObjectStore> store = nullptr,
                                                const std::string& store_plugin = "");
@@ -73,7 +74,7 @@ class Raylet {
     WorkerId id;
     pid_t pid = 0;
     JobId job_id;
-    std::string address;  // empty until it registers
+    std::string address;    // empty until it registers
     uint64_t lease_id = 0;  // 0: idle
     bool blocked = false;
     bool dying = false;  // killed, not yet reaped: never granted again
@@ -94,7 +95,8 @@ class Raylet {
     bool warned = false;      // its owner was told so
   };
 
-  Raylet(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<Scheduler> scheduler);
+  Raylet(Options options, std::shared_ptr<Transport> transport,
+         std::shared_ptr<Scheduler> scheduler);
   // One handler per message type (RegisterHandlers lists them).
   void RegisterHandlers();
   void OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn reply);

@@ -119,4 +119,3 @@ void load(BoundedIArchive& archive, std::vector<U, Allocator>& items, const unsi
 }
 
 }  // namespace rayk::protocol
-

@@ -1,8 +1,7 @@
 #include "rpc/codec.h"
 
-#include <exception>
-
 #include <boost/archive/archive_exception.hpp>
+#include <exception>
 
 #include "rpc/common_messages.h"
 
@@ -14,10 +13,10 @@ Result<MessageType> PeekType(std::string_view message) {
                                    " bytes without the 'RK' header)");
   }
   if (static_cast<uint8_t>(message[2]) != kProtocolVersion) {
-    return Status::InvalidArgument(
-        "rayk protocol version " + std::to_string(static_cast<uint8_t>(message[2])) +
-        " but this process speaks " + std::to_string(kProtocolVersion) +
-        "; run the same rayk version on every node");
+    return Status::InvalidArgument("rayk protocol version " +
+                                   std::to_string(static_cast<uint8_t>(message[2])) +
+                                   " but this process speaks " + std::to_string(kProtocolVersion) +
+                                   "; run the same rayk version on every node");
   }
   return static_cast<MessageType>(message[3]);
 }
@@ -75,8 +74,7 @@ Status ErrorReplyStatus(std::string_view message) {
   }
   Status status = reply.ToStatus();
   // An error reply always carries an error, even from a confused peer.
-  return status.ok() ? Status::Internal("the peer refused the request without saying why")
-                     : status;
+  return status.ok() ? Status::Internal("the peer refused the request without saying why") : status;
 }
 
 }  // namespace internal_codec

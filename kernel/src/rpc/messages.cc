@@ -17,10 +17,14 @@ NodeView ToNodeView(const NodeInfo& node) {
 
 const char* ActorStateName(ActorState state) {
   switch (state) {
-    case ActorState::kPending: return "PENDING";
-    case ActorState::kAlive: return "ALIVE";
-    case ActorState::kRestarting: return "RESTARTING";
-    case ActorState::kDead: return "DEAD";
+    case ActorState::kPending:
+      return "PENDING";
+    case ActorState::kAlive:
+      return "ALIVE";
+    case ActorState::kRestarting:
+      return "RESTARTING";
+    case ActorState::kDead:
+      return "DEAD";
   }
   return "UNKNOWN";
 }
@@ -31,7 +35,8 @@ namespace rayk::internal {
 
 std::string Placement::Key() const {
   std::string key = std::to_string(static_cast<uint32_t>(strategy));
-  if (strategy == SchedulingStrategy::kNodeAffinity) key += (affinity_soft ? "~" : "=") + affinity_node.Hex();
+  if (strategy == SchedulingStrategy::kNodeAffinity)
+    key += (affinity_soft ? "~" : "=") + affinity_node.Hex();
   for (const auto& [name, value] : label_selector) key += ";" + name + "=" + value;
   return key;
 }

@@ -326,7 +326,8 @@ class MemoryStore : public rayk::ObjectStore {
       return a.size > b.size;
     };
     if (out.size() > limit) {
-      std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit), out.end(), larger);
+      std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit), out.end(),
+                        larger);
       out.resize(limit);
     } else {
       std::sort(out.begin(), out.end(), larger);

@@ -26,9 +26,9 @@ namespace {
 // Best fit over a red-black tree of free blocks, with neighbour coalescing:
 // the allocator behind Boost's managed_shared_memory. Ours runs under the
 // segment's robust mutex, so it gets no lock of its own.
-using Allocator = boost::interprocess::rbtree_best_fit<boost::interprocess::null_mutex_family,
-                                                       boost::interprocess::offset_ptr<void>,
-                                                       kObjectAlignment>;
+using Allocator =
+    boost::interprocess::rbtree_best_fit<boost::interprocess::null_mutex_family,
+                                         boost::interprocess::offset_ptr<void>, kObjectAlignment>;
 
 constexpr uint64_t kPage = 4096;
 
@@ -99,9 +99,7 @@ int ReapOrphanedSegments() {
   return reaped;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 uint64_t SegmentSize(uint64_t capacity, uint32_t max_objects) {
   uint64_t size = RoundUp(sizeof(Header), kPage);
@@ -124,12 +122,12 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
     if (statvfs("/dev/shm", &fs) == 0) {
       uint64_t free_bytes = uint64_t{fs.f_bavail} * fs.f_frsize;
       if (total > free_bytes) {
-        return Status::OutOfMemory(
-            "store.shm: a segment of " + std::to_string(total) + " bytes (capacity " +
-            std::to_string(options.capacity) + ") does not fit in /dev/shm, which has " +
-            std::to_string(free_bytes) +
-            " bytes free; lower [store.shm] capacity or enlarge /dev/shm "
-            "(mount -o remount,size=<size> /dev/shm)");
+        return Status::OutOfMemory("store.shm: a segment of " + std::to_string(total) +
+                                   " bytes (capacity " + std::to_string(options.capacity) +
+                                   ") does not fit in /dev/shm, which has " +
+                                   std::to_string(free_bytes) +
+                                   " bytes free; lower [store.shm] capacity or enlarge /dev/shm "
+                                   "(mount -o remount,size=<size> /dev/shm)");
       }
     }
     int fd = -1;
@@ -140,8 +138,7 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
       int32_t owner = SegmentOwner(options.name);
       if (OwnerAlive(owner)) {
         return Status::AlreadyExists("store.shm: " + file + " (" + options.describe +
-                                     ") is already owned by live process " +
-                                     std::to_string(owner) +
+                                     ") is already owned by live process " + std::to_string(owner) +
                                      "; only one raylet per node creates the store, others "
                                      "attach with role worker or driver");
       }
@@ -218,8 +215,8 @@ Status Segment::Map(int fd, uint64_t size, bool prefault) {
   int flags = MAP_SHARED | (prefault ? MAP_POPULATE : 0);
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, flags, fd, 0);
   if (p == MAP_FAILED) {
-    return Status::IoError("store.shm: cannot map " + FileOf(name_) + " (" +
-                           std::to_string(size) + " bytes): " + Errno(errno));
+    return Status::IoError("store.shm: cannot map " + FileOf(name_) + " (" + std::to_string(size) +
+                           " bytes): " + Errno(errno));
   }
   base_ = static_cast<uint8_t*>(p);
   mapped_size_ = size;
@@ -437,7 +434,8 @@ bool Segment::ProcessAlive(int32_t pid, uint64_t start_time) {
   std::string line;
   if (std::getline(status, line)) {
     size_t close = line.rfind(')');
-    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z') return false;
+    if (close != std::string::npos && close + 2 < line.size() && line[close + 2] == 'Z')
+      return false;
   }
   return now == 0 || start_time == 0 || now == start_time;
 }

@@ -21,15 +21,15 @@
 namespace rayk::shm {
 
 struct SegmentOptions {
-  std::string name;          // shm_open name, "/rayk-..."
-  bool create = false;       // create (and own) it, or attach to an existing one
+  std::string name;               // shm_open name, "/rayk-..."
+  bool create = false;            // create (and own) it, or attach to an existing one
   bool unlink_after_map = false;  // a private segment: nobody else will attach
-  uint64_t capacity = 0;     // when creating
-  uint32_t max_objects = 0;  // when creating
+  uint64_t capacity = 0;          // when creating
+  uint32_t max_objects = 0;       // when creating
   uint64_t spill_batch_bytes = 0;
-  std::string spill_dir;     // when creating
+  std::string spill_dir;  // when creating
   bool prefault = false;
-  std::string describe;      // for errors: "node <id> of session <dir>"
+  std::string describe;  // for errors: "node <id> of session <dir>"
 };
 
 // The pid recorded as the creator of segment `name` ("/rayk-..."), or 0 when

@@ -2,7 +2,8 @@
 // that the raylet creates and its workers and drivers map, each at its own
 // address. Everything inside is addressed by offsets from the segment's start.
 //
-//   [Header | Entry[max_objects] | index uint32[index_size] | free slots uint32[max_objects] | heap]
+//   [Header | Entry[max_objects] | index uint32[index_size] | free slots uint32[max_objects] |
+//   heap]
 //
 // The Header's robust, process-shared mutex guards everything but the bytes of
 // sealed objects (immutable) and of unsealed ones (owned by their writer).
@@ -46,13 +47,13 @@ struct Entry {
   uint32_t primary;
   uint64_t generation;  // bumped on each reuse of the slot
   uint64_t size;
-  uint64_t offset;        // of the bytes from the segment start; 0: not in memory
-  uint64_t last_use;      // LRU clock value of the last Seal or Get
-  int32_t spill_file;     // index into Header::spill_files; -1: no copy on disk
+  uint64_t offset;     // of the bytes from the segment start; 0: not in memory
+  uint64_t last_use;   // LRU clock value of the last Seal or Get
+  int32_t spill_file;  // index into Header::spill_files; -1: no copy on disk
   uint32_t creator_client;
   int32_t creator_pid;
   uint32_t reserved;
-  uint64_t spill_offset;  // of the bytes in the spill file
+  uint64_t spill_offset;            // of the bytes in the spill file
   uint64_t pins[kMaxClients / 64];  // bit c: client c holds at least one buffer of it
 };
 
@@ -87,7 +88,7 @@ struct Header {
   uint64_t pinned;   // bytes in memory that are primary copies or have a pin
   uint64_t spilled;  // bytes of live objects with a copy on disk
   uint64_t num_indexed;
-  uint32_t free_top;  // number of slot numbers on the free stack
+  uint32_t free_top;    // number of slot numbers on the free stack
   uint32_t high_water;  // slots [0, high_water) have ever been used
   uint64_t num_evicted, num_spilled, num_restored;
   uint64_t clock;  // LRU clock

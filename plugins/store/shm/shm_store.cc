@@ -7,6 +7,8 @@
 #include <dlfcn.h>
 #include <fcntl.h>
 #include <linux/futex.h>
+#include <spdlog/spdlog.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -25,9 +27,6 @@
 #include <thread>
 #include <unordered_map>
 #include <vector>
-
-#include <spdlog/spdlog.h>
-#include <sys/statvfs.h>
 
 #include "rayk/plugin/object_store.h"
 #include "rayk/plugin/plugin.h"
@@ -137,7 +136,11 @@ class ShmBuffer : public rayk::ObjectBuffer {
  public:
   ShmBuffer(std::shared_ptr<Client> client, uint32_t slot, uint64_t generation, uint8_t* data,
             size_t size)
-      : client_(std::move(client)), slot_(slot), generation_(generation), data_(data), size_(size) {}
+      : client_(std::move(client)),
+        slot_(slot),
+        generation_(generation),
+        data_(data),
+        size_(size) {}
   ~ShmBuffer() override { client_->Unpin(slot_, generation_); }
   const uint8_t* data() const override { return data_; }
   size_t size() const override { return size_; }
@@ -156,7 +159,11 @@ class ShmWriteBuffer : public rayk::MutableObjectBuffer {
  public:
   ShmWriteBuffer(std::shared_ptr<Client> client, uint32_t slot, uint64_t generation, uint8_t* data,
                  size_t size)
-      : client_(std::move(client)), slot_(slot), generation_(generation), data_(data), size_(size) {}
+      : client_(std::move(client)),
+        slot_(slot),
+        generation_(generation),
+        data_(data),
+        size_(size) {}
   ~ShmWriteBuffer() override { client_->Unpin(slot_, generation_); }
   uint8_t* data() override { return data_; }
   size_t size() const override { return size_; }
@@ -188,9 +195,10 @@ uint64_t DefaultCapacity() {
                                " free, too little for an object store; enlarge it (mount -o "
                                "remount,size=<size> /dev/shm) or set [store.shm] capacity");
     }
-    spdlog::warn("store.shm: /dev/shm has {} bytes free, less than 30% of memory; the store "
-                 "gets {} bytes (set [store.shm] capacity, or enlarge /dev/shm)",
-                 shm_free, fits);
+    spdlog::warn(
+        "store.shm: /dev/shm has {} bytes free, less than 30% of memory; the store "
+        "gets {} bytes (set [store.shm] capacity, or enlarge /dev/shm)",
+        shm_free, fits);
     capacity = fits;
   }
   return capacity;
@@ -198,11 +206,16 @@ uint64_t DefaultCapacity() {
 
 const char* RoleName(rayk::ProcessRole role) {
   switch (role) {
-    case rayk::ProcessRole::kRaylet: return "raylet";
-    case rayk::ProcessRole::kWorker: return "worker";
-    case rayk::ProcessRole::kDriver: return "driver";
-    case rayk::ProcessRole::kGcs: return "gcs";
-    default: return "tool";
+    case rayk::ProcessRole::kRaylet:
+      return "raylet";
+    case rayk::ProcessRole::kWorker:
+      return "worker";
+    case rayk::ProcessRole::kDriver:
+      return "driver";
+    case rayk::ProcessRole::kGcs:
+      return "gcs";
+    default:
+      return "tool";
   }
 }
 
@@ -217,8 +230,8 @@ class ShmStore : public rayk::ObjectStore {
     const bool node_role = ctx.role == rayk::ProcessRole::kRaylet ||
                            ctx.role == rayk::ProcessRole::kWorker ||
                            ctx.role == rayk::ProcessRole::kDriver;
-    options.describe = std::string("node ") + ctx.node_id.Hex() + " of session '" +
-                       ctx.session_dir + "'";
+    options.describe =
+        std::string("node ") + ctx.node_id.Hex() + " of session '" + ctx.session_dir + "'";
     if (node_role) {
       if (ctx.session_dir.empty() && ctx.node_id.IsNil()) {
         throw std::runtime_error(std::string("store.shm: a ") + RoleName(ctx.role) +
@@ -227,7 +240,8 @@ class ShmStore : public rayk::ObjectStore {
       }
       // Node ids are unique, so the node id alone names the segment: a driver
       // that joins a cluster knows its node's id but not the raylet's folder.
-      options.name = rayk::shm::SegmentName(ctx.node_id.IsNil() ? ctx.session_dir : "", ctx.node_id);
+      options.name =
+          rayk::shm::SegmentName(ctx.node_id.IsNil() ? ctx.session_dir : "", ctx.node_id);
       options.create = ctx.role == rayk::ProcessRole::kRaylet;
     } else {
       // Outside a node (tests, tools): a private segment nobody else attaches to.
@@ -254,9 +268,9 @@ class ShmStore : public rayk::ObjectStore {
         if (!ctx.session_dir.empty()) {
           options.spill_dir = ctx.session_dir + "/spill";
         } else {
-          options.spill_dir = (std::filesystem::temp_directory_path() /
-                               ("rayk-spill" + options.name.substr(1)))
-                                  .string();
+          options.spill_dir =
+              (std::filesystem::temp_directory_path() / ("rayk-spill" + options.name.substr(1)))
+                  .string();
           remove_spill_dir_ = true;
         }
       }
@@ -326,7 +340,8 @@ class ShmStore : public rayk::ObjectStore {
       if (slot < 0) {
         seg().Deallocate(*offset);
         return Status::OutOfMemory("store.shm: the object table is full (" +
-                                   std::to_string(h.max_objects) + " objects); raise "
+                                   std::to_string(h.max_objects) +
+                                   " objects); raise "
                                    "[store.shm] max_objects or release references");
       }
       Entry& e = seg().entry(static_cast<uint32_t>(slot));
@@ -482,7 +497,8 @@ class ShmStore : public rayk::ObjectStore {
       return a.size > b.size;
     };
     if (out.size() > limit) {
-      std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit), out.end(), larger);
+      std::partial_sort(out.begin(), out.begin() + static_cast<ptrdiff_t>(limit), out.end(),
+                        larger);
       out.resize(limit);
     } else {
       std::sort(out.begin(), out.end(), larger);
@@ -540,8 +556,8 @@ class ShmStore : public rayk::ObjectStore {
       }
       client_->Pin(slot);
       e.last_use = ++h.clock;
-      out[i] = std::make_shared<ShmBuffer>(client_, slot, e.generation, seg().base() + e.offset,
-                                           e.size);
+      out[i] =
+          std::make_shared<ShmBuffer>(client_, slot, e.generation, seg().base() + e.offset, e.size);
     }
     return Status::Ok();
   }
@@ -660,7 +676,8 @@ class ShmStore : public rayk::ObjectStore {
 
   Status SpillError(const std::string& path, int err) {
     return Status::IoError("store.shm: cannot write spill file " + path + ": " +
-                           std::strerror(err) + "; point [store.shm] spill_dir at a writable "
+                           std::strerror(err) +
+                           "; point [store.shm] spill_dir at a writable "
                            "folder with free space");
   }
 
@@ -681,8 +698,9 @@ class ShmStore : public rayk::ObjectStore {
       err = errno;
     } else {
       while (done < size) {
-        ssize_t n = pread(fd, seg().base() + *offset + done, std::min<uint64_t>(size - done, 1u << 30),
-                          static_cast<off_t>(e.spill_offset + done));
+        ssize_t n =
+            pread(fd, seg().base() + *offset + done, std::min<uint64_t>(size - done, 1u << 30),
+                  static_cast<off_t>(e.spill_offset + done));
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) {
           err = n < 0 ? errno : EIO;
@@ -716,11 +734,11 @@ class ShmStore : public rayk::ObjectStore {
         reader_pinned += e.size;
       }
     }
-    return Status::OutOfMemory(
-        "shm store is full: cannot create object " + id.Hex() + " of " + Bytes(size) + " (" + why +
-        "); capacity is " + Bytes(h.capacity) + ", " + Bytes(h.used) + " in use, " +
-        Bytes(reader_pinned) + " pinned by readers, " + Bytes(unsealed) +
-        " being written; raise [store.shm] capacity or release references");
+    return Status::OutOfMemory("shm store is full: cannot create object " + id.Hex() + " of " +
+                               Bytes(size) + " (" + why + "); capacity is " + Bytes(h.capacity) +
+                               ", " + Bytes(h.used) + " in use, " + Bytes(reader_pinned) +
+                               " pinned by readers, " + Bytes(unsealed) +
+                               " being written; raise [store.shm] capacity or release references");
   }
 
   void SweepLoop() {
@@ -748,6 +766,7 @@ class ShmStore : public rayk::ObjectStore {
 
 }  // namespace
 
-RAYK_PLUGIN(rayk::PluginKind::kStore, "shm", "1.0",
-            "One shared-memory segment per node, zero-copy reads; LRU eviction and spilling to disk",
-            ShmStore, kShmStoreSettings);
+RAYK_PLUGIN(
+    rayk::PluginKind::kStore, "shm", "1.0",
+    "One shared-memory segment per node, zero-copy reads; LRU eviction and spilling to disk",
+    ShmStore, kShmStoreSettings);

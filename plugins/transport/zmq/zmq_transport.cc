@@ -69,11 +69,11 @@ namespace rayk {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+using zmq_transport::CurveKeys;
 using zmq_transport::DecodeFrameHeader;
 using zmq_transport::EncodeFrameHeader;
 using zmq_transport::FrameHeader;
 using zmq_transport::FrameType;
-using zmq_transport::CurveKeys;
 using zmq_transport::kFrameHeaderSize;
 using zmq_transport::ZapHandler;
 

@@ -61,7 +61,9 @@ std::vector<double> MakeVector(int64_t n) {
   return values;
 }
 
-double SumVector(const std::vector<double>& values) { return std::accumulate(values.begin(), values.end(), 0.0); }
+double SumVector(const std::vector<double>& values) {
+  return std::accumulate(values.begin(), values.end(), 0.0);
+}
 
 int64_t SumViaNestedTasks(int n) {
   std::vector<rayk::ObjectRef<int>> parts;
@@ -113,7 +115,9 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 }  // namespace test_functions
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector, KillSelf, DieTimesThen42, MakeVector, SumVector,
-            SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
-RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value, &Counter::Vector, &Counter::Pid,
-            &Counter::Die, &Counter::Exit, &Counter::SlowIncr, &Counter::Rendezvous);
+RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
+            KillSelf, DieTimesThen42, MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror,
+            IncrThroughHandle);
+RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
+            &Counter::Vector, &Counter::Pid, &Counter::Die, &Counter::Exit, &Counter::SlowIncr,
+            &Counter::Rendezvous);

@@ -3,19 +3,19 @@
 // they do a user's rayk_add_job() library.
 #pragma once
 
+#include <rayk/api.h>
+
 #include <atomic>
 #include <cstdint>
 #include <string>
 #include <vector>
-
-#include <rayk/api.h>
 
 namespace test_functions {
 
 int Add(int a, int b);
 std::string Echo(const std::string& text);
 int64_t SleepMs(int64_t ms);
-int Throws(const std::string& message);           // throws std::invalid_argument
+int Throws(const std::string& message);  // throws std::invalid_argument
 int64_t WorkerPid();
 // The hex id of the node it ran on, after sleeping `ms` (so calls overlap).
 std::string NodeAfterMs(int64_t ms);
@@ -24,19 +24,21 @@ std::string NodeAfterMs(int64_t ms);
 std::string NodeWhenReleased(const std::string& key);
 // The hex id of the node it ran on, given a (large) vector.
 std::string NodeOfVector(const std::vector<double>& values);
-int KillSelf();                                    // SIGKILLs its own worker
+int KillSelf();  // SIGKILLs its own worker
 // Dies (SIGKILL) the first `deaths` times it runs, counting in `marker_dir`, then returns 42.
 int DieTimesThen42(const std::string& marker_dir, int deaths);
-std::vector<double> MakeVector(int64_t n);         // 0, 1, ..., n-1
+std::vector<double> MakeVector(int64_t n);  // 0, 1, ..., n-1
 double SumVector(const std::vector<double>& values);
-int64_t SumViaNestedTasks(int n);                  // submits n Add tasks and sums them
+int64_t SumViaNestedTasks(int n);  // submits n Add tasks and sums them
 int64_t Fib(int n);
 
 struct Point {
   int x = 0;
   int y = 0;
   template <class A>
-  void serialize(A& ar, unsigned) { ar& x& y; }
+  void serialize(A& ar, unsigned) {
+    ar& x& y;
+  }
 };
 Point Mirror(const Point& p);
 
@@ -50,8 +52,8 @@ class Counter {
   int Value();
   std::vector<double> Vector(int64_t n);  // n copies of the counter's value
   int64_t Pid();
-  int Die();       // SIGKILLs its own process
-  int Exit();      // rayk::ExitActor()
+  int Die();   // SIGKILLs its own process
+  int Exit();  // rayk::ExitActor()
   int SlowIncr(int64_t ms);
   // Returns true once `parties` calls are inside it at the same time (false
   // after 10 s): proves calls run concurrently.

@@ -4,9 +4,9 @@
 // (greeter.cc) with it. rayk_add_job must keep it (see inline_job_test).
 #pragma once
 
-#include <string>
-
 #include <rayk/api.h>
+
+#include <string>
 
 namespace greeter {
 

@@ -42,7 +42,8 @@ struct PluginInfo {
   std::string name;
   std::string version;
   std::string summary;
-  std::vector<SettingSpec> settings;  // its strings live in the library, which `library` keeps loaded
+  std::vector<SettingSpec>
+      settings;  // its strings live in the library, which `library` keeps loaded
   std::shared_ptr<void> library;
 };
 
@@ -64,7 +65,8 @@ class PluginLoader {
   // Checks `table` against the plugin's declared settings: unknown keys (with
   // the nearest valid one), wrong types, bad values, missing required keys.
   // `source` and the lines in `table` place errors in the file.
-  static Result<PluginSettings> ValidateSettings(const PluginInfo& plugin, const RawSettingTable& table,
+  static Result<PluginSettings> ValidateSettings(const PluginInfo& plugin,
+                                                 const RawSettingTable& table,
                                                  const std::string& source);
 
   // Finds, checks, validates the settings and creates the plugin for `kind`.
@@ -89,14 +91,28 @@ class PluginLoader {
 // Parses "64MiB", "2GiB", "512KB", "1000" into bytes.
 Result<int64_t> ParseBytes(const std::string& text);
 
-template <typename T> struct SlotKindOf;
-template <> struct SlotKindOf<Scheduler> { static constexpr PluginKind value = PluginKind::kScheduler; };
-template <> struct SlotKindOf<ObjectStore> { static constexpr PluginKind value = PluginKind::kStore; };
-template <> struct SlotKindOf<Transport> { static constexpr PluginKind value = PluginKind::kTransport; };
-template <> struct SlotKindOf<GcsStore> { static constexpr PluginKind value = PluginKind::kGcs; };
+template <typename T>
+struct SlotKindOf;
+template <>
+struct SlotKindOf<Scheduler> {
+  static constexpr PluginKind value = PluginKind::kScheduler;
+};
+template <>
+struct SlotKindOf<ObjectStore> {
+  static constexpr PluginKind value = PluginKind::kStore;
+};
+template <>
+struct SlotKindOf<Transport> {
+  static constexpr PluginKind value = PluginKind::kTransport;
+};
+template <>
+struct SlotKindOf<GcsStore> {
+  static constexpr PluginKind value = PluginKind::kGcs;
+};
 
 template <typename T>
-Result<std::shared_ptr<T>> PluginLoader::CreateSlot(const Config& config, PluginContext context) const {
+Result<std::shared_ptr<T>> PluginLoader::CreateSlot(const Config& config,
+                                                    PluginContext context) const {
   auto created = CreateFromConfig(SlotKindOf<T>::value, config, std::move(context));
   if (!created.ok()) return created.status();
   // The void pointer came from create() as a T*; the aliasing constructor keeps

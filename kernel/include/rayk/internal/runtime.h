@@ -14,9 +14,9 @@
 #include <vector>
 
 #include "rayk/ids.h"
+#include "rayk/node.h"
 #include "rayk/object_buffer.h"
 #include "rayk/resources.h"
-#include "rayk/node.h"
 
 namespace rayk::internal {
 
@@ -68,11 +68,19 @@ struct TaskCall {
 
 // What went wrong making an object, as Get() reports it.
 struct ErrorInfo {
-  enum class Kind { kTaskError, kWorkerCrashed, kUnschedulable, kObjectLost, kRuntime, kActorDied, kObjectStoreFull };
+  enum class Kind {
+    kTaskError,
+    kWorkerCrashed,
+    kUnschedulable,
+    kObjectLost,
+    kRuntime,
+    kActorDied,
+    kObjectStoreFull
+  };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
   std::string message;
-  std::string where;        // "task Add on node 3f2a1b0c, worker pid 1234"
+  std::string where;  // "task Add on node 3f2a1b0c, worker pid 1234"
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
@@ -125,13 +133,13 @@ namespace rayk::internal {
 // ---- Actors (see api.h: rayk::Actor, ActorHandle) ----
 
 struct ActorOptions {
-  std::string name;                   // empty: anonymous; else unique in the cluster
-  ResourceSet resources;              // held for the actor's life; empty by default, as in Ray
-  int max_restarts = 0;               // re-create through the factory after the process dies
-  int max_task_retries = 0;           // re-send in-flight calls after a restart
-  int max_concurrency = 1;            // calls run at once (threaded actor when > 1)
-  bool detached = false;              // outlives the job that created it
-  Placement placement;                // where the GCS may place it
+  std::string name;          // empty: anonymous; else unique in the cluster
+  ResourceSet resources;     // held for the actor's life; empty by default, as in Ray
+  int max_restarts = 0;      // re-create through the factory after the process dies
+  int max_task_retries = 0;  // re-send in-flight calls after a restart
+  int max_concurrency = 1;   // calls run at once (threaded actor when > 1)
+  bool detached = false;     // outlives the job that created it
+  Placement placement;       // where the GCS may place it
 };
 
 struct ActorCreation {
@@ -156,7 +164,8 @@ class ActorRuntime {
   virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
   // Calls `method` on the actor; the result is the returned object. Calls
   // from one process run in the order they were submitted.
-  virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method, std::vector<TaskArg> args) = 0;
+  virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
+                                   std::vector<TaskArg> args) = 0;
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.

@@ -48,7 +48,8 @@ class GcsStore {
   // An empty optional when the key is absent.
   virtual Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) = 0;
   // Every entry of a table, ordered by key.
-  virtual Result<std::vector<std::pair<std::string, std::string>>> GetAll(std::string_view table) = 0;
+  virtual Result<std::vector<std::pair<std::string, std::string>>> GetAll(
+      std::string_view table) = 0;
   // Deleting an absent key is OK.
   virtual Status Delete(std::string_view table, std::string_view key) = 0;
   virtual Status Write(const GcsWriteBatch& batch) = 0;

@@ -13,12 +13,11 @@
 // rayk_add_plugin() arrange.
 #pragma once
 
+#include <boost/config.hpp>
 #include <cstdint>
 #include <map>
 #include <string>
 #include <variant>
-
-#include <boost/config.hpp>
 
 #include "rayk/ids.h"
 #include "rayk/status.h"
@@ -53,7 +52,8 @@ const char* SettingTypeName(SettingType type);
 struct SettingSpec {
   const char* key;
   SettingType type;
-  const char* default_value;  // TOML-like text: "0.5", "true", "\"/tmp\"", "64MiB"; nullptr: required
+  const char*
+      default_value;  // TOML-like text: "0.5", "true", "\"/tmp\"", "64MiB"; nullptr: required
   const char* help;
   // Inclusive bounds for kInteger, kFloat and kBytes, written as a default is
   // ("1", "0.5", "1GiB"); nullptr: unbounded on that side. A kBytes max of
@@ -71,7 +71,8 @@ using SettingValue = std::variant<bool, int64_t, double, std::string>;
 class PluginSettings {
  public:
   PluginSettings() = default;
-  explicit PluginSettings(std::map<std::string, SettingValue> values) : values_(std::move(values)) {}
+  explicit PluginSettings(std::map<std::string, SettingValue> values)
+      : values_(std::move(values)) {}
 
   // Settings with no keys: what a context holds before the loader fills it in.
   static const PluginSettings& Empty();
@@ -108,7 +109,6 @@ struct PluginContext {
   // cluster. Never log it.
   std::string cluster_secret;
 
-
   // The plugin's validated settings (every key its SettingSpec array
   // declares), which the loader fills in before create().
   const PluginSettings& settings() const { return *settings_; }
@@ -144,19 +144,26 @@ struct PluginDescriptor {
 // from the slot interface of `kind`. `settings_array` is a static array of
 // rayk::SettingSpec (use RAYK_NO_SETTINGS when there are none).
 #define RAYK_NO_SETTINGS nullptr
-#define RAYK_PLUGIN(kind, name, version, summary, Class, settings_array)                      \
-  namespace {                                                                                \
-  void* RaykPluginCreate(const ::rayk::PluginContext& ctx) {                                 \
-    return static_cast<typename ::rayk::SlotInterface<kind>::type*>(new Class(ctx));         \
-  }                                                                                          \
-  template <typename T, size_t N>                                                            \
-  constexpr uint32_t RaykCount(const T (&)[N]) { return N; }                                 \
-  constexpr uint32_t RaykCount(std::nullptr_t) { return 0; }                                 \
-  }                                                                                          \
-  extern "C" BOOST_SYMBOL_EXPORT const ::rayk::PluginDescriptor rayk_plugin;                 \
-  const ::rayk::PluginDescriptor rayk_plugin = {RAYK_PLUGIN_ABI_VERSION, kind, name, version, \
-                                                summary, settings_array,                     \
-                                                RaykCount(settings_array), &RaykPluginCreate};
+#define RAYK_PLUGIN(kind, name, version, summary, Class, settings_array)             \
+  namespace {                                                                        \
+  void* RaykPluginCreate(const ::rayk::PluginContext& ctx) {                         \
+    return static_cast<typename ::rayk::SlotInterface<kind>::type*>(new Class(ctx)); \
+  }                                                                                  \
+  template <typename T, size_t N>                                                    \
+  constexpr uint32_t RaykCount(const T (&)[N]) {                                     \
+    return N;                                                                        \
+  }                                                                                  \
+  constexpr uint32_t RaykCount(std::nullptr_t) { return 0; }                         \
+  }                                                                                  \
+  extern "C" BOOST_SYMBOL_EXPORT const ::rayk::PluginDescriptor rayk_plugin;         \
+  const ::rayk::PluginDescriptor rayk_plugin = {RAYK_PLUGIN_ABI_VERSION,             \
+                                                kind,                                \
+                                                name,                                \
+                                                version,                             \
+                                                summary,                             \
+                                                settings_array,                      \
+                                                RaykCount(settings_array),           \
+                                                &RaykPluginCreate};
 
 namespace rayk {
 class Scheduler;
@@ -164,9 +171,22 @@ class ObjectStore;
 class Transport;
 class GcsStore;
 // Maps a PluginKind to its slot interface type.
-template <PluginKind K> struct SlotInterface;
-template <> struct SlotInterface<PluginKind::kScheduler> { using type = Scheduler; };
-template <> struct SlotInterface<PluginKind::kStore> { using type = ObjectStore; };
-template <> struct SlotInterface<PluginKind::kTransport> { using type = Transport; };
-template <> struct SlotInterface<PluginKind::kGcs> { using type = GcsStore; };
+template <PluginKind K>
+struct SlotInterface;
+template <>
+struct SlotInterface<PluginKind::kScheduler> {
+  using type = Scheduler;
+};
+template <>
+struct SlotInterface<PluginKind::kStore> {
+  using type = ObjectStore;
+};
+template <>
+struct SlotInterface<PluginKind::kTransport> {
+  using type = Transport;
+};
+template <>
+struct SlotInterface<PluginKind::kGcs> {
+  using type = GcsStore;
+};
 }  // namespace rayk

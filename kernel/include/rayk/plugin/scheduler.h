@@ -40,7 +40,6 @@ struct ClusterView {
   const NodeView* Find(const NodeId& id) const;
 };
 
-
 struct SchedulingRequest {
   ResourceSet demand;
   SchedulingStrategy strategy = SchedulingStrategy::kDefault;
@@ -60,7 +59,9 @@ struct SchedulingDecision {
 
   static SchedulingDecision OnNode(const NodeId& node) { return {Kind::kNode, node, {}}; }
   static SchedulingDecision Wait(std::string why) { return {Kind::kWait, {}, std::move(why)}; }
-  static SchedulingDecision Infeasible(std::string why) { return {Kind::kInfeasible, {}, std::move(why)}; }
+  static SchedulingDecision Infeasible(std::string why) {
+    return {Kind::kInfeasible, {}, std::move(why)};
+  }
 };
 
 enum class BundleStrategy : uint32_t { kPack = 0, kSpread, kStrictPack, kStrictSpread };
@@ -76,7 +77,8 @@ class Scheduler {
   virtual ~Scheduler() = default;
 
   // Chooses where one request runs.
-  virtual SchedulingDecision Schedule(const SchedulingRequest& request, const ClusterView& view) = 0;
+  virtual SchedulingDecision Schedule(const SchedulingRequest& request,
+                                      const ClusterView& view) = 0;
 
   // Places all bundles of a placement group at once, or none of them. The
   // default implementation, shared by every plugin that does not override it,

@@ -29,8 +29,8 @@
 #include <string>
 #include <vector>
 
-#include "rayk/resources.h"
 #include "rayk/plugin/scheduler.h"
+#include "rayk/resources.h"
 
 namespace rayk {
 

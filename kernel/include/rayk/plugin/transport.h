@@ -55,7 +55,8 @@ class Channel {
   virtual ~Channel() = default;
   // Sends a request; `on_reply` gets the reply, or kTimedOut after `timeout`,
   // or kUnavailable if the channel closes first. Returns at once.
-  virtual void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) = 0;
+  virtual void Call(std::string request, ReplyCallback on_reply,
+                    std::chrono::milliseconds timeout) = 0;
   // Sends a request and waits for its reply.
   virtual Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) = 0;
   // Sends a message that gets no reply. Returns once it is queued.
@@ -79,7 +80,8 @@ class Transport {
  public:
   virtual ~Transport() = default;
 
-  virtual Result<std::unique_ptr<Server>> Serve(const std::string& endpoint, MessageHandler handler) = 0;
+  virtual Result<std::unique_ptr<Server>> Serve(const std::string& endpoint,
+                                                MessageHandler handler) = 0;
   // Connecting does not wait for the server: calls made before it is up are
   // delivered once it is (or time out).
   virtual Result<std::unique_ptr<Channel>> Connect(const std::string& endpoint) = 0;
@@ -88,9 +90,9 @@ class Transport {
   // prefix "" matches every topic; an empty list subscribes to nothing.
   // Messages published before the subscription is connected may be missed,
   // as with any pub/sub.
-  virtual Result<std::unique_ptr<Subscription>> Subscribe(const std::string& endpoint,
-                                                          const std::vector<std::string>& topic_prefixes,
-                                                          TopicHandler handler) = 0;
+  virtual Result<std::unique_ptr<Subscription>> Subscribe(
+      const std::string& endpoint, const std::vector<std::string>& topic_prefixes,
+      TopicHandler handler) = 0;
 };
 
 }  // namespace rayk
