@@ -108,7 +108,8 @@ TEST_F(ApiEdgesTest, KvTakesTheKeyFirstAtEveryLayer) {
 }
 
 TEST_F(ApiEdgesTest, GetActorChecksTheClass) {
-  auto counter = rayk::Actor(Counter::Create).SetName("counted").Remote(5);
+  // Held so that the name stays taken while the lookups run.
+  [[maybe_unused]] auto counter = rayk::Actor(Counter::Create).SetName("counted").Remote(5);
   EXPECT_THAT(MessageOf([] { rayk::GetActor<Probe>("counted"); }),
               HasSubstr("actor 'counted' is a test_functions::Counter, not a "
                         "edge_functions::Probe; call "

@@ -89,8 +89,9 @@ TEST_F(CliSessionFilesTest, EverythingStartWritesIsOwnerOnly) {
                            "/logs/gcs_server.log", "/logs/raylet.log"}) {
     ASSERT_TRUE(fs::exists(session + name)) << name;
   }
-  if (fs::exists(session + "/gcs.sqlite-wal"))
+  if (fs::exists(session + "/gcs.sqlite-wal")) {
     EXPECT_EQ(ModeOf(session + "/gcs.sqlite-wal"), 0600u);
+  }
   EXPECT_GE(files, 6);
 }
 

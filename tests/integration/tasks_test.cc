@@ -192,8 +192,8 @@ TEST_F(TasksTest, TaskWhoseArgumentsOwnerCannotBeReachedFailsWithoutRunning) {
   internal::Runtime* runtime = internal::CurrentRuntime();
   internal::TaskCall call;
   call.function = "Add";
-  call.args.push_back({true, ObjectId::FromRandom(), "nowhere:2", ""});
-  call.args.push_back({false, {}, "", "x"});
+  call.args.push_back({true, ObjectId::FromRandom(), "nowhere:2", "", {}});
+  call.args.push_back({false, {}, "", "x", {}});
   ObjectId id = runtime->SubmitTask(call);
   auto values = runtime->Get({id}, std::chrono::milliseconds(20000));
   ASSERT_TRUE(values.ok()) << values.status().message();

@@ -86,7 +86,7 @@ TEST_F(ServiceTest, AMalformedOneWayMessageIsDroppedWithoutAReply) {
   service_.Handle("hello", nullptr);
   service_.Handle(Encode(MessageType::kKvPut, KvRequest{}).substr(0, 6), nullptr);
   EXPECT_TRUE(keys_.empty());
-  service_.Handle(Encode(MessageType::kKvPut, KvRequest{"", "one-way"}), nullptr);
+  service_.Handle(Encode(MessageType::kKvPut, KvRequest{"", "one-way", "", true}), nullptr);
   EXPECT_EQ(keys_, std::vector<std::string>{"one-way"});
 }
 

@@ -187,21 +187,24 @@ Result<bool> CoreWorker::KvPut(const std::string& key, const std::string& value,
 
 Result<std::optional<std::string>> CoreWorker::KvGet(const std::string& key,
                                                      const std::string& ns) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvGet, {.ns = ns, .key = key});
+  auto reply = CallKv(*context_.gcs, MessageType::kKvGet,
+                      {.ns = ns, .key = key, .value = {}, .overwrite = true});
   if (!reply.ok()) return reply.status();
   if (!reply->found) return std::optional<std::string>();
   return std::optional<std::string>(std::move(reply->value));
 }
 
 Result<bool> CoreWorker::KvDelete(const std::string& key, const std::string& ns) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvDelete, {.ns = ns, .key = key});
+  auto reply = CallKv(*context_.gcs, MessageType::kKvDelete,
+                      {.ns = ns, .key = key, .value = {}, .overwrite = true});
   if (!reply.ok()) return reply.status();
   return reply->found;
 }
 
 Result<std::vector<std::string>> CoreWorker::KvList(const std::string& prefix,
                                                     const std::string& ns) {
-  auto reply = CallKv(*context_.gcs, MessageType::kKvList, {.ns = ns, .key = prefix});
+  auto reply = CallKv(*context_.gcs, MessageType::kKvList,
+                      {.ns = ns, .key = prefix, .value = {}, .overwrite = true});
   if (!reply.ok()) return reply.status();
   return std::move(reply->keys);
 }

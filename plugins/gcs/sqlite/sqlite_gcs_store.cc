@@ -327,7 +327,7 @@ class SqliteGcsStore : public rayk::GcsStore {
     return text ? reinterpret_cast<const char*>(text) : "";
   }
 
-  void Open(const rayk::PluginSettings& settings, const rayk::PluginContext& ctx) {
+  void Open(const rayk::PluginSettings& settings, const rayk::PluginContext& /*ctx*/) {
     // The loader has checked these against kSqliteSettings' choices and ranges.
     const std::string synchronous = settings.GetString("synchronous");
     const int64_t busy_timeout_ms = settings.GetInteger("busy_timeout_ms");
