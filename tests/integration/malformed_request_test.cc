@@ -14,6 +14,7 @@
 #include <zmq.hpp>
 #include <zmq_addon.hpp>
 
+#include "../../plugins/transport/zmq/zmq_curve.h"
 #include "../../plugins/transport/zmq/zmq_frame.h"
 #include "gcs/gcs_server.h"
 #include "rayk/host/plugin_loader.h"
@@ -35,10 +36,15 @@ using zmq_transport::kFrameHeaderSize;
 constexpr auto kWait = std::chrono::seconds(20);
 
 // A raw DEALER socket, not rayk's transport: it sends whatever bytes it is given.
+constexpr char kSecret[] = "malformed-request-test-secret-0123456789";
+
 class RawClient {
  public:
   explicit RawClient(const std::string& endpoint) : socket_(context_, zmq::socket_type::dealer) {
     socket_.set(zmq::sockopt::linger, 0);
+    // A member of the cluster (it holds the secret) whose bytes are broken:
+    // what the decoders must survive once authentication keeps others out.
+    zmq_transport::MakeCurveClient(socket_, zmq_transport::DeriveCurveKeys(kSecret).value());
     socket_.connect(endpoint);
   }
 
@@ -89,7 +95,10 @@ class MalformedRequestTest : public ::testing::Test {
   void SetUp() override {
     PluginLoader loader;
     Config config = Config::Defaults();
-    transport_ = *loader.CreateSlot<Transport>(config, {});
+    config.SelectPlugin(PluginKind::kGcs, "memory");  // sqlite would need a session folder
+    PluginContext member;
+    member.cluster_secret = kSecret;
+    transport_ = *loader.CreateSlot<Transport>(config, member);
     auto store = *loader.CreateSlot<GcsStore>(config, {});
     auto scheduler = *loader.CreateSlot<Scheduler>(config, {});
     gcs_ = std::move(GcsServer::Start(GcsServer::Options{}, transport_, store, scheduler).value());

@@ -217,7 +217,8 @@ TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.output, HasSubstr("--node-ip-address " + hosts.address(1) +
                                         " is not an address of this host"));
-  auto unreachable = cluster.Rayk(1, "start --address 10.92.0.1:6379");
+  auto unreachable = cluster.Rayk(
+      1, "start --address 10.92.0.1:6379 --auth-token multihost-test-token-0123456789");
   EXPECT_NE(unreachable.exit_code, 0);
   EXPECT_THAT(unreachable.output, HasSubstr("no route"));
 }

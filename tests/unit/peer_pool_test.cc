@@ -23,7 +23,9 @@ class PeerPoolTest : public ::testing::Test {
  protected:
   void SetUp() override {
     PluginLoader loader;
-    auto transport = loader.CreateSlot<Transport>(Config::Defaults(), {});
+    PluginContext member;
+    member.cluster_secret = "peer-pool-test-secret-0123456789";
+    auto transport = loader.CreateSlot<Transport>(Config::Defaults(), member);
     ASSERT_TRUE(transport.ok()) << transport.status().message();
     transport_ = *transport;
     auto server = transport_->Serve("tcp://127.0.0.1:0", [](std::string message, ReplyFn reply) {
