@@ -9,7 +9,8 @@
 # the test that caused it passed (a worker's finding may not fail a test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-case "${1:-}" in
+pass="${1:-}"
+case "$pass" in
   asan) build=build-asan sanitize=address,undefined labels='^(unit|conformance|integration)$' ;;
   tsan) build=build-tsan sanitize=thread labels='^unit$' ;;
   *) echo "usage: scripts/sanitize.sh asan|tsan [ctest arguments...]" >&2; exit 2 ;;
@@ -23,12 +24,12 @@ start=$SECONDS
 cmake -S . -B "$build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAYK_SANITIZE="$sanitize" \
   -DRAYK_BUILD_BENCH=OFF >/dev/null
 targets=()
-if [ "$1" = tsan ]; then
+if [ "$pass" = tsan ]; then
   # Only the unit tests run under TSan: build those (and what they depend on).
   for source in tests/unit/*_test.cc; do targets+=("$(basename "$source" .cc)"); done
 fi
 cmake --build "$build" -j"$(nproc)" ${targets[@]+--target "${targets[@]}"}
-echo "sanitize $1: built in $((SECONDS - start)) s"
+echo "sanitize $pass: built in $((SECONDS - start)) s"
 
 # halt_on_error: the first finding ends the process, so it cannot be missed in
 # a log nobody reads. The suppression files name third-party code only.
@@ -42,7 +43,7 @@ start=$SECONDS
 status=0
 ctest --test-dir "$build" -j2 --output-on-failure --no-tests=error --timeout 900 \
   -L "$labels" "$@" || status=$?
-echo "sanitize $1: tests ran in $((SECONDS - start)) s"
+echo "sanitize $pass: tests ran in $((SECONDS - start)) s"
 
 shopt -s nullglob
 found=("$reports"/*)
@@ -51,7 +52,7 @@ if ((${#found[@]})); then
     echo "==== $report"
     cat "$report"
   done
-  echo "sanitize $1: ${#found[@]} sanitizer report(s) above, in $reports" >&2
+  echo "sanitize $pass: ${#found[@]} sanitizer report(s) above, in $reports" >&2
   exit 1
 fi
 exit "$status"
