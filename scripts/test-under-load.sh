@@ -12,7 +12,7 @@ hog=$!
 trap 'kill $hog 2>/dev/null || true' EXIT
 for i in $(seq 1 "$runs"); do
   echo "== run $i of $runs, under stress-ng --cpu $(nproc)"
-  ctest --test-dir build -j2 --output-on-failure --no-tests=error --timeout 300 | tail -4
+  ctest --test-dir build -j2 --output-on-failure --no-tests=error --timeout 300 | grep -E "tests passed|Failed|Total Test time"
 done
 left=$(ls /dev/shm | grep '^rayk-' || true)
 procs=$(pgrep -af 'bin/rayk (gcs-server|raylet|worker)' || true)
