@@ -443,6 +443,13 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
+  static nlohmann::json CodeLibrariesJson(const std::vector<protocol::CodeLibrary>& libraries) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const protocol::CodeLibrary& lib : libraries)
+      out.push_back({{"name", lib.name}, {"sha256", lib.sha256}, {"size", lib.size}});
+    return out;
+  }
+
   int ListJobs() {
     protocol::ClusterStatus status = GetStatus();
     if (*format == "json") {
@@ -454,7 +461,7 @@ struct ClusterCommands::Impl {
                        {"driver_address", j.driver_address},
                        {"start_time_ms", j.start_time_ms},
                        {"end_time_ms", j.end_time_ms},
-                       {"code_libraries", j.code_libraries}});
+                       {"code_libraries", CodeLibrariesJson(j.code_libraries)}});
       }
       std::cout << out.dump(2) << "\n";
       return 0;
@@ -463,8 +470,8 @@ struct ClusterCommands::Impl {
                 "CODE");
     for (const auto& j : status.jobs) {
       std::string code;
-      for (const std::string& lib : j.code_libraries)
-        code += (code.empty() ? "" : ",") + std::filesystem::path(lib).filename().string();
+      for (const protocol::CodeLibrary& lib : j.code_libraries)
+        code += (code.empty() ? "" : ",") + lib.name + "@" + lib.sha256.substr(0, 12);
       std::printf("%-10s %-9s %-8lld %-20s %-20s %s\n", j.job_id.Hex().substr(0, 8).c_str(),
                   j.finished ? "FINISHED" : "RUNNING", static_cast<long long>(j.driver_pid),
                   FormatTime(j.start_time_ms).c_str(), FormatTime(j.end_time_ms).c_str(),

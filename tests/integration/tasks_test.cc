@@ -228,20 +228,5 @@ TEST_F(TasksTest, PutAndDropLoopRunsInConstantMemory) {
   EXPECT_LE(core->NumObjects(), before + 2);  // 2 GiB went through; nothing stayed
 }
 
-class BadLibraryTest : public testing::ClusterTest {
-  void Customize(InitOptions& options) override {
-    options.code_libraries = {"/nonexistent/libjob.so"};
-  }
-};
-
-TEST_F(BadLibraryTest, LibraryThatCannotBeLoaded) {
-  try {
-    rayk::Get(rayk::Task(Add).Remote(1, 2), std::chrono::milliseconds(60000));
-    FAIL() << "expected an error";
-  } catch (const rayk::RaykError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("cannot load the job library /nonexistent/libjob.so"));
-  }
-}
-
 }  // namespace
 }  // namespace rayk

@@ -73,8 +73,13 @@ NodeInfo SampleNode() {
   return node;
 }
 JobInfo SampleJob() {
-  return {
-      JobId::FromRandom(), 42, "tcp://127.0.0.1:7004", {"libjob.so", "libmore.so"}, 1, 2, false};
+  return {JobId::FromRandom(),
+          42,
+          "tcp://127.0.0.1:7004",
+          {{"libjob.so", std::string(64, 'a'), 1000}, {"libmore.so", std::string(64, 'b'), 2000}},
+          1,
+          2,
+          false};
 }
 ActorInfo SampleActorInfo() {
   ActorInfo info;
@@ -116,7 +121,6 @@ RegisterActor Sample() {
   actor.spec.name = "counter";
   actor.spec.resources = ResourceSet{{"CPU", 1}};
   actor.spec.owner_address = "tcp://127.0.0.1:7006";
-  actor.spec.code_libraries = {"libactor.so"};
   actor.spec.placement = SamplePlacement();
   return actor;
 }
@@ -143,10 +147,29 @@ RequestWorkerLease Sample() {
   lease.resources = ResourceSet{{"CPU", 1}};
   lease.owner_address = "tcp://127.0.0.1:7007";
   lease.owner_host = "host";
-  lease.code_libraries = {"libjob.so"};
   lease.placement = SamplePlacement();
   lease.argument_bytes = {{NodeId::FromRandom(), 100}};
   return lease;
+}
+template <>
+PutCode Sample() {
+  return {std::string(64, 'c'), 10, 0, "0123456789"};
+}
+template <>
+GetCode Sample() {
+  return {std::string(64, 'd'), 4, 6};
+}
+template <>
+CodeChunk Sample() {
+  return {true, 10, 4, "456789"};
+}
+template <>
+GetJob Sample() {
+  return {JobId::FromRandom()};
+}
+template <>
+JobReply Sample() {
+  return {true, SampleJob()};
 }
 template <>
 ReturnWorker Sample() {

@@ -62,7 +62,6 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   spec.detached = creation.options.detached;
   spec.placement = creation.options.placement;
   spec.owner_address = context_.address;
-  spec.code_libraries = context_.options.code_libraries;
   // The GCS re-runs the factory on restarts, so it keeps the arguments' values.
   for (internal::TaskArg& arg : creation.args) {
     if (arg.is_ref) {

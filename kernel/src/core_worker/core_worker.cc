@@ -4,6 +4,8 @@
 
 #include <chrono>
 
+#include "job_code/code_shipper.h"
+
 namespace rayk {
 
 using protocol::MessageType;
@@ -69,7 +71,11 @@ Status CoreWorker::Register() {
     job.job.job_id = options.job_id;
     job.job.driver_pid = getpid();
     job.job.driver_address = address();
-    job.job.code_libraries = options.code_libraries;
+    // The job's code goes to the GCS first: raylets start its workers
+    // with nothing else (job_code/).
+    auto code = ShipJobCode(*context_.gcs, options.code_libraries);
+    if (!code.ok()) return code.status();
+    job.job.code_libraries = std::move(*code);
     job.job.start_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
@@ -77,6 +83,10 @@ Status CoreWorker::Register() {
     if (!reply.ok()) {
       return Status::Unavailable("cannot register the job with the GCS at " + options.gcs_address +
                                  ": " + reply.status().message());
+    }
+    auto ack = protocol::Decode<protocol::Empty>(*reply);
+    if (!ack.ok()) {
+      return Status(ack.status().code(), "the GCS refused the job: " + ack.status().message());
     }
     return Status::Ok();
   }

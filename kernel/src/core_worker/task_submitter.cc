@@ -160,7 +160,6 @@ protocol::RequestWorkerLease TaskSubmitter::LeaseRequestLocked(const SchedulingC
   request.owner_address = context_.address;
   request.owner_pid = getpid();
   request.owner_host = context_.host_name;
-  request.code_libraries = context_.options.code_libraries;
   request.placement = cls.placement;
   // Locality, as Ray's lease policy does it: where the next task's large
   // arguments already are.

@@ -419,7 +419,6 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   lease.job_id = record.spec.job_id;
   lease.resources = record.spec.resources;
   lease.owner_address = own_address_;
-  lease.code_libraries = record.spec.code_libraries;
   // The GCS placed it already: the raylet grants it without spilling it on.
   lease.placement.strategy = SchedulingStrategy::kNodeAffinity;
   lease.placement.affinity_node = node->node_id;

@@ -28,6 +28,7 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
     : options_(std::move(options)), transport_(std::move(transport)), store_(std::move(store)) {
   actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_,
                                               [this] { return View(); });
+  code_ = std::make_unique<GcsCodeTable>(*store_);
 }
 
 GcsServer::~GcsServer() {
@@ -189,6 +190,9 @@ void GcsServer::RegisterHandlers() {
   service_.On<MessageType::kGetClusterStatus>(this, &GcsServer::OnGetClusterStatus);
   service_.On<MessageType::kRegisterJob>(this, &GcsServer::OnRegisterJob);
   service_.On<MessageType::kFinishJob>(this, &GcsServer::OnFinishJob);
+  service_.On<MessageType::kGetJob>(this, &GcsServer::OnGetJob);
+  service_.On<MessageType::kPutCode>(this, &GcsServer::OnPutCode);
+  service_.On<MessageType::kGetCode>(this, &GcsServer::OnGetCode);
 }
 
 // ---------------------------------------------------------------- Nodes and jobs
@@ -239,6 +243,11 @@ void GcsServer::OnGetClusterStatus(protocol::GetClusterStatus, ReplyFn reply) {
 }
 
 void GcsServer::OnRegisterJob(protocol::RegisterJob request, ReplyFn reply) {
+  // A job runs only code the GCS holds, so every raylet can fetch it.
+  if (Status code = code_->CheckJobCode(request.job); !code.ok()) {
+    protocol::Service::ReplyError(reply, code);
+    return;
+  }
   std::lock_guard<std::mutex> lock(mu_);
   jobs_[request.job.job_id] = request.job;
   Status st = store_->Put(kJobTable, request.job.job_id.Binary(),
@@ -262,6 +271,40 @@ void GcsServer::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
     if (!st.ok()) spdlog::error("gcs: cannot persist job end: {}", st.message());
   }
   protocol::Service::ReplyAck(reply);
+}
+
+void GcsServer::OnGetJob(protocol::GetJob request, ReplyFn reply) {
+  if (!reply) return;
+  protocol::JobReply out;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = jobs_.find(request.job_id);
+    if (it != jobs_.end()) {
+      out.found = true;
+      out.job = it->second;
+    }
+  }
+  reply(protocol::Encode(MessageType::kJobReply, out));
+}
+
+// ---------------------------------------------------------------- Job code
+
+void GcsServer::OnPutCode(protocol::PutCode request, ReplyFn reply) {
+  Status st = code_->Put(request);
+  if (!st.ok()) {
+    protocol::Service::ReplyError(reply, st);
+    return;
+  }
+  protocol::Service::ReplyAck(reply);
+}
+
+void GcsServer::OnGetCode(protocol::GetCode request, ReplyFn reply) {
+  auto chunk = code_->Get(request);
+  if (!chunk.ok()) {
+    protocol::Service::ReplyError(reply, chunk.status());
+    return;
+  }
+  if (reply) reply(protocol::Encode(MessageType::kCodeChunk, *chunk));
 }
 
 // ---------------------------------------------------------------- KV

@@ -2,7 +2,8 @@
 // store and served through the transport slot.
 //
 // Tables: nodes (registrations and the resource reports raylets send every
-// report period), jobs, actors (gcs_actor_manager.h) and the internal KV.
+// report period), jobs, their code (gcs_code_table.h), actors
+// (gcs_actor_manager.h) and the internal KV.
 // Everything it must not forget is written to the GcsStore before it answers,
 // so a GCS restarted on a durable store (sqlite) reloads it; raylets and core
 // workers retry their GCS calls (gcs_client.h) and re-report on their own.
@@ -25,6 +26,7 @@
 #include <thread>
 
 #include "gcs/gcs_actor_manager.h"
+#include "gcs/gcs_code_table.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -63,6 +65,9 @@ class GcsServer {
   void OnGetClusterStatus(protocol::GetClusterStatus request, ReplyFn reply);
   void OnRegisterJob(protocol::RegisterJob request, ReplyFn reply);
   void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
+  void OnGetJob(protocol::GetJob request, ReplyFn reply);
+  void OnPutCode(protocol::PutCode request, ReplyFn reply);
+  void OnGetCode(protocol::GetCode request, ReplyFn reply);
   void OnKvPut(protocol::KvRequest request, ReplyFn reply);
   void OnKvGet(protocol::KvRequest request, ReplyFn reply);
   void OnKvDelete(protocol::KvRequest request, ReplyFn reply);
@@ -89,6 +94,7 @@ class GcsServer {
   uint64_t view_version_ = 0;
   std::map<NodeId, uint64_t> node_version_;
   std::unique_ptr<GcsActorManager> actors_;
+  std::unique_ptr<GcsCodeTable> code_;
   std::unique_ptr<Publisher> publisher_;
 
   std::atomic<bool> stopping_{false};

@@ -14,6 +14,7 @@
 #include <set>
 #include <sstream>
 
+#include "common/file_trust.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/object_store.h"
 #include "rayk/plugin/scheduler.h"
@@ -36,29 +37,11 @@ bool IsPath(const std::string& name_or_path) {
          (name_or_path.size() > 3 && name_or_path.ends_with(".so"));
 }
 
-std::string OctalMode(mode_t mode) {
-  char text[8];
-  std::snprintf(text, sizeof(text), "%04o", static_cast<unsigned>(mode & 07777));
-  return text;
-}
-
-// Loading a library runs its constructors, so only a file that root or this
-// user controls may be loaded: owned by one of them and not writable by
-// group or others, in a folder that others cannot swap it in either.
+// Loading a library runs its constructors: common/file_trust.h says which
+// files rayk trusts, and a folder others could swap the file in is refused too.
 Status CheckTrusted(const fs::path& file, const char* what) {
-  struct stat st {};
-  if (stat(file.c_str(), &st) != 0) {
-    return Status::NotFound("plugin " + std::string(what) + " " + file.string() +
-                            " cannot be examined: " + std::strerror(errno));
-  }
-  const bool owner_ok = st.st_uid == 0 || st.st_uid == geteuid();
-  if (owner_ok && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return Status::Ok();
-  return Status::InvalidArgument(
-      "plugin " + std::string(what) + " " + file.string() + " is owned by uid " +
-      std::to_string(st.st_uid) + " with mode " + OctalMode(st.st_mode) +
-      "; rayk loads plugins only from files and folders owned by root or by you (uid " +
-      std::to_string(geteuid()) + ") and not writable by group or others: fix it with chown " +
-      "and chmod go-w, or install the plugin in a folder of the plugin path");
+  return CheckTrustedFile(file, std::string("plugin ") + what,
+                          "install the plugin in a folder of the plugin path");
 }
 
 // Opens `path` and checks that it is a rayk plugin built for this ABI. The

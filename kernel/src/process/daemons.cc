@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <boost/dll/shared_library.hpp>
+#include <filesystem>
 #include <iostream>
 #include <thread>
 
@@ -263,6 +264,9 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   raylet_options.gcs_address = EndpointFromAddress(gcs_address);
   raylet_options.endpoint = "tcp://" + options.node_ip + ":0";
   raylet_options.session_dir = options.session_dir;
+  // Beside the sessions, so that a host fetches a library once for all of them.
+  raylet_options.code_cache_dir =
+      std::filesystem::path(options.session_dir).parent_path().string() + "/code";
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
   auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
@@ -295,10 +299,11 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
       libraries.emplace_back(path,
                              boost::dll::load_mode::rtld_now | boost::dll::load_mode::rtld_global);
     } catch (const std::exception& error) {
-      return Fail("worker",
-                  Status::InvalidArgument(
-                      "cannot load the job library " + path + ": " + error.what() +
-                      "; check that it exists on this node and its dependencies resolve"));
+      return Fail(
+          "worker",
+          Status::InvalidArgument(
+              "cannot load the job library " + path + ": " + error.what() +
+              "; the raylet fetched it by digest, so its dependencies must resolve on this node"));
     }
   }
   PluginLoader loader(config->plugin_path());

@@ -51,6 +51,9 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   raylet->executable_ = *executable;
+  std::string cache_dir = raylet->options_.code_cache_dir;
+  if (cache_dir.empty()) cache_dir = raylet->options_.session_dir + "/code";
+  raylet->code_cache_ = std::make_unique<CodeCache>(cache_dir);
   auto gcs = GcsClient::Connect(*raylet->transport_, raylet->options_.gcs_address);
   if (!gcs.ok()) return gcs.status();
   raylet->gcs_ = std::move(*gcs);
@@ -72,6 +75,7 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
                                "; check the address and that the GCS is running");
   }
   raylet->monitor_ = std::thread([self] { self->MonitorLoop(); });
+  raylet->code_fetcher_ = std::thread([self] { self->CodeFetchLoop(); });
   spdlog::info("raylet {} serving at {} with {}", raylet->options_.node_id.Hex(),
                raylet->endpoint(), raylet->options_.resources.ToJson());
   return raylet;
@@ -80,6 +84,11 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
 Raylet::~Raylet() {
   stopping_ = true;
   if (monitor_.joinable()) monitor_.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    code_fetch_wakeup_.notify_all();
+  }
+  if (code_fetcher_.joinable()) code_fetcher_.join();
   server_.reset();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, worker] : workers_) {
@@ -129,6 +138,12 @@ void Raylet::FinishJobLocked(const JobId& job_id) {
   // hold would otherwise stay taken forever.
   finished_jobs_.insert(job_id);
   drivers_.erase(job_id);
+  // Its detached actors may restart later: they fetch the code again (from
+  // this host's cache) then, so a failed fetch is not remembered forever.
+  if (auto code = job_code_.find(job_id);
+      code != job_code_.end() && code->second.state != JobCode::State::kFetching) {
+    job_code_.erase(code);
+  }
   for (auto it = pending_.begin(); it != pending_.end();) {
     if (it->request.job_id != job_id || it->request.owner_address == options_.gcs_address) {
       ++it;
@@ -323,8 +338,18 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
       return LeaseStep::kAnswered;
     }
     if (!lease.worker_requested) {
+      const JobCode& code = JobCodeLocked(lease.request.job_id);
+      if (code.state == JobCode::State::kFetching) return LeaseStep::kWait;
+      if (code.state == JobCode::State::kFailed) {
+        protocol::LeaseReply reply;
+        reply.result = protocol::LeaseReply::Result::kFailed;
+        reply.reason = code.error;
+        ReleaseResources(lease.request.resources);
+        AnswerLease(lease, std::move(reply));
+        return LeaseStep::kAnswered;
+      }
       lease.worker_requested = true;
-      StartWorker(lease.request);
+      StartWorker(lease.request, code.paths);
     }
     return LeaseStep::kWait;
   }
@@ -343,7 +368,43 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
   return LeaseStep::kAnswered;
 }
 
-void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
+const Raylet::JobCode& Raylet::JobCodeLocked(const JobId& job_id) {
+  auto [it, is_new] = job_code_.try_emplace(job_id);
+  if (is_new) {
+    code_fetches_.push_back(job_id);
+    code_fetch_wakeup_.notify_one();
+  }
+  return it->second;
+}
+
+// Fetches jobs' code one job at a time, off the request thread (a fetch may
+// wait on the GCS), then dispatches again so their leases get workers.
+void Raylet::CodeFetchLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    code_fetch_wakeup_.wait_for(lock, std::chrono::milliseconds(200),
+                                [this] { return stopping_ || !code_fetches_.empty(); });
+    if (stopping_ || code_fetches_.empty()) continue;
+    JobId job_id = code_fetches_.front();
+    code_fetches_.pop_front();
+    lock.unlock();
+    auto paths = code_cache_->FetchJob(*gcs_, job_id);
+    lock.lock();
+    JobCode& code = job_code_[job_id];
+    if (paths.ok()) {
+      code.state = JobCode::State::kReady;
+      code.paths = std::move(*paths);
+    } else {
+      code.state = JobCode::State::kFailed;
+      code.error = "this node cannot get the job's code: " + paths.status().message();
+      spdlog::error("raylet: job {}: {}", job_id.Hex(), code.error);
+    }
+    DispatchLocked();
+  }
+}
+
+void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
+                         const std::vector<std::string>& code) {
   WorkerId id = WorkerId::FromRandom();
   std::vector<std::string> argv = {executable_,     "worker",
                                    "--raylet",      server_->endpoint(),
@@ -360,7 +421,7 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request) {
     argv.push_back("--set");
     argv.push_back(set);
   }
-  for (const std::string& library : request.code_libraries) {
+  for (const std::string& library : code) {
     argv.push_back("--code");
     argv.push_back(library);
   }

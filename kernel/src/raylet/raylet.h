@@ -10,7 +10,9 @@
 // Workers are started on demand (`rayk worker`), reused across leases of the
 // same job, and capped by the node's resources. A worker that blocks in Get()
 // lends its CPU back until it unblocks, so nested tasks cannot deadlock the
-// node. When a worker dies, its lease's owner is told at once.
+// node. When a worker dies, its lease's owner is told at once. A job's
+// workers load only the code its record in the GCS names, fetched by digest
+// into this host's code cache before the job's first worker starts.
 // Requests are served through a handler table (rpc/service.h): one handler
 // per message type; malformed ones get an error reply.
 // Thread-safe: one mutex guards the state; handlers and the monitor thread
@@ -31,6 +33,7 @@
 #include <vector>
 
 #include "gcs/gcs_client.h"
+#include "job_code/code_cache.h"
 #include "object_manager/object_manager.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
@@ -50,6 +53,7 @@ class Raylet {
     std::map<std::string, std::string> labels;
     std::string gcs_address;
     std::string session_dir;
+    std::string code_cache_dir;            // this host's job code (job_code/code_cache.h)
     std::string config_file;               // handed to the workers it starts
     std::vector<std::string> config_sets;  // --set overrides, handed on too
     std::string endpoint = "tcp://127.0.0.1:0";
@@ -126,7 +130,18 @@ class Raylet {
   // This node (with its live resources) and every alive node of the view.
   ClusterView ViewLocked();
   void ApplyViewDelta(const protocol::ClusterViewDelta& delta);
-  void StartWorker(const protocol::RequestWorkerLease& request);
+  void StartWorker(const protocol::RequestWorkerLease& request,
+                   const std::vector<std::string>& code);
+  // A job's code on this host: fetched once, before its first worker starts,
+  // from the job's record in the GCS (never from a lease request).
+  struct JobCode {
+    enum class State { kFetching, kReady, kFailed } state = State::kFetching;
+    std::vector<std::string> paths;
+    std::string error;
+  };
+  // The job's code state; queues a fetch when the job is new here.
+  const JobCode& JobCodeLocked(const JobId& job_id);
+  void CodeFetchLoop();
   void ReleaseResources(const ResourceSet& resources);
   void AcquireResources(const ResourceSet& resources);
   void KillWorker(Worker& worker);
@@ -155,7 +170,12 @@ class Raylet {
   std::map<WorkerId, Worker> workers_;
   std::map<uint64_t, Lease> leases_;
   uint64_t next_lease_id_ = 1;
-  std::map<JobId, int> failed_starts_;  // consecutive workers of a job that died before registering
+  std::map<JobId, int> failed_starts_;
+  std::map<JobId, JobCode> job_code_;
+  std::deque<JobId> code_fetches_;  // jobs waiting for CodeFetchLoop
+  std::condition_variable code_fetch_wakeup_;
+  std::unique_ptr<CodeCache>
+      code_cache_;  // consecutive workers of a job that died before registering
   std::map<NodeId, protocol::NodeInfo> cluster_;  // other nodes, from the GCS's view deltas
   uint64_t view_version_ = 0;
   std::set<NodeId> dead_nodes_;
@@ -169,6 +189,7 @@ class Raylet {
   std::atomic<bool> stopping_{false};
   std::atomic<bool> shutdown_requested_{false};
   std::thread monitor_;
+  std::thread code_fetcher_;
   protocol::Service service_{"raylet", protocol::kRayletMaxMessageBytes};
   std::unique_ptr<Server> server_;  // last: stops first
 };

@@ -88,11 +88,24 @@ struct GetClusterStatus {
   void serialize(A&, unsigned) {}
 };
 
+// One library of a job's code, named by its content (job_code/ ships it).
+struct CodeLibrary {
+  std::string name;    // the file name on the driver's host, for messages and logs
+  std::string sha256;  // hex digest of the bytes: the library's identity
+  uint64_t size = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& name& sha256& size;
+  }
+};
+
 struct JobInfo {
   JobId job_id;
   int64_t driver_pid = 0;
   std::string driver_address;
-  std::vector<std::string> code_libraries;
+  // The job's code: raylets start its workers with these libraries and no
+  // others, fetched by digest from the GCS (job_code/code_cache.h).
+  std::vector<CodeLibrary> code_libraries;
   int64_t start_time_ms = 0;
   int64_t end_time_ms = 0;
   bool finished = false;
@@ -167,6 +180,66 @@ struct KvReply {
 
 // ---- Actors ----
 
+// Job code travels to the GCS in chunks of this size (the last one smaller),
+// and a library may be at most kMaxCodeLibraryBytes.
+constexpr uint64_t kCodeChunkBytes = 4 << 20;
+constexpr uint64_t kMaxCodeLibraryBytes = uint64_t{1} << 30;
+
+// kPutCode: one chunk of a library, sent in order by the driver that
+// registers it. The GCS keeps the library once the last chunk's bytes hash to
+// `sha256`; before that, nobody can fetch it. Answered with a StatusReply.
+struct PutCode {
+  std::string sha256;
+  uint64_t total_size = 0;
+  uint64_t offset = 0;  // a multiple of kCodeChunkBytes
+  std::string bytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& sha256& total_size& offset& bytes;
+  }
+};
+
+// kGetCode: up to `max_bytes` (at most one chunk) of a complete library from
+// `offset`; max_bytes 0 only asks whether the GCS has it. Answered with CodeChunk.
+struct GetCode {
+  std::string sha256;
+  uint64_t offset = 0;
+  uint64_t max_bytes = kCodeChunkBytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& sha256& offset& max_bytes;
+  }
+};
+
+struct CodeChunk {
+  bool found = false;
+  uint64_t total_size = 0;
+  uint64_t offset = 0;
+  std::string bytes;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& found& total_size& offset& bytes;
+  }
+};
+
+// kGetJob: a job's record (its code, above all). Answered with JobReply.
+struct GetJob {
+  JobId job_id;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job_id;
+  }
+};
+
+struct JobReply {
+  bool found = false;
+  JobInfo job;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& found& job;
+  }
+};
+
 enum class ActorState : uint8_t { kPending = 0, kAlive, kRestarting, kDead };
 const char* ActorStateName(ActorState state);
 
@@ -183,12 +256,11 @@ struct ActorSpec {
   int max_concurrency = 1;
   bool detached = false;
   std::string owner_address;
-  std::vector<std::string> code_libraries;
   internal::Placement placement;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& job_id& factory& class_name& args& name& resources& max_restarts&
-        max_task_retries& max_concurrency& detached& owner_address& code_libraries& placement;
+        max_task_retries& max_concurrency& detached& owner_address& placement;
   }
 };
 
@@ -273,10 +345,15 @@ RAYK_MESSAGE_BODY(kKvGet, KvRequest);
 RAYK_MESSAGE_BODY(kKvDelete, KvRequest);
 RAYK_MESSAGE_BODY(kKvList, KvRequest);
 RAYK_MESSAGE_BODY(kGetClusterView, GetClusterView);
+RAYK_MESSAGE_BODY(kPutCode, PutCode);
+RAYK_MESSAGE_BODY(kGetCode, GetCode);
+RAYK_MESSAGE_BODY(kGetJob, GetJob);
 RAYK_MESSAGE_BODY(kClusterStatus, ClusterStatus);
 RAYK_MESSAGE_BODY(kActorInfo, ActorInfo);
 RAYK_MESSAGE_BODY(kActorList, ActorList);
 RAYK_MESSAGE_BODY(kKvReply, KvReply);
 RAYK_MESSAGE_BODY(kClusterViewDelta, ClusterViewDelta);
+RAYK_MESSAGE_BODY(kCodeChunk, CodeChunk);
+RAYK_MESSAGE_BODY(kJobReply, JobReply);
 
 }  // namespace rayk::protocol

@@ -26,6 +26,9 @@ namespace rayk::protocol {
   X(KvDelete, 12)                                                  \
   X(KvList, 13)                                                    \
   X(GetClusterView, 14)                                            \
+  X(PutCode, 15)                                                   \
+  X(GetCode, 16)                                                   \
+  X(GetJob, 17)                                                    \
   /* To a raylet. */                                               \
   X(RequestWorkerLease, 20)                                        \
   X(ReturnWorker, 21)                                              \
@@ -58,6 +61,8 @@ namespace rayk::protocol {
   X(ClusterViewDelta, 109)                                         \
   X(ObjectChunk, 110)                                              \
   X(StoreStats, 111)                                               \
+  X(CodeChunk, 113)                                                \
+  X(JobReply, 114)                                                 \
   /* A request was refused: malformed, unknown or over a limit. */ \
   X(ErrorReply, 112)
 

@@ -17,7 +17,6 @@ struct RequestWorkerLease {
   std::string owner_address;
   int64_t owner_pid = 0;  // with owner_host, lets the raylet notice a driver that died
   std::string owner_host;
-  std::vector<std::string> code_libraries;
   internal::Placement placement;
   uint32_t spillbacks = 0;  // raylets that forwarded it already
   // Bytes of the first queued task's arguments held in each node's store,
@@ -25,8 +24,8 @@ struct RequestWorkerLease {
   std::map<NodeId, uint64_t> argument_bytes;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& code_libraries&
-        placement& spillbacks& argument_bytes;
+    ar& request_id& job_id& resources& owner_address& owner_pid& owner_host& placement& spillbacks&
+        argument_bytes;
   }
 };
 
