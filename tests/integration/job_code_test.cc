@@ -28,8 +28,8 @@ namespace {
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
 using protocol::MessageType;
-using ::testing::HasSubstr;
 using test_functions::Add;
+using ::testing::HasSubstr;
 
 // The library the test functions live in, as the driver finds it.
 std::string TestFunctionsLibrary() {
@@ -148,7 +148,9 @@ TEST_F(JobCodeTest, AMissingLibraryIsRefusedInOneLine) {
 
 TEST_F(JobCodeTest, TheGcsKeepsOnlyCodeThatHashesToItsName) {
   InitWith(copy_);
-  std::string bytes = "\x7f" "ELF pretend library";
+  std::string bytes =
+      "\x7f"
+      "ELF pretend library";
   protocol::PutCode lying{Sha256Hex("something else"), bytes.size(), 0, bytes};
   auto reply = CallAsMember("gcs_address", protocol::Encode(MessageType::kPutCode, lying));
   ASSERT_TRUE(reply.ok()) << reply.status().ToString();
@@ -156,8 +158,8 @@ TEST_F(JobCodeTest, TheGcsKeepsOnlyCodeThatHashesToItsName) {
   ASSERT_FALSE(refused.ok());
   EXPECT_THAT(refused.status().message(), HasSubstr("do not hash to that digest"));
   // Nothing of it can be fetched.
-  auto probe = CallAsMember("gcs_address", protocol::Encode(MessageType::kGetCode,
-                                                            protocol::GetCode{lying.sha256, 0}));
+  auto probe = CallAsMember(
+      "gcs_address", protocol::Encode(MessageType::kGetCode, protocol::GetCode{lying.sha256, 0}));
   ASSERT_TRUE(probe.ok());
   auto chunk = protocol::Decode<protocol::CodeChunk>(*probe);
   ASSERT_TRUE(chunk.ok()) << chunk.status().ToString();
@@ -166,8 +168,8 @@ TEST_F(JobCodeTest, TheGcsKeepsOnlyCodeThatHashesToItsName) {
   protocol::PutCode honest{Sha256Hex(bytes), bytes.size(), 0, bytes};
   reply = CallAsMember("gcs_address", protocol::Encode(MessageType::kPutCode, honest));
   ASSERT_TRUE(reply.ok() && protocol::Decode<protocol::Empty>(*reply).ok());
-  probe = CallAsMember("gcs_address", protocol::Encode(MessageType::kGetCode,
-                                                       protocol::GetCode{honest.sha256, 0}));
+  probe = CallAsMember(
+      "gcs_address", protocol::Encode(MessageType::kGetCode, protocol::GetCode{honest.sha256, 0}));
   chunk = protocol::Decode<protocol::CodeChunk>(*probe);
   ASSERT_TRUE(chunk.ok() && chunk->found);
   EXPECT_EQ(chunk->bytes, bytes);

@@ -6,6 +6,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <set>
 #include <thread>
 
 #include "gcs/gcs_server.h"
@@ -55,8 +56,17 @@ class RayletTest : public ::testing::Test {
   }
 
   // Asks for a lease and returns the reply, or nullopt if none came in `wait`.
+  // The job is registered with the GCS first (with no code), as a driver
+  // would: raylets start workers only for jobs the GCS has a record of.
   std::optional<LeaseReply> Lease(const JobId& job, ResourceSet demand,
                                   std::chrono::milliseconds wait) {
+    if (registered_.insert(job).second) {
+      auto gcs = transport_->Connect(gcs_->endpoint());
+      protocol::RegisterJob record;
+      record.job.job_id = job;
+      auto reply = (*gcs)->CallSync(protocol::Encode(MessageType::kRegisterJob, record), wait);
+      if (!reply.ok() || !protocol::Decode<protocol::Empty>(*reply).ok()) return std::nullopt;
+    }
     protocol::RequestWorkerLease request;
     request.request_id = ++requests_;
     request.job_id = job;
@@ -80,6 +90,7 @@ class RayletTest : public ::testing::Test {
   std::unique_ptr<Raylet> raylet_;
   std::unique_ptr<Channel> channel_;
   uint64_t requests_ = 0;
+  std::set<JobId> registered_;
 };
 
 TEST_F(RayletTest, WorkersStartOnDemandAndAreReused) {

@@ -1,6 +1,8 @@
 // A driver for the multi-host tests, joining the cluster at $RAYK_ADDRESS
 // from whichever network host it runs on:
 //   rayk_multihost_driver spread       runs SPREAD tasks; prints "node <raylet address>" per node
+//                                      and "code <path>" per library the driver loaded its
+//                                      functions from
 //   used rayk_multihost_driver object B C   makes a 64 MiB vector on the node at address B and sums
 //                                      it on the node at C; prints "sum S expected E made R used R"
 //   rayk_multihost_driver actor-on IP NAME   creates a detached named Counter (max_restarts 1) that
@@ -12,6 +14,7 @@
 #include <string>
 
 #include "functions/test_functions.h"
+#include "rayk/internal/function_registry.h"
 
 namespace {
 
@@ -46,6 +49,8 @@ int main(int argc, char** argv) {
       for (auto& ref : refs) nodes.insert(*rayk::Get(ref));
     }
     for (const std::string& node : nodes) std::printf("node %s\n", RayletOf(node).c_str());
+    for (const std::string& library : rayk::internal::FunctionRegistry::Instance().Libraries())
+      std::printf("code %s\n", library.c_str());
   } else if (command == "actor-on" && argc >= 4) {
     auto counter = rayk::Actor(test_functions::Counter::Create)
                        .SetName(argv[3])

@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -130,6 +131,28 @@ TEST_F(MultiHostTest, SpreadReachesEveryHostAndObjectsMoveBetweenHosts) {
   EXPECT_THAT(moved.output, HasSubstr("sum 35184367894528 expected 35184367894528"));
   EXPECT_THAT(moved.output, HasSubstr("made tcp://" + hosts.address(1)));
   EXPECT_THAT(moved.output, HasSubstr("used tcp://" + hosts.address(2)));
+}
+
+TEST_F(MultiHostTest, AJobWhoseLibraryExistsOnlyOnTheDriversHostRunsOnEveryHost) {
+  testing::NetworkHosts hosts(4);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  HostCluster cluster(hosts, 3);
+  ASSERT_EQ(cluster.Start(), "");
+  // The driver's host mounts a folder of its own (ip netns exec gives each
+  // command a mount namespace of its own) and loads the job library from
+  // there: no other host can see that file, so the code must travel.
+  testing::TempDir private_dir;
+  const std::string library = private_dir.path() + "/librayk_test_functions.so";
+  auto run =
+      cluster.Driver(3, "sh -c 'mount -t tmpfs rayk-private " + private_dir.path() + " && cp " +
+                            RAYK_BINARY_DIR + "/lib/librayk_test_functions.so " +
+                            private_dir.path() + "/ && LD_LIBRARY_PATH=" + private_dir.path() +
+                            " " + RAYK_BINARY_DIR + "/bin/rayk_multihost_driver spread'");
+  ASSERT_EQ(run.exit_code, 0) << run.output;
+  EXPECT_THAT(run.output, HasSubstr("code " + library));
+  for (int i = 0; i < 3; ++i)
+    EXPECT_THAT(run.output, HasSubstr("node tcp://" + hosts.address(i) + ":")) << run.output;
+  EXPECT_FALSE(std::filesystem::exists(library)) << "the file must exist on the driver's host only";
 }
 
 TEST_F(MultiHostTest, JobsRunOverLinksWithAddedLatency) {

@@ -29,8 +29,8 @@ Status CheckTrustedFile(const std::filesystem::path& file, const std::string& wh
   const bool owner_ok = st.st_uid == 0 || st.st_uid == geteuid();
   if (owner_ok && (st.st_mode & (S_IWGRP | S_IWOTH)) == 0) return Status::Ok();
   return Status::InvalidArgument(
-      what + " " + file.string() + " is owned by uid " + std::to_string(st.st_uid) +
-      " with mode " + OctalMode(st.st_mode) +
+      what + " " + file.string() + " is owned by uid " + std::to_string(st.st_uid) + " with mode " +
+      OctalMode(st.st_mode) +
       "; rayk loads code only from files and folders owned by root or by you (uid " +
       std::to_string(geteuid()) + ") and not writable by group or others: fix it with chown " +
       "and chmod go-w" + (fix.empty() ? "" : ", or " + fix));

@@ -38,7 +38,8 @@ Status GcsCodeTable::Put(const protocol::PutCode& chunk) {
   }
   if (chunk.total_size == 0 || chunk.total_size > protocol::kMaxCodeLibraryBytes) {
     return Status::InvalidArgument("code library " + chunk.sha256 + " of " +
-                                   std::to_string(chunk.total_size) + " bytes: a library holds 1 to " +
+                                   std::to_string(chunk.total_size) +
+                                   " bytes: a library holds 1 to " +
                                    std::to_string(protocol::kMaxCodeLibraryBytes) + " bytes");
   }
   const uint64_t expected =
@@ -57,9 +58,8 @@ Status GcsCodeTable::Put(const protocol::PutCode& chunk) {
   auto complete = CompleteSizeLocked(chunk.sha256);
   if (!complete.ok()) return complete.status();
   if (complete->has_value()) return Status::Ok();
-  RAYK_RETURN_IF_ERROR(store_.Put(kChunkTable,
-                                  ChunkKey(chunk.sha256, chunk.offset / protocol::kCodeChunkBytes),
-                                  chunk.bytes));
+  RAYK_RETURN_IF_ERROR(store_.Put(
+      kChunkTable, ChunkKey(chunk.sha256, chunk.offset / protocol::kCodeChunkBytes), chunk.bytes));
   if (chunk.offset + chunk.bytes.size() < chunk.total_size) return Status::Ok();
   return VerifyLocked(chunk);
 }
@@ -113,11 +113,12 @@ Result<protocol::CodeChunk> GcsCodeTable::Get(const protocol::GetCode& request) 
                                    " bytes; read it at chunk offsets (multiples of " +
                                    std::to_string(protocol::kCodeChunkBytes) + ")");
   }
-  auto bytes = store_.Get(kChunkTable,
-                          ChunkKey(request.sha256, request.offset / protocol::kCodeChunkBytes));
+  auto bytes =
+      store_.Get(kChunkTable, ChunkKey(request.sha256, request.offset / protocol::kCodeChunkBytes));
   if (!bytes.ok()) return bytes.status();
   if (!bytes->has_value()) {
-    return Status::IoError("code library " + request.sha256 + " is missing a chunk in the GCS store");
+    return Status::IoError("code library " + request.sha256 +
+                           " is missing a chunk in the GCS store");
   }
   out.bytes = std::move(**bytes);
   if (out.bytes.size() > request.max_bytes) out.bytes.resize(request.max_bytes);

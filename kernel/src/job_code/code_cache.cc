@@ -28,7 +28,8 @@ constexpr auto kChunkTimeout = std::chrono::milliseconds(30000);
 std::string CachedName(const protocol::CodeLibrary& library) {
   std::string name = library.name.substr(0, 100);
   for (char& c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' && c != '+')
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-' &&
+        c != '+')
       c = '_';
   }
   return library.sha256 + "-" + (name.empty() ? "library.so" : name);
@@ -77,8 +78,8 @@ Result<std::string> Download(GcsClient& gcs, const protocol::CodeLibrary& librar
 
 // Writes beside `path`, then renames: readers see no file or a whole one.
 Status WriteReadOnly(const std::string& path, const std::string& data) {
-  std::string temp = path + ".part-" + std::to_string(getpid()) + "-" +
-                     std::to_string(std::random_device{}());
+  std::string temp =
+      path + ".part-" + std::to_string(getpid()) + "-" + std::to_string(std::random_device{}());
   int fd = open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
   if (fd < 0) return Status::IoError("cannot create " + temp + ": " + std::strerror(errno));
   size_t written = 0;
@@ -134,8 +135,8 @@ Result<std::string> CodeCache::Fetch(GcsClient& gcs, const protocol::CodeLibrary
   auto data = Download(gcs, library);
   if (!data.ok()) {
     return Status(data.status().code(), "cannot fetch code library " + library.name + " (sha256 " +
-                                            library.sha256 + ") from the GCS: " +
-                                            data.status().message());
+                                            library.sha256 +
+                                            ") from the GCS: " + data.status().message());
   }
   RAYK_RETURN_IF_ERROR(WriteReadOnly(path, *data));
   spdlog::info("code cache: fetched {} ({} bytes) into {}", library.name, library.size, path);
@@ -143,8 +144,8 @@ Result<std::string> CodeCache::Fetch(GcsClient& gcs, const protocol::CodeLibrary
 }
 
 Result<std::vector<std::string>> CodeCache::FetchJob(GcsClient& gcs, const JobId& job) {
-  auto reply = gcs.CallSync(protocol::Encode(MessageType::kGetJob, protocol::GetJob{job}),
-                            kChunkTimeout);
+  auto reply =
+      gcs.CallSync(protocol::Encode(MessageType::kGetJob, protocol::GetJob{job}), kChunkTimeout);
   if (!reply.ok()) return reply.status();
   auto record = protocol::Decode<protocol::JobReply>(*reply);
   if (!record.ok()) return record.status();

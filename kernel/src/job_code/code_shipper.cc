@@ -47,7 +47,8 @@ Result<std::string> ReadTrustedLibrary(const std::string& given, fs::path* canon
 
 Status Upload(GcsClient& gcs, const std::string& sha256, const std::string& data,
               const std::string& path) {
-  auto probe = gcs.CallSync(protocol::Encode(MessageType::kGetCode, protocol::GetCode{sha256, 0, 0}));
+  auto probe =
+      gcs.CallSync(protocol::Encode(MessageType::kGetCode, protocol::GetCode{sha256, 0, 0}));
   if (!probe.ok()) return probe.status();
   auto held = protocol::Decode<protocol::CodeChunk>(*probe);
   if (!held.ok()) return held.status();
@@ -63,8 +64,8 @@ Status Upload(GcsClient& gcs, const std::string& sha256, const std::string& data
     auto ack = protocol::Decode<protocol::Empty>(*reply);
     if (!ack.ok()) return ack.status();
   }
-  spdlog::info("shipped code library {} ({} bytes, sha256 {}) to the GCS", path, data.size(),
-               sha256);
+  spdlog::debug("shipped code library {} ({} bytes, sha256 {}) to the GCS", path, data.size(),
+                sha256);
   return Status::Ok();
 }
 
