@@ -76,7 +76,7 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
   return args;
 }
 
-Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port, int publisher_port,
                                        int node_timeout_ms,
                                        const std::vector<std::string>& config_args,
                                        const std::string& node_ip) {
@@ -89,6 +89,8 @@ Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
                                    "--supervise",
                                    "--port",
                                    std::to_string(port),
+                                   "--publisher-port",
+                                   std::to_string(publisher_port),
                                    "--node-timeout-ms",
                                    std::to_string(node_timeout_ms),
                                    "--session-dir",
@@ -116,6 +118,12 @@ Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
   std::vector<std::string> argv = {*executable,        "raylet",        "--gcs",
                                    launch.gcs_address, "--session-dir", launch.session_dir};
   argv.insert(argv.end(), {"--node-ip-address", launch.node_ip});
+  if (launch.node_manager_port > 0)
+    argv.insert(argv.end(), {"--node-manager-port", std::to_string(launch.node_manager_port)});
+  if (!launch.worker_ports.any()) {
+    argv.insert(argv.end(), {"--min-worker-port", std::to_string(launch.worker_ports.min),
+                             "--max-worker-port", std::to_string(launch.worker_ports.max)});
+  }
   if (launch.num_cpus > 0) argv.insert(argv.end(), {"--num-cpus", std::to_string(launch.num_cpus)});
   if (!launch.resources.empty()) argv.insert(argv.end(), {"--resources", launch.resources});
   if (!launch.labels.empty()) argv.insert(argv.end(), {"--labels", launch.labels});

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "common/port_range.h"
 #include "gcs/gcs_client.h"
 #include "rayk/plugin/transport.h"
 #include "rayk/resources.h"
@@ -58,7 +59,7 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 // Starts `rayk gcs-server --supervise` for `session_dir` on `port` (0: any
 // free port), records it in the session's `pids` file and waits until it
 // serves; returns its address (HOST:PORT).
-Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
+Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port, int publisher_port,
                                        int node_timeout_ms,
                                        const std::vector<std::string>& config_args,
                                        const std::string& node_ip = "127.0.0.1");
@@ -73,6 +74,8 @@ struct RayletLaunch {
   std::string labels;     // JSON, "" for none
   std::vector<std::string> config_args;
   std::string node_ip = "127.0.0.1";  // the node's address, which the raylet binds and advertises
+  int node_manager_port = 0;          // 0: any free port
+  PortRange worker_ports;
 };
 
 // Starts a raylet as its own process group (it outlives the command), with

@@ -163,6 +163,41 @@ struct ClusterCommands::Impl {
   std::string raylet_address, node_id, worker_id, job_id;
   std::vector<std::string> code;
   std::string node_ip;  // --node-ip-address
+  int node_manager_port = 0;
+  PortRange worker_ports;
+
+  // The ports a node listens on, for firewalls (docs/clusters.md).
+  void AddPortOptions(CLI::App* command, bool with_node_manager) {
+    if (with_node_manager) {
+      command->add_option("--node-manager-port", node_manager_port,
+                          "the raylet's port, which also serves the node's objects (default: any "
+                          "free port)");
+    }
+    command->add_option("--min-worker-port", worker_ports.min,
+                        "lowest port a worker (or a driver on this node) listens on");
+    command->add_option("--max-worker-port", worker_ports.max,
+                        "highest port a worker (or a driver on this node) listens on");
+  }
+
+  // One line and exit 2 for ports that cannot work together.
+  void CheckPortsOrFail() const {
+    auto check = [](const Status& st) {
+      if (!st.ok()) Fail(st.message());
+    };
+    check(CheckPortRange(worker_ports, "--min-worker-port/--max-worker-port"));
+    check(CheckPort(node_manager_port, "--node-manager-port"));
+    check(CheckPort(gcs.publisher_port, "--gcs-publisher-port"));
+    auto inside = [this](int p) { return p > 0 && p >= worker_ports.min && p <= worker_ports.max; };
+    if (inside(node_manager_port) || (head && (inside(port) || inside(gcs.publisher_port)))) {
+      Fail("the worker port range " + worker_ports.ToString() +
+           " holds the GCS, publisher or node manager port; keep those outside it");
+    }
+    if (head && node_manager_port > 0 &&
+        (node_manager_port == port || node_manager_port == gcs.publisher_port)) {
+      Fail("--node-manager-port " + std::to_string(node_manager_port) +
+           " is taken by the GCS (--port or --gcs-publisher-port); choose another");
+    }
+  }
 
   void AddConfigOptions(CLI::App* command) {
     command->add_option("--config", config_file, "plugins.toml for the cluster's processes");
@@ -183,6 +218,8 @@ struct ClusterCommands::Impl {
     options.session_dir = session_dir;
     options.exit_with_parent = exit_with_parent;
     if (!node_ip.empty()) options.node_ip = node_ip;
+    options.node_manager_port = node_manager_port;
+    options.worker_ports = worker_ports;
     return options;
   }
 
@@ -194,6 +231,7 @@ struct ClusterCommands::Impl {
     ParseResources(resources, num_cpus);
     ParseLabels(labels);
     if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
+    CheckPortsOrFail();
     umask(077);  // the session's files (pids, addresses) are for this user only
     // A joining node finds the token before its new session becomes the latest.
     if (!head && !insecure_no_auth) ExportExistingClusterSecret("");
@@ -204,11 +242,21 @@ struct ClusterCommands::Impl {
     std::string gcs_address = address;
     std::string ip = ChooseNodeIp();
     if (head) {
-      auto started = StartSupervisedGcs(*session, port, gcs.node_timeout_ms, config_args, ip);
+      auto started = StartSupervisedGcs(*session, port, gcs.publisher_port, gcs.node_timeout_ms,
+                                        config_args, ip);
       if (!started.ok()) Fail(started.status().message());
       gcs_address = *started;
     }
-    RayletLaunch launch{gcs_address, *session, num_cpus, resources, labels, config_args, ip};
+    RayletLaunch launch;
+    launch.gcs_address = gcs_address;
+    launch.session_dir = *session;
+    launch.num_cpus = num_cpus;
+    launch.resources = resources;
+    launch.labels = labels;
+    launch.config_args = config_args;
+    launch.node_ip = ip;
+    launch.node_manager_port = node_manager_port;
+    launch.worker_ports = worker_ports;
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) Fail(pid.status().message());
     RecordProcess(*session, *pid, "raylet");
@@ -537,6 +585,7 @@ struct ClusterCommands::Impl {
                        {"state", protocol::ActorStateName(a.state)},
                        {"node_id", a.node_id.Hex()},
                        {"pid", a.pid},
+                       {"address", a.address},
                        {"restarts", a.restarts},
                        {"job_id", a.job_id.Hex()},
                        {"detached", a.detached},
@@ -717,6 +766,10 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
       ->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
                    "with --head: a node silent this long is marked dead")
       ->capture_default_str();
+  d.start->add_option("--gcs-publisher-port", d.gcs.publisher_port,
+                      "with --head: the port the GCS publishes node changes on (default: any "
+                      "free port)");
+  d.AddPortOptions(d.start, /*with_node_manager=*/true);
   d.AddConfigOptions(d.start);
   d.AddAuthOption(d.start);
   d.start->add_flag("--insecure-no-auth", d.insecure_no_auth,
@@ -808,6 +861,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.raylet->add_option("--labels", d.labels, "node labels as JSON");
   d.raylet->add_flag("--exit-with-parent", d.exit_with_parent,
                      "end when the starting process ends");
+  d.AddPortOptions(d.raylet, /*with_node_manager=*/true);
   d.AddConfigOptions(d.raylet);
   d.raylet->group("Internal");
 
@@ -819,6 +873,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.worker->add_option("--job-id", d.job_id)->required();
   d.worker->add_option("--session-dir", d.session_dir)->required();
   d.worker->add_option("--code", d.code, "a job library to load");
+  d.AddPortOptions(d.worker, /*with_node_manager=*/false);
   d.AddConfigOptions(d.worker);
   d.worker->group("Internal");
 }

@@ -136,8 +136,14 @@ struct DevCommands::Impl {
     node_labels[kNodeIndexLabel] = std::to_string(index);
     node.labels = node_labels;
     node.resources = ParseResources(node_resources, num_cpus).ToJson();
-    auto pid = SpawnRaylet({gcs_address, node.dir, num_cpus, node_resources,
-                            nlohmann::json(node_labels).dump(), config_args});
+    RayletLaunch launch;
+    launch.gcs_address = gcs_address;
+    launch.session_dir = node.dir;
+    launch.num_cpus = num_cpus;
+    launch.resources = node_resources;
+    launch.labels = nlohmann::json(node_labels).dump();
+    launch.config_args = config_args;
+    auto pid = SpawnRaylet(launch);
     if (!pid.ok()) FailAndUndo(pid.status().message());
     node.pid = *pid;
     RecordProcess(session, *pid, "raylet", "node " + std::to_string(index));
@@ -226,7 +232,8 @@ struct DevCommands::Impl {
     (void)WriteFileAtomically(
         *session + "/dev.json",
         nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
-    auto started_gcs = StartSupervisedGcs(*session, port, node_timeout_ms, config_args);
+    auto started_gcs =
+        StartSupervisedGcs(*session, port, /*publisher_port=*/0, node_timeout_ms, config_args);
     if (!started_gcs.ok()) FailAndUndo(started_gcs.status().message());
     std::string gcs_address = *started_gcs;
     std::vector<DevNode> started;

@@ -127,8 +127,8 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
 // Finds the raylet a driver joining `gcs` should use, and its id: an alive
 // node on this host (its raylet serves on `node_ip`), else any alive node,
 // whose store this process then cannot share (`same_host` false).
-std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::string& gcs,
-                                          const std::string& node_ip, bool* same_host) {
+protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
+                              const std::string& node_ip, bool* same_host) {
   auto channel = transport.Connect(gcs);
   if (!channel.ok()) Throw(channel.status().message());
   auto reply = (*channel)->CallSync(
@@ -143,12 +143,11 @@ std::pair<std::string, NodeId> FindRaylet(Transport& transport, const std::strin
   if (!status.ok()) Throw(status.status().message());
   *same_host = true;
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive && HostOfAddress(node.raylet_address) == node_ip)
-      return {node.raylet_address, node.node_id};
+    if (node.alive && HostOfAddress(node.raylet_address) == node_ip) return node;
   }
   *same_host = false;
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive) return {node.raylet_address, node.node_id};
+    if (node.alive) return node;
   }
   Throw("the cluster at " + AddressFromEndpoint(gcs) +
         " has no alive node; start one with 'rayk start --address'");
@@ -204,6 +203,7 @@ void Init(const InitOptions& options) {
   NodeId node;
   std::string node_ip = kLoopbackAddress;
   bool same_host = true;
+  PortRange ports;
   if (address.empty()) {
     std::tie(gcs, raylet) = StartEmbeddedCluster(options, *secret, *runtime);
     auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
@@ -215,7 +215,12 @@ void Init(const InitOptions& options) {
     auto source = SourceAddressFor(HostOfAddress(gcs));
     if (!source.ok()) Throw("RAYK_ADDRESS " + address + ": " + source.status().message());
     node_ip = *source;
-    std::tie(raylet, node) = FindRaylet(*runtime->transport, gcs, node_ip, &same_host);
+    protocol::NodeInfo found = FindRaylet(*runtime->transport, gcs, node_ip, &same_host);
+    raylet = found.raylet_address;
+    node = found.node_id;
+    // On a node's host, the driver listens where that node's workers do
+    // (the ports its firewall opens).
+    if (same_host) ports = PortRange{found.min_worker_port, found.max_worker_port};
   }
   // The node's object store, when this process can attach to it (same host).
   std::shared_ptr<ObjectStore> store;
@@ -239,6 +244,7 @@ void Init(const InitOptions& options) {
   core.node_id = node;
   core.store = store;
   core.endpoint = "tcp://" + node_ip + ":0";
+  core.ports = ports;
   auto core_worker = CoreWorker::Start(core, runtime->transport);
   if (!core_worker.ok()) {
     StopEmbeddedCluster(*runtime);

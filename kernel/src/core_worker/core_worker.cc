@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "common/host_address.h"
 #include "job_code/code_shipper.h"
 
 namespace rayk {
@@ -55,9 +56,12 @@ Status CoreWorker::Connect() {
         context_.options.store, context_.options.node_id, context_.options.raylet_address,
         context_.raylet, context_.transport);
   }
-  auto server = context_.transport->Serve(
-      context_.options.endpoint,
-      [this](std::string m, ReplyFn r) { Handle(std::move(m), std::move(r)); });
+  MessageHandler handler = [this](std::string m, ReplyFn r) { Handle(std::move(m), std::move(r)); };
+  auto server =
+      context_.options.ports.any()
+          ? context_.transport->Serve(context_.options.endpoint, std::move(handler))
+          : ServeInPortRange(*context_.transport, HostOfAddress(context_.options.endpoint),
+                             context_.options.ports, std::move(handler));
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
   context_.address = server_->endpoint();

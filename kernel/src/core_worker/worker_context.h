@@ -24,6 +24,7 @@
 #include <string>
 #include <vector>
 
+#include "common/port_range.h"
 #include "gcs/gcs_client.h"
 #include "object_manager/object_manager.h"
 #include "rayk/plugin/transport.h"
@@ -39,6 +40,8 @@ struct CoreWorkerOptions {
   std::string gcs_address;
   std::vector<std::string> code_libraries;
   std::string endpoint = "tcp://127.0.0.1:0";
+  // With a range, the process serves on a port of it (on the endpoint's host).
+  PortRange ports;
   // This node's object store, when it is shared by the node's processes
   // (object_manager.h); null: every value travels inline.
   std::shared_ptr<ObjectStore> store;

@@ -262,7 +262,9 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   raylet_options.resources = resources;
   raylet_options.labels = labels;
   raylet_options.gcs_address = EndpointFromAddress(gcs_address);
-  raylet_options.endpoint = "tcp://" + options.node_ip + ":0";
+  raylet_options.endpoint =
+      "tcp://" + options.node_ip + ":" + std::to_string(options.node_manager_port);
+  raylet_options.worker_ports = options.worker_ports;
   raylet_options.session_dir = options.session_dir;
   // Beside the sessions, so that a host fetches a library once for all of them.
   raylet_options.code_cache_dir =
@@ -328,6 +330,7 @@ int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& 
   core.endpoint = "tcp://" + HostOfAddress(worker.raylet_address) + ":0";
   core.gcs_address = EndpointFromAddress(worker.gcs_address);
   core.code_libraries = worker.code_libraries;
+  core.ports = options.worker_ports;
   if (store.ok()) core.store = *store;
   auto core_worker = CoreWorker::Start(core, *transport);
   if (!core_worker.ok()) return Fail("worker", core_worker.status());

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "common/port_range.h"
 #include "rayk/ids.h"
 #include "rayk/resources.h"
 
@@ -24,6 +25,10 @@ struct ProcessOptions {
   // The node's address (Ray's node IP): every server of the process binds
   // to it and advertises it. Loopback keeps a cluster on this machine.
   std::string node_ip = "127.0.0.1";
+  // Ports for firewalls (common/port_range.h): the raylet's (its object
+  // service shares it; 0: any free port) and its workers'.
+  int node_manager_port = 0;
+  PortRange worker_ports;
 };
 
 struct GcsProcessOptions {

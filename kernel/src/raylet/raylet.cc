@@ -108,6 +108,8 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   info.available = available_;
   info.labels = options_.labels;
   info.pid = getpid();
+  info.min_worker_port = options_.worker_ports.min;
+  info.max_worker_port = options_.worker_ports.max;
   info.num_workers = static_cast<uint32_t>(workers_.size());
   info.pending_leases = static_cast<uint32_t>(pending_.size());
   for (const PendingLease& lease : pending_) {
@@ -420,6 +422,10 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
   for (const std::string& set : options_.config_sets) {
     argv.push_back("--set");
     argv.push_back(set);
+  }
+  if (!options_.worker_ports.any()) {
+    argv.insert(argv.end(), {"--min-worker-port", std::to_string(options_.worker_ports.min),
+                             "--max-worker-port", std::to_string(options_.worker_ports.max)});
   }
   for (const std::string& library : code) {
     argv.push_back("--code");

@@ -32,6 +32,7 @@
 #include <thread>
 #include <vector>
 
+#include "common/port_range.h"
 #include "gcs/gcs_client.h"
 #include "job_code/code_cache.h"
 #include "object_manager/object_manager.h"
@@ -57,6 +58,7 @@ class Raylet {
     std::string config_file;               // handed to the workers it starts
     std::vector<std::string> config_sets;  // --set overrides, handed on too
     std::string endpoint = "tcp://127.0.0.1:0";
+    PortRange worker_ports;  // handed to the workers it starts
   };
 
   // `store` (may be null) is this node's object store, created here (the

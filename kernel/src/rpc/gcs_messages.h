@@ -34,11 +34,15 @@ struct NodeInfo {
   int64_t start_time_ms = 0;
   int64_t death_time_ms = 0;
   std::string death_cause;
+  // The ports its workers (and drivers on its host) listen on; 0-0: any.
+  int32_t min_worker_port = 0;
+  int32_t max_worker_port = 0;
 
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
-        pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause;
+        pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause&
+            min_worker_port& max_worker_port;
   }
 };
 
