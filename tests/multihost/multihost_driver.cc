@@ -8,6 +8,11 @@
 //   rayk_multihost_driver actor-on IP NAME   creates a detached named Counter (max_restarts 1) that
 //                                            prefers the node at IP; prints "pid P"
 //   rayk_multihost_driver actor-pid NAME     prints "pid P" of the named Counter's process
+//   rayk_multihost_driver transfer B C ROUNDS   times summing a fresh 64 MiB object made on B,
+//                                      on B itself and on C (which pulls it first); prints
+//                                      "local_s L remote_s R" (medians of ROUNDS)
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <set>
@@ -76,6 +81,26 @@ int main(int argc, char** argv) {
     std::printf("sum %.0f expected %.0f made %s used %s\n", *rayk::Get(sum),
                 static_cast<double>(n) * (n - 1) / 2, RayletOf(made_on.Hex()).c_str(),
                 RayletOf(used_on.Hex()).c_str());
+  } else if (command == "transfer" && argc >= 5) {
+    const int64_t n = 8 << 20;  // 64 MiB of doubles
+    rayk::NodeId made_on = NodeAt(argv[2]);
+    rayk::NodeId used_on = NodeAt(argv[3]);
+    std::vector<double> local, remote;
+    for (int round = 0; round < std::atoi(argv[4]); ++round) {
+      for (auto* where : {&made_on, &used_on}) {
+        auto made = rayk::Task(test_functions::MakeVector).SetNodeAffinity(made_on).Remote(n);
+        std::vector<decltype(made)> refs{made};
+        rayk::Wait(refs, 1, std::chrono::milliseconds(60000));
+        auto start = std::chrono::steady_clock::now();
+        auto sum = rayk::Task(test_functions::SumVector).SetNodeAffinity(*where).Remote(made);
+        rayk::Get(sum);
+        std::chrono::duration<double> took = std::chrono::steady_clock::now() - start;
+        (where == &made_on ? local : remote).push_back(took.count());
+      }
+    }
+    std::sort(local.begin(), local.end());
+    std::sort(remote.begin(), remote.end());
+    std::printf("local_s %.6f remote_s %.6f\n", local[local.size() / 2], remote[remote.size() / 2]);
   }
   rayk::Shutdown();
   return 0;

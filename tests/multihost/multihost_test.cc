@@ -15,6 +15,7 @@
 #include <string>
 #include <thread>
 
+#include "multihost/host_cluster.h"
 #include "multihost/network_hosts.h"
 #include "test_util.h"
 
@@ -22,61 +23,6 @@ namespace rayk {
 namespace {
 
 using ::testing::HasSubstr;
-
-constexpr int kGcsPort = 6379;  // each host has its own network stack: no clash
-
-// A cluster of `nodes` rayk nodes over NetworkHosts: node i on host i, the
-// head on host 0; the hosts after the nodes are left for drivers.
-class HostCluster {
- public:
-  HostCluster(testing::NetworkHosts& hosts, int nodes) : hosts_(hosts), nodes_(nodes) {}
-  ~HostCluster() {
-    for (int i = 0; i < nodes_; ++i) Rayk(i, "stop");
-  }
-
-  std::string head() const { return hosts_.address(0) + ":" + std::to_string(kGcsPort); }
-
-  // `rayk ARGS` on host i, with that host's own session root.
-  testing::CommandResult Rayk(int i, const std::string& args) const {
-    return hosts_.Run(i, Env(i) + RAYK_CLI_PATH + " " + args);
-  }
-
-  // Starts the head and the nodes; the error output of the first that fails.
-  std::string Start(const std::string& head_args = "") {
-    const std::string config =
-        std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
-    auto started =
-        Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
-                    hosts_.address(0) + config + " " + head_args);
-    if (started.exit_code != 0) return "head: " + started.output;
-    // The cluster's token, which the other hosts are given as the head's
-    // output says: RAYK_AUTH_TOKEN=$(cat .../auth_token).
-    std::ifstream token_file(root_.path() + "/host0/session_latest/auth_token");
-    if (!std::getline(token_file, token_) || token_.empty())
-      return "head: no auth_token in its session";
-    for (int i = 1; i < nodes_; ++i) {
-      started = Rayk(i, "start --address " + head() + config);  // its address found by route
-      if (started.exit_code != 0) return "node " + std::to_string(i) + ": " + started.output;
-    }
-    return "";
-  }
-
-  // A program on host i run as a driver of this cluster.
-  testing::CommandResult Driver(int i, const std::string& program) const {
-    return hosts_.Run(i, Env(i) + "RAYK_ADDRESS=" + head() + " " + program);
-  }
-
- private:
-  std::string Env(int i) const {
-    return "RAYK_SESSION_ROOT=" + root_.path() + "/host" + std::to_string(i) + " " +
-           (token_.empty() ? "" : "RAYK_AUTH_TOKEN=" + token_ + " ");
-  }
-
-  testing::NetworkHosts& hosts_;
-  int nodes_;
-  testing::TempDir root_;
-  std::string token_;
-};
 
 class MultiHostTest : public ::testing::Test {
  protected:
@@ -89,7 +35,7 @@ class MultiHostTest : public ::testing::Test {
 TEST_F(MultiHostTest, NodesJoinFromOtherHostsAndDriversRunJobsFromAHostWithoutANode) {
   testing::NetworkHosts hosts(4);
   ASSERT_TRUE(hosts.ok()) << hosts.error();
-  HostCluster cluster(hosts, 3);
+  testing::HostCluster cluster(hosts, 3);
   ASSERT_EQ(cluster.Start(), "");
 
   // Every host's view: three alive nodes, each with its own host's address.
@@ -116,7 +62,7 @@ TEST_F(MultiHostTest, NodesJoinFromOtherHostsAndDriversRunJobsFromAHostWithoutAN
 TEST_F(MultiHostTest, SpreadReachesEveryHostAndObjectsMoveBetweenHosts) {
   testing::NetworkHosts hosts(4);
   ASSERT_TRUE(hosts.ok()) << hosts.error();
-  HostCluster cluster(hosts, 3);
+  testing::HostCluster cluster(hosts, 3);
   ASSERT_EQ(cluster.Start(), "");
   const std::string driver = std::string(RAYK_BINARY_DIR) + "/bin/rayk_multihost_driver";
 
@@ -136,7 +82,7 @@ TEST_F(MultiHostTest, SpreadReachesEveryHostAndObjectsMoveBetweenHosts) {
 TEST_F(MultiHostTest, AJobWhoseLibraryExistsOnlyOnTheDriversHostRunsOnEveryHost) {
   testing::NetworkHosts hosts(4);
   ASSERT_TRUE(hosts.ok()) << hosts.error();
-  HostCluster cluster(hosts, 3);
+  testing::HostCluster cluster(hosts, 3);
   ASSERT_EQ(cluster.Start(), "");
   // The driver's host mounts a folder of its own (ip netns exec gives each
   // command a mount namespace of its own) and loads the job library from
@@ -166,7 +112,7 @@ TEST_F(MultiHostTest, JobsRunOverLinksWithAddedLatency) {
     }
     ASSERT_EQ(error, "");
   }
-  HostCluster cluster(hosts, 2);
+  testing::HostCluster cluster(hosts, 2);
   ASSERT_EQ(cluster.Start(), "");
   auto pi = cluster.Driver(2, std::string(RAYK_BINARY_DIR) + "/bin/pi 8 20000");
   ASSERT_EQ(pi.exit_code, 0) << pi.output;
@@ -182,7 +128,7 @@ pid_t PidIn(const std::string& output) {
 bool ProcessGone(pid_t pid) { return !testing::ProcessRunning(pid); }
 
 // How many nodes `rayk status` on host i lists as alive, or -1.
-int AliveNodes(const HostCluster& cluster, int i) {
+int AliveNodes(const testing::HostCluster& cluster, int i) {
   auto status = cluster.Rayk(i, "status --format json --address " + cluster.head());
   auto json = nlohmann::json::parse(status.output, nullptr, false);
   if (status.exit_code != 0 || !json.is_object()) return -1;
@@ -204,7 +150,7 @@ bool Eventually(Condition condition, std::chrono::seconds limit = std::chrono::s
 TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActors) {
   testing::NetworkHosts hosts(2);
   ASSERT_TRUE(hosts.ok()) << hosts.error();
-  HostCluster cluster(hosts, 2);
+  testing::HostCluster cluster(hosts, 2);
   ASSERT_EQ(cluster.Start("--node-timeout-ms 2000"), "");
   const std::string driver = std::string(RAYK_BINARY_DIR) + "/bin/rayk_multihost_driver";
   auto created = cluster.Driver(0, driver + " actor-on " + hosts.address(1) + " survivor");
@@ -235,7 +181,7 @@ TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActor
 TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {
   testing::NetworkHosts hosts(2);
   ASSERT_TRUE(hosts.ok()) << hosts.error();
-  HostCluster cluster(hosts, 1);
+  testing::HostCluster cluster(hosts, 1);
   auto refused = cluster.Rayk(0, "start --head --node-ip-address " + hosts.address(1));
   EXPECT_NE(refused.exit_code, 0);
   EXPECT_THAT(refused.output, HasSubstr("--node-ip-address " + hosts.address(1) +
