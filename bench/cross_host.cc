@@ -66,16 +66,17 @@ int main(int argc, char** argv) {
   }
   nlohmann::json same = Microbenchmark(cluster, 0, args);
   nlohmann::json cross = Microbenchmark(cluster, 3, args);
-  std::printf("| case (per second) | driver on a node's host | driver on a host without a node |\n");
+  std::printf(
+      "| case (per second) | driver on a node's host | driver on a host without a node |\n");
   std::printf("| --- | ---: | ---: |\n");
-  for (const char* name : {"single_client_tasks_sync", "single_client_tasks_async",
-                           "1_1_actor_calls_sync"}) {
+  for (const char* name :
+       {"single_client_tasks_sync", "single_client_tasks_async", "1_1_actor_calls_sync"}) {
     std::printf("| %s | %s | %s |\n", name, Figure(same, name).c_str(),
                 Figure(cross, name).c_str());
   }
-  auto transfer = cluster.Driver(0, std::string(RAYK_BINARY_DIR) +
-                                        "/bin/rayk_multihost_driver transfer " + hosts.address(1) +
-                                        " " + hosts.address(2) + " 5");
+  auto transfer =
+      cluster.Driver(0, std::string(RAYK_BINARY_DIR) + "/bin/rayk_multihost_driver transfer " +
+                            hosts.address(1) + " " + hosts.address(2) + " 5");
   double local = 0, remote = 0;
   if (transfer.exit_code != 0 ||
       std::sscanf(transfer.output.substr(transfer.output.find("local_s")).c_str(),

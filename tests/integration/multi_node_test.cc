@@ -231,5 +231,42 @@ TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
   EXPECT_THAT(actors.output, HasSubstr("\"restarts\": 1"));
 }
 
+// Issue 15's hang: a driver started right after the raylets it would pick
+// were SIGKILLed (still listed alive until the node timeout) attaches to the
+// live one instead of waiting forever on a dead one.
+TEST(MultiNodeTest, ADriverStartedAfterRayletsDiedAttachesToALiveOne) {
+  testing::DevCluster cluster(ThreeNodes(1, "", 10000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  cluster.KillNode(0);
+  cluster.KillNode(1);
+  testing::JoinedDriver driver(cluster);
+  EXPECT_EQ(rayk::CurrentNodeId().Hex(), cluster.node_id(2));
+  EXPECT_EQ(*rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0}), std::chrono::seconds(60)),
+            cluster.node_id(2));
+}
+
+// A driver whose own raylet dies under it fails its waiting tasks with one
+// clear reason once the GCS declares the node dead, instead of hanging.
+TEST(MultiNodeTest, ADriverWhoseRayletDiesFailsItsTasksClearly) {
+  testing::DevCluster cluster(ThreeNodes(1, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::string home = rayk::CurrentNodeId().Hex();
+  ASSERT_EQ(rayk::Get(rayk::Task(NodeAfterMs).Remote(int64_t{0}), std::chrono::seconds(60))->size(),
+            32u);
+  for (int i = 0; i < 3; ++i) {
+    if (cluster.node_id(i) == home) cluster.KillNode(i);
+  }
+  // A demand only the dead node's raylet would be asked for: a new class.
+  auto ref = rayk::Task(NodeAfterMs).SetResource("CPU", 0.5).Remote(int64_t{0});
+  try {
+    rayk::Get(ref, std::chrono::seconds(60));
+    FAIL() << "the task should fail: its driver's raylet is dead";
+  } catch (const RaykError& error) {
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("died"));
+    EXPECT_THAT(error.what(), ::testing::HasSubstr("start the driver again"));
+  }
+}
+
 }  // namespace
 }  // namespace rayk

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <map>
 #include <memory>
 #include <thread>
@@ -143,7 +144,11 @@ protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
   if (!status.ok()) Throw(status.status().message());
   *same_host = true;
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive && HostOfAddress(node.raylet_address) == node_ip) return node;
+    // A raylet killed a moment ago is still listed alive until the GCS's
+    // node timeout; on this host its process can be checked at once.
+    const bool running =
+        node.pid <= 0 || kill(static_cast<pid_t>(node.pid), 0) == 0 || errno == EPERM;
+    if (node.alive && HostOfAddress(node.raylet_address) == node_ip && running) return node;
   }
   *same_host = false;
   for (const protocol::NodeInfo& node : status->nodes) {

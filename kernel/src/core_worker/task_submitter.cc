@@ -146,6 +146,10 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
 // ---------------------------------------------------------------- leases
 
 void TaskSubmitter::RequestLeaseLocked(const std::string& class_key, Actions& actions) {
+  if (!home_node_dead_.empty()) {
+    FailClassLocked(class_key, home_node_dead_, actions);
+    return;
+  }
   SchedulingClass& cls = classes_[class_key];
   ++cls.lease_requests;
   SendLeaseRequestLocked(class_key, LeaseRequestLocked(cls), context_.options.node_id,
@@ -177,10 +181,10 @@ void TaskSubmitter::SendLeaseRequestLocked(const std::string& class_key,
                                            protocol::RequestWorkerLease request, const NodeId& node,
                                            const std::string& raylet_address, Actions& actions) {
   uint64_t request_id = request.request_id;
-  if (node != context_.options.node_id) {
-    remote_lease_requests_[request_id] = {class_key, node};
-    WatchNodesLocked(actions);
-  }
+  // Every request is remembered with its node: if that node dies, its raylet
+  // will never answer (see OnNodeDead).
+  remote_lease_requests_[request_id] = {class_key, node};
+  WatchNodesLocked(actions);
   std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
   actions.push_back(
       [this, class_key, request_id, raylet_address, message = std::move(message)]() mutable {
@@ -372,8 +376,24 @@ void TaskSubmitter::SubscribeToNodeDeaths() {
     spdlog::warn("cannot subscribe to node deaths: {}", subscription.status().message());
     return;
   }
-  std::lock_guard<std::mutex> lock(context_.mu);
-  node_subscription_ = std::move(*subscription);
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    node_subscription_ = std::move(*subscription);
+  }
+  // A death published before the subscription was connected is in the status.
+  for (const protocol::NodeInfo& node : status->nodes) {
+    if (!node.alive) OnNodeDead(node.node_id, node.death_cause);
+  }
+}
+
+void TaskSubmitter::FailClassLocked(const std::string& class_key, const std::string& reason,
+                                    Actions& actions) {
+  LeaseOutcome outcome;
+  outcome.lease = LeaseReply{};
+  outcome.lease->result = LeaseReply::Result::kFailed;
+  outcome.lease->reason = reason;
+  FailQueueLocked(classes_[class_key], outcome, context_.options.raylet_address,
+                  Result<std::string>(std::string()), actions);
 }
 
 void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
@@ -382,6 +402,14 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     std::string reason = "its node " + node.Hex().substr(0, 8) + " died: " + cause;
+    const bool home = node == context_.options.node_id;
+    if (home && home_node_dead_.empty()) {
+      home_node_dead_ = "this process's node " + node.Hex().substr(0, 8) + " (raylet " +
+                        context_.options.raylet_address + ") died (" + cause +
+                        "), so no task of it can get a worker; start the driver again to attach "
+                        "to a live node";
+      spdlog::error("{}", home_node_dead_);
+    }
     for (auto& [class_key, cls] : classes_) {
       std::vector<uint64_t> gone;
       for (const auto& [lease_id, worker] : cls.workers) {
@@ -399,7 +427,13 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
       abandoned_lease_requests_.insert(it->first);
       it = remote_lease_requests_.erase(it);
       --classes_[class_key].lease_requests;
-      DispatchLocked(class_key, actions);
+      // A request to another node is made again from here; one to this
+      // process's own node has nowhere to go.
+      if (home) {
+        FailClassLocked(class_key, home_node_dead_, actions);
+      } else {
+        DispatchLocked(class_key, actions);
+      }
     }
   }
   RunActions(actions);

@@ -114,6 +114,8 @@ class TaskSubmitter {
   void WatchNodesLocked(Actions& actions);
   void SubscribeToNodeDeaths();
   void OnNodeDead(const NodeId& node, const std::string& cause);
+  // Fails the queue of a class whose lease request cannot be made.
+  void FailClassLocked(const std::string& class_key, const std::string& reason, Actions& actions);
   void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason,
                         Actions& actions);
 
@@ -122,6 +124,9 @@ class TaskSubmitter {
   std::map<std::string, SchedulingClass> classes_;
   std::map<uint64_t, RemoteLeaseRequest> remote_lease_requests_;
   std::set<uint64_t> abandoned_lease_requests_;
+  // Set when this process's own node is declared dead: its raylet is gone,
+  // so every lease request fails at once with this reason instead of waiting.
+  std::string home_node_dead_;
   std::unique_ptr<Subscription> node_subscription_;
   bool watching_nodes_ = false;
   uint64_t next_request_id_ = 1;
