@@ -6,7 +6,6 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <map>
 #include <memory>
 #include <thread>
@@ -143,16 +142,20 @@ protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
   auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
   if (!status.ok()) Throw(status.status().message());
   *same_host = true;
+  // A raylet killed a moment ago is still listed alive until the GCS's node
+  // timeout; on this host its process can be checked at once.
+  auto local = [&](const protocol::NodeInfo& node) {
+    return HostOfAddress(node.raylet_address) == node_ip;
+  };
+  auto running = [](const protocol::NodeInfo& node) {
+    return node.pid <= 0 || ProcessAlive(static_cast<pid_t>(node.pid));
+  };
   for (const protocol::NodeInfo& node : status->nodes) {
-    // A raylet killed a moment ago is still listed alive until the GCS's
-    // node timeout; on this host its process can be checked at once.
-    const bool running =
-        node.pid <= 0 || kill(static_cast<pid_t>(node.pid), 0) == 0 || errno == EPERM;
-    if (node.alive && HostOfAddress(node.raylet_address) == node_ip && running) return node;
+    if (node.alive && local(node) && running(node)) return node;
   }
   *same_host = false;
   for (const protocol::NodeInfo& node : status->nodes) {
-    if (node.alive) return node;
+    if (node.alive && !local(node)) return node;
   }
   Throw("the cluster at " + AddressFromEndpoint(gcs) +
         " has no alive node; start one with 'rayk start --address'");
