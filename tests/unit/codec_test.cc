@@ -138,6 +138,27 @@ TEST(CodecTest, ACountBeyondTheMessageFailsFast) {
   EXPECT_THAT(back.status().message(), HasSubstr("malformed rayk message FreeObjects (type 32)"));
 }
 
+// Found by tests/fuzz/message_fuzz: Boost reads a bool as the byte itself,
+// and a bool holding 2 is undefined behaviour (UBSan aborts at the read).
+// Every bool on the wire must be 0 or 1.
+TEST(CodecTest, ABoolOtherThanZeroOrOneIsRefused) {
+  std::string wire = Encode(MessageType::kReturnWorker, ReturnWorker{11, true});
+  ASSERT_EQ(wire.back(), '\x01');  // worker_exiting, the last field
+  for (char lie : {'\x02', '\x7f', '\xff'}) {
+    std::string bytes = wire;
+    bytes.back() = lie;
+    auto back = Decode<ReturnWorker>(bytes);
+    ASSERT_FALSE(back.ok()) << static_cast<int>(lie);
+    EXPECT_THAT(back.status().message(),
+                HasSubstr("a bool of value " + std::to_string(static_cast<uint8_t>(lie))));
+  }
+  std::string no = wire;
+  no.back() = '\0';
+  auto exiting = Decode<ReturnWorker>(no);
+  ASSERT_TRUE(exiting.ok()) << exiting.status().ToString();
+  EXPECT_FALSE(exiting->worker_exiting);
+}
+
 TEST(CodecTest, AnErrorReplyDecodesAsItsStatusWhateverTheCallerExpected) {
   std::string wire = Encode(MessageType::kErrorReply,
                             StatusReply::From(Status::InvalidArgument("malformed KvPut request")));
