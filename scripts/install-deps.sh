@@ -10,6 +10,7 @@ packages=(
   libgtest-dev libgmock-dev libbenchmark-dev
   iproute2  # ip netns, for the multi-host tests
   clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
+  clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer is clang's (libclang_rt.fuzzer, in libclang-rt-14-dev)
 )
 missing=()
 for p in "${packages[@]}"; do

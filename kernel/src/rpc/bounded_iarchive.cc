@@ -32,6 +32,17 @@ void BoundedIArchive::load(std::string& text) {
   if (size > 0) load_binary(text.data(), size);
 }
 
+void BoundedIArchive::load(bool& value) {
+  static_assert(sizeof(bool) == 1, "binary_oarchive writes a bool as its one byte");
+  uint8_t byte = 0;
+  load_binary(&byte, 1);
+  if (byte > 1) {
+    throw DecodeLimitError("a bool of value " + std::to_string(byte) +
+                           " (a bool on the wire is 0 or 1)");
+  }
+  value = byte == 1;
+}
+
 void BoundedIArchive::load_override(boost::serialization::collection_size_type& count) {
   binary_iarchive_impl::load_override(count);
   CheckFits(count, "a collection", "items");

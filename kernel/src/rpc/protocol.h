@@ -4,9 +4,36 @@
 // worker_messages.h, object_messages.h.
 #pragma once
 
+#include <type_traits>
+
 #include "rpc/codec.h"
 #include "rpc/common_messages.h"
 #include "rpc/gcs_messages.h"
 #include "rpc/object_messages.h"
 #include "rpc/raylet_messages.h"
 #include "rpc/worker_messages.h"
+
+namespace rayk::protocol {
+
+// The type of a message, as a compile-time constant: Body<decltype(t)::value>.
+template <MessageType type>
+using MessageTypeConstant = std::integral_constant<MessageType, type>;
+
+// Calls visitor(MessageTypeConstant<type>{}) for a runtime `type`, so that
+// code handling any message (tests, fuzz targets) can name its body type
+// without a second list of the types to keep in step with message_type.h.
+// Returns false, without calling the visitor, for a number that is no type.
+template <class Visitor>
+bool VisitMessageType(MessageType type, Visitor&& visitor) {
+  switch (type) {
+#define RAYK_VISIT_MESSAGE_TYPE(name, number)             \
+  case MessageType::k##name:                              \
+    visitor(MessageTypeConstant<MessageType::k##name>{}); \
+    return true;
+    RAYK_MESSAGE_TYPES(RAYK_VISIT_MESSAGE_TYPE)
+#undef RAYK_VISIT_MESSAGE_TYPE
+  }
+  return false;
+}
+
+}  // namespace rayk::protocol

@@ -1,0 +1,271 @@
+// A filled-in sample of every message body, so that every length and count
+// field is present (empty strings and vectors would leave most of a decoder
+// unexercised): the codec's hostile-input tests mutate them, and the message
+// fuzz target's seeds are made from them (tests/fuzz/make_message_seeds.cc).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "rpc/protocol.h"
+
+namespace rayk::protocol::samples {
+
+inline internal::StoreLocation SampleLocation() {
+  return {NodeId::FromRandom(), "tcp://127.0.0.1:7001", 4096};
+}
+inline internal::TaskArg SampleArg() {
+  internal::TaskArg arg;
+  arg.is_ref = true;
+  arg.ref = ObjectId::FromRandom();
+  arg.owner_address = "tcp://127.0.0.1:7002";
+  arg.value = "value";
+  arg.location = SampleLocation();
+  return arg;
+}
+inline internal::Placement SamplePlacement() {
+  internal::Placement placement;
+  placement.affinity_node = NodeId::FromRandom();
+  placement.label_selector = {{"zone", "a"}};
+  return placement;
+}
+inline NodeInfo SampleNode() {
+  NodeInfo node;
+  node.node_id = NodeId::FromRandom();
+  node.raylet_address = "tcp://127.0.0.1:7003";
+  node.total = ResourceSet{{"CPU", 4}};
+  node.available = ResourceSet{{"CPU", 2}};
+  node.labels = {{"zone", "a"}, {"rack", "b"}};
+  node.pending_demands = {"{\"CPU\": 4} x 2"};
+  node.infeasible_demands = {"{\"GPU\": 1}"};
+  node.death_cause = "none";
+  return node;
+}
+inline JobInfo SampleJob() {
+  return {JobId::FromRandom(),
+          42,
+          "tcp://127.0.0.1:7004",
+          {{"libjob.so", std::string(64, 'a'), 1000}, {"libmore.so", std::string(64, 'b'), 2000}},
+          1,
+          2,
+          false};
+}
+inline ActorInfo SampleActorInfo() {
+  ActorInfo info;
+  info.actor_id = ActorId::FromRandom();
+  info.address = "tcp://127.0.0.1:7005";
+  info.name = "counter";
+  info.class_name = "Counter";
+  info.death_cause = "none";
+  return info;
+}
+
+template <class T>
+T Sample() {
+  return T{};
+}
+template <>
+inline RegisterNode Sample() {
+  return {SampleNode()};
+}
+template <>
+inline ReportResources Sample() {
+  return {SampleNode()};
+}
+template <>
+inline RegisterJob Sample() {
+  return {SampleJob()};
+}
+template <>
+inline FinishJob Sample() {
+  return {JobId::FromRandom()};
+}
+template <>
+inline RegisterActor Sample() {
+  RegisterActor actor;
+  actor.spec.actor_id = ActorId::FromRandom();
+  actor.spec.factory = "MakeCounter";
+  actor.spec.class_name = "Counter";
+  actor.spec.args = {SampleArg(), SampleArg()};
+  actor.spec.name = "counter";
+  actor.spec.resources = ResourceSet{{"CPU", 1}};
+  actor.spec.owner_address = "tcp://127.0.0.1:7006";
+  actor.spec.placement = SamplePlacement();
+  return actor;
+}
+template <>
+inline GetActor Sample() {
+  return {ActorId::FromRandom(), "counter", GetActor::Wait::kUntilChanged, 3};
+}
+template <>
+inline KillActor Sample() {
+  return {ActorId::FromRandom(), true, "killed by a test", false};
+}
+template <>
+inline KvRequest Sample() {
+  return {"namespace", "key", "value", false};
+}
+template <>
+inline GetClusterView Sample() {
+  return {7};
+}
+template <>
+inline RequestWorkerLease Sample() {
+  RequestWorkerLease lease;
+  lease.request_id = 9;
+  lease.resources = ResourceSet{{"CPU", 1}};
+  lease.owner_address = "tcp://127.0.0.1:7007";
+  lease.owner_host = "host";
+  lease.placement = SamplePlacement();
+  lease.argument_bytes = {{NodeId::FromRandom(), 100}};
+  return lease;
+}
+template <>
+inline PutCode Sample() {
+  return {std::string(64, 'c'), 10, 0, "0123456789"};
+}
+template <>
+inline GetCode Sample() {
+  return {std::string(64, 'd'), 4, 6};
+}
+template <>
+inline CodeChunk Sample() {
+  return {true, 10, 4, "456789"};
+}
+template <>
+inline GetJob Sample() {
+  return {JobId::FromRandom()};
+}
+template <>
+inline JobReply Sample() {
+  return {true, SampleJob()};
+}
+template <>
+inline ReturnWorker Sample() {
+  return {11, true};
+}
+template <>
+inline RegisterWorker Sample() {
+  return {WorkerId::FromRandom(), "tcp://127.0.0.1:7008", 12};
+}
+template <>
+inline WorkerBlockState Sample() {
+  return {WorkerId::FromRandom()};
+}
+template <>
+inline PullObject Sample() {
+  return {ObjectId::FromRandom(), SampleLocation()};
+}
+template <>
+inline ReadObjectChunk Sample() {
+  return {ObjectId::FromRandom(), 8, 16};
+}
+template <>
+inline FreeObjects Sample() {
+  return {{ObjectId::FromRandom(), ObjectId::FromRandom()}};
+}
+template <>
+inline PushTask Sample() {
+  PushTask push;
+  push.spec.task_id = TaskId::FromRandom();
+  push.spec.function = "Add";
+  push.spec.args = {SampleArg(), SampleArg()};
+  push.spec.resources = ResourceSet{{"CPU", 1}};
+  push.spec.owner_address = "tcp://127.0.0.1:7009";
+  return push;
+}
+template <>
+inline GetObject Sample() {
+  return {ObjectId::FromRandom()};
+}
+template <>
+inline WorkerDied Sample() {
+  return {WorkerId::FromRandom(), 13, "killed by signal 9"};
+}
+template <>
+inline RemoveBorrower Sample() {
+  return {ObjectId::FromRandom()};
+}
+template <>
+inline LeaseWarning Sample() {
+  return {14, "no node fits"};
+}
+template <>
+inline LeaseReply Sample() {
+  LeaseReply reply;
+  reply.result = LeaseReply::Result::kSpillback;
+  reply.worker_address = "tcp://127.0.0.1:7010";
+  reply.reason = "elsewhere";
+  reply.spillback_address = "tcp://127.0.0.1:7011";
+  return reply;
+}
+template <>
+inline PushTaskReply Sample() {
+  PushTaskReply reply;
+  reply.value = "result";
+  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError, "type", "boom", "here"};
+  reply.location = SampleLocation();
+  return reply;
+}
+template <>
+inline GetObjectReply Sample() {
+  GetObjectReply reply;
+  reply.found = true;
+  reply.value = "value";
+  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kObjectLost, "", "lost", "there"};
+  reply.location = SampleLocation();
+  return reply;
+}
+template <>
+inline ClusterStatus Sample() {
+  return {{SampleNode(), SampleNode()}, {SampleJob()}, {"tcp://127.0.0.1:7012", 1, 2, "lost"}};
+}
+template <>
+inline ActorInfo Sample() {
+  return SampleActorInfo();
+}
+template <>
+inline ActorList Sample() {
+  return {{SampleActorInfo(), SampleActorInfo()}};
+}
+template <>
+inline StatusReply Sample() {
+  return StatusReply::From(Status::NotFound("not there"));
+}
+template <>
+inline KvReply Sample() {
+  return {true, "value", {"a", "b"}, "error"};
+}
+template <>
+inline ClusterViewDelta Sample() {
+  return {5, true, {SampleNode(), SampleNode()}};
+}
+template <>
+inline ObjectChunk Sample() {
+  return {true, 100, "chunk"};
+}
+template <>
+inline StoreStats Sample() {
+  StoreStats stats;
+  stats.plugin = "shm";
+  stats.largest = {{ObjectId::FromRandom(), 1}, {ObjectId::FromRandom(), 2}};
+  return stats;
+}
+
+struct Wire {
+  MessageType type;
+  std::string bytes;
+};
+
+// A sample of every message type, encoded.
+inline std::vector<Wire> Samples() {
+  std::vector<Wire> wires;
+#define RAYK_SAMPLE(name, number) \
+  wires.push_back(                \
+      {MessageType::k##name, Encode(MessageType::k##name, Sample<Body<MessageType::k##name>>())});
+  RAYK_MESSAGE_TYPES(RAYK_SAMPLE)
+#undef RAYK_SAMPLE
+  return wires;
+}
+
+}  // namespace rayk::protocol::samples
