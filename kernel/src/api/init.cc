@@ -161,6 +161,68 @@ protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
         " has no alive node; start one with 'rayk start --address'");
 }
 
+// The libraries that hold the job's code: the options', else those the
+// RAYK_REMOTE lines were compiled into. Functions compiled into the
+// executable are named in a warning: workers cannot load them.
+std::vector<std::string> JobLibraries(const InitOptions& options) {
+  std::vector<std::string> libraries = options.code_libraries;
+  if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
+  for (const std::string& name : internal::FunctionRegistry::Instance().RegisteredInExecutable()) {
+    spdlog::warn(
+        "remote function {} is compiled into the executable, which workers cannot load; build it "
+        "into a library with rayk_add_job() (see docs/jobs.md)",
+        name);
+  }
+  return libraries;
+}
+
+// Where a driver stands in its cluster.
+struct Attachment {
+  std::string gcs;
+  std::string raylet;
+  NodeId node;
+  std::string node_ip = kLoopbackAddress;  // where the driver serves
+  bool same_host = true;                   // its raylet runs on this host
+  PortRange ports;                         // that node's worker ports
+};
+
+// Starts an embedded cluster (no address) or joins the one at `address`.
+Attachment AttachToCluster(const InitOptions& options, const std::string& address,
+                           const std::string& secret, ProcessRuntime& runtime) {
+  Attachment at;
+  if (address.empty()) {
+    std::tie(at.gcs, at.raylet) = StartEmbeddedCluster(options, secret, runtime);
+    auto node_hex = ReadFile(runtime.session_dir + "/raylet_node_id");
+    if (node_hex.ok()) at.node = NodeId::FromHex(*node_hex);
+    return at;
+  }
+  at.gcs = EndpointFromAddress(address);
+  // This host's address towards the head: where this driver serves its
+  // objects and replies from, and how it recognises its own node.
+  auto source = SourceAddressFor(HostOfAddress(at.gcs));
+  if (!source.ok()) Throw("RAYK_ADDRESS " + address + ": " + source.status().message());
+  at.node_ip = *source;
+  protocol::NodeInfo found = FindRaylet(*runtime.transport, at.gcs, at.node_ip, &at.same_host);
+  at.raylet = found.raylet_address;
+  at.node = found.node_id;
+  // On a node's host, the driver listens where that node's workers do (the
+  // ports its firewall opens).
+  if (at.same_host) at.ports = PortRange{found.min_worker_port, found.max_worker_port};
+  return at;
+}
+
+// The node's object store, when this process can attach to it (same host).
+std::shared_ptr<ObjectStore> NodeStore(PluginLoader& loader, const Config& config,
+                                       PluginContext context, const Attachment& at) {
+  if (at.node.IsNil() || !at.same_host) return nullptr;
+  context.node_id = at.node;
+  auto created = loader.CreateSlot<ObjectStore>(config, context);
+  if (created.ok()) return *created;
+  spdlog::info("the driver works without the node's object store (large values travel inline): {}",
+               created.status().message());
+  return nullptr;
+}
+
 }  // namespace
 
 void Init(const InitOptions& options) {
@@ -185,16 +247,6 @@ void Init(const InitOptions& options) {
           " selects the 'inproc' transport, which cannot connect rayk's processes; set "
           "[transport] plugin = \"zmq\"");
   }
-  std::vector<std::string> libraries = options.code_libraries;
-  if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
-  for (const std::string& name : internal::FunctionRegistry::Instance().RegisteredInExecutable()) {
-    spdlog::warn(
-        "remote function {} is compiled into the executable, which workers cannot load; build it "
-        "into a "
-        "library with rayk_add_job() (see docs/jobs.md)",
-        name);
-  }
-
   PluginLoader loader(config->plugin_path());
   PluginContext context;
   context.role = ProcessRole::kDriver;
@@ -207,52 +259,17 @@ void Init(const InitOptions& options) {
   if (!transport.ok()) Throw(transport.status().message());
   runtime->transport = *transport;
 
-  std::string gcs, raylet;
-  NodeId node;
-  std::string node_ip = kLoopbackAddress;
-  bool same_host = true;
-  PortRange ports;
-  if (address.empty()) {
-    std::tie(gcs, raylet) = StartEmbeddedCluster(options, *secret, *runtime);
-    auto node_hex = ReadFile(runtime->session_dir + "/raylet_node_id");
-    if (node_hex.ok()) node = NodeId::FromHex(*node_hex);
-  } else {
-    gcs = EndpointFromAddress(address);
-    // This host's address towards the head: where this driver serves its
-    // objects and replies from, and how it recognises its own node.
-    auto source = SourceAddressFor(HostOfAddress(gcs));
-    if (!source.ok()) Throw("RAYK_ADDRESS " + address + ": " + source.status().message());
-    node_ip = *source;
-    protocol::NodeInfo found = FindRaylet(*runtime->transport, gcs, node_ip, &same_host);
-    raylet = found.raylet_address;
-    node = found.node_id;
-    // On a node's host, the driver listens where that node's workers do
-    // (the ports its firewall opens).
-    if (same_host) ports = PortRange{found.min_worker_port, found.max_worker_port};
-  }
-  // The node's object store, when this process can attach to it (same host).
-  std::shared_ptr<ObjectStore> store;
-  if (!node.IsNil() && same_host) {
-    context.node_id = node;
-    auto created = loader.CreateSlot<ObjectStore>(*config, context);
-    if (created.ok()) {
-      store = *created;
-    } else {
-      spdlog::info(
-          "the driver works without the node's object store (large values travel inline): {}",
-          created.status().message());
-    }
-  }
+  Attachment at = AttachToCluster(options, address, *secret, *runtime);
   CoreWorker::Options core;
   core.is_driver = true;
   core.job_id = JobId::FromRandom();
-  core.raylet_address = raylet;
-  core.gcs_address = gcs;
-  core.code_libraries = libraries;
-  core.node_id = node;
-  core.store = store;
-  core.endpoint = "tcp://" + node_ip + ":0";
-  core.ports = ports;
+  core.raylet_address = at.raylet;
+  core.gcs_address = at.gcs;
+  core.code_libraries = JobLibraries(options);
+  core.node_id = at.node;
+  core.store = NodeStore(loader, *config, context, at);
+  core.endpoint = "tcp://" + at.node_ip + ":0";
+  core.ports = at.ports;
   auto core_worker = CoreWorker::Start(core, runtime->transport);
   if (!core_worker.ok()) {
     StopEmbeddedCluster(*runtime);
