@@ -361,6 +361,24 @@ TEST(CodecTest, ASmallKvPutClaimingAHugeValueFailsFast) {
   }
 }
 
+// A bool is one byte on the wire; any other value than 0 or 1 is refused
+// rather than read into a bool (undefined behaviour, which UBSan reports).
+TEST(CodecTest, ABoolThatIsNeitherZeroNorOneFails) {
+  std::string wire = Encode(MessageType::kKvPut, KvRequest{"", "k", "", true});
+  ASSERT_EQ(wire.back(), '\x01');  // overwrite, the body's last field
+  for (char lie : {'\x02', '\x40', '\xff'}) {
+    std::string bytes = wire;
+    bytes.back() = lie;
+    auto back = Decode<KvRequest>(bytes);
+    ASSERT_FALSE(back.ok());
+    EXPECT_THAT(back.status().message(), HasSubstr("is neither 0 nor 1"));
+  }
+  wire.back() = '\0';
+  auto back = Decode<KvRequest>(wire);
+  ASSERT_TRUE(back.ok()) << back.status().ToString();
+  EXPECT_FALSE(back->overwrite);
+}
+
 TEST(CodecTest, ACountBeyondTheMessageFailsFast) {
   std::string wire = Encode(MessageType::kFreeObjects, FreeObjects{{ObjectId::FromRandom()}});
   // The vector's count is the first 8-byte 1 in the body.

@@ -32,6 +32,17 @@ void BoundedIArchive::load(std::string& text) {
   if (size > 0) load_binary(text.data(), size);
 }
 
+void BoundedIArchive::load(bool& value) {
+  // Boost reads the byte into the bool itself; a bool holding 2 or 0xff is
+  // undefined behaviour, so the byte is checked before it becomes one.
+  unsigned char byte = 0;
+  load_binary(&byte, sizeof(byte));  // binary_oarchive writes a bool as one byte
+  if (byte > 1) {
+    throw DecodeLimitError("a bool byte of " + std::to_string(byte) + " is neither 0 nor 1");
+  }
+  value = byte == 1;
+}
+
 void BoundedIArchive::load_override(boost::serialization::collection_size_type& count) {
   binary_iarchive_impl::load_override(count);
   CheckFits(count, "a collection", "items");

@@ -8,7 +8,9 @@
 // wire format (it is what binary_oarchive writes, with no header and no
 // codecvt) but checks every string length and collection count against the
 // bytes left in the message before anything is allocated, so decoding a
-// message never allocates much more than the message's own size.
+// message never allocates much more than the message's own size. It also
+// refuses a bool byte other than 0 or 1, which Boost would copy straight
+// into the bool (undefined behaviour to read back).
 //
 // The count check assumes every element of a collection takes at least one
 // byte on the wire, which holds for every message struct (ids, numbers,
@@ -43,8 +45,9 @@ class ByteSource : public std::streambuf {
   size_t remaining() const { return static_cast<size_t>(egptr() - gptr()); }
 };
 
-// What a decode that would overrun the message throws; Decode turns it into
-// a Status.
+// What a decode of bytes no sender could have written throws (a length or
+// count that overruns the message, a bool that is neither 0 nor 1); Decode
+// turns it into a Status.
 class DecodeLimitError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
@@ -69,6 +72,7 @@ class BoundedIArchive
   // Boost's archive machinery calls these on the most derived archive.
   using binary_iarchive_impl::load;
   void load(std::string& text);
+  void load(bool& value);
   template <class T>
   void load_override(T& value) {
     binary_iarchive_impl::load_override(value);
