@@ -33,11 +33,16 @@ echo "sanitize $pass: built in $((SECONDS - start)) s"
 
 # halt_on_error: the first finding ends the process, so it cannot be missed in
 # a log nobody reads. The suppression files name third-party code only.
+# GCC's UBSan runtime ignores its log_path when ASan's is loaded too (its call
+# to set the path lands in ASan's runtime), so its text goes to stderr, which
+# for a daemon is a session log deleted with the test's folder. abort_on_error
+# and handle_abort turn each UBSan finding into an ASan report of the abort,
+# whose stack names the __ubsan_handle_* check and the line, in $reports.
 rm -rf "$reports"
 mkdir -p "$reports"
-export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:log_path=$reports/asan"
+export ASAN_OPTIONS="halt_on_error=1:detect_leaks=1:handle_abort=1:log_path=$reports/asan"
 export LSAN_OPTIONS="suppressions=$root/scripts/sanitizers/lsan.supp"
-export UBSAN_OPTIONS="halt_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
+export UBSAN_OPTIONS="halt_on_error=1:abort_on_error=1:print_stacktrace=1:log_path=$reports/ubsan"
 export TSAN_OPTIONS="halt_on_error=1:second_deadlock_stack=1:log_path=$reports/tsan:suppressions=$root/scripts/sanitizers/tsan.supp"
 start=$SECONDS
 status=0

@@ -401,7 +401,11 @@ class ChannelCore {
       if (deadlines_.empty()) {
         cv_.wait(lock);
       } else {
-        cv_.wait_until(lock, deadlines_.top().first);
+        // A copy: wait_until reads its deadline again after waking, and a
+        // Register meanwhile may grow the heap and free the element under
+        // a reference.
+        Clock::time_point earliest = deadlines_.top().first;
+        cv_.wait_until(lock, earliest);
       }
     }
     std::unordered_map<uint64_t, ReplyCallback> pending;
