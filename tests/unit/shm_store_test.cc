@@ -3,8 +3,10 @@
 // or a lock holder that dies). The store's single-process contract is in
 // tests/conformance/store_conformance_test.cc.
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/statvfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -488,6 +490,45 @@ TEST_F(ShmStoreTest, TheObjectTableFullIsOutOfMemory) {
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kOutOfMemory);
   EXPECT_NE(refused.status().message().find("[store.shm] max_objects"), std::string::npos);
+}
+
+// Issue 15: with /dev/shm filled by someone else after the store started, a
+// put used to kill its writer with SIGBUS (the segment is sparse). Now Create
+// fails with a clear error. The child gets a mount namespace of its own with
+// an 80 MiB /dev/shm, so nothing outside it fills up.
+TEST_F(ShmStoreTest, APutIntoAFullDevShmFailsCleanlyInsteadOfSigbus) {
+  Child child = Child::Start([&](int, int) {
+    if (unshare(CLONE_NEWNS) != 0) return 77;
+    if (mount("none", "/", nullptr, MS_REC | MS_PRIVATE, nullptr) != 0) return 77;
+    if (mount("rayk-test-shm", "/dev/shm", "tmpfs", 0, "size=80m") != 0) return 77;
+    auto store = Open(ProcessRole::kRaylet, "40MiB");
+    if (!store.ok()) {
+      std::fprintf(stderr, "%s\n", store.status().ToString().c_str());
+      return 10;
+    }
+    // Another program takes 50 MiB of the 80 (the segment's table takes some).
+    {
+      std::ofstream hog("/dev/shm/someone-elses-file", std::ios::binary);
+      std::string block(kMiB, 'x');
+      for (int i = 0; i < 50; ++i) hog.write(block.data(), block.size());
+      if (!hog) return 11;
+    }
+    auto created = (*store)->Create(ObjectId::FromRandom(), 32 * kMiB, true);
+    if (created.ok()) {
+      std::memset((*created)->data(), 1, 32 * kMiB);  // SIGBUS here before the fix
+      return 12;
+    }
+    if (created.status().message().find("/dev/shm has no room left") == std::string::npos)
+      return 13;
+    // The store still works for what fits.
+    auto small = (*store)->Create(ObjectId::FromRandom(), kMiB, true);
+    if (!small.ok()) return 14;
+    std::memset((*small)->data(), 2, kMiB);
+    return 0;
+  });
+  int code = child.Wait();
+  if (code == 77) GTEST_SKIP() << "cannot make a private /dev/shm here (needs root)";
+  EXPECT_EQ(code, 0) << "child exit " << code << " (128 + 7 is SIGBUS)";
 }
 
 }  // namespace

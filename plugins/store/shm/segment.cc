@@ -8,6 +8,7 @@
 #include <sys/statvfs.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <boost/interprocess/mem_algo/rbtree_best_fit.hpp>
 #include <boost/interprocess/offset_ptr.hpp>
 #include <boost/interprocess/sync/mutex_family.hpp>
@@ -163,6 +164,18 @@ Result<std::unique_ptr<Segment>> Segment::Open(const SegmentOptions& options) {
     }
     if (options.unlink_after_map) shm_unlink(options.name.c_str());
     segment->Initialize(options, total);
+    // The object table and the allocator's head get their memory now, while
+    // /dev/shm has room: written later (freeing an entry when /dev/shm has
+    // filled up), an untouched page would raise SIGBUS.
+    size_t table = static_cast<size_t>(segment->header().heap_offset) + 4096;
+    if (madvise(segment->base(), std::min<size_t>(table, total), MADV_POPULATE_WRITE) != 0 &&
+        errno != EINVAL) {
+      int err = errno;
+      if (!options.unlink_after_map) shm_unlink(options.name.c_str());
+      return Status::IoError("store.shm: cannot commit the object table of " + file + " (" +
+                             std::to_string(table) + " bytes): " + Errno(err) +
+                             "; free space in /dev/shm");
+    }
     return segment;
   }
 

@@ -8,6 +8,8 @@
 #include <fcntl.h>
 #include <linux/futex.h>
 #include <spdlog/spdlog.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -176,6 +178,10 @@ class ShmWriteBuffer : public rayk::MutableObjectBuffer {
   size_t size_;
 };
 
+constexpr char kDevShmFull[] =
+    "/dev/shm has no room left for it (the store's capacity counts on space that other files "
+    "have taken since it started); free space in /dev/shm or lower [store.shm] capacity";
+
 uint64_t DevShmFree() {
   struct statvfs fs;
   if (statvfs("/dev/shm", &fs) != 0) return 0;
@@ -325,6 +331,15 @@ class ShmStore : public rayk::ObjectStore {
   Result<std::unique_ptr<rayk::MutableObjectBuffer>> Create(const ObjectId& id, size_t size,
                                                             bool primary) override {
     if (Status st = Usable(); !st.ok()) return st;
+    // The allocator writes block headers next to the object before its pages
+    // can be committed (below): refuse early when neither /dev/shm nor the
+    // segment's own committed but unused pages (objects freed earlier) can
+    // hold it.
+    const uint64_t page = static_cast<uint64_t>(sysconf(_SC_PAGESIZE));
+    if (size > 0 && DevShmFree() + CommittedUnused() < size + 2 * page) {
+      return Status::OutOfMemory("store.shm: cannot store object " + id.Hex() + " (" +
+                                 std::to_string(size) + " bytes): " + kDevShmFull);
+    }
     std::unique_ptr<rayk::MutableObjectBuffer> buffer;
     {
       Segment::Lock lock(seg());
@@ -362,7 +377,41 @@ class ShmStore : public rayk::ObjectStore {
       buffer = std::make_unique<ShmWriteBuffer>(client_, static_cast<uint32_t>(slot), e.generation,
                                                 seg().base() + e.offset, size);
     }
+    // The segment is sparse: its pages get memory only when first written,
+    // and a /dev/shm that filled up since the store started would then kill
+    // the writer with SIGBUS. Asking for the pages now turns that into an
+    // error (the kernel answers EFAULT where a write would raise SIGBUS).
+    if (Status st = CommitPages(buffer->data(), size); !st.ok()) {
+      buffer.reset();
+      (void)Abort(id);
+      return Status::OutOfMemory("store.shm: cannot store object " + id.Hex() + " (" +
+                                 std::to_string(size) + " bytes): " + st.message());
+    }
     return buffer;
+  }
+
+  // Bytes of the segment's file that have memory but hold no table and no
+  // object: room a new object can take without new pages.
+  uint64_t CommittedUnused() {
+    struct stat st {};
+    if (stat(("/dev/shm" + seg().name()).c_str(), &st) != 0) return UINT64_MAX / 2;  // unknown
+    const uint64_t committed = static_cast<uint64_t>(st.st_blocks) * 512;
+    const uint64_t taken = seg().header().used + seg().header().heap_offset;
+    return committed > taken ? committed - taken : 0;
+  }
+
+  // Gives the pages under [data, data + size) memory, or says why not.
+  static Status CommitPages(uint8_t* data, size_t size) {
+    if (size == 0) return Status::Ok();
+    const uintptr_t page = static_cast<uintptr_t>(sysconf(_SC_PAGESIZE));
+    uintptr_t begin = reinterpret_cast<uintptr_t>(data) & ~(page - 1);
+    uintptr_t end = reinterpret_cast<uintptr_t>(data) + size;
+    if (madvise(reinterpret_cast<void*>(begin), end - begin, MADV_POPULATE_WRITE) == 0 ||
+        errno == EINVAL) {  // EINVAL: a kernel before 5.14, which cannot check
+      return Status::Ok();
+    }
+    if (errno == EFAULT || errno == ENOMEM) return Status::OutOfMemory(kDevShmFull);
+    return Status::IoError(std::string("cannot commit its memory: ") + std::strerror(errno));
   }
 
   Status Seal(const ObjectId& id) override {
