@@ -177,6 +177,25 @@ TEST_F(ActorsTest, SigkilledActorRestartsThroughItsFactory) {
   EXPECT_NE(*rayk::Get(counter.Task(&Counter::Pid).Remote()), pid);
 }
 
+// -1 restarts without limit: three deaths, and the actor is still there.
+TEST_F(ActorsTest, UnlimitedRestartsOutlastManyDeaths) {
+  auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(-1).Remote(10);
+  for (int death = 0; death < 3; ++death) {
+    int64_t pid = *rayk::Get(counter.Task(&Counter::Pid).Remote(), std::chrono::seconds(60));
+    kill(static_cast<pid_t>(pid), SIGKILL);
+    int64_t next = pid;
+    for (int attempt = 0; attempt < 200 && next == pid; ++attempt) {
+      try {
+        next = *rayk::Get(counter.Task(&Counter::Pid).Remote(), std::chrono::seconds(30));
+      } catch (const rayk::ActorDiedError&) {
+        // a call sent to the old process before the GCS saw it die
+      }
+    }
+    EXPECT_NE(next, pid) << "restart " << death + 1;
+  }
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 10);
+}
+
 TEST_F(ActorsTest, TaskRetriesResendCallsLostInARestart) {
   auto counter = rayk::Actor(Counter::Create).SetMaxRestarts(1).SetMaxTaskRetries(1).Remote(0);
   rayk::Get(counter.Task(&Counter::Incr).Remote(1));

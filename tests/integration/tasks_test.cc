@@ -98,6 +98,26 @@ TEST_F(TasksTest, CrashedWorkerIsRetried) {
   EXPECT_TRUE(std::filesystem::exists(markers.path() + "/run2"));  // ran three times
 }
 
+// -1 retries without limit, as in Ray: five deaths outlast any count below.
+TEST_F(TasksTest, UnlimitedRetriesOutlastManyDeaths) {
+  testing::TempDir markers;
+  auto ref = rayk::Task(DieTimesThen42).SetMaxRetries(-1).Remote(markers.path(), 5);
+  EXPECT_EQ(*rayk::Get(ref, std::chrono::seconds(120)), 42);
+  EXPECT_TRUE(std::filesystem::exists(markers.path() + "/run5"));  // ran six times
+}
+
+TEST_F(TasksTest, RetryCountsBelowMinusOneAreRefusedWhereTheyAreSet) {
+  try {
+    rayk::Task(Add).SetMaxRetries(-2);
+    FAIL() << "SetMaxRetries(-2) should throw";
+  } catch (const rayk::RuntimeError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("SetMaxRetries(-2): give 0 or more, or -1 for no limit"));
+  }
+  EXPECT_THROW(rayk::Actor(test_functions::Counter::Create).SetMaxRestarts(-3), rayk::RuntimeError);
+  EXPECT_THROW(rayk::Actor(test_functions::Counter::Create).SetMaxTaskRetries(-7),
+               rayk::RuntimeError);
+}
+
 TEST_F(TasksTest, CrashedWorkerAfterRetriesIsReported) {
   auto ref = rayk::Task(KillSelf).SetMaxRetries(1).Remote();
   try {

@@ -158,14 +158,16 @@ class ActorCreator {
     return *this;
   }
   // How many times the actor is re-created through its factory (with the same
-  // arguments, so with fresh state) after its process dies.
+  // arguments, so with fresh state) after its process dies; -1: without limit.
   ActorCreator& SetMaxRestarts(int max_restarts) {
+    internal::CheckRetryCount("SetMaxRestarts", max_restarts);
     options_.max_restarts = max_restarts;
     return *this;
   }
   // How many times a call that was running when the actor died is re-sent to
-  // the restarted actor; 0 fails it with ActorDiedError.
+  // the restarted actor; 0 fails it with ActorDiedError; -1: without limit.
   ActorCreator& SetMaxTaskRetries(int max_task_retries) {
+    internal::CheckRetryCount("SetMaxTaskRetries", max_task_retries);
     options_.max_task_retries = max_task_retries;
     return *this;
   }

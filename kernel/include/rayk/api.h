@@ -174,8 +174,10 @@ class TaskCaller {
     for (const auto& [name, amount] : resources) SetResource(name, amount);
     return *this;
   }
-  // How many times a call is retried when its worker dies (not when it throws).
+  // How many times a call is retried when its worker dies (not when it
+  // throws); -1: without limit.
   TaskCaller& SetMaxRetries(int max_retries) {
+    internal::CheckRetryCount("SetMaxRetries", max_retries);
     options_.max_retries = max_retries;
     return *this;
   }

@@ -67,6 +67,12 @@ std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>
   return std::move(values).value();
 }
 
+void CheckRetryCount(const std::string& what, int count) {
+  if (count >= 0 || count == kUnlimited) return;
+  throw RuntimeError(what + "(" + std::to_string(count) +
+                     "): give 0 or more, or -1 for no limit (as in Ray)");
+}
+
 void CheckResource(const std::string& what, const std::string& name, double amount) {
   const std::string where = what + ": resource '" + name + "'";
   if (name.empty()) {

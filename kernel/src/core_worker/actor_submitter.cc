@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "rayk/internal/runtime.h"
+
 namespace rayk {
 
 namespace {
@@ -388,7 +390,7 @@ void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& 
   for (auto it = client.in_flight.rbegin(); it != client.in_flight.rend(); ++it) {
     PendingTask* task = tasks_.FindLocked(*it);
     if (task == nullptr) continue;
-    if (task->spec.attempt < client.max_task_retries) {
+    if (internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
       ++task->spec.attempt;
       client.queue.push_front(*it);
     } else {

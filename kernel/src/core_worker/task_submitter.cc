@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <vector>
 
+#include "rayk/internal/runtime.h"
+
 namespace rayk {
 
 namespace {
@@ -464,7 +466,7 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
     PendingTask* task = tasks_.FindLocked(task_id);
     if (task == nullptr) continue;
     protocol::TaskSpec& spec = task->spec;
-    if (spec.attempt < spec.max_retries) {
+    if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
       ++spec.attempt;
       spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
                    spec.attempt, spec.max_retries);

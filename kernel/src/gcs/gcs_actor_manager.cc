@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "rayk/internal/runtime.h"
 #include "rayk/plugin/scheduling_util.h"
 
 namespace rayk {
@@ -298,7 +299,8 @@ void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reaso
   record.scheduling = false;
   if (record.killed) {
     DieLocked(record, record.kill_cause, actions);
-  } else if (record.info.restarts < record.spec.max_restarts) {
+  } else if (internal::AnotherTry(static_cast<int>(record.info.restarts),
+                                  record.spec.max_restarts)) {
     ++record.info.restarts;
     spdlog::info("actor {} lost its process ({}); restart {} of {}", record.info.actor_id.Hex(),
                  reason, record.info.restarts, record.spec.max_restarts);

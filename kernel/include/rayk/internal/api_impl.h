@@ -84,6 +84,11 @@ View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type
 inline constexpr double kMinResourceAmount = 0.0001;
 void CheckResource(const std::string& what, const std::string& name, double amount);
 
+// Retry and restart counts take 0 or more, or kUnlimited (-1, as in Ray,
+// runtime.h); anything else throws RuntimeError naming `what`
+// ("SetMaxRetries") and the rule.
+void CheckRetryCount(const std::string& what, int count);
+
 // "Mul" when the symbol table knows the function at `address`, else its type
 // and address: for the error of rayk::Task with an unregistered function.
 std::string DescribeFunction(const void* address, const std::string& type);

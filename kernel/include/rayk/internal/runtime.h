@@ -20,6 +20,12 @@
 
 namespace rayk::internal {
 
+// Retry and restart counts (max_retries, max_restarts, max_task_retries):
+// 0 or more, or kUnlimited, as Ray's -1.
+inline constexpr int kUnlimited = -1;
+// True while `done` attempts leave another under `limit` (kUnlimited: always).
+inline bool AnotherTry(int done, int limit) { return limit == kUnlimited || done < limit; }
+
 // One argument of a task call: a value serialized by the caller, or a
 // reference the runtime resolves to its value before the call (Ray's rule for
 // ObjectRefs at the top level of the arguments).
