@@ -630,6 +630,7 @@ struct ClusterCommands::Impl {
                          {"workers", node.num_workers},
                          {"pending_demands", node.pending_demands},
                          {"infeasible_demands", node.infeasible_demands},
+                         {"stopped_workers", node.stopped_workers},
                          {"labels", node.labels},
                          {"death_cause", node.death_cause}});
       }
@@ -696,6 +697,12 @@ struct ClusterCommands::Impl {
       if (!node.alive)
         std::cout << "  " << node.node_id.Hex().substr(0, 8) << " died: " << node.death_cause
                   << "\n";
+      // A stopped worker is alive but makes no progress: its tasks hang.
+      for (const std::string& stopped : node.stopped_workers) {
+        if (node.alive)
+          std::cout << "  " << node.node_id.Hex().substr(0, 8) << " warning: " << stopped
+                    << " (its tasks make no progress; kill -CONT resumes it)\n";
+      }
     }
     std::cout << "\nResources (alive nodes)\n";
     for (const auto& [name, amount] : summary.total.amounts()) {

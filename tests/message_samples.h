@@ -203,7 +203,11 @@ template <>
 inline PushTaskReply Sample() {
   PushTaskReply reply;
   reply.value = "result";
-  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError, "type", "boom", "here"};
+  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError,
+                                    "type",
+                                    "boom",
+                                    "here",
+                                    {"std::runtime_error", "std::exception"}};
   reply.location = SampleLocation();
   return reply;
 }
@@ -212,7 +216,8 @@ inline GetObjectReply Sample() {
   GetObjectReply reply;
   reply.found = true;
   reply.value = "value";
-  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kObjectLost, "", "lost", "there"};
+  reply.error =
+      internal::ErrorInfo{internal::ErrorInfo::Kind::kObjectLost, "", "lost", "there", {}};
   reply.location = SampleLocation();
   return reply;
 }

@@ -206,6 +206,28 @@ TEST_F(ActorsTest, TaskRetriesResendCallsLostInARestart) {
   EXPECT_THROW(rayk::Get(after, std::chrono::milliseconds(30000)), rayk::ActorDiedError);
 }
 
+// SetRetryExceptions on an actor call retries a throw within the actor's
+// max_task_retries, in the same actor (its state kept); without it, or with
+// no retries, the first throw is the result.
+TEST_F(ActorsTest, ActorCallsRetryExceptionsWhenAsked) {
+  auto retrying = rayk::Actor(Counter::Create).SetMaxTaskRetries(2).Remote(10);
+  EXPECT_EQ(*rayk::Get(retrying.Task(&Counter::FlakyIncr).SetRetryExceptions().Remote(5, 2)), 15);
+  EXPECT_EQ(*rayk::Get(retrying.Task(&Counter::Value).Remote()), 15);
+
+  auto plain = rayk::Actor(Counter::Create).SetMaxTaskRetries(2).Remote(10);
+  EXPECT_THROW(rayk::Get(plain.Task(&Counter::FlakyIncr).Remote(5, 1)), rayk::TaskError);
+
+  auto no_retries = rayk::Actor(Counter::Create).Remote(10);
+  try {
+    rayk::Get(
+        no_retries.Task(&Counter::FlakyIncr).SetRetryExceptions<std::runtime_error>().Remote(5, 1));
+    FAIL() << "expected TaskError";
+  } catch (const rayk::TaskError& error) {
+    EXPECT_THAT(error.remote_message(), HasSubstr("flaky call 1"));
+  }
+  EXPECT_EQ(*rayk::Get(no_retries.Task(&Counter::FlakyIncr).Remote(5, 1)), 15);
+}
+
 TEST_F(ActorsTest, ThreadedActorRunsCallsConcurrently) {
   auto threaded = rayk::Actor(Counter::Create).SetMaxConcurrency(2).Remote(0);
   auto a = threaded.Task(&Counter::Rendezvous).Remote(2);

@@ -106,6 +106,58 @@ TEST_F(TasksTest, UnlimitedRetriesOutlastManyDeaths) {
   EXPECT_TRUE(std::filesystem::exists(markers.path() + "/run5"));  // ran six times
 }
 
+// SetRetryExceptions, as Ray's retry_exceptions: a throw is retried within
+// max_retries; without it, it is not.
+TEST_F(TasksTest, ExceptionsAreRetriedOnlyWhenAsked) {
+  testing::TempDir once, retried, spent;
+  EXPECT_THROW(rayk::Get(rayk::Task(ThrowTimesThen42).Remote(once.path(), 2, std::string("logic"))),
+               rayk::TaskError);
+  EXPECT_FALSE(std::filesystem::exists(once.path() + "/run1"));  // ran once
+
+  auto ref = rayk::Task(ThrowTimesThen42)
+                 .SetMaxRetries(3)
+                 .SetRetryExceptions()
+                 .Remote(retried.path(), 2, std::string("logic"));
+  EXPECT_EQ(*rayk::Get(ref), 42);
+  EXPECT_TRUE(std::filesystem::exists(retried.path() + "/run2"));  // ran three times
+
+  // The retries spent, Get throws the last attempt's exception.
+  try {
+    rayk::Get(rayk::Task(ThrowTimesThen42)
+                  .SetMaxRetries(1)
+                  .SetRetryExceptions()
+                  .Remote(spent.path(), 5, std::string("logic")));
+    FAIL() << "expected TaskError";
+  } catch (const rayk::TaskError& error) {
+    EXPECT_EQ(error.remote_type(), "std::logic_error");
+    EXPECT_THAT(error.remote_message(), HasSubstr("bug in run 1"));
+  }
+  EXPECT_FALSE(std::filesystem::exists(spent.path() + "/run2"));  // two runs only
+}
+
+// A list of types retries those and types derived from them, nothing else:
+// std::system_error derives from std::runtime_error; std::logic_error does not.
+TEST_F(TasksTest, RetryExceptionTypesMatchDerivedTypesOnly) {
+  testing::TempDir derived, other;
+  auto ref = rayk::Task(ThrowTimesThen42)
+                 .SetMaxRetries(-1)
+                 .SetRetryExceptions<std::runtime_error>()
+                 .Remote(derived.path(), 3, std::string("system_error"));
+  EXPECT_EQ(*rayk::Get(ref), 42);
+  EXPECT_TRUE(std::filesystem::exists(derived.path() + "/run3"));
+
+  try {
+    rayk::Get(rayk::Task(ThrowTimesThen42)
+                  .SetMaxRetries(-1)
+                  .SetRetryExceptions<std::runtime_error, std::bad_alloc>()
+                  .Remote(other.path(), 3, std::string("logic")));
+    FAIL() << "expected TaskError";
+  } catch (const rayk::TaskError& error) {
+    EXPECT_EQ(error.remote_type(), "std::logic_error");
+  }
+  EXPECT_FALSE(std::filesystem::exists(other.path() + "/run1"));
+}
+
 TEST_F(TasksTest, RetryCountsBelowMinusOneAreRefusedWhereTheyAreSet) {
   try {
     rayk::Task(Add).SetMaxRetries(-2);

@@ -86,7 +86,8 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
   }
 
   ObjectId SubmitActorTask(const ActorId& id, std::string method,
-                           std::vector<internal::TaskArg> args) override {
+                           std::vector<internal::TaskArg> args,
+                           internal::RetryExceptions /*retry_exceptions*/) override {
     const std::string what = "actor task " + method;
     std::shared_ptr<void> instance;
     {

@@ -30,13 +30,18 @@ TEST(ProtocolTest, TaskSpecRoundTrip) {
 
 TEST(ProtocolTest, ErrorInfoRoundTrip) {
   PushTaskReply reply;
-  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError, "std::invalid_argument",
-                                    "boom", "here"};
+  reply.error = internal::ErrorInfo{internal::ErrorInfo::Kind::kTaskError,
+                                    "std::invalid_argument",
+                                    "boom",
+                                    "here",
+                                    {"std::logic_error", "std::exception"}};
   auto back = Decode<PushTaskReply>(Encode(MessageType::kPushTaskReply, reply));
   ASSERT_TRUE(back.ok());
   ASSERT_TRUE(back->error.has_value());
   EXPECT_EQ(back->error->remote_type, "std::invalid_argument");
   EXPECT_EQ(back->error->message, "boom");
+  EXPECT_EQ(back->error->remote_bases,
+            (std::vector<std::string>{"std::logic_error", "std::exception"}));
 }
 
 TEST(ProtocolTest, NotARaykMessage) {

@@ -42,7 +42,7 @@ namespace rayk {
 
 // A call of one actor method being prepared: Remote(args) sends it.
 template <class T, class M>
-class ActorTaskCaller {
+class ActorTaskCaller : public internal::RetryExceptionsOption<ActorTaskCaller<T, M>> {
   using Traits = internal::FunctionTraits<M>;
 
  public:
@@ -63,8 +63,9 @@ class ActorTaskCaller {
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
     std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(
         runtime, method_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
-    return ObjectRef<Return>(actors.SubmitActorTask(actor_, method_, std::move(call_args)),
-                             typename ObjectRef<Return>::AdoptTag());
+    return ObjectRef<Return>(
+        actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_),
+        typename ObjectRef<Return>::AdoptTag());
   }
 
   const std::string& method() const { return method_; }

@@ -149,7 +149,7 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
 
 // A call of a remote function being prepared: options, then Remote(args).
 template <class F>
-class TaskCaller {
+class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
   using Traits = internal::FunctionTraits<F>;
 
  public:
@@ -174,11 +174,26 @@ class TaskCaller {
     for (const auto& [name, amount] : resources) SetResource(name, amount);
     return *this;
   }
-  // How many times a call is retried when its worker dies (not when it
-  // throws); -1: without limit.
+  // How many times a call is retried when its worker dies (and, with
+  // SetRetryExceptions, when it throws); -1: without limit.
   TaskCaller& SetMaxRetries(int max_retries) {
     internal::CheckRetryCount("SetMaxRetries", max_retries);
     options_.max_retries = max_retries;
+    return *this;
+  }
+  // Bounds each run of the call: one not finished `timeout` after it reached
+  // its worker has its worker process killed (a hung, deadlocked or stopped
+  // run included) and counts as a failed attempt, retried within
+  // SetMaxRetries; when none is left, Get() throws TaskTimedOutError. Calls
+  // with a timeout are sent one at a time to each worker, so time spent
+  // queued behind another call never counts. Throws RuntimeError for a
+  // timeout that is not positive.
+  TaskCaller& SetTimeout(std::chrono::milliseconds timeout) {
+    if (timeout.count() <= 0) {
+      throw RuntimeError("SetTimeout(" + std::to_string(timeout.count()) +
+                         " ms): give a positive duration, or leave it unset for no limit");
+    }
+    options_.timeout = timeout;
     return *this;
   }
   // Placement, with Ray's meaning. SetSpread: spread calls over the nodes
@@ -212,6 +227,7 @@ class TaskCaller {
     internal::TaskCall call;
     call.function = name_;
     call.options = options_;
+    call.options.retry_exceptions = this->retry_exceptions_;
     call.args = internal::MakeTaskArgs<Traits>(runtime, name_, std::index_sequence_for<A...>(),
                                                std::forward<A>(args)...);
     return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),

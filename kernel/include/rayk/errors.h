@@ -89,4 +89,11 @@ class ObjectStoreFullError : public RaykError {
   using RaykError::RaykError;
 };
 
+// A task given TaskCaller::SetTimeout did not finish in time on its last
+// attempt (its worker was killed); what() names the task and the limit.
+class TaskTimedOutError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
 }  // namespace rayk

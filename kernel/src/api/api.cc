@@ -42,6 +42,8 @@ void ThrowError(const ErrorInfo& error) {
       throw ActorDiedError(WithWhere(error));
     case ErrorInfo::Kind::kObjectStoreFull:
       throw ObjectStoreFullError(WithWhere(error));
+    case ErrorInfo::Kind::kTaskTimedOut:
+      throw TaskTimedOutError(WithWhere(error));
     case ErrorInfo::Kind::kRuntime:
       break;
   }

@@ -222,6 +222,31 @@ ErrorInfo RuntimeErrorInfo(std::string message) {
   return info;
 }
 
+namespace {
+
+// The public base classes of a class type, nearest first, from the type
+// information the Itanium C++ ABI keeps for every class (GCC and Clang): a
+// thrown std::system_error lists std::runtime_error, then std::exception.
+void AddPublicBases(const std::type_info* type, std::vector<std::string>& bases) {
+  auto add = [&bases](const std::type_info* base) {
+    std::string name = Demangle(base->name());
+    if (std::find(bases.begin(), bases.end(), name) != bases.end()) return false;
+    bases.push_back(std::move(name));
+    return true;
+  };
+  if (const auto* single = dynamic_cast<const abi::__si_class_type_info*>(type)) {
+    if (add(single->__base_type)) AddPublicBases(single->__base_type, bases);
+  } else if (const auto* multiple = dynamic_cast<const abi::__vmi_class_type_info*>(type)) {
+    for (unsigned i = 0; i < multiple->__base_count; ++i) {
+      const abi::__base_class_type_info& base = multiple->__base_info[i];
+      if ((base.__offset_flags & abi::__base_class_type_info::__public_mask) == 0) continue;
+      if (add(base.__base_type)) AddPublicBases(base.__base_type, bases);
+    }
+  }
+}
+
+}  // namespace
+
 ErrorInfo ErrorFromCurrentException() {
   ErrorInfo info;
   info.kind = ErrorInfo::Kind::kTaskError;
@@ -231,6 +256,7 @@ ErrorInfo ErrorFromCurrentException() {
     throw;
   } catch (const std::exception& e) {
     info.remote_type = Demangle(typeid(e).name());
+    AddPublicBases(&typeid(e), info.remote_bases);
     info.message = e.what();
   } catch (...) {
     // Not a std::exception: no message, but the runtime still knows the type

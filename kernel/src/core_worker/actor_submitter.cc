@@ -1,5 +1,7 @@
 #include "core_worker/actor_submitter.h"
 
+#include <spdlog/spdlog.h>
+
 #include <algorithm>
 
 #include "rayk/internal/runtime.h"
@@ -151,8 +153,10 @@ Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
 // ---------------------------------------------------------------- calls
 
 ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
-                                         std::vector<internal::TaskArg> args) {
+                                         std::vector<internal::TaskArg> args,
+                                         internal::RetryExceptions retry_exceptions) {
   PendingTask task;
+  task.retry_exceptions = std::move(retry_exceptions);
   task.spec.actor_id = actor;
   task.spec.function = std::move(method);
   task.spec.args = std::move(args);
@@ -241,14 +245,24 @@ void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, i
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    const PendingTask* task = tasks_.FindLocked(task_id);
+    PendingTask* task = tasks_.FindLocked(task_id);
     if (task == nullptr || task->spec.attempt != attempt) return;
     ActorClient& client = clients_[actor];
     auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
     if (it != client.in_flight.end()) client.in_flight.erase(it);
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
-                          actions);
+    if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+        internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
+      ++task->spec.attempt;
+      spdlog::warn("actor call {} threw {}: {}; retry {} of {}", task->spec.function,
+                   body->error->remote_type, body->error->message, task->spec.attempt,
+                   internal::LimitText(client.max_task_retries));
+      client.queue.push_front(task_id);
+      SendActorTasksLocked(actor, actions);
+    } else {
+      tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
+                            actions);
+    }
   }
   RunActions(actions);
 }

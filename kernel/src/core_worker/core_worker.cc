@@ -160,8 +160,10 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
 }
 
 ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
-                                     std::vector<internal::TaskArg> args) {
-  return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args));
+                                     std::vector<internal::TaskArg> args,
+                                     internal::RetryExceptions retry_exceptions) {
+  return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
+                                          std::move(retry_exceptions));
 }
 
 Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {

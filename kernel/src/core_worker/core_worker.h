@@ -74,7 +74,8 @@ class CoreWorker : public internal::Runtime,
   // internal::ActorRuntime
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                           std::vector<internal::TaskArg> args) override;
+                           std::vector<internal::TaskArg> args,
+                           internal::RetryExceptions retry_exceptions) override;
   Result<internal::NamedActor> GetNamedActor(const std::string& name) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;

@@ -91,11 +91,13 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
   if (ReadArgs(spec, where, args, held, out)) {
     if (function == nullptr) {
       out.error =
-          ErrorInfo{ErrorInfo::Kind::kRuntime, "",
+          ErrorInfo{ErrorInfo::Kind::kRuntime,
+                    "",
                     "function '" + spec.function + "' is not registered in the job's libraries (" +
                         std::to_string(context_.options.code_libraries.size()) +
                         " loaded); list it in RAYK_REMOTE(...)",
-                    where};
+                    where,
+                    {}};
     } else if (spec.creates_actor) {
       CreateActor(*function, spec, args, where, out);
     } else if (!spec.actor_id.IsNil()) {
@@ -127,9 +129,12 @@ bool TaskExecutor::ReadArgs(const protocol::TaskSpec& spec, const std::string& w
       buffer = bytes.status();
     }
     if (!buffer.ok()) {
-      out.error = ErrorInfo{
-          ErrorInfo::Kind::kObjectLost, "",
-          "an argument of " + spec.function + " is lost: " + buffer.status().message(), where};
+      out.error =
+          ErrorInfo{ErrorInfo::Kind::kObjectLost,
+                    "",
+                    "an argument of " + spec.function + " is lost: " + buffer.status().message(),
+                    where,
+                    {}};
       return false;
     }
     held.push_back(*buffer);
@@ -145,8 +150,8 @@ void TaskExecutor::CreateActor(const internal::RegisteredFunction& function,
   if (function.create) {
     created = function.create(args);
   } else {
-    created.error =
-        ErrorInfo{ErrorInfo::Kind::kRuntime, "", spec.function + " is not an actor factory", ""};
+    created.error = ErrorInfo{
+        ErrorInfo::Kind::kRuntime, "", spec.function + " is not an actor factory", "", {}};
   }
   if (created.error) {
     out.error = std::move(created.error);
@@ -165,10 +170,12 @@ void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
                               const protocol::TaskSpec& spec, const internal::ArgList& args,
                               const std::string& where, protocol::PushTaskReply& out) {
   if (!actor_instance_ || spec.actor_id != actor_id_ || !function.invoke_method) {
-    out.error = ErrorInfo{ErrorInfo::Kind::kRuntime, "",
+    out.error = ErrorInfo{ErrorInfo::Kind::kRuntime,
+                          "",
                           "this worker does not host actor " + spec.actor_id.Hex() + " or " +
                               spec.function + " is not one of its methods",
-                          where};
+                          where,
+                          {}};
     return;
   }
   executing_ = true;
@@ -220,9 +227,11 @@ void TaskExecutor::StoreLargeResult(const ObjectId& return_id, protocol::PushTas
   }
   if (stored.status().code() == StatusCode::kOutOfMemory) {
     out.error = ErrorInfo{
-        ErrorInfo::Kind::kObjectStoreFull, "",
+        ErrorInfo::Kind::kObjectStoreFull,
+        "",
         "its " + std::to_string(out.value.size()) + "-byte result: " + stored.status().message(),
-        "node " + context_.options.node_id.Hex().substr(0, 8)};
+        "node " + context_.options.node_id.Hex().substr(0, 8),
+        {}};
     out.value.clear();
     return;
   }

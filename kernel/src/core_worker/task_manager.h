@@ -14,6 +14,7 @@
 // and decide when a task ends.
 #pragma once
 
+#include <chrono>
 #include <functional>
 #include <string>
 #include <unordered_map>
@@ -31,6 +32,8 @@ struct PendingTask {
   size_t unresolved = 0;
   std::string class_key;  // tasks: resources and placement, which share leases
   internal::Placement placement;
+  internal::RetryExceptions retry_exceptions;  // which throws are retried (owner only)
+  std::chrono::milliseconds timeout{0};        // > 0: a run longer than this is killed
 };
 
 class TaskManager {

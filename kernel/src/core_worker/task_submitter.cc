@@ -43,7 +43,11 @@ ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
   task.spec.args = std::move(call.args);
   task.spec.resources = call.options.resources;
   task.spec.max_retries = call.options.max_retries;
-  task.class_key = task.spec.resources.ToJson() + "|" + call.options.placement.Key();
+  task.retry_exceptions = std::move(call.options.retry_exceptions);
+  task.timeout = call.options.timeout;
+  // Calls with a timeout get their own workers, one run at a time each.
+  task.class_key = task.spec.resources.ToJson() + "|" + call.options.placement.Key() +
+                   (task.timeout.count() > 0 ? "|timeout" : "");
   task.placement = std::move(call.options.placement);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
@@ -56,6 +60,7 @@ ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
     if (inserted) {
       cls->second.resources = stored.spec.resources;
       cls->second.placement = stored.placement;
+      cls->second.has_timeout = stored.timeout.count() > 0;
     }
     tasks_.ResolveArgsLocked(task_id, actions);
   }
@@ -77,7 +82,9 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
   // they spread over every worker the node grants instead of queueing
   // behind each other. Short ones are pipelined: a worker gets the next while
   // it runs the current, which hides the round trip.
-  size_t depth = cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros ? kPipelineDepth : 1;
+  size_t depth = !cls.has_timeout && cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros
+                     ? kPipelineDepth
+                     : 1;
   // Level by level, so that every worker gets its first task before any gets a second.
   for (size_t level = 1; level <= depth && !cls.queue.empty(); ++level) {
     for (auto& [lease_id, worker] : cls.workers) {
@@ -88,6 +95,10 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
       const PendingTask* task = tasks_.FindLocked(task_id);
       if (task == nullptr) continue;
       PushLocked(worker, task_id, task->spec, actions);
+      if (task->timeout.count() > 0) {
+        run_deadlines_.emplace(std::chrono::steady_clock::now() + task->timeout,
+                               RunDeadline{task_id, task->spec.attempt, class_key});
+      }
     }
   }
   int wanted = std::min<int>(static_cast<int>(cls.queue.size()), kMaxLeaseRequests);
@@ -132,14 +143,24 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
       return;
     }
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    if (body.ok() && !body->error) {
-      // One long task turns pipelining off at once; short ones turn it back on gradually.
-      cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
-                           ? body->run_us
-                           : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
+    if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+        internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
+      // SetRetryExceptions: the task runs again, first in its class's queue.
+      ++task->spec.attempt;
+      spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
+                   body->error->remote_type, body->error->message, task->spec.attempt,
+                   internal::LimitText(task->spec.max_retries));
+      cls.queue.push_front(task_id);
+    } else {
+      if (body.ok() && !body->error) {
+        // One long task turns pipelining off at once; short ones turn it back on gradually.
+        cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
+                             ? body->run_us
+                             : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
+      }
+      tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
+                            actions);
     }
-    tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
-                          actions);
     DispatchLocked(class_key, actions);
   }
   RunActions(actions);
@@ -315,10 +336,14 @@ void TaskSubmitter::PushReturnLocked(const std::shared_ptr<Channel>& raylet, uin
 }
 
 void TaskSubmitter::ReturnIdleLeases() {
-  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> idle;
+  std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> idle, kills;
+  Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     auto now = std::chrono::steady_clock::now();
+    if (!run_deadlines_.empty() && run_deadlines_.begin()->first <= now) {
+      ExpireRunsLocked(kills, actions);
+    }
     for (auto& [key, cls] : classes_) {
       if (!cls.queue.empty()) continue;
       for (auto it = cls.workers.begin(); it != cls.workers.end();) {
@@ -332,6 +357,36 @@ void TaskSubmitter::ReturnIdleLeases() {
     }
   }
   for (auto& [lease, raylet] : idle) ReturnLease(raylet, lease);
+  for (auto& [lease, raylet] : kills) {
+    // The raylet SIGKILLs the worker (a stopped one too) and frees its lease.
+    if (raylet) {
+      (void)raylet->Send(
+          protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, true}));
+    }
+  }
+  RunActions(actions);
+}
+
+void TaskSubmitter::ExpireRunsLocked(
+    std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>>& kills, Actions& actions) {
+  auto now = std::chrono::steady_clock::now();
+  while (!run_deadlines_.empty() && run_deadlines_.begin()->first <= now) {
+    RunDeadline run = std::move(run_deadlines_.begin()->second);
+    run_deadlines_.erase(run_deadlines_.begin());
+    const PendingTask* task = tasks_.FindLocked(run.task_id);
+    if (task == nullptr || task->spec.attempt != run.attempt) continue;  // done or retried
+    SchedulingClass& cls = classes_[run.class_key];
+    for (auto& [lease_id, worker] : cls.workers) {
+      if (worker.in_flight.count(run.task_id) == 0) continue;
+      std::string reason = "task " + task->spec.function + " did not finish within its " +
+                           std::to_string(task->timeout.count()) +
+                           " ms timeout (SetTimeout); its worker pid " +
+                           std::to_string(worker.pid) + " was killed";
+      kills.emplace_back(lease_id, worker.raylet);
+      LoseWorkerLocked(run.class_key, lease_id, reason, actions, ErrorInfo::Kind::kTaskTimedOut);
+      break;
+    }
+  }
 }
 
 void TaskSubmitter::ReturnAllLeases() {
@@ -456,7 +511,8 @@ void TaskSubmitter::OnWorkerDied(const protocol::WorkerDied& died) {
 }
 
 void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t lease_id,
-                                     const std::string& reason, Actions& actions) {
+                                     const std::string& reason, Actions& actions,
+                                     ErrorInfo::Kind kind) {
   SchedulingClass& cls = classes_[class_key];
   auto worker = cls.workers.find(lease_id);
   if (worker == cls.workers.end()) return;
@@ -469,12 +525,15 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
     if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
       ++spec.attempt;
       spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
-                   spec.attempt, spec.max_retries);
+                   spec.attempt, internal::LimitText(spec.max_retries));
       cls.queue.push_front(task_id);
     } else {
-      std::string message = "the worker running task " + spec.function + " died (" + reason +
-                            ") after " + std::to_string(spec.max_retries) + " retries";
-      tasks_.CompleteLocked(task_id, ErrorValue(ErrorInfo::Kind::kWorkerCrashed, message), actions);
+      std::string message =
+          kind == ErrorInfo::Kind::kTaskTimedOut
+              ? reason + ", after " + std::to_string(spec.max_retries) + " retries"
+              : "the worker running task " + spec.function + " died (" + reason + ") after " +
+                    std::to_string(spec.max_retries) + " retries";
+      tasks_.CompleteLocked(task_id, ErrorValue(kind, message), actions);
     }
   }
   DispatchLocked(class_key, actions);

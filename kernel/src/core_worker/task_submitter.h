@@ -41,7 +41,8 @@ class TaskSubmitter {
   void TaskReadyLocked(const TaskId& task_id, const PendingTask& task, Actions& actions);
   // The raylet says a leased worker died: its tasks are retried or fail.
   void OnWorkerDied(const protocol::WorkerDied& died);
-  // Gives back leases idle longer than kLeaseIdleTime (the reaper's round).
+  // Gives back leases idle longer than kLeaseIdleTime, and kills the
+  // workers of runs past their timeout (the reaper's round).
   void ReturnIdleLeases();
   // Gives back every lease and stops watching node deaths (at shutdown,
   // after `stopping` is set).
@@ -68,6 +69,13 @@ class TaskSubmitter {
     std::deque<TaskId> queue;
     std::map<uint64_t, LeasedWorker> workers;
     int lease_requests = 0;
+    bool has_timeout = false;  // its tasks have a timeout: never pipelined
+  };
+  // A run with a timeout, in deadline order: the task, its attempt, its class.
+  struct RunDeadline {
+    TaskId task_id;
+    int attempt = 0;
+    std::string class_key;
   };
   // A lease request out at a remote raylet (a spillback sent it there): if
   // that node dies, it is asked again locally.
@@ -116,12 +124,19 @@ class TaskSubmitter {
   void OnNodeDead(const NodeId& node, const std::string& cause);
   // Fails the queue of a class whose lease request cannot be made.
   void FailClassLocked(const std::string& class_key, const std::string& reason, Actions& actions);
+  // The worker of `lease_id` is gone: its runs are retried or fail (with
+  // kWorkerCrashed, or `kind` when given).
   void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason,
+                        Actions& actions,
+                        internal::ErrorInfo::Kind kind = internal::ErrorInfo::Kind::kWorkerCrashed);
+  // Kills the workers of runs past their deadline (SetTimeout).
+  void ExpireRunsLocked(std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>>& kills,
                         Actions& actions);
 
   WorkerContext& context_;
   TaskManager& tasks_;
   std::map<std::string, SchedulingClass> classes_;
+  std::multimap<std::chrono::steady_clock::time_point, RunDeadline> run_deadlines_;
   std::map<uint64_t, RemoteLeaseRequest> remote_lease_requests_;
   std::set<uint64_t> abandoned_lease_requests_;
   // Set when this process's own node is declared dead: its raylet is gone,

@@ -303,7 +303,7 @@ void GcsActorManager::ProcessGoneLocked(Record& record, const std::string& reaso
                                   record.spec.max_restarts)) {
     ++record.info.restarts;
     spdlog::info("actor {} lost its process ({}); restart {} of {}", record.info.actor_id.Hex(),
-                 reason, record.info.restarts, record.spec.max_restarts);
+                 reason, record.info.restarts, internal::LimitText(record.spec.max_restarts));
     record.needs_scheduling = true;
     SetStateLocked(record, ActorState::kRestarting, actions);
     ScheduleLocked(record, actions);

@@ -267,10 +267,19 @@ std::string TailOfFile(const std::string& path, int max_lines) {
 bool ProcessAlive(pid_t pid) {
   if (pid <= 0 || kill(pid, 0) != 0) return false;
   // A zombie still answers kill(0); read its state.
-  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
-  std::string skip, state;
-  stat >> skip >> skip >> state;
-  return state != "Z";
+  char state = ProcessState(pid);
+  return state != 0 && state != 'Z';
+}
+
+char ProcessState(pid_t pid) {
+  if (pid <= 0) return 0;
+  auto stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  if (!stat.ok()) return 0;
+  // The command name (field 2) may hold spaces and parentheses: the state is
+  // the first field after its closing parenthesis.
+  size_t name_end = stat->rfind(')');
+  if (name_end == std::string::npos || name_end + 2 >= stat->size()) return 0;
+  return (*stat)[name_end + 2];
 }
 
 Result<ProcessIdentity> ReadProcessIdentity(pid_t pid) {

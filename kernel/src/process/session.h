@@ -67,7 +67,12 @@ std::string TailOfFile(const std::string& path, int max_lines);
 // Ends a process: SIGTERM, then SIGKILL after `grace`. Reaps it if it is our child.
 void TerminateProcess(pid_t pid, std::chrono::milliseconds grace);
 
+// Alive and not a zombie.
 bool ProcessAlive(pid_t pid);
+// The state letter of /proc/PID/stat: 'R' running, 'S' sleeping, 'T' stopped
+// (SIGSTOP), 't' stopped by a debugger, 'Z' zombie, ...; 0 when there is no
+// such process.
+char ProcessState(pid_t pid);
 
 // What tells a process from a later one that got its pid: the executable and
 // the start time (clock ticks after boot, field 22 of /proc/PID/stat).

@@ -120,6 +120,13 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
     if (lease.infeasible)
       info.infeasible_demands.push_back(FormatResources(lease.request.resources));
   }
+  const int64_t now = NowMs();
+  for (const auto& [id, worker] : workers_) {
+    if (worker.stopped_since_ms == 0) continue;
+    info.stopped_workers.push_back("worker pid " + std::to_string(worker.pid) + " stopped for " +
+                                   std::to_string((now - worker.stopped_since_ms) / 1000) + " s" +
+                                   (worker.lease_id != 0 ? ", holding a lease" : ", idle"));
+  }
   return info;
 }
 
@@ -581,6 +588,7 @@ void Raylet::MonitorLoop() {
       {
         std::lock_guard<std::mutex> lock(mu_);
         CheckDriversLocked();
+        CheckStoppedWorkersLocked();
       }
       protocol::ReportResources report;
       {

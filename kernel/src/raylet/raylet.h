@@ -84,6 +84,10 @@ class Raylet {
     uint64_t lease_id = 0;  // 0: idle
     bool blocked = false;
     bool dying = false;  // killed, not yet reaped: never granted again
+    // Set while its process is stopped (SIGSTOP, a debugger): it makes no
+    // progress. stop_reported: its lease's owner was warned of this stop.
+    int64_t stopped_since_ms = 0;
+    bool stop_reported = false;
   };
   struct Lease {
     uint64_t id = 0;
@@ -157,6 +161,9 @@ class Raylet {
   void ReleaseLeasesOwnedByLocked(const std::string& owner_address);
   void NotifyOwner(const std::string& owner_address, std::string message);
   protocol::NodeInfo NodeInfoLocked();
+  // Finds leased workers whose process is stopped (stopped_workers.cc): the
+  // node report lists them, and each lease's owner is warned once per stop.
+  void CheckStoppedWorkersLocked();
   void MonitorLoop();
 
   const Options options_;

@@ -30,6 +30,8 @@ struct NodeInfo {
   // Demands of queued leases no node can satisfy now: {"CPU": 4} x 2, as text.
   std::vector<std::string> pending_demands;
   std::vector<std::string> infeasible_demands;
+  // Workers whose process is stopped (SIGSTOP): "worker pid 12 stopped for 40 s, holding a lease".
+  std::vector<std::string> stopped_workers;
   // Kept by the GCS: when it registered, and why and when it was marked dead.
   int64_t start_time_ms = 0;
   int64_t death_time_ms = 0;
@@ -42,7 +44,7 @@ struct NodeInfo {
   void serialize(A& ar, unsigned) {
     ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
         pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause&
-            min_worker_port& max_worker_port;
+            min_worker_port& max_worker_port& stopped_workers;
   }
 };
 

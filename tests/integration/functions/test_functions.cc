@@ -8,6 +8,7 @@
 #include <fstream>
 #include <numeric>
 #include <stdexcept>
+#include <system_error>
 #include <thread>
 
 namespace test_functions {
@@ -47,12 +48,33 @@ int KillSelf() {
   return 0;
 }
 
-int DieTimesThen42(const std::string& marker_dir, int deaths) {
+namespace {
+
+// How many runs `marker_dir` records before this one, recording this one.
+int RecordRun(const std::string& marker_dir) {
   int runs = 0;
   while (std::filesystem::exists(marker_dir + "/run" + std::to_string(runs))) ++runs;
   std::ofstream(marker_dir + "/run" + std::to_string(runs)) << getpid();
-  if (runs < deaths) kill(getpid(), SIGKILL);
+  return runs;
+}
+
+}  // namespace
+
+int DieTimesThen42(const std::string& marker_dir, int deaths) {
+  if (RecordRun(marker_dir) < deaths) kill(getpid(), SIGKILL);
   return 42;
+}
+
+int StallTimesThen42(const std::string& marker_dir, int stalls, int64_t ms) {
+  if (RecordRun(marker_dir) < stalls) std::this_thread::sleep_for(std::chrono::milliseconds(ms));
+  return 42;
+}
+
+int ThrowTimesThen42(const std::string& marker_dir, int throws, const std::string& type) {
+  int run = RecordRun(marker_dir);
+  if (run >= throws) return 42;
+  if (type == "system_error") throw std::system_error(EIO, std::generic_category(), "flaky disk");
+  throw std::logic_error("bug in run " + std::to_string(run));
 }
 
 std::vector<double> MakeVector(int64_t n) {
@@ -99,6 +121,12 @@ int Counter::SlowIncr(int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return n_ += 1;
 }
+int Counter::FlakyIncr(int by, int failures) {
+  if (flaky_calls_++ < failures) {
+    throw std::runtime_error("flaky call " + std::to_string(flaky_calls_));
+  }
+  return n_ += by;
+}
 bool Counter::Rendezvous(int parties) {
   ++inside_;
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
@@ -116,8 +144,8 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
-            KillSelf, DieTimesThen42, MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror,
-            IncrThroughHandle);
+            KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, MakeVector, SumVector,
+            SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Die, &Counter::Exit, &Counter::SlowIncr,
-            &Counter::Rendezvous);
+            &Counter::FlakyIncr, &Counter::Rendezvous);

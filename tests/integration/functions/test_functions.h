@@ -27,6 +27,12 @@ std::string NodeOfVector(const std::vector<double>& values);
 int KillSelf();  // SIGKILLs its own worker
 // Dies (SIGKILL) the first `deaths` times it runs, counting in `marker_dir`, then returns 42.
 int DieTimesThen42(const std::string& marker_dir, int deaths);
+// Throws the first `throws` times it runs (a std::system_error for type
+// "system_error", else a std::logic_error), counting in `marker_dir`, then returns 42.
+int ThrowTimesThen42(const std::string& marker_dir, int throws, const std::string& type);
+// Sleeps `ms` on the first `stalls` runs (each run's marker file holds its
+// worker's pid), then returns 42.
+int StallTimesThen42(const std::string& marker_dir, int stalls, int64_t ms);
 std::vector<double> MakeVector(int64_t n);  // 0, 1, ..., n-1
 double SumVector(const std::vector<double>& values);
 int64_t SumViaNestedTasks(int n);  // submits n Add tasks and sums them
@@ -55,12 +61,16 @@ class Counter {
   int Die();   // SIGKILLs its own process
   int Exit();  // rayk::ExitActor()
   int SlowIncr(int64_t ms);
+  // Throws std::runtime_error on the first `failures` calls of its life, then
+  // adds `by`.
+  int FlakyIncr(int by, int failures);
   // Returns true once `parties` calls are inside it at the same time (false
   // after 10 s): proves calls run concurrently.
   bool Rendezvous(int parties);
 
  private:
   int n_;
+  int flaky_calls_ = 0;
   std::atomic<int> inside_{0};
 };
 

@@ -177,4 +177,31 @@ std::vector<TaskArg> MakeTaskArgs(Runtime& runtime, const std::string& function,
   return out;
 }
 
+// SetRetryExceptions, shared by rayk::TaskCaller and rayk::ActorTaskCaller
+// (which derive from it, naming themselves as Caller).
+template <class Caller>
+class RetryExceptionsOption {
+ public:
+  // Retries a call that throws, as Ray's retry_exceptions=True: a task within
+  // SetMaxRetries, an actor call within the actor's SetMaxTaskRetries. Once
+  // the retries are spent Get() throws the last attempt's TaskError. Use it
+  // for calls that are safe to run again. A retried actor call may run after
+  // calls submitted later.
+  Caller& SetRetryExceptions(bool retry = true) {
+    retry_exceptions_ = {retry, {}};
+    return static_cast<Caller&>(*this);
+  }
+  // Retries only exceptions of these types or of types derived from them
+  // (public bases, as the worker's C++ runtime knows them), as Ray's
+  // retry_exceptions=[...]: SetRetryExceptions<std::runtime_error>().
+  template <class... E>
+  requires(sizeof...(E) > 0) Caller& SetRetryExceptions() {
+    retry_exceptions_ = {false, {TypeName<E>()...}};
+    return static_cast<Caller&>(*this);
+  }
+
+ protected:
+  RetryExceptions retry_exceptions_;
+};
+
 }  // namespace rayk::internal

@@ -25,6 +25,10 @@ namespace rayk::internal {
 inline constexpr int kUnlimited = -1;
 // True while `done` attempts leave another under `limit` (kUnlimited: always).
 inline bool AnotherTry(int done, int limit) { return limit == kUnlimited || done < limit; }
+// "retry 2 of 3", "retry 2 of unlimited": a limit as logs spell it.
+inline std::string LimitText(int limit) {
+  return limit == kUnlimited ? "unlimited" : std::to_string(limit);
+}
 
 // One argument of a task call: a value serialized by the caller, or a
 // reference the runtime resolves to its value before the call (Ray's rule for
@@ -60,9 +64,24 @@ struct Placement {
   bool operator==(const Placement&) const = default;
 };
 
+struct ErrorInfo;
+
+// Which exceptions thrown by a task are retried (within its max_retries), as
+// Ray's retry_exceptions: none (the default), all, or those whose type is one
+// of `types` or derives from one (names as TypeName<E>() spells them).
+struct RetryExceptions {
+  bool all = false;
+  std::vector<std::string> types;
+  bool Matches(const ErrorInfo& error) const;
+};
+
 struct TaskOptions {
   ResourceSet resources{{"CPU", 1}};
-  int max_retries = 3;  // retries after the worker dies; exceptions are not retried
+  int max_retries = 3;  // retries after the worker dies (and, with retry_exceptions, after a throw)
+  RetryExceptions retry_exceptions;
+  // > 0: a run not finished this long after it reached its worker is killed
+  // and counts as a failed attempt (TaskCaller::SetTimeout).
+  std::chrono::milliseconds timeout{0};
   Placement placement;
 };
 
@@ -81,18 +100,35 @@ struct ErrorInfo {
     kObjectLost,
     kRuntime,
     kActorDied,
-    kObjectStoreFull
+    kObjectStoreFull,
+    kTaskTimedOut
   };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
   std::string message;
   std::string where;  // "task Add on node 3f2a1b0c, worker pid 1234"
+  // kTaskError: the public base classes of remote_type, nearest first
+  // ("std::runtime_error", "std::exception"), so an owner can match a thrown
+  // type by a base it names (RetryExceptions).
+  std::vector<std::string> remote_bases;
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {
-    ar& kind& remote_type& message& where;
+    ar& kind& remote_type& message& where& remote_bases;
   }
 };
+
+inline bool RetryExceptions::Matches(const ErrorInfo& error) const {
+  if (error.kind != ErrorInfo::Kind::kTaskError) return false;
+  if (all) return true;
+  for (const std::string& type : types) {
+    if (type == error.remote_type) return true;
+    for (const std::string& base : error.remote_bases) {
+      if (type == base) return true;
+    }
+  }
+  return false;
+}
 
 // An object's value: its bytes, or the error that took their place.
 struct ObjectValue {
@@ -169,9 +205,10 @@ class ActorRuntime {
   // (kAlreadyExists) when the name is taken.
   virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
   // Calls `method` on the actor; the result is the returned object. Calls
-  // from one process run in the order they were submitted.
+  // from one process run in the order they were submitted (a call retried
+  // for `retry_exceptions` runs again after them).
   virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                                   std::vector<TaskArg> args) = 0;
+                                   std::vector<TaskArg> args, RetryExceptions retry_exceptions) = 0;
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
