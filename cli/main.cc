@@ -12,6 +12,7 @@
 #include "microbenchmark_command.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
+#include "sim_command.h"
 
 namespace {
 
@@ -238,12 +239,14 @@ int main(int argc, char** argv) {
   rayk::cli::ClusterCommands cluster(&app, &format);
   rayk::cli::DevCommands dev(&app, &format);
   rayk::cli::MicrobenchmarkCommand microbenchmark(&app, &format);
+  rayk::cli::SimCommand sim(&app, &format);
 
   CLI11_PARSE(app, argc, argv);
   const bool json = format == "json";
   if (auto code = cluster.Run()) return *code;
   if (auto code = dev.Run()) return *code;
   if (auto code = microbenchmark.Run()) return *code;
+  if (auto code = sim.Run()) return *code;
   if (list->parsed()) return PluginsList(options.Load(), json);
   if (info->parsed()) return PluginsInfo(options.Load(), info_name, json);
   if (check->parsed()) return ConfigCheck(options.Load(check_file), json);
