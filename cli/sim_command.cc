@@ -82,6 +82,8 @@ SimCommand::SimCommand(CLI::App* app, std::string* format) : options_(std::make_
       "  rayk sim trace.jsonl --scheduler hybrid,/path/to/rayk_scheduler_mine.so --plot out.svg\n"
       "The trace format and the lease model: docs/scheduler-plugins.md, \"Evaluate your policy\".");
   o.command->add_option("TRACE", o.trace, "a JSON-lines workload trace");
+  o.command->add_option("--format", *format, "text (a table) or json (one document)")
+      ->check(CLI::IsMember({"text", "json"}));
   o.command->add_flag("--generate", o.generate, "generate the workload instead of reading one");
   o.command
       ->add_option("--scheduler", o.schedulers,

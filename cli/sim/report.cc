@@ -151,8 +151,9 @@ Status WritePlot(const std::vector<PolicyRun>& runs, const std::string& path,
   if (std::find(resources.begin(), resources.end(), drawn) == resources.end()) {
     drawn = resources.empty() ? "" : resources.front();
   }
-  char folder_template[] = "/tmp/rayk-sim-plot-XXXXXX";
-  if (mkdtemp(folder_template) == nullptr) {
+  std::string folder_template =
+      (std::filesystem::temp_directory_path() / "rayk-sim-plot-XXXXXX").string();
+  if (mkdtemp(folder_template.data()) == nullptr) {
     return Status::IoError("--plot: cannot make a temporary folder for gnuplot's data");
   }
   const std::filesystem::path folder = folder_template;

@@ -494,8 +494,7 @@ class Simulation {
       case EventKind::kTaskDone: {
         Lease& lease = leases_[e.a];
         if (!lease.live || lease.task == kNone || tasks_[lease.task].attempt != e.b) return;
-        ++finished_;
-        last_finish_ = now_;
+        Finished();
         MakeIdle(e.a);
         DispatchOwner(lease.owner_class);
         return;
@@ -510,8 +509,7 @@ class Simulation {
       case EventKind::kActorDone: {
         const Task& t = w_.tasks[e.a];
         if (tasks_[e.a].attempt != e.b) return;  // restarted elsewhere meanwhile
-        ++finished_;
-        last_finish_ = now_;
+        Finished();
         int32_t node = tasks_[e.a].node;
         std::vector<uint32_t>& actors = nodes_[node].actors;
         actors.erase(std::find(actors.begin(), actors.end(), e.a));
@@ -527,6 +525,13 @@ class Simulation {
           Push(now_ + report_period_, EventKind::kReport, 0, 0);
         return;
     }
+  }
+
+  // Utilisation counts up to the last finish, not the idle leases after it.
+  void Finished() {
+    ++finished_;
+    last_finish_ = now_;
+    area_at_last_finish_ = area_;
   }
 
   // Every raylet reports; every raylet and the GCS ask again about what waits.
@@ -605,8 +610,9 @@ class Simulation {
     SimResult out;
     out.makespan = last_finish_;
     out.resources = resource_names_;
+    area_at_last_finish_.resize(area_.size(), 0);
     for (size_t r = 0; r < area_.size(); ++r) {
-      out.utilization.push_back(last_finish_ > 0 ? area_[r] / last_finish_ : 0);
+      out.utilization.push_back(last_finish_ > 0 ? area_at_last_finish_[r] / last_finish_ : 0);
     }
     std::vector<float> waits;
     waits.reserve(tasks_.size());
@@ -660,7 +666,8 @@ class Simulation {
   std::vector<std::string> resource_names_;
   std::vector<double> alive_total_;
   std::vector<double> used_;
-  std::vector<double> area_;
+  std::vector<double> area_;  // integral of the fraction in use, per resource
+  std::vector<double> area_at_last_finish_;
 
   std::vector<SchedulingRequest> base_requests_;  // per demand class
   std::vector<std::vector<std::pair<size_t, double>>> class_amounts_;
