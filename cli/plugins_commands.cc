@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "rayk/host/plugin_loader.h"
+#include "sim/workload.h"
 
 extern char** environ;
 
@@ -22,6 +23,10 @@ namespace fs = std::filesystem;
 struct PluginsCommands::Options {
   CLI::App* test = nullptr;
   std::string test_file;
+  CLI::App* create = nullptr;
+  std::string kind;
+  std::string name;
+  std::string dir;
 };
 
 namespace {
@@ -160,6 +165,113 @@ int TestPlugin(const std::string& given) {
   return 0;
 }
 
+// my_policy -> MyPolicy
+std::string CamelCase(const std::string& name) {
+  std::string out;
+  bool upper = true;
+  for (char c : name) {
+    if (c == '_') {
+      upper = true;
+      continue;
+    }
+    out += upper ? static_cast<char>(std::toupper(static_cast<unsigned char>(c))) : c;
+    upper = false;
+  }
+  return out;
+}
+
+std::string ReplaceAll(std::string text, const std::string& from, const std::string& to) {
+  for (size_t at = text.find(from); at != std::string::npos; at = text.find(from, at + to.size())) {
+    text.replace(at, from.size(), to);
+  }
+  return text;
+}
+
+Result<std::string> ReadFile(const fs::path& path) {
+  std::ifstream in(path);
+  if (!in) return Status::NotFound("cannot read " + path.string());
+  std::string text;
+  std::getline(in, text, '\0');
+  return text;
+}
+
+Status WriteFile(const fs::path& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  if (!out) return Status::IoError("cannot write " + path.string());
+  return Status::Ok();
+}
+
+// The small workload the project's sim test replays: 8 nodes of 4 CPUs kept
+// about 80% busy, 2000 tasks.
+Status WriteSmallWorkload(const fs::path& path) {
+  sim::GenerateOptions options;
+  options.nodes = 8;
+  options.node_resources = R"({"CPU": 4})";
+  options.tasks = 2000;
+  options.arrival_rate = 17;
+  options.duration_mean = 1;
+  options.arg_bytes_mean = 1e6;
+  auto workload = sim::Generate(options);
+  if (!workload.ok()) return workload.status();
+  return sim::WriteTrace(*workload, path.string());
+}
+
+int NewProject(const std::string& kind, const std::string& name, const std::string& dir_given) {
+  if (kind != "scheduler") {
+    return Fail(
+        "rayk plugins new makes scheduler projects only, so far: rayk plugins new scheduler " +
+        (name.empty() ? std::string("NAME") : name));
+  }
+  bool valid = !name.empty() && std::islower(static_cast<unsigned char>(name[0]));
+  for (char c : name) {
+    valid = valid && (std::islower(static_cast<unsigned char>(c)) ||
+                      std::isdigit(static_cast<unsigned char>(c)) || c == '_');
+  }
+  if (!valid) {
+    return Fail("plugin name '" + name +
+                "' must start with a lowercase letter and hold only a-z, 0-9 and _ (it names the "
+                "file rayk_scheduler_NAME.so), e.g. fair_share");
+  }
+  const fs::path dir = fs::absolute(dir_given.empty() ? name : dir_given);
+  std::error_code ec;
+  if (fs::exists(dir, ec) && !(fs::is_directory(dir, ec) && fs::is_empty(dir, ec))) {
+    return Fail(dir.string() + " already exists and is not an empty folder; name a new one");
+  }
+  fs::path self = fs::read_symlink("/proc/self/exe", ec);
+  const fs::path templates =
+      self.parent_path().parent_path() / "share" / "rayk" / "plugin_template" / kind;
+  auto cmake = ReadFile(templates / "CMakeLists.txt.in");
+  auto readme = ReadFile(templates / "README.md.in");
+  auto policy = ReadFile(templates / "policy.cc");
+  for (const auto* file : {&cmake, &readme, &policy}) {
+    if (!file->ok()) {
+      return Fail("the plugin project template is missing (" + file->status().message() +
+                  "); reinstall rayk");
+    }
+  }
+  fs::create_directories(dir, ec);
+  if (ec) return Fail("cannot make the folder " + dir.string() + ": " + ec.message());
+  std::string source =
+      ReplaceAll(ReplaceAll(*policy, "least_loaded", name), "LeastLoaded", CamelCase(name));
+  for (Status st :
+       {WriteFile(dir / "CMakeLists.txt", ReplaceAll(*cmake, "@NAME@", name)),
+        WriteFile(dir / "README.md", ReplaceAll(*readme, "@NAME@", name)),
+        WriteFile(dir / (name + ".cc"), source), WriteSmallWorkload(dir / "workload.jsonl")}) {
+    if (!st.ok()) return Fail(st.message());
+  }
+  std::printf(
+      "wrote the scheduler plugin project '%s' in %s:\n"
+      "  %s.cc  CMakeLists.txt  README.md  workload.jsonl\n"
+      "build and test it:\n"
+      "  cmake -S %s -B %s/build -DCMAKE_PREFIX_PATH=%s\n"
+      "  cmake --build %s/build && ctest --test-dir %s/build --output-on-failure\n",
+      name.c_str(), dir.c_str(), name.c_str(), dir.c_str(), dir.c_str(),
+      self.parent_path().parent_path().c_str(), dir.c_str(), dir.c_str());
+  return 0;
+}
+
 }  // namespace
 
 PluginsCommands::PluginsCommands(CLI::App* plugins) : options_(std::make_shared<Options>()) {
@@ -167,11 +279,19 @@ PluginsCommands::PluginsCommands(CLI::App* plugins) : options_(std::make_shared<
   o.test = plugins->add_subcommand(
       "test", "run the conformance suite of a plugin's slot against a plugin file");
   o.test->add_option("PLUGIN", o.test_file, "the plugin's .so file")->required();
+  o.create = plugins->add_subcommand(
+      "new",
+      "write a buildable out-of-tree plugin project: the policy, CMakeLists.txt, a README "
+      "and tests");
+  o.create->add_option("KIND", o.kind, "the slot: scheduler")->required();
+  o.create->add_option("NAME", o.name, "the plugin's name, e.g. fair_share")->required();
+  o.create->add_option("DIR", o.dir, "the folder to write (default: ./NAME)");
 }
 
 std::optional<int> PluginsCommands::Run() {
   const Options& o = *options_;
   if (o.test->parsed()) return TestPlugin(o.test_file);
+  if (o.create->parsed()) return NewProject(o.kind, o.name, o.dir);
   return std::nullopt;
 }
 

@@ -25,8 +25,8 @@ std::string LastLine(std::string text) {
 }
 
 TEST(CliPluginsTest, AGoodPluginPassesEveryCase) {
-  auto result = RunRayk("plugins test " + std::string(RAYK_PLUGIN_OUTPUT_DIR) +
-                        "/rayk_scheduler_binpack.so");
+  auto result =
+      RunRayk("plugins test " + std::string(RAYK_PLUGIN_OUTPUT_DIR) + "/rayk_scheduler_binpack.so");
   ASSERT_EQ(result.exit_code, 0) << result.output;
   EXPECT_THAT(LastLine(result.output),
               ContainsRegex("scheduler plugin 'binpack' passed [1-9][0-9]* scheduler conformance "
@@ -56,7 +56,8 @@ TEST(CliPluginsTest, APluginThatCannotStartFailsEveryCase) {
   auto result = RunRayk("plugins test " + Fixture("throws"));
   EXPECT_NE(result.exit_code, 0);
   // Every case fails: a plugin that does not start passes nothing.
-  EXPECT_TRUE(std::regex_search(LastLine(result.output), std::regex("failed ([0-9]+) of \\1 scheduler")))
+  EXPECT_TRUE(
+      std::regex_search(LastLine(result.output), std::regex("failed ([0-9]+) of \\1 scheduler")))
       << result.output;
   EXPECT_THAT(LastLine(result.output), HasSubstr("backend unreachable"));
 }
@@ -64,13 +65,14 @@ TEST(CliPluginsTest, APluginThatCannotStartFailsEveryCase) {
 TEST(CliPluginsTest, TheInstallCarriesTheSuites) {
   testing::TempDir dir;
   std::string prefix = dir.path() + "/prefix";
-  auto install =
-      testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) + " --prefix " + prefix);
+  auto install = testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) +
+                                     " --prefix " + prefix);
   ASSERT_EQ(install.exit_code, 0) << install.output;
   auto result = testing::RunCommand(prefix + "/bin/rayk plugins test " + prefix +
                                     "/lib/rayk/plugins/rayk_scheduler_spread.so");
   ASSERT_EQ(result.exit_code, 0) << result.output;
-  EXPECT_THAT(result.output, HasSubstr(prefix + "/lib/rayk/conformance/scheduler_conformance_test"));
+  EXPECT_THAT(result.output,
+              HasSubstr(prefix + "/lib/rayk/conformance/scheduler_conformance_test"));
   EXPECT_THAT(LastLine(result.output), HasSubstr("passed"));
 }
 
