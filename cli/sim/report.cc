@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "cli_common.h"
 
@@ -160,6 +161,29 @@ Status WritePlot(const std::vector<PolicyRun>& runs, const std::string& path,
   std::string script = "set terminal " + terminal + "\nset output " + Quoted(path) +
                        "\nset multiplot layout 2,1\nset key outside right\nset grid\n"
                        "set xlabel 'simulated time (s)'\n";
+  // A policy that takes far longer than the others would squash their lines
+  // into a sliver: the axis then stops a little after the others end, and
+  // the title says who runs on.
+  std::vector<double> makespans;
+  for (const PolicyRun& run : runs) makespans.push_back(run.result.makespan);
+  std::sort(makespans.begin(), makespans.end());
+  const double median = makespans.empty() ? 0 : makespans[(makespans.size() - 1) / 2];
+  double shown = 0;
+  std::string beyond;
+  for (const PolicyRun& run : runs) {
+    if (run.result.makespan <= 2 * median) {
+      shown = std::max(shown, run.result.makespan);
+    } else {
+      beyond +=
+          (beyond.empty() ? "" : ", ") + run.policy + " to " + Fixed(run.result.makespan, 0) + " s";
+    }
+  }
+  double xmax = std::numeric_limits<double>::infinity();
+  if (!beyond.empty() && shown > 0) {
+    xmax = 1.2 * shown;
+    script += "set xrange [0:" + Fixed(xmax, 3) + "]\nset title " +
+              Quoted("(cut; runs on: " + beyond + ")") + "\n";
+  }
   std::string utilization_plot = "set ylabel '" + drawn + " in use (%)'\nset yrange [0:100]\nplot ";
   std::string queue_plot = "set ylabel 'queued tasks'\nset autoscale y\nplot ";
   for (size_t i = 0; i < runs.size(); ++i) {
@@ -169,10 +193,12 @@ Status WritePlot(const std::vector<PolicyRun>& runs, const std::string& path,
     std::ofstream out(data);
     // At most ~600 points per line keep the file small; the extremes of each
     // stretch would vanish with plain thinning, so each point is the mean.
-    const size_t step = std::max<size_t>(1, r.samples.size() / 600);
-    for (size_t s = 0; s < r.samples.size(); s += step) {
+    size_t visible = 0;
+    while (visible < r.samples.size() && r.samples[visible].time <= xmax) ++visible;
+    const size_t step = std::max<size_t>(1, visible / 600);
+    for (size_t s = 0; s < visible; s += step) {
       double used = 0, queued = 0, time = 0;
-      size_t n = std::min(step, r.samples.size() - s);
+      size_t n = std::min(step, visible - s);
       for (size_t k = s; k < s + n; ++k) {
         const Sample& sample = r.samples[k];
         if (column < sample.utilization.size()) used += sample.utilization[column];
