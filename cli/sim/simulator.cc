@@ -69,8 +69,21 @@ struct Lease {
 struct LeaseRequest {
   uint32_t owner_class = 0;
   SchedulingRequest request;
-  bool warned = false;  // counted as infeasible once
+  uint32_t spillbacks = 0;  // how often raylets forwarded it
+  bool warned = false;      // counted as infeasible once
 };
+
+// A slot of `items`: one given back to `free`, else a new one.
+template <typename T>
+uint32_t Allocate(std::vector<T>& items, std::vector<uint32_t>& free) {
+  if (free.empty()) {
+    items.emplace_back();
+    return static_cast<uint32_t>(items.size() - 1);
+  }
+  uint32_t id = free.back();
+  free.pop_back();
+  return id;
+}
 
 struct NodeState {
   ResourceSet available;  // the truth; the view has it as of the last report
@@ -294,7 +307,7 @@ class Simulation {
         return;
       }
     }
-    pending_spillbacks_[id] = spillbacks;
+    lr.spillbacks = spillbacks;
     nodes_[node].pending.push_back(id);
   }
 
@@ -303,7 +316,7 @@ class Simulation {
     if (nodes_[node].pending.empty() || !nodes_[node].alive) return;
     std::vector<uint32_t> waiting;
     waiting.swap(nodes_[node].pending);
-    for (uint32_t id : waiting) ScheduleLease(id, node, pending_spillbacks_[id]);
+    for (uint32_t id : waiting) ScheduleLease(id, node, requests_[id].spillbacks);
   }
 
   void Grant(uint32_t request_id, int32_t node) {
@@ -312,14 +325,7 @@ class Simulation {
     OwnerClass& c = owner_classes_[oc];
     --c.lease_requests;
     Take(node, c.demand_class, true);
-    uint32_t id;
-    if (!free_leases_.empty()) {
-      id = free_leases_.back();
-      free_leases_.pop_back();
-    } else {
-      id = static_cast<uint32_t>(leases_.size());
-      leases_.emplace_back();
-    }
+    uint32_t id = Allocate(leases_, free_leases_);
     Lease& lease = leases_[id];
     lease.owner_class = oc;
     lease.node = node;
@@ -410,15 +416,7 @@ class Simulation {
   }
 
   void RequestLease(uint32_t oc) {
-    uint32_t id;
-    if (!free_requests_.empty()) {
-      id = free_requests_.back();
-      free_requests_.pop_back();
-    } else {
-      id = static_cast<uint32_t>(requests_.size());
-      requests_.emplace_back();
-      pending_spillbacks_.push_back(0);
-    }
+    uint32_t id = Allocate(requests_, free_requests_);
     const OwnerClass& c = owner_classes_[oc];
     LeaseRequest& lr = requests_[id];
     lr.owner_class = oc;
@@ -677,7 +675,6 @@ class Simulation {
   std::vector<Lease> leases_;
   std::vector<uint32_t> free_leases_;
   std::vector<LeaseRequest> requests_;
-  std::vector<uint32_t> pending_spillbacks_;  // per request, while it waits
   std::vector<uint32_t> free_requests_;
   std::vector<uint32_t> gcs_pending_;
   std::vector<TaskState> tasks_;

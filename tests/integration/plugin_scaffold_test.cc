@@ -19,10 +19,11 @@ TEST(PluginScaffoldTest, TheProjectBuildsAndPassesItsTests) {
   testing::TempDir dir;
   const std::string prefix = dir.path() + "/prefix";
   const std::string project = dir.path() + "/fair_share";
-  auto install =
-      testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) + " --prefix " + prefix);
+  auto install = testing::RunCommand("cmake --install " + std::string(RAYK_BINARY_DIR) +
+                                     " --prefix " + prefix);
   ASSERT_EQ(install.exit_code, 0) << install.output;
-  auto scaffold = testing::RunCommand(prefix + "/bin/rayk plugins new scheduler fair_share " + project);
+  auto scaffold =
+      testing::RunCommand(prefix + "/bin/rayk plugins new scheduler fair_share " + project);
   ASSERT_EQ(scaffold.exit_code, 0) << scaffold.output;
   for (const char* file : {"CMakeLists.txt", "README.md", "fair_share.cc", "workload.jsonl"}) {
     EXPECT_TRUE(std::filesystem::exists(project + "/" + file)) << file;
