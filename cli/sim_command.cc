@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <iostream>
 #include <sstream>
 
@@ -26,6 +27,7 @@ struct SimCommand::Options {
   std::string plot;
   std::string plot_resource = "CPU";
   std::string write_trace;
+  std::string write_placements;
   double bandwidth = 1.25e9;
 };
 
@@ -199,10 +201,28 @@ std::optional<int> SimCommand::Run() {
   options.seed = o.generator.seed;
   std::vector<sim::PolicyRun> runs;
   for (const std::string& name : names) {
-    auto scheduler = CreateScheduler(loader, *config, name, o.generator.seed);
-    if (!scheduler.ok()) return Fail("--scheduler " + name + ": " + scheduler.status().message());
     if (!json) std::fprintf(stderr, "simulating %s ...\n", name.c_str());
-    runs.push_back({name, sim::Simulate(*workload, **scheduler, options)});
+    auto result = sim::Simulate(
+        *workload, [&] { return CreateScheduler(loader, *config, name, o.generator.seed); },
+        options);
+    if (!result.ok()) return Fail("--scheduler " + name + ": " + result.status().message());
+    runs.push_back({name, std::move(*result)});
+  }
+  if (!o.write_placements.empty()) {
+    std::ofstream out(o.write_placements);
+    for (const sim::PolicyRun& run : runs) {
+      for (size_t i = 0; i < run.result.placements.size(); ++i) {
+        int32_t node = run.result.placements[i];
+        out << nlohmann::json{{"policy", run.policy},
+                              {"task", i},
+                              {"node",
+                               node < 0 ? nullptr : nlohmann::json(workload->nodes[node].name)}}
+                   .dump()
+            << "\n";
+      }
+    }
+    out.flush();
+    if (!out) return Fail("cannot write the placements to " + o.write_placements);
   }
   if (json) {
     nlohmann::json out = sim::ComparisonJson(runs);

@@ -104,8 +104,10 @@ struct TaskState {
 
 class Simulation {
  public:
-  Simulation(const Workload& w, Scheduler& scheduler, const SimOptions& options)
-      : w_(w), scheduler_(scheduler), options_(options), tasks_(w.tasks.size()) {
+  // `schedulers`: one per node, then the GCS's.
+  Simulation(const Workload& w, std::vector<std::shared_ptr<Scheduler>> schedulers,
+             const SimOptions& options)
+      : w_(w), schedulers_(std::move(schedulers)), options_(options), tasks_(w.tasks.size()) {
     BuildNodes();
     for (const DemandClass& c : w_.classes) {
       SchedulingRequest r;
@@ -167,7 +169,7 @@ class Simulation {
     nodes_.resize(w_.nodes.size());
     std::vector<size_t> order(w_.nodes.size());
     for (size_t i = 0; i < w_.nodes.size(); ++i) {
-      ids_.push_back(MakeNodeId(options_.seed, i));
+      ids_.push_back(w_.nodes[i].id.IsNil() ? MakeNodeId(options_.seed, i) : w_.nodes[i].id);
       index_of_[ids_[i]] = static_cast<int32_t>(i);
       order[i] = i;
     }
@@ -225,10 +227,12 @@ class Simulation {
 
   // ------------------------------------------------------------ asking the plugin
 
-  SchedulingDecision Ask(const SchedulingRequest& request, const ClusterView& view) {
+  // `asker`: the node whose raylet asks, or -1 for the GCS.
+  SchedulingDecision Ask(const SchedulingRequest& request, const ClusterView& view, int32_t asker) {
     ++scheduler_calls_;
+    Scheduler& scheduler = *schedulers_[asker < 0 ? nodes_.size() : static_cast<size_t>(asker)];
     Clock::time_point start = Clock::now();
-    SchedulingDecision d = scheduler_.Schedule(request, view);
+    SchedulingDecision d = scheduler.Schedule(request, view);
     decision_time_ += Clock::now() - start;
     return d;
   }
@@ -252,7 +256,7 @@ class Simulation {
     self.queue_length = static_cast<uint32_t>(nodes_[node].pending.size());
     std::swap(view_.nodes[0], view_.nodes[p]);
     view_.local_node = ids_[node];
-    SchedulingDecision d = Ask(request, view_);
+    SchedulingDecision d = Ask(request, view_, node);
     std::swap(view_.nodes[0], view_.nodes[p]);
     self.available = std::move(reported);
     self.queue_length = reported_queue;
@@ -264,7 +268,7 @@ class Simulation {
     local_view_.nodes[0] = Exact(node);
     local_view_.local_node = ids_[node];
     local_view_.version = view_.version;
-    return Ask(request, local_view_);
+    return Ask(request, local_view_, node);
   }
 
   // The node a decision names, or -1 (a bad decision) when it is not an alive
@@ -438,6 +442,7 @@ class Simulation {
     lease.task = task;
     const Task& t = w_.tasks[task];
     tasks_[task].wait = static_cast<float>(now_ - t.arrival);
+    tasks_[task].node = lease.node;
     double pull = 0;
     for (uint32_t i = 0; i < t.arg_count; ++i) {
       const Argument& arg = w_.args[t.first_arg + i];
@@ -465,7 +470,7 @@ class Simulation {
     view_.local_node = NodeId::Nil();
     for (uint32_t task : waiting) {
       const Task& t = w_.tasks[task];
-      SchedulingDecision d = Ask(base_requests_[t.demand_class], view_);
+      SchedulingDecision d = Ask(base_requests_[t.demand_class], view_, -1);
       if (d.kind == Kind::kNode) {
         int32_t node = Target(d);
         // The view may be stale: the raylet then makes it wait, here until a report.
@@ -639,11 +644,12 @@ class Simulation {
     out.decision_seconds = Seconds(decision_time_);
     out.wall_seconds = wall;
     out.samples = std::move(samples_);
+    for (const TaskState& t : tasks_) out.placements.push_back(t.node);
     return out;
   }
 
   const Workload& w_;
-  Scheduler& scheduler_;
+  std::vector<std::shared_ptr<Scheduler>> schedulers_;  // per node, then the GCS's
   const SimOptions options_;
   const double report_period_ = std::chrono::duration<double>(kReportPeriod).count();
   const double idle_time_ = std::chrono::duration<double>(kLeaseIdleTime).count();
@@ -687,8 +693,15 @@ class Simulation {
 
 }  // namespace
 
-SimResult Simulate(const Workload& workload, Scheduler& scheduler, const SimOptions& options) {
-  return Simulation(workload, scheduler, options).Run();
+Result<SimResult> Simulate(const Workload& workload, const SchedulerFactory& factory,
+                           const SimOptions& options) {
+  std::vector<std::shared_ptr<Scheduler>> schedulers;
+  for (size_t i = 0; i <= workload.nodes.size(); ++i) {
+    auto created = factory();
+    if (!created.ok()) return created.status();
+    schedulers.push_back(std::move(*created));
+  }
+  return Simulation(workload, std::move(schedulers), options).Run();
 }
 
 }  // namespace rayk::sim

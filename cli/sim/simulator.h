@@ -34,6 +34,8 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -44,7 +46,7 @@ namespace rayk::sim {
 
 struct SimOptions {
   double bandwidth = 1.25e9;  // bytes per second for pulling arguments (10 Gbit/s)
-  uint64_t seed = 1;          // derives the node ids, so ties break the same way each run
+  uint64_t seed = 1;  // derives the node ids the trace does not give, so ties break alike each run
 };
 
 // One point of the time series the plot draws.
@@ -67,14 +69,22 @@ struct SimResult {
   uint64_t lease_requests = 0;         // requests that reached a raylet (and actor placements)
   uint64_t scheduler_calls = 0;        // Schedule() calls, forwarded requests ask twice
   uint64_t spillbacks = 0;
-  uint64_t bad_decisions = 0;   // a node that was not in the view or could not fit the demand
-  uint64_t bytes_moved = 0;     // argument bytes pulled from another node
-  double decision_seconds = 0;  // wall time inside Schedule()
-  double wall_seconds = 0;      // wall time of the whole simulation
-  std::vector<Sample> samples;  // every kReportPeriod of simulated time
+  uint64_t bad_decisions = 0;       // a node that was not in the view or could not fit the demand
+  uint64_t bytes_moved = 0;         // argument bytes pulled from another node
+  double decision_seconds = 0;      // wall time inside Schedule()
+  double wall_seconds = 0;          // wall time of the whole simulation
+  std::vector<Sample> samples;      // every kReportPeriod of simulated time
+  std::vector<int32_t> placements;  // per task of the workload: the node it last started on, or -1
 };
 
-// Runs `workload` with `scheduler` making every decision.
-SimResult Simulate(const Workload& workload, Scheduler& scheduler, const SimOptions& options);
+// Makes one scheduler instance, as a raylet or the GCS creates its own.
+using SchedulerFactory = std::function<Result<std::shared_ptr<Scheduler>>()>;
+
+// Runs `workload` with schedulers from `factory` making every decision: one
+// instance per raylet and one for the GCS, as in a cluster, so that state a
+// policy keeps (a SPREAD cursor, a random generator) is per process there too.
+// Fails only when the factory does.
+Result<SimResult> Simulate(const Workload& workload, const SchedulerFactory& factory,
+                           const SimOptions& options);
 
 }  // namespace rayk::sim

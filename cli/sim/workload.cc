@@ -7,6 +7,7 @@
 #include <random>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace rayk::sim {
 
@@ -121,7 +122,9 @@ class LineReader {
   }
 
   Status ReadNode(const json& line) {
-    if (Status st = OnlyKeys(line, {"type", "name", "resources", "labels"}); !st.ok()) return st;
+    if (Status st = OnlyKeys(line, {"type", "name", "id", "resources", "labels"}); !st.ok()) {
+      return st;
+    }
     NodeSpec node;
     auto name = line.find("name");
     if (name == line.end() || !name->is_string() || name->get<std::string>().empty()) {
@@ -129,6 +132,11 @@ class LineReader {
     }
     node.name = *name;
     if (node_index_.count(node.name)) return Bad("node '" + node.name + "' is declared twice");
+    if (auto id = line.find("id"); id != line.end()) {
+      node.id = id->is_string() ? NodeId::FromHex(id->get<std::string>()) : NodeId::Nil();
+      if (node.id.IsNil()) return Bad("node: 'id' must be a node id of 32 hex digits");
+      if (!ids_.insert(node.id).second) return Bad("node id " + node.id.Hex() + " is given twice");
+    }
     if (Status st = Resources(line, true, &node.resources); !st.ok()) return st;
     if (Status st = Labels(line, "labels", &node.labels); !st.ok()) return st;
     node_index_[node.name] = static_cast<int32_t>(workload_.nodes.size());
@@ -205,6 +213,7 @@ class LineReader {
 
   Workload& workload_;
   std::unordered_map<std::string, int32_t>& node_index_;
+  std::unordered_set<NodeId> ids_;
 };
 
 // The JSON of a demand class's placement fields, for WriteTrace.
@@ -270,6 +279,7 @@ Status WriteTrace(const Workload& w, const std::string& path) {
     json line = {
         {"type", "node"}, {"name", node.name}, {"resources", json::parse(node.resources.ToJson())}};
     if (!node.labels.empty()) line["labels"] = node.labels;
+    if (!node.id.IsNil()) line["id"] = node.id.Hex();
     out << line.dump() << "\n";
   }
   std::vector<json> resources;
@@ -333,7 +343,7 @@ Result<Workload> Generate(const GenerateOptions& o) {
   }
   Workload w;
   for (int i = 0; i < o.nodes; ++i)
-    w.nodes.push_back({"n" + std::to_string(i), *node_resources, {}});
+    w.nodes.push_back({"n" + std::to_string(i), NodeId::Nil(), *node_resources, {}});
   std::mt19937_64 rng(o.seed);
   std::exponential_distribution<double> gap(o.arrival_rate);
   std::discrete_distribution<size_t> pick_demand(weights.begin(), weights.end());

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include "rayk/ids.h"
 #include "rayk/node.h"
 #include "rayk/resources.h"
 #include "rayk/status.h"
@@ -23,6 +24,7 @@ namespace rayk::sim {
 
 struct NodeSpec {
   std::string name;  // as the trace names it, for affinity and argument locations
+  NodeId id;         // a real node's id (32 hex digits in the trace); Nil: one is made up
   ResourceSet resources;
   std::map<std::string, std::string> labels;
 };
