@@ -105,6 +105,9 @@ SimCommand::SimCommand(CLI::App* app, std::string* format) : options_(std::make_
       ->add_option("--bandwidth", o.bandwidth,
                    "bytes per second for pulling arguments between nodes")
       ->capture_default_str();
+  o.command->add_option("--write-placements", o.write_placements,
+                        "write where each task started, per policy, as JSON lines "
+                        "{\"policy\", \"task\", \"node\"}");
   sim::GenerateOptions& g = o.generator;
   const char* gen = "Generator (--generate)";
   o.command
