@@ -56,9 +56,9 @@ std::map<std::string, int> InTheSimulator(const testing::DevCluster& cluster,
     trace += "{\"type\": \"task\", \"time\": 0, \"duration\": 3, \"resources\": {\"CPU\": 1}}\n";
   }
   std::string placements = dir.path() + "/placements-" + policy + ".jsonl";
-  auto result = testing::RunRayk("sim " + dir.Write("trace-" + policy + ".jsonl", trace) +
-                                 " --scheduler " + policy + " --seed 7 --format json" +
-                                 " --write-placements " + placements);
+  auto result =
+      testing::RunRayk("sim " + dir.Write("trace-" + policy + ".jsonl", trace) + " --scheduler " +
+                       policy + " --seed 7 --format json" + " --write-placements " + placements);
   EXPECT_EQ(result.exit_code, 0) << result.output;
   std::map<std::string, int> counts;
   std::ifstream in(placements);
@@ -78,8 +78,8 @@ TEST_P(SimFidelityTest, PlacementsAgreeWithADevCluster) {
   options.nodes = 3;
   options.cpus_per_node = 4;
   // The same seed as the simulation's, for the policies that draw at random.
-  options.extra_args = "--set scheduler.plugin=" + GetParam() + " --set scheduler." + GetParam() +
-                       ".seed=7";
+  options.extra_args =
+      "--set scheduler.plugin=" + GetParam() + " --set scheduler." + GetParam() + ".seed=7";
   if (GetParam() == "spread") options.extra_args = "--set scheduler.plugin=spread";
   if (GetParam() == "binpack") options.extra_args = "--set scheduler.plugin=binpack";
   testing::DevCluster cluster(options);
