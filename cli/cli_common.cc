@@ -62,7 +62,19 @@ void CheckConfigOrFail(const std::string& config_file, const std::vector<std::st
     auto settings =
         PluginLoader::ValidateSettings(*info, config->Table(kind, info->name), config->source());
     if (!settings.ok()) Fail(settings.status().message());
+    if (Status st = CheckPluginStarts(loader, *config, kind); !st.ok()) Fail(st.message());
   }
+}
+
+Status CheckPluginStarts(const PluginLoader& loader, const Config& config, PluginKind kind) {
+  if (kind != PluginKind::kScheduler) return Status::Ok();
+  PluginContext context;
+  context.role = ProcessRole::kTool;
+  context.config_file = config.source();
+  auto created = loader.CreateFromConfig(kind, config, context);
+  if (!created.ok())
+    return Status::InvalidArgument(config.source() + ": " + created.status().message());
+  return Status::Ok();
 }
 
 std::vector<std::string> ConfigArgs(const std::string& config_file,

@@ -22,6 +22,8 @@
 
 #include "common/port_range.h"
 #include "gcs/gcs_client.h"
+#include "rayk/host/config.h"
+#include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
 #include "rayk/resources.h"
 #include "rpc/protocol.h"
@@ -50,6 +52,14 @@ std::map<std::string, std::string> ParseLabels(const std::string& json,
 // overrides, so that a bad configuration fails the command the user typed
 // rather than a daemon whose log they would have to read.
 void CheckConfigOrFail(const std::string& config_file, const std::vector<std::string>& sets);
+
+// Runs the checks a plugin makes of its own settings beyond what its
+// SettingSpec declares (a range that depends on another key, say), which run
+// when it is created: creates the selected scheduler once and drops it. Only
+// the scheduler: by its slot's contract it holds no state outside itself,
+// whereas creating a store, transport or GCS store would map memory, bind
+// sockets or open files. Errors name the config file.
+Status CheckPluginStarts(const PluginLoader& loader, const Config& config, PluginKind kind);
 
 // The --config/--set arguments that hand the same configuration to a daemon
 // (the file made absolute, as daemons outlive the current directory).

@@ -7,11 +7,14 @@
 #include <string>
 #include <vector>
 
+#include "cli_common.h"
 #include "cluster_commands.h"
 #include "dev_commands.h"
 #include "microbenchmark_command.h"
+#include "plugins_commands.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
+#include "sim_command.h"
 
 namespace {
 
@@ -178,6 +181,9 @@ int ConfigCheck(const Config& config, bool json) {
     auto settings =
         PluginLoader::ValidateSettings(*info, config.Table(kind, info->name), config.source());
     if (!settings.ok()) Fail(settings.status().message());
+    if (rayk::Status st = rayk::cli::CheckPluginStarts(loader, config, kind); !st.ok()) {
+      Fail(st.message());
+    }
     const char* slot_name = rayk::PluginKindName(kind);
     text += std::string("\n[") + slot_name + "]\nplugin = \"" + info->name + "\"  # " + info->path +
             "\n";
@@ -223,6 +229,7 @@ int main(int argc, char** argv) {
   info->add_option("NAME", info_name, "plugin name")->required();
   options.AddTo(info);
   add_format(info);
+  rayk::cli::PluginsCommands plugin_commands(plugins);
 
   CLI::App* config = app.add_subcommand("config", "inspect configuration files");
   config->require_subcommand(1);
@@ -238,12 +245,15 @@ int main(int argc, char** argv) {
   rayk::cli::ClusterCommands cluster(&app, &format);
   rayk::cli::DevCommands dev(&app, &format);
   rayk::cli::MicrobenchmarkCommand microbenchmark(&app, &format);
+  rayk::cli::SimCommand sim(&app, &format);
 
   CLI11_PARSE(app, argc, argv);
   const bool json = format == "json";
   if (auto code = cluster.Run()) return *code;
   if (auto code = dev.Run()) return *code;
   if (auto code = microbenchmark.Run()) return *code;
+  if (auto code = sim.Run()) return *code;
+  if (auto code = plugin_commands.Run()) return *code;
   if (list->parsed()) return PluginsList(options.Load(), json);
   if (info->parsed()) return PluginsInfo(options.Load(), info_name, json);
   if (check->parsed()) return ConfigCheck(options.Load(check_file), json);

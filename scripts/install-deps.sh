@@ -11,6 +11,7 @@ packages=(
   iproute2  # ip netns, for the multi-host tests
   clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer is clang's (libclang_rt.fuzzer, in libclang-rt-14-dev)
+  gnuplot-nox  # `rayk sim --plot`: draws utilisation and queue length over time per policy
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -1,8 +1,9 @@
 // `least_loaded`: run each request on the node with the most of one resource
 // free (CPU unless configured), breaking ties by the shorter queue.
 //
-// A complete scheduler plugin, and the worked example of
-// docs/scheduler-plugins.md: one header, one class, one registration macro.
+// A complete scheduler plugin: one header, one class, one registration macro.
+// It is the worked example of rayk's docs/scheduler-plugins.md, and the
+// policy `rayk plugins new scheduler NAME` starts a project from.
 // The rules every policy shares (liveness, label selectors, node affinity,
 // wait vs infeasible, SPREAD) come from the helpers; the class only ranks.
 #include <rayk/plugin/scheduling_util.h>

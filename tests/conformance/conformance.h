@@ -1,10 +1,15 @@
 // Helpers for the conformance suites: every plugin of a slot found on the
-// plugin search path (the build tree, plus $RAYK_PLUGIN_PATH, so a user's own
-// plugin is tested by setting that variable) runs the same cases.
+// plugin search path (the build tree, plus $RAYK_PLUGIN_PATH) runs the same
+// cases; or exactly the one plugin file $RAYK_CONFORMANCE_PLUGIN names, which
+// is how `rayk plugins test FILE` runs an installed suite against a user's
+// plugin. A suite with no plugin to run fails (gtest reports the suite as
+// uninstantiated), and a plugin that does not load fails every case: a
+// conformance run that checked nothing never passes.
 #pragma once
 
 #include <gtest/gtest.h>
 
+#include <cstdlib>
 #include <memory>
 #include <string>
 #include <vector>
@@ -13,8 +18,15 @@
 
 namespace rayk::testing {
 
-// Names of every plugin of `kind` on the search path.
+// The environment variable naming the one plugin file a suite runs against.
+inline constexpr char kConformancePluginEnv[] = "RAYK_CONFORMANCE_PLUGIN";
+
+// The plugin file $RAYK_CONFORMANCE_PLUGIN names, else the names of every
+// plugin of `kind` on the search path.
 inline std::vector<std::string> PluginsOfKind(PluginKind kind) {
+  if (const char* only = std::getenv(kConformancePluginEnv); only != nullptr && *only != '\0') {
+    return {only};
+  }
   PluginLoader loader;
   std::vector<std::string> names;
   for (const PluginInfo& info : loader.List()) {

@@ -267,7 +267,6 @@ TEST_P(GcsConformance, ConcurrentWritersAndReaders) {
   }
 }
 
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(GcsConformance);
 INSTANTIATE_TEST_SUITE_P(AllGcsStores, GcsConformance,
                          ::testing::ValuesIn(testing::PluginsOfKind(PluginKind::kGcs)),
                          testing::ParamName);

@@ -443,7 +443,6 @@ TEST_P(SchedulerConformance, GroupWithAnImpossibleBundleIsInfeasible) {
   }
 }
 
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(SchedulerConformance);
 INSTANTIATE_TEST_SUITE_P(AllSchedulers, SchedulerConformance,
                          ::testing::ValuesIn(testing::PluginsOfKind(PluginKind::kScheduler)),
                          testing::ParamName);

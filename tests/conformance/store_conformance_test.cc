@@ -541,7 +541,6 @@ TEST_P(StoreConformance, ListShowsTheLargestObjectsFirst) {
   EXPECT_EQ(all[3].id, small);
 }
 
-GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(StoreConformance);
 INSTANTIATE_TEST_SUITE_P(AllStores, StoreConformance,
                          ::testing::ValuesIn(testing::PluginsOfKind(PluginKind::kStore)),
                          testing::ParamName);

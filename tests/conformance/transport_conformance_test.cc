@@ -53,13 +53,13 @@ PluginContext Member() {
 // zmq without authentication, for raw ZeroMQ peers.
 const RawSettingTable kNoAuth = {{"auth", RawSetting{false, 0}}};
 
-// A test parameter is "<plugin>" or "<plugin>/<flavor>".
+// A test parameter is "<plugin>" or "<plugin>#<flavor>".
 std::vector<std::string> TransportCases() {
   std::vector<std::string> cases;
   for (const std::string& name : ::rayk::testing::PluginsOfKind(PluginKind::kTransport)) {
     if (name == "zmq") {
-      cases.push_back("zmq/tcp");
-      cases.push_back("zmq/ipc");
+      cases.push_back("zmq#tcp");
+      cases.push_back("zmq#ipc");
     } else {
       cases.push_back(name);
     }
@@ -153,9 +153,10 @@ class TransportTest : public ::testing::TestWithParam<std::string> {
  protected:
   void SetUp() override {
     const std::string& param = GetParam();
-    size_t slash = param.find('/');
-    plugin_ = param.substr(0, slash);
-    flavor_ = slash == std::string::npos ? "" : param.substr(slash + 1);
+    // "zmq#tcp": a plugin and its flavour ('#', as a plugin file's path has slashes).
+    size_t mark = param.rfind('#');
+    plugin_ = param.substr(0, mark);
+    flavor_ = mark == std::string::npos ? "" : param.substr(mark + 1);
     transport_ = CreatePlugin<Transport>(plugin_, {}, Member());
     ASSERT_NE(transport_, nullptr);
   }

@@ -175,6 +175,30 @@ TEST_F(CliConfigTest, SetOverridesAreCheckedToo) {
                                        "out of range"));
 }
 
+TEST_F(CliConfigTest, ThePluginsOwnChecksRun) {
+  // The plugin refuses a negative seed when it is created, beyond what its
+  // SettingSpec says: config check shows its message, as a cluster would.
+  ExpectCheckFails("[scheduler]\nplugin = \"" + Fixture("validating") +
+                       "\"\n[scheduler.validating]\nseed = -5\n",
+                   "seed = -5 is negative; use 0 to seed from the clock, or a positive seed");
+  std::string good = dir_.Write("good.toml", "[scheduler]\nplugin = \"" + Fixture("validating") +
+                                                 "\"\n[scheduler.validating]\nseed = 5\n");
+  auto result = RunRayk("config check " + good);
+  EXPECT_EQ(result.exit_code, 0) << result.output;
+  EXPECT_THAT(result.output, HasSubstr("configuration OK"));
+}
+
+TEST_F(CliConfigTest, DevUpRefusesWhatThePluginRefuses) {
+  // Before it starts anything, so no supervisor retries a config that cannot work.
+  std::string file = dir_.Write("plugins.toml", "[scheduler]\nplugin = \"" + Fixture("validating") +
+                                                    "\"\n[scheduler.validating]\nseed = -5\n");
+  auto result = testing::RunCommand("RAYK_SESSION_ROOT=" + dir_.path() + " " + RAYK_CLI_PATH +
+                                    " dev up --nodes 1 --config " + file);
+  EXPECT_NE(result.exit_code, 0);
+  EXPECT_THAT(result.output, HasSubstr("seed = -5 is negative"));
+  EXPECT_EQ(testing::CountLines(result.output), 1) << result.output;
+}
+
 TEST_F(CliConfigTest, RelativePluginPathRunsNothing) {
   // The report's file: a relative path up to / and down to a library whose
   // constructor writes a marker. The loader must refuse it before dlopen.

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <vector>
 
+#include "common/lease_policy.h"
 #include "rayk/internal/runtime.h"
 
 namespace rayk {
@@ -16,11 +17,6 @@ using internal::ErrorInfo;
 using protocol::LeaseReply;
 using protocol::MessageType;
 
-// A leased worker with nothing to do is kept this long in case more tasks of
-// its class come (a loop of sync calls), then returned for others to use.
-constexpr auto kLeaseIdleTime = std::chrono::milliseconds(20);
-// How many lease requests one scheduling class may have outstanding.
-constexpr int kMaxLeaseRequests = 8;
 // Tasks shorter than this (on average) are pipelined, kPipelineDepth deep.
 constexpr double kShortTaskMicros = 1000;
 constexpr size_t kPipelineDepth = 4;

@@ -167,24 +167,28 @@ std::vector<PluginInfo> PluginLoader::List(std::vector<std::string>* errors) con
   return found;
 }
 
+Result<PluginInfo> PluginLoader::InspectFile(const std::string& path, const std::string& slot) {
+  // A relative path would load whatever the current folder holds.
+  if (!fs::path(path).is_absolute()) {
+    return Status::InvalidArgument(
+        (slot.empty() ? "plugin file" : "[" + slot + "] plugin =") + " \"" + path +
+        "\" is a relative path; name an installed plugin (rayk plugins list), or give the "
+        "absolute path of its .so, or add its folder to plugin_path and use its name");
+  }
+  std::error_code ec;
+  if (!fs::exists(path, ec)) {
+    return Status::NotFound("plugin file " + path + (slot.empty() ? "" : " for [" + slot + "]") +
+                            " does not exist; fix the path or name an installed plugin (rayk "
+                            "plugins list)");
+  }
+  return Inspect(path);
+}
+
 Result<PluginInfo> PluginLoader::Find(PluginKind kind, const std::string& name_or_path) const {
   const std::string slot = PluginKindName(kind);
   std::optional<PluginInfo> info;
   if (IsPath(name_or_path)) {
-    // A relative path would load whatever the current folder holds.
-    if (!fs::path(name_or_path).is_absolute()) {
-      return Status::InvalidArgument(
-          "[" + slot + "] plugin = \"" + name_or_path +
-          "\" is a relative path; name an installed plugin (rayk plugins list), or give the "
-          "absolute path of its .so, or add its folder to plugin_path and use its name");
-    }
-    std::error_code ec;
-    if (!fs::exists(name_or_path, ec)) {
-      return Status::NotFound(
-          "plugin file " + name_or_path + " for [" + slot +
-          "] does not exist; fix the path or name an installed plugin (rayk plugins list)");
-    }
-    auto inspected = Inspect(name_or_path);
+    auto inspected = InspectFile(name_or_path, slot);
     if (!inspected.ok()) return inspected.status();
     info = std::move(*inspected);
   } else {

@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "common/lease_policy.h"
 #include "process/session.h"
 #include "rayk/plugin/scheduling_util.h"
 
@@ -16,12 +17,9 @@ namespace {
 
 using protocol::MessageType;
 
-constexpr auto kReportPeriod = std::chrono::milliseconds(100);
 // A job whose workers die this many times in a row before registering cannot
 // start workers (its library does not load, say): its leases fail.
 constexpr int kMaxFailedStarts = 3;
-// How many times one lease request may be forwarded between raylets.
-constexpr uint32_t kMaxSpillbacks = 4;
 constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
 
 }  // namespace

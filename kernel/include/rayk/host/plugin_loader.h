@@ -58,6 +58,11 @@ class PluginLoader {
   // kind and name wins); libraries that fail the checks go to `errors`.
   std::vector<PluginInfo> List(std::vector<std::string>* errors = nullptr) const;
 
+  // Checks (but does not create) the plugin library at `path`, of whatever
+  // kind it declares. `slot` names the slot asking, for errors ("[scheduler]");
+  // empty when any kind will do.
+  static Result<PluginInfo> InspectFile(const std::string& path, const std::string& slot = "");
+
   // Finds and checks (but does not create) the plugin for `kind` named by
   // `name_or_path`.
   Result<PluginInfo> Find(PluginKind kind, const std::string& name_or_path) const;
