@@ -141,6 +141,10 @@ inline JobReply Sample() {
   return {true, SampleJob()};
 }
 template <>
+inline WorkerLife Sample() {
+  return {"tcp://127.0.0.1:7009", true, "worker pid 13 killed by signal 9"};
+}
+template <>
 inline ReturnWorker Sample() {
   return {11, true};
 }

@@ -102,7 +102,7 @@ TEST_F(HungWorkerTest, AHungRunIsKilledAndRetriedWithinItsRetries) {
   EXPECT_EQ(*rayk::Get(ref, std::chrono::seconds(120)), 42);
   pid_t first = WaitForRun(markers.path(), 0);
   EXPECT_TRUE(std::filesystem::exists(markers.path() + "/run2"));  // third run answered
-  EXPECT_TRUE(EndsSoon(first));  // killed
+  EXPECT_TRUE(EndsSoon(first));                                    // killed
 }
 
 TEST_F(HungWorkerTest, TimeoutWithNoRetriesLeftThrowsTaskTimedOutError) {

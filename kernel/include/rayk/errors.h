@@ -62,6 +62,14 @@ class ObjectLostError : public RaykError {
   using RaykError::RaykError;
 };
 
+// The object's owner (the process that created it with Put or submitted the
+// task that made it) died, so its value is gone with it; what() names the
+// owner and how it died. As Ray's OwnerDiedError, it is an ObjectLostError.
+class OwnerDiedError : public ObjectLostError {
+ public:
+  using ObjectLostError::ObjectLostError;
+};
+
 // Anything else the runtime reports (not initialized, cannot reach the
 // cluster, a function that is not registered, arguments that do not decode).
 class RuntimeError : public RaykError {

@@ -44,6 +44,8 @@ void ThrowError(const ErrorInfo& error) {
       throw ObjectStoreFullError(WithWhere(error));
     case ErrorInfo::Kind::kTaskTimedOut:
       throw TaskTimedOutError(WithWhere(error));
+    case ErrorInfo::Kind::kOwnerDied:
+      throw OwnerDiedError(WithWhere(error));
     case ErrorInfo::Kind::kRuntime:
       break;
   }

@@ -36,6 +36,7 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,
     while (!self->context_.stopping) {
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       self->task_submitter_.ReturnIdleLeases();
+      self->references_.RecheckFetchedOwners();
       self->actor_submitter_.HandleDeferredActorInfos();
     }
   });
@@ -108,6 +109,7 @@ CoreWorker::~CoreWorker() {
   context_.stopping = true;
   if (reaper_.joinable()) reaper_.join();
   task_submitter_.ReturnAllLeases();
+  references_.StopWatchingOwners();
   if (context_.options.is_driver && context_.gcs && context_.raylet) {
     protocol::FinishJob finish{context_.options.job_id};
     (void)context_.gcs->CallSync(protocol::Encode(MessageType::kFinishJob, finish),

@@ -189,11 +189,16 @@ void ReferenceCounter::FetchLocked(const ObjectId& id, Actions& actions) {
         actions);
     return;
   }
+  if (auto dead = dead_owners_.find(entry.owner_address); dead != dead_owners_.end()) {
+    SetValueLocked(id, OwnerDiedValue(id, dead->first, dead->second), actions);
+    return;
+  }
   entry.fetching = true;
   actions.push_back([this, id, owner = entry.owner_address] { Fetch(id, owner); });
 }
 
 void ReferenceCounter::Fetch(const ObjectId& id, const std::string& owner) {
+  WatchOwner(owner);
   auto channel = context_.peers.Get(owner);
   if (!channel.ok()) {
     Resolve(id, ErrorValue(ErrorInfo::Kind::kObjectLost, channel.status().message()), {});
@@ -230,6 +235,104 @@ void ReferenceCounter::OnFetchReply(const ObjectId& id, const std::string& owner
     Resolve(id, InStoreMark(), body->location);
   } else {
     Resolve(id, ValueOf(std::move(body->value)), {});
+  }
+}
+
+internal::ObjectValue ReferenceCounter::OwnerDiedValue(const ObjectId& id, const std::string& owner,
+                                                       const std::string& cause) {
+  return ErrorValue(ErrorInfo::Kind::kOwnerDied, "object " + id.Hex() + " is lost: its owner at " +
+                                                     owner + " died (" + cause + ")");
+}
+
+void ReferenceCounter::WatchOwner(const std::string& owner) {
+  bool subscribe = false;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    if (context_.stopping || !context_.gcs || !watched_owners_.insert(owner).second) return;
+    subscribe = !watching_owner_deaths_;
+    watching_owner_deaths_ = true;
+  }
+  if (subscribe) SubscribeToOwnerDeaths();
+  // Asked after subscribing: a death is either published to this process or
+  // already in the GCS's record (or, should the publication be lost while the
+  // subscription connects, found by RecheckFetchedOwners).
+  AskWhetherOwnerDied(owner);
+}
+
+void ReferenceCounter::RecheckFetchedOwners() {
+  std::unordered_set<std::string> owners;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto now = std::chrono::steady_clock::now();
+    if (now < next_owner_recheck_ || watched_owners_.empty()) return;
+    next_owner_recheck_ = now + std::chrono::seconds(1);
+    for (const auto& [id, entry] : objects_) {
+      if (entry.fetching && !entry.value) owners.insert(entry.owner_address);
+    }
+  }
+  for (const std::string& owner : owners) AskWhetherOwnerDied(owner);
+}
+
+void ReferenceCounter::AskWhetherOwnerDied(const std::string& owner) {
+  if (!context_.gcs) return;
+  context_.gcs->Call(
+      protocol::Encode(MessageType::kGetWorkerLife, protocol::WorkerLife{owner, false, ""}),
+      [this, owner](Result<std::string> reply) {
+        if (context_.stopping || !reply.ok()) return;
+        auto life = protocol::Decode<protocol::WorkerLife>(*reply);
+        if (life.ok() && life->dead) OnOwnerDied(owner, life->cause);
+      });
+}
+
+void ReferenceCounter::StopWatchingOwners() {
+  std::unique_ptr<Subscription> subscription;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    subscription.swap(owner_deaths_);
+  }
+  subscription.reset();  // without mu: it joins a thread that may want it
+}
+
+void ReferenceCounter::SubscribeToOwnerDeaths() {
+  auto reply = context_.gcs->CallSync(
+      protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
+      std::chrono::milliseconds(10000));
+  auto status = reply.ok() ? protocol::Decode<protocol::ClusterStatus>(*reply)
+                           : Result<protocol::ClusterStatus>(reply.status());
+  if (!status.ok()) {
+    spdlog::warn("cannot learn the GCS's publisher (owner deaths are learnt only by asking): {}",
+                 status.status().message());
+    return;
+  }
+  auto subscription = context_.transport->Subscribe(
+      status->gcs.publisher_address, {"worker"}, [this](const std::string&, std::string payload) {
+        auto life = protocol::Decode<protocol::WorkerLife>(payload);
+        if (life.ok() && life->dead && !context_.stopping) OnOwnerDied(life->address, life->cause);
+      });
+  if (!subscription.ok()) {
+    spdlog::warn("cannot subscribe to owner deaths: {}", subscription.status().message());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(context_.mu);
+  owner_deaths_ = std::move(*subscription);
+}
+
+void ReferenceCounter::OnOwnerDied(const std::string& owner, const std::string& cause) {
+  std::vector<ObjectId> lost;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    if (watched_owners_.count(owner) == 0) return;  // another process's owner
+    dead_owners_.emplace(owner, cause);
+    for (const auto& [id, entry] : objects_) {
+      if (!entry.owned && !entry.value && entry.owner_address == owner) lost.push_back(id);
+    }
+  }
+  for (const ObjectId& id : lost) {
+    Resolve(
+        id,
+        ErrorValue(ErrorInfo::Kind::kOwnerDied, "object " + id.Hex() + " is lost: its owner at " +
+                                                    owner + " died (" + cause + ")"),
+        {});
   }
 }
 

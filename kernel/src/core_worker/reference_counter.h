@@ -21,10 +21,12 @@
 #include <chrono>
 #include <condition_variable>
 #include <functional>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <unordered_set>
 #include <vector>
 
 #include "core_worker/worker_context.h"
@@ -77,6 +79,12 @@ class ReferenceCounter {
   std::string OwnerAddress(const ObjectId& id);
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address);
   size_t NumObjects();
+  // Asks the GCS again, once a second, whether the owners of objects being
+  // fetched died: a published death can be lost while a subscription
+  // connects. Called by the CoreWorker's reaper thread.
+  void RecheckFetchedOwners();
+  // Ends the watch on owners' deaths (at shutdown, after `stopping` is set).
+  void StopWatchingOwners();
   // Another process asks for an object this one owns: answered now, or when
   // its value comes in.
   void HandleGetObject(const ObjectId& id, ReplyFn reply);
@@ -103,6 +111,16 @@ class ReferenceCounter {
  private:
   // Asks the owner for the value (without mu: it may connect).
   void Fetch(const ObjectId& id, const std::string& owner);
+  // Watches an owner this process fetches from for its death (the GCS's
+  // "worker" topic, and its record of deaths before), so that fetches from a
+  // dead owner fail with OwnerDiedError at once instead of waiting on a
+  // connection nobody answers. Without mu.
+  void WatchOwner(const std::string& owner);
+  void SubscribeToOwnerDeaths();
+  void AskWhetherOwnerDied(const std::string& owner);
+  void OnOwnerDied(const std::string& owner, const std::string& cause);
+  static internal::ObjectValue OwnerDiedValue(const ObjectId& id, const std::string& owner,
+                                              const std::string& cause);
   void OnFetchReply(const ObjectId& id, const std::string& owner, Result<std::string> reply);
   // Sets a value from outside mu, then runs what waited for it.
   void Resolve(const ObjectId& id, internal::ObjectValue value,
@@ -120,6 +138,12 @@ class ReferenceCounter {
   const BlockedFn set_blocked_;
   std::condition_variable ready_cv_;  // with context_.mu: a value came in
   std::unordered_map<ObjectId, ObjectEntry> objects_;
+  std::unordered_set<std::string> watched_owners_;  // with mu
+  // Watched owners that died, with the cause: later fetches fail at once.
+  std::unordered_map<std::string, std::string> dead_owners_;  // with mu
+  bool watching_owner_deaths_ = false;                        // with mu
+  std::unique_ptr<Subscription> owner_deaths_;                // with mu
+  std::chrono::steady_clock::time_point next_owner_recheck_;  // with mu
 };
 
 }  // namespace rayk

@@ -191,6 +191,13 @@ void GcsServer::RegisterHandlers() {
   service_.On<MessageType::kRegisterJob>(this, &GcsServer::OnRegisterJob);
   service_.On<MessageType::kFinishJob>(this, &GcsServer::OnFinishJob);
   service_.On<MessageType::kGetJob>(this, &GcsServer::OnGetJob);
+  service_.On<MessageType::kReportWorkerLife>([this](protocol::WorkerLife life, ReplyFn reply) {
+    ReportWorkerLife(life);
+    protocol::Service::ReplyAck(reply);
+  });
+  service_.On<MessageType::kGetWorkerLife>([this](protocol::WorkerLife request, ReplyFn reply) {
+    if (reply) reply(protocol::Encode(MessageType::kWorkerLife, dead_owners_.Get(request.address)));
+  });
   service_.On<MessageType::kPutCode>(this, &GcsServer::OnPutCode);
   service_.On<MessageType::kGetCode>(this, &GcsServer::OnGetCode);
 }
@@ -265,12 +272,30 @@ void GcsServer::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
   if (it != jobs_.end() && !it->second.finished) {
     it->second.finished = true;
     it->second.end_time_ms = NowMs();
+    // The driver owned objects; their borrowers must not wait for it.
+    if (!it->second.driver_address.empty()) {
+      ReportWorkerLifeLocked({it->second.driver_address, true,
+                              "the driver of job " + request.job_id.Hex().substr(0, 8) + " (pid " +
+                                  std::to_string(it->second.driver_pid) + ") ended"});
+    }
     Status st =
         store_->Put(kJobTable, request.job_id.Binary(),
                     protocol::Encode(MessageType::kRegisterJob, protocol::RegisterJob{it->second}));
     if (!st.ok()) spdlog::error("gcs: cannot persist job end: {}", st.message());
   }
   protocol::Service::ReplyAck(reply);
+}
+
+void GcsServer::ReportWorkerLife(const protocol::WorkerLife& life) {
+  std::lock_guard<std::mutex> lock(mu_);
+  ReportWorkerLifeLocked(life);
+}
+
+void GcsServer::ReportWorkerLifeLocked(const protocol::WorkerLife& life) {
+  if (!dead_owners_.Report(life)) return;
+  Status st = publisher_->Publish("worker", protocol::Encode(MessageType::kWorkerLife, life));
+  if (!st.ok())
+    spdlog::error("gcs: cannot publish the death of {}: {}", life.address, st.message());
 }
 
 void GcsServer::OnGetJob(protocol::GetJob request, ReplyFn reply) {

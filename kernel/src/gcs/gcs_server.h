@@ -27,6 +27,7 @@
 
 #include "gcs/gcs_actor_manager.h"
 #include "gcs/gcs_code_table.h"
+#include "gcs/gcs_worker_table.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -66,6 +67,9 @@ class GcsServer {
   void OnRegisterJob(protocol::RegisterJob request, ReplyFn reply);
   void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
   void OnGetJob(protocol::GetJob request, ReplyFn reply);
+  // Owner deaths (gcs_worker_table.h): recorded, and published on "worker".
+  void ReportWorkerLife(const protocol::WorkerLife& life);
+  void ReportWorkerLifeLocked(const protocol::WorkerLife& life);
   void OnPutCode(protocol::PutCode request, ReplyFn reply);
   void OnGetCode(protocol::GetCode request, ReplyFn reply);
   void OnKvPut(protocol::KvRequest request, ReplyFn reply);
@@ -95,6 +99,7 @@ class GcsServer {
   std::map<NodeId, uint64_t> node_version_;
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<GcsCodeTable> code_;
+  GcsWorkerTable dead_owners_;
   std::unique_ptr<Publisher> publisher_;
 
   std::atomic<bool> stopping_{false};

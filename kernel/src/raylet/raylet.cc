@@ -562,7 +562,15 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
         leases_.erase(lease);
       }
     }
-    if (!worker.address.empty()) ReleaseLeasesOwnedByLocked(worker.address);
+    if (!worker.address.empty()) {
+      ReleaseLeasesOwnedByLocked(worker.address);
+      // It may have owned objects: their borrowers hear of it through the GCS.
+      (void)gcs_->Send(protocol::Encode(
+          MessageType::kReportWorkerLife,
+          protocol::WorkerLife{worker.address, true,
+                               "worker pid " + std::to_string(pid) + " on node " +
+                                   options_.node_id.Hex().substr(0, 8) + " " + how}));
+    }
     workers_.erase(it);
     DispatchLocked();
     return;

@@ -81,6 +81,9 @@ void Raylet::OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply) {
   }
   worker->second.address = request.address;
   failed_starts_.erase(worker->second.job_id);
+  // A process that died at this address before is not this one.
+  (void)gcs_->Send(protocol::Encode(MessageType::kReportWorkerLife,
+                                    protocol::WorkerLife{request.address, false, ""}));
   protocol::Service::ReplyAck(reply);
   DispatchLocked();
 }

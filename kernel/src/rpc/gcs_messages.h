@@ -246,6 +246,22 @@ struct JobReply {
   }
 };
 
+// kReportWorkerLife (raylet to GCS, one way): a process that owns objects
+// (a worker, or a driver) at `address` died, or a new one registered there.
+// The GCS publishes deaths on the "worker" topic, so that borrowers of the
+// dead owner's objects fail their Gets with OwnerDiedError at once.
+// kGetWorkerLife {address}: the record, answered with kWorkerLife (dead is
+// false when the GCS knows of no death there).
+struct WorkerLife {
+  std::string address;
+  bool dead = false;
+  std::string cause;  // with dead: "worker pid 12 on node 3f2a1b0c killed by signal 9"
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& address& dead& cause;
+  }
+};
+
 enum class ActorState : uint8_t { kPending = 0, kAlive, kRestarting, kDead };
 const char* ActorStateName(ActorState state);
 
@@ -354,6 +370,9 @@ RAYK_MESSAGE_BODY(kGetClusterView, GetClusterView);
 RAYK_MESSAGE_BODY(kPutCode, PutCode);
 RAYK_MESSAGE_BODY(kGetCode, GetCode);
 RAYK_MESSAGE_BODY(kGetJob, GetJob);
+RAYK_MESSAGE_BODY(kReportWorkerLife, WorkerLife);
+RAYK_MESSAGE_BODY(kGetWorkerLife, WorkerLife);
+RAYK_MESSAGE_BODY(kWorkerLife, WorkerLife);
 RAYK_MESSAGE_BODY(kClusterStatus, ClusterStatus);
 RAYK_MESSAGE_BODY(kActorInfo, ActorInfo);
 RAYK_MESSAGE_BODY(kActorList, ActorList);

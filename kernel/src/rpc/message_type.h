@@ -29,6 +29,8 @@ namespace rayk::protocol {
   X(PutCode, 15)                                                   \
   X(GetCode, 16)                                                   \
   X(GetJob, 17)                                                    \
+  X(ReportWorkerLife, 18)                                          \
+  X(GetWorkerLife, 19)                                             \
   /* To a raylet. */                                               \
   X(RequestWorkerLease, 20)                                        \
   X(ReturnWorker, 21)                                              \
@@ -63,6 +65,7 @@ namespace rayk::protocol {
   X(StoreStats, 111)                                               \
   X(CodeChunk, 113)                                                \
   X(JobReply, 114)                                                 \
+  X(WorkerLife, 115)                                               \
   /* A request was refused: malformed, unknown or over a limit. */ \
   X(ErrorReply, 112)
 

@@ -121,6 +121,13 @@ int Counter::SlowIncr(int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return n_ += 1;
 }
+RefHolder* RefHolder::Create() { return new RefHolder(); }
+
+std::vector<rayk::ObjectRef<int>> PutInside(int value, const std::string& pid_file) {
+  std::ofstream(pid_file) << getpid();
+  return {rayk::Put(value)};
+}
+
 int Counter::FlakyIncr(int by, int failures) {
   if (flaky_calls_++ < failures) {
     throw std::runtime_error("flaky call " + std::to_string(flaky_calls_));
@@ -144,8 +151,9 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
-            KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, MakeVector, SumVector,
-            SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
+            KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside, MakeVector,
+            SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Die, &Counter::Exit, &Counter::SlowIncr,
-            &Counter::FlakyIncr, &Counter::Rendezvous);
+            &Counter::FlakyIncr, &Counter::Rendezvous, RefHolder::Create, &RefHolder::Store,
+            &RefHolder::Refs);

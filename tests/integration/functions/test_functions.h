@@ -74,6 +74,25 @@ class Counter {
   std::atomic<int> inside_{0};
 };
 
+// Keeps references handed to it inside a value (so it borrows them) and
+// hands them back the same way.
+class RefHolder {
+ public:
+  static RefHolder* Create();  // out of line: a test calling only it still links the library
+  bool Store(std::vector<rayk::ObjectRef<int>> refs) {
+    refs_ = std::move(refs);
+    return true;
+  }
+  std::vector<rayk::ObjectRef<int>> Refs() { return refs_; }
+
+ private:
+  std::vector<rayk::ObjectRef<int>> refs_;
+};
+
+// Puts `value` in its worker (which owns it) and returns the ref inside a
+// vector; writes the worker's pid to `pid_file`.
+std::vector<rayk::ObjectRef<int>> PutInside(int value, const std::string& pid_file);
+
 // Calls the actor through a handle passed as an argument.
 int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by);
 

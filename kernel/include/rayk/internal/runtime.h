@@ -101,7 +101,8 @@ struct ErrorInfo {
     kRuntime,
     kActorDied,
     kObjectStoreFull,
-    kTaskTimedOut
+    kTaskTimedOut,
+    kOwnerDied
   };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
