@@ -22,6 +22,7 @@
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
+#include "redis_server.h"
 #include "rpc/protocol.h"
 
 namespace rayk {
@@ -172,6 +173,81 @@ TEST_F(GcsFaultToleranceTest, SqliteGcsSurvivesRepeatedKillsUnderLoad) {
   rayk::Shutdown();
   auto after = Rayk("list jobs --format json --address " + Address());
   EXPECT_EQ(nlohmann::json::parse(after.output)[0]["status"], "FINISHED");
+}
+
+// The redis store, with Redis itself failing: SIGKILLed while the cluster
+// runs and restarted from its append-only file. A KV write made meanwhile
+// waits for it (the store retries with backoff) and nothing acknowledged is
+// lost; tasks never needed Redis; the GCS carries on afterwards.
+TEST_F(GcsFaultToleranceTest, RedisGcsRidesOutARedisRestartFromItsAppendOnlyFile) {
+  testing::RedisServer redis;
+  StartHead("redis", "--set gcs.redis.address=" + redis.address());
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  auto counter =
+      rayk::Actor(Counter::Create).SetName("redis-counter").SetLifetimeDetached().Remote(0);
+  ASSERT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(5)), 5);
+  ASSERT_TRUE(rayk::KvPut("redis/model", "v1"));
+  EXPECT_THAT(redis.Cli("HLEN rayk:table:kv"), Not(HasSubstr("0")));
+
+  Workload workload;
+  workload.Start(counter);
+  redis.Kill();
+  // Made while Redis is down: acknowledged only once Redis has it.
+  bool put_during_outage = false;
+  std::thread during([&] { put_during_outage = rayk::KvPut("redis/during", "outage"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  redis.Restart();
+  during.join();
+  EXPECT_TRUE(put_during_outage);
+  int before = workload.tasks_done;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (workload.tasks_done < before + 16 && workload.wrong == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  workload.Stop();
+  EXPECT_EQ(workload.wrong, 0) << workload.first_error;
+
+  EXPECT_EQ(rayk::KvGet("redis/model"), std::optional<std::string>("v1"));
+  EXPECT_EQ(rayk::KvGet("redis/during"), std::optional<std::string>("outage"));
+  ASSERT_TRUE(rayk::KvPut("redis/after", "v2"));
+  EXPECT_EQ(rayk::KvGet("redis/after"), std::optional<std::string>("v2"));
+  auto same = rayk::GetActor<Counter>("redis-counter");
+  EXPECT_EQ(*rayk::Get(same.Task(&Counter::Value).Remote()), 5 + workload.calls_done.load());
+  // And once more with the GCS itself restarted by its supervisor: it takes
+  // its own lease back and reloads the tables from Redis.
+  KillGcsAndWaitForRestart();
+  EXPECT_EQ(rayk::KvGet("redis/during"), std::optional<std::string>("outage"));
+  auto status = Rayk("status --format json --address " + Address());
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  auto gcs = nlohmann::json::parse(status.output)["gcs"];
+  EXPECT_EQ(gcs["restarts"], 1);
+  EXPECT_EQ(gcs["lost_state"], "");
+}
+
+// A head cannot be started on a Redis it cannot use; the reason is one line.
+TEST_F(GcsFaultToleranceTest, UnusableRedisStopsStartWithOneLine) {
+  std::string nowhere = "127.0.0.1:" + std::to_string(testing::FreePort());
+  auto start = Rayk("start --head --port " + std::to_string(port_) +
+                    " --set gcs.plugin=redis --set gcs.redis.address=" + nowhere);
+  EXPECT_NE(start.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(start.output), 1) << start.output;
+  EXPECT_THAT(start.output, HasSubstr("cannot reach Redis at " + nowhere));
+
+  // Its key prefix already belongs to a live cluster.
+  testing::RedisServer redis;
+  StartHead("redis", "--set gcs.redis.address=" + redis.address());
+  auto second =
+      testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH +
+                          " start --head --port " + std::to_string(testing::FreePort()) +
+                          " --set gcs.plugin=redis --set gcs.redis.address=" + redis.address() +
+                          " --set gcs.redis.lease_ms=1000");
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("key prefix 'rayk:' on Redis at " + redis.address() +
+                                       " is held by a live cluster"));
+  testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH + " stop");
 }
 
 TEST_F(GcsFaultToleranceTest, MemoryGcsKillIsReportedAndTasksGoOn) {
