@@ -226,6 +226,119 @@ TEST_F(GcsFaultToleranceTest, RedisGcsRidesOutARedisRestartFromItsAppendOnlyFile
   EXPECT_EQ(gcs["lost_state"], "");
 }
 
+// Runs `rayk stop` for a session root when it goes, so that a cluster a test
+// starts beside the fixture's is stopped even when the test fails.
+struct StopsSessionRoot {
+  std::string root;
+  ~StopsSessionRoot() {
+    testing::RunCommand("RAYK_SESSION_ROOT=" + root + " " + RAYK_CLI_PATH + " stop");
+  }
+};
+
+// SIGKILLs every process a session recorded (the GCS, its supervisor and the
+// head's raylet): the head machine is lost.
+void KillSession(const std::string& session) {
+  auto recorded = ReadFile(session + "/pids");
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  std::istringstream pids(*recorded);
+  for (std::string line; std::getline(pids, line);) {  // "PID ROLE start=... exe=..."
+    int64_t pid = 0;
+    if (std::istringstream(line) >> pid && pid > 0) kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+}
+
+// Failover: the head (GCS, supervisor, raylet) is lost; a new head on another
+// port, on the same Redis and key prefix, takes over. A node that was given
+// both heads' addresses re-registers with the new one by itself; a driver
+// given both finds the one that is up; the detached named actor on that node
+// answers by name with its state, and the KV entries and the job table are
+// those the old head wrote.
+TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
+  testing::RedisServer redis;
+  const std::string token(64, 'f');
+  const char* had_token = getenv("RAYK_AUTH_TOKEN");
+  setenv("RAYK_AUTH_TOKEN", token.c_str(), 1);
+  struct RestoreToken {
+    std::optional<std::string> old;
+    ~RestoreToken() {
+      old ? setenv("RAYK_AUTH_TOKEN", old->c_str(), 1) : unsetenv("RAYK_AUTH_TOKEN");
+    }
+  } restore{had_token ? std::optional<std::string>(had_token) : std::nullopt};
+  const std::string redis_gcs =
+      " --set gcs.redis.address=" + redis.address() + " --set gcs.redis.lease_ms=1000";
+  StartHead("redis", redis_gcs);
+  const int new_port = testing::FreePort();
+  const std::string both_heads = Address() + ",127.0.0.1:" + std::to_string(new_port);
+
+  // A second node, which knows both heads' addresses, with a resource the head lacks.
+  StopsSessionRoot node_root{root_.path() + "/node"};
+  StopsSessionRoot new_head_root{root_.path() + "/new-head"};
+  auto node = testing::RunCommand("RAYK_SESSION_ROOT=" + node_root.root + " " + RAYK_CLI_PATH +
+                                  " start --address " + both_heads +
+                                  " --num-cpus 2 --resources '{\"survivor\": 1}'");
+  ASSERT_EQ(node.exit_code, 0) << node.output;
+
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  auto counter = rayk::Actor(Counter::Create)
+                     .SetName("failover-counter")
+                     .SetLifetimeDetached()
+                     .SetResource("survivor", 1)
+                     .Remote(0);
+  ASSERT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(41)), 41);
+  ASSERT_TRUE(rayk::KvPut("failover/model", "v9"));
+  rayk::Shutdown();
+
+  ASSERT_NO_FATAL_FAILURE(KillSession(Session()));
+  auto start = testing::RunCommand("RAYK_SESSION_ROOT=" + new_head_root.root + " " + RAYK_CLI_PATH +
+                                   " start --head --num-cpus 1 --port " + std::to_string(new_port) +
+                                   " --set gcs.plugin=redis" + redis_gcs);
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+
+  // The surviving node reports to the new head by itself: when the new GCS
+  // declares the lost head's node dead (both were loaded alive from Redis and
+  // given one node timeout to report), the survivor is still alive.
+  const std::string new_address = "127.0.0.1:" + std::to_string(new_port);
+  nlohmann::json nodes;
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  auto lost_head_dead = [&] {
+    for (const auto& n : nodes) {
+      if (n["alive"] == false && !n["total"].contains("survivor")) return true;
+    }
+    return false;
+  };
+  while (!lost_head_dead() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto listed = Rayk("list nodes --format json --address " + new_address);
+    if (listed.exit_code == 0) nodes = nlohmann::json::parse(listed.output);
+  }
+  ASSERT_TRUE(lost_head_dead()) << nodes.dump();
+  int survivors = 0;
+  for (const auto& n : nodes) survivors += n["alive"] == true && n["total"].contains("survivor");
+  ASSERT_EQ(survivors, 1) << "the surviving node did not re-register: " << nodes.dump();
+
+  auto actors = Rayk("list actors --address " + new_address);
+  EXPECT_THAT(actors.output, HasSubstr("failover-counter")) << actors.output;
+  EXPECT_THAT(actors.output, HasSubstr("ALIVE")) << actors.output;
+
+  options.address = both_heads;  // the old head first: it does not answer
+  rayk::Init(options);
+  auto same = rayk::GetActor<Counter>("failover-counter");
+  EXPECT_EQ(*rayk::Get(same.Task(&Counter::Incr).Remote(1)), 42) << "the actor lost its state";
+  EXPECT_EQ(rayk::KvGet("failover/model"), std::optional<std::string>("v9"));
+  EXPECT_TRUE(rayk::KvPut("failover/after", "x"));
+  auto sum = rayk::Task(Add).Remote(2, 3);
+  EXPECT_EQ(*rayk::Get(sum, std::chrono::seconds(60)), 5);
+  auto jobs = Rayk("list jobs --format json --address " + new_address);
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.output;
+  auto parsed = nlohmann::json::parse(jobs.output);
+  ASSERT_EQ(parsed.size(), 2u) << jobs.output;
+  EXPECT_EQ(parsed[0]["status"], "FINISHED") << "the old head's job";
+  EXPECT_EQ(parsed[1]["status"], "RUNNING");
+  rayk::Shutdown();
+}
+
 // A head cannot be started on a Redis it cannot use; the reason is one line.
 TEST_F(GcsFaultToleranceTest, UnusableRedisStopsStartWithOneLine) {
   std::string nowhere = "127.0.0.1:" + std::to_string(testing::FreePort());
