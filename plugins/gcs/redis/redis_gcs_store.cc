@@ -133,14 +133,16 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
 return 1
 )";
 
-struct ContextFree {
-  void operator()(redisContext* context) const { redisFree(context); }
+// hiredis's C objects, freed by their own functions.
+template <auto free_fn>
+struct FreeWith {
+  template <typename T>
+  void operator()(T* object) const {
+    free_fn(object);
+  }
 };
-struct ReplyFree {
-  void operator()(redisReply* reply) const { freeReplyObject(reply); }
-};
-using Context = std::unique_ptr<redisContext, ContextFree>;
-using Reply = std::unique_ptr<redisReply, ReplyFree>;
+using Context = std::unique_ptr<redisContext, FreeWith<redisFree>>;
+using Reply = std::unique_ptr<redisReply, FreeWith<freeReplyObject>>;
 
 timeval ToTimeval(int64_t ms) {
   return timeval{ms / 1000, static_cast<suseconds_t>(ms % 1000) * 1000};
