@@ -481,7 +481,11 @@ class RedisGcsStore : public rayk::GcsStore {
     Reply reply(static_cast<redisReply*>(
         Command(context, {"EVAL", kClaimScript, "1", lease_key, owner, lease_ms})));
     if (!reply) return Status::Unavailable(context->errstr);
-    if (reply->type == REDIS_REPLY_ERROR) return Status::IoError(ReplyText(*reply));
+    if (reply->type == REDIS_REPLY_ERROR) {
+      // A Redis restarting from its append-only file answers LOADING meanwhile.
+      if (StartsWith(ReplyText(*reply), "LOADING")) return Status::Unavailable(ReplyText(*reply));
+      return Status::IoError(ReplyText(*reply));
+    }
     if (reply->type == REDIS_REPLY_STRING) return std::optional<std::string>(ReplyText(*reply));
     return std::optional<std::string>();
   }
@@ -490,9 +494,15 @@ class RedisGcsStore : public rayk::GcsStore {
   // holder's lease to lapse; a live holder renews it, so it never does.
   void TakeLease() {
     const std::string lease_ms = std::to_string(lease_ms_);
-    const auto deadline = Clock::now() + milliseconds(lease_ms_ + 500);
+    const auto start = Clock::now();
+    const auto deadline = start + milliseconds(lease_ms_ + 500);
     for (;;) {
       auto claimed = Claim(connection_.get(), lease_key_, owner_, lease_ms);
+      const bool loading = !claimed.ok() && StartsWith(claimed.status().message(), "LOADING");
+      if (loading && Clock::now() < std::max(deadline, start + retry_timeout_)) {
+        std::this_thread::sleep_for(milliseconds(100));
+        continue;
+      }
       if (!claimed.ok()) {
         throw std::runtime_error(Where() + " cannot take the lease on key prefix '" + prefix_ +
                                  "': " + claimed.status().message());
