@@ -2,6 +2,8 @@
 // real zmq transport: a call given a silent endpoint first moves on to the
 // one that answers, and stays there; asynchronous calls do the same; a client
 // with pending calls on a silent endpoint closes cleanly.
+#include "gcs/gcs_client.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -10,7 +12,6 @@
 #include <string>
 
 #include "cluster_fixture.h"
-#include "gcs/gcs_client.h"
 #include "process/daemons.h"
 #include "rayk/host/plugin_loader.h"
 
@@ -80,7 +81,8 @@ TEST_F(GcsClientListTest, ClosingWithACallPendingOnASilentGcs) {
   {
     auto client = GcsClient::Connect(*transport_, silent_ + "," + live_->endpoint());
     ASSERT_TRUE(client.ok()) << client.status().message();
-    (*client)->Call("pending", [&](Result<std::string> reply) { done.set_value(std::move(reply)); });
+    (*client)->Call("pending",
+                    [&](Result<std::string> reply) { done.set_value(std::move(reply)); });
   }
   auto reply = done.get_future().get();
   EXPECT_FALSE(reply.ok());
