@@ -1,9 +1,11 @@
 // Task and actor round trips on an embedded one-node cluster (or
 // RAYK_ADDRESS): sync calls (submit, wait, repeat), async calls (submit a
-// batch of 1000, then wait for all), and small Put/Get calls, each as calls
-// per second over a few trials.
+// batch of 1000, then wait for all), small Put/Get calls, and actor
+// creations (create, first call answered, kill: one GCS actor record written
+// several times, and a worker started), each as calls per second over a few
+// trials. A third argument runs only the cases whose name contains it.
 //
-//   build/bin/task_bench [seconds_per_trial] [trials]
+//   build/bin/task_bench [seconds_per_trial] [trials] [filter]
 #include <rayk/api.h>
 
 #include <algorithm>
@@ -13,6 +15,7 @@
 #include <cstdlib>
 #include <functional>
 #include <numeric>
+#include <string>
 #include <vector>
 
 int Noop(int x) { return x; }
@@ -39,8 +42,11 @@ double Rate(double seconds, int per_batch, const std::function<void()>& batch) {
   return calls / std::chrono::duration<double>(Clock::now() - start).count();
 }
 
+std::string filter;  // run only the cases whose name contains it
+
 void Report(const char* name, double seconds, int trials, int per_batch,
             const std::function<void()>& batch) {
+  if (std::string(name).find(filter) == std::string::npos) return;
   batch();  // warm up: leases, workers, connections
   std::vector<double> rates;
   for (int t = 0; t < trials; ++t) rates.push_back(Rate(seconds, per_batch, batch));
@@ -57,6 +63,7 @@ void Report(const char* name, double seconds, int trials, int per_batch,
 int main(int argc, char** argv) {
   double seconds = argc > 1 ? std::atof(argv[1]) : 2.0;
   int trials = argc > 2 ? std::atoi(argv[2]) : 3;
+  if (argc > 3) filter = argv[3];
   rayk::Init();
   Report("single_client_tasks_sync", seconds, trials, 1,
          [] { rayk::Get(rayk::Task(Noop).Remote(1)); });
@@ -81,6 +88,11 @@ int main(int argc, char** argv) {
   auto ref = rayk::Put(42);
   Report("single_client_get_calls", seconds, trials, 1000, [&ref] {
     for (int i = 0; i < 1000; ++i) rayk::Get(ref);
+  });
+  Report("actor_creations", seconds, trials, 1, [] {
+    auto created = rayk::Actor(Echo::Create).Remote();
+    rayk::Get(created.Task(&Echo::Call).Remote(1));
+    created.Kill();
   });
   rayk::Shutdown();
   return 0;

@@ -660,7 +660,9 @@ struct ClusterCommands::Impl {
                                   {"gcs",
                                    {{"restarts", status.gcs.restarts},
                                     {"start_time_ms", status.gcs.start_time_ms},
-                                    {"lost_state", status.gcs.lost_state}}}}
+                                    {"lost_state", status.gcs.lost_state},
+                                    {"store_error", status.gcs.store_error},
+                                    {"store_error_since_ms", status.gcs.store_error_since_ms}}}}
                        .dump(2)
                 << "\n";
       return 0;
@@ -724,6 +726,10 @@ struct ClusterCommands::Impl {
                 << FormatTime(status.gcs.start_time_ms) << "\n";
     }
     if (!status.gcs.lost_state.empty()) std::cout << "  warning: " << status.gcs.lost_state << "\n";
+    if (!status.gcs.store_error.empty()) {
+      std::cout << "\nGCS store failing since " << FormatTime(status.gcs.store_error_since_ms)
+                << ": " << status.gcs.store_error << "\n";
+    }
     return 0;
   }
 

@@ -8,6 +8,8 @@ packages=(
   cppzmq-dev libzmq3-dev libsodium-dev libsqlite3-dev libtomlplusplus-dev
   libcli11-dev libspdlog-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
+  libhiredis-dev  # the redis gcs plugin's client
+  redis-server  # the real Redis the redis gcs plugin's tests and gcs_bench start (redis-cli comes with it)
   iproute2  # ip netns, for the multi-host tests
   clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer is clang's (libclang_rt.fuzzer, in libclang-rt-14-dev)

@@ -12,6 +12,7 @@
 
 #include "conformance/conformance.h"
 #include "rayk/plugin/gcs_store.h"
+#include "redis_server.h"
 #include "test_util.h"
 
 namespace rayk {
@@ -20,15 +21,36 @@ namespace {
 using Entries = std::vector<std::pair<std::string, std::string>>;
 using testing::CountLines;
 
+// The redis plugin's settings for a server this process started; each store
+// gets its own key prefix, as clusters sharing one Redis would.
+RawSettingTable RedisSettings(const testing::RedisServer& server) {
+  static int stores = 0;
+  return RawSettingTable{
+      {"address", {SettingValue(server.address()), 0}},
+      {"key_prefix", {SettingValue("conformance" + std::to_string(++stores) + ":"), 0}}};
+}
+
 // Plugin-specific settings a test run needs go here, by plugin name; the
 // session folder in the context gives a durable plugin somewhere to write.
-RawSettingTable GcsSettings(const std::string& /*plugin*/) { return {}; }
+// The redis plugin gets a real redis-server, started on first use and
+// stopped when the test program exits.
+RawSettingTable GcsSettings(const std::string& plugin) {
+  if (plugin == "redis") {
+    static testing::RedisServer server;
+    return RedisSettings(server);
+  }
+  return {};
+}
 
 // Settings that bound how much the plugin holds, for plugins that have such a
 // bound: a write past it is how the failed-batch case makes a write fail.
 std::optional<RawSettingTable> BoundedGcsSettings(const std::string& plugin) {
   if (plugin == "sqlite")
     return RawSettingTable{{"max_size", {SettingValue(std::string("256KiB")), 0}}};
+  if (plugin == "redis") {
+    static testing::RedisServer full({"--maxmemory", "3mb", "--maxmemory-policy", "noeviction"});
+    return RedisSettings(full);
+  }
   return std::nullopt;
 }
 

@@ -14,6 +14,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <set>
 #include <thread>
 
 #include "cluster_fixture.h"
@@ -22,6 +23,7 @@
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
+#include "redis_server.h"
 #include "rpc/protocol.h"
 
 namespace rayk {
@@ -172,6 +174,233 @@ TEST_F(GcsFaultToleranceTest, SqliteGcsSurvivesRepeatedKillsUnderLoad) {
   rayk::Shutdown();
   auto after = Rayk("list jobs --format json --address " + Address());
   EXPECT_EQ(nlohmann::json::parse(after.output)[0]["status"], "FINISHED");
+}
+
+// The redis store, with Redis itself failing: SIGKILLed while the cluster
+// runs and restarted from its append-only file. A KV write made meanwhile
+// waits for it (the store retries with backoff) and nothing acknowledged is
+// lost; tasks never needed Redis; the GCS carries on afterwards.
+TEST_F(GcsFaultToleranceTest, RedisGcsRidesOutARedisRestartFromItsAppendOnlyFile) {
+  testing::RedisServer redis;
+  StartHead("redis", "--set gcs.redis.address=" + redis.address());
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  auto counter =
+      rayk::Actor(Counter::Create).SetName("redis-counter").SetLifetimeDetached().Remote(0);
+  ASSERT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(0)), 0);
+  ASSERT_TRUE(rayk::KvPut("redis/model", "v1"));
+  EXPECT_THAT(redis.Cli("HLEN rayk:table:kv"), Not(HasSubstr("0")));
+
+  Workload workload;
+  workload.Start(counter);
+  redis.Kill();
+  // Made while Redis is down: acknowledged only once Redis has it.
+  bool put_during_outage = false;
+  std::thread during([&] { put_during_outage = rayk::KvPut("redis/during", "outage"); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(1500));
+  redis.Restart();
+  during.join();
+  EXPECT_TRUE(put_during_outage);
+  int before = workload.tasks_done;
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (workload.tasks_done < before + 16 && workload.wrong == 0 && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  workload.Stop();
+  EXPECT_EQ(workload.wrong, 0) << workload.first_error;
+
+  EXPECT_EQ(rayk::KvGet("redis/model"), std::optional<std::string>("v1"));
+  EXPECT_EQ(rayk::KvGet("redis/during"), std::optional<std::string>("outage"));
+  ASSERT_TRUE(rayk::KvPut("redis/after", "v2"));
+  EXPECT_EQ(rayk::KvGet("redis/after"), std::optional<std::string>("v2"));
+  auto same = rayk::GetActor<Counter>("redis-counter");
+  EXPECT_EQ(*rayk::Get(same.Task(&Counter::Value).Remote()), workload.calls_done.load());
+  // And once more with the GCS itself restarted by its supervisor: it takes
+  // its own lease back and reloads the tables from Redis.
+  KillGcsAndWaitForRestart();
+  EXPECT_EQ(rayk::KvGet("redis/during"), std::optional<std::string>("outage"));
+  auto status = Rayk("status --format json --address " + Address());
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  auto gcs = nlohmann::json::parse(status.output)["gcs"];
+  EXPECT_EQ(gcs["restarts"], 1);
+  EXPECT_EQ(gcs["lost_state"], "");
+}
+
+// Runs `rayk stop` for a session root when it goes, so that a cluster a test
+// starts beside the fixture's is stopped even when the test fails.
+struct StopsSessionRoot {
+  std::string root;
+  ~StopsSessionRoot() {
+    testing::RunCommand("RAYK_SESSION_ROOT=" + root + " " + RAYK_CLI_PATH + " stop");
+  }
+};
+
+// SIGKILLs every process a session recorded (the GCS, its supervisor and the
+// head's raylet): the head machine is lost.
+void KillSession(const std::string& session) {
+  auto recorded = ReadFile(session + "/pids");
+  ASSERT_TRUE(recorded.ok()) << recorded.status().ToString();
+  std::istringstream pids(*recorded);
+  for (std::string line; std::getline(pids, line);) {  // "PID ROLE start=... exe=..."
+    int64_t pid = 0;
+    if (std::istringstream(line) >> pid && pid > 0) kill(static_cast<pid_t>(pid), SIGKILL);
+  }
+}
+
+// Failover: the head (GCS, supervisor, raylet) is lost; a new head on another
+// port, on the same Redis and key prefix, takes over. A node that was given
+// both heads' addresses re-registers with the new one by itself; a driver
+// given both finds the one that is up; the detached named actor on that node
+// answers by name with its state, and the KV entries and the job table are
+// those the old head wrote.
+TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
+  testing::RedisServer redis;
+  const std::string token(64, 'f');
+  const char* had_token = getenv("RAYK_AUTH_TOKEN");
+  setenv("RAYK_AUTH_TOKEN", token.c_str(), 1);
+  struct RestoreToken {
+    std::optional<std::string> old;
+    ~RestoreToken() {
+      old ? setenv("RAYK_AUTH_TOKEN", old->c_str(), 1) : unsetenv("RAYK_AUTH_TOKEN");
+    }
+  } restore{had_token ? std::optional<std::string>(had_token) : std::nullopt};
+  const std::string redis_gcs =
+      " --set gcs.redis.address=" + redis.address() + " --set gcs.redis.lease_ms=1000";
+  StartHead("redis", redis_gcs);
+  const int new_port = testing::FreePort();
+  const std::string both_heads = Address() + ",127.0.0.1:" + std::to_string(new_port);
+
+  // A second node, which knows both heads' addresses, with a resource the head lacks.
+  StopsSessionRoot node_root{root_.path() + "/node"};
+  StopsSessionRoot new_head_root{root_.path() + "/new-head"};
+  auto node = testing::RunCommand("RAYK_SESSION_ROOT=" + node_root.root + " " + RAYK_CLI_PATH +
+                                  " start --address " + both_heads +
+                                  " --num-cpus 2 --resources '{\"survivor\": 1}'");
+  ASSERT_EQ(node.exit_code, 0) << node.output;
+
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  auto counter = rayk::Actor(Counter::Create)
+                     .SetName("failover-counter")
+                     .SetLifetimeDetached()
+                     .SetResource("survivor", 1)
+                     .Remote(0);
+  ASSERT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(41)), 41);
+  ASSERT_TRUE(rayk::KvPut("failover/model", "v9"));
+  rayk::Shutdown();
+
+  ASSERT_NO_FATAL_FAILURE(KillSession(Session()));
+  auto start = testing::RunCommand("RAYK_SESSION_ROOT=" + new_head_root.root + " " + RAYK_CLI_PATH +
+                                   " start --head --num-cpus 1 --port " + std::to_string(new_port) +
+                                   " --set gcs.plugin=redis" + redis_gcs);
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+
+  // The surviving node reports to the new head by itself: when the new GCS
+  // declares the lost head's node dead (both were loaded alive from Redis and
+  // given one node timeout to report), the survivor is still alive.
+  const std::string new_address = "127.0.0.1:" + std::to_string(new_port);
+  nlohmann::json nodes;
+  auto deadline = Clock::now() + std::chrono::seconds(60);
+  auto lost_head_dead = [&] {
+    for (const auto& n : nodes) {
+      if (n["alive"] == false && !n["total"].contains("survivor")) return true;
+    }
+    return false;
+  };
+  while (!lost_head_dead() && Clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    auto listed = Rayk("list nodes --format json --address " + new_address);
+    if (listed.exit_code == 0) nodes = nlohmann::json::parse(listed.output);
+  }
+  ASSERT_TRUE(lost_head_dead()) << nodes.dump();
+  int survivors = 0;
+  for (const auto& n : nodes) survivors += n["alive"] == true && n["total"].contains("survivor");
+  ASSERT_EQ(survivors, 1) << "the surviving node did not re-register: " << nodes.dump();
+
+  auto actors = Rayk("list actors --address " + new_address);
+  EXPECT_THAT(actors.output, HasSubstr("failover-counter")) << actors.output;
+  EXPECT_THAT(actors.output, HasSubstr("ALIVE")) << actors.output;
+
+  options.address = both_heads;  // the old head first: it does not answer
+  rayk::Init(options);
+  auto same = rayk::GetActor<Counter>("failover-counter");
+  EXPECT_EQ(*rayk::Get(same.Task(&Counter::Incr).Remote(1)), 42) << "the actor lost its state";
+  EXPECT_EQ(rayk::KvGet("failover/model"), std::optional<std::string>("v9"));
+  EXPECT_TRUE(rayk::KvPut("failover/after", "x"));
+  auto sum = rayk::Task(Add).Remote(2, 3);
+  EXPECT_EQ(*rayk::Get(sum, std::chrono::seconds(60)), 5);
+  auto jobs = Rayk("list jobs --format json --address " + new_address);
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.output;
+  auto parsed = nlohmann::json::parse(jobs.output);
+  ASSERT_EQ(parsed.size(), 2u) << jobs.output;  // listed by job id, not by age
+  std::multiset<std::string> statuses = {parsed[0]["status"], parsed[1]["status"]};
+  EXPECT_EQ(statuses, (std::multiset<std::string>{"FINISHED", "RUNNING"}))
+      << "the old head's job (finished) and this one";
+  rayk::Shutdown();
+}
+
+// Redis down for longer than the store's retry window: the call that needed
+// it fails (it was never acknowledged), `rayk status` says the store is
+// failing and why, and the warning goes once Redis is back.
+TEST_F(GcsFaultToleranceTest, RedisOutagePastTheRetryWindowFailsTheCallAndShowsInStatus) {
+  testing::RedisServer redis;
+  StartHead("redis",
+            "--set gcs.redis.address=" + redis.address() + " --set gcs.redis.retry_timeout_ms=300");
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  ASSERT_TRUE(rayk::KvPut("kept", "1"));
+  redis.Kill();
+  try {
+    rayk::KvPut("refused", "x");
+    ADD_FAILURE() << "a KV put was acknowledged while Redis was down";
+  } catch (const std::exception& error) {
+    EXPECT_THAT(error.what(), HasSubstr("Redis at " + redis.address()));
+  }
+  auto status = Rayk("status --address " + Address());
+  ASSERT_EQ(status.exit_code, 0) << status.output;
+  EXPECT_THAT(status.output, HasSubstr("GCS store failing since "));
+  EXPECT_THAT(status.output, HasSubstr("Redis at " + redis.address()));
+  auto json = Rayk("status --format json --address " + Address());
+  EXPECT_THAT(nlohmann::json::parse(json.output)["gcs"]["store_error"].get<std::string>(),
+              HasSubstr("Redis at " + redis.address()));
+
+  redis.Restart();
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline &&
+         Rayk("status --address " + Address()).output.find("GCS store failing") !=
+             std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(Rayk("status --address " + Address()).output, Not(HasSubstr("GCS store failing")));
+  EXPECT_EQ(rayk::KvGet("kept"), std::optional<std::string>("1"));
+  EXPECT_EQ(rayk::KvGet("refused"), std::nullopt);
+}
+
+// A head cannot be started on a Redis it cannot use; the reason is one line.
+TEST_F(GcsFaultToleranceTest, UnusableRedisStopsStartWithOneLine) {
+  std::string nowhere = "127.0.0.1:" + std::to_string(testing::FreePort());
+  auto start = Rayk("start --head --port " + std::to_string(port_) +
+                    " --set gcs.plugin=redis --set gcs.redis.address=" + nowhere);
+  EXPECT_NE(start.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(start.output), 1) << start.output;
+  EXPECT_THAT(start.output, HasSubstr("cannot reach Redis at " + nowhere));
+
+  // Its key prefix already belongs to a live cluster.
+  testing::RedisServer redis;
+  StartHead("redis", "--set gcs.redis.address=" + redis.address());
+  auto second =
+      testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH +
+                          " start --head --port " + std::to_string(testing::FreePort()) +
+                          " --set gcs.plugin=redis --set gcs.redis.address=" + redis.address() +
+                          " --set gcs.redis.lease_ms=1000");
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
+  EXPECT_THAT(second.output, HasSubstr("key prefix 'rayk:' on Redis at " + redis.address() +
+                                       " is held by a live cluster"));
+  testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH + " stop");
 }
 
 TEST_F(GcsFaultToleranceTest, MemoryGcsKillIsReportedAndTasksGoOn) {

@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "gcs_store_test_util.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/gcs_store.h"
 #include "test_util.h"
@@ -31,33 +32,17 @@ namespace fs = std::filesystem;
 using ::testing::HasSubstr;
 using Entries = std::vector<std::pair<std::string, std::string>>;
 
-// [gcs.sqlite] settings, as a config file would give them.
-RawSettingTable Settings(const std::map<std::string, SettingValue>& values) {
-  RawSettingTable table;
-  for (const auto& [key, value] : values) table[key] = RawSetting{value, 1};
-  return table;
-}
+using testing::Settings;
 
 RawSettingTable PathSetting(const std::string& path) { return Settings({{"path", path}}); }
 
 Result<std::shared_ptr<GcsStore>> OpenStore(const RawSettingTable& table,
                                             const std::string& session_dir = "") {
-  PluginLoader loader;
-  PluginContext context;
-  context.role = ProcessRole::kGcs;
-  context.session_dir = session_dir;
-  auto created = loader.Create(PluginKind::kGcs, "sqlite", table, "test.toml", context);
-  if (!created.ok()) return created.status();
-  return std::shared_ptr<GcsStore>(*created, static_cast<GcsStore*>(created->get()));
+  return testing::OpenGcsStore("sqlite", table, session_dir);
 }
 
-// The error of an open that must fail; checks that it is one line.
 std::string OpenError(const RawSettingTable& table, const std::string& session_dir = "") {
-  auto store = OpenStore(table, session_dir);
-  EXPECT_FALSE(store.ok()) << "opening should have failed";
-  if (store.ok()) return "";
-  EXPECT_EQ(testing::CountLines(store.status().message()), 1) << store.status().message();
-  return store.status().message();
+  return testing::GcsOpenError("sqlite", table, session_dir);
 }
 
 // Runs SQL on the file directly, as another program would.

@@ -12,6 +12,7 @@
 
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
+#include "gcs/gcs_client.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
@@ -129,9 +130,10 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
 // whose store this process then cannot share (`same_host` false).
 protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
                               const std::string& node_ip, bool* same_host) {
-  auto channel = transport.Connect(gcs);
-  if (!channel.ok()) Throw(channel.status().message());
-  auto reply = (*channel)->CallSync(
+  // A GcsClient, so that of several GCS addresses (failover) the one that is up answers.
+  auto client = GcsClient::Connect(transport, gcs);
+  if (!client.ok()) Throw(client.status().message());
+  auto reply = (*client)->CallSync(
       protocol::Encode(protocol::MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
       std::chrono::milliseconds(10000));
   if (!reply.ok()) {

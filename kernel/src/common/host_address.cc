@@ -95,7 +95,8 @@ Status CheckLocalAddress(const std::string& ip, const std::string& what) {
 }
 
 std::string HostOfAddress(const std::string& address) {
-  std::string rest = address;
+  // Of a list of GCS addresses (failover), the first one's host.
+  std::string rest = address.substr(0, address.find(','));
   if (size_t scheme = rest.find("://"); scheme != std::string::npos) rest = rest.substr(scheme + 3);
   size_t colon = rest.rfind(':');
   return colon == std::string::npos ? rest : rest.substr(0, colon);

@@ -35,7 +35,8 @@ Result<std::string> PrimaryAddress();
 // error naming `what` (e.g. "--node-ip-address") and listing the addresses.
 Status CheckLocalAddress(const std::string& ip, const std::string& what);
 
-// "10.0.0.2:6379" or "tcp://10.0.0.2:6379" -> "10.0.0.2"; "" when there is none.
+// "10.0.0.2:6379" or "tcp://10.0.0.2:6379" -> "10.0.0.2"; "" when there is none. Of a
+// comma-separated list of GCS addresses (failover), the first one's host.
 std::string HostOfAddress(const std::string& address);
 
 }  // namespace rayk

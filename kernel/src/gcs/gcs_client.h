@@ -9,6 +9,13 @@
 // are answered by the GCS within GcsActorManager::kLongPollLimit, well below
 // kAttemptTimeout, so a silent poll means a lost GCS, not a slow actor.
 //
+// Failover: `endpoint` may list several GCS endpoints separated by commas
+// ("tcp://10.0.0.1:6379,tcp://10.0.0.2:6379"), the heads that may serve the
+// cluster one after another (a GCS store that outlives its head, such as
+// gcs/redis, lets a new head take over). The client talks to one of them; an
+// attempt that gets no answer moves it on to the next, so calls reach
+// whichever head is up, within the same retry window.
+//
 // Thread-safe. Destroying the client completes pending calls with
 // kUnavailable without retrying them.
 #pragma once
@@ -16,6 +23,7 @@
 #include <chrono>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -42,7 +50,11 @@ class GcsClient {
   void CallOnce(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout);
   // A one-way message; not retried.
   Status Send(std::string message);
+  // The endpoints as given (a comma-separated list when there are several).
   const std::string& endpoint() const { return endpoint_; }
+  // Whether `address` is one of the GCS endpoints: the GCS's own requests
+  // (its actor leases) carry it as their owner.
+  bool IsGcsEndpoint(const std::string& address) const;
 
  private:
   struct State;
@@ -55,6 +67,9 @@ class GcsClient {
   std::chrono::milliseconds reconnect_timeout_;
   std::shared_ptr<State> state_;
 };
+
+// The endpoints of a comma-separated list, in order; one for a plain endpoint.
+std::vector<std::string> SplitGcsEndpoints(const std::string& endpoints);
 
 // One KV request (kKvPut, kKvGet, kKvDelete or kKvList) and its reply; a
 // store failure the GCS reports becomes kIoError.

@@ -16,6 +16,7 @@ constexpr char kKvTable[] = "kv";
 constexpr char kGcsTable[] = "gcs";
 constexpr char kIncarnationKey[] = "incarnation";
 constexpr auto kHealthCheckPeriod = std::chrono::milliseconds(100);
+constexpr auto kStoreProbePeriod = std::chrono::milliseconds(1000);
 
 // A KV key in the table: the namespace, a NUL, the key. Namespaces may not
 // hold NUL, so the split is unambiguous and a namespace's keys sort together.
@@ -25,7 +26,9 @@ std::string KvTableKey(const std::string& ns, const std::string& key) { return n
 
 GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
                      std::shared_ptr<GcsStore> store, std::shared_ptr<Scheduler> scheduler)
-    : options_(std::move(options)), transport_(std::move(transport)), store_(std::move(store)) {
+    : options_(std::move(options)),
+      transport_(std::move(transport)),
+      store_(std::make_shared<WatchedGcsStore>(std::move(store))) {
   actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_,
                                               [this] { return View(); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
@@ -127,8 +130,16 @@ void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node) {
 }
 
 void GcsServer::HealthCheckLoop() {
+  auto last_probe = std::chrono::steady_clock::now();
   while (!stopping_) {
     std::this_thread::sleep_for(kHealthCheckPeriod);
+    // While the store fails, read from it now and then, so that status
+    // shows when it is back even if nothing else touches it.
+    if (!store_->problem().message.empty() &&
+        std::chrono::steady_clock::now() - last_probe >= kStoreProbePeriod) {
+      (void)store_->Get(kGcsTable, kIncarnationKey);
+      last_probe = std::chrono::steady_clock::now();
+    }
     std::vector<NodeId> died;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -246,6 +257,9 @@ void GcsServer::OnGetClusterStatus(protocol::GetClusterStatus, ReplyFn reply) {
   for (const auto& [id, node] : nodes_) status.nodes.push_back(node);
   for (const auto& [id, job] : jobs_) status.jobs.push_back(job);
   status.gcs = info_;
+  WatchedGcsStore::Problem problem = store_->problem();
+  status.gcs.store_error = problem.message;
+  status.gcs.store_error_since_ms = problem.since_ms;
   reply(protocol::Encode(MessageType::kClusterStatus, status));
 }
 

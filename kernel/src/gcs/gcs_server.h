@@ -28,6 +28,7 @@
 #include "gcs/gcs_actor_manager.h"
 #include "gcs/gcs_code_table.h"
 #include "gcs/gcs_worker_table.h"
+#include "gcs/watched_gcs_store.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -85,7 +86,7 @@ class GcsServer {
 
   Options options_;
   std::shared_ptr<Transport> transport_;
-  std::shared_ptr<GcsStore> store_;
+  std::shared_ptr<WatchedGcsStore> store_;  // the plugin's store, its failures noted for status
   protocol::GcsInfo info_;
 
   std::mutex mu_;

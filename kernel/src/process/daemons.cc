@@ -14,6 +14,7 @@
 
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
+#include "gcs/gcs_client.h"
 #include "gcs/gcs_server.h"
 #include "process/cluster_secret.h"
 #include "process/session.h"
@@ -98,14 +99,37 @@ Status FillClusterSecret(const ProcessOptions& options, PluginContext* context) 
 
 }  // namespace
 
-std::string EndpointFromAddress(const std::string& address) {
+namespace {
+
+// Applies `one` to each address of a comma-separated list (several GCS
+// addresses, for failover), keeping the commas.
+std::string EachOfList(const std::string& list, std::string (*one)(const std::string&)) {
+  std::string out;
+  for (const std::string& address : SplitGcsEndpoints(list)) {
+    if (!out.empty()) out += ',';
+    out += one(address);
+  }
+  return out;
+}
+
+std::string EndpointFromOneAddress(const std::string& address) {
   if (address.find("://") != std::string::npos) return address;
   return "tcp://" + address;
 }
 
-std::string AddressFromEndpoint(const std::string& endpoint) {
+std::string AddressFromOneEndpoint(const std::string& endpoint) {
   const std::string prefix = "tcp://";
   return endpoint.starts_with(prefix) ? endpoint.substr(prefix.size()) : endpoint;
+}
+
+}  // namespace
+
+std::string EndpointFromAddress(const std::string& address) {
+  return EachOfList(address, EndpointFromOneAddress);
+}
+
+std::string AddressFromEndpoint(const std::string& endpoint) {
+  return EachOfList(endpoint, AddressFromOneEndpoint);
 }
 
 namespace {

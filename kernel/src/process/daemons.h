@@ -57,9 +57,10 @@ struct WorkerProcessOptions {
 };
 int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker);
 
-// "127.0.0.1:6379" -> "tcp://127.0.0.1:6379"; URLs pass through.
+// "127.0.0.1:6379" -> "tcp://127.0.0.1:6379"; URLs pass through. Each of a
+// comma-separated list of GCS addresses (failover, gcs_client.h) likewise.
 std::string EndpointFromAddress(const std::string& address);
-// "tcp://127.0.0.1:6379" -> "127.0.0.1:6379", what users type.
+// "tcp://127.0.0.1:6379" -> "127.0.0.1:6379", what users type; lists too.
 std::string AddressFromEndpoint(const std::string& endpoint);
 
 }  // namespace rayk

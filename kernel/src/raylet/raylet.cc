@@ -152,7 +152,7 @@ void Raylet::FinishJobLocked(const JobId& job_id) {
     job_code_.erase(code);
   }
   for (auto it = pending_.begin(); it != pending_.end();) {
-    if (it->request.job_id != job_id || it->request.owner_address == options_.gcs_address) {
+    if (it->request.job_id != job_id || gcs_->IsGcsEndpoint(it->request.owner_address)) {
       ++it;
       continue;
     }
@@ -167,7 +167,7 @@ void Raylet::FinishJobLocked(const JobId& job_id) {
   for (auto& [id, worker] : workers_) {
     if (worker.job_id != job_id) continue;
     auto lease = leases_.find(worker.lease_id);
-    bool actor = lease != leases_.end() && lease->second.owner_address == options_.gcs_address;
+    bool actor = lease != leases_.end() && gcs_->IsGcsEndpoint(lease->second.owner_address);
     if (!actor) KillWorker(worker);  // the GCS ends the job's actors, except detached ones
   }
 }
@@ -471,7 +471,7 @@ void Raylet::KillWorker(Worker& worker) {
 }
 
 void Raylet::NotifyOwner(const std::string& owner_address, std::string message) {
-  if (owner_address == gcs_->endpoint()) {
+  if (gcs_->IsGcsEndpoint(owner_address)) {
     // The GCS owns actor leases; it must hear of their deaths even across
     // its own restart, so this call is retried until it is answered.
     gcs_->Call(std::move(message), [](Result<std::string> reply) {

@@ -31,7 +31,7 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
   if (!reply) return;
   std::lock_guard<std::mutex> lock(mu_);
   // The GCS leases for actors, which may outlive their job (detached).
-  if (finished_jobs_.count(request.job_id) && request.owner_address != options_.gcs_address) {
+  if (finished_jobs_.count(request.job_id) && !gcs_->IsGcsEndpoint(request.owner_address)) {
     protocol::LeaseReply refused;
     refused.result = protocol::LeaseReply::Result::kFailed;
     refused.request_id = request.request_id;

@@ -144,9 +144,13 @@ struct GcsInfo {
   int64_t start_time_ms = 0;      // of this incarnation
   // Set after a restart that found no saved tables: what was lost.
   std::string lost_state;
+  // Set while the GCS's store fails (an external Redis down, a full disk):
+  // the last failure's message, and when the failures began (0: none).
+  std::string store_error;
+  int64_t store_error_since_ms = 0;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& publisher_address& restarts& start_time_ms& lost_state;
+    ar& publisher_address& restarts& start_time_ms& lost_state& store_error& store_error_since_ms;
   }
 };
 
