@@ -223,7 +223,9 @@ inline GetObjectReply Sample() {
 }
 template <>
 inline ClusterStatus Sample() {
-  return {{SampleNode(), SampleNode()}, {SampleJob()}, {"tcp://127.0.0.1:7012", 1, 2, "lost"}};
+  return {{SampleNode(), SampleNode()},
+          {SampleJob()},
+          {"tcp://127.0.0.1:7012", 1, 2, "lost", {{"scheduler", "hybrid"}}}};
 }
 template <>
 inline ActorInfo Sample() {

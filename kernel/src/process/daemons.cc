@@ -216,11 +216,14 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   server.node_timeout = std::chrono::milliseconds(gcs_options.node_timeout_ms);
   server.restarts = gcs_options.restarts;
   server.store_plugin = config->slot(PluginKind::kGcs).plugin;
+  server.plugins = config->SelectedPlugins();
   auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
   spdlog::info("GCS serving at {} (publishing at {}){}", address, (*gcs)->publisher_endpoint(),
                gcs_options.restarts > 0 ? ", restart " + std::to_string(gcs_options.restarts) : "");
+  spdlog::info("GCS plugins: {} (from {})", FormatSelectedPlugins(server.plugins),
+               config->source());
   if (!options.session_dir.empty()) {
     Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address",
                                     (*gcs)->publisher_endpoint());
@@ -274,6 +277,8 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
                               config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());
+  spdlog::info("raylet plugins: {} (from {})", FormatSelectedPlugins(config->SelectedPlugins()),
+               config->source());
   if (!options.session_dir.empty()) {
     Status st =
         WriteFileAtomically(options.session_dir + "/raylet_node_id", (*raylet)->node_id().Hex());

@@ -144,9 +144,12 @@ struct GcsInfo {
   int64_t start_time_ms = 0;      // of this incarnation
   // Set after a restart that found no saved tables: what was lost.
   std::string lost_state;
+  // The plugin of each slot (Config::SelectedPlugins) in the GCS's
+  // configuration, which `rayk start` and `rayk dev up` give every raylet.
+  std::map<std::string, std::string> plugins;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& publisher_address& restarts& start_time_ms& lost_state;
+    ar& publisher_address& restarts& start_time_ms& lost_state& plugins;
   }
 };
 
