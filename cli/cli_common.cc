@@ -1,5 +1,6 @@
 #include "cli_common.h"
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
 #include <filesystem>
@@ -46,6 +47,21 @@ std::map<std::string, std::string> ParseLabels(const std::string& json, const st
     labels[key] = value.get<std::string>();
   }
   return labels;
+}
+
+void AddPluginChoices(CLI::App* command, std::vector<std::string>* sets) {
+  for (PluginKind kind : Config::kSlots) {
+    std::string slot = PluginKindName(kind);
+    command->add_option_function<std::string>(
+        "--" + slot,
+        [sets, slot](const std::string& plugin) {
+          bool path = plugin.find('/') != std::string::npos;
+          sets->push_back(
+              slot + ".plugin=" + (path ? std::filesystem::absolute(plugin).string() : plugin));
+        },
+        "the " + slot + " plugin, a name or the path of its .so (as --set " + slot +
+            ".plugin=...)");
+  }
 }
 
 void CheckConfigOrFail(const std::string& config_file, const std::vector<std::string>& sets) {

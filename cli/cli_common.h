@@ -23,6 +23,10 @@
 #include "common/port_range.h"
 #include "gcs/gcs_client.h"
 #include "rayk/host/config.h"
+
+namespace CLI {
+class App;
+}
 #include "rayk/host/plugin_loader.h"
 #include "rayk/plugin/transport.h"
 #include "rayk/resources.h"
@@ -51,6 +55,11 @@ std::map<std::string, std::string> ParseLabels(const std::string& json,
 // Loads `config_file` (or the default plugins.toml) with the --set
 // overrides, so that a bad configuration fails the command the user typed
 // rather than a daemon whose log they would have to read.
+// `--scheduler NAME|PATH` (and --store, --transport, --gcs): the same as
+// `--set SLOT.plugin=...`, added to `sets` in order; a relative path (one
+// with a '/') is made absolute, as the configuration requires.
+void AddPluginChoices(CLI::App* command, std::vector<std::string>* sets);
+
 void CheckConfigOrFail(const std::string& config_file, const std::vector<std::string>& sets);
 
 // Runs the checks a plugin makes of its own settings beyond what its

@@ -662,13 +662,16 @@ struct ClusterCommands::Impl {
                                     {"start_time_ms", status.gcs.start_time_ms},
                                     {"lost_state", status.gcs.lost_state},
                                     {"store_error", status.gcs.store_error},
-                                    {"store_error_since_ms", status.gcs.store_error_since_ms}}}}
+                                    {"store_error_since_ms", status.gcs.store_error_since_ms}}},
+                                  {"plugins", status.gcs.plugins}}
                        .dump(2)
                 << "\n";
       return 0;
     }
-    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n\nNodes: " << summary.alive
-              << " alive, " << summary.dead << " dead\n";
+    std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n";
+    if (!status.gcs.plugins.empty())
+      std::cout << "Plugins: " << FormatSelectedPlugins(status.gcs.plugins) << "\n";
+    std::cout << "\nNodes: " << summary.alive << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;
     for (const auto& node : status.nodes) {

@@ -351,6 +351,7 @@ DevCommands::DevCommands(CLI::App* app, std::string* format) : impl_(std::make_s
   d.up->add_option("--config", d.config_file, "plugins.toml for the cluster's processes");
   d.up->add_option("--set", d.sets,
                    "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
+  AddPluginChoices(d.up, &d.sets);
   add_format(d.up);
 
   d.add_node =

@@ -229,7 +229,13 @@ template <>
 inline ClusterStatus Sample() {
   return {{SampleNode(), SampleNode()},
           {SampleJob()},
-          {"tcp://127.0.0.1:7012", 1, 2, "lost", "gcs.redis: Redis at 127.0.0.1:6380 is full", 3}};
+          {"tcp://127.0.0.1:7012",
+           1,
+           2,
+           "lost",
+           "gcs.redis: Redis at 127.0.0.1:6380 is full",
+           3,
+           {{"scheduler", "hybrid"}}}};
 }
 template <>
 inline ActorInfo Sample() {

@@ -69,8 +69,9 @@ struct Lease {
 struct LeaseRequest {
   uint32_t owner_class = 0;
   SchedulingRequest request;
-  uint32_t spillbacks = 0;  // how often raylets forwarded it
-  bool warned = false;      // counted as infeasible once
+  uint32_t spillbacks = 0;    // how often raylets forwarded it
+  uint64_t arrival_view = 0;  // the view's version when it came to its raylet
+  bool warned = false;        // counted as infeasible once
 };
 
 // A slot of `items`: one given back to `free`, else a new one.
@@ -288,10 +289,7 @@ class Simulation {
   // grants it, spills it to another raylet, or keeps it waiting.
   void ScheduleLease(uint32_t id, int32_t node, uint32_t spillbacks) {
     LeaseRequest& lr = requests_[id];
-    const SchedulingRequest& request = lr.request;
-    bool forwarded_here = spillbacks > 0 && AskLocalOnly(request, node).kind != Kind::kInfeasible;
-    SchedulingDecision d =
-        forwarded_here ? AskLocalOnly(request, node) : AskAsRaylet(request, node);
+    SchedulingDecision d = Decide(lr, node, spillbacks);
     if (d.kind == Kind::kInfeasible && !lr.warned) {
       lr.warned = true;
       ++infeasible_;
@@ -307,12 +305,35 @@ class Simulation {
         ++bad_decisions_;  // the policy chose a node that cannot fit it now
       } else if (target >= 0 && spillbacks < kMaxSpillbacks) {
         ++spillbacks_;
+        lr.arrival_view = view_.version;
         ScheduleLease(id, target, spillbacks + 1);
         return;
       }
     }
     lr.spillbacks = spillbacks;
     nodes_[node].pending.push_back(id);
+  }
+
+  // What raylet `node` asks about a request that raylets forwarded
+  // `spillbacks` times, as Raylet::ForwardedLeaseDecisionLocked does: a
+  // forwarded request stays if this node can ever fit it, but while it must
+  // wait it moves on when a view newer than the one it came with shows a
+  // node with room now, within kMaxSpillbacks hops.
+  SchedulingDecision Decide(const LeaseRequest& lr, int32_t node, uint32_t spillbacks) {
+    const SchedulingRequest& request = lr.request;
+    if (spillbacks == 0) return AskAsRaylet(request, node);
+    SchedulingDecision local = AskLocalOnly(request, node);
+    if (local.kind == Kind::kInfeasible) return AskAsRaylet(request, node);
+    if (local.kind != Kind::kWait || spillbacks >= kMaxSpillbacks ||
+        view_.version <= lr.arrival_view) {
+      return local;
+    }
+    SchedulingDecision elsewhere = AskAsRaylet(request, node);
+    if (elsewhere.kind != Kind::kNode) return local;
+    auto it = index_of_.find(elsewhere.node);
+    bool room = it != index_of_.end() && it->second != node && nodes_[it->second].alive &&
+                view_.nodes[position_[it->second]].available.Contains(request.demand);
+    return room ? elsewhere : local;
   }
 
   // Asks again about every request waiting at `node`.
@@ -425,6 +446,7 @@ class Simulation {
     LeaseRequest& lr = requests_[id];
     lr.owner_class = oc;
     lr.warned = false;
+    lr.arrival_view = view_.version;
     lr.request = base_requests_[c.demand_class];
     // Locality as Ray's lease policy has it: where the next task's arguments are.
     const Task& front = w_.tasks[c.queue.front()];

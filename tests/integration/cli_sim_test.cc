@@ -6,6 +6,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <nlohmann/json.hpp>
 #include <sstream>
 
@@ -100,6 +101,27 @@ TEST_F(CliSimTest, LeasesAreReusedWithinASchedulingClass) {
   EXPECT_EQ(p["finished"], 100);
   EXPECT_DOUBLE_EQ(p["makespan_s"].get<double>(), 100.0);
   EXPECT_EQ(p["lease_requests"], 9);
+}
+
+TEST_F(CliSimTest, RequestsForwardedToAFullNodeMoveOnToFreeNodes) {
+  // binpack sends every request of one report period to the same node; the
+  // two it cannot grant move on to n2 once a newer view shows n2 free, as a
+  // raylet does (multi_node_test has the same on a real cluster).
+  std::string trace =
+      TwoNodeTrace(0) + "{\"type\": \"node\", \"name\": \"n2\", \"resources\": {\"CPU\": 2}}\n";
+  for (int i = 0; i < 6; ++i) {
+    trace += "{\"type\": \"task\", \"time\": 0, \"duration\": 10, \"resources\": {\"CPU\": 1}}\n";
+  }
+  std::string placements = dir_.path() + "/placements.jsonl";
+  auto out = Json(dir_.Write("trace.jsonl", trace) + " --scheduler binpack --write-placements " +
+                  placements);
+  EXPECT_EQ(out["policies"][0]["finished"], 6);
+  std::map<std::string, int> per_node;
+  std::ifstream in(placements);
+  for (std::string line; std::getline(in, line);) {
+    ++per_node[nlohmann::json::parse(line)["node"].get<std::string>()];
+  }
+  EXPECT_EQ(per_node, (std::map<std::string, int>{{"n0", 2}, {"n1", 2}, {"n2", 2}}));
 }
 
 TEST_F(CliSimTest, ArgumentsOnAnotherNodeAreMoved) {

@@ -334,6 +334,41 @@ TEST(DevClusterTest, GcsPortInUseFailsWithOneLine) {
 
 // Each bad argument is refused before anything starts, with one line that
 // names the option and what to give instead.
+// The text of every log file under `dir`, one after another.
+std::string AllLogs(const std::string& dir) {
+  std::string text;
+  for (const auto& entry : std::filesystem::recursive_directory_iterator(dir)) {
+    if (entry.path().extension() != ".log") continue;
+    std::ifstream in(entry.path());
+    text += std::string(std::istreambuf_iterator<char>(in), {}) + "\n";
+  }
+  return text;
+}
+
+TEST(DevClusterTest, SchedulerChosenByNameIsShownByStatusAndTheLogs) {
+  testing::DevCluster cluster({.nodes = 2, .extra_args = "--scheduler spread"});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  nlohmann::json status = cluster.Status();
+  EXPECT_EQ(status["plugins"]["scheduler"], "spread");
+  EXPECT_EQ(status["plugins"]["store"], "shm");
+  EXPECT_EQ(status["plugins"]["transport"], "zmq");
+  EXPECT_EQ(status["plugins"]["gcs"], "sqlite");
+  EXPECT_THAT(cluster.Rayk("status").output,
+              HasSubstr("Plugins: scheduler spread, store shm, transport zmq, gcs sqlite"));
+  std::string logs = AllLogs(cluster.session_dir());
+  EXPECT_THAT(logs, HasSubstr("GCS plugins: scheduler spread, store shm"));
+  EXPECT_THAT(logs, HasSubstr("raylet plugins: scheduler spread, store shm"));
+}
+
+TEST(DevClusterTest, SchedulerChosenByPathRunsTasks) {
+  std::string plugin = std::string(RAYK_PLUGIN_OUTPUT_DIR) + "/rayk_scheduler_binpack.so";
+  testing::DevCluster cluster({.nodes = 2, .extra_args = "--scheduler " + plugin});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  EXPECT_EQ(cluster.Status()["plugins"]["scheduler"], plugin);
+  testing::JoinedDriver driver(cluster);
+  EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 3), kPatience), 5);
+}
+
 TEST(DevClusterTest, BadInputIsRefusedWithOneLine) {
   testing::TempDir root;
   auto rayk_cmd = [&root](const std::string& args) {
@@ -356,6 +391,8 @@ TEST(DevClusterTest, BadInputIsRefusedWithOneLine) {
        "--resources-per-node has 1 entries for 2 nodes"},
       {"dev up --nodes 2 --labels '[1]'", "--labels must be a JSON object"},
       {"dev up --nodes 2 --set store.plugin=nosuch", "nosuch"},
+      {"dev up --nodes 2 --scheduler nosuch", "nosuch"},
+      {"dev up --nodes 2 --scheduler ./nosuch.so", "nosuch.so"},
       {"dev add-node",
        "no running dev cluster under " + root.path() + "; start one with 'rayk dev up --nodes N'"},
       {"dev add-node --cpus 0", "--cpus must be at least 1"},

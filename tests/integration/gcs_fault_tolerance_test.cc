@@ -11,6 +11,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
@@ -526,6 +527,29 @@ TEST_F(GcsFaultToleranceTest, BadDatabaseFileStopsStartWithOneLine) {
   EXPECT_EQ(testing::CountLines(second.output), 1) << second.output;
   EXPECT_THAT(second.output, HasSubstr("locked"));
   testing::RunCommand("RAYK_SESSION_ROOT=" + root_.path() + "/other " + RAYK_CLI_PATH + " stop");
+}
+
+// A plugin the GCS server cannot create fails the same way on every start:
+// the supervisor stops at once with the plugin's message (exit code 78,
+// EX_CONFIG) instead of restarting it; a crash is still restarted (above).
+TEST_F(GcsFaultToleranceTest, AConfigurationErrorIsNotRestarted) {
+  std::string session = root_.path() + "/session_config_error";
+  std::filesystem::create_directories(session + "/logs");
+  auto supervised = testing::RunCommand(
+      std::string(RAYK_CLI_PATH) + " gcs-server --supervise --session-dir " + session + " --port " +
+      std::to_string(port_) +
+      " --node-ip-address 127.0.0.1 --set transport.zmq.auth=false --set scheduler.plugin=nosuch");
+  EXPECT_EQ(supervised.exit_code, 78) << supervised.output;
+  EXPECT_THAT(supervised.output, HasSubstr("cannot start with this configuration, so it is not "
+                                           "restarted: gcs-server: "));
+  EXPECT_THAT(supervised.output, HasSubstr("nosuch"));
+  EXPECT_THAT(supervised.output, Not(HasSubstr("restarting it")));
+  // The server ran once: its log has one failure.
+  std::ifstream log(session + "/logs/gcs_server.log");
+  int failures = 0;
+  for (std::string line; std::getline(log, line);)
+    failures += line.rfind("rayk gcs-server: ", 0) == 0;
+  EXPECT_EQ(failures, 1);
 }
 
 }  // namespace

@@ -94,6 +94,40 @@ TEST(MultiNodeTest, HybridPacksLocallyBelowItsThresholdAndSpreadsAbove) {
   EXPECT_GE(nodes.size(), 2u) << "above its threshold, hybrid should place work on other nodes";
 }
 
+// binpack ranks nodes the same way on every raylet, so one report period's
+// lease requests all spill to the same node. Once that node is full, the
+// ones it cannot grant must move on to the free nodes its next view shows,
+// not wait there with a view of their own node only (issue 21).
+TEST(MultiNodeTest, BinpackRequestsForwardedToAFullNodeMoveOnToFreeNodes) {
+  testing::DevCluster::Options options = ThreeNodes(2);
+  options.extra_args = "--set scheduler.plugin=binpack";
+  testing::DevCluster cluster(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  // Six one-CPU tasks that block until released fit the cluster only with
+  // two on every node; stranded requests would leave some never started.
+  std::vector<rayk::ObjectRef<std::string>> burst;
+  for (int i = 0; i < 6; ++i)
+    burst.push_back(rayk::Task(NodeWhenReleased).Remote(std::string("binpack")));
+  std::map<std::string, int> started;  // worker -> node, counted by node
+  for (auto deadline = Clock::now() + std::chrono::seconds(60); Clock::now() < deadline;
+       std::this_thread::sleep_for(std::chrono::milliseconds(50))) {
+    started.clear();
+    int workers = 0;
+    for (const std::string& key : rayk::KvList("binpack/started/", "tests")) {
+      if (auto node = rayk::KvGet(key, "tests")) ++started[*node], ++workers;
+    }
+    if (workers == 6) break;
+  }
+  rayk::KvPut("binpack", "go", "tests");
+  std::map<std::string, int> ran;
+  for (const std::string& node : Values(burst)) ++ran[node];
+  std::map<std::string, int> two_each;
+  for (int i = 0; i < 3; ++i) two_each[cluster.node_id(i)] = 2;
+  EXPECT_EQ(started, two_each) << "every node should have started two tasks at once";
+  EXPECT_EQ(ran, two_each);
+}
+
 TEST(MultiNodeTest, CustomResourcesRouteToTheOnlyNodeThatHasThem) {
   testing::DevCluster cluster(ThreeNodes(1, R"([{}, {}, {"accel_x": 2}])"));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;

@@ -17,8 +17,8 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using test_functions::RefHolder;
+using ::testing::HasSubstr;
 
 class OwnerDeathTest : public testing::ClusterTest {
  protected:
@@ -55,8 +55,8 @@ TEST_F(OwnerDeathTest, ABorrowerOfAnOwnerThatEndedGetsOwnerDiedError) {
 TEST_F(OwnerDeathTest, ABorrowerOfAKilledOwnerGetsOwnerDiedError) {
   auto holder = rayk::Actor(RefHolder::Create).SetName("holder").Remote();
   testing::TempDir out;
-  auto started =
-      testing::RunCommand(SecondDriver("lend holder 7 wait") + " > " + out.path() + "/log 2>&1 & echo $!");
+  auto started = testing::RunCommand(SecondDriver("lend holder 7 wait") + " > " + out.path() +
+                                     "/log 2>&1 & echo $!");
   pid_t owner = std::atoi(started.output.c_str());
   ASSERT_GT(owner, 0) << started.output;
   std::string log;

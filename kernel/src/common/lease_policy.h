@@ -8,7 +8,9 @@
 // at a time; a granted lease runs the class's queued tasks one after another
 // without asking the scheduler again, and goes back to its raylet after
 // kLeaseIdleTime with nothing to run. A raylet forwards (spills back) one
-// request at most kMaxSpillbacks times. Raylets report their resources to the
+// request at most kMaxSpillbacks times: a forwarded request waits on its node
+// while that can ever fit it, unless a newer view shows a node with room now.
+// Raylets report their resources to the
 // GCS, and learn everyone else's, every kReportPeriod.
 #pragma once
 

@@ -202,7 +202,7 @@ void TaskSubmitter::SendLeaseRequestLocked(const std::string& class_key,
   uint64_t request_id = request.request_id;
   // Every request is remembered with its node: if that node dies, its raylet
   // will never answer (see OnNodeDead).
-  remote_lease_requests_[request_id] = {class_key, node};
+  remote_lease_requests_[request_id] = {class_key, node, request.spillbacks};
   WatchNodesLocked(actions);
   std::string message = protocol::Encode(MessageType::kRequestWorkerLease, request);
   actions.push_back(
@@ -246,7 +246,10 @@ void TaskSubmitter::OnLeaseReply(const std::string& class_key, uint64_t request_
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    remote_lease_requests_.erase(request_id);
+    if (auto it = remote_lease_requests_.find(request_id); it != remote_lease_requests_.end()) {
+      outcome.spillbacks = it->second.spillbacks;
+      remote_lease_requests_.erase(it);
+    }
     if (abandoned_lease_requests_.erase(request_id)) {
       // Its node was declared dead and the request was made again elsewhere;
       // a grant that still arrives is given back.
@@ -264,9 +267,10 @@ void TaskSubmitter::HandleLeaseReplyLocked(const std::string& class_key,
                                            const Result<std::string>& reply, Actions& actions) {
   SchedulingClass& cls = classes_[class_key];
   if (outcome.lease && outcome.lease->result == LeaseReply::Result::kSpillback) {
-    // Ask the raylet the plugin chose; the request keeps its place in the count.
+    // Ask the raylet the plugin chose; the request keeps its place in the
+    // count, and its hops are counted so raylets can bound them.
     protocol::RequestWorkerLease request = LeaseRequestLocked(cls);
-    request.spillbacks = 1;
+    request.spillbacks = outcome.spillbacks + 1;
     SendLeaseRequestLocked(class_key, std::move(request), outcome.lease->node_id,
                            outcome.lease->spillback_address, actions);
     return;

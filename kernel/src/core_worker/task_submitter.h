@@ -82,12 +82,14 @@ class TaskSubmitter {
   struct RemoteLeaseRequest {
     std::string class_key;
     NodeId node;
+    uint32_t spillbacks = 0;  // how often raylets forwarded it so far
   };
   // What a lease reply brought, with the channels it needs (connected
   // before mu is taken).
   struct LeaseOutcome {
     std::optional<protocol::LeaseReply> lease;
     bool granted = false;
+    uint32_t spillbacks = 0;  // of the request answered
     std::shared_ptr<Channel> raylet;
     std::shared_ptr<Channel> worker;
   };

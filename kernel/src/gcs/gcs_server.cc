@@ -106,6 +106,7 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
       new GcsServer(std::move(options), transport, std::move(store), std::move(scheduler)));
   gcs->info_.restarts = gcs->options_.restarts;
   gcs->info_.start_time_ms = NowMs();
+  gcs->info_.plugins = gcs->options_.plugins;
   RAYK_RETURN_IF_ERROR(gcs->Load());
   auto publisher = transport->Publish(gcs->options_.publisher_endpoint);
   if (!publisher.ok()) return publisher.status();

@@ -42,8 +42,9 @@ class GcsServer {
     std::string endpoint = "tcp://127.0.0.1:0";
     std::string publisher_endpoint = "tcp://127.0.0.1:0";
     std::chrono::milliseconds node_timeout{10000};
-    uint32_t restarts = 0;     // > 0: a supervisor restarted this GCS
-    std::string store_plugin;  // the gcs slot's plugin, for messages
+    uint32_t restarts = 0;                       // > 0: a supervisor restarted this GCS
+    std::string store_plugin;                    // the gcs slot's plugin, for messages
+    std::map<std::string, std::string> plugins;  // every slot's, for `rayk status`
   };
 
   static Result<std::unique_ptr<GcsServer>> Start(Options options,

@@ -312,6 +312,22 @@ void Config::SelectPlugin(PluginKind kind, const std::string& plugin) {
   slots_[kind].line = 0;
 }
 
+std::map<std::string, std::string> Config::SelectedPlugins() const {
+  std::map<std::string, std::string> plugins;
+  for (PluginKind kind : kSlots) plugins[PluginKindName(kind)] = slot(kind).plugin;
+  return plugins;
+}
+
+std::string FormatSelectedPlugins(const std::map<std::string, std::string>& plugins) {
+  std::string text;
+  for (const std::string& slot : SlotNames()) {
+    auto it = plugins.find(slot);
+    if (it == plugins.end()) continue;
+    text += (text.empty() ? "" : ", ") + slot + " " + it->second;
+  }
+  return text;
+}
+
 const SlotConfig& Config::slot(PluginKind kind) const { return slots_.at(kind); }
 SlotConfig& Config::slot(PluginKind kind) { return slots_[kind]; }
 

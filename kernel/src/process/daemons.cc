@@ -10,6 +10,7 @@
 #include <boost/dll/shared_library.hpp>
 #include <filesystem>
 #include <iostream>
+#include <sstream>
 #include <thread>
 
 #include "common/host_address.h"
@@ -32,10 +33,26 @@ namespace rayk {
 namespace {
 
 // Every failure a daemon reports before it serves goes to its log (stderr)
-// as one line, and the process exits non-zero.
+// as one line, and the process exits non-zero: with kConfigErrorExit when
+// starting again cannot help (a bad setting, a plugin that is missing or
+// refuses its settings), so that a supervisor does not retry it.
 int Fail(const std::string& what, const Status& status) {
   std::cerr << "rayk " << what << ": " << status.message() << std::endl;
-  return 1;
+  bool lasting =
+      status.code() == StatusCode::kInvalidArgument || status.code() == StatusCode::kNotFound;
+  return lasting ? kConfigErrorExit : 1;
+}
+
+// The last line of `log` that starts with `prefix`, or "" when none does.
+std::string LastLineStartingWith(const std::string& log, const std::string& prefix) {
+  auto text = ReadFile(log);
+  if (!text.ok()) return "";
+  std::istringstream lines(*text);
+  std::string found;
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind(prefix, 0) == 0) found = line;
+  }
+  return found;
 }
 
 Result<Config> LoadConfig(const ProcessOptions& options) {
@@ -176,6 +193,14 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs,
       if (waitpid(*pid, &status, WNOHANG) == *pid) break;
     }
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return 0;  // stopped on purpose
+    if (WIFEXITED(status) && WEXITSTATUS(status) == kConfigErrorExit) {
+      std::string why = LastLineStartingWith(log, "rayk gcs-server: ");
+      spdlog::error(
+          "the GCS server cannot start with this configuration, so it is not "
+          "restarted: {}",
+          why.empty() ? "see " + log : why.substr(std::string("rayk ").size()));
+      return kConfigErrorExit;
+    }
     // Learn the ports the first run chose, from the files it wrote.
     auto address = ReadFile(options.session_dir + "/gcs_address");
     auto publisher = ReadFile(options.session_dir + "/gcs_publisher_address");
@@ -240,11 +265,14 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   server.node_timeout = std::chrono::milliseconds(gcs_options.node_timeout_ms);
   server.restarts = gcs_options.restarts;
   server.store_plugin = config->slot(PluginKind::kGcs).plugin;
+  server.plugins = config->SelectedPlugins();
   auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
   spdlog::info("GCS serving at {} (publishing at {}){}", address, (*gcs)->publisher_endpoint(),
                gcs_options.restarts > 0 ? ", restart " + std::to_string(gcs_options.restarts) : "");
+  spdlog::info("GCS plugins: {} (from {})", FormatSelectedPlugins(server.plugins),
+               config->source());
   if (!options.session_dir.empty()) {
     Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address",
                                     (*gcs)->publisher_endpoint());
@@ -298,6 +326,8 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
                               config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());
+  spdlog::info("raylet plugins: {} (from {})", FormatSelectedPlugins(config->SelectedPlugins()),
+               config->source());
   if (!options.session_dir.empty()) {
     Status st =
         WriteFileAtomically(options.session_dir + "/raylet_node_id", (*raylet)->node_id().Hex());

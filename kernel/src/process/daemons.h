@@ -41,6 +41,11 @@ struct GcsProcessOptions {
   bool supervise = false;
 };
 
+// The exit code of a daemon whose configuration or plugins cannot work
+// (sysexits' EX_CONFIG): starting it again would fail the same way, so the
+// GCS supervisor stops at once instead of restarting it.
+constexpr int kConfigErrorExit = 78;
+
 int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs);
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,

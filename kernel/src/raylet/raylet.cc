@@ -268,13 +268,7 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
   request.affinity_soft = lease.request.placement.affinity_soft;
   request.label_selector = lease.request.placement.label_selector;
   request.argument_bytes = lease.request.argument_bytes;
-  // A lease another raylet forwarded here runs here if this node can
-  // ever fit it, so that stale views cannot bounce it around.
-  bool forwarded_here =
-      lease.request.spillbacks > 0 &&
-      scheduler_->Schedule(request, views.local_only).kind != SchedulingDecision::Kind::kInfeasible;
-  SchedulingDecision decision =
-      scheduler_->Schedule(request, forwarded_here ? views.local_only : views.all);
+  SchedulingDecision decision = ForwardedLeaseDecisionLocked(lease, request, views);
   lease.infeasible = decision.kind == SchedulingDecision::Kind::kInfeasible;
   if (lease.infeasible) return InfeasibleLeaseLocked(lease, decision);
   if (decision.kind == SchedulingDecision::Kind::kWait) return LeaseStep::kWait;
@@ -293,6 +287,35 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
   AcquireResources(lease.request.resources);
   lease.resources_acquired = true;
   return LeaseStep::kReady;
+}
+
+// A lease another raylet forwarded here runs here if this node can ever fit
+// it, so that stale views cannot bounce it around. But while this node is
+// full, a deterministic policy would have sent every request of one report
+// period here, and they would wait behind each other while other nodes sit
+// free: so a waiting forwarded lease is spilled on (as Ray's raylet spills
+// its waiting tasks) when the whole view shows a node with room for it now.
+// Only a view newer than the one it came with counts (the raylet that sent
+// it decided on views as old, and two stale views would bounce it between
+// two full nodes), and at most kMaxSpillbacks hops in all.
+SchedulingDecision Raylet::ForwardedLeaseDecisionLocked(const PendingLease& lease,
+                                                        const SchedulingRequest& request,
+                                                        const DispatchViews& views) {
+  if (lease.request.spillbacks == 0) return scheduler_->Schedule(request, views.all);
+  SchedulingDecision local = scheduler_->Schedule(request, views.local_only);
+  if (local.kind == SchedulingDecision::Kind::kInfeasible) {
+    return scheduler_->Schedule(request, views.all);
+  }
+  if (local.kind != SchedulingDecision::Kind::kWait || lease.request.spillbacks >= kMaxSpillbacks ||
+      views.all.version <= lease.arrival_view) {
+    return local;
+  }
+  SchedulingDecision elsewhere = scheduler_->Schedule(request, views.all);
+  const NodeView* target =
+      elsewhere.kind == SchedulingDecision::Kind::kNode ? views.all.Find(elsewhere.node) : nullptr;
+  bool room = target != nullptr && target->node_id != options_.node_id &&
+              target->available.Contains(request.demand);
+  return room ? elsewhere : local;
 }
 
 Raylet::LeaseStep Raylet::InfeasibleLeaseLocked(PendingLease& lease,

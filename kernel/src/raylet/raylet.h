@@ -101,8 +101,9 @@ class Raylet {
     ReplyFn reply;
     bool resources_acquired = false;
     bool worker_requested = false;
-    bool infeasible = false;  // no node can ever run it, as the view stands
-    bool warned = false;      // its owner was told so
+    bool infeasible = false;    // no node can ever run it, as the view stands
+    bool warned = false;        // its owner was told so
+    uint64_t arrival_view = 0;  // the cluster view's version when it came
   };
 
   Raylet(Options options, std::shared_ptr<Transport> transport,
@@ -129,6 +130,10 @@ class Raylet {
     ClusterView local_only;
   };
   LeaseStep ScheduleLeaseLocked(PendingLease& lease, DispatchViews& views);
+  // What the scheduler decides about a lease, with the view its hops call for.
+  SchedulingDecision ForwardedLeaseDecisionLocked(const PendingLease& lease,
+                                                  const SchedulingRequest& request,
+                                                  const DispatchViews& views);
   LeaseStep InfeasibleLeaseLocked(PendingLease& lease, const SchedulingDecision& decision);
   LeaseStep GrantLeaseLocked(PendingLease& lease);
   // Replies to the lease's owner, with its request id.

@@ -46,6 +46,7 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
     drivers_[request.job_id] = request.owner_pid;
   }
   pending_.push_back(PendingLease{std::move(request), std::move(reply)});
+  pending_.back().arrival_view = view_version_;
   DispatchLocked();
 }
 

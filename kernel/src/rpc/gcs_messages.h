@@ -148,9 +148,13 @@ struct GcsInfo {
   // the last failure's message, and when the failures began (0: none).
   std::string store_error;
   int64_t store_error_since_ms = 0;
+  // The plugin of each slot (Config::SelectedPlugins) in the GCS's
+  // configuration, which `rayk start` and `rayk dev up` give every raylet.
+  std::map<std::string, std::string> plugins;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& publisher_address& restarts& start_time_ms& lost_state& store_error& store_error_since_ms;
+    ar& publisher_address& restarts& start_time_ms& lost_state& store_error& store_error_since_ms&
+        plugins;
   }
 };
 

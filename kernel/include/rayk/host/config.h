@@ -64,6 +64,9 @@ class Config {
   // `--scheduler spread` and friends.
   void SelectPlugin(PluginKind slot, const std::string& plugin);
 
+  // Each slot's plugin, name or path, by slot name ("scheduler" -> "hybrid"):
+  // what a running cluster reports it uses (`rayk status`, the logs).
+  std::map<std::string, std::string> SelectedPlugins() const;
   const SlotConfig& slot(PluginKind kind) const;
   SlotConfig& slot(PluginKind kind);
   // The settings table [<slot>.<plugin_name>] (empty if the file has none).
@@ -76,6 +79,9 @@ class Config {
   std::vector<std::string> plugin_path_;
   std::map<PluginKind, SlotConfig> slots_;
 };
+
+// "scheduler hybrid, store shm, transport zmq, gcs sqlite", in slot order.
+std::string FormatSelectedPlugins(const std::map<std::string, std::string>& plugins);
 
 // Parses one TOML scalar written as text ("0.5", "true", "\"x\""); bare words are strings.
 Result<SettingValue> ParseSettingText(const std::string& text);
