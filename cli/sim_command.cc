@@ -93,7 +93,9 @@ SimCommand::SimCommand(CLI::App* app, std::string* format) : options_(std::make_
       ->capture_default_str();
   o.command->add_option("--config", o.config_file,
                         "plugins.toml whose [scheduler.NAME] tables set the plugins' settings");
-  o.command->add_option("--set", o.sets, "override a setting: scheduler.PLUGIN.KEY=VALUE");
+  o.command->add_option("--set", o.sets,
+                        "override a setting: scheduler.PLUGIN.KEY=VALUE, or "
+                        "scheduler.lease_reuse=false to model one task per lease");
   o.command->add_option("--plot", o.plot,
                         "draw utilisation and queue length over time to this .svg or .png "
                         "(needs gnuplot)");
@@ -202,6 +204,7 @@ std::optional<int> SimCommand::Run() {
   sim::SimOptions options;
   options.bandwidth = o.bandwidth;
   options.seed = o.generator.seed;
+  options.lease_reuse = config->lease_reuse();
   std::vector<sim::PolicyRun> runs;
   for (const std::string& name : names) {
     if (!json) std::fprintf(stderr, "simulating %s ...\n", name.c_str());

@@ -520,8 +520,14 @@ class Simulation {
         Lease& lease = leases_[e.a];
         if (!lease.live || lease.task == kNone || tasks_[lease.task].attempt != e.b) return;
         Finished();
-        MakeIdle(e.a);
-        DispatchOwner(lease.owner_class);
+        uint32_t owner_class = lease.owner_class;
+        if (options_.lease_reuse) {
+          MakeIdle(e.a);
+        } else {
+          lease.task = kNone;
+          ReturnLease(e.a);
+        }
+        DispatchOwner(owner_class);
         return;
       }
       case EventKind::kLeaseIdle: {

@@ -10,7 +10,7 @@
 //    queued tasks one after another without asking the scheduler again, and
 //    is returned after kLeaseIdleTime idle. So most tasks never reach the
 //    policy: `lease requests` and `scheduler calls` in the results say how
-//    many did.
+//    many did. With lease_reuse off, a lease goes back after one task.
 //  - The raylet asks the plugin with its view of the cluster: its own node
 //    first and exact, every other node as of the last report (every
 //    kReportPeriod). A request the policy sends elsewhere spills back to that
@@ -47,6 +47,9 @@ namespace rayk::sim {
 struct SimOptions {
   double bandwidth = 1.25e9;  // bytes per second for pulling arguments (10 Gbit/s)
   uint64_t seed = 1;  // derives the node ids the trace does not give, so ties break alike each run
+  // [scheduler] lease_reuse: false gives each lease back after one task, so
+  // every task reaches the policy (as the cluster's owners then do).
+  bool lease_reuse = true;
 };
 
 // One point of the time series the plot draws.

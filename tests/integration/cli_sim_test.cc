@@ -103,6 +103,23 @@ TEST_F(CliSimTest, LeasesAreReusedWithinASchedulingClass) {
   EXPECT_EQ(p["lease_requests"], 9);
 }
 
+TEST_F(CliSimTest, WithoutLeaseReuseEveryTaskAsksThePolicy) {
+  // The same hundred tasks with [scheduler] lease_reuse = false: each lease
+  // goes back after one task, so each task is one more lease request.
+  std::string trace = "{\"type\": \"node\", \"name\": \"n0\", \"resources\": {\"CPU\": 1}}\n";
+  for (int i = 0; i < 100; ++i) {
+    trace += "{\"type\": \"task\", \"time\": 0, \"duration\": 1, \"resources\": {\"CPU\": 1}}\n";
+  }
+  std::string file = dir_.Write("trace.jsonl", trace);
+  auto out = Json(file + " --scheduler hybrid --set scheduler.lease_reuse=false");
+  const auto& p = out["policies"][0];
+  EXPECT_EQ(p["finished"], 100);
+  EXPECT_DOUBLE_EQ(p["makespan_s"].get<double>(), 100.0);
+  EXPECT_GE(p["lease_requests"].get<int>(), 100);
+  EXPECT_GE(p["scheduler_calls"].get<int>(), 100);
+  ExpectFails(file + " --set scheduler.lease_reuse=sometimes", "lease_reuse must be true or false");
+}
+
 TEST_F(CliSimTest, RequestsForwardedToAFullNodeMoveOnToFreeNodes) {
   // binpack sends every request of one report period to the same node; the
   // two it cannot grant move on to n2 once a newer view shows n2 free, as a

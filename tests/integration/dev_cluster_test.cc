@@ -369,6 +369,42 @@ TEST(DevClusterTest, SchedulerChosenByPathRunsTasks) {
   EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 3), kPatience), 5);
 }
 
+// Runs `tasks` calls of Add one after another on a one-node dev cluster whose
+// scheduler is the counting fixture, plus `extra_args` for `rayk dev up`;
+// returns how often the raylet consulted the policy.
+int ScheduleCallsForSequentialTasks(int tasks, const std::string& extra_args) {
+  testing::TempDir dir;
+  std::string count_file = dir.path() + "/calls";
+  std::string plugin = std::string(RAYK_FIXTURE_DIR) + "/rayk_scheduler_counting.so";
+  testing::DevCluster cluster({.nodes = 1,
+                               .extra_args = "--scheduler " + plugin +
+                                             " --set scheduler.counting.count_file=" + count_file +
+                                             " " + extra_args});
+  EXPECT_TRUE(cluster.ok()) << cluster.up().output;
+  if (!cluster.ok()) return -1;
+  testing::JoinedDriver driver(cluster);
+  for (int i = 0; i < tasks; ++i) {
+    EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(i, 1), kPatience), i + 1);
+  }
+  std::ifstream in(count_file);
+  return testing::CountLines(std::string(std::istreambuf_iterator<char>(in), {}));
+}
+
+TEST(DevClusterTest, LeasesAreReusedAcrossTasksByDefault) {
+  // One lease runs the loop's calls back to back: the policy is asked for
+  // the lease, not for each task (it would take every gap between two calls
+  // being longer than the lease's idle time to reach one call per task).
+  int calls = ScheduleCallsForSequentialTasks(20, "");
+  EXPECT_GE(calls, 1);
+  EXPECT_LT(calls, 20);
+}
+
+TEST(DevClusterTest, WithoutLeaseReuseThePolicyDecidesEveryTask) {
+  // [scheduler] lease_reuse = false: the owner gives each lease back after
+  // its task, so every task is one more lease request and one more call.
+  EXPECT_GE(ScheduleCallsForSequentialTasks(20, "--set scheduler.lease_reuse=false"), 20);
+}
+
 TEST(DevClusterTest, BadInputIsRefusedWithOneLine) {
   testing::TempDir root;
   auto rayk_cmd = [&root](const std::string& args) {

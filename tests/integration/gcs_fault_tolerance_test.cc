@@ -249,6 +249,12 @@ void KillSession(const std::string& session) {
   }
 }
 
+// What the failover test's second driver printed.
+std::string DriverLog(const std::string& path) {
+  auto text = ReadFile(path);
+  return text.ok() ? *text : "(no log: " + text.status().message() + ")";
+}
+
 // Failover: the head (GCS, supervisor, raylet) is lost; a new head on another
 // port, on the same Redis and key prefix, takes over. A node that was given
 // both heads' addresses re-registers with the new one by itself; a driver
@@ -272,12 +278,13 @@ TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
   const int new_port = testing::FreePort();
   const std::string both_heads = Address() + ",127.0.0.1:" + std::to_string(new_port);
 
-  // A second node, which knows both heads' addresses, with a resource the head lacks.
+  // A second node, which knows both heads' addresses, with a resource the
+  // head lacks: one unit for the actor, one for the driver's task.
   StopsSessionRoot node_root{root_.path() + "/node"};
   StopsSessionRoot new_head_root{root_.path() + "/new-head"};
   auto node = testing::RunCommand("RAYK_SESSION_ROOT=" + node_root.root + " " + RAYK_CLI_PATH +
                                   " start --address " + both_heads +
-                                  " --num-cpus 2 --resources '{\"survivor\": 1}'");
+                                  " --num-cpus 2 --resources '{\"survivor\": 2}'");
   ASSERT_EQ(node.exit_code, 0) << node.output;
 
   InitOptions options;
@@ -291,6 +298,41 @@ TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
   ASSERT_EQ(*rayk::Get(counter.Task(&Counter::Incr).Remote(41)), 41);
   ASSERT_TRUE(rayk::KvPut("failover/model", "v9"));
   rayk::Shutdown();
+
+  // A driver on the surviving node, given both heads and connected
+  // throughout, whose task is running there when the head is lost.
+  const std::string markers = root_.path() + "/stall-markers";
+  std::filesystem::create_directories(markers);
+  const std::string driver_log = root_.path() + "/stall-driver.log";
+  auto spawned = SpawnProcess(
+      {std::string(RAYK_BINARY_DIR) + "/bin/rayk_second_driver", "stall", markers, "6000"},
+      driver_log, false, {"RAYK_ADDRESS=" + both_heads, "RAYK_SESSION_ROOT=" + node_root.root});
+  ASSERT_TRUE(spawned.ok()) << spawned.status().ToString();
+  struct ReapDriver {
+    pid_t pid;
+    int status = -1;
+    bool Exited(std::chrono::seconds patience) {
+      for (auto end = Clock::now() + patience; pid > 0 && Clock::now() < end;) {
+        if (waitpid(pid, &status, WNOHANG) == pid)
+          pid = 0;
+        else
+          std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      }
+      return pid == 0;
+    }
+    ~ReapDriver() {
+      if (pid > 0 && kill(pid, SIGKILL) == 0) waitpid(pid, nullptr, 0);
+    }
+  } driver{*spawned};
+  auto runs = [&] {
+    return std::distance(std::filesystem::directory_iterator(markers),
+                         std::filesystem::directory_iterator{});
+  };
+  for (auto end = Clock::now() + std::chrono::seconds(60); runs() == 0 && Clock::now() < end;) {
+    ASSERT_FALSE(driver.Exited(std::chrono::seconds(0))) << DriverLog(driver_log);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(runs(), 1) << "the driver's task did not start: " << DriverLog(driver_log);
 
   ASSERT_NO_FATAL_FAILURE(KillSession(Session()));
   auto start = testing::RunCommand("RAYK_SESSION_ROOT=" + new_head_root.root + " " + RAYK_CLI_PATH +
@@ -335,11 +377,26 @@ TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
   auto jobs = Rayk("list jobs --format json --address " + new_address);
   ASSERT_EQ(jobs.exit_code, 0) << jobs.output;
   auto parsed = nlohmann::json::parse(jobs.output);
-  ASSERT_EQ(parsed.size(), 2u) << jobs.output;  // listed by job id, not by age
-  std::multiset<std::string> statuses = {parsed[0]["status"], parsed[1]["status"]};
-  EXPECT_EQ(statuses, (std::multiset<std::string>{"FINISHED", "RUNNING"}))
-      << "the old head's job (finished) and this one";
+  ASSERT_EQ(parsed.size(), 3u) << jobs.output;  // listed by job id, not by age
+  std::multiset<std::string> statuses = {parsed[0]["status"], parsed[1]["status"],
+                                         parsed[2]["status"]};
+  EXPECT_GE(statuses.count("FINISHED"), 1u) << "the old head's job: " << jobs.output;
+  EXPECT_GE(statuses.count("RUNNING"), 1u) << "this job: " << jobs.output;
   rayk::Shutdown();
+
+  // The task that ran through the loss finished once, not retried, and the
+  // driver went on with the new head.
+  ASSERT_TRUE(driver.Exited(std::chrono::seconds(120))) << DriverLog(driver_log);
+  std::string said = DriverLog(driver_log);
+  EXPECT_TRUE(WIFEXITED(driver.status) && WEXITSTATUS(driver.status) == 0) << said;
+  EXPECT_THAT(said, HasSubstr("stalled 42 then 5"));
+  EXPECT_EQ(runs(), 1) << "the running task was run again";
+  // Each driver ended its job at the new head.
+  jobs = Rayk("list jobs --format json --address " + new_address);
+  ASSERT_EQ(jobs.exit_code, 0) << jobs.output;
+  for (const auto& job : nlohmann::json::parse(jobs.output)) {
+    EXPECT_EQ(job["status"], "FINISHED") << jobs.output;
+  }
 }
 
 // Redis down for longer than the store's retry window: the call that needed
@@ -378,6 +435,40 @@ TEST_F(GcsFaultToleranceTest, RedisOutagePastTheRetryWindowFailsTheCallAndShowsI
   EXPECT_THAT(Rayk("status --address " + Address()).output, Not(HasSubstr("GCS store failing")));
   EXPECT_EQ(rayk::KvGet("kept"), std::optional<std::string>("1"));
   EXPECT_EQ(rayk::KvGet("refused"), std::nullopt);
+}
+
+// A request stuck on a failing Redis for longer than the node timeout keeps
+// the node reports waiting behind it; the GCS does not blame the nodes: no
+// node is declared dead, and tasks run once Redis is back.
+TEST_F(GcsFaultToleranceTest, ARequestStuckOnRedisMakesNoNodeDead) {
+  testing::RedisServer redis;
+  StartHead("redis", "--node-timeout-ms 1000 --set gcs.redis.address=" + redis.address() +
+                         " --set gcs.redis.retry_timeout_ms=4000");
+  InitOptions options;
+  options.address = Address();
+  rayk::Init(options);
+  ASSERT_TRUE(rayk::KvPut("kept", "1"));
+  redis.Kill();
+  // Four seconds on the GCS's request thread: four node timeouts without a report read.
+  EXPECT_THROW(rayk::KvPut("refused", "x"), std::exception);
+  redis.Restart();
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline &&
+         Rayk("status --address " + Address()).output.find("GCS store failing") !=
+             std::string::npos) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  auto nodes = Rayk("list nodes --format json --address " + Address());
+  ASSERT_EQ(nodes.exit_code, 0) << nodes.output;
+  for (const auto& node : nlohmann::json::parse(nodes.output)) {
+    EXPECT_EQ(node["alive"], true) << nodes.output;
+  }
+  std::ifstream log(Session() + "/logs/gcs_server.log");
+  std::string text(std::istreambuf_iterator<char>(log), {});
+  EXPECT_THAT(text, Not(HasSubstr("marking it dead")));
+  EXPECT_THAT(text, HasSubstr("could not read node reports for a while"));
+  EXPECT_EQ(*rayk::Get(rayk::Task(Add).Remote(2, 3), std::chrono::seconds(60)), 5);
+  rayk::Shutdown();
 }
 
 // A head cannot be started on a Redis it cannot use; the reason is one line.

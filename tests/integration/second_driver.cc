@@ -5,10 +5,15 @@
 //   rayk_second_driver lend NAME VALUE exit   puts VALUE, gives the ref inside a vector to the
 //                                             named RefHolder, prints "lent", and ends
 //   rayk_second_driver lend NAME VALUE wait   likewise, then waits to be killed
+//   rayk_second_driver stall MARKER_DIR MS    runs StallTimesThen42 (one stall of MS) on the node
+//                                             with the "survivor" resource, then an Add, and
+//                                             prints "stalled 42 then 5" (for failover tests)
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -39,6 +44,21 @@ int main(int argc, char** argv) {
     std::printf("lent\n");
     std::fflush(stdout);
     if (std::string(argv[4]) == "wait") pause();
+  } else if (command == "stall") {
+    try {
+      auto stalled =
+          rayk::Task(test_functions::StallTimesThen42)
+              .SetResources({{"survivor", 1}})
+              .Remote(std::string(argv[2]), 1, static_cast<int64_t>(std::atoll(argv[3])));
+      int first = *rayk::Get(stalled, std::chrono::seconds(120));
+      int after =
+          *rayk::Get(rayk::Task(test_functions::Add).Remote(2, 3), std::chrono::seconds(120));
+      std::printf("stalled %d then %d\n", first, after);
+    } catch (const std::exception& e) {
+      std::printf("failed: %s\n", e.what());
+      rayk::Shutdown();
+      return 1;
+    }
   }
   rayk::Shutdown();
   return 0;

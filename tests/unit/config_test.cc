@@ -170,6 +170,7 @@ TEST(ConfigTest, BuiltInDefaultsEqualTheShippedFile) {
   Config defaults = Config::Defaults();
   PluginLoader loader;
   EXPECT_EQ(shipped->plugin_path(), defaults.plugin_path());
+  EXPECT_EQ(shipped->lease_reuse(), defaults.lease_reuse());
   for (PluginKind kind : Config::kSlots) {
     const SlotConfig& slot = shipped->slot(kind);
     EXPECT_EQ(slot.plugin, defaults.slot(kind).plugin) << PluginKindName(kind);
@@ -181,6 +182,35 @@ TEST(ConfigTest, BuiltInDefaultsEqualTheShippedFile) {
           << "plugin's SettingSpec defaults";
     }
   }
+}
+
+TEST(ConfigTest, LeaseReuseIsASchedulerKernelSetting) {
+  EXPECT_TRUE(Config::Defaults().lease_reuse());
+  auto off =
+      Config::LoadString("[scheduler]\nplugin = \"spread\"\nlease_reuse = false\n", "p.toml");
+  ASSERT_TRUE(off.ok()) << off.status().ToString();
+  EXPECT_FALSE(off->lease_reuse());
+  EXPECT_EQ(off->slot(PluginKind::kScheduler).plugin, "spread");
+
+  Config config = Config::Defaults();
+  ASSERT_TRUE(config.ApplySet("scheduler.lease_reuse=false").ok());
+  EXPECT_FALSE(config.lease_reuse());
+  ASSERT_TRUE(config.ApplySet("scheduler.lease_reuse=true").ok());
+  EXPECT_TRUE(config.lease_reuse());
+
+  auto wrong_type = Config::LoadString("[scheduler]\nlease_reuse = \"no\"\n", "p.toml");
+  ASSERT_FALSE(wrong_type.ok());
+  EXPECT_THAT(wrong_type.status().message(),
+              HasSubstr("p.toml:2: [scheduler] lease_reuse must be true or false (found string)"));
+  EXPECT_THAT(config.ApplySet("scheduler.lease_reuse=maybe").message(),
+              HasSubstr("lease_reuse must be true or false"));
+  // Only the scheduler slot has it.
+  auto other_slot = Config::LoadString("[store]\nlease_reuse = false\n", "p.toml");
+  ASSERT_FALSE(other_slot.ok());
+  EXPECT_THAT(other_slot.status().message(), HasSubstr("unknown key 'lease_reuse' in [store]"));
+  auto typo = Config::LoadString("[scheduler]\nlease_reus = false\n", "p.toml");
+  ASSERT_FALSE(typo.ok());
+  EXPECT_THAT(typo.status().message(), HasSubstr("lease_reuse"));
 }
 
 TEST(ConfigTest, RelativePluginPathIsRefused) {

@@ -125,8 +125,9 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   return {EndpointFromAddress(*gcs_address), *raylet_address};
 }
 
-// Finds the raylet a driver joining `gcs` should use, and its id: an alive
-// node on this host (its raylet serves on `node_ip`), else any alive node,
+// Finds the raylet a driver joining `gcs` should use, and its id: the node of
+// this session root's latest session, else an alive node on this host (its
+// raylet serves on `node_ip`), else any alive node,
 // whose store this process then cannot share (`same_host` false).
 protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
                               const std::string& node_ip, bool* same_host) {
@@ -152,6 +153,19 @@ protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
   auto running = [](const protocol::NodeInfo& node) {
     return node.pid <= 0 || ProcessAlive(static_cast<pid_t>(node.pid));
   };
+  // Of several nodes on this host, the one this session root's latest
+  // `rayk start` runs, when it is up: a driver run with that node's
+  // RAYK_SESSION_ROOT joins that node (as Ray's address="auto" joins the
+  // latest session's raylet), not whichever the GCS lists first.
+  std::string own_raylet;
+  if (auto latest = LatestSessionDir(); latest.ok()) {
+    if (auto file = ReadFile(*latest + "/raylet_address"); file.ok()) own_raylet = *file;
+  }
+  for (const protocol::NodeInfo& node : status->nodes) {
+    if (node.alive && !own_raylet.empty() && node.raylet_address == own_raylet && running(node)) {
+      return node;
+    }
+  }
   for (const protocol::NodeInfo& node : status->nodes) {
     if (node.alive && local(node) && running(node)) return node;
   }

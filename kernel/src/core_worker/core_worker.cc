@@ -37,6 +37,8 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,
       std::this_thread::sleep_for(std::chrono::milliseconds(5));
       self->task_submitter_.ReturnIdleLeases();
       self->references_.RecheckFetchedOwners();
+      self->task_submitter_.FollowGcs();
+      self->references_.FollowGcs();
       self->actor_submitter_.HandleDeferredActorInfos();
     }
   });

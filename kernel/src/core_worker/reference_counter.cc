@@ -273,6 +273,15 @@ void ReferenceCounter::RecheckFetchedOwners() {
   for (const std::string& owner : owners) AskWhetherOwnerDied(owner);
 }
 
+void ReferenceCounter::FollowGcs() {
+  std::shared_ptr<GcsSubscription> subscription;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    subscription = owner_deaths_;
+  }
+  if (subscription) subscription->Check();
+}
+
 void ReferenceCounter::AskWhetherOwnerDied(const std::string& owner) {
   if (!context_.gcs) return;
   context_.gcs->Call(
@@ -285,7 +294,7 @@ void ReferenceCounter::AskWhetherOwnerDied(const std::string& owner) {
 }
 
 void ReferenceCounter::StopWatchingOwners() {
-  std::unique_ptr<Subscription> subscription;
+  std::shared_ptr<GcsSubscription> subscription;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     subscription.swap(owner_deaths_);
@@ -294,23 +303,18 @@ void ReferenceCounter::StopWatchingOwners() {
 }
 
 void ReferenceCounter::SubscribeToOwnerDeaths() {
-  auto reply = context_.gcs->CallSync(
-      protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
-      std::chrono::milliseconds(10000));
-  auto status = reply.ok() ? protocol::Decode<protocol::ClusterStatus>(*reply)
-                           : Result<protocol::ClusterStatus>(reply.status());
-  if (!status.ok()) {
-    spdlog::warn("cannot learn the GCS's publisher (owner deaths are learnt only by asking): {}",
-                 status.status().message());
-    return;
-  }
-  auto subscription = context_.transport->Subscribe(
-      status->gcs.publisher_address, {"worker"}, [this](const std::string&, std::string payload) {
+  auto subscription = GcsSubscription::Start(
+      *context_.transport, *context_.gcs, {"worker"},
+      [this](const std::string&, std::string payload) {
         auto life = protocol::Decode<protocol::WorkerLife>(payload);
         if (life.ok() && life->dead && !context_.stopping) OnOwnerDied(life->address, life->cause);
-      });
+      },
+      // Deaths published while nobody listened are found by asking
+      // (RecheckFetchedOwners), as the status does not list workers.
+      [](const protocol::ClusterStatus&) {});
   if (!subscription.ok()) {
-    spdlog::warn("cannot subscribe to owner deaths: {}", subscription.status().message());
+    spdlog::warn("cannot subscribe to owner deaths (they are learnt only by asking): {}",
+                 subscription.status().message());
     return;
   }
   std::lock_guard<std::mutex> lock(context_.mu);

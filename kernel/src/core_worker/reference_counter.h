@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core_worker/worker_context.h"
+#include "gcs/gcs_subscription.h"
 #include "rayk/internal/runtime.h"
 
 namespace rayk {
@@ -83,6 +84,9 @@ class ReferenceCounter {
   // fetched died: a published death can be lost while a subscription
   // connects. Called by the CoreWorker's reaper thread.
   void RecheckFetchedOwners();
+  // Keeps the owner-death subscription on the GCS wherever it publishes
+  // (the reaper's round; cheap unless the GCS went silent).
+  void FollowGcs();
   // Ends the watch on owners' deaths (at shutdown, after `stopping` is set).
   void StopWatchingOwners();
   // Another process asks for an object this one owns: answered now, or when
@@ -142,7 +146,7 @@ class ReferenceCounter {
   // Watched owners that died, with the cause: later fetches fail at once.
   std::unordered_map<std::string, std::string> dead_owners_;  // with mu
   bool watching_owner_deaths_ = false;                        // with mu
-  std::unique_ptr<Subscription> owner_deaths_;                // with mu
+  std::shared_ptr<GcsSubscription> owner_deaths_;             // with mu
   std::chrono::steady_clock::time_point next_owner_recheck_;  // with mu
 };
 

@@ -85,7 +85,7 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
   for (size_t level = 1; level <= depth && !cls.queue.empty(); ++level) {
     for (auto& [lease_id, worker] : cls.workers) {
       if (cls.queue.empty()) break;
-      if (worker.in_flight.size() >= level) continue;
+      if (worker.in_flight.size() >= level || (worker.single_task && worker.used)) continue;
       TaskId task_id = cls.queue.front();
       cls.queue.pop_front();
       const PendingTask* task = tasks_.FindLocked(task_id);
@@ -104,6 +104,7 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
 void TaskSubmitter::PushLocked(LeasedWorker& worker, const TaskId& task_id,
                                const protocol::TaskSpec& spec, Actions& actions) {
   worker.in_flight.insert(task_id);
+  worker.used = true;
   std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{spec});
   std::shared_ptr<Channel> channel = worker.channel;
   int attempt = spec.attempt;
@@ -132,6 +133,11 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
     if (worker != cls.workers.end()) {
       worker->second.in_flight.erase(task_id);
       worker->second.idle_since = std::chrono::steady_clock::now();
+      if (worker->second.single_task && worker->second.in_flight.empty() && reply.ok()) {
+        // One task per lease: the next one asks the scheduler again.
+        PushReturnLocked(worker->second.raylet, lease_id, actions);
+        cls.workers.erase(worker);
+      }
     }
     std::string class_key = task->class_key;
     if (!reply.ok()) {
@@ -297,6 +303,7 @@ void TaskSubmitter::AddWorkerLocked(const std::string& class_key, const LeaseOut
   worker.channel = outcome.worker;
   worker.raylet = outcome.raylet;
   worker.idle_since = std::chrono::steady_clock::now();
+  worker.single_task = !lease.reusable;
   classes_[class_key].workers[lease.lease_id] = std::move(worker);
   DispatchLocked(class_key, actions);
 }
@@ -391,7 +398,7 @@ void TaskSubmitter::ExpireRunsLocked(
 
 void TaskSubmitter::ReturnAllLeases() {
   std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>> leases;
-  std::unique_ptr<Subscription> subscription;
+  std::shared_ptr<GcsSubscription> subscription;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     for (auto& [key, cls] : classes_) {
@@ -414,33 +421,35 @@ void TaskSubmitter::WatchNodesLocked(Actions& actions) {
 }
 
 void TaskSubmitter::SubscribeToNodeDeaths() {
-  auto reply = context_.gcs->CallSync(
-      protocol::Encode(MessageType::kGetClusterStatus, protocol::GetClusterStatus{}),
-      std::chrono::milliseconds(10000));
-  if (!reply.ok()) {
-    spdlog::warn("cannot learn the GCS's publisher (node deaths will go unnoticed): {}",
-                 reply.status().message());
-    return;
-  }
-  auto status = protocol::Decode<protocol::ClusterStatus>(*reply);
-  if (!status.ok()) return;
-  auto subscription = context_.transport->Subscribe(
-      status->gcs.publisher_address, {"node"}, [this](const std::string&, std::string payload) {
+  auto subscription = GcsSubscription::Start(
+      *context_.transport, *context_.gcs, {"node"},
+      [this](const std::string&, std::string payload) {
         auto node = protocol::Decode<protocol::RegisterNode>(payload);
         if (node.ok() && !node->node.alive) OnNodeDead(node->node.node_id, node->node.death_cause);
+      },
+      // A death published while nobody listened (before the subscription
+      // connected, or while the GCS moved) is in the status.
+      [this](const protocol::ClusterStatus& status) {
+        for (const protocol::NodeInfo& node : status.nodes) {
+          if (!node.alive) OnNodeDead(node.node_id, node.death_cause);
+        }
       });
   if (!subscription.ok()) {
-    spdlog::warn("cannot subscribe to node deaths: {}", subscription.status().message());
+    spdlog::warn("cannot subscribe to node deaths (they will go unnoticed): {}",
+                 subscription.status().message());
     return;
   }
+  std::lock_guard<std::mutex> lock(context_.mu);
+  node_subscription_ = std::move(*subscription);
+}
+
+void TaskSubmitter::FollowGcs() {
+  std::shared_ptr<GcsSubscription> subscription;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    node_subscription_ = std::move(*subscription);
+    subscription = node_subscription_;
   }
-  // A death published before the subscription was connected is in the status.
-  for (const protocol::NodeInfo& node : status->nodes) {
-    if (!node.alive) OnNodeDead(node.node_id, node.death_cause);
-  }
+  if (subscription) subscription->Check();
 }
 
 void TaskSubmitter::FailClassLocked(const std::string& class_key, const std::string& reason,

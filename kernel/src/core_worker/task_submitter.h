@@ -28,6 +28,7 @@
 
 #include "core_worker/task_manager.h"
 #include "core_worker/worker_context.h"
+#include "gcs/gcs_subscription.h"
 #include "rpc/protocol.h"
 
 namespace rayk {
@@ -44,6 +45,9 @@ class TaskSubmitter {
   // Gives back leases idle longer than kLeaseIdleTime, and kills the
   // workers of runs past their timeout (the reaper's round).
   void ReturnIdleLeases();
+  // Keeps the node-death subscription on the GCS wherever it publishes (the
+  // reaper's round; cheap unless the GCS went silent).
+  void FollowGcs();
   // Gives back every lease and stops watching node deaths (at shutdown,
   // after `stopping` is set).
   void ReturnAllLeases();
@@ -59,6 +63,10 @@ class TaskSubmitter {
     std::shared_ptr<Channel> raylet;  // the raylet that granted it, to give it back
     std::set<TaskId> in_flight;
     std::chrono::steady_clock::time_point idle_since;
+    // The raylet granted it for one task ([scheduler] lease_reuse = false):
+    // it goes back as soon as that task is done.
+    bool single_task = false;
+    bool used = false;  // a task was pushed to it
   };
   struct SchedulingClass {
     ResourceSet resources;
@@ -144,7 +152,7 @@ class TaskSubmitter {
   // Set when this process's own node is declared dead: its raylet is gone,
   // so every lease request fails at once with this reason instead of waiting.
   std::string home_node_dead_;
-  std::unique_ptr<Subscription> node_subscription_;
+  std::shared_ptr<GcsSubscription> node_subscription_;  // with mu
   bool watching_nodes_ = false;
   uint64_t next_request_id_ = 1;
 };

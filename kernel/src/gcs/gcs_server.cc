@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "gcs/gcs_subscription.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -16,7 +17,15 @@ constexpr char kKvTable[] = "kv";
 constexpr char kGcsTable[] = "gcs";
 constexpr char kIncarnationKey[] = "incarnation";
 constexpr auto kHealthCheckPeriod = std::chrono::milliseconds(100);
+// A request handled for longer than this keeps the node reports waiting.
+constexpr auto kDeafAfter = std::chrono::milliseconds(500);
 constexpr auto kStoreProbePeriod = std::chrono::milliseconds(1000);
+
+int64_t SteadyMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // A KV key in the table: the namespace, a NUL, the key. Namespaces may not
 // hold NUL, so the split is unambiguous and a namespace's keys sort together.
@@ -114,7 +123,12 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   gcs->info_.publisher_address = gcs->publisher_->endpoint();
   GcsServer* self = gcs.get();
   gcs->RegisterHandlers();
-  auto server = transport->Serve(gcs->options_.endpoint, gcs->service_.AsHandler());
+  auto server =
+      transport->Serve(gcs->options_.endpoint, [self](std::string message, ReplyFn reply) {
+        self->handling_since_ms_.store(SteadyMs());
+        self->service_.Handle(std::move(message), std::move(reply));
+        self->handling_since_ms_.store(0);
+      });
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
   gcs->actors_->Start(gcs->server_->endpoint());
@@ -132,8 +146,15 @@ void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node) {
 
 void GcsServer::HealthCheckLoop() {
   auto last_probe = std::chrono::steady_clock::now();
+  auto last_heartbeat = std::chrono::steady_clock::time_point{};
   while (!stopping_) {
     std::this_thread::sleep_for(kHealthCheckPeriod);
+    // Subscribers that stop hearing it look for the GCS again
+    // (gcs_subscription.h): after a failover it publishes elsewhere.
+    if (std::chrono::steady_clock::now() - last_heartbeat >= kGcsHeartbeatPeriod) {
+      (void)publisher_->Publish(kGcsHeartbeatTopic, "");
+      last_heartbeat = std::chrono::steady_clock::now();
+    }
     // While the store fails, read from it now and then, so that status
     // shows when it is back even if nothing else touches it.
     if (!store_->problem().message.empty() &&
@@ -143,8 +164,30 @@ void GcsServer::HealthCheckLoop() {
     }
     std::vector<NodeId> died;
     {
+      // A GCS that cannot read its messages (a request stuck on a store
+      // retrying through an outage, or a slow write holding mu_) hears no
+      // reports either, and the nodes are not to blame: while that lasts
+      // nobody is declared dead, and afterwards every node gets a whole node
+      // timeout to report again, as after a GCS restart.
+      const int64_t since = handling_since_ms_.load();
+      bool deaf = since != 0 && SteadyMs() - since > kDeafAfter.count();
+      const auto before_lock = std::chrono::steady_clock::now();
       std::lock_guard<std::mutex> lock(mu_);
       auto now = std::chrono::steady_clock::now();
+      deaf = deaf || now - before_lock > kDeafAfter;
+      if (deaf) {
+        was_deaf_ = true;
+        continue;
+      }
+      if (was_deaf_) {
+        was_deaf_ = false;
+        spdlog::warn(
+            "the GCS could not read node reports for a while (a slow store); every node "
+            "gets {} ms to report again",
+            options_.node_timeout.count());
+        for (auto& [id, last] : last_report_) last = now;
+        continue;
+      }
       for (auto& [id, node] : nodes_) {
         auto report = last_report_.find(id);
         if (!node.alive ||

@@ -105,6 +105,11 @@ class GcsServer {
   std::unique_ptr<Publisher> publisher_;
 
   std::atomic<bool> stopping_{false};
+  // When the request being handled now started (steady-clock ms; 0: none):
+  // one that takes long (a store retrying through an outage) keeps every
+  // other request waiting, node reports included.
+  std::atomic<int64_t> handling_since_ms_{0};
+  bool was_deaf_ = false;  // the health check thread's own
   std::thread health_check_;
   protocol::Service service_{"gcs", protocol::kGcsMaxMessageBytes};
   std::unique_ptr<Server> server_;  // last: stops before the state it uses goes

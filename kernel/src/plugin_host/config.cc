@@ -56,8 +56,9 @@ const char* TomlTypeName(const toml::node& node) {
   }
 }
 
+// `lease_reuse` is set from [scheduler] lease_reuse; null for other slots.
 Status ParseSlot(const std::string& source, PluginKind kind, const toml::table& table,
-                 SlotConfig* slot) {
+                 SlotConfig* slot, bool* lease_reuse) {
   const std::string section = PluginKindName(kind);
   for (const auto& [key_view, node] : table) {
     const std::string key(key_view.str());
@@ -74,12 +75,26 @@ Status ParseSlot(const std::string& source, PluginKind kind, const toml::table& 
       slot->line = line;
       continue;
     }
+    if (lease_reuse != nullptr && key == "lease_reuse") {
+      const auto* value = node.as_boolean();
+      if (!value) {
+        return Status::InvalidArgument(At(source, line) +
+                                       ": [scheduler] lease_reuse must be true or false (found " +
+                                       TomlTypeName(node) + ")");
+      }
+      *lease_reuse = value->get();
+      continue;
+    }
     const auto* settings = node.as_table();
     if (!settings) {
+      std::vector<std::string> keys = {"plugin"};
+      if (lease_reuse != nullptr) keys.push_back("lease_reuse");
       return Status::InvalidArgument(
           At(source, line) + ": unknown key '" + key + "' in [" + section + "]; " +
-          DidYouMean(key, {"plugin"},
-                     "a slot section holds only 'plugin' and [" + section + ".<plugin>] tables"));
+          DidYouMean(key, keys,
+                     "a slot section holds only 'plugin'" +
+                         std::string(lease_reuse != nullptr ? ", 'lease_reuse'" : "") + " and [" +
+                         section + ".<plugin>] tables"));
     }
     RawSettingTable& raw = slot->tables[key];
     for (const auto& [setting_key, value_node] : *settings) {
@@ -243,7 +258,9 @@ Result<Config> Config::LoadString(const std::string& text, const std::string& so
       return Status::InvalidArgument(At(source, line) + ": " + key + " must be a section ([" + key +
                                      "] with plugin = \"...\"), not a " + TomlTypeName(node));
     }
-    RAYK_RETURN_IF_ERROR(ParseSlot(source, *kind, *table, &config.slots_[*kind]));
+    RAYK_RETURN_IF_ERROR(
+        ParseSlot(source, *kind, *table, &config.slots_[*kind],
+                  *kind == PluginKind::kScheduler ? &config.lease_reuse_ : nullptr));
   }
   return config;
 }
@@ -296,6 +313,13 @@ Status Config::ApplySet(const std::string& assignment) {
   SlotConfig& slot = slots_[*kind];
   if (parts.size() == 2 && parts[1] == "plugin") {
     SelectPlugin(*kind, text);
+    return Status::Ok();
+  }
+  if (parts.size() == 2 && parts[1] == "lease_reuse" && *kind == PluginKind::kScheduler) {
+    if (text != "true" && text != "false") {
+      return Status::InvalidArgument(where + ": lease_reuse must be true or false");
+    }
+    lease_reuse_ = text == "true";
     return Status::Ok();
   }
   if (parts.size() != 3) {

@@ -323,6 +323,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
       std::filesystem::path(options.session_dir).parent_path().string() + "/code";
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
+  raylet_options.lease_reuse = config->lease_reuse();
   auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
                               config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());

@@ -394,6 +394,7 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
   reply.worker_address = idle->address;
   reply.worker_pid = idle->pid;
   reply.node_id = options_.node_id;
+  reply.reusable = options_.lease_reuse;
   AnswerLease(lease, std::move(reply));
   return LeaseStep::kAnswered;
 }

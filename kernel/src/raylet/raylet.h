@@ -58,7 +58,8 @@ class Raylet {
     std::string config_file;               // handed to the workers it starts
     std::vector<std::string> config_sets;  // --set overrides, handed on too
     std::string endpoint = "tcp://127.0.0.1:0";
-    PortRange worker_ports;  // handed to the workers it starts
+    PortRange worker_ports;   // handed to the workers it starts
+    bool lease_reuse = true;  // [scheduler] lease_reuse: told to owners in each grant
   };
 
   // `store` (may be null) is this node's object store, created here (the

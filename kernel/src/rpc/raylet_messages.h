@@ -41,10 +41,13 @@ struct LeaseReply {
   NodeId node_id;
   std::string reason;  // with kInfeasible and kFailed
   std::string spillback_address;
+  // With kGranted: false when the cluster runs with [scheduler] lease_reuse =
+  // false; the owner then gives the lease back after one task.
+  bool reusable = true;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason&
-        spillback_address;
+        spillback_address& reusable;
   }
 };
 

@@ -10,6 +10,9 @@
 //   [scheduler.hybrid]
 //   spread_threshold = 0.5
 //
+// Besides plugin names and tables, [scheduler] takes one setting of the kernel
+// itself: lease_reuse (see lease_reuse() below).
+//
 // Loading checks the file's shape (sections, keys, types of `plugin` and
 // `plugin_path`); each plugin's own keys are checked against the settings it
 // declares when the plugin is loaded (plugin_loader.h). Every error is one line
@@ -72,12 +75,19 @@ class Config {
   // The settings table [<slot>.<plugin_name>] (empty if the file has none).
   const RawSettingTable& Table(PluginKind kind, const std::string& plugin_name) const;
   const std::vector<std::string>& plugin_path() const { return plugin_path_; }
+  // [scheduler] lease_reuse (default true): a granted worker lease runs its
+  // owner's queued tasks of the same class one after another without asking
+  // the scheduler again (Ray's model). false: the owner gives the lease back
+  // after one task, so the policy decides every task, at the cost of a lease
+  // round trip per task (docs/scheduler-plugins.md).
+  bool lease_reuse() const { return lease_reuse_; }
   const std::string& source() const { return source_; }
 
  private:
   std::string source_ = "<built-in defaults>";
   std::vector<std::string> plugin_path_;
   std::map<PluginKind, SlotConfig> slots_;
+  bool lease_reuse_ = true;
 };
 
 // "scheduler hybrid, store shm, transport zmq, gcs sqlite", in slot order.
