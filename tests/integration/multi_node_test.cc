@@ -229,6 +229,54 @@ TEST(MultiNodeTest, KilledRayletsTasksFinishElsewhere) {
   std::cout << "every task finished " << finished.count() << " ms after the raylet's SIGKILL\n";
 }
 
+// Waits until the driver's view shows `node` dead.
+void WaitUntilDead(const NodeId& node) {
+  auto deadline = Clock::now() + std::chrono::seconds(30);
+  while (Clock::now() < deadline) {
+    for (const NodeView& view : rayk::Nodes()) {
+      if (view.node_id == node && !view.alive) return;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ADD_FAILURE() << "node " << node.Hex() << " was not declared dead";
+}
+
+// Lineage reconstruction: a chain of large results made on a node that is
+// then killed (never read before) comes back right at the driver: the
+// driver runs the tasks again, the first before the second that needs it.
+// A result whose task may not be retried says why it cannot come back.
+TEST(MultiNodeTest, LostResultsAreMadeAgainByTheirTasks) {
+  testing::DevCluster cluster(ThreeNodes(4, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  std::string local = rayk::CurrentNodeId().Hex();
+  NodeId victim = NodeId::FromHex(cluster.node_id(cluster.node_id(1) == local ? 2 : 1));
+  const int64_t n = 1 << 20;  // 8 MiB: kept in the victim's store, not inline
+  auto first = rayk::Task(MakeVector).SetNodeAffinity(victim, /*soft=*/true).Remote(n);
+  auto second = rayk::Task(test_functions::ShiftVector)
+                    .SetNodeAffinity(victim, /*soft=*/true)
+                    .Remote(first, 1.0);
+  auto once = rayk::Task(MakeVector).SetNodeAffinity(victim).SetMaxRetries(0).Remote(n);
+  // Done there, and never read anywhere else.
+  EXPECT_EQ(rayk::Wait(std::vector{first, second, once}, 3, std::chrono::seconds(60)).ready.size(),
+            3u);
+  cluster.KillNode(cluster.node_id(1) == victim.Hex() ? 1 : 2);
+  WaitUntilDead(victim);
+
+  auto shifted = rayk::Get(second, std::chrono::seconds(60));
+  ASSERT_EQ(shifted->size(), static_cast<size_t>(n));
+  EXPECT_EQ((*shifted)[0], 1.0);
+  EXPECT_EQ((*shifted)[n - 1], static_cast<double>(n));
+  auto made = rayk::Get(first, std::chrono::seconds(60));
+  EXPECT_EQ((*made)[n - 1], static_cast<double>(n - 1));
+  try {
+    rayk::Get(once, std::chrono::seconds(60));
+    ADD_FAILURE() << "a result of a task without retries came back from a dead node";
+  } catch (const rayk::ObjectLostError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("its task has no retries left"));
+  }
+}
+
 TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
   testing::DevCluster cluster(ThreeNodes(1, "", 1000));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;

@@ -25,6 +25,11 @@ struct InitOptions {
   // Shared libraries the workers load to find the job's remote functions.
   // Empty: every library that registered functions with RAYK_REMOTE in this process.
   std::vector<std::string> code_libraries;
+  // Lineage reconstruction: the driver keeps the finished tasks whose results
+  // sit in a node's store (while the results are referenced) to run them
+  // again if that node dies; at most this many. Results beyond it cannot be
+  // made again (their error says so). Workers keep the default.
+  size_t max_lineage_tasks = 100000;
 };
 
 // Throws rayk::RuntimeError (errors.h) with a one-line reason when it cannot start.

@@ -280,6 +280,7 @@ void Init(const InitOptions& options) {
   core.is_driver = true;
   core.job_id = JobId::FromRandom();
   core.raylet_address = at.raylet;
+  core.max_lineage_tasks = options.max_lineage_tasks;
   core.gcs_address = at.gcs;
   core.code_libraries = JobLibraries(options);
   core.node_id = at.node;

@@ -139,7 +139,29 @@ void ReferenceCounter::MaybeFreeLocked(const ObjectId& id, Actions& actions) {
     actions.push_back(
         [this, id, location = entry.location] { context_.node_objects->Free(id, location); });
   }
+  const bool kept_lineage = entry.lineage == ObjectEntry::Lineage::kKept;
   objects_.erase(it);
+  if (kept_lineage && on_owned_freed_) on_owned_freed_(id, actions);
+}
+
+void ReferenceCounter::MarkLostOnNodeLocked(const NodeId& node, const std::string& cause,
+                                            Actions& actions) {
+  std::vector<ObjectId> lost;
+  for (const auto& [id, entry] : objects_) {
+    if (entry.owned && entry.value && IsInStoreMark(*entry.value) && entry.location.node == node) {
+      lost.push_back(id);
+    }
+  }
+  for (const ObjectId& id : lost) {
+    ObjectEntry& entry = objects_[id];
+    entry.location = {};
+    SetValueLocked(
+        id,
+        ErrorValue(ErrorInfo::Kind::kObjectLost, "object " + id.Hex() + " was lost with node " +
+                                                     node.Hex().substr(0, 8) + " (" + cause +
+                                                     "); " + LineageText(entry.lineage)),
+        actions);
+  }
 }
 
 // ---------------------------------------------------------------- values
@@ -344,6 +366,34 @@ void ReferenceCounter::OnOwnerDied(const std::string& owner, const std::string& 
 
 Result<std::vector<ObjectValue>> ReferenceCounter::Get(const std::vector<ObjectId>& ids,
                                                        std::chrono::milliseconds timeout) {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  // An owned object its node cannot serve any more is made again when its
+  // lineage is kept (TaskManager): then it is waited for once more.
+  for (int round = 0;; ++round) {
+    auto left = timeout.count() < 0
+                    ? timeout
+                    : std::max(std::chrono::milliseconds(0),
+                               std::chrono::duration_cast<std::chrono::milliseconds>(
+                                   deadline - std::chrono::steady_clock::now()));
+    std::vector<NodeId> unreadable_nodes;
+    auto values = GetOnce(ids, left, &unreadable_nodes);
+    if (!values.ok() || unreadable_nodes.empty() || round >= kMaxRebuildRounds) return values;
+    Actions actions;
+    bool rebuilding = false;
+    {
+      std::lock_guard<std::mutex> lock(context_.mu);
+      for (const NodeId& node : unreadable_nodes) {
+        if (rebuild_node_objects_ && rebuild_node_objects_(node, actions)) rebuilding = true;
+      }
+    }
+    RunActions(actions);
+    if (!rebuilding) return values;
+  }
+}
+
+Result<std::vector<ObjectValue>> ReferenceCounter::GetOnce(const std::vector<ObjectId>& ids,
+                                                           std::chrono::milliseconds timeout,
+                                                           std::vector<NodeId>* unreadable_nodes) {
   Actions actions;
   std::unique_lock<std::mutex> lock(context_.mu);
   for (const ObjectId& id : ids) {
@@ -359,6 +409,7 @@ Result<std::vector<ObjectValue>> ReferenceCounter::Get(const std::vector<ObjectI
   }
   std::vector<ObjectValue> values;
   std::vector<std::pair<size_t, internal::StoreLocation>> in_store;
+  std::vector<std::pair<size_t, ObjectEntry::Lineage>> owned_in_store;
   values.reserve(ids.size());
   for (const ObjectId& id : ids) {
     auto it = objects_.find(id);
@@ -368,6 +419,7 @@ Result<std::vector<ObjectValue>> ReferenceCounter::Get(const std::vector<ObjectI
           "object " + id.Hex() + " has no reference in this process (freed or never made)"));
     } else {
       if (IsInStoreMark(*it->second.value)) {
+        if (it->second.owned) owned_in_store.emplace_back(values.size(), it->second.lineage);
         in_store.emplace_back(values.size(), it->second.location);
       }
       values.push_back(*it->second.value);
@@ -375,7 +427,32 @@ Result<std::vector<ObjectValue>> ReferenceCounter::Get(const std::vector<ObjectI
   }
   lock.unlock();
   ReadFromStores(ids, in_store, values);
+  for (const auto& [index, lineage] : owned_in_store) {
+    if (!values[index].error) continue;
+    for (const auto& [at, location] : in_store) {
+      if (at == index) unreadable_nodes->push_back(location.node);
+    }
+    values[index].error->message += "; " + LineageText(lineage);
+  }
   return values;
+}
+
+std::string ReferenceCounter::LineageText(ObjectEntry::Lineage lineage) {
+  switch (lineage) {
+    case ObjectEntry::Lineage::kKept:
+      return "it is being made again by re-running its task";
+    case ObjectEntry::Lineage::kNoRetriesLeft:
+      return "it cannot be made again: its task has no retries left (SetMaxRetries)";
+    case ObjectEntry::Lineage::kLimitReached:
+      return "it cannot be made again: this process keeps the tasks of at most " +
+             std::to_string(context_.options.max_lineage_tasks) +
+             " objects (InitOptions::max_lineage_tasks)";
+    case ObjectEntry::Lineage::kActorCall:
+      return "it cannot be made again: an actor call's result is not re-run";
+    case ObjectEntry::Lineage::kPut:
+      break;
+  }
+  return "it cannot be made again: it was stored by Put, not made by a task";
 }
 
 bool ReferenceCounter::WaitReadyLocked(std::unique_lock<std::mutex>& lock,

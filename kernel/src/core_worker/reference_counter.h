@@ -62,7 +62,16 @@ class ReferenceCounter {
     // Valid: the value is in that node's object store, and `value` holds
     // neither bytes nor error (InStoreMark).
     internal::StoreLocation location;
+    // Owned objects: whether the task that made it is kept to make it again
+    // should its node die (TaskManager's lineage), or why not.
+    enum class Lineage : uint8_t { kPut, kKept, kNoRetriesLeft, kLimitReached, kActorCall };
+    Lineage lineage = Lineage::kPut;
   };
+  // Lineage hooks, set by the TaskManager: an owned object was freed; and the
+  // objects of node `node` could not be read, so rebuild those that can be
+  // (true when some object's value was reset to be made again).
+  using FreedFn = std::function<void(const ObjectId&, Actions&)>;
+  using RebuildFn = std::function<bool(const NodeId& node, Actions&)>;
   // Called with true before a Get starts waiting and with false after: a
   // worker lends its CPU back meanwhile (TaskExecutor::SetBlocked).
   using BlockedFn = std::function<void(bool blocked)>;
@@ -95,6 +104,15 @@ class ReferenceCounter {
 
   // The entry of `id`, made if new.
   ObjectEntry& EntryLocked(const ObjectId& id) { return objects_[id]; }
+  // The entry of `id`, or null.
+  ObjectEntry* FindLocked(const ObjectId& id) {
+    auto it = objects_.find(id);
+    return it == objects_.end() ? nullptr : &it->second;
+  }
+  void SetLineageHooks(FreedFn on_freed, RebuildFn rebuild) {
+    on_owned_freed_ = std::move(on_freed);
+    rebuild_node_objects_ = std::move(rebuild);
+  }
   // The result of a task this process submits: owned, one local reference.
   void AddTaskReturnLocked(const ObjectId& id);
   // A pending task takes `id` as an argument (owned by `owner_address`).
@@ -111,6 +129,10 @@ class ReferenceCounter {
   // here or on the way.
   void FetchLocked(const ObjectId& id, Actions& actions);
   void MaybeFreeLocked(const ObjectId& id, Actions& actions);
+  // Node `node` died (`cause`): owned objects whose value was only in its
+  // store, and that are not being made again, fail with ObjectLostError at
+  // once, saying why they cannot come back.
+  void MarkLostOnNodeLocked(const NodeId& node, const std::string& cause, Actions& actions);
 
  private:
   // Asks the owner for the value (without mu: it may connect).
@@ -129,6 +151,15 @@ class ReferenceCounter {
   // Sets a value from outside mu, then runs what waited for it.
   void Resolve(const ObjectId& id, internal::ObjectValue value,
                const internal::StoreLocation& location);
+  // One Get: the values, with the nodes that could not serve an owned
+  // object added to `unreadable_nodes`.
+  Result<std::vector<internal::ObjectValue>> GetOnce(const std::vector<ObjectId>& ids,
+                                                     std::chrono::milliseconds timeout,
+                                                     std::vector<NodeId>* unreadable_nodes);
+  // Why an owned object that could not be read will or will not come back.
+  std::string LineageText(ObjectEntry::Lineage lineage);
+  // How often one Get waits for objects being made again.
+  static constexpr int kMaxRebuildRounds = 3;
   // Waits (mu held by `lock`) until every object in `ids` has a value.
   bool WaitReadyLocked(std::unique_lock<std::mutex>& lock, const std::vector<ObjectId>& ids,
                        std::chrono::milliseconds timeout);
@@ -148,6 +179,8 @@ class ReferenceCounter {
   bool watching_owner_deaths_ = false;                        // with mu
   std::shared_ptr<GcsSubscription> owner_deaths_;             // with mu
   std::chrono::steady_clock::time_point next_owner_recheck_;  // with mu
+  FreedFn on_owned_freed_;                                    // called with mu
+  RebuildFn rebuild_node_objects_;                            // called with mu
 };
 
 }  // namespace rayk

@@ -1,12 +1,22 @@
 #include "core_worker/task_manager.h"
 
+#include <spdlog/spdlog.h>
+
+#include <algorithm>
+
 namespace rayk {
 
 using internal::ErrorInfo;
 using internal::ObjectValue;
 
 TaskManager::TaskManager(WorkerContext& context, ReferenceCounter& references, ReadyFn on_ready)
-    : context_(context), references_(references), on_ready_(std::move(on_ready)) {}
+    : context_(context), references_(references), on_ready_(std::move(on_ready)) {
+  references_.SetLineageHooks(
+      [this](const ObjectId& id, Actions& actions) { ForgetLineageLocked(id, actions); },
+      [this](const NodeId& node, Actions& actions) {
+        return RebuildObjectsOnNodeLocked(node, actions);
+      });
+}
 
 void TaskManager::AssignIds(PendingTask& task) const {
   task.spec.task_id = TaskId::FromRandom();
@@ -84,11 +94,98 @@ void TaskManager::CompleteLocked(const TaskId& task_id, ObjectValue value, Actio
   auto task = tasks_.find(task_id);
   if (task == tasks_.end()) return;
   ObjectId return_id = task->second.spec.return_id;
-  std::vector<ObjectId> arg_refs = std::move(task->second.arg_refs);
-  tasks_.erase(task);
+  const bool in_store = !value.error && IsInStoreMark(value);
   references_.SetValueLocked(return_id, std::move(value), actions);
+  std::vector<ObjectId> arg_refs;
+  if (!in_store || !KeepLineageLocked(task->second)) arg_refs = std::move(task->second.arg_refs);
+  tasks_.erase(task);
   references_.MaybeFreeLocked(return_id, actions);
   for (const ObjectId& ref : arg_refs) references_.RemoveTaskArgLocked(ref, actions);
+}
+
+// ---------------------------------------------------------------- lineage
+
+bool TaskManager::KeepLineageLocked(PendingTask& task) {
+  using Lineage = ReferenceCounter::ObjectEntry::Lineage;
+  const protocol::TaskSpec& spec = task.spec;
+  ReferenceCounter::ObjectEntry* result = references_.FindLocked(spec.return_id);
+  if (result == nullptr) return false;  // nobody holds it: freed right after
+  if (!spec.actor_id.IsNil() || spec.creates_actor) {
+    result->lineage = Lineage::kActorCall;
+    return false;
+  }
+  if (!internal::AnotherTry(spec.attempt, spec.max_retries)) {
+    result->lineage = Lineage::kNoRetriesLeft;
+    return false;
+  }
+  if (lineage_.size() >= context_.options.max_lineage_tasks) {
+    result->lineage = Lineage::kLimitReached;
+    return false;
+  }
+  result->lineage = Lineage::kKept;
+  lineage_[spec.return_id] = std::move(task);
+  return true;
+}
+
+void TaskManager::ForgetLineageLocked(const ObjectId& return_id, Actions& actions) {
+  forget_queue_.push_back(return_id);
+  if (forgetting_) return;  // the loop below, further up the stack, takes it
+  forgetting_ = true;
+  while (!forget_queue_.empty()) {
+    ObjectId id = forget_queue_.back();
+    forget_queue_.pop_back();
+    auto it = lineage_.find(id);
+    if (it == lineage_.end()) continue;
+    std::vector<ObjectId> arg_refs = std::move(it->second.arg_refs);
+    lineage_.erase(it);
+    for (const ObjectId& ref : arg_refs) references_.RemoveTaskArgLocked(ref, actions);
+  }
+  forgetting_ = false;
+}
+
+bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions) {
+  std::vector<ObjectId> lost;
+  for (const auto& [id, task] : lineage_) {
+    const ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+    if (entry != nullptr && entry->value && IsInStoreMark(*entry->value) &&
+        entry->location.node == node) {
+      lost.push_back(id);
+    }
+  }
+  // Every lost value is unset before any task is resolved again, so that a
+  // task whose argument was lost with it waits for that argument's rebuild.
+  for (const ObjectId& id : lost) {
+    ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+    entry->value.reset();
+    entry->location = {};
+  }
+  for (const ObjectId& id : lost) {
+    auto kept = lineage_.find(id);
+    PendingTask task = std::move(kept->second);
+    lineage_.erase(kept);
+    ++task.spec.attempt;
+    spdlog::warn(
+        "object {} was lost with node {}: running task {} again to make it (retry {} of {})",
+        id.Hex(), node.Hex().substr(0, 8), task.spec.function, task.spec.attempt,
+        internal::LimitText(task.spec.max_retries));
+    // Its top-level reference arguments are resolved anew: one may have
+    // been lost too, or be on another node now.
+    task.unresolved = 0;
+    for (internal::TaskArg& arg : task.spec.args) {
+      if (arg.ref.IsNil() ||
+          std::find(task.arg_refs.begin(), task.arg_refs.end(), arg.ref) == task.arg_refs.end()) {
+        continue;
+      }
+      arg.is_ref = true;
+      arg.value.clear();
+      arg.location = {};
+      ++task.unresolved;
+    }
+    const TaskId task_id = task.spec.task_id;
+    tasks_[task_id] = std::move(task);
+    ResolveArgsLocked(task_id, actions);
+  }
+  return !lost.empty();
 }
 
 ObjectValue TaskManager::ReplyValueLocked(Result<protocol::PushTaskReply>& body,

@@ -9,6 +9,16 @@
 // callback. A failed argument fails the task without running it, as in Ray.
 // Completing a task sets its result's value and drops its argument references.
 //
+// Lineage (Ray's lineage reconstruction): a finished task whose result sits
+// in a node's object store and that has retries left is kept, with its
+// argument references, for as long as its result is referenced (at most
+// CoreWorkerOptions::max_lineage_tasks of them). When that node dies (the
+// owner hears of it, or cannot read the object there), the result is made
+// again by running the task once more, as a retry: its arguments are resolved
+// anew, so one lost with the same node is made again first. Results of Put,
+// of actor calls and of tasks without retries left cannot be made again; the
+// error of such an object says which (ReferenceCounter::LineageText).
+//
 // Thread-safety: guarded by WorkerContext::mu; every method but AssignIds
 // expects it held (*Locked). Callers: the two submitters, which own retries
 // and decide when a task ends.
@@ -53,17 +63,31 @@ class TaskManager {
   PendingTask* FindLocked(const TaskId& task_id);
   // Ends the task: its result gets `value`, its argument references go.
   void CompleteLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
+  // Makes again the kept results that were in node `node`'s store; true
+  // when there was one.
+  bool RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions);
+  size_t NumLineageLocked() const { return lineage_.size(); }
+  ReferenceCounter& references() { return references_; }
   // The value a worker's reply to a push stands for.
   internal::ObjectValue ReplyValueLocked(Result<protocol::PushTaskReply>& body,
                                          const ObjectId& return_id, Actions& actions);
 
  private:
   void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
+  // Keeps a finished task whose result is in a store, when it can be re-run;
+  // true when kept (it then holds the argument references).
+  bool KeepLineageLocked(PendingTask& task);
+  // The result of a kept task was freed: the task and its argument
+  // references go (iteratively: freeing them may free more).
+  void ForgetLineageLocked(const ObjectId& return_id, Actions& actions);
 
   WorkerContext& context_;
   ReferenceCounter& references_;
   const ReadyFn on_ready_;
   std::unordered_map<TaskId, PendingTask> tasks_;
+  std::unordered_map<ObjectId, PendingTask> lineage_;  // by result
+  std::vector<ObjectId> forget_queue_;
+  bool forgetting_ = false;
 };
 
 }  // namespace rayk

@@ -206,6 +206,12 @@ void TaskSubmitter::SendLeaseRequestLocked(const std::string& class_key,
                                            protocol::RequestWorkerLease request, const NodeId& node,
                                            const std::string& raylet_address, Actions& actions) {
   uint64_t request_id = request.request_id;
+  if (node != context_.options.node_id && dead_nodes_.count(node) != 0) {
+    // A raylet with a stale view spilled it to a node known dead here, whose
+    // raylet would never answer: asked at home again (the hop counts).
+    return SendLeaseRequestLocked(class_key, std::move(request), context_.options.node_id,
+                                  context_.options.raylet_address, actions);
+  }
   // Every request is remembered with its node: if that node dies, its raylet
   // will never answer (see OnNodeDead).
   remote_lease_requests_[request_id] = {class_key, node, request.spillbacks};
@@ -469,6 +475,7 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
     std::lock_guard<std::mutex> lock(context_.mu);
     std::string reason = "its node " + node.Hex().substr(0, 8) + " died: " + cause;
     const bool home = node == context_.options.node_id;
+    if (!dead_nodes_.insert(node).second) return;  // heard already (a catch-up repeats it)
     if (home && home_node_dead_.empty()) {
       home_node_dead_ = "this process's node " + node.Hex().substr(0, 8) + " (raylet " +
                         context_.options.raylet_address + ") died (" + cause +
@@ -482,6 +489,11 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
         if (worker.node_id == node) gone.push_back(lease_id);
       }
       for (uint64_t lease_id : gone) LoseWorkerLocked(class_key, lease_id, reason, actions);
+    }
+    // Results kept in its store whose tasks can run again are made again.
+    if (!home) {
+      tasks_.RebuildObjectsOnNodeLocked(node, actions);
+      tasks_.references().MarkLostOnNodeLocked(node, cause, actions);
     }
     // Lease requests waiting at the dead raylet are made again here.
     for (auto it = remote_lease_requests_.begin(); it != remote_lease_requests_.end();) {

@@ -152,6 +152,7 @@ class TaskSubmitter {
   // Set when this process's own node is declared dead: its raylet is gone,
   // so every lease request fails at once with this reason instead of waiting.
   std::string home_node_dead_;
+  std::set<NodeId> dead_nodes_;                         // heard of by OnNodeDead
   std::shared_ptr<GcsSubscription> node_subscription_;  // with mu
   bool watching_nodes_ = false;
   uint64_t next_request_id_ = 1;

@@ -45,6 +45,9 @@ struct CoreWorkerOptions {
   // This node's object store, when it is shared by the node's processes
   // (object_manager.h); null: every value travels inline.
   std::shared_ptr<ObjectStore> store;
+  // Lineage reconstruction: at most this many finished tasks are kept to make
+  // their results again (TaskManager).
+  size_t max_lineage_tasks = 100000;
 };
 
 // Work decided under WorkerContext::mu and done after it is released.

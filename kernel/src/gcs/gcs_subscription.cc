@@ -53,15 +53,15 @@ Status GcsSubscription::Subscribe(std::chrono::milliseconds limit) {
   // an old subscription is being destroyed.
   auto heard = last_heard_;
   TopicHandler on_message = on_message_;
-  auto subscription = transport_.Subscribe(
-      status->gcs.publisher_address, topics,
-      [heard, on_message](const std::string& topic, std::string payload) {
-        if (topic == kGcsHeartbeatTopic) {
-          heard->store(NowTicks());
-          return;
-        }
-        on_message(topic, std::move(payload));
-      });
+  auto subscription =
+      transport_.Subscribe(status->gcs.publisher_address, topics,
+                           [heard, on_message](const std::string& topic, std::string payload) {
+                             if (topic == kGcsHeartbeatTopic) {
+                               heard->store(NowTicks());
+                               return;
+                             }
+                             on_message(topic, std::move(payload));
+                           });
   if (!subscription.ok()) return subscription.status();
   last_heard_->store(NowTicks());
   std::unique_ptr<Subscription> old;

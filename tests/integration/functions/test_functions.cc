@@ -28,6 +28,12 @@ int64_t WorkerPid() { return getpid(); }
 
 std::string NodeOfVector(const std::vector<double>&) { return rayk::CurrentNodeId().Hex(); }
 
+std::vector<double> ShiftVector(const std::vector<double>& values, double by) {
+  std::vector<double> shifted(values);
+  for (double& value : shifted) value += by;
+  return shifted;
+}
+
 std::string NodeAfterMs(int64_t ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   return rayk::CurrentNodeId().Hex();
@@ -151,8 +157,8 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
-            KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside, MakeVector,
-            SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
+            ShiftVector, KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside,
+            MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Die, &Counter::Exit, &Counter::SlowIncr,
             &Counter::FlakyIncr, &Counter::Rendezvous, RefHolder::Create, &RefHolder::Store,

@@ -24,6 +24,8 @@ std::string NodeAfterMs(int64_t ms);
 std::string NodeWhenReleased(const std::string& key);
 // The hex id of the node it ran on, given a (large) vector.
 std::string NodeOfVector(const std::vector<double>& values);
+// `values` with `by` added to each (a large result made from a large argument).
+std::vector<double> ShiftVector(const std::vector<double>& values, double by);
 int KillSelf();  // SIGKILLs its own worker
 // Dies (SIGKILL) the first `deaths` times it runs, counting in `marker_dir`, then returns 42.
 int DieTimesThen42(const std::string& marker_dir, int deaths);
