@@ -187,6 +187,7 @@ struct ClusterCommands::Impl {
     check(CheckPortRange(worker_ports, "--min-worker-port/--max-worker-port"));
     check(CheckPort(node_manager_port, "--node-manager-port"));
     check(CheckPort(gcs.publisher_port, "--gcs-publisher-port"));
+    check(CheckOptionalPort(gcs.metrics_port, "--metrics-port"));
     auto inside = [this](int p) { return p > 0 && p >= worker_ports.min && p <= worker_ports.max; };
     if (inside(node_manager_port) || (head && (inside(port) || inside(gcs.publisher_port)))) {
       Fail("the worker port range " + worker_ports.ToString() +
@@ -243,7 +244,7 @@ struct ClusterCommands::Impl {
     std::string ip = ChooseNodeIp();
     if (head) {
       auto started = StartSupervisedGcs(*session, port, gcs.publisher_port, gcs.node_timeout_ms,
-                                        config_args, ip);
+                                        config_args, ip, gcs.metrics_port);
       if (!started.ok()) Fail(started.status().message());
       gcs_address = *started;
     }
@@ -662,7 +663,8 @@ struct ClusterCommands::Impl {
                                     {"start_time_ms", status.gcs.start_time_ms},
                                     {"lost_state", status.gcs.lost_state},
                                     {"store_error", status.gcs.store_error},
-                                    {"store_error_since_ms", status.gcs.store_error_since_ms}}},
+                                    {"store_error_since_ms", status.gcs.store_error_since_ms},
+                                    {"metrics_address", status.gcs.metrics_address}}},
                                   {"plugins", status.gcs.plugins}}
                        .dump(2)
                 << "\n";
@@ -671,6 +673,8 @@ struct ClusterCommands::Impl {
     std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n";
     if (!status.gcs.plugins.empty())
       std::cout << "Plugins: " << FormatSelectedPlugins(status.gcs.plugins) << "\n";
+    if (!status.gcs.metrics_address.empty())
+      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n";
     std::cout << "\nNodes: " << summary.alive << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;
@@ -785,6 +789,11 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.start->add_option("--gcs-publisher-port", d.gcs.publisher_port,
                       "with --head: the port the GCS publishes node changes on (default: any "
                       "free port)");
+  d.start
+      ->add_option("--metrics-port", d.gcs.metrics_port,
+                   "with --head: the port of the Prometheus metrics (http://IP:PORT/metrics; "
+                   "0: any free port, -1: none)")
+      ->capture_default_str();
   d.AddPortOptions(d.start, /*with_node_manager=*/true);
   d.AddConfigOptions(d.start);
   d.AddAuthOption(d.start);
@@ -855,6 +864,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.gcs_server->add_option("--port", d.gcs.port, "port to serve on (0: any free port)");
   d.gcs_server->add_option("--publisher-port", d.gcs.publisher_port,
                            "port to publish on (0: any free port)");
+  d.gcs_server->add_option("--metrics-port", d.gcs.metrics_port,
+                           "port of the Prometheus metrics (0: any free port, -1: none)");
   d.gcs_server->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
                            "a node silent this long is marked dead");
   d.gcs_server->add_option("--restarts", d.gcs.restarts,

@@ -235,7 +235,8 @@ inline ClusterStatus Sample() {
            "lost",
            "gcs.redis: Redis at 127.0.0.1:6380 is full",
            3,
-           {{"scheduler", "hybrid"}}}};
+           {{"scheduler", "hybrid"}},
+           "127.0.0.1:8080"}};
 }
 template <>
 inline ActorInfo Sample() {

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include "observability/cluster_metrics.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -37,6 +38,7 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
 GcsServer::~GcsServer() {
   stopping_ = true;
   if (health_check_.joinable()) health_check_.join();
+  metrics_.reset();
   server_.reset();
 }
 
@@ -114,9 +116,22 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   gcs->info_.publisher_address = gcs->publisher_->endpoint();
   GcsServer* self = gcs.get();
   gcs->RegisterHandlers();
-  auto server = transport->Serve(gcs->options_.endpoint, gcs->service_.AsHandler());
+  auto server = transport->Serve(gcs->options_.endpoint, gcs->TimedHandler());
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
+  if (gcs->options_.metrics_port >= 0) {
+    auto metrics = observability::HttpServer::Start(
+        gcs->options_.metrics_host, gcs->options_.metrics_port,
+        {{"/metrics", [self] {
+            // Prometheus's text format, version 0.0.4.
+            return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
+                                               self->ScrapeMetrics()};
+          }}});
+    if (!metrics.ok()) return metrics.status();
+    gcs->metrics_ = std::move(*metrics);
+    gcs->info_.metrics_address =
+        gcs->options_.metrics_host + ":" + std::to_string(gcs->metrics_->port());
+  }
   gcs->actors_->Start(gcs->server_->endpoint());
   gcs->health_check_ = std::thread([self] { self->HealthCheckLoop(); });
   return gcs;
@@ -212,6 +227,49 @@ void GcsServer::RegisterHandlers() {
   });
   service_.On<MessageType::kPutCode>(this, &GcsServer::OnPutCode);
   service_.On<MessageType::kGetCode>(this, &GcsServer::OnGetCode);
+}
+
+MessageHandler GcsServer::TimedHandler() {
+  return [this](std::string message, ReplyFn reply) {
+    auto type = protocol::PeekType(message);
+    if (!type.ok()) {  // refused by the table; not a type to time
+      service_.Handle(std::move(message), std::move(reply));
+      return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    if (!reply) {  // one-way: timed to the handler's return
+      service_.Handle(std::move(message), nullptr);
+      request_latency_.Record(*type, std::chrono::steady_clock::now() - start);
+      return;
+    }
+    // Timed to the reply, which a handler may send later from another thread.
+    service_.Handle(std::move(message),
+                    [this, type = *type, start, reply = std::move(reply)](std::string out) {
+                      request_latency_.Record(type, std::chrono::steady_clock::now() - start);
+                      reply(std::move(out));
+                    });
+  };
+}
+
+std::string GcsServer::ScrapeMetrics() {
+  observability::ClusterSnapshot snapshot;
+  // The actor table comes as the ListActors reply, which the actor manager
+  // makes under its own lock (and without mu_, as RegisterHandlers explains).
+  actors_->HandleList([&snapshot](std::string encoded) {
+    auto list = protocol::Decode<protocol::ActorList>(encoded);
+    if (list.ok()) snapshot.actors = std::move(list->actors);
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, node] : nodes_) snapshot.nodes.push_back(node);
+    for (const auto& [id, job] : jobs_) snapshot.jobs.push_back(job);
+    snapshot.gcs = info_;
+  }
+  snapshot.gcs.store_error = store_->problem().message;
+  snapshot.gcs_latency = request_latency_.Snapshot();
+  snapshot.stores =
+      observability::CollectStoreStats(*transport_, snapshot.nodes, std::chrono::seconds(2));
+  return observability::RenderClusterMetrics(snapshot);
 }
 
 // ---------------------------------------------------------------- Nodes and jobs
