@@ -12,8 +12,8 @@
 namespace rayk::testing {
 
 struct HttpResult {
-  int status = 0;      // 0: no answer (error says why)
-  std::string error;   // the connection's failure
+  int status = 0;     // 0: no answer (error says why)
+  std::string error;  // the connection's failure
   std::string body;
   std::string allow;         // the Allow header
   std::string content_type;  // the Content-Type header

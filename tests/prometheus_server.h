@@ -12,8 +12,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cctype>
+#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -44,9 +44,12 @@ class PrometheusServer {
                          "  scrape_interval: 1s\n"
                          "  scrape_timeout: 1s\n"
                          "scrape_configs:\n"
-                         "  - job_name: '" + job + "'\n"
-                         "    static_configs:\n"
-                         "      - targets: [" + list + "]\n");
+                         "  - job_name: '" +
+                             job +
+                             "'\n"
+                             "    static_configs:\n"
+                             "      - targets: [" +
+                             list + "]\n");
     Start();
   }
   ~PrometheusServer() { Stop(); }
@@ -105,11 +108,9 @@ class PrometheusServer {
   }
 
   void Start() {
-    std::vector<std::string> args = {kBinary,
-                                     "--config.file=" + config_,
-                                     "--storage.tsdb.path=" + dir_.path() + "/data",
-                                     "--web.listen-address=127.0.0.1:" + std::to_string(port_),
-                                     "--log.level=warn"};
+    std::vector<std::string> args = {
+        kBinary, "--config.file=" + config_, "--storage.tsdb.path=" + dir_.path() + "/data",
+        "--web.listen-address=127.0.0.1:" + std::to_string(port_), "--log.level=warn"};
     std::vector<char*> argv;
     for (auto& arg : args) argv.push_back(arg.data());
     argv.push_back(nullptr);

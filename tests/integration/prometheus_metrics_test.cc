@@ -6,16 +6,18 @@
 // --metrics-port is refused with one line.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <fstream>
 #include <string>
+#include <thread>
 
 #include "dev_cluster.h"
 #include "functions/test_functions.h"
 #include "http_client.h"
-#include "prometheus_server.h"
 #include "process/session.h"
+#include "prometheus_server.h"
 
 namespace rayk {
 namespace {
@@ -60,8 +62,8 @@ TEST(PrometheusMetricsTest, ARealPrometheusScrapesTheHead) {
                 HasSubstr("rayk_object_store_up{node_id=\"" + cluster.node_id(i) + "\"} 1\n"));
     EXPECT_THAT(scrape.body, HasSubstr("rayk_object_store_capacity_bytes{node_id=\"" +
                                        cluster.node_id(i) + "\"}"));
-    EXPECT_THAT(scrape.body, HasSubstr("rayk_node_resource_capacity{node_id=\"" + cluster.node_id(i) +
-                                       "\",resource=\"CPU\"} 1\n"));
+    EXPECT_THAT(scrape.body, HasSubstr("rayk_node_resource_capacity{node_id=\"" +
+                                       cluster.node_id(i) + "\",resource=\"CPU\"} 1\n"));
   }
   EXPECT_THAT(scrape.body, HasSubstr("rayk_gcs_request_duration_seconds_bucket{message_type="
                                      "\"RegisterActor\",le=\"+Inf\"}"));
@@ -112,6 +114,27 @@ TEST(PrometheusMetricsTest, BadPathsAndMethodsAreRefused) {
                                 "POST", "/metrics");
   EXPECT_EQ(post.status, 405) << post.error;
   EXPECT_EQ(post.allow, "GET");
+}
+
+TEST(PrometheusMetricsTest, ARestartedGcsServesOnTheSamePort) {
+  testing::DevCluster cluster({.nodes = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  const std::string metrics = MetricsAddress(cluster);
+  ASSERT_THAT(testing::HttpGet(metrics, "/metrics").body, HasSubstr("\nrayk_gcs_restarts 0\n"));
+  auto pid_text = ReadFile(cluster.session_dir() + "/gcs_server.pid");
+  ASSERT_TRUE(pid_text.ok());
+  pid_t old_pid = static_cast<pid_t>(std::stol(*pid_text));
+  kill(old_pid, SIGKILL);
+  // The supervisor starts a new server on the ports the first one chose.
+  std::string body;
+  auto deadline = std::chrono::steady_clock::now() + kPatience;
+  while (std::chrono::steady_clock::now() < deadline) {
+    body = testing::HttpGet(metrics, "/metrics").body;
+    if (body.find("\nrayk_gcs_restarts 1\n") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  EXPECT_THAT(body, HasSubstr("\nrayk_gcs_restarts 1\n"));
+  EXPECT_EQ(MetricsAddress(cluster), metrics);
 }
 
 TEST(PrometheusMetricsTest, MetricsPortOptions) {

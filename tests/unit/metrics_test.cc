@@ -27,7 +27,9 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 
 TEST(ExpositionTest, EscapesLabelValuesAndHelp) {
-  EXPECT_EQ(EscapeLabelValue(R"(a\b"c)" "\nd"), R"(a\\b\"c\nd)");
+  EXPECT_EQ(EscapeLabelValue(R"(a\b"c)"
+                             "\nd"),
+            R"(a\\b\"c\nd)");
   EXPECT_EQ(EscapeHelp("say \"hi\"\\\nthen"), "say \"hi\"\\\\\\nthen");
 
   ExpositionWriter out;
@@ -78,9 +80,9 @@ TEST(LatencyHistogramsTest, CountsEachTypeInItsBucket) {
   LatencyHistograms histograms;
   EXPECT_TRUE(histograms.Snapshot().empty()) << "types never seen are left out";
   using std::chrono::microseconds;
-  histograms.Record(protocol::MessageType::kKvGet, microseconds(50));    // <= 100 us
-  histograms.Record(protocol::MessageType::kKvGet, microseconds(100));   // <= 100 us (le)
-  histograms.Record(protocol::MessageType::kKvGet, microseconds(3000));  // <= 5 ms
+  histograms.Record(protocol::MessageType::kKvGet, microseconds(50));          // <= 100 us
+  histograms.Record(protocol::MessageType::kKvGet, microseconds(100));         // <= 100 us (le)
+  histograms.Record(protocol::MessageType::kKvGet, microseconds(3000));        // <= 5 ms
   histograms.Record(protocol::MessageType::kKvGet, std::chrono::seconds(20));  // above 10 s
   histograms.Record(protocol::MessageType::kRegisterNode, microseconds(200));
   auto snapshot = histograms.Snapshot();
@@ -161,8 +163,8 @@ TEST(ClusterMetricsTest, RendersNodesActorsJobsStoresAndLatency) {
   EXPECT_THAT(text, HasSubstr("\nrayk_nodes_dead 1\n"));
   EXPECT_THAT(text, HasSubstr("rayk_node_info{node_id=\"" + dead.node_id.Hex() +
                               "\",address=\"tcp://127.0.0.1:7001\",state=\"dead\"} 1\n"));
-  EXPECT_THAT(text,
-              HasSubstr("rayk_node_resource_available{node_id=\"" + id + "\",resource=\"CPU\"} 0.5"));
+  EXPECT_THAT(
+      text, HasSubstr("rayk_node_resource_available{node_id=\"" + id + "\",resource=\"CPU\"} 0.5"));
   EXPECT_THAT(text, HasSubstr("rayk_cluster_resource_capacity{resource=\"CPU\"} 2\n"))
       << "dead nodes do not count";
   EXPECT_THAT(text, HasSubstr("rayk_node_workers{node_id=\"" + id + "\"} 3\n"));
@@ -177,10 +179,12 @@ TEST(ClusterMetricsTest, RendersNodesActorsJobsStoresAndLatency) {
   EXPECT_THAT(text, HasSubstr("rayk_object_store_pinned_bytes{node_id=\"" + id + "\"} 1024\n"));
   EXPECT_THAT(text, HasSubstr("rayk_object_store_spilled_bytes{node_id=\"" + id + "\"} 8192\n"));
   EXPECT_THAT(text, HasSubstr("rayk_object_store_spills_total{node_id=\"" + id + "\"} 2\n"));
-  EXPECT_THAT(text, HasSubstr("rayk_gcs_request_duration_seconds_bucket{message_type=\"RegisterNode\","
-                              "le=\"0.0005\"} 1\n"));
   EXPECT_THAT(text,
-              HasSubstr("rayk_gcs_request_duration_seconds_count{message_type=\"RegisterNode\"} 1\n"));
+              HasSubstr("rayk_gcs_request_duration_seconds_bucket{message_type=\"RegisterNode\","
+                        "le=\"0.0005\"} 1\n"));
+  EXPECT_THAT(
+      text,
+      HasSubstr("rayk_gcs_request_duration_seconds_count{message_type=\"RegisterNode\"} 1\n"));
 }
 
 TEST(ClusterMetricsTest, AStoreThatDidNotAnswerShowsDown) {
@@ -229,7 +233,8 @@ TEST_F(HttpServerTest, OtherMethodsAre405) {
     auto result = testing::HttpCall("127.0.0.1", server_->port(), method, "/metrics");
     EXPECT_EQ(result.status, 405) << method << ": " << result.error;
     EXPECT_EQ(result.allow, "GET");
-    EXPECT_THAT(result.body, HasSubstr(std::string(method) + " is not allowed on /metrics; use GET"));
+    EXPECT_THAT(result.body,
+                HasSubstr(std::string(method) + " is not allowed on /metrics; use GET"));
   }
   EXPECT_EQ(calls_, 0);
 }

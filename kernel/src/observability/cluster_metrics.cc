@@ -48,8 +48,8 @@ void WriteNodes(ExpositionWriter& out, const ClusterSnapshot& snapshot) {
   for (const auto& node : snapshot.nodes) {
     if (!node.alive) continue;
     for (const auto& [name, amount] : node.total.amounts()) {
-      out.Sample("rayk_node_resource_capacity", {{"node_id", node.node_id.Hex()}, {"resource", name}},
-                 amount);
+      out.Sample("rayk_node_resource_capacity",
+                 {{"node_id", node.node_id.Hex()}, {"resource", name}}, amount);
       cluster_total[name] += amount;
     }
   }
@@ -111,7 +111,8 @@ void WriteActorsAndJobs(ExpositionWriter& out, const ClusterSnapshot& snapshot) 
   for (const auto& job : snapshot.jobs) running += job.finished ? 0 : 1;
   out.Family("rayk_jobs", MetricType::kGauge, "Jobs (drivers) by state.");
   out.Sample("rayk_jobs", {{"state", "running"}}, running);
-  out.Sample("rayk_jobs", {{"state", "finished"}}, static_cast<double>(snapshot.jobs.size()) - running);
+  out.Sample("rayk_jobs", {{"state", "finished"}},
+             static_cast<double>(snapshot.jobs.size()) - running);
 }
 
 void WriteStores(ExpositionWriter& out, const ClusterSnapshot& snapshot) {

@@ -28,18 +28,16 @@ using Routes = std::map<std::string, HttpRoute>;
 // One client connection: read a request, answer it, repeat while kept alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Routes& routes)
-      : stream_(std::move(socket)), routes_(routes) {}
+  Session(tcp::socket socket, const Routes& routes) : stream_(std::move(socket)), routes_(routes) {}
 
   void Read() {
     parser_.emplace();
     parser_->header_limit(kMaxHeaderBytes);
     parser_->body_limit(kMaxBodyBytes);
     stream_.expires_after(kIdleTimeout);
-    http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
  private:
@@ -56,8 +54,8 @@ class Session : public std::enable_shared_from_this<Session> {
     Write(Answer(parser_->get()));
   }
 
-  http::response<http::string_body> Plain(http::status status, unsigned version,
-                                          std::string body, bool keep_alive) {
+  http::response<http::string_body> Plain(http::status status, unsigned version, std::string body,
+                                          bool keep_alive) {
     http::response<http::string_body> response{status, version};
     response.set(http::field::content_type, "text/plain; charset=utf-8");
     response.body() = std::move(body);
@@ -78,10 +76,10 @@ class Session : public std::enable_shared_from_this<Session> {
                    request.keep_alive());
     }
     if (request.method() != http::verb::get) {
-      auto response = Plain(http::status::method_not_allowed, request.version(),
-                            std::string(request.method_string()) + " is not allowed on " + path +
-                                "; use GET\n",
-                            request.keep_alive());
+      auto response =
+          Plain(http::status::method_not_allowed, request.version(),
+                std::string(request.method_string()) + " is not allowed on " + path + "; use GET\n",
+                request.keep_alive());
       response.set(http::field::allow, "GET");
       return response;
     }

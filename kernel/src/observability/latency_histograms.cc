@@ -7,8 +7,8 @@ namespace rayk::observability {
 void LatencyHistograms::Record(protocol::MessageType type, std::chrono::nanoseconds duration) {
   PerType& histogram = types_[static_cast<uint8_t>(type)];
   double seconds = std::chrono::duration<double>(duration).count();
-  size_t bucket = std::lower_bound(kBucketBounds.begin(), kBucketBounds.end(), seconds) -
-                  kBucketBounds.begin();
+  size_t bucket =
+      std::lower_bound(kBucketBounds.begin(), kBucketBounds.end(), seconds) - kBucketBounds.begin();
   histogram.counts[bucket].fetch_add(1, std::memory_order_relaxed);
   histogram.sum_ns.fetch_add(static_cast<uint64_t>(std::max<int64_t>(duration.count(), 0)),
                              std::memory_order_relaxed);

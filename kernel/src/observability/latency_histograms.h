@@ -25,8 +25,7 @@ class LatencyHistograms {
  public:
   // Upper bounds in seconds.
   static constexpr std::array<double, 15> kBucketBounds = {
-      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025,
-      0.05,   0.1,     0.25,   0.5,   1,      2.5,   10};
+      0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10};
 
   void Record(protocol::MessageType type, std::chrono::nanoseconds duration);
 
