@@ -269,6 +269,26 @@ inline StoreStats Sample() {
   stats.largest = {{ObjectId::FromRandom(), 1}, {ObjectId::FromRandom(), 2}};
   return stats;
 }
+inline TaskEvent SampleTaskEvent() {
+  return {TaskId::FromRandom(), 1,
+          JobId::FromRandom(),  ActorId::FromRandom(),
+          "Counter::Incr",      "FAILED",
+          NodeId::FromRandom(), 1234,
+          1700000000000000,     1700000000000100,
+          1700000000000200,     "std::runtime_error: boom"};
+}
+template <>
+inline ReportTaskEvents Sample() {
+  return {{SampleTaskEvent(), SampleTaskEvent()}, 3};
+}
+template <>
+inline ListTasks Sample() {
+  return {JobId::FromRandom()};
+}
+template <>
+inline TaskList Sample() {
+  return {{SampleTaskEvent(), SampleTaskEvent()}, 4, 5};
+}
 
 struct Wire {
   MessageType type;

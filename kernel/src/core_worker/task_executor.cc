@@ -16,15 +16,26 @@ using protocol::MessageType;
 
 // An exiting actor waits this long for the transport to send its last reply.
 constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
+// Task events: at most this many wait for the next batch, sent this often.
+constexpr size_t kTaskEventBufferSize = 10000;
+constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-TaskExecutor::TaskExecutor(WorkerContext& context) : context_(context) {}
+TaskExecutor::TaskExecutor(WorkerContext& context)
+    : context_(context),
+      task_events_(
+          kTaskEventBufferSize, kTaskEventPeriod, [this](protocol::ReportTaskEvents batch) {
+            if (context_.gcs) {
+              (void)context_.gcs->Send(protocol::Encode(MessageType::kReportTaskEvents, batch));
+            }
+          }) {}
 
 void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
+  int64_t received_us = observability::TaskEventReporter::NowUs();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(spec), std::move(reply));
+    queue_.push_back({std::move(spec), std::move(reply), received_us});
   }
   cv_.notify_one();
 }
@@ -45,7 +56,7 @@ void TaskExecutor::RunTaskLoop() {
 void TaskExecutor::ExecuteLoop() {
   pid_t parent = getppid();
   while (true) {
-    std::pair<protocol::TaskSpec, ReplyFn> next;
+    Pushed next;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wake now and then to notice a raylet that died without telling us.
@@ -64,7 +75,7 @@ void TaskExecutor::ExecuteLoop() {
       next = std::move(queue_.front());
       queue_.pop_front();
     }
-    Execute(std::move(next.first), std::move(next.second));
+    Execute(std::move(next.spec), std::move(next.reply), next.received_us);
     if (exit_after_task_) {
       // rayk::ExitActor(): the GCS records that the actor must not restart;
       // the process then ends, and the raylet's notice of that makes it
@@ -79,7 +90,17 @@ void TaskExecutor::ExecuteLoop() {
   }
 }
 
-void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
+void TaskExecutor::RecordEvent(const protocol::TaskSpec& spec, const char* state,
+                               int64_t received_us, int64_t start_us, int64_t end_us,
+                               std::string error) {
+  task_events_.Record({spec.task_id, spec.attempt, spec.job_id, spec.actor_id, spec.function, state,
+                       context_.options.node_id, static_cast<int64_t>(getpid()), received_us,
+                       start_us, end_us, std::move(error)});
+}
+
+void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us) {
+  int64_t start_us = observability::TaskEventReporter::NowUs();
+  RecordEvent(spec, "RUNNING", received_us, start_us, 0, "");
   std::string where = "task " + spec.function + " on node " +
                       context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                       std::to_string(getpid());
@@ -106,6 +127,11 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
       CallFunction(*function, spec, args, where, out);
     }
   }
+  RecordEvent(spec, out.error ? "FAILED" : "FINISHED", received_us, start_us,
+              observability::TaskEventReporter::NowUs(),
+              out.error ? (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") +
+                              out.error->message
+                        : "");
   reply(protocol::Encode(MessageType::kPushTaskReply, out));
 }
 

@@ -225,6 +225,23 @@ void GcsServer::RegisterHandlers() {
   service_.On<MessageType::kGetWorkerLife>([this](protocol::WorkerLife request, ReplyFn reply) {
     if (reply) reply(protocol::Encode(MessageType::kWorkerLife, dead_owners_.Get(request.address)));
   });
+  service_.On<MessageType::kReportTaskEvents>(
+      [this](protocol::ReportTaskEvents batch, ReplyFn reply) {
+        {
+          std::lock_guard<std::mutex> lock(tasks_mu_);
+          tasks_.Add(batch);
+        }
+        protocol::Service::ReplyAck(reply);
+      });
+  service_.On<MessageType::kListTasks>([this](protocol::ListTasks request, ReplyFn reply) {
+    if (!reply) return;
+    protocol::TaskList list;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mu_);
+      list = tasks_.List(request.job_id);
+    }
+    reply(protocol::Encode(MessageType::kTaskList, list));
+  });
   service_.On<MessageType::kPutCode>(this, &GcsServer::OnPutCode);
   service_.On<MessageType::kGetCode>(this, &GcsServer::OnGetCode);
 }

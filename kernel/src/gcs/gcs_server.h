@@ -34,6 +34,7 @@
 #include "gcs/watched_gcs_store.h"
 #include "observability/http_server.h"
 #include "observability/latency_histograms.h"
+#include "observability/task_table.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -117,6 +118,10 @@ class GcsServer {
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<GcsCodeTable> code_;
   GcsWorkerTable dead_owners_;
+  // Task events from workers (`rayk list tasks`, `rayk timeline`); own lock,
+  // so that a flood of reports never waits behind the node table.
+  std::mutex tasks_mu_;
+  observability::TaskTable tasks_{100000};
   std::unique_ptr<Publisher> publisher_;
 
   std::atomic<bool> stopping_{false};
