@@ -93,8 +93,11 @@ void TaskExecutor::ExecuteLoop() {
 void TaskExecutor::RecordEvent(const protocol::TaskSpec& spec, const char* state,
                                int64_t received_us, int64_t start_us, int64_t end_us,
                                std::string error) {
-  task_events_.Record({spec.task_id, spec.attempt, spec.job_id, spec.actor_id, spec.function, state,
-                       context_.options.node_id, static_cast<int64_t>(getpid()), received_us,
+  // Methods are registered as "&Counter::Incr"; events name them as written in calls.
+  std::string_view name = spec.function;
+  if (name.starts_with('&')) name.remove_prefix(1);
+  task_events_.Record({spec.task_id, spec.attempt, spec.job_id, spec.actor_id, std::string(name),
+                       state, context_.options.node_id, static_cast<int64_t>(getpid()), received_us,
                        start_us, end_us, std::move(error)});
 }
 

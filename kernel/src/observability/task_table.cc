@@ -35,9 +35,9 @@ void TaskTable::Merge(const protocol::TaskEvent& event) {
     row.state = event.state;
     row.error = event.error;
   }
-  for (auto [mine, theirs] : {std::pair{&row.submitted_us, event.submitted_us},
-                              std::pair{&row.start_us, event.start_us},
-                              std::pair{&row.end_us, event.end_us}}) {
+  for (auto [mine, theirs] :
+       {std::pair{&row.submitted_us, event.submitted_us}, std::pair{&row.start_us, event.start_us},
+        std::pair{&row.end_us, event.end_us}}) {
     if (theirs != 0) *mine = theirs;
   }
 }

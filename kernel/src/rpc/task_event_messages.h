@@ -22,7 +22,7 @@ struct TaskEvent {
   int32_t attempt = 0;
   JobId job_id;
   ActorId actor_id;   // nil for a plain task
-  std::string name;   // the function or method, as RAYK_REMOTE registered it
+  std::string name;   // the function or method: "Add", "Counter::Incr"
   std::string state;  // RUNNING, FINISHED, FAILED
   NodeId node_id;
   int64_t worker_pid = 0;
@@ -58,9 +58,9 @@ struct ListTasks {
 };
 
 struct TaskList {
-  std::vector<TaskEvent> tasks;       // oldest first
-  uint64_t dropped_by_workers = 0;    // events workers could not buffer
-  uint64_t dropped_by_gcs = 0;        // tasks the GCS evicted to stay within its bound
+  std::vector<TaskEvent> tasks;     // oldest first
+  uint64_t dropped_by_workers = 0;  // events workers could not buffer
+  uint64_t dropped_by_gcs = 0;      // tasks the GCS evicted to stay within its bound
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& tasks& dropped_by_workers& dropped_by_gcs;
