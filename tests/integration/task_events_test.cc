@@ -28,8 +28,8 @@ class TaskEventsTest : public ::testing::Test {
  protected:
   // `rayk list tasks --format json ARGS`, parsed (null on failure).
   nlohmann::json ListJson(const std::string& args = "") {
-    auto out = cluster_.Rayk("list tasks --format json --address " + cluster_.address() + " " +
-                             args);
+    auto out =
+        cluster_.Rayk("list tasks --format json --address " + cluster_.address() + " " + args);
     if (out.exit_code != 0) return nullptr;
     return nlohmann::json::parse(out.output, nullptr, false);
   }
@@ -117,8 +117,8 @@ TEST_F(TaskEventsTest, ListAndTimelineShowWhatRan) {
   EXPECT_EQ(ListJson("--filter task_id=" + id.substr(0, 10))["tasks"].size(), 1u);
 
   // The table for people.
-  auto text = cluster_.Rayk("list tasks --limit 2 --filter name=Add --address " +
-                            cluster_.address());
+  auto text =
+      cluster_.Rayk("list tasks --limit 2 --filter name=Add --address " + cluster_.address());
   ASSERT_EQ(text.exit_code, 0) << text.output;
   EXPECT_THAT(text.output, HasSubstr("TASK      ATTEMPT  NAME"));
   EXPECT_THAT(text.output, HasSubstr("STATE     NODE      PID"));
@@ -128,8 +128,7 @@ TEST_F(TaskEventsTest, ListAndTimelineShowWhatRan) {
   // The timeline: Chrome trace events, a row per worker, a slice per task.
   testing::TempDir dir;
   std::string trace_file = dir.path() + "/trace.json";
-  auto timeline =
-      cluster_.Rayk("timeline -o " + trace_file + " --address " + cluster_.address());
+  auto timeline = cluster_.Rayk("timeline -o " + trace_file + " --address " + cluster_.address());
   ASSERT_EQ(timeline.exit_code, 0) << timeline.output;
   EXPECT_THAT(timeline.output, HasSubstr("task slices to " + trace_file));
   std::ifstream file(trace_file);
@@ -180,8 +179,8 @@ TEST_F(TaskEventsTest, BadOptionsAreOneLine) {
   auto no_output = cluster_.Rayk("timeline --address " + cluster_.address());
   EXPECT_NE(no_output.exit_code, 0);
   EXPECT_THAT(no_output.output, HasSubstr("--output is required"));
-  auto unwritable = cluster_.Rayk("timeline -o /nonexistent/dir/trace.json --address " +
-                                  cluster_.address());
+  auto unwritable =
+      cluster_.Rayk("timeline -o /nonexistent/dir/trace.json --address " + cluster_.address());
   EXPECT_EQ(unwritable.exit_code, 1);
   EXPECT_THAT(unwritable.output, HasSubstr("cannot write the timeline"));
 }

@@ -1,9 +1,11 @@
 // Task events without a cluster: a worker's bounded reporter (batches, the
-// drop count, the last batch on Stop) and the GCS's bounded table (merging an
+// drop count, the last batch on Stop, RUNNING only for what runs across a
+// batch) and the GCS's bounded table (merging an
 // attempt's events, eviction, listing by job).
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -46,8 +48,8 @@ class Batches {
 TEST(TaskEventReporterTest, SendsBatchesEveryPeriod) {
   Batches batches;
   TaskEventReporter reporter(100, std::chrono::milliseconds(20), batches.Sink());
-  reporter.Record(Event(TaskId::FromRandom(), "RUNNING"));
-  reporter.Record(Event(TaskId::FromRandom(), "RUNNING"));
+  reporter.Finished(Event(TaskId::FromRandom(), "FINISHED"));
+  reporter.Finished(Event(TaskId::FromRandom(), "FINISHED"));
   // Upper bound against hangs.
   auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
   while (batches.Get().empty() && std::chrono::steady_clock::now() < deadline) {
@@ -64,16 +66,51 @@ TEST(TaskEventReporterTest, CountsWhatAFullBufferDropsAndStopSendsTheRest) {
   Batches batches;
   // A period far longer than the test: only Stop sends.
   TaskEventReporter reporter(3, std::chrono::hours(1), batches.Sink());
-  for (int i = 0; i < 5; ++i) reporter.Record(Event(TaskId::FromRandom(), "RUNNING"));
+  for (int i = 0; i < 5; ++i) reporter.Finished(Event(TaskId::FromRandom(), "FINISHED"));
   EXPECT_TRUE(batches.Get().empty());
   reporter.Stop();
   auto sent = batches.Get();
   ASSERT_EQ(sent.size(), 1u);
   EXPECT_EQ(sent[0].events.size(), 3u);
   EXPECT_EQ(sent[0].dropped, 2u);
-  reporter.Record(Event(TaskId::FromRandom(), "RUNNING"));  // after Stop: ignored
+  reporter.Finished(Event(TaskId::FromRandom(), "FINISHED"));  // after Stop: ignored
   reporter.Stop();
   EXPECT_EQ(batches.Get().size(), 1u);
+}
+
+TEST(TaskEventReporterTest, AShortTaskIsOneEventALongOneShowsRunning) {
+  Batches batches;
+  TaskEventReporter reporter(10, std::chrono::hours(1), batches.Sink());
+  auto quick = Event(TaskId::FromRandom(), "RUNNING", 10);
+  auto slow = Event(TaskId::FromRandom(), "RUNNING", 20);
+  reporter.Started(quick);
+  reporter.Started(slow);
+  quick.state = "FINISHED";
+  quick.end_us = 15;
+  reporter.Finished(quick);
+  reporter.Stop();  // sends: the quick one's final event, the slow one as RUNNING
+  auto sent = batches.Get();
+  ASSERT_EQ(sent.size(), 1u);
+  ASSERT_EQ(sent[0].events.size(), 2u);
+  std::map<std::string, std::string> states;
+  for (const auto& event : sent[0].events) states[event.task_id.Hex()] = event.state;
+  EXPECT_EQ(states[quick.task_id.Hex()], "FINISHED");
+  EXPECT_EQ(states[slow.task_id.Hex()], "RUNNING");
+}
+
+TEST(TaskEventReporterTest, ARunningTaskIsReportedOnce) {
+  Batches batches;
+  TaskEventReporter reporter(10, std::chrono::milliseconds(5), batches.Sink());
+  reporter.Started(Event(TaskId::FromRandom(), "RUNNING", 10));
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (batches.Get().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));  // several more periods
+  reporter.Stop();
+  size_t events = 0;
+  for (const auto& batch : batches.Get()) events += batch.events.size();
+  EXPECT_EQ(events, 1u);
 }
 
 TEST(TaskEventReporterTest, ADriverThatRunsNothingSendsNothing) {

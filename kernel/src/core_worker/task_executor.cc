@@ -90,20 +90,29 @@ void TaskExecutor::ExecuteLoop() {
   }
 }
 
-void TaskExecutor::RecordEvent(const protocol::TaskSpec& spec, const char* state,
-                               int64_t received_us, int64_t start_us, int64_t end_us,
-                               std::string error) {
+protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, const char* state,
+                                            int64_t received_us, int64_t start_us) {
   // Methods are registered as "&Counter::Incr"; events name them as written in calls.
   std::string_view name = spec.function;
   if (name.starts_with('&')) name.remove_prefix(1);
-  task_events_.Record({spec.task_id, spec.attempt, spec.job_id, spec.actor_id, std::string(name),
-                       state, context_.options.node_id, static_cast<int64_t>(getpid()), received_us,
-                       start_us, end_us, std::move(error)});
+  return {spec.task_id,
+          spec.attempt,
+          spec.job_id,
+          spec.actor_id,
+          std::string(name),
+          state,
+          context_.options.node_id,
+          static_cast<int64_t>(getpid()),
+          received_us,
+          start_us,
+          0,
+          ""};
 }
 
 void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us) {
-  int64_t start_us = observability::TaskEventReporter::NowUs();
-  RecordEvent(spec, "RUNNING", received_us, start_us, 0, "");
+  protocol::TaskEvent event =
+      MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
+  task_events_.Started(event);
   std::string where = "task " + spec.function + " on node " +
                       context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                       std::to_string(getpid());
@@ -130,11 +139,13 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t recei
       CallFunction(*function, spec, args, where, out);
     }
   }
-  RecordEvent(spec, out.error ? "FAILED" : "FINISHED", received_us, start_us,
-              observability::TaskEventReporter::NowUs(),
-              out.error ? (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") +
-                              out.error->message
-                        : "");
+  event.state = out.error ? "FAILED" : "FINISHED";
+  event.end_us = observability::TaskEventReporter::NowUs();
+  if (out.error) {
+    event.error =
+        (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
+  }
+  task_events_.Finished(std::move(event));
   reply(protocol::Encode(MessageType::kPushTaskReply, out));
 }
 

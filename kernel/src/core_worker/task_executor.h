@@ -55,9 +55,9 @@ class TaskExecutor {
  private:
   void ExecuteLoop();
   void Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us);
-  // Records a task event (task_event_reporter.h) of `spec` in `state`.
-  void RecordEvent(const protocol::TaskSpec& spec, const char* state, int64_t received_us,
-                   int64_t start_us, int64_t end_us, std::string error);
+  // A task event (task_event_reporter.h) of `spec` in `state`.
+  protocol::TaskEvent MakeEvent(const protocol::TaskSpec& spec, const char* state,
+                                int64_t received_us, int64_t start_us);
   // The task's arguments as views; store-resident ones are pinned in `held`.
   // False (with `out.error` set) if one is lost.
   bool ReadArgs(const protocol::TaskSpec& spec, const std::string& where,

@@ -1,5 +1,7 @@
 #include "observability/task_event_reporter.h"
 
+#include <iterator>
+
 namespace rayk::observability {
 
 TaskEventReporter::TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send)
@@ -11,8 +13,16 @@ int64_t TaskEventReporter::NowUs() {
       .count();
 }
 
-void TaskEventReporter::Record(protocol::TaskEvent event) {
+void TaskEventReporter::Started(const protocol::TaskEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  running_.insert_or_assign({event.task_id, event.attempt}, Running{event, false});
+  if (!thread_.joinable()) thread_ = std::thread([this] { FlushLoop(); });
+}
+
+void TaskEventReporter::Finished(protocol::TaskEvent event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase({event.task_id, event.attempt});
   if (stopping_) return;
   if (buffer_.size() >= capacity_) {
     ++dropped_;
@@ -31,12 +41,18 @@ void TaskEventReporter::FlushLoop() {
 }
 
 void TaskEventReporter::Flush(std::unique_lock<std::mutex>& lock) {
-  if (buffer_.empty() && dropped_ == 0) return;
   protocol::ReportTaskEvents batch;
-  batch.events.swap(buffer_);
+  for (auto& [key, running] : running_) {
+    if (running.reported) continue;
+    running.reported = true;
+    batch.events.push_back(running.event);
+  }
+  if (buffer_.empty() && dropped_ == 0 && batch.events.empty()) return;
+  batch.events.insert(batch.events.end(), std::make_move_iterator(buffer_.begin()),
+                      std::make_move_iterator(buffer_.end()));
+  buffer_.clear();
   batch.dropped = dropped_;
   dropped_ = 0;
-  buffer_.reserve(std::min<size_t>(capacity_, batch.events.size()));
   lock.unlock();
   send_(std::move(batch));
   lock.lock();

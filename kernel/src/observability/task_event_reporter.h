@@ -1,9 +1,13 @@
 // TaskEventReporter: a worker's record of the tasks it runs, sent to the GCS
 // in batches for `rayk list tasks` and `rayk timeline`.
 //
-// Record() appends an event to a bounded buffer and returns; a thread of the
-// reporter's own, started with the first event (so drivers, which run no
-// tasks, have none), sends what accumulated every `period` through `send`.
+// Started() notes a task attempt that began; Finished() moves its final
+// event (FINISHED or FAILED, with every time) into a bounded buffer. A thread
+// of the reporter's own, started with the first task (so drivers, which run
+// no tasks, have none), sends what accumulated every `period` through
+// `send`, together with a RUNNING event for each attempt that has run for a
+// period without one. So a short task costs one event, not two, and a long
+// one shows as RUNNING while it runs.
 // When the buffer is full (the GCS unreachable, or tasks faster than the
 // period drains them) new events are dropped and counted; the count travels
 // with the next batch, so `rayk list tasks` says how much is missing.
@@ -15,8 +19,10 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "rpc/task_event_messages.h"
@@ -32,7 +38,8 @@ class TaskEventReporter {
   TaskEventReporter(const TaskEventReporter&) = delete;
   TaskEventReporter& operator=(const TaskEventReporter&) = delete;
 
-  void Record(protocol::TaskEvent event);
+  void Started(const protocol::TaskEvent& event);
+  void Finished(protocol::TaskEvent event);
   void Stop();
 
   // Microseconds since the Unix epoch, the events' clock.
@@ -50,9 +57,15 @@ class TaskEventReporter {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<protocol::TaskEvent> buffer_;  // guarded by mu_
-  uint64_t dropped_ = 0;                     // guarded by mu_, since the last batch
-  bool stopping_ = false;                    // guarded by mu_
-  std::thread thread_;                       // started by the first Record
+  struct Running {
+    protocol::TaskEvent event;
+    bool reported = false;  // its RUNNING event went out
+  };
+  // Attempts that started and have not finished, by task and attempt.
+  std::map<std::pair<TaskId, int32_t>, Running> running_;  // guarded by mu_
+  uint64_t dropped_ = 0;                                   // guarded by mu_, since the last batch
+  bool stopping_ = false;                                  // guarded by mu_
+  std::thread thread_;                                     // started by the first Record
 };
 
 }  // namespace rayk::observability
