@@ -107,7 +107,7 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port, int publisher_port,
                                        int node_timeout_ms,
                                        const std::vector<std::string>& config_args,
-                                       const std::string& node_ip) {
+                                       const std::string& node_ip, int metrics_port) {
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   // The supervisor restarts the GCS server if it dies; with a durable gcs
@@ -121,6 +121,8 @@ Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port,
                                    std::to_string(publisher_port),
                                    "--node-timeout-ms",
                                    std::to_string(node_timeout_ms),
+                                   "--metrics-port",
+                                   std::to_string(metrics_port),
                                    "--session-dir",
                                    session_dir,
                                    "--node-ip-address",

@@ -77,11 +77,13 @@ std::vector<std::string> ConfigArgs(const std::string& config_file,
 
 // Starts `rayk gcs-server --supervise` for `session_dir` on `port` (0: any
 // free port), records it in the session's `pids` file and waits until it
-// serves; returns its address (HOST:PORT).
+// serves; returns its address (HOST:PORT). Its Prometheus metrics are on
+// `metrics_port` (0: any free port, -1: none).
 Result<std::string> StartSupervisedGcs(const std::string& session_dir, int port, int publisher_port,
                                        int node_timeout_ms,
                                        const std::vector<std::string>& config_args,
-                                       const std::string& node_ip = "127.0.0.1");
+                                       const std::string& node_ip = "127.0.0.1",
+                                       int metrics_port = 0);
 
 // What a `rayk raylet` process is started with. Its session folder gets its
 // raylet_address file and, under logs/, its log and its workers' logs.

@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 #include <filesystem>
@@ -25,6 +26,7 @@
 #include "rayk/plugin/scheduling_util.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
+#include "task_views.h"
 
 namespace rayk::cli {
 
@@ -141,6 +143,11 @@ struct ClusterCommands::Impl {
   CLI::App* list_actors = nullptr;
   CLI::App* list_nodes = nullptr;
   CLI::App* list_jobs = nullptr;
+  CLI::App* list_tasks = nullptr;
+  std::vector<std::string> task_filters;
+  int task_limit = 100;
+  CLI::App* timeline = nullptr;
+  std::string timeline_job, timeline_output;
   CLI::App* kv = nullptr;
   CLI::App* memory = nullptr;
   CLI::App* kv_get = nullptr;
@@ -187,6 +194,7 @@ struct ClusterCommands::Impl {
     check(CheckPortRange(worker_ports, "--min-worker-port/--max-worker-port"));
     check(CheckPort(node_manager_port, "--node-manager-port"));
     check(CheckPort(gcs.publisher_port, "--gcs-publisher-port"));
+    check(CheckOptionalPort(gcs.metrics_port, "--metrics-port"));
     auto inside = [this](int p) { return p > 0 && p >= worker_ports.min && p <= worker_ports.max; };
     if (inside(node_manager_port) || (head && (inside(port) || inside(gcs.publisher_port)))) {
       Fail("the worker port range " + worker_ports.ToString() +
@@ -243,7 +251,7 @@ struct ClusterCommands::Impl {
     std::string ip = ChooseNodeIp();
     if (head) {
       auto started = StartSupervisedGcs(*session, port, gcs.publisher_port, gcs.node_timeout_ms,
-                                        config_args, ip);
+                                        config_args, ip, gcs.metrics_port);
       if (!started.ok()) Fail(started.status().message());
       gcs_address = *started;
     }
@@ -572,6 +580,62 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
+  // The GCS's task table (task events the workers reported).
+  protocol::TaskList GetTasks() {
+    auto list = protocol::Decode<protocol::TaskList>(
+        AskGcs(protocol::Encode(protocol::MessageType::kListTasks, protocol::ListTasks{})));
+    if (!list.ok()) Fail(list.status().message());
+    return std::move(*list);
+  }
+
+  // `rayk list tasks`: the latest first, after the filters, at most --limit.
+  int ListTasks() {
+    if (task_limit < 1) Fail("--limit must be at least 1, e.g. --limit 100");
+    protocol::TaskList list = GetTasks();
+    auto tasks = FilterTasks(std::move(list.tasks), task_filters);
+    if (!tasks.ok()) Fail(tasks.status().message());
+    std::reverse(tasks->begin(), tasks->end());
+    size_t matched = tasks->size();
+    if (tasks->size() > static_cast<size_t>(task_limit)) tasks->resize(task_limit);
+    if (*format == "json") {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& task : *tasks) out.push_back(TaskToJson(task));
+      std::cout << nlohmann::json{{"tasks", out},
+                                  {"total", matched},
+                                  {"dropped_by_workers", list.dropped_by_workers},
+                                  {"dropped_by_gcs", list.dropped_by_gcs}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
+    std::cout << FormatTasks(*tasks);
+    std::cout << "Showing " << tasks->size() << " of " << matched << " task attempts"
+              << (tasks->size() < matched ? " (--limit N shows more)" : "") << "\n";
+    if (list.dropped_by_workers + list.dropped_by_gcs > 0) {
+      std::cout << "Missing: " << list.dropped_by_workers
+                << " events workers dropped (buffer full), " << list.dropped_by_gcs
+                << " attempts the GCS evicted (table full)\n";
+    }
+    return 0;
+  }
+
+  // `rayk timeline`: Chrome trace events of the tasks that ran.
+  int Timeline() {
+    protocol::TaskList list = GetTasks();
+    std::vector<std::string> filters;
+    if (!timeline_job.empty()) filters.push_back("job_id=" + timeline_job);
+    auto tasks = FilterTasks(std::move(list.tasks), filters);
+    if (!tasks.ok()) Fail(tasks.status().message());
+    nlohmann::json trace = ChromeTrace(*tasks);
+    Status written = WriteFileAtomically(timeline_output, trace.dump());
+    if (!written.ok()) Fail("cannot write the timeline: " + written.message());
+    size_t slices = 0;
+    for (const auto& event : trace["traceEvents"]) slices += event["ph"] == "X" ? 1 : 0;
+    std::cout << "Wrote " << slices << " task slices to " << timeline_output
+              << "; open it in https://ui.perfetto.dev or chrome://tracing\n";
+    return 0;
+  }
+
   int ListActors() {
     auto list = protocol::Decode<protocol::ActorList>(
         AskGcs(protocol::Encode(protocol::MessageType::kListActors, protocol::Empty{})));
@@ -662,7 +726,8 @@ struct ClusterCommands::Impl {
                                     {"start_time_ms", status.gcs.start_time_ms},
                                     {"lost_state", status.gcs.lost_state},
                                     {"store_error", status.gcs.store_error},
-                                    {"store_error_since_ms", status.gcs.store_error_since_ms}}},
+                                    {"store_error_since_ms", status.gcs.store_error_since_ms},
+                                    {"metrics_address", status.gcs.metrics_address}}},
                                   {"plugins", status.gcs.plugins}}
                        .dump(2)
                 << "\n";
@@ -671,6 +736,8 @@ struct ClusterCommands::Impl {
     std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n";
     if (!status.gcs.plugins.empty())
       std::cout << "Plugins: " << FormatSelectedPlugins(status.gcs.plugins) << "\n";
+    if (!status.gcs.metrics_address.empty())
+      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n";
     std::cout << "\nNodes: " << summary.alive << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;
@@ -785,6 +852,11 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.start->add_option("--gcs-publisher-port", d.gcs.publisher_port,
                       "with --head: the port the GCS publishes node changes on (default: any "
                       "free port)");
+  d.start
+      ->add_option("--metrics-port", d.gcs.metrics_port,
+                   "with --head: the port of the Prometheus metrics (http://IP:PORT/metrics; "
+                   "0: any free port, -1: none)")
+      ->capture_default_str();
   d.AddPortOptions(d.start, /*with_node_manager=*/true);
   d.AddConfigOptions(d.start);
   d.AddAuthOption(d.start);
@@ -802,8 +874,25 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.AddAuthOption(d.status);
   add_format(d.status);
 
-  d.list = app->add_subcommand("list", "list the cluster's actors, nodes or jobs");
+  d.list = app->add_subcommand("list", "list the cluster's actors, nodes, jobs or tasks");
   d.list->require_subcommand(1);
+  d.list_tasks = d.list->add_subcommand(
+      "tasks", "task attempts workers ran: id, name, state, node, pid, duration, error");
+  d.list_tasks->add_option("--filter", d.task_filters,
+                           "KEY=VALUE, repeatable: task_id, job_id, actor_id, node_id (hex "
+                           "prefixes), name, state, worker_pid");
+  d.list_tasks->add_option("--limit", d.task_limit, "at most this many, the latest first")
+      ->capture_default_str();
+  d.timeline = app->add_subcommand(
+      "timeline", "Chrome trace events of the tasks that ran (Perfetto, chrome://tracing)");
+  d.timeline->add_option("--job", d.timeline_job, "only this job's tasks (a hex id prefix)");
+  d.timeline->add_option("-o,--output", d.timeline_output, "the trace file to write")->required();
+  for (CLI::App* command : {d.list_tasks, d.timeline}) {
+    command->add_option("--address", d.address,
+                        "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    d.AddAuthOption(command);
+  }
+  add_format(d.list_tasks);
   d.list_actors = d.list->add_subcommand("actors", "id, class, name, state, node, pid, restarts");
   d.list_nodes = d.list->add_subcommand("nodes", "id, state, address, pid, start time, resources");
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
@@ -855,6 +944,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.gcs_server->add_option("--port", d.gcs.port, "port to serve on (0: any free port)");
   d.gcs_server->add_option("--publisher-port", d.gcs.publisher_port,
                            "port to publish on (0: any free port)");
+  d.gcs_server->add_option("--metrics-port", d.gcs.metrics_port,
+                           "port of the Prometheus metrics (0: any free port, -1: none)");
   d.gcs_server->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
                            "a node silent this long is marked dead");
   d.gcs_server->add_option("--restarts", d.gcs.restarts,
@@ -905,6 +996,8 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_actors->parsed()) return d.ListActors();
   if (d.list_nodes->parsed()) return d.ListNodes();
   if (d.list_jobs->parsed()) return d.ListJobs();
+  if (d.list_tasks->parsed()) return d.ListTasks();
+  if (d.timeline->parsed()) return d.Timeline();
   if (d.memory->parsed()) return d.Memory();
   if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);

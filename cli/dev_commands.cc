@@ -123,6 +123,7 @@ struct DevCommands::Impl {
   std::vector<std::string> sets;
   int port = 6379;
   int node_timeout_ms = 10000;
+  int metrics_port = 0;
 
   // Starts node `index`'s raylet in <session>/nodes/<index>/ and records it
   // in the pids file; the caller waits for it with WaitForNodes().
@@ -218,6 +219,7 @@ struct DevCommands::Impl {
     if (nodes < 1) Fail("--nodes must be at least 1, e.g. --nodes 3");
     if (cpus < 1) Fail("--cpus-per-node must be at least 1, e.g. --cpus-per-node 2");
     if (node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
+    if (Status st = CheckOptionalPort(metrics_port, "--metrics-port"); !st.ok()) Fail(st.message());
     if (port < 0 || port > 65535) Fail("--port must be between 0 (any free port) and 65535");
     std::vector<std::string> node_resources = PerNodeResources(resources, nodes);
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
@@ -232,8 +234,8 @@ struct DevCommands::Impl {
     (void)WriteFileAtomically(
         *session + "/dev.json",
         nlohmann::json{{"started_ms", NowMs()}, {"config_args", config_args}}.dump(2));
-    auto started_gcs =
-        StartSupervisedGcs(*session, port, /*publisher_port=*/0, node_timeout_ms, config_args);
+    auto started_gcs = StartSupervisedGcs(*session, port, /*publisher_port=*/0, node_timeout_ms,
+                                          config_args, "127.0.0.1", metrics_port);
     if (!started_gcs.ok()) FailAndUndo(started_gcs.status().message());
     std::string gcs_address = *started_gcs;
     std::vector<DevNode> started;
@@ -243,11 +245,14 @@ struct DevCommands::Impl {
           StartNode(*session, gcs_address, i, cpus, node_resources[i], user_labels, config_args));
     }
     WaitForNodes(gcs_address, started);
+    auto metrics = ReadFile(*session + "/gcs_metrics_address");  // none with --metrics-port -1
+    std::string metrics_url = metrics.ok() ? "http://" + *metrics + "/metrics" : "";
     if (*format == "json") {
       nlohmann::json out_nodes = nlohmann::json::array();
       for (const DevNode& node : started) out_nodes.push_back(node.ToJson());
       std::cout << nlohmann::json{{"address", gcs_address},
                                   {"session_dir", *session},
+                                  {"metrics_url", metrics_url},
                                   {"nodes", out_nodes}}
                        .dump(2)
                 << "\n";
@@ -255,7 +260,8 @@ struct DevCommands::Impl {
     }
     std::cout << "Started a rayk dev cluster of " << nodes << " node" << (nodes == 1 ? "" : "s")
               << " (session " << *session << ")\n"
-              << "  GCS address: " << gcs_address << "\n\n";
+              << "  GCS address: " << gcs_address << "\n"
+              << (metrics_url.empty() ? "" : "  Metrics:     " + metrics_url + "\n") << "\n";
     PrintNodes(started);
     std::cout << "\nRun a driver against it:  RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
               << "                      or  rayk run libmy_job.so --address " << gcs_address << "\n"
@@ -347,6 +353,9 @@ DevCommands::DevCommands(CLI::App* app, std::string* format) : impl_(std::make_s
                    "labels for every node as JSON; each also gets rayk.io/node-index");
   d.up->add_option("--port", d.port, "the GCS port (0: any free port)")->capture_default_str();
   d.up->add_option("--node-timeout-ms", d.node_timeout_ms, "a node silent this long is marked dead")
+      ->capture_default_str();
+  d.up->add_option("--metrics-port", d.metrics_port,
+                   "the port of the GCS's Prometheus metrics (0: any free port, -1: none)")
       ->capture_default_str();
   d.up->add_option("--config", d.config_file, "plugins.toml for the cluster's processes");
   d.up->add_option("--set", d.sets,

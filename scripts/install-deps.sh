@@ -14,6 +14,7 @@ packages=(
   clang-format  # scripts/check-format.sh; the sanitizers' runtimes come with g++
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer is clang's (libclang_rt.fuzzer, in libclang-rt-14-dev)
   gnuplot-nox  # `rayk sim --plot`: draws utilisation and queue length over time per policy
+  prometheus  # the real Prometheus server (and promtool) that the head's metrics test scrapes with
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -235,7 +235,8 @@ inline ClusterStatus Sample() {
            "lost",
            "gcs.redis: Redis at 127.0.0.1:6380 is full",
            3,
-           {{"scheduler", "hybrid"}}}};
+           {{"scheduler", "hybrid"}},
+           "127.0.0.1:8080"}};
 }
 template <>
 inline ActorInfo Sample() {
@@ -267,6 +268,26 @@ inline StoreStats Sample() {
   stats.plugin = "shm";
   stats.largest = {{ObjectId::FromRandom(), 1}, {ObjectId::FromRandom(), 2}};
   return stats;
+}
+inline TaskEvent SampleTaskEvent() {
+  return {TaskId::FromRandom(), 1,
+          JobId::FromRandom(),  ActorId::FromRandom(),
+          "Counter::Incr",      "FAILED",
+          NodeId::FromRandom(), 1234,
+          1700000000000000,     1700000000000100,
+          1700000000000200,     "std::runtime_error: boom"};
+}
+template <>
+inline ReportTaskEvents Sample() {
+  return {{SampleTaskEvent(), SampleTaskEvent()}, 3};
+}
+template <>
+inline ListTasks Sample() {
+  return {JobId::FromRandom()};
+}
+template <>
+inline TaskList Sample() {
+  return {{SampleTaskEvent(), SampleTaskEvent()}, 4, 5};
 }
 
 struct Wire {

@@ -10,6 +10,13 @@ Status CheckPort(int port, const std::string& name) {
                                  " is not a port: use 1 to 65535 (or 0 for any free port)");
 }
 
+Status CheckOptionalPort(int port, const std::string& name) {
+  if (port >= -1 && port <= 65535) return Status::Ok();
+  return Status::InvalidArgument(name + " " + std::to_string(port) +
+                                 " is not a port: use 1 to 65535, 0 for any free port or -1 for "
+                                 "none");
+}
+
 Status CheckPortRange(const PortRange& range, const std::string& names) {
   if (range.any()) return Status::Ok();
   if (range.min < 1 || range.max > 65535 || range.min > range.max) {

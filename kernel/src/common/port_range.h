@@ -24,6 +24,8 @@ Status CheckPortRange(const PortRange& range, const std::string& names);
 
 // Ok for 0 (any free port) or 1..65535.
 Status CheckPort(int port, const std::string& name);
+// The same, and -1 for a server that is optional and left off.
+Status CheckOptionalPort(int port, const std::string& name);
 
 // Serves `handler` on tcp://host:P for a free port P of `range` (any port when
 // the range is "any"), starting at a random port of the range so that

@@ -16,15 +16,26 @@ using protocol::MessageType;
 
 // An exiting actor waits this long for the transport to send its last reply.
 constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
+// Task events: at most this many wait for the next batch, sent this often.
+constexpr size_t kTaskEventBufferSize = 10000;
+constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-TaskExecutor::TaskExecutor(WorkerContext& context) : context_(context) {}
+TaskExecutor::TaskExecutor(WorkerContext& context)
+    : context_(context),
+      task_events_(
+          kTaskEventBufferSize, kTaskEventPeriod, [this](protocol::ReportTaskEvents batch) {
+            if (context_.gcs) {
+              (void)context_.gcs->Send(protocol::Encode(MessageType::kReportTaskEvents, batch));
+            }
+          }) {}
 
 void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
+  int64_t received_us = observability::TaskEventReporter::NowUs();
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.emplace_back(std::move(spec), std::move(reply));
+    queue_.push_back({std::move(spec), std::move(reply), received_us});
   }
   cv_.notify_one();
 }
@@ -45,7 +56,7 @@ void TaskExecutor::RunTaskLoop() {
 void TaskExecutor::ExecuteLoop() {
   pid_t parent = getppid();
   while (true) {
-    std::pair<protocol::TaskSpec, ReplyFn> next;
+    Pushed next;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wake now and then to notice a raylet that died without telling us.
@@ -64,7 +75,7 @@ void TaskExecutor::ExecuteLoop() {
       next = std::move(queue_.front());
       queue_.pop_front();
     }
-    Execute(std::move(next.first), std::move(next.second));
+    Execute(std::move(next.spec), std::move(next.reply), next.received_us);
     if (exit_after_task_) {
       // rayk::ExitActor(): the GCS records that the actor must not restart;
       // the process then ends, and the raylet's notice of that makes it
@@ -79,7 +90,29 @@ void TaskExecutor::ExecuteLoop() {
   }
 }
 
-void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
+protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, const char* state,
+                                            int64_t received_us, int64_t start_us) {
+  // Methods are registered as "&Counter::Incr"; events name them as written in calls.
+  std::string_view name = spec.function;
+  if (name.starts_with('&')) name.remove_prefix(1);
+  return {spec.task_id,
+          spec.attempt,
+          spec.job_id,
+          spec.actor_id,
+          std::string(name),
+          state,
+          context_.options.node_id,
+          static_cast<int64_t>(getpid()),
+          received_us,
+          start_us,
+          0,
+          ""};
+}
+
+void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us) {
+  protocol::TaskEvent event =
+      MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
+  task_events_.Started(event);
   std::string where = "task " + spec.function + " on node " +
                       context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                       std::to_string(getpid());
@@ -106,6 +139,13 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply) {
       CallFunction(*function, spec, args, where, out);
     }
   }
+  event.state = out.error ? "FAILED" : "FINISHED";
+  event.end_us = observability::TaskEventReporter::NowUs();
+  if (out.error) {
+    event.error =
+        (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
+  }
+  task_events_.Finished(std::move(event));
   reply(protocol::Encode(MessageType::kPushTaskReply, out));
 }
 

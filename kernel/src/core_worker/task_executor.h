@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "core_worker/worker_context.h"
+#include "observability/task_event_reporter.h"
 #include "rayk/internal/function_registry.h"
 #include "rpc/protocol.h"
 
@@ -48,10 +49,15 @@ class TaskExecutor {
   void ExitActor() { exit_after_task_ = true; }
   // A task's Get starts (true) or stops (false) waiting: nested waits count once.
   void SetBlocked(bool blocked);
+  // Sends the last task events to the GCS; before the GCS client goes.
+  void StopTaskEvents() { task_events_.Stop(); }
 
  private:
   void ExecuteLoop();
-  void Execute(protocol::TaskSpec spec, ReplyFn reply);
+  void Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us);
+  // A task event (task_event_reporter.h) of `spec` in `state`.
+  protocol::TaskEvent MakeEvent(const protocol::TaskSpec& spec, const char* state,
+                                int64_t received_us, int64_t start_us);
   // The task's arguments as views; store-resident ones are pinned in `held`.
   // False (with `out.error` set) if one is lost.
   bool ReadArgs(const protocol::TaskSpec& spec, const std::string& where,
@@ -77,7 +83,12 @@ class TaskExecutor {
 
   std::mutex mu_;  // guards the queue and exit_requested_
   std::condition_variable cv_;
-  std::deque<std::pair<protocol::TaskSpec, ReplyFn>> queue_;
+  struct Pushed {
+    protocol::TaskSpec spec;
+    ReplyFn reply;
+    int64_t received_us = 0;  // for its task events
+  };
+  std::deque<Pushed> queue_;
   bool exit_requested_ = false;
 
   std::atomic<bool> executing_{false};
@@ -87,6 +98,7 @@ class TaskExecutor {
   ActorId actor_id_;
   std::atomic<bool> exit_after_task_{false};
   std::vector<std::thread> extra_executors_;
+  observability::TaskEventReporter task_events_;
 };
 
 }  // namespace rayk

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gcs/gcs_subscription.h"
+#include "observability/cluster_metrics.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -46,6 +47,7 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
 GcsServer::~GcsServer() {
   stopping_ = true;
   if (health_check_.joinable()) health_check_.join();
+  metrics_.reset();
   server_.reset();
 }
 
@@ -123,14 +125,22 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   gcs->info_.publisher_address = gcs->publisher_->endpoint();
   GcsServer* self = gcs.get();
   gcs->RegisterHandlers();
-  auto server =
-      transport->Serve(gcs->options_.endpoint, [self](std::string message, ReplyFn reply) {
-        self->handling_since_ms_.store(SteadyMs());
-        self->service_.Handle(std::move(message), std::move(reply));
-        self->handling_since_ms_.store(0);
-      });
+  auto server = transport->Serve(gcs->options_.endpoint, gcs->TimedHandler());
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
+  if (gcs->options_.metrics_port >= 0) {
+    auto metrics = observability::HttpServer::Start(
+        gcs->options_.metrics_host, gcs->options_.metrics_port,
+        {{"/metrics", [self] {
+            // Prometheus's text format, version 0.0.4.
+            return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
+                                               self->ScrapeMetrics()};
+          }}});
+    if (!metrics.ok()) return metrics.status();
+    gcs->metrics_ = std::move(*metrics);
+    gcs->info_.metrics_address =
+        gcs->options_.metrics_host + ":" + std::to_string(gcs->metrics_->port());
+  }
   gcs->actors_->Start(gcs->server_->endpoint());
   gcs->health_check_ = std::thread([self] { self->HealthCheckLoop(); });
   return gcs;
@@ -253,8 +263,74 @@ void GcsServer::RegisterHandlers() {
   service_.On<MessageType::kGetWorkerLife>([this](protocol::WorkerLife request, ReplyFn reply) {
     if (reply) reply(protocol::Encode(MessageType::kWorkerLife, dead_owners_.Get(request.address)));
   });
+  service_.On<MessageType::kReportTaskEvents>(
+      [this](protocol::ReportTaskEvents batch, ReplyFn reply) {
+        {
+          std::lock_guard<std::mutex> lock(tasks_mu_);
+          tasks_.Add(batch);
+        }
+        protocol::Service::ReplyAck(reply);
+      });
+  service_.On<MessageType::kListTasks>([this](protocol::ListTasks request, ReplyFn reply) {
+    if (!reply) return;
+    protocol::TaskList list;
+    {
+      std::lock_guard<std::mutex> lock(tasks_mu_);
+      list = tasks_.List(request.job_id);
+    }
+    reply(protocol::Encode(MessageType::kTaskList, list));
+  });
   service_.On<MessageType::kPutCode>(this, &GcsServer::OnPutCode);
   service_.On<MessageType::kGetCode>(this, &GcsServer::OnGetCode);
+}
+
+MessageHandler GcsServer::TimedHandler() {
+  return [this](std::string message, ReplyFn reply) {
+    // Marks the request thread busy, for HealthCheckLoop's deafness check.
+    handling_since_ms_.store(SteadyMs());
+    struct Done {
+      std::atomic<int64_t>& since;
+      ~Done() { since.store(0); }
+    } done{handling_since_ms_};
+    auto type = protocol::PeekType(message);
+    if (!type.ok()) {  // refused by the table; not a type to time
+      service_.Handle(std::move(message), std::move(reply));
+      return;
+    }
+    auto start = std::chrono::steady_clock::now();
+    if (!reply) {  // one-way: timed to the handler's return
+      service_.Handle(std::move(message), nullptr);
+      request_latency_.Record(*type, std::chrono::steady_clock::now() - start);
+      return;
+    }
+    // Timed to the reply, which a handler may send later from another thread.
+    service_.Handle(std::move(message),
+                    [this, type = *type, start, reply = std::move(reply)](std::string out) {
+                      request_latency_.Record(type, std::chrono::steady_clock::now() - start);
+                      reply(std::move(out));
+                    });
+  };
+}
+
+std::string GcsServer::ScrapeMetrics() {
+  observability::ClusterSnapshot snapshot;
+  // The actor table comes as the ListActors reply, which the actor manager
+  // makes under its own lock (and without mu_, as RegisterHandlers explains).
+  actors_->HandleList([&snapshot](std::string encoded) {
+    auto list = protocol::Decode<protocol::ActorList>(encoded);
+    if (list.ok()) snapshot.actors = std::move(list->actors);
+  });
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, node] : nodes_) snapshot.nodes.push_back(node);
+    for (const auto& [id, job] : jobs_) snapshot.jobs.push_back(job);
+    snapshot.gcs = info_;
+  }
+  snapshot.gcs.store_error = store_->problem().message;
+  snapshot.gcs_latency = request_latency_.Snapshot();
+  snapshot.stores =
+      observability::CollectStoreStats(*transport_, snapshot.nodes, std::chrono::seconds(2));
+  return observability::RenderClusterMetrics(snapshot);
 }
 
 // ---------------------------------------------------------------- Nodes and jobs

@@ -12,7 +12,10 @@
 // the change is persisted, published on the "node" topic and passed to the
 // actor manager, which restarts the node's actors elsewhere.
 // Requests are served through a handler table (rpc/service.h): one handler
-// per message type; malformed ones get an error reply.
+// per message type; malformed ones get an error reply. Each request's time
+// to its reply is recorded per message type, and with `metrics_port` set the
+// server serves Prometheus metrics of the whole cluster over HTTP
+// (observability/cluster_metrics.h).
 // Thread-safe: the transport calls the handlers on one thread, a health-check
 // thread runs beside it, and a mutex guards the tables.
 #pragma once
@@ -29,6 +32,9 @@
 #include "gcs/gcs_code_table.h"
 #include "gcs/gcs_worker_table.h"
 #include "gcs/watched_gcs_store.h"
+#include "observability/http_server.h"
+#include "observability/latency_histograms.h"
+#include "observability/task_table.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -45,6 +51,10 @@ class GcsServer {
     uint32_t restarts = 0;                       // > 0: a supervisor restarted this GCS
     std::string store_plugin;                    // the gcs slot's plugin, for messages
     std::map<std::string, std::string> plugins;  // every slot's, for `rayk status`
+    // Prometheus metrics over HTTP at http://<metrics_host>:<metrics_port>/metrics;
+    // 0: a free port; -1: none.
+    std::string metrics_host = "127.0.0.1";
+    int metrics_port = -1;
   };
 
   static Result<std::unique_ptr<GcsServer>> Start(Options options,
@@ -55,6 +65,8 @@ class GcsServer {
 
   std::string endpoint() const { return server_->endpoint(); }
   std::string publisher_endpoint() const { return publisher_->endpoint(); }
+  // HOST:PORT of the metrics server; empty without one.
+  std::string metrics_address() const { return info_.metrics_address; }
 
  private:
   GcsServer(Options options, std::shared_ptr<Transport> transport, std::shared_ptr<GcsStore> store,
@@ -80,6 +92,10 @@ class GcsServer {
   void OnKvList(protocol::KvRequest request, ReplyFn reply);
   bool KvKeyOrReply(const protocol::KvRequest& request, const ReplyFn& reply, std::string* key);
   void HealthCheckLoop();
+  // The transport's handler: the handler table, timed per message type.
+  MessageHandler TimedHandler();
+  // One Prometheus scrape (the metrics server's /metrics).
+  std::string ScrapeMetrics();
   // Records a node's new state in the store and tells subscribers.
   void PersistAndPublishLocked(const protocol::NodeInfo& node);
   void BumpViewLocked(const NodeId& node) { node_version_[node] = ++view_version_; }
@@ -102,6 +118,10 @@ class GcsServer {
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<GcsCodeTable> code_;
   GcsWorkerTable dead_owners_;
+  // Task events from workers (`rayk list tasks`, `rayk timeline`); own lock,
+  // so that a flood of reports never waits behind the node table.
+  std::mutex tasks_mu_;
+  observability::TaskTable tasks_{100000};
   std::unique_ptr<Publisher> publisher_;
 
   std::atomic<bool> stopping_{false};
@@ -112,7 +132,9 @@ class GcsServer {
   bool was_deaf_ = false;  // the health check thread's own
   std::thread health_check_;
   protocol::Service service_{"gcs", protocol::kGcsMaxMessageBytes};
-  std::unique_ptr<Server> server_;  // last: stops before the state it uses goes
+  observability::LatencyHistograms request_latency_;
+  std::unique_ptr<Server> server_;                      // stops before the state it uses goes
+  std::unique_ptr<observability::HttpServer> metrics_;  // likewise
 };
 
 }  // namespace rayk

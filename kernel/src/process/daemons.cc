@@ -172,6 +172,8 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs,
                                      std::to_string(gcs.publisher_port),
                                      "--node-timeout-ms",
                                      std::to_string(gcs.node_timeout_ms),
+                                     "--metrics-port",
+                                     std::to_string(gcs.metrics_port),
                                      "--restarts",
                                      std::to_string(gcs.restarts),
                                      "--exit-with-parent",
@@ -209,6 +211,10 @@ int SuperviseGcsServer(const ProcessOptions& options, GcsProcessOptions gcs,
     if (publisher.ok() && gcs.publisher_port == 0) {
       gcs.publisher_port = std::stoi(publisher->substr(publisher->rfind(':') + 1));
     }
+    auto metrics = ReadFile(options.session_dir + "/gcs_metrics_address");
+    if (metrics.ok() && gcs.metrics_port == 0) {
+      gcs.metrics_port = std::stoi(metrics->substr(metrics->rfind(':') + 1));
+    }
     bool quick = std::chrono::steady_clock::now() - started_at < std::chrono::seconds(2);
     quick_failures = quick ? quick_failures + 1 : 0;
     std::string how = WIFSIGNALED(status)
@@ -241,6 +247,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
     return Fail("gcs-server",
                 Status::InvalidArgument("--node-timeout-ms must be positive, e.g. 10000"));
   }
+  if (Status st = CheckOptionalPort(gcs_options.metrics_port, "--metrics-port"); !st.ok())
+    return Fail("gcs-server", st);
   if (gcs_options.supervise) {
     if (options.session_dir.empty()) {
       return Fail("gcs-server", Status::InvalidArgument("--supervise needs --session-dir"));
@@ -266,6 +274,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   server.restarts = gcs_options.restarts;
   server.store_plugin = config->slot(PluginKind::kGcs).plugin;
   server.plugins = config->SelectedPlugins();
+  server.metrics_host = options.node_ip;
+  server.metrics_port = gcs_options.metrics_port;
   auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
@@ -273,9 +283,15 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
                gcs_options.restarts > 0 ? ", restart " + std::to_string(gcs_options.restarts) : "");
   spdlog::info("GCS plugins: {} (from {})", FormatSelectedPlugins(server.plugins),
                config->source());
+  if (!(*gcs)->metrics_address().empty())
+    spdlog::info("GCS metrics at http://{}/metrics", (*gcs)->metrics_address());
   if (!options.session_dir.empty()) {
     Status st = WriteFileAtomically(options.session_dir + "/gcs_publisher_address",
                                     (*gcs)->publisher_endpoint());
+    if (st.ok() && !(*gcs)->metrics_address().empty()) {
+      st = WriteFileAtomically(options.session_dir + "/gcs_metrics_address",
+                               (*gcs)->metrics_address());
+    }
     if (st.ok()) st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
     if (!st.ok()) return Fail("gcs-server", st);
   }

@@ -35,6 +35,10 @@ struct GcsProcessOptions {
   int port = 0;            // 0: any free port
   int publisher_port = 0;  // node-change publications; 0: any free port
   int node_timeout_ms = 10000;
+  // Prometheus metrics over HTTP (http://IP:PORT/metrics); 0: any free
+  // port, -1: none. The chosen address goes to the session's
+  // gcs_metrics_address file and to `rayk status`.
+  int metrics_port = 0;
   uint32_t restarts = 0;  // set by the supervisor on each restart
   // Run as the GCS's supervisor: start the GCS server as a child and start
   // it again, on the same ports, whenever it dies.

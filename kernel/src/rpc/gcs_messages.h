@@ -151,10 +151,12 @@ struct GcsInfo {
   // The plugin of each slot (Config::SelectedPlugins) in the GCS's
   // configuration, which `rayk start` and `rayk dev up` give every raylet.
   std::map<std::string, std::string> plugins;
+  // HOST:PORT of the head's Prometheus metrics (http://.../metrics); empty: none.
+  std::string metrics_address;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& publisher_address& restarts& start_time_ms& lost_state& store_error& store_error_since_ms&
-        plugins;
+        plugins& metrics_address;
   }
 };
 

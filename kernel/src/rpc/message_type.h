@@ -50,6 +50,9 @@ namespace rayk::protocol {
   X(RemoveBorrower, 43)                                            \
   X(ExitWorker, 44)                                                \
   X(LeaseWarning, 45)                                              \
+  /* To the GCS, continued. */                                     \
+  X(ReportTaskEvents, 50)                                          \
+  X(ListTasks, 51)                                                 \
   /* Replies. */                                                   \
   X(Ack, 100)                                                      \
   X(LeaseReply, 101)                                               \
@@ -66,6 +69,7 @@ namespace rayk::protocol {
   X(CodeChunk, 113)                                                \
   X(JobReply, 114)                                                 \
   X(WorkerLife, 115)                                               \
+  X(TaskList, 120)                                                 \
   /* A request was refused: malformed, unknown or over a limit. */ \
   X(ErrorReply, 112)
 

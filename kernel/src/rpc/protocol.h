@@ -11,6 +11,7 @@
 #include "rpc/gcs_messages.h"
 #include "rpc/object_messages.h"
 #include "rpc/raylet_messages.h"
+#include "rpc/task_event_messages.h"
 #include "rpc/worker_messages.h"
 
 namespace rayk::protocol {

@@ -1,0 +1,170 @@
+#include "observability/http_server.h"
+
+#include <spdlog/spdlog.h>
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <chrono>
+#include <optional>
+#include <thread>
+
+namespace rayk::observability {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+constexpr size_t kMaxHeaderBytes = 16 << 10;
+constexpr size_t kMaxBodyBytes = 64 << 10;
+constexpr auto kIdleTimeout = std::chrono::seconds(60);
+
+using Routes = std::map<std::string, HttpRoute>;
+
+// One client connection: read a request, answer it, repeat while kept alive.
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, const Routes& routes) : stream_(std::move(socket)), routes_(routes) {}
+
+  void Read() {
+    parser_.emplace();
+    parser_->header_limit(kMaxHeaderBytes);
+    parser_->body_limit(kMaxBodyBytes);
+    stream_.expires_after(kIdleTimeout);
+    http::async_read(
+        stream_, buffer_, *parser_,
+        [self = shared_from_this()](beast::error_code ec, size_t) { self->OnRead(ec); });
+  }
+
+ private:
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::end_of_stream || ec == beast::error::timeout ||
+        ec == asio::error::operation_aborted || ec == asio::error::connection_reset) {
+      Close();
+      return;
+    }
+    if (ec) {  // not HTTP, or over a limit: answer once and close
+      Write(Plain(http::status::bad_request, 11, "bad request: " + ec.message() + "\n", false));
+      return;
+    }
+    Write(Answer(parser_->get()));
+  }
+
+  http::response<http::string_body> Plain(http::status status, unsigned version, std::string body,
+                                          bool keep_alive) {
+    http::response<http::string_body> response{status, version};
+    response.set(http::field::content_type, "text/plain; charset=utf-8");
+    response.body() = std::move(body);
+    response.keep_alive(keep_alive);
+    response.prepare_payload();
+    return response;
+  }
+
+  http::response<http::string_body> Answer(const http::request<http::string_body>& request) {
+    std::string path(request.target());
+    path = path.substr(0, path.find('?'));  // Prometheus may add query parameters
+    auto route = routes_.find(path);
+    if (route == routes_.end()) {
+      std::string known;
+      for (const auto& [name, fn] : routes_) known += (known.empty() ? "" : ", ") + name;
+      return Plain(http::status::not_found, request.version(),
+                   "no such path: " + path + " (this server has " + known + ")\n",
+                   request.keep_alive());
+    }
+    if (request.method() != http::verb::get) {
+      auto response =
+          Plain(http::status::method_not_allowed, request.version(),
+                std::string(request.method_string()) + " is not allowed on " + path + "; use GET\n",
+                request.keep_alive());
+      response.set(http::field::allow, "GET");
+      return response;
+    }
+    HttpResponse made = route->second();
+    http::response<http::string_body> response{http::status::ok, request.version()};
+    response.set(http::field::content_type, made.content_type);
+    response.body() = std::move(made.body);
+    response.keep_alive(request.keep_alive());
+    response.prepare_payload();
+    return response;
+  }
+
+  void Write(http::response<http::string_body> response) {
+    response_ = std::move(response);
+    http::async_write(stream_, response_,
+                      [self = shared_from_this()](beast::error_code ec, size_t) {
+                        if (ec || !self->response_.keep_alive()) {
+                          self->Close();
+                          return;
+                        }
+                        self->Read();
+                      });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  const Routes& routes_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  http::response<http::string_body> response_;
+};
+
+}  // namespace
+
+struct HttpServer::State {
+  Routes routes;
+  asio::io_context io{1};
+  tcp::acceptor acceptor{io};
+  std::thread thread;
+
+  void Accept() {
+    acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+      if (ec == asio::error::operation_aborted) return;
+      if (!ec) std::make_shared<Session>(std::move(socket), routes)->Read();
+      Accept();
+    });
+  }
+};
+
+HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
+
+Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
+                                                      std::map<std::string, HttpRoute> routes) {
+  auto state = std::make_unique<State>();
+  state->routes = std::move(routes);
+  beast::error_code ec;
+  auto address = asio::ip::make_address(host, ec);
+  if (ec) return Status::InvalidArgument("HTTP server: '" + host + "' is not an IP address");
+  tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  state->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) state->acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+  if (!ec) state->acceptor.bind(endpoint, ec);
+  if (!ec) state->acceptor.listen(asio::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return Status::Unavailable("HTTP server: cannot listen on " + host + ":" +
+                               std::to_string(port) + ": " + ec.message() +
+                               (port != 0 ? "; choose another port, or 0 for any free one" : ""));
+  }
+  State* raw = state.get();
+  raw->Accept();
+  raw->thread = std::thread([raw] { raw->io.run(); });
+  return std::unique_ptr<HttpServer>(new HttpServer(std::move(state)));
+}
+
+HttpServer::~HttpServer() {
+  // Stopping the context drops every pending operation, and with them the
+  // sessions they hold, once the thread has returned.
+  state_->io.stop();
+  if (state_->thread.joinable()) state_->thread.join();
+}
+
+int HttpServer::port() const { return state_->acceptor.local_endpoint().port(); }
+
+}  // namespace rayk::observability

@@ -1,0 +1,51 @@
+// HttpServer: a small HTTP/1.1 server (Boost.Beast on Boost.Asio) for the
+// head's read-only endpoints, such as Prometheus's `/metrics`.
+//
+// Each route maps an exact path to a function that makes the response body.
+// Only GET is served: another method gets 405 (with `Allow: GET`), an
+// unknown path 404, a request that does not parse 400. Connections are kept
+// alive as the client asks (Prometheus reuses one per target); a request
+// whose header exceeds 16 KiB or whose body exceeds 64 KiB is refused, and a
+// connection silent for 60 s is closed.
+//
+// Thread-safety: routes are fixed at Start. The server runs one thread of
+// its own, so route functions run there one at a time; they may block for
+// a short while (the GCS's collects store statistics from raylets).
+// Destroying the server closes the listener and every connection, then
+// joins its thread.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "rayk/status.h"
+
+namespace rayk::observability {
+
+struct HttpResponse {
+  std::string content_type = "text/plain; charset=utf-8";
+  std::string body;
+};
+using HttpRoute = std::function<HttpResponse()>;
+
+class HttpServer {
+ public:
+  // Listens on `host`:`port` (0: a free port) and serves `routes` by path.
+  static Result<std::unique_ptr<HttpServer>> Start(const std::string& host, int port,
+                                                   std::map<std::string, HttpRoute> routes);
+  ~HttpServer();
+  HttpServer(const HttpServer&) = delete;
+  HttpServer& operator=(const HttpServer&) = delete;
+
+  // The port it listens on.
+  int port() const;
+
+ private:
+  struct State;
+  explicit HttpServer(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+}  // namespace rayk::observability

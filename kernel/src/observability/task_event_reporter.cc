@@ -1,0 +1,73 @@
+#include "observability/task_event_reporter.h"
+
+#include <iterator>
+
+namespace rayk::observability {
+
+TaskEventReporter::TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send)
+    : capacity_(capacity), period_(period), send_(std::move(send)) {}
+
+int64_t TaskEventReporter::NowUs() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+void TaskEventReporter::Started(const protocol::TaskEvent& event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (stopping_) return;
+  running_.insert_or_assign({event.task_id, event.attempt}, Running{event, false});
+  if (!thread_.joinable()) thread_ = std::thread([this] { FlushLoop(); });
+}
+
+void TaskEventReporter::Finished(protocol::TaskEvent event) {
+  std::lock_guard<std::mutex> lock(mu_);
+  running_.erase({event.task_id, event.attempt});
+  if (stopping_) return;
+  if (buffer_.size() >= capacity_) {
+    ++dropped_;
+    return;
+  }
+  buffer_.push_back(std::move(event));
+  if (!thread_.joinable()) thread_ = std::thread([this] { FlushLoop(); });
+}
+
+void TaskEventReporter::FlushLoop() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (!stopping_) {
+    cv_.wait_for(lock, period_, [this] { return stopping_; });
+    Flush(lock);
+  }
+}
+
+void TaskEventReporter::Flush(std::unique_lock<std::mutex>& lock) {
+  protocol::ReportTaskEvents batch;
+  for (auto& [key, running] : running_) {
+    if (running.reported) continue;
+    running.reported = true;
+    batch.events.push_back(running.event);
+  }
+  if (buffer_.empty() && dropped_ == 0 && batch.events.empty()) return;
+  batch.events.insert(batch.events.end(), std::make_move_iterator(buffer_.begin()),
+                      std::make_move_iterator(buffer_.end()));
+  buffer_.clear();
+  batch.dropped = dropped_;
+  dropped_ = 0;
+  lock.unlock();
+  send_(std::move(batch));
+  lock.lock();
+}
+
+void TaskEventReporter::Stop() {
+  {
+    std::unique_lock<std::mutex> lock(mu_);
+    if (stopping_) return;
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::unique_lock<std::mutex> lock(mu_);
+  Flush(lock);  // what arrived after the thread's last batch
+}
+
+}  // namespace rayk::observability

@@ -1,0 +1,40 @@
+// TaskTable: the GCS's bounded table of task attempts, built from the
+// events workers report (task_event_reporter.h), for `rayk list tasks` and
+// `rayk timeline`.
+//
+// An attempt's events merge into one row: the latest state wins (a late
+// RUNNING never undoes FINISHED) and every time reported is kept. Past
+// `capacity` rows the oldest rows are evicted and counted. The table lives
+// in memory only: a restarted GCS starts empty, as Ray's task events do.
+// Not synchronized; the GCS holds its lock around it.
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <utility>
+
+#include "rpc/task_event_messages.h"
+
+namespace rayk::observability {
+
+class TaskTable {
+ public:
+  explicit TaskTable(size_t capacity) : capacity_(capacity) {}
+
+  void Add(const protocol::ReportTaskEvents& batch);
+  // The rows of job `job_id` (nil: all), oldest first, with the drop counts.
+  protocol::TaskList List(const JobId& job_id) const;
+
+ private:
+  using Key = std::pair<TaskId, int32_t>;  // task, attempt
+  void Merge(const protocol::TaskEvent& event);
+
+  const size_t capacity_;
+  std::map<Key, protocol::TaskEvent> rows_;
+  std::deque<Key> order_;  // insertion order, for eviction and listing
+  uint64_t dropped_by_workers_ = 0;
+  uint64_t dropped_by_gcs_ = 0;
+};
+
+}  // namespace rayk::observability
