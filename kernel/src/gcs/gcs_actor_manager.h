@@ -52,6 +52,8 @@ class GcsActorManager {
   void HandleJobFinished(const JobId& job_id);
   // The health check declared a node dead: its actors lost their processes.
   void HandleNodeDead(const NodeId& node_id);
+  // The placement group was removed: its actors end, for good.
+  void HandlePlacementGroupRemoved(const PlacementGroupId& group);
 
  private:
   struct Record {
