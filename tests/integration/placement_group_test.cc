@@ -98,10 +98,8 @@ TEST(PlacementGroupTest, PackAndStrictSpreadLandAsSpecifiedAndPinnedWorkRunsTher
   EXPECT_EQ(*rayk::Get(any, kLong), packed[0]);
 
   // An actor pinned to a bundle lives on that bundle's node.
-  auto actor = rayk::Actor(Counter::Create)
-                   .SetResource("CPU", 1)
-                   .SetPlacementGroup(spread, 2)
-                   .Remote(0);
+  auto actor =
+      rayk::Actor(Counter::Create).SetResource("CPU", 1).SetPlacementGroup(spread, 2).Remote(0);
   EXPECT_EQ(*rayk::Get(actor.Task(&Counter::Node).Remote(), kLong), spread_nodes[2]);
 
   // `rayk status` shows what the bundles hold: 5 CPUs in all, 1 in use by the actor.
@@ -188,17 +186,23 @@ TEST(PlacementGroupTest, SurvivesAGcsRestart) {
   ASSERT_TRUE(group.Wait(kLong));
   std::vector<std::string> before = BundleNodes(Listed(cluster, group));
 
-  std::ifstream pid_file(cluster.session_dir() + "/gcs_server.pid");
-  pid_t old_pid = 0;
-  pid_file >> old_pid;
+  auto gcs_pid = [&] {
+    std::ifstream pid_file(cluster.session_dir() + "/gcs_server.pid");
+    pid_t pid = 0;
+    pid_file >> pid;
+    return pid;
+  };
+  pid_t old_pid = gcs_pid();
   ASSERT_GT(old_pid, 0);
   kill(old_pid, SIGKILL);
   nlohmann::json listed;
   for (auto start = Clock::now(); Clock::now() - start < kLong;) {
-    listed = Listed(cluster, group);
+    pid_t pid = gcs_pid();
+    if (pid != 0 && pid != old_pid) listed = Listed(cluster, group);
     if (listed.is_object()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
+  ASSERT_NE(gcs_pid(), old_pid) << "the supervisor did not restart the GCS";
   ASSERT_TRUE(listed.is_object()) << "the restarted GCS does not list the group";
   EXPECT_EQ(listed["state"], "CREATED");
   EXPECT_EQ(BundleNodes(listed), before);
@@ -211,6 +215,42 @@ TEST(PlacementGroupTest, SurvivesAGcsRestart) {
   rayk::RemovePlacementGroup(found);
 }
 
+TEST(PlacementGroupTest, BundlesOfADeadNodeArePlacedAgain) {
+  testing::DevCluster::Options options = Nodes(3, 1);
+  options.node_timeout_ms = 1000;
+  testing::DevCluster cluster(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  // Two bundles of STRICT_SPREAD on three nodes: one node is left free.
+  auto group = rayk::CreatePlacementGroup(
+      {.bundles = {{{"CPU", 1}}, {{"CPU", 1}}}, .strategy = PlacementStrategy::kStrictSpread});
+  ASSERT_TRUE(group.Wait(kLong));
+  std::vector<std::string> before = BundleNodes(Listed(cluster, group));
+  // Kill the node of bundle 1, unless the driver is attached to it, then bundle 0's.
+  const std::string driver_node = rayk::CurrentNodeId().Hex();
+  int victim_bundle = before[1] == driver_node ? 0 : 1;
+  int victim = -1;
+  for (int i = 0; i < 3; ++i) {
+    if (cluster.node_id(i) == before[victim_bundle]) victim = i;
+  }
+  ASSERT_GE(victim, 0);
+  cluster.KillNode(victim);
+  std::vector<std::string> after;
+  for (auto start = Clock::now(); Clock::now() - start < kLong;) {
+    nlohmann::json listed = Listed(cluster, group);
+    after = BundleNodes(listed);
+    if (listed["state"] == "CREATED" && after[victim_bundle] != before[victim_bundle]) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(after.size(), 2u);
+  EXPECT_NE(after[victim_bundle], before[victim_bundle]) << "the lost bundle moved";
+  EXPECT_FALSE(after[victim_bundle].empty());
+  EXPECT_EQ(after[1 - victim_bundle], before[1 - victim_bundle]) << "the other one stayed";
+  EXPECT_NE(after[0], after[1]) << "still STRICT_SPREAD";
+  auto node = rayk::Task(NodeAfterMs).SetPlacementGroup(group, victim_bundle).Remote(int64_t{0});
+  EXPECT_EQ(*rayk::Get(node, kLong), after[victim_bundle]);
+}
+
 TEST(PlacementGroupTest, BadInputGetsAOneLineError) {
   testing::DevCluster cluster(Nodes(1, 1));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
@@ -220,16 +260,17 @@ TEST(PlacementGroupTest, BadInputGetsAOneLineError) {
     EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     return message;
   };
-  EXPECT_THAT(one_line(ErrorOf([] { rayk::CreatePlacementGroup({}); })),
-              HasSubstr("no bundles"));
+  EXPECT_THAT(one_line(ErrorOf([] { rayk::CreatePlacementGroup({}); })), HasSubstr("no bundles"));
   EXPECT_THAT(one_line(ErrorOf([] { rayk::CreatePlacementGroup({.bundles = {{}}}); })),
               HasSubstr("bundle 0 has no resources"));
-  EXPECT_THAT(
-      one_line(ErrorOf([] { rayk::CreatePlacementGroup({.bundles = {{{"CPU", 1}}, {{"CPU", 0}}}}); })),
-      HasSubstr("bundle 1: resource 'CPU' has amount 0"));
-  EXPECT_THAT(
-      one_line(ErrorOf([] { rayk::CreatePlacementGroup({.bundles = {{{"CPU", -1}}}}); })),
-      HasSubstr("CPU"));
+  EXPECT_THAT(one_line(ErrorOf([] {
+                rayk::CreatePlacementGroup({.bundles = {{{"CPU", 1}}, {{"CPU", 0}}}});
+              })),
+              HasSubstr("bundle 1: resource 'CPU' has amount 0"));
+  EXPECT_THAT(one_line(ErrorOf([] {
+                rayk::CreatePlacementGroup({.bundles = {{{"CPU", -1}}}});
+              })),
+              HasSubstr("CPU"));
   EXPECT_THAT(one_line(ErrorOf([] { rayk::GetPlacementGroup("nope"); })),
               HasSubstr("no placement group named 'nope'"));
 
@@ -238,14 +279,13 @@ TEST(PlacementGroupTest, BadInputGetsAOneLineError) {
                 rayk::CreatePlacementGroup({.bundles = {{{"CPU", 1}}}, .name = "taken"});
               })),
               HasSubstr("'taken' is taken"));
+  EXPECT_THAT(one_line(ErrorOf([&] { rayk::Task(NodeAfterMs).SetPlacementGroup(group, 1); })),
+              HasSubstr("bundle_index 1 is out of range; the group has 1 bundle(s)"));
+  EXPECT_THAT(one_line(ErrorOf([&] { rayk::Actor(Counter::Create).SetPlacementGroup(group, -2); })),
+              HasSubstr("out of range"));
   EXPECT_THAT(
-      one_line(ErrorOf([&] { rayk::Task(NodeAfterMs).SetPlacementGroup(group, 1); })),
-      HasSubstr("bundle_index 1 is out of range; the group has 1 bundle(s)"));
-  EXPECT_THAT(
-      one_line(ErrorOf([&] { rayk::Actor(Counter::Create).SetPlacementGroup(group, -2); })),
-      HasSubstr("out of range"));
-  EXPECT_THAT(one_line(ErrorOf([] { rayk::Task(NodeAfterMs).SetPlacementGroup(PlacementGroup()); })),
-              HasSubstr("the handle is empty"));
+      one_line(ErrorOf([] { rayk::Task(NodeAfterMs).SetPlacementGroup(PlacementGroup()); })),
+      HasSubstr("the handle is empty"));
   EXPECT_THAT(one_line(ErrorOf([] { rayk::RemovePlacementGroup(PlacementGroup()); })),
               HasSubstr("empty PlacementGroup"));
   rayk::RemovePlacementGroup(group);

@@ -69,7 +69,9 @@ class PlacementGroup {
   // RuntimeError for a group that was removed or that the cluster does not know.
   bool Wait(std::chrono::milliseconds timeout) const;
 
-  friend bool operator==(const PlacementGroup& a, const PlacementGroup& b) { return a.id_ == b.id_; }
+  friend bool operator==(const PlacementGroup& a, const PlacementGroup& b) {
+    return a.id_ == b.id_;
+  }
 
   template <class Archive>
   void serialize(Archive& ar, unsigned /*version*/) {

@@ -93,8 +93,8 @@ PlacementGroup GetPlacementGroup(const std::string& name) {
                          "'; create it with rayk::CreatePlacementGroup({.name = \"" + name +
                          "\", ...}) or check the name with `rayk list placement-groups`");
     }
-    throw RuntimeError("cannot look up placement group '" + name + "': " +
-                       group.status().message());
+    throw RuntimeError("cannot look up placement group '" + name +
+                       "': " + group.status().message());
   }
   return std::move(*group);
 }
@@ -112,8 +112,8 @@ bool PlacementGroup::Wait(std::chrono::milliseconds timeout) const {
 
 namespace internal {
 
-void SetPlacementGroupOption(const std::string& what, const PlacementGroup& group,
-                             int bundle_index, Placement* placement) {
+void SetPlacementGroupOption(const std::string& what, const PlacementGroup& group, int bundle_index,
+                             Placement* placement) {
   if (group.IsNil()) throw RuntimeError(what + ".SetPlacementGroup: the handle is empty");
   const int64_t count = static_cast<int64_t>(group.BundleCount());
   if (bundle_index < -1 || bundle_index >= count) {

@@ -47,7 +47,8 @@ Status CheckSpec(const protocol::PlacementGroupSpec& spec) {
           "with a positive amount, such as {\"CPU\", 1}");
     }
   }
-  if (static_cast<uint32_t>(spec.strategy) > static_cast<uint32_t>(PlacementStrategy::kStrictSpread))
+  if (static_cast<uint32_t>(spec.strategy) >
+      static_cast<uint32_t>(PlacementStrategy::kStrictSpread))
     return Status::InvalidArgument("unknown placement strategy " +
                                    std::to_string(static_cast<uint32_t>(spec.strategy)));
   return Status::Ok();
@@ -158,8 +159,7 @@ void GcsPlacementGroupManager::AnswerWaitersLocked(const Record& record, bool ex
   if (it->second.empty()) waiters_.erase(it);
 }
 
-void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup request,
-                                            ReplyFn reply) {
+void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup request, ReplyFn reply) {
   Actions actions;
   Status status = CheckSpec(request.spec);
   {
@@ -188,8 +188,7 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
   Run(actions);
 }
 
-void GcsPlacementGroupManager::HandleRemove(protocol::RemovePlacementGroup request,
-                                            ReplyFn reply) {
+void GcsPlacementGroupManager::HandleRemove(protocol::RemovePlacementGroup request, ReplyFn reply) {
   Actions actions;
   Status status;
   {
@@ -251,8 +250,9 @@ void GcsPlacementGroupManager::HandleNodeDead(const NodeId& node_id) {
         }
       }
       if (lost == 0) continue;
-      spdlog::warn("placement group {}: {} bundle(s) were on node {}, which died; placing them again",
-                   id.Hex(), lost, node_id.Hex());
+      spdlog::warn(
+          "placement group {}: {} bundle(s) were on node {}, which died; placing them again",
+          id.Hex(), lost, node_id.Hex());
       record.info.state = PlacementGroupState::kPending;
       record.info.pending_reason = std::to_string(lost) + " bundle(s) lost with node " +
                                    node_id.Hex().substr(0, 8) + "; placing them again";
@@ -314,7 +314,8 @@ void GcsPlacementGroupManager::ReleaseOnLocked(const PlacementGroupId& id,
     std::shared_ptr<Channel> raylet = ChannelTo(address);
     if (!raylet) continue;
     actions.push_back([raylet, message] {
-      raylet->Call(message, [](Result<std::string>) {}, kReserveTimeout);
+      raylet->Call(
+          message, [](Result<std::string>) {}, kReserveTimeout);
     });
   }
 }
@@ -427,7 +428,8 @@ void GcsPlacementGroupManager::OnReserveReply(const PlacementGroupId& id, uint64
     if (it == groups_.end()) return;
     Record& record = it->second;
     if (!record.reserving || record.attempt != attempt) return;
-    Status status = reply.ok() ? protocol::Decode<protocol::Empty>(*reply).status() : reply.status();
+    Status status =
+        reply.ok() ? protocol::Decode<protocol::Empty>(*reply).status() : reply.status();
     if (!status.ok() && record.refusal.empty()) record.refusal = status.message();
     if (++record.answers < record.addresses.size()) return;
     record.answers = 0;

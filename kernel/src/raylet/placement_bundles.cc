@@ -2,8 +2,8 @@
 // phases, and leases that ask for them.
 #include <spdlog/spdlog.h>
 
-#include "raylet/raylet.h"
 #include "rayk/plugin/scheduling_util.h"
+#include "raylet/raylet.h"
 #include "scheduling/bundle_resources.h"
 
 namespace rayk {
@@ -137,9 +137,9 @@ void Raylet::EndGroupLeasesLocked(const PlacementGroupId& group, const std::stri
       worker->second.lease_id = 0;
       worker->second.blocked = false;
       KillWorker(worker->second);
-      protocol::WorkerDied died{worker->second.id, lease->first,
-                                "worker pid " + std::to_string(worker->second.pid) +
-                                    " was ended: " + why};
+      protocol::WorkerDied died{
+          worker->second.id, lease->first,
+          "worker pid " + std::to_string(worker->second.pid) + " was ended: " + why};
       NotifyOwner(lease->second.owner_address, protocol::Encode(MessageType::kWorkerDied, died));
     }
     lease = leases_.erase(lease);

@@ -94,8 +94,8 @@ struct PlacementGroupList {
 // leases in the group can ask for. Both are idempotent per bundle.
 struct BundleReservation {
   PlacementGroupId group_id;
-  std::vector<uint32_t> indices;      // bundle indices within the group
-  std::vector<ResourceSet> bundles;   // with Prepare: each index's resources
+  std::vector<uint32_t> indices;     // bundle indices within the group
+  std::vector<ResourceSet> bundles;  // with Prepare: each index's resources
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& group_id& indices& bundles;

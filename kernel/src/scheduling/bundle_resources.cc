@@ -36,8 +36,7 @@ ResourceSet BundleResources(const PlacementGroupId& group, uint32_t index,
   return out;
 }
 
-ResourceSet BundleDemand(const ResourceSet& demand, const PlacementGroupId& group,
-                         int64_t index) {
+ResourceSet BundleDemand(const ResourceSet& demand, const PlacementGroupId& group, int64_t index) {
   ResourceSet out;
   for (const auto& [name, amount] : demand.amounts()) {
     // A bundle's own resource counts against the bundle and against the

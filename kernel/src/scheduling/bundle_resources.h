@@ -28,8 +28,7 @@ ResourceSet BundleResources(const PlacementGroupId& group, uint32_t index,
 
 // The demand of work placed in `group`'s bundle `index` (-1: any bundle),
 // in place of `demand`.
-ResourceSet BundleDemand(const ResourceSet& demand, const PlacementGroupId& group,
-                         int64_t index);
+ResourceSet BundleDemand(const ResourceSet& demand, const PlacementGroupId& group, int64_t index);
 
 // True for a name BundleResources makes; `base` gets the plain resource it
 // stands for ("CPU"), or "" for a marker, and `any_bundle` whether it is the
