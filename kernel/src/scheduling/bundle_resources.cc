@@ -57,7 +57,12 @@ bool IsBundleResource(const std::string& name, std::string* base, bool* any_bund
   if (!IsHex(id)) return false;
   std::string middle = name.substr(infix + sizeof(kGroupInfix) - 1);
   middle.resize(middle.size() - hex);  // "" or "<index>_"
-  if (!middle.empty() && middle.back() != '_') return false;
+  if (!middle.empty()) {               // "<index>_"
+    if (middle.size() < 2 || middle.back() != '_') return false;
+    for (size_t i = 0; i + 1 < middle.size(); ++i) {
+      if (!std::isdigit(static_cast<unsigned char>(middle[i]))) return false;
+    }
+  }
   std::string plain = name.substr(0, infix);
   if (base) *base = plain == kMarker ? "" : plain;
   if (any_bundle) *any_bundle = middle.empty();
