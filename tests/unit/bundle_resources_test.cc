@@ -36,8 +36,8 @@ TEST(BundleResourcesTest, DemandFitsOnlyTheBundleItNames) {
   EXPECT_TRUE(node_with_1.Contains(nothing));
   EXPECT_FALSE(node_with_0.Contains(nothing));
   // Another group's bundle does not fit.
-  EXPECT_FALSE(BundleResources(PlacementGroupId::FromRandom(), 0, ResourceSet{{"CPU", 1}})
-                   .Contains(in_0));
+  EXPECT_FALSE(
+      BundleResources(PlacementGroupId::FromRandom(), 0, ResourceSet{{"CPU", 1}}).Contains(in_0));
 }
 
 TEST(BundleResourcesTest, StatusSumsWhatBundlesHoldInPlainNames) {

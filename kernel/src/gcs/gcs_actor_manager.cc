@@ -45,7 +45,8 @@ GcsActorManager::GcsActorManager(std::shared_ptr<Transport> transport,
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
-      view_(std::move(view)) {}
+      view_(std::move(view)),
+      channels_(transport_) {}
 
 GcsActorManager::~GcsActorManager() {
   stopping_ = true;
@@ -53,7 +54,7 @@ GcsActorManager::~GcsActorManager() {
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    channels.swap(channels_);
+    channels = channels_.TakeAll();
   }
   channels.clear();  // pending callbacks see stopping_ and return
 }
@@ -144,24 +145,6 @@ void GcsActorManager::HandleNodeDead(const NodeId& node_id) {
 void GcsActorManager::Start(const std::string& own_address) {
   own_address_ = own_address;
   scheduler_thread_ = std::thread([this] { ScheduleLoop(); });
-}
-
-void GcsActorManager::Run(Actions& actions) {
-  for (auto& action : actions) action();
-  actions.clear();
-}
-
-std::shared_ptr<Channel> GcsActorManager::ChannelTo(const std::string& address) {
-  auto& channel = channels_[address];
-  if (!channel) {
-    auto connected = transport_->Connect(address);
-    if (!connected.ok()) {
-      channels_.erase(address);
-      return nullptr;
-    }
-    channel = std::move(*connected);
-  }
-  return channel;
 }
 
 bool GcsActorManager::Settles(const Waiter& waiter, const protocol::ActorInfo& info) const {

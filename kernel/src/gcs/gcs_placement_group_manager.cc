@@ -64,7 +64,8 @@ GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> tr
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
       view_(std::move(view)),
-      on_removed_(std::move(on_removed)) {}
+      on_removed_(std::move(on_removed)),
+      channels_(transport_) {}
 
 GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
@@ -72,7 +73,7 @@ GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    channels.swap(channels_);
+    channels = channels_.TakeAll();
   }
   channels.clear();  // pending callbacks see stopping_ and return
 }
@@ -111,24 +112,6 @@ Status GcsPlacementGroupManager::Load() {
 
 void GcsPlacementGroupManager::Start() {
   scheduler_thread_ = std::thread([this] { ScheduleLoop(); });
-}
-
-void GcsPlacementGroupManager::Run(Actions& actions) {
-  for (auto& action : actions) action();
-  actions.clear();
-}
-
-std::shared_ptr<Channel> GcsPlacementGroupManager::ChannelTo(const std::string& address) {
-  auto& channel = channels_[address];
-  if (!channel) {
-    auto connected = transport_->Connect(address);
-    if (!connected.ok()) {
-      channels_.erase(address);
-      return nullptr;
-    }
-    channel = std::move(*connected);
-  }
-  return channel;
 }
 
 void GcsPlacementGroupManager::PersistLocked(const Record& record) {

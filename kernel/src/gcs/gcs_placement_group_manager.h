@@ -29,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "gcs/channel_cache.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
@@ -79,7 +80,7 @@ class GcsPlacementGroupManager {
     ReplyFn reply;
     std::chrono::steady_clock::time_point deadline;
   };
-  using Actions = std::vector<std::function<void()>>;
+  using Actions = GcsActions;
 
   void ScheduleLoop();
   void ScheduleLocked(Record& record, Actions& actions);
@@ -93,8 +94,8 @@ class GcsPlacementGroupManager {
   void RemoveLocked(Record& record, Actions& actions);
   void PersistLocked(const Record& record);
   void AnswerWaitersLocked(const Record& record, bool expired_only, Actions& actions);
-  std::shared_ptr<Channel> ChannelTo(const std::string& address);
-  static void Run(Actions& actions);
+  std::shared_ptr<Channel> ChannelTo(const std::string& address) { return channels_.To(address); }
+  static void Run(Actions& actions) { RunActions(actions); }
 
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Scheduler> scheduler_;
@@ -107,7 +108,7 @@ class GcsPlacementGroupManager {
   std::map<std::string, PlacementGroupId> names_;
   std::deque<PlacementGroupId> removed_;  // oldest first, at most kRemovedKept
   std::map<PlacementGroupId, std::vector<Waiter>> waiters_;
-  std::map<std::string, std::shared_ptr<Channel>> channels_;
+  ChannelCache channels_;
 
   std::atomic<bool> stopping_{false};
   std::thread scheduler_thread_;
