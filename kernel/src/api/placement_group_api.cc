@@ -9,13 +9,6 @@ namespace rayk {
 
 namespace {
 
-internal::ClusterRuntime& RequirePlacementRuntime() {
-  internal::RequireRuntime();
-  internal::ClusterRuntime* cluster = internal::CurrentClusterRuntime();
-  if (cluster == nullptr) throw RuntimeError("this runtime does not support placement groups");
-  return *cluster;
-}
-
 void RequireGroup(const PlacementGroup& group, const std::string& operation) {
   if (group.IsNil()) throw RuntimeError(operation + " on an empty PlacementGroup handle");
 }
@@ -37,7 +30,7 @@ const char* PlacementStrategyName(PlacementStrategy strategy) {
 }
 
 PlacementGroup CreatePlacementGroup(const PlacementGroupOptions& options) {
-  internal::ClusterRuntime& cluster = RequirePlacementRuntime();
+  internal::ClusterRuntime& cluster = internal::RequireClusterRuntime();
   const std::string what = "rayk::CreatePlacementGroup";
   if (options.bundles.empty()) {
     throw RuntimeError(what +
@@ -75,7 +68,7 @@ PlacementGroup CreatePlacementGroup(const PlacementGroupOptions& options) {
 }
 
 void RemovePlacementGroup(const PlacementGroup& group) {
-  internal::ClusterRuntime& cluster = RequirePlacementRuntime();
+  internal::ClusterRuntime& cluster = internal::RequireClusterRuntime();
   RequireGroup(group, "rayk::RemovePlacementGroup");
   Status status = cluster.RemovePlacementGroup(group.ID());
   if (!status.ok()) {
@@ -85,7 +78,7 @@ void RemovePlacementGroup(const PlacementGroup& group) {
 }
 
 PlacementGroup GetPlacementGroup(const std::string& name) {
-  internal::ClusterRuntime& cluster = RequirePlacementRuntime();
+  internal::ClusterRuntime& cluster = internal::RequireClusterRuntime();
   Result<PlacementGroup> group = cluster.GetPlacementGroup(name);
   if (!group.ok()) {
     if (group.status().code() == StatusCode::kNotFound) {
@@ -100,7 +93,7 @@ PlacementGroup GetPlacementGroup(const std::string& name) {
 }
 
 bool PlacementGroup::Wait(std::chrono::milliseconds timeout) const {
-  internal::ClusterRuntime& cluster = RequirePlacementRuntime();
+  internal::ClusterRuntime& cluster = internal::RequireClusterRuntime();
   RequireGroup(*this, "PlacementGroup::Wait");
   Result<bool> created = cluster.WaitPlacementGroup(id_, timeout);
   if (!created.ok()) {
