@@ -343,9 +343,15 @@ Raylet::LeaseStep Raylet::InfeasibleLeaseLocked(PendingLease& lease,
     lease.warned = true;
     protocol::LeaseWarning warning{
         lease.request.request_id,
-        "no node in the cluster can run a task demanding " +
-            FormatResources(lease.request.resources) + " (" + decision.reason +
-            "); it waits until a node that fits joins ('rayk status' lists it)"};
+        placement.placement_group.IsNil()
+            ? "no node in the cluster can run a task demanding " +
+                  FormatResources(lease.request.resources) + " (" + decision.reason +
+                  "); it waits until a node that fits joins ('rayk status' lists it)"
+            : "no node holds a bundle of placement group " +
+                  placement.placement_group.Hex().substr(0, 8) +
+                  " that can fit this task: the group is not placed yet ('rayk list "
+                  "placement-groups' says why), or the bundle holds less than the task asks "
+                  "for (1 CPU unless set); it waits, and fails if the group is removed"};
     spdlog::warn("raylet: {}", warning.message);
     NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
   }
