@@ -26,6 +26,7 @@
 #include "rayk/plugin/scheduling_util.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
+#include "scheduling/bundle_resources.h"
 #include "task_views.h"
 
 namespace rayk::cli {
@@ -73,8 +74,12 @@ std::string FormatAmount(double amount) {
 struct StatusSummary {
   int alive = 0;
   int dead = 0;
-  ResourceSet total;  // of the alive nodes
+  ResourceSet total;  // of the alive nodes, without bundle resources
   ResourceSet used;
+  // Held by placement-group bundles (scheduling/bundle_resources.h), part of
+  // `used`, and how much of that their tasks and actors use.
+  ResourceSet reserved;
+  ResourceSet reserved_used;
   // Queued demands some alive node could run once it has the resources free.
   std::vector<std::string> waiting;
   // Demands (queued, or rejected lately) that no alive node could run even
@@ -95,8 +100,10 @@ StatusSummary Summarize(const protocol::ClusterStatus& status) {
     alive.push_back(&node);
     ResourceSet used = node.total;
     used.Subtract(node.available);
-    summary.total.Add(node.total);
-    summary.used.Add(used);
+    summary.total.Add(WithoutBundleResources(node.total));
+    summary.used.Add(WithoutBundleResources(used));
+    summary.reserved.Add(ReservedInBundles(node.total));
+    summary.reserved_used.Add(ReservedInBundles(used));
   }
   auto fits_some_node = [&alive](const std::string& text) {
     auto demand = ResourceSet::FromJson(text);
@@ -148,6 +155,7 @@ struct ClusterCommands::Impl {
   int task_limit = 100;
   CLI::App* timeline = nullptr;
   std::string timeline_job, timeline_output;
+  CLI::App* list_placement_groups = nullptr;
   CLI::App* kv = nullptr;
   CLI::App* memory = nullptr;
   CLI::App* kv_get = nullptr;
@@ -672,6 +680,59 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
+  int ListPlacementGroups() {
+    auto list = protocol::Decode<protocol::PlacementGroupList>(AskGcs(protocol::Encode(
+        protocol::MessageType::kListPlacementGroups, protocol::ListPlacementGroups{})));
+    if (!list.ok()) Fail(list.status().message());
+    auto node_of = [](const NodeId& node) { return node.IsNil() ? std::string("-") : node.Hex(); };
+    if (*format == "json") {
+      nlohmann::json out = nlohmann::json::array();
+      for (const auto& g : list->groups) {
+        nlohmann::json bundles = nlohmann::json::array();
+        for (size_t i = 0; i < g.spec.bundles.size(); ++i) {
+          bundles.push_back({{"index", i},
+                             {"resources", nlohmann::json::parse(g.spec.bundles[i].ToJson())},
+                             {"node_id", g.bundle_nodes.size() > i && !g.bundle_nodes[i].IsNil()
+                                             ? nlohmann::json(g.bundle_nodes[i].Hex())
+                                             : nlohmann::json(nullptr)}});
+        }
+        out.push_back({{"placement_group_id", g.spec.group_id.Hex()},
+                       {"name", g.spec.name},
+                       {"strategy", PlacementStrategyName(g.spec.strategy)},
+                       {"state", protocol::PlacementGroupStateName(g.state)},
+                       {"bundles", bundles},
+                       {"job_id", g.spec.job_id.Hex()},
+                       {"detached", g.spec.detached},
+                       {"pending_reason", g.pending_reason},
+                       {"create_time_ms", g.create_time_ms},
+                       {"placed_time_ms", g.placed_time_ms}});
+      }
+      std::cout << out.dump(2) << "\n";
+      return 0;
+    }
+    std::vector<std::vector<std::string>> rows = {
+        {"PLACEMENT_GROUP", "NAME", "STRATEGY", "STATE", "BUNDLES (resources@node)"}};
+    for (const auto& g : list->groups) {
+      std::string bundles;
+      for (size_t i = 0; i < g.spec.bundles.size(); ++i) {
+        if (i > 0) bundles += " ";
+        std::string node = i < g.bundle_nodes.size() ? node_of(g.bundle_nodes[i]) : "-";
+        bundles += FormatResources(g.spec.bundles[i]) + "@" + node.substr(0, 8);
+      }
+      rows.push_back({g.spec.group_id.Hex().substr(0, 8), g.spec.name.empty() ? "-" : g.spec.name,
+                      PlacementStrategyName(g.spec.strategy),
+                      protocol::PlacementGroupStateName(g.state), bundles});
+    }
+    std::cout << FormatTable(rows);
+    if (list->groups.empty()) std::cout << "(no placement groups)\n";
+    for (const auto& g : list->groups) {
+      if (g.state == protocol::PlacementGroupState::kPending && !g.pending_reason.empty())
+        std::cout << "  " << g.spec.group_id.Hex().substr(0, 8) << " pending: " << g.pending_reason
+                  << "\n";
+    }
+    return 0;
+  }
+
   int ShowStatus() {
     std::string gcs;
     protocol::ClusterStatus status = GetStatus(&gcs);
@@ -683,20 +744,22 @@ struct ClusterCommands::Impl {
       for (const auto& node : status.nodes) {
         ResourceSet used = node.total;
         used.Subtract(node.available);
-        nodes.push_back({{"node_id", node.node_id.Hex()},
-                         {"address", node.raylet_address},
-                         {"alive", node.alive},
-                         {"state", node.alive ? "ALIVE" : "DEAD"},
-                         {"pid", node.pid},
-                         {"total", nlohmann::json::parse(node.total.ToJson())},
-                         {"used", nlohmann::json::parse(used.ToJson())},
-                         {"available", nlohmann::json::parse(node.available.ToJson())},
-                         {"workers", node.num_workers},
-                         {"pending_demands", node.pending_demands},
-                         {"infeasible_demands", node.infeasible_demands},
-                         {"stopped_workers", node.stopped_workers},
-                         {"labels", node.labels},
-                         {"death_cause", node.death_cause}});
+        nodes.push_back(
+            {{"node_id", node.node_id.Hex()},
+             {"address", node.raylet_address},
+             {"alive", node.alive},
+             {"state", node.alive ? "ALIVE" : "DEAD"},
+             {"pid", node.pid},
+             {"total", nlohmann::json::parse(node.total.ToJson())},
+             {"used", nlohmann::json::parse(used.ToJson())},
+             {"available", nlohmann::json::parse(node.available.ToJson())},
+             {"reserved", nlohmann::json::parse(ReservedInBundles(node.total).ToJson())},
+             {"workers", node.num_workers},
+             {"pending_demands", node.pending_demands},
+             {"infeasible_demands", node.infeasible_demands},
+             {"stopped_workers", node.stopped_workers},
+             {"labels", node.labels},
+             {"death_cause", node.death_cause}});
       }
       ResourceSet available = summary.total;
       available.Subtract(summary.used);
@@ -716,7 +779,10 @@ struct ClusterCommands::Impl {
                                   {"resources",
                                    {{"total", nlohmann::json::parse(summary.total.ToJson())},
                                     {"used", nlohmann::json::parse(summary.used.ToJson())},
-                                    {"available", nlohmann::json::parse(available.ToJson())}}},
+                                    {"available", nlohmann::json::parse(available.ToJson())},
+                                    {"reserved", nlohmann::json::parse(summary.reserved.ToJson())},
+                                    {"reserved_used",
+                                     nlohmann::json::parse(summary.reserved_used.ToJson())}}},
                                   {"demand",
                                    {{"waiting", demand_json(summary.waiting)},
                                     {"infeasible", demand_json(summary.infeasible)}}},
@@ -742,7 +808,8 @@ struct ClusterCommands::Impl {
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;
     for (const auto& node : status.nodes) {
-      for (const auto& [name, amount] : node.total.amounts()) names.insert(name);
+      ResourceSet own = WithoutBundleResources(node.total);
+      for (const auto& [name, amount] : own.amounts()) names.insert(name);
     }
     std::vector<std::vector<std::string>> rows = {{"NODE", "STATE", "ADDRESS", "PID", "WORKERS"}};
     rows[0].insert(rows[0].end(), names.begin(), names.end());
@@ -780,6 +847,13 @@ struct ClusterCommands::Impl {
     for (const auto& [name, amount] : summary.total.amounts()) {
       std::cout << "  " << FormatAmount(summary.used.Get(name)) << "/" << FormatAmount(amount)
                 << " " << name << " used\n";
+    }
+    if (!summary.reserved.empty()) {
+      std::cout << "\nReserved in placement groups (part of the used above)\n";
+      for (const auto& [name, amount] : summary.reserved.amounts()) {
+        std::cout << "  " << FormatAmount(summary.reserved_used.Get(name)) << "/"
+                  << FormatAmount(amount) << " " << name << " reserved in use\n";
+      }
     }
     std::cout << "\nPending demand\n";
     if (summary.waiting.empty() && summary.infeasible.empty()) std::cout << "  (none)\n";
@@ -874,7 +948,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.AddAuthOption(d.status);
   add_format(d.status);
 
-  d.list = app->add_subcommand("list", "list the cluster's actors, nodes, jobs or tasks");
+  d.list = app->add_subcommand("list",
+                               "list the cluster's actors, nodes, jobs, tasks or placement groups");
   d.list->require_subcommand(1);
   d.list_tasks = d.list->add_subcommand(
       "tasks", "task attempts workers ran: id, name, state, node, pid, duration, error");
@@ -896,7 +971,9 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.list_actors = d.list->add_subcommand("actors", "id, class, name, state, node, pid, restarts");
   d.list_nodes = d.list->add_subcommand("nodes", "id, state, address, pid, start time, resources");
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
-  for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs}) {
+  d.list_placement_groups = d.list->add_subcommand(
+      "placement-groups", "id, name, strategy, state, bundles and the node of each, job");
+  for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs, d.list_placement_groups}) {
     command->add_option("--address", d.address,
                         "the GCS (default: $RAYK_ADDRESS, else the latest session)");
     d.AddAuthOption(command);
@@ -998,6 +1075,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_jobs->parsed()) return d.ListJobs();
   if (d.list_tasks->parsed()) return d.ListTasks();
   if (d.timeline->parsed()) return d.Timeline();
+  if (d.list_placement_groups->parsed()) return d.ListPlacementGroups();
   if (d.memory->parsed()) return d.Memory();
   if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);

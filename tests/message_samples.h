@@ -27,6 +27,8 @@ inline internal::Placement SamplePlacement() {
   internal::Placement placement;
   placement.affinity_node = NodeId::FromRandom();
   placement.label_selector = {{"zone", "a"}};
+  placement.placement_group = PlacementGroupId::FromRandom();
+  placement.bundle_index = 1;
   return placement;
 }
 inline NodeInfo SampleNode() {
@@ -60,9 +62,58 @@ inline ActorInfo SampleActorInfo() {
   return info;
 }
 
+inline PlacementGroupSpec SamplePlacementGroupSpec() {
+  PlacementGroupSpec spec;
+  spec.group_id = PlacementGroupId::FromRandom();
+  spec.job_id = JobId::FromRandom();
+  spec.name = "group";
+  spec.bundles = {ResourceSet{{"CPU", 1}}, ResourceSet{{"GPU", 1}, {"CPU", 2}}};
+  spec.strategy = PlacementStrategy::kStrictSpread;
+  spec.detached = true;
+  return spec;
+}
+inline PlacementGroupInfo SamplePlacementGroupInfo() {
+  PlacementGroupInfo info;
+  info.found = true;
+  info.spec = SamplePlacementGroupSpec();
+  info.state = PlacementGroupState::kCreated;
+  info.bundle_nodes = {NodeId::FromRandom(), NodeId::FromRandom()};
+  info.pending_reason = "waiting";
+  return info;
+}
+
 template <class T>
 T Sample() {
   return T{};
+}
+template <>
+inline CreatePlacementGroup Sample() {
+  return {SamplePlacementGroupSpec()};
+}
+template <>
+inline RemovePlacementGroup Sample() {
+  return {PlacementGroupId::FromRandom()};
+}
+template <>
+inline GetPlacementGroup Sample() {
+  return {PlacementGroupId::FromRandom(), "group", 1000};
+}
+template <>
+inline BundleReservation Sample() {
+  return {
+      PlacementGroupId::FromRandom(), {0, 1}, {ResourceSet{{"CPU", 1}}, ResourceSet{{"CPU", 2}}}};
+}
+template <>
+inline ReleaseBundles Sample() {
+  return {PlacementGroupId::FromRandom(), true};
+}
+template <>
+inline PlacementGroupInfo Sample() {
+  return SamplePlacementGroupInfo();
+}
+template <>
+inline PlacementGroupList Sample() {
+  return {{SamplePlacementGroupInfo(), SamplePlacementGroupInfo()}};
 }
 template <>
 inline RegisterNode Sample() {

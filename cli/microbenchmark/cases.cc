@@ -267,6 +267,22 @@ void NToNActorCallsWithArgAsync(Timer& timer) {
   });
 }
 
+// Ray's case: 100 groups of one tiny bundle created, waited for, removed.
+void PlacementGroupCreateRemoval(Timer& timer) {
+  constexpr int kGroups = 100;
+  timer.Run(kGroups, [] {
+    std::vector<rayk::PlacementGroup> groups;
+    groups.reserve(kGroups);
+    for (int i = 0; i < kGroups; ++i)
+      groups.push_back(rayk::CreatePlacementGroup({.bundles = {{{"CPU", 0.001}}}}));
+    for (const auto& group : groups) {
+      if (!group.Wait(std::chrono::seconds(30)))
+        throw rayk::RuntimeError("a placement group was not placed within 30 s");
+    }
+    for (const auto& group : groups) rayk::RemovePlacementGroup(group);
+  });
+}
+
 }  // namespace
 
 const std::vector<Case>& Cases() {
@@ -289,6 +305,7 @@ const std::vector<Case>& Cases() {
       {"1_n_actor_calls_async", "per second", OneToNActorCallsAsync},
       {"n_n_actor_calls_async", "per second", NToNActorCallsAsync},
       {"n_n_actor_calls_with_arg_async", "per second", NToNActorCallsWithArgAsync},
+      {"placement_group_create_removal", "per second", PlacementGroupCreateRemoval},
   };
   return cases;
 }

@@ -158,3 +158,64 @@ TEST_F(RayletTest, JobsDoNotShareWorkers) {
 
 }  // namespace
 }  // namespace rayk
+
+namespace rayk {
+namespace {
+
+// Placement-group bundles over the wire, as the GCS reserves them: a prepare
+// holds all of its bundles or none, a commit turns them into bundle resources
+// that only leases in the group use, and a release for a removed group gives
+// the resources back and fails the group's later leases.
+TEST_F(RayletTest, BundlesArePreparedCommittedAndReleased) {
+  PlacementGroupId group = PlacementGroupId::FromRandom();
+  auto call = [&](MessageType type, const auto& body) {
+    auto reply = channel_->CallSync(protocol::Encode(type, body), std::chrono::seconds(10));
+    return reply.ok() ? protocol::Decode<protocol::Empty>(*reply).status() : reply.status();
+  };
+  // 3 CPUs in two bundles do not fit 2: refused, and nothing is held.
+  Status too_big = call(MessageType::kPrepareBundles,
+                        protocol::BundleReservation{
+                            group, {0, 1}, {ResourceSet{{"CPU", 1}}, ResourceSet{{"CPU", 2}}}});
+  EXPECT_FALSE(too_big.ok());
+  EXPECT_THAT(too_big.message(), HasSubstr("its bundles need"));
+  protocol::BundleReservation one{group, {0}, {ResourceSet{{"CPU", 1}}}};
+  ASSERT_TRUE(call(MessageType::kPrepareBundles, one).ok());
+  ASSERT_TRUE(call(MessageType::kPrepareBundles, one).ok()) << "a repeated prepare is a no-op";
+  EXPECT_THAT(
+      call(MessageType::kCommitBundles, protocol::BundleReservation{group, {5}, {}}).message(),
+      HasSubstr("was not prepared"));
+  ASSERT_TRUE(call(MessageType::kCommitBundles, protocol::BundleReservation{group, {0}, {}}).ok());
+
+  // A lease in the bundle is granted out of the bundle's CPU.
+  JobId job = JobId::FromRandom();
+  auto in_bundle = [&](std::chrono::milliseconds wait) -> std::optional<LeaseReply> {
+    protocol::RequestWorkerLease request;
+    request.request_id = ++requests_;
+    request.job_id = job;
+    request.resources = ResourceSet{{"CPU", 1}};
+    request.owner_address = "tcp://127.0.0.1:1";
+    request.placement.placement_group = group;
+    request.placement.bundle_index = 0;
+    auto reply =
+        channel_->CallSync(protocol::Encode(MessageType::kRequestWorkerLease, request), wait);
+    if (!reply.ok()) return std::nullopt;
+    return *protocol::Decode<LeaseReply>(*reply);
+  };
+  ASSERT_TRUE(Lease(job, ResourceSet{{"CPU", 0.5}}, std::chrono::seconds(30)).has_value());
+  auto granted = in_bundle(std::chrono::seconds(30));
+  ASSERT_TRUE(granted.has_value());
+  EXPECT_EQ(granted->result, LeaseReply::Result::kGranted) << granted->reason;
+
+  // Removed: its lease ends, later ones fail at once, and the CPU is back.
+  ASSERT_TRUE(call(MessageType::kReleaseBundles, protocol::ReleaseBundles{group, true}).ok());
+  auto refused = in_bundle(std::chrono::seconds(10));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->result, LeaseReply::Result::kFailed);
+  EXPECT_THAT(refused->reason, HasSubstr("was removed"));
+  auto whole = Lease(job, ResourceSet{{"CPU", 1.5}}, std::chrono::seconds(30));
+  ASSERT_TRUE(whole.has_value()) << "the bundle's CPU is free again";
+  EXPECT_EQ(whole->result, LeaseReply::Result::kGranted) << whole->reason;
+}
+
+}  // namespace
+}  // namespace rayk

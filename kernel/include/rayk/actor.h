@@ -37,6 +37,7 @@
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/function_traits.h"
 #include "rayk/object_ref.h"
+#include "rayk/placement_group.h"
 
 namespace rayk {
 
@@ -200,6 +201,15 @@ class ActorCreator {
   }
   ActorCreator& SetLabelSelector(std::map<std::string, std::string> labels) {
     options_.placement.label_selector = std::move(labels);
+    return *this;
+  }
+  // Creates the actor inside bundle `bundle_index` of the placement group
+  // (-1: any of its bundles), out of the bundle's resources; it waits while
+  // the group is pending, and ends when the group is removed. Throws
+  // RuntimeError for an empty handle or an index out of range.
+  ActorCreator& SetPlacementGroup(const PlacementGroup& group, int bundle_index = -1) {
+    internal::SetPlacementGroupOption("rayk::Actor(" + factory_ + ")", group, bundle_index,
+                                      &options_.placement);
     return *this;
   }
 

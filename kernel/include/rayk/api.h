@@ -1,5 +1,6 @@
-// The rayk user API: remote functions, object references, Put/Get/Wait, and
-// actors (rayk/actor.h, included here).
+// The rayk user API: remote functions, object references, Put/Get/Wait,
+// actors (rayk/actor.h) and placement groups (rayk/placement_group.h), both
+// included here.
 //
 //   int Add(int a, int b) { return a + b; }
 //   RAYK_REMOTE(Add);
@@ -39,6 +40,7 @@
 #include "rayk/internal/function_registry.h"
 #include "rayk/kv.h"
 #include "rayk/object_ref.h"
+#include "rayk/placement_group.h"
 #include "rayk/view.h"
 
 // Registers functions for remote calls, by name, at namespace scope of the
@@ -213,6 +215,15 @@ class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
   }
   TaskCaller& SetLabelSelector(std::map<std::string, std::string> labels) {
     options_.placement.label_selector = std::move(labels);
+    return *this;
+  }
+  // Runs each call inside bundle `bundle_index` of the placement group (-1:
+  // any of its bundles): on that bundle's node, out of the bundle's
+  // resources, which must hold the call's demand (1 CPU by default). Throws
+  // RuntimeError for an empty handle or an index out of range.
+  TaskCaller& SetPlacementGroup(const PlacementGroup& group, int bundle_index = -1) {
+    internal::SetPlacementGroupOption("rayk::Task(" + name_ + ")", group, bundle_index,
+                                      &options_.placement);
     return *this;
   }
 

@@ -8,12 +8,7 @@ namespace rayk {
 
 namespace {
 
-internal::ClusterRuntime& RequireClusterRuntime() {
-  internal::RequireRuntime();
-  internal::ClusterRuntime* kv = internal::CurrentClusterRuntime();
-  if (kv == nullptr) throw RuntimeError("this runtime has no cluster KV store");
-  return *kv;
-}
+using internal::RequireClusterRuntime;
 
 template <typename T>
 T ValueOrThrow(Result<T> result, const char* operation, const std::string& key) {
@@ -46,5 +41,18 @@ bool KvDelete(const std::string& key, const std::string& ns) {
 std::vector<std::string> KvList(const std::string& prefix, const std::string& ns) {
   return ValueOrThrow(RequireClusterRuntime().KvList(prefix, ns), "rayk::KvList", prefix);
 }
+
+namespace internal {
+
+ClusterRuntime& RequireClusterRuntime() {
+  RequireRuntime();
+  ClusterRuntime* cluster = CurrentClusterRuntime();
+  if (cluster == nullptr) {
+    throw RuntimeError("this runtime has no cluster services (nodes, KV, placement groups)");
+  }
+  return *cluster;
+}
+
+}  // namespace internal
 
 }  // namespace rayk

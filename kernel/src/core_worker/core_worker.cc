@@ -230,4 +230,86 @@ Result<std::vector<std::string>> CoreWorker::KvList(const std::string& prefix,
   return std::move(reply->keys);
 }
 
+// ---------------------------------------------------------------- placement groups
+
+namespace {
+
+Status StatusOf(const Result<std::string>& reply) {
+  if (!reply.ok()) return reply.status();
+  auto status = protocol::Decode<protocol::StatusReply>(*reply);
+  return status.ok() ? status->ToStatus() : status.status();
+}
+
+PlacementGroup HandleOf(const protocol::PlacementGroupSpec& spec) {
+  return PlacementGroup(spec.group_id, spec.name, spec.bundles, spec.strategy);
+}
+
+}  // namespace
+
+Result<PlacementGroup> CoreWorker::CreatePlacementGroup(const std::vector<ResourceSet>& bundles,
+                                                        PlacementStrategy strategy,
+                                                        const std::string& name, bool detached) {
+  protocol::CreatePlacementGroup request;
+  request.spec.group_id = PlacementGroupId::FromRandom();
+  request.spec.job_id = context_.options.job_id;
+  request.spec.name = name;
+  request.spec.bundles = bundles;
+  request.spec.strategy = strategy;
+  request.spec.detached = detached;
+  RAYK_RETURN_IF_ERROR(StatusOf(
+      context_.gcs->CallSync(protocol::Encode(MessageType::kCreatePlacementGroup, request))));
+  return HandleOf(request.spec);
+}
+
+Status CoreWorker::RemovePlacementGroup(const PlacementGroupId& id) {
+  Status status = StatusOf(context_.gcs->CallSync(
+      protocol::Encode(MessageType::kRemovePlacementGroup, protocol::RemovePlacementGroup{id})));
+  return status;
+}
+
+Result<bool> CoreWorker::WaitPlacementGroup(const PlacementGroupId& id,
+                                            std::chrono::milliseconds timeout) {
+  // Long polls, each answered by the GCS within its limit, until the group
+  // is settled or the caller's time is up.
+  const bool forever = timeout.count() < 0;
+  auto deadline = std::chrono::steady_clock::now() + (forever ? std::chrono::hours(1) : timeout);
+  while (true) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    protocol::GetPlacementGroup request;
+    request.group_id = id;
+    request.wait_ms =
+        forever ? protocol::kPlacementGroupLongPollMs : std::max<int64_t>(0, left.count());
+    auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kGetPlacementGroup, request));
+    if (!reply.ok()) return reply.status();
+    auto info = protocol::Decode<protocol::PlacementGroupInfo>(*reply);
+    if (!info.ok()) return info.status();
+    if (!info->found) {
+      return Status::NotFound("the cluster knows no placement group " + id.Hex() +
+                              " (removed long ago, or from an earlier cluster)");
+    }
+    switch (info->state) {
+      case protocol::PlacementGroupState::kCreated:
+        return true;
+      case protocol::PlacementGroupState::kRemoved:
+        return Status::NotFound("the placement group was removed");
+      case protocol::PlacementGroupState::kPending:
+        break;
+    }
+    if (!forever && std::chrono::steady_clock::now() >= deadline) return false;
+  }
+}
+
+Result<PlacementGroup> CoreWorker::GetPlacementGroup(const std::string& name) {
+  protocol::GetPlacementGroup request;
+  request.name = name;
+  auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kGetPlacementGroup, request));
+  if (!reply.ok()) return reply.status();
+  auto info = protocol::Decode<protocol::PlacementGroupInfo>(*reply);
+  if (!info.ok()) return info.status();
+  if (!info->found || info->state == protocol::PlacementGroupState::kRemoved)
+    return Status::NotFound("no placement group named '" + name + "'");
+  return HandleOf(info->spec);
+}
+
 }  // namespace rayk

@@ -89,6 +89,13 @@ class CoreWorker : public internal::Runtime,
   Result<bool> KvDelete(const std::string& key, const std::string& ns) override;
   Result<std::vector<std::string>> KvList(const std::string& prefix,
                                           const std::string& ns) override;
+  Result<PlacementGroup> CreatePlacementGroup(const std::vector<ResourceSet>& bundles,
+                                              PlacementStrategy strategy, const std::string& name,
+                                              bool detached) override;
+  Status RemovePlacementGroup(const PlacementGroupId& id) override;
+  Result<bool> WaitPlacementGroup(const PlacementGroupId& id,
+                                  std::chrono::milliseconds timeout) override;
+  Result<PlacementGroup> GetPlacementGroup(const std::string& name) override;
   // Every actor the GCS knows (for `rayk list actors`).
   Result<std::vector<protocol::ActorInfo>> ListActors();
 

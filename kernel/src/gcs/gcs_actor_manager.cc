@@ -4,6 +4,7 @@
 
 #include "rayk/internal/runtime.h"
 #include "rayk/plugin/scheduling_util.h"
+#include "scheduling/bundle_resources.h"
 
 namespace rayk {
 
@@ -44,7 +45,8 @@ GcsActorManager::GcsActorManager(std::shared_ptr<Transport> transport,
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
-      view_(std::move(view)) {}
+      view_(std::move(view)),
+      channels_(transport_) {}
 
 GcsActorManager::~GcsActorManager() {
   stopping_ = true;
@@ -52,7 +54,7 @@ GcsActorManager::~GcsActorManager() {
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    channels.swap(channels_);
+    channels = channels_.TakeAll();
   }
   channels.clear();  // pending callbacks see stopping_ and return
 }
@@ -143,24 +145,6 @@ void GcsActorManager::HandleNodeDead(const NodeId& node_id) {
 void GcsActorManager::Start(const std::string& own_address) {
   own_address_ = own_address;
   scheduler_thread_ = std::thread([this] { ScheduleLoop(); });
-}
-
-void GcsActorManager::Run(Actions& actions) {
-  for (auto& action : actions) action();
-  actions.clear();
-}
-
-std::shared_ptr<Channel> GcsActorManager::ChannelTo(const std::string& address) {
-  auto& channel = channels_[address];
-  if (!channel) {
-    auto connected = transport_->Connect(address);
-    if (!connected.ok()) {
-      channels_.erase(address);
-      return nullptr;
-    }
-    channel = std::move(*connected);
-  }
-  return channel;
 }
 
 bool GcsActorManager::Settles(const Waiter& waiter, const protocol::ActorInfo& info) const {
@@ -376,6 +360,20 @@ void GcsActorManager::HandleJobFinished(const JobId& job_id) {
   Run(actions);
 }
 
+void GcsActorManager::HandlePlacementGroupRemoved(const PlacementGroupId& group) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (auto& [id, record] : actors_) {
+      if (record.spec.placement.placement_group == group) {
+        KillLocked(record, true, "its placement group " + group.Hex().substr(0, 8) + " was removed",
+                   actions);
+      }
+    }
+  }
+  Run(actions);
+}
+
 void GcsActorManager::ScheduleLoop() {
   while (!stopping_) {
     std::this_thread::sleep_for(kSchedulePeriod);
@@ -400,16 +398,23 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   }
   ClusterView view = view_();
   SchedulingRequest request;
-  request.demand = record.spec.resources;
+  const internal::Placement& placement = record.spec.placement;
+  const bool in_group = !placement.placement_group.IsNil();
+  request.demand = in_group ? BundleDemand(record.spec.resources, placement.placement_group,
+                                           placement.bundle_index)
+                            : record.spec.resources;
   request.strategy = record.spec.placement.strategy;
   request.affinity_node = record.spec.placement.affinity_node;
   request.affinity_soft = record.spec.placement.affinity_soft;
   request.label_selector = record.spec.placement.label_selector;
   SchedulingDecision decision = scheduler_->Schedule(request, view);
-  if (decision.kind == SchedulingDecision::Kind::kInfeasible) {
+  // In a placement group, "no node has the bundle" means it is not placed
+  // yet (or is being placed again): wait for it, as Ray does.
+  if (decision.kind == SchedulingDecision::Kind::kInfeasible && !in_group) {
     DieLocked(record, "it cannot be created: " + decision.reason, actions);
     return;
   }
+  if (decision.kind == SchedulingDecision::Kind::kInfeasible) return;
   if (decision.kind == SchedulingDecision::Kind::kWait) return;  // the loop tries again
   const NodeView* node = view.Find(decision.node);
   if (node == nullptr) return;
@@ -424,6 +429,8 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   // The GCS placed it already: the raylet grants it without spilling it on.
   lease.placement.strategy = SchedulingStrategy::kNodeAffinity;
   lease.placement.affinity_node = node->node_id;
+  lease.placement.placement_group = placement.placement_group;
+  lease.placement.bundle_index = placement.bundle_index;
   ActorId id = record.info.actor_id;
   std::string address = node->address;
   actions.push_back([this, raylet, id, address,

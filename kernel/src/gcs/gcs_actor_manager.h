@@ -23,6 +23,7 @@
 #include <thread>
 #include <vector>
 
+#include "gcs/channel_cache.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
@@ -52,6 +53,8 @@ class GcsActorManager {
   void HandleJobFinished(const JobId& job_id);
   // The health check declared a node dead: its actors lost their processes.
   void HandleNodeDead(const NodeId& node_id);
+  // The placement group was removed: its actors end, for good.
+  void HandlePlacementGroupRemoved(const PlacementGroupId& group);
 
  private:
   struct Record {
@@ -70,7 +73,7 @@ class GcsActorManager {
     ReplyFn reply;
     std::chrono::steady_clock::time_point since;
   };
-  using Actions = std::vector<std::function<void()>>;
+  using Actions = GcsActions;
 
   void ScheduleLoop();
   void ScheduleLocked(Record& record, Actions& actions);
@@ -86,8 +89,8 @@ class GcsActorManager {
   // The actor's process is gone (died, or killed): restart it or declare it dead.
   void ProcessGoneLocked(Record& record, const std::string& reason, Actions& actions);
   bool Settles(const Waiter& waiter, const protocol::ActorInfo& info) const;
-  std::shared_ptr<Channel> ChannelTo(const std::string& address);
-  static void Run(Actions& actions);
+  std::shared_ptr<Channel> ChannelTo(const std::string& address) { return channels_.To(address); }
+  static void Run(Actions& actions) { RunActions(actions); }
 
   std::shared_ptr<Transport> transport_;
   std::shared_ptr<Scheduler> scheduler_;
@@ -99,7 +102,7 @@ class GcsActorManager {
   std::map<ActorId, Record> actors_;
   std::map<std::string, ActorId> names_;
   std::map<ActorId, std::vector<Waiter>> waiters_;
-  std::map<std::string, std::shared_ptr<Channel>> channels_;
+  ChannelCache channels_;
   uint64_t next_request_id_ = 1;
 
   std::atomic<bool> stopping_{false};

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include "gcs/gcs_subscription.h"
+#include "gcs/serialized_scheduler.h"
 #include "observability/cluster_metrics.h"
 #include "process/session.h"
 
@@ -39,8 +40,13 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
     : options_(std::move(options)),
       transport_(std::move(transport)),
       store_(std::make_shared<WatchedGcsStore>(std::move(store))) {
-  actors_ = std::make_unique<GcsActorManager>(transport_, std::move(scheduler), store_,
-                                              [this] { return View(); });
+  // Both managers place through the one plugin instance, one call at a time.
+  auto serialized = std::make_shared<SerializedScheduler>(std::move(scheduler));
+  actors_ =
+      std::make_unique<GcsActorManager>(transport_, serialized, store_, [this] { return View(); });
+  placement_groups_ = std::make_unique<GcsPlacementGroupManager>(
+      transport_, serialized, store_, [this] { return View(); },
+      [this](const PlacementGroupId& group) { actors_->HandlePlacementGroupRemoved(group); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
 }
 
@@ -49,6 +55,7 @@ GcsServer::~GcsServer() {
   if (health_check_.joinable()) health_check_.join();
   metrics_.reset();
   server_.reset();
+  placement_groups_.reset();  // before the actor manager its callbacks use
 }
 
 ClusterView GcsServer::View() {
@@ -106,7 +113,8 @@ Status GcsServer::Load() {
     auto job = protocol::Decode<protocol::RegisterJob>(value);
     if (job.ok()) jobs_[job->job.job_id] = job->job;
   }
-  return actors_->Load();
+  RAYK_RETURN_IF_ERROR(actors_->Load());
+  return placement_groups_->Load();
 }
 
 Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
@@ -142,6 +150,7 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
         gcs->options_.metrics_host + ":" + std::to_string(gcs->metrics_->port());
   }
   gcs->actors_->Start(gcs->server_->endpoint());
+  gcs->placement_groups_->Start();
   gcs->health_check_ = std::thread([self] { self->HealthCheckLoop(); });
   return gcs;
 }
@@ -215,7 +224,10 @@ void GcsServer::HealthCheckLoop() {
         died.push_back(id);
       }
     }
-    for (const NodeId& id : died) actors_->HandleNodeDead(id);
+    for (const NodeId& id : died) {
+      actors_->HandleNodeDead(id);
+      placement_groups_->HandleNodeDead(id);
+    }
   }
 }
 
@@ -239,6 +251,23 @@ void GcsServer::RegisterHandlers() {
     actors_->HandleWorkerDied(body);
     protocol::Service::ReplyAck(reply);
   });
+  // Placement-group messages go without mu_ too, for the same reason.
+  service_.On<MessageType::kCreatePlacementGroup>(
+      [this](protocol::CreatePlacementGroup body, ReplyFn reply) {
+        placement_groups_->HandleCreate(std::move(body), std::move(reply));
+      });
+  service_.On<MessageType::kRemovePlacementGroup>(
+      [this](protocol::RemovePlacementGroup body, ReplyFn reply) {
+        placement_groups_->HandleRemove(std::move(body), std::move(reply));
+      });
+  service_.On<MessageType::kGetPlacementGroup>(
+      [this](protocol::GetPlacementGroup body, ReplyFn reply) {
+        placement_groups_->HandleGet(std::move(body), std::move(reply));
+      });
+  service_.On<MessageType::kListPlacementGroups>(
+      [this](protocol::ListPlacementGroups, ReplyFn reply) {
+        placement_groups_->HandleList(std::move(reply));
+      });
   service_.On<MessageType::kKvPut>(this, &GcsServer::OnKvPut);
   service_.On<MessageType::kKvGet>(this, &GcsServer::OnKvGet);
   service_.On<MessageType::kKvDelete>(this, &GcsServer::OnKvDelete);
@@ -401,6 +430,7 @@ void GcsServer::OnRegisterJob(protocol::RegisterJob request, ReplyFn reply) {
 
 void GcsServer::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
   actors_->HandleJobFinished(request.job_id);  // without mu_, as above
+  placement_groups_->HandleJobFinished(request.job_id);
   std::lock_guard<std::mutex> lock(mu_);
   auto it = jobs_.find(request.job_id);
   if (it != jobs_.end() && !it->second.finished) {

@@ -3,7 +3,8 @@
 //
 // Tables: nodes (registrations and the resource reports raylets send every
 // report period), jobs, their code (gcs_code_table.h), actors
-// (gcs_actor_manager.h) and the internal KV.
+// (gcs_actor_manager.h), placement groups (gcs_placement_group_manager.h) and
+// the internal KV.
 // Everything it must not forget is written to the GcsStore before it answers,
 // so a GCS restarted on a durable store (sqlite) reloads it; raylets and core
 // workers retry their GCS calls (gcs_client.h) and re-report on their own.
@@ -30,6 +31,7 @@
 
 #include "gcs/gcs_actor_manager.h"
 #include "gcs/gcs_code_table.h"
+#include "gcs/gcs_placement_group_manager.h"
 #include "gcs/gcs_worker_table.h"
 #include "gcs/watched_gcs_store.h"
 #include "observability/http_server.h"
@@ -116,6 +118,7 @@ class GcsServer {
   uint64_t view_version_ = 0;
   std::map<NodeId, uint64_t> node_version_;
   std::unique_ptr<GcsActorManager> actors_;
+  std::unique_ptr<GcsPlacementGroupManager> placement_groups_;
   std::unique_ptr<GcsCodeTable> code_;
   GcsWorkerTable dead_owners_;
   // Task events from workers (`rayk list tasks`, `rayk timeline`); own lock,

@@ -29,6 +29,7 @@ Raylet::Raylet(Options options, std::shared_ptr<Transport> transport,
     : options_(std::move(options)),
       transport_(std::move(transport)),
       scheduler_(std::move(scheduler)) {
+  total_ = options_.resources;
   available_ = options_.resources;
   hostname_ = LocalHostName();
   // Owners keep leases from several raylets in one map: start this node's
@@ -102,7 +103,7 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   protocol::NodeInfo info;
   info.node_id = options_.node_id;
   info.raylet_address = server_ ? server_->endpoint() : "";
-  info.total = options_.resources;
+  info.total = total_;
   info.available = available_;
   info.labels = options_.labels;
   info.pid = getpid();
@@ -137,6 +138,10 @@ void Raylet::ReleaseResources(const ResourceSet& resources) {
   double repay = std::min(cpus, cpu_debt_);
   cpu_debt_ -= repay;
   back.Set("CPU", cpus - repay);
+  // Resources of a bundle released meanwhile are gone, not given back.
+  for (const auto& [name, amount] : resources.amounts()) {
+    if (total_.Get(name) <= 0) back.Set(name, 0);
+  }
   available_.Add(back);
 }
 
@@ -195,7 +200,7 @@ ClusterView Raylet::ViewLocked() {
   NodeView self;
   self.node_id = options_.node_id;
   self.address = server_ ? server_->endpoint() : "";
-  self.total = options_.resources;
+  self.total = total_;
   self.available = available_;
   self.labels = options_.labels;
   self.queue_length = static_cast<uint32_t>(pending_.size());
@@ -338,9 +343,15 @@ Raylet::LeaseStep Raylet::InfeasibleLeaseLocked(PendingLease& lease,
     lease.warned = true;
     protocol::LeaseWarning warning{
         lease.request.request_id,
-        "no node in the cluster can run a task demanding " +
-            FormatResources(lease.request.resources) + " (" + decision.reason +
-            "); it waits until a node that fits joins ('rayk status' lists it)"};
+        placement.placement_group.IsNil()
+            ? "no node in the cluster can run a task demanding " +
+                  FormatResources(lease.request.resources) + " (" + decision.reason +
+                  "); it waits until a node that fits joins ('rayk status' lists it)"
+            : "no node holds a bundle of placement group " +
+                  placement.placement_group.Hex().substr(0, 8) +
+                  " that can fit this task: the group is not placed yet ('rayk list "
+                  "placement-groups' says why), or the bundle holds less than the task asks "
+                  "for (1 CPU unless set); it waits, and fails if the group is removed"};
     spdlog::warn("raylet: {}", warning.message);
     NotifyOwner(lease.request.owner_address, protocol::Encode(MessageType::kLeaseWarning, warning));
   }

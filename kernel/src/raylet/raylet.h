@@ -116,6 +116,20 @@ class Raylet {
   void OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply);
   void OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked, ReplyFn reply);
   void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
+  // Placement-group bundles (placement_bundles.cc): the GCS's two-phase
+  // reservation. Prepare holds a bundle's resources (all of a request's
+  // bundles or none), commit turns them into bundle resources
+  // (scheduling/bundle_resources.h), release gives them back.
+  void OnPrepareBundles(protocol::BundleReservation request, ReplyFn reply);
+  void OnCommitBundles(protocol::BundleReservation request, ReplyFn reply);
+  void OnReleaseBundles(protocol::ReleaseBundles request, ReplyFn reply);
+  // A lease asking for a bundle: its demand in bundle resources, or false
+  // after failing it when its group was removed.
+  bool PrepareBundleLeaseLocked(protocol::RequestWorkerLease& request, const ReplyFn& reply);
+  // Ends the leases that hold `group`'s bundles and, with fail_queued, fails
+  // the queued leases that want them.
+  void EndGroupLeasesLocked(const PlacementGroupId& group, const std::string& why,
+                            bool fail_queued);
 
   // Grants what can be granted. Called after every change.
   void DispatchLocked();
@@ -179,7 +193,14 @@ class Raylet {
   std::unique_ptr<ObjectManager> object_manager_;
 
   std::mutex mu_;
+  ResourceSet total_;  // the node's own resources and the bundle resources of committed bundles
   ResourceSet available_;
+  struct Bundle {
+    ResourceSet resources;  // the bundle's, held out of available_ since it was prepared
+    bool committed = false;
+  };
+  std::map<PlacementGroupId, std::map<uint32_t, Bundle>> bundles_;
+  std::set<PlacementGroupId> removed_groups_;  // their leases fail at once
   double cpu_debt_ = 0;  // CPUs taken back by unblocked workers beyond what was free
   std::deque<PendingLease> pending_;
   std::map<WorkerId, Worker> workers_;

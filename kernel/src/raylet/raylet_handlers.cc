@@ -19,6 +19,9 @@ void Raylet::RegisterHandlers() {
         OnWorkerBlockState(body, /*blocked=*/false, std::move(reply));
       });
   service_.On<MessageType::kFinishJob>(this, &Raylet::OnFinishJob);
+  service_.On<MessageType::kPrepareBundles>(this, &Raylet::OnPrepareBundles);
+  service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
+  service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);
   service_.On<MessageType::kShutdownRaylet>([this](protocol::ShutdownRaylet, ReplyFn reply) {
     shutdown_requested_ = true;
     protocol::Service::ReplyAck(reply);
@@ -45,6 +48,8 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
   if (request.owner_pid > 0 && request.owner_host == hostname_ && !IsWorkerPid(request.owner_pid)) {
     drivers_[request.job_id] = request.owner_pid;
   }
+  if (!request.placement.placement_group.IsNil() && !PrepareBundleLeaseLocked(request, reply))
+    return;
   pending_.push_back(PendingLease{std::move(request), std::move(reply)});
   pending_.back().arrival_view = view_version_;
   DispatchLocked();

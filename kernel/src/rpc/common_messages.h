@@ -57,6 +57,6 @@ void serialize(A& ar, rayk::internal::TaskArg& arg, unsigned) {
 template <class A>
 void serialize(A& ar, rayk::internal::Placement& placement, unsigned) {
   ar& placement.strategy& placement.affinity_node& placement.affinity_soft& placement
-      .label_selector;
+      .label_selector& placement.placement_group& placement.bundle_index;
 }
 }  // namespace boost::serialization

@@ -1,5 +1,6 @@
 // Helpers of the message structs.
 #include "rpc/gcs_messages.h"
+#include "rpc/placement_group_messages.h"
 
 namespace rayk::protocol {
 
@@ -29,6 +30,18 @@ const char* ActorStateName(ActorState state) {
   return "UNKNOWN";
 }
 
+const char* PlacementGroupStateName(PlacementGroupState state) {
+  switch (state) {
+    case PlacementGroupState::kPending:
+      return "PENDING";
+    case PlacementGroupState::kCreated:
+      return "CREATED";
+    case PlacementGroupState::kRemoved:
+      return "REMOVED";
+  }
+  return "UNKNOWN";
+}
+
 }  // namespace rayk::protocol
 
 namespace rayk::internal {
@@ -38,6 +51,8 @@ std::string Placement::Key() const {
   if (strategy == SchedulingStrategy::kNodeAffinity)
     key += (affinity_soft ? "~" : "=") + affinity_node.Hex();
   for (const auto& [name, value] : label_selector) key += ";" + name + "=" + value;
+  if (!placement_group.IsNil())
+    key += "@" + placement_group.Hex() + "#" + std::to_string(bundle_index);
   return key;
 }
 

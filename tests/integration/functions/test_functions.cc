@@ -115,6 +115,7 @@ int Counter::Incr(int by) { return n_ += by; }
 int Counter::Value() { return n_; }
 std::vector<double> Counter::Vector(int64_t n) { return std::vector<double>(n, n_); }
 int64_t Counter::Pid() { return getpid(); }
+std::string Counter::Node() { return rayk::CurrentNodeId().Hex(); }
 int Counter::Die() {
   kill(getpid(), SIGKILL);
   return 0;
@@ -160,6 +161,6 @@ RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased
             ShiftVector, KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside,
             MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
-            &Counter::Vector, &Counter::Pid, &Counter::Die, &Counter::Exit, &Counter::SlowIncr,
-            &Counter::FlakyIncr, &Counter::Rendezvous, RefHolder::Create, &RefHolder::Store,
-            &RefHolder::Refs);
+            &Counter::Vector, &Counter::Pid, &Counter::Node, &Counter::Die, &Counter::Exit,
+            &Counter::SlowIncr, &Counter::FlakyIncr, &Counter::Rendezvous, RefHolder::Create,
+            &RefHolder::Store, &RefHolder::Refs);

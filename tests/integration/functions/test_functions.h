@@ -60,8 +60,9 @@ class Counter {
   int Value();
   std::vector<double> Vector(int64_t n);  // n copies of the counter's value
   int64_t Pid();
-  int Die();   // SIGKILLs its own process
-  int Exit();  // rayk::ExitActor()
+  std::string Node();  // the hex id of the node it runs on
+  int Die();           // SIGKILLs its own process
+  int Exit();          // rayk::ExitActor()
   int SlowIncr(int64_t ms);
   // Throws std::runtime_error on the first `failures` calls of its life, then
   // adds `by`.

@@ -84,6 +84,12 @@ View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type
 inline constexpr double kMinResourceAmount = 0.0001;
 void CheckResource(const std::string& what, const std::string& name, double amount);
 
+// SetPlacementGroup of tasks and actors: checks the handle and the bundle
+// index (-1: any bundle) and records them in `placement`; throws
+// RuntimeError naming `what` ("rayk::Task(Add)") and the valid range.
+void SetPlacementGroupOption(const std::string& what, const PlacementGroup& group, int bundle_index,
+                             Placement* placement);
+
 // Retry and restart counts take 0 or more, or kUnlimited (-1, as in Ray,
 // runtime.h); anything else throws RuntimeError naming `what`
 // ("SetMaxRetries") and the rule.

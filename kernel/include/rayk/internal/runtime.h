@@ -16,6 +16,7 @@
 #include "rayk/ids.h"
 #include "rayk/node.h"
 #include "rayk/object_buffer.h"
+#include "rayk/placement_group.h"
 #include "rayk/resources.h"
 
 namespace rayk::internal {
@@ -58,6 +59,10 @@ struct Placement {
   NodeId affinity_node;        // with kNodeAffinity
   bool affinity_soft = false;  // soft: may run elsewhere when that node cannot
   std::map<std::string, std::string> label_selector;  // node labels that must match
+  // Run inside a bundle of this placement group (SetPlacementGroup): on the
+  // bundle's node, with the bundle's resources. bundle_index -1: any bundle.
+  PlacementGroupId placement_group;
+  int64_t bundle_index = -1;
 
   // Tasks with equal placement (and resources) share leased workers.
   std::string Key() const;
@@ -241,6 +246,18 @@ class ClusterRuntime {
   virtual Result<bool> KvDelete(const std::string& key, const std::string& ns) = 0;
   virtual Result<std::vector<std::string>> KvList(const std::string& prefix,
                                                   const std::string& ns) = 0;
+  // Placement groups (rayk/placement_group.h), kept by the GCS. Create fails
+  // with kInvalidArgument for bad bundles and kAlreadyExists for a taken
+  // name; Wait answers whether every bundle is reserved within `timeout`
+  // (kNotFound for an unknown or removed group); Get fails with kNotFound
+  // for an unknown name.
+  virtual Result<PlacementGroup> CreatePlacementGroup(const std::vector<ResourceSet>& bundles,
+                                                      PlacementStrategy strategy,
+                                                      const std::string& name, bool detached) = 0;
+  virtual Status RemovePlacementGroup(const PlacementGroupId& id) = 0;
+  virtual Result<bool> WaitPlacementGroup(const PlacementGroupId& id,
+                                          std::chrono::milliseconds timeout) = 0;
+  virtual Result<PlacementGroup> GetPlacementGroup(const std::string& name) = 0;
 };
 
 // The process's cluster runtime (the core worker), or null.

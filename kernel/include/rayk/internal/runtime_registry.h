@@ -19,5 +19,9 @@ void SetCurrentRuntime(Runtime* runtime);
 // call rayk::Init() first") when there is none: every user API entry point
 // starts here.
 Runtime& RequireRuntime();
+// The cluster side of the current runtime (nodes, KV, placement groups).
+// Throws as RequireRuntime does, and for a runtime without one.
+class ClusterRuntime;
+ClusterRuntime& RequireClusterRuntime();
 
 }  // namespace rayk::internal

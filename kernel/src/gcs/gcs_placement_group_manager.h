@@ -1,0 +1,117 @@
+// GcsPlacementGroupManager: the GCS's table of placement groups and the
+// reservation of their bundles.
+//
+// Placing a group: the scheduler plugin's PlaceBundles picks a node per
+// bundle on the GCS's view of the cluster; the manager then reserves the
+// bundles atomically across those raylets, in two phases: PrepareBundles on
+// every chosen raylet (each holds its bundles' resources, all or none), and
+// only when every one agreed, CommitBundles on each. When a prepare fails
+// (the view was stale, a raylet is gone) every raylet of the attempt is told
+// to release, and the group stays PENDING and is tried again, as is a group
+// that does not fit now. States: PENDING -> CREATED -> (PENDING again while a
+// bundle whose node died is placed elsewhere) -> REMOVED.
+// Removing a group releases its bundles on every node (their leases end,
+// queued leases fail) and ends its actors through `on_removed`; a group that
+// is not detached is removed when its job finishes.
+// Every record is written to the placement_groups table on each change, so a
+// restarted GCS reloads them: created groups keep their reservations (the
+// raylets hold them), and an attempt cut short is released and tried again.
+// Thread-safe: one mutex; transport calls happen outside it.
+#pragma once
+
+#include <atomic>
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gcs/channel_cache.h"
+#include "rayk/plugin/gcs_store.h"
+#include "rayk/plugin/scheduler.h"
+#include "rayk/plugin/transport.h"
+#include "rpc/protocol.h"
+
+namespace rayk {
+
+class GcsPlacementGroupManager {
+ public:
+  using ViewFn = std::function<ClusterView()>;
+  using RemovedFn = std::function<void(const PlacementGroupId&)>;
+  // `scheduler` must be safe to call beside the actor manager's calls
+  // (GcsServer hands both a serialized one).
+  GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
+                           std::shared_ptr<Scheduler> scheduler, std::shared_ptr<GcsStore> store,
+                           ViewFn view, RemovedFn on_removed);
+  ~GcsPlacementGroupManager();
+
+  // Reloads the groups a durable store kept. Call before Start().
+  Status Load();
+  void Start();
+
+  void HandleCreate(protocol::CreatePlacementGroup request, ReplyFn reply);
+  void HandleRemove(protocol::RemovePlacementGroup request, ReplyFn reply);
+  void HandleGet(protocol::GetPlacementGroup request, ReplyFn reply);
+  void HandleList(ReplyFn reply);
+  // The health check declared a node dead: its bundles are placed again.
+  void HandleNodeDead(const NodeId& node_id);
+  void HandleJobFinished(const JobId& job_id);
+
+  static constexpr std::chrono::milliseconds kLongPollLimit{protocol::kPlacementGroupLongPollMs};
+  // Removed groups kept for `rayk list placement-groups`.
+  static constexpr size_t kRemovedKept = 100;
+
+ private:
+  struct Record {
+    protocol::PlacementGroupInfo info;
+    // The reservation under way: one node per bundle being placed (Nil for
+    // bundles already placed), and the raylets' answers so far.
+    bool reserving = false;
+    uint64_t attempt = 0;
+    std::vector<NodeId> trying;
+    std::map<NodeId, std::string> addresses;
+    size_t answers = 0;
+    std::string refusal;  // the first raylet's refusal in this phase
+  };
+  struct Waiter {
+    ReplyFn reply;
+    std::chrono::steady_clock::time_point deadline;
+  };
+  using Actions = GcsActions;
+
+  void ScheduleLoop();
+  void ScheduleLocked(Record& record, Actions& actions);
+  // A raylet answered a prepare (commit = false) or a commit of an attempt.
+  void OnReserveReply(const PlacementGroupId& id, uint64_t attempt, bool commit,
+                      Result<std::string> reply);
+  void SendPhaseLocked(Record& record, bool commit, Actions& actions);
+  void AbortLocked(Record& record, const std::string& why, Actions& actions);
+  void ReleaseOnLocked(const PlacementGroupId& id, const std::map<NodeId, std::string>& nodes,
+                       bool removed, Actions& actions);
+  void RemoveLocked(Record& record, Actions& actions);
+  void PersistLocked(const Record& record);
+  void AnswerWaitersLocked(const Record& record, bool expired_only, Actions& actions);
+  std::shared_ptr<Channel> ChannelTo(const std::string& address) { return channels_.To(address); }
+  static void Run(Actions& actions) { RunActions(actions); }
+
+  std::shared_ptr<Transport> transport_;
+  std::shared_ptr<Scheduler> scheduler_;
+  std::shared_ptr<GcsStore> store_;
+  ViewFn view_;
+  RemovedFn on_removed_;
+
+  std::mutex mu_;
+  std::map<PlacementGroupId, Record> groups_;
+  std::map<std::string, PlacementGroupId> names_;
+  std::deque<PlacementGroupId> removed_;  // oldest first, at most kRemovedKept
+  std::map<PlacementGroupId, std::vector<Waiter>> waiters_;
+  ChannelCache channels_;
+
+  std::atomic<bool> stopping_{false};
+  std::thread scheduler_thread_;
+};
+
+}  // namespace rayk
