@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "common/lease_policy.h"
@@ -238,7 +239,12 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
   }
   bool changed = delta.full || !delta.nodes.empty();
   view_version_ = delta.version;
-  if (changed) DispatchLocked();
+  // Forwarded leases waiting here are asked again at every pull, changed
+  // view or not (ForwardedLeaseDecisionLocked).
+  bool forwarded_waiting = std::any_of(pending_.begin(), pending_.end(), [](const auto& lease) {
+    return lease.request.spillbacks > 0;
+  });
+  if (changed || forwarded_waiting) DispatchLocked();
 }
 
 void Raylet::DispatchLocked() {
@@ -302,7 +308,10 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
 // its waiting tasks) when the whole view shows a node with room for it now.
 // Only a view newer than the one it came with counts (the raylet that sent
 // it decided on views as old, and two stale views would bounce it between
-// two full nodes), and at most kMaxSpillbacks hops in all.
+// two full nodes), or any view once two report periods have passed since it
+// came (every node has reported since: a view that did not change is as new
+// as the sender's, and waiting for a change that never comes would strand
+// it), and at most kMaxSpillbacks hops in all.
 SchedulingDecision Raylet::ForwardedLeaseDecisionLocked(const PendingLease& lease,
                                                         const SchedulingRequest& request,
                                                         const DispatchViews& views) {
@@ -311,8 +320,11 @@ SchedulingDecision Raylet::ForwardedLeaseDecisionLocked(const PendingLease& leas
   if (local.kind == SchedulingDecision::Kind::kInfeasible) {
     return scheduler_->Schedule(request, views.all);
   }
+  const bool view_is_newer =
+      views.all.version > lease.arrival_view ||
+      std::chrono::steady_clock::now() - lease.arrival_time >= 2 * kReportPeriod;
   if (local.kind != SchedulingDecision::Kind::kWait || lease.request.spillbacks >= kMaxSpillbacks ||
-      views.all.version <= lease.arrival_view) {
+      !view_is_newer) {
     return local;
   }
   SchedulingDecision elsewhere = scheduler_->Schedule(request, views.all);

@@ -105,6 +105,7 @@ class Raylet {
     bool infeasible = false;    // no node can ever run it, as the view stands
     bool warned = false;        // its owner was told so
     uint64_t arrival_view = 0;  // the cluster view's version when it came
+    std::chrono::steady_clock::time_point arrival_time{};
   };
 
   Raylet(Options options, std::shared_ptr<Transport> transport,

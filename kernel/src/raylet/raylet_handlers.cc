@@ -52,6 +52,7 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
     return;
   pending_.push_back(PendingLease{std::move(request), std::move(reply)});
   pending_.back().arrival_view = view_version_;
+  pending_.back().arrival_time = std::chrono::steady_clock::now();
   DispatchLocked();
 }
 
