@@ -111,7 +111,10 @@ TEST_F(TaskEventsTest, ListAndTimelineShowWhatRan) {
   EXPECT_EQ(adds["tasks"].size(), 4u);
   EXPECT_EQ(adds["total"], 6);
   std::string pid = std::to_string(adds["tasks"][0]["worker_pid"].get<int64_t>());
-  for (const auto& task : ListJson("--filter worker_pid=" + pid)["tasks"])
+  // Kept in a variable: a range-for over a member of a temporary reads freed
+  // memory (the temporary dies before the loop starts).
+  nlohmann::json by_pid = ListJson("--filter worker_pid=" + pid);
+  for (const auto& task : by_pid["tasks"])
     EXPECT_EQ(std::to_string(task["worker_pid"].get<int64_t>()), pid);
   std::string id = failed["tasks"][0]["task_id"];
   EXPECT_EQ(ListJson("--filter task_id=" + id.substr(0, 10))["tasks"].size(), 1u);
