@@ -15,6 +15,7 @@
 #include "process/session.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
+#include "rayk/label_selector.h"
 
 namespace rayk::cli {
 
@@ -35,7 +36,8 @@ ResourceSet ParseResources(const std::string& json, int num_cpus, const std::str
   return resources;
 }
 
-std::map<std::string, std::string> ParseLabels(const std::string& json, const std::string& option) {
+std::map<std::string, std::string> ParseLabels(const std::string& json, const std::string& option,
+                                               bool allow_reserved) {
   std::map<std::string, std::string> labels;
   if (json.empty()) return labels;
   auto parsed = nlohmann::json::parse(json, nullptr, false);
@@ -45,6 +47,9 @@ std::map<std::string, std::string> ParseLabels(const std::string& json, const st
   for (const auto& [key, value] : parsed.items()) {
     if (!value.is_string()) Fail(option + ": the value of '" + key + "' must be a string");
     labels[key] = value.get<std::string>();
+  }
+  if (Status status = CheckNodeLabels(labels, option, allow_reserved); !status.ok()) {
+    Fail(status.message());
   }
   return labels;
 }

@@ -48,9 +48,13 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 ResourceSet ParseResources(const std::string& json, int num_cpus,
                            const std::string& option = "--resources");
 
-// Node labels from a JSON object of strings; "" gives none.
+// Node labels from a JSON object of strings; "" gives none. Fails on a key
+// or value that is not valid (rayk/label_selector.h), and on a key with the
+// prefix rayk sets itself unless `allow_reserved` (the labels a launcher
+// passes to the raylet process it starts).
 std::map<std::string, std::string> ParseLabels(const std::string& json,
-                                               const std::string& option = "--labels");
+                                               const std::string& option = "--labels",
+                                               bool allow_reserved = false);
 
 // Loads `config_file` (or the default plugins.toml) with the --set
 // overrides, so that a bad configuration fails the command the user typed

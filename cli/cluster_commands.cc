@@ -23,6 +23,7 @@
 #include "process/daemons.h"
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"
+#include "rayk/label_selector.h"
 #include "rayk/plugin/scheduling_util.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -827,7 +828,11 @@ struct ClusterCommands::Impl {
                                  : (node.alive ? FormatAmount(used.Get(name)) : "-") + "/" +
                                        FormatAmount(total));
       }
-      row.push_back(node.labels.empty() ? "-" : FormatLabels(node.labels));
+      // The labels every node has repeat the NODE and ADDRESS columns (and the
+      // host name); --format json shows them.
+      Labels shown = node.labels;
+      for (const char* key : {kNodeIdLabel, kHostnameLabel, kNodeAddressLabel}) shown.erase(key);
+      row.push_back(shown.empty() ? "-" : FormatLabels(shown));
       rows.push_back(std::move(row));
     }
     std::cout << FormatTable(rows);
@@ -1081,7 +1086,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
     return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus),
-                            ParseLabels(d.labels));
+                            ParseLabels(d.labels, "--labels", /*allow_reserved=*/true));
   }
   if (d.worker->parsed()) {
     WorkerProcessOptions worker;

@@ -9,6 +9,8 @@
 #include <unordered_map>
 #include <unordered_set>
 
+#include "rayk/label_selector.h"
+
 namespace rayk::sim {
 
 namespace {
@@ -139,6 +141,7 @@ class LineReader {
     }
     if (Status st = Resources(line, true, &node.resources); !st.ok()) return st;
     if (Status st = Labels(line, "labels", &node.labels); !st.ok()) return st;
+    if (Status st = CheckNodeLabels(node.labels, "'labels'"); !st.ok()) return st;
     node_index_[node.name] = static_cast<int32_t>(workload_.nodes.size());
     workload_.nodes.push_back(std::move(node));
     return Status::Ok();
@@ -161,6 +164,9 @@ class LineReader {
     DemandClass cls;
     if (Status st = Resources(line, false, &cls.demand); !st.ok()) return st;
     if (Status st = Labels(line, "label_selector", &cls.label_selector); !st.ok()) return st;
+    if (Status st = CheckLabelSelector(cls.label_selector, "'label_selector'"); !st.ok()) {
+      return st;
+    }
     std::string strategy = "default";
     if (auto it = line.find("strategy"); it != line.end()) {
       if (!it->is_string()) return Bad("'strategy' must be default, spread or node_affinity");

@@ -142,6 +142,60 @@ TEST(MultiNodeTest, CustomResourcesRouteToTheOnlyNodeThatHasThem) {
   for (const std::string& node : Values(refs)) EXPECT_EQ(node, cluster.node_id(2));
 }
 
+TEST(MultiNodeTest, LabelSelectorsChooseNodesByTheirConditions) {
+  testing::DevCluster cluster(ThreeNodes());
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  // Each condition's set of nodes; rayk.io/node-index is the dev cluster's
+  // label, rayk.io/node-id and rayk.io/node-address every node's own.
+  auto nodes_of = [&](std::map<std::string, std::string> selector) {
+    std::vector<rayk::ObjectRef<std::string>> refs;
+    for (int i = 0; i < 6; ++i) {
+      refs.push_back(
+          rayk::Task(NodeAfterMs).SetSpread().SetLabelSelector(selector).Remote(int64_t{10}));
+    }
+    std::set<std::string> nodes;
+    for (const std::string& node : Values(refs)) nodes.insert(node);
+    return nodes;
+  };
+  const std::string n0 = cluster.node_id(0), n1 = cluster.node_id(1), n2 = cluster.node_id(2);
+  auto in_0_2 = nodes_of({{"rayk.io/node-index", "in(0,2)"}});
+  EXPECT_TRUE(in_0_2.count(n1) == 0 && !in_0_2.empty());
+  auto not_1 = nodes_of({{"rayk.io/node-index", "!1"}});
+  EXPECT_TRUE(not_1.count(n1) == 0 && !not_1.empty());
+  auto not_in = nodes_of({{"rayk.io/node-index", "!in(0,1)"}});
+  EXPECT_EQ(not_in, std::set<std::string>{n2});
+  EXPECT_EQ(nodes_of({{"rayk.io/node-id", n1}}), std::set<std::string>{n1});
+  auto anywhere =
+      nodes_of({{"rayk.io/node-address", "127.0.0.1"}, {"rayk.io/hostname", "exists()"}});
+  EXPECT_FALSE(anywhere.empty());
+  for (const std::string& node : anywhere) EXPECT_TRUE(node == n0 || node == n1 || node == n2);
+
+  // No node lacks a host name: the task waits, as any task no node can run.
+  auto never = rayk::Task(NodeAfterMs)
+                   .SetLabelSelector({{"rayk.io/hostname", "!exists()"}})
+                   .Remote(int64_t{0});
+  EXPECT_THROW(rayk::Get(never, std::chrono::milliseconds(500)), rayk::GetTimeoutError);
+
+  // A condition that is not valid fails where it is set, with the syntax.
+  try {
+    rayk::Task(NodeAfterMs).SetLabelSelector({{"zone", "in(a,"}});
+    ADD_FAILURE() << "a bad selector was accepted";
+  } catch (const rayk::RuntimeError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("rayk::Task(NodeAfterMs).SetLabelSelector: the condition "
+                                    "'in(a,' on label 'zone' is not valid"));
+  }
+  EXPECT_THROW(rayk::Actor(test_functions::Counter::Create).SetLabelSelector({{"zone", "!"}}),
+               rayk::RuntimeError);
+
+  // `rayk status` leaves the labels every node has to --format json.
+  auto status = cluster.Rayk("status");
+  EXPECT_THAT(status.output, HasSubstr("rayk.io/node-index=2"));
+  EXPECT_THAT(status.output, ::testing::Not(HasSubstr("rayk.io/node-id")));
+  auto json = cluster.Rayk("status --format json");
+  EXPECT_THAT(json.output, HasSubstr("\"rayk.io/node-id\": \"" + n2 + "\""));
+}
+
 TEST(MultiNodeTest, InfeasibleDemandRunsOnceANodeThatFitsJoins) {
   testing::DevCluster cluster(ThreeNodes(1));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;

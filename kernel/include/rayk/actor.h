@@ -187,8 +187,9 @@ class ActorCreator {
   // Placement, with Ray's meaning. SetSpread: spread actors over the nodes
   // that fit. SetNodeAffinity: run on that node (rayk::Nodes() lists them);
   // hard fails clearly when it is dead or can never fit, soft falls back to
-  // the default policy. SetLabelSelector: only nodes whose labels match all
-  // entries (`rayk start --labels`).
+  // the default policy. SetLabelSelector: only nodes where every condition
+  // holds ({"zone", "a"}, {"zone", "in(a,b)"}, {"gpu", "!exists()"}:
+  // rayk/label_selector.h); throws RuntimeError for one that is not valid.
   ActorCreator& SetSpread() {
     options_.placement.strategy = SchedulingStrategy::kSpread;
     return *this;
@@ -200,6 +201,7 @@ class ActorCreator {
     return *this;
   }
   ActorCreator& SetLabelSelector(std::map<std::string, std::string> labels) {
+    internal::CheckLabelSelectorOption("rayk::Actor(" + factory_ + ")", labels);
     options_.placement.label_selector = std::move(labels);
     return *this;
   }

@@ -201,8 +201,9 @@ class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
   // Placement, with Ray's meaning. SetSpread: spread calls over the nodes
   // that fit. SetNodeAffinity: run on that node (rayk::Nodes() lists them);
   // hard fails clearly when it is dead or can never fit, soft falls back to
-  // the default policy. SetLabelSelector: only nodes whose labels match all
-  // entries (`rayk start --labels`).
+  // the default policy. SetLabelSelector: only nodes where every condition
+  // holds ({"zone", "a"}, {"zone", "in(a,b)"}, {"gpu", "!exists()"}:
+  // rayk/label_selector.h); throws RuntimeError for one that is not valid.
   TaskCaller& SetSpread() {
     options_.placement.strategy = SchedulingStrategy::kSpread;
     return *this;
@@ -214,6 +215,7 @@ class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
     return *this;
   }
   TaskCaller& SetLabelSelector(std::map<std::string, std::string> labels) {
+    internal::CheckLabelSelectorOption("rayk::Task(" + name_ + ")", labels);
     options_.placement.label_selector = std::move(labels);
     return *this;
   }

@@ -7,6 +7,8 @@
 #include <cstdio>
 #include <sstream>
 
+#include "rayk/label_selector.h"
+
 namespace rayk {
 
 namespace internal {
@@ -69,6 +71,12 @@ std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>
     if (value.error) ThrowError(*value.error);
   }
   return std::move(values).value();
+}
+
+void CheckLabelSelectorOption(const std::string& what,
+                              const std::map<std::string, std::string>& selector) {
+  Status status = CheckLabelSelector(selector, what + ".SetLabelSelector");
+  if (!status.ok()) throw RuntimeError(status.message());
 }
 
 void CheckRetryCount(const std::string& what, int count) {

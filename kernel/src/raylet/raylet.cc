@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <filesystem>
 
+#include "common/host_address.h"
 #include "common/lease_policy.h"
 #include "process/session.h"
 #include "rayk/plugin/scheduling_util.h"
@@ -65,6 +66,13 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   protocol::RegisterNode registration;
   {
     std::lock_guard<std::mutex> lock(raylet->mu_);
+    // Every node carries its id, host name and address as labels, so that a
+    // label selector can aim at (or away from) any of them.
+    Labels& labels = raylet->labels_;
+    labels = raylet->options_.labels;
+    labels[kNodeIdLabel] = raylet->options_.node_id.Hex();
+    labels[kHostnameLabel] = raylet->hostname_;
+    labels[kNodeAddressLabel] = HostOfAddress(raylet->server_->endpoint());
     registration.node = raylet->NodeInfoLocked();
   }
   auto reply = raylet->gcs_->CallSync(protocol::Encode(MessageType::kRegisterNode, registration),
@@ -106,7 +114,7 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   info.raylet_address = server_ ? server_->endpoint() : "";
   info.total = total_;
   info.available = available_;
-  info.labels = options_.labels;
+  info.labels = labels_;
   info.pid = getpid();
   info.min_worker_port = options_.worker_ports.min;
   info.max_worker_port = options_.worker_ports.max;
@@ -203,7 +211,7 @@ ClusterView Raylet::ViewLocked() {
   self.address = server_ ? server_->endpoint() : "";
   self.total = total_;
   self.available = available_;
-  self.labels = options_.labels;
+  self.labels = labels_;
   self.queue_length = static_cast<uint32_t>(pending_.size());
   view.nodes.push_back(std::move(self));
   for (const auto& [id, node] : cluster_) {

@@ -36,6 +36,7 @@
 #include "gcs/gcs_client.h"
 #include "job_code/code_cache.h"
 #include "object_manager/object_manager.h"
+#include "rayk/label_selector.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -220,6 +221,7 @@ class Raylet {
   std::set<JobId> finished_jobs_;
   std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job
   std::string hostname_;
+  Labels labels_;  // options_.labels and the rayk.io/ labels every node has
   std::map<std::string, std::unique_ptr<Channel>> owners_;
   std::string executable_;
 

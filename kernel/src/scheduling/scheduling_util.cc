@@ -4,6 +4,8 @@
 #include <cstdint>
 #include <cstdio>
 
+#include "rayk/label_selector.h"
+
 namespace rayk {
 
 namespace {
@@ -84,11 +86,7 @@ std::string FormatLabels(const std::map<std::string, std::string>& labels) {
 std::string ShortNodeName(const NodeId& node) { return node.Hex().substr(0, 8); }
 
 bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string>& selector) {
-  for (const auto& [key, value] : selector) {
-    auto it = node.labels.find(key);
-    if (it == node.labels.end() || it->second != value) return false;
-  }
-  return true;
+  return LabelsMatch(node.labels, selector);
 }
 
 double CriticalUtilization(const NodeView& node, const ResourceSet& demand) {

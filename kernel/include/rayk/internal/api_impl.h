@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -89,6 +90,12 @@ void CheckResource(const std::string& what, const std::string& name, double amou
 // RuntimeError naming `what` ("rayk::Task(Add)") and the valid range.
 void SetPlacementGroupOption(const std::string& what, const PlacementGroup& group, int bundle_index,
                              Placement* placement);
+
+// SetLabelSelector of tasks and actors: throws RuntimeError naming `what`
+// ("rayk::Task(Add)"), the entry and the syntax when a key or condition is
+// not valid (rayk/label_selector.h).
+void CheckLabelSelectorOption(const std::string& what,
+                              const std::map<std::string, std::string>& selector);
 
 // Retry and restart counts take 0 or more, or kUnlimited (-1, as in Ray,
 // runtime.h); anything else throws RuntimeError naming `what`

@@ -45,7 +45,7 @@ struct SchedulingRequest {
   SchedulingStrategy strategy = SchedulingStrategy::kDefault;
   NodeId affinity_node;        // with kNodeAffinity
   bool affinity_soft = false;  // soft: fall back to the policy when that node cannot run it
-  std::map<std::string, std::string> label_selector;  // node label == value, all must hold
+  std::map<std::string, std::string> label_selector;  // key -> condition (label_selector.h)
   // Bytes of the request's arguments already present on each node, for
   // locality-aware policies.
   std::map<NodeId, uint64_t> argument_bytes;

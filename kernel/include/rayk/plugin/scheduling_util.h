@@ -75,7 +75,8 @@ std::string FormatLabels(const std::map<std::string, std::string>& labels);
 // The first 8 hex digits of a node id: enough to tell nodes apart in a reason.
 std::string ShortNodeName(const NodeId& node);
 
-// True when every label of `selector` is on `node` with the same value.
+// True when every condition of `selector` holds for the node's labels
+// (rayk/label_selector.h has the syntax: "a", "!a", "in(a,b)", "exists()", ...).
 bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string>& selector);
 
 // How busy `node` is, in [0, 1], as Ray's "critical resource utilization":
