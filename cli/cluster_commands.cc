@@ -662,7 +662,8 @@ struct ClusterCommands::Impl {
                        {"restarts", a.restarts},
                        {"job_id", a.job_id.Hex()},
                        {"detached", a.detached},
-                       {"death_cause", a.death_cause}});
+                       {"death_cause", a.death_cause},
+                       {"pending_reason", a.pending_reason}});
       }
       std::cout << out.dump(2) << "\n";
       return 0;
@@ -675,7 +676,9 @@ struct ClusterCommands::Impl {
                   a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
                   a.node_id.IsNil() ? "-" : a.node_id.Hex().substr(0, 8).c_str(),
                   static_cast<long long>(a.pid), a.restarts,
-                  a.death_cause.empty() ? "" : ("  (" + a.death_cause + ")").c_str());
+                  !a.death_cause.empty()      ? ("  (" + a.death_cause + ")").c_str()
+                  : !a.pending_reason.empty() ? ("  (waiting: " + a.pending_reason + ")").c_str()
+                                              : "");
     }
     if (list->actors.empty()) std::printf("(no actors)\n");
     return 0;

@@ -59,6 +59,7 @@ inline ActorInfo SampleActorInfo() {
   info.name = "counter";
   info.class_name = "Counter";
   info.death_cause = "none";
+  info.pending_reason = "no node has {\"GPU\": 1}";
   return info;
 }
 

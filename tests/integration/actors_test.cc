@@ -1,6 +1,7 @@
 // Actors end to end on an embedded cluster: ordered calls, state, named
 // lookup from a second driver, handles passed to tasks, kill, SIGKILL with
-// and without restarts, threaded actors, and creation that cannot succeed.
+// and without restarts, threaded actors, an actor no node can hold (it waits),
+// and creation that cannot succeed.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -236,13 +237,39 @@ TEST_F(ActorsTest, ThreadedActorRunsCallsConcurrently) {
   EXPECT_TRUE(*rayk::Get(b));
 }
 
-TEST_F(ActorsTest, InfeasibleActorIsReportedNotHung) {
+TEST_F(ActorsTest, InfeasibleActorWaitsPendingWithItsReasonAndCanBeKilled) {
+  // No node has a GPU: as in Ray, the actor waits for one to join (the
+  // multi-node tests add it), its calls queue, and it can still be killed.
   auto gpu = rayk::Actor(Counter::Create).SetResource("GPU", 1).Remote(0);
+  auto value = gpu.Task(&Counter::Value).Remote();
+  EXPECT_THROW(rayk::Get(value, std::chrono::milliseconds(500)), rayk::GetTimeoutError);
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  nlohmann::json actors;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(60);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto json = testing::RunRayk("list actors --format json --address " + address);
+    ASSERT_EQ(json.exit_code, 0) << json.output;
+    actors = nlohmann::json::parse(json.output);
+    if (actors.size() == 1 && !actors[0]["pending_reason"].get<std::string>().empty()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0]["state"], "PENDING");
+  EXPECT_THAT(actors[0]["pending_reason"].get<std::string>(), HasSubstr("GPU"));
+  auto text = testing::RunRayk("list actors --address " + address);
+  EXPECT_THAT(text.output, HasSubstr("(waiting: "));
+  gpu.Kill();
+  EXPECT_THROW(rayk::Get(value, std::chrono::milliseconds(30000)), rayk::ActorDiedError);
+}
+
+TEST_F(ActorsTest, HardAffinityToAnUnknownNodeFailsTheActor) {
+  // No node that joins can be that node: the actor fails at once.
+  auto pinned = rayk::Actor(Counter::Create).SetNodeAffinity(NodeId::FromRandom()).Remote(0);
   try {
-    rayk::Get(gpu.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
+    rayk::Get(pinned.Task(&Counter::Value).Remote(), std::chrono::milliseconds(30000));
     FAIL() << "expected ActorDiedError";
   } catch (const rayk::ActorDiedError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("GPU"));
+    EXPECT_THAT(error.what(), HasSubstr("hard node affinity"));
   }
 }
 

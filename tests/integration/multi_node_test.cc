@@ -211,6 +211,24 @@ TEST(MultiNodeTest, InfeasibleDemandRunsOnceANodeThatFitsJoins) {
   EXPECT_EQ(node, cluster.node_id(3));
 }
 
+TEST(MultiNodeTest, InfeasibleActorIsCreatedOnceANodeThatFitsJoins) {
+  testing::DevCluster cluster(ThreeNodes(1));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  auto gpu = rayk::Actor(test_functions::Counter::Create).SetResource("GPU", 1).Remote(5);
+  auto value = gpu.Task(&test_functions::Counter::Incr).Remote(1);
+  EXPECT_THROW(rayk::Get(value, std::chrono::milliseconds(1000)), rayk::GetTimeoutError);
+  auto added = cluster.AddNode("--cpus 1 --resources '{\"GPU\": 1}'");
+  ASSERT_EQ(added.exit_code, 0) << added.output;
+  EXPECT_EQ(*rayk::Get(value, std::chrono::seconds(60)), 6);
+  auto actors = cluster.Rayk("list actors --format json");
+  ASSERT_EQ(actors.exit_code, 0) << actors.output;
+  auto listed = nlohmann::json::parse(actors.output);
+  ASSERT_EQ(listed.size(), 1u);
+  EXPECT_EQ(listed[0]["node_id"], cluster.node_id(3));
+  EXPECT_EQ(listed[0]["pending_reason"], "");
+}
+
 TEST(MultiNodeTest, LargeArgumentMadeOnOneNodeIsUsedOnAnother) {
   testing::DevCluster cluster(ThreeNodes(1));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;

@@ -52,7 +52,8 @@ TEST(LabelSelectorTest, EveryConditionMustHold) {
 }
 
 TEST(LabelSelectorTest, BadConditionsAreRefusedNamingTheEntryAndTheSyntax) {
-  for (const char* bad : {"in()", "in(a,)", "in(a b)", "!", "", "a b", "exists(x)", "in(a", "!!a"}) {
+  for (const char* bad :
+       {"in()", "in(a,)", "in(a b)", "!", "", "a b", "exists(x)", "in(a", "!!a"}) {
     Status status = CheckLabelSelector({{"zone", bad}}, "rayk::Task(Add).SetLabelSelector");
     ASSERT_FALSE(status.ok()) << bad;
     EXPECT_THAT(status.message(), HasSubstr("rayk::Task(Add).SetLabelSelector"));

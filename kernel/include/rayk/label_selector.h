@@ -61,7 +61,6 @@ Status CheckLabelSelector(const Labels& selector, const std::string& where);
 // OK when `labels` are valid node labels a user may set (no "rayk.io/" key,
 // unless `allow_reserved`: for the labels rayk's own launchers pass on);
 // else a one-line error naming `where` (e.g. "--labels") and the fix.
-Status CheckNodeLabels(const Labels& labels, const std::string& where,
-                       bool allow_reserved = false);
+Status CheckNodeLabels(const Labels& labels, const std::string& where, bool allow_reserved = false);
 
 }  // namespace rayk

@@ -310,6 +310,14 @@ void ActorSubmitter::OnResolveReply(const ActorId& actor, Result<std::string> re
       WatchActorLocked(actor, info->epoch, actions);
     } else {
       client.state = ActorClient::State::kUnknown;
+      // No node can hold it yet: say so once per reason, as for a task.
+      if (!info->pending_reason.empty() && info->pending_reason != client.warned_pending) {
+        spdlog::warn(
+            "actor {} {} cannot be created yet: {}; its calls wait until a node that "
+            "fits joins",
+            info->class_name, ShortId(actor), info->pending_reason);
+        client.warned_pending = info->pending_reason;
+      }
     }
     SendActorTasksLocked(actor, actions);
   }

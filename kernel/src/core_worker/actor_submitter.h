@@ -65,6 +65,7 @@ class ActorSubmitter {
     uint64_t epoch = 0;
     int max_task_retries = 0;
     std::string death_cause;
+    std::string warned_pending;  // the GCS's pending reason the owner last warned of
     std::shared_ptr<Channel> channel;
     std::deque<TaskId> queue;      // submitted, not yet sent, in submission order
     std::deque<TaskId> in_flight;  // sent, in submission order

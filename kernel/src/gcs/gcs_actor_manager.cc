@@ -408,13 +408,24 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   request.affinity_soft = record.spec.placement.affinity_soft;
   request.label_selector = record.spec.placement.label_selector;
   SchedulingDecision decision = scheduler_->Schedule(request, view);
-  // In a placement group, "no node has the bundle" means it is not placed
-  // yet (or is being placed again): wait for it, as Ray does.
-  if (decision.kind == SchedulingDecision::Kind::kInfeasible && !in_group) {
-    DieLocked(record, "it cannot be created: " + decision.reason, actions);
+  if (decision.kind == SchedulingDecision::Kind::kInfeasible) {
+    // Hard affinity names one node: when that node is dead or can never hold
+    // the actor, no joining node helps, so it fails (as in Ray).
+    if (request.strategy == SchedulingStrategy::kNodeAffinity && !request.affinity_soft &&
+        !in_group) {
+      DieLocked(record, "it cannot be created: " + decision.reason, actions);
+      return;
+    }
+    // Otherwise it waits, as in Ray, until a node that fits joins (in a
+    // placement group: until its bundle is placed). Its owner warns.
+    if (record.info.pending_reason != decision.reason) {
+      spdlog::warn("actor {} ({}) cannot be placed yet: {}; it waits for a node that fits",
+                   record.info.actor_id.Hex(), record.info.class_name, decision.reason);
+      record.info.pending_reason = decision.reason;
+    }
     return;
   }
-  if (decision.kind == SchedulingDecision::Kind::kInfeasible) return;
+  record.info.pending_reason.clear();
   if (decision.kind == SchedulingDecision::Kind::kWait) return;  // the loop tries again
   const NodeView* node = view.Find(decision.node);
   if (node == nullptr) return;

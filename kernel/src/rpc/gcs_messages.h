@@ -310,10 +310,13 @@ struct ActorInfo {
   int max_task_retries = 0;
   bool detached = false;
   std::string death_cause;
+  // Why a pending actor is not placed yet, when no alive node can ever hold
+  // it (its demand, its label selector); it waits for a node that fits.
+  std::string pending_reason;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& state& epoch& address& pid& node_id& name& class_name& job_id& restarts&
-        max_task_retries& detached& death_cause;
+        max_task_retries& detached& death_cause& pending_reason;
   }
 };
 
