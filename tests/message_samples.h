@@ -228,6 +228,7 @@ inline PushTask Sample() {
   push.spec.args = {SampleArg(), SampleArg()};
   push.spec.resources = ResourceSet{{"CPU", 1}};
   push.spec.owner_address = "tcp://127.0.0.1:7009";
+  push.spec.name = "add-first";
   return push;
 }
 template <>

@@ -31,6 +31,8 @@ TEST_F(ActorsTest, TenThousandPipelinedCallsRunInOrder) {
 
 TEST_F(ActorsTest, StateIsKeptAcrossCalls) {
   auto counter = rayk::Actor(Counter::Create).Remote(100);
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Restarted).Remote()), "factory=0 method=0");
+  EXPECT_FALSE(rayk::WasCurrentActorRestarted()) << "the driver is no actor";
   rayk::Get(counter.Task(&Counter::Incr).Remote(5));
   rayk::Get(counter.Task(&Counter::Incr).Remote(5));
   EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Value).Remote()), 110);
@@ -176,6 +178,8 @@ TEST_F(ActorsTest, SigkilledActorRestartsThroughItsFactory) {
   }
   EXPECT_EQ(value, 10);
   EXPECT_NE(*rayk::Get(counter.Task(&Counter::Pid).Remote()), pid);
+  // Its factory and methods know it is a restart (to restore saved state).
+  EXPECT_EQ(*rayk::Get(counter.Task(&Counter::Restarted).Remote()), "factory=1 method=1");
 }
 
 // -1 restarts without limit: three deaths, and the actor is still there.

@@ -70,11 +70,17 @@ TEST_F(TaskEventsTest, ListAndTimelineShowWhatRan) {
     auto counter = rayk::Actor(test_functions::Counter::Create).Remote(0);
     for (int i = 1; i <= 3; ++i)
       ASSERT_EQ(*rayk::Get(counter.Task(&test_functions::Counter::Incr).Remote(1)), i);
-    // 6 Add, 1 Throws, the actor's creation and 3 calls.
-    list = WaitForFinished(11);
+    // Named calls are listed under their names.
+    ASSERT_EQ(*rayk::Get(rayk::Task(test_functions::Add).SetName("add one").Remote(1, 1)), 2);
+    ASSERT_EQ(*rayk::Get(counter.Task(&test_functions::Counter::Incr).SetName("bump").Remote(1)),
+              4);
+    EXPECT_THROW(rayk::Task(test_functions::Add).SetName(""), rayk::RuntimeError);
+    EXPECT_THROW(counter.Task(&test_functions::Counter::Incr).SetName("a\nb"), rayk::RuntimeError);
+    // 6 Add, 1 Throws, the actor's creation, 3 calls, and the 2 named calls.
+    list = WaitForFinished(13);
   }
   ASSERT_TRUE(list.is_object()) << list.dump();
-  ASSERT_GE(list["tasks"].size(), 11u) << list.dump(2);
+  ASSERT_GE(list["tasks"].size(), 13u) << list.dump(2);
   EXPECT_EQ(list["dropped_by_workers"], 0);
   EXPECT_EQ(list["dropped_by_gcs"], 0);
   std::map<std::string, int> by_name;
@@ -99,6 +105,8 @@ TEST_F(TaskEventsTest, ListAndTimelineShowWhatRan) {
   EXPECT_EQ(by_name["Throws"], 1);
   EXPECT_EQ(by_name["Counter::Incr"], 3) << nlohmann::json(by_name).dump();
   EXPECT_EQ(by_name["Counter::Create"], 1);
+  EXPECT_EQ(by_name["add one"], 1);
+  EXPECT_EQ(by_name["bump"], 1);
   for (const std::string& node : nodes) {
     EXPECT_TRUE(node == cluster_.node_id(0) || node == cluster_.node_id(1)) << node;
   }

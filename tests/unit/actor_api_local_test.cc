@@ -87,7 +87,8 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
 
   ObjectId SubmitActorTask(const ActorId& id, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions /*retry_exceptions*/) override {
+                           internal::RetryExceptions /*retry_exceptions*/,
+                           std::string /*name*/) override {
     const std::string what = "actor task " + method;
     std::shared_ptr<void> instance;
     {
@@ -144,6 +145,7 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
   // Methods run on the caller's thread, so a thread-local flag tells which
   // call asked.
   void ExitActor() override { exit_requested_ = true; }
+  bool WasCurrentActorRestarted() override { return false; }
 
   internal::ActorCreation LastCreation() {
     std::lock_guard lock(actors_mutex_);

@@ -43,7 +43,7 @@ namespace rayk {
 
 // A call of one actor method being prepared: Remote(args) sends it.
 template <class T, class M>
-class ActorTaskCaller : public internal::RetryExceptionsOption<ActorTaskCaller<T, M>> {
+class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
   using Traits = internal::FunctionTraits<M>;
 
  public:
@@ -64,9 +64,9 @@ class ActorTaskCaller : public internal::RetryExceptionsOption<ActorTaskCaller<T
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
     std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(
         runtime, method_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
-    return ObjectRef<Return>(
-        actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_),
-        typename ObjectRef<Return>::AdoptTag());
+    return ObjectRef<Return>(actors.SubmitActorTask(actor_, method_, std::move(call_args),
+                                                    this->retry_exceptions_, this->call_name_),
+                             typename ObjectRef<Return>::AdoptTag());
   }
 
   const std::string& method() const { return method_; }
@@ -271,6 +271,14 @@ ActorHandle<T> GetActor(const std::string& name) {
 // Inside an actor method: ends the actor, for good (no restart), once the
 // method returns and its result is sent.
 inline void ExitActor() { internal::RequireActorRuntime().ExitActor(); }
+
+// True inside an actor that was restarted (its process died or was killed
+// with restarts left, and the GCS created it again), from its factory on, so
+// that it can restore state it saved; false in its first incarnation and
+// outside actors, as Ray's WasCurrentActorRestarted().
+inline bool WasCurrentActorRestarted() {
+  return internal::RequireActorRuntime().WasCurrentActorRestarted();
+}
 
 }  // namespace rayk
 

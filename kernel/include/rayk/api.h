@@ -151,7 +151,7 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
 
 // A call of a remote function being prepared: options, then Remote(args).
 template <class F>
-class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
+class TaskCaller : public internal::CallOptions<TaskCaller<F>> {
   using Traits = internal::FunctionTraits<F>;
 
  public:
@@ -241,6 +241,7 @@ class TaskCaller : public internal::RetryExceptionsOption<TaskCaller<F>> {
     call.function = name_;
     call.options = options_;
     call.options.retry_exceptions = this->retry_exceptions_;
+    call.options.name = this->call_name_;
     call.args = internal::MakeTaskArgs<Traits>(runtime, name_, std::index_sequence_for<A...>(),
                                                std::forward<A>(args)...);
     return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),

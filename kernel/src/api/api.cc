@@ -79,6 +79,17 @@ void CheckLabelSelectorOption(const std::string& what,
   if (!status.ok()) throw RuntimeError(status.message());
 }
 
+void CheckCallName(const std::string& name) {
+  if (name.empty()) throw RuntimeError("SetName(\"\"): give the call a name, or leave it unset");
+  for (char c : name) {
+    if (std::iscntrl(static_cast<unsigned char>(c))) {
+      throw RuntimeError(
+          "SetName: a call's name cannot hold a control character (a newline, a tab); use "
+          "printable characters");
+    }
+  }
+}
+
 void CheckRetryCount(const std::string& what, int count) {
   if (count >= 0 || count == kUnlimited) return;
   throw RuntimeError(what + "(" + std::to_string(count) +

@@ -154,11 +154,13 @@ Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
 
 ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
                                          std::vector<internal::TaskArg> args,
-                                         internal::RetryExceptions retry_exceptions) {
+                                         internal::RetryExceptions retry_exceptions,
+                                         std::string name) {
   PendingTask task;
   task.retry_exceptions = std::move(retry_exceptions);
   task.spec.actor_id = actor;
   task.spec.function = std::move(method);
+  task.spec.name = std::move(name);
   task.spec.args = std::move(args);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;

@@ -46,7 +46,7 @@ class ActorSubmitter {
   Result<ActorId> CreateActor(internal::ActorCreation creation);
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions);
+                           internal::RetryExceptions retry_exceptions, std::string name);
   Result<internal::NamedActor> GetNamedActor(const std::string& name);
   Status KillActor(const ActorId& actor, bool no_restart);
   Result<std::vector<protocol::ActorInfo>> ListActors();

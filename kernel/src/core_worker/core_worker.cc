@@ -166,9 +166,9 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
 
 ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
                                      std::vector<internal::TaskArg> args,
-                                     internal::RetryExceptions retry_exceptions) {
+                                     internal::RetryExceptions retry_exceptions, std::string name) {
   return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
-                                          std::move(retry_exceptions));
+                                          std::move(retry_exceptions), std::move(name));
 }
 
 Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {

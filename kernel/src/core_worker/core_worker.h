@@ -75,10 +75,11 @@ class CoreWorker : public internal::Runtime,
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions) override;
+                           internal::RetryExceptions retry_exceptions, std::string name) override;
   Result<internal::NamedActor> GetNamedActor(const std::string& name) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
+  bool WasCurrentActorRestarted() override { return executor_.actor_restarted(); }
 
   // internal::ClusterRuntime
   Result<std::vector<NodeView>> Nodes() override;

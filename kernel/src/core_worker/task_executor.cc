@@ -92,9 +92,10 @@ void TaskExecutor::ExecuteLoop() {
 
 protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, const char* state,
                                             int64_t received_us, int64_t start_us) {
-  // Methods are registered as "&Counter::Incr"; events name them as written in calls.
-  std::string_view name = spec.function;
-  if (name.starts_with('&')) name.remove_prefix(1);
+  // Methods are registered as "&Counter::Incr"; events name them as written
+  // in calls, unless the caller named the call (SetName).
+  std::string_view name = spec.name.empty() ? std::string_view(spec.function) : spec.name;
+  if (spec.name.empty() && name.starts_with('&')) name.remove_prefix(1);
   return {spec.task_id,
           spec.attempt,
           spec.job_id,
@@ -187,6 +188,7 @@ void TaskExecutor::CreateActor(const internal::RegisteredFunction& function,
                                const protocol::TaskSpec& spec, const internal::ArgList& args,
                                const std::string& where, protocol::PushTaskReply& out) {
   internal::ActorCreateResult created;
+  actor_restarted_ = spec.attempt > 0;  // before the factory, which may ask
   if (function.create) {
     created = function.create(args);
   } else {

@@ -47,6 +47,9 @@ class TaskExecutor {
   void RequestExit();
   // rayk::ExitActor(): the process ends once the current call has replied.
   void ExitActor() { exit_after_task_ = true; }
+  // Whether the actor this worker hosts is a restart (its creation task's
+  // attempt, which the GCS sets to its restart count).
+  bool actor_restarted() const { return actor_restarted_; }
   // A task's Get starts (true) or stops (false) waiting: nested waits count once.
   void SetBlocked(bool blocked);
   // Sends the last task events to the GCS; before the GCS client goes.
@@ -97,6 +100,7 @@ class TaskExecutor {
   std::shared_ptr<void> actor_instance_;
   ActorId actor_id_;
   std::atomic<bool> exit_after_task_{false};
+  std::atomic<bool> actor_restarted_{false};
   std::vector<std::thread> extra_executors_;
   observability::TaskEventReporter task_events_;
 };

@@ -36,6 +36,7 @@ TaskSubmitter::TaskSubmitter(WorkerContext& context, TaskManager& tasks)
 ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
   PendingTask task;
   task.spec.function = std::move(call.function);
+  task.spec.name = std::move(call.options.name);
   task.spec.args = std::move(call.args);
   task.spec.resources = call.options.resources;
   task.spec.max_retries = call.options.max_retries;

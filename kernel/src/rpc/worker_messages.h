@@ -26,10 +26,11 @@ struct TaskSpec {
   int attempt = 0;
   ObjectId return_id;
   std::string owner_address;
+  std::string name;  // SetName: shown in task listings instead of the function's name
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources&
-        max_retries& attempt& return_id& owner_address;
+        max_retries& attempt& return_id& owner_address& name;
   }
 };
 

@@ -110,6 +110,15 @@ int64_t Fib(int n) {
 
 Point Mirror(const Point& p) { return Point{p.y, p.x}; }
 
+Counter* Counter::Create(int start) {
+  auto* counter = new Counter(start);
+  counter->restarted_in_factory_ = rayk::WasCurrentActorRestarted();
+  return counter;
+}
+std::string Counter::Restarted() {
+  return "factory=" + std::to_string(restarted_in_factory_) +
+         " method=" + std::to_string(rayk::WasCurrentActorRestarted());
+}
 Counter* Counter::CreateFailing(int) { throw std::runtime_error("no counter today"); }
 int Counter::Incr(int by) { return n_ += by; }
 int Counter::Value() { return n_; }
@@ -162,5 +171,5 @@ RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased
             MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Node, &Counter::Die, &Counter::Exit,
-            &Counter::SlowIncr, &Counter::FlakyIncr, &Counter::Rendezvous, RefHolder::Create,
-            &RefHolder::Store, &RefHolder::Refs);
+            &Counter::SlowIncr, &Counter::FlakyIncr, &Counter::Rendezvous, &Counter::Restarted,
+            RefHolder::Create, &RefHolder::Store, &RefHolder::Refs);

@@ -54,7 +54,7 @@ Point Mirror(const Point& p);
 class Counter {
  public:
   explicit Counter(int start) : n_(start) {}
-  static Counter* Create(int start) { return new Counter(start); }
+  static Counter* Create(int start);
   static Counter* CreateFailing(int start);  // throws std::runtime_error
   int Incr(int by);
   int Value();
@@ -70,9 +70,13 @@ class Counter {
   // Returns true once `parties` calls are inside it at the same time (false
   // after 10 s): proves calls run concurrently.
   bool Rendezvous(int parties);
+  // "factory=B method=B": rayk::WasCurrentActorRestarted() as its factory and
+  // as this method saw it (0 or 1).
+  std::string Restarted();
 
  private:
   int n_;
+  bool restarted_in_factory_ = false;
   int flaky_calls_ = 0;
   std::atomic<int> inside_{0};
 };

@@ -190,11 +190,24 @@ std::vector<TaskArg> MakeTaskArgs(Runtime& runtime, const std::string& function,
   return out;
 }
 
-// SetRetryExceptions, shared by rayk::TaskCaller and rayk::ActorTaskCaller
-// (which derive from it, naming themselves as Caller).
+// A name for a call in task listings: throws RuntimeError naming the rule
+// for an empty name or one with a control character.
+void CheckCallName(const std::string& name);
+
+// The options every call has, shared by rayk::TaskCaller and
+// rayk::ActorTaskCaller (which derive from it, naming themselves as Caller).
 template <class Caller>
-class RetryExceptionsOption {
+class CallOptions {
  public:
+  // Names the call wherever tasks are listed (`rayk list tasks`, `rayk
+  // timeline`), as Ray's name option; by default a call is listed under its
+  // function's or method's name. Throws RuntimeError for an empty name or
+  // one with a control character.
+  Caller& SetName(std::string name) {
+    CheckCallName(name);
+    call_name_ = std::move(name);
+    return static_cast<Caller&>(*this);
+  }
   // Retries a call that throws, as Ray's retry_exceptions=True: a task within
   // SetMaxRetries, an actor call within the actor's SetMaxTaskRetries. Once
   // the retries are spent Get() throws the last attempt's TaskError. Use it
@@ -215,6 +228,7 @@ class RetryExceptionsOption {
 
  protected:
   RetryExceptions retry_exceptions_;
+  std::string call_name_;  // "": the function's name
 };
 
 }  // namespace rayk::internal

@@ -88,6 +88,7 @@ struct TaskOptions {
   // and counts as a failed attempt (TaskCaller::SetTimeout).
   std::chrono::milliseconds timeout{0};
   Placement placement;
+  std::string name;  // SetName: the call's name in task listings ("": the function's)
 };
 
 struct TaskCall {
@@ -210,11 +211,13 @@ class ActorRuntime {
   // Registers the actor with the GCS, which creates it on a node. Fails
   // (kAlreadyExists) when the name is taken.
   virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
-  // Calls `method` on the actor; the result is the returned object. Calls
+  // Calls `method` on the actor (listed as `name` when it is not empty,
+  // SetName); the result is the returned object. Calls
   // from one process run in the order they were submitted (a call retried
   // for `retry_exceptions` runs again after them).
   virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                                   std::vector<TaskArg> args, RetryExceptions retry_exceptions) = 0;
+                                   std::vector<TaskArg> args, RetryExceptions retry_exceptions,
+                                   std::string name) = 0;
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
@@ -223,6 +226,8 @@ class ActorRuntime {
   virtual Status KillActor(const ActorId& actor, bool no_restart) = 0;
   // Inside an actor's method: ends this actor once the method returns, for good.
   virtual void ExitActor() = 0;
+  // True inside an actor (its factory included) whose process is a restart.
+  virtual bool WasCurrentActorRestarted() = 0;
 };
 
 // The process's actor runtime (the core worker), or null.
