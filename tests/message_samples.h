@@ -158,7 +158,7 @@ inline KvRequest Sample() {
 }
 template <>
 inline GetClusterView Sample() {
-  return {7};
+  return {7, 11};
 }
 template <>
 inline RequestWorkerLease Sample() {
@@ -287,7 +287,8 @@ inline ClusterStatus Sample() {
            "gcs.redis: Redis at 127.0.0.1:6380 is full",
            3,
            {{"scheduler", "hybrid"}},
-           "127.0.0.1:8080"}};
+           "127.0.0.1:8080",
+           10000}};
 }
 template <>
 inline ActorInfo Sample() {
@@ -307,7 +308,7 @@ inline KvReply Sample() {
 }
 template <>
 inline ClusterViewDelta Sample() {
-  return {5, true, {SampleNode(), SampleNode()}};
+  return {5, false, {SampleNode(), SampleNode()}, 3, 11};
 }
 template <>
 inline ObjectChunk Sample() {
