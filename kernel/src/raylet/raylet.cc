@@ -264,7 +264,7 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
       // partition), retried its tasks and restarted its actors elsewhere. Its
       // workers must not run on beside their replacements: stop, as Ray's
       // raylet does; the workers die with it.
-      if (!shutdown_requested_.exchange(true)) {
+      if (RequestShutdown()) {
         spdlog::error(
             "raylet: the GCS declared this node ({}) dead, so its work now runs elsewhere; "
             "stopping",
@@ -704,6 +704,12 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
   }
 }
 
+bool Raylet::RequestShutdown() {
+  if (shutdown_requested_.exchange(true)) return false;
+  if (options_.on_shutdown) options_.on_shutdown();
+  return true;
+}
+
 void Raylet::ReapWorkersLocked() {
   while (true) {
     int status = 0;
@@ -747,8 +753,8 @@ bool Raylet::MonitorTickLocked(std::unique_lock<std::mutex>& lock) {
 }
 
 // Reaps workers, reports, and keeps the view fresh. A busy node ticks every
-// kReportPeriod; an idle one backs off to kIdleTickLimit, waking earlier for
-// its heartbeat, its view refresh, or a change (NoteChangeLocked).
+// kReportPeriod; an idle one backs off to one tick per heartbeat (at most
+// kIdleTickLimit apart), waking earlier for a change (NoteChangeLocked).
 void Raylet::MonitorLoop() {
   std::chrono::milliseconds period = kReportPeriod;
   auto last_tick = std::chrono::steady_clock::time_point{};
@@ -761,10 +767,12 @@ void Raylet::MonitorLoop() {
       last_tick = now;
       change_noted_ = false;
       const bool busy = MonitorTickLocked(lock);
-      period =
-          busy ? kReportPeriod : std::min<std::chrono::milliseconds>(period * 2, kIdleTickLimit);
-      next_tick = std::min({last_tick + period, last_report_time_ + heartbeat_period_,
-                            last_view_pull_ + kViewRefreshPeriod});
+      const std::chrono::milliseconds idle_limit =
+          std::min<std::chrono::milliseconds>(heartbeat_period_, kIdleTickLimit);
+      period = busy ? kReportPeriod : std::min(period * 2, idle_limit);
+      // The view refresh waits for a tick (a second or two late at most)
+      // rather than waking the monitor on its own.
+      next_tick = std::min(last_tick + period, last_report_time_ + heartbeat_period_);
       if (change_noted_ || view_pull_wanted_) next_tick = last_tick + kReportPeriod;
       now = std::chrono::steady_clock::now();
     }

@@ -20,7 +20,7 @@
 // to the GCS's node timeout; it learns the other nodes' changes from the
 // GCS's "view" publications, asking for them itself only when it notices a
 // gap or every kViewRefreshPeriod (common/lease_policy.h). An idle raylet's
-// monitor thread backs off to a wake-up a second, so an idle cluster costs
+// monitor thread backs off to a wake-up per heartbeat, so an idle cluster costs
 // almost nothing.
 // Thread-safe: one mutex guards the state; handlers, the monitor thread and
 // the view subscription's thread take it.
@@ -31,6 +31,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -69,6 +70,10 @@ class Raylet {
     std::string endpoint = "tcp://127.0.0.1:0";
     PortRange worker_ports;   // handed to the workers it starts
     bool lease_reuse = true;  // [scheduler] lease_reuse: told to owners in each grant
+    // Called once when the node is asked to stop (a kShutdownRaylet message,
+    // or the GCS declared it dead): the raylet process signals itself, so
+    // that its main thread waits for a signal and never polls.
+    std::function<void()> on_shutdown;
   };
 
   // `store` (may be null) is this node's object store, created here (the
@@ -82,7 +87,8 @@ class Raylet {
 
   std::string endpoint() const { return server_->endpoint(); }
   const NodeId& node_id() const { return options_.node_id; }
-  // True once a kShutdownRaylet message asked the process to exit.
+  // True once a kShutdownRaylet message asked the process to exit, or the
+  // GCS declared this node dead.
   bool shutdown_requested() const { return shutdown_requested_; }
 
  private:
@@ -205,6 +211,8 @@ class Raylet {
   // Sends without the lock, so it may release it.
   bool MonitorTickLocked(std::unique_lock<std::mutex>& lock);
   void MonitorLoop();
+  // Sets shutdown_requested() and calls Options::on_shutdown; true the first time.
+  bool RequestShutdown();
 
   const Options options_;
   std::shared_ptr<Transport> transport_;
