@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -99,6 +100,14 @@ class DevCluster {
     std::error_code ec;
     auto target = std::filesystem::read_symlink(root_.path() + "/session_latest", ec);
     return ec ? root_.path() + "/session_latest" : target.string();
+  }
+
+  // HOST:PORT of the head's Prometheus metrics, as the GCS records it; "" without.
+  std::string metrics_address() const {
+    std::ifstream file(session_dir() + "/gcs_metrics_address");
+    std::string address;
+    std::getline(file, address);
+    return address;
   }
 
   int num_nodes() const { return static_cast<int>(nodes_.size()); }

@@ -17,14 +17,14 @@
 #include "dev_cluster.h"
 #include "functions/test_functions.h"
 #include "http_client.h"
-#include "process/session.h"
 
 namespace rayk {
 namespace {
 
+using Clock = std::chrono::steady_clock;
 using test_functions::NodeAfterMs;
 using ::testing::HasSubstr;
-using Clock = std::chrono::steady_clock;
+using ::testing::ThrowsMessage;
 
 // How many requests of `type` the GCS has handled, from its metrics.
 double GcsRequests(const std::string& metrics, const std::string& type) {
@@ -38,11 +38,6 @@ double GcsRequests(const std::string& metrics, const std::string& type) {
   return at == std::string::npos ? 0 : std::stod(scrape.body.substr(at + key.size()));
 }
 
-std::string MetricsAddress(const testing::DevCluster& cluster) {
-  auto address = ReadFile(cluster.session_dir() + "/gcs_metrics_address");
-  return address.ok() ? *address : "";
-}
-
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
 // Before pushes, every raylet reported and asked for the view every
@@ -54,7 +49,7 @@ TEST(DevClusterViewTest, IdleRayletsSendHeartbeatsAndRarelyAskForTheView) {
   constexpr int kNodeTimeoutMs = 10000;
   testing::DevCluster cluster({.nodes = kNodes, .node_timeout_ms = kNodeTimeoutMs});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string metrics = MetricsAddress(cluster);
+  const std::string metrics = cluster.metrics_address();
   ASSERT_FALSE(metrics.empty()) << "no gcs_metrics_address in " << cluster.session_dir();
   // Let the start settle: the first reports and view requests are not idle ones.
   std::this_thread::sleep_for(std::chrono::seconds(1));
@@ -86,7 +81,7 @@ TEST(DevClusterViewTest, IdleRayletsSendHeartbeatsAndRarelyAskForTheView) {
 TEST(DevClusterViewTest, JoinsAndDeathsReachTheSchedulersWithoutViewRequests) {
   testing::DevCluster cluster({.nodes = 2, .node_timeout_ms = 1000});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string metrics = MetricsAddress(cluster);
+  const std::string metrics = cluster.metrics_address();
   ASSERT_FALSE(metrics.empty()) << "no gcs_metrics_address in " << cluster.session_dir();
   testing::JoinedDriver driver(cluster);
   // A first task: the driver's raylet has its view and a worker of the job.
@@ -105,12 +100,9 @@ TEST(DevClusterViewTest, JoinsAndDeathsReachTheSchedulersWithoutViewRequests) {
   NodeId dead = NodeId::FromHex(cluster.node_id(2));
   cluster.KillNode(2);
   auto hard = rayk::Task(NodeAfterMs).SetNodeAffinity(dead).Remote(int64_t{0});
-  try {
-    rayk::Get(hard, std::chrono::seconds(60));
-    ADD_FAILURE() << "hard affinity to a dead node should fail once its death is pushed";
-  } catch (const rayk::UnschedulableError& error) {
-    EXPECT_THAT(error.what(), HasSubstr(dead.Hex().substr(0, 8)));
-  }
+  EXPECT_THAT([&] { rayk::Get(hard, std::chrono::seconds(60)); },
+              ThrowsMessage<rayk::UnschedulableError>(HasSubstr(dead.Hex().substr(0, 8))))
+      << "hard affinity to a dead node should fail once its death is pushed";
   const double views = GcsRequests(metrics, "GetClusterView") - views_before;
   const double elapsed = Seconds(Clock::now() - start);
   // The new raylet asks for the whole view when it starts (a few times at
