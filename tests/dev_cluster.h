@@ -141,8 +141,18 @@ class DevCluster {
     return result;
   }
 
-  // SIGKILLs node i's raylet (its workers follow it).
-  void KillNode(int i) { kill(raylet_pid(i), SIGKILL); }
+  // SIGKILLs node i's raylet (its workers follow it) and returns once it is
+  // dead, not still exiting: a driver started next checks raylets' processes
+  // (rayk::Init skips dead ones), and on a loaded machine a killed process
+  // can take a while to finish exiting.
+  void KillNode(int i) {
+    const pid_t pid = raylet_pid(i);
+    kill(pid, SIGKILL);
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         ProcessRunning(pid) && std::chrono::steady_clock::now() < deadline;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 
   // `rayk dev down`.
   CommandResult Down() const { return Rayk("dev down"); }
