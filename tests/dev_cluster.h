@@ -21,6 +21,7 @@
 #include <algorithm>
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <stdexcept>
@@ -101,6 +102,14 @@ class DevCluster {
     return ec ? root_.path() + "/session_latest" : target.string();
   }
 
+  // HOST:PORT of the head's Prometheus metrics, as the GCS records it; "" without.
+  std::string metrics_address() const {
+    std::ifstream file(session_dir() + "/gcs_metrics_address");
+    std::string address;
+    std::getline(file, address);
+    return address;
+  }
+
   int num_nodes() const { return static_cast<int>(nodes_.size()); }
   // Node i (by its rayk.io/node-index); throws std::out_of_range if there is none.
   const Node& node(int i) const {
@@ -132,8 +141,18 @@ class DevCluster {
     return result;
   }
 
-  // SIGKILLs node i's raylet (its workers follow it).
-  void KillNode(int i) { kill(raylet_pid(i), SIGKILL); }
+  // SIGKILLs node i's raylet (its workers follow it) and returns once it is
+  // dead, not still exiting: a driver started next checks raylets' processes
+  // (rayk::Init skips dead ones), and on a loaded machine a killed process
+  // can take a while to finish exiting.
+  void KillNode(int i) {
+    const pid_t pid = raylet_pid(i);
+    kill(pid, SIGKILL);
+    for (auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+         ProcessRunning(pid) && std::chrono::steady_clock::now() < deadline;) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+  }
 
   // `rayk dev down`.
   CommandResult Down() const { return Rayk("dev down"); }

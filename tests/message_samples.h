@@ -159,7 +159,7 @@ inline KvRequest Sample() {
 }
 template <>
 inline GetClusterView Sample() {
-  return {7};
+  return {7, 11};
 }
 template <>
 inline RequestWorkerLease Sample() {
@@ -289,7 +289,8 @@ inline ClusterStatus Sample() {
            "gcs.redis: Redis at 127.0.0.1:6380 is full",
            3,
            {{"scheduler", "hybrid"}},
-           "127.0.0.1:8080"}};
+           "127.0.0.1:8080",
+           10000}};
 }
 template <>
 inline ActorInfo Sample() {
@@ -309,7 +310,7 @@ inline KvReply Sample() {
 }
 template <>
 inline ClusterViewDelta Sample() {
-  return {5, true, {SampleNode(), SampleNode()}};
+  return {5, false, {SampleNode(), SampleNode()}, 3, 11};
 }
 template <>
 inline ObjectChunk Sample() {

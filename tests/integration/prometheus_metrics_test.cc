@@ -27,11 +27,6 @@ using ::testing::HasSubstr;
 // Upper bound against hangs, not a performance check.
 constexpr auto kPatience = std::chrono::seconds(60);
 
-std::string MetricsAddress(const testing::DevCluster& cluster) {
-  auto address = ReadFile(cluster.session_dir() + "/gcs_metrics_address");
-  return address.ok() ? *address : "";
-}
-
 TEST(PrometheusMetricsTest, ARealPrometheusScrapesTheHead) {
   if (!testing::PrometheusServer::Installed()) {
     GTEST_SKIP() << "no " << testing::PrometheusServer::kBinary
@@ -39,7 +34,7 @@ TEST(PrometheusMetricsTest, ARealPrometheusScrapesTheHead) {
   }
   testing::DevCluster cluster({.nodes = 2});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string metrics = MetricsAddress(cluster);
+  const std::string metrics = cluster.metrics_address();
   ASSERT_FALSE(metrics.empty()) << "no gcs_metrics_address in " << cluster.session_dir();
   EXPECT_THAT(cluster.up().output, HasSubstr("Metrics:     http://" + metrics + "/metrics"));
   nlohmann::json status = cluster.Status();
@@ -104,7 +99,7 @@ TEST(PrometheusMetricsTest, ARealPrometheusScrapesTheHead) {
 TEST(PrometheusMetricsTest, BadPathsAndMethodsAreRefused) {
   testing::DevCluster cluster({.nodes = 1});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string metrics = MetricsAddress(cluster);
+  const std::string metrics = cluster.metrics_address();
   ASSERT_FALSE(metrics.empty());
   auto missing = testing::HttpGet(metrics, "/metric");
   EXPECT_EQ(missing.status, 404) << missing.error;
@@ -119,7 +114,7 @@ TEST(PrometheusMetricsTest, BadPathsAndMethodsAreRefused) {
 TEST(PrometheusMetricsTest, ARestartedGcsServesOnTheSamePort) {
   testing::DevCluster cluster({.nodes = 1});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string metrics = MetricsAddress(cluster);
+  const std::string metrics = cluster.metrics_address();
   ASSERT_THAT(testing::HttpGet(metrics, "/metrics").body, HasSubstr("\nrayk_gcs_restarts 0\n"));
   auto pid_text = ReadFile(cluster.session_dir() + "/gcs_server.pid");
   ASSERT_TRUE(pid_text.ok());
@@ -134,7 +129,7 @@ TEST(PrometheusMetricsTest, ARestartedGcsServesOnTheSamePort) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   EXPECT_THAT(body, HasSubstr("\nrayk_gcs_restarts 1\n"));
-  EXPECT_EQ(MetricsAddress(cluster), metrics);
+  EXPECT_EQ(cluster.metrics_address(), metrics);
 }
 
 TEST(PrometheusMetricsTest, MetricsPortOptions) {
@@ -142,13 +137,13 @@ TEST(PrometheusMetricsTest, MetricsPortOptions) {
   int port = testing::FreePort();
   testing::DevCluster fixed({.nodes = 1, .extra_args = "--metrics-port " + std::to_string(port)});
   ASSERT_TRUE(fixed.ok()) << fixed.up().output;
-  EXPECT_EQ(MetricsAddress(fixed), "127.0.0.1:" + std::to_string(port));
-  EXPECT_EQ(testing::HttpGet(MetricsAddress(fixed), "/metrics").status, 200);
+  EXPECT_EQ(fixed.metrics_address(), "127.0.0.1:" + std::to_string(port));
+  EXPECT_EQ(testing::HttpGet(fixed.metrics_address(), "/metrics").status, 200);
 
   // -1: no metrics server, and none advertised.
   testing::DevCluster none({.nodes = 1, .extra_args = "--metrics-port -1"});
   ASSERT_TRUE(none.ok()) << none.up().output;
-  EXPECT_EQ(MetricsAddress(none), "");
+  EXPECT_EQ(none.metrics_address(), "");
   EXPECT_THAT(none.up().output, ::testing::Not(HasSubstr("Metrics:")));
   EXPECT_EQ(none.Status()["gcs"]["metrics_address"], "");
 

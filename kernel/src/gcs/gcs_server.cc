@@ -2,6 +2,9 @@
 
 #include <spdlog/spdlog.h>
 
+#include <random>
+
+#include "common/lease_policy.h"
 #include "gcs/gcs_subscription.h"
 #include "gcs/serialized_scheduler.h"
 #include "observability/cluster_metrics.h"
@@ -18,7 +21,9 @@ constexpr char kJobTable[] = "jobs";
 constexpr char kKvTable[] = "kv";
 constexpr char kGcsTable[] = "gcs";
 constexpr char kIncarnationKey[] = "incarnation";
-constexpr auto kHealthCheckPeriod = std::chrono::milliseconds(100);
+// The health-check thread also publishes the view's changes, so it runs at
+// the publish period (a timeout is far longer).
+constexpr auto kHealthCheckPeriod = kViewPublishPeriod;
 // A request handled for longer than this keeps the node reports waiting.
 constexpr auto kDeafAfter = std::chrono::milliseconds(500);
 constexpr auto kStoreProbePeriod = std::chrono::milliseconds(1000);
@@ -39,7 +44,8 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
                      std::shared_ptr<GcsStore> store, std::shared_ptr<Scheduler> scheduler)
     : options_(std::move(options)),
       transport_(std::move(transport)),
-      store_(std::make_shared<WatchedGcsStore>(std::move(store))) {
+      store_(std::make_shared<WatchedGcsStore>(std::move(store))),
+      incarnation_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32) | 1) {
   // Both managers place through the one plugin instance, one call at a time.
   auto serialized = std::make_shared<SerializedScheduler>(std::move(scheduler));
   actors_ =
@@ -68,16 +74,30 @@ ClusterView GcsServer::View() {
   return view;
 }
 
-protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version) {
+protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version,
+                                                      uint64_t known_incarnation) {
   protocol::ClusterViewDelta delta;
   delta.version = view_version_;
-  // A raylet ahead of this GCS saw an earlier incarnation: start it afresh.
-  delta.full = known_version == 0 || known_version > view_version_;
+  delta.incarnation = incarnation_;
+  // A raylet that knew another incarnation of the GCS starts afresh.
+  delta.full =
+      known_version == 0 || known_version > view_version_ || known_incarnation != incarnation_;
+  delta.since = delta.full ? 0 : known_version;
   for (const auto& [id, node] : nodes_) {
     if (!delta.full && node_version_[id] <= known_version) continue;
     delta.nodes.push_back(node);  // dead ones too: a raylet must know them from unknown ones
   }
   return delta;
+}
+
+void GcsServer::PublishViewLocked() {
+  if (published_version_ == view_version_) return;
+  // The first publication of an incarnation is full (published_version_ 0).
+  protocol::ClusterViewDelta delta = ViewDeltaLocked(published_version_, incarnation_);
+  published_version_ = view_version_;
+  Status st = publisher_->Publish(protocol::kViewTopic,
+                                  protocol::Encode(MessageType::kClusterViewDelta, delta));
+  if (!st.ok()) spdlog::error("gcs: cannot publish the cluster view: {}", st.message());
 }
 
 // Reloads what a durable store kept from an earlier incarnation of this GCS,
@@ -126,6 +146,7 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   gcs->info_.restarts = gcs->options_.restarts;
   gcs->info_.start_time_ms = NowMs();
   gcs->info_.plugins = gcs->options_.plugins;
+  gcs->info_.node_timeout_ms = gcs->options_.node_timeout.count();
   RAYK_RETURN_IF_ERROR(gcs->Load());
   auto publisher = transport->Publish(gcs->options_.publisher_endpoint);
   if (!publisher.ok()) return publisher.status();
@@ -223,6 +244,7 @@ void GcsServer::HealthCheckLoop() {
         PersistAndPublishLocked(node);
         died.push_back(id);
       }
+      PublishViewLocked();
     }
     for (const NodeId& id : died) {
       actors_->HandleNodeDead(id);
@@ -370,7 +392,7 @@ void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
   if (known != nodes_.end() && !known->second.alive) {
     // Fenced: its tasks were retried and its actors restarted elsewhere, so
     // it never comes back as the same node. Its raylet stops when its next
-    // view pull shows it dead; a new raylet joins with a new id.
+    // view shows it dead; a new raylet joins with a new id.
     protocol::Service::ReplyError(reply,
                                   Status::Unavailable("node " + node.node_id.Hex() +
                                                       " was declared dead; start a new raylet"));
@@ -396,7 +418,8 @@ void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
 void GcsServer::OnGetClusterView(protocol::GetClusterView request, ReplyFn reply) {
   if (!reply) return;
   std::lock_guard<std::mutex> lock(mu_);
-  reply(protocol::Encode(MessageType::kClusterViewDelta, ViewDeltaLocked(request.known_version)));
+  reply(protocol::Encode(MessageType::kClusterViewDelta,
+                         ViewDeltaLocked(request.known_version, request.known_incarnation)));
 }
 
 void GcsServer::OnGetClusterStatus(protocol::GetClusterStatus, ReplyFn reply) {

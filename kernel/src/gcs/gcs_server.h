@@ -1,8 +1,8 @@
 // GcsServer: the cluster's metadata service, built on the gcs slot's table
 // store and served through the transport slot.
 //
-// Tables: nodes (registrations and the resource reports raylets send every
-// report period), jobs, their code (gcs_code_table.h), actors
+// Tables: nodes (registrations and the resource reports raylets send when
+// they change, and as heartbeats), jobs, their code (gcs_code_table.h), actors
 // (gcs_actor_manager.h), placement groups (gcs_placement_group_manager.h) and
 // the internal KV.
 // Everything it must not forget is written to the GcsStore before it answers,
@@ -12,6 +12,10 @@
 // Health check: a node whose reports stop for `node_timeout` is marked dead;
 // the change is persisted, published on the "node" topic and passed to the
 // actor manager, which restarts the node's actors elsewhere.
+// The cluster view: raylets report their state when it changes (and a
+// heartbeat otherwise); the health-check thread publishes what changed on
+// topic "view" every kViewPublishPeriod in which something did, so raylets
+// learn of changes without asking (common/lease_policy.h).
 // Requests are served through a handler table (rpc/service.h): one handler
 // per message type; malformed ones get an error reply. Each request's time
 // to its reply is recorded per message type, and with `metrics_port` set the
@@ -101,7 +105,11 @@ class GcsServer {
   // Records a node's new state in the store and tells subscribers.
   void PersistAndPublishLocked(const protocol::NodeInfo& node);
   void BumpViewLocked(const NodeId& node) { node_version_[node] = ++view_version_; }
-  protocol::ClusterViewDelta ViewDeltaLocked(uint64_t known_version);
+  // The nodes that changed since `known_version` of incarnation `known_incarnation`
+  // (all of them, full, for another incarnation).
+  protocol::ClusterViewDelta ViewDeltaLocked(uint64_t known_version, uint64_t known_incarnation);
+  // Publishes the view's changes since the last publication, if any.
+  void PublishViewLocked();
 
   Options options_;
   std::shared_ptr<Transport> transport_;
@@ -117,6 +125,9 @@ class GcsServer {
   // so a raylet gets only what changed since the version it has.
   uint64_t view_version_ = 0;
   std::map<NodeId, uint64_t> node_version_;
+  // This incarnation's versions are its own: a new random number per start.
+  const uint64_t incarnation_;
+  uint64_t published_version_ = 0;  // the view version last published on "view"
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<GcsPlacementGroupManager> placement_groups_;
   std::unique_ptr<GcsCodeTable> code_;

@@ -33,8 +33,11 @@
 
 namespace rayk {
 
-// How often the GCS publishes its heartbeat, and the topic it uses.
-constexpr auto kGcsHeartbeatPeriod = std::chrono::milliseconds(500);
+// How often the GCS publishes its heartbeat, and the topic it uses. Three
+// fit in kSilenceLimit, so a subscriber looks for the GCS elsewhere only
+// after three are missed; no more often, since each one wakes every
+// subscriber (every raylet of the cluster).
+constexpr auto kGcsHeartbeatPeriod = std::chrono::milliseconds(1000);
 constexpr const char* kGcsHeartbeatTopic = "gcs";
 
 class GcsSubscription {

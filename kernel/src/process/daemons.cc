@@ -73,12 +73,11 @@ sigset_t BlockTerminationSignals() {
   return signals;
 }
 
-// Waits for SIGTERM/SIGINT, or until `stop()` says so.
-template <typename StopFn>
-void WaitForTermination(const sigset_t& signals, StopFn stop) {
-  timespec period{0, 100 * 1000 * 1000};
-  while (!stop()) {
-    if (sigtimedwait(&signals, nullptr, &period) > 0) return;
+// Waits for SIGTERM/SIGINT, without waking before: a daemon that must stop
+// for its own reasons (a raylet asked to, or fenced) signals itself.
+void WaitForTermination(const sigset_t& signals) {
+  while (sigwaitinfo(&signals, nullptr) < 0) {
+    // EINTR: another signal's handler ran; keep waiting.
   }
 }
 
@@ -295,7 +294,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
     if (st.ok()) st = WriteFileAtomically(options.session_dir + "/gcs_address", address);
     if (!st.ok()) return Fail("gcs-server", st);
   }
-  WaitForTermination(signals, [] { return false; });
+  WaitForTermination(signals);
   spdlog::info("GCS stopping");
   gcs->reset();
   return 0;
@@ -340,6 +339,8 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   raylet_options.config_file = options.config_file;
   raylet_options.config_sets = options.config_sets;
   raylet_options.lease_reuse = config->lease_reuse();
+  // SIGTERM is blocked in every thread, so it waits for WaitForTermination.
+  raylet_options.on_shutdown = [] { kill(getpid(), SIGTERM); };
   auto raylet = Raylet::Start(raylet_options, *transport, *scheduler, *store,
                               config->slot(PluginKind::kStore).plugin);
   if (!raylet.ok()) return Fail("raylet", raylet.status());
@@ -352,8 +353,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
       st = WriteFileAtomically(options.session_dir + "/raylet_address", (*raylet)->endpoint());
     if (!st.ok()) return Fail("raylet", st);
   }
-  Raylet* self = raylet->get();
-  WaitForTermination(signals, [self] { return self->shutdown_requested(); });
+  WaitForTermination(signals);
   spdlog::info("raylet stopping");
   raylet->reset();
   return 0;

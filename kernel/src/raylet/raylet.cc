@@ -23,6 +23,10 @@ using protocol::MessageType;
 // start workers (its library does not load, say): its leases fail.
 constexpr int kMaxFailedStarts = 3;
 constexpr auto kRequestTimeout = std::chrono::milliseconds(5000);
+// While the node has workers, exited ones are reaped this often: it bounds
+// how long an owner waits to hear that its worker died. With no workers
+// there is nothing to reap, and the monitor sleeps.
+constexpr auto kReapPeriod = std::chrono::milliseconds(5);
 
 }  // namespace
 
@@ -82,6 +86,30 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
                                raylet->options_.gcs_address + ": " + reply.status().message() +
                                "; check the address and that the GCS is running");
   }
+  // The view's changes come pushed; the subscription's catch-up (now, and
+  // whenever it follows the GCS elsewhere) asks for the whole view again.
+  auto subscription = GcsSubscription::Start(
+      *raylet->transport_, *raylet->gcs_, {protocol::kViewTopic},
+      [self](const std::string&, std::string payload) {
+        auto delta = protocol::Decode<protocol::ClusterViewDelta>(payload);
+        if (delta.ok() && !self->stopping_) self->ApplyViewDelta(*delta);
+      },
+      [self](const protocol::ClusterStatus& status) {
+        std::lock_guard<std::mutex> lock(self->mu_);
+        if (status.gcs.node_timeout_ms > 0) {
+          self->heartbeat_period_ = std::max<std::chrono::milliseconds>(
+              kReportPeriod,
+              std::chrono::milliseconds(status.gcs.node_timeout_ms) / kHeartbeatsPerNodeTimeout);
+        }
+        self->view_pull_wanted_ = true;
+        self->NoteChangeLocked();
+      });
+  if (!subscription.ok()) {
+    return Status::Unavailable("raylet cannot subscribe to the cluster view of the GCS at " +
+                               raylet->options_.gcs_address + ": " +
+                               subscription.status().message());
+  }
+  raylet->view_subscription_ = std::move(*subscription);
   raylet->monitor_ = std::thread([self] { self->MonitorLoop(); });
   raylet->code_fetcher_ = std::thread([self] { self->CodeFetchLoop(); });
   spdlog::info("raylet {} serving at {} with {}", raylet->options_.node_id.Hex(),
@@ -91,12 +119,14 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
 
 Raylet::~Raylet() {
   stopping_ = true;
-  if (monitor_.joinable()) monitor_.join();
   {
     std::lock_guard<std::mutex> lock(mu_);
+    monitor_wakeup_.notify_all();
     code_fetch_wakeup_.notify_all();
   }
+  if (monitor_.joinable()) monitor_.join();
   if (code_fetcher_.joinable()) code_fetcher_.join();
+  view_subscription_.reset();  // without mu_: it waits for its handler, which takes mu_
   server_.reset();
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [id, worker] : workers_) {
@@ -138,9 +168,13 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   return info;
 }
 
-void Raylet::AcquireResources(const ResourceSet& resources) { available_.Subtract(resources); }
+void Raylet::AcquireResources(const ResourceSet& resources) {
+  available_.Subtract(resources);
+  NoteChangeLocked();
+}
 
 void Raylet::ReleaseResources(const ResourceSet& resources) {
+  NoteChangeLocked();
   ResourceSet back = resources;
   // CPUs lent to unblocked workers beyond what was free are repaid first.
   double cpus = back.Get("CPU");
@@ -222,6 +256,15 @@ ClusterView Raylet::ViewLocked() {
 
 void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
   std::lock_guard<std::mutex> lock(mu_);
+  const bool same_gcs = delta.incarnation == view_incarnation_;
+  if (same_gcs && delta.version <= view_version_) return;  // nothing newer than what is held
+  if (!delta.full && (!same_gcs || delta.since > view_version_)) {
+    // Changes between the view held and this delta were published while
+    // this raylet did not hear (or by another incarnation): ask for them.
+    view_pull_wanted_ = true;
+    NoteChangeLocked();
+    return;
+  }
   if (delta.full) cluster_.clear();
   for (const protocol::NodeInfo& node : delta.nodes) {
     if (node.node_id == options_.node_id && !node.alive) {
@@ -229,7 +272,7 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
       // partition), retried its tasks and restarted its actors elsewhere. Its
       // workers must not run on beside their replacements: stop, as Ray's
       // raylet does; the workers die with it.
-      if (!shutdown_requested_.exchange(true)) {
+      if (RequestShutdown()) {
         spdlog::error(
             "raylet: the GCS declared this node ({}) dead, so its work now runs elsewhere; "
             "stopping",
@@ -245,17 +288,52 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
       dead_nodes_.insert(node.node_id);
     }
   }
-  bool changed = delta.full || !delta.nodes.empty();
   view_version_ = delta.version;
-  // Forwarded leases waiting here are asked again at every pull, changed
-  // view or not (ForwardedLeaseDecisionLocked).
-  bool forwarded_waiting = std::any_of(pending_.begin(), pending_.end(), [](const auto& lease) {
-    return lease.request.spillbacks > 0;
-  });
-  if (changed || forwarded_waiting) DispatchLocked();
+  view_incarnation_ = delta.incarnation;
+  // Forwarded leases waiting here are asked again at every monitor tick too
+  // (ForwardedLeaseDecisionLocked), changed view or not.
+  if (delta.full || !delta.nodes.empty()) DispatchLocked();
+}
+
+void Raylet::PullView() {
+  if (view_request_in_flight_.exchange(true)) return;
+  protocol::GetClusterView request;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    request.known_version = view_version_;
+    request.known_incarnation = view_incarnation_;
+    view_pull_wanted_ = false;
+    last_view_pull_ = std::chrono::steady_clock::now();
+  }
+  gcs_->CallOnce(
+      protocol::Encode(MessageType::kGetClusterView, request),
+      [this](Result<std::string> reply) {
+        view_request_in_flight_ = false;
+        if (stopping_) return;
+        auto delta = reply.ok() ? protocol::Decode<protocol::ClusterViewDelta>(*reply)
+                                : Result<protocol::ClusterViewDelta>(reply.status());
+        if (delta.ok()) {
+          ApplyViewDelta(*delta);
+          return;
+        }
+        std::lock_guard<std::mutex> lock(mu_);
+        view_pull_wanted_ = true;  // asked again at the next tick
+      },
+      kRequestTimeout);
+}
+
+void Raylet::NoteChangeLocked() {
+  change_noted_ = true;
+  // Only an idle monitor sleeps long enough to need waking; a busy one ticks
+  // every kReportPeriod anyway, and the lease path pays no wake-up.
+  if (monitor_idle_) {
+    monitor_idle_ = false;
+    monitor_wakeup_.notify_one();
+  }
 }
 
 void Raylet::DispatchLocked() {
+  NoteChangeLocked();
   DispatchViews views;
   views.all = ViewLocked();
   views.local_only = views.all;
@@ -319,7 +397,9 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
 // two full nodes), or any view once two report periods have passed since it
 // came (every node has reported since: a view that did not change is as new
 // as the sender's, and waiting for a change that never comes would strand
-// it), and at most kMaxSpillbacks hops in all.
+// it; every node reports a change within kReportPeriod, and the GCS
+// publishes it within kViewPublishPeriod), and at most kMaxSpillbacks hops in
+// all.
 SchedulingDecision Raylet::ForwardedLeaseDecisionLocked(const PendingLease& lease,
                                                         const SchedulingRequest& request,
                                                         const DispatchViews& views) {
@@ -330,7 +410,7 @@ SchedulingDecision Raylet::ForwardedLeaseDecisionLocked(const PendingLease& leas
   }
   const bool view_is_newer =
       views.all.version > lease.arrival_view ||
-      std::chrono::steady_clock::now() - lease.arrival_time >= 2 * kReportPeriod;
+      std::chrono::steady_clock::now() - lease.arrival_time >= kReportPeriod + kViewPublishPeriod;
   if (local.kind != SchedulingDecision::Kind::kWait || lease.request.spillbacks >= kMaxSpillbacks ||
       !view_is_newer) {
     return local;
@@ -444,8 +524,7 @@ const Raylet::JobCode& Raylet::JobCodeLocked(const JobId& job_id) {
 void Raylet::CodeFetchLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    code_fetch_wakeup_.wait_for(lock, std::chrono::milliseconds(200),
-                                [this] { return stopping_ || !code_fetches_.empty(); });
+    code_fetch_wakeup_.wait(lock, [this] { return stopping_ || !code_fetches_.empty(); });
     if (stopping_ || code_fetches_.empty()) continue;
     JobId job_id = code_fetches_.front();
     code_fetches_.pop_front();
@@ -503,6 +582,7 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
   worker.pid = *pid;
   worker.job_id = request.job_id;
   workers_[id] = worker;
+  NoteChangeLocked();  // an idle monitor wakes to reap it when it exits
   spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid,
                request.job_id.Hex());
 }
@@ -632,51 +712,87 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
   }
 }
 
+bool Raylet::RequestShutdown() {
+  if (shutdown_requested_.exchange(true)) return false;
+  if (options_.on_shutdown) options_.on_shutdown();
+  return true;
+}
+
+void Raylet::ReapWorkersLocked() {
+  while (true) {
+    int status = 0;
+    pid_t pid = waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) break;
+    OnWorkerExit(pid, status);
+  }
+}
+
+bool Raylet::MonitorTickLocked(std::unique_lock<std::mutex>& lock) {
+  const auto now = std::chrono::steady_clock::now();
+  CheckDriversLocked();
+  CheckStoppedWorkersLocked();
+  // Forwarded leases waiting on this full node are asked again with the view
+  // as it is now (ForwardedLeaseDecisionLocked), changed or not.
+  if (std::any_of(pending_.begin(), pending_.end(),
+                  [](const PendingLease& lease) { return lease.request.spillbacks > 0; })) {
+    DispatchLocked();
+  }
+  // Sent when it changed, or as the heartbeat: the GCS marks a node dead
+  // after its node timeout without one, and a restarted GCS learns the node
+  // from it. One-way: the next one replaces a lost one.
+  std::string report =
+      protocol::Encode(MessageType::kReportResources, protocol::ReportResources{NodeInfoLocked()});
+  const bool changed = report != last_report_;
+  const bool send = changed || now - last_report_time_ >= heartbeat_period_;
+  if (send) {
+    last_report_ = report;
+    last_report_time_ = now;
+  }
+  const bool pull = view_pull_wanted_ || now - last_view_pull_ >= kViewRefreshPeriod;
+  const bool busy = changed || !pending_.empty() || !leases_.empty() || !drivers_.empty();
+  lock.unlock();
+  if (send) (void)gcs_->Send(std::move(report));
+  if (pull) PullView();
+  // Follows the GCS when its heartbeats stop (it may block for a while then:
+  // only while the GCS is unreachable).
+  view_subscription_->Check();
+  lock.lock();
+  return busy;
+}
+
+// Reaps workers, reports, and keeps the view fresh. A busy node ticks every
+// kReportPeriod; an idle one backs off to one tick per heartbeat (at most
+// kIdleTickLimit apart), waking earlier for a change (NoteChangeLocked).
 void Raylet::MonitorLoop() {
-  auto next_report = std::chrono::steady_clock::now();
+  std::chrono::milliseconds period = kReportPeriod;
+  auto last_tick = std::chrono::steady_clock::time_point{};
+  auto next_tick = std::chrono::steady_clock::now();
+  std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
-    // Reap exited workers. waitpid is cheap; 5 ms bounds how long an owner
-    // waits to hear that its worker died.
-    while (true) {
-      int status = 0;
-      pid_t pid = waitpid(-1, &status, WNOHANG);
-      if (pid <= 0) break;
-      std::lock_guard<std::mutex> lock(mu_);
-      OnWorkerExit(pid, status);
+    ReapWorkersLocked();
+    auto now = std::chrono::steady_clock::now();
+    if (now >= next_tick) {
+      last_tick = now;
+      change_noted_ = false;
+      const bool busy = MonitorTickLocked(lock);
+      const std::chrono::milliseconds idle_limit =
+          std::min<std::chrono::milliseconds>(heartbeat_period_, kIdleTickLimit);
+      period = busy ? kReportPeriod : std::min(period * 2, idle_limit);
+      // The view refresh waits for a tick (a second or two late at most)
+      // rather than waking the monitor on its own.
+      next_tick = std::min(last_tick + period, last_report_time_ + heartbeat_period_);
+      if (change_noted_ || view_pull_wanted_) next_tick = last_tick + kReportPeriod;
+      now = std::chrono::steady_clock::now();
     }
-    if (std::chrono::steady_clock::now() >= next_report) {
-      next_report += kReportPeriod;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        CheckDriversLocked();
-        CheckStoppedWorkersLocked();
-      }
-      protocol::ReportResources report;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        report.node = NodeInfoLocked();
-      }
-      // One-way: the next report replaces a lost one, and after a GCS
-      // restart it registers this node again.
-      (void)gcs_->Send(protocol::Encode(MessageType::kReportResources, report));
-      if (!view_request_in_flight_.exchange(true)) {
-        uint64_t known;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          known = view_version_;
-        }
-        gcs_->CallOnce(
-            protocol::Encode(MessageType::kGetClusterView, protocol::GetClusterView{known}),
-            [this](Result<std::string> reply) {
-              view_request_in_flight_ = false;
-              if (!reply.ok() || stopping_) return;
-              auto delta = protocol::Decode<protocol::ClusterViewDelta>(*reply);
-              if (delta.ok()) ApplyViewDelta(*delta);
-            },
-            kRequestTimeout);
-      }
-    }
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    auto wake = next_tick;
+    if (!workers_.empty()) wake = std::min(wake, now + kReapPeriod);
+    const bool long_sleep = wake - now > kReportPeriod;
+    monitor_idle_ = long_sleep;
+    monitor_wakeup_.wait_until(lock, wake,
+                               [&] { return stopping_ || (long_sleep && !monitor_idle_); });
+    monitor_idle_ = false;
+    // A change reported at the next tick, at most kReportPeriod after the last.
+    if (change_noted_) next_tick = std::min(next_tick, last_tick + kReportPeriod);
   }
 }
 

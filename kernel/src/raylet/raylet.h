@@ -15,8 +15,15 @@
 // into this host's code cache before the job's first worker starts.
 // Requests are served through a handler table (rpc/service.h): one handler
 // per message type; malformed ones get an error reply.
-// Thread-safe: one mutex guards the state; handlers and the monitor thread
-// take it.
+// The cluster view: the raylet reports its own state to the GCS when it
+// changes (at most every kReportPeriod) and otherwise sends a heartbeat sized
+// to the GCS's node timeout; it learns the other nodes' changes from the
+// GCS's "view" publications, asking for them itself only when it notices a
+// gap or every kViewRefreshPeriod (common/lease_policy.h). An idle raylet's
+// monitor thread backs off to a wake-up per heartbeat, so an idle cluster costs
+// almost nothing.
+// Thread-safe: one mutex guards the state; handlers, the monitor thread and
+// the view subscription's thread take it.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +31,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -32,8 +40,10 @@
 #include <thread>
 #include <vector>
 
+#include "common/lease_policy.h"
 #include "common/port_range.h"
 #include "gcs/gcs_client.h"
+#include "gcs/gcs_subscription.h"
 #include "job_code/code_cache.h"
 #include "object_manager/object_manager.h"
 #include "rayk/label_selector.h"
@@ -61,6 +71,10 @@ class Raylet {
     std::string endpoint = "tcp://127.0.0.1:0";
     PortRange worker_ports;   // handed to the workers it starts
     bool lease_reuse = true;  // [scheduler] lease_reuse: told to owners in each grant
+    // Called once when the node is asked to stop (a kShutdownRaylet message,
+    // or the GCS declared it dead): the raylet process signals itself, so
+    // that its main thread waits for a signal and never polls.
+    std::function<void()> on_shutdown;
   };
 
   // `store` (may be null) is this node's object store, created here (the
@@ -74,7 +88,8 @@ class Raylet {
 
   std::string endpoint() const { return server_->endpoint(); }
   const NodeId& node_id() const { return options_.node_id; }
-  // True once a kShutdownRaylet message asked the process to exit.
+  // True once a kShutdownRaylet message asked the process to exit, or the
+  // GCS declared this node dead.
   bool shutdown_requested() const { return shutdown_requested_; }
 
  private:
@@ -157,7 +172,13 @@ class Raylet {
   static void AnswerLease(PendingLease& lease, protocol::LeaseReply reply);
   // This node (with its live resources) and every alive node of the view.
   ClusterView ViewLocked();
+  // A delta pulled or pushed: applied when it fits the view held, or else
+  // (a publication was missed) a pull is asked for.
   void ApplyViewDelta(const protocol::ClusterViewDelta& delta);
+  // Asks the GCS for the view's changes since the version held (one at a time).
+  void PullView();
+  // Something changed: an idle monitor wakes to report it (see MonitorLoop).
+  void NoteChangeLocked();
   void StartWorker(const protocol::RequestWorkerLease& request,
                    const std::vector<std::string>& code);
   // A job's code on this host: fetched once, before its first worker starts,
@@ -186,7 +207,13 @@ class Raylet {
   // Finds leased workers whose process is stopped (stopped_workers.cc): the
   // node report lists them, and each lease's owner is warned once per stop.
   void CheckStoppedWorkersLocked();
+  void ReapWorkersLocked();
+  // One round of the monitor's housekeeping; false when the node is idle.
+  // Sends without the lock, so it may release it.
+  bool MonitorTickLocked(std::unique_lock<std::mutex>& lock);
   void MonitorLoop();
+  // Sets shutdown_requested() and calls Options::on_shutdown; true the first time.
+  bool RequestShutdown();
 
   const Options options_;
   std::shared_ptr<Transport> transport_;
@@ -216,8 +243,19 @@ class Raylet {
       code_cache_;  // consecutive workers of a job that died before registering
   std::map<NodeId, protocol::NodeInfo> cluster_;  // other nodes, from the GCS's view deltas
   uint64_t view_version_ = 0;
+  uint64_t view_incarnation_ = 0;  // of the GCS that made view_version_
   std::set<NodeId> dead_nodes_;
   std::atomic<bool> view_request_in_flight_{false};
+  bool view_pull_wanted_ = true;  // a gap, a new subscription: ask for the view
+  std::chrono::steady_clock::time_point last_view_pull_{};
+  // The report last sent (encoded), when, and how often one is sent unchanged.
+  std::string last_report_;
+  std::chrono::steady_clock::time_point last_report_time_{};
+  std::chrono::milliseconds heartbeat_period_ = kReportPeriod;  // until the GCS says its timeout
+  // The monitor sleeps long while idle (monitor_idle_), and a change wakes it.
+  std::condition_variable monitor_wakeup_;
+  bool monitor_idle_ = false;
+  bool change_noted_ = false;
   std::set<JobId> finished_jobs_;
   std::map<JobId, int64_t> drivers_;  // driver pids on this host, by job
   std::string hostname_;
@@ -229,6 +267,8 @@ class Raylet {
   std::atomic<bool> shutdown_requested_{false};
   std::thread monitor_;
   std::thread code_fetcher_;
+  // The GCS's "view" publications; made at Start, destroyed without mu_.
+  std::unique_ptr<GcsSubscription> view_subscription_;
   protocol::Service service_{"raylet", protocol::kRayletMaxMessageBytes};
   std::unique_ptr<Server> server_;  // last: stops first
 };

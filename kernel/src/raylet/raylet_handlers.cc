@@ -23,7 +23,7 @@ void Raylet::RegisterHandlers() {
   service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
   service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);
   service_.On<MessageType::kShutdownRaylet>([this](protocol::ShutdownRaylet, ReplyFn reply) {
-    shutdown_requested_ = true;
+    RequestShutdown();
     protocol::Service::ReplyAck(reply);
   });
   // Object transfers need none of the raylet's state, nor its lock.

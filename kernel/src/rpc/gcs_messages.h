@@ -67,15 +67,21 @@ struct ReportResources {
   }
 };
 
-// A raylet's request for the cluster view (sent with each report), and the
-// answer: the nodes that changed since the version it has. A node that died
-// comes with alive = false. `full` replaces the whole view (the first answer,
-// or one from a restarted GCS whose versions began again).
+// The cluster view's changes. The GCS publishes them on topic "view" (at
+// most every kViewPublishPeriod, only when something changed), and answers a
+// raylet's request with the nodes that changed since the version it has. A
+// node that died comes with alive = false. Versions count within one
+// incarnation of the GCS: a restarted or new head begins again, with a new
+// random `incarnation`, so a raylet that knew another incarnation gets a
+// `full` answer, which replaces the whole view (so does the first one).
+constexpr char kViewTopic[] = "view";
+
 struct GetClusterView {
   uint64_t known_version = 0;
+  uint64_t known_incarnation = 0;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& known_version;
+    ar& known_version& known_incarnation;
   }
 };
 
@@ -83,9 +89,14 @@ struct ClusterViewDelta {
   uint64_t version = 0;
   bool full = false;
   std::vector<NodeInfo> nodes;
+  // Not full: every change after version `since` is here, so a raylet whose
+  // view is at least that new applies it; an older one missed a publication
+  // and asks for the rest.
+  uint64_t since = 0;
+  uint64_t incarnation = 0;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& version& full& nodes;
+    ar& version& full& nodes& since& incarnation;
   }
 };
 
@@ -153,10 +164,13 @@ struct GcsInfo {
   std::map<std::string, std::string> plugins;
   // HOST:PORT of the head's Prometheus metrics (http://.../metrics); empty: none.
   std::string metrics_address;
+  // A node whose reports stop for this long is marked dead; raylets size
+  // their heartbeat to it (kHeartbeatsPerNodeTimeout).
+  int64_t node_timeout_ms = 0;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& publisher_address& restarts& start_time_ms& lost_state& store_error& store_error_since_ms&
-        plugins& metrics_address;
+        plugins& metrics_address& node_timeout_ms;
   }
 };
 

@@ -58,7 +58,11 @@ const rayk::SettingSpec kShmStoreSettings[] = {
      "Touch every page of the segment when creating it, so first writes need no page faults."},
 };
 
-constexpr auto kSweepPeriod = std::chrono::milliseconds(200);
+// How often the node's store looks for processes that died attached to it
+// and takes back what they held. An allocation that finds the store full
+// sweeps at once, so this only returns their space in the background: every
+// 5 s keeps an idle node's wake-ups few (issue 19, an idle cluster).
+constexpr auto kSweepPeriod = std::chrono::milliseconds(5000);
 // A Get sleeps on the seal counter at most this long before looking again:
 // a sealer that died between sealing and waking must not stall readers.
 constexpr auto kMaxSleep = std::chrono::milliseconds(100);
