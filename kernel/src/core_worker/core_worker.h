@@ -79,6 +79,7 @@ class CoreWorker : public internal::Runtime,
   Result<internal::NamedActor> GetNamedActor(const std::string& name) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
+  bool ResumeWhenReady(const std::vector<ObjectId>& ids, std::function<void()> resume) override;
 
   // internal::ClusterRuntime
   Result<std::vector<NodeView>> Nodes() override;
