@@ -123,8 +123,8 @@ TEST_F(AsyncActorsTest, MaxConcurrencyBoundsCallsInFlight) {
 
 TEST_F(AsyncActorsTest, ATaskErrorIsRethrownInsideTheCoroutine) {
   auto worker = rayk::Actor(AsyncWorker::Create).Remote();
-  std::string caught = *rayk::Get(worker.Task(&AsyncWorker::CatchTaskError).Remote("bad input"),
-                                  kPatience);
+  std::string caught =
+      *rayk::Get(worker.Task(&AsyncWorker::CatchTaskError).Remote("bad input"), kPatience);
   EXPECT_THAT(caught, HasSubstr("std::invalid_argument|"));
   EXPECT_THAT(caught, HasSubstr("bad input"));
 }

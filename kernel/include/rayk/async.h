@@ -43,7 +43,6 @@
 #include <type_traits>
 #include <utility>
 
-
 namespace rayk {
 
 template <class T = void>
