@@ -34,6 +34,16 @@ class AsyncActorsTest : public testing::ClusterTest {
     return rayk::Task(test_functions::NodeWhenReleased).Remote(key);
   }
   void Release(const std::string& key) { rayk::KvPut(key, "open", "tests"); }
+  // n PassGate calls, call i behind gate "<prefix>/<i>".
+  std::vector<rayk::ObjectRef<int>> GatedCalls(const rayk::ActorHandle<AsyncWorker>& worker,
+                                               const std::string& prefix, int n) {
+    std::vector<rayk::ObjectRef<int>> calls;
+    for (int i = 0; i < n; ++i) {
+      calls.push_back(
+          worker.Task(&AsyncWorker::PassGate).Remote(Gate(prefix + "/" + std::to_string(i)), i));
+    }
+    return calls;
+  }
 };
 
 TEST_F(AsyncActorsTest, AwaitsATaskResult) {
@@ -90,11 +100,7 @@ TEST_F(AsyncActorsTest, CallsInterleaveWhileTheyAwait) {
 // first.
 TEST_F(AsyncActorsTest, MaxConcurrencyOneRunsCallsOneAfterAnother) {
   auto worker = rayk::Actor(AsyncWorker::Create).SetMaxConcurrency(1).Remote();
-  std::vector<rayk::ObjectRef<int>> calls;
-  for (int i = 0; i < 3; ++i) {
-    calls.push_back(
-        worker.Task(&AsyncWorker::PassGate).Remote(Gate("one/" + std::to_string(i)), i));
-  }
+  std::vector<rayk::ObjectRef<int>> calls = GatedCalls(worker, "one", 3);
   for (int i = 2; i >= 0; --i) Release("one/" + std::to_string(i));
   auto values = rayk::Get(calls, kPatience);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(*values[i], i + 1) << "call " << i;
@@ -106,11 +112,7 @@ TEST_F(AsyncActorsTest, MaxConcurrencyOneRunsCallsOneAfterAnother) {
 // two has finished.
 TEST_F(AsyncActorsTest, MaxConcurrencyBoundsCallsInFlight) {
   auto worker = rayk::Actor(AsyncWorker::Create).SetMaxConcurrency(2).Remote();
-  std::vector<rayk::ObjectRef<int>> calls;
-  for (int i = 0; i < 3; ++i) {
-    calls.push_back(
-        worker.Task(&AsyncWorker::PassGate).Remote(Gate("two/" + std::to_string(i)), i));
-  }
+  std::vector<rayk::ObjectRef<int>> calls = GatedCalls(worker, "two", 3);
   Release("two/1");
   EXPECT_EQ(*rayk::Get(calls[1], kPatience), 2) << "a third call entered while two were waiting";
   Release("two/0");
@@ -160,6 +162,14 @@ TEST_F(AsyncActorsTest, AwaitingAnEmptyRefFailsTheCall) {
     EXPECT_THAT(error.what(), HasSubstr("co_await of an empty ObjectRef"));
   }
   EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::AddByTask).Remote(2, 2), kPatience), 4);
+}
+
+// rayk::ExitActor() after an await ends the actor once that call has replied.
+TEST_F(AsyncActorsTest, ExitActorAfterAnAwaitRepliesThenEnds) {
+  auto worker = rayk::Actor(AsyncWorker::Create).Remote();
+  EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::ExitAfterAwait).Remote(), kPatience), 7);
+  EXPECT_THROW(rayk::Get(worker.Task(&AsyncWorker::AddByTask).Remote(1, 1), kPatience),
+               rayk::ActorDiedError);
 }
 
 TEST_F(AsyncActorsTest, MaxConcurrencyBelowOneIsRefused) {

@@ -63,6 +63,12 @@ rayk::Async<int> AsyncWorker::AwaitEmptyRef() {
   co_return co_await empty;
 }
 
+rayk::Async<int> AsyncWorker::ExitAfterAwait() {
+  co_await rayk::Task(Add).Remote(3, 4);
+  rayk::ExitActor();
+  co_return 7;
+}
+
 }  // namespace async_functions
 
 using namespace async_functions;  // RAYK_REMOTE names functions as written here
@@ -70,4 +76,5 @@ RAYK_REMOTE(AsyncWorker::Create, &AsyncWorker::AddByTask, &AsyncWorker::IncrThro
             &AsyncWorker::AddPuts, &AsyncWorker::SumThroughHelper, &AsyncWorker::Next,
             &AsyncWorker::PassGate, &AsyncWorker::Entered, &AsyncWorker::Log,
             &AsyncWorker::CatchTaskError, &AsyncWorker::LetTaskErrorThrough,
-            &AsyncWorker::ThrowAfterAwait, &AsyncWorker::AwaitEmptyRef);
+            &AsyncWorker::ThrowAfterAwait, &AsyncWorker::AwaitEmptyRef,
+            &AsyncWorker::ExitAfterAwait);

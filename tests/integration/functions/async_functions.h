@@ -45,6 +45,8 @@ class AsyncWorker {
   rayk::Async<void> ThrowAfterAwait();
   // co_await of an empty ObjectRef.
   rayk::Async<int> AwaitEmptyRef();
+  // Awaits a task, calls rayk::ExitActor(), and returns 7.
+  rayk::Async<int> ExitAfterAwait();
 
  private:
   rayk::Async<int> AddOne(int x);  // a helper coroutine, not a remote method
