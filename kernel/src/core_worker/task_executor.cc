@@ -20,6 +20,29 @@ constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
 constexpr size_t kTaskEventBufferSize = 10000;
 constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
 
+// The call whose step this thread runs, for ExitActor and ResumeOnLoop.
+thread_local std::shared_ptr<void> current_call;
+
+// While it lives, this thread runs a step of `call` (its start or a
+// resumption), and a Get inside it counts as the worker blocking.
+class StepScope {
+ public:
+  StepScope(std::shared_ptr<void> call, std::atomic<bool>& executing)
+      : outer_(std::exchange(current_call, std::move(call))), executing_(executing) {
+    executing_ = true;
+  }
+  ~StepScope() {
+    executing_ = false;
+    current_call = std::move(outer_);
+  }
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+ private:
+  std::shared_ptr<void> outer_;
+  std::atomic<bool>& executing_;
+};
+
 }  // namespace
 
 TaskExecutor::TaskExecutor(WorkerContext& context)
@@ -87,27 +110,14 @@ void TaskExecutor::ExecuteLoop() {
     if (start) {
       Execute(std::move(next));
     } else {
-      RunStep(resumption.call, resumption.resume);
+      StepScope step(resumption.call, executing_);
+      resumption.resume();
     }
     if (exit_now_) {
       ExitNow();
       return;
     }
   }
-}
-
-namespace {
-// The call whose step this thread runs, for ExitActor and ResumeOnLoop.
-thread_local std::shared_ptr<void> current_call;
-}  // namespace
-
-void TaskExecutor::RunStep(const std::shared_ptr<RunningCall>& call,
-                           const std::function<void()>& step) {
-  std::shared_ptr<void> outer = std::exchange(current_call, call);
-  executing_ = true;
-  step();
-  executing_ = false;
-  current_call = std::move(outer);
 }
 
 std::function<void()> TaskExecutor::ResumeOnLoop(std::function<void()> resume) {
@@ -193,7 +203,8 @@ void TaskExecutor::Execute(Pushed pushed) {
         StartMethod(*function, call, args);
         return;  // replied when the coroutine ends
       } else {
-        RunStep(call, [&] { CallMethod(*function, spec, args, call->where, out); });
+        StepScope step(call, executing_);
+        CallMethod(*function, spec, args, call->where, out);
       }
     } else {
       CallFunction(*function, spec, args, call->where, out);
@@ -317,14 +328,13 @@ void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
 void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
                                const std::shared_ptr<RunningCall>& call,
                                const internal::ArgList& args) {
-  RunStep(call, [&] {
-    // `done` runs on this thread, now or in a later step that resumed the
-    // coroutine; the call (its spec, its pinned arguments) lives until then.
-    function.start_method(actor_instance_.get(), args, [this, call](internal::InvokeResult result) {
-      protocol::PushTaskReply out;
-      SetResult(std::move(result), call->spec, call->where, out);
-      Finish(call, std::move(out));
-    });
+  StepScope step(call, executing_);
+  // `done` runs on this thread, now or in a later step that resumed the
+  // coroutine; the call (its spec, its pinned arguments) lives until then.
+  function.start_method(actor_instance_.get(), args, [this, call](internal::InvokeResult result) {
+    protocol::PushTaskReply out;
+    SetResult(std::move(result), call->spec, call->where, out);
+    Finish(call, std::move(out));
   });
 }
 

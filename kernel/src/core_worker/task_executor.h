@@ -92,8 +92,6 @@ class TaskExecutor {
   // A new call may start: one is queued and fewer than call_limit_ run.
   bool CanStartLocked() const { return !queue_.empty() && running_calls_ < call_limit_; }
   void Execute(Pushed pushed);
-  // A step of `call` (its start, or a resumption) on this thread.
-  void RunStep(const std::shared_ptr<RunningCall>& call, const std::function<void()>& step);
   // Sends the call's reply and frees its place.
   void Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out);
   // rayk::ExitActor() was called and its call has replied: tell the GCS, end the loops.
