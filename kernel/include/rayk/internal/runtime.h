@@ -192,8 +192,8 @@ struct ActorOptions {
   ResourceSet resources;     // held for the actor's life; empty by default, as in Ray
   int max_restarts = 0;      // re-create through the factory after the process dies
   int max_task_retries = 0;  // re-send in-flight calls after a restart
-  // Calls run at once: kDefaultMaxConcurrency is 1 for a plain actor (a
-  // threaded one when > 1) and kDefaultAsyncMaxConcurrency for an async one.
+  // Calls run at once (a plain actor with more than 1 is threaded; an async
+  // one interleaves them on one thread); kDefaultMaxConcurrency: unset.
   int max_concurrency = kDefaultMaxConcurrency;
   bool detached = false;  // outlives the job that created it
   Placement placement;    // where the GCS may place it
