@@ -108,8 +108,8 @@ TEST(AsyncTest, SuspendedUntilResumedThenItsFrameIsFreed) {
 
 TEST(AsyncTest, ACallOfAnAsyncMethodMakesItsValue) {
   // ActorTaskCaller::Return: the object a call makes holds T, not Async<T>.
-  static_assert(std::is_same_v<ActorTaskCaller<Greeter, decltype(&Greeter::Greet)>::Return,
-                               std::string>);
+  static_assert(
+      std::is_same_v<ActorTaskCaller<Greeter, decltype(&Greeter::Greet)>::Return, std::string>);
 }
 
 TEST(AsyncTest, RegisteredCoroutineMethodRunsThroughStartMethod) {
