@@ -51,7 +51,9 @@ MicrobenchmarkCommand::MicrobenchmarkCommand(CLI::App* app, std::string* format)
       "1_1_actor_calls_sync,\n"
       "1_1_actor_calls_async, 1_1_actor_calls_concurrent, 1_n_actor_calls_async, "
       "n_n_actor_calls_async,\n"
-      "n_n_actor_calls_with_arg_async, placement_group_create_removal. Not yet: async actors.\n"
+      "n_n_actor_calls_with_arg_async, 1_1_async_actor_calls_sync, 1_1_async_actor_calls_async,\n"
+      "1_1_async_actor_calls_with_args_async, 1_n_async_actor_calls_async,\n"
+      "n_n_async_actor_calls_async, placement_group_create_removal.\n"
       "bench/compare_ray.sh runs Ray's and rayk's side by side.");
   o.command->add_option("--address", o.address,
                         "run on this cluster (HOST:PORT; default: an embedded one)");

@@ -1,7 +1,6 @@
 // The cases of `rayk microbenchmark`: the workloads of Ray's `ray
 // microbenchmark` (python/ray/_private/ray_perf.py), case by case, with its
-// names (spaces and ':' as '_') and units. Placement groups are left out:
-// rayk has none yet.
+// names (spaces and ':' as '_') and units. Ray Client's cases are left out.
 //
 // "Multi client" cases use actors or tasks that themselves submit work, as
 // Ray's do. Every remote function and actor here is registered with
@@ -77,21 +76,32 @@ class Server {
   }
 };
 
+// Ray's AsyncActor: an async actor (rayk/async.h), its methods coroutines
+// that return at once.
+class AsyncServer {
+ public:
+  static AsyncServer* Create() { return new AsyncServer(); }
+  rayk::Async<std::string> SmallValue() { co_return "ok"; }
+  rayk::Async<std::string> SmallValueWithArg(int) { co_return "ok"; }
+};
+
 // Calls n actor methods round robin over `servers` and waits for them all.
-void CallServers(std::vector<rayk::ActorHandle<Server>> servers, int n) {
+template <class S>
+void CallServers(std::vector<rayk::ActorHandle<S>> servers, int n) {
   std::vector<rayk::ObjectRef<std::string>> refs;
   refs.reserve(n);
   for (int i = 0; i < n; ++i)
-    refs.push_back(servers[i % servers.size()].Task(&Server::SmallValue).Remote());
+    refs.push_back(servers[i % servers.size()].Task(&S::SmallValue).Remote());
   rayk::Get(refs);
 }
 
-// A driver-like actor calling other actors.
-class Client {
+// A driver-like actor calling other actors (Servers or AsyncServers).
+template <class S>
+class ClientOf {
  public:
-  explicit Client(std::vector<rayk::ActorHandle<Server>> servers) : servers_(std::move(servers)) {}
-  static Client* Create(std::vector<rayk::ActorHandle<Server>> servers) {
-    return new Client(std::move(servers));
+  explicit ClientOf(std::vector<rayk::ActorHandle<S>> servers) : servers_(std::move(servers)) {}
+  static ClientOf* Create(std::vector<rayk::ActorHandle<S>> servers) {
+    return new ClientOf(std::move(servers));
   }
 
   // n calls to each server.
@@ -99,7 +109,7 @@ class Client {
     std::vector<rayk::ObjectRef<std::string>> refs;
     refs.reserve(n * servers_.size());
     for (const auto& server : servers_) {
-      for (int i = 0; i < n; ++i) refs.push_back(server.Task(&Server::SmallValue).Remote());
+      for (int i = 0; i < n; ++i) refs.push_back(server.Task(&S::SmallValue).Remote());
     }
     rayk::Get(refs);
     return 0;
@@ -110,20 +120,24 @@ class Client {
     std::vector<rayk::ObjectRef<std::string>> refs;
     refs.reserve(n * servers_.size());
     for (const auto& server : servers_) {
-      for (int i = 0; i < n; ++i) refs.push_back(server.Task(&Server::SmallValueArg).Remote(x));
+      for (int i = 0; i < n; ++i) refs.push_back(server.Task(&S::SmallValueArg).Remote(x));
     }
     rayk::Get(refs);
     return 0;
   }
 
  private:
-  std::vector<rayk::ActorHandle<Server>> servers_;
+  std::vector<rayk::ActorHandle<S>> servers_;
 };
+using Client = ClientOf<Server>;
+using AsyncClient = ClientOf<AsyncServer>;
 
 RAYK_REMOTE(SmallValue, PutSmallHundredTimes, PutMediumTenTimes, PutTenThousandSmall,
-            SmallValueTasks, CallServers, Server::Create, &Server::SmallValue,
+            SmallValueTasks, CallServers<Server>, Server::Create, &Server::SmallValue,
             &Server::SmallValueArg, &Server::SmallValueBatch, Client::Create,
             &Client::SmallValueBatch, &Client::SmallValueBatchArg);
+RAYK_REMOTE(CallServers<AsyncServer>, AsyncServer::Create, &AsyncServer::SmallValue,
+            &AsyncServer::SmallValueWithArg, AsyncClient::Create, &AsyncClient::SmallValueBatch);
 
 // ---- the cases (run in the driver)
 
@@ -133,9 +147,10 @@ namespace {
 // actors of Ray's script do: killing an actor that still caches leases of
 // workers for the tasks it submitted would leave those workers leased (the
 // raylet releases the lease *of* a dead worker, not the leases it *holds*).
-std::vector<rayk::ActorHandle<Server>> Servers(int n) {
-  std::vector<rayk::ActorHandle<Server>> servers;
-  for (int i = 0; i < n; ++i) servers.push_back(rayk::Actor(Server::Create).Remote());
+template <class S = Server>
+std::vector<rayk::ActorHandle<S>> Servers(int n) {
+  std::vector<rayk::ActorHandle<S>> servers;
+  for (int i = 0; i < n; ++i) servers.push_back(rayk::Actor(S::Create).Remote());
   return servers;
 }
 
@@ -152,12 +167,13 @@ auto Submit(int n, F function, const A&... args) {
   return refs;
 }
 
-template <class T, class M>
+// n calls of `method` on `actor`, passing each call the arguments `args(i)` makes.
+template <class T, class M, class... A>
 std::vector<rayk::ObjectRef<std::string>> CallMany(const rayk::ActorHandle<T>& actor, M method,
-                                                   int n) {
+                                                   int n, const A&... args) {
   std::vector<rayk::ObjectRef<std::string>> refs;
   refs.reserve(n);
-  for (int i = 0; i < n; ++i) refs.push_back(actor.Task(method).Remote());
+  for (int i = 0; i < n; ++i) refs.push_back(actor.Task(method).Remote(args(i)...));
   return refs;
 }
 
@@ -239,18 +255,20 @@ void ActorCallsConcurrent(Timer& timer) {
   timer.Run(1000, [&] { WaitAll(CallMany(server, &Server::SmallValue, 1000)); });
 }
 
-void OneToNActorCallsAsync(Timer& timer) {
+template <class S>
+void OneToNCallsAsync(Timer& timer) {
   constexpr int kCalls = 5000;
-  std::vector<rayk::ActorHandle<Server>> servers = Servers(HalfTheCores());
-  auto client = rayk::Actor(Client::Create).Remote(servers);
+  std::vector<rayk::ActorHandle<S>> servers = Servers<S>(HalfTheCores());
+  auto client = rayk::Actor(ClientOf<S>::Create).Remote(servers);
   timer.Run(kCalls * servers.size(),
-            [&] { rayk::Get(client.Task(&Client::SmallValueBatch).Remote(kCalls)); });
+            [&] { rayk::Get(client.Task(&ClientOf<S>::SmallValueBatch).Remote(kCalls)); });
 }
 
-void NToNActorCallsAsync(Timer& timer) {
+template <class S>
+void NToNCallsAsync(Timer& timer) {
   constexpr int kCalls = 5000, kCallers = 4;
-  std::vector<rayk::ActorHandle<Server>> servers = Servers(HalfTheCores());
-  timer.Run(kCalls * kCallers, [&] { WaitAll(Submit(kCallers, CallServers, servers, kCalls)); });
+  std::vector<rayk::ActorHandle<S>> servers = Servers<S>(HalfTheCores());
+  timer.Run(kCalls * kCallers, [&] { WaitAll(Submit(kCallers, CallServers<S>, servers, kCalls)); });
 }
 
 void NToNActorCallsWithArgAsync(Timer& timer) {
@@ -264,6 +282,24 @@ void NToNActorCallsWithArgAsync(Timer& timer) {
     for (const auto& client : clients)
       refs.push_back(client.Task(&Client::SmallValueBatchArg).Remote(kCalls));
     WaitAll(refs);
+  });
+}
+
+// Ray's async-actor cases: one AsyncServer per case, as Ray makes a new AsyncActor.
+void AsyncActorCallsSync(Timer& timer) {
+  rayk::ActorHandle<AsyncServer> server = Servers<AsyncServer>(1)[0];
+  timer.Run(1, [&] { rayk::Get(server.Task(&AsyncServer::SmallValue).Remote()); });
+}
+
+void AsyncActorCallsAsync(Timer& timer) {
+  rayk::ActorHandle<AsyncServer> server = Servers<AsyncServer>(1)[0];
+  timer.Run(1000, [&] { WaitAll(CallMany(server, &AsyncServer::SmallValue, 1000)); });
+}
+
+void AsyncActorCallsWithArgsAsync(Timer& timer) {
+  rayk::ActorHandle<AsyncServer> server = Servers<AsyncServer>(1)[0];
+  timer.Run(1000, [&] {
+    WaitAll(CallMany(server, &AsyncServer::SmallValueWithArg, 1000, [](int i) { return i; }));
   });
 }
 
@@ -302,9 +338,14 @@ const std::vector<Case>& Cases() {
       {"1_1_actor_calls_sync", "per second", ActorCallsSync},
       {"1_1_actor_calls_async", "per second", ActorCallsAsync},
       {"1_1_actor_calls_concurrent", "per second", ActorCallsConcurrent},
-      {"1_n_actor_calls_async", "per second", OneToNActorCallsAsync},
-      {"n_n_actor_calls_async", "per second", NToNActorCallsAsync},
+      {"1_n_actor_calls_async", "per second", OneToNCallsAsync<Server>},
+      {"n_n_actor_calls_async", "per second", NToNCallsAsync<Server>},
       {"n_n_actor_calls_with_arg_async", "per second", NToNActorCallsWithArgAsync},
+      {"1_1_async_actor_calls_sync", "per second", AsyncActorCallsSync},
+      {"1_1_async_actor_calls_async", "per second", AsyncActorCallsAsync},
+      {"1_1_async_actor_calls_with_args_async", "per second", AsyncActorCallsWithArgsAsync},
+      {"1_n_async_actor_calls_async", "per second", OneToNCallsAsync<AsyncServer>},
+      {"n_n_async_actor_calls_async", "per second", NToNCallsAsync<AsyncServer>},
       {"placement_group_create_removal", "per second", PlacementGroupCreateRemoval},
   };
   return cases;

@@ -74,6 +74,26 @@ TEST_F(CliMicrobenchmarkTest, JsonIsOneDocumentWithEveryTrial) {
   }
 }
 
+// Ray's five async-actor cases run on an actor whose methods are coroutines.
+TEST_F(CliMicrobenchmarkTest, AsyncActorCasesRun) {
+  std::string out = root_.path() + "/out.json";
+  auto result = Run("--duration 0.05 --trials 1 --format json --filter async_actor", out);
+  ASSERT_EQ(result.exit_code, 0) << result.output;
+  std::ifstream file(out);
+  std::stringstream text;
+  text << file.rdbuf();
+  auto json = nlohmann::json::parse(text.str());
+  std::vector<std::string> names;
+  for (const auto& c : json["cases"]) {
+    names.push_back(c["name"]);
+    EXPECT_GT(c["mean"].get<double>(), 0) << c["name"];
+  }
+  EXPECT_THAT(names,
+              ::testing::ElementsAre("1_1_async_actor_calls_sync", "1_1_async_actor_calls_async",
+                                     "1_1_async_actor_calls_with_args_async",
+                                     "1_n_async_actor_calls_async", "n_n_async_actor_calls_async"));
+}
+
 TEST_F(CliMicrobenchmarkTest, BadOptionsAreOneLineErrors) {
   struct Bad {
     std::string args;

@@ -282,7 +282,7 @@ TEST_F(ActorApiLocalTest, OptionsReachActorCreation) {
   EXPECT_EQ(defaults.resources, ResourceSet());  // actors hold no CPU by default
   EXPECT_EQ(defaults.max_restarts, 0);
   EXPECT_EQ(defaults.max_task_retries, 0);
-  EXPECT_EQ(defaults.max_concurrency, 1);
+  EXPECT_EQ(defaults.max_concurrency, internal::kDefaultMaxConcurrency);  // the worker picks
   EXPECT_FALSE(defaults.detached);
 
   Actor(Counter::Create)

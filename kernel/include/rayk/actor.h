@@ -13,7 +13,9 @@
 //   auto counter = rayk::Actor(Counter::Create).SetName("c").SetMaxRestarts(1).Remote(0);
 //   rayk::ObjectRef<int> seven = counter.Task(&Counter::Incr).Remote(7);
 //
-// Calls from one process run in the order they were submitted. When the
+// Calls from one process run in the order they were submitted (an async
+// actor, rayk/async.h, starts them in that order and interleaves them where
+// they co_await). When the
 // actor's process dies, the calls fail with rayk::ActorDiedError unless
 // max_restarts allows re-creating it through its factory (and
 // max_task_retries re-sends the calls it was running). Handles are values:
@@ -30,6 +32,7 @@
 #include <utility>
 #include <vector>
 
+#include "rayk/async.h"
 #include "rayk/errors.h"
 #include "rayk/ids.h"
 #include "rayk/internal/actor_impl.h"
@@ -48,8 +51,9 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
 
  public:
   // The type of the object Remote() returns: the method's return type without
-  // reference or const (void for a method that returns nothing).
-  using Return = std::decay_t<typename Traits::Return>;
+  // reference or const (void for a method that returns nothing; T for a
+  // coroutine returning rayk::Async<T>).
+  using Return = typename internal::CallValue<std::decay_t<typename Traits::Return>>::type;
 
   // Made by ActorHandle::Task.
   ActorTaskCaller(ActorId actor, std::string method) : actor_(actor), method_(std::move(method)) {}
@@ -173,9 +177,17 @@ class ActorCreator {
     options_.max_task_retries = max_task_retries;
     return *this;
   }
-  // Up to n calls run at once, on n threads of the actor's process; the
-  // methods must then be thread-safe. 1 (the default) runs calls in order.
+  // Up to n calls run at once. A plain actor runs them on n threads of its
+  // process (its methods must then be thread-safe); 1, its default, runs
+  // calls one after the other, in order. An async actor (one with methods
+  // returning rayk::Async<T>, rayk/async.h) interleaves up to n calls on its
+  // one event-loop thread; its default is 1000, as in Ray. Throws
+  // RuntimeError for n < 1.
   ActorCreator& SetMaxConcurrency(int n) {
+    if (n < 1) {
+      throw RuntimeError("SetMaxConcurrency(" + std::to_string(n) + ") on rayk::Actor(" + factory_ +
+                         "): give 1 or more calls at once");
+    }
     options_.max_concurrency = n;
     return *this;
   }

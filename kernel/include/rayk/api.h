@@ -1,6 +1,6 @@
 // The rayk user API: remote functions, object references, Put/Get/Wait,
-// actors (rayk/actor.h) and placement groups (rayk/placement_group.h), both
-// included here.
+// actors (rayk/actor.h), async actor methods (rayk/async.h, rayk/await.h)
+// and placement groups (rayk/placement_group.h), all included here.
 //
 //   int Add(int a, int b) { return a + b; }
 //   RAYK_REMOTE(Add);
@@ -32,6 +32,8 @@
 #include <vector>
 
 #include "rayk/actor.h"
+#include "rayk/async.h"
+#include "rayk/await.h"
 #include "rayk/buffer.h"
 #include "rayk/cluster.h"
 #include "rayk/errors.h"

@@ -133,6 +133,18 @@ std::vector<std::string> FunctionRegistry::Libraries() const {
   return libraries;
 }
 
+bool FunctionRegistry::HasAsyncMethods(const std::type_info& actor_class) const {
+  std::shared_lock lock(state_->mutex);
+  for (const auto& [name, entry] : state_->by_name) {
+    const RegisteredFunction& function = entry->function;
+    if (function.is_async && function.actor_class != nullptr &&
+        *function.actor_class == actor_class) {
+      return true;
+    }
+  }
+  return false;
+}
+
 std::vector<std::string> FunctionRegistry::RegisteredInExecutable() const {
   std::shared_lock lock(state_->mutex);
   std::vector<std::string> names;

@@ -35,3 +35,13 @@ ActorRuntime* CurrentActorRuntime() { return dynamic_cast<ActorRuntime*>(Current
 ClusterRuntime* CurrentClusterRuntime() { return dynamic_cast<ClusterRuntime*>(CurrentRuntime()); }
 
 }  // namespace rayk::internal
+
+namespace rayk::internal {
+
+bool ActorRuntime::ResumeWhenReady(const std::vector<ObjectId>& /*ids*/,
+                                   std::function<void()> /*resume*/) {
+  throw RuntimeError(
+      "co_await of an ObjectRef needs an actor's event loop, which this runtime does not have");
+}
+
+}  // namespace rayk::internal

@@ -62,7 +62,7 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   spec.resources = creation.options.resources;
   spec.max_restarts = creation.options.max_restarts;
   spec.max_task_retries = creation.options.max_task_retries;
-  spec.max_concurrency = std::max(1, creation.options.max_concurrency);
+  spec.max_concurrency = creation.options.max_concurrency;  // the worker picks a default
   spec.detached = creation.options.detached;
   spec.placement = creation.options.placement;
   spec.owner_address = context_.address;

@@ -185,6 +185,10 @@ Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {
 
 void CoreWorker::ExitActor() { executor_.ExitActor(); }
 
+bool CoreWorker::ResumeWhenReady(const std::vector<ObjectId>& ids, std::function<void()> resume) {
+  return references_.WhenReady(ids, executor_.ResumeOnLoop(std::move(resume)));
+}
+
 // ---------------------------------------------------------------- cluster
 
 Result<std::vector<NodeView>> CoreWorker::Nodes() {

@@ -80,6 +80,7 @@ class CoreWorker : public internal::Runtime,
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
   bool WasCurrentActorRestarted() override { return executor_.actor_restarted(); }
+  bool ResumeWhenReady(const std::vector<ObjectId>& ids, std::function<void()> resume) override;
 
   // internal::ClusterRuntime
   Result<std::vector<NodeView>> Nodes() override;

@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 
 #include "rayk/errors.h"
 
@@ -500,6 +501,36 @@ void ReferenceCounter::ReadFromStores(
                         ? ObjectValue{*buffer, std::nullopt}
                         : ErrorValue(ErrorInfo::Kind::kObjectLost, buffer.status().message());
   }
+}
+
+bool ReferenceCounter::WhenReady(const std::vector<ObjectId>& ids, std::function<void()> ready) {
+  Actions actions;
+  bool waiting = false;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    std::vector<ObjectId> unready;
+    for (const ObjectId& id : ids) {
+      auto it = objects_.find(id);
+      if (it == objects_.end() || it->second.value) continue;
+      if (!it->second.owned) FetchLocked(id, actions);  // may settle it at once
+      if (!it->second.value) unready.push_back(id);
+    }
+    if (!unready.empty()) {
+      waiting = true;
+      // Each object's on_ready runs without mu, maybe on different threads:
+      // the last of them to run calls `ready`. Nothing runs before mu is
+      // released, so the count is complete by then.
+      auto left = std::make_shared<std::atomic<size_t>>(unready.size());
+      auto shared_ready = std::make_shared<std::function<void()>>(std::move(ready));
+      for (const ObjectId& id : unready) {
+        objects_[id].on_ready.push_back([left, shared_ready] {
+          if (left->fetch_sub(1) == 1) (*shared_ready)();
+        });
+      }
+    }
+  }
+  RunActions(actions);
+  return waiting;
 }
 
 std::vector<bool> ReferenceCounter::Wait(const std::vector<ObjectId>& ids, size_t num_returns,

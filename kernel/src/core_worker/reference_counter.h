@@ -84,6 +84,11 @@ class ReferenceCounter {
                                                  std::chrono::milliseconds timeout);
   std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,
                          std::chrono::milliseconds timeout);
+  // Without waiting: false when every object in `ids` has its value (or is
+  // unknown here, as Get treats it); otherwise true, and `ready` runs once
+  // they all have, on the thread that set the last one (without mu).
+  // Borrowed objects are fetched from their owners meanwhile.
+  bool WhenReady(const std::vector<ObjectId>& ids, std::function<void()> ready);
   void AddLocalReference(const ObjectId& id);
   void RemoveLocalReference(const ObjectId& id);
   std::string OwnerAddress(const ObjectId& id);

@@ -20,6 +20,29 @@ constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
 constexpr size_t kTaskEventBufferSize = 10000;
 constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
 
+// The call whose step this thread runs, for ExitActor and ResumeOnLoop.
+thread_local std::shared_ptr<void> current_call;
+
+// While it lives, this thread runs a step of `call` (its start or a
+// resumption), and a Get inside it counts as the worker blocking.
+class StepScope {
+ public:
+  StepScope(std::shared_ptr<void> call, std::atomic<bool>& executing)
+      : outer_(std::exchange(current_call, std::move(call))), executing_(executing) {
+    executing_ = true;
+  }
+  ~StepScope() {
+    executing_ = false;
+    current_call = std::move(outer_);
+  }
+  StepScope(const StepScope&) = delete;
+  StepScope& operator=(const StepScope&) = delete;
+
+ private:
+  std::shared_ptr<void> outer_;
+  std::atomic<bool>& executing_;
+};
+
 }  // namespace
 
 TaskExecutor::TaskExecutor(WorkerContext& context)
@@ -56,14 +79,25 @@ void TaskExecutor::RunTaskLoop() {
 void TaskExecutor::ExecuteLoop() {
   pid_t parent = getppid();
   while (true) {
+    Resumption resumption;
     Pushed next;
+    bool start = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
       // Wake now and then to notice a raylet that died without telling us.
       cv_.wait_for(lock, std::chrono::milliseconds(500),
-                   [this] { return exit_requested_ || !queue_.empty(); });
+                   [this] { return exit_requested_ || !resumptions_.empty() || CanStartLocked(); });
       if (exit_requested_) return;
-      if (queue_.empty()) {
+      if (!resumptions_.empty()) {
+        // Calls in flight go first: they free places for new ones.
+        resumption = std::move(resumptions_.front());
+        resumptions_.pop_front();
+      } else if (CanStartLocked()) {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+        ++running_calls_;
+        start = true;
+      } else {
         if (getppid() != parent) {
           spdlog::error("worker: the raylet (pid {}) is gone; exiting", parent);
           exit_requested_ = true;
@@ -72,22 +106,48 @@ void TaskExecutor::ExecuteLoop() {
         }
         continue;
       }
-      next = std::move(queue_.front());
-      queue_.pop_front();
     }
-    Execute(std::move(next.spec), std::move(next.reply), next.received_us);
-    if (exit_after_task_) {
-      // rayk::ExitActor(): the GCS records that the actor must not restart;
-      // the process then ends, and the raylet's notice of that makes it
-      // DEAD. Ending only after the reply is out means the call that exited
-      // still gets its result.
-      protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()", true};
-      (void)context_.gcs->CallSync(protocol::Encode(MessageType::kKillActor, kill));
-      std::this_thread::sleep_for(kReplyFlushTime);
-      RequestExit();
+    if (start) {
+      Execute(std::move(next));
+    } else {
+      StepScope step(resumption.call, executing_);
+      resumption.resume();
+    }
+    if (exit_now_) {
+      ExitNow();
       return;
     }
   }
+}
+
+std::function<void()> TaskExecutor::ResumeOnLoop(std::function<void()> resume) {
+  auto call = std::static_pointer_cast<RunningCall>(current_call);
+  return [this, call = std::move(call), resume = std::move(resume)] {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      resumptions_.push_back({call, resume});
+    }
+    cv_.notify_one();
+  };
+}
+
+void TaskExecutor::ExitActor() {
+  if (auto* call = static_cast<RunningCall*>(current_call.get())) {
+    call->exit_after = true;
+  } else {
+    exit_after_task_ = true;
+  }
+}
+
+void TaskExecutor::ExitNow() {
+  // rayk::ExitActor(): the GCS records that the actor must not restart; the
+  // process then ends, and the raylet's notice of that makes it DEAD. Ending
+  // only after the reply is out means the call that exited still gets its
+  // result.
+  protocol::KillActor kill{actor_id_, true, "the actor called rayk::ExitActor()", true};
+  (void)context_.gcs->CallSync(protocol::Encode(MessageType::kKillActor, kill));
+  std::this_thread::sleep_for(kReplyFlushTime);
+  RequestExit();
 }
 
 protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, const char* state,
@@ -110,19 +170,22 @@ protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, cons
           ""};
 }
 
-void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us) {
-  protocol::TaskEvent event =
-      MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
-  task_events_.Started(event);
-  std::string where = "task " + spec.function + " on node " +
-                      context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
-                      std::to_string(getpid());
+void TaskExecutor::Execute(Pushed pushed) {
+  auto call = std::make_shared<RunningCall>();
+  call->spec = std::move(pushed.spec);
+  call->reply = std::move(pushed.reply);
+  const protocol::TaskSpec& spec = call->spec;
+  call->event =
+      MakeEvent(spec, "RUNNING", pushed.received_us, observability::TaskEventReporter::NowUs());
+  task_events_.Started(call->event);
+  call->where = "task " + spec.function + " on node " +
+                context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
+                std::to_string(getpid());
   protocol::PushTaskReply out;
   const internal::RegisteredFunction* function =
       internal::FunctionRegistry::Instance().Find(spec.function);
   internal::ArgList args;
-  std::vector<std::shared_ptr<const ObjectBuffer>> held;  // read in place during the call
-  if (ReadArgs(spec, where, args, held, out)) {
+  if (ReadArgs(spec, call->where, args, call->held, out)) {
     if (function == nullptr) {
       out.error =
           ErrorInfo{ErrorInfo::Kind::kRuntime,
@@ -130,16 +193,29 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t recei
                     "function '" + spec.function + "' is not registered in the job's libraries (" +
                         std::to_string(context_.options.code_libraries.size()) +
                         " loaded); list it in RAYK_REMOTE(...)",
-                    where,
+                    call->where,
                     {}};
     } else if (spec.creates_actor) {
-      CreateActor(*function, spec, args, where, out);
+      CreateActor(*function, spec, args, call->where, out);
     } else if (!spec.actor_id.IsNil()) {
-      CallMethod(*function, spec, args, where, out);
+      if (!CheckHostsMethod(*function, spec, call->where, out)) {
+        // `out` says why
+      } else if (function->is_async) {
+        StartMethod(*function, call, args);
+        return;  // replied when the coroutine ends
+      } else {
+        StepScope step(call, executing_);
+        CallMethod(*function, spec, args, call->where, out);
+      }
     } else {
-      CallFunction(*function, spec, args, where, out);
+      CallFunction(*function, spec, args, call->where, out);
     }
   }
+  Finish(call, std::move(out));
+}
+
+void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out) {
+  protocol::TaskEvent& event = call->event;
   event.state = out.error ? "FAILED" : "FINISHED";
   event.end_us = observability::TaskEventReporter::NowUs();
   if (out.error) {
@@ -147,7 +223,13 @@ void TaskExecutor::Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t recei
         (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
   }
   task_events_.Finished(std::move(event));
-  reply(protocol::Encode(MessageType::kPushTaskReply, out));
+  call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
+  if (call->exit_after || exit_after_task_) exit_now_ = true;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    --running_calls_;
+  }
+  cv_.notify_one();
 }
 
 bool TaskExecutor::ReadArgs(const protocol::TaskSpec& spec, const std::string& where,
@@ -202,28 +284,60 @@ void TaskExecutor::CreateActor(const internal::RegisteredFunction& function,
   }
   actor_instance_ = std::move(created.instance);
   actor_id_ = spec.actor_id;
-  // A threaded actor: more executors take calls from the same queue.
-  for (int i = 1; i < spec.max_concurrency; ++i) {
+  // An async actor interleaves its calls on this loop; a plain one with
+  // max_concurrency > 1 runs them on that many loops (threads).
+  const bool async = function.actor_class != nullptr &&
+                     internal::FunctionRegistry::Instance().HasAsyncMethods(*function.actor_class);
+  int limit = spec.max_concurrency;
+  if (limit <= 0) limit = async ? internal::kDefaultAsyncMaxConcurrency : 1;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    call_limit_ = limit;
+  }
+  if (async) {
+    spdlog::info("actor {} is async: up to {} calls at once on its event loop", actor_id_.Hex(),
+                 limit);
+    return;
+  }
+  for (int i = 1; i < limit; ++i) {
     extra_executors_.emplace_back([this] { ExecuteLoop(); });
   }
+}
+
+bool TaskExecutor::CheckHostsMethod(const internal::RegisteredFunction& function,
+                                    const protocol::TaskSpec& spec, const std::string& where,
+                                    protocol::PushTaskReply& out) {
+  if (actor_instance_ && spec.actor_id == actor_id_ &&
+      (function.invoke_method || function.start_method)) {
+    return true;
+  }
+  out.error = ErrorInfo{ErrorInfo::Kind::kRuntime,
+                        "",
+                        "this worker does not host actor " + spec.actor_id.Hex() + " or " +
+                            spec.function + " is not one of its methods",
+                        where,
+                        {}};
+  return false;
 }
 
 void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
                               const protocol::TaskSpec& spec, const internal::ArgList& args,
                               const std::string& where, protocol::PushTaskReply& out) {
-  if (!actor_instance_ || spec.actor_id != actor_id_ || !function.invoke_method) {
-    out.error = ErrorInfo{ErrorInfo::Kind::kRuntime,
-                          "",
-                          "this worker does not host actor " + spec.actor_id.Hex() + " or " +
-                              spec.function + " is not one of its methods",
-                          where,
-                          {}};
-    return;
-  }
-  executing_ = true;
   internal::InvokeResult result = function.invoke_method(actor_instance_.get(), args);
-  executing_ = false;
   SetResult(std::move(result), spec, where, out);
+}
+
+void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
+                               const std::shared_ptr<RunningCall>& call,
+                               const internal::ArgList& args) {
+  StepScope step(call, executing_);
+  // `done` runs on this thread, now or in a later step that resumed the
+  // coroutine; the call (its spec, its pinned arguments) lives until then.
+  function.start_method(actor_instance_.get(), args, [this, call](internal::InvokeResult result) {
+    protocol::PushTaskReply out;
+    SetResult(std::move(result), call->spec, call->where, out);
+    Finish(call, std::move(out));
+  });
 }
 
 void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,

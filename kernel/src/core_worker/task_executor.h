@@ -1,29 +1,40 @@
 // TaskExecutor: a worker's side of tasks, as Ray's TaskReceiver and executor
 // are: runs the tasks and actor calls pushed to this worker.
 //
-// Pushed tasks wait in a queue for the task loop, which runs them one at a
-// time on the thread that called RunTaskLoop() (a threaded actor adds
-// max_concurrency - 1 more loops on the same queue). Running a task looks its
-// function up in the registry the job's libraries filled, hands it its
-// arguments (inline bytes, or pinned pages of this node's object store),
-// and replies with its result: inline, or, when large, as its location in
-// this node's store. An actor creation task keeps the actor's instance here
-// for its method calls. A worker blocked in Get tells its raylet, which lends
-// the CPU to other work meanwhile.
+// Pushed tasks wait in a queue for the task loop, which runs them on the
+// thread that called RunTaskLoop() (a threaded actor adds max_concurrency - 1
+// more loops on the same queue). Running a task looks its function up in the
+// registry the job's libraries filled, hands it its arguments (inline bytes,
+// or pinned pages of this node's object store), and replies with its result:
+// inline, or, when large, as its location in this node's store. An actor
+// creation task keeps the actor's instance here for its method calls. A
+// worker blocked in Get tells its raylet, which lends the CPU to other work
+// meanwhile.
 //
-// Thread-safety: Enqueue and RequestExit may be called from any thread (the
-// worker service's, the API's); the queue has its own mutex (not
-// WorkerContext::mu, which no executor step takes). The actor instance is set
-// by the creation task, before any method call can be pushed. Callers: the
-// worker service (Enqueue, RequestExit), CoreWorker (RunTaskLoop, ExitActor),
-// ReferenceCounter::Get (SetBlocked).
+// The loop is also an async actor's event loop (rayk/async.h). A call of a
+// coroutine method is started like any call and replied when the coroutine
+// ends; while it waits for objects (ResumeOnLoop), the loop starts the next
+// calls in the queue, up to the actor's max_concurrency in flight, and runs
+// the continuations of waiting calls as their objects come in (before new
+// calls, in the order they became ready). Nothing spins: the loop sleeps on
+// its condition variable between steps.
+//
+// Thread-safety: Enqueue, ResumeOnLoop's functions and RequestExit may be
+// called from any thread (the worker service's, the API's, the transport's);
+// the queue has its own mutex (not WorkerContext::mu, which no executor step
+// takes). The actor instance is set by the creation task, before any method
+// call can be pushed. Callers: the worker service (Enqueue, RequestExit),
+// CoreWorker (RunTaskLoop, ExitActor, ResumeOnLoop), ReferenceCounter::Get
+// (SetBlocked).
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
@@ -45,8 +56,12 @@ class TaskExecutor {
   // Runs pushed tasks on this thread until told to exit or the raylet goes away.
   void RunTaskLoop();
   void RequestExit();
-  // rayk::ExitActor(): the process ends once the current call has replied.
-  void ExitActor() { exit_after_task_ = true; }
+  // rayk::ExitActor(): the process ends once the call that asked has replied.
+  void ExitActor();
+  // For a call suspended in co_await (on the loop's thread, during that call):
+  // a function that, called from any thread, queues `resume` to run on the
+  // loop as a step of the same call.
+  std::function<void()> ResumeOnLoop(std::function<void()> resume);
   // Whether the actor this worker hosts is a restart (its creation task's
   // attempt, which the GCS sets to its restart count).
   bool actor_restarted() const { return actor_restarted_; }
@@ -56,8 +71,34 @@ class TaskExecutor {
   void StopTaskEvents() { task_events_.Stop(); }
 
  private:
+  // A task or call from its start to its reply, which for a coroutine
+  // method comes after steps of the loop that resumed it.
+  struct RunningCall {
+    protocol::TaskSpec spec;
+    ReplyFn reply;
+    protocol::TaskEvent event;
+    std::string where;
+    std::vector<std::shared_ptr<const ObjectBuffer>> held;  // its arguments, read in place
+    bool exit_after = false;                                // it called rayk::ExitActor()
+  };
+  struct Pushed {
+    protocol::TaskSpec spec;
+    ReplyFn reply;
+    int64_t received_us = 0;  // for its task events
+  };
+  struct Resumption {
+    std::shared_ptr<RunningCall> call;
+    std::function<void()> resume;
+  };
+
   void ExecuteLoop();
-  void Execute(protocol::TaskSpec spec, ReplyFn reply, int64_t received_us);
+  // A new call may start: one is queued and fewer than call_limit_ run.
+  bool CanStartLocked() const { return !queue_.empty() && running_calls_ < call_limit_; }
+  void Execute(Pushed pushed);
+  // Sends the call's reply and frees its place.
+  void Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out);
+  // rayk::ExitActor() was called and its call has replied: tell the GCS, end the loops.
+  void ExitNow();
   // A task event (task_event_reporter.h) of `spec` in `state`.
   protocol::TaskEvent MakeEvent(const protocol::TaskSpec& spec, const char* state,
                                 int64_t received_us, int64_t start_us);
@@ -70,9 +111,18 @@ class TaskExecutor {
   void CreateActor(const internal::RegisteredFunction& function, const protocol::TaskSpec& spec,
                    const std::vector<std::string_view>& args, const std::string& where,
                    protocol::PushTaskReply& out);
+  // False (with `out.error` set) unless this worker hosts the call's actor
+  // and `function` is a method.
+  bool CheckHostsMethod(const internal::RegisteredFunction& function,
+                        const protocol::TaskSpec& spec, const std::string& where,
+                        protocol::PushTaskReply& out);
   void CallMethod(const internal::RegisteredFunction& function, const protocol::TaskSpec& spec,
                   const std::vector<std::string_view>& args, const std::string& where,
                   protocol::PushTaskReply& out);
+  // A coroutine method: replied (Finish) when it ends, now or after resumptions.
+  void StartMethod(const internal::RegisteredFunction& function,
+                   const std::shared_ptr<RunningCall>& call,
+                   const std::vector<std::string_view>& args);
   void CallFunction(const internal::RegisteredFunction& function, const protocol::TaskSpec& spec,
                     const std::vector<std::string_view>& args, const std::string& where,
                     protocol::PushTaskReply& out);
@@ -84,14 +134,14 @@ class TaskExecutor {
 
   WorkerContext& context_;
 
-  std::mutex mu_;  // guards the queue and exit_requested_
+  std::mutex mu_;  // guards the queues, the counts and exit_requested_
   std::condition_variable cv_;
-  struct Pushed {
-    protocol::TaskSpec spec;
-    ReplyFn reply;
-    int64_t received_us = 0;  // for its task events
-  };
   std::deque<Pushed> queue_;
+  std::deque<Resumption> resumptions_;  // waiting calls whose objects came in
+  int running_calls_ = 0;               // started, not yet replied
+  // At most this many calls run at once: the actor's max_concurrency (1 for
+  // a task worker); a plain actor has as many loops, an async one one loop.
+  int call_limit_ = 1;
   bool exit_requested_ = false;
 
   std::atomic<bool> executing_{false};
@@ -99,7 +149,8 @@ class TaskExecutor {
   // The actor this worker hosts, once its creation task ran.
   std::shared_ptr<void> actor_instance_;
   ActorId actor_id_;
-  std::atomic<bool> exit_after_task_{false};
+  std::atomic<bool> exit_after_task_{false};  // ExitActor() outside any call
+  std::atomic<bool> exit_now_{false};         // the call that asked has replied
   std::atomic<bool> actor_restarted_{false};
   std::vector<std::thread> extra_executors_;
   observability::TaskEventReporter task_events_;

@@ -299,7 +299,7 @@ struct ActorSpec {
   ResourceSet resources;
   int max_restarts = 0;
   int max_task_retries = 0;
-  int max_concurrency = 1;
+  int max_concurrency = 0;  // 0: the default, which the actor's worker picks
   bool detached = false;
   std::string owner_address;
   internal::Placement placement;

@@ -16,7 +16,7 @@ struct TaskSpec {
   // plain task (neither).
   ActorId actor_id;
   bool creates_actor = false;
-  int max_concurrency = 1;  // with creates_actor
+  int max_concurrency = 0;  // with creates_actor; 0: the default (1, or 1000 when async)
   TaskId task_id;
   JobId job_id;
   std::string function;

@@ -34,6 +34,7 @@
 #include <utility>
 #include <vector>
 
+#include "rayk/async.h"
 #include "rayk/internal/function_traits.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/runtime_registry.h"
@@ -108,7 +109,16 @@ struct RegisteredFunction {
   // kActorFactory.
   std::function<ActorCreateResult(const ArgList& args)> create;
   // kMethod: `instance` is ActorCreateResult::instance.get() of the actor.
+  // For a coroutine method (is_async) it answers with an error: such a call
+  // needs an event loop, and runs through start_method.
   std::function<InvokeResult(void* instance, const ArgList& args)> invoke_method;
+  // kMethod returning rayk::Async<T>: starts the call on this thread and
+  // calls `done` with its outcome when the coroutine finishes, which may be
+  // before start_method returns or later, from the thread that resumed it.
+  // The decoded arguments live until then.
+  bool is_async = false;
+  using DoneFn = std::function<void(InvokeResult)>;
+  std::function<void(void* instance, const ArgList& args, DoneFn done)> start_method;
 };
 
 class FunctionRegistry {
@@ -124,6 +134,9 @@ class FunctionRegistry {
   // Every shared library that registered something, without the main
   // executable, in the order they registered: what workers must load.
   std::vector<std::string> Libraries() const;
+  // Whether a method of `actor_class` (as declared in that class, not
+  // inherited) registered so far is a coroutine: its actor is then async.
+  bool HasAsyncMethods(const std::type_info& actor_class) const;
   // The names registered by the main executable, which workers cannot load.
   std::vector<std::string> RegisteredInExecutable() const;
   // One line per name registered twice for different functions (the first
@@ -238,6 +251,31 @@ InvokeResult InvokeDecoded(const std::string& name, void* instance, const ArgLis
       name, [&]() -> decltype(auto) { return CallDecoded<F>(instance, values, Indices()); });
 }
 
+// A coroutine method: decodes the arguments into storage that lives until
+// the coroutine ends (it may hold references to them), starts it, and
+// encodes its outcome as InvokeDecoded does.
+template <auto F>
+void StartDecoded(const std::string& name, void* instance, const ArgList& args,
+                  RegisteredFunction::DoneFn done) {
+  using Traits = FunctionTraits<decltype(F)>;
+  using Indices = std::make_index_sequence<Traits::kArity>;
+  using Value = typename std::decay_t<typename Traits::Return>::ValueType;
+  if (auto error = CheckArgCount(name, Traits::kArity, args.size())) {
+    return done({{}, std::move(error)});
+  }
+  auto values = std::make_shared<typename Traits::Values>();
+  if (auto error = DecodeArgs(name, args, *values, Indices())) return done({{}, std::move(error)});
+  std::optional<typename Traits::Return> task;
+  try {
+    task.emplace(CallDecoded<F>(instance, *values, Indices()));
+  } catch (...) {
+    return done({{}, ErrorFromCurrentException()});
+  }
+  StartAsync(std::move(*task), [name, values, done = std::move(done)](Async<Value>& finished) {
+    done(RunAndEncode<Value>(name, [&]() -> Value { return finished.Take(); }));
+  });
+}
+
 template <auto F>
 ActorCreateResult CreateActor(const std::string& name, const ArgList& args) {
   using Traits = FunctionTraits<decltype(F)>;
@@ -274,11 +312,27 @@ RegisteredFunction MakeEntry(const char* name) {
   static_assert(!HasPointerParam<typename Traits::Values>::value,
                 "remote functions take values and references, not raw pointers: the pointee "
                 "would not exist in the process that runs the call");
+  static_assert(Traits::kIsMethod || !IsAsync<std::decay_t<typename Traits::Return>>::value,
+                "rayk::Async<T> is for actor methods (an async actor); a task is a plain "
+                "function that returns its value");
   RegisteredFunction entry;
   entry.name = name;
   entry.key = KeyOf(F);
   entry.num_args = Traits::kArity;
-  if constexpr (Traits::kIsMethod) {
+  if constexpr (Traits::kIsMethod && IsAsync<std::decay_t<typename Traits::Return>>::value) {
+    entry.kind = FunctionKind::kMethod;
+    entry.actor_class = &typeid(typename Traits::Class);
+    entry.is_async = true;
+    entry.invoke_method = [n = entry.name](void*, const ArgList&) {
+      return InvokeResult{
+          {}, RuntimeErrorInfo(n + " is a coroutine: it runs on an actor's event loop")};
+    };
+    entry.start_method = [n = entry.name](void* instance, const ArgList& args,
+                                          RegisteredFunction::DoneFn done) {
+      if (instance == nullptr) return done({{}, RuntimeErrorInfo(n + " called without an actor")});
+      StartDecoded<F>(n, instance, args, std::move(done));
+    };
+  } else if constexpr (Traits::kIsMethod) {
     entry.kind = FunctionKind::kMethod;
     entry.actor_class = &typeid(typename Traits::Class);
     entry.invoke_method = [n = entry.name](void* instance, const ArgList& args) {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -181,14 +182,22 @@ namespace rayk::internal {
 
 // ---- Actors (see api.h: rayk::Actor, ActorHandle) ----
 
+// ActorOptions::max_concurrency when the user did not set it; the actor's
+// worker picks 1, or kDefaultAsyncMaxConcurrency (Ray's default) for an actor
+// with coroutine methods (rayk/async.h).
+inline constexpr int kDefaultMaxConcurrency = 0;
+inline constexpr int kDefaultAsyncMaxConcurrency = 1000;
+
 struct ActorOptions {
   std::string name;          // empty: anonymous; else unique in the cluster
   ResourceSet resources;     // held for the actor's life; empty by default, as in Ray
   int max_restarts = 0;      // re-create through the factory after the process dies
   int max_task_retries = 0;  // re-send in-flight calls after a restart
-  int max_concurrency = 1;   // calls run at once (threaded actor when > 1)
-  bool detached = false;     // outlives the job that created it
-  Placement placement;       // where the GCS may place it
+  // Calls run at once (a plain actor with more than 1 is threaded; an async
+  // one interleaves them on one thread); kDefaultMaxConcurrency: unset.
+  int max_concurrency = kDefaultMaxConcurrency;
+  bool detached = false;  // outlives the job that created it
+  Placement placement;    // where the GCS may place it
 };
 
 struct ActorCreation {
@@ -228,6 +237,11 @@ class ActorRuntime {
   virtual void ExitActor() = 0;
   // True inside an actor (its factory included) whose process is a restart.
   virtual bool WasCurrentActorRestarted() = 0;
+  // Inside an actor's call (rayk/async.h): false when every object in `ids`
+  // is ready already; otherwise true, and `resume` runs on the actor's
+  // event loop once they all are. A runtime without event loops throws
+  // RuntimeError.
+  virtual bool ResumeWhenReady(const std::vector<ObjectId>& ids, std::function<void()> resume);
 };
 
 // The process's actor runtime (the core worker), or null.
