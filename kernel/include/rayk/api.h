@@ -35,6 +35,7 @@
 #include "rayk/async.h"
 #include "rayk/await.h"
 #include "rayk/buffer.h"
+#include "rayk/cancel.h"
 #include "rayk/cluster.h"
 #include "rayk/errors.h"
 #include "rayk/init.h"

@@ -104,4 +104,11 @@ class TaskTimedOutError : public RaykError {
   using RaykError::RaykError;
 };
 
+// The task or actor call was cancelled with rayk::Cancel (rayk/cancel.h)
+// before it finished; what() names it and how it was stopped.
+class TaskCancelledError : public RaykError {
+ public:
+  using RaykError::RaykError;
+};
+
 }  // namespace rayk

@@ -48,6 +48,8 @@ void ThrowError(const ErrorInfo& error) {
       throw TaskTimedOutError(WithWhere(error));
     case ErrorInfo::Kind::kOwnerDied:
       throw OwnerDiedError(WithWhere(error));
+    case ErrorInfo::Kind::kTaskCancelled:
+      throw TaskCancelledError(WithWhere(error));
     case ErrorInfo::Kind::kRuntime:
       break;
   }
@@ -150,7 +152,19 @@ std::string DescribeFunction(const void* address, const std::string& type) {
   return "the function of type " + type + " at " + where;
 }
 
+void CancelObject(const ObjectId& id, const CancelOptions& options) {
+  Runtime& runtime = RequireRuntime();
+  if (id.IsNil()) throw RuntimeError("rayk::Cancel of an empty ObjectRef");
+  Status status = runtime.Cancel(id, options.force, options.recursive);
+  if (!status.ok()) throw RuntimeError("rayk::Cancel: " + status.message());
+}
+
 }  // namespace internal
+
+bool IsCancelled() {
+  internal::Runtime* runtime = internal::CurrentRuntime();
+  return runtime != nullptr && runtime->IsCancelled();
+}
 
 void Get(const ObjectRef<void>& ref, std::chrono::milliseconds timeout) {
   internal::Runtime& runtime = internal::RequireRuntime();

@@ -45,3 +45,12 @@ bool ActorRuntime::ResumeWhenReady(const std::vector<ObjectId>& /*ids*/,
 }
 
 }  // namespace rayk::internal
+
+namespace rayk::internal {
+
+Status Runtime::Cancel(const ObjectId& /*id*/, bool /*force*/, bool /*recursive*/) {
+  return Status(StatusCode::kUnavailable,
+                "this runtime runs tasks in place and cannot cancel them");
+}
+
+}  // namespace rayk::internal

@@ -213,6 +213,23 @@ void ActorSubmitter::SendActorTasksLocked(const ActorId& actor, Actions& actions
   if (!client.outbox.empty()) actions.push_back([this, actor] { FlushActorOutbox(actor); });
 }
 
+void ActorSubmitter::CancelLocked(const TaskId& task_id, bool recursive, Actions& actions) {
+  PendingTask* task = tasks_.FindLocked(task_id);
+  if (task == nullptr) return;
+  task->cancelled = true;
+  ActorClient& client = clients_[task->spec.actor_id];
+  if (auto queued = std::find(client.queue.begin(), client.queue.end(), task_id);
+      queued != client.queue.end()) {
+    client.queue.erase(queued);
+  } else if (std::find(client.in_flight.begin(), client.in_flight.end(), task_id) !=
+             client.in_flight.end()) {
+    // The actor's reply (or death) ends it, as cancelled.
+    SendCancelToWorker(client.channel, *task, false, recursive, actions);
+    return;
+  }
+  tasks_.CompleteLocked(task_id, CancelledValue(*task, "before it ran"), actions);
+}
+
 void ActorSubmitter::FlushActorOutbox(const ActorId& actor) {
   std::shared_ptr<std::mutex> send_mu;
   {
@@ -253,8 +270,11 @@ void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, i
     auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
     if (it != client.in_flight.end()) client.in_flight.erase(it);
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
-        internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
+    if (task->cancelled) {
+      tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions),
+                            actions);
+    } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+               internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
       ++task->spec.attempt;
       spdlog::warn("actor call {} threw {}: {}; retry {} of {}", task->spec.function,
                    body->error->remote_type, body->error->message, task->spec.attempt,
@@ -414,7 +434,9 @@ void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& 
   for (auto it = client.in_flight.rbegin(); it != client.in_flight.rend(); ++it) {
     PendingTask* task = tasks_.FindLocked(*it);
     if (task == nullptr) continue;
-    if (internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
+    if (task->cancelled) {
+      tasks_.CompleteLocked(*it, CancelledValue(*task, "its actor ended: " + why), actions);
+    } else if (internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
       ++task->spec.attempt;
       client.queue.push_front(*it);
     } else {

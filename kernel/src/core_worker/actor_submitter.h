@@ -54,6 +54,10 @@ class ActorSubmitter {
   // Sends the actor's calls whose arguments are ready, in order (or fails
   // them if it is dead, or first finds out where it is).
   void SendActorTasksLocked(const ActorId& actor, Actions& actions);
+  // rayk::Cancel of an actor call this process submitted: dropped if not
+  // yet sent, else the actor's worker is told (it drops the call if it has
+  // not started, else marks it for rayk::IsCancelled).
+  void CancelLocked(const TaskId& task_id, bool recursive, Actions& actions);
   // Acts on the death notices whose grace is over (the reaper's round).
   void HandleDeferredActorInfos();
 

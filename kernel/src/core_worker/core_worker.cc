@@ -24,7 +24,11 @@ CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
              }),
       task_submitter_(context_, tasks_),
       actor_submitter_(context_, references_, tasks_),
-      executor_(context_) {}
+      executor_(context_) {
+  tasks_.SetCurrentTaskFn(&TaskExecutor::CurrentTaskId);
+  executor_.SetCancelChildren(
+      [this](const TaskId& parent, bool force) { CancelChildren(parent, force); });
+}
 
 Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,
                                                       std::shared_ptr<Transport> transport) {
@@ -173,6 +177,74 @@ ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
 
 Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {
   return actor_submitter_.GetNamedActor(name);
+}
+
+// ---------------------------------------------------------------- cancellation
+
+Status CoreWorker::Cancel(const ObjectId& id, bool force, bool recursive) {
+  std::string owner;
+  Actions actions;
+  Status status;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    TaskId task_id = tasks_.TaskMakingLocked(id);
+    if (!task_id.IsNil()) {
+      status = CancelOwnedLocked(task_id, force, recursive, actions);
+    } else if (const ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+               entry != nullptr && !entry->owned && !entry->owner_address.empty()) {
+      owner = entry->owner_address;  // borrowed: its owner cancels it
+    } else if (entry == nullptr) {
+      status = Status::NotFound("object " + id.Hex() +
+                                " is not known to this process (its ObjectRef was released?)");
+    }
+    // Else owned and no task makes it: the task finished, or it was Put;
+    // nothing to cancel, as in Ray.
+  }
+  RunActions(actions);
+  if (!status.ok() || owner.empty()) return status;
+  auto channel = context_.Connect(owner);
+  if (!channel.ok()) return channel.status();
+  protocol::CancelTask cancel{id, TaskId(), force, recursive, false};
+  auto reply =
+      (*channel)->CallSync(protocol::Encode(MessageType::kCancelTask, cancel), kControlTimeout);
+  if (!reply.ok()) {
+    return Status::Unavailable("cannot reach the owner of object " + id.Hex() + " at " + owner +
+                               ": " + reply.status().message());
+  }
+  auto body = protocol::Decode<protocol::StatusReply>(*reply);
+  if (!body.ok()) return body.status();
+  return body->ToStatus();
+}
+
+Status CoreWorker::CancelOwnedLocked(const TaskId& task_id, bool force, bool recursive,
+                                     Actions& actions) {
+  PendingTask* task = tasks_.FindLocked(task_id);
+  if (task == nullptr) return Status::Ok();  // ended already
+  if (task->spec.actor_id.IsNil()) {
+    task_submitter_.CancelLocked(task_id, force, recursive, actions);
+    return Status::Ok();
+  }
+  if (force) {
+    return Status::InvalidArgument(
+        "force is not supported for actor calls (it would kill the actor and its state); "
+        "cancel without force, or end the actor with ActorHandle::Kill()");
+  }
+  actor_submitter_.CancelLocked(task_id, recursive, actions);
+  return Status::Ok();
+}
+
+void CoreWorker::CancelChildren(const TaskId& parent, bool force) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const TaskId& child : tasks_.ChildrenLocked(parent)) {
+      // A child actor call cannot be forced; it is cancelled plainly.
+      PendingTask* task = tasks_.FindLocked(child);
+      bool child_force = force && task != nullptr && task->spec.actor_id.IsNil();
+      (void)CancelOwnedLocked(child, child_force, true, actions);
+    }
+  }
+  RunActions(actions);
 }
 
 Status CoreWorker::KillActor(const ActorId& actor, bool no_restart) {

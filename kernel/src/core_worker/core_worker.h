@@ -70,6 +70,8 @@ class CoreWorker : public internal::Runtime,
   void RemoveLocalReference(const ObjectId& id) override;
   std::string OwnerAddress(const ObjectId& id) override;
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) override;
+  Status Cancel(const ObjectId& id, bool force, bool recursive) override;
+  bool IsCancelled() override { return TaskExecutor::CurrentTaskCancelled(); }
 
   // internal::ActorRuntime
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
@@ -114,6 +116,10 @@ class CoreWorker : public internal::Runtime,
   // The worker service (worker_service.cc): requests from other processes,
   // on the server's thread.
   void Handle(std::string message, ReplyFn reply);
+  // Cancels a pending task this process submitted (a task or actor call).
+  Status CancelOwnedLocked(const TaskId& task_id, bool force, bool recursive, Actions& actions);
+  // The tasks a cancelled task of this worker submitted (recursive Cancel).
+  void CancelChildren(const TaskId& parent, bool force);
 
   WorkerContext context_;
   ReferenceCounter references_;

@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <cstdlib>
 
 #include "core_worker/reference_counter.h"  // ValueOf
 
@@ -63,6 +65,54 @@ void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
   cv_.notify_one();
 }
 
+void TaskExecutor::Cancel(const TaskId& task_id, bool force, bool recursive) {
+  ReplyFn dropped;
+  std::string function;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const Pushed& pushed) {
+      return pushed.spec.task_id == task_id;
+    });
+    if (queued != queue_.end()) {
+      dropped = std::move(queued->reply);
+      function = queued->spec.function;
+      queue_.erase(queued);
+    } else if (auto running = running_.find(task_id); running != running_.end()) {
+      running->second->cancelled = true;
+    } else {
+      return;  // it replied already (or never came): the owner settles it
+    }
+  }
+  if (dropped) {
+    protocol::PushTaskReply out;
+    out.error = ErrorInfo{ErrorInfo::Kind::kTaskCancelled,
+                          "",
+                          "task " + function + " was cancelled before it started",
+                          "worker pid " + std::to_string(getpid()),
+                          {}};
+    dropped(protocol::Encode(MessageType::kPushTaskReply, out));
+    return;
+  }
+  if (force) {
+    // Ray's force: the process ends now; the raylet tells the owner, which
+    // ends the task as cancelled (and retries the others it had sent here).
+    spdlog::warn("worker: task {} was cancelled with force; exiting", task_id.Hex());
+    std::fflush(nullptr);
+    std::_Exit(1);
+  }
+  if (recursive && cancel_children_) cancel_children_(task_id, force);
+}
+
+TaskId TaskExecutor::CurrentTaskId() {
+  auto* call = static_cast<RunningCall*>(current_call.get());
+  return call ? call->spec.task_id : TaskId();
+}
+
+bool TaskExecutor::CurrentTaskCancelled() {
+  auto* call = static_cast<RunningCall*>(current_call.get());
+  return call != nullptr && call->cancelled;
+}
+
 void TaskExecutor::RequestExit() {
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -80,7 +130,8 @@ void TaskExecutor::ExecuteLoop() {
   pid_t parent = getppid();
   while (true) {
     Resumption resumption;
-    Pushed next;
+    std::shared_ptr<RunningCall> call;
+    int64_t received_us = 0;
     bool start = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
@@ -93,8 +144,13 @@ void TaskExecutor::ExecuteLoop() {
         resumption = std::move(resumptions_.front());
         resumptions_.pop_front();
       } else if (CanStartLocked()) {
-        next = std::move(queue_.front());
+        Pushed& pushed = queue_.front();
+        received_us = pushed.received_us;
+        call = std::make_shared<RunningCall>();
+        call->spec = std::move(pushed.spec);
+        call->reply = std::move(pushed.reply);
         queue_.pop_front();
+        running_.emplace(call->spec.task_id, call);
         ++running_calls_;
         start = true;
       } else {
@@ -108,7 +164,8 @@ void TaskExecutor::ExecuteLoop() {
       }
     }
     if (start) {
-      Execute(std::move(next));
+      Execute(call, received_us);
+      call.reset();
     } else {
       StepScope step(resumption.call, executing_);
       resumption.resume();
@@ -170,13 +227,9 @@ protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, cons
           ""};
 }
 
-void TaskExecutor::Execute(Pushed pushed) {
-  auto call = std::make_shared<RunningCall>();
-  call->spec = std::move(pushed.spec);
-  call->reply = std::move(pushed.reply);
+void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us) {
   const protocol::TaskSpec& spec = call->spec;
-  call->event =
-      MakeEvent(spec, "RUNNING", pushed.received_us, observability::TaskEventReporter::NowUs());
+  call->event = MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
   task_events_.Started(call->event);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
@@ -208,7 +261,7 @@ void TaskExecutor::Execute(Pushed pushed) {
         CallMethod(*function, spec, args, call->where, out);
       }
     } else {
-      CallFunction(*function, spec, args, call->where, out);
+      CallFunction(*function, call, args, out);
     }
   }
   Finish(call, std::move(out));
@@ -216,9 +269,12 @@ void TaskExecutor::Execute(Pushed pushed) {
 
 void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out) {
   protocol::TaskEvent& event = call->event;
-  event.state = out.error ? "FAILED" : "FINISHED";
+  event.state = out.error || call->cancelled ? "FAILED" : "FINISHED";
   event.end_us = observability::TaskEventReporter::NowUs();
-  if (out.error) {
+  if (call->cancelled) {
+    // As Ray lists it: its owner discards what it returned.
+    event.error = "TaskCancelledError: cancelled while it ran";
+  } else if (out.error) {
     event.error =
         (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
   }
@@ -228,6 +284,7 @@ void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::Pu
   {
     std::lock_guard<std::mutex> lock(mu_);
     --running_calls_;
+    running_.erase(call->spec.task_id);
   }
   cv_.notify_one();
 }
@@ -341,18 +398,20 @@ void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
 }
 
 void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
-                                const protocol::TaskSpec& spec, const internal::ArgList& args,
-                                const std::string& where, protocol::PushTaskReply& out) {
-  executing_ = true;
-  auto started = std::chrono::steady_clock::now();
-  internal::InvokeResult result = function.invoke(args);
-  out.run_us =
-      static_cast<uint32_t>(std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
-                                                  std::chrono::steady_clock::now() - started)
-                                                  .count(),
-                                              UINT32_MAX));
-  executing_ = false;
-  SetResult(std::move(result), spec, where, out);
+                                const std::shared_ptr<RunningCall>& call,
+                                const internal::ArgList& args, protocol::PushTaskReply& out) {
+  internal::InvokeResult result;
+  {
+    StepScope step(call, executing_);
+    auto started = std::chrono::steady_clock::now();
+    result = function.invoke(args);
+    out.run_us = static_cast<uint32_t>(std::min<int64_t>(
+        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                              started)
+            .count(),
+        UINT32_MAX));
+  }
+  SetResult(std::move(result), call->spec, call->where, out);
 }
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,

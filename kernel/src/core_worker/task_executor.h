@@ -37,6 +37,7 @@
 #include <string>
 #include <string_view>
 #include <thread>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -53,6 +54,19 @@ class TaskExecutor {
 
   // A task pushed to this worker; `reply` gets its PushTaskReply.
   void Enqueue(protocol::TaskSpec spec, ReplyFn reply);
+  // rayk::Cancel reached the task here (rayk/cancel.h): one not started is
+  // dropped (its reply says cancelled); a running one is marked for
+  // IsCancelled(), or with `force` the process exits at once. With
+  // `recursive`, `cancel_children` (set by the CoreWorker) cancels what a
+  // running one submitted.
+  void Cancel(const TaskId& task_id, bool force, bool recursive);
+  void SetCancelChildren(std::function<void(const TaskId&, bool force)> cancel_children) {
+    cancel_children_ = std::move(cancel_children);
+  }
+  // On a thread running a task or call: its id, and whether it was
+  // cancelled (nil and false elsewhere).
+  static TaskId CurrentTaskId();
+  static bool CurrentTaskCancelled();
   // Runs pushed tasks on this thread until told to exit or the raylet goes away.
   void RunTaskLoop();
   void RequestExit();
@@ -80,6 +94,7 @@ class TaskExecutor {
     std::string where;
     std::vector<std::shared_ptr<const ObjectBuffer>> held;  // its arguments, read in place
     bool exit_after = false;                                // it called rayk::ExitActor()
+    std::atomic<bool> cancelled{false};                     // rayk::Cancel reached it
   };
   struct Pushed {
     protocol::TaskSpec spec;
@@ -94,7 +109,8 @@ class TaskExecutor {
   void ExecuteLoop();
   // A new call may start: one is queued and fewer than call_limit_ run.
   bool CanStartLocked() const { return !queue_.empty() && running_calls_ < call_limit_; }
-  void Execute(Pushed pushed);
+  // Starts a call taken from the queue (and entered in running_).
+  void Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us);
   // Sends the call's reply and frees its place.
   void Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out);
   // rayk::ExitActor() was called and its call has replied: tell the GCS, end the loops.
@@ -123,9 +139,9 @@ class TaskExecutor {
   void StartMethod(const internal::RegisteredFunction& function,
                    const std::shared_ptr<RunningCall>& call,
                    const std::vector<std::string_view>& args);
-  void CallFunction(const internal::RegisteredFunction& function, const protocol::TaskSpec& spec,
-                    const std::vector<std::string_view>& args, const std::string& where,
-                    protocol::PushTaskReply& out);
+  void CallFunction(const internal::RegisteredFunction& function,
+                    const std::shared_ptr<RunningCall>& call,
+                    const std::vector<std::string_view>& args, protocol::PushTaskReply& out);
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);
@@ -138,7 +154,8 @@ class TaskExecutor {
   std::condition_variable cv_;
   std::deque<Pushed> queue_;
   std::deque<Resumption> resumptions_;  // waiting calls whose objects came in
-  int running_calls_ = 0;               // started, not yet replied
+  std::unordered_map<TaskId, std::shared_ptr<RunningCall>> running_;  // started, not replied
+  int running_calls_ = 0;                                             // started, not yet replied
   // At most this many calls run at once: the actor's max_concurrency (1 for
   // a task worker); a plain actor has as many loops, an async one one loop.
   int call_limit_ = 1;
@@ -153,6 +170,7 @@ class TaskExecutor {
   std::atomic<bool> exit_now_{false};         // the call that asked has replied
   std::atomic<bool> actor_restarted_{false};
   std::vector<std::thread> extra_executors_;
+  std::function<void(const TaskId&, bool)> cancel_children_;
   observability::TaskEventReporter task_events_;
 };
 

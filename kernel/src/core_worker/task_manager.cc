@@ -23,6 +23,7 @@ void TaskManager::AssignIds(PendingTask& task) const {
   task.spec.job_id = context_.options.job_id;
   task.spec.return_id = ObjectId::FromRandom();
   task.spec.owner_address = context_.address;
+  if (current_task_ != nullptr) task.parent = current_task_();
 }
 
 PendingTask& TaskManager::AddLocked(PendingTask task) {
@@ -34,6 +35,7 @@ PendingTask& TaskManager::AddLocked(PendingTask task) {
     ++task.unresolved;
   }
   const TaskId task_id = task.spec.task_id;
+  by_return_[task.spec.return_id] = task_id;
   return tasks_[task_id] = std::move(task);
 }
 
@@ -90,10 +92,42 @@ PendingTask* TaskManager::FindLocked(const TaskId& task_id) {
   return it == tasks_.end() ? nullptr : &it->second;
 }
 
+TaskId TaskManager::TaskMakingLocked(const ObjectId& return_id) const {
+  auto it = by_return_.find(return_id);
+  return it == by_return_.end() ? TaskId() : it->second;
+}
+
+std::vector<TaskId> TaskManager::ChildrenLocked(const TaskId& parent) const {
+  std::vector<TaskId> children;
+  if (parent.IsNil()) return children;
+  for (const auto& [task_id, task] : tasks_) {
+    if (task.parent == parent) children.push_back(task_id);
+  }
+  return children;
+}
+
+internal::ObjectValue CancelledValue(const PendingTask& task, const std::string& how) {
+  const protocol::TaskSpec& spec = task.spec;
+  std::string what = spec.actor_id.IsNil() ? "task " : "actor call ";
+  what += spec.name.empty() ? spec.function : spec.name;
+  return ErrorValue(ErrorInfo::Kind::kTaskCancelled, what + " was cancelled (" + how + ")");
+}
+
+void SendCancelToWorker(const std::shared_ptr<Channel>& worker, const PendingTask& task, bool force,
+                        bool recursive, Actions& actions) {
+  if (!worker) return;
+  protocol::CancelTask cancel{task.spec.return_id, task.spec.task_id, force, recursive, true};
+  actions.push_back(
+      [worker, message = protocol::Encode(protocol::MessageType::kCancelTask, cancel)]() mutable {
+        (void)worker->Send(std::move(message));
+      });
+}
+
 void TaskManager::CompleteLocked(const TaskId& task_id, ObjectValue value, Actions& actions) {
   auto task = tasks_.find(task_id);
   if (task == tasks_.end()) return;
   ObjectId return_id = task->second.spec.return_id;
+  by_return_.erase(return_id);
   const bool in_store = !value.error && IsInStoreMark(value);
   references_.SetValueLocked(return_id, std::move(value), actions);
   std::vector<ObjectId> arg_refs;
@@ -182,6 +216,7 @@ bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& action
       ++task.unresolved;
     }
     const TaskId task_id = task.spec.task_id;
+    by_return_[task.spec.return_id] = task_id;
     tasks_[task_id] = std::move(task);
     ResolveArgsLocked(task_id, actions);
   }
@@ -194,6 +229,18 @@ ObjectValue TaskManager::ReplyValueLocked(Result<protocol::PushTaskReply>& body,
   if (body->error) return ObjectValue{nullptr, body->error};
   if (!body->location.valid()) return ValueOf(std::move(body->value));
   return references_.StoredResultLocked(return_id, body->location, actions);
+}
+
+ObjectValue TaskManager::CancelledReplyValueLocked(const PendingTask& task,
+                                                   Result<protocol::PushTaskReply>& body,
+                                                   Actions& actions) {
+  if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kTaskCancelled) {
+    return ObjectValue{nullptr, body->error};
+  }
+  if (body.ok() && body->location.valid()) {
+    (void)references_.StoredResultLocked(task.spec.return_id, body->location, actions);
+  }
+  return CancelledValue(task, "while it ran; what it returned or threw was discarded");
 }
 
 }  // namespace rayk

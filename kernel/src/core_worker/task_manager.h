@@ -44,7 +44,19 @@ struct PendingTask {
   internal::Placement placement;
   internal::RetryExceptions retry_exceptions;  // which throws are retried (owner only)
   std::chrono::milliseconds timeout{0};        // > 0: a run longer than this is killed
+  // The task of this process that was running when this one was submitted
+  // (nil for a driver's): a recursive Cancel of it cancels this one too.
+  TaskId parent;
+  // rayk::Cancel reached it before it ended: it ends as TaskCancelledError,
+  // whatever its worker replies, and is never retried.
+  bool cancelled = false;
 };
+
+// The value of a cancelled task's result; `how` says how it was stopped.
+internal::ObjectValue CancelledValue(const PendingTask& task, const std::string& how);
+// Tells the worker running `task` (over `worker`) that it is cancelled.
+void SendCancelToWorker(const std::shared_ptr<Channel>& worker, const PendingTask& task, bool force,
+                        bool recursive, Actions& actions);
 
 class TaskManager {
  public:
@@ -53,14 +65,22 @@ class TaskManager {
 
   TaskManager(WorkerContext& context, ReferenceCounter& references, ReadyFn on_ready);
 
-  // Gives a new task its ids and this process as its owner (no lock needed).
+  // Gives a new task its ids, this process as its owner and, in a worker,
+  // the task running on the calling thread as its parent (no lock needed).
   void AssignIds(PendingTask& task) const;
+  // How AssignIds learns the calling thread's running task (the executor's).
+  void SetCurrentTaskFn(TaskId (*current_task)()) { current_task_ = current_task; }
   // Records the task, its result object and its argument references. The
   // caller then queues it with its submitter and calls ResolveArgsLocked.
   PendingTask& AddLocked(PendingTask task);
   void ResolveArgsLocked(const TaskId& task_id, Actions& actions);
   // Null once the task has ended.
   PendingTask* FindLocked(const TaskId& task_id);
+  // The pending task whose result is `return_id`; nil when none is (it
+  // ended, or the object was Put).
+  TaskId TaskMakingLocked(const ObjectId& return_id) const;
+  // The pending tasks submitted while `parent` ran here.
+  std::vector<TaskId> ChildrenLocked(const TaskId& parent) const;
   // Ends the task: its result gets `value`, its argument references go.
   void CompleteLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
   // Makes again the kept results that were in node `node`'s store; true
@@ -71,6 +91,13 @@ class TaskManager {
   // The value a worker's reply to a push stands for.
   internal::ObjectValue ReplyValueLocked(Result<protocol::PushTaskReply>& body,
                                          const ObjectId& return_id, Actions& actions);
+  // The value for the reply to a push of a task cancelled meanwhile: the
+  // worker's own cancellation error, or, when it ran to its end, a
+  // cancellation error in place of its result (a stored one is freed with
+  // the reference).
+  internal::ObjectValue CancelledReplyValueLocked(const PendingTask& task,
+                                                  Result<protocol::PushTaskReply>& body,
+                                                  Actions& actions);
 
  private:
   void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
@@ -84,7 +111,9 @@ class TaskManager {
   WorkerContext& context_;
   ReferenceCounter& references_;
   const ReadyFn on_ready_;
+  TaskId (*current_task_)() = nullptr;
   std::unordered_map<TaskId, PendingTask> tasks_;
+  std::unordered_map<ObjectId, TaskId> by_return_;     // of tasks_
   std::unordered_map<ObjectId, PendingTask> lineage_;  // by result
   std::vector<ObjectId> forget_queue_;
   bool forgetting_ = false;

@@ -71,6 +71,28 @@ void TaskSubmitter::TaskReadyLocked(const TaskId& task_id, const PendingTask& ta
   DispatchLocked(task.class_key, actions);
 }
 
+void TaskSubmitter::CancelLocked(const TaskId& task_id, bool force, bool recursive,
+                                 Actions& actions) {
+  PendingTask* task = tasks_.FindLocked(task_id);
+  if (task == nullptr) return;
+  task->cancelled = true;
+  if (auto cls = classes_.find(task->class_key); cls != classes_.end()) {
+    std::deque<TaskId>& queue = cls->second.queue;
+    if (auto queued = std::find(queue.begin(), queue.end(), task_id); queued != queue.end()) {
+      queue.erase(queued);
+    } else {
+      for (auto& [lease_id, worker] : cls->second.workers) {
+        if (worker.in_flight.count(task_id) == 0) continue;
+        // Its worker's reply (or death) ends it, as cancelled.
+        SendCancelToWorker(worker.channel, *task, force, recursive, actions);
+        return;
+      }
+    }
+  }
+  // Waiting for its arguments or for a worker: it never runs.
+  tasks_.CompleteLocked(task_id, CancelledValue(*task, "before it ran"), actions);
+}
+
 // ---------------------------------------------------------------- pushing
 
 void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& actions) {
@@ -146,8 +168,11 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
       return;
     }
     auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
-        internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
+    if (task->cancelled) {
+      tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions),
+                            actions);
+    } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+               internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
       // SetRetryExceptions: the task runs again, first in its class's queue.
       ++task->spec.attempt;
       spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
@@ -539,12 +564,18 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
   auto worker = cls.workers.find(lease_id);
   if (worker == cls.workers.end()) return;
   std::set<TaskId> lost = std::move(worker->second.in_flight);
+  const int64_t pid = worker->second.pid;
   cls.workers.erase(worker);
   for (const TaskId& task_id : lost) {
     PendingTask* task = tasks_.FindLocked(task_id);
     if (task == nullptr) continue;
     protocol::TaskSpec& spec = task->spec;
-    if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
+    if (task->cancelled) {
+      tasks_.CompleteLocked(
+          task_id,
+          CancelledValue(*task, "its worker pid " + std::to_string(pid) + " ended: " + reason),
+          actions);
+    } else if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
       ++spec.attempt;
       spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
                    spec.attempt, internal::LimitText(spec.max_retries));

@@ -40,6 +40,10 @@ class TaskSubmitter {
   ObjectId SubmitTask(internal::TaskCall call);
   // Every argument of `task` is resolved: queue it on its class.
   void TaskReadyLocked(const TaskId& task_id, const PendingTask& task, Actions& actions);
+  // rayk::Cancel of a task this process submitted (marked cancelled by
+  // the caller): dropped if it has not reached a worker, else its worker is
+  // told (which ends it, or marks it, or with `force` exits).
+  void CancelLocked(const TaskId& task_id, bool force, bool recursive, Actions& actions);
   // The raylet says a leased worker died: its tasks are retried or fail.
   void OnWorkerDied(const protocol::WorkerDied& died);
   // Gives back leases idle longer than kLeaseIdleTime, and kills the

@@ -6,6 +6,8 @@
 //   WorkerDied    the raylet: a worker leased by this process died
 //   LeaseWarning  the raylet: a task of ours waits for resources no node has
 //   ExitWorker    the raylet: this worker should exit
+//   CancelTask    rayk::Cancel: from a borrower, of a task this process owns;
+//                 from the owner, of a task this worker runs
 #include <spdlog/spdlog.h>
 
 #include <iostream>
@@ -47,6 +49,28 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       // Ray prints the same warning for a task that no node can run.
       spdlog::warn("{}", body->message);
       std::cerr << "rayk: warning: " << body->message << std::endl;
+      return;
+    }
+    case MessageType::kCancelTask: {
+      auto body = protocol::Decode<protocol::CancelTask>(message);
+      if (!body.ok()) break;
+      if (body->to_executor) {
+        executor_.Cancel(body->task_id, body->force, body->recursive);
+        return;
+      }
+      Actions actions;
+      Status status;
+      {
+        std::lock_guard<std::mutex> lock(context_.mu);
+        TaskId task_id = tasks_.TaskMakingLocked(body->return_id);
+        if (!task_id.IsNil()) {
+          status = CancelOwnedLocked(task_id, body->force, body->recursive, actions);
+        }
+      }
+      RunActions(actions);
+      if (reply) {
+        reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+      }
       return;
     }
     case MessageType::kExitWorker:

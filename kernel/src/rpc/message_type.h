@@ -59,6 +59,7 @@ namespace rayk::protocol {
   X(RemoveBorrower, 43)                                                  \
   X(ExitWorker, 44)                                                      \
   X(LeaseWarning, 45)                                                    \
+  X(CancelTask, 46)                                                      \
   /* To the GCS: task events. */                                         \
   X(ReportTaskEvents, 50)                                                \
   X(ListTasks, 51)                                                       \

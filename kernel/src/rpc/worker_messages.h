@@ -100,6 +100,23 @@ struct LeaseWarning {
   }
 };
 
+// rayk::Cancel. To the owner (to_executor false): cancel the task whose
+// result is `return_id` (a borrower forwards its Cancel this way; the reply
+// is a StatusReply). To the worker running it (to_executor true): drop the
+// task if it has not started, else mark it cancelled (rayk::IsCancelled) or,
+// with `force`, end the worker; one-way.
+struct CancelTask {
+  ObjectId return_id;
+  TaskId task_id;
+  bool force = false;
+  bool recursive = true;
+  bool to_executor = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& return_id& task_id& force& recursive& to_executor;
+  }
+};
+
 struct ExitWorker {
   template <class A>
   void serialize(A&, unsigned) {}
@@ -111,6 +128,7 @@ RAYK_MESSAGE_BODY(kWorkerDied, WorkerDied);
 RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
 RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
 RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);
+RAYK_MESSAGE_BODY(kCancelTask, CancelTask);
 RAYK_MESSAGE_BODY(kPushTaskReply, PushTaskReply);
 RAYK_MESSAGE_BODY(kGetObjectReply, GetObjectReply);
 

@@ -109,7 +109,8 @@ struct ErrorInfo {
     kActorDied,
     kObjectStoreFull,
     kTaskTimedOut,
-    kOwnerDied
+    kOwnerDied,
+    kTaskCancelled
   };
   Kind kind = Kind::kRuntime;
   std::string remote_type;  // kTaskError: the exception's type
@@ -171,6 +172,13 @@ class Runtime {
   // A reference arrived from another process (inside a value): remember its
   // owner so Get() can fetch it; counts as one local reference.
   virtual void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) = 0;
+
+  // rayk::Cancel (rayk/cancel.h): cancels the task or actor call that makes
+  // object `id`, here if this process submitted it, else through its owner.
+  // A runtime without remote workers cannot cancel (kUnimplemented).
+  virtual Status Cancel(const ObjectId& id, bool force, bool recursive);
+  // Inside a task or actor call: whether it was cancelled (false elsewhere).
+  virtual bool IsCancelled() { return false; }
 };
 
 // The process's runtime, or null outside Init()/Shutdown().
