@@ -806,8 +806,10 @@ struct ClusterCommands::Impl {
     std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n";
     if (!status.gcs.plugins.empty())
       std::cout << "Plugins: " << FormatSelectedPlugins(status.gcs.plugins) << "\n";
-    if (!status.gcs.metrics_address.empty())
-      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n";
+    if (!status.gcs.metrics_address.empty()) {
+      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n"
+                << "Dashboard: http://" << status.gcs.metrics_address << "/\n";
+    }
     std::cout << "\nNodes: " << summary.alive << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;

@@ -7,6 +7,7 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <thread>
 
@@ -64,6 +65,23 @@ class Session : public std::enable_shared_from_this<Session> {
     return response;
   }
 
+  // An error about `path`: JSON under /api/, plain text elsewhere.
+  http::response<http::string_body> Error(http::status status, unsigned version,
+                                          const std::string& path, const std::string& message,
+                                          bool keep_alive) {
+    if (!path.starts_with("/api/")) return Plain(status, version, message + "\n", keep_alive);
+    auto response = Plain(status, version, JsonError(message), keep_alive);
+    response.set(http::field::content_type, "application/json");
+    response.prepare_payload();
+    return response;
+  }
+
+  static std::string JsonError(const std::string& message) {
+    return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace) +
+           "\n";
+  }
+
   http::response<http::string_body> Answer(const http::request<http::string_body>& request) {
     std::string path(request.target());
     path = path.substr(0, path.find('?'));  // Prometheus may add query parameters
@@ -71,14 +89,14 @@ class Session : public std::enable_shared_from_this<Session> {
     if (route == routes_.end()) {
       std::string known;
       for (const auto& [name, fn] : routes_) known += (known.empty() ? "" : ", ") + name;
-      return Plain(http::status::not_found, request.version(),
-                   "no such path: " + path + " (this server has " + known + ")\n",
+      return Error(http::status::not_found, request.version(), path,
+                   "no such path: " + path + " (this server has " + known + ")",
                    request.keep_alive());
     }
     if (request.method() != http::verb::get) {
       auto response =
-          Plain(http::status::method_not_allowed, request.version(),
-                std::string(request.method_string()) + " is not allowed on " + path + "; use GET\n",
+          Error(http::status::method_not_allowed, request.version(), path,
+                std::string(request.method_string()) + " is not allowed on " + path + "; use GET",
                 request.keep_alive());
       response.set(http::field::allow, "GET");
       return response;
@@ -86,6 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
     HttpResponse made = route->second();
     http::response<http::string_body> response{http::status::ok, request.version()};
     response.set(http::field::content_type, made.content_type);
+    response.set(http::field::cache_control, "no-store");  // live data; files of this version
     response.body() = std::move(made.body);
     response.keep_alive(request.keep_alive());
     response.prepare_payload();

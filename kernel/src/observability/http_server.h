@@ -3,7 +3,9 @@
 //
 // Each route maps an exact path to a function that makes the response body.
 // Only GET is served: another method gets 405 (with `Allow: GET`), an
-// unknown path 404, a request that does not parse 400. Connections are kept
+// unknown path 404, a request that does not parse 400. Under /api/ (the
+// dashboard's JSON API) those errors are JSON too, {"error": "..."}, so
+// that a script always gets JSON back. Connections are kept
 // alive as the client asks (Prometheus reuses one per target); a request
 // whose header exceeds 16 KiB or whose body exceeds 64 KiB is refused, and a
 // connection silent for 60 s is closed.
