@@ -8,6 +8,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -203,6 +204,14 @@ TEST(DashboardTest, ChromiumShowsTheNodesAndAnActorWithoutConsoleMessages) {
   EXPECT_THAT(page.dom, HasSubstr("class=\"state state-ALIVE\">ALIVE<"));
   EXPECT_THAT(page.dom, HasSubstr("<span id=\"status\" class=\"status\">Updated "));
   EXPECT_TRUE(page.console.empty()) << ::testing::PrintToString(page.console);
+
+  // docs/dashboard.png is made here, of this cluster:
+  //   RAYK_DASHBOARD_SCREENSHOT=$PWD/docs/dashboard.png build/bin/dashboard_test
+  //   --gtest_filter='*Chromium*'
+  if (const char* png = std::getenv("RAYK_DASHBOARD_SCREENSHOT")) {
+    auto shot = chromium.Screenshot(url, png);
+    EXPECT_EQ(shot.exit_code, 0) << shot.output;
+  }
 
   // The page's own check works: a script error shows up as a console line.
   testing::HeadlessChromium probe;
