@@ -58,10 +58,11 @@ class HeadlessChromium {
   Page DumpDom(const std::string& url, int virtual_ms = 5000) {
     Page page;
     const std::string dom = dir_.path() + "/dom.html", log = dir_.path() + "/chromium.log";
-    page.exit_code = Run("--enable-logging=stderr --v=0 --virtual-time-budget=" +
-                         std::to_string(virtual_ms) + " --dump-dom '" + url + "'",
-                         " > " + dom + " 2> " + log)
-                         .exit_code;
+    page.exit_code =
+        Run("--enable-logging=stderr --v=0 --virtual-time-budget=" + std::to_string(virtual_ms) +
+                " --dump-dom '" + url + "'",
+            " > " + dom + " 2> " + log)
+            .exit_code;
     page.dom = ReadAll(dom);
     page.log = ReadAll(log);
     std::istringstream lines(page.log);
@@ -74,9 +75,9 @@ class HeadlessChromium {
   // Loads `url` and writes a PNG of the window to `png`.
   CommandResult Screenshot(const std::string& url, const std::string& png, int width = 1280,
                            int height = 900) {
-    return Run("--virtual-time-budget=5000 --hide-scrollbars --window-size=" +
-               std::to_string(width) + "," + std::to_string(height) + " --screenshot=" + png +
-               " '" + url + "'");
+    return Run(
+        "--virtual-time-budget=5000 --hide-scrollbars --window-size=" + std::to_string(width) +
+        "," + std::to_string(height) + " --screenshot=" + png + " '" + url + "'");
   }
 
  private:
@@ -87,8 +88,8 @@ class HeadlessChromium {
     const std::string& d = dir_.path();
     return RunCommand("(HOME=" + d + " XDG_CONFIG_HOME=" + d + "/config XDG_CACHE_HOME=" + d +
                       "/cache timeout -s KILL 120 " + kBinary +
-                      " --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" +
-                      d + "/profile " + args + redirect + ")");
+                      " --headless --no-sandbox --disable-gpu --no-first-run --user-data-dir=" + d +
+                      "/profile " + args + redirect + ")");
   }
 
   static std::string ReadAll(const std::string& file) {

@@ -6,9 +6,11 @@
 // console message.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -27,9 +29,21 @@ using ::testing::HasSubstr;
 // Upper bound against hangs, not a performance check.
 constexpr auto kPatience = std::chrono::seconds(60);
 
-// GET /api/cluster, parsed; null when it fails.
-nlohmann::json Cluster(const std::string& address) {
-  auto reply = testing::HttpGet(address, "/api/cluster");
+// The cluster's secret, as a user finds it: <session>/auth_token.
+std::string Token(const testing::DevCluster& cluster) {
+  std::ifstream file(cluster.session_dir() + "/auth_token");
+  std::string token;
+  std::getline(file, token);
+  return token;
+}
+
+testing::HttpHeaders Bearer(const std::string& token) {
+  return {{"Authorization", "Bearer " + token}};
+}
+
+// GET /api/cluster with the cluster's secret, parsed; null when it fails.
+nlohmann::json Cluster(const testing::DevCluster& cluster) {
+  auto reply = testing::HttpGet(cluster.metrics_address(), "/api/cluster", Bearer(Token(cluster)));
   if (reply.status != 200) return nullptr;
   return nlohmann::json::parse(reply.body, nullptr, false);
 }
@@ -55,8 +69,8 @@ TEST(DashboardTest, TheJsonApiShowsTheCluster) {
   ASSERT_EQ(*rayk::Get(counter.Task(&test_functions::Counter::Incr).Remote(1)), 6);
   ASSERT_EQ(*rayk::Get(rayk::Task(test_functions::Add).Remote(2, 3)), 5);
 
-  auto reply = testing::HttpGet(head, "/api/cluster");
-  ASSERT_EQ(reply.status, 200) << reply.error;
+  auto reply = testing::HttpGet(head, "/api/cluster", Bearer(Token(cluster)));
+  ASSERT_EQ(reply.status, 200) << reply.error << reply.body;
   EXPECT_EQ(reply.content_type, "application/json");
   nlohmann::json state = nlohmann::json::parse(reply.body, nullptr, false);
   ASSERT_TRUE(state.is_object()) << reply.body;
@@ -93,10 +107,10 @@ TEST(DashboardTest, TheJsonApiShowsTheCluster) {
   // actor's creation, its call, the plain task) to be summarized.
   auto deadline = std::chrono::steady_clock::now() + kPatience;
   while (std::chrono::steady_clock::now() < deadline &&
-         Cluster(head)["tasks"]["by_state"].value("FINISHED", 0) < 3) {
+         Cluster(cluster)["tasks"]["by_state"].value("FINISHED", 0) < 3) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  nlohmann::json tasks = Cluster(head)["tasks"];
+  nlohmann::json tasks = Cluster(cluster)["tasks"];
   EXPECT_EQ(tasks["by_state"]["FINISHED"], 3) << tasks.dump(2);
   EXPECT_EQ(tasks["total"], 3) << tasks.dump(2);
   nlohmann::json add = Find(tasks["by_name"], "name", "Add");
@@ -110,10 +124,10 @@ TEST(DashboardTest, TheJsonApiShowsTheCluster) {
   cluster.KillNode(2);
   deadline = std::chrono::steady_clock::now() + kPatience;
   while (std::chrono::steady_clock::now() < deadline &&
-         Find(Cluster(head)["nodes"], "node_id", killed).value("state", "") != "DEAD") {
+         Find(Cluster(cluster)["nodes"], "node_id", killed).value("state", "") != "DEAD") {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
-  state = Cluster(head);
+  state = Cluster(cluster);
   EXPECT_EQ(Find(state["nodes"], "node_id", killed)["state"], "DEAD") << state["nodes"].dump(2);
   EXPECT_TRUE(Find(state["object_stores"], "node_id", killed).is_null());
 }
@@ -160,7 +174,7 @@ TEST(DashboardTest, BadApiPathsAndMethodsGetJsonErrors) {
 
   auto post = testing::HttpCall(host, port, "POST", "/api/cluster");
   EXPECT_EQ(post.status, 405);
-  EXPECT_EQ(post.allow, "GET");
+  EXPECT_EQ(post.allow, "GET");  // before, and without, the secret
   error = nlohmann::json::parse(post.body, nullptr, false);
   ASSERT_TRUE(error.is_object()) << post.body;
   EXPECT_EQ(error["error"], "POST is not allowed on /api/cluster; use GET");
@@ -171,6 +185,70 @@ TEST(DashboardTest, BadApiPathsAndMethodsGetJsonErrors) {
   EXPECT_THAT(missing.content_type, HasSubstr("text/plain"));
 }
 
+TEST(DashboardTest, TheJsonApiNeedsTheClusterSecret) {
+  testing::DevCluster cluster({.nodes = 1});
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  const std::string head = cluster.metrics_address();
+  const std::string token = Token(cluster);
+  ASSERT_FALSE(token.empty()) << "no auth_token in " << cluster.session_dir();
+
+  auto refused = testing::HttpGet(head, "/api/cluster");
+  EXPECT_EQ(refused.status, 401);
+  nlohmann::json error = nlohmann::json::parse(refused.body, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << refused.body;
+  EXPECT_THAT(error["error"].get<std::string>(),
+              HasSubstr("/api/cluster needs the cluster secret: send 'Authorization: Bearer "
+                        "TOKEN', or open the dashboard once as /?token=TOKEN"));
+  EXPECT_EQ(testing::HttpGet(head, "/api/cluster", Bearer(token + "x")).status, 401);
+  EXPECT_EQ(testing::HttpGet(head, "/api/cluster", {{"Cookie", "rayk_token=nope"}}).status, 401);
+  EXPECT_EQ(testing::HttpGet(head, "/api/cluster", Bearer(token)).status, 200);
+
+  // A browser: ?token= once sets the cookie its later requests carry.
+  auto wrong = testing::HttpGet(head, "/?token=not-the-secret");
+  EXPECT_EQ(wrong.status, 401);
+  EXPECT_THAT(wrong.body, HasSubstr("the ?token= given is not this cluster's secret"));
+  EXPECT_EQ(wrong.set_cookie, "");
+  auto opened = testing::HttpGet(head, "/?token=" + token);
+  EXPECT_EQ(opened.status, 200);
+  EXPECT_EQ(opened.set_cookie, "rayk_token=" + token + "; Path=/; HttpOnly; SameSite=Strict");
+  EXPECT_EQ(testing::HttpGet(head, "/api/cluster", {{"Cookie", "theme=dark; rayk_token=" + token}})
+                .status,
+            200);
+
+  // What shows no names or addresses stays open: the page's files, and the
+  // metrics Prometheus scrapes.
+  for (const char* path : {"/", "/dashboard.js", "/dashboard.css", "/metrics"}) {
+    EXPECT_EQ(testing::HttpGet(head, path).status, 200) << path;
+  }
+}
+
+TEST(DashboardTest, AClusterWithoutASecretServesTheApiToAnyone) {
+  // A head started with --insecure-no-auth (`rayk dev up` always makes a
+  // secret), stopped, and anything left of it killed, when the test ends.
+  struct InsecureHead {
+    testing::TempDir root;
+    std::string env = "RAYK_SESSION_ROOT=" + root.path() + " " + RAYK_CLI_PATH + " ";
+    ~InsecureHead() {
+      testing::RunCommand(env + "stop");
+      for (pid_t pid : testing::ProcessesMentioning(root.path())) kill(pid, SIGKILL);
+    }
+  } head;
+  auto start = testing::RunCommand(
+      head.env + "start --head --insecure-no-auth --num-cpus 1 --port " +
+      std::to_string(testing::FreePort()) + " --config " + RAYK_SOURCE_DIR + "/plugins.toml");
+  ASSERT_EQ(start.exit_code, 0) << start.output;
+  std::ifstream file(head.root.path() + "/session_latest/gcs_metrics_address");
+  std::string address;
+  std::getline(file, address);
+  ASSERT_FALSE(address.empty()) << start.output;
+  auto reply = testing::HttpGet(address, "/api/cluster");
+  EXPECT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.set_cookie, "");
+  nlohmann::json state = nlohmann::json::parse(reply.body, nullptr, false);
+  ASSERT_TRUE(state.is_object()) << reply.body;
+  EXPECT_EQ(state["nodes"].size(), 1u);
+}
+
 TEST(DashboardTest, ChromiumShowsTheNodesAndAnActorWithoutConsoleMessages) {
   if (!testing::HeadlessChromium::Installed()) {
     GTEST_SKIP() << "no " << testing::HeadlessChromium::kBinary
@@ -178,7 +256,7 @@ TEST(DashboardTest, ChromiumShowsTheNodesAndAnActorWithoutConsoleMessages) {
   }
   testing::DevCluster cluster({.nodes = 3});
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
-  const std::string url = "http://" + cluster.metrics_address() + "/";
+  const std::string url = "http://" + cluster.metrics_address() + "/?token=" + Token(cluster);
   testing::JoinedDriver driver(cluster);
   auto counter = rayk::Actor(test_functions::Counter::Create).SetName("in_chromium").Remote(1);
   ASSERT_EQ(*rayk::Get(counter.Task(&test_functions::Counter::Incr).Remote(1)), 2);
@@ -212,6 +290,12 @@ TEST(DashboardTest, ChromiumShowsTheNodesAndAnActorWithoutConsoleMessages) {
     auto shot = chromium.Screenshot(url, png);
     EXPECT_EQ(shot.exit_code, 0) << shot.output;
   }
+
+  // Without the secret the page says what is missing.
+  testing::HeadlessChromium stranger;
+  auto refused = stranger.DumpDom("http://" + cluster.metrics_address() + "/", 1000);
+  EXPECT_THAT(refused.dom, HasSubstr("/api/cluster needs the cluster secret"));
+  EXPECT_THAT(refused.dom, ::testing::Not(HasSubstr(cluster.node_id(0))));
 
   // The page's own check works: a script error shows up as a console line.
   testing::HeadlessChromium probe;

@@ -179,8 +179,12 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
       routes["/" + std::string(file.name)] = [response] { return response; };
       if (file.name == "index.html") routes["/"] = [response] { return response; };
     }
-    auto metrics = observability::HttpServer::Start(gcs->options_.metrics_host,
-                                                    gcs->options_.metrics_port, std::move(routes));
+    // The JSON shows names, addresses and reasons, so it needs the cluster
+    // secret; /metrics shows counts and ids and stays open for scrapers
+    // (docs/observability.md, "Who may look").
+    auto metrics = observability::HttpServer::Start(
+        gcs->options_.metrics_host, gcs->options_.metrics_port, std::move(routes),
+        {.secret = gcs->options_.http_secret, .guarded = {"/api/cluster"}});
     if (!metrics.ok()) return metrics.status();
     gcs->metrics_ = std::move(*metrics);
     gcs->info_.metrics_address =

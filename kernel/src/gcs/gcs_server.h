@@ -63,6 +63,9 @@ class GcsServer {
     // and the dashboard at /; 0: a free port; -1: none.
     std::string metrics_host = "127.0.0.1";
     int metrics_port = -1;
+    // The cluster secret, which /api/cluster then requires (/metrics and the
+    // page's files stay open: observability/http_server.h); "": none.
+    std::string http_secret;
   };
 
   static Result<std::unique_ptr<GcsServer>> Start(Options options,

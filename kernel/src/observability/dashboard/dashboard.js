@@ -188,11 +188,15 @@ function showStatus(text, isError) {
 async function refresh() {
   try {
     const response = await fetch("/api/cluster", { cache: "no-store" });
-    if (!response.ok) throw new Error("HTTP " + response.status + " from /api/cluster");
+    if (!response.ok) {
+      // The server's errors under /api/ are JSON: {"error": "..."}.
+      const body = await response.json().catch(() => ({}));
+      throw new Error(body.error || "HTTP " + response.status + " from /api/cluster");
+    }
     render(await response.json());
     showStatus("Updated " + new Date().toLocaleTimeString(), false);
   } catch (error) {
-    showStatus("Cannot reach the head: " + error.message, true);
+    showStatus("No data from the head: " + error.message, true);
   } finally {
     setTimeout(refresh, kRefreshMs);
   }
