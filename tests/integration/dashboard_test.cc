@@ -82,13 +82,13 @@ TEST(DashboardTest, TheJsonApiShowsTheCluster) {
     ASSERT_TRUE(node.is_object()) << cluster.node_id(i) << " not in " << state["nodes"].dump(2);
     EXPECT_EQ(node["state"], "ALIVE");
     EXPECT_EQ(node["address"], "tcp://" + cluster.node_address(i));
-    EXPECT_EQ(node["resources_total"]["CPU"], 1.0);
+    EXPECT_EQ(node["total"]["CPU"], 1.0);
     EXPECT_EQ(node["labels"]["rayk.io/node-index"], std::to_string(i));
     nlohmann::json store = Find(state["object_stores"], "node_id", cluster.node_id(i));
     ASSERT_TRUE(store.is_object()) << state["object_stores"].dump(2);
     EXPECT_EQ(store["up"], true);
     EXPECT_GT(store["capacity_bytes"].get<uint64_t>(), 0u);
-    for (const char* field : {"used_bytes", "pinned_bytes", "spilled_bytes", "objects"}) {
+    for (const char* field : {"used_bytes", "pinned_bytes", "spilled_bytes", "num_objects"}) {
       EXPECT_TRUE(store[field].is_number_unsigned()) << field << " in " << store.dump();
     }
   }
@@ -96,11 +96,11 @@ TEST(DashboardTest, TheJsonApiShowsTheCluster) {
   ASSERT_TRUE(actor.is_object()) << state["actors"].dump(2);
   EXPECT_EQ(actor["actor_id"], counter.ID().Hex());
   EXPECT_EQ(actor["state"], "ALIVE");
-  EXPECT_THAT(actor["class_name"].get<std::string>(), HasSubstr("Counter"));
+  EXPECT_THAT(actor["class"].get<std::string>(), HasSubstr("Counter"));
   EXPECT_TRUE(Find(state["nodes"], "node_id", actor["node_id"]).is_object()) << actor.dump();
   EXPECT_EQ(actor["pending_reason"], "");
   ASSERT_EQ(state["jobs"].size(), 1u) << state["jobs"].dump(2);
-  EXPECT_EQ(state["jobs"][0]["state"], "RUNNING");
+  EXPECT_EQ(state["jobs"][0]["status"], "RUNNING");
   EXPECT_EQ(state["jobs"][0]["driver_pid"], getpid());
 
   // Workers report task events in batches: wait for the three tasks (the

@@ -1,12 +1,12 @@
 // The dashboard's JSON (GET /api/cluster) rendered from a cluster snapshot
 // without a cluster: every section and field the page reads, a dead node
 // and a store that did not answer, and names that are not valid UTF-8.
+#include "observability/cluster_json.h"
+
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
-
-#include "observability/cluster_json.h"
 
 namespace rayk::observability {
 namespace {
@@ -57,8 +57,9 @@ TEST(ClusterJsonTest, RendersEverySection) {
   EXPECT_EQ(node["node_id"], alive.node_id.Hex());
   EXPECT_EQ(node["address"], "tcp://127.0.0.1:7001");
   EXPECT_EQ(node["state"], "ALIVE");
-  EXPECT_EQ(node["resources_total"], (nlohmann::json{{"CPU", 2.0}, {"GPU", 1.0}}));
-  EXPECT_EQ(node["resources_available"], (nlohmann::json{{"CPU", 0.5}, {"GPU", 0.0}}));
+  EXPECT_EQ(node["total"], (nlohmann::json{{"CPU", 2.0}, {"GPU", 1.0}}));
+  EXPECT_EQ(node["available"]["CPU"], 0.5);
+  EXPECT_EQ(node["alive"], true);
   EXPECT_EQ(node["labels"]["zone"], "a");
   EXPECT_EQ(node["workers"], 3);
   EXPECT_EQ(out["nodes"][1]["state"], "DEAD");
@@ -71,29 +72,29 @@ TEST(ClusterJsonTest, RendersEverySection) {
   EXPECT_EQ(out["object_stores"][0]["plugin"], "shm");
   EXPECT_EQ(out["object_stores"][0]["capacity_bytes"], 1 << 30);
   EXPECT_EQ(out["object_stores"][0]["used_bytes"], 4096);
-  EXPECT_EQ(out["object_stores"][0]["objects"], 2);
-  EXPECT_EQ(out["object_stores"][1], (nlohmann::json{{"node_id", silent.node_id.Hex()},
-                                                       {"up", false}}));
+  EXPECT_EQ(out["object_stores"][0]["num_objects"], 2);
+  EXPECT_EQ(out["object_stores"][1],
+            (nlohmann::json{{"node_id", silent.node_id.Hex()}, {"up", false}}));
 
   ASSERT_EQ(out["actors"].size(), 1u);
   EXPECT_EQ(out["actors"][0]["actor_id"], actor.actor_id.Hex());
   EXPECT_EQ(out["actors"][0]["state"], "PENDING");
-  EXPECT_EQ(out["actors"][0]["node_id"], "") << "not placed yet";
+  EXPECT_EQ(out["actors"][0]["node_id"], NodeId().Hex()) << "not placed yet";
+  EXPECT_EQ(out["actors"][0]["class"], "Counter");
   EXPECT_EQ(out["actors"][0]["name"], "quote\" \xef\xbf\xbd") << "U+FFFD for the bad byte";
   EXPECT_EQ(out["actors"][0]["pending_reason"], "no node has {\"GPU\": 8}");
 
   ASSERT_EQ(out["jobs"].size(), 1u);
   EXPECT_EQ(out["jobs"][0]["job_id"], job.job_id.Hex());
-  EXPECT_EQ(out["jobs"][0]["state"], "FINISHED");
+  EXPECT_EQ(out["jobs"][0]["status"], "FINISHED");
   EXPECT_EQ(out["jobs"][0]["driver_pid"], 42);
 
   EXPECT_EQ(out["tasks"]["total"], 3);
   EXPECT_EQ(out["tasks"]["by_state"]["FAILED"], 1);
   ASSERT_EQ(out["tasks"]["by_name"].size(), 1u);
   EXPECT_EQ(out["tasks"]["by_name"][0],
-            (nlohmann::json{{"name", "Add"},
-                            {"total", 3},
-                            {"by_state", {{"FAILED", 1}, {"FINISHED", 2}}}}));
+            (nlohmann::json{
+                {"name", "Add"}, {"total", 3}, {"by_state", {{"FAILED", 1}, {"FINISHED", 2}}}}));
 }
 
 TEST(ClusterJsonTest, AnEmptyClusterHasEmptyLists) {

@@ -2,97 +2,49 @@
 
 #include <nlohmann/json.hpp>
 
+#include "observability/state_json.h"
+
 namespace rayk::observability {
 
 namespace {
 
 using nlohmann::json;
 
-// A nil id (an actor not placed yet, a plain task) shows as "".
-template <class Id>
-std::string HexOrEmpty(const Id& id) {
-  return id.IsNil() ? "" : id.Hex();
-}
-
+// Each node as `rayk list nodes` shows it, with its state and what the
+// page shows of its load.
 json Nodes(const ClusterSnapshot& snapshot) {
   json nodes = json::array();
   for (const auto& node : snapshot.nodes) {
-    json total = json::object(), available = json::object();
-    for (const auto& [name, amount] : node.total.amounts()) {
-      total[name] = amount;
-      available[name] = node.available.Get(name);
-    }
-    nodes.push_back({{"node_id", node.node_id.Hex()},
-                     {"address", node.raylet_address},
-                     {"state", node.alive ? "ALIVE" : "DEAD"},
-                     {"pid", node.pid},
-                     {"resources_total", total},
-                     {"resources_available", available},
-                     {"labels", node.labels},
-                     {"workers", node.num_workers},
-                     {"pending_leases", node.pending_leases},
-                     {"infeasible_demands", node.infeasible_demands},
-                     {"start_time_ms", node.start_time_ms},
-                     {"death_time_ms", node.death_time_ms},
-                     {"death_cause", node.death_cause}});
+    json row = NodeJson(node);
+    row["state"] = node.alive ? "ALIVE" : "DEAD";
+    row["workers"] = node.num_workers;
+    row["pending_leases"] = node.pending_leases;
+    row["infeasible_demands"] = node.infeasible_demands;
+    nodes.push_back(std::move(row));
   }
   return nodes;
 }
 
+// Each alive node's store as `rayk memory` shows it, and whether its raylet
+// answered in time.
 json ObjectStores(const ClusterSnapshot& snapshot) {
   json stores = json::array();
   for (const auto& node : snapshot.nodes) {
     if (!node.alive) continue;
     auto stats = snapshot.stores.find(node.node_id);
-    if (stats == snapshot.stores.end()) {  // its raylet did not answer in time
-      stores.push_back({{"node_id", node.node_id.Hex()}, {"up", false}});
-      continue;
-    }
-    const protocol::StoreStats& s = stats->second;
-    stores.push_back({{"node_id", node.node_id.Hex()},
-                      {"up", true},
-                      {"plugin", s.plugin},
-                      {"capacity_bytes", s.capacity_bytes},
-                      {"used_bytes", s.used_bytes},
-                      {"pinned_bytes", s.pinned_bytes},
-                      {"spilled_bytes", s.spilled_bytes},
-                      {"objects", s.num_objects},
-                      {"evictions", s.num_evicted},
-                      {"spills", s.num_spilled}});
+    json store = stats == snapshot.stores.end() ? json::object() : StoreStatsJson(stats->second);
+    store["node_id"] = node.node_id.Hex();
+    store["up"] = stats != snapshot.stores.end();
+    stores.push_back(std::move(store));
   }
   return stores;
 }
 
-json Actors(const ClusterSnapshot& snapshot) {
-  json actors = json::array();
-  for (const auto& actor : snapshot.actors) {
-    actors.push_back({{"actor_id", actor.actor_id.Hex()},
-                      {"name", actor.name},
-                      {"class_name", actor.class_name},
-                      {"state", protocol::ActorStateName(actor.state)},
-                      {"node_id", HexOrEmpty(actor.node_id)},
-                      {"pid", actor.pid},
-                      {"address", actor.address},
-                      {"job_id", actor.job_id.Hex()},
-                      {"restarts", actor.restarts},
-                      {"detached", actor.detached},
-                      {"pending_reason", actor.pending_reason},
-                      {"death_cause", actor.death_cause}});
-  }
-  return actors;
-}
-
-json Jobs(const ClusterSnapshot& snapshot) {
-  json jobs = json::array();
-  for (const auto& job : snapshot.jobs) {
-    jobs.push_back({{"job_id", job.job_id.Hex()},
-                    {"state", job.finished ? "FINISHED" : "RUNNING"},
-                    {"driver_pid", job.driver_pid},
-                    {"driver_address", job.driver_address},
-                    {"start_time_ms", job.start_time_ms},
-                    {"end_time_ms", job.end_time_ms}});
-  }
-  return jobs;
+template <class Row, class Render>
+json Rows(const std::vector<Row>& rows, Render render) {
+  json out = json::array();
+  for (const Row& row : rows) out.push_back(render(row));
+  return out;
 }
 
 json Tasks(const TaskSummary& summary) {
@@ -119,8 +71,8 @@ std::string RenderClusterJson(const ClusterSnapshot& snapshot) {
                 {"lost_state", snapshot.gcs.lost_state}}},
               {"nodes", Nodes(snapshot)},
               {"object_stores", ObjectStores(snapshot)},
-              {"actors", Actors(snapshot)},
-              {"jobs", Jobs(snapshot)},
+              {"actors", Rows(snapshot.actors, ActorJson)},
+              {"jobs", Rows(snapshot.jobs, JobJson)},
               {"tasks", Tasks(snapshot.tasks)}};
   // Names come from users: replace invalid UTF-8 rather than throw.
   return out.dump(-1, ' ', false, json::error_handler_t::replace);

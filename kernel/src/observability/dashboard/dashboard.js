@@ -14,9 +14,10 @@ function el(tag, text, className) {
 }
 
 // An id shortened to its first 12 hex digits; the whole id in its title.
+// A nil id (all zeros: an actor not placed yet) shows as nothing.
 function idCell(id) {
   const td = el("td");
-  if (id) {
+  if (id && !/^0+$/.test(id)) {
     const code = el("code", id.slice(0, 12));
     code.title = id;
     td.appendChild(code);
@@ -106,7 +107,7 @@ function render(cluster) {
       idCell(n.node_id),
       el("td", n.address),
       stateCell(n.state),
-      el("td", resources(n.resources_total, n.resources_available)),
+      el("td", resources(n.total, n.available)),
       el("td", keyValues(n.labels)),
       numberCell(n.workers),
       numberCell(n.pending_leases),
@@ -127,9 +128,9 @@ function render(cluster) {
             usageCell(s.used_bytes, s.capacity_bytes),
             numberCell(bytes(s.pinned_bytes)),
             numberCell(bytes(s.spilled_bytes)),
-            numberCell(s.objects),
-            numberCell(s.evictions),
-            numberCell(s.spills),
+            numberCell(s.num_objects),
+            numberCell(s.num_evicted),
+            numberCell(s.num_spilled),
           ]
         : [idCell(s.node_id), el("td", "its raylet did not answer", "empty")],
   );
@@ -141,7 +142,7 @@ function render(cluster) {
     (a) => [
       idCell(a.actor_id),
       el("td", a.name),
-      el("td", a.class_name),
+      el("td", a.class),
       stateCell(a.state),
       idCell(a.node_id),
       numberCell(a.pid || ""),
@@ -156,7 +157,7 @@ function render(cluster) {
     cluster.jobs,
     (j) => [
       idCell(j.job_id),
-      stateCell(j.state),
+      stateCell(j.status),
       numberCell(j.driver_pid),
       el("td", j.driver_address),
       el("td", time(j.start_time_ms)),
