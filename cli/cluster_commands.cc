@@ -19,6 +19,7 @@
 #include "cli_common.h"
 #include "common/host_address.h"
 #include "gcs/gcs_client.h"
+#include "observability/state_json.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
@@ -439,16 +440,10 @@ struct ClusterCommands::Impl {
                            {"in_memory", o.in_memory},
                            {"creator_pid", o.creator_pid}});
       }
-      out.push_back({{"node_id", node.node_id.Hex()},
-                     {"plugin", stats->plugin},
-                     {"capacity_bytes", stats->capacity_bytes},
-                     {"used_bytes", stats->used_bytes},
-                     {"pinned_bytes", stats->pinned_bytes},
-                     {"spilled_bytes", stats->spilled_bytes},
-                     {"num_objects", stats->num_objects},
-                     {"num_evicted", stats->num_evicted},
-                     {"num_spilled", stats->num_spilled},
-                     {"largest", largest}});
+      nlohmann::json store = observability::StoreStatsJson(*stats);
+      store["node_id"] = node.node_id.Hex();
+      store["largest"] = largest;
+      out.push_back(std::move(store));
       text << "Node " << node.node_id.Hex().substr(0, 8) << " ("
            << AddressFromEndpoint(node.raylet_address) << "), store '" << stats->plugin << "'\n"
            << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes)
@@ -482,16 +477,7 @@ struct ClusterCommands::Impl {
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& n : status.nodes) {
-        out.push_back({{"node_id", n.node_id.Hex()},
-                       {"address", n.raylet_address},
-                       {"alive", n.alive},
-                       {"pid", n.pid},
-                       {"total", nlohmann::json::parse(n.total.ToJson())},
-                       {"available", nlohmann::json::parse(n.available.ToJson())},
-                       {"labels", n.labels},
-                       {"start_time_ms", n.start_time_ms},
-                       {"death_time_ms", n.death_time_ms},
-                       {"death_cause", n.death_cause}});
+        out.push_back(observability::NodeJson(n));
       }
       std::cout << out.dump(2) << "\n";
       return 0;
@@ -508,25 +494,12 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
-  static nlohmann::json CodeLibrariesJson(const std::vector<protocol::CodeLibrary>& libraries) {
-    nlohmann::json out = nlohmann::json::array();
-    for (const protocol::CodeLibrary& lib : libraries)
-      out.push_back({{"name", lib.name}, {"sha256", lib.sha256}, {"size", lib.size}});
-    return out;
-  }
-
   int ListJobs() {
     protocol::ClusterStatus status = GetStatus();
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& j : status.jobs) {
-        out.push_back({{"job_id", j.job_id.Hex()},
-                       {"status", j.finished ? "FINISHED" : "RUNNING"},
-                       {"driver_pid", j.driver_pid},
-                       {"driver_address", j.driver_address},
-                       {"start_time_ms", j.start_time_ms},
-                       {"end_time_ms", j.end_time_ms},
-                       {"code_libraries", CodeLibrariesJson(j.code_libraries)}});
+        out.push_back(observability::JobJson(j));
       }
       std::cout << out.dump(2) << "\n";
       return 0;
@@ -652,18 +625,7 @@ struct ClusterCommands::Impl {
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& a : list->actors) {
-        out.push_back({{"actor_id", a.actor_id.Hex()},
-                       {"class", a.class_name},
-                       {"name", a.name},
-                       {"state", protocol::ActorStateName(a.state)},
-                       {"node_id", a.node_id.Hex()},
-                       {"pid", a.pid},
-                       {"address", a.address},
-                       {"restarts", a.restarts},
-                       {"job_id", a.job_id.Hex()},
-                       {"detached", a.detached},
-                       {"death_cause", a.death_cause},
-                       {"pending_reason", a.pending_reason}});
+        out.push_back(observability::ActorJson(a));
       }
       std::cout << out.dump(2) << "\n";
       return 0;
@@ -806,8 +768,10 @@ struct ClusterCommands::Impl {
     std::cout << "rayk cluster at " << AddressFromEndpoint(gcs) << "\n";
     if (!status.gcs.plugins.empty())
       std::cout << "Plugins: " << FormatSelectedPlugins(status.gcs.plugins) << "\n";
-    if (!status.gcs.metrics_address.empty())
-      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n";
+    if (!status.gcs.metrics_address.empty()) {
+      std::cout << "Metrics: http://" << status.gcs.metrics_address << "/metrics\n"
+                << "Dashboard: http://" << status.gcs.metrics_address << "/\n";
+    }
     std::cout << "\nNodes: " << summary.alive << " alive, " << summary.dead << " dead\n";
     // One column per resource any node has; each cell is used/total.
     std::set<std::string> names;

@@ -247,12 +247,14 @@ struct DevCommands::Impl {
     WaitForNodes(gcs_address, started);
     auto metrics = ReadFile(*session + "/gcs_metrics_address");  // none with --metrics-port -1
     std::string metrics_url = metrics.ok() ? "http://" + *metrics + "/metrics" : "";
+    std::string dashboard_url = metrics.ok() ? "http://" + *metrics + "/" : "";  // same server
     if (*format == "json") {
       nlohmann::json out_nodes = nlohmann::json::array();
       for (const DevNode& node : started) out_nodes.push_back(node.ToJson());
       std::cout << nlohmann::json{{"address", gcs_address},
                                   {"session_dir", *session},
                                   {"metrics_url", metrics_url},
+                                  {"dashboard_url", dashboard_url},
                                   {"nodes", out_nodes}}
                        .dump(2)
                 << "\n";
@@ -261,7 +263,8 @@ struct DevCommands::Impl {
     std::cout << "Started a rayk dev cluster of " << nodes << " node" << (nodes == 1 ? "" : "s")
               << " (session " << *session << ")\n"
               << "  GCS address: " << gcs_address << "\n"
-              << (metrics_url.empty() ? "" : "  Metrics:     " + metrics_url + "\n") << "\n";
+              << (metrics_url.empty() ? "" : "  Metrics:     " + metrics_url + "\n")
+              << (dashboard_url.empty() ? "" : "  Dashboard:   " + dashboard_url + "\n") << "\n";
     PrintNodes(started);
     std::cout << "\nRun a driver against it:  RAYK_ADDRESS=" << gcs_address << " ./my_driver\n"
               << "                      or  rayk run libmy_job.so --address " << gcs_address << "\n"

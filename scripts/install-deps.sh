@@ -15,6 +15,7 @@ packages=(
   clang libclang-rt-dev  # scripts/fuzz.sh: libFuzzer is clang's (libclang_rt.fuzzer, in libclang-rt-14-dev)
   gnuplot-nox  # `rayk sim --plot`: draws utilisation and queue length over time per policy
   prometheus  # the real Prometheus server (and promtool) that the head's metrics test scrapes with
+  chromium  # headless Chromium: dashboard_test loads the head's dashboard page and checks its DOM and console
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -8,6 +8,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace rayk::testing {
 
@@ -17,11 +19,14 @@ struct HttpResult {
   std::string body;
   std::string allow;         // the Allow header
   std::string content_type;  // the Content-Type header
+  std::string set_cookie;    // the Set-Cookie header
 };
+
+using HttpHeaders = std::vector<std::pair<std::string, std::string>>;
 
 // `method` is "GET", "POST" ...; `target` the path with its query.
 inline HttpResult HttpCall(const std::string& host, int port, const std::string& method,
-                           const std::string& target) {
+                           const std::string& target, const HttpHeaders& headers = {}) {
   namespace beast = boost::beast;
   namespace http = beast::http;
   using tcp = boost::asio::ip::tcp;
@@ -34,6 +39,7 @@ inline HttpResult HttpCall(const std::string& host, int port, const std::string&
     stream.connect(resolver.resolve(host, std::to_string(port)));
     http::request<http::string_body> request{http::string_to_verb(method), target, 11};
     request.set(http::field::host, host);
+    for (const auto& [name, value] : headers) request.set(name, value);
     request.prepare_payload();
     http::write(stream, request);
     beast::flat_buffer buffer;
@@ -43,6 +49,7 @@ inline HttpResult HttpCall(const std::string& host, int port, const std::string&
     result.body = response.body();
     result.allow = std::string(response[http::field::allow]);
     result.content_type = std::string(response[http::field::content_type]);
+    result.set_cookie = std::string(response[http::field::set_cookie]);
     beast::error_code ignored;
     stream.socket().shutdown(tcp::socket::shutdown_both, ignored);
   } catch (const std::exception& e) {
@@ -52,9 +59,11 @@ inline HttpResult HttpCall(const std::string& host, int port, const std::string&
 }
 
 // GET http://ADDRESS/TARGET, ADDRESS being HOST:PORT.
-inline HttpResult HttpGet(const std::string& address, const std::string& target) {
+inline HttpResult HttpGet(const std::string& address, const std::string& target,
+                          const HttpHeaders& headers = {}) {
   auto colon = address.rfind(':');
-  return HttpCall(address.substr(0, colon), std::stoi(address.substr(colon + 1)), "GET", target);
+  return HttpCall(address.substr(0, colon), std::stoi(address.substr(colon + 1)), "GET", target,
+                  headers);
 }
 
 }  // namespace rayk::testing

@@ -172,5 +172,23 @@ TEST(TaskTableTest, ListsOneJob) {
   EXPECT_EQ(table.List(JobId()).tasks.size(), 2u);
 }
 
+TEST(TaskTableTest, SummarizesByStateAndName) {
+  TaskTable table(2);
+  auto add = Event(TaskId::FromRandom(), "FINISHED");
+  add.name = "Add";
+  auto failed = Event(TaskId::FromRandom(), "FAILED");
+  failed.name = "Add";
+  auto incr = Event(TaskId::FromRandom(), "RUNNING");
+  incr.name = "Counter::Incr";
+  table.Add({{add, failed, incr}, 5});  // the first is evicted
+  TaskSummary summary = table.Summarize();
+  EXPECT_EQ(summary.total, 2u);
+  EXPECT_EQ(summary.by_state, (std::map<std::string, uint64_t>{{"FAILED", 1}, {"RUNNING", 1}}));
+  EXPECT_EQ(summary.by_name["Add"], (std::map<std::string, uint64_t>{{"FAILED", 1}}));
+  EXPECT_EQ(summary.by_name["Counter::Incr"]["RUNNING"], 1u);
+  EXPECT_EQ(summary.dropped_by_gcs, 1u);
+  EXPECT_EQ(summary.dropped_by_workers, 5u);
+}
+
 }  // namespace
 }  // namespace rayk::observability

@@ -7,7 +7,9 @@
 #include "common/lease_policy.h"
 #include "gcs/gcs_subscription.h"
 #include "gcs/serialized_scheduler.h"
+#include "observability/cluster_json.h"
 #include "observability/cluster_metrics.h"
+#include "observability/dashboard_files.h"
 #include "process/session.h"
 
 namespace rayk {
@@ -158,13 +160,31 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   if (!server.ok()) return server.status();
   gcs->server_ = std::move(*server);
   if (gcs->options_.metrics_port >= 0) {
+    // One server, two views of one snapshot: Prometheus's text format
+    // (version 0.0.4) at /metrics, the dashboard's JSON at /api/cluster, and
+    // the dashboard's page, which polls the JSON.
+    std::map<std::string, observability::HttpRoute> routes = {
+        {"/metrics",
+         [self] {
+           return observability::HttpResponse{
+               "text/plain; version=0.0.4; charset=utf-8",
+               observability::RenderClusterMetrics(self->Snapshot())};
+         }},
+        {"/api/cluster", [self] {
+           return observability::HttpResponse{"application/json",
+                                              observability::RenderClusterJson(self->Snapshot())};
+         }}};
+    for (const observability::DashboardFile& file : observability::DashboardFiles()) {
+      observability::HttpResponse response{std::string(file.content_type), std::string(file.body)};
+      routes["/" + std::string(file.name)] = [response] { return response; };
+      if (file.name == "index.html") routes["/"] = [response] { return response; };
+    }
+    // The JSON shows names, addresses and reasons, so it needs the cluster
+    // secret; /metrics shows counts and ids and stays open for scrapers
+    // (docs/observability.md, "Who may look").
     auto metrics = observability::HttpServer::Start(
-        gcs->options_.metrics_host, gcs->options_.metrics_port,
-        {{"/metrics", [self] {
-            // Prometheus's text format, version 0.0.4.
-            return observability::HttpResponse{"text/plain; version=0.0.4; charset=utf-8",
-                                               self->ScrapeMetrics()};
-          }}});
+        gcs->options_.metrics_host, gcs->options_.metrics_port, std::move(routes),
+        {.secret = gcs->options_.http_secret, .guarded = {"/api/cluster"}});
     if (!metrics.ok()) return metrics.status();
     gcs->metrics_ = std::move(*metrics);
     gcs->info_.metrics_address =
@@ -363,7 +383,7 @@ MessageHandler GcsServer::TimedHandler() {
   };
 }
 
-std::string GcsServer::ScrapeMetrics() {
+observability::ClusterSnapshot GcsServer::Snapshot() {
   observability::ClusterSnapshot snapshot;
   // The actor table comes as the ListActors reply, which the actor manager
   // makes under its own lock (and without mu_, as RegisterHandlers explains).
@@ -379,9 +399,13 @@ std::string GcsServer::ScrapeMetrics() {
   }
   snapshot.gcs.store_error = store_->problem().message;
   snapshot.gcs_latency = request_latency_.Snapshot();
+  {
+    std::lock_guard<std::mutex> lock(tasks_mu_);
+    snapshot.tasks = tasks_.Summarize();
+  }
   snapshot.stores =
       observability::CollectStoreStats(*transport_, snapshot.nodes, std::chrono::seconds(2));
-  return observability::RenderClusterMetrics(snapshot);
+  return snapshot;
 }
 
 // ---------------------------------------------------------------- Nodes and jobs

@@ -20,7 +20,8 @@
 // per message type; malformed ones get an error reply. Each request's time
 // to its reply is recorded per message type, and with `metrics_port` set the
 // server serves Prometheus metrics of the whole cluster over HTTP
-// (observability/cluster_metrics.h).
+// (observability/cluster_metrics.h), and on the same port the dashboard: a
+// page polling the cluster as JSON (observability/cluster_json.h).
 // Thread-safe: the transport calls the handlers on one thread, a health-check
 // thread runs beside it, and a mutex guards the tables.
 #pragma once
@@ -38,6 +39,7 @@
 #include "gcs/gcs_placement_group_manager.h"
 #include "gcs/gcs_worker_table.h"
 #include "gcs/watched_gcs_store.h"
+#include "observability/cluster_metrics.h"
 #include "observability/http_server.h"
 #include "observability/latency_histograms.h"
 #include "observability/task_table.h"
@@ -57,10 +59,13 @@ class GcsServer {
     uint32_t restarts = 0;                       // > 0: a supervisor restarted this GCS
     std::string store_plugin;                    // the gcs slot's plugin, for messages
     std::map<std::string, std::string> plugins;  // every slot's, for `rayk status`
-    // Prometheus metrics over HTTP at http://<metrics_host>:<metrics_port>/metrics;
-    // 0: a free port; -1: none.
+    // Prometheus metrics over HTTP at http://<metrics_host>:<metrics_port>/metrics,
+    // and the dashboard at /; 0: a free port; -1: none.
     std::string metrics_host = "127.0.0.1";
     int metrics_port = -1;
+    // The cluster secret, which /api/cluster then requires (/metrics and the
+    // page's files stay open: observability/http_server.h); "": none.
+    std::string http_secret;
   };
 
   static Result<std::unique_ptr<GcsServer>> Start(Options options,
@@ -100,8 +105,9 @@ class GcsServer {
   void HealthCheckLoop();
   // The transport's handler: the handler table, timed per message type.
   MessageHandler TimedHandler();
-  // One Prometheus scrape (the metrics server's /metrics).
-  std::string ScrapeMetrics();
+  // What the metrics server's views show (/metrics, /api/cluster): the
+  // tables under their locks, and each alive node's store statistics.
+  observability::ClusterSnapshot Snapshot();
   // Records a node's new state in the store and tells subscribers.
   void PersistAndPublishLocked(const protocol::NodeInfo& node);
   void BumpViewLocked(const NodeId& node) { node_version_[node] = ++view_version_; }

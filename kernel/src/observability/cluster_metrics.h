@@ -2,11 +2,13 @@
 // rendered as one scrape (docs/observability.md lists every metric).
 //
 // The GCS gathers a ClusterSnapshot under its own locks: its node, job and
-// actor tables, its request latencies, and each alive node's object store
-// statistics, which it asks the node's raylet for at scrape time
-// (CollectStoreStats) as `rayk memory` does. RenderClusterMetrics turns the
-// snapshot into exposition text; it is a pure function, so the metric names,
-// labels and values are tested without a cluster.
+// actor tables, its request latencies, a summary of its task table, and each
+// alive node's object store statistics, which it asks the node's raylet for
+// at scrape time (CollectStoreStats) as `rayk memory` does. The same
+// snapshot feeds both of the head's HTTP views: RenderClusterMetrics turns it
+// into exposition text, RenderClusterJson (cluster_json.h) into the
+// dashboard's JSON. Both are pure functions, so names, labels and values are
+// tested without a cluster.
 #pragma once
 
 #include <chrono>
@@ -15,6 +17,7 @@
 #include <vector>
 
 #include "observability/latency_histograms.h"
+#include "observability/task_table.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/gcs_messages.h"
 #include "rpc/object_messages.h"
@@ -28,6 +31,7 @@ struct ClusterSnapshot {
   // Alive nodes whose raylet answered in time, by node id.
   std::map<NodeId, protocol::StoreStats> stores;
   std::vector<LatencyHistograms::Entry> gcs_latency;
+  TaskSummary tasks;
   protocol::GcsInfo gcs;
 };
 

@@ -7,7 +7,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <chrono>
+#include <nlohmann/json.hpp>
 #include <optional>
+#include <string_view>
 #include <thread>
 
 namespace rayk::observability {
@@ -25,10 +27,44 @@ constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
 using Routes = std::map<std::string, HttpRoute>;
 
+// Compares in time independent of where they differ.
+bool SameSecret(std::string_view given, std::string_view secret) {
+  if (given.size() != secret.size()) return false;
+  unsigned char difference = 0;
+  for (size_t i = 0; i < secret.size(); ++i) difference |= given[i] ^ secret[i];
+  return difference == 0;
+}
+
+// The value of `name` in a query string "a=1&b=2" or a Cookie header
+// "a=1; b=2" (`separator` '&' or ';'); nullopt if absent.
+std::optional<std::string_view> Field(std::string_view text, std::string_view name,
+                                      char separator) {
+  while (!text.empty()) {
+    size_t end = text.find(separator);
+    std::string_view item = text.substr(0, end);
+    while (item.starts_with(' ')) item.remove_prefix(1);
+    if (item.size() > name.size() && item.starts_with(name) && item[name.size()] == '=') {
+      return item.substr(name.size() + 1);
+    }
+    if (end == std::string_view::npos) break;
+    text.remove_prefix(end + 1);
+  }
+  return std::nullopt;
+}
+
+constexpr char kTokenCookie[] = "rayk_token";
+
+// Beast's string_view (Boost's, before 1.81) as the standard one.
+template <class View>
+std::string_view Std(View view) {
+  return std::string_view(view.data(), view.size());
+}
+
 // One client connection: read a request, answer it, repeat while kept alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Routes& routes) : stream_(std::move(socket)), routes_(routes) {}
+  Session(tcp::socket socket, const Routes& routes, const HttpAuth& auth)
+      : stream_(std::move(socket)), routes_(routes), auth_(auth) {}
 
   void Read() {
     parser_.emplace();
@@ -64,6 +100,23 @@ class Session : public std::enable_shared_from_this<Session> {
     return response;
   }
 
+  // An error about `path`: JSON under /api/, plain text elsewhere.
+  http::response<http::string_body> Error(http::status status, unsigned version,
+                                          const std::string& path, const std::string& message,
+                                          bool keep_alive) {
+    if (!path.starts_with("/api/")) return Plain(status, version, message + "\n", keep_alive);
+    auto response = Plain(status, version, JsonError(message), keep_alive);
+    response.set(http::field::content_type, "application/json");
+    response.prepare_payload();
+    return response;
+  }
+
+  static std::string JsonError(const std::string& message) {
+    return nlohmann::json{{"error", message}}.dump(-1, ' ', false,
+                                                   nlohmann::json::error_handler_t::replace) +
+           "\n";
+  }
+
   http::response<http::string_body> Answer(const http::request<http::string_body>& request) {
     std::string path(request.target());
     path = path.substr(0, path.find('?'));  // Prometheus may add query parameters
@@ -71,24 +124,63 @@ class Session : public std::enable_shared_from_this<Session> {
     if (route == routes_.end()) {
       std::string known;
       for (const auto& [name, fn] : routes_) known += (known.empty() ? "" : ", ") + name;
-      return Plain(http::status::not_found, request.version(),
-                   "no such path: " + path + " (this server has " + known + ")\n",
+      return Error(http::status::not_found, request.version(), path,
+                   "no such path: " + path + " (this server has " + known + ")",
                    request.keep_alive());
     }
     if (request.method() != http::verb::get) {
       auto response =
-          Plain(http::status::method_not_allowed, request.version(),
-                std::string(request.method_string()) + " is not allowed on " + path + "; use GET\n",
+          Error(http::status::method_not_allowed, request.version(), path,
+                std::string(request.method_string()) + " is not allowed on " + path + "; use GET",
                 request.keep_alive());
       response.set(http::field::allow, "GET");
       return response;
     }
+    std::string_view target = Std(request.target());
+    std::optional<std::string_view> query_token;
+    if (size_t q = target.find('?'); q != std::string_view::npos) {
+      query_token = Field(target.substr(q + 1), "token", '&');
+    }
+    if (!auth_.secret.empty()) {
+      if (query_token && !SameSecret(*query_token, auth_.secret)) {
+        return Unauthorized(request, path, "the ?token= given is not this cluster's secret");
+      }
+      if (auth_.guarded.count(path) && !query_token && !Authorized(request)) {
+        return Unauthorized(request, path, path + " needs the cluster secret");
+      }
+    }
     HttpResponse made = route->second();
     http::response<http::string_body> response{http::status::ok, request.version()};
+    if (!auth_.secret.empty() && query_token) {
+      response.set(http::field::set_cookie, std::string(kTokenCookie) + "=" + auth_.secret +
+                                                "; Path=/; HttpOnly; SameSite=Strict");
+    }
     response.set(http::field::content_type, made.content_type);
+    response.set(http::field::cache_control, "no-store");  // live data; files of this version
     response.body() = std::move(made.body);
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
+    return response;
+  }
+
+  // Whether `request` shows the secret in its Authorization or Cookie header.
+  bool Authorized(const http::request<http::string_body>& request) const {
+    std::string_view authorization = Std(request[http::field::authorization]);
+    if (authorization.starts_with("Bearer ") && SameSecret(authorization.substr(7), auth_.secret)) {
+      return true;
+    }
+    auto cookie = Field(Std(request[http::field::cookie]), kTokenCookie, ';');
+    return cookie && SameSecret(*cookie, auth_.secret);
+  }
+
+  http::response<http::string_body> Unauthorized(const http::request<http::string_body>& request,
+                                                 const std::string& path, const std::string& why) {
+    auto response = Error(http::status::unauthorized, request.version(), path,
+                          why +
+                              ": send 'Authorization: Bearer TOKEN', or open the dashboard "
+                              "once as /?token=TOKEN (TOKEN: the cluster's auth_token file)",
+                          request.keep_alive());
+    response.set(http::field::www_authenticate, "Bearer");
     return response;
   }
 
@@ -111,6 +203,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   const Routes& routes_;
+  const HttpAuth& auth_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   http::response<http::string_body> response_;
@@ -120,6 +213,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct HttpServer::State {
   Routes routes;
+  HttpAuth auth;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
   std::thread thread;
@@ -127,7 +221,7 @@ struct HttpServer::State {
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), routes)->Read();
+      if (!ec) std::make_shared<Session>(std::move(socket), routes, auth)->Read();
       Accept();
     });
   }
@@ -136,9 +230,11 @@ struct HttpServer::State {
 HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) {}
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
-                                                      std::map<std::string, HttpRoute> routes) {
+                                                      std::map<std::string, HttpRoute> routes,
+                                                      HttpAuth auth) {
   auto state = std::make_unique<State>();
   state->routes = std::move(routes);
+  state->auth = std::move(auth);
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) return Status::InvalidArgument("HTTP server: '" + host + "' is not an IP address");

@@ -3,10 +3,20 @@
 //
 // Each route maps an exact path to a function that makes the response body.
 // Only GET is served: another method gets 405 (with `Allow: GET`), an
-// unknown path 404, a request that does not parse 400. Connections are kept
+// unknown path 404, a request that does not parse 400. Under /api/ (the
+// dashboard's JSON API) those errors are JSON too, {"error": "..."}, so
+// that a script always gets JSON back. Connections are kept
 // alive as the client asks (Prometheus reuses one per target); a request
 // whose header exceeds 16 KiB or whose body exceeds 64 KiB is refused, and a
 // connection silent for 60 s is closed.
+//
+// Secret-guarded routes: started with a `secret` (the cluster secret), the
+// server answers a guarded path only to a request that shows it, as
+// `Authorization: Bearer SECRET`, or as the cookie `rayk_token=SECRET`. A
+// browser gets that cookie by opening any path once with `?token=SECRET`
+// (the server sets it, HttpOnly and SameSite=Strict), so a page's own
+// requests carry it. Anything else gets 401 naming the ways; a wrong
+// ?token= is refused on every path. Without a secret nothing is guarded.
 //
 // Thread-safety: routes are fixed at Start. The server runs one thread of
 // its own, so route functions run there one at a time; they may block for
@@ -18,6 +28,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "rayk/status.h"
@@ -30,11 +41,17 @@ struct HttpResponse {
 };
 using HttpRoute = std::function<HttpResponse()>;
 
+struct HttpAuth {
+  std::string secret;             // "": no guard
+  std::set<std::string> guarded;  // paths that need it
+};
+
 class HttpServer {
  public:
   // Listens on `host`:`port` (0: a free port) and serves `routes` by path.
   static Result<std::unique_ptr<HttpServer>> Start(const std::string& host, int port,
-                                                   std::map<std::string, HttpRoute> routes);
+                                                   std::map<std::string, HttpRoute> routes,
+                                                   HttpAuth auth = {});
   ~HttpServer();
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -53,4 +53,16 @@ protocol::TaskList TaskTable::List(const JobId& job_id) const {
   return list;
 }
 
+TaskSummary TaskTable::Summarize() const {
+  TaskSummary summary;
+  summary.dropped_by_workers = dropped_by_workers_;
+  summary.dropped_by_gcs = dropped_by_gcs_;
+  for (const auto& [key, row] : rows_) {
+    ++summary.total;
+    ++summary.by_state[row.state];
+    ++summary.by_name[row.name][row.state];
+  }
+  return summary;
+}
+
 }  // namespace rayk::observability

@@ -12,11 +12,22 @@
 #include <cstdint>
 #include <deque>
 #include <map>
+#include <string>
 #include <utility>
 
 #include "rpc/task_event_messages.h"
 
 namespace rayk::observability {
+
+// How many task attempts the table holds, by state and by name and state
+// (the dashboard's task summary, `rayk summary tasks`'s shape).
+struct TaskSummary {
+  uint64_t total = 0;
+  std::map<std::string, uint64_t> by_state;
+  std::map<std::string, std::map<std::string, uint64_t>> by_name;  // name -> state -> count
+  uint64_t dropped_by_workers = 0;
+  uint64_t dropped_by_gcs = 0;
+};
 
 class TaskTable {
  public:
@@ -25,6 +36,8 @@ class TaskTable {
   void Add(const protocol::ReportTaskEvents& batch);
   // The rows of job `job_id` (nil: all), oldest first, with the drop counts.
   protocol::TaskList List(const JobId& job_id) const;
+  // Counts over every row, without copying them.
+  TaskSummary Summarize() const;
 
  private:
   using Key = std::pair<TaskId, int32_t>;  // task, attempt

@@ -275,6 +275,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   server.plugins = config->SelectedPlugins();
   server.metrics_host = options.node_ip;
   server.metrics_port = gcs_options.metrics_port;
+  server.http_secret = context.cluster_secret;  // "" with --insecure-no-auth
   auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
