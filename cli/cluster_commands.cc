@@ -143,6 +143,7 @@ struct ClusterCommands::Impl {
   std::string resources;
   std::string labels;
   std::string address;
+  std::string actor_namespace;  // rayk list actors --namespace
   bool block = false;
   std::string auth_token;
   bool insecure_no_auth = false;
@@ -622,6 +623,12 @@ struct ClusterCommands::Impl {
     auto list = protocol::Decode<protocol::ActorList>(
         AskGcs(protocol::Encode(protocol::MessageType::kListActors, protocol::Empty{})));
     if (!list.ok()) Fail(list.status().message());
+    if (!actor_namespace.empty()) {
+      // Named actors of that namespace (an anonymous actor has none).
+      std::erase_if(list->actors, [&](const protocol::ActorInfo& a) {
+        return a.name.empty() || a.namespace_name != actor_namespace;
+      });
+    }
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& a : list->actors) {
@@ -664,6 +671,7 @@ struct ClusterCommands::Impl {
         }
         out.push_back({{"placement_group_id", g.spec.group_id.Hex()},
                        {"name", g.spec.name},
+                       {"namespace", g.spec.namespace_name},
                        {"strategy", PlacementStrategyName(g.spec.strategy)},
                        {"state", protocol::PlacementGroupStateName(g.state)},
                        {"bundles", bundles},
@@ -945,6 +953,8 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
   d.list_placement_groups = d.list->add_subcommand(
       "placement-groups", "id, name, strategy, state, bundles and the node of each, job");
+  d.list_actors->add_option("--namespace", d.actor_namespace,
+                            "only the named actors of this namespace");
   for (CLI::App* command : {d.list_actors, d.list_nodes, d.list_jobs, d.list_placement_groups}) {
     command->add_option("--address", d.address,
                         "the GCS (default: $RAYK_ADDRESS, else the latest session)");

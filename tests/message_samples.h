@@ -50,7 +50,8 @@ inline JobInfo SampleJob() {
           {{"libjob.so", std::string(64, 'a'), 1000}, {"libmore.so", std::string(64, 'b'), 2000}},
           1,
           2,
-          false};
+          false,
+          "analytics"};
 }
 inline ActorInfo SampleActorInfo() {
   ActorInfo info;
@@ -60,6 +61,7 @@ inline ActorInfo SampleActorInfo() {
   info.class_name = "Counter";
   info.death_cause = "none";
   info.pending_reason = "no node has {\"GPU\": 1}";
+  info.namespace_name = "analytics";
   return info;
 }
 
@@ -68,6 +70,7 @@ inline PlacementGroupSpec SamplePlacementGroupSpec() {
   spec.group_id = PlacementGroupId::FromRandom();
   spec.job_id = JobId::FromRandom();
   spec.name = "group";
+  spec.namespace_name = "analytics";
   spec.bundles = {ResourceSet{{"CPU", 1}}, ResourceSet{{"GPU", 1}, {"CPU", 2}}};
   spec.strategy = PlacementStrategy::kStrictSpread;
   spec.detached = true;
@@ -97,7 +100,7 @@ inline RemovePlacementGroup Sample() {
 }
 template <>
 inline GetPlacementGroup Sample() {
-  return {PlacementGroupId::FromRandom(), "group", 1000};
+  return {PlacementGroupId::FromRandom(), "group", "analytics", 1000};
 }
 template <>
 inline BundleReservation Sample() {
@@ -140,6 +143,7 @@ inline RegisterActor Sample() {
   actor.spec.class_name = "Counter";
   actor.spec.args = {SampleArg(), SampleArg()};
   actor.spec.name = "counter";
+  actor.spec.namespace_name = "analytics";
   actor.spec.resources = ResourceSet{{"CPU", 1}};
   actor.spec.owner_address = "tcp://127.0.0.1:7006";
   actor.spec.placement = SamplePlacement();
@@ -147,7 +151,7 @@ inline RegisterActor Sample() {
 }
 template <>
 inline GetActor Sample() {
-  return {ActorId::FromRandom(), "counter", GetActor::Wait::kUntilChanged, 3};
+  return {ActorId::FromRandom(), "counter", "analytics", GetActor::Wait::kUntilChanged, 3};
 }
 template <>
 inline KillActor Sample() {

@@ -18,7 +18,10 @@ namespace {
 using test_functions::Counter;
 using ::testing::HasSubstr;
 
-class ActorsTest : public testing::ClusterTest {};
+// In rayk_second_driver's namespace, to share named actors with it.
+class ActorsTest : public testing::ClusterTest {
+  void Customize(InitOptions& options) override { options.namespace_name = "second-driver"; }
+};
 
 TEST_F(ActorsTest, TenThousandPipelinedCallsRunInOrder) {
   auto counter = rayk::Actor(Counter::Create).Remote(0);

@@ -22,6 +22,8 @@ using ::testing::HasSubstr;
 
 class OwnerDeathTest : public testing::ClusterTest {
  protected:
+  // In rayk_second_driver's namespace, to share named actors with it.
+  void Customize(InitOptions& options) override { options.namespace_name = "second-driver"; }
   std::string SecondDriver(const std::string& args) {
     std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
     return "RAYK_ADDRESS=" + address + " " + RAYK_BINARY_DIR + "/bin/rayk_second_driver " + args;

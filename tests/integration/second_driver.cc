@@ -24,7 +24,11 @@ using test_functions::Counter;
 int main(int argc, char** argv) {
   if (argc < 4) return 2;
   std::string command = argv[1];
-  rayk::Init();
+  // Names are per namespace: the tests that share actors with this driver
+  // (ActorsTest, OwnerDeathTest) use this one; $RAYK_NAMESPACE picks another.
+  rayk::InitOptions options;
+  if (std::getenv("RAYK_NAMESPACE") == nullptr) options.namespace_name = "second-driver";
+  rayk::Init(options);
   if (command == "incr") {
     auto counter = rayk::GetActor<Counter>(argv[2]);
     int value = *rayk::Get(counter.Task(&Counter::Incr).Remote(std::atoi(argv[3])));

@@ -43,7 +43,10 @@ rayk::NodeId NodeAt(const std::string& ip) {
 int main(int argc, char** argv) {
   if (argc < 2) return 2;
   std::string command = argv[1];
-  rayk::Init();
+  // One namespace for every run, so that one run finds the actor another named.
+  rayk::InitOptions options;
+  options.namespace_name = "multihost";
+  rayk::Init(options);
   if (command == "spread") {
     std::set<std::string> nodes;
     for (int round = 0; round < 20 && nodes.size() < 3; ++round) {

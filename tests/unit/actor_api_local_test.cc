@@ -117,10 +117,12 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
     return result;
   }
 
-  Result<internal::NamedActor> GetNamedActor(const std::string& name) override {
+  // One namespace: `ns` is not looked at.
+  Result<internal::NamedActor> GetNamedActor(const std::string& name,
+                                             const std::string& /*ns*/) override {
     std::lock_guard lock(actors_mutex_);
     auto it = names_.find(name);
-    if (it == names_.end()) return Status::NotFound("no actor named '" + name + "' here");
+    if (it == names_.end()) return Status::NotFound("no actor named '" + name + "'");
     return internal::NamedActor{it->second, actors_.at(it->second).creation.class_name};
   }
 

@@ -144,10 +144,17 @@ class ActorCreator {
   // Made by rayk::Actor.
   explicit ActorCreator(std::string factory) : factory_(std::move(factory)) {}
 
-  // A cluster-wide name, for rayk::GetActor<T>(name); Remote() fails if an
-  // actor already has it.
+  // A name, for rayk::GetActor<T>(name), unique in the job's namespace (or
+  // the one SetNamespace gives); Remote() fails if an actor there has it.
   ActorCreator& SetName(std::string name) {
     options_.name = std::move(name);
+    return *this;
+  }
+  // The namespace of the actor's name, when not the job's (InitOptions::
+  // namespace_name), as Ray's options(namespace=...).
+  ActorCreator& SetNamespace(std::string ns) {
+    internal::CheckNamespaceOption("rayk::Actor(...).SetNamespace", ns);
+    options_.namespace_name = std::move(ns);
     return *this;
   }
   // Resources held for the actor's whole life. By default an actor holds none
@@ -267,14 +274,16 @@ auto Actor(F factory) {
   return ActorCreator<T, F>(internal::RegisteredName(factory, "actor factory"));
 }
 
-// The actor created with SetName(name), from any driver or worker of the
-// cluster. Throws RuntimeError("no actor named 'name'") when there is none,
-// and when T is not the class the actor was created as (its factory's
+// The actor created with SetName(name) in namespace `ns` (empty: this job's,
+// InitOptions::namespace_name), from any driver or worker of the cluster.
+// Throws RuntimeError("no actor named 'name' in namespace ...") when there is
+// none, and when T is not the class the actor was created as (its factory's
 // class), whose methods would otherwise run on an object of another type.
 template <class T>
-ActorHandle<T> GetActor(const std::string& name) {
+ActorHandle<T> GetActor(const std::string& name, const std::string& ns = "") {
   internal::ActorRuntime& actors = internal::RequireActorRuntime();
-  Result<internal::NamedActor> found = actors.GetNamedActor(name);
+  if (!ns.empty()) internal::CheckNamespaceOption("rayk::GetActor", ns);
+  Result<internal::NamedActor> found = actors.GetNamedActor(name, ns);
   if (!found.ok()) internal::ThrowGetActorError(found.status(), name);
   internal::CheckActorClass(name, found->class_name, internal::TypeName<T>());
   return ActorHandle<T>(found->id);

@@ -30,6 +30,12 @@ struct InitOptions {
   // again if that node dies; at most this many. Results beyond it cannot be
   // made again (their error says so). Workers keep the default.
   size_t max_lineage_tasks = 100000;
+  // The job's namespace: names of the actors and placement groups it
+  // creates live there, and GetActor(name) looks there. Jobs that give the
+  // same namespace share names. Empty: $RAYK_NAMESPACE, else an anonymous
+  // namespace of this job alone (as in Ray). A name of letters, digits and
+  // "._-", at most 64 characters.
+  std::string namespace_name;
 };
 
 // Throws rayk::RuntimeError (errors.h) with a one-line reason when it cannot start.

@@ -96,8 +96,9 @@ PlacementGroup CreatePlacementGroup(const PlacementGroupOptions& options);
 // nothing. Throws RuntimeError for a nil handle or when the GCS cannot be reached.
 void RemovePlacementGroup(const PlacementGroup& group);
 
-// The group created with that name, from any driver or worker of the
-// cluster. Throws RuntimeError("no placement group named '...'") when there is none.
-PlacementGroup GetPlacementGroup(const std::string& name);
+// The group created with that name in namespace `ns` (empty: this job's),
+// from any driver or worker of the cluster. Throws RuntimeError("no placement
+// group named '...'") when there is none.
+PlacementGroup GetPlacementGroup(const std::string& name, const std::string& ns = "");
 
 }  // namespace rayk

@@ -75,6 +75,19 @@ std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>
   return std::move(values).value();
 }
 
+void CheckNamespaceOption(const std::string& what, const std::string& ns) {
+  bool valid = !ns.empty() && ns.size() <= 64;
+  for (char c : ns) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      valid = false;
+    }
+  }
+  if (!valid) {
+    throw RuntimeError(what + ": namespace '" + ns +
+                       "' is not valid; use 1 to 64 letters, digits, '.', '_' or '-'");
+  }
+}
+
 void CheckLabelSelectorOption(const std::string& what,
                               const std::map<std::string, std::string>& selector) {
   Status status = CheckLabelSelector(selector, what + ".SetLabelSelector");

@@ -6,6 +6,7 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <thread>
@@ -180,6 +181,21 @@ protocol::NodeInfo FindRaylet(Transport& transport, const std::string& gcs,
 // The libraries that hold the job's code: the options', else those the
 // RAYK_REMOTE lines were compiled into. Functions compiled into the
 // executable are named in a warning: workers cannot load them.
+// The job's namespace: the one asked for, else $RAYK_NAMESPACE, else an
+// anonymous one of this job alone (as Ray's), whose names no other job sees.
+std::string JobNamespace(const InitOptions& options, const JobId& job) {
+  if (!options.namespace_name.empty()) {
+    internal::CheckNamespaceOption("rayk::Init: InitOptions::namespace_name",
+                                   options.namespace_name);
+    return options.namespace_name;
+  }
+  if (const char* env = std::getenv("RAYK_NAMESPACE"); env != nullptr && *env != '\0') {
+    internal::CheckNamespaceOption("rayk::Init: $RAYK_NAMESPACE", env);
+    return env;
+  }
+  return "anonymous-" + job.Hex();
+}
+
 std::vector<std::string> JobLibraries(const InitOptions& options) {
   std::vector<std::string> libraries = options.code_libraries;
   if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
@@ -250,6 +266,8 @@ void Init(const InitOptions& options) {
         "call rayk::Init() only in a driver");
   }
   NodeResourcesJson(options.resources);  // throws for a bad entry before anything starts
+  const JobId job_id = JobId::FromRandom();
+  const std::string namespace_name = JobNamespace(options, job_id);  // throws, as above
   auto runtime = std::make_unique<ProcessRuntime>();
 
   std::string address = options.address;
@@ -278,9 +296,10 @@ void Init(const InitOptions& options) {
   Attachment at = AttachToCluster(options, address, *secret, *runtime);
   CoreWorker::Options core;
   core.is_driver = true;
-  core.job_id = JobId::FromRandom();
+  core.job_id = job_id;
   core.raylet_address = at.raylet;
   core.max_lineage_tasks = options.max_lineage_tasks;
+  core.namespace_name = namespace_name;
   core.gcs_address = at.gcs;
   core.code_libraries = JobLibraries(options);
   core.node_id = at.node;

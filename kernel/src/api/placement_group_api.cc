@@ -77,13 +77,14 @@ void RemovePlacementGroup(const PlacementGroup& group) {
   }
 }
 
-PlacementGroup GetPlacementGroup(const std::string& name) {
+PlacementGroup GetPlacementGroup(const std::string& name, const std::string& ns) {
   internal::ClusterRuntime& cluster = internal::RequireClusterRuntime();
-  Result<PlacementGroup> group = cluster.GetPlacementGroup(name);
+  if (!ns.empty()) internal::CheckNamespaceOption("rayk::GetPlacementGroup", ns);
+  Result<PlacementGroup> group = cluster.GetPlacementGroup(name, ns);
   if (!group.ok()) {
     if (group.status().code() == StatusCode::kNotFound) {
-      throw RuntimeError("no placement group named '" + name +
-                         "'; create it with rayk::CreatePlacementGroup({.name = \"" + name +
+      throw RuntimeError(group.status().message() +
+                         "; create it with rayk::CreatePlacementGroup({.name = \"" + name +
                          "\", ...}) or check the name with `rayk list placement-groups`");
     }
     throw RuntimeError("cannot look up placement group '" + name +

@@ -59,6 +59,7 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   spec.factory = std::move(creation.factory);
   spec.class_name = std::move(creation.class_name);
   spec.name = creation.options.name;
+  if (!spec.name.empty()) spec.namespace_name = creation.options.namespace_name;
   spec.resources = creation.options.resources;
   spec.max_restarts = creation.options.max_restarts;
   spec.max_task_retries = creation.options.max_task_retries;
@@ -93,13 +94,15 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   return spec.actor_id;
 }
 
-Result<internal::NamedActor> ActorSubmitter::GetNamedActor(const std::string& name) {
+Result<internal::NamedActor> ActorSubmitter::GetNamedActor(const std::string& name,
+                                                           const std::string& ns) {
   protocol::GetActor request;
   request.name = name;
+  request.namespace_name = ns;
   auto info = QueryActor(request);
   if (!info.ok()) return info.status();
   if (info->actor_id.IsNil()) {
-    return Status::NotFound("no actor named '" + name + "' in this cluster");
+    return Status::NotFound("no actor named '" + name + "' in namespace '" + ns + "'");
   }
   return internal::NamedActor{info->actor_id, info->class_name};
 }

@@ -43,11 +43,13 @@ class ActorSubmitter {
  public:
   ActorSubmitter(WorkerContext& context, ReferenceCounter& references, TaskManager& tasks);
 
+  // A named actor's name lives in creation.options.namespace_name, which
+  // the caller sets (the job's when the user gave none).
   Result<ActorId> CreateActor(internal::ActorCreation creation);
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
                            internal::RetryExceptions retry_exceptions, std::string name);
-  Result<internal::NamedActor> GetNamedActor(const std::string& name);
+  Result<internal::NamedActor> GetNamedActor(const std::string& name, const std::string& ns);
   Status KillActor(const ActorId& actor, bool no_restart);
   Result<std::vector<protocol::ActorInfo>> ListActors();
 

@@ -87,6 +87,7 @@ Status CoreWorker::Register() {
     auto code = ShipJobCode(*context_.gcs, options.code_libraries);
     if (!code.ok()) return code.status();
     job.job.code_libraries = std::move(*code);
+    job.job.namespace_name = context_.options.namespace_name;
     job.job.start_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                                 std::chrono::system_clock::now().time_since_epoch())
                                 .count();
@@ -165,6 +166,11 @@ ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
 }
 
 Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
+  if (!creation.options.name.empty() && creation.options.namespace_name.empty()) {
+    auto job_namespace = JobNamespace();
+    if (!job_namespace.ok()) return job_namespace.status();
+    creation.options.namespace_name = *job_namespace;
+  }
   return actor_submitter_.CreateActor(std::move(creation));
 }
 
@@ -175,8 +181,36 @@ ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
                                           std::move(retry_exceptions), std::move(name));
 }
 
-Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name) {
-  return actor_submitter_.GetNamedActor(name);
+Result<std::string> CoreWorker::JobNamespace() {
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    if (!context_.options.namespace_name.empty()) return context_.options.namespace_name;
+    if (!job_namespace_.empty()) return job_namespace_;
+  }
+  // A worker: its job's, which the driver registered with the GCS.
+  auto reply = context_.gcs->CallSync(
+      protocol::Encode(MessageType::kGetJob, protocol::GetJob{context_.options.job_id}));
+  if (!reply.ok()) {
+    return Status::Unavailable("cannot ask the GCS for this job's namespace: " +
+                               reply.status().message());
+  }
+  auto job = protocol::Decode<protocol::JobReply>(*reply);
+  if (!job.ok()) return job.status();
+  if (!job->found) {
+    return Status::NotFound("the GCS does not know job " + context_.options.job_id.Hex() +
+                            ", so its namespace is unknown");
+  }
+  std::lock_guard<std::mutex> lock(context_.mu);
+  job_namespace_ = job->job.namespace_name;
+  return job_namespace_;
+}
+
+Result<internal::NamedActor> CoreWorker::GetNamedActor(const std::string& name,
+                                                       const std::string& ns) {
+  if (!ns.empty()) return actor_submitter_.GetNamedActor(name, ns);
+  auto job_namespace = JobNamespace();
+  if (!job_namespace.ok()) return job_namespace.status();
+  return actor_submitter_.GetNamedActor(name, *job_namespace);
 }
 
 // ---------------------------------------------------------------- cancellation
@@ -329,6 +363,11 @@ Result<PlacementGroup> CoreWorker::CreatePlacementGroup(const std::vector<Resour
   request.spec.group_id = PlacementGroupId::FromRandom();
   request.spec.job_id = context_.options.job_id;
   request.spec.name = name;
+  if (!name.empty()) {
+    auto job_namespace = JobNamespace();
+    if (!job_namespace.ok()) return job_namespace.status();
+    request.spec.namespace_name = *job_namespace;
+  }
   request.spec.bundles = bundles;
   request.spec.strategy = strategy;
   request.spec.detached = detached;
@@ -376,15 +415,23 @@ Result<bool> CoreWorker::WaitPlacementGroup(const PlacementGroupId& id,
   }
 }
 
-Result<PlacementGroup> CoreWorker::GetPlacementGroup(const std::string& name) {
+Result<PlacementGroup> CoreWorker::GetPlacementGroup(const std::string& name,
+                                                     const std::string& ns) {
   protocol::GetPlacementGroup request;
   request.name = name;
+  request.namespace_name = ns;
+  if (ns.empty()) {
+    auto job_namespace = JobNamespace();
+    if (!job_namespace.ok()) return job_namespace.status();
+    request.namespace_name = *job_namespace;
+  }
   auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kGetPlacementGroup, request));
   if (!reply.ok()) return reply.status();
   auto info = protocol::Decode<protocol::PlacementGroupInfo>(*reply);
   if (!info.ok()) return info.status();
   if (!info->found || info->state == protocol::PlacementGroupState::kRemoved)
-    return Status::NotFound("no placement group named '" + name + "'");
+    return Status::NotFound("no placement group named '" + name + "' in namespace '" +
+                            request.namespace_name + "'");
   return HandleOf(info->spec);
 }
 

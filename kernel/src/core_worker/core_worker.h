@@ -78,7 +78,8 @@ class CoreWorker : public internal::Runtime,
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
                            internal::RetryExceptions retry_exceptions, std::string name) override;
-  Result<internal::NamedActor> GetNamedActor(const std::string& name) override;
+  Result<internal::NamedActor> GetNamedActor(const std::string& name,
+                                             const std::string& ns) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
   void ExitActor() override;
   bool WasCurrentActorRestarted() override { return executor_.actor_restarted(); }
@@ -99,7 +100,9 @@ class CoreWorker : public internal::Runtime,
   Status RemovePlacementGroup(const PlacementGroupId& id) override;
   Result<bool> WaitPlacementGroup(const PlacementGroupId& id,
                                   std::chrono::milliseconds timeout) override;
-  Result<PlacementGroup> GetPlacementGroup(const std::string& name) override;
+  Result<PlacementGroup> GetPlacementGroup(const std::string& name, const std::string& ns) override;
+  // The job's namespace (a worker asks the GCS once).
+  Result<std::string> JobNamespace();
   // Every actor the GCS knows (for `rayk list actors`).
   Result<std::vector<protocol::ActorInfo>> ListActors();
 
@@ -127,6 +130,7 @@ class CoreWorker : public internal::Runtime,
   TaskSubmitter task_submitter_;
   ActorSubmitter actor_submitter_;
   TaskExecutor executor_;
+  std::string job_namespace_;       // a worker's, once asked of the GCS (with mu)
   std::thread reaper_;              // returns idle leases, acts on actor death notices
   std::unique_ptr<Server> server_;  // last: stops first
 };

@@ -48,6 +48,9 @@ struct CoreWorkerOptions {
   // Lineage reconstruction: at most this many finished tasks are kept to make
   // their results again (TaskManager).
   size_t max_lineage_tasks = 100000;
+  // A driver's job namespace (InitOptions::namespace_name, resolved); a
+  // worker learns its job's from the GCS when it first needs it.
+  std::string namespace_name;
 };
 
 // Work decided under WorkerContext::mu and done after it is released.

@@ -79,7 +79,9 @@ Status GcsActorManager::Load() {
     record.lease_id = actor->lease_id;
     record.raylet_address = std::move(actor->raylet_address);
     if (record.info.state == ActorState::kDead) continue;
-    if (!record.info.name.empty()) names_[record.info.name] = record.info.actor_id;
+    if (!record.info.name.empty()) {
+      names_[{record.info.namespace_name, record.info.name}] = record.info.actor_id;
+    }
     if (record.info.state != ActorState::kAlive) {
       // A creation was under way when the old GCS died: its reply is lost, so
       // end that worker (if one was leased) and create the actor afresh.
@@ -186,7 +188,7 @@ void GcsActorManager::DieLocked(Record& record, const std::string& cause, Action
   record.info.death_cause = cause;
   spdlog::info("actor {} ({}) is dead: {}", record.info.actor_id.Hex(), record.info.class_name,
                cause);
-  if (!record.info.name.empty()) names_.erase(record.info.name);
+  if (!record.info.name.empty()) names_.erase({record.info.namespace_name, record.info.name});
   SetStateLocked(record, ActorState::kDead, actions);
 }
 
@@ -201,25 +203,26 @@ void GcsActorManager::HandleRegister(protocol::RegisterActor request, ReplyFn re
       reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(Status::Ok())));
       return;
     }
-    if (!spec.name.empty() && names_.count(spec.name)) {
-      reply(protocol::Encode(MessageType::kStatusReply,
-                             protocol::StatusReply::From(
-                                 Status::AlreadyExists("an actor named '" + spec.name +
-                                                       "' already exists; pick another name or "
-                                                       "use rayk::GetActor(\"" +
-                                                       spec.name + "\")"))));
+    if (!spec.name.empty() && names_.count({spec.namespace_name, spec.name})) {
+      reply(protocol::Encode(
+          MessageType::kStatusReply,
+          protocol::StatusReply::From(Status::AlreadyExists(
+              "an actor named '" + spec.name + "' already exists in namespace '" +
+              spec.namespace_name + "'; pick another name or use rayk::GetActor(\"" + spec.name +
+              "\")"))));
       return;
     }
     Record& record = actors_[spec.actor_id];
     record.spec = spec;
     record.info.actor_id = spec.actor_id;
     record.info.name = spec.name;
+    record.info.namespace_name = spec.namespace_name;
     record.info.class_name = spec.class_name;
     record.info.job_id = spec.job_id;
     record.info.max_task_retries = spec.max_task_retries;
     record.info.detached = spec.detached;
     record.needs_scheduling = true;
-    if (!spec.name.empty()) names_[spec.name] = spec.actor_id;
+    if (!spec.name.empty()) names_[{spec.namespace_name, spec.name}] = spec.actor_id;
     SetStateLocked(record, ActorState::kPending, actions);
     ScheduleLocked(record, actions);
   }
@@ -231,7 +234,7 @@ void GcsActorManager::HandleGet(protocol::GetActor request, ReplyFn reply) {
   std::lock_guard<std::mutex> lock(mu_);
   ActorId id = request.actor_id;
   if (id.IsNil()) {
-    auto named = names_.find(request.name);
+    auto named = names_.find({request.namespace_name, request.name});
     if (named == names_.end()) {
       protocol::ActorInfo missing;  // nil id: not found
       reply(Encoded(missing));

@@ -100,7 +100,8 @@ class GcsActorManager {
 
   std::mutex mu_;
   std::map<ActorId, Record> actors_;
-  std::map<std::string, ActorId> names_;
+  // Named actors that are not dead, by (namespace, name).
+  std::map<std::pair<std::string, std::string>, ActorId> names_;
   std::map<ActorId, std::vector<Waiter>> waiters_;
   ChannelCache channels_;
   uint64_t next_request_id_ = 1;

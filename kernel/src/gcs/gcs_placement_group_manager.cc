@@ -93,7 +93,9 @@ Status GcsPlacementGroupManager::Load() {
     }
     Record& record = groups_[info->spec.group_id];
     record.info = std::move(*info);
-    if (!record.info.spec.name.empty()) names_[record.info.spec.name] = record.info.spec.group_id;
+    if (!record.info.spec.name.empty()) {
+      names_[{record.info.spec.namespace_name, record.info.spec.name}] = record.info.spec.group_id;
+    }
     if (record.info.state != PlacementGroupState::kPending) continue;
     // A reservation may have been under way when the old GCS died: release
     // whatever it prepared on nodes that hold none of the group's placed
@@ -150,10 +152,10 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
     const protocol::PlacementGroupSpec& spec = request.spec;
     if (!status.ok() || groups_.count(spec.group_id)) {
       // Invalid, or a retried creation (its reply was lost): done already.
-    } else if (!spec.name.empty() && names_.count(spec.name)) {
+    } else if (!spec.name.empty() && names_.count({spec.namespace_name, spec.name})) {
       status = Status::AlreadyExists("a placement group named '" + spec.name +
-                                     "' already exists; pick another name or use "
-                                     "rayk::GetPlacementGroup(\"" +
+                                     "' already exists in namespace '" + spec.namespace_name +
+                                     "'; pick another name or use rayk::GetPlacementGroup(\"" +
                                      spec.name + "\")");
     } else {
       Record& record = groups_[spec.group_id];
@@ -161,7 +163,7 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
       record.info.spec = spec;
       record.info.bundle_nodes.assign(spec.bundles.size(), NodeId::Nil());
       record.info.create_time_ms = NowMs();
-      if (!spec.name.empty()) names_[spec.name] = spec.group_id;
+      if (!spec.name.empty()) names_[{spec.namespace_name, spec.name}] = spec.group_id;
       PersistLocked(record);
       ScheduleLocked(record, actions);
     }
@@ -193,7 +195,7 @@ void GcsPlacementGroupManager::HandleGet(protocol::GetPlacementGroup request, Re
   std::lock_guard<std::mutex> lock(mu_);
   PlacementGroupId id = request.group_id;
   if (id.IsNil()) {
-    auto named = names_.find(request.name);
+    auto named = names_.find({request.namespace_name, request.name});
     if (named != names_.end()) id = named->second;
   }
   auto it = groups_.find(id);
@@ -270,7 +272,9 @@ void GcsPlacementGroupManager::RemoveLocked(Record& record, Actions& actions) {
   const PlacementGroupId id = record.info.spec.group_id;
   record.info.state = PlacementGroupState::kRemoved;
   record.info.pending_reason.clear();
-  if (!record.info.spec.name.empty()) names_.erase(record.info.spec.name);
+  if (!record.info.spec.name.empty()) {
+    names_.erase({record.info.spec.namespace_name, record.info.spec.name});
+  }
   PersistLocked(record);
   AnswerWaitersLocked(record, /*expired_only=*/false, actions);
   // Its actors first, so that their ends are deaths, not restarts; then

@@ -105,7 +105,8 @@ class GcsPlacementGroupManager {
 
   std::mutex mu_;
   std::map<PlacementGroupId, Record> groups_;
-  std::map<std::string, PlacementGroupId> names_;
+  // Named groups, by (namespace, name).
+  std::map<std::pair<std::string, std::string>, PlacementGroupId> names_;
   std::deque<PlacementGroupId> removed_;  // oldest first, at most kRemovedKept
   std::map<PlacementGroupId, std::vector<Waiter>> waiters_;
   ChannelCache channels_;

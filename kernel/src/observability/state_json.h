@@ -35,6 +35,7 @@ inline nlohmann::json ActorJson(const protocol::ActorInfo& a) {
   return {{"actor_id", a.actor_id.Hex()},
           {"class", a.class_name},
           {"name", a.name},
+          {"namespace", a.namespace_name},
           {"state", protocol::ActorStateName(a.state)},
           {"node_id", a.node_id.Hex()},
           {"pid", a.pid},
@@ -54,13 +55,11 @@ inline nlohmann::json CodeLibrariesJson(const std::vector<protocol::CodeLibrary>
 }
 
 inline nlohmann::json JobJson(const protocol::JobInfo& j) {
-  return {{"job_id", j.job_id.Hex()},
-          {"status", j.finished ? "FINISHED" : "RUNNING"},
-          {"driver_pid", j.driver_pid},
-          {"driver_address", j.driver_address},
-          {"start_time_ms", j.start_time_ms},
-          {"end_time_ms", j.end_time_ms},
-          {"code_libraries", CodeLibrariesJson(j.code_libraries)}};
+  return {
+      {"job_id", j.job_id.Hex()},         {"status", j.finished ? "FINISHED" : "RUNNING"},
+      {"driver_pid", j.driver_pid},       {"driver_address", j.driver_address},
+      {"start_time_ms", j.start_time_ms}, {"end_time_ms", j.end_time_ms},
+      {"namespace", j.namespace_name},    {"code_libraries", CodeLibrariesJson(j.code_libraries)}};
 }
 
 inline nlohmann::json StoreStatsJson(const protocol::StoreStats& stats) {

@@ -126,9 +126,13 @@ struct JobInfo {
   int64_t start_time_ms = 0;
   int64_t end_time_ms = 0;
   bool finished = false;
+  // Names of its actors and placement groups live in this namespace
+  // (InitOptions::namespace_name; an anonymous job gets one of its own).
+  std::string namespace_name;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& job_id& driver_pid& driver_address& code_libraries& start_time_ms& end_time_ms& finished;
+    ar& job_id& driver_pid& driver_address& code_libraries& start_time_ms& end_time_ms& finished&
+        namespace_name;
   }
 };
 
@@ -296,6 +300,7 @@ struct ActorSpec {
   std::string class_name;
   std::vector<internal::TaskArg> args;  // values only: the creator resolves refs first
   std::string name;
+  std::string namespace_name;  // of `name`
   ResourceSet resources;
   int max_restarts = 0;
   int max_task_retries = 0;
@@ -305,7 +310,7 @@ struct ActorSpec {
   internal::Placement placement;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& actor_id& job_id& factory& class_name& args& name& resources& max_restarts&
+    ar& actor_id& job_id& factory& class_name& args& name& namespace_name& resources& max_restarts&
         max_task_retries& max_concurrency& detached& owner_address& placement;
   }
 };
@@ -327,10 +332,11 @@ struct ActorInfo {
   // Why a pending actor is not placed yet, when no alive node can ever hold
   // it (its demand, its label selector); it waits for a node that fits.
   std::string pending_reason;
+  std::string namespace_name;  // of `name`
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& state& epoch& address& pid& node_id& name& class_name& job_id& restarts&
-        max_task_retries& detached& death_cause& pending_reason;
+        max_task_retries& detached& death_cause& pending_reason& namespace_name;
   }
 };
 
@@ -345,12 +351,13 @@ struct RegisterActor {
 struct GetActor {
   enum class Wait : uint8_t { kNow = 0, kUntilSettled, kUntilChanged };
   ActorId actor_id;  // or
-  std::string name;  // when actor_id is nil
+  std::string name;  // when actor_id is nil, in namespace_name
+  std::string namespace_name;
   Wait wait = Wait::kNow;
   uint64_t epoch = 0;  // with kUntilChanged: reply once the epoch is past this one
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& actor_id& name& wait& epoch;
+    ar& actor_id& name& namespace_name& wait& epoch;
   }
 };
 

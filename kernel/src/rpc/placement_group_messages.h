@@ -21,12 +21,13 @@ struct PlacementGroupSpec {
   PlacementGroupId group_id;
   JobId job_id;
   std::string name;
+  std::string namespace_name;  // of `name`
   std::vector<ResourceSet> bundles;
   PlacementStrategy strategy = PlacementStrategy::kPack;
   bool detached = false;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& group_id& job_id& name& bundles& strategy& detached;
+    ar& group_id& job_id& name& namespace_name& bundles& strategy& detached;
   }
 };
 
@@ -68,11 +69,12 @@ constexpr int64_t kPlacementGroupLongPollMs = 2000;
 // is created or removed, or after min(wait_ms, kPlacementGroupLongPollMs).
 struct GetPlacementGroup {
   PlacementGroupId group_id;
-  std::string name;
+  std::string name;  // when group_id is nil, in namespace_name
+  std::string namespace_name;
   int64_t wait_ms = 0;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& group_id& name& wait_ms;
+    ar& group_id& name& namespace_name& wait_ms;
   }
 };
 

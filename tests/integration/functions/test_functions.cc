@@ -163,12 +163,17 @@ int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by) {
   return *rayk::Get(counter.Task(&Counter::Incr).Remote(by));
 }
 
+int IncrNamedCounter(const std::string& name, int by) {
+  return *rayk::Get(rayk::GetActor<Counter>(name).Task(&Counter::Incr).Remote(by));
+}
+
 }  // namespace test_functions
 
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
             ShiftVector, KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside,
-            MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle);
+            MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle,
+            IncrNamedCounter);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Node, &Counter::Die, &Counter::Exit,
             &Counter::SlowIncr, &Counter::FlakyIncr, &Counter::Rendezvous, &Counter::Restarted,

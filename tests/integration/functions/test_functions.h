@@ -102,5 +102,7 @@ std::vector<rayk::ObjectRef<int>> PutInside(int value, const std::string& pid_fi
 
 // Calls the actor through a handle passed as an argument.
 int IncrThroughHandle(rayk::ActorHandle<Counter> counter, int by);
+// Finds the Counter by name (in the job's namespace) and calls Incr(by).
+int IncrNamedCounter(const std::string& name, int by);
 
 }  // namespace test_functions

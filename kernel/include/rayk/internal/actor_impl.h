@@ -45,7 +45,9 @@ inline void RequireActor(const ActorId& id, const char* operation) {
 // search for; anything else (the GCS cannot be reached) keeps its cause.
 [[noreturn]] inline void ThrowGetActorError(const Status& status, const std::string& name) {
   if (status.code() == StatusCode::kNotFound) {
-    throw RuntimeError("no actor named '" + name + "'");
+    // The runtime's message names the namespace it looked in.
+    throw RuntimeError(status.message().empty() ? "no actor named '" + name + "'"
+                                                : status.message());
   }
   throw RuntimeError("cannot look up actor '" + name + "': " + status.message());
 }

@@ -97,6 +97,11 @@ void SetPlacementGroupOption(const std::string& what, const PlacementGroup& grou
 void CheckLabelSelectorOption(const std::string& what,
                               const std::map<std::string, std::string>& selector);
 
+// A namespace (InitOptions::namespace_name, SetNamespace, GetActor's ns):
+// 1 to 64 letters, digits, '.', '_' or '-'; else throws RuntimeError naming
+// `what` and the rule.
+void CheckNamespaceOption(const std::string& what, const std::string& ns);
+
 // Retry and restart counts take 0 or more, or kUnlimited (-1, as in Ray,
 // runtime.h); anything else throws RuntimeError naming `what`
 // ("SetMaxRetries") and the rule.

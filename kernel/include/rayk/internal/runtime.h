@@ -197,10 +197,11 @@ inline constexpr int kDefaultMaxConcurrency = 0;
 inline constexpr int kDefaultAsyncMaxConcurrency = 1000;
 
 struct ActorOptions {
-  std::string name;          // empty: anonymous; else unique in the cluster
-  ResourceSet resources;     // held for the actor's life; empty by default, as in Ray
-  int max_restarts = 0;      // re-create through the factory after the process dies
-  int max_task_retries = 0;  // re-send in-flight calls after a restart
+  std::string name;            // empty: anonymous; else unique in its namespace
+  std::string namespace_name;  // of the name; empty: the job's
+  ResourceSet resources;       // held for the actor's life; empty by default, as in Ray
+  int max_restarts = 0;        // re-create through the factory after the process dies
+  int max_task_retries = 0;    // re-send in-flight calls after a restart
   // Calls run at once (a plain actor with more than 1 is threaded; an async
   // one interleaves them on one thread); kDefaultMaxConcurrency: unset.
   int max_concurrency = kDefaultMaxConcurrency;
@@ -238,7 +239,8 @@ class ActorRuntime {
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
-  virtual Result<NamedActor> GetNamedActor(const std::string& name) = 0;
+  // `ns` empty: the job's namespace.
+  virtual Result<NamedActor> GetNamedActor(const std::string& name, const std::string& ns) = 0;
   // Ends the actor's process; with `no_restart` it stays dead.
   virtual Status KillActor(const ActorId& actor, bool no_restart) = 0;
   // Inside an actor's method: ends this actor once the method returns, for good.
@@ -284,7 +286,9 @@ class ClusterRuntime {
   virtual Status RemovePlacementGroup(const PlacementGroupId& id) = 0;
   virtual Result<bool> WaitPlacementGroup(const PlacementGroupId& id,
                                           std::chrono::milliseconds timeout) = 0;
-  virtual Result<PlacementGroup> GetPlacementGroup(const std::string& name) = 0;
+  // `ns` empty: the job's namespace.
+  virtual Result<PlacementGroup> GetPlacementGroup(const std::string& name,
+                                                   const std::string& ns) = 0;
 };
 
 // The process's cluster runtime (the core worker), or null.
