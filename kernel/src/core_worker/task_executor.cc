@@ -6,6 +6,7 @@
 #include <algorithm>
 
 #include "core_worker/reference_counter.h"  // ValueOf
+#include "core_worker/visible_accelerators.h"
 
 namespace rayk {
 
@@ -175,6 +176,7 @@ void TaskExecutor::Execute(Pushed pushed) {
   call->spec = std::move(pushed.spec);
   call->reply = std::move(pushed.reply);
   const protocol::TaskSpec& spec = call->spec;
+  SetVisibleAccelerators(spec.accelerators);  // before the task reads them
   call->event =
       MakeEvent(spec, "RUNNING", pushed.received_us, observability::TaskEventReporter::NowUs());
   task_events_.Started(call->event);

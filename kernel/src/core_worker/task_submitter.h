@@ -67,6 +67,7 @@ class TaskSubmitter {
     // it goes back as soon as that task is done.
     bool single_task = false;
     bool used = false;  // a task was pushed to it
+    std::vector<protocol::AcceleratorIds> accelerators;  // its devices: sent with each task
   };
   struct SchedulingClass {
     ResourceSet resources;
