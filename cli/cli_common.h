@@ -104,7 +104,8 @@ struct RayletLaunch {
   int num_cpus = 0;       // 0: all cores
   std::string resources;  // JSON, "" for CPUs only
   std::string labels;     // JSON, "" for none
-  std::string accelerators;  // JSON, "" for GPU alone
+  // JSON, "" for GPU alone (scheduling/accelerators.h).
+  std::string accelerators;
   std::vector<std::string> config_args;
   std::string node_ip = "127.0.0.1";  // the node's address, which the raylet binds and advertises
   int node_manager_port = 0;          // 0: any free port

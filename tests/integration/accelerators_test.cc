@@ -135,10 +135,30 @@ TEST_F(AcceleratorsTest, ANonIntegerDemandAboveOneFailsWithTheFix) {
   try {
     rayk::Get(ref, kPatience);
     FAIL() << "a GPU: 1.5 task ran";
-  } catch (const RaykError& error) {
+  } catch (const RuntimeError& error) {
     EXPECT_THAT(error.what(), HasSubstr("GPU: 1.5 cannot be granted"));
     EXPECT_THAT(error.what(), HasSubstr("ask for 2 or for at most 1"));
   }
+}
+
+TEST_F(AcceleratorsTest, WorkInAPlacementGroupBundleGetsItsDevices) {
+  auto group = rayk::CreatePlacementGroup({.bundles = {{{"CPU", 1}, {"GPU", 1}}}});
+  ASSERT_TRUE(group.Wait(kPatience));
+  auto in_bundle =
+      rayk::Task(DevicesWhenReleased)
+          .SetResource("GPU", 1)
+          .SetPlacementGroup(group, 0)
+          .Remote(std::string("GPU"), std::string("CUDA_VISIBLE_DEVICES"), std::string("bundle"));
+  AwaitStarted("bundle", 1);
+  // The other device is still free for work outside the group.
+  DevicesSeen outside = *rayk::Get(Held(1, ""), kPatience);
+  Release("bundle");
+  DevicesSeen inside = *rayk::Get(in_bundle, kPatience);
+  ASSERT_EQ(inside.ids.size(), 1u);
+  ASSERT_EQ(outside.ids.size(), 1u);
+  EXPECT_NE(inside.ids, outside.ids);
+  EXPECT_EQ(inside.env, std::to_string(inside.ids[0]));
+  rayk::RemovePlacementGroup(group);
 }
 
 class DeclaredAcceleratorTest : public testing::ClusterTest {

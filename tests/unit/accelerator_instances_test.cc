@@ -2,9 +2,10 @@
 // device a share or a whole-number demand gets, that a fragmented node makes
 // a demand wait, that giving back returns what was taken, and the errors for
 // demands and declarations no node can honour.
-#include "scheduling/accelerators.h"
-
 #include <gtest/gtest.h>
+
+#include "scheduling/accelerators.h"
+#include "scheduling/bundle_resources.h"
 
 namespace rayk {
 namespace {
@@ -97,8 +98,8 @@ TEST(NodeAcceleratorsTest, GpuIsAlwaysAnAcceleratorAndOthersAreDeclared) {
   auto declared = CheckAcceleratorDeclarations({{"neuron_cores", "NEURON_RT_VISIBLE_CORES"}});
   ASSERT_TRUE(declared.ok()) << declared.status().message();
   EXPECT_EQ(declared->at("GPU"), "CUDA_VISIBLE_DEVICES");
-  auto node = NodeAccelerators::Make(ResourceSet{{"CPU", 4}, {"GPU", 2}, {"neuron_cores", 1}},
-                                     *declared);
+  auto node =
+      NodeAccelerators::Make(ResourceSet{{"CPU", 4}, {"GPU", 2}, {"neuron_cores", 1}}, *declared);
   ASSERT_TRUE(node.ok()) << node.status().message();
   auto held = node->Take(ResourceSet{{"CPU", 1}, {"GPU", 1}});
   ASSERT_TRUE(held);
@@ -125,6 +126,19 @@ TEST(NodeAcceleratorsTest, TakeIsAllOrNothing) {
   EXPECT_TRUE(node->Take(ResourceSet{{"GPU", 1}, {"TPU", 1}}));
 }
 
+TEST(NodeAcceleratorsTest, WorkInABundleTakesDevicesForTheBundlesAmount) {
+  auto node = NodeAccelerators::Make(ResourceSet{{"GPU", 2}}, *CheckAcceleratorDeclarations({}));
+  ASSERT_TRUE(node.ok());
+  PlacementGroupId group = PlacementGroupId::FromRandom();
+  // Bundle 1 of the group, and any bundle of it: GPU: 1 each time, not 2.
+  for (int64_t index : {int64_t{1}, int64_t{-1}}) {
+    auto held = node->Take(BundleDemand(ResourceSet{{"GPU", 1}}, group, index));
+    ASSERT_TRUE(held) << index;
+    EXPECT_EQ(node->VisibleTo(*held)[0].ids.size(), 1u) << index;
+  }
+  EXPECT_FALSE(node->Take(ResourceSet{{"GPU", 0.5}}));
+}
+
 TEST(NodeAcceleratorsTest, ANonIntegerDemandAboveOneIsRefusedWithTheFix) {
   auto declared = CheckAcceleratorDeclarations({});
   auto node = NodeAccelerators::Make(ResourceSet{{"GPU", 4}}, *declared);
@@ -147,8 +161,8 @@ TEST(NodeAcceleratorsTest, BadDeclarationsAreRefusedWithTheFix) {
   EXPECT_FALSE(CheckAcceleratorDeclarations({{"x", "1X"}}).ok());
   EXPECT_FALSE(CheckAcceleratorDeclarations({{"x", ""}}).ok());
   EXPECT_FALSE(CheckAcceleratorDeclarations({{"", "X"}}).ok());
-  auto fractional = NodeAccelerators::Make(ResourceSet{{"GPU", 1.5}},
-                                           *CheckAcceleratorDeclarations({}));
+  auto fractional =
+      NodeAccelerators::Make(ResourceSet{{"GPU", 1.5}}, *CheckAcceleratorDeclarations({}));
   ASSERT_FALSE(fractional.ok());
   EXPECT_NE(fractional.status().message().find("declare a whole number"), std::string::npos)
       << fractional.status().message();

@@ -301,8 +301,7 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
 }
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,
-                     const ResourceSet& resources,
-                     const std::map<std::string, std::string>& labels,
+                     const ResourceSet& resources, const std::map<std::string, std::string>& labels,
                      const std::map<std::string, std::string>& accelerators) {
   SetUpDaemon("raylet");
   sigset_t signals = BlockTerminationSignals();

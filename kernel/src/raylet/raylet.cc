@@ -178,8 +178,7 @@ void Raylet::AcquireResources(const ResourceSet& resources) {
   NoteChangeLocked();
 }
 
-void Raylet::ReleaseResources(const ResourceSet& resources,
-                              const NodeAccelerators::Held& devices) {
+void Raylet::ReleaseResources(const ResourceSet& resources, const NodeAccelerators::Held& devices) {
   NoteChangeLocked();
   accelerators_.Give(devices);
   ResourceSet back = resources;
@@ -506,7 +505,8 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
     return LeaseStep::kWait;
   }
   Lease granted{next_lease_id_++, idle->id, lease.request.resources, lease.request.owner_address,
-                lease.request.job_id, lease.devices};
+                lease.request.job_id};
+  granted.devices = lease.devices;
   idle->lease_id = granted.id;
   leases_[granted.id] = granted;
   protocol::LeaseReply reply;

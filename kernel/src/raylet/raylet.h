@@ -116,7 +116,7 @@ class Raylet {
     ResourceSet resources;
     std::string owner_address;
     JobId job_id;
-    NodeAccelerators::Held devices;
+    NodeAccelerators::Held devices = {};  // its accelerators' devices
   };
   struct PendingLease {
     protocol::RequestWorkerLease request;

@@ -5,6 +5,8 @@
 #include <cmath>
 #include <sstream>
 
+#include "scheduling/bundle_resources.h"
+
 namespace rayk {
 
 namespace {
@@ -19,6 +21,22 @@ std::string Amount(double amount) {
 }
 
 bool IsWhole(double amount) { return ToShare(amount) % DeviceShares::kWhole == 0; }
+
+// How much of accelerator `resource` a demand asks for: its own amount, or,
+// for work placed in a placement group, the group-wide bundle resource's
+// (scheduling/bundle_resources.h): the bundle holds the amount out of the
+// node's free total, and the lease takes the devices themselves.
+double AmountOf(const ResourceSet& demand, const std::string& resource) {
+  double amount = demand.Get(resource);
+  for (const auto& [name, value] : demand.amounts()) {
+    std::string base;
+    bool any_bundle = false;
+    if (IsBundleResource(name, &base, &any_bundle) && any_bundle && base == resource) {
+      amount += value;
+    }
+  }
+  return amount;
+}
 
 // POSIX shell names: a letter or '_', then letters, digits and '_'.
 bool IsEnvVarName(const std::string& name) {
@@ -95,8 +113,8 @@ Result<NodeAccelerators> NodeAccelerators::Make(
     const double amount = total.Get(resource);
     if (amount <= 0) continue;  // none on this node: its workers' variable is left alone
     if (!IsWhole(amount)) {
-      return Status::InvalidArgument("the node declares " + resource + ": " +
-                                     Amount(amount) + ", but " + resource +
+      return Status::InvalidArgument("the node declares " + resource + ": " + Amount(amount) +
+                                     ", but " + resource +
                                      " is an accelerator counted in whole devices; declare a whole "
                                      "number, as in {\"" +
                                      resource + "\": 2}");
@@ -110,7 +128,7 @@ Result<NodeAccelerators> NodeAccelerators::Make(
 
 Status NodeAccelerators::CheckDemand(const ResourceSet& demand) const {
   for (const auto& [resource, env_var] : declared_) {
-    const double amount = demand.Get(resource);
+    const double amount = AmountOf(demand, resource);
     if (amount > 1 && !IsWhole(amount)) {
       return Status::InvalidArgument(
           resource + ": " + Amount(amount) + " cannot be granted: " + resource +
@@ -125,7 +143,7 @@ Status NodeAccelerators::CheckDemand(const ResourceSet& demand) const {
 std::optional<NodeAccelerators::Held> NodeAccelerators::Take(const ResourceSet& demand) {
   Held held;
   for (auto& [resource, accelerator] : accelerators_) {
-    const double amount = demand.Get(resource);
+    const double amount = AmountOf(demand, resource);
     if (amount <= 0) continue;
     auto taken = accelerator.devices.Take(amount);
     if (!taken) {

@@ -12,7 +12,9 @@
 //   - anything else (GPU: 1.5) is refused up front (CheckDemand).
 // A demand that the node's free total fits but its devices do not (two
 // halves free on two devices, and GPU: 1 asked) waits. Giving back returns
-// exactly what was taken.
+// exactly what was taken. Work in a placement-group bundle asks for bundle
+// resources (GPU_group_<G>: 1, scheduling/bundle_resources.h); the bundle
+// holds the amount out of the node's total, and the lease takes the devices.
 //
 // "GPU" is always an accelerator (CUDA_VISIBLE_DEVICES); a node may declare
 // others with the variable its workers read (rayk start --accelerators
