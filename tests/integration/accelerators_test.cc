@@ -15,15 +15,10 @@
 namespace rayk {
 namespace {
 
-using accelerator_functions::DeviceHolder;
-using accelerator_functions::DevicesSeen;
-using accelerator_functions::DevicesWhenReleased;
+using namespace accelerator_functions;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
-
-// Bounds every wait so that a broken grant fails the test instead of hanging
-// it; never a performance check.
-constexpr std::chrono::milliseconds kPatience{60000};
+using testing::kPatience;
 
 class AcceleratorsTest : public testing::ClusterTest {
  protected:
