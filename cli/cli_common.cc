@@ -57,7 +57,8 @@ std::map<std::string, std::string> ParseLabels(const std::string& json, const st
 
 std::map<std::string, std::string> ParseAccelerators(const std::string& json,
                                                      const ResourceSet& resources,
-                                                     const std::string& option) {
+                                                     const std::string& option,
+                                                     const std::string& resources_option) {
   std::map<std::string, std::string> declared;
   if (!json.empty()) {
     auto parsed = nlohmann::json::parse(json, nullptr, false);
@@ -77,7 +78,7 @@ std::map<std::string, std::string> ParseAccelerators(const std::string& json,
   auto all = CheckAcceleratorDeclarations(declared);
   if (!all.ok()) Fail(option + ": " + all.status().message());
   if (auto node = NodeAccelerators::Make(resources, *all); !node.ok()) {
-    Fail("--resources: " + node.status().message());
+    Fail(resources_option + ": " + node.status().message());
   }
   return declared;
 }

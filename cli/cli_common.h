@@ -58,10 +58,12 @@ std::map<std::string, std::string> ParseLabels(const std::string& json,
 
 // A node's accelerators besides GPU (scheduling/accelerators.h) from a JSON
 // object of resource names to environment variables; "" gives none. Fails on
-// a bad variable name, and when `resources` holds a fraction of a device.
-std::map<std::string, std::string> ParseAccelerators(const std::string& json,
-                                                     const ResourceSet& resources,
-                                                     const std::string& option = "--accelerators");
+// a bad variable name, and when `resources` (from `resources_option`) holds a
+// fraction of a device.
+std::map<std::string, std::string> ParseAccelerators(
+    const std::string& json, const ResourceSet& resources,
+    const std::string& option = "--accelerators",
+    const std::string& resources_option = "--resources");
 
 // Loads `config_file` (or the default plugins.toml) with the --set
 // overrides, so that a bad configuration fails the command the user typed

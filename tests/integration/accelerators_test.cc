@@ -208,6 +208,12 @@ TEST_F(AcceleratorDeclarationTest, AFractionOfADeviceOnANodeIsRefused) {
   EXPECT_NE(cli.exit_code, 0);
   EXPECT_THAT(cli.output, HasSubstr("declare a whole number"));
   EXPECT_EQ(testing::CountLines(cli.output), 1) << cli.output;
+  auto dev = testing::RunRayk(
+      "dev up --nodes 2 --resources-per-node '[{}, {\"TPU\": 0.5}]' "
+      "--accelerators '{\"TPU\": \"TPU_VISIBLE_CHIPS\"}'");
+  EXPECT_NE(dev.exit_code, 0);
+  EXPECT_THAT(dev.output, HasSubstr("--resources-per-node: the node declares TPU: 0.5"));
+  EXPECT_EQ(testing::CountLines(dev.output), 1) << dev.output;
 }
 
 }  // namespace
