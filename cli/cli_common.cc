@@ -16,6 +16,7 @@
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/label_selector.h"
+#include "scheduling/accelerators.h"
 
 namespace rayk::cli {
 
@@ -52,6 +53,34 @@ std::map<std::string, std::string> ParseLabels(const std::string& json, const st
     Fail(status.message());
   }
   return labels;
+}
+
+std::map<std::string, std::string> ParseAccelerators(const std::string& json,
+                                                     const ResourceSet& resources,
+                                                     const std::string& option,
+                                                     const std::string& resources_option) {
+  std::map<std::string, std::string> declared;
+  if (!json.empty()) {
+    auto parsed = nlohmann::json::parse(json, nullptr, false);
+    if (parsed.is_discarded() || !parsed.is_object()) {
+      Fail(option +
+           " must be a JSON object of resource names to environment variables, as in "
+           "'{\"neuron_cores\": \"NEURON_RT_VISIBLE_CORES\"}'");
+    }
+    for (const auto& [name, env_var] : parsed.items()) {
+      if (!env_var.is_string()) {
+        Fail(option + ": the value of '" + name +
+             "' must be the name of an environment variable, as a string");
+      }
+      declared[name] = env_var.get<std::string>();
+    }
+  }
+  auto all = CheckAcceleratorDeclarations(declared);
+  if (!all.ok()) Fail(option + ": " + all.status().message());
+  if (auto node = NodeAccelerators::Make(resources, *all); !node.ok()) {
+    Fail(resources_option + ": " + node.status().message());
+  }
+  return declared;
 }
 
 void AddPluginChoices(CLI::App* command, std::vector<std::string>* sets) {
@@ -162,6 +191,8 @@ Result<pid_t> SpawnRaylet(const RayletLaunch& launch) {
   if (launch.num_cpus > 0) argv.insert(argv.end(), {"--num-cpus", std::to_string(launch.num_cpus)});
   if (!launch.resources.empty()) argv.insert(argv.end(), {"--resources", launch.resources});
   if (!launch.labels.empty()) argv.insert(argv.end(), {"--labels", launch.labels});
+  if (!launch.accelerators.empty())
+    argv.insert(argv.end(), {"--accelerators", launch.accelerators});
   argv.insert(argv.end(), launch.config_args.begin(), launch.config_args.end());
   return SpawnProcess(argv, launch.session_dir + "/logs/raylet.log", /*new_session=*/true);
 }

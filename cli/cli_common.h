@@ -56,6 +56,15 @@ std::map<std::string, std::string> ParseLabels(const std::string& json,
                                                const std::string& option = "--labels",
                                                bool allow_reserved = false);
 
+// A node's accelerators besides GPU (scheduling/accelerators.h) from a JSON
+// object of resource names to environment variables; "" gives none. Fails on
+// a bad variable name, and when `resources` (from `resources_option`) holds a
+// fraction of a device.
+std::map<std::string, std::string> ParseAccelerators(
+    const std::string& json, const ResourceSet& resources,
+    const std::string& option = "--accelerators",
+    const std::string& resources_option = "--resources");
+
 // Loads `config_file` (or the default plugins.toml) with the --set
 // overrides, so that a bad configuration fails the command the user typed
 // rather than a daemon whose log they would have to read.
@@ -97,6 +106,8 @@ struct RayletLaunch {
   int num_cpus = 0;       // 0: all cores
   std::string resources;  // JSON, "" for CPUs only
   std::string labels;     // JSON, "" for none
+  // JSON, "" for GPU alone (scheduling/accelerators.h).
+  std::string accelerators;
   std::vector<std::string> config_args;
   std::string node_ip = "127.0.0.1";  // the node's address, which the raylet binds and advertises
   int node_manager_port = 0;          // 0: any free port

@@ -142,6 +142,7 @@ struct ClusterCommands::Impl {
   int num_cpus = 0;
   std::string resources;
   std::string labels;
+  std::string accelerators;
   std::string address;
   std::string actor_namespace;  // rayk list actors --namespace
   bool block = false;
@@ -247,7 +248,7 @@ struct ClusterCommands::Impl {
       Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
     if (insecure_no_auth) sets.push_back(kInsecureNoAuthSet);
     CheckConfigOrFail(config_file, sets);
-    ParseResources(resources, num_cpus);
+    ParseAccelerators(accelerators, ParseResources(resources, num_cpus));
     ParseLabels(labels);
     if (gcs.node_timeout_ms <= 0) Fail("--node-timeout-ms must be positive, e.g. 10000 (10 s)");
     CheckPortsOrFail();
@@ -272,6 +273,7 @@ struct ClusterCommands::Impl {
     launch.num_cpus = num_cpus;
     launch.resources = resources;
     launch.labels = labels;
+    launch.accelerators = accelerators;
     launch.config_args = config_args;
     launch.node_ip = ip;
     launch.node_manager_port = node_manager_port;
@@ -899,6 +901,10 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.start->add_option("--num-cpus", d.num_cpus, "CPUs this node offers (default: all)");
   d.start->add_option("--resources", d.resources, "extra resources as JSON, e.g. '{\"GPU\": 1}'");
   d.start->add_option("--labels", d.labels, "node labels as JSON, e.g. '{\"zone\": \"a\"}'");
+  d.start->add_option("--accelerators", d.accelerators,
+                      "accelerator resources besides GPU, each with the environment variable its "
+                      "device ids go in, as JSON, e.g. '{\"neuron_cores\": "
+                      "\"NEURON_RT_VISIBLE_CORES\"}'");
   d.start
       ->add_option("--node-timeout-ms", d.gcs.node_timeout_ms,
                    "with --head: a node silent this long is marked dead")
@@ -1025,6 +1031,7 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.raylet->add_option("--num-cpus", d.num_cpus, "CPUs this node offers");
   d.raylet->add_option("--resources", d.resources, "extra resources as JSON");
   d.raylet->add_option("--labels", d.labels, "node labels as JSON");
+  d.raylet->add_option("--accelerators", d.accelerators, "accelerators besides GPU as JSON");
   d.raylet->add_flag("--exit-with-parent", d.exit_with_parent,
                      "end when the starting process ends");
   d.AddPortOptions(d.raylet, /*with_node_manager=*/true);
@@ -1062,8 +1069,10 @@ std::optional<int> ClusterCommands::Run() {
   if (d.kv->parsed()) return d.Kv();
   if (d.gcs_server->parsed()) return RunGcsServerProcess(d.Process(), d.gcs);
   if (d.raylet->parsed()) {
-    return RunRayletProcess(d.Process(), d.address, ParseResources(d.resources, d.num_cpus),
-                            ParseLabels(d.labels, "--labels", /*allow_reserved=*/true));
+    ResourceSet resources = ParseResources(d.resources, d.num_cpus);
+    return RunRayletProcess(d.Process(), d.address, resources,
+                            ParseLabels(d.labels, "--labels", /*allow_reserved=*/true),
+                            ParseAccelerators(d.accelerators, resources));
   }
   if (d.worker->parsed()) {
     WorkerProcessOptions worker;

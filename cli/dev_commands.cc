@@ -119,6 +119,7 @@ struct DevCommands::Impl {
   int cpus = 1;
   std::string resources;
   std::string labels;
+  std::string accelerators;  // JSON, for every node started
   std::string config_file;
   std::vector<std::string> sets;
   int port = 6379;
@@ -143,6 +144,7 @@ struct DevCommands::Impl {
     launch.num_cpus = num_cpus;
     launch.resources = node_resources;
     launch.labels = nlohmann::json(node_labels).dump();
+    launch.accelerators = accelerators;
     launch.config_args = config_args;
     auto pid = SpawnRaylet(launch);
     if (!pid.ok()) FailAndUndo(pid.status().message());
@@ -222,6 +224,10 @@ struct DevCommands::Impl {
     if (Status st = CheckOptionalPort(metrics_port, "--metrics-port"); !st.ok()) Fail(st.message());
     if (port < 0 || port > 65535) Fail("--port must be between 0 (any free port) and 65535");
     std::vector<std::string> node_resources = PerNodeResources(resources, nodes);
+    for (const std::string& node : node_resources) {
+      ParseAccelerators(accelerators, ParseResources(node, cpus), "--accelerators",
+                        "--resources-per-node");
+    }
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
     CheckConfigOrFail(config_file, sets);
     umask(077);  // the session's files (pids, dev.json, nodes/) are for this user only
@@ -278,7 +284,7 @@ struct DevCommands::Impl {
 
   int AddNode() {
     if (cpus < 1) Fail("--cpus must be at least 1, e.g. --cpus 2");
-    ParseResources(resources, cpus);
+    ParseAccelerators(accelerators, ParseResources(resources, cpus));
     std::map<std::string, std::string> user_labels = ParseLabels(labels);
     std::string session = DevSessionOrFail();
     umask(077);
@@ -354,6 +360,9 @@ DevCommands::DevCommands(CLI::App* app, std::string* format) : impl_(std::make_s
                    "array, one per node");
   d.up->add_option("--labels", d.labels,
                    "labels for every node as JSON; each also gets rayk.io/node-index");
+  d.up->add_option("--accelerators", d.accelerators,
+                   "accelerators besides GPU on every node, each with the environment variable "
+                   "its device ids go in, as JSON ('{\"TPU\": \"TPU_VISIBLE_CHIPS\"}')");
   d.up->add_option("--port", d.port, "the GCS port (0: any free port)")->capture_default_str();
   d.up->add_option("--node-timeout-ms", d.node_timeout_ms, "a node silent this long is marked dead")
       ->capture_default_str();
@@ -373,6 +382,8 @@ DevCommands::DevCommands(CLI::App* app, std::string* format) : impl_(std::make_s
                          "extra resources as JSON, e.g. '{\"GPU\": 1}'");
   d.add_node->add_option("--labels", d.labels,
                          "node labels as JSON; it also gets rayk.io/node-index");
+  d.add_node->add_option("--accelerators", d.accelerators,
+                         "accelerators besides GPU as JSON, as for 'rayk dev up'");
   add_format(d.add_node);
 
   d.down = d.dev->add_subcommand("down", "stop the dev cluster's raylets, then its GCS");

@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdlib>
 
 #include "rayk/api.h"
@@ -28,6 +29,10 @@ inline int FreePort() {
   close(fd);
   return ntohs(addr.sin_port);
 }
+
+// Bounds a test's wait for work on its cluster, so that a broken runtime fails
+// the test instead of hanging it; never a performance check.
+inline constexpr std::chrono::milliseconds kPatience{60000};
 
 class ClusterTest : public ::testing::Test {
  protected:

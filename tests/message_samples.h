@@ -23,6 +23,9 @@ inline internal::TaskArg SampleArg() {
   arg.location = SampleLocation();
   return arg;
 }
+inline std::vector<AcceleratorIds> SampleAccelerators() {
+  return {{"GPU", "CUDA_VISIBLE_DEVICES", {0, 1}}, {"TPU", "TPU_VISIBLE_CHIPS", {3}}};
+}
 inline internal::Placement SamplePlacement() {
   internal::Placement placement;
   placement.affinity_node = NodeId::FromRandom();
@@ -233,6 +236,7 @@ inline PushTask Sample() {
   push.spec.resources = ResourceSet{{"CPU", 1}};
   push.spec.owner_address = "tcp://127.0.0.1:7009";
   push.spec.name = "add-first";
+  push.spec.accelerators = SampleAccelerators();
   return push;
 }
 template <>
@@ -258,6 +262,7 @@ inline LeaseReply Sample() {
   reply.worker_address = "tcp://127.0.0.1:7010";
   reply.reason = "elsewhere";
   reply.spillback_address = "tcp://127.0.0.1:7011";
+  reply.accelerators = SampleAccelerators();
   return reply;
 }
 template <>

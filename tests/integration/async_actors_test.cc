@@ -23,9 +23,7 @@ using test_functions::Counter;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Bounds every wait on an actor so that a broken loop fails the test instead
-// of hanging it; never a performance check.
-constexpr std::chrono::milliseconds kPatience{60000};
+using testing::kPatience;
 
 class AsyncActorsTest : public testing::ClusterTest {
  protected:

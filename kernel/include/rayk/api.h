@@ -31,6 +31,7 @@
 #include <utility>
 #include <vector>
 
+#include "rayk/accelerators.h"
 #include "rayk/actor.h"
 #include "rayk/async.h"
 #include "rayk/await.h"

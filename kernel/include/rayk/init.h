@@ -22,6 +22,10 @@ struct InitOptions {
   // Extra resources of the embedded node, as for SetResources: {{"GPU", 1}}.
   // Names and amounts follow the rule of TaskCaller::SetResource (0 is refused).
   std::map<std::string, double> resources;
+  // Accelerator resources of the embedded node besides GPU, each with the
+  // environment variable its device ids go in (rayk/accelerators.h):
+  // {{"neuron_cores", "NEURON_RT_VISIBLE_CORES"}}.
+  std::map<std::string, std::string> accelerators;
   // Shared libraries the workers load to find the job's remote functions.
   // Empty: every library that registered functions with RAYK_REMOTE in this process.
   std::vector<std::string> code_libraries;

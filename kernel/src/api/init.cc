@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <thread>
 
 #include "common/host_address.h"
@@ -23,6 +24,7 @@
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/runtime_registry.h"
 #include "rayk/plugin/transport.h"
+#include "scheduling/accelerators.h"
 
 namespace rayk {
 
@@ -62,6 +64,18 @@ std::string NodeResourcesJson(const std::map<std::string, double>& resources) {
     set.Set(name, amount);
   }
   return set.ToJson();
+}
+
+// The embedded node's accelerators as the raylet's --accelerators JSON,
+// checked here as NodeResourcesJson checks the resources.
+std::string NodeAcceleratorsJson(const InitOptions& options) {
+  auto declared = CheckAcceleratorDeclarations(options.accelerators);
+  if (!declared.ok()) Throw("rayk::InitOptions::accelerators: " + declared.status().message());
+  auto resources = ResourceSet::FromJson(NodeResourcesJson(options.resources));
+  if (auto node = NodeAccelerators::Make(*resources, *declared); !node.ok()) {
+    Throw("rayk::InitOptions::resources: " + node.status().message());
+  }
+  return nlohmann::json(options.accelerators).dump();
 }
 
 void StopEmbeddedCluster(ProcessRuntime& runtime) {
@@ -108,6 +122,10 @@ std::pair<std::string, std::string> StartEmbeddedCluster(const InitOptions& opti
   if (!options.resources.empty()) {
     raylet_argv.push_back("--resources");
     raylet_argv.push_back(NodeResourcesJson(options.resources));
+  }
+  if (!options.accelerators.empty()) {
+    raylet_argv.push_back("--accelerators");
+    raylet_argv.push_back(NodeAcceleratorsJson(options));
   }
   raylet_argv.insert(raylet_argv.end(), config_args.begin(), config_args.end());
   std::string raylet_log = *session + "/logs/raylet.log";
@@ -266,6 +284,7 @@ void Init(const InitOptions& options) {
         "call rayk::Init() only in a driver");
   }
   NodeResourcesJson(options.resources);  // throws for a bad entry before anything starts
+  NodeAcceleratorsJson(options);
   const JobId job_id = JobId::FromRandom();
   const std::string namespace_name = JobNamespace(options, job_id);  // throws, as above
   auto runtime = std::make_unique<ProcessRuntime>();

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core_worker/reference_counter.h"  // ValueOf
+#include "core_worker/visible_accelerators.h"
 
 namespace rayk {
 
@@ -229,6 +230,7 @@ protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, cons
 
 void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us) {
   const protocol::TaskSpec& spec = call->spec;
+  SetVisibleAccelerators(spec.accelerators);  // before the task reads them
   call->event = MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
   task_events_.Started(call->event);
   call->where = "task " + spec.function + " on node " +

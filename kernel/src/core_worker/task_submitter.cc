@@ -128,7 +128,9 @@ void TaskSubmitter::PushLocked(LeasedWorker& worker, const TaskId& task_id,
                                const protocol::TaskSpec& spec, Actions& actions) {
   worker.in_flight.insert(task_id);
   worker.used = true;
-  std::string message = protocol::Encode(MessageType::kPushTask, protocol::PushTask{spec});
+  protocol::PushTask push{spec};
+  push.spec.accelerators = worker.accelerators;
+  std::string message = protocol::Encode(MessageType::kPushTask, push);
   std::shared_ptr<Channel> channel = worker.channel;
   int attempt = spec.attempt;
   uint64_t lease = worker.lease_id;
@@ -336,6 +338,7 @@ void TaskSubmitter::AddWorkerLocked(const std::string& class_key, const LeaseOut
   worker.raylet = outcome.raylet;
   worker.idle_since = std::chrono::steady_clock::now();
   worker.single_task = !lease.reusable;
+  worker.accelerators = lease.accelerators;
   classes_[class_key].workers[lease.lease_id] = std::move(worker);
   DispatchLocked(class_key, actions);
 }

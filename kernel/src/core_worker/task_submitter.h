@@ -71,6 +71,8 @@ class TaskSubmitter {
     // it goes back as soon as that task is done.
     bool single_task = false;
     bool used = false;  // a task was pushed to it
+    // Its accelerator devices (LeaseReply): sent with each task.
+    std::vector<protocol::AcceleratorIds> accelerators;
   };
   struct SchedulingClass {
     ResourceSet resources;

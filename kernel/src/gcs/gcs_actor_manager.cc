@@ -502,6 +502,7 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
       push.spec.function = record.spec.factory;
       push.spec.args = record.spec.args;
       push.spec.owner_address = own_address_;
+      push.spec.accelerators = lease->accelerators;  // the actor keeps its devices for life
       uint64_t epoch = record.info.epoch;
       std::string address = lease->worker_address;
       record.info.address = address;

@@ -302,8 +302,8 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
 }
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,
-                     const ResourceSet& resources,
-                     const std::map<std::string, std::string>& labels) {
+                     const ResourceSet& resources, const std::map<std::string, std::string>& labels,
+                     const std::map<std::string, std::string>& accelerators) {
   SetUpDaemon("raylet");
   sigset_t signals = BlockTerminationSignals();
   ExitWithParentIfAsked(options);
@@ -329,6 +329,7 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
   if (!store.ok()) return Fail("raylet", store.status());
   raylet_options.resources = resources;
   raylet_options.labels = labels;
+  raylet_options.accelerators = accelerators;
   raylet_options.gcs_address = EndpointFromAddress(gcs_address);
   raylet_options.endpoint =
       "tcp://" + options.node_ip + ":" + std::to_string(options.node_manager_port);

@@ -53,8 +53,8 @@ constexpr int kConfigErrorExit = 78;
 int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& gcs);
 
 int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_address,
-                     const ResourceSet& resources,
-                     const std::map<std::string, std::string>& labels);
+                     const ResourceSet& resources, const std::map<std::string, std::string>& labels,
+                     const std::map<std::string, std::string>& accelerators);
 
 struct WorkerProcessOptions {
   std::string raylet_address;

@@ -53,6 +53,11 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
     raylet->object_manager_ = std::make_unique<ObjectManager>(
         std::move(store), raylet->options_.node_id, store_plugin, raylet->transport_);
   }
+  auto accelerators = CheckAcceleratorDeclarations(raylet->options_.accelerators);
+  if (!accelerators.ok()) return accelerators.status();
+  auto devices = NodeAccelerators::Make(raylet->total_, *accelerators);
+  if (!devices.ok()) return devices.status();
+  raylet->accelerators_ = std::move(*devices);
   auto executable = RaykExecutable();
   if (!executable.ok()) return executable.status();
   raylet->executable_ = *executable;
@@ -173,8 +178,9 @@ void Raylet::AcquireResources(const ResourceSet& resources) {
   NoteChangeLocked();
 }
 
-void Raylet::ReleaseResources(const ResourceSet& resources) {
+void Raylet::ReleaseResources(const ResourceSet& resources, const NodeAccelerators::Held& devices) {
   NoteChangeLocked();
+  accelerators_.Give(devices);
   ResourceSet back = resources;
   // CPUs lent to unblocked workers beyond what was free are repaid first.
   double cpus = back.Get("CPU");
@@ -204,7 +210,7 @@ void Raylet::FinishJobLocked(const JobId& job_id) {
       ++it;
       continue;
     }
-    if (it->resources_acquired) ReleaseResources(it->request.resources);
+    if (it->resources_acquired) ReleaseResources(it->request.resources, it->devices);
     protocol::LeaseReply reply;
     reply.result = protocol::LeaseReply::Result::kFailed;
     reply.request_id = it->request.request_id;
@@ -381,6 +387,10 @@ Raylet::LeaseStep Raylet::ScheduleLeaseLocked(PendingLease& lease, DispatchViews
     AnswerLease(lease, std::move(reply));
     return LeaseStep::kAnswered;
   }
+  // The free total fits it; the free shares of the devices may not (yet).
+  auto devices = accelerators_.Take(lease.request.resources);
+  if (!devices) return LeaseStep::kWait;
+  lease.devices = std::move(*devices);
   AcquireResources(lease.request.resources);
   lease.resources_acquired = true;
   return LeaseStep::kReady;
@@ -474,7 +484,7 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
       reply.result = protocol::LeaseReply::Result::kFailed;
       reply.reason = "workers for this job exit before they start; the last worker log ends: " +
                      TailOfFile(options_.session_dir + "/logs/worker_failed_start.log", 3);
-      ReleaseResources(lease.request.resources);
+      ReleaseResources(lease.request.resources, lease.devices);
       AnswerLease(lease, std::move(reply));
       return LeaseStep::kAnswered;
     }
@@ -485,7 +495,7 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
         protocol::LeaseReply reply;
         reply.result = protocol::LeaseReply::Result::kFailed;
         reply.reason = code.error;
-        ReleaseResources(lease.request.resources);
+        ReleaseResources(lease.request.resources, lease.devices);
         AnswerLease(lease, std::move(reply));
         return LeaseStep::kAnswered;
       }
@@ -496,6 +506,7 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
   }
   Lease granted{next_lease_id_++, idle->id, lease.request.resources, lease.request.owner_address,
                 lease.request.job_id};
+  granted.devices = lease.devices;
   idle->lease_id = granted.id;
   leases_[granted.id] = granted;
   protocol::LeaseReply reply;
@@ -506,6 +517,7 @@ Raylet::LeaseStep Raylet::GrantLeaseLocked(PendingLease& lease) {
   reply.worker_pid = idle->pid;
   reply.node_id = options_.node_id;
   reply.reusable = options_.lease_reuse;
+  reply.accelerators = accelerators_.VisibleTo(granted.devices);
   AnswerLease(lease, std::move(reply));
   return LeaseStep::kAnswered;
 }
@@ -643,7 +655,7 @@ void Raylet::ReleaseLeasesOwnedByLocked(const std::string& owner_address) {
     auto worker = workers_.find(lease->second.worker_id);
     ResourceSet back = lease->second.resources;
     if (worker != workers_.end() && worker->second.blocked) back.Set("CPU", 0);
-    ReleaseResources(back);
+    ReleaseResources(back, lease->second.devices);
     if (worker != workers_.end()) {
       worker->second.lease_id = 0;
       worker->second.blocked = false;
@@ -656,7 +668,7 @@ void Raylet::ReleaseLeasesOwnedByLocked(const std::string& owner_address) {
       ++pending;
       continue;
     }
-    if (pending->resources_acquired) ReleaseResources(pending->request.resources);
+    if (pending->resources_acquired) ReleaseResources(pending->request.resources, pending->devices);
     pending = pending_.erase(pending);
   }
 }
@@ -690,7 +702,7 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
       if (lease != leases_.end()) {
         ResourceSet back = lease->second.resources;
         if (worker.blocked) back.Set("CPU", 0);
-        ReleaseResources(back);
+        ReleaseResources(back, lease->second.devices);
         protocol::WorkerDied died{worker.id, lease->second.id,
                                   "worker pid " + std::to_string(pid) + " " + how};
         NotifyOwner(lease->second.owner_address, protocol::Encode(MessageType::kWorkerDied, died));

@@ -51,6 +51,7 @@
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
 #include "rpc/service.h"
+#include "scheduling/accelerators.h"
 
 namespace rayk {
 
@@ -63,6 +64,9 @@ class Raylet {
     NodeId node_id = NodeId::FromRandom();
     ResourceSet resources;
     std::map<std::string, std::string> labels;
+    // Accelerator resources besides GPU, with the environment variable their
+    // devices' ids go in (scheduling/accelerators.h).
+    std::map<std::string, std::string> accelerators;
     std::string gcs_address;
     std::string session_dir;
     std::string code_cache_dir;            // this host's job code (job_code/code_cache.h)
@@ -112,11 +116,13 @@ class Raylet {
     ResourceSet resources;
     std::string owner_address;
     JobId job_id;
+    NodeAccelerators::Held devices = {};  // its accelerators' devices
   };
   struct PendingLease {
     protocol::RequestWorkerLease request;
     ReplyFn reply;
     bool resources_acquired = false;
+    NodeAccelerators::Held devices = {};  // taken with the resources
     bool worker_requested = false;
     bool infeasible = false;    // no node can ever run it, as the view stands
     bool warned = false;        // its owner was told so
@@ -191,7 +197,8 @@ class Raylet {
   // The job's code state; queues a fetch when the job is new here.
   const JobCode& JobCodeLocked(const JobId& job_id);
   void CodeFetchLoop();
-  void ReleaseResources(const ResourceSet& resources);
+  // Gives back a lease's resources and the accelerator devices it took with them.
+  void ReleaseResources(const ResourceSet& resources, const NodeAccelerators::Held& devices = {});
   void AcquireResources(const ResourceSet& resources);
   void KillWorker(Worker& worker);
   bool IsWorkerPid(int64_t pid) const;
@@ -224,6 +231,7 @@ class Raylet {
   std::mutex mu_;
   ResourceSet total_;  // the node's own resources and the bundle resources of committed bundles
   ResourceSet available_;
+  NodeAccelerators accelerators_;  // which devices of total_'s accelerators are free
   struct Bundle {
     ResourceSet resources;  // the bundle's, held out of available_ since it was prepared
     bool committed = false;

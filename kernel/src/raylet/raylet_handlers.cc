@@ -48,6 +48,14 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
   if (request.owner_pid > 0 && request.owner_host == hostname_ && !IsWorkerPid(request.owner_pid)) {
     drivers_[request.job_id] = request.owner_pid;
   }
+  if (Status demand = accelerators_.CheckDemand(request.resources); !demand.ok()) {
+    protocol::LeaseReply refused;
+    refused.result = protocol::LeaseReply::Result::kFailed;
+    refused.request_id = request.request_id;
+    refused.reason = demand.message();
+    reply(protocol::Encode(MessageType::kLeaseReply, refused));
+    return;
+  }
   if (!request.placement.placement_group.IsNil() && !PrepareBundleLeaseLocked(request, reply))
     return;
   pending_.push_back(PendingLease{std::move(request), std::move(reply)});
@@ -64,7 +72,7 @@ void Raylet::OnReturnWorker(protocol::ReturnWorker request, ReplyFn reply) {
     bool lent = worker != workers_.end() && worker->second.blocked;
     ResourceSet back = lease->second.resources;
     if (lent) back.Set("CPU", 0);  // its CPU is already back in the pool
-    ReleaseResources(back);
+    ReleaseResources(back, lease->second.devices);
     if (worker != workers_.end()) {
       worker->second.lease_id = 0;
       worker->second.blocked = false;

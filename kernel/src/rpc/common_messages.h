@@ -22,6 +22,19 @@ struct Empty {
   void serialize(A&, unsigned) {}
 };
 
+// The devices of one accelerator resource a lease holds on its node
+// (scheduling/accelerators.h): its worker sets `env_var` to the ids, comma
+// separated (empty when it holds none), before it runs a task of the lease.
+struct AcceleratorIds {
+  std::string resource;  // "GPU"
+  std::string env_var;   // "CUDA_VISIBLE_DEVICES"
+  std::vector<int> ids;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& resource& env_var& ids;
+  }
+};
+
 // A reply that is just a status; also the body of kErrorReply.
 struct StatusReply {
   bool ok = true;

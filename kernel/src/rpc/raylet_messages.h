@@ -44,10 +44,13 @@ struct LeaseReply {
   // With kGranted: false when the cluster runs with [scheduler] lease_reuse =
   // false; the owner then gives the lease back after one task.
   bool reusable = true;
+  // With kGranted: every accelerator of the node, with the devices of it the
+  // lease holds; the owner hands them on with each task (TaskSpec).
+  std::vector<AcceleratorIds> accelerators;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& result& request_id& lease_id& worker_id& worker_address& worker_pid& node_id& reason&
-        spillback_address& reusable;
+        spillback_address& reusable& accelerators;
   }
 };
 

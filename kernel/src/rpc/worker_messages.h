@@ -27,10 +27,13 @@ struct TaskSpec {
   ObjectId return_id;
   std::string owner_address;
   std::string name;  // SetName: shown in task listings instead of the function's name
+  // The accelerator devices of the lease it runs on (LeaseReply), set by
+  // whoever pushes it; empty for actor calls, which keep their creation's.
+  std::vector<AcceleratorIds> accelerators;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources&
-        max_retries& attempt& return_id& owner_address& name;
+        max_retries& attempt& return_id& owner_address& name& accelerators;
   }
 };
 

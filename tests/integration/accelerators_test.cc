@@ -1,0 +1,220 @@
+// Accelerator devices end to end (rayk/accelerators.h) on an embedded node
+// that declares GPU: 2 (no real GPU is needed): which device ids a lease's
+// worker is given, in CUDA_VISIBLE_DEVICES and rayk::GetGpuIds(); shares of
+// one device; an actor keeping its device; a device given back and reused;
+// an accelerator a node declares itself; and the errors for bad input.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <set>
+
+#include "cluster_fixture.h"
+#include "functions/accelerator_functions.h"
+
+namespace rayk {
+namespace {
+
+using namespace accelerator_functions;
+using ::testing::ElementsAre;
+using ::testing::HasSubstr;
+using testing::kPatience;
+
+class AcceleratorsTest : public testing::ClusterTest {
+ protected:
+  void Customize(InitOptions& options) override {
+    options.num_cpus = 4;
+    options.resources = {{"GPU", 2}};
+  }
+  // A task asking for `gpus` that holds its lease until Release(key).
+  ObjectRef<DevicesSeen> Held(double gpus, const std::string& key) {
+    auto task = rayk::Task(DevicesWhenReleased);
+    if (gpus > 0) task.SetResource("GPU", gpus);
+    return task.Remote(std::string("GPU"), std::string("CUDA_VISIBLE_DEVICES"), key);
+  }
+  // Waits until `n` tasks behind `key` run (each holds its lease), bounded.
+  void AwaitStarted(const std::string& key, size_t n) {
+    for (int i = 0; i < 1200 && rayk::KvList(key + "/started/", "tests").size() < n; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    ASSERT_EQ(rayk::KvList(key + "/started/", "tests").size(), n) << "tasks behind " << key;
+  }
+  void Release(const std::string& key) { rayk::KvPut(key, "open", "tests"); }
+};
+
+TEST_F(AcceleratorsTest, TwoWholeGpuTasksAtOnceGetDifferentDevices) {
+  auto a = Held(1, "whole");
+  auto b = Held(1, "whole");
+  AwaitStarted("whole", 2);
+  Release("whole");
+  DevicesSeen first = *rayk::Get(a, kPatience);
+  DevicesSeen second = *rayk::Get(b, kPatience);
+  ASSERT_EQ(first.ids.size(), 1u);
+  ASSERT_EQ(second.ids.size(), 1u);
+  EXPECT_EQ((std::set<int>{first.ids[0], second.ids[0]}), (std::set<int>{0, 1}));
+  EXPECT_TRUE(first.env_set);
+  EXPECT_EQ(first.env, std::to_string(first.ids[0]));
+  EXPECT_EQ(second.env, std::to_string(second.ids[0]));
+}
+
+TEST_F(AcceleratorsTest, HalfGpuTasksShareOneDevice) {
+  auto a = Held(0.5, "halves");
+  auto b = Held(0.5, "halves");
+  auto whole = Held(1, "halves");  // fits beside them only on the other device
+  AwaitStarted("halves", 3);
+  Release("halves");
+  DevicesSeen first = *rayk::Get(a, kPatience);
+  DevicesSeen second = *rayk::Get(b, kPatience);
+  DevicesSeen third = *rayk::Get(whole, kPatience);
+  ASSERT_EQ(first.ids.size(), 1u);
+  EXPECT_EQ(first.ids, second.ids);
+  EXPECT_EQ(first.env, second.env);
+  ASSERT_EQ(third.ids.size(), 1u);
+  EXPECT_NE(third.ids, first.ids);
+}
+
+TEST_F(AcceleratorsTest, AGpuActorKeepsItsDeviceAcrossCalls) {
+  auto actor = rayk::Actor(DeviceHolder::Create).SetResource("GPU", 1).Remote();
+  auto seen = [&] {
+    return *rayk::Get(actor.Task(&DeviceHolder::Seen)
+                          .Remote(std::string("GPU"), std::string("CUDA_VISIBLE_DEVICES")),
+                      kPatience);
+  };
+  DevicesSeen first = seen();
+  ASSERT_EQ(first.ids.size(), 1u);
+  EXPECT_EQ(first.env, std::to_string(first.ids[0]));
+  // A task meanwhile gets the other device, and the actor's stays its own.
+  DevicesSeen task = *rayk::Get(Held(1, ""), kPatience);
+  ASSERT_EQ(task.ids.size(), 1u);
+  EXPECT_NE(task.ids, first.ids);
+  for (int i = 0; i < 3; ++i) {
+    DevicesSeen again = seen();
+    EXPECT_EQ(again.ids, first.ids);
+    EXPECT_EQ(again.env, first.env);
+  }
+}
+
+TEST_F(AcceleratorsTest, ATaskWithoutGpusSeesNoDevice) {
+  // Run on the workers a GPU task used first: the variable is reset, as Ray
+  // sets CUDA_VISIBLE_DEVICES to "" for a task given no GPU.
+  DevicesSeen gpu = *rayk::Get(Held(1, ""), kPatience);
+  ASSERT_EQ(gpu.ids.size(), 1u);
+  for (int i = 0; i < 3; ++i) {
+    DevicesSeen none = *rayk::Get(Held(0, ""), kPatience);
+    EXPECT_TRUE(none.env_set);
+    EXPECT_EQ(none.env, "");
+    EXPECT_TRUE(none.ids.empty());
+  }
+  EXPECT_TRUE(rayk::GetGpuIds().empty());  // the driver holds none
+}
+
+TEST_F(AcceleratorsTest, ReleasedDevicesAreReused) {
+  auto a = Held(1, "first");
+  auto b = Held(1, "first");
+  AwaitStarted("first", 2);
+  // Both devices are held: a third task waits for one of them.
+  auto waiting = Held(1, "second");
+  Release("first");
+  rayk::Get(a, kPatience);
+  rayk::Get(b, kPatience);
+  Release("second");
+  EXPECT_THAT(rayk::Get(waiting, kPatience)->ids, ::testing::AnyOf(ElementsAre(0), ElementsAre(1)));
+  // Everything went back: one task can take both devices.
+  DevicesSeen both = *rayk::Get(Held(2, ""), kPatience);
+  EXPECT_THAT(both.ids, ElementsAre(0, 1));
+  EXPECT_EQ(both.env, "0,1");
+}
+
+TEST_F(AcceleratorsTest, ANonIntegerDemandAboveOneFailsWithTheFix) {
+  auto ref = Held(1.5, "");
+  try {
+    rayk::Get(ref, kPatience);
+    FAIL() << "a GPU: 1.5 task ran";
+  } catch (const RuntimeError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("GPU: 1.5 cannot be granted"));
+    EXPECT_THAT(error.what(), HasSubstr("ask for 2 or for at most 1"));
+  }
+}
+
+TEST_F(AcceleratorsTest, WorkInAPlacementGroupBundleGetsItsDevices) {
+  auto group = rayk::CreatePlacementGroup({.bundles = {{{"CPU", 1}, {"GPU", 1}}}});
+  ASSERT_TRUE(group.Wait(kPatience));
+  auto in_bundle =
+      rayk::Task(DevicesWhenReleased)
+          .SetResource("GPU", 1)
+          .SetPlacementGroup(group, 0)
+          .Remote(std::string("GPU"), std::string("CUDA_VISIBLE_DEVICES"), std::string("bundle"));
+  AwaitStarted("bundle", 1);
+  // The other device is still free for work outside the group.
+  DevicesSeen outside = *rayk::Get(Held(1, ""), kPatience);
+  Release("bundle");
+  DevicesSeen inside = *rayk::Get(in_bundle, kPatience);
+  ASSERT_EQ(inside.ids.size(), 1u);
+  ASSERT_EQ(outside.ids.size(), 1u);
+  EXPECT_NE(inside.ids, outside.ids);
+  EXPECT_EQ(inside.env, std::to_string(inside.ids[0]));
+  rayk::RemovePlacementGroup(group);
+}
+
+class DeclaredAcceleratorTest : public testing::ClusterTest {
+ protected:
+  void Customize(InitOptions& options) override {
+    options.resources = {{"neuron_cores", 2}};
+    options.accelerators = {{"neuron_cores", "NEURON_RT_VISIBLE_CORES"}};
+  }
+};
+
+TEST_F(DeclaredAcceleratorTest, ItsDevicesGoInItsVariable) {
+  DevicesSeen seen = *rayk::Get(rayk::Task(DevicesWhenReleased)
+                                    .SetResource("neuron_cores", 2)
+                                    .Remote(std::string("neuron_cores"),
+                                            std::string("NEURON_RT_VISIBLE_CORES"), std::string()),
+                                kPatience);
+  EXPECT_THAT(seen.ids, ElementsAre(0, 1));
+  EXPECT_EQ(seen.env, "0,1");
+}
+
+// Bad declarations fail before anything starts.
+class AcceleratorDeclarationTest : public ::testing::Test {
+ protected:
+  void SetUp() override { setenv("RAYK_SESSION_ROOT", session_root_.path().c_str(), 1); }
+  std::string InitError(const InitOptions& options) {
+    try {
+      rayk::Init(options);
+      rayk::Shutdown();
+    } catch (const RuntimeError& error) {
+      return error.what();
+    }
+    return "";
+  }
+  testing::TempDir session_root_;
+};
+
+TEST_F(AcceleratorDeclarationTest, ABadVariableNameIsRefused) {
+  InitOptions options;
+  options.accelerators = {{"neuron_cores", "NEURON-CORES"}};
+  EXPECT_THAT(InitError(options), HasSubstr("'NEURON-CORES', which is not a valid name"));
+  auto cli = testing::RunRayk("start --head --accelerators '{\"neuron_cores\": \"1X\"}'");
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_THAT(cli.output, HasSubstr("--accelerators: accelerator 'neuron_cores'"));
+  EXPECT_EQ(testing::CountLines(cli.output), 1) << cli.output;
+}
+
+TEST_F(AcceleratorDeclarationTest, AFractionOfADeviceOnANodeIsRefused) {
+  InitOptions options;
+  options.resources = {{"GPU", 1.5}};
+  EXPECT_THAT(InitError(options), HasSubstr("declare a whole number"));
+  auto cli = testing::RunRayk("start --head --resources '{\"GPU\": 0.5}'");
+  EXPECT_NE(cli.exit_code, 0);
+  EXPECT_THAT(cli.output, HasSubstr("declare a whole number"));
+  EXPECT_EQ(testing::CountLines(cli.output), 1) << cli.output;
+  auto dev = testing::RunRayk(
+      "dev up --nodes 2 --resources-per-node '[{}, {\"TPU\": 0.5}]' "
+      "--accelerators '{\"TPU\": \"TPU_VISIBLE_CHIPS\"}'");
+  EXPECT_NE(dev.exit_code, 0);
+  EXPECT_THAT(dev.output, HasSubstr("--resources-per-node: the node declares TPU: 0.5"));
+  EXPECT_EQ(testing::CountLines(dev.output), 1) << dev.output;
+}
+
+}  // namespace
+}  // namespace rayk
