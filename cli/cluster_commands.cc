@@ -154,9 +154,11 @@ struct ClusterCommands::Impl {
   CLI::App* list_nodes = nullptr;
   CLI::App* list_jobs = nullptr;
   CLI::App* list_tasks = nullptr;
+  CLI::App* summary = nullptr;
   CLI::App* summary_tasks = nullptr;
   CLI::App* summary_actors = nullptr;
   CLI::App* summary_objects = nullptr;
+  CLI::App* get = nullptr;
   CLI::App* get_task = nullptr;
   CLI::App* get_actor = nullptr;
   std::string get_id;  // `rayk get task|actor ID`: an id or a unique prefix of one
@@ -673,7 +675,8 @@ struct ClusterCommands::Impl {
                 << "\n";
       return 0;
     }
-    for (size_t i = 0; i < rows.size(); ++i) std::cout << (i > 0 ? "\n" : "") << FormatRecord(rows[i]);
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::cout << (i > 0 ? "\n" : "") << FormatRecord(rows[i], "task_id");
     return 0;
   }
 
@@ -683,7 +686,7 @@ struct ClusterCommands::Impl {
     auto actor = FindActor(GetActors(), get_id);
     if (!actor.ok()) Fail(actor.status().message());
     nlohmann::json record = observability::ActorJson(*actor);
-    std::cout << (*format == "json" ? record.dump(2) + "\n" : FormatRecord(record));
+    std::cout << (*format == "json" ? record.dump(2) + "\n" : FormatRecord(record, "actor_id"));
     return 0;
   }
 
@@ -1019,22 +1022,24 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
     add_format(command);
   }
 
-  CLI::App* summary = app->add_subcommand(
+  // Without require_subcommand: CLI11 would then call `rayk summary workers`
+  // "A subcommand is required"; this way it names the stray word, and Run()
+  // names the choices when none is given.
+  d.summary = app->add_subcommand(
       "summary", "counts of the cluster's tasks (by name), actors (by class) or objects");
-  summary->require_subcommand(1);
-  d.summary_tasks = summary->add_subcommand(
+  d.summary_tasks = d.summary->add_subcommand(
       "tasks", "task attempts by function name and state, from the GCS's task table");
-  d.summary_actors = summary->add_subcommand("actors", "actors by class and state");
-  d.summary_objects = summary->add_subcommand(
+  d.summary_actors = d.summary->add_subcommand("actors", "actors by class and state");
+  d.summary_objects = d.summary->add_subcommand(
       "objects", "objects and bytes used, pinned and spilled, per node and in total");
-  CLI::App* get = app->add_subcommand("get", "one task's or actor's whole record");
-  get->require_subcommand(1);
-  d.get_task = get->add_subcommand("task", "every attempt of one task");
+  d.get = app->add_subcommand("get", "one task's or actor's whole record");
+  d.get_task = d.get->add_subcommand("task", "every attempt of one task");
   d.get_task->add_option("ID", d.get_id, "the task's hex id or a unique prefix (rayk list tasks)")
       ->required();
-  d.get_actor = get->add_subcommand("actor", "one actor");
-  d.get_actor->add_option("ID", d.get_id,
-                          "the actor's hex id, a unique prefix (rayk list actors) or its name")
+  d.get_actor = d.get->add_subcommand("actor", "one actor");
+  d.get_actor
+      ->add_option("ID", d.get_id,
+                   "the actor's hex id, a unique prefix (rayk list actors) or its name")
       ->required();
   for (CLI::App* command :
        {d.summary_tasks, d.summary_actors, d.summary_objects, d.get_task, d.get_actor}) {
@@ -1144,6 +1149,9 @@ std::optional<int> ClusterCommands::Run() {
   if (d.summary_objects->parsed()) return d.SummaryObjects();
   if (d.get_task->parsed()) return d.GetTask();
   if (d.get_actor->parsed()) return d.GetActor();
+  if (d.summary->parsed())
+    Fail("summary: say what to summarize: rayk summary tasks|actors|objects");
+  if (d.get->parsed()) Fail("get: say what to show: rayk get task ID or rayk get actor ID|NAME");
   if (d.list_placement_groups->parsed()) return d.ListPlacementGroups();
   if (d.memory->parsed()) return d.Memory();
   if (d.kv->parsed()) return d.Kv();

@@ -67,8 +67,8 @@ observability::TaskSummary SummarizeTasks(const protocol::TaskList& list) {
 
 std::string FormatTaskSummary(const observability::TaskSummary& summary) {
   nlohmann::json json = observability::TaskSummaryJson(summary);
-  std::string text = summary.total == 0 ? "(no task attempts)\n"
-                                        : FormatGroups("NAME", json["by_name"], "name");
+  std::string text =
+      summary.total == 0 ? "(no task attempts)\n" : FormatGroups("NAME", json["by_name"], "name");
   text += "Summarized " + std::to_string(summary.total) + " task attempts\n";
   if (summary.dropped_by_workers + summary.dropped_by_gcs > 0) {
     text += "Missing: " + std::to_string(summary.dropped_by_workers) +
@@ -97,7 +97,8 @@ nlohmann::json ActorSummaryJson(const std::vector<protocol::ActorInfo>& actors) 
 
 std::string FormatActorSummary(const nlohmann::json& summary) {
   uint64_t total = summary["total"].get<uint64_t>();
-  std::string text = total == 0 ? "(no actors)\n" : FormatGroups("CLASS", summary["by_class"], "class");
+  std::string text =
+      total == 0 ? "(no actors)\n" : FormatGroups("CLASS", summary["by_class"], "class");
   return text + "Summarized " + std::to_string(total) + " actors\n";
 }
 
@@ -140,13 +141,16 @@ std::string FormatObjectSummary(const std::vector<NodeStore>& stores) {
   }
   nlohmann::json total = ObjectSummaryJson(stores)["total"];
   rows.push_back({"TOTAL", std::to_string(total["num_objects"].get<uint64_t>()),
-                  Bytes(total["used_bytes"].get<uint64_t>()), Bytes(total["pinned_bytes"].get<uint64_t>()),
-                  Bytes(total["spilled_bytes"].get<uint64_t>()), Bytes(total["capacity_bytes"].get<uint64_t>())});
+                  Bytes(total["used_bytes"].get<uint64_t>()),
+                  Bytes(total["pinned_bytes"].get<uint64_t>()),
+                  Bytes(total["spilled_bytes"].get<uint64_t>()),
+                  Bytes(total["capacity_bytes"].get<uint64_t>())});
   std::string text = stores.empty() ? "(no alive nodes)\n" : FormatTable(rows);
   for (const NodeStore& store : stores) {
     if (!store.stats) {
-      text += "  node " + store.node.node_id.Hex().substr(0, 8) + ": no answer from its raylet at " +
-              store.node.raylet_address + " (" + store.error + ")\n";
+      text += "  node " + store.node.node_id.Hex().substr(0, 8) +
+              ": no answer from its raylet at " + store.node.raylet_address + " (" + store.error +
+              ")\n";
     }
   }
   return text;
@@ -179,12 +183,16 @@ Result<protocol::ActorInfo> FindActor(const std::vector<protocol::ActorInfo>& ac
   return Status::NotFound("no actor " + *id);  // unreachable: ResolvePrefix found it in `ids`
 }
 
-std::string FormatRecord(const nlohmann::json& record, const std::string& indent) {
-  std::string text;
-  for (const auto& [key, value] : record.items()) {
-    text += indent + key + ": " + (value.is_string() ? value.get<std::string>() : value.dump()) +
-            "\n";
-  }
+std::string FormatRecord(const nlohmann::json& record, const std::string& first_key) {
+  auto line = [](const std::string& key, const nlohmann::json& value) {
+    std::string shown = !value.is_string()                            ? value.dump()
+                        : value.get_ref<const std::string&>().empty() ? "-"
+                                                                      : value.get<std::string>();
+    return key + ": " + shown + "\n";
+  };
+  std::string text = record.contains(first_key) ? line(first_key, record[first_key]) : "";
+  for (const auto& [key, value] : record.items())
+    if (key != first_key) text += line(key, value);
   return text;
 }
 

@@ -51,9 +51,10 @@ Result<std::vector<protocol::TaskEvent>> FindTask(const std::vector<protocol::Ta
 Result<protocol::ActorInfo> FindActor(const std::vector<protocol::ActorInfo>& actors,
                                       const std::string& id_or_name);
 
-// A JSON object as "key: value" lines, nested objects and arrays as JSON,
-// each line starting with `indent`: `rayk get`'s text.
-std::string FormatRecord(const nlohmann::json& record, const std::string& indent = "");
+// A JSON object as "key: value" lines for people, `first_key` (the id)
+// first and then the rest by name; nested objects and arrays as JSON, an
+// empty string as "-". `rayk get`'s text.
+std::string FormatRecord(const nlohmann::json& record, const std::string& first_key);
 
 // "1.5 MiB": a byte count for people.
 std::string Bytes(uint64_t bytes);

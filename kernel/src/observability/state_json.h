@@ -13,8 +13,8 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
-#include "rpc/gcs_messages.h"
 #include "observability/task_table.h"
+#include "rpc/gcs_messages.h"
 #include "rpc/object_messages.h"
 
 namespace rayk::observability {
