@@ -6,6 +6,7 @@
 // fix.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <signal.h>
 
 #include <chrono>
 #include <numeric>
@@ -179,6 +180,33 @@ TEST_F(StateSummaryTest, SummariesAndGetShowWhatRan) {
   EXPECT_THAT(ambiguous.output, ContainsRegex(std::string("prefix '") + shared +
                                               "' matches [0-9]+ tasks; give more characters"));
   (void)big;
+}
+
+// A raylet that does not answer (stopped) is a row of "?" and a line saying
+// why; the other node's store is still counted.
+TEST_F(StateSummaryTest, ObjectsSummaryNamesAStoreThatDoesNotAnswer) {
+  ASSERT_TRUE(cluster_.ok()) << cluster_.up().output;
+  ASSERT_EQ(kill(cluster_.raylet_pid(1), SIGSTOP), 0);
+  auto text = Text("summary objects");
+  nlohmann::json json = Json("summary objects");
+  ASSERT_EQ(kill(cluster_.raylet_pid(1), SIGCONT), 0);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  std::string stopped = cluster_.node_id(1).substr(0, 8);
+  EXPECT_THAT(text.output, ContainsRegex("  " + stopped + " +\\? +\\?"));
+  EXPECT_THAT(text.output, HasSubstr("node " + stopped + ": no answer from its raylet at "));
+  ASSERT_TRUE(json.is_object());
+  ASSERT_EQ(json["nodes"].size(), 2u) << json.dump(2);
+  for (const auto& node : json["nodes"]) {
+    if (node["node_id"] == cluster_.node_id(1)) {
+      EXPECT_FALSE(node["error"].get<std::string>().empty()) << node.dump();
+      EXPECT_FALSE(node.contains("used_bytes"));
+    } else {
+      EXPECT_GT(node["capacity_bytes"].get<uint64_t>(), 0u) << node.dump();
+    }
+  }
+  EXPECT_EQ(json["total"]["capacity_bytes"],
+            json["nodes"][0].value("capacity_bytes", uint64_t{0}) +
+                json["nodes"][1].value("capacity_bytes", uint64_t{0}));
 }
 
 TEST_F(StateSummaryTest, EmptyClusterAndBadCommands) {
