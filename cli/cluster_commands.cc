@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "common/byte_count.h"
 #include "common/host_address.h"
 #include "gcs/gcs_client.h"
 #include "observability/state_json.h"
@@ -458,10 +459,11 @@ struct ClusterCommands::Impl {
       out.push_back(std::move(store));
       text << "Node " << node.node_id.Hex().substr(0, 8) << " ("
            << AddressFromEndpoint(node.raylet_address) << "), store '" << stats->plugin << "'\n"
-           << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes)
-           << ", pinned " << Bytes(stats->pinned_bytes) << ", spilled "
-           << Bytes(stats->spilled_bytes) << ", " << stats->num_objects << " objects ("
-           << stats->num_evicted << " evicted, " << stats->num_spilled << " spilled so far)\n";
+           << "  capacity " << FormatBytes(stats->capacity_bytes) << ", used "
+           << FormatBytes(stats->used_bytes) << ", pinned " << FormatBytes(stats->pinned_bytes)
+           << ", spilled " << FormatBytes(stats->spilled_bytes) << ", " << stats->num_objects
+           << " objects (" << stats->num_evicted << " evicted, " << stats->num_spilled
+           << " spilled so far)\n";
       if (!stats->largest.empty()) {
         std::vector<std::vector<std::string>> rows = {
             {"OBJECT", "SIZE", "COPY", "STATE", "CREATED BY PID"}};
@@ -469,7 +471,7 @@ struct ClusterCommands::Impl {
           std::string state = std::string(o.in_memory ? "in memory" : "on disk") +
                               (o.pinned ? ", pinned" : "") +
                               (o.spilled && o.in_memory ? ", spilled" : "");
-          rows.push_back({o.object_id.Hex().substr(0, 16), Bytes(o.size),
+          rows.push_back({o.object_id.Hex().substr(0, 16), FormatBytes(o.size),
                           o.primary ? "primary" : "secondary", state,
                           std::to_string(o.creator_pid)});
         }

@@ -4,6 +4,7 @@
 #include <set>
 
 #include "cli_common.h"
+#include "common/byte_count.h"
 #include "observability/state_json.h"
 
 namespace rayk::cli {
@@ -135,16 +136,17 @@ std::string FormatObjectSummary(const std::vector<NodeStore>& stores) {
       rows.push_back({node, "?", "?", "?", "?", "?"});
       continue;
     }
-    rows.push_back({node, std::to_string(store.stats->num_objects), Bytes(store.stats->used_bytes),
-                    Bytes(store.stats->pinned_bytes), Bytes(store.stats->spilled_bytes),
-                    Bytes(store.stats->capacity_bytes)});
+    rows.push_back({node, std::to_string(store.stats->num_objects),
+                    FormatBytes(store.stats->used_bytes), FormatBytes(store.stats->pinned_bytes),
+                    FormatBytes(store.stats->spilled_bytes),
+                    FormatBytes(store.stats->capacity_bytes)});
   }
   nlohmann::json total = ObjectSummaryJson(stores)["total"];
   rows.push_back({"TOTAL", std::to_string(total["num_objects"].get<uint64_t>()),
-                  Bytes(total["used_bytes"].get<uint64_t>()),
-                  Bytes(total["pinned_bytes"].get<uint64_t>()),
-                  Bytes(total["spilled_bytes"].get<uint64_t>()),
-                  Bytes(total["capacity_bytes"].get<uint64_t>())});
+                  FormatBytes(total["used_bytes"].get<uint64_t>()),
+                  FormatBytes(total["pinned_bytes"].get<uint64_t>()),
+                  FormatBytes(total["spilled_bytes"].get<uint64_t>()),
+                  FormatBytes(total["capacity_bytes"].get<uint64_t>())});
   std::string text = stores.empty() ? "(no alive nodes)\n" : FormatTable(rows);
   for (const NodeStore& store : stores) {
     if (!store.stats) {
@@ -193,19 +195,6 @@ std::string FormatRecord(const nlohmann::json& record, const std::string& first_
   std::string text = record.contains(first_key) ? line(first_key, record[first_key]) : "";
   for (const auto& [key, value] : record.items())
     if (key != first_key) text += line(key, value);
-  return text;
-}
-
-std::string Bytes(uint64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 4) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
   return text;
 }
 

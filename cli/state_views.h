@@ -56,7 +56,4 @@ Result<protocol::ActorInfo> FindActor(const std::vector<protocol::ActorInfo>& ac
 // empty string as "-". `rayk get`'s text.
 std::string FormatRecord(const nlohmann::json& record, const std::string& first_key);
 
-// "1.5 MiB": a byte count for people.
-std::string Bytes(uint64_t bytes);
-
 }  // namespace rayk::cli
