@@ -8,10 +8,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
-#include <chrono>
 #include <numeric>
 #include <string>
-#include <thread>
 
 #include "dev_cluster.h"
 #include "functions/test_functions.h"
@@ -21,9 +19,6 @@ namespace {
 
 using ::testing::ContainsRegex;
 using ::testing::HasSubstr;
-
-// Upper bound against hangs, not a performance check.
-constexpr auto kPatience = std::chrono::seconds(60);
 
 class StateSummaryTest : public ::testing::Test {
  protected:
@@ -42,16 +37,12 @@ class StateSummaryTest : public ::testing::Test {
   // workers send their events about once a second.
   nlohmann::json WaitForFinished(uint64_t count) {
     nlohmann::json summary;
-    auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    testing::PollUntil([&] {
       summary = Json("summary tasks");
-      if (summary.is_object()) {
-        uint64_t done = summary["by_state"].value("FINISHED", uint64_t{0}) +
-                        summary["by_state"].value("FAILED", uint64_t{0});
-        if (done >= count) return summary;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+      return summary.is_object() && summary["by_state"].value("FINISHED", uint64_t{0}) +
+                                            summary["by_state"].value("FAILED", uint64_t{0}) >=
+                                        count;
+    });
     return summary;
   }
 
