@@ -53,7 +53,8 @@ TEST_F(CancelTest, ARunningTaskSeesIsCancelledAndGetThrows) {
   auto ref = rayk::Task(WaitForCancel).Remote(std::string("run"), kLong);
   ASSERT_TRUE(Saw("run/started"));
   rayk::Cancel(ref);
-  EXPECT_THAT(CancelledMessage(ref), HasSubstr("task cancel_functions::WaitForCancel was cancelled"));
+  EXPECT_THAT(CancelledMessage(ref),
+              HasSubstr("task cancel_functions::WaitForCancel was cancelled"));
   EXPECT_TRUE(Saw("run/cancelled"));  // the function saw rayk::IsCancelled() turn true
 }
 
@@ -98,7 +99,8 @@ TEST_F(CancelTest, ATaskPipelinedBehindAnotherIsDroppedByItsWorker) {
   // tasks while it runs one. Two CPUs, two waiters and a third task: the
   // third waits at a worker, behind a waiter.
   // (Add is in the same class: one CPU, no placement.)
-  for (int i = 0; i < 20; ++i) ASSERT_EQ(*rayk::Get(rayk::Task(test_functions::Add).Remote(i, 1)), i + 1);
+  for (int i = 0; i < 20; ++i)
+    ASSERT_EQ(*rayk::Get(rayk::Task(test_functions::Add).Remote(i, 1)), i + 1);
   auto first = rayk::Task(WaitForCancel).Remote(std::string("pipe1"), kLong);
   auto second = rayk::Task(WaitForCancel).Remote(std::string("pipe2"), kLong);
   auto behind = rayk::Task(MarkRan).Remote(std::string("pipelined"));
@@ -148,8 +150,8 @@ TEST_F(CancelTest, ABorrowerCancelsThroughTheOwner) {
   auto target = rayk::Task(WaitForCancel).Remote(std::string("borrowed"), kLong);
   ASSERT_TRUE(Saw("borrowed/started"));
   // A task holding the ref (inside a vector, so not resolved) cancels it.
-  EXPECT_TRUE(*rayk::Get(rayk::Task(CancelBorrowed).Remote(
-      std::vector<rayk::ObjectRef<int>>{target}, false)));
+  EXPECT_TRUE(*rayk::Get(
+      rayk::Task(CancelBorrowed).Remote(std::vector<rayk::ObjectRef<int>>{target}, false)));
   CancelledMessage(target);
   EXPECT_TRUE(Saw("borrowed/cancelled"));
 }

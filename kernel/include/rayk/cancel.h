@@ -34,8 +34,8 @@
 namespace rayk {
 
 struct CancelOptions {
-  bool force = false;      // kill the worker running the task (not for actor calls)
-  bool recursive = true;   // cancel the tasks it submitted, too
+  bool force = false;     // kill the worker running the task (not for actor calls)
+  bool recursive = true;  // cancel the tasks it submitted, too
 };
 
 namespace internal {
