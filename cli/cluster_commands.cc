@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cli_common.h"
+#include "common/byte_count.h"
 #include "common/host_address.h"
 #include "gcs/gcs_client.h"
 #include "observability/state_json.h"
@@ -29,6 +30,7 @@
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
 #include "scheduling/bundle_resources.h"
+#include "state_views.h"
 #include "task_views.h"
 
 namespace rayk::cli {
@@ -155,6 +157,14 @@ struct ClusterCommands::Impl {
   CLI::App* list_nodes = nullptr;
   CLI::App* list_jobs = nullptr;
   CLI::App* list_tasks = nullptr;
+  CLI::App* summary = nullptr;
+  CLI::App* summary_tasks = nullptr;
+  CLI::App* summary_actors = nullptr;
+  CLI::App* summary_objects = nullptr;
+  CLI::App* get = nullptr;
+  CLI::App* get_task = nullptr;
+  CLI::App* get_actor = nullptr;
+  std::string get_id;  // `rayk get task|actor ID`: an id or a unique prefix of one
   std::vector<std::string> task_filters;
   int task_limit = 100;
   CLI::App* timeline = nullptr;
@@ -401,38 +411,41 @@ struct ClusterCommands::Impl {
     return text;
   }
 
-  static std::string Bytes(uint64_t bytes) {
-    const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB"};
-    double value = static_cast<double>(bytes);
-    int unit = 0;
-    while (value >= 1024 && unit < 4) {
-      value /= 1024;
-      ++unit;
-    }
-    char text[32];
-    std::snprintf(text, sizeof(text), unit == 0 ? "%.0f %s" : "%.1f %s", value, units[unit]);
-    return text;
-  }
-
   // `rayk memory`: each alive node's object store, from its raylet.
-  int Memory() {
+  // Each alive node's store statistics, asked of its raylet.
+  std::vector<NodeStore> GatherStores() {
     protocol::ClusterStatus status = GetStatus();
-    nlohmann::json out = nlohmann::json::array();
-    std::ostringstream text;
+    std::vector<NodeStore> stores;
     for (const protocol::NodeInfo& node : status.nodes) {
       if (!node.alive) continue;
+      NodeStore& store = stores.emplace_back(NodeStore{node, std::nullopt, ""});
       auto raylet = cli_transport->Connect(node.raylet_address);
       if (!raylet.ok()) Fail(raylet.status().message());
       auto reply = (*raylet)->CallSync(
           protocol::Encode(protocol::MessageType::kGetStoreStats, protocol::Empty{}),
           std::chrono::milliseconds(5000));
       if (!reply.ok()) {
-        text << "node " << node.node_id.Hex().substr(0, 8) << ": no answer from its raylet at "
-             << node.raylet_address << " (" << reply.status().message() << ")\n";
+        store.error = reply.status().message();
         continue;
       }
       auto stats = protocol::Decode<protocol::StoreStats>(*reply);
       if (!stats.ok()) Fail(stats.status().message());
+      store.stats = std::move(*stats);
+    }
+    return stores;
+  }
+
+  int Memory() {
+    nlohmann::json out = nlohmann::json::array();
+    std::ostringstream text;
+    for (const NodeStore& node_store : GatherStores()) {
+      const protocol::NodeInfo& node = node_store.node;
+      if (!node_store.stats) {
+        text << "node " << node.node_id.Hex().substr(0, 8) << ": no answer from its raylet at "
+             << node.raylet_address << " (" << node_store.error << ")\n";
+        continue;
+      }
+      const protocol::StoreStats* stats = &*node_store.stats;
       nlohmann::json largest = nlohmann::json::array();
       for (const auto& o : stats->largest) {
         largest.push_back({{"object_id", o.object_id.Hex()},
@@ -449,10 +462,11 @@ struct ClusterCommands::Impl {
       out.push_back(std::move(store));
       text << "Node " << node.node_id.Hex().substr(0, 8) << " ("
            << AddressFromEndpoint(node.raylet_address) << "), store '" << stats->plugin << "'\n"
-           << "  capacity " << Bytes(stats->capacity_bytes) << ", used " << Bytes(stats->used_bytes)
-           << ", pinned " << Bytes(stats->pinned_bytes) << ", spilled "
-           << Bytes(stats->spilled_bytes) << ", " << stats->num_objects << " objects ("
-           << stats->num_evicted << " evicted, " << stats->num_spilled << " spilled so far)\n";
+           << "  capacity " << FormatBytes(stats->capacity_bytes) << ", used "
+           << FormatBytes(stats->used_bytes) << ", pinned " << FormatBytes(stats->pinned_bytes)
+           << ", spilled " << FormatBytes(stats->spilled_bytes) << ", " << stats->num_objects
+           << " objects (" << stats->num_evicted << " evicted, " << stats->num_spilled
+           << " spilled so far)\n";
       if (!stats->largest.empty()) {
         std::vector<std::vector<std::string>> rows = {
             {"OBJECT", "SIZE", "COPY", "STATE", "CREATED BY PID"}};
@@ -460,7 +474,7 @@ struct ClusterCommands::Impl {
           std::string state = std::string(o.in_memory ? "in memory" : "on disk") +
                               (o.pinned ? ", pinned" : "") +
                               (o.spilled && o.in_memory ? ", spilled" : "");
-          rows.push_back({o.object_id.Hex().substr(0, 16), Bytes(o.size),
+          rows.push_back({o.object_id.Hex().substr(0, 16), FormatBytes(o.size),
                           o.primary ? "primary" : "secondary", state,
                           std::to_string(o.creator_pid)});
         }
@@ -621,19 +635,77 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
-  int ListActors() {
+  // `rayk summary tasks`: counted over every attempt ListTasks returns (the
+  // GCS keeps at most its table's capacity, 100k by default).
+  int SummaryTasks() {
+    observability::TaskSummary summary = SummarizeTasks(GetTasks());
+    if (*format == "json") {
+      std::cout << observability::TaskSummaryJson(summary).dump(2) << "\n";
+    } else {
+      std::cout << FormatTaskSummary(summary);
+    }
+    return 0;
+  }
+
+  std::vector<protocol::ActorInfo> GetActors() {
     auto list = protocol::Decode<protocol::ActorList>(
         AskGcs(protocol::Encode(protocol::MessageType::kListActors, protocol::Empty{})));
     if (!list.ok()) Fail(list.status().message());
+    return std::move(list->actors);
+  }
+
+  int SummaryActors() {
+    nlohmann::json summary = ActorSummaryJson(GetActors());
+    std::cout << (*format == "json" ? summary.dump(2) + "\n" : FormatActorSummary(summary));
+    return 0;
+  }
+
+  int SummaryObjects() {
+    std::vector<NodeStore> stores = GatherStores();
+    std::cout << (*format == "json" ? ObjectSummaryJson(stores).dump(2) + "\n"
+                                    : FormatObjectSummary(stores));
+    return 0;
+  }
+
+  // `rayk get task ID`: every attempt of the task, as `rayk list tasks
+  // --format json` shows each.
+  int GetTask() {
+    auto attempts = FindTask(GetTasks().tasks, get_id);
+    if (!attempts.ok()) Fail(attempts.status().message());
+    nlohmann::json rows = nlohmann::json::array();
+    for (const protocol::TaskEvent& attempt : *attempts) rows.push_back(TaskToJson(attempt));
+    if (*format == "json") {
+      std::cout << nlohmann::json{{"task_id", attempts->front().task_id.Hex()}, {"attempts", rows}}
+                       .dump(2)
+                << "\n";
+      return 0;
+    }
+    for (size_t i = 0; i < rows.size(); ++i)
+      std::cout << (i > 0 ? "\n" : "") << FormatRecord(rows[i], "task_id");
+    return 0;
+  }
+
+  // `rayk get actor ID|NAME`: the actor's record, as `rayk list actors
+  // --format json` shows it.
+  int GetActor() {
+    auto actor = FindActor(GetActors(), get_id);
+    if (!actor.ok()) Fail(actor.status().message());
+    nlohmann::json record = observability::ActorJson(*actor);
+    std::cout << (*format == "json" ? record.dump(2) + "\n" : FormatRecord(record, "actor_id"));
+    return 0;
+  }
+
+  int ListActors() {
+    std::vector<protocol::ActorInfo> actors = GetActors();
     if (!actor_namespace.empty()) {
       // Named actors of that namespace (an anonymous actor has none).
-      std::erase_if(list->actors, [&](const protocol::ActorInfo& a) {
+      std::erase_if(actors, [&](const protocol::ActorInfo& a) {
         return a.name.empty() || a.namespace_name != actor_namespace;
       });
     }
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
-      for (const auto& a : list->actors) {
+      for (const auto& a : actors) {
         out.push_back(observability::ActorJson(a));
       }
       std::cout << out.dump(2) << "\n";
@@ -641,7 +713,7 @@ struct ClusterCommands::Impl {
     }
     std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %s\n", "ACTOR", "CLASS", "NAME", "STATE",
                 "NODE", "PID", "RESTARTS");
-    for (const auto& a : list->actors) {
+    for (const auto& a : actors) {
       std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %d%s\n",
                   a.actor_id.Hex().substr(0, 8).c_str(), a.class_name.c_str(),
                   a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
@@ -651,7 +723,7 @@ struct ClusterCommands::Impl {
                   : !a.pending_reason.empty() ? ("  (waiting: " + a.pending_reason + ")").c_str()
                                               : "");
     }
-    if (list->actors.empty()) std::printf("(no actors)\n");
+    if (actors.empty()) std::printf("(no actors)\n");
     return 0;
   }
 
@@ -968,6 +1040,33 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
     add_format(command);
   }
 
+  // Without require_subcommand: CLI11 would then call `rayk summary workers`
+  // "A subcommand is required"; this way it names the stray word, and Run()
+  // names the choices when none is given.
+  d.summary = app->add_subcommand(
+      "summary", "counts of the cluster's tasks (by name), actors (by class) or objects");
+  d.summary_tasks = d.summary->add_subcommand(
+      "tasks", "task attempts by function name and state, from the GCS's task table");
+  d.summary_actors = d.summary->add_subcommand("actors", "actors by class and state");
+  d.summary_objects = d.summary->add_subcommand(
+      "objects", "objects and bytes used, pinned and spilled, per node and in total");
+  d.get = app->add_subcommand("get", "one task's or actor's whole record");
+  d.get_task = d.get->add_subcommand("task", "every attempt of one task");
+  d.get_task->add_option("ID", d.get_id, "the task's hex id or a unique prefix (rayk list tasks)")
+      ->required();
+  d.get_actor = d.get->add_subcommand("actor", "one actor");
+  d.get_actor
+      ->add_option("ID", d.get_id,
+                   "the actor's hex id, a unique prefix (rayk list actors) or its name")
+      ->required();
+  for (CLI::App* command :
+       {d.summary_tasks, d.summary_actors, d.summary_objects, d.get_task, d.get_actor}) {
+    command->add_option("--address", d.address,
+                        "the GCS (default: $RAYK_ADDRESS, else the latest session)");
+    d.AddAuthOption(command);
+    add_format(command);
+  }
+
   d.memory = app->add_subcommand(
       "memory", "each node's object store: capacity, used, pinned, spilled, largest objects");
   d.memory->add_option("--address", d.address,
@@ -1064,6 +1163,14 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_jobs->parsed()) return d.ListJobs();
   if (d.list_tasks->parsed()) return d.ListTasks();
   if (d.timeline->parsed()) return d.Timeline();
+  if (d.summary_tasks->parsed()) return d.SummaryTasks();
+  if (d.summary_actors->parsed()) return d.SummaryActors();
+  if (d.summary_objects->parsed()) return d.SummaryObjects();
+  if (d.get_task->parsed()) return d.GetTask();
+  if (d.get_actor->parsed()) return d.GetActor();
+  if (d.summary->parsed())
+    Fail("summary: say what to summarize: rayk summary tasks|actors|objects");
+  if (d.get->parsed()) Fail("get: say what to show: rayk get task ID or rayk get actor ID|NAME");
   if (d.list_placement_groups->parsed()) return d.ListPlacementGroups();
   if (d.memory->parsed()) return d.Memory();
   if (d.kv->parsed()) return d.Kv();

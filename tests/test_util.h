@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <array>
+#include <chrono>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <thread>
 #include <vector>
 
 namespace rayk::testing {
@@ -71,6 +73,19 @@ inline bool ProcessRunning(pid_t pid) {
   size_t close = line.rfind(')');
   char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : 'X';
   return state != 'Z' && state != 'X';
+}
+
+// Calls `done` every 200 ms until it returns true or `patience` has passed;
+// returns its last answer. For state that arrives on its own schedule (task
+// events reach the GCS about once a second): assert the state, not the time.
+template <class Done>
+bool PollUntil(Done done, std::chrono::milliseconds patience = std::chrono::seconds(60)) {
+  auto deadline = std::chrono::steady_clock::now() + patience;
+  while (!done()) {
+    if (std::chrono::steady_clock::now() >= deadline) return false;
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  return true;
 }
 
 inline int CountLines(const std::string& text) {

@@ -6,12 +6,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
-#include <chrono>
 #include <fstream>
 #include <map>
 #include <set>
 #include <string>
-#include <thread>
 
 #include "dev_cluster.h"
 #include "functions/test_functions.h"
@@ -20,9 +18,6 @@ namespace rayk {
 namespace {
 
 using ::testing::HasSubstr;
-
-// Upper bound against hangs, not a performance check.
-constexpr auto kPatience = std::chrono::seconds(60);
 
 class TaskEventsTest : public ::testing::Test {
  protected:
@@ -37,18 +32,14 @@ class TaskEventsTest : public ::testing::Test {
   // Waits until `count` attempts have a final state.
   nlohmann::json WaitForFinished(size_t count) {
     nlohmann::json list;
-    auto deadline = std::chrono::steady_clock::now() + kPatience;
-    while (std::chrono::steady_clock::now() < deadline) {
+    testing::PollUntil([&] {
       list = ListJson("--limit 1000");
+      if (!list.is_object()) return false;
       size_t done = 0;
-      if (list.is_object()) {
-        for (const auto& task : list["tasks"]) {
-          done += task["state"] == "FINISHED" || task["state"] == "FAILED" ? 1 : 0;
-        }
-        if (done >= count) return list;
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
+      for (const auto& task : list["tasks"])
+        done += task["state"] == "FINISHED" || task["state"] == "FAILED" ? 1 : 0;
+      return done >= count;
+    });
     return list;
   }
 

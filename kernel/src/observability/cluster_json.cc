@@ -47,20 +47,6 @@ json Rows(const std::vector<Row>& rows, Render render) {
   return out;
 }
 
-json Tasks(const TaskSummary& summary) {
-  json by_name = json::array();
-  for (const auto& [name, states] : summary.by_name) {
-    uint64_t total = 0;
-    for (const auto& [state, count] : states) total += count;
-    by_name.push_back({{"name", name}, {"total", total}, {"by_state", states}});
-  }
-  return {{"total", summary.total},
-          {"by_state", summary.by_state},
-          {"by_name", by_name},
-          {"dropped_by_workers", summary.dropped_by_workers},
-          {"dropped_by_gcs", summary.dropped_by_gcs}};
-}
-
 }  // namespace
 
 std::string RenderClusterJson(const ClusterSnapshot& snapshot) {
@@ -73,7 +59,7 @@ std::string RenderClusterJson(const ClusterSnapshot& snapshot) {
               {"object_stores", ObjectStores(snapshot)},
               {"actors", Rows(snapshot.actors, ActorJson)},
               {"jobs", Rows(snapshot.jobs, JobJson)},
-              {"tasks", Tasks(snapshot.tasks)}};
+              {"tasks", TaskSummaryJson(snapshot.tasks)}};
   // Names come from users: replace invalid UTF-8 rather than throw.
   return out.dump(-1, ' ', false, json::error_handler_t::replace);
 }

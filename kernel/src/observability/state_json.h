@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include <vector>
 
+#include "observability/task_table.h"
 #include "rpc/gcs_messages.h"
 #include "rpc/object_messages.h"
 
@@ -71,6 +72,23 @@ inline nlohmann::json StoreStatsJson(const protocol::StoreStats& stats) {
           {"num_objects", stats.num_objects},
           {"num_evicted", stats.num_evicted},
           {"num_spilled", stats.num_spilled}};
+}
+
+// The dashboard's "tasks" and `rayk summary tasks --format json`:
+//   {"total": N, "by_state": {STATE: N}, "by_name": [{"name", "total",
+//    "by_state"}], "dropped_by_workers": N, "dropped_by_gcs": N}
+inline nlohmann::json TaskSummaryJson(const TaskSummary& summary) {
+  nlohmann::json by_name = nlohmann::json::array();
+  for (const auto& [name, states] : summary.by_name) {
+    uint64_t total = 0;
+    for (const auto& [state, count] : states) total += count;
+    by_name.push_back({{"name", name}, {"total", total}, {"by_state", states}});
+  }
+  return {{"total", summary.total},
+          {"by_state", summary.by_state},
+          {"by_name", by_name},
+          {"dropped_by_workers", summary.dropped_by_workers},
+          {"dropped_by_gcs", summary.dropped_by_gcs}};
 }
 
 }  // namespace rayk::observability

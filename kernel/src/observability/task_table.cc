@@ -57,11 +57,7 @@ TaskSummary TaskTable::Summarize() const {
   TaskSummary summary;
   summary.dropped_by_workers = dropped_by_workers_;
   summary.dropped_by_gcs = dropped_by_gcs_;
-  for (const auto& [key, row] : rows_) {
-    ++summary.total;
-    ++summary.by_state[row.state];
-    ++summary.by_name[row.name][row.state];
-  }
+  for (const auto& [key, row] : rows_) summary.Count(row);
   return summary;
 }
 

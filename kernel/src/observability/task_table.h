@@ -19,14 +19,23 @@
 
 namespace rayk::observability {
 
-// How many task attempts the table holds, by state and by name and state
-// (the dashboard's task summary, `rayk summary tasks`'s shape).
+// How many task attempts the table holds, by state and by name and state:
+// the dashboard's task summary, counted in the GCS, and `rayk summary
+// tasks`, counted by the CLI over the attempts ListTasks returns.
 struct TaskSummary {
   uint64_t total = 0;
   std::map<std::string, uint64_t> by_state;
   std::map<std::string, std::map<std::string, uint64_t>> by_name;  // name -> state -> count
   uint64_t dropped_by_workers = 0;
   uint64_t dropped_by_gcs = 0;
+
+  // Counts one attempt. Inline, so that the CLI counts as the GCS does
+  // without librayk exporting it.
+  void Count(const protocol::TaskEvent& attempt) {
+    ++total;
+    ++by_state[attempt.state];
+    ++by_name[attempt.name][attempt.state];
+  }
 };
 
 class TaskTable {

@@ -10,6 +10,7 @@
 #include <limits>
 #include <optional>
 
+#include "common/byte_count.h"
 #include "rayk/host/plugin_loader.h"
 
 namespace rayk {
@@ -31,19 +32,6 @@ int64_t MemoryAndSwapBytes() {
   return static_cast<int64_t>((info.totalram + info.totalswap) * uint64_t{info.mem_unit});
 }
 
-std::string FormatBytes(int64_t bytes) {
-  const char* units[] = {"B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"};
-  double value = static_cast<double>(bytes);
-  int unit = 0;
-  while (value >= 1024 && unit < 6) {
-    value /= 1024;
-    ++unit;
-  }
-  char text[32];
-  std::snprintf(text, sizeof(text), unit == 0 ? "%.0f%s" : "%.1f%s", value, units[unit]);
-  return text;
-}
-
 // One bound of a spec, as a number of the spec's type, and as people read it.
 struct Bound {
   SettingValue value;
@@ -53,7 +41,8 @@ struct Bound {
 Result<Bound> ParseBound(const SettingSpec& spec, const char* text) {
   if (spec.type == SettingType::kBytes && std::string(text) == "memory") {
     int64_t bytes = MemoryAndSwapBytes();
-    return Bound{SettingValue(bytes), "this machine's RAM + swap (" + FormatBytes(bytes) + ")"};
+    return Bound{SettingValue(bytes),
+                 "this machine's RAM + swap (" + FormatBytes(static_cast<uint64_t>(bytes)) + ")"};
   }
   auto parsed = ParseSettingText(text);
   if (spec.type == SettingType::kBytes) {
