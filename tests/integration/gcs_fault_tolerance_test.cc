@@ -289,6 +289,8 @@ TEST_F(GcsFaultToleranceTest, NewHeadOnTheSameRedisTakesOverFromALostHead) {
 
   InitOptions options;
   options.address = Address();
+  // The later driver (the same options) finds the actor by name in this namespace.
+  options.namespace_name = "failover";
   rayk::Init(options);
   auto counter = rayk::Actor(Counter::Create)
                      .SetName("failover-counter")

@@ -14,8 +14,8 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using test_functions::Counter;
+using ::testing::HasSubstr;
 
 template <class F>
 std::string ErrorOf(F&& call) {
@@ -37,7 +37,8 @@ class NamespaceTest : public testing::ClusterTest {
 
 TEST_F(NamespaceTest, TheSameNameLivesOnceInEachNamespace) {
   [[maybe_unused]] auto mine = rayk::Actor(Counter::Create).SetName("svc").Remote(10);
-  [[maybe_unused]] auto theirs = rayk::Actor(Counter::Create).SetName("svc").SetNamespace("beta").Remote(20);
+  [[maybe_unused]] auto theirs =
+      rayk::Actor(Counter::Create).SetName("svc").SetNamespace("beta").Remote(20);
   EXPECT_EQ(*rayk::Get(rayk::GetActor<Counter>("svc").Task(&Counter::Value).Remote()), 10);
   EXPECT_EQ(*rayk::Get(rayk::GetActor<Counter>("svc", "alpha").Task(&Counter::Value).Remote()), 10);
   EXPECT_EQ(*rayk::Get(rayk::GetActor<Counter>("svc", "beta").Task(&Counter::Value).Remote()), 20);
@@ -49,8 +50,8 @@ TEST_F(NamespaceTest, TheSameNameLivesOnceInEachNamespace) {
 
 TEST_F(NamespaceTest, AWorkerLooksNamesUpInItsJobsNamespace) {
   [[maybe_unused]] auto counter = rayk::Actor(Counter::Create).SetName("inside").Remote(1);
-  EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::IncrNamedCounter).Remote(std::string("inside"), 2)),
-            3);
+  EXPECT_EQ(
+      *rayk::Get(rayk::Task(test_functions::IncrNamedCounter).Remote(std::string("inside"), 2)), 3);
 }
 
 TEST_F(NamespaceTest, AnotherJobSeesNamesOnlyInItsNamespace) {
@@ -84,7 +85,8 @@ TEST_F(NamespaceTest, ListActorsFiltersByNamespace) {
   auto b = rayk::Actor(Counter::Create).SetName("in-beta").SetNamespace("beta").Remote(0);
   rayk::Get(a.Task(&Counter::Value).Remote());
   rayk::Get(b.Task(&Counter::Value).Remote());
-  auto listed = testing::RunRayk("list actors --namespace beta --format json --address " + Address());
+  auto listed =
+      testing::RunRayk("list actors --namespace beta --format json --address " + Address());
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   auto actors = nlohmann::json::parse(listed.output.substr(listed.output.find('[')));
   ASSERT_EQ(actors.size(), 1u) << listed.output;
@@ -112,8 +114,7 @@ TEST_F(AnonymousNamespaceTest, ItsNamesAreItsOwn) {
   unsetenv("RAYK_NAMESPACE");
   [[maybe_unused]] auto counter = rayk::Actor(Counter::Create).SetName("solo").Remote(0);
   EXPECT_EQ(*rayk::Get(rayk::GetActor<Counter>("solo").Task(&Counter::Incr).Remote(1)), 1);
-  std::string address =
-      ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
   auto listed = testing::RunRayk("list actors --format json --address " + address);
   ASSERT_EQ(listed.exit_code, 0) << listed.output;
   EXPECT_THAT(listed.output, HasSubstr("\"namespace\": \"anonymous-"));
