@@ -21,8 +21,9 @@
 
 using test_functions::Counter;
 
-int main(int argc, char** argv) {
-  if (argc < 4) return 2;
+namespace {
+
+int Run(int argc, char** argv) {
   std::string command = argv[1];
   // Names are per namespace: the tests that share actors with this driver
   // (ActorsTest, OwnerDeathTest) use this one; $RAYK_NAMESPACE picks another.
@@ -66,4 +67,19 @@ int main(int argc, char** argv) {
   }
   rayk::Shutdown();
   return 0;
+}
+
+}  // namespace
+
+// A failure (an actor not found, a bad $RAYK_NAMESPACE) is one line and
+// exit code 1, as for a user's driver, rather than an abort.
+int main(int argc, char** argv) {
+  if (argc < 4) return 2;
+  try {
+    return Run(argc, argv);
+  } catch (const std::exception& error) {
+    std::fprintf(stderr, "rayk_second_driver: %s\n", error.what());
+    if (rayk::IsInitialized()) rayk::Shutdown();
+    return 1;
+  }
 }
