@@ -79,7 +79,9 @@ void TaskExecutor::Cancel(const TaskId& task_id, bool force, bool recursive) {
       function = queued->spec.function;
       queue_.erase(queued);
     } else if (auto running = running_.find(task_id); running != running_.end()) {
-      running->second->cancelled = true;
+      // With force it is ended, not asked: it must not see IsCancelled()
+      // and act on it in the moment before the process exits.
+      if (!force) running->second->cancelled = true;
     } else {
       return;  // it replied already (or never came): the owner settles it
     }
