@@ -108,7 +108,7 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
     ObjectId result = Run(what, args, [&](const internal::ArgList& decoded) {
       if (entry == nullptr || entry->kind != internal::FunctionKind::kMethod)
         return internal::InvokeResult{{}, internal::RuntimeErrorInfo(method + " not a method")};
-      return entry->invoke_method(instance.get(), decoded);
+      return entry->invoke_method(instance.get(), decoded, 0);
     });
     if (exit_requested_) {
       std::lock_guard lock(actors_mutex_);
@@ -242,7 +242,7 @@ TEST(ActorApiRegistryTest, RaykRemoteRegistersFactoriesAndMethods) {
   internal::ActorCreateResult created = create->create({internal::Serialize(41)});
   ASSERT_FALSE(created.error);
   internal::InvokeResult result =
-      incr->invoke_method(created.instance.get(), {internal::Serialize(1)});
+      incr->invoke_method(created.instance.get(), {internal::Serialize(1)}, 0);
   ASSERT_FALSE(result.error);
   EXPECT_EQ(internal::Deserialize<int>(result.value), 42);
 }

@@ -121,13 +121,13 @@ TEST(AsyncTest, RegisteredCoroutineMethodRunsThroughStartMethod) {
   Greeter greeter;
   std::string arg = internal::Serialize<std::string>("ray");
   std::optional<internal::InvokeResult> result;
-  greet->start_method(&greeter, {arg}, [&](internal::InvokeResult r) { result = std::move(r); });
+  greet->start_method(&greeter, {arg}, 0, [&](internal::InvokeResult r) { result = std::move(r); });
   ASSERT_TRUE(result.has_value());
   ASSERT_FALSE(result->error) << result->error->message;
   EXPECT_EQ(internal::Deserialize<std::string>(result->value), "hello ray");
 
   // Run as a plain method, it says why it cannot be.
-  internal::InvokeResult plain = greet->invoke_method(&greeter, {arg});
+  internal::InvokeResult plain = greet->invoke_method(&greeter, {arg}, 0);
   ASSERT_TRUE(plain.error);
   EXPECT_THAT(plain.error->message, ::testing::HasSubstr("is a coroutine"));
 }
@@ -138,14 +138,15 @@ TEST(AsyncTest, ACoroutineMethodsExceptionIsItsCallsError) {
   ASSERT_NE(fail, nullptr);
   Greeter greeter;
   std::optional<internal::InvokeResult> result;
-  fail->start_method(&greeter, {}, [&](internal::InvokeResult r) { result = std::move(r); });
+  fail->start_method(&greeter, {}, 0, [&](internal::InvokeResult r) { result = std::move(r); });
   ASSERT_TRUE(result.has_value());
   ASSERT_TRUE(result->error);
   EXPECT_EQ(result->error->remote_type, "std::out_of_range");
   EXPECT_EQ(result->error->message, "greeter failed");
 
   result.reset();
-  fail->start_method(&greeter, {"extra"}, [&](internal::InvokeResult r) { result = std::move(r); });
+  fail->start_method(&greeter, {"extra"}, 0,
+                     [&](internal::InvokeResult r) { result = std::move(r); });
   ASSERT_TRUE(result.has_value() && result->error);
   EXPECT_THAT(result->error->message, ::testing::HasSubstr("takes 0 arguments"));
 }

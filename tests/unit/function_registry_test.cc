@@ -81,7 +81,7 @@ const RegisteredFunction& Lookup(std::string_view name) {
 }
 
 InvokeResult Invoke(std::string_view name, const std::vector<std::string>& args) {
-  return Lookup(name).invoke(ArgList(args.begin(), args.end()));
+  return Lookup(name).invoke(ArgList(args.begin(), args.end()), 0);
 }
 
 TEST(FunctionRegistryTest, InvokesByNameWithSerializedArguments) {
@@ -189,17 +189,17 @@ TEST(FunctionRegistryTest, ActorFactoryAndMethods) {
   ActorCreateResult actor = create.create({Serialize(10)});
   ASSERT_FALSE(actor.error);
   ASSERT_NE(actor.instance, nullptr);
-  InvokeResult result = incr.invoke_method(actor.instance.get(), {Serialize(5)});
+  InvokeResult result = incr.invoke_method(actor.instance.get(), {Serialize(5)}, 0);
   ASSERT_FALSE(result.error);
   EXPECT_EQ(Deserialize<int>(result.value), 15);
-  result = value.invoke_method(actor.instance.get(), {});
+  result = value.invoke_method(actor.instance.get(), {}, 0);
   ASSERT_FALSE(result.error);
   EXPECT_EQ(Deserialize<int>(result.value), 15);
 
-  result = incr.invoke_method(actor.instance.get(), {"?"});
+  result = incr.invoke_method(actor.instance.get(), {"?"}, 0);
   ASSERT_TRUE(result.error);
   EXPECT_THAT(result.error->message, HasSubstr("argument 1 of &Counter::Incr cannot be decoded"));
-  result = incr.invoke_method(nullptr, {Serialize(1)});
+  result = incr.invoke_method(nullptr, {Serialize(1)}, 0);
   ASSERT_TRUE(result.error);
   EXPECT_THAT(result.error->message, HasSubstr("without an actor"));
 
@@ -210,10 +210,10 @@ TEST(FunctionRegistryTest, ActorFactoryAndMethods) {
   EXPECT_EQ(failed.instance, nullptr);
 
   // Running a factory or a method as a task is an error, not a crash.
-  result = create.invoke({Serialize(1)});
+  result = create.invoke({Serialize(1)}, 0);
   ASSERT_TRUE(result.error);
   EXPECT_THAT(result.error->message, HasSubstr("Counter::Create is an actor factory"));
-  result = incr.invoke({Serialize(1)});
+  result = incr.invoke({Serialize(1)}, 0);
   ASSERT_TRUE(result.error);
   EXPECT_THAT(result.error->message, HasSubstr("&Counter::Incr is an actor method"));
 }
@@ -245,10 +245,10 @@ TEST(FunctionRegistryTest, LibraryRegistrationsComeAndGoWithTheLibrary) {
     EXPECT_THAT(registry.Libraries(), Contains(mul->library));
     EXPECT_THAT(registry.RegisteredInExecutable(), Not(Contains("remote_lib::Mul")));
 
-    InvokeResult result = mul->invoke({Serialize(6), Serialize(7)});
+    InvokeResult result = mul->invoke({Serialize(6), Serialize(7)}, 0);
     ASSERT_FALSE(result.error);
     EXPECT_EQ(Deserialize<int>(result.value), 42);
-    result = registry.Find("remote_lib::Shout")->invoke({Serialize(std::string("hey"))});
+    result = registry.Find("remote_lib::Shout")->invoke({Serialize(std::string("hey"))}, 0);
     ASSERT_FALSE(result.error);
     EXPECT_EQ(Deserialize<std::string>(result.value), "hey!");
   }

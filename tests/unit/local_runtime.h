@@ -54,8 +54,36 @@ class LocalRuntime : public internal::Runtime {
       if (function == nullptr) {
         return internal::InvokeResult{{}, internal::RuntimeErrorInfo(call.function + " not found")};
       }
-      return function->invoke(args);
+      return function->invoke(args, 0);
     });
+  }
+
+  std::vector<ObjectId> SubmitSplitTask(internal::TaskCall call) override {
+    {
+      std::lock_guard lock(mutex_);
+      calls_.push_back(call);
+    }
+    const std::string what = "task " + call.function;
+    const size_t count = call.options.num_returns;
+    const internal::RegisteredFunction* function =
+        internal::FunctionRegistry::Instance().Find(call.function);
+    ResolvedArgs resolved = Resolve(call.args);
+    internal::InvokeResult result;
+    if (resolved.error) {
+      result.error = std::move(resolved.error);
+    } else if (function == nullptr) {
+      result.error = internal::RuntimeErrorInfo(call.function + " not found");
+    } else {
+      result = function->invoke(resolved.args, count);  // without the lock, as Run
+    }
+    std::vector<ObjectId> ids;
+    if (result.error) {
+      for (size_t i = 0; i < count; ++i) ids.push_back(AddError(*result.error, what));
+      return ids;
+    }
+    ids.push_back(AddObject(MakeValue(result.value)));
+    for (const std::string& more : result.more_values) ids.push_back(AddObject(MakeValue(more)));
+    return ids;
   }
 
   ObjectId Put(std::string data) override {

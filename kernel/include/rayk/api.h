@@ -28,6 +28,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -153,14 +154,48 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
   return result;
 }
 
+namespace internal {
+
+// The refs of a split call's results (SetNumReturns), one local reference
+// each adopted from `ids`: a tuple of refs for a tuple, a vector for a vector.
+template <class R>
+struct SplitRefs;
+template <class... Ts>
+struct SplitRefs<std::tuple<Ts...>> {
+  using Type = std::tuple<ObjectRef<Ts>...>;
+  static Type Adopt(const std::vector<ObjectId>& ids) {
+    return Adopt(ids, std::index_sequence_for<Ts...>());
+  }
+  template <size_t... I>
+  static Type Adopt(const std::vector<ObjectId>& ids, std::index_sequence<I...>) {
+    return Type(ObjectRef<Ts>(ids[I], typename ObjectRef<Ts>::AdoptTag())...);
+  }
+};
+template <class T, class Alloc>
+struct SplitRefs<std::vector<T, Alloc>> {
+  using Type = std::vector<ObjectRef<T>>;
+  static Type Adopt(const std::vector<ObjectId>& ids) {
+    Type refs;
+    refs.reserve(ids.size());
+    for (const ObjectId& id : ids) refs.emplace_back(id, typename ObjectRef<T>::AdoptTag());
+    return refs;
+  }
+};
+
+}  // namespace internal
+
 // A call of a remote function being prepared: options, then Remote(args).
-template <class F>
-class TaskCaller : public internal::CallOptions<TaskCaller<F>> {
+// kSplit: SetNumReturns was called, and Remote() returns one ref per element.
+template <class F, bool kSplit = false>
+class TaskCaller : public internal::CallOptions<TaskCaller<F, kSplit>> {
   using Traits = internal::FunctionTraits<F>;
+  template <class, bool>
+  friend class TaskCaller;
 
  public:
-  // The type of the object Remote() returns: the function's return type
-  // without reference or const (void for a function that returns nothing).
+  // The type of the result: the function's return type without reference or
+  // const (void for a function that returns nothing). Remote() returns an
+  // ObjectRef<Return>, or with SetNumReturns a tuple or vector of refs.
   using Return = std::decay_t<typename Traits::Return>;
 
   TaskCaller(std::string name) : name_(std::move(name)) {}  // NOLINT: made by rayk::Task
@@ -233,11 +268,45 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F>> {
     return *this;
   }
 
-  // Submits the call and returns its result's reference at once. Arguments
-  // convert to the parameter types as in a direct call; an ObjectRef<P> for a
-  // parameter of type P passes the object's value without fetching it here.
+  // Multiple returns, as Ray's num_returns: each element of the result is
+  // stored as its own object, with its own ref, which can be passed, got and
+  // freed on its own. For a function returning std::tuple<A, B>, `count` is
+  // 2 and Remote() returns std::tuple<ObjectRef<A>, ObjectRef<B>>; for one
+  // returning std::vector<T>, Remote() returns `count` ObjectRef<T>, and a
+  // run that returns another number of elements fails every one of them (Get
+  // throws TaskError saying both numbers). Throws RuntimeError for a count
+  // of 0, above 2^20, or other than a tuple's size. The results of a split
+  // call are not made again when their node dies (lineage reconstruction).
+  TaskCaller<F, true> SetNumReturns(size_t count) const requires(!kSplit) {
+    static_assert(internal::SplitTraits<Return>::kSplittable,
+                  "SetNumReturns splits a result that is a std::tuple or a std::vector");
+    const std::string where =
+        "SetNumReturns(" + std::to_string(count) + ") on rayk::Task(" + name_ + ")";
+    if (count == 0 || count > internal::kMaxNumReturns) {
+      throw RuntimeError(where + ": give 1 to " + std::to_string(internal::kMaxNumReturns) +
+                         " results");
+    }
+    if constexpr (internal::SplitTraits<Return>::kFixedCount > 0) {
+      if (count != internal::SplitTraits<Return>::kFixedCount) {
+        throw RuntimeError(where + ": the function returns a tuple of " +
+                           std::to_string(internal::SplitTraits<Return>::kFixedCount) +
+                           "; give that count");
+      }
+    }
+    TaskCaller<F, true> split(name_);
+    split.options_ = options_;
+    split.options_.num_returns = static_cast<uint32_t>(count);
+    split.retry_exceptions_ = this->retry_exceptions_;
+    split.call_name_ = this->call_name_;
+    return split;
+  }
+
+  // Submits the call and returns its result's reference at once (or, after
+  // SetNumReturns, its results' references). Arguments convert to the
+  // parameter types as in a direct call; an ObjectRef<P> for a parameter of
+  // type P passes the object's value without fetching it here.
   template <class... A>
-  ObjectRef<Return> Remote(A&&... args) const {
+  auto Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
                   "Remote() takes as many arguments as the remote function has parameters");
     internal::Runtime& runtime = internal::RequireRuntime();
@@ -248,8 +317,12 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F>> {
     call.options.name = this->call_name_;
     call.args = internal::MakeTaskArgs<Traits>(runtime, name_, std::index_sequence_for<A...>(),
                                                std::forward<A>(args)...);
-    return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),
-                             typename ObjectRef<Return>::AdoptTag());
+    if constexpr (kSplit) {
+      return internal::SplitRefs<Return>::Adopt(runtime.SubmitSplitTask(std::move(call)));
+    } else {
+      return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),
+                               typename ObjectRef<Return>::AdoptTag());
+    }
   }
 
   const std::string& name() const { return name_; }

@@ -285,8 +285,7 @@ void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, i
       client.queue.push_front(task_id);
       SendActorTasksLocked(actor, actions);
     } else {
-      tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
-                            actions);
+      tasks_.CompleteWithReplyLocked(task_id, body, actions);
     }
   }
   RunActions(actions);

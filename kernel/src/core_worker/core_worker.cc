@@ -162,6 +162,11 @@ size_t CoreWorker::NumObjects() { return references_.NumObjects(); }
 // ---------------------------------------------------------------- tasks and actors
 
 ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
+  call.options.num_returns = 0;
+  return task_submitter_.SubmitTask(std::move(call))[0];
+}
+
+std::vector<ObjectId> CoreWorker::SubmitSplitTask(internal::TaskCall call) {
   return task_submitter_.SubmitTask(std::move(call));
 }
 

@@ -61,6 +61,7 @@ class CoreWorker : public internal::Runtime,
 
   // internal::Runtime
   ObjectId SubmitTask(internal::TaskCall call) override;
+  std::vector<ObjectId> SubmitSplitTask(internal::TaskCall call) override;
   ObjectId Put(std::string data) override;
   Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
                                                  std::chrono::milliseconds timeout) override;

@@ -450,6 +450,9 @@ std::string ReferenceCounter::LineageText(ObjectEntry::Lineage lineage) {
              " objects (InitOptions::max_lineage_tasks)";
     case ObjectEntry::Lineage::kActorCall:
       return "it cannot be made again: an actor call's result is not re-run";
+    case ObjectEntry::Lineage::kSplitResults:
+      return "it cannot be made again: the results of a call split by SetNumReturns are not "
+             "re-made";
     case ObjectEntry::Lineage::kPut:
       break;
   }

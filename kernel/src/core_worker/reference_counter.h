@@ -64,7 +64,14 @@ class ReferenceCounter {
     internal::StoreLocation location;
     // Owned objects: whether the task that made it is kept to make it again
     // should its node die (TaskManager's lineage), or why not.
-    enum class Lineage : uint8_t { kPut, kKept, kNoRetriesLeft, kLimitReached, kActorCall };
+    enum class Lineage : uint8_t {
+      kPut,
+      kKept,
+      kNoRetriesLeft,
+      kLimitReached,
+      kActorCall,
+      kSplitResults,
+    };
     Lineage lineage = Lineage::kPut;
   };
   // Lineage hooks, set by the TaskManager: an owned object was freed; and the

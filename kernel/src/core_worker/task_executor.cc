@@ -384,7 +384,8 @@ bool TaskExecutor::CheckHostsMethod(const internal::RegisteredFunction& function
 void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
                               const protocol::TaskSpec& spec, const internal::ArgList& args,
                               const std::string& where, protocol::PushTaskReply& out) {
-  internal::InvokeResult result = function.invoke_method(actor_instance_.get(), args);
+  internal::InvokeResult result =
+      function.invoke_method(actor_instance_.get(), args, spec.num_returns);
   SetResult(std::move(result), spec, where, out);
 }
 
@@ -394,11 +395,12 @@ void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
   StepScope step(call, executing_);
   // `done` runs on this thread, now or in a later step that resumed the
   // coroutine; the call (its spec, its pinned arguments) lives until then.
-  function.start_method(actor_instance_.get(), args, [this, call](internal::InvokeResult result) {
-    protocol::PushTaskReply out;
-    SetResult(std::move(result), call->spec, call->where, out);
-    Finish(call, std::move(out));
-  });
+  function.start_method(actor_instance_.get(), args, call->spec.num_returns,
+                        [this, call](internal::InvokeResult result) {
+                          protocol::PushTaskReply out;
+                          SetResult(std::move(result), call->spec, call->where, out);
+                          Finish(call, std::move(out));
+                        });
 }
 
 void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
@@ -408,7 +410,7 @@ void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
   {
     StepScope step(call, executing_);
     auto started = std::chrono::steady_clock::now();
-    result = function.invoke(args);
+    result = function.invoke(args, call->spec.num_returns);
     out.run_us = static_cast<uint32_t>(std::min<int64_t>(
         std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                               started)
@@ -420,41 +422,66 @@ void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                              const std::string& where, protocol::PushTaskReply& out) {
+  if (!result.error && result.more_values.size() != spec.more_return_ids.size()) {
+    result.error = internal::RuntimeErrorInfo(
+        spec.function + " made " + std::to_string(result.more_values.size() + 1) +
+        " results where its call has " + std::to_string(spec.more_return_ids.size() + 1));
+  }
   if (result.error) {
     out.error = std::move(result.error);
     if (out.error->where.empty()) out.error->where = where;
     return;
   }
   out.value = std::move(result.value);
-  StoreLargeResult(spec.return_id, out);
+  out.error = StoreLargeResult(spec.return_id, out.value, out.location);
+  out.more_returns.resize(result.more_values.size());
+  for (size_t i = 0; i < result.more_values.size() && !out.error; ++i) {
+    protocol::ReturnValue& more = out.more_returns[i];
+    more.value = std::move(result.more_values[i]);
+    out.error = StoreLargeResult(spec.more_return_ids[i], more.value, more.location);
+  }
+  if (!out.error) return;
+  // One result did not fit: the call fails as a whole, and the results
+  // already stored go, since no owner will ever record them.
+  if (context_.node_objects) {
+    if (out.location.valid()) context_.node_objects->Free(spec.return_id, out.location);
+    for (size_t i = 0; i < out.more_returns.size(); ++i) {
+      if (out.more_returns[i].location.valid()) {
+        context_.node_objects->Free(spec.more_return_ids[i], out.more_returns[i].location);
+      }
+    }
+  }
+  out.value.clear();
+  out.location = {};
+  out.more_returns.clear();
 }
 
-void TaskExecutor::StoreLargeResult(const ObjectId& return_id, protocol::PushTaskReply& out) {
+std::optional<ErrorInfo> TaskExecutor::StoreLargeResult(const ObjectId& id, std::string& value,
+                                                        internal::StoreLocation& location) {
   NodeObjects* node_objects = context_.node_objects.get();
-  if (!node_objects || out.value.size() <= kInlineLimit) return;
-  auto stored = node_objects->Put(return_id, out.value);
+  if (!node_objects || value.size() <= kInlineLimit) return std::nullopt;
+  auto stored = node_objects->Put(id, value);
   if (stored.ok()) {
-    out.location = *stored;
-    out.value.clear();
-    return;
+    location = *stored;
+    value.clear();
+    return std::nullopt;
   }
   // A retried task finds its earlier result there: it is the same value.
   if (stored.status().code() == StatusCode::kAlreadyExists) {
-    out.location = {node_objects->node(), context_.options.raylet_address, out.value.size()};
-    out.value.clear();
-    return;
+    location = {node_objects->node(), context_.options.raylet_address, value.size()};
+    value.clear();
+    return std::nullopt;
   }
   if (stored.status().code() == StatusCode::kOutOfMemory) {
-    out.error = ErrorInfo{
+    return ErrorInfo{
         ErrorInfo::Kind::kObjectStoreFull,
         "",
-        "its " + std::to_string(out.value.size()) + "-byte result: " + stored.status().message(),
+        "its " + std::to_string(value.size()) + "-byte result: " + stored.status().message(),
         "node " + context_.options.node_id.Hex().substr(0, 8),
         {}};
-    out.value.clear();
-    return;
   }
-  spdlog::warn("a {}-byte result travels inline: {}", out.value.size(), stored.status().message());
+  spdlog::warn("a {}-byte result travels inline: {}", value.size(), stored.status().message());
+  return std::nullopt;
 }
 
 void TaskExecutor::SetBlocked(bool blocked) {

@@ -145,8 +145,11 @@ class TaskExecutor {
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);
-  // A large result goes into this node's store; the reply carries its location.
-  void StoreLargeResult(const ObjectId& return_id, protocol::PushTaskReply& out);
+  // A large result `value` of object `id` goes into this node's store: then
+  // `location` says where, and `value` is cleared. An error when the store
+  // is full.
+  std::optional<internal::ErrorInfo> StoreLargeResult(const ObjectId& id, std::string& value,
+                                                      internal::StoreLocation& location);
 
   WorkerContext& context_;
 

@@ -22,12 +22,20 @@ void TaskManager::AssignIds(PendingTask& task) const {
   task.spec.task_id = TaskId::FromRandom();
   task.spec.job_id = context_.options.job_id;
   task.spec.return_id = ObjectId::FromRandom();
+  task.spec.more_return_ids.clear();
+  for (uint32_t i = 1; i < task.spec.num_returns; ++i) {
+    task.spec.more_return_ids.push_back(ObjectId::FromRandom());
+  }
   task.spec.owner_address = context_.address;
   if (current_task_ != nullptr) task.parent = current_task_();
 }
 
 PendingTask& TaskManager::AddLocked(PendingTask task) {
   references_.AddTaskReturnLocked(task.spec.return_id);
+  for (const ObjectId& id : task.spec.more_return_ids) {
+    references_.AddTaskReturnLocked(id);
+    by_return_[id] = task.spec.task_id;
+  }
   for (const internal::TaskArg& arg : task.spec.args) {
     if (!arg.is_ref) continue;
     task.arg_refs.push_back(arg.ref);
@@ -126,15 +134,62 @@ void SendCancelToWorker(const std::shared_ptr<Channel>& worker, const PendingTas
 void TaskManager::CompleteLocked(const TaskId& task_id, ObjectValue value, Actions& actions) {
   auto task = tasks_.find(task_id);
   if (task == tasks_.end()) return;
-  ObjectId return_id = task->second.spec.return_id;
-  by_return_.erase(return_id);
-  const bool in_store = !value.error && IsInStoreMark(value);
-  references_.SetValueLocked(return_id, std::move(value), actions);
+  std::vector<ObjectValue> values(1 + task->second.spec.more_return_ids.size(), value);
+  values[0] = std::move(value);
+  CompleteEachLocked(task_id, std::move(values), actions);
+}
+
+void TaskManager::CompleteEachLocked(const TaskId& task_id, std::vector<ObjectValue> values,
+                                     Actions& actions) {
+  auto task = tasks_.find(task_id);
+  if (task == tasks_.end()) return;
+  const protocol::TaskSpec& spec = task->second.spec;
+  std::vector<ObjectId> return_ids{spec.return_id};
+  return_ids.insert(return_ids.end(), spec.more_return_ids.begin(), spec.more_return_ids.end());
+  const bool in_store = !values[0].error && IsInStoreMark(values[0]);
+  for (size_t i = 0; i < return_ids.size(); ++i) {
+    by_return_.erase(return_ids[i]);
+    references_.SetValueLocked(return_ids[i], std::move(values[i]), actions);
+  }
   std::vector<ObjectId> arg_refs;
   if (!in_store || !KeepLineageLocked(task->second)) arg_refs = std::move(task->second.arg_refs);
   tasks_.erase(task);
-  references_.MaybeFreeLocked(return_id, actions);
+  for (const ObjectId& id : return_ids) references_.MaybeFreeLocked(id, actions);
   for (const ObjectId& ref : arg_refs) references_.RemoveTaskArgLocked(ref, actions);
+}
+
+void TaskManager::CompleteWithReplyLocked(const TaskId& task_id,
+                                          Result<protocol::PushTaskReply>& body, Actions& actions) {
+  PendingTask* task = FindLocked(task_id);
+  if (task == nullptr) return;
+  if (!body.ok()) {
+    CompleteLocked(task_id, ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message()),
+                   actions);
+    return;
+  }
+  if (body->error) {
+    CompleteLocked(task_id, ObjectValue{nullptr, body->error}, actions);
+    return;
+  }
+  const protocol::TaskSpec& spec = task->spec;
+  if (body->more_returns.size() != spec.more_return_ids.size()) {
+    CompleteLocked(task_id,
+                   ErrorValue(ErrorInfo::Kind::kRuntime,
+                              "the worker sent " + std::to_string(body->more_returns.size() + 1) +
+                                  " results of " + spec.function + " where its call has " +
+                                  std::to_string(spec.more_return_ids.size() + 1)),
+                   actions);
+    return;
+  }
+  std::vector<ObjectValue> values;
+  values.reserve(1 + body->more_returns.size());
+  values.push_back(ResultValueLocked(spec.return_id, body->value, body->location, actions));
+  for (size_t i = 0; i < body->more_returns.size(); ++i) {
+    protocol::ReturnValue& more = body->more_returns[i];
+    values.push_back(
+        ResultValueLocked(spec.more_return_ids[i], more.value, more.location, actions));
+  }
+  CompleteEachLocked(task_id, std::move(values), actions);
 }
 
 // ---------------------------------------------------------------- lineage
@@ -143,6 +198,17 @@ bool TaskManager::KeepLineageLocked(PendingTask& task) {
   using Lineage = ReferenceCounter::ObjectEntry::Lineage;
   const protocol::TaskSpec& spec = task.spec;
   ReferenceCounter::ObjectEntry* result = references_.FindLocked(spec.return_id);
+  if (!spec.more_return_ids.empty()) {
+    // Its results are freed one by one, and a re-run must make all of them:
+    // such a task's lineage is not kept (the lost results' errors say so).
+    for (const ObjectId& id : spec.more_return_ids) {
+      if (ReferenceCounter::ObjectEntry* more = references_.FindLocked(id)) {
+        more->lineage = Lineage::kSplitResults;
+      }
+    }
+    if (result != nullptr) result->lineage = Lineage::kSplitResults;
+    return false;
+  }
   if (result == nullptr) return false;  // nobody holds it: freed right after
   if (!spec.actor_id.IsNil() || spec.creates_actor) {
     result->lineage = Lineage::kActorCall;
@@ -223,12 +289,11 @@ bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& action
   return !lost.empty();
 }
 
-ObjectValue TaskManager::ReplyValueLocked(Result<protocol::PushTaskReply>& body,
-                                          const ObjectId& return_id, Actions& actions) {
-  if (!body.ok()) return ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message());
-  if (body->error) return ObjectValue{nullptr, body->error};
-  if (!body->location.valid()) return ValueOf(std::move(body->value));
-  return references_.StoredResultLocked(return_id, body->location, actions);
+ObjectValue TaskManager::ResultValueLocked(const ObjectId& id, std::string& value,
+                                           const internal::StoreLocation& location,
+                                           Actions& actions) {
+  if (!location.valid()) return ValueOf(std::move(value));
+  return references_.StoredResultLocked(id, location, actions);
 }
 
 ObjectValue TaskManager::CancelledReplyValueLocked(const PendingTask& task,
@@ -239,6 +304,13 @@ ObjectValue TaskManager::CancelledReplyValueLocked(const PendingTask& task,
   }
   if (body.ok() && body->location.valid()) {
     (void)references_.StoredResultLocked(task.spec.return_id, body->location, actions);
+  }
+  for (size_t i = 0;
+       body.ok() && i < body->more_returns.size() && i < task.spec.more_return_ids.size(); ++i) {
+    if (body->more_returns[i].location.valid()) {
+      (void)references_.StoredResultLocked(task.spec.more_return_ids[i],
+                                           body->more_returns[i].location, actions);
+    }
   }
   return CancelledValue(task, "while it ran; what it returned or threw was discarded");
 }

@@ -65,42 +65,52 @@ class TaskManager {
 
   TaskManager(WorkerContext& context, ReferenceCounter& references, ReadyFn on_ready);
 
-  // Gives a new task its ids, this process as its owner and, in a worker,
-  // the task running on the calling thread as its parent (no lock needed).
+  // Gives a new task its ids (its result's, or with spec.num_returns > 0,
+  // that many results'), this process as its owner and, in a worker, the
+  // task running on the calling thread as its parent (no lock needed).
   void AssignIds(PendingTask& task) const;
   // How AssignIds learns the calling thread's running task (the executor's).
   void SetCurrentTaskFn(TaskId (*current_task)()) { current_task_ = current_task; }
-  // Records the task, its result object and its argument references. The
+  // Records the task, its result objects and its argument references. The
   // caller then queues it with its submitter and calls ResolveArgsLocked.
   PendingTask& AddLocked(PendingTask task);
   void ResolveArgsLocked(const TaskId& task_id, Actions& actions);
   // Null once the task has ended.
   PendingTask* FindLocked(const TaskId& task_id);
-  // The pending task whose result is `return_id`; nil when none is (it
-  // ended, or the object was Put).
+  // The pending task whose result (any of them) is `return_id`; nil when
+  // none is (it ended, or the object was Put).
   TaskId TaskMakingLocked(const ObjectId& return_id) const;
   // The pending tasks submitted while `parent` ran here.
   std::vector<TaskId> ChildrenLocked(const TaskId& parent) const;
-  // Ends the task: its result gets `value`, its argument references go.
+  // Ends the task: its result gets `value` (each of its results, when it has
+  // several: `value` is then an error), its argument references go.
   void CompleteLocked(const TaskId& task_id, internal::ObjectValue value, Actions& actions);
+  // Ends the task with its worker's reply to a push: each result gets its
+  // value, or all of them the error.
+  void CompleteWithReplyLocked(const TaskId& task_id, Result<protocol::PushTaskReply>& body,
+                               Actions& actions);
   // Makes again the kept results that were in node `node`'s store; true
   // when there was one.
   bool RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions);
   size_t NumLineageLocked() const { return lineage_.size(); }
   ReferenceCounter& references() { return references_; }
-  // The value a worker's reply to a push stands for.
-  internal::ObjectValue ReplyValueLocked(Result<protocol::PushTaskReply>& body,
-                                         const ObjectId& return_id, Actions& actions);
   // The value for the reply to a push of a task cancelled meanwhile: the
   // worker's own cancellation error, or, when it ran to its end, a
   // cancellation error in place of its result (a stored one is freed with
-  // the reference).
+  // the reference, as are the other results of a split call).
   internal::ObjectValue CancelledReplyValueLocked(const PendingTask& task,
                                                   Result<protocol::PushTaskReply>& body,
                                                   Actions& actions);
 
  private:
   void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
+  // Ends the task: its results get `values` (one per result, in order).
+  void CompleteEachLocked(const TaskId& task_id, std::vector<internal::ObjectValue> values,
+                          Actions& actions);
+  // The value a result of a worker's reply stands for.
+  internal::ObjectValue ResultValueLocked(const ObjectId& id, std::string& value,
+                                          const internal::StoreLocation& location,
+                                          Actions& actions);
   // Keeps a finished task whose result is in a store, when it can be re-run;
   // true when kept (it then holds the argument references).
   bool KeepLineageLocked(PendingTask& task);

@@ -33,8 +33,9 @@ void ReturnLease(const std::shared_ptr<Channel>& raylet, uint64_t lease_id) {
 TaskSubmitter::TaskSubmitter(WorkerContext& context, TaskManager& tasks)
     : context_(context), tasks_(tasks) {}
 
-ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
+std::vector<ObjectId> TaskSubmitter::SubmitTask(internal::TaskCall call) {
   PendingTask task;
+  task.spec.num_returns = call.options.num_returns;
   task.spec.function = std::move(call.function);
   task.spec.name = std::move(call.options.name);
   task.spec.args = std::move(call.args);
@@ -48,7 +49,9 @@ ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
   task.placement = std::move(call.options.placement);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
-  const ObjectId return_id = task.spec.return_id;
+  std::vector<ObjectId> return_ids{task.spec.return_id};
+  return_ids.insert(return_ids.end(), task.spec.more_return_ids.begin(),
+                    task.spec.more_return_ids.end());
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
@@ -62,7 +65,7 @@ ObjectId TaskSubmitter::SubmitTask(internal::TaskCall call) {
     tasks_.ResolveArgsLocked(task_id, actions);
   }
   RunActions(actions);
-  return return_id;
+  return return_ids;
 }
 
 void TaskSubmitter::TaskReadyLocked(const TaskId& task_id, const PendingTask& task,
@@ -188,8 +191,7 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
                              ? body->run_us
                              : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
       }
-      tasks_.CompleteLocked(task_id, tasks_.ReplyValueLocked(body, task->spec.return_id, actions),
-                            actions);
+      tasks_.CompleteWithReplyLocked(task_id, body, actions);
     }
     DispatchLocked(class_key, actions);
   }

@@ -37,7 +37,8 @@ class TaskSubmitter {
  public:
   TaskSubmitter(WorkerContext& context, TaskManager& tasks);
 
-  ObjectId SubmitTask(internal::TaskCall call);
+  // Returns the ids of the task's results: one, or call.options.num_returns.
+  std::vector<ObjectId> SubmitTask(internal::TaskCall call);
   // Every argument of `task` is resolved: queue it on its class.
   void TaskReadyLocked(const TaskId& task_id, const PendingTask& task, Actions& actions);
   // rayk::Cancel of a task this process submitted (marked cancelled by

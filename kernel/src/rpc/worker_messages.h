@@ -25,6 +25,11 @@ struct TaskSpec {
   int max_retries = 0;
   int attempt = 0;
   ObjectId return_id;
+  // SetNumReturns: the result is split into num_returns objects, return_id
+  // and then more_return_ids (num_returns - 1 of them); 0: one object, the
+  // whole result.
+  uint32_t num_returns = 0;
+  std::vector<ObjectId> more_return_ids;
   std::string owner_address;
   std::string name;  // SetName: shown in task listings instead of the function's name
   // The accelerator devices of the lease it runs on (LeaseReply), set by
@@ -33,7 +38,8 @@ struct TaskSpec {
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources&
-        max_retries& attempt& return_id& owner_address& name& accelerators;
+        max_retries& attempt& return_id& num_returns& more_return_ids& owner_address& name&
+            accelerators;
   }
 };
 
@@ -45,14 +51,26 @@ struct PushTask {
   }
 };
 
+// One result of a call split into several (TaskSpec::more_return_ids).
+struct ReturnValue {
+  std::string value;
+  internal::StoreLocation location;  // valid: the value is in that node's store, not here
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& value& location;
+  }
+};
+
 struct PushTaskReply {
   std::string value;
   std::optional<internal::ErrorInfo> error;
   internal::StoreLocation location;  // valid: the value is in that node's store, not here
   uint32_t run_us = 0;               // how long the function ran, for the owner's pipelining choice
+  // Without error, for a split call: the results of more_return_ids, in order.
+  std::vector<ReturnValue> more_returns;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& value& error& location& run_us;
+    ar& value& error& location& run_us& more_returns;
   }
 };
 

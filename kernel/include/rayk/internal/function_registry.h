@@ -39,6 +39,7 @@
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/runtime_registry.h"
 #include "rayk/internal/serialization.h"
+#include "rayk/internal/split_returns.h"
 
 namespace rayk::internal {
 
@@ -49,10 +50,17 @@ enum class FunctionKind {
 };
 
 // A task's or method's outcome: the serialized return value (empty for
-// void), or what went wrong instead.
+// void), or what went wrong instead. A call split into several returns
+// (SetNumReturns) has its first element in `value` and the rest in
+// `more_values`.
 struct InvokeResult {
+  InvokeResult() = default;
+  InvokeResult(std::string value_in, std::optional<ErrorInfo> error_in)
+      : value(std::move(value_in)), error(std::move(error_in)) {}
+
   std::string value;
   std::optional<ErrorInfo> error;
+  std::vector<std::string> more_values;
 };
 
 // An actor factory's outcome: the new instance (deleted as its own class when
@@ -104,21 +112,24 @@ struct RegisteredFunction {
   bool in_executable = false;
 
   // kFunction. Set for every kind, so that running a factory or method as a
-  // task is an error rather than a crash.
-  std::function<InvokeResult(const ArgList& args)> invoke;
+  // task is an error rather than a crash. `split_into` > 0: the result is a
+  // tuple or vector of that many elements, each encoded on its own
+  // (split_returns.h); 0: the result is encoded whole.
+  std::function<InvokeResult(const ArgList& args, size_t split_into)> invoke;
   // kActorFactory.
   std::function<ActorCreateResult(const ArgList& args)> create;
   // kMethod: `instance` is ActorCreateResult::instance.get() of the actor.
   // For a coroutine method (is_async) it answers with an error: such a call
   // needs an event loop, and runs through start_method.
-  std::function<InvokeResult(void* instance, const ArgList& args)> invoke_method;
+  std::function<InvokeResult(void* instance, const ArgList& args, size_t split_into)> invoke_method;
   // kMethod returning rayk::Async<T>: starts the call on this thread and
   // calls `done` with its outcome when the coroutine finishes, which may be
   // before start_method returns or later, from the thread that resumed it.
   // The decoded arguments live until then.
   bool is_async = false;
   using DoneFn = std::function<void(InvokeResult)>;
-  std::function<void(void* instance, const ArgList& args, DoneFn done)> start_method;
+  std::function<void(void* instance, const ArgList& args, size_t split_into, DoneFn done)>
+      start_method;
 };
 
 class FunctionRegistry {
@@ -202,17 +213,30 @@ std::optional<ErrorInfo> DecodeArgs(const std::string& name, const ArgList& args
   return error;
 }
 
-// Calls `call` and encodes what it returns as the function's (decayed) return type.
+// Calls `call` and encodes what it returns as the function's (decayed)
+// return type: whole, or split into `split_into` elements.
 template <class R, class Call>
-InvokeResult RunAndEncode(const std::string& name, Call&& call) {
+InvokeResult RunAndEncode(const std::string& name, size_t split_into, Call&& call) {
   InvokeResult result;
   try {
     if constexpr (std::is_void_v<R>) {
       call();
+      if (split_into > 0) {
+        result.error =
+            RuntimeErrorInfo(name + " returns nothing, which SetNumReturns cannot split");
+      }
     } else {
       decltype(auto) value = call();
       try {
-        result.value = Serialize<std::decay_t<R>>(value);
+        if (split_into == 0) {
+          result.value = Serialize<std::decay_t<R>>(value);
+        } else {
+          std::string error;
+          if (!EncodeEach<std::decay_t<R>>(name, value, split_into, result.value,
+                                           result.more_values, error)) {
+            result.error = RuntimeErrorInfo(std::move(error));
+          }
+        }
       } catch (const std::exception& e) {
         result.error = RuntimeErrorInfo("the result of " + name + " cannot be encoded as " +
                                         TypeName<std::decay_t<R>>() + ": " + e.what());
@@ -241,21 +265,23 @@ decltype(auto) CallDecoded(void* instance, Values& values, std::index_sequence<I
 }
 
 template <auto F>
-InvokeResult InvokeDecoded(const std::string& name, void* instance, const ArgList& args) {
+InvokeResult InvokeDecoded(const std::string& name, void* instance, const ArgList& args,
+                           size_t split_into) {
   using Traits = FunctionTraits<decltype(F)>;
   using Indices = std::make_index_sequence<Traits::kArity>;
   if (auto error = CheckArgCount(name, Traits::kArity, args.size())) return {{}, std::move(error)};
   typename Traits::Values values;
   if (auto error = DecodeArgs(name, args, values, Indices())) return {{}, std::move(error)};
-  return RunAndEncode<typename Traits::Return>(
-      name, [&]() -> decltype(auto) { return CallDecoded<F>(instance, values, Indices()); });
+  return RunAndEncode<typename Traits::Return>(name, split_into, [&]() -> decltype(auto) {
+    return CallDecoded<F>(instance, values, Indices());
+  });
 }
 
 // A coroutine method: decodes the arguments into storage that lives until
 // the coroutine ends (it may hold references to them), starts it, and
 // encodes its outcome as InvokeDecoded does.
 template <auto F>
-void StartDecoded(const std::string& name, void* instance, const ArgList& args,
+void StartDecoded(const std::string& name, void* instance, const ArgList& args, size_t split_into,
                   RegisteredFunction::DoneFn done) {
   using Traits = FunctionTraits<decltype(F)>;
   using Indices = std::make_index_sequence<Traits::kArity>;
@@ -271,9 +297,10 @@ void StartDecoded(const std::string& name, void* instance, const ArgList& args,
   } catch (...) {
     return done({{}, ErrorFromCurrentException()});
   }
-  StartAsync(std::move(*task), [name, values, done = std::move(done)](Async<Value>& finished) {
-    done(RunAndEncode<Value>(name, [&]() -> Value { return finished.Take(); }));
-  });
+  StartAsync(
+      std::move(*task), [name, values, split_into, done = std::move(done)](Async<Value>& finished) {
+        done(RunAndEncode<Value>(name, split_into, [&]() -> Value { return finished.Take(); }));
+      });
 }
 
 template <auto F>
@@ -323,34 +350,34 @@ RegisteredFunction MakeEntry(const char* name) {
     entry.kind = FunctionKind::kMethod;
     entry.actor_class = &typeid(typename Traits::Class);
     entry.is_async = true;
-    entry.invoke_method = [n = entry.name](void*, const ArgList&) {
+    entry.invoke_method = [n = entry.name](void*, const ArgList&, size_t) {
       return InvokeResult{
           {}, RuntimeErrorInfo(n + " is a coroutine: it runs on an actor's event loop")};
     };
-    entry.start_method = [n = entry.name](void* instance, const ArgList& args,
+    entry.start_method = [n = entry.name](void* instance, const ArgList& args, size_t split_into,
                                           RegisteredFunction::DoneFn done) {
       if (instance == nullptr) return done({{}, RuntimeErrorInfo(n + " called without an actor")});
-      StartDecoded<F>(n, instance, args, std::move(done));
+      StartDecoded<F>(n, instance, args, split_into, std::move(done));
     };
   } else if constexpr (Traits::kIsMethod) {
     entry.kind = FunctionKind::kMethod;
     entry.actor_class = &typeid(typename Traits::Class);
-    entry.invoke_method = [n = entry.name](void* instance, const ArgList& args) {
+    entry.invoke_method = [n = entry.name](void* instance, const ArgList& args, size_t split_into) {
       if (instance == nullptr)
         return InvokeResult{{}, RuntimeErrorInfo(n + " called without an actor")};
-      return InvokeDecoded<F>(n, instance, args);
+      return InvokeDecoded<F>(n, instance, args, split_into);
     };
   } else if constexpr (kIsActorFactory<Fn>) {
     entry.kind = FunctionKind::kActorFactory;
     entry.actor_class = &typeid(std::remove_pointer_t<typename Traits::Return>);
     entry.create = [n = entry.name](const ArgList& args) { return CreateActor<F>(n, args); };
   } else {
-    entry.invoke = [n = entry.name](const ArgList& args) {
-      return InvokeDecoded<F>(n, nullptr, args);
+    entry.invoke = [n = entry.name](const ArgList& args, size_t split_into) {
+      return InvokeDecoded<F>(n, nullptr, args, split_into);
     };
   }
   if (!entry.invoke) {
-    entry.invoke = [n = entry.name, kind = entry.kind](const ArgList&) {
+    entry.invoke = [n = entry.name, kind = entry.kind](const ArgList&, size_t) {
       return WrongKindResult(n, kind);
     };
   }

@@ -90,6 +90,9 @@ struct TaskOptions {
   std::chrono::milliseconds timeout{0};
   Placement placement;
   std::string name;  // SetName: the call's name in task listings ("": the function's)
+  // SetNumReturns: the result (a tuple or vector) is split into this many
+  // objects (SubmitSplitTask); 0: one object, the whole result.
+  uint32_t num_returns = 0;
 };
 
 struct TaskCall {
@@ -152,6 +155,10 @@ class Runtime {
   // Submits a task; returns the id of the object its result will be. The
   // caller holds one local reference to it.
   virtual ObjectId SubmitTask(TaskCall call) = 0;
+  // Submits a task whose result is split (call.options.num_returns > 0);
+  // returns the ids of its num_returns results, in order. The caller holds
+  // one local reference to each.
+  virtual std::vector<ObjectId> SubmitSplitTask(TaskCall call) = 0;
   // Stores a value owned by this process; the caller holds one local reference.
   virtual ObjectId Put(std::string data) = 0;
   // Waits up to `timeout` (negative: forever) for every object. Fails with
