@@ -37,22 +37,6 @@ namespace rayk::cli {
 
 namespace {
 
-// The session directory to act on: the latest one.
-std::string SessionDirOrFail() {
-  auto session = LatestSessionDir();
-  if (!session.ok()) Fail(session.status().message());
-  return *session;
-}
-
-std::string GcsAddressOrFail(const std::string& address) {
-  if (!address.empty()) return address;
-  if (const char* env = std::getenv("RAYK_ADDRESS")) return env;
-  std::string session = SessionDirOrFail();
-  auto recorded = ReadFile(session + "/gcs_address");
-  if (!recorded.ok()) Fail("no GCS address in " + session + "; pass --address HOST:PORT");
-  return *recorded;
-}
-
 // Demands as text ({"CPU": 2}) and how often each occurs.
 std::map<std::string, int> CountDemands(const std::vector<std::string>& demands) {
   std::map<std::string, int> counts;
@@ -403,13 +387,6 @@ struct ClusterCommands::Impl {
     return std::move(*status);
   }
 
-  static std::string FormatTime(int64_t ms) {
-    if (ms <= 0) return "-";
-    std::time_t seconds = ms / 1000;
-    char text[32];
-    std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
-    return text;
-  }
 
   // `rayk memory`: each alive node's object store, from its raylet.
   // Each alive node's store statistics, asked of its raylet.
