@@ -387,7 +387,6 @@ struct ClusterCommands::Impl {
     return std::move(*status);
   }
 
-
   // `rayk memory`: each alive node's object store, from its raylet.
   // Each alive node's store statistics, asked of its raylet.
   std::vector<NodeStore> GatherStores() {

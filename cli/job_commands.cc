@@ -75,8 +75,9 @@ struct JobCommands::Impl {
              cluster.status().message() + "; check --address (the GCS's HOST:PORT)");
       }
       if (cluster->gcs.metrics_address.empty()) {
-        Fail("the cluster's head serves no HTTP (started with --metrics-port -1), so it has no "
-             "Jobs API; start the head with --metrics-port 0 or a port");
+        Fail(
+            "the cluster's head serves no HTTP (started with --metrics-port -1), so it has no "
+            "Jobs API; start the head with --metrics-port 0 or a port");
       }
       http = "http://" + cluster->gcs.metrics_address;
     }
@@ -154,8 +155,9 @@ struct JobCommands::Impl {
     request["entrypoint"] = args;
     if (!library.empty()) request["library"] = Absolute(library);
     if (library.empty() && args.empty()) {
-      Fail("job submit: nothing to run; give the driver after --, e.g. rayk job submit -- "
-           "/path/my_driver ARGS, or --library libmy_job.so -- ARGS");
+      Fail(
+          "job submit: nothing to run; give the driver after --, e.g. rayk job submit -- "
+          "/path/my_driver ARGS, or --library libmy_job.so -- ARGS");
     }
     if (!submission_id.empty()) request["submission_id"] = submission_id;
     json vars = json::object();
@@ -195,7 +197,8 @@ struct JobCommands::Impl {
   }
 
   static std::string ExitCode(const json& job) {
-    return job["driver_exit_code"].is_null() ? "-" : std::to_string(job["driver_exit_code"].get<int>());
+    return job["driver_exit_code"].is_null() ? "-"
+                                             : std::to_string(job["driver_exit_code"].get<int>());
   }
 
   static std::string Entrypoint(const json& job) {
@@ -234,8 +237,8 @@ struct JobCommands::Impl {
     Connect();
     json reply = Call("POST", "/api/jobs/" + job_id + "/stop");
     if (!reply["stopped"].get<bool>()) {
-      std::cout << "Job " << job_id << " had ended already ("
-                << reply["status"].get<std::string>() << ")\n";
+      std::cout << "Job " << job_id << " had ended already (" << reply["status"].get<std::string>()
+                << ")\n";
       return 0;
     }
     if (no_wait) {
@@ -265,8 +268,7 @@ struct JobCommands::Impl {
         {"SUBMISSION ID", "STATUS", "EXIT", "START", "END", "ENTRYPOINT"}};
     for (const json& job : all) {
       rows.push_back({job["submission_id"], job["status"], ExitCode(job),
-                      FormatTime(job["start_time"]), FormatTime(job["end_time"]),
-                      Entrypoint(job)});
+                      FormatTime(job["start_time"]), FormatTime(job["end_time"]), Entrypoint(job)});
     }
     std::cout << FormatTable(rows, "");
     return 0;
@@ -274,8 +276,7 @@ struct JobCommands::Impl {
 
   int Supervise() {
     // Recorded, so that `rayk stop` ends the job with the cluster.
-    std::string session =
-        std::filesystem::path(job_dir).parent_path().parent_path().string();
+    std::string session = std::filesystem::path(job_dir).parent_path().parent_path().string();
     RecordProcess(session, getpid(), "job-supervisor",
                   std::filesystem::path(job_dir).filename().string());
     return jobs::RunJobSupervisor(job_dir);
@@ -293,7 +294,9 @@ JobCommands::JobCommands(CLI::App* app, std::string* format) : impl_(std::make_s
   d.submit->add_option("--library", d.library,
                        "a job library (rayk_add_job) whose main() is the driver; ARGS go to it");
   d.submit->add_option("--submission-id", d.submission_id, "the job's id (default: a new one)");
-  d.submit->add_option("--env", d.env, "NAME=VALUE in the driver's environment, repeatable");
+  // One value per --env, so that the -- before the entrypoint is not taken as the list's end.
+  d.submit->add_option("--env", d.env, "NAME=VALUE in the driver's environment, repeatable")
+      ->allow_extra_args(false);
   d.submit->add_flag("--no-wait", d.no_wait,
                      "print the job's id and return, instead of following its output to its end");
   d.submit->add_option("ENTRYPOINT", d.entrypoint,

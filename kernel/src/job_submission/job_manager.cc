@@ -62,7 +62,8 @@ std::string NewId() {
 std::string WhyNotRunnable(const std::string& program) {
   auto executable = [](const std::string& path) {
     struct stat info;
-    return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) && access(path.c_str(), X_OK) == 0;
+    return stat(path.c_str(), &info) == 0 && S_ISREG(info.st_mode) &&
+           access(path.c_str(), X_OK) == 0;
   };
   if (program.find('/') != std::string::npos) {
     if (program[0] != '/') {
@@ -186,8 +187,9 @@ HttpResponse JobManager::Handle(const HttpRequest& request) {
 HttpResponse JobManager::Submit(const std::string& body) {
   nlohmann::json request = nlohmann::json::parse(body, nullptr, /*allow_exceptions=*/false);
   if (!request.is_object()) {
-    return Refuse(400, "the body must be a JSON object, e.g. {\"entrypoint\": [\"/path/driver\", "
-                       "\"arg\"]}");
+    return Refuse(400,
+                  "the body must be a JSON object, e.g. {\"entrypoint\": [\"/path/driver\", "
+                  "\"arg\"]}");
   }
   for (const auto& [key, value] : request.items()) {
     if (key != "entrypoint" && key != "library" && key != "submission_id" && key != "env_vars") {
@@ -242,8 +244,8 @@ HttpResponse JobManager::Submit(const std::string& body) {
   fs::create_directories(jobs_dir_, ec);
   if (!fs::create_directory(job_dir, ec)) {
     if (fs::exists(job_dir)) {
-      return Refuse(409, "a job '" + spec.submission_id +
-                             "' exists already; choose another submission_id");
+      return Refuse(
+          409, "a job '" + spec.submission_id + "' exists already; choose another submission_id");
     }
     return Refuse(500, "cannot create " + job_dir + ": " + ec.message());
   }
@@ -257,8 +259,7 @@ HttpResponse JobManager::Submit(const std::string& body) {
                           /*new_session=*/true, env);
   if (!pid.ok()) return Refuse(500, pid.status().message());
   supervisors_.push_back(*pid);
-  if (Status st = WriteFileAtomically(SupervisorPidPath(job_dir), std::to_string(*pid));
-      !st.ok()) {
+  if (Status st = WriteFileAtomically(SupervisorPidPath(job_dir), std::to_string(*pid)); !st.ok()) {
     return Refuse(500, st.message());
   }
   return Json({{"submission_id", spec.submission_id}});
@@ -305,7 +306,8 @@ HttpResponse JobManager::Logs(const std::string& id, const std::string& query) {
     }
   }
   uint64_t next = offset + piece.size();
-  return Json({{"logs", piece}, {"next_offset", next}, {"ended", ended && piece.size() < kMaxLogPiece}});
+  return Json(
+      {{"logs", piece}, {"next_offset", next}, {"ended", ended && piece.size() < kMaxLogPiece}});
 }
 
 HttpResponse JobManager::Stop(const std::string& id) {

@@ -46,9 +46,9 @@ Result<JobSpec> ReadJobSpec(const std::string& job_dir) {
 }
 
 Status WriteJobState(const std::string& job_dir, const JobState& state) {
-  nlohmann::json json = {{"status", state.status},         {"start_time", state.start_time_ms},
-                         {"end_time", state.end_time_ms},  {"driver_pid", state.driver_pid},
-                         {"message", state.message},       {"exit_code", nullptr}};
+  nlohmann::json json = {{"status", state.status},        {"start_time", state.start_time_ms},
+                         {"end_time", state.end_time_ms}, {"driver_pid", state.driver_pid},
+                         {"message", state.message},      {"exit_code", nullptr}};
   if (state.has_exit_code) json["exit_code"] = state.exit_code;
   return WriteFileAtomically(job_dir + "/status.json", json.dump(2) + "\n");
 }
