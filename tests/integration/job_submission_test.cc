@@ -22,8 +22,8 @@
 namespace rayk {
 namespace {
 
-using ::testing::HasSubstr;
 using nlohmann::json;
+using ::testing::HasSubstr;
 
 class JobSubmissionTest : public ::testing::Test {
  protected:
@@ -100,8 +100,9 @@ TEST_F(JobSubmissionTest, AFailingJobIsFailedWithItsExitCodeAndListed) {
   json job = Status("failing");
   EXPECT_EQ(job["status"], "FAILED");
   EXPECT_EQ(job["driver_exit_code"], 3);
-  auto ok = Rayk("job submit --submission-id fine --env GREETING=hello --env OTHER=x -- /bin/sh -c "
-                 "'echo $GREETING $OTHER from $RAYK_ADDRESS'");
+  auto ok = Rayk(
+      "job submit --submission-id fine --env GREETING=hello --env OTHER=x -- /bin/sh -c "
+      "'echo $GREETING $OTHER from $RAYK_ADDRESS'");
   EXPECT_EQ(ok.exit_code, 0) << ok.output;
   EXPECT_THAT(ok.output, HasSubstr("hello x from tcp://127.0.0.1:"));
 
@@ -119,8 +120,9 @@ TEST_F(JobSubmissionTest, AFailingJobIsFailedWithItsExitCodeAndListed) {
 
 TEST_F(JobSubmissionTest, StopEndsTheDriverEvenOneIgnoringSigterm) {
   // The driver ignores SIGTERM, so its supervisor must follow with SIGKILL.
-  auto submit = Rayk("job submit --no-wait --submission-id stubborn -- /bin/sh -c "
-                     "'trap \"\" TERM; echo started; exec sleep 100000'");
+  auto submit = Rayk(
+      "job submit --no-wait --submission-id stubborn -- /bin/sh -c "
+      "'trap \"\" TERM; echo started; exec sleep 100000'");
   ASSERT_EQ(submit.exit_code, 0) << submit.output;
   EXPECT_THAT(submit.output, HasSubstr("Submitted job stubborn"));
   ASSERT_TRUE(LogsShow("stubborn", "started"));
@@ -159,8 +161,8 @@ TEST_F(JobSubmissionTest, AJobOutlivesTheCommandThatSubmittedIt) {
 
   EXPECT_EQ(StatusOf("patient"), "RUNNING");
   { std::ofstream(flag) << ""; }
-  ASSERT_TRUE(testing::PollUntil([&] { return StatusOf("patient") == "SUCCEEDED"; },
-                                 testing::kPatience));
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return StatusOf("patient") == "SUCCEEDED"; }, testing::kPatience));
   auto logs = Rayk("job logs patient --follow");  // returns: the job has ended
   EXPECT_EQ(logs.exit_code, 0);
   EXPECT_THAT(logs.output, HasSubstr("waiting\nfinished\n"));
@@ -180,7 +182,8 @@ TEST_F(JobSubmissionTest, TheHttpApiNeedsTheClusterSecret) {
 
   // The CLI without the secret, and with a wrong one: one line naming the fix.
   std::string elsewhere = "RAYK_SESSION_ROOT=" + root_.path() + "/nothing ";
-  auto none = testing::RunCommand(elsewhere + RAYK_CLI_PATH + " job list --address http://" + http_);
+  auto none =
+      testing::RunCommand(elsewhere + RAYK_CLI_PATH + " job list --address http://" + http_);
   EXPECT_EQ(none.exit_code, 1);
   EXPECT_EQ(testing::CountLines(none.output), 1) << none.output;
   EXPECT_THAT(none.output, HasSubstr("needs the cluster secret and this command has none: set "
@@ -200,8 +203,9 @@ TEST_F(JobSubmissionTest, TheHttpApiSubmitsListsAndStopsAsRaysDoes) {
   ASSERT_EQ(submit.status, 200) << submit.body;
   EXPECT_EQ(json::parse(submit.body)["submission_id"], "web");
   ASSERT_TRUE(testing::PollUntil(
-      [&] { return json::parse(Api("GET", "/api/jobs/web", "", secret_).body)["status"] ==
-                   "SUCCEEDED"; },
+      [&] {
+        return json::parse(Api("GET", "/api/jobs/web", "", secret_).body)["status"] == "SUCCEEDED";
+      },
       testing::kPatience));
   json logs = json::parse(Api("GET", "/api/jobs/web/logs", "", secret_).body);
   EXPECT_EQ(logs["logs"], "over http\n");
@@ -230,7 +234,8 @@ TEST_F(JobSubmissionTest, BadInputIsOneLineNamingTheThingAndTheFix) {
            {"job submit", "nothing to run; give the driver after --"},
            {"job submit --env NOEQUALS -- /bin/true", "--env NOEQUALS: give NAME=VALUE"},
            {"job submit --submission-id ../up -- /bin/true", "submission_id '../up' is not valid"},
-           {"job list --address http://127.0.0.1:1", "cannot reach the Jobs API at http://127.0.0.1:1"},
+           {"job list --address http://127.0.0.1:1",
+            "cannot reach the Jobs API at http://127.0.0.1:1"},
            {"job list --address http://nonsense", "give the GCS as HOST:PORT"},
        }) {
     auto result = Rayk(c.args);
@@ -250,8 +255,8 @@ TEST_F(JobSubmissionTest, BadInputIsOneLineNamingTheThingAndTheFix) {
   auto shell = Api("POST", "/api/jobs/", R"({"entrypoint": "echo hi"})", secret_);
   EXPECT_EQ(shell.status, 400);
   EXPECT_THAT(shell.body, HasSubstr("entrypoint must be a list of arguments"));
-  auto unknown = Api("POST", "/api/jobs/", R"({"entrypoint": ["/bin/true"], "runtime_env": {}})",
-                     secret_);
+  auto unknown =
+      Api("POST", "/api/jobs/", R"({"entrypoint": ["/bin/true"], "runtime_env": {}})", secret_);
   EXPECT_EQ(unknown.status, 400);
   EXPECT_THAT(unknown.body, HasSubstr("'runtime_env' is not a field rayk's Jobs API knows"));
   EXPECT_EQ(Api("GET", "/api/jobs/nope", "", secret_).status, 404);

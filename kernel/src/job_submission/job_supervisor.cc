@@ -123,6 +123,7 @@ int RunJobSupervisor(const std::string& job_dir) {
   state.status = kRunning;
   state.start_time_ms = NowMs();
   state.driver_pid = driver;
+  state.message = "the driver is running";
   (void)WriteJobState(job_dir, state);
 
   bool stopping = false;
