@@ -144,6 +144,22 @@ TEST_F(JobSubmissionTest, StopEndsTheDriverEvenOneIgnoringSigterm) {
   EXPECT_THAT(again.output, HasSubstr("had ended already (STOPPED)"));
 }
 
+TEST_F(JobSubmissionTest, RaykStopEndsRunningJobsFirstAndTheirRecordStays) {
+  ASSERT_EQ(Rayk("job submit --no-wait --submission-id endless -- /bin/sleep 100000").exit_code, 0);
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return StatusOf("endless") == "RUNNING"; }, testing::kPatience));
+  pid_t driver = Status("endless")["driver_pid"].get<int>();
+  ASSERT_TRUE(testing::ProcessRunning(driver));
+  auto stop = Rayk("stop");
+  EXPECT_EQ(stop.exit_code, 0) << stop.output;
+  EXPECT_THAT(stop.output, ::testing::ContainsRegex("Stopped job-supervisor \\(pid [0-9]+, "
+                                                    "endless\\)\nStopped raylet"));
+  EXPECT_FALSE(testing::ProcessRunning(driver));
+  // The cluster is gone; the job's record in the session says how it ended.
+  json record = json::parse(ReadFile(Session() + "/jobs/endless/status.json").value());
+  EXPECT_EQ(record["status"], "STOPPED");
+}
+
 TEST_F(JobSubmissionTest, AJobOutlivesTheCommandThatSubmittedIt) {
   std::string flag = root_.path() + "/go";
   // The submitting command follows the job's output, as by default, until
