@@ -15,7 +15,6 @@
 #include "observability/http_client.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
-#include "process/session.h"
 
 namespace rayk::cli {
 namespace {

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -239,6 +241,8 @@ HttpResponse JobManager::Submit(const std::string& body) {
     return Refuse(400, "submission_id '" + spec.submission_id +
                            "' is not valid: use up to 64 letters, digits, '_', '-' or '.'");
   }
+  auto rayk = RaykExecutable();
+  if (!rayk.ok()) return Refuse(500, rayk.status().message());
   const std::string job_dir = JobDir(jobs_dir_, spec.submission_id);
   std::error_code ec;
   fs::create_directories(jobs_dir_, ec);
@@ -251,13 +255,14 @@ HttpResponse JobManager::Submit(const std::string& body) {
   }
   fs::permissions(job_dir, fs::perms::owner_all, ec);
   if (Status st = WriteJobSpec(job_dir, spec); !st.ok()) return Refuse(500, st.message());
-  auto rayk = RaykExecutable();
-  if (!rayk.ok()) return Refuse(500, rayk.status().message());
   std::vector<std::string> env;
   if (!secret_.empty()) env.push_back(ClusterSecretEnvironmentEntry(secret_));
   auto pid = SpawnProcess({*rayk, "job-supervisor", "--job-dir", job_dir}, DriverLogPath(job_dir),
                           /*new_session=*/true, env);
-  if (!pid.ok()) return Refuse(500, pid.status().message());
+  if (!pid.ok()) {
+    fs::remove_all(job_dir, ec);  // not listed as a job that never starts
+    return Refuse(500, pid.status().message());
+  }
   supervisors_.push_back(*pid);
   if (Status st = WriteFileAtomically(SupervisorPidPath(job_dir), std::to_string(*pid)); !st.ok()) {
     return Refuse(500, st.message());
