@@ -71,7 +71,10 @@ struct JobCommands::Impl {
       auto cluster = FetchClusterStatus(*gcs.client);
       if (!cluster.ok()) {
         Fail("cannot reach the cluster's GCS at " + GcsAddressOrFail(address) + ": " +
-             cluster.status().message() + "; check --address (the GCS's HOST:PORT)");
+             cluster.status().message() +
+             "; check --address (the GCS's HOST:PORT) and that the "
+             "token from " +
+             secret_origin + " is this cluster's (a wrong one gets no answer)");
       }
       if (cluster->gcs.metrics_address.empty()) {
         Fail(
