@@ -160,6 +160,22 @@ TEST_F(JobSubmissionTest, RaykStopEndsRunningJobsFirstAndTheirRecordStays) {
   EXPECT_EQ(record["status"], "STOPPED");
 }
 
+TEST_F(JobSubmissionTest, ASupervisorKilledOutrightFailsTheJobAndTakesItsDriver) {
+  ASSERT_EQ(Rayk("job submit --no-wait --submission-id orphan -- /bin/sleep 100000").exit_code, 0);
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return StatusOf("orphan") == "RUNNING"; }, testing::kPatience));
+  pid_t driver = Status("orphan")["driver_pid"].get<int>();
+  pid_t supervisor = std::stoi(ReadFile(Session() + "/jobs/orphan/supervisor.pid").value());
+  ASSERT_EQ(kill(supervisor, SIGKILL), 0);
+  ASSERT_TRUE(
+      testing::PollUntil([&] { return StatusOf("orphan") == "FAILED"; }, testing::kPatience));
+  EXPECT_THAT(Status("orphan")["message"].get<std::string>(),
+              HasSubstr("its supervisor (pid " + std::to_string(supervisor) +
+                        ") ended without recording how the driver ended"));
+  EXPECT_TRUE(
+      testing::PollUntil([&] { return !testing::ProcessRunning(driver); }, testing::kPatience));
+}
+
 TEST_F(JobSubmissionTest, AJobOutlivesTheCommandThatSubmittedIt) {
   std::string flag = root_.path() + "/go";
   // The submitting command follows the job's output, as by default, until

@@ -1,6 +1,7 @@
 #include "job_submission/job_supervisor.h"
 
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -29,8 +30,11 @@ Result<std::vector<std::string>> DriverCommand(const JobSpec& spec) {
 
 // In the forked child: becomes the driver, or exits 127 saying why not.
 [[noreturn]] void ExecDriver(const JobSpec& spec, const std::string& job_dir,
-                             const std::vector<std::string>& argv) {
+                             const std::vector<std::string>& argv, pid_t supervisor) {
   setpgid(0, 0);
+  // A supervisor killed outright cannot stop its driver: the kernel does.
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != supervisor) _exit(127);  // it died before prctl
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -111,6 +115,7 @@ int RunJobSupervisor(const std::string& job_dir) {
     return WriteJobState(job_dir, state).ok() ? 0 : 2;
   }
   std::fflush(nullptr);
+  const pid_t supervisor = getpid();
   pid_t driver = fork();
   if (driver < 0) {
     state.status = kFailed;
@@ -118,7 +123,7 @@ int RunJobSupervisor(const std::string& job_dir) {
     state.message = std::string("cannot start the driver: ") + std::strerror(errno);
     return WriteJobState(job_dir, state).ok() ? 0 : 2;
   }
-  if (driver == 0) ExecDriver(*spec, job_dir, *argv);
+  if (driver == 0) ExecDriver(*spec, job_dir, *argv, supervisor);
   setpgid(driver, driver);  // also here, so that a stop right away finds the group
   state.status = kRunning;
   state.start_time_ms = NowMs();

@@ -8,7 +8,9 @@
 // driver.log (which the supervisor's own stdout and stderr already are).
 // It records RUNNING, then how the driver ended (job_record.h). SIGTERM (a
 // stop) ends the driver's group: SIGTERM, then SIGKILL after kStopGrace if
-// anything in it is still running; the job is then STOPPED.
+// anything in it is still running; the job is then STOPPED. A supervisor
+// killed outright (SIGKILL) takes its driver with it (PR_SET_PDEATHSIG), and
+// the head then reports the job FAILED (job_manager.h).
 #pragma once
 
 #include <sys/types.h>
