@@ -242,6 +242,12 @@ void ExportAuthToken(const std::string& token) {
   setenv(kAuthTokenEnv, token.c_str(), 1);
 }
 
+void AddAuthTokenOption(CLI::App* command, std::string* token) {
+  command->add_option("--auth-token", *token,
+                      "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
+                      "session's auth_token); visible to other local users, prefer the variable");
+}
+
 void ExportExistingClusterSecret(const std::string& session_dir) {
   auto secret = FindClusterSecret(session_dir);
   if (!secret.ok()) Fail(secret.status().message());

@@ -136,6 +136,9 @@ void SetUpNewClusterSecret(const std::string& session_dir);
 // the processes it starts; nothing when empty. Fails on a malformed token.
 void ExportAuthToken(const std::string& token);
 
+// Adds --auth-token to `command`, into `token` (then give it to ExportAuthToken).
+void AddAuthTokenOption(CLI::App* command, std::string* token);
+
 // Exports the secret of the cluster this command joins: $RAYK_AUTH_TOKEN, else
 // `session_dir`'s auth_token (the latest session's when empty). Fails, saying
 // how to pass the token, when there is none.

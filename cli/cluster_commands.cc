@@ -219,11 +219,7 @@ struct ClusterCommands::Impl {
                         "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
   }
 
-  void AddAuthOption(CLI::App* command) {
-    command->add_option("--auth-token", auth_token,
-                        "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
-                        "session's auth_token); visible to other local users, prefer the variable");
-  }
+  void AddAuthOption(CLI::App* command) { AddAuthTokenOption(command, &auth_token); }
 
   ProcessOptions Process() const {
     ProcessOptions options;

@@ -318,9 +318,7 @@ JobCommands::JobCommands(CLI::App* app, std::string* format) : impl_(std::make_s
                         "the GCS as HOST:PORT (default: $RAYK_ADDRESS, else the latest "
                         "session), or the head's HTTP server as http://HOST:PORT");
     command->add_option("--config", d.config_file, "plugins.toml naming the transport");
-    command->add_option("--auth-token", d.auth_token,
-                        "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
-                        "session's auth_token); visible to other local users, prefer the variable");
+    AddAuthTokenOption(command, &d.auth_token);
   }
   for (CLI::App* command : {d.submit, d.status, d.list}) {
     command->add_option("--format", *format, "text (for people) or json (for programs)")
