@@ -3,12 +3,12 @@
 //
 // Each route maps an exact path to a function that makes the response body.
 // Routes serve only GET: another method gets 405 (with `Allow: GET`), an
-// unknown path 404, a request that does not parse 400. An API (`apis`) owns
-// a path prefix instead: every method on the prefix and every path below it
-// goes to its handler, which sees the request and chooses the status; APIs
-// always need the secret (below). Under /api/ (the
+// unknown path 404, a request that does not parse 400. Under /api/ (the
 // dashboard's JSON API) those errors are JSON too, {"error": "..."}, so
-// that a script always gets JSON back. Connections are kept
+// that a script always gets JSON back. An API (`apis`, such as the Jobs
+// API) owns a path prefix instead: every method on the prefix and every
+// path below it goes to its handler, which sees the request and chooses the
+// status; APIs always need the secret (below). Connections are kept
 // alive as the client asks (Prometheus reuses one per target); a request
 // whose header exceeds 16 KiB or whose body exceeds 64 KiB is refused, and a
 // connection silent for 60 s is closed.
