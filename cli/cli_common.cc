@@ -3,6 +3,7 @@
 #include <CLI/CLI.hpp>
 #include <algorithm>
 #include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <iostream>
 #include <nlohmann/json.hpp>
@@ -206,11 +207,45 @@ void SetUpNewClusterSecret(const std::string& session_dir) {
   setenv(kAuthTokenEnv, secret->c_str(), 1);
 }
 
+namespace {
+
+// The session directory to act on: the latest one.
+std::string SessionDirOrFail() {
+  auto session = LatestSessionDir();
+  if (!session.ok()) Fail(session.status().message());
+  return *session;
+}
+
+}  // namespace
+
+std::string GcsAddressOrFail(const std::string& address) {
+  if (!address.empty()) return address;
+  if (const char* env = std::getenv("RAYK_ADDRESS")) return env;
+  std::string session = SessionDirOrFail();
+  auto recorded = ReadFile(session + "/gcs_address");
+  if (!recorded.ok()) Fail("no GCS address in " + session + "; pass --address HOST:PORT");
+  return *recorded;
+}
+
+std::string FormatTime(int64_t ms) {
+  if (ms <= 0) return "-";
+  std::time_t seconds = ms / 1000;
+  char text[32];
+  std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
+  return text;
+}
+
 void ExportAuthToken(const std::string& token) {
   if (token.empty()) return;
   Status st = ValidateClusterSecret(token, "--auth-token");
   if (!st.ok()) Fail(st.message());
   setenv(kAuthTokenEnv, token.c_str(), 1);
+}
+
+void AddAuthTokenOption(CLI::App* command, std::string* token) {
+  command->add_option("--auth-token", *token,
+                      "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
+                      "session's auth_token); visible to other local users, prefer the variable");
 }
 
 void ExportExistingClusterSecret(const std::string& session_dir) {
@@ -314,7 +349,8 @@ std::string WhyNotRecorded(const RecordedProcess& record, const ProcessIdentity&
 
 int StopRecordedProcesses(const std::vector<std::string>& session_dirs, std::ostream* out) {
   int stopped = 0;
-  for (const char* role : {"raylet", "gcs-server"}) {
+  // Jobs first, so that their drivers end while the cluster still answers.
+  for (const char* role : {"job-supervisor", "raylet", "gcs-server"}) {
     for (const std::string& dir : session_dirs) {
       auto text = ReadFile(dir + "/pids");
       if (!text.ok()) continue;

@@ -43,6 +43,13 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 // Prints "rayk: <message>" to stderr and exits with status 1.
 [[noreturn]] void Fail(const std::string& message);
 
+// The GCS a command talks to: `address` if given, else $RAYK_ADDRESS, else
+// the latest local session's.
+std::string GcsAddressOrFail(const std::string& address);
+
+// Milliseconds since the epoch as local "YYYY-MM-DD HH:MM:SS"; "-" for 0.
+std::string FormatTime(int64_t ms);
+
 // A node's resources from `json` (`option` names the flag in errors), with
 // `num_cpus` CPUs unless the JSON sets CPU; num_cpus <= 0 means all cores.
 ResourceSet ParseResources(const std::string& json, int num_cpus,
@@ -129,6 +136,9 @@ void SetUpNewClusterSecret(const std::string& session_dir);
 // the processes it starts; nothing when empty. Fails on a malformed token.
 void ExportAuthToken(const std::string& token);
 
+// Adds --auth-token to `command`, into `token` (then give it to ExportAuthToken).
+void AddAuthTokenOption(CLI::App* command, std::string* token);
+
 // Exports the secret of the cluster this command joins: $RAYK_AUTH_TOKEN, else
 // `session_dir`'s auth_token (the latest session's when empty). Fails, saying
 // how to pass the token, when there is none.
@@ -159,8 +169,9 @@ Result<protocol::ClusterStatus> FetchClusterStatus(GcsClient& gcs,
 void RecordProcess(const std::string& session_dir, pid_t pid, const std::string& role,
                    const std::string& note = "");
 
-// Ends the processes listed in each session's `pids` file, raylets first (so
-// their workers go with them), then the GCS, printing one line per process
+// Ends the processes listed in each session's `pids` file, submitted jobs'
+// supervisors first (each ends its driver), then raylets (so their workers go
+// with them), then the GCS, printing one line per process
 // it stopped, or left alone as not the recorded one, to `out` (when given);
 // then renames each file to `pids.stopped`.
 // Returns how many it stopped.

@@ -37,22 +37,6 @@ namespace rayk::cli {
 
 namespace {
 
-// The session directory to act on: the latest one.
-std::string SessionDirOrFail() {
-  auto session = LatestSessionDir();
-  if (!session.ok()) Fail(session.status().message());
-  return *session;
-}
-
-std::string GcsAddressOrFail(const std::string& address) {
-  if (!address.empty()) return address;
-  if (const char* env = std::getenv("RAYK_ADDRESS")) return env;
-  std::string session = SessionDirOrFail();
-  auto recorded = ReadFile(session + "/gcs_address");
-  if (!recorded.ok()) Fail("no GCS address in " + session + "; pass --address HOST:PORT");
-  return *recorded;
-}
-
 // Demands as text ({"CPU": 2}) and how often each occurs.
 std::map<std::string, int> CountDemands(const std::vector<std::string>& demands) {
   std::map<std::string, int> counts;
@@ -235,11 +219,7 @@ struct ClusterCommands::Impl {
                         "override a setting: SLOT.PLUGIN.KEY=VALUE or SLOT.plugin=NAME");
   }
 
-  void AddAuthOption(CLI::App* command) {
-    command->add_option("--auth-token", auth_token,
-                        "the cluster's token (default: $RAYK_AUTH_TOKEN, else the latest local "
-                        "session's auth_token); visible to other local users, prefer the variable");
-  }
+  void AddAuthOption(CLI::App* command) { AddAuthTokenOption(command, &auth_token); }
 
   ProcessOptions Process() const {
     ProcessOptions options;
@@ -401,14 +381,6 @@ struct ClusterCommands::Impl {
         gcs_out));
     if (!status.ok()) Fail(status.status().message());
     return std::move(*status);
-  }
-
-  static std::string FormatTime(int64_t ms) {
-    if (ms <= 0) return "-";
-    std::time_t seconds = ms / 1000;
-    char text[32];
-    std::strftime(text, sizeof(text), "%Y-%m-%d %H:%M:%S", std::localtime(&seconds));
-    return text;
   }
 
   // `rayk memory`: each alive node's object store, from its raylet.

@@ -10,6 +10,7 @@
 #include "cli_common.h"
 #include "cluster_commands.h"
 #include "dev_commands.h"
+#include "job_commands.h"
 #include "microbenchmark_command.h"
 #include "plugins_commands.h"
 #include "rayk/host/config.h"
@@ -244,6 +245,7 @@ int main(int argc, char** argv) {
 
   rayk::cli::ClusterCommands cluster(&app, &format);
   rayk::cli::DevCommands dev(&app, &format);
+  rayk::cli::JobCommands job(&app, &format);
   rayk::cli::MicrobenchmarkCommand microbenchmark(&app, &format);
   rayk::cli::SimCommand sim(&app, &format);
 
@@ -251,6 +253,7 @@ int main(int argc, char** argv) {
   const bool json = format == "json";
   if (auto code = cluster.Run()) return *code;
   if (auto code = dev.Run()) return *code;
+  if (auto code = job.Run()) return *code;
   if (auto code = microbenchmark.Run()) return *code;
   if (auto code = sim.Run()) return *code;
   if (auto code = plugin_commands.Run()) return *code;

@@ -104,7 +104,8 @@ TEST(PrometheusMetricsTest, BadPathsAndMethodsAreRefused) {
   auto missing = testing::HttpGet(metrics, "/metric");
   EXPECT_EQ(missing.status, 404) << missing.error;
   EXPECT_THAT(missing.body, HasSubstr("no such path: /metric (this server has /, /api/cluster, "
-                                      "/dashboard.css, /dashboard.js, /index.html, /metrics)"));
+                                      "/dashboard.css, /dashboard.js, /index.html, /metrics, "
+                                      "/api/jobs/...)"));
   auto colon = metrics.rfind(':');
   auto post = testing::HttpCall(metrics.substr(0, colon), std::stoi(metrics.substr(colon + 1)),
                                 "POST", "/metrics");

@@ -12,6 +12,7 @@
 #include <limits>
 #include <set>
 #include <sstream>
+#include <vector>
 
 #include "cluster_fixture.h"
 #include "http_client.h"
@@ -255,6 +256,48 @@ TEST_F(HttpServerTest, GarbageIs400AndTheServerCarriesOn) {
   close(fd);
   EXPECT_THAT(reply, HasSubstr("HTTP/1.1 400 Bad Request"));
   EXPECT_EQ(testing::HttpCall("127.0.0.1", server_->port(), "GET", "/metrics").status, 200);
+}
+
+TEST(HttpServerApiTest, AnApiGetsEveryMethodBelowItsPrefixAndAlwaysNeedsTheSecret) {
+  const std::string secret = "the-cluster-secret-0123456789";
+  std::vector<HttpRequest> seen;
+  auto server = HttpServer::Start(
+      "127.0.0.1", 0,
+      {{"/metrics",
+        [] {
+          return HttpResponse{"text/plain", "x 1\n"};
+        }}},
+      {.secret = secret, .guarded = {}},
+      {{"/api/things", [&seen](const HttpRequest& request) {
+          seen.push_back(request);
+          return HttpResponse{"application/json", "{}", request.method == "POST" ? 201 : 200};
+        }}});
+  ASSERT_TRUE(server.ok()) << server.status().message();
+  const int port = (*server)->port();
+  const testing::HttpHeaders bearer = {{"Authorization", "Bearer " + secret}};
+  auto posted = testing::HttpCall("127.0.0.1", port, "POST", "/api/things/7/stop?now=1", bearer,
+                                  "{\"why\": 1}");
+  EXPECT_EQ(posted.status, 201) << posted.error;
+  EXPECT_EQ(posted.content_type, "application/json");
+  EXPECT_EQ(testing::HttpCall("127.0.0.1", port, "GET", "/api/things", bearer).status, 200);
+  ASSERT_EQ(seen.size(), 2u);
+  EXPECT_EQ(seen[0].method, "POST");
+  EXPECT_EQ(seen[0].path, "/api/things/7/stop");
+  EXPECT_EQ(seen[0].query, "now=1");
+  EXPECT_EQ(seen[0].body, "{\"why\": 1}");
+  EXPECT_EQ(seen[1].path, "/api/things");
+  // Without the secret, or with another, the API never runs; /metrics stays open.
+  auto refused = testing::HttpCall("127.0.0.1", port, "POST", "/api/things/", {}, "{}");
+  EXPECT_EQ(refused.status, 401);
+  EXPECT_THAT(refused.body, HasSubstr("/api/things/ needs the cluster secret"));
+  EXPECT_EQ(testing::HttpCall("127.0.0.1", port, "GET", "/api/things",
+                              {{"Authorization", "Bearer not-the-secret-0123456789"}})
+                .status,
+            401);
+  EXPECT_EQ(seen.size(), 2u);
+  EXPECT_EQ(testing::HttpCall("127.0.0.1", port, "GET", "/metrics").status, 200);
+  // A path that only starts like the prefix is not the API's.
+  EXPECT_EQ(testing::HttpCall("127.0.0.1", port, "GET", "/api/thingsx", bearer).status, 404);
 }
 
 TEST(HttpServerStartTest, ATakenPortIsAClearError) {

@@ -7,6 +7,7 @@
 #include "common/lease_policy.h"
 #include "gcs/gcs_subscription.h"
 #include "gcs/serialized_scheduler.h"
+#include "job_submission/job_manager.h"
 #include "observability/cluster_json.h"
 #include "observability/cluster_metrics.h"
 #include "observability/dashboard_files.h"
@@ -182,9 +183,18 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
     // The JSON shows names, addresses and reasons, so it needs the cluster
     // secret; /metrics shows counts and ids and stays open for scrapers
     // (docs/observability.md, "Who may look").
+    // The Jobs API, like every API, needs the secret.
+    std::map<std::string, observability::HttpApi> apis;
+    if (!gcs->options_.jobs_dir.empty()) {
+      auto jobs = std::make_shared<jobs::JobManager>(
+          gcs->options_.jobs_dir, gcs->server_->endpoint(), gcs->options_.http_secret);
+      apis["/api/jobs"] = [jobs](const observability::HttpRequest& request) {
+        return jobs->Handle(request);
+      };
+    }
     auto metrics = observability::HttpServer::Start(
         gcs->options_.metrics_host, gcs->options_.metrics_port, std::move(routes),
-        {.secret = gcs->options_.http_secret, .guarded = {"/api/cluster"}});
+        {.secret = gcs->options_.http_secret, .guarded = {"/api/cluster"}}, std::move(apis));
     if (!metrics.ok()) return metrics.status();
     gcs->metrics_ = std::move(*metrics);
     gcs->info_.metrics_address =

@@ -66,6 +66,9 @@ class GcsServer {
     // The cluster secret, which /api/cluster then requires (/metrics and the
     // page's files stay open: observability/http_server.h); "": none.
     std::string http_secret;
+    // With the HTTP server: the Jobs API at /api/jobs (job_submission/job_manager.h),
+    // keeping its jobs in this folder; "": none.
+    std::string jobs_dir;
   };
 
   static Result<std::unique_ptr<GcsServer>> Start(Options options,

@@ -26,6 +26,7 @@ constexpr size_t kMaxBodyBytes = 64 << 10;
 constexpr auto kIdleTimeout = std::chrono::seconds(60);
 
 using Routes = std::map<std::string, HttpRoute>;
+using Apis = std::map<std::string, HttpApi>;
 
 // Compares in time independent of where they differ.
 bool SameSecret(std::string_view given, std::string_view secret) {
@@ -63,8 +64,8 @@ std::string_view Std(View view) {
 // One client connection: read a request, answer it, repeat while kept alive.
 class Session : public std::enable_shared_from_this<Session> {
  public:
-  Session(tcp::socket socket, const Routes& routes, const HttpAuth& auth)
-      : stream_(std::move(socket)), routes_(routes), auth_(auth) {}
+  Session(tcp::socket socket, const Routes& routes, const Apis& apis, const HttpAuth& auth)
+      : stream_(std::move(socket)), routes_(routes), apis_(apis), auth_(auth) {}
 
   void Read() {
     parser_.emplace();
@@ -118,17 +119,19 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   http::response<http::string_body> Answer(const http::request<http::string_body>& request) {
-    std::string path(request.target());
-    path = path.substr(0, path.find('?'));  // Prometheus may add query parameters
+    std::string_view target = Std(request.target());
+    std::string path(target.substr(0, target.find('?')));  // Prometheus may add query parameters
     auto route = routes_.find(path);
-    if (route == routes_.end()) {
+    const HttpApi* api = route == routes_.end() ? FindApi(path) : nullptr;
+    if (route == routes_.end() && api == nullptr) {
       std::string known;
       for (const auto& [name, fn] : routes_) known += (known.empty() ? "" : ", ") + name;
+      for (const auto& [prefix, fn] : apis_) known += (known.empty() ? "" : ", ") + prefix + "/...";
       return Error(http::status::not_found, request.version(), path,
                    "no such path: " + path + " (this server has " + known + ")",
                    request.keep_alive());
     }
-    if (request.method() != http::verb::get) {
+    if (api == nullptr && request.method() != http::verb::get) {
       auto response =
           Error(http::status::method_not_allowed, request.version(), path,
                 std::string(request.method_string()) + " is not allowed on " + path + "; use GET",
@@ -136,21 +139,27 @@ class Session : public std::enable_shared_from_this<Session> {
       response.set(http::field::allow, "GET");
       return response;
     }
-    std::string_view target = Std(request.target());
+    std::string query;
     std::optional<std::string_view> query_token;
     if (size_t q = target.find('?'); q != std::string_view::npos) {
+      query = target.substr(q + 1);
       query_token = Field(target.substr(q + 1), "token", '&');
     }
     if (!auth_.secret.empty()) {
       if (query_token && !SameSecret(*query_token, auth_.secret)) {
         return Unauthorized(request, path, "the ?token= given is not this cluster's secret");
       }
-      if (auth_.guarded.count(path) && !query_token && !Authorized(request)) {
+      bool guarded = api != nullptr || auth_.guarded.count(path) > 0;
+      if (guarded && !query_token && !Authorized(request)) {
         return Unauthorized(request, path, path + " needs the cluster secret");
       }
     }
-    HttpResponse made = route->second();
-    http::response<http::string_body> response{http::status::ok, request.version()};
+    HttpResponse made =
+        api != nullptr
+            ? (*api)(HttpRequest{std::string(request.method_string()), path, query, request.body()})
+            : route->second();
+    http::response<http::string_body> response{static_cast<http::status>(made.status),
+                                               request.version()};
     if (!auth_.secret.empty() && query_token) {
       response.set(http::field::set_cookie, std::string(kTokenCookie) + "=" + auth_.secret +
                                                 "; Path=/; HttpOnly; SameSite=Strict");
@@ -161,6 +170,14 @@ class Session : public std::enable_shared_from_this<Session> {
     response.keep_alive(request.keep_alive());
     response.prepare_payload();
     return response;
+  }
+
+  // The API owning `path`: the one whose prefix is `path` or a folder above it.
+  const HttpApi* FindApi(const std::string& path) const {
+    for (const auto& [prefix, api] : apis_) {
+      if (path == prefix || (path.starts_with(prefix) && path[prefix.size()] == '/')) return &api;
+    }
+    return nullptr;
   }
 
   // Whether `request` shows the secret in its Authorization or Cookie header.
@@ -203,6 +220,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   beast::tcp_stream stream_;
   const Routes& routes_;
+  const Apis& apis_;
   const HttpAuth& auth_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
@@ -213,6 +231,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
 struct HttpServer::State {
   Routes routes;
+  Apis apis;
   HttpAuth auth;
   asio::io_context io{1};
   tcp::acceptor acceptor{io};
@@ -221,7 +240,7 @@ struct HttpServer::State {
   void Accept() {
     acceptor.async_accept(asio::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
       if (ec == asio::error::operation_aborted) return;
-      if (!ec) std::make_shared<Session>(std::move(socket), routes, auth)->Read();
+      if (!ec) std::make_shared<Session>(std::move(socket), routes, apis, auth)->Read();
       Accept();
     });
   }
@@ -231,9 +250,11 @@ HttpServer::HttpServer(std::unique_ptr<State> state) : state_(std::move(state)) 
 
 Result<std::unique_ptr<HttpServer>> HttpServer::Start(const std::string& host, int port,
                                                       std::map<std::string, HttpRoute> routes,
-                                                      HttpAuth auth) {
+                                                      HttpAuth auth,
+                                                      std::map<std::string, HttpApi> apis) {
   auto state = std::make_unique<State>();
   state->routes = std::move(routes);
+  state->apis = std::move(apis);
   state->auth = std::move(auth);
   beast::error_code ec;
   auto address = asio::ip::make_address(host, ec);

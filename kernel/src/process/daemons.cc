@@ -17,6 +17,7 @@
 #include "core_worker/core_worker.h"
 #include "gcs/gcs_client.h"
 #include "gcs/gcs_server.h"
+#include "job_submission/job_record.h"
 #include "process/cluster_secret.h"
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"
@@ -276,6 +277,9 @@ int RunGcsServerProcess(const ProcessOptions& options, const GcsProcessOptions& 
   server.metrics_host = options.node_ip;
   server.metrics_port = gcs_options.metrics_port;
   server.http_secret = context.cluster_secret;  // "" with --insecure-no-auth
+  if (!options.session_dir.empty()) {
+    server.jobs_dir = options.session_dir + "/" + jobs::kJobsFolder;
+  }
   auto gcs = GcsServer::Start(server, *transport, *store, *scheduler);
   if (!gcs.ok()) return Fail("gcs-server", gcs.status());
   std::string address = AddressFromEndpoint((*gcs)->endpoint());
