@@ -198,7 +198,8 @@ class ActorCreator {
     options_.max_task_retries = max_task_retries;
     return *this;
   }
-  // Up to n calls run at once. A plain actor runs them on n threads of its
+  // Up to n calls run at once (in the default group, when the actor has
+  // concurrency groups). A plain actor runs them on n threads of its
   // process (its methods must then be thread-safe); 1, its default, runs
   // calls one after the other, in order. An async actor (one with methods
   // returning rayk::Async<T>, rayk/async.h) interleaves up to n calls on its
