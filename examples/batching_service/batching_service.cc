@@ -48,9 +48,9 @@ class Scorer {
   // A plain method, in the "admin" group: it runs even while the default
   // group is full of requests waiting for their tasks.
   std::string Stats() {
-    return "served " + std::to_string(served_) + " requests with " +
-           std::to_string(batch_tasks_) + " batch tasks; up to " +
-           std::to_string(peak_in_flight_) + " requests in flight at once on one thread";
+    return "served " + std::to_string(served_) + " requests with " + std::to_string(batch_tasks_) +
+           " batch tasks; up to " + std::to_string(peak_in_flight_) +
+           " requests in flight at once on one thread";
   }
 
  private:

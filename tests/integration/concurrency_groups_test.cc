@@ -93,8 +93,7 @@ TEST_F(ConcurrencyGroupsTest, APerCallOverrideRunsTheCallInThatGroup) {
   auto stays = actor.Task(&GroupedActor::Meet).Remote("o", 2);
   EXPECT_TRUE(*rayk::Get(moved, kPatience));
   EXPECT_TRUE(*rayk::Get(stays, kPatience));
-  auto out_of_a =
-      actor.Task(&GroupedActor::MeetInA).SetConcurrencyGroup("default").Remote("p", 2);
+  auto out_of_a = actor.Task(&GroupedActor::MeetInA).SetConcurrencyGroup("default").Remote("p", 2);
   auto in_b = actor.Task(&GroupedActor::MeetInB).Remote("p", 2);
   EXPECT_TRUE(*rayk::Get(out_of_a, kPatience));
   EXPECT_TRUE(*rayk::Get(in_b, kPatience));
@@ -168,23 +167,22 @@ TEST_F(ConcurrencyGroupsTest, BadGroupsOfACallAreRefused) {
             "SetConcurrencyGroup on a call of &GroupedActor::Meet: concurrency group '' is not a "
             "valid name; use 1 to 64 letters, digits, '.', '_' or '-'");
   // This process created the actor: it knows the groups, and refuses at once.
-  std::string unknown = ErrorOf(
-      [&] { actor.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1); });
-  EXPECT_THAT(unknown, ::testing::StartsWith(
-                           "concurrency group 'c' of call &GroupedActor::Meet: actor "));
+  std::string unknown =
+      ErrorOf([&] { actor.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1); });
   EXPECT_THAT(unknown,
-              HasSubstr("has no such group (it has default, a, b); name one of these in "
-                        "SetConcurrencyGroup, or declare it with "
-                        "rayk::Actor(...).SetConcurrencyGroup(\"c\", n)"));
+              ::testing::StartsWith("concurrency group 'c' of call &GroupedActor::Meet: actor "));
+  EXPECT_THAT(unknown, HasSubstr("has no such group (it has default, a, b); name one of these in "
+                                 "SetConcurrencyGroup, or declare it with "
+                                 "rayk::Actor(...).SetConcurrencyGroup(\"c\", n)"));
   // A task did not create it: the actor's worker refuses the call, in the same words.
   std::string from_task =
       *rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "c"), kPatience);
   EXPECT_THAT(from_task, HasSubstr("has no such group (it has default, a, b)"));
   EXPECT_THAT(from_task, HasSubstr("concurrency group 'c' of call &GroupedActor::Meet"));
   // The actor keeps serving, and a known group passes from the task too.
-  EXPECT_EQ(*rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "b"),
-                       kPatience),
-            "no error");
+  EXPECT_EQ(
+      *rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "b"), kPatience),
+      "no error");
 }
 
 }  // namespace

@@ -60,7 +60,8 @@ inline constexpr std::string_view kDefaultConcurrencyGroup = "default";
 constexpr bool IsConcurrencyGroupName(std::string_view name) {
   if (name.empty() || name.size() > 64) return false;
   for (char c : name) {
-    bool letter_or_digit = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
+    bool letter_or_digit =
+        (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9');
     if (!letter_or_digit && c != '.' && c != '_' && c != '-') return false;
   }
   return true;
@@ -85,10 +86,10 @@ void CheckMethodGroups(const std::string& what, const std::type_info& actor_clas
 
 #define RAYK_INTERNAL_GROUP_MEMBER(f) ::rayk::internal::MakeGroupMember<f>(#f)
 
-#define RAYK_INTERNAL_CONCURRENCY_GROUP(group, ...)                                             \
-  static_assert(::rayk::internal::IsConcurrencyGroupName(group),                                \
+#define RAYK_INTERNAL_CONCURRENCY_GROUP(group, ...)                                               \
+  static_assert(::rayk::internal::IsConcurrencyGroupName(group),                                  \
                 "RAYK_CONCURRENCY_GROUP: a group's name is 1 to 64 letters, digits, '.', '_' or " \
                 "'-'");                                                                           \
-  static const ::rayk::internal::GroupRegistrar RAYK_INTERNAL_CONCAT(                           \
-      rayk_internal_group_registrar_, __COUNTER__)(                                             \
+  static const ::rayk::internal::GroupRegistrar RAYK_INTERNAL_CONCAT(                             \
+      rayk_internal_group_registrar_, __COUNTER__)(                                               \
       group, {RAYK_INTERNAL_FOR_EACH(RAYK_INTERNAL_GROUP_MEMBER, __VA_ARGS__)})

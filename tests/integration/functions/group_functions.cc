@@ -71,10 +71,10 @@ using group_functions::GroupedActor;
 using group_functions::TwoGroups;
 
 RAYK_REMOTE(GroupedActor::Create, &GroupedActor::Meet, &GroupedActor::MeetInA,
-            &GroupedActor::MeetInB, &GroupedActor::HoldInA, &GroupedActor::Open, &GroupedActor::Entered,
-            &GroupedActor::Log, AsyncGrouped::Create, &AsyncGrouped::PassGateInA,
-            &AsyncGrouped::PassGate, &AsyncGrouped::Log, TwoGroups::Create, &TwoGroups::Run,
-            group_functions::MeetInGroupFromATask);
+            &GroupedActor::MeetInB, &GroupedActor::HoldInA, &GroupedActor::Open,
+            &GroupedActor::Entered, &GroupedActor::Log, AsyncGrouped::Create,
+            &AsyncGrouped::PassGateInA, &AsyncGrouped::PassGate, &AsyncGrouped::Log,
+            TwoGroups::Create, &TwoGroups::Run, group_functions::MeetInGroupFromATask);
 RAYK_CONCURRENCY_GROUP("a", &GroupedActor::MeetInA, &GroupedActor::HoldInA,
                        &AsyncGrouped::PassGateInA);
 RAYK_CONCURRENCY_GROUP("b", &GroupedActor::MeetInB);
