@@ -18,12 +18,12 @@
 namespace rayk {
 namespace {
 
+using testing::ErrorOf;
+using testing::kPatience;
+
+// The actors under test, and their barriers and gates: group_functions.h.
 using group_functions::AsyncGrouped;
 using group_functions::GroupedActor;
-using ::testing::ElementsAre;
-using ::testing::HasSubstr;
-
-using testing::kPatience;
 
 class ConcurrencyGroupsTest : public testing::ClusterTest {
  protected:
@@ -33,16 +33,6 @@ class ConcurrencyGroupsTest : public testing::ClusterTest {
         .SetConcurrencyGroup("a", 1)
         .SetConcurrencyGroup("b", 1)
         .Remote();
-  }
-  // The RuntimeError `make` throws, or "no exception".
-  template <class F>
-  static std::string ErrorOf(F make) {
-    try {
-      make();
-    } catch (const rayk::RuntimeError& error) {
-      return error.what();
-    }
-    return "no exception";
   }
 };
 
@@ -67,12 +57,12 @@ TEST_F(ConcurrencyGroupsTest, AGroupOfOneRunsItsCallsOneAtATime) {
   EXPECT_TRUE(*rayk::Get(actor.Task(&GroupedActor::Entered).Remote("1"), kPatience));
   rayk::Get(actor.Task(&GroupedActor::Open).Remote("2"), kPatience);
   EXPECT_THAT(*rayk::Get(actor.Task(&GroupedActor::Log).Remote(), kPatience),
-              ElementsAre("enter 1"));
+              ::testing::ElementsAre("enter 1"));
   rayk::Get(actor.Task(&GroupedActor::Open).Remote("1"), kPatience);
   rayk::Get(first, kPatience);
   rayk::Get(second, kPatience);
   EXPECT_THAT(*rayk::Get(actor.Task(&GroupedActor::Log).Remote(), kPatience),
-              ElementsAre("enter 1", "leave 1", "enter 2", "leave 2"));
+              ::testing::ElementsAre("enter 1", "leave 1", "enter 2", "leave 2"));
 }
 
 // Meet is in no group: three of them meet only if the default group has
@@ -118,7 +108,7 @@ TEST_F(ConcurrencyGroupsTest, AnAsyncActorBoundsEachGroupOnItsLoop) {
   auto in_default = actor.Task(&AsyncGrouped::PassGate).Remote(gate("2"), 2);
   auto in_b = actor.Task(&AsyncGrouped::PassGate).SetConcurrencyGroup("b").Remote(gate("3"), 3);
   EXPECT_THAT(*rayk::Get(actor.Task(&AsyncGrouped::Log).Remote(), kPatience),
-              ElementsAre("enter 0", "enter 2", "enter 3"));
+              ::testing::ElementsAre("enter 0", "enter 2", "enter 3"));
   release("1");
   release("0");
   EXPECT_EQ(*rayk::Get(a1, kPatience), 1);
@@ -129,8 +119,9 @@ TEST_F(ConcurrencyGroupsTest, AnAsyncActorBoundsEachGroupOnItsLoop) {
   EXPECT_EQ(*rayk::Get(in_b, kPatience), 3);
   auto log = *rayk::Get(actor.Task(&AsyncGrouped::Log).Remote(), kPatience);
   ASSERT_EQ(log.size(), 8u);
-  EXPECT_THAT(std::vector<std::string>(log.begin(), log.begin() + 6),
-              ElementsAre("enter 0", "enter 2", "enter 3", "leave 0", "enter 1", "leave 1"));
+  EXPECT_THAT(
+      std::vector<std::string>(log.begin(), log.begin() + 6),
+      ::testing::ElementsAre("enter 0", "enter 2", "enter 3", "leave 0", "enter 1", "leave 1"));
 }
 
 TEST_F(ConcurrencyGroupsTest, BadGroupsAtCreationAreRefused) {
@@ -151,14 +142,15 @@ TEST_F(ConcurrencyGroupsTest, MethodsInGroupsTheActorLacksAreRefusedAtCreation) 
             "rayk::Actor(GroupedActor::Create): &GroupedActor::MeetInB is in concurrency group "
             "'b' (RAYK_CONCURRENCY_GROUP), which the actor does not declare; add "
             ".SetConcurrencyGroup(\"b\", n)");
+  EXPECT_THROW(rayk::Actor(GroupedActor::Create).Remote(), rayk::RuntimeError);
   std::string two = ErrorOf([] {
     rayk::Actor(group_functions::TwoGroups::Create)
         .SetConcurrencyGroup("x", 1)
         .SetConcurrencyGroup("y", 1)
         .Remote();
   });
-  EXPECT_THAT(two, HasSubstr("&TwoGroups::Run is in two concurrency groups"));
-  EXPECT_THAT(two, HasSubstr("keep one"));
+  EXPECT_THAT(two, ::testing::HasSubstr("&TwoGroups::Run is in two concurrency groups"));
+  EXPECT_THAT(two, ::testing::HasSubstr("keep one"));
 }
 
 TEST_F(ConcurrencyGroupsTest, BadGroupsOfACallAreRefused) {
@@ -171,14 +163,17 @@ TEST_F(ConcurrencyGroupsTest, BadGroupsOfACallAreRefused) {
       ErrorOf([&] { actor.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1); });
   EXPECT_THAT(unknown,
               ::testing::StartsWith("concurrency group 'c' of call &GroupedActor::Meet: actor "));
-  EXPECT_THAT(unknown, HasSubstr("has no such group (it has default, a, b); name one of these in "
-                                 "SetConcurrencyGroup, or declare it with "
-                                 "rayk::Actor(...).SetConcurrencyGroup(\"c\", n)"));
+  EXPECT_THAT(unknown,
+              ::testing::HasSubstr("has no such group (it has default, a, b); name one of these in "
+                                   "SetConcurrencyGroup, or declare it with "
+                                   "rayk::Actor(...).SetConcurrencyGroup(\"c\", n)"));
+  EXPECT_THROW(actor.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1),
+               rayk::RuntimeError);
   // A task did not create it: the actor's worker refuses the call, in the same words.
   std::string from_task =
       *rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "c"), kPatience);
-  EXPECT_THAT(from_task, HasSubstr("has no such group (it has default, a, b)"));
-  EXPECT_THAT(from_task, HasSubstr("concurrency group 'c' of call &GroupedActor::Meet"));
+  EXPECT_THAT(from_task, ::testing::HasSubstr("has no such group (it has default, a, b)"));
+  EXPECT_THAT(from_task, ::testing::HasSubstr("concurrency group 'c' of call &GroupedActor::Meet"));
   // The actor keeps serving, and a known group passes from the task too.
   EXPECT_EQ(
       *rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "b"), kPatience),
