@@ -65,23 +65,29 @@ TaskExecutor::TaskExecutor(WorkerContext& context)
 void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
   int64_t received_us = observability::TaskEventReporter::NowUs();
   protocol::PushTaskReply refused;
+  std::condition_variable* waker = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     if (Group* group = GroupOfLocked(spec)) {
       group->queue.push_back({std::move(spec), std::move(reply), received_us, next_arrival_++});
-      WakerLocked(*group).notify_one();
-      return;
+      waker = &WakerLocked(*group);
+    } else {
+      std::vector<std::string> named;
+      for (size_t i = 1; i < groups_.size(); ++i) named.push_back(groups_[i]->name);
+      refused.error = ErrorInfo{
+          ErrorInfo::Kind::kRuntime,
+          "",
+          UnknownConcurrencyGroupMessage(spec.concurrency_group, spec.function, actor_id_, named),
+          "worker pid " + std::to_string(getpid()),
+          {}};
     }
-    std::vector<std::string> named;
-    for (size_t i = 1; i < groups_.size(); ++i) named.push_back(groups_[i]->name);
-    refused.error = ErrorInfo{
-        ErrorInfo::Kind::kRuntime,
-        "",
-        UnknownConcurrencyGroupMessage(spec.concurrency_group, spec.function, actor_id_, named),
-        "worker pid " + std::to_string(getpid()),
-        {}};
   }
-  reply(protocol::Encode(MessageType::kPushTaskReply, refused));
+  // Outside the lock, so that the loop it wakes need not wait for it.
+  if (waker != nullptr) {
+    waker->notify_one();
+  } else {
+    reply(protocol::Encode(MessageType::kPushTaskReply, refused));
+  }
 }
 
 TaskExecutor::Group* TaskExecutor::GroupOfLocked(const protocol::TaskSpec& spec) {
@@ -341,12 +347,14 @@ void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::Pu
   task_events_.Finished(std::move(event));
   call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
   if (call->exit_after || exit_after_task_) exit_now_ = true;
+  std::condition_variable* waker = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
     --call->group->running;
     running_.erase(call->spec.task_id);
-    WakerLocked(*call->group).notify_one();
+    waker = &WakerLocked(*call->group);
   }
+  waker->notify_one();
 }
 
 bool TaskExecutor::ReadArgs(const protocol::TaskSpec& spec, const std::string& where,
