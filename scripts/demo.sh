@@ -13,3 +13,5 @@ echo "== recursive Fibonacci with nested tasks"
 build/bin/fibonacci 14
 echo "== parameter server: an actor holding weights, tasks pushing gradients"
 build/bin/parameter_server 200 2
+echo "== batching service: an async actor fanning requests out to batch tasks"
+build/bin/batching_service 32 100 16

@@ -150,6 +150,7 @@ inline RegisterActor Sample() {
   actor.spec.resources = ResourceSet{{"CPU", 1}};
   actor.spec.owner_address = "tcp://127.0.0.1:7006";
   actor.spec.placement = SamplePlacement();
+  actor.spec.concurrency_groups = {{"io", 4}};
   return actor;
 }
 template <>
@@ -236,6 +237,8 @@ inline PushTask Sample() {
   push.spec.resources = ResourceSet{{"CPU", 1}};
   push.spec.owner_address = "tcp://127.0.0.1:7009";
   push.spec.name = "add-first";
+  push.spec.concurrency_groups = {{"io", 4}, {"compute", 2}};
+  push.spec.concurrency_group = "io";
   push.spec.accelerators = SampleAccelerators();
   return push;
 }

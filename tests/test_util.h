@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
@@ -112,6 +113,17 @@ inline std::vector<pid_t> ProcessesMentioning(const std::string& text,
 
 inline int CountProcessesMentioning(const std::string& text, const std::string& also = "") {
   return static_cast<int>(ProcessesMentioning(text, also).size());
+}
+
+// The message of what `call` throws, or "" when it does not throw.
+template <class F>
+std::string ErrorOf(F call) {
+  try {
+    call();
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "";
 }
 
 }  // namespace rayk::testing

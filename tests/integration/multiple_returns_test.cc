@@ -92,14 +92,16 @@ TEST_F(MultipleReturnsTest, LargeElementsAreStoredAndFreedOneByOne) {
 TEST_F(MultipleReturnsTest, AVectorOfTheWrongLengthFailsEveryRef) {
   auto refs = rayk::Task(Range).SetNumReturns(4).Remote(3);
   for (const auto& ref : refs) {
-    EXPECT_THAT(ErrorOf<rayk::RuntimeError>(ref), HasSubstr("Range returned 3 values where SetNumReturns(4) "
-                                            "promised 4"));
+    EXPECT_THAT(ErrorOf<rayk::RuntimeError>(ref),
+                HasSubstr("Range returned 3 values where SetNumReturns(4) "
+                          "promised 4"));
   }
 }
 
 TEST_F(MultipleReturnsTest, AThrowFailsEveryRef) {
   auto refs = rayk::Task(ThrowsInstead).SetNumReturns(2).Remote();
-  for (const auto& ref : refs) EXPECT_THAT(ErrorOf<rayk::TaskError>(ref), HasSubstr("no values today"));
+  for (const auto& ref : refs)
+    EXPECT_THAT(ErrorOf<rayk::TaskError>(ref), HasSubstr("no values today"));
 }
 
 TEST_F(MultipleReturnsTest, BadCountsAreRefusedAtTheCall) {

@@ -25,6 +25,7 @@ using test_functions::NodeWhenReleased;
 using ::testing::HasSubstr;
 using ::testing::Not;
 using Clock = std::chrono::steady_clock;
+using testing::ErrorOf;
 constexpr auto kLong = std::chrono::seconds(60);
 
 testing::DevCluster::Options Nodes(int nodes, int cpus) {
@@ -72,17 +73,6 @@ std::vector<std::string> BundleNodes(const nlohmann::json& listed) {
     nodes.push_back(bundle["node_id"].is_string() ? bundle["node_id"].get<std::string>() : "");
   }
   return nodes;
-}
-
-// The message of what `call` throws, or "" when it does not throw.
-template <class F>
-std::string ErrorOf(F call) {
-  try {
-    call();
-  } catch (const std::exception& e) {
-    return e.what();
-  }
-  return "";
 }
 
 TEST(PlacementGroupTest, PackAndStrictSpreadLandAsSpecifiedAndPinnedWorkRunsThere) {

@@ -87,8 +87,8 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
 
   ObjectId SubmitActorTask(const ActorId& id, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions /*retry_exceptions*/,
-                           std::string /*name*/) override {
+                           internal::RetryExceptions /*retry_exceptions*/, std::string /*name*/,
+                           std::string /*concurrency_group*/) override {
     const std::string what = "actor task " + method;
     std::shared_ptr<void> instance;
     {

@@ -62,6 +62,8 @@ class Counter {
 using namespace registry_test;  // NOLINT: the registered names read as in user code
 
 RAYK_REMOTE(Add, Join, Nothing, Half, ThrowsInvalidArgument, ThrowsCustom, ThrowsInt);
+// Before the method's RAYK_REMOTE line: the two are matched when asked.
+RAYK_CONCURRENCY_GROUP("io.reads", &Counter::Value);
 RAYK_REMOTE(AppendTo, Sum, Counter::Create, Counter::CreateFailing, &Counter::Incr,
             &Counter::Value);
 // The same function registered twice is harmless.
@@ -230,6 +232,21 @@ TEST(FunctionRegistryTest, ExecutableRegistrationsAreListedAsSuch) {
   EXPECT_EQ(Lookup("Add").library, program);
   EXPECT_THAT(registry.Libraries(), Not(Contains(program)));
   EXPECT_TRUE(registry.Conflicts().empty());
+}
+
+TEST(FunctionRegistryTest, ConcurrencyGroupsOfMethods) {
+  FunctionRegistry& registry = FunctionRegistry::Instance();
+  EXPECT_EQ(registry.ConcurrencyGroupOf("&Counter::Value"), "io.reads");
+  EXPECT_EQ(registry.ConcurrencyGroupOf("&Counter::Incr"), "");
+  EXPECT_EQ(registry.ConcurrencyGroupOf("NoSuchFunction"), "");
+  std::vector<GroupMember> members = registry.GroupMembers(typeid(registry_test::Counter));
+  ASSERT_EQ(members.size(), 1u);
+  EXPECT_EQ(members[0].method, "&Counter::Value");
+  EXPECT_EQ(members[0].group, "io.reads");
+  // The rule RAYK_CONCURRENCY_GROUP checks when it compiles.
+  static_assert(IsConcurrencyGroupName("io") && IsConcurrencyGroupName("gpu-0_a.b"));
+  static_assert(!IsConcurrencyGroupName("") && !IsConcurrencyGroupName("i o") &&
+                !IsConcurrencyGroupName("io/1") && !IsConcurrencyGroupName(std::string(65, 'a')));
 }
 
 TEST(FunctionRegistryTest, LibraryRegistrationsComeAndGoWithTheLibrary) {

@@ -33,6 +33,7 @@
 #include <vector>
 
 #include "rayk/async.h"
+#include "rayk/concurrency_group.h"
 #include "rayk/errors.h"
 #include "rayk/ids.h"
 #include "rayk/internal/actor_impl.h"
@@ -68,9 +69,21 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
     std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(
         runtime, method_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
-    return ObjectRef<Return>(actors.SubmitActorTask(actor_, method_, std::move(call_args),
-                                                    this->retry_exceptions_, this->call_name_),
-                             typename ObjectRef<Return>::AdoptTag());
+    return ObjectRef<Return>(
+        actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_,
+                               this->call_name_, concurrency_group_),
+        typename ObjectRef<Return>::AdoptTag());
+  }
+
+  // Runs this call in concurrency group `group` (one the actor declared, or
+  // "default") instead of its method's, as Ray's
+  // .options(concurrency_group=...). Throws RuntimeError for a name that is
+  // not valid; Remote() throws for a group the actor lacks when this process
+  // created it, and otherwise the call fails with RuntimeError.
+  ActorTaskCaller& SetConcurrencyGroup(std::string group) {
+    internal::CheckConcurrencyGroupName("SetConcurrencyGroup on a call of " + method_, group);
+    concurrency_group_ = std::move(group);
+    return *this;
   }
 
   const std::string& method() const { return method_; }
@@ -78,6 +91,7 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
  private:
   ActorId actor_;
   std::string method_;
+  std::string concurrency_group_;  // "": the method's group
 };
 
 // A handle to an actor of class T. Handles are values: copies name the same
@@ -184,7 +198,8 @@ class ActorCreator {
     options_.max_task_retries = max_task_retries;
     return *this;
   }
-  // Up to n calls run at once. A plain actor runs them on n threads of its
+  // Up to n calls run at once (in the default group, when the actor has
+  // concurrency groups). A plain actor runs them on n threads of its
   // process (its methods must then be thread-safe); 1, its default, runs
   // calls one after the other, in order. An async actor (one with methods
   // returning rayk::Async<T>, rayk/async.h) interleaves up to n calls on its
@@ -196,6 +211,23 @@ class ActorCreator {
                          "): give 1 or more calls at once");
     }
     options_.max_concurrency = n;
+    return *this;
+  }
+  // Declares concurrency group `name` (rayk/concurrency_group.h): up to
+  // max_concurrency calls of its methods run at once, beside the other
+  // groups' (a plain actor gives it that many threads of its own). Calling
+  // it again for a name sets the new limit. Throws RuntimeError for a name
+  // that is not valid, for "default" (whose limit is SetMaxConcurrency), and
+  // for max_concurrency < 1.
+  ActorCreator& SetConcurrencyGroup(const std::string& name, int max_concurrency) {
+    const std::string what = "SetConcurrencyGroup(\"" + name + "\", " +
+                             std::to_string(max_concurrency) + ") on rayk::Actor(" + factory_ + ")";
+    internal::CheckConcurrencyGroupName(what, name);
+    if (name == internal::kDefaultConcurrencyGroup) {
+      throw RuntimeError(what + ": the default group's limit is SetMaxConcurrency(n)");
+    }
+    if (max_concurrency < 1) throw RuntimeError(what + ": give 1 or more calls at once");
+    options_.concurrency_groups[name] = max_concurrency;
     return *this;
   }
   // The actor outlives the job that created it, until it is killed.
@@ -243,6 +275,8 @@ class ActorCreator {
                   "Remote() takes as many arguments as the actor's factory has parameters");
     internal::Runtime& runtime = internal::RequireRuntime();
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
+    internal::CheckMethodGroups("rayk::Actor(" + factory_ + ")", typeid(T),
+                                options_.concurrency_groups);
     internal::ActorCreation creation;
     creation.factory = factory_;
     creation.class_name = internal::TypeName<T>();

@@ -88,6 +88,25 @@ void CheckNamespaceOption(const std::string& what, const std::string& ns) {
   }
 }
 
+void CheckMethodGroups(const std::string& what, const std::type_info& actor_class,
+                       const std::map<std::string, int>& declared) {
+  std::vector<GroupMember> members = FunctionRegistry::Instance().GroupMembers(actor_class);
+  for (const GroupMember& member : members) {
+    for (const GroupMember& other : members) {
+      if (other.key == member.key && other.group != member.group) {
+        throw RuntimeError(what + ": " + member.method + " is in two concurrency groups, '" +
+                           member.group + "' and '" + other.group +
+                           "' (two RAYK_CONCURRENCY_GROUP lines); keep one");
+      }
+    }
+    if (member.group != kDefaultConcurrencyGroup && !declared.contains(member.group)) {
+      throw RuntimeError(what + ": " + member.method + " is in concurrency group '" + member.group +
+                         "' (RAYK_CONCURRENCY_GROUP), which the actor does not " +
+                         "declare; add .SetConcurrencyGroup(\"" + member.group + "\", n)");
+    }
+  }
+}
+
 void CheckLabelSelectorOption(const std::string& what,
                               const std::map<std::string, std::string>& selector) {
   Status status = CheckLabelSelector(selector, what + ".SetLabelSelector");

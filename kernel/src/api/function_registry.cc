@@ -83,6 +83,9 @@ struct FunctionRegistry::State {
   std::unordered_map<std::string, std::string> name_by_key;
   std::vector<std::string> conflicts;
   uint64_t next_order = 0;
+  // RAYK_CONCURRENCY_GROUP lines, which may load before or after the
+  // RAYK_REMOTE lines of their methods: matched by key when asked.
+  std::vector<std::pair<GroupMember, const void*>> group_members;
   // Entries of unloaded libraries, kept rather than freed: a thread may still
   // hold the pointer Find() gave it (a worker running a task while the
   // process exits and its static destructors unregister everything).
@@ -159,6 +162,30 @@ std::vector<std::string> FunctionRegistry::Conflicts() const {
   return state_->conflicts;
 }
 
+std::string FunctionRegistry::ConcurrencyGroupOf(std::string_view name) const {
+  std::shared_lock lock(state_->mutex);
+  auto it = state_->by_name.find(name);
+  if (it == state_->by_name.end()) return "";
+  for (const auto& [member, anchor] : state_->group_members) {
+    if (member.key == it->second->function.key) return member.group;
+  }
+  return "";
+}
+
+std::vector<GroupMember> FunctionRegistry::GroupMembers(const std::type_info& actor_class) const {
+  std::shared_lock lock(state_->mutex);
+  std::vector<GroupMember> members;
+  for (const auto& [member, anchor] : state_->group_members) {
+    if (*member.actor_class == actor_class) members.push_back(member);
+  }
+  return members;
+}
+
+void FunctionRegistry::RegisterGroupMembers(std::vector<GroupMember> members, const void* anchor) {
+  std::unique_lock lock(state_->mutex);
+  for (GroupMember& member : members) state_->group_members.emplace_back(std::move(member), anchor);
+}
+
 void FunctionRegistry::Register(std::vector<RegisteredFunction> entries,
                                 const std::string& location, const void* anchor) {
   // Where the line lives is the same for every entry: work it out once, and
@@ -205,6 +232,8 @@ void FunctionRegistry::Register(std::vector<RegisteredFunction> entries,
 
 void FunctionRegistry::Unregister(const void* anchor) {
   std::unique_lock lock(state_->mutex);
+  std::erase_if(state_->group_members,
+                [anchor](const auto& member) { return member.second == anchor; });
   for (auto it = state_->by_name.begin(); it != state_->by_name.end();) {
     if (it->second->anchor != anchor) {
       ++it;
@@ -226,6 +255,13 @@ Registrar::Registrar(const std::string& location, std::vector<RegisteredFunction
 }
 
 Registrar::~Registrar() { FunctionRegistry::Instance().Unregister(this); }
+
+GroupRegistrar::GroupRegistrar(const char* group, std::vector<GroupMember> members) {
+  for (GroupMember& member : members) member.group = group;
+  FunctionRegistry::Instance().RegisterGroupMembers(std::move(members), this);
+}
+
+GroupRegistrar::~GroupRegistrar() { FunctionRegistry::Instance().Unregister(this); }
 
 ErrorInfo RuntimeErrorInfo(std::string message) {
   ErrorInfo info;

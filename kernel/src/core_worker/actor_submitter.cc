@@ -4,6 +4,9 @@
 
 #include <algorithm>
 
+#include "core_worker/concurrency_groups.h"
+#include "rayk/concurrency_group.h"
+#include "rayk/errors.h"
 #include "rayk/internal/runtime.h"
 
 namespace rayk {
@@ -64,6 +67,7 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   spec.max_restarts = creation.options.max_restarts;
   spec.max_task_retries = creation.options.max_task_retries;
   spec.max_concurrency = creation.options.max_concurrency;  // the worker picks a default
+  spec.concurrency_groups = creation.options.concurrency_groups;
   spec.detached = creation.options.detached;
   spec.placement = creation.options.placement;
   spec.owner_address = context_.address;
@@ -91,6 +95,12 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
   if (!status->ok) return status->ToStatus();
+  std::vector<std::string> groups;
+  for (const auto& [group, limit] : spec.concurrency_groups) groups.push_back(group);
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    clients_[spec.actor_id].concurrency_groups = std::move(groups);
+  }
   return spec.actor_id;
 }
 
@@ -158,12 +168,24 @@ Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
 ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
                                          std::vector<internal::TaskArg> args,
                                          internal::RetryExceptions retry_exceptions,
-                                         std::string name) {
+                                         std::string name, std::string concurrency_group) {
+  if (!concurrency_group.empty() && concurrency_group != internal::kDefaultConcurrencyGroup) {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto client = clients_.find(actor);
+    if (client != clients_.end() && client->second.concurrency_groups &&
+        std::find(client->second.concurrency_groups->begin(),
+                  client->second.concurrency_groups->end(),
+                  concurrency_group) == client->second.concurrency_groups->end()) {
+      throw RuntimeError(UnknownConcurrencyGroupMessage(concurrency_group, method, actor,
+                                                        *client->second.concurrency_groups));
+    }
+  }
   PendingTask task;
   task.retry_exceptions = std::move(retry_exceptions);
   task.spec.actor_id = actor;
   task.spec.function = std::move(method);
   task.spec.name = std::move(name);
+  task.spec.concurrency_group = std::move(concurrency_group);
   task.spec.args = std::move(args);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;

@@ -48,7 +48,8 @@ class ActorSubmitter {
   Result<ActorId> CreateActor(internal::ActorCreation creation);
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions, std::string name);
+                           internal::RetryExceptions retry_exceptions, std::string name,
+                           std::string concurrency_group);
   Result<internal::NamedActor> GetNamedActor(const std::string& name, const std::string& ns);
   Status KillActor(const ActorId& actor, bool no_restart);
   Result<std::vector<protocol::ActorInfo>> ListActors();
@@ -72,6 +73,9 @@ class ActorSubmitter {
     int max_task_retries = 0;
     std::string death_cause;
     std::string warned_pending;  // the GCS's pending reason the owner last warned of
+    // Its named concurrency groups, when this process created it: a call
+    // naming another group fails at submission.
+    std::optional<std::vector<std::string>> concurrency_groups;
     std::shared_ptr<Channel> channel;
     std::deque<TaskId> queue;      // submitted, not yet sent, in submission order
     std::deque<TaskId> in_flight;  // sent, in submission order

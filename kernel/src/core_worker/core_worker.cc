@@ -181,9 +181,11 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
 
 ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
                                      std::vector<internal::TaskArg> args,
-                                     internal::RetryExceptions retry_exceptions, std::string name) {
+                                     internal::RetryExceptions retry_exceptions, std::string name,
+                                     std::string concurrency_group) {
   return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
-                                          std::move(retry_exceptions), std::move(name));
+                                          std::move(retry_exceptions), std::move(name),
+                                          std::move(concurrency_group));
 }
 
 Result<std::string> CoreWorker::JobNamespace() {

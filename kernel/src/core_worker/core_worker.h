@@ -78,7 +78,8 @@ class CoreWorker : public internal::Runtime,
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
   ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                            std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions, std::string name) override;
+                           internal::RetryExceptions retry_exceptions, std::string name,
+                           std::string concurrency_group) override;
   Result<internal::NamedActor> GetNamedActor(const std::string& name,
                                              const std::string& ns) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;

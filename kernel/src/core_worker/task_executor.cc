@@ -7,8 +7,10 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "core_worker/concurrency_groups.h"
 #include "core_worker/reference_counter.h"  // ValueOf
 #include "core_worker/visible_accelerators.h"
+#include "rayk/concurrency_group.h"
 
 namespace rayk {
 
@@ -55,15 +57,50 @@ TaskExecutor::TaskExecutor(WorkerContext& context)
             if (context_.gcs) {
               (void)context_.gcs->Send(protocol::Encode(MessageType::kReportTaskEvents, batch));
             }
-          }) {}
+          }) {
+  groups_.push_back(std::make_unique<Group>());
+  groups_[0]->name = internal::kDefaultConcurrencyGroup;
+}
 
 void TaskExecutor::Enqueue(protocol::TaskSpec spec, ReplyFn reply) {
   int64_t received_us = observability::TaskEventReporter::NowUs();
+  protocol::PushTaskReply refused;
+  std::condition_variable* waker = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    queue_.push_back({std::move(spec), std::move(reply), received_us});
+    if (Group* group = GroupOfLocked(spec)) {
+      group->queue.push_back({std::move(spec), std::move(reply), received_us, next_arrival_++});
+      waker = &WakerLocked(*group);
+    } else {
+      std::vector<std::string> named;
+      for (size_t i = 1; i < groups_.size(); ++i) named.push_back(groups_[i]->name);
+      refused.error = ErrorInfo{
+          ErrorInfo::Kind::kRuntime,
+          "",
+          UnknownConcurrencyGroupMessage(spec.concurrency_group, spec.function, actor_id_, named),
+          "worker pid " + std::to_string(getpid()),
+          {}};
+    }
   }
-  cv_.notify_one();
+  // Outside the lock, so that the loop it wakes need not wait for it.
+  if (waker != nullptr) {
+    waker->notify_one();
+  } else {
+    reply(protocol::Encode(MessageType::kPushTaskReply, refused));
+  }
+}
+
+TaskExecutor::Group* TaskExecutor::GroupOfLocked(const protocol::TaskSpec& spec) {
+  std::string name = spec.concurrency_group;
+  // Only an actor with named groups has methods worth looking up.
+  if (name.empty() && groups_.size() > 1 && !spec.creates_actor) {
+    name = internal::FunctionRegistry::Instance().ConcurrencyGroupOf(spec.function);
+  }
+  if (name.empty() || name == internal::kDefaultConcurrencyGroup) return groups_[0].get();
+  for (const std::unique_ptr<Group>& group : groups_) {
+    if (group->name == name) return group.get();
+  }
+  return nullptr;
 }
 
 void TaskExecutor::Cancel(const TaskId& task_id, bool force, bool recursive) {
@@ -71,13 +108,19 @@ void TaskExecutor::Cancel(const TaskId& task_id, bool force, bool recursive) {
   std::string function;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    auto queued = std::find_if(queue_.begin(), queue_.end(), [&](const Pushed& pushed) {
-      return pushed.spec.task_id == task_id;
-    });
-    if (queued != queue_.end()) {
-      dropped = std::move(queued->reply);
-      function = queued->spec.function;
-      queue_.erase(queued);
+    for (const std::unique_ptr<Group>& group : groups_) {
+      auto queued =
+          std::find_if(group->queue.begin(), group->queue.end(),
+                       [&](const Pushed& pushed) { return pushed.spec.task_id == task_id; });
+      if (queued != group->queue.end()) {
+        dropped = std::move(queued->reply);
+        function = queued->spec.function;
+        group->queue.erase(queued);
+        break;
+      }
+    }
+    if (dropped) {
+      // answered below
     } else if (auto running = running_.find(task_id); running != running_.end()) {
       // With force it is ended, not asked: it must not see IsCancelled()
       // and act on it in the moment before the process exits.
@@ -120,16 +163,29 @@ void TaskExecutor::RequestExit() {
   {
     std::lock_guard<std::mutex> lock(mu_);
     exit_requested_ = true;
+    for (const std::unique_ptr<Group>& group : groups_) group->wake.notify_all();
   }
   cv_.notify_all();
 }
 
 void TaskExecutor::RunTaskLoop() {
-  ExecuteLoop();
+  ExecuteLoop(nullptr);
   for (std::thread& thread : extra_executors_) thread.join();
 }
 
-void TaskExecutor::ExecuteLoop() {
+TaskExecutor::Group* TaskExecutor::NextStartLocked(Group* serves) {
+  if (serves != nullptr) return serves->CanStart() ? serves : nullptr;
+  Group* next = nullptr;
+  for (const std::unique_ptr<Group>& group : groups_) {
+    if (group->CanStart() &&
+        (next == nullptr || group->queue.front().arrival < next->queue.front().arrival)) {
+      next = group.get();
+    }
+  }
+  return next;
+}
+
+void TaskExecutor::ExecuteLoop(Group* serves) {
   pid_t parent = getppid();
   while (true) {
     Resumption resumption;
@@ -138,29 +194,35 @@ void TaskExecutor::ExecuteLoop() {
     bool start = false;
     {
       std::unique_lock<std::mutex> lock(mu_);
+      // RunTaskLoop's loop serves the default group once the actor is threaded.
+      Group* mine = serves != nullptr || !threaded_ ? serves : groups_[0].get();
+      std::condition_variable& waker = mine != nullptr ? WakerLocked(*mine) : cv_;
       // Wake now and then to notice a raylet that died without telling us.
-      cv_.wait_for(lock, std::chrono::milliseconds(500),
-                   [this] { return exit_requested_ || !resumptions_.empty() || CanStartLocked(); });
+      waker.wait_for(lock, std::chrono::milliseconds(500), [this, mine] {
+        return exit_requested_ || !resumptions_.empty() || NextStartLocked(mine) != nullptr;
+      });
       if (exit_requested_) return;
       if (!resumptions_.empty()) {
         // Calls in flight go first: they free places for new ones.
         resumption = std::move(resumptions_.front());
         resumptions_.pop_front();
-      } else if (CanStartLocked()) {
-        Pushed& pushed = queue_.front();
+      } else if (Group* group = NextStartLocked(mine)) {
+        Pushed& pushed = group->queue.front();
         received_us = pushed.received_us;
         call = std::make_shared<RunningCall>();
         call->spec = std::move(pushed.spec);
         call->reply = std::move(pushed.reply);
-        queue_.pop_front();
+        call->group = group;
+        group->queue.pop_front();
         running_.emplace(call->spec.task_id, call);
-        ++running_calls_;
+        ++group->running;
         start = true;
       } else {
         if (getppid() != parent) {
           spdlog::error("worker: the raylet (pid {}) is gone; exiting", parent);
           exit_requested_ = true;
           cv_.notify_all();
+          for (const std::unique_ptr<Group>& group : groups_) group->wake.notify_all();
           return;
         }
         continue;
@@ -285,12 +347,14 @@ void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::Pu
   task_events_.Finished(std::move(event));
   call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
   if (call->exit_after || exit_after_task_) exit_now_ = true;
+  std::condition_variable* waker = nullptr;
   {
     std::lock_guard<std::mutex> lock(mu_);
-    --running_calls_;
+    --call->group->running;
     running_.erase(call->spec.task_id);
+    waker = &WakerLocked(*call->group);
   }
-  cv_.notify_one();
+  waker->notify_one();
 }
 
 bool TaskExecutor::ReadArgs(const protocol::TaskSpec& spec, const std::string& where,
@@ -351,17 +415,30 @@ void TaskExecutor::CreateActor(const internal::RegisteredFunction& function,
                      internal::FunctionRegistry::Instance().HasAsyncMethods(*function.actor_class);
   int limit = spec.max_concurrency;
   if (limit <= 0) limit = async ? internal::kDefaultAsyncMaxConcurrency : 1;
+  std::string described = std::to_string(limit);
   {
     std::lock_guard<std::mutex> lock(mu_);
-    call_limit_ = limit;
+    groups_[0]->limit = limit;
+    for (const auto& [name, group_limit] : spec.concurrency_groups) {
+      groups_.push_back(std::make_unique<Group>());
+      groups_.back()->name = name;
+      groups_.back()->limit = group_limit;
+      described += ", " + std::to_string(group_limit) + " in " + name;
+    }
+    threaded_ = !async;
   }
   if (async) {
     spdlog::info("actor {} is async: up to {} calls at once on its event loop", actor_id_.Hex(),
-                 limit);
+                 described);
     return;
   }
-  for (int i = 1; i < limit; ++i) {
-    extra_executors_.emplace_back([this] { ExecuteLoop(); });
+  // This loop, RunTaskLoop's, is the default group's first; each group gets
+  // as many loops as its limit. groups_ no longer changes.
+  for (const std::unique_ptr<Group>& group : groups_) {
+    Group* serves = group.get();
+    for (int i = group.get() == groups_[0].get() ? 1 : 0; i < group->limit; ++i) {
+      extra_executors_.emplace_back([this, serves] { ExecuteLoop(serves); });
+    }
   }
 }
 

@@ -2,19 +2,22 @@
 // are: runs the tasks and actor calls pushed to this worker.
 //
 // Pushed tasks wait in a queue for the task loop, which runs them on the
-// thread that called RunTaskLoop() (a threaded actor adds max_concurrency - 1
-// more loops on the same queue). Running a task looks its function up in the
-// registry the job's libraries filled, hands it its arguments (inline bytes,
-// or pinned pages of this node's object store), and replies with its result:
-// inline, or, when large, as its location in this node's store. An actor
-// creation task keeps the actor's instance here for its method calls. A
-// worker blocked in Get tells its raylet, which lends the CPU to other work
+// thread that called RunTaskLoop(). An actor's calls queue by concurrency
+// group (rayk/concurrency_group.h; a task worker has the default group only),
+// each group with its own limit: a threaded actor runs each group on as many
+// loops (threads) of its own as its limit, the default group's first loop
+// being RunTaskLoop's; an async actor runs every group on its one loop. Running a task looks its
+// function up in the registry the job's libraries filled, hands it its arguments (inline bytes, or
+// pinned pages of this node's object store), and replies with its result: inline, or, when large,
+// as its location in this node's store. An actor creation task keeps the actor's instance here for
+// its method calls. A worker blocked in Get tells its raylet, which lends the CPU to other work
 // meanwhile.
 //
 // The loop is also an async actor's event loop (rayk/async.h). A call of a
 // coroutine method is started like any call and replied when the coroutine
 // ends; while it waits for objects (ResumeOnLoop), the loop starts the next
-// calls in the queue, up to the actor's max_concurrency in flight, and runs
+// calls in the queues, in arrival order, as their groups' limits (the default
+// group's is max_concurrency) allow, and runs
 // the continuations of waiting calls as their objects come in (before new
 // calls, in the order they became ready). Nothing spins: the loop sleeps on
 // its condition variable between steps.
@@ -85,10 +88,27 @@ class TaskExecutor {
   void StopTaskEvents() { task_events_.Stop(); }
 
  private:
+  struct Pushed {
+    protocol::TaskSpec spec;
+    ReplyFn reply;
+    int64_t received_us = 0;  // for its task events
+    uint64_t arrival = 0;     // orders calls across groups
+  };
+  // A concurrency group: its calls wait in `queue` in arrival order, and at
+  // most `limit` of them run at once.
+  struct Group {
+    std::string name;  // "default" for the first
+    int limit = 1;
+    int running = 0;  // started, not yet replied
+    std::deque<Pushed> queue;
+    std::condition_variable wake;  // where a threaded actor's loops of this group wait
+    bool CanStart() const { return !queue.empty() && running < limit; }
+  };
   // A task or call from its start to its reply, which for a coroutine
   // method comes after steps of the loop that resumed it.
   struct RunningCall {
     protocol::TaskSpec spec;
+    Group* group = nullptr;  // whose place it holds
     ReplyFn reply;
     protocol::TaskEvent event;
     std::string where;
@@ -96,19 +116,24 @@ class TaskExecutor {
     bool exit_after = false;                                // it called rayk::ExitActor()
     std::atomic<bool> cancelled{false};                     // rayk::Cancel reached it
   };
-  struct Pushed {
-    protocol::TaskSpec spec;
-    ReplyFn reply;
-    int64_t received_us = 0;  // for its task events
-  };
   struct Resumption {
     std::shared_ptr<RunningCall> call;
     std::function<void()> resume;
   };
 
-  void ExecuteLoop();
-  // A new call may start: one is queued and fewer than call_limit_ run.
-  bool CanStartLocked() const { return !queue_.empty() && running_calls_ < call_limit_; }
+  // Runs calls of `serves` (null: of every group, as the only loop of a task
+  // worker or an async actor, or the default group's once the actor is
+  // threaded).
+  void ExecuteLoop(Group* serves);
+  // The group whose next call the loop serving `serves` may start now: for
+  // every group, the one whose startable call arrived first. Null if none.
+  Group* NextStartLocked(Group* serves);
+  // Where the loops that may start `group`'s calls wait.
+  std::condition_variable& WakerLocked(Group& group) { return threaded_ ? group.wake : cv_; }
+  // The group a pushed call runs in: the caller's choice, else its method's
+  // (RAYK_CONCURRENCY_GROUP), else the default. Null for a group the actor
+  // does not have.
+  Group* GroupOfLocked(const protocol::TaskSpec& spec);
   // Starts a call taken from the queue (and entered in running_).
   void Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us);
   // Sends the call's reply and frees its place.
@@ -153,15 +178,16 @@ class TaskExecutor {
 
   WorkerContext& context_;
 
-  std::mutex mu_;  // guards the queues, the counts and exit_requested_
-  std::condition_variable cv_;
-  std::deque<Pushed> queue_;
+  std::mutex mu_;               // guards the groups, their queues and counts, and exit_requested_
+  std::condition_variable cv_;  // where the loop of every group waits (not threaded_)
+  // [0] is the default group, whose limit is the actor's max_concurrency (1
+  // for a task worker); the actor's named groups follow once it is created.
+  std::vector<std::unique_ptr<Group>> groups_;
+  uint64_t next_arrival_ = 0;
+  // A plain actor: each loop serves one group and waits on its `wake`.
+  bool threaded_ = false;
   std::deque<Resumption> resumptions_;  // waiting calls whose objects came in
   std::unordered_map<TaskId, std::shared_ptr<RunningCall>> running_;  // started, not replied
-  int running_calls_ = 0;                                             // started, not yet replied
-  // At most this many calls run at once: the actor's max_concurrency (1 for
-  // a task worker); a plain actor has as many loops, an async one one loop.
-  int call_limit_ = 1;
   bool exit_requested_ = false;
 
   std::atomic<bool> executing_{false};

@@ -496,6 +496,7 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
       push.spec.actor_id = id;
       push.spec.creates_actor = true;
       push.spec.max_concurrency = record.spec.max_concurrency;
+      push.spec.concurrency_groups = record.spec.concurrency_groups;
       push.spec.attempt = record.info.restarts;  // WasCurrentActorRestarted()
       push.spec.task_id = TaskId::FromRandom();
       push.spec.job_id = record.spec.job_id;

@@ -304,14 +304,15 @@ struct ActorSpec {
   ResourceSet resources;
   int max_restarts = 0;
   int max_task_retries = 0;
-  int max_concurrency = 0;  // 0: the default, which the actor's worker picks
+  int max_concurrency = 0;                        // 0: the default, which the actor's worker picks
+  std::map<std::string, int> concurrency_groups;  // named groups and their limits
   bool detached = false;
   std::string owner_address;
   internal::Placement placement;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& job_id& factory& class_name& args& name& namespace_name& resources& max_restarts&
-        max_task_retries& max_concurrency& detached& owner_address& placement;
+        max_task_retries& max_concurrency& concurrency_groups& detached& owner_address& placement;
   }
 };
 

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -17,6 +18,11 @@ struct TaskSpec {
   ActorId actor_id;
   bool creates_actor = false;
   int max_concurrency = 0;  // with creates_actor; 0: the default (1, or 1000 when async)
+  // With creates_actor: the actor's named concurrency groups and their limits.
+  std::map<std::string, int> concurrency_groups;
+  // An actor call's group when its caller chose one (SetConcurrencyGroup);
+  // empty: its method's.
+  std::string concurrency_group;
   TaskId task_id;
   JobId job_id;
   std::string function;
@@ -37,9 +43,9 @@ struct TaskSpec {
   std::vector<AcceleratorIds> accelerators;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& actor_id& creates_actor& max_concurrency& task_id& job_id& function& args& resources&
-        max_retries& attempt& return_id& num_returns& more_return_ids& owner_address& name&
-            accelerators;
+    ar& actor_id& creates_actor& max_concurrency& concurrency_groups& concurrency_group& task_id&
+        job_id& function& args& resources& max_retries& attempt& return_id& num_returns&
+            more_return_ids& owner_address& name& accelerators;
   }
 };
 

@@ -132,6 +132,15 @@ struct RegisteredFunction {
       start_method;
 };
 
+// A method a RAYK_CONCURRENCY_GROUP line (rayk/concurrency_group.h) puts in a
+// group.
+struct GroupMember {
+  std::string group;
+  std::string method;  // as the line spells it, "&Service::Fetch"
+  FunctionKey key;
+  const std::type_info* actor_class = nullptr;  // the class that declares the method
+};
+
 class FunctionRegistry {
  public:
   // The process's registry. Never destroyed, so that registrations and
@@ -153,13 +162,21 @@ class FunctionRegistry {
   // One line per name registered twice for different functions (the first
   // registration wins): "function Add is registered by both A and B; ...".
   std::vector<std::string> Conflicts() const;
+  // The concurrency group RAYK_CONCURRENCY_GROUP put the method registered
+  // as `name` in (the first line's, if two name it), or "" for none.
+  std::string ConcurrencyGroupOf(std::string_view name) const;
+  // Every group assignment of a method declared in `actor_class`.
+  std::vector<GroupMember> GroupMembers(const std::type_info& actor_class) const;
 
   // For Registrar. `location` is where boost::dll::this_line_location()
   // placed the RAYK_REMOTE line; `anchor` is an address inside the same
   // binary, which tells a library from the main executable.
   void Register(std::vector<RegisteredFunction> entries, const std::string& location,
                 const void* anchor);
-  // Drops what Register() added with the same anchor (a library unloading).
+  // For GroupRegistrar, as Register.
+  void RegisterGroupMembers(std::vector<GroupMember> members, const void* anchor);
+  // Drops what Register() and RegisterGroupMembers() added with the same
+  // anchor (a library unloading).
   void Unregister(const void* anchor);
 
  private:
@@ -177,6 +194,23 @@ class Registrar {
   Registrar(const Registrar&) = delete;
   Registrar& operator=(const Registrar&) = delete;
 };
+
+// One per RAYK_CONCURRENCY_GROUP line, as Registrar is per RAYK_REMOTE line.
+class GroupRegistrar {
+ public:
+  GroupRegistrar(const char* group, std::vector<GroupMember> members);
+  ~GroupRegistrar();
+  GroupRegistrar(const GroupRegistrar&) = delete;
+  GroupRegistrar& operator=(const GroupRegistrar&) = delete;
+};
+
+template <auto F>
+GroupMember MakeGroupMember(const char* method) {
+  using Fn = decltype(F);
+  static_assert(std::is_member_function_pointer_v<Fn>,
+                "RAYK_CONCURRENCY_GROUP takes actor methods: &Class::Method");
+  return {"", method, KeyOf(F), &typeid(typename FunctionTraits<Fn>::Class)};
+}
 
 // ---------------------------------------------------------------------------
 // Invokers. Errors are values: nothing below throws out of an invoker.

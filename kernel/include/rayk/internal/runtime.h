@@ -212,6 +212,9 @@ struct ActorOptions {
   // Calls run at once (a plain actor with more than 1 is threaded; an async
   // one interleaves them on one thread); kDefaultMaxConcurrency: unset.
   int max_concurrency = kDefaultMaxConcurrency;
+  // Named concurrency groups and their limits (rayk/concurrency_group.h);
+  // the default group's limit is max_concurrency.
+  std::map<std::string, int> concurrency_groups;
   bool detached = false;  // outlives the job that created it
   Placement placement;    // where the GCS may place it
 };
@@ -237,12 +240,14 @@ class ActorRuntime {
   // (kAlreadyExists) when the name is taken.
   virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
   // Calls `method` on the actor (listed as `name` when it is not empty,
-  // SetName); the result is the returned object. Calls
+  // SetName; in `concurrency_group` when it is not empty, else in its
+  // method's); the result is the returned object. Calls
   // from one process run in the order they were submitted (a call retried
-  // for `retry_exceptions` runs again after them).
+  // for `retry_exceptions` runs again after them). Throws RuntimeError for a
+  // concurrency group the actor is known not to have.
   virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                                    std::vector<TaskArg> args, RetryExceptions retry_exceptions,
-                                   std::string name) = 0;
+                                   std::string name, std::string concurrency_group) = 0;
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
