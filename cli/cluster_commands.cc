@@ -389,10 +389,13 @@ struct ClusterCommands::Impl {
     return *reply;
   }
 
-  // A client for the GCS of this command's cluster; it lives as long as the command.
+  // A client for the GCS of this command's cluster; it lives as long as the
+  // command, and a command that asks several times asks through the same one
+  // (replacing the transport under a live client would hang in its teardown).
   GcsClient& ConnectGcs(std::string* gcs_out = nullptr) {
     std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
     if (gcs_out) *gcs_out = gcs;
+    if (cli_gcs) return *cli_gcs;
     GcsConnection connection = ConnectToGcs(gcs, config_file);
     cli_transport = connection.transport;
     cli_gcs = std::move(connection.client);
