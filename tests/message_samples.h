@@ -354,8 +354,9 @@ inline TaskList Sample() {
 }
 
 inline LogBatch SampleLogBatch() {
-  return {JobId::FromRandom(),   NodeId::FromRandom(), 4321, TaskId::FromRandom(),
-          ActorId::FromRandom(), "Counter::Incr",      {"a line", "another"}};
+  return {JobId::FromRandom(),  NodeId::FromRandom(),  4321,
+          TaskId::FromRandom(), ActorId::FromRandom(), "Counter::Incr",
+          {"a line", "another"}};
 }
 template <>
 inline PublishLogs Sample() {
@@ -363,7 +364,9 @@ inline PublishLogs Sample() {
 }
 template <>
 inline ReadLogs Sample() {
-  return {JobId::FromRandom(), ActorId::FromRandom(), TaskId::FromRandom(),
+  return {JobId::FromRandom(),
+          ActorId::FromRandom(),
+          TaskId::FromRandom(),
           {{"worker-0a1b2c3d.log", 120}}};
 }
 template <>

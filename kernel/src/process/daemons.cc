@@ -15,9 +15,9 @@
 
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
-#include "observability/worker_log.h"
 #include "gcs/gcs_client.h"
 #include "gcs/gcs_server.h"
+#include "observability/worker_log.h"
 #include "process/cluster_secret.h"
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"

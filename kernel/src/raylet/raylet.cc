@@ -142,7 +142,7 @@ Raylet::~Raylet() {
   }
   if (monitor_.joinable()) monitor_.join();
   if (code_fetcher_.joinable()) code_fetcher_.join();
-  log_monitor_.reset();  // without mu_, which its thread takes
+  log_monitor_.reset();        // without mu_, which its thread takes
   view_subscription_.reset();  // without mu_: it waits for its handler, which takes mu_
   server_.reset();
   std::lock_guard<std::mutex> lock(mu_);

@@ -139,9 +139,9 @@ void Raylet::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
 // under the raylet's message limit; the CLI asks again while `more`.
 void Raylet::OnReadLogs(protocol::ReadLogs request, ReplyFn reply) {
   if (!reply) return;
-  reply(protocol::Encode(
-      MessageType::kLogLines,
-      observability::ReadWorkerLogs(options_.session_dir, request, protocol::kRayletMaxMessageBytes / 4)));
+  reply(protocol::Encode(MessageType::kLogLines,
+                         observability::ReadWorkerLogs(options_.session_dir, request,
+                                                       protocol::kRayletMaxMessageBytes / 4)));
 }
 
 }  // namespace rayk
