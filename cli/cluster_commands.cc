@@ -20,6 +20,7 @@
 #include "common/byte_count.h"
 #include "common/host_address.h"
 #include "gcs/gcs_client.h"
+#include "observability/log_to_driver.h"
 #include "observability/state_json.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
@@ -153,6 +154,9 @@ struct ClusterCommands::Impl {
   int task_limit = 100;
   CLI::App* timeline = nullptr;
   std::string timeline_job, timeline_output;
+  CLI::App* logs = nullptr;
+  std::string logs_node, logs_actor, logs_task, logs_job;
+  bool logs_follow = false;
   CLI::App* list_placement_groups = nullptr;
   CLI::App* kv = nullptr;
   CLI::App* memory = nullptr;
@@ -365,10 +369,13 @@ struct ClusterCommands::Impl {
     return *reply;
   }
 
-  // A client for the GCS of this command's cluster; it lives as long as the command.
+  // A client for the GCS of this command's cluster; it lives as long as the
+  // command, and a command that asks several times asks through the same one
+  // (replacing the transport under a live client would hang in its teardown).
   GcsClient& ConnectGcs(std::string* gcs_out = nullptr) {
     std::string gcs = EndpointFromAddress(GcsAddressOrFail(address));
     if (gcs_out) *gcs_out = gcs;
+    if (cli_gcs) return *cli_gcs;
     GcsConnection connection = ConnectToGcs(gcs, config_file);
     cli_transport = connection.transport;
     cli_gcs = std::move(connection.client);
@@ -605,6 +612,81 @@ struct ClusterCommands::Impl {
     std::cout << "Wrote " << slices << " task slices to " << timeline_output
               << "; open it in https://ui.perfetto.dev or chrome://tracing\n";
     return 0;
+  }
+
+  // `rayk logs`: the workers' output, from each node's raylet (which reads
+  // its workers' log files), prefixed as log to driver prints it.
+  int Logs() {
+    if (!logs_actor.empty() + !logs_task.empty() + !logs_job.empty() > 1) {
+      Fail("logs: give at most one of --actor, --task and --job");
+    }
+    protocol::ClusterStatus status = GetStatus();
+    protocol::ReadLogs request;
+    auto resolved = [](Result<std::string> id, const std::string& option) {
+      if (!id.ok()) Fail("logs " + option + ": " + id.status().message());
+      return *id;
+    };
+    if (!logs_job.empty()) {
+      std::set<std::string> jobs;
+      for (const protocol::JobInfo& job : status.jobs) jobs.insert(job.job_id.Hex());
+      request.job_id = JobId::FromHex(resolved(ResolvePrefix(jobs, logs_job, "job"), "--job"));
+    }
+    if (!logs_task.empty()) {
+      auto attempts = FindTask(GetTasks().tasks, logs_task);
+      if (!attempts.ok()) Fail("logs --task: " + attempts.status().message());
+      request.task_id = attempts->front().task_id;
+    }
+    if (!logs_actor.empty()) {
+      auto actor = FindActor(GetActors(), logs_actor);
+      if (!actor.ok()) Fail("logs --actor: " + actor.status().message());
+      request.actor_id = actor->actor_id;
+    }
+    std::vector<protocol::NodeInfo> nodes;
+    if (!logs_node.empty()) {
+      std::set<std::string> ids;
+      for (const protocol::NodeInfo& node : status.nodes) ids.insert(node.node_id.Hex());
+      NodeId id = NodeId::FromHex(resolved(ResolvePrefix(ids, logs_node, "node"), "--node"));
+      for (const protocol::NodeInfo& node : status.nodes)
+        if (node.node_id == id) nodes.push_back(node);
+      if (!nodes.front().alive) {
+        Fail("logs --node: node " + logs_node + " is dead, so its raylet cannot read its logs; " +
+             "on its host they are the worker-*.log files of its session folder");
+      }
+    } else {
+      for (const protocol::NodeInfo& node : status.nodes)
+        if (node.alive) nodes.push_back(node);
+    }
+    observability::LogPrinter printer(stdout);
+    std::map<NodeId, std::map<std::string, uint64_t>> offsets;
+    std::map<NodeId, std::unique_ptr<Channel>> raylets;
+    for (const protocol::NodeInfo& node : nodes) {
+      auto raylet = cli_transport->Connect(node.raylet_address);
+      if (!raylet.ok()) Fail(raylet.status().message());
+      raylets[node.node_id] = std::move(*raylet);
+    }
+    while (true) {
+      for (const protocol::NodeInfo& node : nodes) {
+        for (bool more = true; more;) {
+          request.offsets = offsets[node.node_id];
+          auto reply = raylets[node.node_id]->CallSync(
+              protocol::Encode(protocol::MessageType::kReadLogs, request),
+              std::chrono::milliseconds(10000));
+          auto lines = reply.ok() ? protocol::Decode<protocol::LogLines>(*reply)
+                                  : Result<protocol::LogLines>(reply.status());
+          if (!lines.ok()) {
+            if (logs_follow) break;  // a node that went away; the others go on
+            Fail("logs: the raylet of node " + node.node_id.Hex().substr(0, 8) + " at " +
+                 node.raylet_address + " did not answer: " + lines.status().message());
+          }
+          for (const protocol::LogBatch& batch : lines->batches) printer.Print(batch);
+          offsets[node.node_id] = std::move(lines->offsets);
+          more = lines->more;
+        }
+      }
+      printer.Flush(/*all=*/!logs_follow);
+      if (!logs_follow) return 0;
+      std::this_thread::sleep_for(observability::LogPrinter::kFoldWindow / 2);
+    }
   }
 
   // `rayk summary tasks`: counted over every attempt ListTasks returns (the
@@ -992,7 +1074,14 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
       "timeline", "Chrome trace events of the tasks that ran (Perfetto, chrome://tracing)");
   d.timeline->add_option("--job", d.timeline_job, "only this job's tasks (a hex id prefix)");
   d.timeline->add_option("-o,--output", d.timeline_output, "the trace file to write")->required();
-  for (CLI::App* command : {d.list_tasks, d.timeline}) {
+  d.logs = app->add_subcommand(
+      "logs", "workers' output, each line prefixed with its task or actor, pid and node");
+  d.logs->add_option("--node", d.logs_node, "only this node's workers (a hex id prefix)");
+  d.logs->add_option("--actor", d.logs_actor, "only this actor's output (its name or id prefix)");
+  d.logs->add_option("--task", d.logs_task, "only this task's output (a hex id prefix)");
+  d.logs->add_option("--job", d.logs_job, "only this job's output (a hex id prefix)");
+  d.logs->add_flag("-f,--follow", d.logs_follow, "keep printing new lines until interrupted");
+  for (CLI::App* command : {d.list_tasks, d.timeline, d.logs}) {
     command->add_option("--address", d.address,
                         "the GCS (default: $RAYK_ADDRESS, else the latest session)");
     d.AddAuthOption(command);
@@ -1135,6 +1224,7 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_jobs->parsed()) return d.ListJobs();
   if (d.list_tasks->parsed()) return d.ListTasks();
   if (d.timeline->parsed()) return d.Timeline();
+  if (d.logs->parsed()) return d.Logs();
   if (d.summary_tasks->parsed()) return d.SummaryTasks();
   if (d.summary_actors->parsed()) return d.SummaryActors();
   if (d.summary_objects->parsed()) return d.SummaryObjects();

@@ -33,8 +33,8 @@ std::string FormatGroups(const std::string& group_header, const nlohmann::json& 
   return FormatTable(rows);
 }
 
-// The entity of `ids` (hex) that starts with `prefix`; `kind` names it in
-// the errors ("task", "actor").
+}  // namespace
+
 Result<std::string> ResolvePrefix(const std::set<std::string>& ids, const std::string& prefix,
                                   const std::string& kind) {
   if (prefix.empty()) {
@@ -55,8 +55,6 @@ Result<std::string> ResolvePrefix(const std::set<std::string>& ids, const std::s
   }
   return matches.front();
 }
-
-}  // namespace
 
 observability::TaskSummary SummarizeTasks(const protocol::TaskList& list) {
   observability::TaskSummary summary;

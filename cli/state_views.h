@@ -7,6 +7,7 @@
 #include <map>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,11 @@ struct NodeStore {
 //    "capacity_bytes"}, "nodes": [...]}
 nlohmann::json ObjectSummaryJson(const std::vector<NodeStore>& stores);
 std::string FormatObjectSummary(const std::vector<NodeStore>& stores);
+
+// The one of `ids` (hex) that starts with `prefix`; `kind` names it in the
+// errors ("task", "node"), which point at `rayk list KINDs`.
+Result<std::string> ResolvePrefix(const std::set<std::string>& ids, const std::string& prefix,
+                                  const std::string& kind);
 
 // The attempts of the one task whose hex id starts with `prefix`, oldest
 // first. No match or several tasks: InvalidArgument naming the fix.

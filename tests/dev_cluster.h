@@ -205,13 +205,13 @@ class DevCluster {
 // the cluster still runs (a driver whose cluster is gone waits for it in vain).
 class JoinedDriver {
  public:
-  explicit JoinedDriver(const DevCluster& cluster) {
+  // `options` with the cluster's address.
+  explicit JoinedDriver(const DevCluster& cluster, InitOptions options = {}) {
     // The cluster's token, as a user passes it: RAYK_AUTH_TOKEN=$(cat <session>/auth_token).
     std::ifstream token_file(cluster.session_dir() + "/auth_token");
     std::string token;
     std::getline(token_file, token);
     setenv("RAYK_AUTH_TOKEN", token.c_str(), 1);
-    InitOptions options;
     options.address = cluster.address();
     rayk::Init(options);
   }

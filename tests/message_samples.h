@@ -356,6 +356,27 @@ inline TaskList Sample() {
   return {{SampleTaskEvent(), SampleTaskEvent()}, 4, 5};
 }
 
+inline LogBatch SampleLogBatch() {
+  return {JobId::FromRandom(),  NodeId::FromRandom(),  4321,
+          TaskId::FromRandom(), ActorId::FromRandom(), "Counter::Incr",
+          {"a line", "another"}};
+}
+template <>
+inline PublishLogs Sample() {
+  return {{SampleLogBatch(), SampleLogBatch()}};
+}
+template <>
+inline ReadLogs Sample() {
+  return {JobId::FromRandom(),
+          ActorId::FromRandom(),
+          TaskId::FromRandom(),
+          {{"worker-0a1b2c3d.log", 120}}};
+}
+template <>
+inline LogLines Sample() {
+  return {{SampleLogBatch()}, {{"worker-0a1b2c3d.log", 240}}, true};
+}
+
 struct Wire {
   MessageType type;
   std::string bytes;

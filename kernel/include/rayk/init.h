@@ -40,6 +40,11 @@ struct InitOptions {
   // namespace of this job alone (as in Ray). A name of letters, digits and
   // "._-", at most 64 characters.
   std::string namespace_name;
+  // Log to driver (as Ray's): the job's workers' stdout and stderr are
+  // printed on this process's stdout as they happen, each line prefixed
+  // "(NAME pid=PID, node=NODE) ", repeated lines folded. Off when false or
+  // when $RAYK_LOG_TO_DRIVER is 0; `rayk logs` reads the same output later.
+  bool log_to_driver = true;
 };
 
 // Throws rayk::RuntimeError (errors.h) with a one-line reason when it cannot start.

@@ -15,6 +15,7 @@
 #include "common/host_address.h"
 #include "core_worker/core_worker.h"
 #include "gcs/gcs_client.h"
+#include "observability/log_to_driver.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
@@ -35,6 +36,7 @@ constexpr auto kStartTimeout = std::chrono::seconds(30);
 struct ProcessRuntime {
   std::shared_ptr<Transport> transport;
   std::unique_ptr<CoreWorker> core_worker;
+  std::unique_ptr<observability::LogToDriver> log_to_driver;
   // The embedded cluster, when this driver started one.
   pid_t gcs_pid = 0;
   pid_t raylet_pid = 0;
@@ -214,6 +216,18 @@ std::string JobNamespace(const InitOptions& options, const JobId& job) {
   return "anonymous-" + job.Hex();
 }
 
+// InitOptions::log_to_driver, unless $RAYK_LOG_TO_DRIVER turns it off.
+bool LogToDriverWanted(const InitOptions& options) {
+  const char* env = std::getenv("RAYK_LOG_TO_DRIVER");
+  if (env == nullptr || *env == '\0') return options.log_to_driver;
+  const std::string value = env;
+  if (value != "0" && value != "1") {
+    Throw("$RAYK_LOG_TO_DRIVER is '" + value +
+          "': set it to 0 (workers' output stays in their log files) or 1 (the default)");
+  }
+  return options.log_to_driver && value == "1";
+}
+
 std::vector<std::string> JobLibraries(const InitOptions& options) {
   std::vector<std::string> libraries = options.code_libraries;
   if (libraries.empty()) libraries = internal::FunctionRegistry::Instance().Libraries();
@@ -285,6 +299,7 @@ void Init(const InitOptions& options) {
   }
   NodeResourcesJson(options.resources);  // throws for a bad entry before anything starts
   NodeAcceleratorsJson(options);
+  const bool log_to_driver = LogToDriverWanted(options);  // throws for a bad $RAYK_LOG_TO_DRIVER
   const JobId job_id = JobId::FromRandom();
   const std::string namespace_name = JobNamespace(options, job_id);  // throws, as above
   auto runtime = std::make_unique<ProcessRuntime>();
@@ -331,6 +346,15 @@ void Init(const InitOptions& options) {
     Throw(core_worker.status().message());
   }
   runtime->core_worker = std::move(*core_worker);
+  if (log_to_driver) {
+    auto logs = observability::LogToDriver::Start(*runtime->transport, at.gcs, job_id);
+    if (logs.ok()) {
+      runtime->log_to_driver = std::move(*logs);
+    } else {
+      spdlog::warn("workers' output will not be printed here ('rayk logs --job {}' shows it): {}",
+                   job_id.Hex(), logs.status().message());
+    }
+  }
   internal::SetCurrentRuntime(runtime->core_worker.get());
   state = std::move(runtime);
 }
@@ -339,6 +363,7 @@ void Shutdown() {
   auto& state = State();
   if (!state) return;
   internal::SetCurrentRuntime(nullptr);
+  state->log_to_driver.reset();
   state->core_worker.reset();
   StopEmbeddedCluster(*state);
   state.reset();

@@ -10,6 +10,7 @@
 #include "core_worker/concurrency_groups.h"
 #include "core_worker/reference_counter.h"  // ValueOf
 #include "core_worker/visible_accelerators.h"
+#include "observability/worker_log.h"
 #include "rayk/concurrency_group.h"
 
 namespace rayk {
@@ -292,11 +293,30 @@ protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, cons
           ""};
 }
 
+std::string TaskExecutor::ActorLabel(const protocol::TaskSpec& creation) {
+  protocol::GetActor request;
+  request.actor_id = creation.actor_id;
+  auto reply = context_.gcs->CallSync(protocol::Encode(MessageType::kGetActor, request),
+                                      std::chrono::milliseconds(5000));
+  auto info = reply.ok() ? protocol::Decode<protocol::ActorInfo>(*reply)
+                         : Result<protocol::ActorInfo>(reply.status());
+  if (info.ok() && !info->name.empty()) return info->name;
+  if (info.ok() && !info->class_name.empty()) return info->class_name;
+  return creation.function;  // the GCS did not answer: the factory's name will do
+}
+
 void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us) {
   const protocol::TaskSpec& spec = call->spec;
   SetVisibleAccelerators(spec.accelerators);  // before the task reads them
   call->event = MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
   task_events_.Started(call->event);
+  if (spec.creates_actor) actor_label_ = ActorLabel(spec);
+  // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h).
+  std::fputs(observability::TaskMarker(spec.task_id, spec.actor_id,
+                                       spec.actor_id.IsNil() ? call->event.name : actor_label_)
+                 .c_str(),
+             stdout);
+  std::fflush(stdout);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                 std::to_string(getpid());

@@ -141,6 +141,8 @@ class TaskExecutor {
   // rayk::ExitActor() was called and its call has replied: tell the GCS, end the loops.
   void ExitNow();
   // A task event (task_event_reporter.h) of `spec` in `state`.
+  // The actor's name, else its class, asked of the GCS at its creation.
+  std::string ActorLabel(const protocol::TaskSpec& creation);
   protocol::TaskEvent MakeEvent(const protocol::TaskSpec& spec, const char* state,
                                 int64_t received_us, int64_t start_us);
   // The task's arguments as views; store-resident ones are pinned in `held`.
@@ -195,6 +197,9 @@ class TaskExecutor {
   // The actor this worker hosts, once its creation task ran.
   std::shared_ptr<void> actor_instance_;
   ActorId actor_id_;
+  // What the worker's log calls the actor it hosts: its name, else its class
+  // (set at its creation, before the factory runs).
+  std::string actor_label_;
   std::atomic<bool> exit_after_task_{false};  // ExitActor() outside any call
   std::atomic<bool> exit_now_{false};         // the call that asked has replied
   std::atomic<bool> actor_restarted_{false};

@@ -344,6 +344,17 @@ void GcsServer::RegisterHandlers() {
   service_.On<MessageType::kGetWorkerLife>([this](protocol::WorkerLife request, ReplyFn reply) {
     if (reply) reply(protocol::Encode(MessageType::kWorkerLife, dead_owners_.Get(request.address)));
   });
+  // Log to driver: each job's drivers subscribe to its topic. Nothing is
+  // kept: a line nobody listens for is still in its worker's log file.
+  service_.On<MessageType::kPublishLogs>([this](protocol::PublishLogs logs, ReplyFn reply) {
+    for (protocol::LogBatch& batch : logs.batches) {
+      const std::string topic = protocol::LogTopic(batch.job_id);
+      protocol::PublishLogs one;
+      one.batches.push_back(std::move(batch));
+      (void)publisher_->Publish(topic, protocol::Encode(MessageType::kPublishLogs, one));
+    }
+    protocol::Service::ReplyAck(reply);
+  });
   service_.On<MessageType::kReportTaskEvents>(
       [this](protocol::ReportTaskEvents batch, ReplyFn reply) {
         {

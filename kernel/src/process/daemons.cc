@@ -18,6 +18,7 @@
 #include "gcs/gcs_client.h"
 #include "gcs/gcs_server.h"
 #include "job_submission/job_record.h"
+#include "observability/worker_log.h"
 #include "process/cluster_secret.h"
 #include "process/session.h"
 #include "rayk/host/plugin_loader.h"
@@ -367,6 +368,13 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
 
 int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker) {
   SetUpDaemon("worker");
+  // Its stdout is a log file, which stdio would buffer in blocks: user output
+  // would reach drivers (and `rayk logs`) only when a block fills. Then the
+  // line that tells readers whose output follows (observability/worker_log.h).
+  std::setvbuf(stdout, nullptr, _IOLBF, 0);
+  std::fputs(observability::WorkerLogHeader(worker.job_id, worker.node_id, getpid()).c_str(),
+             stdout);
+  std::fflush(stdout);
   // A worker never outlives its raylet.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto config = LoadConfig(options);

@@ -68,6 +68,17 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   if (!gcs.ok()) return gcs.status();
   raylet->gcs_ = std::move(*gcs);
   Raylet* self = raylet.get();
+  // Before serving: StartWorker, on a request, wakes it.
+  raylet->log_monitor_ = std::make_unique<LogMonitor>(
+      [self] {
+        std::map<WorkerId, std::string> logs;
+        std::lock_guard<std::mutex> lock(self->mu_);
+        for (const auto& [id, worker] : self->workers_) {
+          logs[id] = observability::WorkerLogPath(self->options_.session_dir, id);
+        }
+        return logs;
+      },
+      [self](std::string message) { (void)self->gcs_->Send(std::move(message)); });
   raylet->RegisterHandlers();
   auto server = raylet->transport_->Serve(raylet->options_.endpoint, raylet->service_.AsHandler());
   if (!server.ok()) return server.status();
@@ -131,6 +142,7 @@ Raylet::~Raylet() {
   }
   if (monitor_.joinable()) monitor_.join();
   if (code_fetcher_.joinable()) code_fetcher_.join();
+  log_monitor_.reset();        // without mu_, which its thread takes
   view_subscription_.reset();  // without mu_: it waits for its handler, which takes mu_
   server_.reset();
   std::lock_guard<std::mutex> lock(mu_);
@@ -582,8 +594,8 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
     argv.push_back("--code");
     argv.push_back(library);
   }
-  std::string log = options_.session_dir + "/logs/worker-" + id.Hex().substr(0, 8) + ".log";
-  auto pid = SpawnProcess(argv, log, /*new_session=*/false);
+  auto pid = SpawnProcess(argv, observability::WorkerLogPath(options_.session_dir, id),
+                          /*new_session=*/false);
   if (!pid.ok()) {
     spdlog::error("raylet: {}", pid.status().message());
     failed_starts_[request.job_id] = kMaxFailedStarts;
@@ -595,6 +607,7 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
   worker.job_id = request.job_id;
   workers_[id] = worker;
   NoteChangeLocked();  // an idle monitor wakes to reap it when it exits
+  if (log_monitor_) log_monitor_->Wake();
   spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid,
                request.job_id.Hex());
 }
@@ -684,10 +697,9 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
     if (worker.address.empty()) {
       // It never registered: a start failure. Keep its log where the lease error points.
       ++failed_starts_[worker.job_id];
-      std::string log =
-          options_.session_dir + "/logs/worker-" + worker.id.Hex().substr(0, 8) + ".log";
       std::error_code ec;
-      std::filesystem::copy_file(log, options_.session_dir + "/logs/worker_failed_start.log",
+      std::filesystem::copy_file(observability::WorkerLogPath(options_.session_dir, worker.id),
+                                 options_.session_dir + "/logs/worker_failed_start.log",
                                  std::filesystem::copy_options::overwrite_existing, ec);
       for (PendingLease& lease : pending_) {
         if (lease.request.job_id == worker.job_id && lease.worker_requested &&

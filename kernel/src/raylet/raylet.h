@@ -49,6 +49,7 @@
 #include "rayk/label_selector.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
+#include "raylet/log_monitor.h"
 #include "rpc/protocol.h"
 #include "rpc/service.h"
 #include "scheduling/accelerators.h"
@@ -139,6 +140,7 @@ class Raylet {
   void OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply);
   void OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked, ReplyFn reply);
   void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
+  void OnReadLogs(protocol::ReadLogs request, ReplyFn reply);
   // Placement-group bundles (placement_bundles.cc): the GCS's two-phase
   // reservation. Prepare holds a bundle's resources (all of a request's
   // bundles or none), commit turns them into bundle resources
@@ -275,6 +277,8 @@ class Raylet {
   std::atomic<bool> shutdown_requested_{false};
   std::thread monitor_;
   std::thread code_fetcher_;
+  // Streams the workers' output to the GCS (log to driver); takes mu_.
+  std::unique_ptr<LogMonitor> log_monitor_;
   // The GCS's "view" publications; made at Start, destroyed without mu_.
   std::unique_ptr<GcsSubscription> view_subscription_;
   protocol::Service service_{"raylet", protocol::kRayletMaxMessageBytes};

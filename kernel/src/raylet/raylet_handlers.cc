@@ -19,6 +19,7 @@ void Raylet::RegisterHandlers() {
         OnWorkerBlockState(body, /*blocked=*/false, std::move(reply));
       });
   service_.On<MessageType::kFinishJob>(this, &Raylet::OnFinishJob);
+  service_.On<MessageType::kReadLogs>(this, &Raylet::OnReadLogs);
   service_.On<MessageType::kPrepareBundles>(this, &Raylet::OnPrepareBundles);
   service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
   service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);
@@ -132,6 +133,15 @@ void Raylet::OnFinishJob(protocol::FinishJob request, ReplyFn reply) {
   FinishJobLocked(request.job_id);
   protocol::Service::ReplyAck(reply);
   DispatchLocked();
+}
+
+// `rayk logs`: reads files only, so it needs no lock. The reply stays well
+// under the raylet's message limit; the CLI asks again while `more`.
+void Raylet::OnReadLogs(protocol::ReadLogs request, ReplyFn reply) {
+  if (!reply) return;
+  reply(protocol::Encode(MessageType::kLogLines,
+                         observability::ReadWorkerLogs(options_.session_dir, request,
+                                                       protocol::kRayletMaxMessageBytes / 4)));
 }
 
 }  // namespace rayk

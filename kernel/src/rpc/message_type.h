@@ -63,6 +63,9 @@ namespace rayk::protocol {
   /* To the GCS: task events. */                                         \
   X(ReportTaskEvents, 50)                                                \
   X(ListTasks, 51)                                                       \
+  /* Worker output: raylet -> GCS, CLI -> raylet. */                     \
+  X(PublishLogs, 70)                                                     \
+  X(ReadLogs, 71)                                                        \
   /* Replies. */                                                         \
   X(Ack, 100)                                                            \
   X(LeaseReply, 101)                                                     \
@@ -80,6 +83,7 @@ namespace rayk::protocol {
   X(JobReply, 114)                                                       \
   X(WorkerLife, 115)                                                     \
   X(TaskList, 120)                                                       \
+  X(LogLines, 140)                                                       \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

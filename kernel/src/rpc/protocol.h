@@ -2,7 +2,7 @@
 // services. Code that speaks to one may include its header alone: codec.h
 // (the frame and encoding), gcs_messages.h, raylet_messages.h,
 // worker_messages.h, object_messages.h,
-// placement_group_messages.h.
+// placement_group_messages.h, log_messages.h.
 #pragma once
 
 #include <type_traits>
@@ -10,6 +10,7 @@
 #include "rpc/codec.h"
 #include "rpc/common_messages.h"
 #include "rpc/gcs_messages.h"
+#include "rpc/log_messages.h"
 #include "rpc/object_messages.h"
 #include "rpc/placement_group_messages.h"
 #include "rpc/raylet_messages.h"

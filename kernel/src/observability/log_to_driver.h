@@ -1,0 +1,82 @@
+// Log to driver (Ray's log_to_driver): a driver prints its job's worker
+// output on its own stdout as it happens, each line prefixed with where it
+// came from:
+//
+//   (Counter pid=4242, node=3f9a01c2) hello from the actor
+//
+// The name is the task's function, or the actor's name (else its class).
+// A line repeated by the same worker is printed once; the repeats are
+// counted and printed once as "LINE [repeated Nx]" when another line comes
+// from that worker, when it has been quiet for kFoldWindow, or at the end.
+//
+// LogPrinter does the formatting and folding; LogToDriver subscribes to the
+// job's topic at the GCS (rpc/log_messages.h), where the raylets' log
+// monitors send the lines, and feeds a printer.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "gcs/gcs_client.h"
+#include "gcs/gcs_subscription.h"
+#include "rpc/log_messages.h"
+
+namespace rayk::observability {
+
+// Thread safety: every method may be called from any thread.
+class LogPrinter {
+ public:
+  static constexpr std::chrono::milliseconds kFoldWindow{1000};
+
+  explicit LogPrinter(std::FILE* out) : out_(out) {}
+
+  // "(NAME pid=PID, node=NODE) ", NODE the node id's first 8 hex digits.
+  static std::string Prefix(const protocol::LogBatch& batch);
+
+  void Print(const protocol::LogBatch& batch);
+  // Prints the counts of repeats whose worker has been quiet for
+  // kFoldWindow; with `all`, every count.
+  void Flush(bool all);
+
+ private:
+  struct Source {
+    std::string last_line;
+    uint64_t repeats = 0;  // of last_line, not printed yet
+    std::chrono::steady_clock::time_point last_seen;
+  };
+  void PrintRepeatsLocked(const std::string& prefix, Source& source);
+
+  std::FILE* const out_;
+  std::mutex mu_;
+  std::map<std::string, Source> sources_;  // by prefix
+};
+
+class LogToDriver {
+ public:
+  // Subscribes to `job`'s worker output at the GCS at `gcs_address`.
+  static Result<std::unique_ptr<LogToDriver>> Start(Transport& transport,
+                                                    const std::string& gcs_address,
+                                                    const JobId& job);
+  // Prints what is still folded, then stops.
+  ~LogToDriver();
+
+ private:
+  LogToDriver() = default;
+  void Loop();
+
+  LogPrinter printer_{stdout};
+  std::unique_ptr<GcsClient> gcs_;
+  std::unique_ptr<GcsSubscription> subscription_;
+  std::mutex mu_;
+  std::condition_variable wakeup_;
+  bool stopping_ = false;  // with mu_
+  std::thread thread_;
+};
+
+}  // namespace rayk::observability
