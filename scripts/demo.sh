@@ -15,3 +15,5 @@ echo "== parameter server: an actor holding weights, tasks pushing gradients"
 build/bin/parameter_server 200 2
 echo "== batching service: an async actor fanning requests out to batch tasks"
 build/bin/batching_service 32 100 16
+echo "== streaming pipeline: a generator task yielding chunks to consumer tasks as they come"
+build/bin/streaming_pipeline 64 200000 4

@@ -10,7 +10,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <nlohmann/json.hpp>
+#include <string>
 
+#include "process/session.h"  // ReadFile
 #include "rayk/api.h"
 #include "test_util.h"
 
@@ -46,6 +49,16 @@ class ClusterTest : public ::testing::Test {
   }
   void TearDown() override { rayk::Shutdown(); }
   virtual void Customize(InitOptions& /*options*/) {}
+
+  // How many objects the (first) node's store holds, from `rayk memory`.
+  uint64_t StoredObjects() {
+    std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+    auto json = RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
+                           " memory --format json --address " + address);
+    EXPECT_EQ(json.exit_code, 0) << json.output;
+    if (json.exit_code != 0) return 0;
+    return nlohmann::json::parse(json.output)["nodes"][0]["num_objects"].get<uint64_t>();
+  }
 
   TempDir session_root_;
 };

@@ -240,6 +240,7 @@ inline PushTask Sample() {
   push.spec.concurrency_groups = {{"io", 4}, {"compute", 2}};
   push.spec.concurrency_group = "io";
   push.spec.accelerators = SampleAccelerators();
+  push.spec.streaming = true;
   return push;
 }
 template <>
@@ -375,6 +376,14 @@ inline ReadLogs Sample() {
 template <>
 inline LogLines Sample() {
   return {{SampleLogBatch()}, {{"worker-0a1b2c3d.log", 240}}, true};
+}
+template <>
+inline ReportGeneratorItem Sample() {
+  return {ObjectId::FromRandom(), 7, "item", SampleLocation()};
+}
+template <>
+inline GeneratorItemAck Sample() {
+  return {true};
 }
 
 struct Wire {

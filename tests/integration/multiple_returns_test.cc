@@ -21,16 +21,6 @@ using ::testing::HasSubstr;
 
 class MultipleReturnsTest : public testing::ClusterTest {
  protected:
-  // How many objects the node's store holds, from `rayk memory`.
-  uint64_t StoredObjects() {
-    std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
-    auto json = testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " +
-                                    RAYK_CLI_PATH + " memory --format json --address " + address);
-    EXPECT_EQ(json.exit_code, 0) << json.output;
-    if (json.exit_code != 0) return 0;
-    return nlohmann::json::parse(json.output)["nodes"][0]["num_objects"].get<uint64_t>();
-  }
-
   // Get(ref) must throw E; returns its message.
   template <class E, class T>
   static std::string ErrorOf(const rayk::ObjectRef<T>& ref) {

@@ -35,6 +35,7 @@
 #include "rayk/async.h"
 #include "rayk/concurrency_group.h"
 #include "rayk/errors.h"
+#include "rayk/generator.h"
 #include "rayk/ids.h"
 #include "rayk/internal/actor_impl.h"
 #include "rayk/internal/api_impl.h"
@@ -65,6 +66,9 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
   ObjectRef<Return> Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
                   "Remote() takes as many arguments as the method has parameters");
+    static_assert(!internal::GeneratorTraits<std::decay_t<typename Traits::Return>>::kIsGenerator,
+                  "actor methods cannot be streaming generators yet: make the producer a task "
+                  "(rayk::Task) returning rayk::Generator<T>");
     internal::Runtime& runtime = internal::RequireRuntime();
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
     std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(

@@ -1,6 +1,7 @@
 // The rayk user API: remote functions, object references, Put/Get/Wait,
-// actors (rayk/actor.h), async actor methods (rayk/async.h, rayk/await.h)
-// and placement groups (rayk/placement_group.h), all included here.
+// actors (rayk/actor.h), async actor methods (rayk/async.h, rayk/await.h),
+// streaming generators (rayk/generator.h) and placement groups
+// (rayk/placement_group.h), all included here.
 //
 //   int Add(int a, int b) { return a + b; }
 //   RAYK_REMOTE(Add);
@@ -40,6 +41,7 @@
 #include "rayk/cancel.h"
 #include "rayk/cluster.h"
 #include "rayk/errors.h"
+#include "rayk/generator.h"
 #include "rayk/init.h"
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
@@ -301,8 +303,23 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F, kSplit>> {
     return split;
   }
 
+  // For a streaming generator (a function returning rayk::Generator<T>,
+  // rayk/generator.h): the producer pauses in its co_yield while `count`
+  // items wait untaken by the caller. Throws RuntimeError for 0.
+  TaskCaller& SetGeneratorBackpressure(size_t count) {
+    static_assert(internal::GeneratorTraits<Return>::kIsGenerator,
+                  "SetGeneratorBackpressure is for functions that return rayk::Generator<T>");
+    if (count == 0 || count > UINT32_MAX) {
+      throw RuntimeError("SetGeneratorBackpressure(" + std::to_string(count) + ") on rayk::Task(" +
+                         name_ + "): give 1 or more items, or leave it unset for no bound");
+    }
+    options_.generator_backpressure = static_cast<uint32_t>(count);
+    return *this;
+  }
+
   // Submits the call and returns its result's reference at once (or, after
-  // SetNumReturns, its results' references). Arguments convert to the
+  // SetNumReturns, its results' references; for a generator, an
+  // ObjectRefGenerator of its items). Arguments convert to the
   // parameter types as in a direct call; an ObjectRef<P> for a parameter of
   // type P passes the object's value without fetching it here.
   template <class... A>
@@ -319,6 +336,10 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F, kSplit>> {
                                                std::forward<A>(args)...);
     if constexpr (kSplit) {
       return internal::SplitRefs<Return>::Adopt(runtime.SubmitSplitTask(std::move(call)));
+    } else if constexpr (internal::GeneratorTraits<Return>::kIsGenerator) {
+      call.options.streaming = true;
+      return ObjectRefGenerator<typename internal::GeneratorTraits<Return>::Item>(
+          runtime.SubmitStreamingTask(std::move(call)));
     } else {
       return ObjectRef<Return>(runtime.SubmitTask(std::move(call)),
                                typename ObjectRef<Return>::AdoptTag());

@@ -75,6 +75,22 @@ std::vector<ObjectValue> GetValues(Runtime& runtime, const std::vector<ObjectId>
   return std::move(values).value();
 }
 
+std::optional<ObjectId> NextStreamItem(const ObjectId& stream, std::chrono::milliseconds timeout) {
+  Runtime& runtime = RequireRuntime();
+  Result<std::optional<ObjectId>> item = runtime.NextStreamItem(stream, timeout);
+  if (!item.ok()) {
+    if (item.status().code() == StatusCode::kTimedOut)
+      throw GetTimeoutError(item.status().message());
+    throw RuntimeError("ObjectRefGenerator::Next: " + item.status().message());
+  }
+  return *item;
+}
+
+void CloseStream(const ObjectId& stream) {
+  // After Shutdown there is nothing left to stop or free.
+  if (Runtime* runtime = CurrentRuntime()) runtime->CloseStream(stream);
+}
+
 void CheckNamespaceOption(const std::string& what, const std::string& ns) {
   bool valid = !ns.empty() && ns.size() <= 64;
   for (char c : ns) {

@@ -53,4 +53,15 @@ Status Runtime::Cancel(const ObjectId& /*id*/, bool /*force*/, bool /*recursive*
                 "this runtime runs tasks in place and cannot cancel them");
 }
 
+ObjectId Runtime::SubmitStreamingTask(TaskCall call) {
+  throw RuntimeError("rayk::Task(" + call.function +
+                     "): this runtime runs tasks in place and cannot stream a generator's items; "
+                     "call it in a cluster (rayk::Init)");
+}
+Result<std::optional<ObjectId>> Runtime::NextStreamItem(const ObjectId& /*stream*/,
+                                                        std::chrono::milliseconds /*timeout*/) {
+  return Status::InvalidArgument("this runtime has no streaming generators");
+}
+void Runtime::CloseStream(const ObjectId& /*stream*/) {}
+
 }  // namespace rayk::internal

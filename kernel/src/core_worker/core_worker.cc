@@ -22,6 +22,7 @@ CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
                  actor_submitter_.SendActorTasksLocked(task.spec.actor_id, actions);
                }
              }),
+      streams_(context_, references_, [this](bool blocked) { executor_.SetBlocked(blocked); }),
       task_submitter_(context_, tasks_),
       actor_submitter_(context_, references_, tasks_),
       executor_(context_) {
@@ -168,6 +169,31 @@ ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
 
 std::vector<ObjectId> CoreWorker::SubmitSplitTask(internal::TaskCall call) {
   return task_submitter_.SubmitTask(std::move(call));
+}
+
+ObjectId CoreWorker::SubmitStreamingTask(internal::TaskCall call) {
+  call.options.num_returns = 0;
+  call.options.streaming = true;
+  const uint64_t window = call.options.generator_backpressure;
+  ObjectId stream = task_submitter_.SubmitTask(std::move(call), [&](const PendingTask& task) {
+    streams_.AddLocked(task.spec.return_id, window);
+  })[0];
+  // Next learns of the end from the end object's value.
+  (void)references_.WhenReady({stream}, [this] { streams_.OnEnd(); });
+  return stream;
+}
+
+Result<std::optional<ObjectId>> CoreWorker::NextStreamItem(const ObjectId& stream,
+                                                           std::chrono::milliseconds timeout) {
+  return streams_.Next(stream, timeout);
+}
+
+void CoreWorker::CloseStream(const ObjectId& stream) {
+  streams_.Close(stream);
+  // A call not yet at a worker never runs; a running one is marked
+  // cancelled, and stops at its next co_yield on the `stop` ack anyway.
+  (void)Cancel(stream, /*force=*/false, /*recursive=*/true);
+  RemoveLocalReference(stream);
 }
 
 Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {

@@ -11,6 +11,7 @@
 //   WorkerContext     what the parts share: options, connections, one mutex
 //   ReferenceCounter  the object table: references, values (memory store)
 //   TaskManager       submitted tasks until they end: arguments, results
+//   GeneratorStreams  the items of streaming generator calls, as they come
 //   TaskSubmitter     tasks: leases, pushes, pipelining, retries
 //   ActorSubmitter    actors: creation, calls in order, deaths and restarts
 //   TaskExecutor      running the tasks pushed to this worker
@@ -31,6 +32,7 @@
 #include <vector>
 
 #include "core_worker/actor_submitter.h"
+#include "core_worker/generator_streams.h"
 #include "core_worker/reference_counter.h"
 #include "core_worker/task_executor.h"
 #include "core_worker/task_manager.h"
@@ -62,6 +64,10 @@ class CoreWorker : public internal::Runtime,
   // internal::Runtime
   ObjectId SubmitTask(internal::TaskCall call) override;
   std::vector<ObjectId> SubmitSplitTask(internal::TaskCall call) override;
+  ObjectId SubmitStreamingTask(internal::TaskCall call) override;
+  Result<std::optional<ObjectId>> NextStreamItem(const ObjectId& stream,
+                                                 std::chrono::milliseconds timeout) override;
+  void CloseStream(const ObjectId& stream) override;
   ObjectId Put(std::string data) override;
   Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
                                                  std::chrono::milliseconds timeout) override;
@@ -129,6 +135,7 @@ class CoreWorker : public internal::Runtime,
   WorkerContext context_;
   ReferenceCounter references_;
   TaskManager tasks_;
+  GeneratorStreams streams_;
   TaskSubmitter task_submitter_;
   ActorSubmitter actor_submitter_;
   TaskExecutor executor_;

@@ -453,6 +453,8 @@ std::string ReferenceCounter::LineageText(ObjectEntry::Lineage lineage) {
     case ObjectEntry::Lineage::kSplitResults:
       return "it cannot be made again: the results of a call split by SetNumReturns are not "
              "re-made";
+    case ObjectEntry::Lineage::kGeneratorItem:
+      return "it cannot be made again: a streaming generator's items are not re-made";
     case ObjectEntry::Lineage::kPut:
       break;
   }

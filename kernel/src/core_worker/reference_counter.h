@@ -71,6 +71,7 @@ class ReferenceCounter {
       kLimitReached,
       kActorCall,
       kSplitResults,
+      kGeneratorItem,
     };
     Lineage lineage = Lineage::kPut;
   };

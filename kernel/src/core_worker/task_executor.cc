@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "core_worker/concurrency_groups.h"
+#include "core_worker/generator_streams.h"  // StreamItemId
 #include "core_worker/reference_counter.h"  // ValueOf
 #include "core_worker/visible_accelerators.h"
 #include "observability/worker_log.h"
@@ -504,17 +505,98 @@ void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
                                 const std::shared_ptr<RunningCall>& call,
                                 const internal::ArgList& args, protocol::PushTaskReply& out) {
   internal::InvokeResult result;
+  auto started = std::chrono::steady_clock::now();
   {
     StepScope step(call, executing_);
-    auto started = std::chrono::steady_clock::now();
     result = function.invoke(args, call->spec.num_returns);
-    out.run_us = static_cast<uint32_t>(std::min<int64_t>(
-        std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                              started)
-            .count(),
-        UINT32_MAX));
   }
-  SetResult(std::move(result), call->spec, call->where, out);
+  if (result.next_item || call->spec.streaming) {
+    StreamItems(call, result, out);
+  } else {
+    SetResult(std::move(result), call->spec, call->where, out);
+  }
+  out.run_us =
+      static_cast<uint32_t>(std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
+                                                  std::chrono::steady_clock::now() - started)
+                                                  .count(),
+                                              UINT32_MAX));
+}
+
+void TaskExecutor::StreamItems(const std::shared_ptr<RunningCall>& call,
+                               internal::InvokeResult& result, protocol::PushTaskReply& out) {
+  const protocol::TaskSpec& spec = call->spec;
+  auto fail = [&](ErrorInfo error) {
+    out.error = std::move(error);
+    if (out.error->where.empty()) out.error->where = call->where;
+  };
+  if (result.error) return fail(std::move(*result.error));
+  if (!result.next_item) {
+    return fail(internal::RuntimeErrorInfo(
+        spec.function + " returns no rayk::Generator<T>, so it cannot stream items: " +
+        "its caller and this worker disagree about it (rebuild both against the same library)"));
+  }
+  if (!spec.streaming) {
+    return fail(internal::RuntimeErrorInfo(
+        spec.function + " is a generator: its items reach a caller only through the " +
+        "ObjectRefGenerator that rayk::Task(...).Remote returns"));
+  }
+  auto owner = context_.Connect(spec.owner_address);
+  if (!owner.ok()) {
+    return fail(internal::RuntimeErrorInfo("the caller of " + spec.function + " at " +
+                                           spec.owner_address +
+                                           " cannot be reached: " + owner.status().message()));
+  }
+  uint64_t index = 0;
+  while (true) {
+    protocol::ReportGeneratorItem item;
+    std::optional<ErrorInfo> error;
+    bool more = false;
+    {
+      StepScope step(call, executing_);
+      more = result.next_item(item.value, error);
+    }
+    if (!more) {
+      if (error) fail(std::move(*error));
+      break;
+    }
+    item.stream = spec.return_id;
+    item.index = index;
+    const ObjectId id = StreamItemId(spec.return_id, index);
+    if (auto full = StoreLargeResult(id, item.value, item.location)) {
+      fail(std::move(*full));
+      break;
+    }
+    Result<bool> stop = SendItem(**owner, *call, item);
+    if (!stop.ok()) {
+      if (item.location.valid() && context_.node_objects) {
+        context_.node_objects->Free(id, item.location);
+      }
+      fail(internal::RuntimeErrorInfo("item " + std::to_string(index) + " of " + spec.function +
+                                      " did not reach its caller: " + stop.status().message()));
+      break;
+    }
+    ++index;
+    if (*stop || call->cancelled) break;
+  }
+  // The producer ends here, on this thread: its destructors run now.
+  result.next_item = nullptr;
+  if (!out.error) out.value = internal::Serialize<uint64_t>(index);
+}
+
+Result<bool> TaskExecutor::SendItem(Channel& owner, const RunningCall& call,
+                                    const protocol::ReportGeneratorItem& item) {
+  const std::string request = protocol::Encode(MessageType::kReportGeneratorItem, item);
+  while (true) {
+    Result<std::string> reply = owner.CallSync(request, kItemAckWait);
+    if (!reply.ok()) {
+      if (reply.status().code() != StatusCode::kTimedOut) return reply.status();
+      if (call.cancelled) return true;
+      continue;  // the caller holds the ack (backpressure): ask again
+    }
+    Result<protocol::GeneratorItemAck> ack = protocol::Decode<protocol::GeneratorItemAck>(*reply);
+    if (!ack.ok()) return ack.status();
+    return ack->stop;
+  }
 }
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,

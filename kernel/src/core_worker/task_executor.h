@@ -169,6 +169,18 @@ class TaskExecutor {
   void CallFunction(const internal::RegisteredFunction& function,
                     const std::shared_ptr<RunningCall>& call,
                     const std::vector<std::string_view>& args, protocol::PushTaskReply& out);
+  // A streaming generator's run (rayk/generator.h): sends each item to the
+  // call's owner as it is yielded (stored in this node's store when large),
+  // waiting for each ack, until the producer ends, throws, or the owner says
+  // stop; the reply's value is then the number of items sent.
+  void StreamItems(const std::shared_ptr<RunningCall>& call, internal::InvokeResult& result,
+                   protocol::PushTaskReply& out);
+  // Sends one item and waits for its ack, asking again every kItemAckWait
+  // while the owner holds it (backpressure), so that a cancel is seen.
+  // True: the owner says stop (or the call was cancelled).
+  static constexpr std::chrono::milliseconds kItemAckWait{1000};
+  Result<bool> SendItem(Channel& owner, const RunningCall& call,
+                        const protocol::ReportGeneratorItem& item);
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);

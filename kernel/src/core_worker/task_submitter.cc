@@ -33,9 +33,11 @@ void ReturnLease(const std::shared_ptr<Channel>& raylet, uint64_t lease_id) {
 TaskSubmitter::TaskSubmitter(WorkerContext& context, TaskManager& tasks)
     : context_(context), tasks_(tasks) {}
 
-std::vector<ObjectId> TaskSubmitter::SubmitTask(internal::TaskCall call) {
+std::vector<ObjectId> TaskSubmitter::SubmitTask(
+    internal::TaskCall call, const std::function<void(const PendingTask&)>& on_added) {
   PendingTask task;
   task.spec.num_returns = call.options.num_returns;
+  task.spec.streaming = call.options.streaming;
   task.spec.function = std::move(call.function);
   task.spec.name = std::move(call.options.name);
   task.spec.args = std::move(call.args);
@@ -44,8 +46,10 @@ std::vector<ObjectId> TaskSubmitter::SubmitTask(internal::TaskCall call) {
   task.retry_exceptions = std::move(call.options.retry_exceptions);
   task.timeout = call.options.timeout;
   // Calls with a timeout get their own workers, one run at a time each.
+  // So do streaming calls, whose producers may wait for their callers.
   task.class_key = task.spec.resources.ToJson() + "|" + call.options.placement.Key() +
-                   (task.timeout.count() > 0 ? "|timeout" : "");
+                   (task.timeout.count() > 0 ? "|timeout" : "") +
+                   (task.spec.streaming ? "|streaming" : "");
   task.placement = std::move(call.options.placement);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
@@ -60,8 +64,9 @@ std::vector<ObjectId> TaskSubmitter::SubmitTask(internal::TaskCall call) {
     if (inserted) {
       cls->second.resources = stored.spec.resources;
       cls->second.placement = stored.placement;
-      cls->second.has_timeout = stored.timeout.count() > 0;
+      cls->second.one_at_a_time = stored.timeout.count() > 0 || stored.spec.streaming;
     }
+    if (on_added) on_added(stored);
     tasks_.ResolveArgsLocked(task_id, actions);
   }
   RunActions(actions);
@@ -104,7 +109,7 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
   // they spread over every worker the node grants instead of queueing
   // behind each other. Short ones are pipelined: a worker gets the next while
   // it runs the current, which hides the round trip.
-  size_t depth = !cls.has_timeout && cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros
+  size_t depth = !cls.one_at_a_time && cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros
                      ? kPipelineDepth
                      : 1;
   // Level by level, so that every worker gets its first task before any gets a second.

@@ -38,7 +38,10 @@ class TaskSubmitter {
   TaskSubmitter(WorkerContext& context, TaskManager& tasks);
 
   // Returns the ids of the task's results: one, or call.options.num_returns.
-  std::vector<ObjectId> SubmitTask(internal::TaskCall call);
+  // `on_added` runs (with mu held) once the task is recorded, before it can
+  // be sent: a streaming call's stream is made there.
+  std::vector<ObjectId> SubmitTask(internal::TaskCall call,
+                                   const std::function<void(const PendingTask&)>& on_added = {});
   // Every argument of `task` is resolved: queue it on its class.
   void TaskReadyLocked(const TaskId& task_id, const PendingTask& task, Actions& actions);
   // rayk::Cancel of a task this process submitted (marked cancelled by
@@ -84,7 +87,9 @@ class TaskSubmitter {
     std::deque<TaskId> queue;
     std::map<uint64_t, LeasedWorker> workers;
     int lease_requests = 0;
-    bool has_timeout = false;  // its tasks have a timeout: never pipelined
+    // Its tasks have a timeout (time queued must not count) or stream items
+    // (a paused producer must not hold up others): never pipelined.
+    bool one_at_a_time = false;
   };
   // A run with a timeout, in deadline order: the task, its attempt, its class.
   struct RunDeadline {

@@ -6,6 +6,7 @@
 //   WorkerDied    the raylet: a worker leased by this process died
 //   LeaseWarning  the raylet: a task of ours waits for resources no node has
 //   ExitWorker    the raylet: this worker should exit
+//   ReportGeneratorItem  a worker running our streaming call: its next item
 //   CancelTask    rayk::Cancel: from a borrower, of a task this process owns;
 //                 from the owner, of a task this worker runs
 #include <spdlog/spdlog.h>
@@ -71,6 +72,12 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       if (reply) {
         reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
       }
+      return;
+    }
+    case MessageType::kReportGeneratorItem: {
+      auto body = protocol::Decode<protocol::ReportGeneratorItem>(message);
+      if (!body.ok() || !reply) break;
+      streams_.HandleItem(std::move(*body), std::move(reply));
       return;
     }
     case MessageType::kExitWorker:

@@ -66,6 +66,8 @@ namespace rayk::protocol {
   /* Worker output: raylet -> GCS, CLI -> raylet. */                     \
   X(PublishLogs, 70)                                                     \
   X(ReadLogs, 71)                                                        \
+  /* Worker -> owner: a streaming generator's items. */                  \
+  X(ReportGeneratorItem, 72)                                             \
   /* Replies. */                                                         \
   X(Ack, 100)                                                            \
   X(LeaseReply, 101)                                                     \
@@ -84,6 +86,7 @@ namespace rayk::protocol {
   X(WorkerLife, 115)                                                     \
   X(TaskList, 120)                                                       \
   X(LogLines, 140)                                                       \
+  X(GeneratorItemAck, 141)                                               \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

@@ -41,11 +41,15 @@ struct TaskSpec {
   // The accelerator devices of the lease it runs on (LeaseReply), set by
   // whoever pushes it; empty for actor calls, which keep their creation's.
   std::vector<AcceleratorIds> accelerators;
+  // A streaming generator's call (rayk/generator.h): its items go to the
+  // owner one by one (ReportGeneratorItem) while it runs; return_id is then
+  // the stream's end, whose value is the number of items (or the error).
+  bool streaming = false;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& concurrency_groups& concurrency_group& task_id&
         job_id& function& args& resources& max_retries& attempt& return_id& num_returns&
-            more_return_ids& owner_address& name& accelerators;
+            more_return_ids& owner_address& name& accelerators& streaming;
   }
 };
 
@@ -144,6 +148,30 @@ struct CancelTask {
   }
 };
 
+// Worker -> owner: item `index` of the streaming generator whose end is
+// `stream`, inline or in the worker's node store. Items come in order, one
+// at a time; the reply (GeneratorItemAck) comes when the producer may go on.
+struct ReportGeneratorItem {
+  ObjectId stream;
+  uint64_t index = 0;
+  std::string value;
+  internal::StoreLocation location;  // valid: the value is in that node's store
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& stream& index& value& location;
+  }
+};
+
+// `stop`: the caller dropped the generator (or never knew it): the producer
+// ends at once.
+struct GeneratorItemAck {
+  bool stop = false;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& stop;
+  }
+};
+
 struct ExitWorker {
   template <class A>
   void serialize(A&, unsigned) {}
@@ -156,6 +184,8 @@ RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
 RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
 RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);
 RAYK_MESSAGE_BODY(kCancelTask, CancelTask);
+RAYK_MESSAGE_BODY(kReportGeneratorItem, ReportGeneratorItem);
+RAYK_MESSAGE_BODY(kGeneratorItemAck, GeneratorItemAck);
 RAYK_MESSAGE_BODY(kPushTaskReply, PushTaskReply);
 RAYK_MESSAGE_BODY(kGetObjectReply, GetObjectReply);
 

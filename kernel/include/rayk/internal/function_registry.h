@@ -35,6 +35,7 @@
 #include <vector>
 
 #include "rayk/async.h"
+#include "rayk/generator.h"
 #include "rayk/internal/function_traits.h"
 #include "rayk/internal/runtime.h"
 #include "rayk/internal/runtime_registry.h"
@@ -61,6 +62,12 @@ struct InvokeResult {
   std::string value;
   std::optional<ErrorInfo> error;
   std::vector<std::string> more_values;
+  // A streaming generator (rayk/generator.h) in place of `value`: each call
+  // runs the producer to its next co_yield and encodes that item into `item`
+  // (true), or reports its end (false, with `error` set when it threw). The
+  // producer and its arguments live as long as this function.
+  using NextItemFn = std::function<bool(std::string& item, std::optional<ErrorInfo>& error)>;
+  NextItemFn next_item;
 };
 
 // An actor factory's outcome: the new instance (deleted as its own class when
@@ -298,17 +305,68 @@ decltype(auto) CallDecoded(void* instance, Values& values, std::index_sequence<I
   }
 }
 
+// A streaming generator's call: the producer is made now (its body runs at
+// the first item), and the decoded arguments it may refer to live with it.
+template <auto F>
+InvokeResult StartGenerator(const std::string& name, void* instance, const ArgList& args,
+                            size_t split_into) {
+  using Traits = FunctionTraits<decltype(F)>;
+  using Indices = std::make_index_sequence<Traits::kArity>;
+  using Item = typename GeneratorTraits<std::decay_t<typename Traits::Return>>::Item;
+  struct Running {
+    typename Traits::Values values;           // destroyed after the producer,
+    std::optional<Generator<Item>> producer;  // which may refer to them
+  };
+  if (split_into > 0) {
+    return {{},
+            RuntimeErrorInfo(name + " is a generator: its items are objects already; "
+                                    "call it without SetNumReturns")};
+  }
+  auto running = std::make_shared<Running>();
+  if (auto error = DecodeArgs(name, args, running->values, Indices())) {
+    return {{}, std::move(error)};
+  }
+  InvokeResult result;
+  try {
+    running->producer.emplace(CallDecoded<F>(instance, running->values, Indices()));
+  } catch (...) {
+    result.error = ErrorFromCurrentException();
+    return result;
+  }
+  result.next_item = [name, running](std::string& item, std::optional<ErrorInfo>& error) {
+    try {
+      if (!running->producer->Next()) return false;
+    } catch (...) {
+      error = ErrorFromCurrentException();
+      return false;
+    }
+    try {
+      item = Serialize<Item>(running->producer->Value());
+    } catch (const std::exception& e) {
+      error = RuntimeErrorInfo("an item of " + name + " cannot be encoded as " + TypeName<Item>() +
+                               ": " + e.what());
+      return false;
+    }
+    return true;
+  };
+  return result;
+}
+
 template <auto F>
 InvokeResult InvokeDecoded(const std::string& name, void* instance, const ArgList& args,
                            size_t split_into) {
   using Traits = FunctionTraits<decltype(F)>;
   using Indices = std::make_index_sequence<Traits::kArity>;
   if (auto error = CheckArgCount(name, Traits::kArity, args.size())) return {{}, std::move(error)};
-  typename Traits::Values values;
-  if (auto error = DecodeArgs(name, args, values, Indices())) return {{}, std::move(error)};
-  return RunAndEncode<typename Traits::Return>(name, split_into, [&]() -> decltype(auto) {
-    return CallDecoded<F>(instance, values, Indices());
-  });
+  if constexpr (GeneratorTraits<std::decay_t<typename Traits::Return>>::kIsGenerator) {
+    return StartGenerator<F>(name, instance, args, split_into);
+  } else {
+    typename Traits::Values values;
+    if (auto error = DecodeArgs(name, args, values, Indices())) return {{}, std::move(error)};
+    return RunAndEncode<typename Traits::Return>(name, split_into, [&]() -> decltype(auto) {
+      return CallDecoded<F>(instance, values, Indices());
+    });
+  }
 }
 
 // A coroutine method: decodes the arguments into storage that lives until

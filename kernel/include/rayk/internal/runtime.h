@@ -93,6 +93,10 @@ struct TaskOptions {
   // SetNumReturns: the result (a tuple or vector) is split into this many
   // objects (SubmitSplitTask); 0: one object, the whole result.
   uint32_t num_returns = 0;
+  // A streaming generator's call (rayk/generator.h, SubmitStreamingTask),
+  // and SetGeneratorBackpressure's bound on items made ahead (0: none).
+  bool streaming = false;
+  uint32_t generator_backpressure = 0;
 };
 
 struct TaskCall {
@@ -186,6 +190,20 @@ class Runtime {
   virtual Status Cancel(const ObjectId& id, bool force, bool recursive);
   // Inside a task or actor call: whether it was cancelled (false elsewhere).
   virtual bool IsCancelled() { return false; }
+
+  // Streaming generators (rayk/generator.h). Submits a call whose items
+  // stream back as it runs (call.options.streaming); returns the id of its
+  // end object, of which the caller holds one local reference. A runtime
+  // without remote workers throws RuntimeError.
+  virtual ObjectId SubmitStreamingTask(TaskCall call);
+  // The next item's id (the caller takes over one local reference), or
+  // nothing at the stream's end; kTimedOut when `timeout` (negative:
+  // forever) passes first.
+  virtual Result<std::optional<ObjectId>> NextStreamItem(const ObjectId& stream,
+                                                         std::chrono::milliseconds timeout);
+  // The caller dropped its generator: the producer stops, the items not
+  // taken are freed, and the caller's end reference goes.
+  virtual void CloseStream(const ObjectId& stream);
 };
 
 // The process's runtime, or null outside Init()/Shutdown().
