@@ -765,14 +765,19 @@ struct ClusterCommands::Impl {
       std::cout << out.dump(2) << "\n";
       return 0;
     }
-    std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %s\n", "ACTOR", "CLASS", "NAME", "STATE",
-                "NODE", "PID", "RESTARTS");
+    std::printf("%-10s %-24s %-12s %-11s %-10s %-8s %-16s %s\n", "ACTOR", "CLASS", "NAME", "STATE",
+                "NODE", "PID", "GROUPS", "RESTARTS");
     for (const auto& a : actors) {
-      std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %d%s\n",
+      // Named concurrency groups as name:limit ("io:4,admin:1").
+      std::string groups;
+      for (const auto& [group, limit] : a.concurrency_groups) {
+        groups += (groups.empty() ? "" : ",") + group + ":" + std::to_string(limit);
+      }
+      std::printf("%-10s %-24s %-12s %-11s %-10s %-8lld %-16s %d%s\n",
                   a.actor_id.Hex().substr(0, 8).c_str(), a.class_name.c_str(),
                   a.name.empty() ? "-" : a.name.c_str(), protocol::ActorStateName(a.state),
                   a.node_id.IsNil() ? "-" : a.node_id.Hex().substr(0, 8).c_str(),
-                  static_cast<long long>(a.pid), a.restarts,
+                  static_cast<long long>(a.pid), groups.empty() ? "-" : groups.c_str(), a.restarts,
                   !a.death_cause.empty()      ? ("  (" + a.death_cause + ")").c_str()
                   : !a.pending_reason.empty() ? ("  (waiting: " + a.pending_reason + ")").c_str()
                                               : "");

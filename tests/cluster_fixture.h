@@ -10,10 +10,10 @@
 
 #include <chrono>
 #include <cstdlib>
+#include <fstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
-#include "process/session.h"  // ReadFile
 #include "rayk/api.h"
 #include "test_util.h"
 
@@ -52,7 +52,8 @@ class ClusterTest : public ::testing::Test {
 
   // How many objects the (first) node's store holds, from `rayk memory`.
   uint64_t StoredObjects() {
-    std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+    std::string address;
+    std::ifstream(session_root_.path() + "/session_latest/gcs_address") >> address;
     auto json = RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
                            " memory --format json --address " + address);
     EXPECT_EQ(json.exit_code, 0) << json.output;

@@ -46,8 +46,7 @@ int main(int argc, char** argv) {
   int size = argc > 2 ? std::atoi(argv[2]) : 200000;
   int backpressure = argc > 3 ? std::atoi(argv[3]) : 4;
   if (chunks < 1 || size < 1 || backpressure < 1) {
-    std::fprintf(stderr,
-                 "usage: streaming_pipeline [chunks] [numbers-per-chunk] [backpressure]\n");
+    std::fprintf(stderr, "usage: streaming_pipeline [chunks] [numbers-per-chunk] [backpressure]\n");
     return 2;
   }
   rayk::Init();
@@ -77,12 +76,11 @@ int main(int argc, char** argv) {
     local_sum += number;
     local_largest = std::max<uint64_t>(local_largest, number);
   }
-  const bool match = count == static_cast<uint64_t>(chunks) * size && sum == local_sum &&
-                     largest == local_largest;
+  const bool match =
+      count == static_cast<uint64_t>(chunks) * size && sum == local_sum && largest == local_largest;
   std::printf("streamed %d chunks (%llu numbers): sum %llu, largest %llu; %s a local computation\n",
-              chunks, static_cast<unsigned long long>(count),
-              static_cast<unsigned long long>(sum), static_cast<unsigned long long>(largest),
-              match ? "matches" : "DOES NOT MATCH");
+              chunks, static_cast<unsigned long long>(count), static_cast<unsigned long long>(sum),
+              static_cast<unsigned long long>(largest), match ? "matches" : "DOES NOT MATCH");
   std::printf(
       "when the last chunk arrived, %zu of %d chunk summaries were already done: consumers ran "
       "while the producer produced, at most %d chunks ahead\n",

@@ -49,6 +49,12 @@ TEST_F(AsyncActorsTest, AwaitsATaskResult) {
   EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::AddByTask).Remote(2, 3), kPatience), 5);
 }
 
+TEST_F(AsyncActorsTest, AwaitsAVectorOfRefsAtOnce) {
+  auto worker = rayk::Actor(AsyncWorker::Create).Remote();
+  EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::SumOfTasks).Remote(6), kPatience), 30);
+  EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::SumOfTasks).Remote(0), kPatience), 0);
+}
+
 TEST_F(AsyncActorsTest, AwaitsAnotherActorsCall) {
   auto counter = rayk::Actor(Counter::Create).Remote(10);
   auto worker = rayk::Actor(AsyncWorker::Create).Remote();
@@ -91,6 +97,17 @@ TEST_F(AsyncActorsTest, CallsInterleaveWhileTheyAwait) {
   ASSERT_EQ(log.size(), 8u);
   EXPECT_THAT(std::vector<std::string>(log.begin(), log.begin() + 4),
               ElementsAre("enter 0", "enter 1", "enter 2", "enter 3"));
+}
+
+TEST_F(AsyncActorsTest, AClassWhoseCoroutineMethodsAreInheritedIsAsync) {
+  auto worker = rayk::Actor(DerivedAsyncWorker::Create).Remote();
+  auto gate = Gate("inherited");
+  std::vector<rayk::ObjectRef<int>> calls;
+  for (int i = 0; i < 3; ++i) calls.push_back(worker.Task(&AsyncWorker::PassGate).Remote(gate, i));
+  EXPECT_EQ(*rayk::Get(worker.Task(&AsyncWorker::Entered).Remote(), kPatience), 3)
+      << "the inherited coroutine calls did not interleave: the actor was not made async";
+  Release("inherited");
+  for (const auto& value : rayk::Get(calls, kPatience)) EXPECT_EQ(*value, 3);
 }
 
 // With SetMaxConcurrency(1) a call that awaits holds the actor's only place:

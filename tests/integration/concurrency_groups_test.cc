@@ -14,6 +14,7 @@
 #include "cluster_fixture.h"
 #include "functions/group_functions.h"
 #include "functions/test_functions.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {
@@ -178,6 +179,30 @@ TEST_F(ConcurrencyGroupsTest, BadGroupsOfACallAreRefused) {
   EXPECT_EQ(
       *rayk::Get(rayk::Task(group_functions::MeetInGroupFromATask).Remote(actor, "b"), kPatience),
       "no error");
+}
+
+// A handle got by name knows the actor's groups from the GCS: a bad group
+// fails at submission there too; `rayk list actors` shows the groups.
+TEST_F(ConcurrencyGroupsTest, AHandleByNameAndTheListingKnowTheGroups) {
+  auto created = rayk::Actor(GroupedActor::Create)
+                     .SetName("grouped")
+                     .SetConcurrencyGroup("a", 1)
+                     .SetConcurrencyGroup("b", 2)
+                     .Remote();
+  auto by_name = rayk::GetActor<GroupedActor>("grouped");
+  EXPECT_THAT(
+      ErrorOf([&] { by_name.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1); }),
+      ::testing::HasSubstr("has no such group (it has default, a, b)"));
+  std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  auto text = testing::RunRayk("list actors --address " + address);
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, ::testing::HasSubstr("GROUPS"));
+  EXPECT_THAT(text.output, ::testing::HasSubstr("a:1,b:2"));
+  auto json = testing::RunRayk("list actors --format json --address " + address);
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  auto actors = nlohmann::json::parse(json.output);
+  ASSERT_EQ(actors.size(), 1u);
+  EXPECT_EQ(actors[0]["concurrency_groups"], (nlohmann::json{{"a", 1}, {"b", 2}}));
 }
 
 }  // namespace

@@ -141,7 +141,8 @@ TEST_F(GeneratorsTest, DroppingTheGeneratorStopsItsProducer) {
       if (i == 1) kept = item;
     }
   }
-  auto lines = WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  auto lines =
+      WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "closed") << "the producer did not stop";
   // A ref taken before the drop stays valid.

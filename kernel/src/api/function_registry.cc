@@ -136,13 +136,45 @@ std::vector<std::string> FunctionRegistry::Libraries() const {
   return libraries;
 }
 
+namespace {
+
+// Calls visit(base) for each public base class of `type`, nearest first and
+// depth first, from the type information the Itanium C++ ABI keeps for every
+// class (GCC and Clang); visit returns whether to go on into that base's own.
+template <class Visit>
+void ForEachPublicBase(const std::type_info* type, Visit&& visit) {
+  if (const auto* single = dynamic_cast<const abi::__si_class_type_info*>(type)) {
+    if (visit(single->__base_type)) ForEachPublicBase(single->__base_type, visit);
+  } else if (const auto* multiple = dynamic_cast<const abi::__vmi_class_type_info*>(type)) {
+    for (unsigned i = 0; i < multiple->__base_count; ++i) {
+      const abi::__base_class_type_info& base = multiple->__base_info[i];
+      if ((base.__offset_flags & abi::__base_class_type_info::__public_mask) == 0) continue;
+      if (visit(base.__base_type)) ForEachPublicBase(base.__base_type, visit);
+    }
+  }
+}
+
+}  // namespace
+
 bool FunctionRegistry::HasAsyncMethods(const std::type_info& actor_class) const {
+  // A method registered as &Base::M names Base: an actor of a class derived
+  // from it has that coroutine method too.
+  std::vector<const std::type_info*> classes{&actor_class};
+  ForEachPublicBase(&actor_class, [&classes](const std::type_info* base) {
+    if (std::find_if(classes.begin(), classes.end(), [base](const std::type_info* seen) {
+          return *seen == *base;
+        }) != classes.end()) {
+      return false;
+    }
+    classes.push_back(base);
+    return true;
+  });
   std::shared_lock lock(state_->mutex);
   for (const auto& [name, entry] : state_->by_name) {
     const RegisteredFunction& function = entry->function;
-    if (function.is_async && function.actor_class != nullptr &&
-        *function.actor_class == actor_class) {
-      return true;
+    if (!function.is_async || function.actor_class == nullptr) continue;
+    for (const std::type_info* type : classes) {
+      if (*function.actor_class == *type) return true;
     }
   }
   return false;
@@ -272,25 +304,15 @@ ErrorInfo RuntimeErrorInfo(std::string message) {
 
 namespace {
 
-// The public base classes of a class type, nearest first, from the type
-// information the Itanium C++ ABI keeps for every class (GCC and Clang): a
-// thrown std::system_error lists std::runtime_error, then std::exception.
+// The public base classes of a class type, nearest first, as names: a thrown
+// std::system_error lists std::runtime_error, then std::exception.
 void AddPublicBases(const std::type_info* type, std::vector<std::string>& bases) {
-  auto add = [&bases](const std::type_info* base) {
+  ForEachPublicBase(type, [&bases](const std::type_info* base) {
     std::string name = Demangle(base->name());
     if (std::find(bases.begin(), bases.end(), name) != bases.end()) return false;
     bases.push_back(std::move(name));
     return true;
-  };
-  if (const auto* single = dynamic_cast<const abi::__si_class_type_info*>(type)) {
-    if (add(single->__base_type)) AddPublicBases(single->__base_type, bases);
-  } else if (const auto* multiple = dynamic_cast<const abi::__vmi_class_type_info*>(type)) {
-    for (unsigned i = 0; i < multiple->__base_count; ++i) {
-      const abi::__base_class_type_info& base = multiple->__base_info[i];
-      if ((base.__offset_flags & abi::__base_class_type_info::__public_mask) == 0) continue;
-      if (add(base.__base_type)) AddPublicBases(base.__base_type, bases);
-    }
-  }
+  });
 }
 
 }  // namespace

@@ -95,13 +95,16 @@ Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
   auto status = protocol::Decode<protocol::StatusReply>(*reply);
   if (!status.ok()) return status.status();
   if (!status->ok) return status->ToStatus();
-  std::vector<std::string> groups;
-  for (const auto& [group, limit] : spec.concurrency_groups) groups.push_back(group);
-  {
-    std::lock_guard<std::mutex> lock(context_.mu);
-    clients_[spec.actor_id].concurrency_groups = std::move(groups);
-  }
+  RememberConcurrencyGroups(spec.actor_id, spec.concurrency_groups);
   return spec.actor_id;
+}
+
+void ActorSubmitter::RememberConcurrencyGroups(const ActorId& actor,
+                                               const std::map<std::string, int>& groups) {
+  std::vector<std::string> names;
+  for (const auto& [group, limit] : groups) names.push_back(group);
+  std::lock_guard<std::mutex> lock(context_.mu);
+  clients_[actor].concurrency_groups = std::move(names);
 }
 
 Result<internal::NamedActor> ActorSubmitter::GetNamedActor(const std::string& name,
@@ -114,6 +117,8 @@ Result<internal::NamedActor> ActorSubmitter::GetNamedActor(const std::string& na
   if (info->actor_id.IsNil()) {
     return Status::NotFound("no actor named '" + name + "' in namespace '" + ns + "'");
   }
+  // Its calls' groups are then checked here, as for an actor made here.
+  RememberConcurrencyGroups(info->actor_id, info->concurrency_groups);
   return internal::NamedActor{info->actor_id, info->class_name};
 }
 

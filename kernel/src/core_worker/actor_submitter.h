@@ -51,6 +51,8 @@ class ActorSubmitter {
                            internal::RetryExceptions retry_exceptions, std::string name,
                            std::string concurrency_group);
   Result<internal::NamedActor> GetNamedActor(const std::string& name, const std::string& ns);
+  // The actor's named groups, for the check of its calls' groups.
+  void RememberConcurrencyGroups(const ActorId& actor, const std::map<std::string, int>& groups);
   Status KillActor(const ActorId& actor, bool no_restart);
   Result<std::vector<protocol::ActorInfo>> ListActors();
 
@@ -73,8 +75,8 @@ class ActorSubmitter {
     int max_task_retries = 0;
     std::string death_cause;
     std::string warned_pending;  // the GCS's pending reason the owner last warned of
-    // Its named concurrency groups, when this process created it: a call
-    // naming another group fails at submission.
+    // Its named concurrency groups, when this process created it or got it
+    // by name: a call naming another group fails at submission.
     std::optional<std::vector<std::string>> concurrency_groups;
     std::shared_ptr<Channel> channel;
     std::deque<TaskId> queue;      // submitted, not yet sent, in submission order

@@ -49,19 +49,20 @@ void GeneratorStreams::HandleItem(protocol::ReportGeneratorItem item, ReplyFn re
       }
       Ack(std::move(reply), true, actions);
     } else if (item.index > it->second.received) {
-      actions.push_back([reply = std::move(reply), item = std::move(item), received =
-                                                                                it->second.received] {
-        protocol::Service::ReplyError(
-            reply, Status::InvalidArgument("generator item " + std::to_string(item.index) +
-                                           " came before item " + std::to_string(received) +
-                                           ": items are reported in order, one at a time"));
-      });
+      actions.push_back(
+          [reply = std::move(reply), item = std::move(item), received = it->second.received] {
+            protocol::Service::ReplyError(
+                reply, Status::InvalidArgument("generator item " + std::to_string(item.index) +
+                                               " came before item " + std::to_string(received) +
+                                               ": items are reported in order, one at a time"));
+          });
     } else {
       Stream& stream = it->second;
       if (item.index == stream.received) {
         const ObjectId id = StreamItemId(item.stream, item.index);
         references_.AddTaskReturnLocked(id);
-        references_.EntryLocked(id).lineage = ReferenceCounter::ObjectEntry::Lineage::kGeneratorItem;
+        references_.EntryLocked(id).lineage =
+            ReferenceCounter::ObjectEntry::Lineage::kGeneratorItem;
         internal::ObjectValue value =
             item.location.valid() ? references_.StoredResultLocked(id, item.location, actions)
                                   : ValueOf(std::move(item.value));

@@ -63,9 +63,9 @@ class GeneratorStreams {
 
  private:
   struct Stream {
-    uint64_t window = 0;   // 0: the producer never waits
-    uint64_t received = 0;  // items 0 .. received-1 are recorded
-    uint64_t taken = 0;     // items 0 .. taken-1 were handed to the caller
+    uint64_t window = 0;       // 0: the producer never waits
+    uint64_t received = 0;     // items 0 .. received-1 are recorded
+    uint64_t taken = 0;        // items 0 .. taken-1 were handed to the caller
     bool error_taken = false;  // the failed end was handed out as the last item
     // The ack of the item the producer waits on (backpressure), by index.
     std::optional<std::pair<uint64_t, ReplyFn>> held_ack;
@@ -79,7 +79,7 @@ class GeneratorStreams {
   WorkerContext& context_;
   ReferenceCounter& references_;
   const BlockedFn set_blocked_;
-  std::condition_variable changed_;  // with context_.mu: an item or an end came in
+  std::condition_variable changed_;               // with context_.mu: an item or an end came in
   std::unordered_map<ObjectId, Stream> streams_;  // by end id
 };
 

@@ -221,6 +221,7 @@ void GcsActorManager::HandleRegister(protocol::RegisterActor request, ReplyFn re
     record.info.job_id = spec.job_id;
     record.info.max_task_retries = spec.max_task_retries;
     record.info.detached = spec.detached;
+    record.info.concurrency_groups = spec.concurrency_groups;
     record.needs_scheduling = true;
     if (!spec.name.empty()) names_[{spec.namespace_name, spec.name}] = spec.actor_id;
     SetStateLocked(record, ActorState::kPending, actions);

@@ -45,7 +45,8 @@ inline nlohmann::json ActorJson(const protocol::ActorInfo& a) {
           {"job_id", a.job_id.Hex()},
           {"detached", a.detached},
           {"death_cause", a.death_cause},
-          {"pending_reason", a.pending_reason}};
+          {"pending_reason", a.pending_reason},
+          {"concurrency_groups", a.concurrency_groups}};
 }
 
 inline nlohmann::json CodeLibrariesJson(const std::vector<protocol::CodeLibrary>& libraries) {

@@ -334,10 +334,13 @@ struct ActorInfo {
   // it (its demand, its label selector); it waits for a node that fits.
   std::string pending_reason;
   std::string namespace_name;  // of `name`
+  // Its named concurrency groups and their limits (rayk/concurrency_group.h),
+  // so that a handle from GetActor checks a call's group at submission.
+  std::map<std::string, int> concurrency_groups;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& state& epoch& address& pid& node_id& name& class_name& job_id& restarts&
-        max_task_retries& detached& death_cause& pending_reason& namespace_name;
+        max_task_retries& detached& death_cause& pending_reason& namespace_name& concurrency_groups;
   }
 };
 

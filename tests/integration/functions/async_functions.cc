@@ -6,6 +6,14 @@ namespace async_functions {
 
 using test_functions::Add;
 
+rayk::Async<int> AsyncWorker::SumOfTasks(int n) {
+  std::vector<rayk::ObjectRef<int>> refs;
+  for (int i = 0; i < n; ++i) refs.push_back(rayk::Task(test_functions::Add).Remote(i, i));
+  int sum = 0;
+  for (int value : co_await refs) sum += value;
+  co_return sum;
+}
+
 rayk::Async<int> AsyncWorker::AddByTask(int a, int b) {
   co_return co_await rayk::Task(Add).Remote(a, b);
 }
@@ -72,9 +80,9 @@ rayk::Async<int> AsyncWorker::ExitAfterAwait() {
 }  // namespace async_functions
 
 using namespace async_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(AsyncWorker::Create, &AsyncWorker::AddByTask, &AsyncWorker::IncrThrough,
-            &AsyncWorker::AddPuts, &AsyncWorker::SumThroughHelper, &AsyncWorker::Next,
-            &AsyncWorker::PassGate, &AsyncWorker::Entered, &AsyncWorker::Log,
+RAYK_REMOTE(AsyncWorker::Create, &AsyncWorker::AddByTask, &AsyncWorker::SumOfTasks,
+            &AsyncWorker::IncrThrough, &AsyncWorker::AddPuts, &AsyncWorker::SumThroughHelper,
+            &AsyncWorker::Next, &AsyncWorker::PassGate, &AsyncWorker::Entered, &AsyncWorker::Log,
             &AsyncWorker::CatchTaskError, &AsyncWorker::LetTaskErrorThrough,
             &AsyncWorker::ThrowAfterAwait, &AsyncWorker::AwaitEmptyRef,
-            &AsyncWorker::ExitAfterAwait);
+            &AsyncWorker::ExitAfterAwait, DerivedAsyncWorker::Create);

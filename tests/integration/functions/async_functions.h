@@ -19,6 +19,9 @@ class AsyncWorker {
 
   // a + b, computed by a test_functions::Add task it awaits.
   rayk::Async<int> AddByTask(int a, int b);
+  // Fans out Add(i, i) for i in 0..n-1 and awaits the vector of their refs
+  // at once: the sum of 2i.
+  rayk::Async<int> SumOfTasks(int n);
   // Awaits counter.Incr(by).
   rayk::Async<int> IncrThrough(rayk::ActorHandle<test_functions::Counter> counter, int by);
   // Awaits a ref it Puts itself (holding `mine`) and one its caller owns.
@@ -54,6 +57,13 @@ class AsyncWorker {
   int entered_ = 0;
   int next_ = 0;
   std::vector<std::string> log_;
+};
+
+// An actor class whose coroutine methods are all inherited: it is async all
+// the same (its calls interleave on one loop).
+class DerivedAsyncWorker : public AsyncWorker {
+ public:
+  static DerivedAsyncWorker* Create() { return new DerivedAsyncWorker(); }
 };
 
 }  // namespace async_functions
