@@ -66,6 +66,9 @@ namespace rayk::protocol {
   /* Worker output: raylet -> GCS, CLI -> raylet. */                     \
   X(PublishLogs, 70)                                                     \
   X(ReadLogs, 71)                                                        \
+  /* The state API's lists: CLI -> raylet. */                            \
+  X(ListObjects, 80)                                                     \
+  X(ListWorkers, 81)                                                     \
   /* Replies. */                                                         \
   X(Ack, 100)                                                            \
   X(LeaseReply, 101)                                                     \
@@ -84,6 +87,7 @@ namespace rayk::protocol {
   X(WorkerLife, 115)                                                     \
   X(TaskList, 120)                                                       \
   X(LogLines, 140)                                                       \
+  X(WorkerList, 150)                                                     \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \
