@@ -457,7 +457,15 @@ struct ClusterCommands::Impl {
   // The largest objects of `stores`, largest first, as ObjectRow shows them.
   nlohmann::json ObjectRows(const std::vector<NodeStore>& stores,
                             const protocol::ClusterStatus& status) {
-    ProcessDirectory processes(GatherWorkers(status, nullptr), GetActors(), status.jobs);
+    // Owners from the pools of the raylets that answered for their stores: a
+    // raylet that did not would keep the command waiting once more.
+    protocol::ClusterStatus answered = status;
+    std::erase_if(answered.nodes, [&](const protocol::NodeInfo& node) {
+      return std::none_of(stores.begin(), stores.end(), [&](const NodeStore& store) {
+        return store.stats && store.node.node_id == node.node_id;
+      });
+    });
+    ProcessDirectory processes(GatherWorkers(answered, nullptr), GetActors(), status.jobs);
     nlohmann::json rows = nlohmann::json::array();
     for (const NodeStore& store : stores) {
       if (!store.stats) continue;
