@@ -168,7 +168,6 @@ struct DevCommands::Impl {
       std::string log = node.dir + "/logs/raylet.log";
       auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid, log);
       if (!endpoint.ok()) {
-        progress.Clear();
         FailAndUndo("the raylet of node " + std::to_string(node.index) +
                     " did not start: " + endpoint.status().message());
       }
@@ -191,7 +190,6 @@ struct DevCommands::Impl {
       progress.Show("nodes up " + std::to_string(registered) + of);
       if (registered == static_cast<int>(started.size())) break;
       if (std::chrono::steady_clock::now() > deadline) {
-        progress.Clear();
         FailAndUndo("only " + std::to_string(registered) + " of " + std::to_string(started.size()) +
                     " raylets registered with the GCS at " + gcs_address + " within " +
                     std::to_string(kStartTimeout.count()) + " s" +

@@ -20,9 +20,21 @@ size_t Columns(int fd) {
   return 80;
 }
 
+// The Progress showing a line now, for ClearShownProgress.
+Progress* shown_progress = nullptr;
+
 }  // namespace
 
+void ClearShownProgress() {
+  if (shown_progress != nullptr) shown_progress->Clear();
+}
+
 Progress::Progress(int fd) : fd_(fd), active_(isatty(fd) == 1) {}
+
+Progress::~Progress() {
+  Clear();
+  if (shown_progress == this) shown_progress = nullptr;
+}
 
 void Progress::Show(const std::string& text) {
   if (!active_ || text == shown_) return;
@@ -31,6 +43,7 @@ void Progress::Show(const std::string& text) {
   std::string line = text.size() > width ? text.substr(0, width) : text;
   Write(kStartOfLine + line + kEraseToEnd);
   shown_ = text;
+  shown_progress = this;
 }
 
 void Progress::Clear() {

@@ -7,8 +7,8 @@
 // terminal's width (a wrapped line could not be rewritten), and an erase to
 // the line's end. Clear() erases it, so that the command's own output (which
 // may go to the same terminal) starts on a clean line; the destructor clears
-// it too. Anywhere else every call does nothing: not one byte, so that
-// scripts, logs and `| grep` see only what the command prints.
+// it too, and so does Fail (ClearShownProgress) before its error. Anywhere else every call does
+// nothing: not one byte, so that scripts, logs and `| grep` see only what the command prints.
 //
 // Used by `rayk dev up`, `rayk microbenchmark` and `rayk job logs --follow`.
 // Not thread-safe; one thread shows progress.
@@ -23,7 +23,7 @@ namespace rayk::cli {
 class Progress {
  public:
   explicit Progress(int fd = STDERR_FILENO);
-  ~Progress() { Clear(); }
+  ~Progress();
   Progress(const Progress&) = delete;
   Progress& operator=(const Progress&) = delete;
 
@@ -41,5 +41,9 @@ class Progress {
   const bool active_;
   std::string shown_;  // the text on the line now; empty: none
 };
+
+// Erases the line a Progress of this process shows, if any: Fail calls it
+// before its one-line error, which then starts on a clean line.
+void ClearShownProgress();
 
 }  // namespace rayk::cli
