@@ -14,6 +14,7 @@
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
+#include "progress.h"
 #include "rayk/host/config.h"
 #include "rayk/host/plugin_loader.h"
 #include "rayk/label_selector.h"
@@ -22,6 +23,7 @@
 namespace rayk::cli {
 
 void Fail(const std::string& message) {
+  ClearShownProgress();
   std::cerr << "rayk: " << message << "\n";
   std::exit(1);
 }

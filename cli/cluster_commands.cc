@@ -20,6 +20,7 @@
 #include "common/byte_count.h"
 #include "common/host_address.h"
 #include "gcs/gcs_client.h"
+#include "list_views.h"
 #include "observability/log_to_driver.h"
 #include "observability/state_json.h"
 #include "process/cluster_secret.h"
@@ -142,6 +143,9 @@ struct ClusterCommands::Impl {
   CLI::App* list_nodes = nullptr;
   CLI::App* list_jobs = nullptr;
   CLI::App* list_tasks = nullptr;
+  CLI::App* list_objects = nullptr;
+  CLI::App* list_workers = nullptr;
+  int summary_top = 10;  // `rayk summary objects --top N`
   CLI::App* summary = nullptr;
   CLI::App* summary_tasks = nullptr;
   CLI::App* summary_actors = nullptr;
@@ -150,8 +154,8 @@ struct ClusterCommands::Impl {
   CLI::App* get_task = nullptr;
   CLI::App* get_actor = nullptr;
   std::string get_id;  // `rayk get task|actor ID`: an id or a unique prefix of one
-  std::vector<std::string> task_filters;
-  int task_limit = 100;
+  std::vector<std::string> list_filters;
+  int list_limit = 100;
   CLI::App* timeline = nullptr;
   std::string timeline_job, timeline_output;
   CLI::App* logs = nullptr;
@@ -390,28 +394,141 @@ struct ClusterCommands::Impl {
     return std::move(*status);
   }
 
-  // `rayk memory`: each alive node's object store, from its raylet.
-  // Each alive node's store statistics, asked of its raylet.
-  std::vector<NodeStore> GatherStores() {
-    protocol::ClusterStatus status = GetStatus();
-    std::vector<NodeStore> stores;
+  // Each alive node's raylet's reply to `request` (or why there is none).
+  struct RayletReply {
+    protocol::NodeInfo node;
+    Result<std::string> reply;
+  };
+  std::vector<RayletReply> AskRaylets(const protocol::ClusterStatus& status,
+                                      const std::string& request) {
+    std::vector<RayletReply> replies;
     for (const protocol::NodeInfo& node : status.nodes) {
       if (!node.alive) continue;
-      NodeStore& store = stores.emplace_back(NodeStore{node, std::nullopt, ""});
       auto raylet = cli_transport->Connect(node.raylet_address);
       if (!raylet.ok()) Fail(raylet.status().message());
-      auto reply = (*raylet)->CallSync(
-          protocol::Encode(protocol::MessageType::kGetStoreStats, protocol::Empty{}),
-          std::chrono::milliseconds(5000));
-      if (!reply.ok()) {
-        store.error = reply.status().message();
+      replies.push_back({node, (*raylet)->CallSync(request, std::chrono::milliseconds(5000))});
+    }
+    return replies;
+  }
+
+  // Each alive node's store statistics with its `limit` largest objects
+  // (`rayk memory` and the dashboard show ten).
+  std::vector<NodeStore> GatherStores(const protocol::ClusterStatus& status, uint32_t limit = 10) {
+    std::vector<NodeStore> stores;
+    for (RayletReply& answer : AskRaylets(
+             status,
+             protocol::Encode(protocol::MessageType::kListObjects, protocol::ListObjects{limit}))) {
+      NodeStore& store = stores.emplace_back(NodeStore{answer.node, std::nullopt, ""});
+      if (!answer.reply.ok()) {
+        store.error = answer.reply.status().message();
         continue;
       }
-      auto stats = protocol::Decode<protocol::StoreStats>(*reply);
+      auto stats = protocol::Decode<protocol::StoreStats>(*answer.reply);
       if (!stats.ok()) Fail(stats.status().message());
       store.stats = std::move(*stats);
     }
     return stores;
+  }
+  std::vector<NodeStore> GatherStores() { return GatherStores(GetStatus()); }
+
+  // The worker pools of the raylets that answered.
+  std::vector<protocol::WorkerList> GatherWorkers(const protocol::ClusterStatus& status,
+                                                  std::vector<std::string>* unanswered) {
+    std::vector<protocol::WorkerList> pools;
+    for (RayletReply& answer : AskRaylets(
+             status,
+             protocol::Encode(protocol::MessageType::kListWorkers, protocol::ListWorkers{}))) {
+      auto pool = answer.reply.ok() ? protocol::Decode<protocol::WorkerList>(*answer.reply)
+                                    : Result<protocol::WorkerList>(answer.reply.status());
+      if (pool.ok()) {
+        pools.push_back(std::move(*pool));
+      } else if (unanswered) {
+        unanswered->push_back(NoAnswer(answer.node, pool.status().message()));
+      }
+    }
+    return pools;
+  }
+
+  static std::string NoAnswer(const protocol::NodeInfo& node, const std::string& error) {
+    return "node " + node.node_id.Hex().substr(0, 8) + ": no answer from its raylet at " +
+           node.raylet_address + " (" + error + ")";
+  }
+
+  // The largest objects of `stores`, largest first, as ObjectRow shows them.
+  nlohmann::json ObjectRows(const std::vector<NodeStore>& stores,
+                            const protocol::ClusterStatus& status) {
+    // Owners from the pools of the raylets that answered for their stores: a
+    // raylet that did not would keep the command waiting once more.
+    protocol::ClusterStatus answered = status;
+    std::erase_if(answered.nodes, [&](const protocol::NodeInfo& node) {
+      return std::none_of(stores.begin(), stores.end(), [&](const NodeStore& store) {
+        return store.stats && store.node.node_id == node.node_id;
+      });
+    });
+    ProcessDirectory processes(GatherWorkers(answered, nullptr), GetActors(), status.jobs);
+    nlohmann::json rows = nlohmann::json::array();
+    for (const NodeStore& store : stores) {
+      if (!store.stats) continue;
+      for (const protocol::StoreObjectInfo& object : store.stats->largest)
+        rows.push_back(ObjectRow(object, store.node.node_id, processes));
+    }
+    std::stable_sort(rows.begin(), rows.end(), [](const auto& a, const auto& b) {
+      return a["size"].template get<uint64_t>() > b["size"].template get<uint64_t>();
+    });
+    return rows;
+  }
+
+  // `rayk list objects|workers`: the rows after the filters, at most
+  // --limit, with the raylets that did not answer; `what` names the rows.
+  void PrintRows(const std::string& what, nlohmann::json rows,
+                 const std::vector<std::string>& unanswered,
+                 std::string (*format_rows)(const nlohmann::json&)) {
+    size_t matched = rows.size();
+    if (rows.size() > static_cast<size_t>(list_limit))
+      rows.erase(rows.begin() + list_limit, rows.end());
+    if (*format == "json") {
+      std::cout << nlohmann::json{{what, rows}, {"total", matched}, {"errors", unanswered}}.dump(2)
+                << "\n";
+      return;
+    }
+    std::cout << format_rows(rows) << "Showing " << rows.size() << " of " << matched << " " << what
+              << (rows.size() < matched ? " (--limit N shows more)" : "") << "\n";
+    for (const std::string& line : unanswered) std::cout << "  " << line << "\n";
+  }
+
+  // Fails on a bad --limit or --filter before asking the cluster anything.
+  void CheckListOptions(const FilterKeys& keys) {
+    if (list_limit < 1) Fail("--limit must be at least 1, e.g. --limit 100");
+    auto checked = FilterRows(nlohmann::json::array(), list_filters, keys);
+    if (!checked.ok()) Fail(checked.status().message());
+  }
+
+  // `rayk list objects`: every store's objects, largest first.
+  int ListObjects() {
+    CheckListOptions(ObjectFilterKeys());
+    protocol::ClusterStatus status = GetStatus();
+    std::vector<NodeStore> stores = GatherStores(status, protocol::kMaxListedObjects);
+    std::vector<std::string> unanswered;
+    for (const NodeStore& store : stores)
+      if (!store.stats) unanswered.push_back(NoAnswer(store.node, store.error));
+    auto rows = FilterRows(ObjectRows(stores, status), list_filters, ObjectFilterKeys());
+    if (!rows.ok()) Fail(rows.status().message());
+    PrintRows("objects", std::move(*rows), unanswered, FormatObjects);
+    return 0;
+  }
+
+  // `rayk list workers`: every raylet's pool, then the running jobs' drivers.
+  int ListWorkers() {
+    CheckListOptions(WorkerFilterKeys());
+    protocol::ClusterStatus status = GetStatus();
+    std::vector<std::string> unanswered;
+    std::vector<protocol::WorkerList> pools = GatherWorkers(status, &unanswered);
+    ProcessDirectory processes(pools, GetActors(), status.jobs);
+    auto rows =
+        FilterRows(WorkerRows(pools, status.jobs, processes), list_filters, WorkerFilterKeys());
+    if (!rows.ok()) Fail(rows.status().message());
+    PrintRows("workers", std::move(*rows), unanswered, FormatWorkers);
+    return 0;
   }
 
   int Memory() {
@@ -568,13 +685,13 @@ struct ClusterCommands::Impl {
 
   // `rayk list tasks`: the latest first, after the filters, at most --limit.
   int ListTasks() {
-    if (task_limit < 1) Fail("--limit must be at least 1, e.g. --limit 100");
+    if (list_limit < 1) Fail("--limit must be at least 1, e.g. --limit 100");
     protocol::TaskList list = GetTasks();
-    auto tasks = FilterTasks(std::move(list.tasks), task_filters);
+    auto tasks = FilterTasks(std::move(list.tasks), list_filters);
     if (!tasks.ok()) Fail(tasks.status().message());
     std::reverse(tasks->begin(), tasks->end());
     size_t matched = tasks->size();
-    if (tasks->size() > static_cast<size_t>(task_limit)) tasks->resize(task_limit);
+    if (tasks->size() > static_cast<size_t>(list_limit)) tasks->resize(list_limit);
     if (*format == "json") {
       nlohmann::json out = nlohmann::json::array();
       for (const auto& task : *tasks) out.push_back(TaskToJson(task));
@@ -714,10 +831,23 @@ struct ClusterCommands::Impl {
     return 0;
   }
 
+  // `rayk summary objects`: the stores' totals and the --top largest
+  // objects of the cluster (each node's largest, merged).
   int SummaryObjects() {
-    std::vector<NodeStore> stores = GatherStores();
-    std::cout << (*format == "json" ? ObjectSummaryJson(stores).dump(2) + "\n"
-                                    : FormatObjectSummary(stores));
+    if (summary_top < 0) Fail("--top must be 0 or more, e.g. --top 10");
+    protocol::ClusterStatus status = GetStatus();
+    std::vector<NodeStore> stores = GatherStores(status, static_cast<uint32_t>(summary_top));
+    nlohmann::json largest = ObjectRows(stores, status);
+    if (largest.size() > static_cast<size_t>(summary_top))
+      largest.erase(largest.begin() + summary_top, largest.end());
+    if (*format == "json") {
+      nlohmann::json summary = ObjectSummaryJson(stores);
+      summary["largest"] = largest;
+      std::cout << summary.dump(2) << "\n";
+      return 0;
+    }
+    std::cout << FormatObjectSummary(stores);
+    if (!largest.empty()) std::cout << "\nLargest objects\n" << FormatObjects(largest);
     return 0;
   }
 
@@ -1065,16 +1195,33 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.AddAuthOption(d.status);
   add_format(d.status);
 
-  d.list = app->add_subcommand("list",
-                               "list the cluster's actors, nodes, jobs, tasks or placement groups");
+  d.list = app->add_subcommand(
+      "list",
+      "list the cluster's actors, nodes, jobs, tasks, objects, workers or placement groups");
   d.list->require_subcommand(1);
   d.list_tasks = d.list->add_subcommand(
       "tasks", "task attempts workers ran: id, name, state, node, pid, duration, error");
-  d.list_tasks->add_option("--filter", d.task_filters,
+  d.list_tasks->add_option("--filter", d.list_filters,
                            "KEY=VALUE, repeatable: task_id, job_id, actor_id, node_id (hex "
                            "prefixes), name, state, worker_pid");
-  d.list_tasks->add_option("--limit", d.task_limit, "at most this many, the latest first")
+  d.list_tasks->add_option("--limit", d.list_limit, "at most this many, the latest first")
       ->capture_default_str();
+  d.list_objects = d.list->add_subcommand(
+      "objects",
+      "the objects in the nodes' stores, largest first: id, size, node, copy, state, "
+      "owner");
+  d.list_workers = d.list->add_subcommand(
+      "workers", "worker processes and drivers: pid, node, state, job, actor, start time");
+  for (auto [command, keys] : {std::pair{d.list_objects,
+                                         "object_id, node_id (hex prefixes), copy "
+                                         "(primary|secondary), pinned, spilled "
+                                         "(true|false), owner_pid"},
+                               std::pair{d.list_workers,
+                                         "worker_id, node_id, job_id (hex "
+                                         "prefixes), pid, state, actor_name"}}) {
+    command->add_option("--filter", d.list_filters, std::string("KEY=VALUE, repeatable: ") + keys);
+    command->add_option("--limit", d.list_limit, "at most this many")->capture_default_str();
+  }
   d.timeline = app->add_subcommand(
       "timeline", "Chrome trace events of the tasks that ran (Perfetto, chrome://tracing)");
   d.timeline->add_option("--job", d.timeline_job, "only this job's tasks (a hex id prefix)");
@@ -1086,12 +1233,12 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.logs->add_option("--task", d.logs_task, "only this task's output (a hex id prefix)");
   d.logs->add_option("--job", d.logs_job, "only this job's output (a hex id prefix)");
   d.logs->add_flag("-f,--follow", d.logs_follow, "keep printing new lines until interrupted");
-  for (CLI::App* command : {d.list_tasks, d.timeline, d.logs}) {
+  for (CLI::App* command : {d.list_tasks, d.list_objects, d.list_workers, d.timeline, d.logs}) {
     command->add_option("--address", d.address,
                         "the GCS (default: $RAYK_ADDRESS, else the latest session)");
     d.AddAuthOption(command);
   }
-  add_format(d.list_tasks);
+  for (CLI::App* command : {d.list_tasks, d.list_objects, d.list_workers}) add_format(command);
   d.list_actors = d.list->add_subcommand("actors", "id, class, name, state, node, pid, restarts");
   d.list_nodes = d.list->add_subcommand("nodes", "id, state, address, pid, start time, resources");
   d.list_jobs = d.list->add_subcommand("jobs", "id, status, driver pid, start and end time, code");
@@ -1115,7 +1262,10 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
       "tasks", "task attempts by function name and state, from the GCS's task table");
   d.summary_actors = d.summary->add_subcommand("actors", "actors by class and state");
   d.summary_objects = d.summary->add_subcommand(
-      "objects", "objects and bytes used, pinned and spilled, per node and in total");
+      "objects",
+      "objects and bytes used, pinned and spilled, per node and in total; the largest objects");
+  d.summary_objects->add_option("--top", d.summary_top, "how many of the largest objects to list")
+      ->capture_default_str();
   d.get = app->add_subcommand("get", "one task's or actor's whole record");
   d.get_task = d.get->add_subcommand("task", "every attempt of one task");
   d.get_task->add_option("ID", d.get_id, "the task's hex id or a unique prefix (rayk list tasks)")
@@ -1228,6 +1378,8 @@ std::optional<int> ClusterCommands::Run() {
   if (d.list_nodes->parsed()) return d.ListNodes();
   if (d.list_jobs->parsed()) return d.ListJobs();
   if (d.list_tasks->parsed()) return d.ListTasks();
+  if (d.list_objects->parsed()) return d.ListObjects();
+  if (d.list_workers->parsed()) return d.ListWorkers();
   if (d.timeline->parsed()) return d.Timeline();
   if (d.logs->parsed()) return d.Logs();
   if (d.summary_tasks->parsed()) return d.SummaryTasks();

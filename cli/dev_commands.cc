@@ -13,6 +13,7 @@
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
+#include "progress.h"
 #include "rayk/plugin/scheduling_util.h"
 
 namespace rayk::cli {
@@ -155,9 +156,15 @@ struct DevCommands::Impl {
 
   // Waits until each node's raylet has written its address and the GCS lists
   // it alive; fills in their endpoints and ids, and writes their node.json.
+  // On a terminal, a line counts them: "raylets started 12/200", then
+  // "nodes up 57/200".
   void WaitForNodes(const std::string& gcs_address, std::vector<DevNode>& started) {
     auto deadline = std::chrono::steady_clock::now() + kStartTimeout;
+    const std::string of = "/" + std::to_string(started.size());
+    Progress progress;
+    int ready = 0;
     for (DevNode& node : started) {
+      progress.Show("raylets started " + std::to_string(ready++) + of);
       std::string log = node.dir + "/logs/raylet.log";
       auto endpoint = WaitForFile(node.dir + "/raylet_address", kStartTimeout, node.pid, log);
       if (!endpoint.ok()) {
@@ -180,6 +187,7 @@ struct DevCommands::Impl {
           }
         }
       }
+      progress.Show("nodes up " + std::to_string(registered) + of);
       if (registered == static_cast<int>(started.size())) break;
       if (std::chrono::steady_clock::now() > deadline) {
         FailAndUndo("only " + std::to_string(registered) + " of " + std::to_string(started.size()) +

@@ -15,6 +15,8 @@
 #include "observability/http_client.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
+#include "process/session.h"
+#include "progress.h"
 
 namespace rayk::cli {
 namespace {
@@ -129,16 +131,58 @@ struct JobCommands::Impl {
 
   // Prints the job's output from byte `offset` until it has all of it (when
   // the job has ended), or just what there is now without `until_end`.
+  // Following on a terminal, a status line says how the job stands while it
+  // prints nothing ("job ID RUNNING for 12 s; no output for 3 s").
   void PrintLogs(const std::string& id, bool until_end) {
     uint64_t offset = 0;
+    Progress progress;
+    JobState state;
+    state.id = id;
+    bool at_line_start = true;  // a status line would not cut an unfinished line
     while (true) {
       json piece = Call("GET", "/api/jobs/" + id + "/logs?offset=" + std::to_string(offset));
       std::string text = piece["logs"];
-      std::cout << text << std::flush;
+      if (!text.empty()) {
+        progress.Clear();
+        std::cout << text << std::flush;
+        at_line_start = text.back() == '\n';
+        state.last_output = std::chrono::steady_clock::now();
+      }
       offset = piece["next_offset"];
       if (piece["ended"].get<bool>() || (!until_end && text.size() < (1u << 20))) return;
-      if (text.empty()) std::this_thread::sleep_for(kFollowPeriod);
+      if (text.empty()) {
+        if (progress.active() && at_line_start) progress.Show(StatusLine(state));
+        std::this_thread::sleep_for(kFollowPeriod);
+      }
     }
+  }
+
+  // What a follower's status line needs: the job's status and start, asked
+  // of the head at most once a second, and when output last came.
+  struct JobState {
+    std::string id;
+    std::string status;
+    int64_t start_time_ms = 0;
+    std::chrono::steady_clock::time_point asked{};
+    std::chrono::steady_clock::time_point last_output = std::chrono::steady_clock::now();
+  };
+
+  std::string StatusLine(JobState& state) {
+    auto now = std::chrono::steady_clock::now();
+    if (now - state.asked >= std::chrono::seconds(1)) {
+      json job = Call("GET", "/api/jobs/" + state.id);
+      state.status = job["status"];
+      state.start_time_ms = job["start_time"].is_number() ? job["start_time"].get<int64_t>() : 0;
+      state.asked = now;
+    }
+    auto seconds = [](auto duration) {
+      return std::to_string(std::chrono::duration_cast<std::chrono::seconds>(duration).count());
+    };
+    std::string line = "job " + state.id + " " + state.status;
+    if (state.start_time_ms > 0) {
+      line += " for " + seconds(std::chrono::milliseconds(NowMs() - state.start_time_ms)) + " s";
+    }
+    return line + "; no output for " + seconds(now - state.last_output) + " s";
   }
 
   // A path the head can run: relative ones made absolute against this

@@ -1,36 +1,24 @@
 #include "task_views.h"
 
 #include <algorithm>
-#include <cctype>
-#include <functional>
-#include <map>
 #include <set>
 
 #include "cli_common.h"
+#include "list_views.h"
 
 namespace rayk::cli {
 
 namespace {
 
-std::string Upper(std::string text) {
-  for (char& c : text) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  return text;
-}
-
-using Matcher = std::function<bool(const protocol::TaskEvent&, const std::string&)>;
-
-const std::map<std::string, Matcher>& Matchers() {
-  static const std::map<std::string, Matcher> matchers = {
-      {"task_id", [](const auto& t, const auto& v) { return t.task_id.Hex().starts_with(v); }},
-      {"job_id", [](const auto& t, const auto& v) { return t.job_id.Hex().starts_with(v); }},
-      {"actor_id", [](const auto& t, const auto& v) { return t.actor_id.Hex().starts_with(v); }},
-      {"node_id", [](const auto& t, const auto& v) { return t.node_id.Hex().starts_with(v); }},
-      {"name", [](const auto& t, const auto& v) { return t.name == v; }},
-      {"state", [](const auto& t, const auto& v) { return t.state == Upper(v); }},
-      {"worker_pid",
-       [](const auto& t, const auto& v) { return std::to_string(t.worker_pid) == v; }},
+// The keys of `rayk list tasks --filter`, each a field of TaskToJson.
+const FilterKeys& TaskFilterKeys() {
+  static const FilterKeys keys = {
+      {"task_id", FilterMatch::kPrefix},   {"job_id", FilterMatch::kPrefix},
+      {"actor_id", FilterMatch::kPrefix},  {"node_id", FilterMatch::kPrefix},
+      {"name", FilterMatch::kExact},       {"state", FilterMatch::kUpperCase},
+      {"worker_pid", FilterMatch::kExact},
   };
-  return matchers;
+  return keys;
 }
 
 std::string Duration(const protocol::TaskEvent& task) {
@@ -45,20 +33,14 @@ std::string Duration(const protocol::TaskEvent& task) {
 
 Result<std::vector<protocol::TaskEvent>> FilterTasks(std::vector<protocol::TaskEvent> tasks,
                                                      const std::vector<std::string>& filters) {
-  std::string keys;
-  for (const auto& [key, matcher] : Matchers()) keys += (keys.empty() ? "" : ", ") + key;
   for (const std::string& filter : filters) {
-    auto equals = filter.find('=');
-    if (equals == std::string::npos) {
-      return Status::InvalidArgument("--filter '" + filter + "' is not KEY=VALUE; keys: " + keys);
-    }
-    auto matcher = Matchers().find(filter.substr(0, equals));
-    if (matcher == Matchers().end()) {
-      return Status::InvalidArgument("--filter: unknown key '" + filter.substr(0, equals) +
-                                     "'; keys: " + keys);
-    }
-    std::string value = filter.substr(equals + 1);
-    std::erase_if(tasks, [&](const auto& task) { return !matcher->second(task, value); });
+    auto parsed = ParseFilter(filter, TaskFilterKeys());
+    if (!parsed.ok()) return parsed.status();
+    const auto& [key, value] = *parsed;
+    FilterMatch match = TaskFilterKeys().at(key);
+    std::erase_if(tasks, [&](const auto& task) {
+      return !FieldMatches(TaskToJson(task)[key], match, value);
+    });
   }
   return tasks;
 }
@@ -83,8 +65,9 @@ std::string FormatTasks(const std::vector<protocol::TaskEvent>& tasks) {
       {"TASK", "ATTEMPT", "NAME", "STATE", "NODE", "PID", "DURATION", "ERROR"}};
   for (const auto& task : tasks) {
     rows.push_back({task.task_id.Hex().substr(0, 8), std::to_string(task.attempt), task.name,
-                    task.state, task.node_id.Hex().substr(0, 8), std::to_string(task.worker_pid),
-                    Duration(task), task.error.empty() ? "-" : task.error});
+                    task.state, task.node_id.IsNil() ? "-" : task.node_id.Hex().substr(0, 8),
+                    task.worker_pid == 0 ? "-" : std::to_string(task.worker_pid), Duration(task),
+                    task.error.empty() ? "-" : task.error});
   }
   return FormatTable(rows);
 }
@@ -93,7 +76,7 @@ nlohmann::json ChromeTrace(const std::vector<protocol::TaskEvent>& tasks) {
   nlohmann::json events = nlohmann::json::array();
   std::set<int64_t> workers;
   for (const auto& task : tasks) {
-    if (workers.insert(task.worker_pid).second) {
+    if (task.worker_pid != 0 && workers.insert(task.worker_pid).second) {  // 0: never reached one
       std::string label = "worker pid " + std::to_string(task.worker_pid) + " on node " +
                           task.node_id.Hex().substr(0, 8);
       events.push_back({{"name", "process_name"},

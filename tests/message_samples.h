@@ -336,6 +336,18 @@ inline StoreStats Sample() {
   stats.largest = {{ObjectId::FromRandom(), 1}, {ObjectId::FromRandom(), 2}};
   return stats;
 }
+template <>
+inline ListObjects Sample() {
+  return {500};
+}
+template <>
+inline WorkerList Sample() {
+  WorkerRow row{WorkerId::FromRandom(), 4321,
+                JobId::FromRandom(),    "LEASED",
+                "tcp://127.0.0.1:7005", "tcp://127.0.0.1:7006",
+                1700000000000,          true};
+  return {NodeId::FromRandom(), {row, row}};
+}
 inline TaskEvent SampleTaskEvent() {
   return {TaskId::FromRandom(), 1,
           JobId::FromRandom(),  ActorId::FromRandom(),

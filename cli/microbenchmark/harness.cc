@@ -11,6 +11,7 @@
 #include <string>
 
 #include "microbenchmark.h"
+#include "progress.h"
 
 namespace rayk::microbenchmark {
 
@@ -69,6 +70,10 @@ std::vector<const Case*> Select(const std::string& filter, std::string* error) {
 void Timer::Run(double multiplier, const std::function<void()>& body) {
   // Warm up (leases, workers, connections) and size the step between clock
   // reads so that reading the clock costs nothing next to the calls.
+  auto phase = [this](const std::string& text) {
+    if (settings_.on_phase) settings_.on_phase(text);
+  };
+  phase("warm-up");
   const double warmup = std::min(1.0, settings_.duration);
   int64_t warm_calls = 0;
   Clock::time_point start = Clock::now();
@@ -79,6 +84,7 @@ void Timer::Run(double multiplier, const std::function<void()>& body) {
   const int64_t step = warm_calls / 10 + 1;
   samples_.clear();
   for (int t = 0; t < settings_.trials; ++t) {
+    phase("trial " + std::to_string(t + 1) + "/" + std::to_string(settings_.trials));
     int64_t calls = 0;
     start = Clock::now();
     while (SecondsSince(start) < settings_.duration) {
@@ -130,11 +136,18 @@ extern "C" __attribute__((visibility("default"))) int rayk_microbenchmark_run(
   }
   int exit_code = 0;
   nlohmann::json cases = nlohmann::json::array();
-  for (const Case* c : selected) {
+  // On a terminal: "case 3/18 single_client_tasks_async trial 2/4".
+  rayk::cli::Progress progress;
+  for (size_t i = 0; i < selected.size(); ++i) {
+    const Case* c = selected[i];
+    std::string label = "case " + std::to_string(i + 1) + "/" + std::to_string(selected.size()) +
+                        " " + c->name + " ";
+    settings.on_phase = [&](const std::string& phase) { progress.Show(label + phase); };
     Timer timer(settings);
     try {
       c->body(timer);
     } catch (const std::exception& e) {
+      progress.Clear();
       PrintError(std::string("microbenchmark: case ") + c->name + " failed: " + e.what());
       exit_code = 1;
       continue;
@@ -147,10 +160,12 @@ extern "C" __attribute__((visibility("default"))) int rayk_microbenchmark_run(
                        {"std", result.std},
                        {"trials", result.samples}});
     } else {
+      progress.Clear();
       std::printf("%s per second %.2f +- %.2f\n", result.name.c_str(), result.mean, result.std);
       std::fflush(stdout);
     }
   }
+  progress.Clear();
   rayk::Shutdown();
   if (json) {
     nlohmann::json document = {{"cluster", init.address.empty() ? "embedded" : init.address},

@@ -18,6 +18,9 @@ namespace rayk::microbenchmark {
 struct Settings {
   double duration = 2.0;  // seconds per trial
   int trials = 4;
+  // Told "warm-up", then "trial 2/4", as each phase of a case's timing
+  // begins (the command's progress line); may be empty.
+  std::function<void(const std::string& phase)> on_phase;
 };
 
 // Times one body as described above. A case calls Run exactly once, after

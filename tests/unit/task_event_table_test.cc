@@ -113,6 +113,31 @@ TEST(TaskEventReporterTest, ARunningTaskIsReportedOnce) {
   EXPECT_EQ(events, 1u);
 }
 
+// An owner notes each task it submits as pending and forgets it when a
+// worker takes it: only one that waits a period is reported, once.
+TEST(TaskEventReporterTest, AnOwnersTaskIsReportedOnlyWhenItWaits) {
+  Batches batches;
+  TaskEventReporter reporter(10, std::chrono::milliseconds(20), batches.Sink());
+  auto taken = Event(TaskId::FromRandom(), "PENDING_NODE_ASSIGNMENT");
+  auto waiting = Event(TaskId::FromRandom(), "PENDING_NODE_ASSIGNMENT");
+  reporter.Started(taken);
+  reporter.Started(waiting);
+  EXPECT_FALSE(reporter.Forget(taken.task_id, taken.attempt));  // reached a worker at once
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (batches.Get().empty() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));     // several more periods
+  EXPECT_TRUE(reporter.Forget(waiting.task_id, waiting.attempt));  // its event went out
+  reporter.Stop();
+  std::vector<protocol::TaskEvent> sent;
+  for (const auto& batch : batches.Get())
+    sent.insert(sent.end(), batch.events.begin(), batch.events.end());
+  ASSERT_EQ(sent.size(), 1u);
+  EXPECT_EQ(sent[0].task_id, waiting.task_id);
+  EXPECT_EQ(sent[0].state, "PENDING_NODE_ASSIGNMENT");
+}
+
 TEST(TaskEventReporterTest, ADriverThatRunsNothingSendsNothing) {
   Batches batches;
   { TaskEventReporter reporter(3, std::chrono::milliseconds(1), batches.Sink()); }
@@ -144,6 +169,36 @@ TEST(TaskTableTest, MergesAnAttemptsEvents) {
   ASSERT_EQ(list.tasks.size(), 2u);
   EXPECT_EQ(list.tasks[1].state, "FAILED");
   EXPECT_EQ(list.tasks[1].error, "std::runtime_error: boom");
+}
+
+// The owner's pending event comes first (no node, no pid); the worker's
+// RUNNING fills in where it ran, whatever order they arrive in, and the
+// submission time stays the owner's.
+TEST(TaskTableTest, AWorkersEventsCompleteAnOwnersPendingRow) {
+  TaskTable table(10);
+  TaskId id = TaskId::FromRandom();
+  auto pending = Event(id, "PENDING_NODE_ASSIGNMENT");
+  pending.submitted_us = 50;
+  auto running = Event(id, "RUNNING", 100);
+  running.submitted_us = 90;  // when it reached the worker
+  running.node_id = NodeId::FromRandom();
+  running.worker_pid = 4321;
+  table.Add({{running}, 0});
+  table.Add({{pending}, 0});
+  auto list = table.List(JobId());
+  ASSERT_EQ(list.tasks.size(), 1u);
+  EXPECT_EQ(list.tasks[0].state, "RUNNING");
+  EXPECT_EQ(list.tasks[0].node_id, running.node_id);
+  EXPECT_EQ(list.tasks[0].worker_pid, 4321);
+  EXPECT_EQ(list.tasks[0].submitted_us, 50);
+
+  TaskId other = TaskId::FromRandom();
+  table.Add({{Event(other, "PENDING_ARGS_AVAIL")}, 0});
+  table.Add({{Event(other, "PENDING_NODE_ASSIGNMENT")}, 0});
+  list = table.List(JobId());
+  ASSERT_EQ(list.tasks.size(), 2u);
+  EXPECT_EQ(list.tasks[1].state, "PENDING_NODE_ASSIGNMENT");
+  EXPECT_TRUE(list.tasks[1].node_id.IsNil());
 }
 
 TEST(TaskTableTest, EvictsTheOldestAndCountsDrops) {

@@ -235,6 +235,7 @@ void ActorSubmitter::SendActorTasksLocked(const ActorId& actor, Actions& actions
     if (task->unresolved > 0) break;
     client.queue.pop_front();
     client.in_flight.push_back(task->spec.task_id);
+    context_.task_events.Forget(task->spec.task_id, task->spec.attempt);
     client.outbox.push_back(
         {task->spec.task_id,
          {task->spec.attempt,

@@ -125,7 +125,7 @@ CoreWorker::~CoreWorker() {
     (void)context_.raylet->CallSync(protocol::Encode(MessageType::kFinishJob, finish),
                                     std::chrono::milliseconds(2000));
   }
-  executor_.StopTaskEvents();
+  context_.task_events.Stop();  // the last events, before the GCS client goes
   server_.reset();
   // Closing a channel completes its pending calls (with kUnavailable) on its
   // own thread; those callbacks see `stopping` and touch nothing.

@@ -23,9 +23,6 @@ using protocol::MessageType;
 
 // An exiting actor waits this long for the transport to send its last reply.
 constexpr auto kReplyFlushTime = std::chrono::milliseconds(20);
-// Task events: at most this many wait for the next batch, sent this often.
-constexpr size_t kTaskEventBufferSize = 10000;
-constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
 
 // The call whose step this thread runs, for ExitActor and ResumeOnLoop.
 thread_local std::shared_ptr<void> current_call;
@@ -52,14 +49,7 @@ class StepScope {
 
 }  // namespace
 
-TaskExecutor::TaskExecutor(WorkerContext& context)
-    : context_(context),
-      task_events_(
-          kTaskEventBufferSize, kTaskEventPeriod, [this](protocol::ReportTaskEvents batch) {
-            if (context_.gcs) {
-              (void)context_.gcs->Send(protocol::Encode(MessageType::kReportTaskEvents, batch));
-            }
-          }) {
+TaskExecutor::TaskExecutor(WorkerContext& context) : context_(context) {
   groups_.push_back(std::make_unique<Group>());
   groups_[0]->name = internal::kDefaultConcurrencyGroup;
 }
@@ -276,22 +266,8 @@ void TaskExecutor::ExitNow() {
 
 protocol::TaskEvent TaskExecutor::MakeEvent(const protocol::TaskSpec& spec, const char* state,
                                             int64_t received_us, int64_t start_us) {
-  // Methods are registered as "&Counter::Incr"; events name them as written
-  // in calls, unless the caller named the call (SetName).
-  std::string_view name = spec.name.empty() ? std::string_view(spec.function) : spec.name;
-  if (spec.name.empty() && name.starts_with('&')) name.remove_prefix(1);
-  return {spec.task_id,
-          spec.attempt,
-          spec.job_id,
-          spec.actor_id,
-          std::string(name),
-          state,
-          context_.options.node_id,
-          static_cast<int64_t>(getpid()),
-          received_us,
-          start_us,
-          0,
-          ""};
+  return observability::TaskEventOf(spec, state, context_.options.node_id,
+                                    static_cast<int64_t>(getpid()), received_us, start_us);
 }
 
 std::string TaskExecutor::ActorLabel(const protocol::TaskSpec& creation) {
@@ -310,7 +286,7 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
   const protocol::TaskSpec& spec = call->spec;
   SetVisibleAccelerators(spec.accelerators);  // before the task reads them
   call->event = MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
-  task_events_.Started(call->event);
+  context_.task_events.Started(call->event);
   if (spec.creates_actor) actor_label_ = ActorLabel(spec);
   // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h).
   std::fputs(observability::TaskMarker(spec.task_id, spec.actor_id,
@@ -365,7 +341,7 @@ void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::Pu
     event.error =
         (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
   }
-  task_events_.Finished(std::move(event));
+  context_.task_events.Finished(std::move(event));
   call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
   if (call->exit_after || exit_after_task_) exit_now_ = true;
   std::condition_variable* waker = nullptr;

@@ -84,8 +84,6 @@ class TaskExecutor {
   bool actor_restarted() const { return actor_restarted_; }
   // A task's Get starts (true) or stops (false) waiting: nested waits count once.
   void SetBlocked(bool blocked);
-  // Sends the last task events to the GCS; before the GCS client goes.
-  void StopTaskEvents() { task_events_.Stop(); }
 
  private:
   struct Pushed {
@@ -217,7 +215,6 @@ class TaskExecutor {
   std::atomic<bool> actor_restarted_{false};
   std::vector<std::thread> extra_executors_;
   std::function<void(const TaskId&, bool)> cancel_children_;
-  observability::TaskEventReporter task_events_;
 };
 
 }  // namespace rayk

@@ -44,7 +44,16 @@ PendingTask& TaskManager::AddLocked(PendingTask task) {
   }
   const TaskId task_id = task.spec.task_id;
   by_return_[task.spec.return_id] = task_id;
+  NotePendingLocked(task.spec,
+                    task.unresolved > 0 ? "PENDING_ARGS_AVAIL" : "PENDING_NODE_ASSIGNMENT");
   return tasks_[task_id] = std::move(task);
+}
+
+void TaskManager::NotePendingLocked(const protocol::TaskSpec& spec, const char* state) {
+  // Nil node and pid 0: no worker has it yet. Reported only if it waits a
+  // period (task_event_reporter.h), so a task that runs at once costs no event.
+  context_.task_events.Started(observability::TaskEventOf(
+      spec, state, NodeId::Nil(), 0, observability::TaskEventReporter::NowUs(), 0));
 }
 
 void TaskManager::ResolveArgsLocked(const TaskId& task_id, Actions& actions) {
@@ -92,7 +101,10 @@ void TaskManager::ResolveArgLocked(const TaskId& task_id, size_t arg_index, Acti
   } else {
     arg.value = std::string(BytesOf(*entry.value));
   }
-  if (--task.unresolved == 0) on_ready_(task_id, task, actions);
+  if (--task.unresolved == 0) {
+    NotePendingLocked(task.spec, "PENDING_NODE_ASSIGNMENT");
+    on_ready_(task_id, task, actions);
+  }
 }
 
 PendingTask* TaskManager::FindLocked(const TaskId& task_id) {
@@ -144,6 +156,14 @@ void TaskManager::CompleteEachLocked(const TaskId& task_id, std::vector<ObjectVa
   auto task = tasks_.find(task_id);
   if (task == tasks_.end()) return;
   const protocol::TaskSpec& spec = task->second.spec;
+  if (context_.task_events.Forget(spec.task_id, spec.attempt) && values[0].error) {
+    // It ended without reaching a worker (cancelled, unschedulable, an
+    // argument lost) and was listed as pending: the owner says how it ended.
+    protocol::TaskEvent failed = observability::TaskEventOf(spec, "FAILED", NodeId::Nil(), 0, 0, 0);
+    failed.end_us = observability::TaskEventReporter::NowUs();
+    failed.error = values[0].error->message;
+    context_.task_events.Finished(std::move(failed));
+  }
   std::vector<ObjectId> return_ids{spec.return_id};
   return_ids.insert(return_ids.end(), spec.more_return_ids.begin(), spec.more_return_ids.end());
   const bool in_store = !values[0].error && IsInStoreMark(values[0]);

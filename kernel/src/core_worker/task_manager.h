@@ -104,6 +104,9 @@ class TaskManager {
 
  private:
   void ResolveArgLocked(const TaskId& task_id, size_t arg_index, Actions& actions);
+  // Notes the task as waiting (`state`) in the process's task events, until
+  // it reaches a worker (the submitters call Forget) or ends.
+  void NotePendingLocked(const protocol::TaskSpec& spec, const char* state);
   // Ends the task: its results get `values` (one per result, in order).
   void CompleteEachLocked(const TaskId& task_id, std::vector<internal::ObjectValue> values,
                           Actions& actions);

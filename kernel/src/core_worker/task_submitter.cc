@@ -136,6 +136,7 @@ void TaskSubmitter::PushLocked(LeasedWorker& worker, const TaskId& task_id,
                                const protocol::TaskSpec& spec, Actions& actions) {
   worker.in_flight.insert(task_id);
   worker.used = true;
+  context_.task_events.Forget(task_id, spec.attempt);  // its worker reports it from now on
   protocol::PushTask push{spec};
   push.spec.accelerators = worker.accelerators;
   std::string message = protocol::Encode(MessageType::kPushTask, push);

@@ -4,6 +4,14 @@
 
 namespace rayk {
 
+namespace {
+
+// Task events: at most this many wait for the next batch, sent this often.
+constexpr size_t kTaskEventBufferSize = 10000;
+constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
+
+}  // namespace
+
 void RunActions(Actions& actions) {
   for (auto& action : actions) action();
   actions.clear();
@@ -45,7 +53,12 @@ WorkerContext::WorkerContext(CoreWorkerOptions options, std::shared_ptr<Transpor
     : options(std::move(options)),
       transport(std::move(transport)),
       host_name(LocalHostName()),
-      peers(*this->transport) {}
+      peers(*this->transport),
+      task_events(kTaskEventBufferSize, kTaskEventPeriod, [this](protocol::ReportTaskEvents batch) {
+        if (gcs) {
+          (void)gcs->Send(protocol::Encode(protocol::MessageType::kReportTaskEvents, batch));
+        }
+      }) {}
 
 Result<std::shared_ptr<Channel>> WorkerContext::Connect(const std::string& address) {
   if (address == options.raylet_address) return raylet;

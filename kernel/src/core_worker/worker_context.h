@@ -27,6 +27,7 @@
 #include "common/port_range.h"
 #include "gcs/gcs_client.h"
 #include "object_manager/object_manager.h"
+#include "observability/task_event_reporter.h"
 #include "rayk/plugin/transport.h"
 
 namespace rayk {
@@ -94,6 +95,9 @@ struct WorkerContext {
   std::unique_ptr<NodeObjects> node_objects;  // null: no store shared by the node
   std::string address;                        // this worker's endpoint, once it serves
   PeerPool peers;
+  // The process's task events: the tasks it runs (TaskExecutor) and those it
+  // submitted that wait for arguments or a worker (TaskManager). Thread-safe.
+  observability::TaskEventReporter task_events;
 
   std::mutex mu;
   // Set first thing by ~CoreWorker: transport callbacks that see it return

@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <cstring>
 
 namespace rayk {
@@ -177,6 +178,7 @@ void ObjectManager::RegisterHandlers(protocol::Service& service) {
   service.On<MessageType::kReadObjectChunk>(this, &ObjectManager::OnReadObjectChunk);
   service.On<MessageType::kFreeObjects>(this, &ObjectManager::OnFreeObjects);
   service.On<MessageType::kGetStoreStats>(this, &ObjectManager::OnGetStoreStats);
+  service.On<MessageType::kListObjects>(this, &ObjectManager::OnListObjects);
 }
 
 void ObjectManager::OnPullObject(protocol::PullObject request, ReplyFn reply) {
@@ -225,6 +227,16 @@ void ObjectManager::OnFreeObjects(protocol::FreeObjects request, ReplyFn reply) 
 
 void ObjectManager::OnGetStoreStats(protocol::GetStoreStats, ReplyFn reply) {
   if (!reply) return;
+  reply(protocol::Encode(MessageType::kStoreStats, Stats(10)));
+}
+
+void ObjectManager::OnListObjects(protocol::ListObjects request, ReplyFn reply) {
+  if (!reply) return;
+  size_t limit = std::min(request.limit, protocol::kMaxListedObjects);
+  reply(protocol::Encode(MessageType::kStoreStats, Stats(limit)));
+}
+
+protocol::StoreStats ObjectManager::Stats(size_t limit) {
   ObjectStoreStats stats = store_->Stats();
   protocol::StoreStats out;
   out.node_id = node_;
@@ -236,11 +248,11 @@ void ObjectManager::OnGetStoreStats(protocol::GetStoreStats, ReplyFn reply) {
   out.num_objects = stats.num_objects;
   out.num_evicted = stats.num_evicted;
   out.num_spilled = stats.num_spilled;
-  for (const ObjectStoreEntry& entry : store_->List(10)) {
+  for (const ObjectStoreEntry& entry : store_->List(limit)) {
     out.largest.push_back({entry.id, entry.size, entry.primary, entry.pinned, entry.spilled,
                            entry.in_memory, entry.creator_pid});
   }
-  reply(protocol::Encode(MessageType::kStoreStats, out));
+  return out;
 }
 
 }  // namespace rayk

@@ -75,8 +75,8 @@ class ObjectManager {
                 std::shared_ptr<Transport> transport);
   ~ObjectManager();
 
-  // Serves kPullObject, kReadObjectChunk, kFreeObjects and kGetStoreStats
-  // on the raylet's service.
+  // Serves kPullObject, kReadObjectChunk, kFreeObjects, kGetStoreStats and
+  // kListObjects on the raylet's service.
   void RegisterHandlers(protocol::Service& service);
 
  private:
@@ -84,6 +84,9 @@ class ObjectManager {
   void OnReadObjectChunk(protocol::ReadObjectChunk request, ReplyFn reply);
   void OnFreeObjects(protocol::FreeObjects request, ReplyFn reply);
   void OnGetStoreStats(protocol::GetStoreStats request, ReplyFn reply);
+  void OnListObjects(protocol::ListObjects request, ReplyFn reply);
+  // The store's statistics with its `limit` largest objects.
+  protocol::StoreStats Stats(size_t limit);
   Status Pull(const protocol::PullObject& pull);
   std::shared_ptr<Channel> RayletChannel(const std::string& address);
 

@@ -1,6 +1,7 @@
 #include "observability/task_event_reporter.h"
 
 #include <iterator>
+#include <string_view>
 
 namespace rayk::observability {
 
@@ -16,7 +17,8 @@ int64_t TaskEventReporter::NowUs() {
 void TaskEventReporter::Started(const protocol::TaskEvent& event) {
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return;
-  running_.insert_or_assign({event.task_id, event.attempt}, Running{event, false});
+  running_.insert_or_assign({event.task_id, event.attempt},
+                            Running{event, std::chrono::steady_clock::now(), false});
   if (!thread_.joinable()) thread_ = std::thread([this] { FlushLoop(); });
 }
 
@@ -32,18 +34,28 @@ void TaskEventReporter::Finished(protocol::TaskEvent event) {
   if (!thread_.joinable()) thread_ = std::thread([this] { FlushLoop(); });
 }
 
+bool TaskEventReporter::Forget(const TaskId& task_id, int32_t attempt) {
+  std::lock_guard<std::mutex> lock(mu_);
+  auto noted = running_.find({task_id, attempt});
+  if (noted == running_.end()) return false;
+  bool reported = noted->second.reported;
+  running_.erase(noted);
+  return reported;
+}
+
 void TaskEventReporter::FlushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
   while (!stopping_) {
     cv_.wait_for(lock, period_, [this] { return stopping_; });
-    Flush(lock);
+    Flush(lock, /*all=*/false);
   }
 }
 
-void TaskEventReporter::Flush(std::unique_lock<std::mutex>& lock) {
+void TaskEventReporter::Flush(std::unique_lock<std::mutex>& lock, bool all) {
   protocol::ReportTaskEvents batch;
+  auto now = std::chrono::steady_clock::now();
   for (auto& [key, running] : running_) {
-    if (running.reported) continue;
+    if (running.reported || (!all && now - running.noted < period_)) continue;
     running.reported = true;
     batch.events.push_back(running.event);
   }
@@ -67,7 +79,19 @@ void TaskEventReporter::Stop() {
   cv_.notify_all();
   if (thread_.joinable()) thread_.join();
   std::unique_lock<std::mutex> lock(mu_);
-  Flush(lock);  // what arrived after the thread's last batch
+  Flush(lock, /*all=*/true);  // what arrived after the thread's last batch, every attempt noted
+}
+
+protocol::TaskEvent TaskEventOf(const protocol::TaskSpec& spec, const char* state,
+                                const NodeId& node, int64_t pid, int64_t submitted_us,
+                                int64_t start_us) {
+  // Methods are registered as "&Counter::Incr"; events name them as written
+  // in calls, unless the caller named the call (SetName).
+  std::string_view name = spec.name.empty() ? std::string_view(spec.function) : spec.name;
+  if (spec.name.empty() && name.starts_with('&')) name.remove_prefix(1);
+  return {spec.task_id,      spec.attempt, spec.job_id, spec.actor_id,
+          std::string(name), state,        node,        pid,
+          submitted_us,      start_us,     0,           ""};
 }
 
 }  // namespace rayk::observability

@@ -1,13 +1,18 @@
-// TaskEventReporter: a worker's record of the tasks it runs, sent to the GCS
-// in batches for `rayk list tasks` and `rayk timeline`.
+// TaskEventReporter: a process's record of the tasks it runs and of those
+// it submitted that have not reached a worker yet, sent to the GCS in
+// batches for `rayk list tasks` and `rayk timeline`. One per process
+// (WorkerContext::task_events).
 //
-// Started() notes a task attempt that began; Finished() moves its final
-// event (FINISHED or FAILED, with every time) into a bounded buffer. A thread
-// of the reporter's own, started with the first task (so drivers, which run
-// no tasks, have none), sends what accumulated every `period` through
-// `send`, together with a RUNNING event for each attempt that has run for a
-// period without one. So a short task costs one event, not two, and a long
-// one shows as RUNNING while it runs.
+// Started() notes an attempt in progress: a worker's RUNNING task, or an
+// owner's task still waiting for its arguments (PENDING_ARGS_AVAIL) or for a
+// worker (PENDING_NODE_ASSIGNMENT). Finished() moves a run's final event
+// (FINISHED or FAILED, with every time) into a bounded buffer; Forget()
+// drops an owner's pending attempt once it reached a worker, which reports
+// it from then on. A thread of the reporter's own, started with the first
+// attempt, sends what accumulated every `period` through `send`, together
+// with the event of each attempt noted a period ago or more, once. So a short
+// task costs one event, not two or three, and a long one shows as RUNNING
+// while it runs, an unschedulable one as pending while it waits.
 // When the buffer is full (the GCS unreachable, or tasks faster than the
 // period drains them) new events are dropped and counted; the count travels
 // with the next batch, so `rayk list tasks` says how much is missing.
@@ -26,6 +31,7 @@
 #include <vector>
 
 #include "rpc/task_event_messages.h"
+#include "rpc/worker_messages.h"
 
 namespace rayk::observability {
 
@@ -40,6 +46,8 @@ class TaskEventReporter {
 
   void Started(const protocol::TaskEvent& event);
   void Finished(protocol::TaskEvent event);
+  // True when the attempt was noted and its event went out already.
+  bool Forget(const TaskId& task_id, int32_t attempt);
   void Stop();
 
   // Microseconds since the Unix epoch, the events' clock.
@@ -47,8 +55,9 @@ class TaskEventReporter {
 
  private:
   void FlushLoop();
-  // Sends what the buffer holds, if anything (with mu_ released).
-  void Flush(std::unique_lock<std::mutex>& lock);
+  // Sends what the buffer holds and the events of the attempts noted a
+  // period ago (`all`: of every attempt noted), if any (with mu_ released).
+  void Flush(std::unique_lock<std::mutex>& lock, bool all);
 
   const size_t capacity_;
   const std::chrono::milliseconds period_;
@@ -59,7 +68,8 @@ class TaskEventReporter {
   std::vector<protocol::TaskEvent> buffer_;  // guarded by mu_
   struct Running {
     protocol::TaskEvent event;
-    bool reported = false;  // its RUNNING event went out
+    std::chrono::steady_clock::time_point noted;  // by Started
+    bool reported = false;                        // its event went out
   };
   // Attempts that started and have not finished, by task and attempt.
   std::map<std::pair<TaskId, int32_t>, Running> running_;  // guarded by mu_
@@ -67,5 +77,11 @@ class TaskEventReporter {
   bool stopping_ = false;                                  // guarded by mu_
   std::thread thread_;                                     // started by the first Record
 };
+
+// The event of `spec` in `state`, seen by process `pid` of node `node`, named
+// as calls write it ("Counter::Incr", or the name SetName gave the call).
+protocol::TaskEvent TaskEventOf(const protocol::TaskSpec& spec, const char* state,
+                                const NodeId& node, int64_t pid, int64_t submitted_us,
+                                int64_t start_us);
 
 }  // namespace rayk::observability

@@ -4,7 +4,10 @@ namespace rayk::observability {
 
 namespace {
 
-// Later states rank higher; an event of a lower rank never replaces the state.
+// Later states rank higher; an event of a lower rank never replaces the
+// state. An owner's pending states (PENDING_ARGS_AVAIL, then
+// PENDING_NODE_ASSIGNMENT) rank lowest: its worker's events win whatever
+// order they arrive in.
 int Rank(const std::string& state) {
   if (state == "FINISHED" || state == "FAILED") return 2;
   if (state == "RUNNING") return 1;
@@ -35,9 +38,14 @@ void TaskTable::Merge(const protocol::TaskEvent& event) {
     row.state = event.state;
     row.error = event.error;
   }
+  // The owner's events know no worker; the worker's do.
+  if (!event.node_id.IsNil()) row.node_id = event.node_id;
+  if (event.worker_pid != 0) row.worker_pid = event.worker_pid;
+  // Submitted: the owner's time when it reported one, the earliest.
+  if (event.submitted_us != 0 && (row.submitted_us == 0 || event.submitted_us < row.submitted_us))
+    row.submitted_us = event.submitted_us;
   for (auto [mine, theirs] :
-       {std::pair{&row.submitted_us, event.submitted_us}, std::pair{&row.start_us, event.start_us},
-        std::pair{&row.end_us, event.end_us}}) {
+       {std::pair{&row.start_us, event.start_us}, std::pair{&row.end_us, event.end_us}}) {
     if (theirs != 0) *mine = theirs;
   }
 }

@@ -605,6 +605,9 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
   worker.id = id;
   worker.pid = *pid;
   worker.job_id = request.job_id;
+  worker.start_time_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
+                             std::chrono::system_clock::now().time_since_epoch())
+                             .count();
   workers_[id] = worker;
   NoteChangeLocked();  // an idle monitor wakes to reap it when it exits
   if (log_monitor_) log_monitor_->Wake();

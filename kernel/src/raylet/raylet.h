@@ -110,6 +110,7 @@ class Raylet {
     // progress. stop_reported: its lease's owner was warned of this stop.
     int64_t stopped_since_ms = 0;
     bool stop_reported = false;
+    int64_t start_time_ms = 0;  // when it was started (ms since the epoch)
   };
   struct Lease {
     uint64_t id = 0;
@@ -141,6 +142,8 @@ class Raylet {
   void OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked, ReplyFn reply);
   void OnFinishJob(protocol::FinishJob request, ReplyFn reply);
   void OnReadLogs(protocol::ReadLogs request, ReplyFn reply);
+  // `rayk list workers`: the worker pool (drivers are the GCS's jobs).
+  void OnListWorkers(protocol::ListWorkers request, ReplyFn reply);
   // Placement-group bundles (placement_bundles.cc): the GCS's two-phase
   // reservation. Prepare holds a bundle's resources (all of a request's
   // bundles or none), commit turns them into bundle resources

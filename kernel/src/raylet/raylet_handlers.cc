@@ -20,6 +20,7 @@ void Raylet::RegisterHandlers() {
       });
   service_.On<MessageType::kFinishJob>(this, &Raylet::OnFinishJob);
   service_.On<MessageType::kReadLogs>(this, &Raylet::OnReadLogs);
+  service_.On<MessageType::kListWorkers>(this, &Raylet::OnListWorkers);
   service_.On<MessageType::kPrepareBundles>(this, &Raylet::OnPrepareBundles);
   service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
   service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);
@@ -142,6 +143,33 @@ void Raylet::OnReadLogs(protocol::ReadLogs request, ReplyFn reply) {
   reply(protocol::Encode(MessageType::kLogLines,
                          observability::ReadWorkerLogs(options_.session_dir, request,
                                                        protocol::kRayletMaxMessageBytes / 4)));
+}
+
+void Raylet::OnListWorkers(protocol::ListWorkers, ReplyFn reply) {
+  if (!reply) return;
+  protocol::WorkerList list;
+  list.node_id = options_.node_id;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& [id, worker] : workers_) {
+      protocol::WorkerRow& row = list.workers.emplace_back();
+      row.worker_id = id;
+      row.pid = worker.pid;
+      row.job_id = worker.job_id;
+      row.address = worker.address;
+      row.start_time_ms = worker.start_time_ms;
+      row.stopped = worker.stopped_since_ms != 0;
+      auto lease = leases_.find(worker.lease_id);
+      if (worker.lease_id != 0 && lease != leases_.end())
+        row.owner_address = lease->second.owner_address;
+      row.state = worker.dying             ? "DYING"
+                  : worker.address.empty() ? "STARTING"
+                  : worker.lease_id == 0   ? "IDLE"
+                  : worker.blocked         ? "BLOCKED"
+                                           : "LEASED";
+    }
+  }
+  reply(protocol::Encode(MessageType::kWorkerList, list));
 }
 
 }  // namespace rayk

@@ -68,6 +68,9 @@ namespace rayk::protocol {
   X(ReadLogs, 71)                                                        \
   /* Worker -> owner: a streaming generator's items. */                  \
   X(ReportGeneratorItem, 72)                                             \
+  /* The state API's lists: CLI -> raylet. */                            \
+  X(ListObjects, 80)                                                     \
+  X(ListWorkers, 81)                                                     \
   /* Replies. */                                                         \
   X(Ack, 100)                                                            \
   X(LeaseReply, 101)                                                     \
@@ -87,6 +90,7 @@ namespace rayk::protocol {
   X(TaskList, 120)                                                       \
   X(LogLines, 140)                                                       \
   X(GeneratorItemAck, 141)                                               \
+  X(WorkerList, 150)                                                     \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

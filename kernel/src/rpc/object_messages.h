@@ -78,10 +78,26 @@ struct GetStoreStats {
   void serialize(A&, unsigned) {}
 };
 
+// `rayk list objects`: the `limit` largest objects of the node's store,
+// answered as a StoreStats whose `largest` holds them (kGetStoreStats lists
+// ten).
+struct ListObjects {
+  uint32_t limit = 0;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& limit;
+  }
+};
+
+// The most ListObjects returns of one node: the reply stays far below the
+// raylet's message limit (about 60 bytes an object).
+constexpr uint32_t kMaxListedObjects = 100000;
+
 RAYK_MESSAGE_BODY(kPullObject, PullObject);
 RAYK_MESSAGE_BODY(kReadObjectChunk, ReadObjectChunk);
 RAYK_MESSAGE_BODY(kFreeObjects, FreeObjects);
 RAYK_MESSAGE_BODY(kGetStoreStats, GetStoreStats);
+RAYK_MESSAGE_BODY(kListObjects, ListObjects);
 RAYK_MESSAGE_BODY(kObjectChunk, ObjectChunk);
 RAYK_MESSAGE_BODY(kStoreStats, StoreStats);
 

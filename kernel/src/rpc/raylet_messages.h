@@ -87,6 +87,39 @@ struct ShutdownRaylet {
   void serialize(A&, unsigned) {}
 };
 
+// `rayk list workers`: the raylet's worker pool.
+struct ListWorkers {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+// One process of a node's pool. `state`: STARTING (not registered yet),
+// IDLE, LEASED, BLOCKED (leased, waiting in a Get) or DYING (killed, not yet
+// reaped).
+struct WorkerRow {
+  WorkerId worker_id;
+  int64_t pid = 0;
+  JobId job_id;
+  std::string state;
+  std::string address;
+  std::string owner_address;  // with a lease: who holds it
+  int64_t start_time_ms = 0;  // ms since the epoch
+  bool stopped = false;       // its process is stopped (SIGSTOP)
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& worker_id& pid& job_id& state& address& owner_address& start_time_ms& stopped;
+  }
+};
+
+struct WorkerList {
+  NodeId node_id;
+  std::vector<WorkerRow> workers;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& node_id& workers;
+  }
+};
+
 RAYK_MESSAGE_BODY(kRequestWorkerLease, RequestWorkerLease);
 RAYK_MESSAGE_BODY(kReturnWorker, ReturnWorker);
 RAYK_MESSAGE_BODY(kRegisterWorker, RegisterWorker);
@@ -94,5 +127,7 @@ RAYK_MESSAGE_BODY(kWorkerBlocked, WorkerBlockState);
 RAYK_MESSAGE_BODY(kWorkerUnblocked, WorkerBlockState);
 RAYK_MESSAGE_BODY(kShutdownRaylet, ShutdownRaylet);
 RAYK_MESSAGE_BODY(kLeaseReply, LeaseReply);
+RAYK_MESSAGE_BODY(kListWorkers, ListWorkers);
+RAYK_MESSAGE_BODY(kWorkerList, WorkerList);
 
 }  // namespace rayk::protocol

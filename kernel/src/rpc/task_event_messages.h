@@ -13,20 +13,22 @@
 namespace rayk::protocol {
 
 // One attempt of one task (an actor's creation and each actor call are
-// tasks too), as the worker running it saw it. A worker reports an attempt
-// twice: RUNNING when it starts, then FINISHED or FAILED; the GCS keeps the
-// latest state and every time it learned. Times are microseconds since the
-// Unix epoch; 0: not reached.
+// tasks too), as the worker running it saw it, or before that its owner. A
+// worker reports an attempt as RUNNING once it has run a while, then
+// FINISHED or FAILED; an owner reports one that waits a while as
+// PENDING_ARGS_AVAIL or PENDING_NODE_ASSIGNMENT (nil node, pid 0). The GCS
+// keeps the latest state and every time it learned. Times are microseconds
+// since the Unix epoch; 0: not reached.
 struct TaskEvent {
   TaskId task_id;
   int32_t attempt = 0;
   JobId job_id;
   ActorId actor_id;   // nil for a plain task
   std::string name;   // the function or method: "Add", "Counter::Incr"
-  std::string state;  // RUNNING, FINISHED, FAILED
+  std::string state;  // PENDING_ARGS_AVAIL, PENDING_NODE_ASSIGNMENT, RUNNING, FINISHED, FAILED
   NodeId node_id;
   int64_t worker_pid = 0;
-  int64_t submitted_us = 0;  // when the task reached the worker
+  int64_t submitted_us = 0;  // when its owner submitted it (else: when it reached the worker)
   int64_t start_us = 0;
   int64_t end_us = 0;
   std::string error;  // FAILED: why
