@@ -8,7 +8,7 @@
 #include <cstdlib>
 
 #include "core_worker/concurrency_groups.h"
-#include "core_worker/reference_counter.h"  // ValueOf
+#include "core_worker/reference_counter.h"  // ValueOf, KeepSerializedReferences
 #include "core_worker/visible_accelerators.h"
 #include "observability/worker_log.h"
 #include "rayk/concurrency_group.h"
@@ -519,6 +519,9 @@ void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                              const std::string& where, protocol::PushTaskReply& out) {
+  // References serialized into the result were encoded on this thread; the
+  // caller decodes them whenever it likes, so they are held for good.
+  ReferenceCounter::KeepSerializedReferences();
   if (!result.error && result.more_values.size() != spec.more_return_ids.size()) {
     result.error = internal::RuntimeErrorInfo(
         spec.function + " made " + std::to_string(result.more_values.size() + 1) +

@@ -20,6 +20,17 @@ void Raylet::RegisterHandlers() {
       });
   service_.On<MessageType::kFinishJob>(this, &Raylet::OnFinishJob);
   service_.On<MessageType::kReadLogs>(this, &Raylet::OnReadLogs);
+  service_.On<MessageType::kListWorkers>([this](protocol::ListWorkers, ReplyFn reply) {
+    if (!reply) return;
+    protocol::WorkerList list;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      for (const auto& [id, worker] : workers_) {
+        if (!worker.address.empty() && !worker.dying) list.addresses.push_back(worker.address);
+      }
+    }
+    reply(protocol::Encode(MessageType::kWorkerList, list));
+  });
   service_.On<MessageType::kPrepareBundles>(this, &Raylet::OnPrepareBundles);
   service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
   service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);

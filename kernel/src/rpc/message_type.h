@@ -60,6 +60,12 @@ namespace rayk::protocol {
   X(ExitWorker, 44)                                                      \
   X(LeaseWarning, 45)                                                    \
   X(CancelTask, 46)                                                      \
+  /* To an object's owner: its borrowers; `rayk memory`. */              \
+  X(AddBorrower, 82)                                                     \
+  X(RemoveBorrowers, 83)                                                 \
+  X(ListOwnedObjects, 84)                                                \
+  /* To a raylet: its workers' addresses (for `rayk memory`). */         \
+  X(ListWorkers, 85)                                                     \
   /* To the GCS: task events. */                                         \
   X(ReportTaskEvents, 50)                                                \
   X(ListTasks, 51)                                                       \
@@ -84,6 +90,8 @@ namespace rayk::protocol {
   X(WorkerLife, 115)                                                     \
   X(TaskList, 120)                                                       \
   X(LogLines, 140)                                                       \
+  X(OwnedObjects, 152)                                                   \
+  X(WorkerList, 153)                                                     \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

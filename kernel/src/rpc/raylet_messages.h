@@ -87,6 +87,23 @@ struct ShutdownRaylet {
   void serialize(A&, unsigned) {}
 };
 
+// kListWorkers: the core-worker addresses of the raylet's registered workers,
+// answered with kWorkerList.
+struct ListWorkers {
+  template <class A>
+  void serialize(A&, unsigned) {}
+};
+
+struct WorkerList {
+  std::vector<std::string> addresses;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& addresses;
+  }
+};
+
+RAYK_MESSAGE_BODY(kListWorkers, ListWorkers);
+RAYK_MESSAGE_BODY(kWorkerList, WorkerList);
 RAYK_MESSAGE_BODY(kRequestWorkerLease, RequestWorkerLease);
 RAYK_MESSAGE_BODY(kReturnWorker, ReturnWorker);
 RAYK_MESSAGE_BODY(kRegisterWorker, RegisterWorker);
