@@ -140,12 +140,13 @@ TEST_F(BorrowersTest, AnActorKeepingABorrowedRefKeepsTheObjectUntilItLetsGo) {
   EXPECT_EQ(Store().objects, store_before.objects + 1);
   // `rayk memory` lists it under its owner, this driver, with one borrower.
   nlohmann::json listed;
-  for (const auto& owner : nlohmann::json::parse(Memory("json"))["owners"]) {
+  const nlohmann::json memory = nlohmann::json::parse(Memory("json"));
+  for (const auto& owner : memory["owners"]) {
     for (const auto& object : owner["objects"]) {
       if (object["object_id"] == id.Hex()) listed = object;
     }
   }
-  ASSERT_FALSE(listed.is_null()) << Memory("json");
+  ASSERT_FALSE(listed.is_null()) << memory.dump(2);
   EXPECT_EQ(listed["borrowers"], 1);
   EXPECT_EQ(listed["local_refs"], 0);
   EXPECT_EQ(listed["in_store"], true);

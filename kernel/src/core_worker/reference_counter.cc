@@ -134,27 +134,41 @@ void ReferenceCounter::AddBorrowedReference(const ObjectId& id, const std::strin
   entry.registering = true;
   const std::string owner = entry.owner_address;
   lock.unlock();
-  const bool registered = RegisterWithOwner(id, owner);
+  RegisterWithOwner(id, owner);
   lock.lock();
-  ObjectEntry& after = objects_[id];  // held by this call's local reference
-  after.registering = false;
-  after.registered = registered;
+  // Until the owner answers, or is known dead (then nobody needs to hear of
+  // this borrower, and its Get fails with OwnerDiedError at once).
+  ready_cv_.wait(lock, [&] { return !objects_[id].registering || dead_owners_.count(owner) > 0; });
+  objects_[id].registering = false;  // held by this call's local reference
   ready_cv_.notify_all();
 }
 
-bool ReferenceCounter::RegisterWithOwner(const ObjectId& id, const std::string& owner) {
+void ReferenceCounter::RegisterWithOwner(const ObjectId& id, const std::string& owner) {
+  WatchOwner(owner);  // a dead owner ends the wait at once
+  auto answered = [this, id, owner](bool registered) {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(id);
+    if (it == objects_.end() || !it->second.registering) return;  // gave up: the owner died
+    it->second.registering = false;
+    it->second.registered = registered;
+    ready_cv_.notify_all();
+  };
   auto channel = context_.peers.Get(owner);
-  if (!channel.ok()) return false;  // its Get reports the owner's fate
-  auto reply = (*channel)->CallSync(
+  if (!channel.ok()) return answered(false);  // its Get reports the owner's fate
+  (*channel)->Call(
       protocol::Encode(MessageType::kAddBorrower, protocol::AddBorrower{id, context_.address}),
+      // Also while stopping (the table outlives the channels): a decoder
+      // may be waiting for this answer.
+      [id, owner, answered](Result<std::string> reply) {
+        if (!reply.ok()) {
+          spdlog::warn("cannot register as a borrower of object {} with its owner at {}: {}",
+                       id.Hex(), owner, reply.status().message());
+          return answered(false);
+        }
+        auto status = protocol::Decode<protocol::StatusReply>(*reply);
+        answered(status.ok() && status->ok);
+      },
       kControlTimeout);
-  if (!reply.ok()) {
-    spdlog::warn("cannot register as a borrower of object {} with its owner at {}: {}", id.Hex(),
-                 owner, reply.status().message());
-    return false;
-  }
-  auto status = protocol::Decode<protocol::StatusReply>(*reply);
-  return status.ok() && status->ok;
 }
 
 size_t ReferenceCounter::NumBorrowers(const ObjectId& id) {
@@ -534,6 +548,7 @@ void ReferenceCounter::OnOwnerDied(const std::string& owner, const std::string& 
     std::lock_guard<std::mutex> lock(context_.mu);
     if (watched_owners_.count(owner) == 0) return;  // another process's owner
     dead_owners_.emplace(owner, cause);
+    ready_cv_.notify_all();  // registrations with it end
     for (const auto& [id, entry] : objects_) {
       if (!entry.owned && !entry.value && entry.owner_address == owner) lost.push_back(id);
     }

@@ -205,8 +205,9 @@ class ReferenceCounter {
   void OnWorkerDied(const std::string& address, const std::string& cause);
   void DropBorrower(const std::string& borrower);
   void OnOwnerDied(const std::string& owner, const std::string& cause);
-  // Registers with the owner of `id` (without mu); false when it refused.
-  bool RegisterWithOwner(const ObjectId& id, const std::string& owner);
+  // Registers with the owner of `id` (without mu): the answer clears the
+  // entry's `registering` (and sets `registered` when the owner accepted).
+  void RegisterWithOwner(const ObjectId& id, const std::string& owner);
   static internal::ObjectValue OwnerDiedValue(const ObjectId& id, const std::string& owner,
                                               const std::string& cause);
   void OnFetchReply(const ObjectId& id, const std::string& owner, Result<std::string> reply);

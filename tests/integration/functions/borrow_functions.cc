@@ -1,4 +1,4 @@
-#include "functions/borrow_functions.h"
+#include "borrow_functions.h"
 
 #include <unistd.h>
 
