@@ -71,6 +71,15 @@ class BorrowersTest : public testing::ClusterTest {
 
   static Blob MakeBlob(char fill) { return Blob(kBlobBytes, fill); }
 
+  // Puts a blob and gives `keeper` its ref inside a bag; the driver's own
+  // handle goes on return. Returns the object's id.
+  static ObjectId LendToKeeper(const rayk::ActorHandle<Keeper>& keeper, char fill) {
+    BlobRef blob = rayk::Put(MakeBlob(fill));
+    auto taken = keeper.Task(&Keeper::Take).Remote(RefBag{{blob}, "lent"}, 1);
+    EXPECT_EQ(*rayk::Get(taken, testing::kPatience), 1);
+    return blob.ID();
+  }
+
   CoreWorker* core_ = nullptr;
 };
 
@@ -126,15 +135,8 @@ TEST_F(BorrowersTest, AnActorKeepingABorrowedRefKeepsTheObjectUntilItLetsGo) {
   auto keeper = rayk::Actor(Keeper::Create).Remote();
   const size_t objects_before = core_->NumObjects();
   const StoreUse store_before = Store();
-  ObjectId id;
-  {
-    BlobRef blob = rayk::Put(MakeBlob('k'));
-    id = blob.ID();
-    ASSERT_EQ(*rayk::Get(keeper.Task(&Keeper::Take).Remote(RefBag{{blob}, "keep"}, 1),
-                         testing::kPatience),
-              1);
-    EXPECT_EQ(core_->NumBorrowers(id), 1u);
-  }
+  const ObjectId id = LendToKeeper(keeper, 'k');
+  EXPECT_EQ(core_->NumBorrowers(id), 1u);
   // The driver let go; the actor's borrow keeps it, in the store too.
   EXPECT_EQ(core_->NumObjects(), objects_before + 1);
   EXPECT_EQ(Store().objects, store_before.objects + 1);
@@ -180,14 +182,7 @@ TEST_F(BorrowersTest, NestedBorrowingFreesWhenTheLastHolderLetsGo) {
   auto second = rayk::Actor(Keeper::Create).Remote();
   const size_t objects_before = core_->NumObjects();
   const StoreUse store_before = Store();
-  ObjectId id;
-  {
-    BlobRef blob = rayk::Put(MakeBlob('n'));
-    id = blob.ID();
-    ASSERT_EQ(
-        *rayk::Get(first.Task(&Keeper::Take).Remote(RefBag{{blob}, "nest"}, 1), testing::kPatience),
-        1);
-  }
+  const ObjectId id = LendToKeeper(first, 'n');
   // A passes it on to B, which registers with the owner (this driver) itself.
   ASSERT_EQ(*rayk::Get(first.Task(&Keeper::PassTo).Remote(second), testing::kPatience), 1);
   EXPECT_EQ(core_->NumBorrowers(id), 2u);
@@ -207,14 +202,7 @@ TEST_F(BorrowersTest, AKilledBorrowerDoesNotPinTheObject) {
       static_cast<pid_t>(*rayk::Get(keeper.Task(&Keeper::Pid).Remote(), testing::kPatience));
   const size_t objects_before = core_->NumObjects();
   const StoreUse store_before = Store();
-  ObjectId id;
-  {
-    BlobRef blob = rayk::Put(MakeBlob('s'));
-    id = blob.ID();
-    ASSERT_EQ(
-        *rayk::Get(keeper.Task(&Keeper::Take).Remote(RefBag{{blob}, "die"}, 1), testing::kPatience),
-        1);
-  }
+  const ObjectId id = LendToKeeper(keeper, 's');
   EXPECT_EQ(core_->NumBorrowers(id), 1u);
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   // The raylet reports the death to the GCS, which publishes it; the owner

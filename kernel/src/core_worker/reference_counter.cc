@@ -428,35 +428,28 @@ internal::ObjectValue ReferenceCounter::OwnerDiedValue(const ObjectId& id, const
                                                      owner + " died (" + cause + ")");
 }
 
-bool ReferenceCounter::StartWatchingDeathsLocked() {
-  const bool subscribe = !watching_owner_deaths_;
-  watching_owner_deaths_ = true;
-  return subscribe;
-}
-
-void ReferenceCounter::WatchBorrower(const std::string& borrower) {
+void ReferenceCounter::WatchForDeath(std::unordered_set<std::string>& watched,
+                                     const std::string& address) {
   bool subscribe = false;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    if (context_.stopping || !context_.gcs || !watched_borrowers_.insert(borrower).second) return;
-    subscribe = StartWatchingDeathsLocked();
-  }
-  if (subscribe) SubscribeToOwnerDeaths();
-  AskWhetherOwnerDied(borrower);  // it may have died before it registered
-}
-
-void ReferenceCounter::WatchOwner(const std::string& owner) {
-  bool subscribe = false;
-  {
-    std::lock_guard<std::mutex> lock(context_.mu);
-    if (context_.stopping || !context_.gcs || !watched_owners_.insert(owner).second) return;
-    subscribe = StartWatchingDeathsLocked();
+    if (context_.stopping || !context_.gcs || !watched.insert(address).second) return;
+    subscribe = !watching_owner_deaths_;
+    watching_owner_deaths_ = true;
   }
   if (subscribe) SubscribeToOwnerDeaths();
   // Asked after subscribing: a death is either published to this process or
   // already in the GCS's record (or, should the publication be lost while the
-  // subscription connects, found by RecheckFetchedOwners).
-  AskWhetherOwnerDied(owner);
+  // subscription connects, found by RecheckFetchedOwners for owners).
+  AskWhetherOwnerDied(address);
+}
+
+void ReferenceCounter::WatchBorrower(const std::string& borrower) {
+  WatchForDeath(watched_borrowers_, borrower);
+}
+
+void ReferenceCounter::WatchOwner(const std::string& owner) {
+  WatchForDeath(watched_owners_, owner);
 }
 
 void ReferenceCounter::RecheckFetchedOwners() {

@@ -197,8 +197,9 @@ class ReferenceCounter {
   // Watches a borrower of objects this process owns the same way, so that a
   // dead borrower's registrations do not pin the objects. Without mu.
   void WatchBorrower(const std::string& borrower);
-  // Starts the "worker" topic subscription once (true when this call must).
-  bool StartWatchingDeathsLocked();
+  // Both: adds `address` to `watched` (with mu), subscribes to the "worker"
+  // topic once, and asks the GCS whether it died already.
+  void WatchForDeath(std::unordered_set<std::string>& watched, const std::string& address);
   void SubscribeToOwnerDeaths();
   void AskWhetherOwnerDied(const std::string& owner);
   // A process died: its borrowings end, and objects it owned are lost.
