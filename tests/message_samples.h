@@ -256,6 +256,22 @@ inline RemoveBorrower Sample() {
   return {ObjectId::FromRandom()};
 }
 template <>
+inline AddBorrower Sample() {
+  return {ObjectId::FromRandom(), "tcp://127.0.0.1:7012"};
+}
+template <>
+inline RemoveBorrowers Sample() {
+  return {"tcp://127.0.0.1:7012", {ObjectId::FromRandom(), ObjectId::FromRandom()}};
+}
+template <>
+inline OwnedObjects Sample() {
+  return {"tcp://127.0.0.1:7012", 77, 3, {{ObjectId::FromRandom(), 1 << 20, true, 1, 2, 3}}};
+}
+template <>
+inline WorkerList Sample() {
+  return {{"tcp://127.0.0.1:7012", "tcp://127.0.0.1:7013"}};
+}
+template <>
 inline LeaseWarning Sample() {
   return {14, "no node fits"};
 }

@@ -160,6 +160,8 @@ void CoreWorker::AddBorrowedReference(const ObjectId& id, const std::string& own
 
 size_t CoreWorker::NumObjects() { return references_.NumObjects(); }
 
+size_t CoreWorker::NumBorrowers(const ObjectId& id) { return references_.NumBorrowers(id); }
+
 // ---------------------------------------------------------------- tasks and actors
 
 ObjectId CoreWorker::SubmitTask(internal::TaskCall call) {
@@ -197,6 +199,9 @@ void CoreWorker::CloseStream(const ObjectId& stream) {
 }
 
 Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
+  // The GCS keeps the arguments to re-run the factory on restarts: the
+  // references serialized inside them are held for this process's life.
+  ReferenceCounter::KeepSerializedReferences();
   if (!creation.options.name.empty() && creation.options.namespace_name.empty()) {
     auto job_namespace = JobNamespace();
     if (!job_namespace.ok()) return job_namespace.status();

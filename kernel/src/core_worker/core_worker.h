@@ -117,6 +117,8 @@ class CoreWorker : public internal::Runtime,
   // How many objects this process holds values or entries for (tests and
   // `rayk memory` use it to show that freed objects are gone).
   size_t NumObjects();
+  // How many processes borrow object `id`, which this one owns (0 otherwise).
+  size_t NumBorrowers(const ObjectId& id);
 
  private:
   CoreWorker(Options options, std::shared_ptr<Transport> transport);

@@ -1,6 +1,7 @@
 #include "core_worker/reference_counter.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -24,6 +25,10 @@ class StringBuffer : public ObjectBuffer {
  private:
   std::string bytes_;
 };
+
+// References serialized on this thread, each holding one local reference,
+// until a Put or a task claims them (see KeepSerializedReferences).
+thread_local std::vector<ObjectId> serialized_references;
 
 }  // namespace
 
@@ -65,6 +70,10 @@ ObjectId ReferenceCounter::Put(std::string data) {
   entry.local_refs = 1;
   entry.location = location;
   entry.value = location.valid() ? InStoreMark() : ValueOf(std::move(data));
+  // The value's bytes were serialized on this thread just before: the
+  // references in them stay held until this object is freed.
+  entry.contained = std::move(serialized_references);
+  serialized_references.clear();
   return id;
 }
 
@@ -88,20 +97,153 @@ void ReferenceCounter::RemoveLocalReference(const ObjectId& id) {
 std::string ReferenceCounter::OwnerAddress(const ObjectId& id) {
   std::lock_guard<std::mutex> lock(context_.mu);
   auto it = objects_.find(id);
-  if (it == objects_.end() || it->second.owned) {
-    // The reference leaves this process; without a borrower protocol the
-    // owner cannot know when the borrower is done, so it keeps the value.
-    if (it != objects_.end()) it->second.escaped = true;
-    return context_.address;
+  if (it == objects_.end()) return context_.address;  // freed: nothing to hold
+  // Serialized into a value that may leave this process: held until what
+  // carries the value claims the hold, so it cannot go while in flight.
+  ++it->second.local_refs;
+  serialized_references.push_back(id);
+  return it->second.owned ? context_.address : it->second.owner_address;
+}
+
+void ReferenceCounter::KeepSerializedReferences() { serialized_references.clear(); }
+
+void ReferenceCounter::HoldSerializedReferencesForTaskLocked(std::vector<ObjectId>& arg_refs) {
+  for (const ObjectId& id : serialized_references) {
+    ObjectEntry& entry = objects_[id];
+    ++entry.task_refs;
+    --entry.local_refs;
+    arg_refs.push_back(id);
   }
-  return it->second.owner_address;
+  serialized_references.clear();
 }
 
 void ReferenceCounter::AddBorrowedReference(const ObjectId& id, const std::string& owner_address) {
-  std::lock_guard<std::mutex> lock(context_.mu);
+  std::unique_lock<std::mutex> lock(context_.mu);
+  {
+    ObjectEntry& entry = objects_[id];
+    ++entry.local_refs;
+    if (entry.owned) return;
+    if (entry.owner_address.empty()) entry.owner_address = owner_address;
+    if (entry.owner_address == context_.address || entry.owner_address.empty()) return;
+  }
+  // One registration per entry: a second decoder waits for the first's, so
+  // that no decoded handle is used before the owner knows of this borrower.
+  ready_cv_.wait(lock, [&] { return !objects_[id].registering; });
   ObjectEntry& entry = objects_[id];
-  ++entry.local_refs;
-  if (!entry.owned && entry.owner_address.empty()) entry.owner_address = owner_address;
+  if (entry.registered || dead_owners_.count(entry.owner_address) > 0) return;
+  entry.registering = true;
+  const std::string owner = entry.owner_address;
+  lock.unlock();
+  RegisterWithOwner(id, owner);
+  lock.lock();
+  // Until the owner answers, or is known dead (then nobody needs to hear of
+  // this borrower, and its Get fails with OwnerDiedError at once).
+  ready_cv_.wait(lock, [&] { return !objects_[id].registering || dead_owners_.count(owner) > 0; });
+  objects_[id].registering = false;  // held by this call's local reference
+  ready_cv_.notify_all();
+}
+
+void ReferenceCounter::RegisterWithOwner(const ObjectId& id, const std::string& owner) {
+  WatchOwner(owner);  // a dead owner ends the wait at once
+  auto answered = [this, id, owner](bool registered) {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(id);
+    if (it == objects_.end() || !it->second.registering) return;  // gave up: the owner died
+    it->second.registering = false;
+    it->second.registered = registered;
+    ready_cv_.notify_all();
+  };
+  auto channel = context_.peers.Get(owner);
+  if (!channel.ok()) return answered(false);  // its Get reports the owner's fate
+  (*channel)->Call(
+      protocol::Encode(MessageType::kAddBorrower, protocol::AddBorrower{id, context_.address}),
+      // Also while stopping (the table outlives the channels): a decoder
+      // may be waiting for this answer.
+      [id, owner, answered](Result<std::string> reply) {
+        if (!reply.ok()) {
+          spdlog::warn("cannot register as a borrower of object {} with its owner at {}: {}",
+                       id.Hex(), owner, reply.status().message());
+          return answered(false);
+        }
+        auto status = protocol::Decode<protocol::StatusReply>(*reply);
+        answered(status.ok() && status->ok);
+      },
+      kControlTimeout);
+}
+
+size_t ReferenceCounter::NumBorrowers(const ObjectId& id) {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  auto it = objects_.find(id);
+  return it == objects_.end() || !it->second.owned ? 0 : it->second.borrowers.size();
+}
+
+protocol::OwnedObjects ReferenceCounter::ListOwned(size_t limit) {
+  protocol::OwnedObjects out;
+  out.owner = context_.address;
+  out.pid = getpid();
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const auto& [id, entry] : objects_) {
+      if (!entry.owned) continue;
+      ++out.num_owned;
+      protocol::OwnedObject object;
+      object.object_id = id;
+      object.in_store = entry.location.valid();
+      if (object.in_store) {
+        object.size = entry.location.size;
+      } else if (entry.value && entry.value->data) {
+        object.size = entry.value->data->size();
+      }
+      object.local_refs = entry.local_refs;
+      object.task_refs = entry.task_refs;
+      object.borrowers = static_cast<uint32_t>(entry.borrowers.size());
+      out.objects.push_back(object);
+    }
+  }
+  auto first = [](const protocol::OwnedObject& a, const protocol::OwnedObject& b) {
+    return a.borrowers != b.borrowers ? a.borrowers > b.borrowers : a.size > b.size;
+  };
+  if (out.objects.size() > limit) {
+    std::partial_sort(out.objects.begin(), out.objects.begin() + limit, out.objects.end(), first);
+    out.objects.resize(limit);
+  } else {
+    std::sort(out.objects.begin(), out.objects.end(), first);
+  }
+  return out;
+}
+
+void ReferenceCounter::HandleAddBorrower(const protocol::AddBorrower& request, ReplyFn reply) {
+  bool held = false;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    auto it = objects_.find(request.object_id);
+    if (it != objects_.end() && it->second.owned) {
+      ++it->second.borrowers[request.borrower];
+      held = true;
+    }
+  }
+  if (held) WatchBorrower(request.borrower);
+  Status status = held ? Status::Ok()
+                       : Status::NotFound("object " + request.object_id.Hex() +
+                                          " is no longer held by its owner at " + context_.address);
+  if (!reply) return;
+  reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+}
+
+void ReferenceCounter::HandleRemoveBorrowers(const protocol::RemoveBorrowers& request) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const ObjectId& id : request.object_ids) {
+      auto it = objects_.find(id);
+      if (it == objects_.end()) continue;
+      auto borrower = it->second.borrowers.find(request.borrower);
+      if (borrower == it->second.borrowers.end()) continue;
+      if (--borrower->second <= 0) it->second.borrowers.erase(borrower);
+      MaybeFreeLocked(id, actions);
+    }
+  }
+  RunActions(actions);
 }
 
 size_t ReferenceCounter::NumObjects() {
@@ -131,8 +273,9 @@ void ReferenceCounter::RemoveTaskArgLocked(const ObjectId& id, Actions& actions)
 void ReferenceCounter::MaybeFreeLocked(const ObjectId& id, Actions& actions) {
   auto it = objects_.find(id);
   if (it == objects_.end()) return;
-  const ObjectEntry& entry = it->second;
-  if (entry.local_refs > 0 || entry.task_refs > 0 || entry.escaped || !entry.on_ready.empty()) {
+  ObjectEntry& entry = it->second;
+  if (entry.local_refs > 0 || entry.task_refs > 0 || !entry.borrowers.empty() ||
+      entry.registering || !entry.on_ready.empty()) {
     return;
   }
   if (entry.owned && entry.location.valid() && context_.node_objects) {
@@ -140,9 +283,27 @@ void ReferenceCounter::MaybeFreeLocked(const ObjectId& id, Actions& actions) {
     actions.push_back(
         [this, id, location = entry.location] { context_.node_objects->Free(id, location); });
   }
+  if (!entry.owned && entry.registered) {
+    // The owner may free it once its other borrowers and it let go.
+    actions.push_back([this, id, owner = entry.owner_address] {
+      if (context_.stopping) return;
+      auto channel = context_.peers.Get(owner);
+      if (!channel.ok()) return;  // the owner is gone, and its objects with it
+      (void)(*channel)->Send(protocol::Encode(MessageType::kRemoveBorrowers,
+                                              protocol::RemoveBorrowers{context_.address, {id}}));
+    });
+  }
   const bool kept_lineage = entry.lineage == ObjectEntry::Lineage::kKept;
+  std::vector<ObjectId> contained = std::move(entry.contained);
   objects_.erase(it);
   if (kept_lineage && on_owned_freed_) on_owned_freed_(id, actions);
+  // Its value is gone, so nobody can decode the references in it any more.
+  for (const ObjectId& inner : contained) {
+    auto held = objects_.find(inner);
+    if (held == objects_.end()) continue;
+    --held->second.local_refs;
+    MaybeFreeLocked(inner, actions);
+  }
 }
 
 void ReferenceCounter::MarkLostOnNodeLocked(const NodeId& node, const std::string& cause,
@@ -267,19 +428,28 @@ internal::ObjectValue ReferenceCounter::OwnerDiedValue(const ObjectId& id, const
                                                      owner + " died (" + cause + ")");
 }
 
-void ReferenceCounter::WatchOwner(const std::string& owner) {
+void ReferenceCounter::WatchForDeath(std::unordered_set<std::string>& watched,
+                                     const std::string& address) {
   bool subscribe = false;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    if (context_.stopping || !context_.gcs || !watched_owners_.insert(owner).second) return;
+    if (context_.stopping || !context_.gcs || !watched.insert(address).second) return;
     subscribe = !watching_owner_deaths_;
     watching_owner_deaths_ = true;
   }
   if (subscribe) SubscribeToOwnerDeaths();
   // Asked after subscribing: a death is either published to this process or
   // already in the GCS's record (or, should the publication be lost while the
-  // subscription connects, found by RecheckFetchedOwners).
-  AskWhetherOwnerDied(owner);
+  // subscription connects, found by RecheckFetchedOwners for owners).
+  AskWhetherOwnerDied(address);
+}
+
+void ReferenceCounter::WatchBorrower(const std::string& borrower) {
+  WatchForDeath(watched_borrowers_, borrower);
+}
+
+void ReferenceCounter::WatchOwner(const std::string& owner) {
+  WatchForDeath(watched_owners_, owner);
 }
 
 void ReferenceCounter::RecheckFetchedOwners() {
@@ -312,7 +482,7 @@ void ReferenceCounter::AskWhetherOwnerDied(const std::string& owner) {
       [this, owner](Result<std::string> reply) {
         if (context_.stopping || !reply.ok()) return;
         auto life = protocol::Decode<protocol::WorkerLife>(*reply);
-        if (life.ok() && life->dead) OnOwnerDied(owner, life->cause);
+        if (life.ok() && life->dead) OnWorkerDied(owner, life->cause);
       });
 }
 
@@ -330,7 +500,9 @@ void ReferenceCounter::SubscribeToOwnerDeaths() {
       *context_.transport, *context_.gcs, {"worker"},
       [this](const std::string&, std::string payload) {
         auto life = protocol::Decode<protocol::WorkerLife>(payload);
-        if (life.ok() && life->dead && !context_.stopping) OnOwnerDied(life->address, life->cause);
+        if (life.ok() && life->dead && !context_.stopping) {
+          OnWorkerDied(life->address, life->cause);
+        }
       },
       // Deaths published while nobody listened are found by asking
       // (RecheckFetchedOwners), as the status does not list workers.
@@ -344,12 +516,32 @@ void ReferenceCounter::SubscribeToOwnerDeaths() {
   owner_deaths_ = std::move(*subscription);
 }
 
+void ReferenceCounter::OnWorkerDied(const std::string& address, const std::string& cause) {
+  DropBorrower(address);
+  OnOwnerDied(address, cause);
+}
+
+void ReferenceCounter::DropBorrower(const std::string& borrower) {
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    if (watched_borrowers_.erase(borrower) == 0) return;  // borrowed nothing here
+    std::vector<ObjectId> lent;
+    for (auto& [id, entry] : objects_) {
+      if (entry.borrowers.erase(borrower) > 0) lent.push_back(id);
+    }
+    for (const ObjectId& id : lent) MaybeFreeLocked(id, actions);
+  }
+  RunActions(actions);
+}
+
 void ReferenceCounter::OnOwnerDied(const std::string& owner, const std::string& cause) {
   std::vector<ObjectId> lost;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     if (watched_owners_.count(owner) == 0) return;  // another process's owner
     dead_owners_.emplace(owner, cause);
+    ready_cv_.notify_all();  // registrations with it end
     for (const auto& [id, entry] : objects_) {
       if (!entry.owned && !entry.value && entry.owner_address == owner) lost.push_back(id);
     }

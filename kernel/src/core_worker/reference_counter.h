@@ -5,17 +5,28 @@
 // (ObjectRef handles, and pending tasks that take it as an argument) and keeps
 // its value once known: bytes, an error, or the mark that the bytes are in an
 // object store (then Get reads them there each time, so the store may spill
-// them while nobody looks). An owned object is freed when its count reaches
-// zero, unless a reference to it left the process (no borrower protocol yet:
-// the owner cannot know when the borrower is done). A borrowed object is
-// fetched from its owner the first time someone waits for it.
+// them while nobody looks). A borrowed object is fetched from its owner the
+// first time someone waits for it.
+//
+// Borrowers (Ray's ownership protocol, docs/object-store.md): a process that
+// decodes a reference it does not own from a value registers with the owner
+// (kAddBorrower) before the decoded handle is used, and tells the owner when
+// its last reference goes (kRemoveBorrowers). An owned object is freed, in
+// every store, when its own count is zero and no borrower remains; borrowers
+// whose process died (the GCS's "worker" topic) are dropped. A reference
+// serialized into a value is held from the moment it is serialized (so it
+// cannot go while in flight) until what carries it ends: a Put value's object
+// is freed, or a task that takes it in an argument finishes (or its lineage
+// is forgotten). References in a task's result or an actor's creation
+// arguments are held for the life of this process.
 //
 // Thread-safety: the table is guarded by WorkerContext::mu (see
 // worker_context.h). Methods without a suffix take it; *Locked ones expect it
 // held and leave transport calls and callbacks in `actions`.
 // Callers: the user API through CoreWorker (Put, Get, Wait, references),
 // TaskManager (task results and arguments), ActorSubmitter (actor creation
-// arguments) and the worker service (other processes' GetObject).
+// arguments) and the worker service (other processes' GetObject, AddBorrower,
+// RemoveBorrowers).
 #pragma once
 
 #include <chrono>
@@ -53,8 +64,17 @@ class ReferenceCounter {
   struct ObjectEntry {
     std::optional<internal::ObjectValue> value;
     bool owned = false;
-    bool escaped = false;  // a reference left this process inside a value: never freed early
     std::string owner_address;
+    // Owned: the processes that borrow it (by core-worker address), each with
+    // the number of its registrations not yet removed.
+    std::unordered_map<std::string, int> borrowers;
+    // Borrowed: this process is registered with the owner (and tells it when
+    // the entry goes), or is registering now.
+    bool registered = false;
+    bool registering = false;
+    // References serialized into this object's value (a Put): each holds one
+    // local reference, released when this entry is freed.
+    std::vector<ObjectId> contained;
     int local_refs = 0;
     int task_refs = 0;
     bool fetching = false;
@@ -100,8 +120,28 @@ class ReferenceCounter {
   void AddLocalReference(const ObjectId& id);
   void RemoveLocalReference(const ObjectId& id);
   std::string OwnerAddress(const ObjectId& id);
+  // A reference decoded from a value: one local reference; a borrowed one
+  // registers this process with its owner first (waits for the answer).
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address);
   size_t NumObjects();
+  // The borrowers of an owned object `id` (0 when not owned or unknown).
+  size_t NumBorrowers(const ObjectId& id);
+  // The objects this process owns, for `rayk memory`: at most `limit`
+  // listed, most borrowed first, then largest.
+  protocol::OwnedObjects ListOwned(size_t limit);
+
+  // References serialized on this thread (OwnerAddress) wait, each holding a
+  // local reference, for what carries them to claim them. Put claims them
+  // for its object, TaskManager for a task; KeepSerializedReferences makes
+  // them permanent (a task's result, an actor's creation arguments).
+  static void KeepSerializedReferences();
+  // Turns the references serialized on this thread into `arg_refs` of a
+  // pending task (task references, released with its arguments).
+  void HoldSerializedReferencesForTaskLocked(std::vector<ObjectId>& arg_refs);
+
+  // The owner's side of the borrower protocol (from the worker service).
+  void HandleAddBorrower(const protocol::AddBorrower& request, ReplyFn reply);
+  void HandleRemoveBorrowers(const protocol::RemoveBorrowers& request);
   // Asks the GCS again, once a second, whether the owners of objects being
   // fetched died: a published death can be lost while a subscription
   // connects. Called by the CoreWorker's reaper thread.
@@ -155,9 +195,21 @@ class ReferenceCounter {
   // dead owner fail with OwnerDiedError at once instead of waiting on a
   // connection nobody answers. Without mu.
   void WatchOwner(const std::string& owner);
+  // Watches a borrower of objects this process owns the same way, so that a
+  // dead borrower's registrations do not pin the objects. Without mu.
+  void WatchBorrower(const std::string& borrower);
+  // Both: adds `address` to `watched` (with mu), subscribes to the "worker"
+  // topic once, and asks the GCS whether it died already.
+  void WatchForDeath(std::unordered_set<std::string>& watched, const std::string& address);
   void SubscribeToOwnerDeaths();
   void AskWhetherOwnerDied(const std::string& owner);
+  // A process died: its borrowings end, and objects it owned are lost.
+  void OnWorkerDied(const std::string& address, const std::string& cause);
+  void DropBorrower(const std::string& borrower);
   void OnOwnerDied(const std::string& owner, const std::string& cause);
+  // Registers with the owner of `id` (without mu): the answer clears the
+  // entry's `registering` (and sets `registered` when the owner accepted).
+  void RegisterWithOwner(const ObjectId& id, const std::string& owner);
   static internal::ObjectValue OwnerDiedValue(const ObjectId& id, const std::string& owner,
                                               const std::string& cause);
   void OnFetchReply(const ObjectId& id, const std::string& owner, Result<std::string> reply);
@@ -186,7 +238,8 @@ class ReferenceCounter {
   const BlockedFn set_blocked_;
   std::condition_variable ready_cv_;  // with context_.mu: a value came in
   std::unordered_map<ObjectId, ObjectEntry> objects_;
-  std::unordered_set<std::string> watched_owners_;  // with mu
+  std::unordered_set<std::string> watched_owners_;     // with mu
+  std::unordered_set<std::string> watched_borrowers_;  // with mu
   // Watched owners that died, with the cause: later fetches fail at once.
   std::unordered_map<std::string, std::string> dead_owners_;  // with mu
   bool watching_owner_deaths_ = false;                        // with mu

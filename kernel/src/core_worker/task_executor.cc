@@ -9,7 +9,7 @@
 
 #include "core_worker/concurrency_groups.h"
 #include "core_worker/generator_streams.h"  // StreamItemId
-#include "core_worker/reference_counter.h"  // ValueOf
+#include "core_worker/reference_counter.h"  // ValueOf, KeepSerializedReferences
 #include "core_worker/visible_accelerators.h"
 #include "observability/worker_log.h"
 #include "rayk/concurrency_group.h"
@@ -531,6 +531,8 @@ void TaskExecutor::StreamItems(const std::shared_ptr<RunningCall>& call,
       StepScope step(call, executing_);
       more = result.next_item(item.value, error);
     }
+    // As for a result: references serialized into an item are held for good.
+    ReferenceCounter::KeepSerializedReferences();
     if (!more) {
       if (error) fail(std::move(*error));
       break;
@@ -577,6 +579,9 @@ Result<bool> TaskExecutor::SendItem(Channel& owner, const RunningCall& call,
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                              const std::string& where, protocol::PushTaskReply& out) {
+  // References serialized into the result were encoded on this thread; the
+  // caller decodes them whenever it likes, so they are held for good.
+  ReferenceCounter::KeepSerializedReferences();
   if (!result.error && result.more_values.size() != spec.more_return_ids.size()) {
     result.error = internal::RuntimeErrorInfo(
         spec.function + " made " + std::to_string(result.more_values.size() + 1) +

@@ -42,6 +42,10 @@ PendingTask& TaskManager::AddLocked(PendingTask task) {
     references_.AddTaskArgLocked(arg.ref, arg.owner_address);
     ++task.unresolved;
   }
+  // References serialized inside the arguments (a struct holding refs): held
+  // as the top-level ones are, until the task ends, so that the worker
+  // decoding them registers as their borrower before they can go.
+  references_.HoldSerializedReferencesForTaskLocked(task.arg_refs);
   const TaskId task_id = task.spec.task_id;
   by_return_[task.spec.return_id] = task_id;
   NotePendingLocked(task.spec,

@@ -38,7 +38,7 @@ namespace rayk {
 
 struct PendingTask {
   protocol::TaskSpec spec;
-  std::vector<ObjectId> arg_refs;  // top-level refs, held until the task ends
+  std::vector<ObjectId> arg_refs;  // refs in the arguments, held until the task ends
   size_t unresolved = 0;
   std::string class_key;  // tasks: resources and placement, which share leases
   internal::Placement placement;

@@ -3,6 +3,10 @@
 // that owns it; none blocks the server thread for long.
 //   PushTask      an owner's task for this worker: queued for the task loop
 //   GetObject     a borrower asks for an object this process owns
+//   AddBorrower, RemoveBorrowers
+//                 a borrower of an object this process owns registers, or
+//                 lets go (reference_counter.h)
+//   ListOwnedObjects  `rayk memory`: the objects this process owns
 //   WorkerDied    the raylet: a worker leased by this process died
 //   LeaseWarning  the raylet: a task of ours waits for resources no node has
 //   ExitWorker    the raylet: this worker should exit
@@ -36,6 +40,24 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::GetObject>(message);
       if (!body.ok() || !reply) break;
       references_.HandleGetObject(body->object_id, std::move(reply));
+      return;
+    }
+    case MessageType::kAddBorrower: {
+      auto body = protocol::Decode<protocol::AddBorrower>(message);
+      if (!body.ok()) break;
+      references_.HandleAddBorrower(*body, std::move(reply));
+      return;
+    }
+    case MessageType::kRemoveBorrowers: {
+      auto body = protocol::Decode<protocol::RemoveBorrowers>(message);
+      if (!body.ok()) break;
+      references_.HandleRemoveBorrowers(*body);
+      return;
+    }
+    case MessageType::kListOwnedObjects: {
+      auto body = protocol::Decode<protocol::ListOwnedObjects>(message);
+      if (!body.ok() || !reply) break;
+      reply(protocol::Encode(MessageType::kOwnedObjects, references_.ListOwned(body->limit)));
       return;
     }
     case MessageType::kWorkerDied: {

@@ -60,6 +60,10 @@ namespace rayk::protocol {
   X(ExitWorker, 44)                                                      \
   X(LeaseWarning, 45)                                                    \
   X(CancelTask, 46)                                                      \
+  /* To an object's owner: its borrowers; `rayk memory`. */              \
+  X(AddBorrower, 82)                                                     \
+  X(RemoveBorrowers, 83)                                                 \
+  X(ListOwnedObjects, 84)                                                \
   /* To the GCS: task events. */                                         \
   X(ReportTaskEvents, 50)                                                \
   X(ListTasks, 51)                                                       \
@@ -91,6 +95,7 @@ namespace rayk::protocol {
   X(LogLines, 140)                                                       \
   X(GeneratorItemAck, 141)                                               \
   X(WorkerList, 150)                                                     \
+  X(OwnedObjects, 152)                                                   \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

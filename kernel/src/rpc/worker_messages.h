@@ -172,6 +172,65 @@ struct GeneratorItemAck {
   }
 };
 
+// Borrowers (Ray's ownership protocol). kAddBorrower: a process that decoded
+// a reference to `object_id` from a value registers with the object's owner,
+// and waits for the answer (a StatusReply: NotFound when the owner no longer
+// holds the object) before the decoded reference is used. kRemoveBorrowers
+// (one-way): the borrower's last reference to each object went; one message
+// for every kAddBorrower the owner accepted.
+struct AddBorrower {
+  ObjectId object_id;
+  std::string borrower;  // the borrower's core-worker address
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& borrower;
+  }
+};
+
+struct RemoveBorrowers {
+  std::string borrower;
+  std::vector<ObjectId> object_ids;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& borrower& object_ids;
+  }
+};
+
+// kListOwnedObjects (`rayk memory`): the objects a core worker owns, answered
+// with kOwnedObjects (at most `limit` of them listed, most borrowed first,
+// then largest; num_owned counts all).
+struct ListOwnedObjects {
+  uint32_t limit = 100;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& limit;
+  }
+};
+
+struct OwnedObject {
+  ObjectId object_id;
+  uint64_t size = 0;  // 0 while its value is not in
+  bool in_store = false;
+  int32_t local_refs = 0;  // handles in the owner (serialization holds included)
+  int32_t task_refs = 0;   // pending tasks (and kept lineage) taking it
+  uint32_t borrowers = 0;  // processes that borrow it
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& size& in_store& local_refs& task_refs& borrowers;
+  }
+};
+
+struct OwnedObjects {
+  std::string owner;  // the core worker's address
+  int64_t pid = 0;
+  uint64_t num_owned = 0;
+  std::vector<OwnedObject> objects;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& owner& pid& num_owned& objects;
+  }
+};
+
 struct ExitWorker {
   template <class A>
   void serialize(A&, unsigned) {}
@@ -182,6 +241,10 @@ RAYK_MESSAGE_BODY(kGetObject, GetObject);
 RAYK_MESSAGE_BODY(kWorkerDied, WorkerDied);
 RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
 RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
+RAYK_MESSAGE_BODY(kAddBorrower, AddBorrower);
+RAYK_MESSAGE_BODY(kRemoveBorrowers, RemoveBorrowers);
+RAYK_MESSAGE_BODY(kListOwnedObjects, ListOwnedObjects);
+RAYK_MESSAGE_BODY(kOwnedObjects, OwnedObjects);
 RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);
 RAYK_MESSAGE_BODY(kCancelTask, CancelTask);
 RAYK_MESSAGE_BODY(kReportGeneratorItem, ReportGeneratorItem);

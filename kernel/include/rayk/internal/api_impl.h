@@ -163,7 +163,8 @@ TaskArg MakeTaskArg([[maybe_unused]] Runtime& runtime, const std::string& functi
     out.is_ref = true;
     out.ref = arg.ID();
     // The submitting runtime resolves top-level refs itself and knows their
-    // owners; asking OwnerAddress() here would mark the object as escaped.
+    // owners; asking OwnerAddress() here would take a serialization hold
+    // (reference_counter.h) that nothing claims.
   } else {
     static_assert(std::is_convertible_v<A&&, Param>,
                   "an argument of Remote() does not convert to the function's parameter type");

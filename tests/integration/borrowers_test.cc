@@ -1,0 +1,216 @@
+// Borrowers (Ray's ownership protocol) end to end on an embedded two-CPU
+// cluster: refs passed inside values (Put values, task and actor arguments)
+// are freed once every holder lets go, so loops that pass them run at a
+// constant object count and store size; an actor keeping a borrowed ref keeps
+// the object alive; nested borrowing (driver -> actor A -> actor B) frees when
+// the last holder lets go; a SIGKILLed borrower does not pin the object.
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "cluster_fixture.h"
+#include "core_worker/core_worker.h"
+#include "functions/borrow_functions.h"
+#include "process/session.h"
+
+namespace rayk {
+namespace {
+
+using borrow_functions::Blob;
+using borrow_functions::BlobRef;
+using borrow_functions::Keeper;
+using borrow_functions::RefBag;
+using borrow_functions::TotalLength;
+
+// Large enough to live in the object store (over the inline limit).
+constexpr size_t kBlobBytes = 150 * 1024;
+
+class BorrowersTest : public testing::ClusterTest {
+ protected:
+  void SetUp() override {
+    ClusterTest::SetUp();
+    core_ = dynamic_cast<CoreWorker*>(internal::CurrentRuntime());
+    ASSERT_NE(core_, nullptr);
+  }
+
+  struct StoreUse {
+    uint64_t objects = 0;
+    uint64_t bytes = 0;
+    bool operator==(const StoreUse&) const = default;
+  };
+  // `rayk memory` (`format` "json" or "text")'s output.
+  std::string Memory(const std::string& format) {
+    std::string address = ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+    auto run =
+        testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_CLI_PATH +
+                            " memory --format " + format + " --address " + address);
+    EXPECT_EQ(run.exit_code, 0) << run.output;
+    return run.exit_code == 0 ? run.output : "";
+  }
+  // The node's store, from `rayk memory --format json`.
+  StoreUse Store() {
+    std::string json = Memory("json");
+    if (json.empty()) return {};
+    auto node = nlohmann::json::parse(json)["nodes"][0];
+    return {node["num_objects"].get<uint64_t>(), node["used_bytes"].get<uint64_t>()};
+  }
+
+  // Waits (bounded by kPatience) until `done` holds.
+  template <class Condition>
+  static bool Eventually(Condition done) {
+    auto deadline = std::chrono::steady_clock::now() + testing::kPatience;
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    return true;
+  }
+
+  static Blob MakeBlob(char fill) { return Blob(kBlobBytes, fill); }
+
+  // Puts a blob and gives `keeper` its ref inside a bag; the driver's own
+  // handle goes on return. Returns the object's id.
+  static ObjectId LendToKeeper(const rayk::ActorHandle<Keeper>& keeper, char fill) {
+    BlobRef blob = rayk::Put(MakeBlob(fill));
+    auto taken = keeper.Task(&Keeper::Take).Remote(RefBag{{blob}, "lent"}, 1);
+    EXPECT_EQ(*rayk::Get(taken, testing::kPatience), 1);
+    return blob.ID();
+  }
+
+  CoreWorker* core_ = nullptr;
+};
+
+TEST_F(BorrowersTest, PutValuesHoldingRefsLoopAtConstantObjectsAndStoreBytes) {
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  const Blob blob = MakeBlob('p');
+  constexpr int kIterations = 20000;
+  for (int i = 0; i < kIterations; ++i) {
+    BlobRef inner = rayk::Put(blob);
+    auto outer = rayk::Put(std::vector<BlobRef>{inner});
+    auto decoded = *rayk::Get(outer, testing::kPatience);
+    ASSERT_EQ(decoded.size(), 1u);
+    ASSERT_EQ(decoded[0], inner);
+    if (i % 5000 == 4999) {
+      // Nothing of the earlier iterations stays: this one's two objects and
+      // the decoded copy of the inner ref (one entry) are all there is.
+      EXPECT_EQ(core_->NumObjects(), objects_before + 2) << "after " << i + 1 << " iterations";
+    }
+  }
+  EXPECT_EQ(core_->NumObjects(), objects_before);
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+TEST_F(BorrowersTest, RefsInsideArgumentsOfTasksAndActorsLoopAtConstantObjects) {
+  auto keeper = rayk::Actor(Keeper::Create).Remote();
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  constexpr int kIterations = 2000;
+  std::vector<size_t> counts;
+  for (int i = 0; i < kIterations; ++i) {
+    RefBag bag{{rayk::Put(MakeBlob('a')), rayk::Put(MakeBlob('b'))}, "iteration"};
+    // The actor keeps the first (letting go of the one it kept before) and
+    // drops the second; a task reads both and drops both.
+    ASSERT_EQ(*rayk::Get(keeper.Task(&Keeper::Take).Remote(bag, 1), testing::kPatience), 1);
+    ASSERT_EQ(*rayk::Get(rayk::Task(TotalLength).Remote(bag), testing::kPatience),
+              static_cast<int64_t>(2 * kBlobBytes));
+    if (i % 500 == 499) counts.push_back(core_->NumObjects());
+  }
+  // The last iteration's first blob is kept by the actor; everything else went.
+  // (Task results are freed as their refs go, so the count is constant.)
+  ASSERT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before + 1; }))
+      << core_->NumObjects() << " objects, " << objects_before << " before";
+  for (size_t count : counts) EXPECT_LE(count, objects_before + 4);
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            static_cast<int64_t>(kBlobBytes));
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }));
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+TEST_F(BorrowersTest, AnActorKeepingABorrowedRefKeepsTheObjectUntilItLetsGo) {
+  auto keeper = rayk::Actor(Keeper::Create).Remote();
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  const ObjectId id = LendToKeeper(keeper, 'k');
+  EXPECT_EQ(core_->NumBorrowers(id), 1u);
+  // The driver let go; the actor's borrow keeps it, in the store too.
+  EXPECT_EQ(core_->NumObjects(), objects_before + 1);
+  EXPECT_EQ(Store().objects, store_before.objects + 1);
+  // `rayk memory` lists it under its owner, this driver, with one borrower.
+  nlohmann::json listed;
+  const nlohmann::json memory = nlohmann::json::parse(Memory("json"));
+  for (const auto& owner : memory["owners"]) {
+    for (const auto& object : owner["objects"]) {
+      if (object["object_id"] == id.Hex()) listed = object;
+    }
+  }
+  ASSERT_FALSE(listed.is_null()) << memory.dump(2);
+  EXPECT_EQ(listed["borrowers"], 1);
+  EXPECT_EQ(listed["local_refs"], 0);
+  EXPECT_EQ(listed["in_store"], true);
+  EXPECT_GE(listed["size"].get<uint64_t>(), kBlobBytes);
+  std::string text = Memory("text");
+  EXPECT_THAT(text, ::testing::HasSubstr("BORROWERS"));
+  EXPECT_THAT(text, ::testing::HasSubstr(id.Hex().substr(0, 16)));
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            static_cast<int64_t>(kBlobBytes));
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }));
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+TEST_F(BorrowersTest, ARefInFlightIsHeldUntilTheReceiverRegisters) {
+  auto keeper = rayk::Actor(Keeper::Create).Remote();
+  const size_t objects_before = core_->NumObjects();
+  // The only handle is a temporary, gone before the actor decodes the bag:
+  // the task's hold keeps the object until the actor has registered.
+  auto taken = keeper.Task(&Keeper::Take).Remote(RefBag{{rayk::Put(MakeBlob('f'))}, "fly"}, 1);
+  EXPECT_EQ(*rayk::Get(taken, testing::kPatience), 1);
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            static_cast<int64_t>(kBlobBytes));
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before + 1; }))
+      << "only the result of Take should be left";
+}
+
+TEST_F(BorrowersTest, NestedBorrowingFreesWhenTheLastHolderLetsGo) {
+  auto first = rayk::Actor(Keeper::Create).Remote();
+  auto second = rayk::Actor(Keeper::Create).Remote();
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  const ObjectId id = LendToKeeper(first, 'n');
+  // A passes it on to B, which registers with the owner (this driver) itself.
+  ASSERT_EQ(*rayk::Get(first.Task(&Keeper::PassTo).Remote(second), testing::kPatience), 1);
+  EXPECT_EQ(core_->NumBorrowers(id), 2u);
+  EXPECT_EQ(*rayk::Get(first.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
+  EXPECT_TRUE(Eventually([&] { return core_->NumBorrowers(id) == 1; }));
+  EXPECT_EQ(*rayk::Get(second.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            static_cast<int64_t>(kBlobBytes));
+  EXPECT_EQ(Store().objects, store_before.objects + 1);
+  EXPECT_EQ(*rayk::Get(second.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }));
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+TEST_F(BorrowersTest, AKilledBorrowerDoesNotPinTheObject) {
+  auto keeper = rayk::Actor(Keeper::Create).Remote();
+  const auto pid =
+      static_cast<pid_t>(*rayk::Get(keeper.Task(&Keeper::Pid).Remote(), testing::kPatience));
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  const ObjectId id = LendToKeeper(keeper, 's');
+  EXPECT_EQ(core_->NumBorrowers(id), 1u);
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  // The raylet reports the death to the GCS, which publishes it; the owner
+  // drops the dead borrower and frees the object everywhere.
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
+      << core_->NumObjects() << " objects, " << objects_before << " before";
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+}  // namespace
+}  // namespace rayk

@@ -1,0 +1,43 @@
+#include "borrow_functions.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+
+namespace borrow_functions {
+
+int64_t TotalLength(RefBag bag) {
+  int64_t total = 0;
+  for (const BlobRef& ref : bag.refs) total += static_cast<int64_t>(rayk::Get(ref)->size());
+  return total;
+}
+
+Keeper* Keeper::Create() { return new Keeper(); }
+
+int Keeper::Take(RefBag bag, int keep) {
+  const size_t kept = std::min(bag.refs.size(), static_cast<size_t>(std::max(keep, 0)));
+  bag.refs.resize(kept);  // the others go here
+  kept_ = std::move(bag.refs);
+  return static_cast<int>(kept_.size());
+}
+
+int64_t Keeper::KeptLength() { return TotalLength(RefBag{kept_, "kept"}); }
+
+int Keeper::PassTo(rayk::ActorHandle<Keeper> other) {
+  const int count = static_cast<int>(kept_.size());
+  return *rayk::Get(other.Task(&Keeper::Take).Remote(RefBag{kept_, "passed"}, count));
+}
+
+int Keeper::Release() {
+  const int count = static_cast<int>(kept_.size());
+  kept_.clear();
+  return count;
+}
+
+int64_t Keeper::Pid() { return getpid(); }
+
+}  // namespace borrow_functions
+
+using namespace borrow_functions;  // RAYK_REMOTE names functions as written here
+RAYK_REMOTE(TotalLength, Keeper::Create, &Keeper::Take, &Keeper::KeptLength, &Keeper::PassTo,
+            &Keeper::Release, &Keeper::Pid);

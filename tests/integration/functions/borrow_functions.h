@@ -1,0 +1,49 @@
+// Remote functions for the borrower tests (borrowers_test.cc), in the same
+// test library as test_functions.h: refs that travel inside values, to tasks
+// and to actors that keep some of them and let the others go.
+#pragma once
+
+#include <rayk/api.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace borrow_functions {
+
+using Blob = std::string;
+using BlobRef = rayk::ObjectRef<Blob>;
+
+// A value that carries references, as a user's struct would.
+struct RefBag {
+  std::vector<BlobRef> refs;
+  std::string label;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& refs& label;
+  }
+};
+
+// The total length of the blobs the bag refers to (each one fetched).
+int64_t TotalLength(RefBag bag);
+
+// An actor that keeps references it was given and lets them go on request.
+class Keeper {
+ public:
+  static Keeper* Create();  // out of line: a test calling only it still links the library
+  // Keeps the first `keep` refs of `bag` (in place of those it kept before,
+  // which it lets go) and drops the others; returns how many it keeps.
+  int Take(RefBag bag, int keep);
+  // The total length of the blobs it keeps (each one fetched).
+  int64_t KeptLength();
+  // Passes what it keeps to `other` (inside a bag), keeping it too.
+  int PassTo(rayk::ActorHandle<Keeper> other);
+  // Lets go of everything it keeps; returns how many it let go.
+  int Release();
+  int64_t Pid();
+
+ private:
+  std::vector<BlobRef> kept_;
+};
+
+}  // namespace borrow_functions
