@@ -268,10 +268,6 @@ inline OwnedObjects Sample() {
   return {"tcp://127.0.0.1:7012", 77, 3, {{ObjectId::FromRandom(), 1 << 20, true, 1, 2, 3}}};
 }
 template <>
-inline WorkerList Sample() {
-  return {{"tcp://127.0.0.1:7012", "tcp://127.0.0.1:7013"}};
-}
-template <>
 inline LeaseWarning Sample() {
   return {14, "no node fits"};
 }
