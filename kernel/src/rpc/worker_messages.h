@@ -41,6 +41,12 @@ struct TaskSpec {
   // The accelerator devices of the lease it runs on (LeaseReply), set by
   // whoever pushes it; empty for actor calls, which keep their creation's.
   std::vector<AcceleratorIds> accelerators;
+  // Every result's id, in order: return_id, then more_return_ids.
+  std::vector<ObjectId> ReturnIds() const {
+    std::vector<ObjectId> ids{return_id};
+    ids.insert(ids.end(), more_return_ids.begin(), more_return_ids.end());
+    return ids;
+  }
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& concurrency_groups& concurrency_group& task_id&
