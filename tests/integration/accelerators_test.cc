@@ -164,14 +164,15 @@ TEST_F(AcceleratorsTest, StatusShowsTheDevicesInUse) {
 // GPU: 1.5 is neither a share of one device nor whole devices: refused at
 // SetResource, on a task and on an actor, in one line naming the fix.
 TEST_F(AcceleratorsTest, ANonIntegerGpuDemandAboveOneIsRefusedAtTheCall) {
-  auto expect_refused = [](const std::function<void()>& call, const std::string& caller) {
+  auto expect_refused = [](const std::function<void()>& call, const std::string& caller,
+                           const std::string& amount = "1.5", const std::string& fix = "2") {
     try {
       call();
-      ADD_FAILURE() << caller << " took GPU: 1.5";
+      ADD_FAILURE() << caller << " took GPU: " << amount;
     } catch (const RuntimeError& error) {
       const std::string message = error.what();
-      EXPECT_THAT(message, HasSubstr(caller + ": GPU: 1.5 cannot be granted"));
-      EXPECT_THAT(message, HasSubstr("ask for 2 or for at most 1"));
+      EXPECT_THAT(message, HasSubstr(caller + ": GPU: " + amount + " cannot be granted"));
+      EXPECT_THAT(message, HasSubstr("ask for " + fix + " or for at most 1"));
       EXPECT_EQ(message.find('\n'), std::string::npos) << message;
     }
   };
@@ -181,7 +182,7 @@ TEST_F(AcceleratorsTest, ANonIntegerGpuDemandAboveOneIsRefusedAtTheCall) {
       [] {
         rayk::Task(DevicesWhenReleased).SetResources({{"GPU", 2.25}});
       },
-      "rayk::Task(DevicesWhenReleased)");
+      "rayk::Task(DevicesWhenReleased)", "2.25", "3");
   expect_refused([] { rayk::Actor(DeviceHolder::Create).SetResource("GPU", 1.5); },
                  "rayk::Actor(DeviceHolder::Create)");
   // Shares of one device and whole devices are taken.
