@@ -86,9 +86,8 @@ View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type
 // whole devices (not 1.5), as the raylet grants devices.
 inline constexpr double kMinResourceAmount = 0.0001;
 void CheckResource(const std::string& what, const std::string& name, double amount);
-// CheckResource without the GPU rule, for what may hold any amount of GPU: a
-// placement-group bundle (1.5: a task of 1 and one of 0.5 inside it), and a
-// node's InitOptions::resources (the node checks its own rule, whole devices).
+// CheckResource without the GPU rule: for a placement-group bundle (GPU: 1.5 holds a task
+// of 1 and one of 0.5) and a node's InitOptions::resources (whole devices: the node checks).
 void CheckBundleResource(const std::string& what, const std::string& name, double amount);
 
 // SetPlacementGroup of tasks and actors: checks the handle and the bundle
