@@ -60,6 +60,33 @@ std::string FormatAmount(double amount) {
   return text;
 }
 
+// The devices of one accelerator in use, for `rayk status`: "0, 1 (0.5 used)
+// of 4 devices in use", or "none of 2 devices in use".
+std::string FormatDevicesInUse(const protocol::AcceleratorUse& use) {
+  std::string in_use;
+  for (size_t device = 0; device < use.used.size(); ++device) {
+    const double used = use.used[device];
+    if (used <= 0) continue;
+    in_use += (in_use.empty() ? "" : ", ") + std::to_string(device);
+    if (used < 1) in_use += " (" + FormatAmount(used) + " used)";
+  }
+  return (in_use.empty() ? "none" : in_use) + " of " + std::to_string(use.used.size()) + " device" +
+         (use.used.size() == 1 ? "" : "s") + " in use";
+}
+
+// The same as JSON: {"devices": 4, "in_use": [0, 1], "used": [1, 0.5, 0, 0]}.
+nlohmann::json DevicesInUseJson(const std::vector<protocol::AcceleratorUse>& uses) {
+  nlohmann::json out = nlohmann::json::object();
+  for (const protocol::AcceleratorUse& use : uses) {
+    nlohmann::json in_use = nlohmann::json::array();
+    for (size_t device = 0; device < use.used.size(); ++device) {
+      if (use.used[device] > 0) in_use.push_back(device);
+    }
+    out[use.resource] = {{"devices", use.used.size()}, {"in_use", in_use}, {"used", use.used}};
+  }
+  return out;
+}
+
 // What `rayk status` adds up from the nodes' reports.
 struct StatusSummary {
   int alive = 0;
@@ -1062,6 +1089,7 @@ struct ClusterCommands::Impl {
              {"pending_demands", node.pending_demands},
              {"infeasible_demands", node.infeasible_demands},
              {"stopped_workers", node.stopped_workers},
+             {"accelerators", DevicesInUseJson(node.accelerators)},
              {"labels", node.labels},
              {"death_cause", node.death_cause}});
       }
@@ -1151,6 +1179,16 @@ struct ClusterCommands::Impl {
         if (node.alive)
           std::cout << "  " << node.node_id.Hex().substr(0, 8) << " warning: " << stopped
                     << " (its tasks make no progress; kill -CONT resumes it)\n";
+      }
+    }
+    bool accelerators_shown = false;
+    for (const auto& node : status.nodes) {
+      if (!node.alive) continue;
+      for (const protocol::AcceleratorUse& use : node.accelerators) {
+        if (!accelerators_shown) std::cout << "\nAccelerator devices (ids in use per node)\n";
+        accelerators_shown = true;
+        std::cout << "  " << node.node_id.Hex().substr(0, 8) << " " << use.resource << ": "
+                  << FormatDevicesInUse(use) << "\n";
       }
     }
     std::cout << "\nResources (alive nodes)\n";

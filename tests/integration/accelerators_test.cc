@@ -7,10 +7,13 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <functional>
+#include <nlohmann/json.hpp>
 #include <set>
 
 #include "cluster_fixture.h"
 #include "functions/accelerator_functions.h"
+#include "process/session.h"
 
 namespace rayk {
 namespace {
@@ -125,15 +128,65 @@ TEST_F(AcceleratorsTest, ReleasedDevicesAreReused) {
   EXPECT_EQ(both.env, "0,1");
 }
 
-TEST_F(AcceleratorsTest, ANonIntegerDemandAboveOneFailsWithTheFix) {
-  auto ref = Held(1.5, "");
-  try {
-    rayk::Get(ref, kPatience);
-    FAIL() << "a GPU: 1.5 task ran";
-  } catch (const RuntimeError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("GPU: 1.5 cannot be granted"));
-    EXPECT_THAT(error.what(), HasSubstr("ask for 2 or for at most 1"));
-  }
+// `rayk status` shows which devices of each node leases hold, in text and JSON.
+TEST_F(AcceleratorsTest, StatusShowsTheDevicesInUse) {
+  auto whole = Held(1, "status");
+  auto half = Held(0.5, "status");
+  AwaitStarted("status", 2);
+  const std::string address =
+      ReadFile(session_root_.path() + "/session_latest/gcs_address").value();
+  auto json = testing::RunRayk("status --format json --address " + address);
+  auto text = testing::RunRayk("status --address " + address);
+  Release("status");
+  ASSERT_EQ(json.exit_code, 0) << json.output;
+  nlohmann::json gpu = nlohmann::json::parse(json.output)["nodes"][0]["accelerators"]["GPU"];
+  EXPECT_EQ(gpu["devices"], 2);
+  EXPECT_EQ(gpu["in_use"], nlohmann::json::array({0, 1}));
+  std::vector<double> used = gpu["used"].get<std::vector<double>>();
+  std::sort(used.begin(), used.end());
+  EXPECT_EQ(used, (std::vector<double>{0.5, 1}));
+  ASSERT_EQ(text.exit_code, 0) << text.output;
+  EXPECT_THAT(text.output, HasSubstr("Accelerator devices (ids in use per node)"));
+  EXPECT_THAT(text.output, HasSubstr(" GPU: "));
+  EXPECT_THAT(text.output, HasSubstr("(0.5 used)"));
+  EXPECT_THAT(text.output, HasSubstr("of 2 devices in use"));
+  rayk::Get(whole, kPatience);
+  rayk::Get(half, kPatience);
+  // Given back: none in use.
+  ASSERT_TRUE(testing::PollUntil(
+      [&] {
+        auto after = testing::RunRayk("status --address " + address);
+        return after.output.find("GPU: none of 2 devices in use") != std::string::npos;
+      },
+      kPatience));
+}
+
+// GPU: 1.5 is neither a share of one device nor whole devices: refused at
+// SetResource, on a task and on an actor, in one line naming the fix.
+TEST_F(AcceleratorsTest, ANonIntegerGpuDemandAboveOneIsRefusedAtTheCall) {
+  auto expect_refused = [](const std::function<void()>& call, const std::string& caller,
+                           const std::string& amount = "1.5", const std::string& fix = "2") {
+    try {
+      call();
+      ADD_FAILURE() << caller << " took GPU: " << amount;
+    } catch (const RuntimeError& error) {
+      const std::string message = error.what();
+      EXPECT_THAT(message, HasSubstr(caller + ": GPU: " + amount + " cannot be granted"));
+      EXPECT_THAT(message, HasSubstr("ask for " + fix + " or for at most 1"));
+      EXPECT_EQ(message.find('\n'), std::string::npos) << message;
+    }
+  };
+  expect_refused([] { rayk::Task(DevicesWhenReleased).SetResource("GPU", 1.5); },
+                 "rayk::Task(DevicesWhenReleased)");
+  expect_refused(
+      [] {
+        rayk::Task(DevicesWhenReleased).SetResources({{"GPU", 2.25}});
+      },
+      "rayk::Task(DevicesWhenReleased)", "2.25", "3");
+  expect_refused([] { rayk::Actor(DeviceHolder::Create).SetResource("GPU", 1.5); },
+                 "rayk::Actor(DeviceHolder::Create)");
+  // Shares of one device and whole devices are taken.
+  EXPECT_NO_THROW(rayk::Task(DevicesWhenReleased).SetResource("GPU", 0.25).SetResource("GPU", 2));
 }
 
 TEST_F(AcceleratorsTest, WorkInAPlacementGroupBundleGetsItsDevices) {
@@ -172,6 +225,22 @@ TEST_F(DeclaredAcceleratorTest, ItsDevicesGoInItsVariable) {
                                 kPatience);
   EXPECT_THAT(seen.ids, ElementsAre(0, 1));
   EXPECT_EQ(seen.env, "0,1");
+}
+
+// A declared accelerator is checked by the raylet (the caller does not know
+// which resources a node declares): the task fails with the fix.
+TEST_F(DeclaredAcceleratorTest, ANonIntegerDemandAboveOneFailsWithTheFix) {
+  auto ref = rayk::Task(DevicesWhenReleased)
+                 .SetResource("neuron_cores", 1.5)
+                 .Remote(std::string("neuron_cores"), std::string("NEURON_RT_VISIBLE_CORES"),
+                         std::string());
+  try {
+    rayk::Get(ref, kPatience);
+    FAIL() << "a neuron_cores: 1.5 task ran";
+  } catch (const RuntimeError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("neuron_cores: 1.5 cannot be granted"));
+    EXPECT_THAT(error.what(), HasSubstr("ask for 2 or for at most 1"));
+  }
 }
 
 // Bad declarations fail before anything starts.

@@ -2,7 +2,7 @@
 // two-CPU cluster: a tuple result as a tuple of refs, a vector split into N
 // refs (3,000, as Ray's release test), large elements stored and freed one
 // by one, refs passed on to other tasks, and the faults: a vector of the
-// wrong length, a throw, bad counts.
+// wrong length, a throw, bad counts; and the same on actor method calls.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -118,6 +118,53 @@ TEST_F(MultipleReturnsTest, OptionsBeforeAndAfterSetNumReturnsApply) {
                   .Remote(2);
   EXPECT_EQ(*rayk::Get(refs[0], testing::kPatience), 0);
   EXPECT_EQ(*rayk::Get(refs[1], testing::kPatience), 1);
+}
+
+TEST_F(MultipleReturnsTest, AnActorMethodReturnsATupleAndAVectorAsRefs) {
+  auto splitter = rayk::Actor(Splitter::Create).Remote(100);
+  auto [number, text] = splitter.Task(&Splitter::Pair).SetNumReturns(2).Remote(5);
+  static_assert(std::is_same_v<decltype(number), rayk::ObjectRef<int>>);
+  static_assert(std::is_same_v<decltype(text), rayk::ObjectRef<std::string>>);
+  EXPECT_EQ(*rayk::Get(number, testing::kPatience), 105);
+  EXPECT_EQ(*rayk::Get(text, testing::kPatience), "base+5");
+  std::vector<rayk::ObjectRef<int>> refs =
+      splitter.Task(&Splitter::Range).SetName("split range").SetNumReturns(3).Remote(3);
+  ASSERT_EQ(refs.size(), 3u);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(*rayk::Get(refs[i], testing::kPatience), 100 + i);
+  // A result passed on to a task, and the actor's state kept across the calls.
+  auto sum = rayk::Task(test_functions::Add).Remote(refs[0], refs[2]);
+  EXPECT_EQ(*rayk::Get(sum, testing::kPatience), 202);
+  EXPECT_EQ(*rayk::Get(splitter.Task(&Splitter::Calls).Remote(), testing::kPatience), 2);
+}
+
+TEST_F(MultipleReturnsTest, AnActorMethodsVectorOfTheWrongLengthFailsEveryRef) {
+  auto splitter = rayk::Actor(Splitter::Create).Remote(0);
+  auto refs = splitter.Task(&Splitter::Range).SetNumReturns(4).Remote(2);
+  ASSERT_EQ(refs.size(), 4u);
+  for (const auto& ref : refs) {
+    EXPECT_THAT(ErrorOf<rayk::RuntimeError>(ref),
+                HasSubstr("returned 2 values where SetNumReturns(4) promised 4"));
+  }
+  // The actor lives on: the next call answers.
+  auto [number, text] = splitter.Task(&Splitter::Pair).SetNumReturns(2).Remote(1);
+  EXPECT_EQ(*rayk::Get(number, testing::kPatience), 1);
+}
+
+TEST_F(MultipleReturnsTest, BadCountsOnAnActorCallAreRefusedAtTheCall) {
+  auto splitter = rayk::Actor(Splitter::Create).Remote(0);
+  try {
+    (void)splitter.Task(&Splitter::Pair).SetNumReturns(3);
+    ADD_FAILURE() << "SetNumReturns(3) of a 2-tuple was accepted";
+  } catch (const rayk::RuntimeError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("SetNumReturns(3) on a call of"));
+    EXPECT_THAT(error.what(), HasSubstr("the function returns a tuple of 2; give that count"));
+  }
+  try {
+    (void)splitter.Task(&Splitter::Range).SetNumReturns(0);
+    ADD_FAILURE() << "SetNumReturns(0) was accepted";
+  } catch (const rayk::RuntimeError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("SetNumReturns(0) on a call of"));
+  }
 }
 
 }  // namespace

@@ -2,12 +2,14 @@
 // STRICT_SPREAD land as specified and tasks and actors pinned to a bundle run
 // on its node; a STRICT_SPREAD group with more bundles than nodes stays
 // pending until a node joins; removal frees the reservation, ends the group's
-// actors and fails its queued tasks; a group survives a GCS restart; bad
-// input gets a one-line error.
+// actors and fails its queued tasks; a group survives a GCS restart; an
+// aborted re-placement gives back what it prepared; bad input gets a
+// one-line error.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <chrono>
 #include <fstream>
 #include <set>
@@ -282,6 +284,81 @@ TEST(PlacementGroupTest, BundlesOfADeadNodeArePlacedAgain) {
   EXPECT_NE(after[0], after[1]) << "still STRICT_SPREAD";
   auto node = rayk::Task(NodeAfterMs).SetPlacementGroup(group, victim_bundle).Remote(int64_t{0});
   EXPECT_EQ(*rayk::Get(node, kLong), after[victim_bundle]);
+}
+
+// The node of `id`'s free amount of `resource` in a `rayk status` JSON.
+double NodeAvailable(const nlohmann::json& status, const std::string& id,
+                     const std::string& resource) {
+  for (const auto& node : status["nodes"]) {
+    if (node["node_id"] == id && node["alive"] == true) {
+      return node["available"].contains(resource) ? node["available"][resource].get<double>() : 0;
+    }
+  }
+  return -1;
+}
+
+// Re-placing the bundles of dead nodes (B, C), the attempt picks a node that
+// holds another bundle of the group (A) and a node that stops answering (D):
+// the attempt aborts, A gives back the bundle it prepared (keeping its own),
+// the group waits pending, and it is placed once a node that fits joins. The
+// deaths may be seen in another order; either way no node may reserve more
+// than the bundles the GCS lists on it.
+TEST(PlacementGroupTest, AnAbortedReplacementGivesBackWhatItPreparedAndTheGroupWaits) {
+  testing::DevCluster::Options options = Nodes(1, 1);
+  options.node_timeout_ms = 2000;
+  testing::DevCluster cluster(options);
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  auto add = [&](int slots) {
+    auto added =
+        cluster.AddNode("--cpus 1 --resources '{\"slot\": " + std::to_string(slots) + "}'");
+    EXPECT_EQ(added.exit_code, 0) << added.output;
+    return cluster.num_nodes() - 1;
+  };
+  const int a = add(2), b = add(1), c = add(1);
+  auto group = rayk::CreatePlacementGroup({.bundles = {{{"slot", 1}}, {{"slot", 1}}, {{"slot", 1}}},
+                                           .strategy = PlacementStrategy::kSpread});
+  ASSERT_TRUE(group.Wait(kLong));
+  std::vector<std::string> before = BundleNodes(Listed(cluster, group));
+  ASSERT_EQ((std::set<std::string>(before.begin(), before.end())),
+            (std::set<std::string>{cluster.node_id(a), cluster.node_id(b), cluster.node_id(c)}));
+  const int d = add(1);
+  cluster.KillNode(b);
+  cluster.KillNode(c);
+  // D stops answering before it misses its reports: the GCS still counts it
+  // alive when it re-places the two bundles (on A and D, SPREAD).
+  std::this_thread::sleep_for(std::chrono::milliseconds(options.node_timeout_ms / 2));
+  ASSERT_EQ(kill(cluster.raylet_pid(d), SIGSTOP), 0);
+  const std::string a_id = cluster.node_id(a);
+  // Whichever way the deaths were seen (B and C at once: the attempt on A
+  // and D aborts; one after the other: a bundle may have moved to A or D
+  // first), A ends up reserving exactly the bundles the GCS lists on it.
+  nlohmann::json listed;
+  auto settled = [&](const nlohmann::json& s) {
+    listed = Listed(cluster, group);
+    std::vector<std::string> nodes = BundleNodes(listed);
+    const double on_a = static_cast<double>(std::count(nodes.begin(), nodes.end(), a_id));
+    return listed["state"] == "PENDING" && NodeAvailable(s, cluster.node_id(d), "slot") < 0 &&
+           NodeAvailable(s, a_id, "slot") == 2 - on_a;
+  };
+  nlohmann::json status = StatusWhen(cluster, settled);
+  EXPECT_TRUE(settled(status)) << "A reserves more than its listed bundles: " << listed.dump()
+                               << "\n"
+                               << status.dump();
+  // A node that fits joins: the group is placed, two bundles on A, one on it.
+  const int e = add(1);
+  std::vector<std::string> after;
+  for (auto start = Clock::now(); Clock::now() - start < kLong;) {
+    listed = Listed(cluster, group);
+    if (listed["state"] == "CREATED") break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  ASSERT_EQ(listed["state"], "CREATED") << listed.dump();
+  after = BundleNodes(listed);
+  std::multiset<std::string> nodes(after.begin(), after.end());
+  EXPECT_EQ(nodes.count(a_id), 2u);
+  EXPECT_EQ(nodes.count(cluster.node_id(e)), 1u);
+  rayk::RemovePlacementGroup(group);
 }
 
 TEST(PlacementGroupTest, BadInputGetsAOneLineError) {

@@ -77,6 +77,27 @@ class RayletTest : public ::testing::Test {
     if (!reply.ok()) return std::nullopt;
     return *protocol::Decode<LeaseReply>(*reply);
   }
+  // A bundle request (kPrepareBundles, kCommitBundles, ...) and its status.
+  template <class Body>
+  Status CallBundles(MessageType type, const Body& body) {
+    auto reply = channel_->CallSync(protocol::Encode(type, body), std::chrono::seconds(10));
+    return reply.ok() ? protocol::Decode<protocol::Empty>(*reply).status() : reply.status();
+  }
+  // A lease of 1 CPU in bundle `index` of `group`, or nullopt if none came in `wait`.
+  std::optional<LeaseReply> LeaseInBundle(const JobId& job, const PlacementGroupId& group,
+                                          int64_t index, std::chrono::milliseconds wait) {
+    protocol::RequestWorkerLease request;
+    request.request_id = ++requests_;
+    request.job_id = job;
+    request.resources = ResourceSet{{"CPU", 1}};
+    request.owner_address = "tcp://127.0.0.1:1";
+    request.placement.placement_group = group;
+    request.placement.bundle_index = index;
+    auto reply =
+        channel_->CallSync(protocol::Encode(MessageType::kRequestWorkerLease, request), wait);
+    if (!reply.ok()) return std::nullopt;
+    return *protocol::Decode<LeaseReply>(*reply);
+  }
   void Return(uint64_t lease) {
     auto reply = channel_->CallSync(
         protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease, false}),
@@ -168,10 +189,7 @@ namespace {
 // the resources back and fails the group's later leases.
 TEST_F(RayletTest, BundlesArePreparedCommittedAndReleased) {
   PlacementGroupId group = PlacementGroupId::FromRandom();
-  auto call = [&](MessageType type, const auto& body) {
-    auto reply = channel_->CallSync(protocol::Encode(type, body), std::chrono::seconds(10));
-    return reply.ok() ? protocol::Decode<protocol::Empty>(*reply).status() : reply.status();
-  };
+  auto call = [&](MessageType type, const auto& body) { return CallBundles(type, body); };
   // 3 CPUs in two bundles do not fit 2: refused, and nothing is held.
   Status too_big = call(MessageType::kPrepareBundles,
                         protocol::BundleReservation{
@@ -188,18 +206,8 @@ TEST_F(RayletTest, BundlesArePreparedCommittedAndReleased) {
 
   // A lease in the bundle is granted out of the bundle's CPU.
   JobId job = JobId::FromRandom();
-  auto in_bundle = [&](std::chrono::milliseconds wait) -> std::optional<LeaseReply> {
-    protocol::RequestWorkerLease request;
-    request.request_id = ++requests_;
-    request.job_id = job;
-    request.resources = ResourceSet{{"CPU", 1}};
-    request.owner_address = "tcp://127.0.0.1:1";
-    request.placement.placement_group = group;
-    request.placement.bundle_index = 0;
-    auto reply =
-        channel_->CallSync(protocol::Encode(MessageType::kRequestWorkerLease, request), wait);
-    if (!reply.ok()) return std::nullopt;
-    return *protocol::Decode<LeaseReply>(*reply);
+  auto in_bundle = [&](std::chrono::milliseconds wait) {
+    return LeaseInBundle(job, group, 0, wait);
   };
   ASSERT_TRUE(Lease(job, ResourceSet{{"CPU", 0.5}}, std::chrono::seconds(30)).has_value());
   auto granted = in_bundle(std::chrono::seconds(30));
@@ -214,6 +222,42 @@ TEST_F(RayletTest, BundlesArePreparedCommittedAndReleased) {
   EXPECT_THAT(refused->reason, HasSubstr("was removed"));
   auto whole = Lease(job, ResourceSet{{"CPU", 1.5}}, std::chrono::seconds(30));
   ASSERT_TRUE(whole.has_value()) << "the bundle's CPU is free again";
+  EXPECT_EQ(whole->result, LeaseReply::Result::kGranted) << whole->reason;
+}
+
+// An aborted reservation attempt is undone bundle by bundle (kCancelBundles,
+// as the GCS sends to every node of the attempt): a prepared bundle gives its
+// resources back, a committed one ends its lease and goes too, and the
+// group's other bundles on the node stay.
+TEST_F(RayletTest, CancelledBundlesGiveBackTheirResourcesAndTheOthersStay) {
+  PlacementGroupId group = PlacementGroupId::FromRandom();
+  ASSERT_TRUE(CallBundles(MessageType::kPrepareBundles,
+                          protocol::BundleReservation{group, {0}, {ResourceSet{{"CPU", 1}}}})
+                  .ok());
+  ASSERT_TRUE(
+      CallBundles(MessageType::kCommitBundles, protocol::BundleReservation{group, {0}, {}}).ok());
+  ASSERT_TRUE(CallBundles(MessageType::kPrepareBundles,
+                          protocol::BundleReservation{group, {1}, {ResourceSet{{"CPU", 1}}}})
+                  .ok());
+  // Both CPUs are held. Cancelling bundle 1 (and one this node never had)
+  // gives its CPU back.
+  ASSERT_TRUE(
+      CallBundles(MessageType::kCancelBundles, protocol::BundleReservation{group, {1, 7}, {}})
+          .ok());
+  JobId job = JobId::FromRandom();
+  auto outside = Lease(job, ResourceSet{{"CPU", 1}}, std::chrono::seconds(30));
+  ASSERT_TRUE(outside.has_value()) << "bundle 1's CPU is free again";
+  ASSERT_EQ(outside->result, LeaseReply::Result::kGranted) << outside->reason;
+  Return(outside->lease_id);
+  // Bundle 0 stayed: a lease in it is granted.
+  auto in_bundle = LeaseInBundle(job, group, 0, std::chrono::seconds(30));
+  ASSERT_TRUE(in_bundle.has_value());
+  ASSERT_EQ(in_bundle->result, LeaseReply::Result::kGranted) << in_bundle->reason;
+  // Cancelling the committed bundle ends its lease and frees everything.
+  ASSERT_TRUE(
+      CallBundles(MessageType::kCancelBundles, protocol::BundleReservation{group, {0}, {}}).ok());
+  auto whole = Lease(job, ResourceSet{{"CPU", 2}}, std::chrono::seconds(30));
+  ASSERT_TRUE(whole.has_value()) << "both CPUs are free again";
   EXPECT_EQ(whole->result, LeaseReply::Result::kGranted) << whole->reason;
 }
 

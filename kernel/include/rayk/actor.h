@@ -25,6 +25,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <string>
@@ -41,15 +42,19 @@
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
 #include "rayk/internal/function_traits.h"
+#include "rayk/internal/split_refs.h"
 #include "rayk/object_ref.h"
 #include "rayk/placement_group.h"
 
 namespace rayk {
 
 // A call of one actor method being prepared: Remote(args) sends it.
-template <class T, class M>
-class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
+// kSplit: SetNumReturns was called, and Remote() returns one ref per element.
+template <class T, class M, bool kSplit = false>
+class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M, kSplit>> {
   using Traits = internal::FunctionTraits<M>;
+  template <class, class, bool>
+  friend class ActorTaskCaller;
 
  public:
   // The type of the object Remote() returns: the method's return type without
@@ -60,10 +65,11 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
   // Made by ActorHandle::Task.
   ActorTaskCaller(ActorId actor, std::string method) : actor_(actor), method_(std::move(method)) {}
 
-  // Sends the call and returns its result's reference at once. Arguments are
-  // converted and encoded as for rayk::Task(f).Remote, ObjectRefs included.
+  // Sends the call and returns its result's reference at once (or, after
+  // SetNumReturns, its results' references). Arguments are converted and
+  // encoded as for rayk::Task(f).Remote, ObjectRefs included.
   template <class... A>
-  ObjectRef<Return> Remote(A&&... args) const {
+  auto Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
                   "Remote() takes as many arguments as the method has parameters");
     static_assert(!internal::GeneratorTraits<std::decay_t<typename Traits::Return>>::kIsGenerator,
@@ -73,10 +79,34 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
     std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(
         runtime, method_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
-    return ObjectRef<Return>(
-        actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_,
-                               this->call_name_, concurrency_group_),
-        typename ObjectRef<Return>::AdoptTag());
+    if constexpr (kSplit) {
+      return internal::SplitRefs<Return>::Adopt(actors.SubmitSplitActorTask(
+          actor_, method_, std::move(call_args), this->retry_exceptions_, this->call_name_,
+          concurrency_group_, num_returns_));
+    } else {
+      return ObjectRef<Return>(
+          actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_,
+                                 this->call_name_, concurrency_group_),
+          typename ObjectRef<Return>::AdoptTag());
+    }
+  }
+
+  // Multiple returns, as Ray's num_returns on an actor method, and as
+  // TaskCaller::SetNumReturns: a method returning std::tuple<A, B> (or
+  // rayk::Async of one) gives std::tuple<ObjectRef<A>, ObjectRef<B>>; one
+  // returning std::vector<T> gives `count` ObjectRef<T>, and a call that
+  // returns another number of elements fails every one of them. Each result
+  // is its own object, passed, got and freed on its own. Throws RuntimeError
+  // for a count of 0, above 2^20, or other than a tuple's size.
+  ActorTaskCaller<T, M, true> SetNumReturns(size_t count) const requires(!kSplit) {
+    internal::CheckNumReturns<Return>(
+        "SetNumReturns(" + std::to_string(count) + ") on a call of " + method_, count);
+    ActorTaskCaller<T, M, true> split(actor_, method_);
+    split.concurrency_group_ = concurrency_group_;
+    split.num_returns_ = static_cast<uint32_t>(count);
+    split.retry_exceptions_ = this->retry_exceptions_;
+    split.call_name_ = this->call_name_;
+    return split;
   }
 
   // Runs this call in concurrency group `group` (one the actor declared, or
@@ -96,6 +126,7 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M>> {
   ActorId actor_;
   std::string method_;
   std::string concurrency_group_;  // "": the method's group
+  uint32_t num_returns_ = 0;       // with kSplit: SetNumReturns's count
 };
 
 // A handle to an actor of class T. Handles are values: copies name the same

@@ -45,6 +45,7 @@
 #include "rayk/init.h"
 #include "rayk/internal/api_impl.h"
 #include "rayk/internal/function_registry.h"
+#include "rayk/internal/split_refs.h"
 #include "rayk/kv.h"
 #include "rayk/object_ref.h"
 #include "rayk/placement_group.h"
@@ -156,36 +157,6 @@ WaitResult<T> Wait(const std::vector<ObjectRef<T>>& refs, size_t num_returns,
   return result;
 }
 
-namespace internal {
-
-// The refs of a split call's results (SetNumReturns), one local reference
-// each adopted from `ids`: a tuple of refs for a tuple, a vector for a vector.
-template <class R>
-struct SplitRefs;
-template <class... Ts>
-struct SplitRefs<std::tuple<Ts...>> {
-  using Type = std::tuple<ObjectRef<Ts>...>;
-  static Type Adopt(const std::vector<ObjectId>& ids) {
-    return Adopt(ids, std::index_sequence_for<Ts...>());
-  }
-  template <size_t... I>
-  static Type Adopt(const std::vector<ObjectId>& ids, std::index_sequence<I...>) {
-    return Type(ObjectRef<Ts>(ids[I], typename ObjectRef<Ts>::AdoptTag())...);
-  }
-};
-template <class T, class Alloc>
-struct SplitRefs<std::vector<T, Alloc>> {
-  using Type = std::vector<ObjectRef<T>>;
-  static Type Adopt(const std::vector<ObjectId>& ids) {
-    Type refs;
-    refs.reserve(ids.size());
-    for (const ObjectId& id : ids) refs.emplace_back(id, typename ObjectRef<T>::AdoptTag());
-    return refs;
-  }
-};
-
-}  // namespace internal
-
 // A call of a remote function being prepared: options, then Remote(args).
 // kSplit: SetNumReturns was called, and Remote() returns one ref per element.
 template <class F, bool kSplit = false>
@@ -280,21 +251,8 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F, kSplit>> {
   // of 0, above 2^20, or other than a tuple's size. The results of a split
   // call are not made again when their node dies (lineage reconstruction).
   TaskCaller<F, true> SetNumReturns(size_t count) const requires(!kSplit) {
-    static_assert(internal::SplitTraits<Return>::kSplittable,
-                  "SetNumReturns splits a result that is a std::tuple or a std::vector");
-    const std::string where =
-        "SetNumReturns(" + std::to_string(count) + ") on rayk::Task(" + name_ + ")";
-    if (count == 0 || count > internal::kMaxNumReturns) {
-      throw RuntimeError(where + ": give 1 to " + std::to_string(internal::kMaxNumReturns) +
-                         " results");
-    }
-    if constexpr (internal::SplitTraits<Return>::kFixedCount > 0) {
-      if (count != internal::SplitTraits<Return>::kFixedCount) {
-        throw RuntimeError(where + ": the function returns a tuple of " +
-                           std::to_string(internal::SplitTraits<Return>::kFixedCount) +
-                           "; give that count");
-      }
-    }
+    internal::CheckNumReturns<Return>(
+        "SetNumReturns(" + std::to_string(count) + ") on rayk::Task(" + name_ + ")", count);
     TaskCaller<F, true> split(name_);
     split.options_ = options_;
     split.options_.num_returns = static_cast<uint32_t>(count);

@@ -86,14 +86,21 @@ class PlacementGroup {
 };
 
 // Registers the group with the GCS, which reserves its bundles as soon as
-// they fit; returns at once (Wait for the reservation). Throws RuntimeError,
-// in one line naming the problem and the fix, for no bundles, an empty
-// bundle, an invalid resource name or amount, and a name already taken.
+// they fit; returns at once (Wait for the reservation). A group without a
+// name is sent without waiting for the GCS's answer (which comes once the
+// group is on the GCS's disk); its Wait and Remove wait for that answer first
+// and report its failure. Throws RuntimeError, in one line naming the problem
+// and the fix, for no bundles, an empty bundle, an invalid resource name or
+// amount, and a name already taken.
 PlacementGroup CreatePlacementGroup(const PlacementGroupOptions& options);
 
 // Releases the group's bundles on every node, ends the actors created in it
-// and fails its tasks that have not started. Removing a removed group does
-// nothing. Throws RuntimeError for a nil handle or when the GCS cannot be reached.
+// and fails its tasks that have not started. As Ray's, asynchronous: it
+// returns once the request is on its way (after the answer to the group's
+// create); the GCS acts on it at once and answers once it is on disk, which
+// the group's Wait and the process's exit wait for; a failure is logged.
+// Removing a removed group does nothing. Throws RuntimeError for a nil
+// handle, and when creating the group failed.
 void RemovePlacementGroup(const PlacementGroup& group);
 
 // The group created with that name in namespace `ns` (empty: this job's),

@@ -8,6 +8,7 @@
 #include <sstream>
 
 #include "rayk/label_selector.h"
+#include "scheduling/accelerators.h"
 
 namespace rayk {
 
@@ -146,7 +147,7 @@ void CheckRetryCount(const std::string& what, int count) {
                      "): give 0 or more, or -1 for no limit (as in Ray)");
 }
 
-void CheckResource(const std::string& what, const std::string& name, double amount) {
+void CheckBundleResource(const std::string& what, const std::string& name, double amount) {
   const std::string where = what + ": resource '" + name + "'";
   if (name.empty()) {
     throw RuntimeError(what + ": a resource needs a name, as in SetResource(\"GPU\", 1)");
@@ -170,6 +171,16 @@ void CheckResource(const std::string& what, const std::string& name, double amou
     throw RuntimeError(where + " = " + FormatAmount(amount) + ": amounts below " +
                        FormatAmount(kMinResourceAmount) +
                        " cannot be scheduled; use at least that");
+  }
+}
+
+void CheckResource(const std::string& what, const std::string& name, double amount) {
+  CheckBundleResource(what, name, amount);
+  // GPU is an accelerator on every node (others are declared per node, and
+  // the raylet checks those): refuse a demand no node could ever grant.
+  if (name == kGpuResource) {
+    Status accelerator = CheckAcceleratorAmount(name, amount);
+    if (!accelerator.ok()) throw RuntimeError(what + ": " + accelerator.message());
   }
 }
 

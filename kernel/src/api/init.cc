@@ -62,7 +62,9 @@ std::string NodeResourcesJson(const std::map<std::string, double>& resources) {
       throw RuntimeError("rayk::InitOptions::resources: resource '" + name +
                          "' = 0: give the node a positive amount, or leave the resource out");
     }
-    internal::CheckResource("rayk::InitOptions::resources", name, amount);
+    // Any amount of GPU passes here: a node's accelerators must be whole
+    // devices, which the node checks with its own message.
+    internal::CheckBundleResource("rayk::InitOptions::resources", name, amount);
     set.Set(name, amount);
   }
   return set.ToJson();

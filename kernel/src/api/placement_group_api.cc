@@ -45,7 +45,7 @@ PlacementGroup CreatePlacementGroup(const PlacementGroupOptions& options) {
         throw RuntimeError(bundle + ": resource '" + name +
                            "' has amount 0; give a positive amount or leave the resource out");
       }
-      internal::CheckResource(bundle, name, amount);
+      internal::CheckBundleResource(bundle, name, amount);
       set.Set(name, amount);
     }
     if (set.empty()) {

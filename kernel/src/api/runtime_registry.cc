@@ -44,6 +44,14 @@ bool ActorRuntime::ResumeWhenReady(const std::vector<ObjectId>& /*ids*/,
       "co_await of an ObjectRef needs an actor's event loop, which this runtime does not have");
 }
 
+std::vector<ObjectId> ActorRuntime::SubmitSplitActorTask(
+    const ActorId& /*actor*/, std::string method, std::vector<TaskArg> /*args*/,
+    RetryExceptions /*retry_exceptions*/, std::string /*name*/, std::string /*concurrency_group*/,
+    uint32_t num_returns) {
+  throw RuntimeError("SetNumReturns(" + std::to_string(num_returns) + ") on a call of " + method +
+                     ": this runtime cannot split an actor call's result; run it on a cluster");
+}
+
 }  // namespace rayk::internal
 
 namespace rayk::internal {

@@ -170,10 +170,12 @@ Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
 
 // ---------------------------------------------------------------- calls
 
-ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
-                                         std::vector<internal::TaskArg> args,
-                                         internal::RetryExceptions retry_exceptions,
-                                         std::string name, std::string concurrency_group) {
+std::vector<ObjectId> ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
+                                                      std::vector<internal::TaskArg> args,
+                                                      internal::RetryExceptions retry_exceptions,
+                                                      std::string name,
+                                                      std::string concurrency_group,
+                                                      uint32_t num_returns) {
   if (!concurrency_group.empty() && concurrency_group != internal::kDefaultConcurrencyGroup) {
     std::lock_guard<std::mutex> lock(context_.mu);
     auto client = clients_.find(actor);
@@ -192,9 +194,10 @@ ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string metho
   task.spec.name = std::move(name);
   task.spec.concurrency_group = std::move(concurrency_group);
   task.spec.args = std::move(args);
+  task.spec.num_returns = num_returns;
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
-  const ObjectId return_id = task.spec.return_id;
+  std::vector<ObjectId> return_ids = task.spec.ReturnIds();
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
@@ -204,7 +207,7 @@ ObjectId ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string metho
     tasks_.ResolveArgsLocked(task_id, actions);
   }
   RunActions(actions);
-  return return_id;
+  return return_ids;
 }
 
 void ActorSubmitter::SendActorTasksLocked(const ActorId& actor, Actions& actions) {

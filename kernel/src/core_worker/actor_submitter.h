@@ -46,10 +46,13 @@ class ActorSubmitter {
   // A named actor's name lives in creation.options.namespace_name, which
   // the caller sets (the job's when the user gave none).
   Result<ActorId> CreateActor(internal::ActorCreation creation);
-  ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                           std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions, std::string name,
-                           std::string concurrency_group);
+  // Returns the ids of the call's results: one, or num_returns when it is
+  // above 0 (the result split, SetNumReturns).
+  std::vector<ObjectId> SubmitActorTask(const ActorId& actor, std::string method,
+                                        std::vector<internal::TaskArg> args,
+                                        internal::RetryExceptions retry_exceptions,
+                                        std::string name, std::string concurrency_group,
+                                        uint32_t num_returns);
   Result<internal::NamedActor> GetNamedActor(const std::string& name, const std::string& ns);
   // The actor's named groups, for the check of its calls' groups.
   void RememberConcurrencyGroups(const ActorId& actor, const std::map<std::string, int>& groups);

@@ -118,6 +118,7 @@ CoreWorker::~CoreWorker() {
   if (reaper_.joinable()) reaper_.join();
   task_submitter_.ReturnAllLeases();
   references_.StopWatchingOwners();
+  group_calls_.SettleAll(std::chrono::milliseconds(2000));
   if (context_.options.is_driver && context_.gcs && context_.raylet) {
     protocol::FinishJob finish{context_.options.job_id};
     (void)context_.gcs->CallSync(protocol::Encode(MessageType::kFinishJob, finish),
@@ -216,7 +217,18 @@ ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
                                      std::string concurrency_group) {
   return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
                                           std::move(retry_exceptions), std::move(name),
-                                          std::move(concurrency_group));
+                                          std::move(concurrency_group), /*num_returns=*/0)[0];
+}
+
+std::vector<ObjectId> CoreWorker::SubmitSplitActorTask(const ActorId& actor, std::string method,
+                                                       std::vector<internal::TaskArg> args,
+                                                       internal::RetryExceptions retry_exceptions,
+                                                       std::string name,
+                                                       std::string concurrency_group,
+                                                       uint32_t num_returns) {
+  return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
+                                          std::move(retry_exceptions), std::move(name),
+                                          std::move(concurrency_group), num_returns);
 }
 
 Result<std::string> CoreWorker::JobNamespace() {
@@ -409,19 +421,28 @@ Result<PlacementGroup> CoreWorker::CreatePlacementGroup(const std::vector<Resour
   request.spec.bundles = bundles;
   request.spec.strategy = strategy;
   request.spec.detached = detached;
-  RAYK_RETURN_IF_ERROR(StatusOf(
-      context_.gcs->CallSync(protocol::Encode(MessageType::kCreatePlacementGroup, request))));
+  std::string message = protocol::Encode(MessageType::kCreatePlacementGroup, request);
+  if (name.empty()) {
+    // Pipelined (placement_group_calls.h): Wait and Remove report a failure.
+    RAYK_RETURN_IF_ERROR(
+        group_calls_.Send(request.spec.group_id, std::move(message),
+                          "creating placement group " + request.spec.group_id.Hex().substr(0, 8)));
+  } else {
+    RAYK_RETURN_IF_ERROR(StatusOf(context_.gcs->CallSync(message)));
+  }
   return HandleOf(request.spec);
 }
 
 Status CoreWorker::RemovePlacementGroup(const PlacementGroupId& id) {
-  Status status = StatusOf(context_.gcs->CallSync(
-      protocol::Encode(MessageType::kRemovePlacementGroup, protocol::RemovePlacementGroup{id})));
-  return status;
+  return group_calls_.Send(
+      id, protocol::Encode(MessageType::kRemovePlacementGroup, protocol::RemovePlacementGroup{id}),
+      "removing placement group " + id.Hex().substr(0, 8));
 }
 
 Result<bool> CoreWorker::WaitPlacementGroup(const PlacementGroupId& id,
                                             std::chrono::milliseconds timeout) {
+  // The group's create (or remove) in flight is answered first.
+  RAYK_RETURN_IF_ERROR(group_calls_.Settle(id));
   // Long polls, each answered by the GCS within its limit, until the group
   // is settled or the caller's time is up.
   const bool forever = timeout.count() < 0;

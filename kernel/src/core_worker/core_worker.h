@@ -33,6 +33,7 @@
 
 #include "core_worker/actor_submitter.h"
 #include "core_worker/generator_streams.h"
+#include "core_worker/placement_group_calls.h"
 #include "core_worker/reference_counter.h"
 #include "core_worker/task_executor.h"
 #include "core_worker/task_manager.h"
@@ -86,6 +87,11 @@ class CoreWorker : public internal::Runtime,
                            std::vector<internal::TaskArg> args,
                            internal::RetryExceptions retry_exceptions, std::string name,
                            std::string concurrency_group) override;
+  std::vector<ObjectId> SubmitSplitActorTask(const ActorId& actor, std::string method,
+                                             std::vector<internal::TaskArg> args,
+                                             internal::RetryExceptions retry_exceptions,
+                                             std::string name, std::string concurrency_group,
+                                             uint32_t num_returns) override;
   Result<internal::NamedActor> GetNamedActor(const std::string& name,
                                              const std::string& ns) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
@@ -141,7 +147,8 @@ class CoreWorker : public internal::Runtime,
   TaskSubmitter task_submitter_;
   ActorSubmitter actor_submitter_;
   TaskExecutor executor_;
-  std::string job_namespace_;       // a worker's, once asked of the GCS (with mu)
+  std::string job_namespace_;  // a worker's, once asked of the GCS (with mu)
+  PlacementGroupCalls group_calls_{context_};
   std::thread reaper_;              // returns idle leases, acts on actor death notices
   std::unique_ptr<Server> server_;  // last: stops first
 };

@@ -168,8 +168,7 @@ void TaskManager::CompleteEachLocked(const TaskId& task_id, std::vector<ObjectVa
     failed.error = values[0].error->message;
     context_.task_events.Finished(std::move(failed));
   }
-  std::vector<ObjectId> return_ids{spec.return_id};
-  return_ids.insert(return_ids.end(), spec.more_return_ids.begin(), spec.more_return_ids.end());
+  const std::vector<ObjectId> return_ids = spec.ReturnIds();
   const bool in_store = !values[0].error && IsInStoreMark(values[0]);
   for (size_t i = 0; i < return_ids.size(); ++i) {
     by_return_.erase(return_ids[i]);

@@ -53,9 +53,7 @@ std::vector<ObjectId> TaskSubmitter::SubmitTask(
   task.placement = std::move(call.options.placement);
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
-  std::vector<ObjectId> return_ids{task.spec.return_id};
-  return_ids.insert(return_ids.end(), task.spec.more_return_ids.begin(),
-                    task.spec.more_return_ids.end());
+  std::vector<ObjectId> return_ids = task.spec.ReturnIds();
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);

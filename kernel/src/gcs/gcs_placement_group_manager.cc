@@ -2,6 +2,7 @@
 
 #include <spdlog/spdlog.h>
 
+#include <algorithm>
 #include <set>
 
 #include "process/session.h"
@@ -65,11 +66,13 @@ GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> tr
       store_(std::move(store)),
       view_(std::move(view)),
       on_removed_(std::move(on_removed)),
-      channels_(transport_) {}
+      channels_(transport_),
+      commits_(std::make_unique<GroupCommit>(store_)) {}
 
 GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
+  commits_.reset();  // what is queued is written, and its replies sent
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
     std::lock_guard<std::mutex> lock(mu_);
@@ -97,15 +100,16 @@ Status GcsPlacementGroupManager::Load() {
       names_[{record.info.spec.namespace_name, record.info.spec.name}] = record.info.spec.group_id;
     }
     if (record.info.state != PlacementGroupState::kPending) continue;
-    // A reservation may have been under way when the old GCS died: release
-    // whatever it prepared on nodes that hold none of the group's placed
-    // bundles, and place the group afresh.
-    std::set<NodeId> placed(record.info.bundle_nodes.begin(), record.info.bundle_nodes.end());
-    std::map<NodeId, std::string> others;
+    // A reservation may have been under way when the old GCS died: cancel,
+    // on every node, the bundles not placed there (what the attempt
+    // prepared or committed; the placed ones stay), and place them afresh.
     for (const NodeView& node : view.nodes) {
-      if (!placed.count(node.node_id)) others[node.node_id] = node.address;
+      std::vector<uint32_t> others;
+      for (size_t i = 0; i < record.info.bundle_nodes.size(); ++i) {
+        if (record.info.bundle_nodes[i] != node.node_id) others.push_back(static_cast<uint32_t>(i));
+      }
+      CancelOnLocked(record.info.spec.group_id, node.address, std::move(others), actions);
     }
-    ReleaseOnLocked(record.info.spec.group_id, others, /*removed=*/false, actions);
   }
   spdlog::info("gcs: loaded {} placement group records", groups_.size());
   Run(actions);
@@ -116,20 +120,45 @@ void GcsPlacementGroupManager::Start() {
   scheduler_thread_ = std::thread([this] { ScheduleLoop(); });
 }
 
-void GcsPlacementGroupManager::PersistLocked(const Record& record) {
-  const PlacementGroupId& id = record.info.spec.group_id;
-  Status st = record.info.state == PlacementGroupState::kRemoved
-                  ? store_->Delete(kGroupTable, id.Binary())
-                  : store_->Put(kGroupTable, id.Binary(),
-                                protocol::Encode(MessageType::kPlacementGroupInfo, record.info));
-  if (!st.ok()) spdlog::error("gcs: cannot persist placement group {}: {}", id.Hex(), st.message());
+void GcsPlacementGroupManager::PersistLocked(Record& record) {
+  const PlacementGroupId id = record.info.spec.group_id;
+  GcsWriteBatch write;
+  if (record.info.state == PlacementGroupState::kRemoved) {
+    write.Delete(kGroupTable, id.Binary());
+  } else {
+    write.Put(kGroupTable, id.Binary(),
+              protocol::Encode(MessageType::kPlacementGroupInfo, record.info));
+  }
+  ++record.unsaved;
+  commits_->Write(std::move(write), [this, id](const Status& st) {
+    if (!st.ok()) {
+      spdlog::error("gcs: cannot persist placement group {}: {}", id.Hex(), st.message());
+    }
+    Actions actions;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      auto it = groups_.find(id);
+      if (it != groups_.end() && --it->second.unsaved == 0) {
+        AnswerWaitersLocked(it->second, /*expired_only=*/false, actions);
+      }
+    }
+    Run(actions);
+  });
+}
+
+void GcsPlacementGroupManager::ReplyWhenSaved(ReplyFn reply, std::string message) {
+  if (!reply) return;
+  commits_->Write({}, [reply = std::move(reply), message = std::move(message)](const Status&) {
+    reply(message);
+  });
 }
 
 void GcsPlacementGroupManager::AnswerWaitersLocked(const Record& record, bool expired_only,
                                                    Actions& actions) {
   auto it = waiters_.find(record.info.spec.group_id);
   if (it == waiters_.end()) return;
-  bool settled = record.info.state != PlacementGroupState::kPending;
+  // Created or removed is told once it is on disk.
+  bool settled = record.info.state != PlacementGroupState::kPending && record.unsaved == 0;
   auto now = std::chrono::steady_clock::now();
   std::string encoded;
   for (auto w = it->second.begin(); w != it->second.end();) {
@@ -168,8 +197,9 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
       ScheduleLocked(record, actions);
     }
   }
-  if (reply)
-    reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  // After the record (or, for a repeated request, its first write) is on disk.
+  ReplyWhenSaved(std::move(reply),
+                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
   Run(actions);
 }
 
@@ -185,8 +215,9 @@ void GcsPlacementGroupManager::HandleRemove(protocol::RemovePlacementGroup reque
       RemoveLocked(it->second, actions);
     }
   }
-  if (reply)
-    reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  // After the removal (or, for a repeated request, the first one) is on disk.
+  ReplyWhenSaved(std::move(reply),
+                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
   Run(actions);
 }
 
@@ -203,7 +234,8 @@ void GcsPlacementGroupManager::HandleGet(protocol::GetPlacementGroup request, Re
     reply(protocol::Encode(MessageType::kPlacementGroupInfo, protocol::PlacementGroupInfo{}));
     return;
   }
-  if (request.wait_ms <= 0 || it->second.info.state != PlacementGroupState::kPending) {
+  if (request.wait_ms <= 0 ||
+      (it->second.info.state != PlacementGroupState::kPending && it->second.unsaved == 0)) {
     reply(protocol::Encode(MessageType::kPlacementGroupInfo, it->second.info));
     return;
   }
@@ -233,6 +265,10 @@ void GcsPlacementGroupManager::HandleNodeDead(const NodeId& node_id) {
           node = NodeId::Nil();
           ++lost;
         }
+      }
+      // An attempt under way with that node cannot finish: undo it now.
+      if (record.reserving && record.addresses.count(node_id)) {
+        AbortLocked(record, "node " + node_id.Hex().substr(0, 8) + " died during it", actions);
       }
       if (lost == 0) continue;
       spdlog::warn(
@@ -297,14 +333,27 @@ void GcsPlacementGroupManager::ReleaseOnLocked(const PlacementGroupId& id,
                                                bool removed, Actions& actions) {
   std::string message =
       protocol::Encode(MessageType::kReleaseBundles, protocol::ReleaseBundles{id, removed});
-  for (const auto& [node, address] : nodes) {
-    std::shared_ptr<Channel> raylet = ChannelTo(address);
-    if (!raylet) continue;
-    actions.push_back([raylet, message] {
-      raylet->Call(
-          message, [](Result<std::string>) {}, kReserveTimeout);
-    });
-  }
+  for (const auto& [node, address] : nodes) TellRayletLocked(address, message, actions);
+}
+
+void GcsPlacementGroupManager::TellRayletLocked(const std::string& address, std::string message,
+                                                Actions& actions) {
+  std::shared_ptr<Channel> raylet = ChannelTo(address);
+  if (!raylet) return;
+  actions.push_back([raylet, message = std::move(message)] {
+    raylet->Call(
+        message, [](Result<std::string>) {}, kReserveTimeout);
+  });
+}
+
+void GcsPlacementGroupManager::CancelOnLocked(const PlacementGroupId& id,
+                                              const std::string& address,
+                                              std::vector<uint32_t> indices, Actions& actions) {
+  if (indices.empty()) return;
+  protocol::BundleReservation cancel;
+  cancel.group_id = id;
+  cancel.indices = std::move(indices);
+  TellRayletLocked(address, protocol::Encode(MessageType::kCancelBundles, cancel), actions);
 }
 
 void GcsPlacementGroupManager::ScheduleLoop() {
@@ -431,11 +480,22 @@ void GcsPlacementGroupManager::OnReserveReply(const PlacementGroupId& id, uint64
         if (!record.trying[i].IsNil()) record.info.bundle_nodes[i] = record.trying[i];
       }
       record.reserving = false;
-      record.info.state = PlacementGroupState::kCreated;
-      record.info.pending_reason.clear();
-      record.info.placed_time_ms = NowMs();
+      // A node of the group's other bundles may have died meanwhile: those
+      // are placed next, and the group stays pending until they are.
+      const bool whole =
+          std::none_of(record.info.bundle_nodes.begin(), record.info.bundle_nodes.end(),
+                       [](const NodeId& node) { return node.IsNil(); });
+      if (whole) {
+        record.info.state = PlacementGroupState::kCreated;
+        record.info.pending_reason.clear();
+        record.info.placed_time_ms = NowMs();
+      }
       PersistLocked(record);
-      AnswerWaitersLocked(record, /*expired_only=*/false, actions);
+      if (whole) {
+        AnswerWaitersLocked(record, /*expired_only=*/false, actions);
+      } else {
+        ScheduleLocked(record, actions);
+      }
     }
   }
   Run(actions);
@@ -445,15 +505,17 @@ void GcsPlacementGroupManager::AbortLocked(Record& record, const std::string& wh
                                            Actions& actions) {
   spdlog::info("placement group {}: reserving its bundles failed ({}); releasing and retrying",
                record.info.spec.group_id.Hex(), why);
-  // A release also drops bundles of this group placed earlier on the same
-  // node, so only nodes holding none of them are released; a prepare that
-  // succeeded on such a node is released when the group moves or goes.
-  std::set<NodeId> placed(record.info.bundle_nodes.begin(), record.info.bundle_nodes.end());
-  std::map<NodeId, std::string> nodes;
+  // Every node of the attempt gives back exactly the attempt's bundles,
+  // prepared or committed; bundles of the group placed earlier (on the same
+  // nodes or others) stay, and the group stays pending for the rest.
   for (const auto& [node, address] : record.addresses) {
-    if (!placed.count(node)) nodes[node] = address;
+    std::vector<uint32_t> indices;
+    for (size_t i = 0; i < record.trying.size(); ++i) {
+      if (record.trying[i] == node) indices.push_back(static_cast<uint32_t>(i));
+    }
+    CancelOnLocked(record.info.spec.group_id, address, std::move(indices), actions);
   }
-  ReleaseOnLocked(record.info.spec.group_id, nodes, /*removed=*/false, actions);
+  ++record.attempt;  // late answers of the aborted attempt are ignored
   record.reserving = false;
   record.info.pending_reason = "reserving its bundles failed, trying again: " + why;
 }

@@ -15,7 +15,12 @@
 // is not detached is removed when its job finishes.
 // Every record is written to the placement_groups table on each change, so a
 // restarted GCS reloads them: created groups keep their reservations (the
-// raylets hold them), and an attempt cut short is released and tried again.
+// raylets hold them), and an attempt cut short is cancelled and tried again.
+// The writes go through GroupCommit (gcs/group_commit.h): writes made
+// together share one transaction and fsync, and whatever is told of a change
+// waits until it is on disk: the reply to a create or a remove, and a Wait's
+// answer that the group is created or removed. A plain Get or list shows
+// the table in memory, which may be ahead of the disk by the writes in flight.
 // Thread-safe: one mutex; transport calls happen outside it.
 #pragma once
 
@@ -30,6 +35,7 @@
 #include <vector>
 
 #include "gcs/channel_cache.h"
+#include "gcs/group_commit.h"
 #include "rayk/plugin/gcs_store.h"
 #include "rayk/plugin/scheduler.h"
 #include "rayk/plugin/transport.h"
@@ -75,6 +81,7 @@ class GcsPlacementGroupManager {
     std::map<NodeId, std::string> addresses;
     size_t answers = 0;
     std::string refusal;  // the first raylet's refusal in this phase
+    int unsaved = 0;      // writes of this record queued, not yet on disk
   };
   struct Waiter {
     ReplyFn reply;
@@ -91,8 +98,19 @@ class GcsPlacementGroupManager {
   void AbortLocked(Record& record, const std::string& why, Actions& actions);
   void ReleaseOnLocked(const PlacementGroupId& id, const std::map<NodeId, std::string>& nodes,
                        bool removed, Actions& actions);
+  // Sends `message` to the raylet at `address`; its answer is not awaited
+  // (a raylet that misses it is released again when the group moves or goes).
+  void TellRayletLocked(const std::string& address, std::string message, Actions& actions);
+  // Cancels bundles `indices` of group `id` on the raylet at `address`
+  // (kCancelBundles): what an aborted attempt prepared or committed there.
+  void CancelOnLocked(const PlacementGroupId& id, const std::string& address,
+                      std::vector<uint32_t> indices, Actions& actions);
   void RemoveLocked(Record& record, Actions& actions);
-  void PersistLocked(const Record& record);
+  // Queues the record's write (GroupCommit); waiters are answered once it
+  // and the record's other queued writes are on disk.
+  void PersistLocked(Record& record);
+  // Runs `reply` once every write queued so far is on disk.
+  void ReplyWhenSaved(ReplyFn reply, std::string message);
   void AnswerWaitersLocked(const Record& record, bool expired_only, Actions& actions);
   std::shared_ptr<Channel> ChannelTo(const std::string& address) { return channels_.To(address); }
   static void Run(Actions& actions) { RunActions(actions); }
@@ -110,6 +128,7 @@ class GcsPlacementGroupManager {
   std::deque<PlacementGroupId> removed_;  // oldest first, at most kRemovedKept
   std::map<PlacementGroupId, std::vector<Waiter>> waiters_;
   ChannelCache channels_;
+  std::unique_ptr<GroupCommit> commits_;
 
   std::atomic<bool> stopping_{false};
   std::thread scheduler_thread_;

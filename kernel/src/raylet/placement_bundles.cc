@@ -116,12 +116,39 @@ void Raylet::OnReleaseBundles(protocol::ReleaseBundles request, ReplyFn reply) {
   DispatchLocked();
 }
 
+void Raylet::OnCancelBundles(protocol::BundleReservation request, ReplyFn reply) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const PlacementGroupId& id = request.group_id;
+  auto group = bundles_.find(id);
+  if (group != bundles_.end()) {
+    for (uint32_t index : request.indices) {
+      auto bundle = group->second.find(index);
+      if (bundle == group->second.end()) continue;
+      if (bundle->second.committed) {
+        EndGroupLeasesLocked(id, "its placement group's bundle left this node",
+                             /*fail_queued=*/false, index);
+        ResourceSet scoped = BundleResources(id, index, bundle->second.resources);
+        total_.Subtract(scoped);
+        available_.Subtract(scoped);
+      }
+      available_.Add(bundle->second.resources);
+      group->second.erase(bundle);
+    }
+    if (group->second.empty()) bundles_.erase(group);
+    NoteChangeLocked();
+    spdlog::info("raylet: cancelled bundle(s) of placement group {} here", id.Hex());
+  }
+  protocol::Service::ReplyAck(reply);
+  DispatchLocked();
+}
+
 void Raylet::EndGroupLeasesLocked(const PlacementGroupId& group, const std::string& why,
-                                  bool fail_queued) {
+                                  bool fail_queued, std::optional<uint32_t> index) {
   const std::string hex = group.Hex();
+  const std::string bundle_suffix = index ? "_group_" + std::to_string(*index) + "_" + hex : hex;
   auto holds = [&](const ResourceSet& resources) {
     for (const auto& [name, amount] : resources.amounts()) {
-      if (name.ends_with(hex) && IsBundleResource(name)) return true;
+      if (name.ends_with(bundle_suffix) && IsBundleResource(name)) return true;
     }
     return false;
   };
@@ -130,8 +157,10 @@ void Raylet::EndGroupLeasesLocked(const PlacementGroupId& group, const std::stri
       ++lease;
       continue;
     }
-    // Its bundle resources vanish with the bundle; anything else goes back.
-    ReleaseResources(WithoutBundleResources(lease->second.resources));
+    // Its bundle resources vanish with the bundle (for one bundle of several,
+    // once they are back, as the bundle then takes them); anything else goes back.
+    ReleaseResources(index ? lease->second.resources
+                           : WithoutBundleResources(lease->second.resources));
     auto worker = workers_.find(lease->second.worker_id);
     if (worker != workers_.end()) {
       worker->second.lease_id = 0;

@@ -167,6 +167,7 @@ protocol::NodeInfo Raylet::NodeInfoLocked() {
   info.max_worker_port = options_.worker_ports.max;
   info.num_workers = static_cast<uint32_t>(workers_.size());
   info.pending_leases = static_cast<uint32_t>(pending_.size());
+  info.accelerators = accelerators_.Use();
   for (const PendingLease& lease : pending_) {
     if (!lease.resources_acquired)
       info.pending_demands.push_back(FormatResources(lease.request.resources));

@@ -35,6 +35,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -151,13 +152,15 @@ class Raylet {
   void OnPrepareBundles(protocol::BundleReservation request, ReplyFn reply);
   void OnCommitBundles(protocol::BundleReservation request, ReplyFn reply);
   void OnReleaseBundles(protocol::ReleaseBundles request, ReplyFn reply);
+  void OnCancelBundles(protocol::BundleReservation request, ReplyFn reply);
   // A lease asking for a bundle: its demand in bundle resources, or false
   // after failing it when its group was removed.
   bool PrepareBundleLeaseLocked(protocol::RequestWorkerLease& request, const ReplyFn& reply);
-  // Ends the leases that hold `group`'s bundles and, with fail_queued, fails
-  // the queued leases that want them.
-  void EndGroupLeasesLocked(const PlacementGroupId& group, const std::string& why,
-                            bool fail_queued);
+  // Ends the leases that hold `group`'s bundles (only bundle `index`'s when
+  // given: their resources all go back, before the bundle goes) and, with
+  // fail_queued, fails the queued leases that want them.
+  void EndGroupLeasesLocked(const PlacementGroupId& group, const std::string& why, bool fail_queued,
+                            std::optional<uint32_t> index = std::nullopt);
 
   // Grants what can be granted. Called after every change.
   void DispatchLocked();

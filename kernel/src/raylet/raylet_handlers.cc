@@ -24,6 +24,7 @@ void Raylet::RegisterHandlers() {
   service_.On<MessageType::kPrepareBundles>(this, &Raylet::OnPrepareBundles);
   service_.On<MessageType::kCommitBundles>(this, &Raylet::OnCommitBundles);
   service_.On<MessageType::kReleaseBundles>(this, &Raylet::OnReleaseBundles);
+  service_.On<MessageType::kCancelBundles>(this, &Raylet::OnCancelBundles);
   service_.On<MessageType::kShutdownRaylet>([this](protocol::ShutdownRaylet, ReplyFn reply) {
     RequestShutdown();
     protocol::Service::ReplyAck(reply);

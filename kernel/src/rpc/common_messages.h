@@ -35,6 +35,18 @@ struct AcceleratorIds {
   }
 };
 
+// One accelerator resource of a node and how much of each of its devices
+// leases hold (NodeInfo, `rayk status`): used[i] is device i's share in use,
+// 0 (free) to 1 (wholly taken).
+struct AcceleratorUse {
+  std::string resource;  // "GPU"
+  std::vector<double> used;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& resource& used;
+  }
+};
+
 // A reply that is just a status; also the body of kErrorReply.
 struct StatusReply {
   bool ok = true;

@@ -39,12 +39,14 @@ struct NodeInfo {
   // The ports its workers (and drivers on its host) listen on; 0-0: any.
   int32_t min_worker_port = 0;
   int32_t max_worker_port = 0;
+  // Its accelerators' devices and how much of each is in use, by resource name.
+  std::vector<AcceleratorUse> accelerators;
 
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& node_id& raylet_address& total& available& labels& pid& alive& num_workers& pending_leases&
         pending_demands& infeasible_demands& start_time_ms& death_time_ms& death_cause&
-            min_worker_port& max_worker_port& stopped_workers;
+            min_worker_port& max_worker_port& stopped_workers& accelerators;
   }
 };
 

@@ -47,6 +47,7 @@ namespace rayk::protocol {
   X(PrepareBundles, 26)                                                  \
   X(CommitBundles, 27)                                                   \
   X(ReleaseBundles, 28)                                                  \
+  X(CancelBundles, 64)                                                   \
   /* To a raylet's object manager. */                                    \
   X(PullObject, 30)                                                      \
   X(ReadObjectChunk, 31)                                                 \

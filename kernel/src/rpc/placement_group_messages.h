@@ -123,6 +123,10 @@ RAYK_MESSAGE_BODY(kListPlacementGroups, ListPlacementGroups);
 RAYK_MESSAGE_BODY(kPrepareBundles, BundleReservation);
 RAYK_MESSAGE_BODY(kCommitBundles, BundleReservation);
 RAYK_MESSAGE_BODY(kReleaseBundles, ReleaseBundles);
+// Gives back only bundles `indices` of the group on this node, prepared or
+// committed (an aborted reservation attempt); its other bundles here stay.
+// Leases holding a cancelled bundle end. Idempotent; answered with an ack.
+RAYK_MESSAGE_BODY(kCancelBundles, BundleReservation);
 RAYK_MESSAGE_BODY(kPlacementGroupInfo, PlacementGroupInfo);
 RAYK_MESSAGE_BODY(kPlacementGroupList, PlacementGroupList);
 

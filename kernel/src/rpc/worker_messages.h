@@ -45,6 +45,12 @@ struct TaskSpec {
   // owner one by one (ReportGeneratorItem) while it runs; return_id is then
   // the stream's end, whose value is the number of items (or the error).
   bool streaming = false;
+  // Every result's id, in order: return_id, then more_return_ids.
+  std::vector<ObjectId> ReturnIds() const {
+    std::vector<ObjectId> ids{return_id};
+    ids.insert(ids.end(), more_return_ids.begin(), more_return_ids.end());
+    return ids;
+  }
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& actor_id& creates_actor& max_concurrency& concurrency_groups& concurrency_group& task_id&

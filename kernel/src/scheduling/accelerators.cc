@@ -126,16 +126,19 @@ Result<NodeAccelerators> NodeAccelerators::Make(
   return node;
 }
 
+Status CheckAcceleratorAmount(const std::string& resource, double amount) {
+  if (amount <= 1 || IsWhole(amount)) return Status::Ok();
+  return Status::InvalidArgument(
+      resource + ": " + Amount(amount) + " cannot be granted: " + resource +
+      " is an accelerator, and a demand for it is a share of one device (at most 1) or a "
+      "whole number of devices; ask for " +
+      std::to_string(static_cast<int>(std::ceil(amount))) + " or for at most 1");
+}
+
 Status NodeAccelerators::CheckDemand(const ResourceSet& demand) const {
   for (const auto& [resource, env_var] : declared_) {
-    const double amount = AmountOf(demand, resource);
-    if (amount > 1 && !IsWhole(amount)) {
-      return Status::InvalidArgument(
-          resource + ": " + Amount(amount) + " cannot be granted: " + resource +
-          " is an accelerator, and a demand for it is a share of one device (at most 1) or a "
-          "whole number of devices; ask for " +
-          std::to_string(static_cast<int>(std::ceil(amount))) + " or for at most 1");
-    }
+    Status status = CheckAcceleratorAmount(resource, AmountOf(demand, resource));
+    if (!status.ok()) return status;
   }
   return Status::Ok();
 }
@@ -170,6 +173,16 @@ std::vector<protocol::AcceleratorIds> NodeAccelerators::VisibleTo(const Held& he
       for (const DeviceShares::Taken& taken : it->second) visible.ids.push_back(taken.device);
     }
     out.push_back(std::move(visible));
+  }
+  return out;
+}
+
+std::vector<protocol::AcceleratorUse> NodeAccelerators::Use() const {
+  std::vector<protocol::AcceleratorUse> out;
+  for (const auto& [resource, accelerator] : accelerators_) {
+    protocol::AcceleratorUse use{resource, {}};
+    for (double free : accelerator.devices.free()) use.used.push_back(1 - free);
+    out.push_back(std::move(use));
   }
   return out;
 }

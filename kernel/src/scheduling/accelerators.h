@@ -42,6 +42,12 @@ inline constexpr const char* kGpuVisibleDevicesEnv = "CUDA_VISIBLE_DEVICES";
 Result<std::map<std::string, std::string>> CheckAcceleratorDeclarations(
     const std::map<std::string, std::string>& declared);
 
+// A demand of `amount` of accelerator `resource` is a share of one device (at
+// most 1) or a whole number of devices; anything else (GPU: 1.5) fails with
+// kInvalidArgument saying so and what to ask for instead. The caller checks
+// GPU when a call is made (SetResource), the raylet every declared one.
+Status CheckAcceleratorAmount(const std::string& resource, double amount);
+
 // The devices of one accelerator resource and the free share of each.
 class DeviceShares {
  public:
@@ -86,6 +92,8 @@ class NodeAccelerators {
   // Every accelerator of the node with the device ids `held` has of it
   // (none for the ones it holds none of), in resource-name order.
   std::vector<protocol::AcceleratorIds> VisibleTo(const Held& held) const;
+  // Every accelerator of the node and the share of each device in use.
+  std::vector<protocol::AcceleratorUse> Use() const;
   const DeviceShares* Find(const std::string& resource) const;
 
  private:

@@ -27,7 +27,20 @@ std::vector<int> ThrowsInstead() { throw std::invalid_argument("no values today"
 
 int64_t LengthOf(const std::string& chunk) { return static_cast<int64_t>(chunk.size()); }
 
+std::tuple<int, std::string> Splitter::Pair(int n) {
+  ++calls_;
+  return {base_ + n, "base+" + std::to_string(n)};
+}
+
+std::vector<int> Splitter::Range(int n) {
+  ++calls_;
+  std::vector<int> values(n);
+  std::iota(values.begin(), values.end(), base_);
+  return values;
+}
+
 }  // namespace return_functions
 
 using namespace return_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(Describe, Range, Chunks, ThrowsInstead, LengthOf);
+RAYK_REMOTE(Describe, Range, Chunks, ThrowsInstead, LengthOf, Splitter::Create, &Splitter::Pair,
+            &Splitter::Range, &Splitter::Calls);

@@ -23,4 +23,21 @@ std::vector<int> ThrowsInstead();
 // The length of `chunk`.
 int64_t LengthOf(const std::string& chunk);
 
+// An actor whose methods return several values (SetNumReturns on actor calls).
+class Splitter {
+ public:
+  static Splitter* Create(int base) { return new Splitter(base); }
+  // (base + n, "base+<n>"); counts the call.
+  std::tuple<int, std::string> Pair(int n);
+  // base, base + 1, ..., base + n - 1; counts the call.
+  std::vector<int> Range(int n);
+  // How many calls ran: the actor's state lives on between split calls.
+  int Calls() const { return calls_; }
+
+ private:
+  explicit Splitter(int base) : base_(base) {}
+  int base_;
+  int calls_ = 0;
+};
+
 }  // namespace return_functions

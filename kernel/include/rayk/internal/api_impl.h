@@ -82,8 +82,13 @@ View<T> ViewValue(ObjectValue value, const ObjectId& id, const std::string& type
 // a task's default CPU). `what` names the caller in the message, as in
 // "rayk::Task(Add)"; the check runs where the user set the resource, so
 // the error points at that line instead of leaving the task waiting forever.
+// A task's or actor's GPU must also be a share of one device (at most 1) or
+// whole devices (not 1.5), as the raylet grants devices.
 inline constexpr double kMinResourceAmount = 0.0001;
 void CheckResource(const std::string& what, const std::string& name, double amount);
+// CheckResource without the GPU rule: for a placement-group bundle (GPU: 1.5 holds a task
+// of 1 and one of 0.5) and a node's InitOptions::resources (whole devices: the node checks).
+void CheckBundleResource(const std::string& what, const std::string& name, double amount);
 
 // SetPlacementGroup of tasks and actors: checks the handle and the bundle
 // index (-1: any bundle) and records them in `placement`; throws

@@ -266,6 +266,16 @@ class ActorRuntime {
   virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
                                    std::vector<TaskArg> args, RetryExceptions retry_exceptions,
                                    std::string name, std::string concurrency_group) = 0;
+  // SubmitActorTask for a call whose result is split into `num_returns`
+  // objects (ActorTaskCaller::SetNumReturns); returns their ids, in order,
+  // the caller holding one local reference to each. A runtime that cannot
+  // split results throws RuntimeError.
+  virtual std::vector<ObjectId> SubmitSplitActorTask(const ActorId& actor, std::string method,
+                                                     std::vector<TaskArg> args,
+                                                     RetryExceptions retry_exceptions,
+                                                     std::string name,
+                                                     std::string concurrency_group,
+                                                     uint32_t num_returns);
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
