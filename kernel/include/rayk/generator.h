@@ -53,6 +53,33 @@
 
 namespace rayk {
 
+namespace internal {
+
+// A single-pass iterator over a source of values (a Generator, an
+// ObjectRefGenerator): source->Pull() gives a pointer to the next value,
+// valid until the next Pull, or null at the end.
+template <class Source, class Value>
+class PullIterator {
+ public:
+  using value_type = Value;
+  using difference_type = std::ptrdiff_t;
+  PullIterator() = default;
+  explicit PullIterator(Source* source) : source_(source) { ++*this; }
+  Value& operator*() const { return *current_; }
+  PullIterator& operator++() {
+    current_ = source_->Pull();
+    return *this;
+  }
+  void operator++(int) { ++*this; }
+  bool operator==(std::default_sentinel_t) const { return current_ == nullptr; }
+
+ private:
+  Source* source_ = nullptr;
+  Value* current_ = nullptr;
+};
+
+}  // namespace internal
+
 // The producer's return type: a synchronous coroutine generator. It also
 // runs locally: `for (auto& v : ReadChunks(3))` iterates its items here.
 template <class T>
@@ -102,30 +129,13 @@ class [[nodiscard]] Generator {
   T& Value() { return *handle_.promise().current; }
 
   // Local iteration.
-  class iterator {
-   public:
-    using value_type = T;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(Generator* generator) : generator_(generator) { Advance(); }
-    T& operator*() const { return generator_->Value(); }
-    iterator& operator++() {
-      Advance();
-      return *this;
-    }
-    void operator++(int) { Advance(); }
-    bool operator==(std::default_sentinel_t) const { return generator_ == nullptr; }
-
-   private:
-    void Advance() {
-      if (!generator_->Next()) generator_ = nullptr;
-    }
-    Generator* generator_ = nullptr;
-  };
+  using iterator = internal::PullIterator<Generator, T>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
  private:
+  friend iterator;
+  T* Pull() { return Next() ? &Value() : nullptr; }
   explicit Generator(std::coroutine_handle<promise_type> handle) : handle_(handle) {}
   void Destroy() {
     if (handle_) std::exchange(handle_, {}).destroy();
@@ -192,33 +202,18 @@ class ObjectRefGenerator {
   // The id of the call's end object (its Get throws what ended the stream).
   const ObjectId& ID() const { return stream_; }
 
-  class iterator {
-   public:
-    using value_type = ObjectRef<T>;
-    using difference_type = std::ptrdiff_t;
-    iterator() = default;
-    explicit iterator(ObjectRefGenerator* generator) : generator_(generator) { Advance(); }
-    ObjectRef<T>& operator*() const { return *current_; }
-    iterator& operator++() {
-      Advance();
-      return *this;
-    }
-    void operator++(int) { Advance(); }
-    bool operator==(std::default_sentinel_t) const { return generator_ == nullptr; }
-
-   private:
-    void Advance() {
-      current_ = generator_->Next();
-      if (!current_) generator_ = nullptr;
-    }
-    ObjectRefGenerator* generator_ = nullptr;
-    mutable std::optional<ObjectRef<T>> current_;
-  };
+  using iterator = internal::PullIterator<ObjectRefGenerator, ObjectRef<T>>;
   iterator begin() { return iterator(this); }
   std::default_sentinel_t end() { return {}; }
 
  private:
+  friend iterator;
+  ObjectRef<T>* Pull() {
+    pulled_ = Next();
+    return pulled_ ? &*pulled_ : nullptr;
+  }
   ObjectId stream_;
+  std::optional<ObjectRef<T>> pulled_;  // the iterator's current item
 };
 
 }  // namespace rayk
