@@ -19,6 +19,7 @@ namespace rayk {
 namespace {
 
 using async_functions::AsyncWorker;
+using async_functions::DerivedAsyncWorker;
 using test_functions::Counter;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;

@@ -184,11 +184,11 @@ TEST_F(ConcurrencyGroupsTest, BadGroupsOfACallAreRefused) {
 // A handle got by name knows the actor's groups from the GCS: a bad group
 // fails at submission there too; `rayk list actors` shows the groups.
 TEST_F(ConcurrencyGroupsTest, AHandleByNameAndTheListingKnowTheGroups) {
-  auto created = rayk::Actor(GroupedActor::Create)
-                     .SetName("grouped")
-                     .SetConcurrencyGroup("a", 1)
-                     .SetConcurrencyGroup("b", 2)
-                     .Remote();
+  [[maybe_unused]] auto created = rayk::Actor(GroupedActor::Create)
+                                      .SetName("grouped")
+                                      .SetConcurrencyGroup("a", 1)
+                                      .SetConcurrencyGroup("b", 2)
+                                      .Remote();
   auto by_name = rayk::GetActor<GroupedActor>("grouped");
   EXPECT_THAT(
       ErrorOf([&] { by_name.Task(&GroupedActor::Meet).SetConcurrencyGroup("c").Remote("c", 1); }),
