@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Runs `ray microbenchmark` and `rayk microbenchmark` on this machine, one
-# after the other, and prints one table (case | Ray | rayk | rayk/Ray) with the
-# machine's floors beside it (bench/baseline: memcpy, transport round trip).
+# Runs `ray microbenchmark`, the same cases written against Ray's C++ API
+# (bench/ray_cpp) and `rayk microbenchmark` on this machine, one after the
+# other, and prints one table (case | Ray Python | Ray C++ | rayk | rayk / best
+# Ray) with the machine's floors beside it (bench/baseline: memcpy, transport
+# round trip).
 #
 #   bash bench/compare_ray.sh
 #
@@ -11,12 +13,22 @@
 # are skipped through Ray's own TESTS_TO_SKIP (set it to change that;
 # TESTS_TO_RUN restricts Ray to names containing a substring).
 # $RAYK_MICROBENCHMARK_ARGS goes to `rayk microbenchmark` (e.g. "--filter actor").
+# The Ray C++ column (bench/ray_cpp/run.sh: PyPI's ray-cpp, g++, a local Ray
+# head on port $RAYK_BENCH_RAY_CPP_PORT, default 6390) takes about a minute;
+# RAYK_BENCH_RAY_CPP=0 leaves it out, $RAYK_RAY_CPP_ARGS goes to its program
+# (e.g. "--duration 1 --trials 2").
 # Raw outputs stay in $RAYK_BENCH_OUT (default a fresh temporary folder).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 venv="${RAYK_BENCH_VENV:-$root/bench/.venv}"
 out="${RAYK_BENCH_OUT:-$(mktemp -d /tmp/rayk_compare_XXXXXX)}"
 mkdir -p "$out"
+ray_cpp="${RAYK_BENCH_RAY_CPP:-1}"
+case "$ray_cpp" in
+  0 | 1) ;;
+  *) echo "RAYK_BENCH_RAY_CPP='$ray_cpp' must be 1 (run the Ray C++ column) or 0 (leave it out)" >&2
+     exit 2 ;;
+esac
 
 # Ray, in its own virtualenv (its microbenchmark also needs numpy).
 if ! "$venv/bin/python" -c 'import ray, numpy' 2>/dev/null; then
@@ -38,6 +50,10 @@ if [ ! -f "$root/build/build.ninja" ]; then
   cmake -S "$root" -B "$root/build" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 fi
 cmake --build "$root/build" --target rayk_cli rayk_microbenchmark rayk_all_plugins baseline >/dev/null
+# Ray C++: install ray-cpp and compile now, so that a failure shows before the long runs.
+if [ "$ray_cpp" = 1 ]; then
+  RAYK_BENCH_VENV="$venv" RAYK_BENCH_OUT="$out" bash "$root/bench/ray_cpp/run.sh" --build-only
+fi
 
 echo "raw output in $out"
 echo "running bench/baseline"
@@ -53,6 +69,16 @@ echo "running ray microbenchmark (about 15 minutes)"
   fi
   echo "ray microbenchmark ended with an error after its cases (see $out/ray.log); using what it printed"
 }
+if [ "$ray_cpp" = 1 ]; then
+  echo "running bench/ray_cpp (Ray's C++ API)"
+  # shellcheck disable=SC2086  # the extra arguments are meant to split
+  # A failure here keeps the figures already printed (Ray Python's took 15 minutes).
+  RAYK_BENCH_VENV="$venv" RAYK_BENCH_OUT="$out" bash "$root/bench/ray_cpp/run.sh" \
+    ${RAYK_RAY_CPP_ARGS:-} > "$out/ray_cpp.txt" ||
+    echo "bench/ray_cpp failed (the line above says why); its missing cases show -"
+else
+  : > "$out/ray_cpp.txt"
+fi
 echo "running rayk microbenchmark"
 # shellcheck disable=SC2086  # the extra arguments are meant to split
 RAYK_SESSION_ROOT="$out/rayk_sessions" "$root/build/bin/rayk" microbenchmark --format json \
@@ -71,11 +97,17 @@ def case_name(ray_name):
     name = ray_name.replace("(Plasma Store)", "").strip().lower()
     return re.sub(r"[ :/-]+", "_", name)
 
-ray = {}
-for line in open(os.path.join(out, "ray.txt")):
-    m = re.match(r"^(.*) per second ([-+0-9.eE]+) \+- ([-+0-9.eE]+)\s*$", line)
-    if m:
-        ray[case_name(m.group(1))] = (float(m.group(2)), float(m.group(3)))
+def figures(file_name):
+    # "<case> per second <mean> +- <std>" lines, as `ray microbenchmark` prints them.
+    found = {}
+    for line in open(os.path.join(out, file_name)):
+        m = re.match(r"^(.*) per second ([-+0-9.eE]+) \+- ([-+0-9.eE]+)\s*$", line)
+        if m:
+            found[case_name(m.group(1))] = (float(m.group(2)), float(m.group(3)))
+    return found
+
+ray = figures("ray.txt")
+ray_cpp = figures("ray_cpp.txt")
 rayk = {c["name"]: (c["mean"], c["std"]) for c in json.load(open(os.path.join(out, "rayk.json")))["cases"]}
 baseline = dict(line.split() for line in open(os.path.join(out, "baseline.txt")) if line.strip())
 
@@ -86,14 +118,17 @@ for line in open("/proc/cpuinfo"):
         break
 print(f"\n{datetime.date.today()}  {cpu}, {os.cpu_count()} cores  {ray_version}; rayk build/bin/rayk")
 print("figures: calls (or gigabytes, as Ray counts them) per second, mean +- std over trials\n")
-print(f"| {'case':<44} | {'Ray':>22} | {'rayk':>24} | {'rayk/Ray':>8} |")
-print(f"|{'-' * 46}|{'-' * 23}:|{'-' * 25}:|{'-' * 9}:|")
+print(f"| {'case':<44} | {'Ray Python':>22} | {'Ray C++':>22} | {'rayk':>24} | {'rayk / best Ray':>15} |")
+print(f"|{'-' * 46}|{'-' * 23}:|{'-' * 23}:|{'-' * 25}:|{'-' * 16}:|")
 def cell(v):
     return f"{v[0]:,.2f} +- {v[1]:,.2f}" if v else "-"
-for name in list(rayk) + [n for n in ray if n not in rayk]:
-    r, k = ray.get(name), rayk.get(name)
-    ratio = f"{k[0] / r[0]:.2f}" if r and k and r[0] > 0 else "-"
-    print(f"| {name:<44} | {cell(r):>22} | {cell(k):>24} | {ratio:>8} |")
+names = list(rayk) + [n for n in ray if n not in rayk]
+names += [n for n in ray_cpp if n not in names]
+for name in names:
+    r, c, k = ray.get(name), ray_cpp.get(name), rayk.get(name)
+    best = max((v[0] for v in (r, c) if v), default=0)
+    ratio = f"{k[0] / best:.2f}" if k and best > 0 else "-"
+    print(f"| {name:<44} | {cell(r):>22} | {cell(c):>22} | {cell(k):>24} | {ratio:>15} |")
 print("\nthis machine's floors (bench/baseline):")
 print(f"  memcpy, one thread:                 {float(baseline['memcpy_gigabytes_per_second']):.2f} gigabytes per second")
 print(f"  transport round trip (zmq, tcp):    {float(baseline['transport_rtt_us']):.1f} us "
