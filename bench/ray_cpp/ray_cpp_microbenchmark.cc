@@ -2,7 +2,7 @@
 // `ray-cpp`), so that bench/compare_ray.sh can print a "Ray C++" column beside
 // Ray Python's `ray microbenchmark` and `rayk microbenchmark`.
 //
-// Not part of rayk's CMake build: bench/compare_ray.sh compiles it against the
+// Not part of rayk's CMake build: bench/ray_cpp/run.sh compiles it against the
 // headers and libray_api.so of the ray-cpp package in its virtualenv (with
 // -D_GLIBCXX_USE_CXX11_ABI=0, the ABI Ray's library is built with), once into
 // a shared library and once into this driver, both in one folder. Ray's C++
@@ -10,9 +10,10 @@
 // driver's code search path, which by default is the driver's own folder.
 //
 // The cases mirror cli/microbenchmark/cases.cc (same workloads, batch sizes,
-// value sizes and names) and the timing mirrors cli/microbenchmark/harness.cc
-// (a warm-up of at most one second, then `--trials` trials of `--duration`
-// seconds; mean and population std over trials). Lines are printed as
+// value sizes and names) and are timed by rayk's own timing loop
+// (cli/microbenchmark/timing.h: a warm-up of at most one second, then
+// `--trials` trials of `--duration` seconds; mean and population std over
+// trials, as harness.cc reports them). Lines are printed as
 // `ray microbenchmark` prints them: "<case> per second <mean> +- <std>", where
 // a figure counts calls, or batches of 1000 for single_client_wait_1k_refs and
 // Ray's gigabytes for single_client_put_gigabytes (as Ray's and rayk's do).
@@ -22,16 +23,17 @@
 // object. Refs are therefore only ever copied into containers here.
 #include <ray/api.h>
 
-#include <algorithm>
-#include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <iterator>
 #include <regex>
 #include <string>
 #include <vector>
+
+#include "microbenchmark/timing.h"
 
 namespace {
 
@@ -56,39 +58,15 @@ namespace {
 constexpr size_t kLargeElements = 100 * 1024 * 1024;
 constexpr double kLargeGigabytes = 0.8;
 
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
 struct Settings {
   double duration = 2.0;  // seconds per trial
   int trials = 4;
 };
 
-// Times `body` as rayk's harness does; one figure per trial.
 std::vector<double> Time(const Settings& settings, double multiplier,
                          const std::function<void()>& body) {
-  const double warmup = std::min(1.0, settings.duration);
-  int64_t warm_calls = 0;
-  Clock::time_point start = Clock::now();
-  do {
-    body();
-    ++warm_calls;
-  } while (SecondsSince(start) < warmup);
-  const int64_t step = warm_calls / 10 + 1;
-  std::vector<double> samples;
-  for (int t = 0; t < settings.trials; ++t) {
-    int64_t calls = 0;
-    start = Clock::now();
-    while (SecondsSince(start) < settings.duration) {
-      for (int64_t i = 0; i < step; ++i) body();
-      calls += step;
-    }
-    samples.push_back(multiplier * calls / SecondsSince(start));
-  }
-  return samples;
+  return rayk::microbenchmark::TimeTrials(settings.duration, settings.trials, multiplier, body,
+                                          [](const std::string&) {});
 }
 
 // n SmallValue tasks; each ref is copied in (see the note at the top).

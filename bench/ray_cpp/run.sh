@@ -28,6 +28,7 @@ out="${RAYK_BENCH_OUT:-$(mktemp -d /tmp/rayk_ray_cpp_XXXXXX)}"
 build="${RAYK_BENCH_RAY_CPP_BUILD:-$root/build/ray_cpp}"
 port="${RAYK_BENCH_RAY_CPP_PORT:-6390}"
 source_file="$root/bench/ray_cpp/ray_cpp_microbenchmark.cc"
+timing="$root/cli/microbenchmark/timing.h"  # rayk's timing loop, which it shares
 mkdir -p "$out"
 
 fail() {
@@ -65,7 +66,8 @@ fi
 # with the old std::string ABI. The folder holds nothing but the driver and
 # its library, since the workers load every shared library in it.
 driver="$build/ray_cpp_microbenchmark"
-if [ ! -x "$driver" ] || [ "$source_file" -nt "$driver" ] || [ "$cpp/lib/libray_api.so" -nt "$driver" ]; then
+if [ ! -x "$driver" ] || [ "$source_file" -nt "$driver" ] || [ "$timing" -nt "$driver" ] ||
+  [ "$cpp/lib/libray_api.so" -nt "$driver" ]; then
   echo "compiling $source_file against ray-cpp $version" >&2
   mkdir -p "$build"
   rm -f "$driver" "$build/libray_cpp_microbenchmark.so"
@@ -73,7 +75,7 @@ if [ ! -x "$driver" ] || [ "$source_file" -nt "$driver" ] || [ "$cpp/lib/libray_
   # shellcheck disable=SC2054  # -Wl,-rpath,DIR is one argument
   link=(-L"$cpp/lib" -lray_api -Wl,-rpath,"$cpp/lib" -pthread)
   {
-    g++ -std=c++17 -O2 -fPIC -D_GLIBCXX_USE_CXX11_ABI=0 -I"$cpp/include" -w \
+    g++ -std=c++17 -O2 -fPIC -D_GLIBCXX_USE_CXX11_ABI=0 -I"$cpp/include" -I"$root/cli" -w \
       -c "$source_file" -o "$object" &&
       g++ -shared -o "$build/libray_cpp_microbenchmark.so" "$object" "${link[@]}" &&
       g++ -o "$driver.tmp" "$object" "${link[@]}" && mv "$driver.tmp" "$driver"

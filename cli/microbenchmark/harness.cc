@@ -2,7 +2,6 @@
 
 #include <rayk/api.h>
 
-#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <exception>
@@ -12,16 +11,11 @@
 
 #include "microbenchmark.h"
 #include "progress.h"
+#include "timing.h"
 
 namespace rayk::microbenchmark {
 
 namespace {
-
-using Clock = std::chrono::steady_clock;
-
-double SecondsSince(Clock::time_point start) {
-  return std::chrono::duration<double>(Clock::now() - start).count();
-}
 
 struct Result {
   std::string name;
@@ -68,31 +62,10 @@ std::vector<const Case*> Select(const std::string& filter, std::string* error) {
 }  // namespace
 
 void Timer::Run(double multiplier, const std::function<void()>& body) {
-  // Warm up (leases, workers, connections) and size the step between clock
-  // reads so that reading the clock costs nothing next to the calls.
-  auto phase = [this](const std::string& text) {
-    if (settings_.on_phase) settings_.on_phase(text);
-  };
-  phase("warm-up");
-  const double warmup = std::min(1.0, settings_.duration);
-  int64_t warm_calls = 0;
-  Clock::time_point start = Clock::now();
-  do {
-    body();
-    ++warm_calls;
-  } while (SecondsSince(start) < warmup);
-  const int64_t step = warm_calls / 10 + 1;
-  samples_.clear();
-  for (int t = 0; t < settings_.trials; ++t) {
-    phase("trial " + std::to_string(t + 1) + "/" + std::to_string(settings_.trials));
-    int64_t calls = 0;
-    start = Clock::now();
-    while (SecondsSince(start) < settings_.duration) {
-      for (int64_t i = 0; i < step; ++i) body();
-      calls += step;
-    }
-    samples_.push_back(multiplier * calls / SecondsSince(start));
-  }
+  samples_ = TimeTrials(settings_.duration, settings_.trials, multiplier, body,
+                        [this](const std::string& text) {
+                          if (settings_.on_phase) settings_.on_phase(text);
+                        });
 }
 
 }  // namespace rayk::microbenchmark

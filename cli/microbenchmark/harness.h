@@ -1,7 +1,7 @@
 // The measuring half of `rayk microbenchmark`: what a case is, how one is
 // timed, and how results are printed.
 //
-// Timing follows Ray's `ray microbenchmark` so that the figures compare: a
+// Timing (timing.h) follows Ray's `ray microbenchmark` so that the figures compare: a
 // case's body is called for a warm-up second (shorter if the trials are), then
 // in `trials` trials of `duration` seconds each; a trial's figure is
 // multiplier * calls / elapsed seconds, and a case reports the mean and the
