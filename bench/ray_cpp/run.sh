@@ -24,12 +24,10 @@
 set -euo pipefail
 root="$(cd "$(dirname "$0")/../.." && pwd)"
 venv="${RAYK_BENCH_VENV:-$root/bench/.venv}"
-out="${RAYK_BENCH_OUT:-$(mktemp -d /tmp/rayk_ray_cpp_XXXXXX)}"
 build="${RAYK_BENCH_RAY_CPP_BUILD:-$root/build/ray_cpp}"
 port="${RAYK_BENCH_RAY_CPP_PORT:-6390}"
 source_file="$root/bench/ray_cpp/ray_cpp_microbenchmark.cc"
 timing="$root/cli/microbenchmark/timing.h"  # rayk's timing loop, which it shares
-mkdir -p "$out"
 
 fail() {
   echo "ray_cpp: $*" >&2
@@ -47,6 +45,8 @@ fi
 "$venv/bin/python" -c 'import ray' 2>/dev/null ||
   fail "no Ray in $venv; run 'bash bench/compare_ray.sh' once (it installs Ray there) or set RAYK_BENCH_VENV"
 command -v g++ >/dev/null || fail "g++ is not installed; run scripts/install-deps.sh (or apt-get install g++)"
+out="${RAYK_BENCH_OUT:-$(mktemp -d /tmp/rayk_ray_cpp_XXXXXX)}"
+mkdir -p "$out"
 
 # ray-cpp at ray's own version: the C++ API must match the head it talks to.
 version="$("$venv/bin/python" -c 'import ray; print(ray.__version__)')"
