@@ -45,8 +45,9 @@ bool TaskEventReporter::Forget(const TaskId& task_id, int32_t attempt) {
 
 void TaskEventReporter::FlushLoop() {
   std::unique_lock<std::mutex> lock(mu_);
-  while (!stopping_) {
-    cv_.wait_for(lock, period_, [this] { return stopping_; });
+  // Woken by Stop, it leaves the last batch to Stop, so that what was noted
+  // before Stop goes out as one batch whatever the threads' timing.
+  while (!cv_.wait_for(lock, period_, [this] { return stopping_; })) {
     Flush(lock, /*all=*/false);
   }
 }
