@@ -164,6 +164,18 @@ TEST(CriticalUtilizationTest, SkipsMissingResourcesAndClampsInconsistentViews) {
   EXPECT_DOUBLE_EQ(CriticalUtilization(Node({}, {}), {{"CPU", 1}}), 0.0);
 }
 
+TEST(CriticalUtilizationTest, AfterCountsTheDemandAsPlaced) {
+  NodeView node = Node({{"CPU", 8}, {"memory", 100}, {"GPU", 4}},
+                       {{"CPU", 6}, {"memory", 80}, {"GPU", 1}});
+  // CPU 2 of 8 used, plus 4 placed: 75%.
+  EXPECT_DOUBLE_EQ(CriticalUtilizationAfter(node, {{"CPU", 4}}), 0.75);
+  // More than is free counts as full, never above 1.
+  EXPECT_DOUBLE_EQ(CriticalUtilizationAfter(node, {{"GPU", 2}}), 1.0);
+  // The node itself is unchanged, and an empty demand is the plain measure.
+  EXPECT_DOUBLE_EQ(CriticalUtilizationAfter(node, {}), CriticalUtilization(node, {}));
+  EXPECT_DOUBLE_EQ(node.available.Get("CPU"), 6);
+}
+
 TEST(MostArgumentBytesTest, PicksTheLargestHolderAmongTheGivenNodes) {
   std::vector<NodeView> nodes = {Node({{"CPU", 1}}, {{"CPU", 1}}), Node({{"CPU", 1}}, {{"CPU", 1}}),
                                  Node({{"CPU", 1}}, {{"CPU", 1}})};

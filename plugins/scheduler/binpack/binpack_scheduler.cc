@@ -26,7 +26,7 @@ class BinpackScheduler : public rayk::Scheduler {
     const rayk::NodeView* best = nullptr;
     double best_used = -1;
     for (const rayk::NodeView* node : candidates.feasible_now) {
-      double used = UtilizationAfter(*node, request.demand);
+      double used = rayk::CriticalUtilizationAfter(*node, request.demand);
       if (used > best_used || (used == best_used && node->node_id < best->node_id)) {
         best = node;
         best_used = used;
@@ -36,15 +36,6 @@ class BinpackScheduler : public rayk::Scheduler {
   }
 
  private:
-  // The node's critical utilization as if the request already ran there.
-  static double UtilizationAfter(const rayk::NodeView& node, const rayk::ResourceSet& demand) {
-    rayk::NodeView after;
-    after.total = node.total;
-    after.available = node.available;
-    after.available.Subtract(demand);
-    return rayk::CriticalUtilization(after, demand);
-  }
-
   rayk::SpreadCursor spread_;
 };
 

@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
 #include <cstdio>
 #include <random>
@@ -100,21 +101,29 @@ class HybridScheduler : public rayk::Scheduler {
                              const std::vector<const rayk::NodeView*>& nodes) {
     if (nodes.size() == 1) return nodes.front();
     std::vector<Scored> scored;
+    scored.reserve(nodes.size());
     for (const rayk::NodeView* node : nodes) scored.push_back({node, Score(*node, request.demand)});
     // Equal scores keep node-id order, so with the default k = 1 an idle
     // cluster fills one node to the threshold before it starts the next.
-    std::sort(scored.begin(), scored.end(), [](const Scored& a, const Scored& b) {
+    auto ranks_before = [](const Scored& a, const Scored& b) {
       if (a.score != b.score) return a.score < b.score;
       return a.node->node_id < b.node->node_id;
-    });
+    };
     if (const rayk::NodeView* preferred = Preferred(request, view, nodes)) {
-      if (Score(*preferred, request.demand) <= scored.front().score) return preferred;
+      double best = scored.front().score;
+      for (const Scored& s : scored) best = std::min(best, s.score);
+      if (Score(*preferred, request.demand) <= best) return preferred;
     }
     size_t alive = 0;
     for (const rayk::NodeView& node : view.nodes) alive += node.alive ? 1 : 0;
     size_t k = std::max<size_t>(static_cast<size_t>(top_k_absolute_),
                                 static_cast<size_t>(std::floor(top_k_fraction_ * alive)));
     k = std::min(k, scored.size());
+    // Only which k nodes rank first matters, since the pick among them is
+    // uniform: a partition finds them in linear time where a sort took
+    // n log n (most of a decision at 1,000 nodes).
+    std::nth_element(scored.begin(), scored.begin() + static_cast<std::ptrdiff_t>(k - 1),
+                     scored.end(), ranks_before);
     std::uniform_int_distribution<size_t> pick(0, k - 1);
     return scored[pick(rng_)].node;
   }

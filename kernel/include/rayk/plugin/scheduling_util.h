@@ -86,6 +86,10 @@ bool MatchesLabels(const NodeView& node, const std::map<std::string, std::string
 // Resources the node does not have are skipped; a node with none of them is 0.
 double CriticalUtilization(const NodeView& node, const ResourceSet& demand);
 
+// CriticalUtilization as if `demand` already ran on `node`: how busy placing
+// it there would make the node (binpack ranks by this).
+double CriticalUtilizationAfter(const NodeView& node, const ResourceSet& demand);
+
 // The node of `nodes` that already holds the most bytes of the request's
 // arguments (SchedulingRequest::argument_bytes), or null when none holds any.
 // Ties go to the lower node id, so the choice does not depend on view order.
