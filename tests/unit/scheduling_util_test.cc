@@ -165,8 +165,8 @@ TEST(CriticalUtilizationTest, SkipsMissingResourcesAndClampsInconsistentViews) {
 }
 
 TEST(CriticalUtilizationTest, AfterCountsTheDemandAsPlaced) {
-  NodeView node = Node({{"CPU", 8}, {"memory", 100}, {"GPU", 4}},
-                       {{"CPU", 6}, {"memory", 80}, {"GPU", 1}});
+  NodeView node =
+      Node({{"CPU", 8}, {"memory", 100}, {"GPU", 4}}, {{"CPU", 6}, {"memory", 80}, {"GPU", 1}});
   // CPU 2 of 8 used, plus 4 placed: 75%.
   EXPECT_DOUBLE_EQ(CriticalUtilizationAfter(node, {{"CPU", 4}}), 0.75);
   // More than is free counts as full, never above 1.

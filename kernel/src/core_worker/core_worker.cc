@@ -29,6 +29,9 @@ CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
   tasks_.SetCurrentTaskFn(&TaskExecutor::CurrentTaskId);
   executor_.SetCancelChildren(
       [this](const TaskId& parent, bool force) { CancelChildren(parent, force); });
+  executor_.SetHandOverResults([this](const std::string& caller) {
+    return references_.HandOverSerializedReferences(caller);
+  });
 }
 
 Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,

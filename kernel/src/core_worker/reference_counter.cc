@@ -107,6 +107,117 @@ std::string ReferenceCounter::OwnerAddress(const ObjectId& id) {
 
 void ReferenceCounter::KeepSerializedReferences() { serialized_references.clear(); }
 
+void ReferenceCounter::RemoveBorrowerAction(const ObjectId& id, const std::string& owner,
+                                            Actions& actions) {
+  actions.push_back([this, id, owner] {
+    if (context_.stopping) return;
+    auto channel = context_.peers.Get(owner);
+    if (!channel.ok()) return;  // the owner is gone, and its objects with it
+    (void)(*channel)->Send(protocol::Encode(MessageType::kRemoveBorrowers,
+                                            protocol::RemoveBorrowers{context_.address, {id}}));
+  });
+}
+
+std::vector<protocol::ContainedRef> ReferenceCounter::HandOverSerializedReferences(
+    const std::string& caller) {
+  std::vector<ObjectId> held = std::move(serialized_references);
+  serialized_references.clear();
+  std::vector<protocol::ContainedRef> out;
+  if (held.empty()) return out;
+  std::unordered_map<ObjectId, int> holds;  // a reference serialized twice holds twice
+  for (const ObjectId& id : held) ++holds[id];
+  std::vector<size_t> remote;  // indexes into `out` owned by a third process
+  bool lends_own = false;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const auto& [id, count] : holds) {
+      ObjectEntry& entry = objects_[id];
+      protocol::ContainedRef ref;
+      ref.object_id = id;
+      ref.owner = entry.owned ? context_.address : entry.owner_address;
+      if (entry.owned) {
+        ++entry.borrowers[caller];
+        ref.registered = true;
+        lends_own = true;
+      } else if (ref.owner == caller) {
+        // This process's last hold goes with the hand-over: the caller ends
+        // its registration after taking its own hold (a RemoveBorrowers from
+        // here could reach it before the reply does).
+        if (entry.registered && entry.local_refs == count && entry.task_refs == 0) {
+          entry.registered = false;
+          ref.borrow_handed_over = true;
+          ref.worker = context_.address;
+        }
+      } else if (!ref.owner.empty()) {
+        remote.push_back(out.size());
+      }
+      out.push_back(std::move(ref));
+    }
+  }
+  if (lends_own) WatchBorrower(caller);
+  for (size_t i : remote) {
+    protocol::ContainedRef& ref = out[i];
+    auto channel = context_.peers.Get(ref.owner);
+    if (!channel.ok()) continue;  // the owner is gone: the caller's Get says so
+    Result<std::string> reply = (*channel)->CallSync(
+        protocol::Encode(MessageType::kAddBorrower, protocol::AddBorrower{ref.object_id, caller}),
+        kControlTimeout);
+    if (!reply.ok()) continue;
+    auto status = protocol::Decode<protocol::StatusReply>(*reply);
+    ref.registered = status.ok() && status->ok;
+  }
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const auto& [id, count] : holds) {
+      auto it = objects_.find(id);
+      if (it == objects_.end()) continue;
+      it->second.local_refs -= count;
+      MaybeFreeLocked(id, actions);
+    }
+  }
+  RunActions(actions);
+  return out;
+}
+
+void ReferenceCounter::AdoptContainedLocked(const std::vector<protocol::ContainedRef>& refs,
+                                            const std::vector<ObjectId>& holders,
+                                            Actions& actions) {
+  for (const protocol::ContainedRef& ref : refs) {
+    const bool own = ref.owner == context_.address;
+    if (own && objects_.find(ref.object_id) == objects_.end()) continue;  // already gone
+    ObjectEntry& entry = objects_[ref.object_id];
+    // One hold for the adoption itself, given back below, so that the
+    // bookkeeping cannot free the entry half-way.
+    ++entry.local_refs;
+    for (const ObjectId& holder : holders) {
+      ++entry.local_refs;
+      objects_[holder].contained.push_back(ref.object_id);
+    }
+    if (own) {
+      if (ref.borrow_handed_over) {
+        auto borrower = entry.borrowers.find(ref.worker);
+        if (borrower != entry.borrowers.end() && --borrower->second <= 0) {
+          entry.borrowers.erase(borrower);
+        }
+      }
+    } else {
+      if (entry.owner_address.empty()) entry.owner_address = ref.owner;
+      if (ref.registered) {
+        if (entry.registered || entry.registering) {
+          // Registered already: the worker's registration for it is one too many.
+          RemoveBorrowerAction(ref.object_id, ref.owner, actions);
+        } else {
+          entry.registered = true;
+          actions.push_back([this, owner = ref.owner] { WatchOwner(owner); });
+        }
+      }
+    }
+    --entry.local_refs;
+    MaybeFreeLocked(ref.object_id, actions);
+  }
+}
+
 void ReferenceCounter::HoldSerializedReferencesForTaskLocked(std::vector<ObjectId>& arg_refs) {
   for (const ObjectId& id : serialized_references) {
     ObjectEntry& entry = objects_[id];
@@ -285,13 +396,7 @@ void ReferenceCounter::MaybeFreeLocked(const ObjectId& id, Actions& actions) {
   }
   if (!entry.owned && entry.registered) {
     // The owner may free it once its other borrowers and it let go.
-    actions.push_back([this, id, owner = entry.owner_address] {
-      if (context_.stopping) return;
-      auto channel = context_.peers.Get(owner);
-      if (!channel.ok()) return;  // the owner is gone, and its objects with it
-      (void)(*channel)->Send(protocol::Encode(MessageType::kRemoveBorrowers,
-                                              protocol::RemoveBorrowers{context_.address, {id}}));
-    });
+    RemoveBorrowerAction(id, entry.owner_address, actions);
   }
   const bool kept_lineage = entry.lineage == ObjectEntry::Lineage::kKept;
   std::vector<ObjectId> contained = std::move(entry.contained);

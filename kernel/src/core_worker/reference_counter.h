@@ -132,9 +132,23 @@ class ReferenceCounter {
 
   // References serialized on this thread (OwnerAddress) wait, each holding a
   // local reference, for what carries them to claim them. Put claims them
-  // for its object, TaskManager for a task; KeepSerializedReferences makes
-  // them permanent (a task's result, an actor's creation arguments).
+  // for its object, TaskManager for a task, HandOverSerializedReferences
+  // for a task's results; KeepSerializedReferences makes them permanent (a
+  // generator's items, an actor's creation arguments).
   static void KeepSerializedReferences();
+  // The worker's side of "contained in" tracking: the references serialized
+  // on this thread into a task's results go to `caller`, which will hold them
+  // as long as it holds a result. The caller is registered as a borrower with
+  // each owner first (this process's own objects here, a third process's
+  // with AddBorrower on its behalf; waits for the answer, without mu), then
+  // this process lets go of its holds, so no object is left unheld between.
+  std::vector<protocol::ContainedRef> HandOverSerializedReferences(const std::string& caller);
+  // The caller's side: takes one hold of each reference in `refs` for each
+  // of `holders` (the results still held; each frees its holds with
+  // itself), settles the registrations the worker made or ended for it,
+  // and with no holders lets go at once.
+  void AdoptContainedLocked(const std::vector<protocol::ContainedRef>& refs,
+                            const std::vector<ObjectId>& holders, Actions& actions);
   // Turns the references serialized on this thread into `arg_refs` of a
   // pending task (task references, released with its arguments).
   void HoldSerializedReferencesForTaskLocked(std::vector<ObjectId>& arg_refs);
@@ -206,6 +220,9 @@ class ReferenceCounter {
   // A process died: its borrowings end, and objects it owned are lost.
   void OnWorkerDied(const std::string& address, const std::string& cause);
   void DropBorrower(const std::string& borrower);
+  // Tells the owner of borrowed `id` that one registration of this process
+  // ends (after mu).
+  void RemoveBorrowerAction(const ObjectId& id, const std::string& owner, Actions& actions);
   void OnOwnerDied(const std::string& owner, const std::string& cause);
   // Registers with the owner of `id` (without mu): the answer clears the
   // entry's `registering` (and sets `registered` when the owner accepted).

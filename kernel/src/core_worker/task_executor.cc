@@ -579,9 +579,13 @@ Result<bool> TaskExecutor::SendItem(Channel& owner, const RunningCall& call,
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                              const std::string& where, protocol::PushTaskReply& out) {
-  // References serialized into the result were encoded on this thread; the
-  // caller decodes them whenever it likes, so they are held for good.
-  ReferenceCounter::KeepSerializedReferences();
+  // References serialized into the results were encoded on this thread: the
+  // caller holds them from here on, for as long as it holds a result.
+  if (hand_over_) {
+    out.contained = hand_over_(spec.owner_address);
+  } else {
+    ReferenceCounter::KeepSerializedReferences();
+  }
   if (!result.error && result.more_values.size() != spec.more_return_ids.size()) {
     result.error = internal::RuntimeErrorInfo(
         spec.function + " made " + std::to_string(result.more_values.size() + 1) +

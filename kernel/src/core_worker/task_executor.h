@@ -66,6 +66,10 @@ class TaskExecutor {
   void SetCancelChildren(std::function<void(const TaskId&, bool force)> cancel_children) {
     cancel_children_ = std::move(cancel_children);
   }
+  // Hands the references serialized into a call's results to its caller
+  // (ReferenceCounter::HandOverSerializedReferences, set by the CoreWorker).
+  using HandOverFn = std::function<std::vector<protocol::ContainedRef>(const std::string& caller)>;
+  void SetHandOverResults(HandOverFn hand_over) { hand_over_ = std::move(hand_over); }
   // On a thread running a task or call: its id, and whether it was
   // cancelled (nil and false elsewhere).
   static TaskId CurrentTaskId();
@@ -215,6 +219,7 @@ class TaskExecutor {
   std::atomic<bool> actor_restarted_{false};
   std::vector<std::thread> extra_executors_;
   std::function<void(const TaskId&, bool)> cancel_children_;
+  HandOverFn hand_over_;
 };
 
 }  // namespace rayk

@@ -185,6 +185,7 @@ void TaskManager::CompleteWithReplyLocked(const TaskId& task_id,
                                           Result<protocol::PushTaskReply>& body, Actions& actions) {
   PendingTask* task = FindLocked(task_id);
   if (task == nullptr) return;
+  if (body.ok()) AdoptContainedLocked(task->spec, body->contained, !body->error, actions);
   if (!body.ok()) {
     CompleteLocked(task_id, ErrorValue(ErrorInfo::Kind::kRuntime, body.status().message()),
                    actions);
@@ -319,9 +320,27 @@ ObjectValue TaskManager::ResultValueLocked(const ObjectId& id, std::string& valu
   return references_.StoredResultLocked(id, location, actions);
 }
 
+void TaskManager::AdoptContainedLocked(const protocol::TaskSpec& spec,
+                                       const std::vector<protocol::ContainedRef>& contained,
+                                       bool results_kept, Actions& actions) {
+  if (contained.empty()) return;
+  // Before the task's arguments go (CompleteEachLocked): a reference handed
+  // back may be one of them, held by nothing else.
+  std::vector<ObjectId> holders;
+  if (results_kept) {
+    if (references_.FindLocked(spec.return_id) != nullptr) holders.push_back(spec.return_id);
+    for (const ObjectId& id : spec.more_return_ids) {
+      if (references_.FindLocked(id) != nullptr) holders.push_back(id);
+    }
+  }
+  references_.AdoptContainedLocked(contained, holders, actions);
+}
+
 ObjectValue TaskManager::CancelledReplyValueLocked(const PendingTask& task,
                                                    Result<protocol::PushTaskReply>& body,
                                                    Actions& actions) {
+  // What it returned is discarded, and with it the references inside.
+  if (body.ok()) AdoptContainedLocked(task.spec, body->contained, /*results_kept=*/false, actions);
   if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kTaskCancelled) {
     return ObjectValue{nullptr, body->error};
   }

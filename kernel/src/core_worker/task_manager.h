@@ -94,6 +94,12 @@ class TaskManager {
   bool RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions);
   size_t NumLineageLocked() const { return lineage_.size(); }
   ReferenceCounter& references() { return references_; }
+  // The references a worker serialized into a task's results
+  // (PushTaskReply::contained): held by each result still held when
+  // `results_kept`, else let go of at once.
+  void AdoptContainedLocked(const protocol::TaskSpec& spec,
+                            const std::vector<protocol::ContainedRef>& contained, bool results_kept,
+                            Actions& actions);
   // The value for the reply to a push of a task cancelled meanwhile: the
   // worker's own cancellation error, or, when it ran to its end, a
   // cancellation error in place of its result (a stored one is freed with

@@ -28,7 +28,7 @@
 
 namespace rayk::protocol {
 
-constexpr uint8_t kProtocolVersion = 12;
+constexpr uint8_t kProtocolVersion = 13;
 constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
 constexpr size_t kHeaderSize = 4;
 

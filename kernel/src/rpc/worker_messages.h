@@ -77,6 +77,27 @@ struct ReturnValue {
   }
 };
 
+// A reference the worker serialized into a task's results (Ray's "contained
+// in" tracking): the caller holds it for as long as it holds a result, and
+// the worker lets go of its own hold once it has handed it over.
+struct ContainedRef {
+  ObjectId object_id;
+  std::string owner;  // the owner's core-worker address
+  // The worker registered the caller as a borrower with the owner (the
+  // owner being the worker itself or a third process); the caller's
+  // registration is then in place before the worker's hold goes.
+  bool registered = false;
+  // The caller owns the object, and the worker's borrow of it ended with
+  // the hand-over: the caller drops the worker from its borrowers after
+  // taking its own hold (so no RemoveBorrowers can race the reply).
+  bool borrow_handed_over = false;
+  std::string worker;  // with borrow_handed_over: the borrower that ended (the worker)
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& object_id& owner& registered& borrow_handed_over& worker;
+  }
+};
+
 struct PushTaskReply {
   std::string value;
   std::optional<internal::ErrorInfo> error;
@@ -84,9 +105,12 @@ struct PushTaskReply {
   uint32_t run_us = 0;               // how long the function ran, for the owner's pipelining choice
   // Without error, for a split call: the results of more_return_ids, in order.
   std::vector<ReturnValue> more_returns;
+  // The references serialized into the results (also with an error: the
+  // caller then lets go of them at once).
+  std::vector<ContainedRef> contained;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& value& error& location& run_us& more_returns;
+    ar& value& error& location& run_us& more_returns& contained;
   }
 };
 

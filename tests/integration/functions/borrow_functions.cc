@@ -12,7 +12,18 @@ int64_t TotalLength(RefBag bag) {
   return total;
 }
 
+RefBag MakeBag(int64_t bytes) {
+  return RefBag{{rayk::Put(Blob(static_cast<size_t>(bytes), 'm'))}, "made"};
+}
+
+RefBag PassBack(RefBag bag) { return bag; }
+
 Keeper* Keeper::Create() { return new Keeper(); }
+
+RefBag Keeper::MakeAndKeep(int64_t bytes) {
+  kept_ = {rayk::Put(Blob(static_cast<size_t>(bytes), 'k'))};
+  return RefBag{kept_, "kept"};
+}
 
 int Keeper::Take(RefBag bag, int keep) {
   const size_t kept = std::min(bag.refs.size(), static_cast<size_t>(std::max(keep, 0)));
@@ -39,5 +50,5 @@ int64_t Keeper::Pid() { return getpid(); }
 }  // namespace borrow_functions
 
 using namespace borrow_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(TotalLength, Keeper::Create, &Keeper::Take, &Keeper::KeptLength, &Keeper::PassTo,
-            &Keeper::Release, &Keeper::Pid);
+RAYK_REMOTE(TotalLength, MakeBag, PassBack, Keeper::Create, &Keeper::MakeAndKeep, &Keeper::Take,
+            &Keeper::KeptLength, &Keeper::PassTo, &Keeper::Release, &Keeper::Pid);

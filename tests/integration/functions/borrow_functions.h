@@ -27,6 +27,12 @@ struct RefBag {
 // The total length of the blobs the bag refers to (each one fetched).
 int64_t TotalLength(RefBag bag);
 
+// Puts a blob of `bytes` bytes in the worker (which owns it) and returns a
+// bag referring to it: a reference inside a task's result.
+RefBag MakeBag(int64_t bytes);
+// Returns the bag it was given: the references go back to the caller.
+RefBag PassBack(RefBag bag);
+
 // An actor that keeps references it was given and lets them go on request.
 class Keeper {
  public:
@@ -38,6 +44,9 @@ class Keeper {
   int64_t KeptLength();
   // Passes what it keeps to `other` (inside a bag), keeping it too.
   int PassTo(rayk::ActorHandle<Keeper> other);
+  // Puts a blob of `bytes` bytes (owned by the actor), keeps it, and
+  // returns a bag referring to it.
+  RefBag MakeAndKeep(int64_t bytes);
   // Lets go of everything it keeps; returns how many it let go.
   int Release();
   int64_t Pid();
