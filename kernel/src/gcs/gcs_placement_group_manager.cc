@@ -60,11 +60,12 @@ Status CheckSpec(const protocol::PlacementGroupSpec& spec) {
 GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
                                                    std::shared_ptr<Scheduler> scheduler,
                                                    std::shared_ptr<GcsStore> store, ViewFn view,
-                                                   RemovedFn on_removed)
+                                                   AddressesFn addresses, RemovedFn on_removed)
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
       view_(std::move(view)),
+      node_addresses_(std::move(addresses)),
       on_removed_(std::move(on_removed)),
       channels_(transport_),
       commits_(std::make_unique<GroupCommit>(store_)) {}
@@ -316,8 +317,8 @@ void GcsPlacementGroupManager::RemoveLocked(Record& record, Actions& actions) {
   // Its actors first, so that their ends are deaths, not restarts; then
   // every node, so that queued leases of the group fail wherever they wait.
   actions.push_back([this, id] { on_removed_(id); });
-  std::map<NodeId, std::string> nodes = record.addresses;
-  for (const NodeView& node : view_().nodes) nodes[node.node_id] = node.address;
+  std::map<NodeId, std::string> nodes = node_addresses_();
+  nodes.insert(record.addresses.begin(), record.addresses.end());
   ReleaseOnLocked(id, nodes, /*removed=*/true, actions);
   spdlog::info("placement group {} removed", id.Hex());
   removed_.push_back(id);

@@ -54,7 +54,7 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
   actors_ =
       std::make_unique<GcsActorManager>(transport_, serialized, store_, [this] { return View(); });
   placement_groups_ = std::make_unique<GcsPlacementGroupManager>(
-      transport_, serialized, store_, [this] { return View(); },
+      transport_, serialized, store_, [this] { return View(); }, [this] { return NodeAddresses(); },
       [this](const PlacementGroupId& group) { actors_->HandlePlacementGroupRemoved(group); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
 }
@@ -75,6 +75,15 @@ ClusterView GcsServer::View() {
     if (node.alive) view.nodes.push_back(protocol::ToNodeView(node));
   }
   return view;
+}
+
+std::map<NodeId, std::string> GcsServer::NodeAddresses() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<NodeId, std::string> addresses;
+  for (const auto& [id, node] : nodes_) {
+    if (node.alive) addresses[id] = node.raylet_address;
+  }
+  return addresses;
 }
 
 protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version,

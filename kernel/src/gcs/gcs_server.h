@@ -87,6 +87,7 @@ class GcsServer {
             std::shared_ptr<Scheduler> scheduler);
   Status Load();
   ClusterView View();
+  std::map<NodeId, std::string> NodeAddresses();  // of the alive nodes
   // One handler per message type (RegisterHandlers lists them).
   void RegisterHandlers();
   void OnNodeState(protocol::NodeInfo node, ReplyFn reply);  // kRegisterNode, kReportResources
