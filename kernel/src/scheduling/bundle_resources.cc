@@ -61,7 +61,7 @@ bool IsBundleResource(const std::string& name, std::string* base, bool* any_bund
   if (!IsHex(text.substr(text.size() - hex))) return false;
   std::string_view middle = text.substr(infix + sizeof(kGroupInfix) - 1);
   middle.remove_suffix(std::min(middle.size(), hex));  // "" or "<index>_"
-  if (!middle.empty()) {                                // "<index>_"
+  if (!middle.empty()) {                               // "<index>_"
     if (middle.size() < 2 || middle.back() != '_') return false;
     for (size_t i = 0; i + 1 < middle.size(); ++i) {
       if (!std::isdigit(static_cast<unsigned char>(middle[i]))) return false;
