@@ -55,6 +55,15 @@ Status CheckSpec(const protocol::PlacementGroupSpec& spec) {
   return Status::Ok();
 }
 
+// The reply to a create or a remove; Ok, the common one, is encoded once.
+std::string StatusReplyOf(const Status& status) {
+  static const std::string kOk =
+      protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(Status::Ok()));
+  return status.ok()
+             ? kOk
+             : protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status));
+}
+
 }  // namespace
 
 GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
@@ -73,6 +82,9 @@ GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> tr
 GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
+  GroupCommit::Stats stats = commits_->stats();
+  spdlog::info("gcs: placement group writes: {} in {} commits, {} replaced a queued write",
+               stats.writes, stats.commits, stats.coalesced);
   commits_.reset();  // what is queued is written, and its replies sent
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
@@ -85,7 +97,7 @@ GcsPlacementGroupManager::~GcsPlacementGroupManager() {
 Status GcsPlacementGroupManager::Load() {
   auto stored = store_->GetAll(kGroupTable);
   if (!stored.ok()) return stored.status();
-  ClusterView view = view_();
+  std::shared_ptr<const ClusterView> view = view_();
   Actions actions;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, value] : *stored) {
@@ -104,7 +116,7 @@ Status GcsPlacementGroupManager::Load() {
     // A reservation may have been under way when the old GCS died: cancel,
     // on every node, the bundles not placed there (what the attempt
     // prepared or committed; the placed ones stay), and place them afresh.
-    for (const NodeView& node : view.nodes) {
+    for (const NodeView& node : view->nodes) {
       std::vector<uint32_t> others;
       for (size_t i = 0; i < record.info.bundle_nodes.size(); ++i) {
         if (record.info.bundle_nodes[i] != node.node_id) others.push_back(static_cast<uint32_t>(i));
@@ -199,8 +211,7 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
     }
   }
   // After the record (or, for a repeated request, its first write) is on disk.
-  ReplyWhenSaved(std::move(reply),
-                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  ReplyWhenSaved(std::move(reply), StatusReplyOf(status));
   Run(actions);
 }
 
@@ -217,8 +228,7 @@ void GcsPlacementGroupManager::HandleRemove(protocol::RemovePlacementGroup reque
     }
   }
   // After the removal (or, for a repeated request, the first one) is on disk.
-  ReplyWhenSaved(std::move(reply),
-                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  ReplyWhenSaved(std::move(reply), StatusReplyOf(status));
   Run(actions);
 }
 
@@ -384,18 +394,22 @@ void GcsPlacementGroupManager::ScheduleLocked(Record& record, Actions& actions) 
       placed.insert(record.info.bundle_nodes[i]);
     }
   }
-  ClusterView view = view_();
+  std::shared_ptr<const ClusterView> shared_view = view_();
+  const ClusterView* view = shared_view.get();
+  ClusterView narrowed;
   // Bundles placed already (the others lost a node) bind the strict strategies.
   if (!placed.empty() && (spec.strategy == PlacementStrategy::kStrictSpread ||
                           spec.strategy == PlacementStrategy::kStrictPack)) {
     bool keep_placed = spec.strategy == PlacementStrategy::kStrictPack;
-    std::erase_if(view.nodes,
+    narrowed = *view;
+    std::erase_if(narrowed.nodes,
                   [&](const NodeView& node) { return placed.count(node.node_id) != keep_placed; });
+    view = &narrowed;
   }
   std::vector<ResourceSet> bundles;
   for (size_t i : missing) bundles.push_back(spec.bundles[i]);
   BundlePlacement placement =
-      scheduler_->PlaceBundles(bundles, ToBundleStrategy(spec.strategy), view);
+      scheduler_->PlaceBundles(bundles, ToBundleStrategy(spec.strategy), *view);
   if (placement.kind != SchedulingDecision::Kind::kNode) {
     record.info.pending_reason = placement.reason;
     return;  // the loop tries again
@@ -413,7 +427,7 @@ void GcsPlacementGroupManager::ScheduleLocked(Record& record, Actions& actions) 
   record.answers = 0;
   record.refusal.clear();
   for (size_t k = 0; k < missing.size(); ++k) {
-    const NodeView* node = view.Find(placement.nodes[k]);
+    const NodeView* node = view->Find(placement.nodes[k]);
     if (node == nullptr) {
       record.reserving = false;
       record.info.pending_reason = "the scheduler plugin picked a node that is not in the view";

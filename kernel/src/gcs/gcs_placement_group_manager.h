@@ -45,7 +45,9 @@ namespace rayk {
 
 class GcsPlacementGroupManager {
  public:
-  using ViewFn = std::function<ClusterView()>;
+  // The nodes to place bundles on, with their own resources only (bundle
+  // resources of placed groups are no room for new bundles).
+  using ViewFn = std::function<std::shared_ptr<const ClusterView>()>;
   // The raylet address of every alive node: what a removal tells, without
   // copying the nodes' resources as a view does.
   using AddressesFn = std::function<std::map<NodeId, std::string>()>;

@@ -12,6 +12,7 @@
 #include "observability/cluster_metrics.h"
 #include "observability/dashboard_files.h"
 #include "process/session.h"
+#include "scheduling/bundle_resources.h"
 
 namespace rayk {
 
@@ -54,7 +55,8 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
   actors_ =
       std::make_unique<GcsActorManager>(transport_, serialized, store_, [this] { return View(); });
   placement_groups_ = std::make_unique<GcsPlacementGroupManager>(
-      transport_, serialized, store_, [this] { return View(); }, [this] { return NodeAddresses(); },
+      transport_, serialized, store_, [this] { return PlacementView(); },
+      [this] { return NodeAddresses(); },
       [this](const PlacementGroupId& group) { actors_->HandlePlacementGroupRemoved(group); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
 }
@@ -84,6 +86,26 @@ std::map<NodeId, std::string> GcsServer::NodeAddresses() {
     if (node.alive) addresses[id] = node.raylet_address;
   }
   return addresses;
+}
+
+std::shared_ptr<const ClusterView> GcsServer::PlacementView() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (placement_view_ && placement_view_->version == view_version_) return placement_view_;
+  auto view = std::make_shared<ClusterView>();
+  view->version = view_version_;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.alive) continue;
+    NodeView& out = view->nodes.emplace_back();
+    out.node_id = id;
+    out.address = node.raylet_address;
+    out.total = WithoutBundleResources(node.total);
+    out.available = WithoutBundleResources(node.available);
+    out.labels = node.labels;
+    out.queue_length = node.pending_leases;
+    out.alive = true;
+  }
+  placement_view_ = view;
+  return view;
 }
 
 protocol::ClusterViewDelta GcsServer::ViewDeltaLocked(uint64_t known_version,
