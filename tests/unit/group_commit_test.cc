@@ -49,8 +49,7 @@ class GatedStore : public GcsStore {
   Result<std::optional<std::string>> Get(std::string_view table, std::string_view key) override {
     return store_->Get(table, key);
   }
-  Result<std::vector<std::pair<std::string, std::string>>> GetAll(
-      std::string_view table) override {
+  Result<std::vector<std::pair<std::string, std::string>>> GetAll(std::string_view table) override {
     return store_->GetAll(table);
   }
   Status Delete(std::string_view table, std::string_view key) override {

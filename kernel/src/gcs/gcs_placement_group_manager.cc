@@ -83,8 +83,10 @@ GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
   GroupCommit::Stats stats = commits_->stats();
-  spdlog::info("gcs: placement group writes: {} in {} commits, {} replaced a queued write",
-               stats.writes, stats.commits, stats.coalesced);
+  spdlog::info(
+      "gcs: placement group records: {} writes and replies in {} commits, {} writes replaced a "
+      "queued one",
+      stats.writes, stats.commits, stats.coalesced);
   commits_.reset();  // what is queued is written, and its replies sent
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
