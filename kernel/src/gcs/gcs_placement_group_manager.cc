@@ -55,16 +55,26 @@ Status CheckSpec(const protocol::PlacementGroupSpec& spec) {
   return Status::Ok();
 }
 
+// The reply to a create or a remove; Ok, the common one, is encoded once.
+std::string StatusReplyOf(const Status& status) {
+  static const std::string kOk =
+      protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(Status::Ok()));
+  return status.ok()
+             ? kOk
+             : protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status));
+}
+
 }  // namespace
 
 GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
                                                    std::shared_ptr<Scheduler> scheduler,
                                                    std::shared_ptr<GcsStore> store, ViewFn view,
-                                                   RemovedFn on_removed)
+                                                   AddressesFn addresses, RemovedFn on_removed)
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
       view_(std::move(view)),
+      node_addresses_(std::move(addresses)),
       on_removed_(std::move(on_removed)),
       channels_(transport_),
       commits_(std::make_unique<GroupCommit>(store_)) {}
@@ -72,6 +82,11 @@ GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> tr
 GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
+  GroupCommit::Stats stats = commits_->stats();
+  spdlog::info(
+      "gcs: placement group records: {} writes and replies in {} commits, {} writes replaced a "
+      "queued one",
+      stats.writes, stats.commits, stats.coalesced);
   commits_.reset();  // what is queued is written, and its replies sent
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
@@ -84,7 +99,7 @@ GcsPlacementGroupManager::~GcsPlacementGroupManager() {
 Status GcsPlacementGroupManager::Load() {
   auto stored = store_->GetAll(kGroupTable);
   if (!stored.ok()) return stored.status();
-  ClusterView view = view_();
+  std::shared_ptr<const ClusterView> view = view_();
   Actions actions;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& [key, value] : *stored) {
@@ -103,7 +118,7 @@ Status GcsPlacementGroupManager::Load() {
     // A reservation may have been under way when the old GCS died: cancel,
     // on every node, the bundles not placed there (what the attempt
     // prepared or committed; the placed ones stay), and place them afresh.
-    for (const NodeView& node : view.nodes) {
+    for (const NodeView& node : view->nodes) {
       std::vector<uint32_t> others;
       for (size_t i = 0; i < record.info.bundle_nodes.size(); ++i) {
         if (record.info.bundle_nodes[i] != node.node_id) others.push_back(static_cast<uint32_t>(i));
@@ -198,8 +213,7 @@ void GcsPlacementGroupManager::HandleCreate(protocol::CreatePlacementGroup reque
     }
   }
   // After the record (or, for a repeated request, its first write) is on disk.
-  ReplyWhenSaved(std::move(reply),
-                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  ReplyWhenSaved(std::move(reply), StatusReplyOf(status));
   Run(actions);
 }
 
@@ -216,8 +230,7 @@ void GcsPlacementGroupManager::HandleRemove(protocol::RemovePlacementGroup reque
     }
   }
   // After the removal (or, for a repeated request, the first one) is on disk.
-  ReplyWhenSaved(std::move(reply),
-                 protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+  ReplyWhenSaved(std::move(reply), StatusReplyOf(status));
   Run(actions);
 }
 
@@ -316,8 +329,8 @@ void GcsPlacementGroupManager::RemoveLocked(Record& record, Actions& actions) {
   // Its actors first, so that their ends are deaths, not restarts; then
   // every node, so that queued leases of the group fail wherever they wait.
   actions.push_back([this, id] { on_removed_(id); });
-  std::map<NodeId, std::string> nodes = record.addresses;
-  for (const NodeView& node : view_().nodes) nodes[node.node_id] = node.address;
+  std::map<NodeId, std::string> nodes = node_addresses_();
+  nodes.insert(record.addresses.begin(), record.addresses.end());
   ReleaseOnLocked(id, nodes, /*removed=*/true, actions);
   spdlog::info("placement group {} removed", id.Hex());
   removed_.push_back(id);
@@ -383,18 +396,22 @@ void GcsPlacementGroupManager::ScheduleLocked(Record& record, Actions& actions) 
       placed.insert(record.info.bundle_nodes[i]);
     }
   }
-  ClusterView view = view_();
+  std::shared_ptr<const ClusterView> shared_view = view_();
+  const ClusterView* view = shared_view.get();
+  ClusterView narrowed;
   // Bundles placed already (the others lost a node) bind the strict strategies.
   if (!placed.empty() && (spec.strategy == PlacementStrategy::kStrictSpread ||
                           spec.strategy == PlacementStrategy::kStrictPack)) {
     bool keep_placed = spec.strategy == PlacementStrategy::kStrictPack;
-    std::erase_if(view.nodes,
+    narrowed = *view;
+    std::erase_if(narrowed.nodes,
                   [&](const NodeView& node) { return placed.count(node.node_id) != keep_placed; });
+    view = &narrowed;
   }
   std::vector<ResourceSet> bundles;
   for (size_t i : missing) bundles.push_back(spec.bundles[i]);
   BundlePlacement placement =
-      scheduler_->PlaceBundles(bundles, ToBundleStrategy(spec.strategy), view);
+      scheduler_->PlaceBundles(bundles, ToBundleStrategy(spec.strategy), *view);
   if (placement.kind != SchedulingDecision::Kind::kNode) {
     record.info.pending_reason = placement.reason;
     return;  // the loop tries again
@@ -412,7 +429,7 @@ void GcsPlacementGroupManager::ScheduleLocked(Record& record, Actions& actions) 
   record.answers = 0;
   record.refusal.clear();
   for (size_t k = 0; k < missing.size(); ++k) {
-    const NodeView* node = view.Find(placement.nodes[k]);
+    const NodeView* node = view->Find(placement.nodes[k]);
     if (node == nullptr) {
       record.reserving = false;
       record.info.pending_reason = "the scheduler plugin picked a node that is not in the view";

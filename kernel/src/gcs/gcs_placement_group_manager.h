@@ -45,13 +45,18 @@ namespace rayk {
 
 class GcsPlacementGroupManager {
  public:
-  using ViewFn = std::function<ClusterView()>;
+  // The nodes to place bundles on, with their own resources only (bundle
+  // resources of placed groups are no room for new bundles).
+  using ViewFn = std::function<std::shared_ptr<const ClusterView>()>;
+  // The raylet address of every alive node: what a removal tells, without
+  // copying the nodes' resources as a view does.
+  using AddressesFn = std::function<std::map<NodeId, std::string>()>;
   using RemovedFn = std::function<void(const PlacementGroupId&)>;
   // `scheduler` must be safe to call beside the actor manager's calls
   // (GcsServer hands both a serialized one).
   GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
                            std::shared_ptr<Scheduler> scheduler, std::shared_ptr<GcsStore> store,
-                           ViewFn view, RemovedFn on_removed);
+                           ViewFn view, AddressesFn addresses, RemovedFn on_removed);
   ~GcsPlacementGroupManager();
 
   // Reloads the groups a durable store kept. Call before Start().
@@ -119,6 +124,7 @@ class GcsPlacementGroupManager {
   std::shared_ptr<Scheduler> scheduler_;
   std::shared_ptr<GcsStore> store_;
   ViewFn view_;
+  AddressesFn node_addresses_;
   RemovedFn on_removed_;
 
   std::mutex mu_;

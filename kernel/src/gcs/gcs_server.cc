@@ -12,6 +12,7 @@
 #include "observability/cluster_metrics.h"
 #include "observability/dashboard_files.h"
 #include "process/session.h"
+#include "scheduling/bundle_resources.h"
 
 namespace rayk {
 
@@ -54,7 +55,8 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
   actors_ =
       std::make_unique<GcsActorManager>(transport_, serialized, store_, [this] { return View(); });
   placement_groups_ = std::make_unique<GcsPlacementGroupManager>(
-      transport_, serialized, store_, [this] { return View(); },
+      transport_, serialized, store_, [this] { return PlacementView(); },
+      [this] { return NodeAddresses(); },
       [this](const PlacementGroupId& group) { actors_->HandlePlacementGroupRemoved(group); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
 }
@@ -74,6 +76,35 @@ ClusterView GcsServer::View() {
   for (const auto& [id, node] : nodes_) {
     if (node.alive) view.nodes.push_back(protocol::ToNodeView(node));
   }
+  return view;
+}
+
+std::map<NodeId, std::string> GcsServer::NodeAddresses() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::map<NodeId, std::string> addresses;
+  for (const auto& [id, node] : nodes_) {
+    if (node.alive) addresses[id] = node.raylet_address;
+  }
+  return addresses;
+}
+
+std::shared_ptr<const ClusterView> GcsServer::PlacementView() {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (placement_view_ && placement_view_->version == view_version_) return placement_view_;
+  auto view = std::make_shared<ClusterView>();
+  view->version = view_version_;
+  for (const auto& [id, node] : nodes_) {
+    if (!node.alive) continue;
+    NodeView& out = view->nodes.emplace_back();
+    out.node_id = id;
+    out.address = node.raylet_address;
+    out.total = WithoutBundleResources(node.total);
+    out.available = WithoutBundleResources(node.available);
+    out.labels = node.labels;
+    out.queue_length = node.pending_leases;
+    out.alive = true;
+  }
+  placement_view_ = view;
   return view;
 }
 

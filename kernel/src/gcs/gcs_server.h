@@ -87,6 +87,12 @@ class GcsServer {
             std::shared_ptr<Scheduler> scheduler);
   Status Load();
   ClusterView View();
+  std::map<NodeId, std::string> NodeAddresses();  // of the alive nodes
+  // The view placement groups are placed on: each alive node's own
+  // resources, without the bundle resources of the groups placed already
+  // (four names a bundle, hundreds with many groups, which every placement
+  // would copy and scan). Built once per view version and shared.
+  std::shared_ptr<const ClusterView> PlacementView();
   // One handler per message type (RegisterHandlers lists them).
   void RegisterHandlers();
   void OnNodeState(protocol::NodeInfo node, ReplyFn reply);  // kRegisterNode, kReportResources
@@ -136,7 +142,8 @@ class GcsServer {
   std::map<NodeId, uint64_t> node_version_;
   // This incarnation's versions are its own: a new random number per start.
   const uint64_t incarnation_;
-  uint64_t published_version_ = 0;  // the view version last published on "view"
+  uint64_t published_version_ = 0;                     // the view version last published on "view"
+  std::shared_ptr<const ClusterView> placement_view_;  // PlacementView() of its version
   std::unique_ptr<GcsActorManager> actors_;
   std::unique_ptr<GcsPlacementGroupManager> placement_groups_;
   std::unique_ptr<GcsCodeTable> code_;

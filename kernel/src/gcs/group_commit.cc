@@ -19,7 +19,15 @@ GroupCommit::~GroupCommit() {
 void GroupCommit::Write(GcsWriteBatch batch, DoneFn done) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    for (GcsWriteBatch::Op& op : batch.ops) queued_.ops.push_back(std::move(op));
+    for (GcsWriteBatch::Op& op : batch.ops) {
+      auto [at, fresh] = queued_at_.try_emplace({op.table, op.key}, queued_.ops.size());
+      if (fresh) {
+        queued_.ops.push_back(std::move(op));
+      } else {
+        queued_.ops[at->second].value = std::move(op.value);
+        ++stats_.coalesced;
+      }
+    }
     waiting_.push_back(std::move(done));
   }
   wake_.notify_one();
@@ -37,6 +45,7 @@ void GroupCommit::Loop() {
     if (waiting_.empty()) return;  // stopping, and everything is written
     GcsWriteBatch batch;
     std::swap(batch, queued_);
+    queued_at_.clear();
     std::vector<DoneFn> done;
     std::swap(done, waiting_);
     ++stats_.commits;

@@ -13,13 +13,22 @@
 // The memory a caller keeps may run ahead of the disk by the writes in
 // flight: a reader of that memory can see a change shortly before it is
 // durable. Thread-safe. Destroying it commits what is queued, then stops.
+//
+// A write to a key that a queued (not yet committing) write also sets takes
+// that write's place: the store gets the key's last value once, and both
+// callers' `done` run after it (a record written on each step of its life,
+// created then placed, costs one row write when the steps queue together).
+// One transaction carries all queued writes, so no reader of the store can
+// tell the order apart.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <string>
 #include <thread>
 #include <utility>
 #include <vector>
@@ -45,6 +54,7 @@ class GroupCommit {
   struct Stats {
     uint64_t commits = 0;
     uint64_t writes = 0;
+    uint64_t coalesced = 0;  // ops that replaced a queued op on the same key
   };
   Stats stats() const;
 
@@ -55,6 +65,8 @@ class GroupCommit {
   mutable std::mutex mu_;
   std::condition_variable wake_;
   GcsWriteBatch queued_;
+  // Where each (table, key) of queued_ is, to overwrite it in place.
+  std::map<std::pair<std::string, std::string>, size_t> queued_at_;
   std::vector<DoneFn> waiting_;
   bool stopping_ = false;
   Stats stats_;

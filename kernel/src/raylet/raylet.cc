@@ -353,6 +353,9 @@ void Raylet::NoteChangeLocked() {
 
 void Raylet::DispatchLocked() {
   NoteChangeLocked();
+  // The views copy every node's resources (with a placement group's bundle
+  // resources, hundreds of names): not worth it for an empty queue.
+  if (pending_.empty()) return;
   DispatchViews views;
   views.all = ViewLocked();
   views.local_only = views.all;

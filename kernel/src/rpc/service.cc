@@ -41,7 +41,9 @@ void Service::ReplyError(const ReplyFn& reply, const Status& status) {
 }
 
 void Service::ReplyAck(const ReplyFn& reply) {
-  if (reply) reply(Encode(MessageType::kAck, Empty{}));
+  // Every ack is the same bytes: encode them once (an archive costs a locale).
+  static const std::string kAck = Encode(MessageType::kAck, Empty{});
+  if (reply) reply(kAck);
 }
 
 void Service::Refuse(const ReplyFn& reply, const std::string& why) {

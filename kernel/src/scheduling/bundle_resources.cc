@@ -1,6 +1,8 @@
 #include "scheduling/bundle_resources.h"
 
+#include <algorithm>
 #include <cctype>
+#include <string_view>
 
 namespace rayk {
 
@@ -15,7 +17,7 @@ std::string Scoped(const std::string& base, const PlacementGroupId& group, int64
   return name + group.Hex();
 }
 
-bool IsHex(const std::string& text) {
+bool IsHex(std::string_view text) {
   for (char c : text) {
     if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
   }
@@ -50,21 +52,23 @@ ResourceSet BundleDemand(const ResourceSet& demand, const PlacementGroupId& grou
 }
 
 bool IsBundleResource(const std::string& name, std::string* base, bool* any_bundle) {
+  // Views, not copies: the GCS and the raylets ask this of every name of a
+  // node's resources, hundreds of them with many groups placed.
+  const std::string_view text = name;
   const size_t hex = PlacementGroupId::kSize * 2;
-  size_t infix = name.rfind(kGroupInfix);
-  if (infix == std::string::npos || name.size() < hex + 1) return false;
-  std::string id = name.substr(name.size() - hex);
-  if (!IsHex(id)) return false;
-  std::string middle = name.substr(infix + sizeof(kGroupInfix) - 1);
-  middle.resize(middle.size() - hex);  // "" or "<index>_"
-  if (!middle.empty()) {               // "<index>_"
+  size_t infix = text.rfind(kGroupInfix);
+  if (infix == std::string_view::npos || text.size() < hex + 1) return false;
+  if (!IsHex(text.substr(text.size() - hex))) return false;
+  std::string_view middle = text.substr(infix + sizeof(kGroupInfix) - 1);
+  middle.remove_suffix(std::min(middle.size(), hex));  // "" or "<index>_"
+  if (!middle.empty()) {                               // "<index>_"
     if (middle.size() < 2 || middle.back() != '_') return false;
     for (size_t i = 0; i + 1 < middle.size(); ++i) {
       if (!std::isdigit(static_cast<unsigned char>(middle[i]))) return false;
     }
   }
-  std::string plain = name.substr(0, infix);
-  if (base) *base = plain == kMarker ? "" : plain;
+  std::string_view plain = text.substr(0, infix);
+  if (base) *base = plain == kMarker ? std::string() : std::string(plain);
   if (any_bundle) *any_bundle = middle.empty();
   return true;
 }

@@ -5,6 +5,7 @@
 #include <optional>
 
 #include "rayk/plugin/scheduling_util.h"
+#include "scheduling/bundle_resources.h"
 
 namespace rayk {
 
@@ -39,11 +40,23 @@ class BundlePlacer {
   BundlePlacer(const std::vector<ResourceSet>& bundles, const std::vector<const NodeView*>& nodes,
                bool use_total)
       : bundles_(bundles), nodes_(nodes) {
+    // The bundle resources of groups placed already ("CPU_group_<id>", four
+    // names a bundle) are no room for new bundles: leaving them out keeps
+    // the sizes honest and the copies small (hundreds of names with many
+    // groups placed), unless a bundle asks for such a name itself.
+    auto counts = [&](const std::string& name) {
+      if (!IsBundleResource(name)) return true;
+      return std::any_of(bundles_.begin(), bundles_.end(),
+                         [&](const ResourceSet& bundle) { return bundle.Get(name) > 0; });
+    };
     for (const NodeView* node : nodes_) {
       const ResourceSet& capacity = use_total ? node->total : node->available;
-      left_.push_back(capacity);
+      ResourceSet& left = left_.emplace_back();
+      for (const auto& [name, amount] : capacity.amounts()) {
+        if (counts(name)) left.Set(name, amount);
+      }
       for (const auto& [name, amount] : node->total.amounts()) {
-        scale_[name] = std::max(scale_[name], amount);
+        if (counts(name)) scale_[name] = std::max(scale_[name], amount);
       }
     }
     count_.assign(nodes_.size(), 0);
