@@ -45,6 +45,26 @@ class GeneratorsTest : public testing::ClusterTest {
     return lines;
   }
 
+  // Waits (within kPatience) until the producer traced "closed": its lines.
+  static std::vector<std::string> WaitForClosed(const std::string& path) {
+    return WaitForTrace(path, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  }
+
+  // The stream's next item carries an `Error` saying `message`, and the
+  // stream ends there.
+  template <class Error>
+  static void ExpectEndsWith(rayk::ObjectRefGenerator<int>& items, const std::string& message) {
+    std::optional<rayk::ObjectRef<int>> failed = items.Next(testing::kPatience);
+    ASSERT_TRUE(failed.has_value());
+    try {
+      rayk::Get(*failed, testing::kPatience);
+      ADD_FAILURE() << "the item after the end must carry the error";
+    } catch (const Error& error) {
+      EXPECT_THAT(error.what(), HasSubstr(message));
+    }
+    EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  }
+
   std::string TracePath(const std::string& name) { return session_root_.path() + "/" + name; }
 };
 
@@ -100,15 +120,7 @@ TEST_F(GeneratorsTest, LargeItemsAreStoredAndFreedOneByOne) {
 TEST_F(GeneratorsTest, AThrowEndsTheStreamAtItsPosition) {
   rayk::ObjectRefGenerator<int> items = rayk::Task(CountThenThrow).Remote(3);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), i);
-  std::optional<rayk::ObjectRef<int>> failed = items.Next(testing::kPatience);
-  ASSERT_TRUE(failed.has_value());
-  try {
-    rayk::Get(*failed, testing::kPatience);
-    ADD_FAILURE() << "the item after the throw must carry the error";
-  } catch (const rayk::TaskError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("the stream broke after 3 items"));
-  }
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::TaskError>(items, "the stream broke after 3 items");
 }
 
 TEST_F(GeneratorsTest, BackpressurePausesTheProducerUntilItemsAreTaken) {
@@ -142,8 +154,7 @@ TEST_F(GeneratorsTest, DroppingTheGeneratorStopsItsProducer) {
       if (i == 1) kept = item;
     }
   }
-  auto lines =
-      WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  auto lines = WaitForClosed(trace);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "closed") << "the producer did not stop";
   // A ref taken before the drop stays valid.
@@ -167,10 +178,7 @@ TEST_F(GeneratorsTest, AWorkerDeathWithoutRetriesEndsTheStreamWithTheCrash) {
       rayk::Task(CountDyingOnce).SetMaxRetries(0).Remote(8, 2, marker);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 0);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 1);
-  auto crashed = items.Next(testing::kPatience);
-  ASSERT_TRUE(crashed.has_value());
-  EXPECT_THROW(rayk::Get(*crashed, testing::kPatience), rayk::WorkerCrashedError);
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::WorkerCrashedError>(items, "");
 }
 
 TEST_F(GeneratorsTest, NextTimesOutWhileTheProducerWorks) {
@@ -222,15 +230,7 @@ TEST_F(GeneratorsTest, AThrowEndsAnActorStreamAtItsPositionAndTheActorServesOn) 
   rayk::ObjectRefGenerator<int> items = streamer.Task(&Streamer::CountThenThrow).Remote(2);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 10);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 11);
-  std::optional<rayk::ObjectRef<int>> failed = items.Next(testing::kPatience);
-  ASSERT_TRUE(failed.has_value());
-  try {
-    rayk::Get(*failed, testing::kPatience);
-    ADD_FAILURE() << "the item after the throw must carry the error";
-  } catch (const rayk::TaskError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("the stream broke after 2 items"));
-  }
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::TaskError>(items, "the stream broke after 2 items");
   EXPECT_EQ(*rayk::Get(streamer.Task(&Streamer::Made).Remote(), testing::kPatience), 2);
 }
 
@@ -242,8 +242,7 @@ TEST_F(GeneratorsTest, ClosingAnActorStreamStopsItsProducerAndTheActorLivesOn) {
         streamer.Task(&Streamer::Endless).SetGeneratorBackpressure(4).Remote(trace);
     for (int i = 0; i < 3; ++i) EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), i);
   }
-  auto lines =
-      WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  auto lines = WaitForClosed(trace);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "closed") << "the producer did not stop";
   // The producer's frame went, the actor did not: its state is intact.
@@ -271,8 +270,7 @@ TEST_F(GeneratorsTest, AnAsyncActorServesOtherCallsWhileItsStreamIsHeldBack) {
   EXPECT_EQ(lines.size(), 4u);
   // Closing stops the producer on the loop; the actor serves on.
   items.Close();
-  lines = WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
-  EXPECT_EQ(lines, (std::vector<std::string>{"0", "1", "2", "3", "closed"}));
+  EXPECT_EQ(WaitForClosed(trace), (std::vector<std::string>{"0", "1", "2", "3", "closed"}));
   EXPECT_EQ(*rayk::Get(streamer.Task(&AsyncStreamer::Echo).Remote(6), testing::kPatience), 6);
 }
 
@@ -283,10 +281,7 @@ TEST_F(GeneratorsTest, AnActorDeathEndsTheStreamWithActorDied) {
       streamer.Task(&Streamer::CountDyingOnce).Remote(8, 2, marker);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 0);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 1);
-  auto died = items.Next(testing::kPatience);
-  ASSERT_TRUE(died.has_value());
-  EXPECT_THROW(rayk::Get(*died, testing::kPatience), rayk::ActorDiedError);
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::ActorDiedError>(items, "died while running this call");
 }
 
 TEST_F(GeneratorsTest, AnActorRestartRetriesTheStreamWithoutDuplicates) {
