@@ -3,7 +3,8 @@
 // store and freed one by one, an item passed to another task, a throw that
 // ends the stream at its position, backpressure, dropping the generator
 // stopping its producer, a worker death retried without duplicates, and the
-// faults of bad options and timeouts.
+// faults of bad options and timeouts; then the same for actor methods that
+// stream, on plain and async actors, through actor deaths and restarts.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
@@ -42,6 +43,26 @@ class GeneratorsTest : public testing::ClusterTest {
       lines = TraceLines(path);
     }
     return lines;
+  }
+
+  // Waits (within kPatience) until the producer traced "closed": its lines.
+  static std::vector<std::string> WaitForClosed(const std::string& path) {
+    return WaitForTrace(path, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  }
+
+  // The stream's next item carries an `Error` saying `message`, and the
+  // stream ends there.
+  template <class Error>
+  static void ExpectEndsWith(rayk::ObjectRefGenerator<int>& items, const std::string& message) {
+    std::optional<rayk::ObjectRef<int>> failed = items.Next(testing::kPatience);
+    ASSERT_TRUE(failed.has_value());
+    try {
+      rayk::Get(*failed, testing::kPatience);
+      ADD_FAILURE() << "the item after the end must carry the error";
+    } catch (const Error& error) {
+      EXPECT_THAT(error.what(), HasSubstr(message));
+    }
+    EXPECT_FALSE(items.Next(testing::kPatience).has_value());
   }
 
   std::string TracePath(const std::string& name) { return session_root_.path() + "/" + name; }
@@ -99,15 +120,7 @@ TEST_F(GeneratorsTest, LargeItemsAreStoredAndFreedOneByOne) {
 TEST_F(GeneratorsTest, AThrowEndsTheStreamAtItsPosition) {
   rayk::ObjectRefGenerator<int> items = rayk::Task(CountThenThrow).Remote(3);
   for (int i = 0; i < 3; ++i) EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), i);
-  std::optional<rayk::ObjectRef<int>> failed = items.Next(testing::kPatience);
-  ASSERT_TRUE(failed.has_value());
-  try {
-    rayk::Get(*failed, testing::kPatience);
-    ADD_FAILURE() << "the item after the throw must carry the error";
-  } catch (const rayk::TaskError& error) {
-    EXPECT_THAT(error.what(), HasSubstr("the stream broke after 3 items"));
-  }
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::TaskError>(items, "the stream broke after 3 items");
 }
 
 TEST_F(GeneratorsTest, BackpressurePausesTheProducerUntilItemsAreTaken) {
@@ -141,8 +154,7 @@ TEST_F(GeneratorsTest, DroppingTheGeneratorStopsItsProducer) {
       if (i == 1) kept = item;
     }
   }
-  auto lines =
-      WaitForTrace(trace, [](const auto& l) { return !l.empty() && l.back() == "closed"; });
+  auto lines = WaitForClosed(trace);
   ASSERT_FALSE(lines.empty());
   EXPECT_EQ(lines.back(), "closed") << "the producer did not stop";
   // A ref taken before the drop stays valid.
@@ -166,10 +178,7 @@ TEST_F(GeneratorsTest, AWorkerDeathWithoutRetriesEndsTheStreamWithTheCrash) {
       rayk::Task(CountDyingOnce).SetMaxRetries(0).Remote(8, 2, marker);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 0);
   EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 1);
-  auto crashed = items.Next(testing::kPatience);
-  ASSERT_TRUE(crashed.has_value());
-  EXPECT_THROW(rayk::Get(*crashed, testing::kPatience), rayk::WorkerCrashedError);
-  EXPECT_FALSE(items.Next(testing::kPatience).has_value());
+  ExpectEndsWith<rayk::WorkerCrashedError>(items, "");
 }
 
 TEST_F(GeneratorsTest, NextTimesOutWhileTheProducerWorks) {
@@ -189,6 +198,103 @@ TEST_F(GeneratorsTest, BadUseIsRefusedWithOneLine) {
   rayk::ObjectRefGenerator<int> items = rayk::Task(Count).Remote(1);
   items.Close();
   EXPECT_THROW(items.Next(), rayk::RuntimeError);
+}
+
+// ---- actor methods that stream (rayk/generator.h, "Actor methods")
+
+TEST_F(GeneratorsTest, AnActorMethodStreamsFromItsInstanceBeforeLaterCalls) {
+  auto streamer = rayk::Actor(Streamer::Create).Remote(100);
+  rayk::ObjectRefGenerator<int> items = streamer.Task(&Streamer::Count).Remote(50);
+  // A plain actor runs one call at a time, in submission order: this one
+  // starts once the stream has ended, though the caller took no item yet.
+  rayk::ObjectRef<int> made = streamer.Task(&Streamer::Made).Remote();
+  EXPECT_EQ(*rayk::Get(made, testing::kPatience), 50);
+  std::vector<ObjectId> ids;
+  for (rayk::ObjectRef<int> item : items) {
+    ASSERT_EQ(*rayk::Get(item, testing::kPatience), 100 + static_cast<int>(ids.size()));
+    ids.push_back(item.ID());
+  }
+  ASSERT_EQ(ids.size(), 50u);
+  EXPECT_NE(ids[0], ids[1]);
+  try {
+    streamer.Task(&Streamer::Count).SetGeneratorBackpressure(0);
+    ADD_FAILURE() << "a backpressure of 0 must be refused";
+  } catch (const rayk::RuntimeError& error) {
+    EXPECT_THAT(error.what(),
+                HasSubstr("SetGeneratorBackpressure(0) on a call of &Streamer::Count"));
+  }
+}
+
+TEST_F(GeneratorsTest, AThrowEndsAnActorStreamAtItsPositionAndTheActorServesOn) {
+  auto streamer = rayk::Actor(Streamer::Create).Remote(10);
+  rayk::ObjectRefGenerator<int> items = streamer.Task(&Streamer::CountThenThrow).Remote(2);
+  EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 10);
+  EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 11);
+  ExpectEndsWith<rayk::TaskError>(items, "the stream broke after 2 items");
+  EXPECT_EQ(*rayk::Get(streamer.Task(&Streamer::Made).Remote(), testing::kPatience), 2);
+}
+
+TEST_F(GeneratorsTest, ClosingAnActorStreamStopsItsProducerAndTheActorLivesOn) {
+  const std::string trace = TracePath("actor-endless.trace");
+  auto streamer = rayk::Actor(Streamer::Create).Remote(0);
+  {
+    rayk::ObjectRefGenerator<int> items =
+        streamer.Task(&Streamer::Endless).SetGeneratorBackpressure(4).Remote(trace);
+    for (int i = 0; i < 3; ++i) EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), i);
+  }
+  auto lines = WaitForClosed(trace);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines.back(), "closed") << "the producer did not stop";
+  // The producer's frame went, the actor did not: its state is intact.
+  EXPECT_EQ(*rayk::Get(streamer.Task(&Streamer::Made).Remote(), testing::kPatience),
+            static_cast<int>(lines.size()) - 1);
+  rayk::ObjectRefGenerator<int> again = streamer.Task(&Streamer::Count).Remote(1);
+  EXPECT_EQ(*rayk::Get(again.Next().value(), testing::kPatience), 0);
+}
+
+TEST_F(GeneratorsTest, AnAsyncActorServesOtherCallsWhileItsStreamIsHeldBack) {
+  const std::string trace = TracePath("async-endless.trace");
+  auto streamer = rayk::Actor(AsyncStreamer::Create).Remote(0);
+  rayk::ObjectRefGenerator<int> items =
+      streamer.Task(&AsyncStreamer::Endless).SetGeneratorBackpressure(2).Remote(trace);
+  // Items 0 and 1 are acknowledged at once; item 2's ack waits for the
+  // caller, and meanwhile the actor's loop runs other calls.
+  auto lines = WaitForTrace(trace, [](const auto& l) { return l.size() >= 3; });
+  ASSERT_EQ(lines.size(), 3u);
+  EXPECT_EQ(*rayk::Get(streamer.Task(&AsyncStreamer::Echo).Remote(5), testing::kPatience), 5);
+  EXPECT_EQ(*rayk::Get(streamer.Task(&AsyncStreamer::Made).Remote(), testing::kPatience), 3);
+  EXPECT_EQ(TraceLines(trace).size(), 3u) << "the producer ran past its backpressure bound";
+  // Taking one lets exactly one more be made.
+  EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 0);
+  lines = WaitForTrace(trace, [](const auto& l) { return l.size() >= 4; });
+  EXPECT_EQ(lines.size(), 4u);
+  // Closing stops the producer on the loop; the actor serves on.
+  items.Close();
+  EXPECT_EQ(WaitForClosed(trace), (std::vector<std::string>{"0", "1", "2", "3", "closed"}));
+  EXPECT_EQ(*rayk::Get(streamer.Task(&AsyncStreamer::Echo).Remote(6), testing::kPatience), 6);
+}
+
+TEST_F(GeneratorsTest, AnActorDeathEndsTheStreamWithActorDied) {
+  const std::string marker = TracePath("actor-died.marker");
+  auto streamer = rayk::Actor(Streamer::Create).Remote(0);
+  rayk::ObjectRefGenerator<int> items =
+      streamer.Task(&Streamer::CountDyingOnce).Remote(8, 2, marker);
+  EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 0);
+  EXPECT_EQ(*rayk::Get(items.Next().value(), testing::kPatience), 1);
+  ExpectEndsWith<rayk::ActorDiedError>(items, "died while running this call");
+}
+
+TEST_F(GeneratorsTest, AnActorRestartRetriesTheStreamWithoutDuplicates) {
+  const std::string marker = TracePath("actor-restarted.marker");
+  auto streamer = rayk::Actor(Streamer::Create).SetMaxRestarts(1).SetMaxTaskRetries(1).Remote(100);
+  rayk::ObjectRefGenerator<int> items =
+      streamer.Task(&Streamer::CountDyingOnce).Remote(6, 3, marker);
+  std::vector<int> seen;
+  for (auto item : items) seen.push_back(*rayk::Get(item, testing::kPatience));
+  EXPECT_EQ(seen, (std::vector<int>{100, 101, 102, 103, 104, 105}));
+  EXPECT_EQ(TraceLines(marker), std::vector<std::string>{"died"});
+  // The restarted instance made all six again.
+  EXPECT_EQ(*rayk::Get(streamer.Task(&Streamer::Made).Remote(), testing::kPatience), 6);
 }
 
 TEST(GeneratorLocal, AGeneratorAlsoRunsInPlace) {

@@ -31,6 +31,9 @@ class Counter {
   int Fail() { throw std::logic_error("counter failed"); }
   void Exit() { rayk::ExitActor(); }
   int NotRegistered() { return n_; }
+  rayk::Generator<int> UpTo(int n) {
+    for (int i = 0; i < n; ++i) co_yield i;
+  }
 
  private:
   int n_;
@@ -51,7 +54,7 @@ rayk::ActorHandle<Counter> MakeCounter(int start) {
 using namespace actor_test;  // NOLINT: the registered names read as in user code
 
 RAYK_REMOTE(Counter::Create, &Counter::Incr, &Counter::Value, &Counter::Reset, &Counter::Describe,
-            &Counter::Fail, &Counter::Exit, IncrThrough, MakeCounter);
+            &Counter::Fail, &Counter::Exit, &Counter::UpTo, IncrThrough, MakeCounter);
 
 namespace rayk {
 namespace {
@@ -85,10 +88,10 @@ class LocalActorRuntime : public local_test::LocalRuntime, public internal::Acto
     return id;
   }
 
-  ObjectId SubmitActorTask(const ActorId& id, std::string method,
-                           std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions /*retry_exceptions*/, std::string /*name*/,
-                           std::string /*concurrency_group*/) override {
+  ObjectId SubmitActorTask(internal::ActorCall call) override {
+    const ActorId& id = call.actor;
+    const std::string& method = call.method;
+    const std::vector<internal::TaskArg>& args = call.args;
     const std::string what = "actor task " + method;
     std::shared_ptr<void> instance;
     {
@@ -317,6 +320,17 @@ TEST_F(ActorApiLocalTest, MethodExceptionComesBackAsTaskError) {
   }
   // The actor lives on.
   EXPECT_EQ(*Get(counter.Task(&Counter::Incr).Remote(1)), 1);
+}
+
+TEST_F(ActorApiLocalTest, AStreamingMethodNeedsACluster) {
+  ActorHandle<Counter> counter = Actor(Counter::Create).Remote(0);
+  try {
+    counter.Task(&Counter::UpTo).Remote(3);
+    FAIL() << "no exception";
+  } catch (const RuntimeError& e) {
+    EXPECT_THAT(e.what(), HasSubstr("a call of &Counter::UpTo: this runtime runs actors in place "
+                                    "and cannot stream a generator's items"));
+  }
 }
 
 TEST_F(ActorApiLocalTest, HandlesSerializeAsTheActorId) {

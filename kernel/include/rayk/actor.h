@@ -13,6 +13,9 @@
 //   auto counter = rayk::Actor(Counter::Create).SetName("c").SetMaxRestarts(1).Remote(0);
 //   rayk::ObjectRef<int> seven = counter.Task(&Counter::Incr).Remote(7);
 //
+// A method returning rayk::Generator<T> streams its items back as it yields
+// them (rayk/generator.h, "Actor methods").
+//
 // Calls from one process run in the order they were submitted (an async
 // actor, rayk/async.h, starts them in that order and interleaves them where
 // they co_await). When the
@@ -66,29 +69,46 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M, kSpli
   ActorTaskCaller(ActorId actor, std::string method) : actor_(actor), method_(std::move(method)) {}
 
   // Sends the call and returns its result's reference at once (or, after
-  // SetNumReturns, its results' references). Arguments are converted and
-  // encoded as for rayk::Task(f).Remote, ObjectRefs included.
+  // SetNumReturns, its results' references; for a method returning
+  // rayk::Generator<T>, an ObjectRefGenerator of its items, as
+  // rayk/generator.h says). Arguments are converted and encoded as for
+  // rayk::Task(f).Remote, ObjectRefs included.
   template <class... A>
   auto Remote(A&&... args) const {
     static_assert(sizeof...(A) == Traits::kArity,
                   "Remote() takes as many arguments as the method has parameters");
-    static_assert(!internal::GeneratorTraits<std::decay_t<typename Traits::Return>>::kIsGenerator,
-                  "actor methods cannot be streaming generators yet: make the producer a task "
-                  "(rayk::Task) returning rayk::Generator<T>");
     internal::Runtime& runtime = internal::RequireRuntime();
     internal::ActorRuntime& actors = internal::RequireActorRuntime();
-    std::vector<internal::TaskArg> call_args = internal::MakeTaskArgs<Traits>(
-        runtime, method_, std::index_sequence_for<A...>(), std::forward<A>(args)...);
+    internal::ActorCall call;
+    call.actor = actor_;
+    call.method = method_;
+    call.args = internal::MakeTaskArgs<Traits>(runtime, method_, std::index_sequence_for<A...>(),
+                                               std::forward<A>(args)...);
+    call.retry_exceptions = this->retry_exceptions_;
+    call.name = this->call_name_;
+    call.concurrency_group = concurrency_group_;
+    call.num_returns = num_returns_;
+    call.generator_backpressure = generator_backpressure_;
     if constexpr (kSplit) {
-      return internal::SplitRefs<Return>::Adopt(actors.SubmitSplitActorTask(
-          actor_, method_, std::move(call_args), this->retry_exceptions_, this->call_name_,
-          concurrency_group_, num_returns_));
+      return internal::SplitRefs<Return>::Adopt(actors.SubmitSplitActorTask(std::move(call)));
+    } else if constexpr (internal::GeneratorTraits<Return>::kIsGenerator) {
+      call.streaming = true;
+      return ObjectRefGenerator<typename internal::GeneratorTraits<Return>::Item>(
+          actors.SubmitStreamingActorTask(std::move(call)));
     } else {
-      return ObjectRef<Return>(
-          actors.SubmitActorTask(actor_, method_, std::move(call_args), this->retry_exceptions_,
-                                 this->call_name_, concurrency_group_),
-          typename ObjectRef<Return>::AdoptTag());
+      return ObjectRef<Return>(actors.SubmitActorTask(std::move(call)),
+                               typename ObjectRef<Return>::AdoptTag());
     }
+  }
+
+  // For a method returning rayk::Generator<T> (rayk/generator.h): the
+  // producer pauses in its co_yield while `count` items wait untaken by the
+  // caller, as TaskCaller::SetGeneratorBackpressure. Throws RuntimeError for 0.
+  ActorTaskCaller& SetGeneratorBackpressure(size_t count) {
+    static_assert(internal::GeneratorTraits<Return>::kIsGenerator,
+                  "SetGeneratorBackpressure is for methods that return rayk::Generator<T>");
+    generator_backpressure_ = internal::CheckGeneratorBackpressure("a call of " + method_, count);
+    return *this;
   }
 
   // Multiple returns, as Ray's num_returns on an actor method, and as
@@ -125,8 +145,9 @@ class ActorTaskCaller : public internal::CallOptions<ActorTaskCaller<T, M, kSpli
  private:
   ActorId actor_;
   std::string method_;
-  std::string concurrency_group_;  // "": the method's group
-  uint32_t num_returns_ = 0;       // with kSplit: SetNumReturns's count
+  std::string concurrency_group_;        // "": the method's group
+  uint32_t num_returns_ = 0;             // with kSplit: SetNumReturns's count
+  uint32_t generator_backpressure_ = 0;  // SetGeneratorBackpressure's count (0: none)
 };
 
 // A handle to an actor of class T. Handles are values: copies name the same

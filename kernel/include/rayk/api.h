@@ -267,11 +267,8 @@ class TaskCaller : public internal::CallOptions<TaskCaller<F, kSplit>> {
   TaskCaller& SetGeneratorBackpressure(size_t count) {
     static_assert(internal::GeneratorTraits<Return>::kIsGenerator,
                   "SetGeneratorBackpressure is for functions that return rayk::Generator<T>");
-    if (count == 0 || count > UINT32_MAX) {
-      throw RuntimeError("SetGeneratorBackpressure(" + std::to_string(count) + ") on rayk::Task(" +
-                         name_ + "): give 1 or more items, or leave it unset for no bound");
-    }
-    options_.generator_backpressure = static_cast<uint32_t>(count);
+    options_.generator_backpressure =
+        internal::CheckGeneratorBackpressure("rayk::Task(" + name_ + ")", count);
     return *this;
   }
 

@@ -11,6 +11,10 @@
 //   rayk::ObjectRefGenerator<std::string> chunks = rayk::Task(ReadChunks).Remote(100);
 //   for (rayk::ObjectRef<std::string> chunk : chunks) Consume(*rayk::Get(chunk));
 //
+// An actor method returning rayk::Generator<T> streams the same way:
+// `reader.Task(&Reader::Chunks).Remote(100)` returns an ObjectRefGenerator,
+// and the producer runs on the actor's instance (see "Actor methods" below).
+//
 // Semantics, exactly:
 // - Items come in the order they were yielded; each is an object owned by the
 //   caller, stored (inline or in the producer's node store) and freed on its
@@ -32,6 +36,24 @@
 //   SetMaxRetries (3 by default), as Ray does: the new run yields the same
 //   items again, the ones already received are skipped, so a producer must
 //   yield the same items in the same order on every run.
+// - Actor methods. Everything above holds, with the actor's rules for where
+//   the producer runs and what a death does:
+//   * A plain (threaded) actor runs the producer on one of its group's
+//     threads from its first item to its end, as any long call: with
+//     max_concurrency 1, calls submitted after it wait until the stream ends
+//     or is closed. Give streams a concurrency group of their own to serve
+//     other calls meanwhile.
+//   * An async actor (rayk/async.h) makes each item in one step of its event
+//     loop: between items, while the caller acknowledges one or holds the
+//     producer back (backpressure), the loop runs the actor's other calls.
+//     The stream holds one place of its group's limit until it ends. (The
+//     producer itself cannot co_await: Generator is synchronous.)
+//   * Closing the generator stops the producer only; the actor lives on and
+//     serves later calls.
+//   * When the actor's process dies, the call is retried on the restarted
+//     actor within its SetMaxTaskRetries (0 by default), skipping the items
+//     received as for a task; otherwise the stream ends with ActorDiedError
+//     at its position.
 // - A generator handle belongs to the process that made the call; it is
 //   moved, not copied, and not sent to other processes.
 //

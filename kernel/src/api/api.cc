@@ -141,6 +141,14 @@ void CheckCallName(const std::string& name) {
   }
 }
 
+uint32_t CheckGeneratorBackpressure(const std::string& call, size_t count) {
+  if (count == 0 || count > UINT32_MAX) {
+    throw RuntimeError("SetGeneratorBackpressure(" + std::to_string(count) + ") on " + call +
+                       ": give 1 or more items, or leave it unset for no bound");
+  }
+  return static_cast<uint32_t>(count);
+}
+
 void CheckRetryCount(const std::string& what, int count) {
   if (count >= 0 || count == kUnlimited) return;
   throw RuntimeError(what + "(" + std::to_string(count) +

@@ -44,12 +44,16 @@ bool ActorRuntime::ResumeWhenReady(const std::vector<ObjectId>& /*ids*/,
       "co_await of an ObjectRef needs an actor's event loop, which this runtime does not have");
 }
 
-std::vector<ObjectId> ActorRuntime::SubmitSplitActorTask(
-    const ActorId& /*actor*/, std::string method, std::vector<TaskArg> /*args*/,
-    RetryExceptions /*retry_exceptions*/, std::string /*name*/, std::string /*concurrency_group*/,
-    uint32_t num_returns) {
-  throw RuntimeError("SetNumReturns(" + std::to_string(num_returns) + ") on a call of " + method +
+std::vector<ObjectId> ActorRuntime::SubmitSplitActorTask(ActorCall call) {
+  throw RuntimeError("SetNumReturns(" + std::to_string(call.num_returns) + ") on a call of " +
+                     call.method +
                      ": this runtime cannot split an actor call's result; run it on a cluster");
+}
+
+ObjectId ActorRuntime::SubmitStreamingActorTask(ActorCall call) {
+  throw RuntimeError("a call of " + call.method +
+                     ": this runtime runs actors in place and cannot stream a generator's items; "
+                     "call it in a cluster (rayk::Init)");
 }
 
 }  // namespace rayk::internal

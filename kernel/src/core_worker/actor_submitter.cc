@@ -170,38 +170,38 @@ Result<std::vector<protocol::ActorInfo>> ActorSubmitter::ListActors() {
 
 // ---------------------------------------------------------------- calls
 
-std::vector<ObjectId> ActorSubmitter::SubmitActorTask(const ActorId& actor, std::string method,
-                                                      std::vector<internal::TaskArg> args,
-                                                      internal::RetryExceptions retry_exceptions,
-                                                      std::string name,
-                                                      std::string concurrency_group,
-                                                      uint32_t num_returns) {
-  if (!concurrency_group.empty() && concurrency_group != internal::kDefaultConcurrencyGroup) {
+std::vector<ObjectId> ActorSubmitter::SubmitActorTask(
+    internal::ActorCall call, const std::function<void(const PendingTask&)>& on_added) {
+  const ActorId actor = call.actor;
+  const std::string& group = call.concurrency_group;
+  if (!group.empty() && group != internal::kDefaultConcurrencyGroup) {
     std::lock_guard<std::mutex> lock(context_.mu);
     auto client = clients_.find(actor);
     if (client != clients_.end() && client->second.concurrency_groups &&
         std::find(client->second.concurrency_groups->begin(),
                   client->second.concurrency_groups->end(),
-                  concurrency_group) == client->second.concurrency_groups->end()) {
-      throw RuntimeError(UnknownConcurrencyGroupMessage(concurrency_group, method, actor,
+                  group) == client->second.concurrency_groups->end()) {
+      throw RuntimeError(UnknownConcurrencyGroupMessage(group, call.method, actor,
                                                         *client->second.concurrency_groups));
     }
   }
   PendingTask task;
-  task.retry_exceptions = std::move(retry_exceptions);
+  task.retry_exceptions = std::move(call.retry_exceptions);
   task.spec.actor_id = actor;
-  task.spec.function = std::move(method);
-  task.spec.name = std::move(name);
-  task.spec.concurrency_group = std::move(concurrency_group);
-  task.spec.args = std::move(args);
-  task.spec.num_returns = num_returns;
+  task.spec.function = std::move(call.method);
+  task.spec.name = std::move(call.name);
+  task.spec.concurrency_group = std::move(call.concurrency_group);
+  task.spec.args = std::move(call.args);
+  task.spec.num_returns = call.num_returns;
+  task.spec.streaming = call.streaming;
   tasks_.AssignIds(task);
   const TaskId task_id = task.spec.task_id;
   std::vector<ObjectId> return_ids = task.spec.ReturnIds();
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    tasks_.AddLocked(std::move(task));
+    const PendingTask& stored = tasks_.AddLocked(std::move(task));
+    if (on_added) on_added(stored);
     // Calls leave in submission order, whatever order their arguments resolve in.
     clients_[actor].queue.push_back(task_id);
     tasks_.ResolveArgsLocked(task_id, actions);

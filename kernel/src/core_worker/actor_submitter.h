@@ -24,6 +24,7 @@
 
 #include <chrono>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -46,13 +47,12 @@ class ActorSubmitter {
   // A named actor's name lives in creation.options.namespace_name, which
   // the caller sets (the job's when the user gave none).
   Result<ActorId> CreateActor(internal::ActorCreation creation);
-  // Returns the ids of the call's results: one, or num_returns when it is
-  // above 0 (the result split, SetNumReturns).
-  std::vector<ObjectId> SubmitActorTask(const ActorId& actor, std::string method,
-                                        std::vector<internal::TaskArg> args,
-                                        internal::RetryExceptions retry_exceptions,
-                                        std::string name, std::string concurrency_group,
-                                        uint32_t num_returns);
+  // Returns the ids of the call's results: one, or call.num_returns when it
+  // is above 0 (the result split, SetNumReturns). `on_added` runs (with mu
+  // held) once the call is recorded, before it can be sent: a streaming
+  // call's stream is made there, as for a task (TaskSubmitter::SubmitTask).
+  std::vector<ObjectId> SubmitActorTask(
+      internal::ActorCall call, const std::function<void(const PendingTask&)>& on_added = {});
   Result<internal::NamedActor> GetNamedActor(const std::string& name, const std::string& ns);
   // The actor's named groups, for the check of its calls' groups.
   void RememberConcurrencyGroups(const ActorId& actor, const std::map<std::string, int>& groups);

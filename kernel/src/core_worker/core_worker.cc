@@ -180,10 +180,14 @@ std::vector<ObjectId> CoreWorker::SubmitSplitTask(internal::TaskCall call) {
 ObjectId CoreWorker::SubmitStreamingTask(internal::TaskCall call) {
   call.options.num_returns = 0;
   call.options.streaming = true;
-  const uint64_t window = call.options.generator_backpressure;
-  ObjectId stream = task_submitter_.SubmitTask(std::move(call), [&](const PendingTask& task) {
-    streams_.AddLocked(task.spec.return_id, window);
-  })[0];
+  return SubmitStreaming(call.options.generator_backpressure, [&](const auto& on_added) {
+    return task_submitter_.SubmitTask(std::move(call), on_added);
+  });
+}
+
+ObjectId CoreWorker::SubmitStreaming(uint64_t window, const SubmitFn& submit) {
+  ObjectId stream =
+      submit([&](const PendingTask& task) { streams_.AddLocked(task.spec.return_id, window); })[0];
   // Next learns of the end from the end object's value.
   (void)references_.WhenReady({stream}, [this] { streams_.OnEnd(); });
   return stream;
@@ -214,24 +218,23 @@ Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
   return actor_submitter_.CreateActor(std::move(creation));
 }
 
-ObjectId CoreWorker::SubmitActorTask(const ActorId& actor, std::string method,
-                                     std::vector<internal::TaskArg> args,
-                                     internal::RetryExceptions retry_exceptions, std::string name,
-                                     std::string concurrency_group) {
-  return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
-                                          std::move(retry_exceptions), std::move(name),
-                                          std::move(concurrency_group), /*num_returns=*/0)[0];
+ObjectId CoreWorker::SubmitActorTask(internal::ActorCall call) {
+  call.num_returns = 0;
+  call.streaming = false;
+  return actor_submitter_.SubmitActorTask(std::move(call))[0];
 }
 
-std::vector<ObjectId> CoreWorker::SubmitSplitActorTask(const ActorId& actor, std::string method,
-                                                       std::vector<internal::TaskArg> args,
-                                                       internal::RetryExceptions retry_exceptions,
-                                                       std::string name,
-                                                       std::string concurrency_group,
-                                                       uint32_t num_returns) {
-  return actor_submitter_.SubmitActorTask(actor, std::move(method), std::move(args),
-                                          std::move(retry_exceptions), std::move(name),
-                                          std::move(concurrency_group), num_returns);
+std::vector<ObjectId> CoreWorker::SubmitSplitActorTask(internal::ActorCall call) {
+  call.streaming = false;
+  return actor_submitter_.SubmitActorTask(std::move(call));
+}
+
+ObjectId CoreWorker::SubmitStreamingActorTask(internal::ActorCall call) {
+  call.num_returns = 0;
+  call.streaming = true;
+  return SubmitStreaming(call.generator_backpressure, [&](const auto& on_added) {
+    return actor_submitter_.SubmitActorTask(std::move(call), on_added);
+  });
 }
 
 Result<std::string> CoreWorker::JobNamespace() {

@@ -25,6 +25,7 @@
 // holding it.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -83,15 +84,9 @@ class CoreWorker : public internal::Runtime,
 
   // internal::ActorRuntime
   Result<ActorId> CreateActor(internal::ActorCreation creation) override;
-  ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                           std::vector<internal::TaskArg> args,
-                           internal::RetryExceptions retry_exceptions, std::string name,
-                           std::string concurrency_group) override;
-  std::vector<ObjectId> SubmitSplitActorTask(const ActorId& actor, std::string method,
-                                             std::vector<internal::TaskArg> args,
-                                             internal::RetryExceptions retry_exceptions,
-                                             std::string name, std::string concurrency_group,
-                                             uint32_t num_returns) override;
+  ObjectId SubmitActorTask(internal::ActorCall call) override;
+  std::vector<ObjectId> SubmitSplitActorTask(internal::ActorCall call) override;
+  ObjectId SubmitStreamingActorTask(internal::ActorCall call) override;
   Result<internal::NamedActor> GetNamedActor(const std::string& name,
                                              const std::string& ns) override;
   Status KillActor(const ActorId& actor, bool no_restart) override;
@@ -135,6 +130,13 @@ class CoreWorker : public internal::Runtime,
   // The worker service (worker_service.cc): requests from other processes,
   // on the server's thread.
   void Handle(std::string message, ReplyFn reply);
+  // A streaming call (of a task or an actor method) is being submitted:
+  // `submit` records it, calling its argument (with mu held) before the call
+  // can be sent, which makes the call's stream with `window`. Returns the
+  // stream's end id, whose value wakes Next once the call ends.
+  using SubmitFn =
+      std::function<std::vector<ObjectId>(const std::function<void(const PendingTask&)>&)>;
+  ObjectId SubmitStreaming(uint64_t window, const SubmitFn& submit);
   // Cancels a pending task this process submitted (a task or actor call).
   Status CancelOwnedLocked(const TaskId& task_id, bool force, bool recursive, Actions& actions);
   // The tasks a cancelled task of this worker submitted (recursive Cancel).

@@ -236,13 +236,15 @@ void TaskExecutor::ExecuteLoop(Group* serves) {
 
 std::function<void()> TaskExecutor::ResumeOnLoop(std::function<void()> resume) {
   auto call = std::static_pointer_cast<RunningCall>(current_call);
-  return [this, call = std::move(call), resume = std::move(resume)] {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      resumptions_.push_back({call, resume});
-    }
-    cv_.notify_one();
-  };
+  return [this, call = std::move(call), resume = std::move(resume)] { QueueStep(call, resume); };
+}
+
+void TaskExecutor::QueueStep(std::shared_ptr<RunningCall> call, std::function<void()> step) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    resumptions_.push_back({std::move(call), std::move(step)});
+  }
+  cv_.notify_one();
 }
 
 void TaskExecutor::ExitActor() {
@@ -319,12 +321,11 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
       } else if (function->is_async) {
         StartMethod(*function, call, args);
         return;  // replied when the coroutine ends
-      } else {
-        StepScope step(call, executing_);
-        CallMethod(*function, spec, args, call->where, out);
+      } else if (!Call(*function, call, args, out)) {
+        return;  // replied when the stream ends
       }
     } else {
-      CallFunction(*function, call, args, out);
+      (void)Call(*function, call, args, out);
     }
   }
   Finish(call, std::move(out));
@@ -455,14 +456,6 @@ bool TaskExecutor::CheckHostsMethod(const internal::RegisteredFunction& function
   return false;
 }
 
-void TaskExecutor::CallMethod(const internal::RegisteredFunction& function,
-                              const protocol::TaskSpec& spec, const internal::ArgList& args,
-                              const std::string& where, protocol::PushTaskReply& out) {
-  internal::InvokeResult result =
-      function.invoke_method(actor_instance_.get(), args, spec.num_returns);
-  SetResult(std::move(result), spec, where, out);
-}
-
 void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
                                const std::shared_ptr<RunningCall>& call,
                                const internal::ArgList& args) {
@@ -477,36 +470,57 @@ void TaskExecutor::StartMethod(const internal::RegisteredFunction& function,
                         });
 }
 
-void TaskExecutor::CallFunction(const internal::RegisteredFunction& function,
-                                const std::shared_ptr<RunningCall>& call,
-                                const internal::ArgList& args, protocol::PushTaskReply& out) {
+bool TaskExecutor::Call(const internal::RegisteredFunction& function,
+                        const std::shared_ptr<RunningCall>& call, const internal::ArgList& args,
+                        protocol::PushTaskReply& out) {
+  const protocol::TaskSpec& spec = call->spec;
+  const bool method = !spec.actor_id.IsNil();
   internal::InvokeResult result;
   auto started = std::chrono::steady_clock::now();
   {
     StepScope step(call, executing_);
-    result = function.invoke(args, call->spec.num_returns);
+    result = method ? function.invoke_method(actor_instance_.get(), args, spec.num_returns)
+                    : function.invoke(args, spec.num_returns);
   }
-  if (result.next_item || call->spec.streaming) {
-    StreamItems(call, result, out);
+  if (result.next_item || spec.streaming) {
+    auto stream = std::make_shared<ItemStream>();
+    stream->call = call;
+    stream->result = std::move(result);
+    bool on_loop = false;  // an async actor's: its loop must not wait for acks
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      on_loop = method && !threaded_;
+    }
+    if (on_loop) {
+      if (BeginStream(*stream)) {
+        StreamStep(stream);
+        return false;
+      }
+      EndStream(*stream);
+    } else {
+      StreamItems(*stream);
+    }
+    out = std::move(stream->out);
   } else {
-    SetResult(std::move(result), call->spec, call->where, out);
+    SetResult(std::move(result), spec, call->where, out);
   }
   out.run_us =
       static_cast<uint32_t>(std::min<int64_t>(std::chrono::duration_cast<std::chrono::microseconds>(
                                                   std::chrono::steady_clock::now() - started)
                                                   .count(),
                                               UINT32_MAX));
+  return true;
 }
 
-void TaskExecutor::StreamItems(const std::shared_ptr<RunningCall>& call,
-                               internal::InvokeResult& result, protocol::PushTaskReply& out) {
-  const protocol::TaskSpec& spec = call->spec;
+bool TaskExecutor::BeginStream(ItemStream& stream) {
+  const protocol::TaskSpec& spec = stream.call->spec;
   auto fail = [&](ErrorInfo error) {
-    out.error = std::move(error);
-    if (out.error->where.empty()) out.error->where = call->where;
+    stream.out.error = std::move(error);
+    if (stream.out.error->where.empty()) stream.out.error->where = stream.call->where;
+    return false;
   };
-  if (result.error) return fail(std::move(*result.error));
-  if (!result.next_item) {
+  if (stream.result.error) return fail(std::move(*stream.result.error));
+  if (!stream.result.next_item) {
     return fail(internal::RuntimeErrorInfo(
         spec.function + " returns no rayk::Generator<T>, so it cannot stream items: " +
         "its caller and this worker disagree about it (rebuild both against the same library)"));
@@ -514,7 +528,7 @@ void TaskExecutor::StreamItems(const std::shared_ptr<RunningCall>& call,
   if (!spec.streaming) {
     return fail(internal::RuntimeErrorInfo(
         spec.function + " is a generator: its items reach a caller only through the " +
-        "ObjectRefGenerator that rayk::Task(...).Remote returns"));
+        "ObjectRefGenerator that Remote() returns"));
   }
   auto owner = context_.Connect(spec.owner_address);
   if (!owner.ok()) {
@@ -522,59 +536,107 @@ void TaskExecutor::StreamItems(const std::shared_ptr<RunningCall>& call,
                                            spec.owner_address +
                                            " cannot be reached: " + owner.status().message()));
   }
-  uint64_t index = 0;
-  while (true) {
-    protocol::ReportGeneratorItem item;
-    std::optional<ErrorInfo> error;
-    bool more = false;
-    {
-      StepScope step(call, executing_);
-      more = result.next_item(item.value, error);
-    }
-    // As for a result: references serialized into an item are held for good.
-    ReferenceCounter::KeepSerializedReferences();
-    if (!more) {
-      if (error) fail(std::move(*error));
-      break;
-    }
-    item.stream = spec.return_id;
-    item.index = index;
-    const ObjectId id = StreamItemId(spec.return_id, index);
-    if (auto full = StoreLargeResult(id, item.value, item.location)) {
-      fail(std::move(*full));
-      break;
-    }
-    Result<bool> stop = SendItem(**owner, *call, item);
-    if (!stop.ok()) {
-      if (item.location.valid() && context_.node_objects) {
-        context_.node_objects->Free(id, item.location);
-      }
-      fail(internal::RuntimeErrorInfo("item " + std::to_string(index) + " of " + spec.function +
-                                      " did not reach its caller: " + stop.status().message()));
-      break;
-    }
-    ++index;
-    if (*stop || call->cancelled) break;
-  }
-  // The producer ends here, on this thread: its destructors run now.
-  result.next_item = nullptr;
-  if (!out.error) out.value = internal::Serialize<uint64_t>(index);
+  stream.owner = *owner;
+  return true;
 }
 
-Result<bool> TaskExecutor::SendItem(Channel& owner, const RunningCall& call,
-                                    const protocol::ReportGeneratorItem& item) {
-  const std::string request = protocol::Encode(MessageType::kReportGeneratorItem, item);
-  while (true) {
-    Result<std::string> reply = owner.CallSync(request, kItemAckWait);
-    if (!reply.ok()) {
-      if (reply.status().code() != StatusCode::kTimedOut) return reply.status();
-      if (call.cancelled) return true;
-      continue;  // the caller holds the ack (backpressure): ask again
-    }
-    Result<protocol::GeneratorItemAck> ack = protocol::Decode<protocol::GeneratorItemAck>(*reply);
-    if (!ack.ok()) return ack.status();
-    return ack->stop;
+std::optional<protocol::ReportGeneratorItem> TaskExecutor::MakeItem(ItemStream& stream) {
+  const protocol::TaskSpec& spec = stream.call->spec;
+  protocol::ReportGeneratorItem item;
+  std::optional<ErrorInfo> error;
+  bool more = false;
+  {
+    StepScope step(stream.call, executing_);
+    more = stream.result.next_item(item.value, error);
   }
+  // As for a result: references serialized into an item are held for good.
+  ReferenceCounter::KeepSerializedReferences();
+  if (more) {
+    item.stream = spec.return_id;
+    item.index = stream.sent;
+    error = StoreLargeResult(StreamItemId(spec.return_id, item.index), item.value, item.location);
+    if (!error) return item;
+  }
+  if (error) {
+    stream.out.error = std::move(error);
+    if (stream.out.error->where.empty()) stream.out.error->where = stream.call->where;
+  }
+  return std::nullopt;
+}
+
+bool TaskExecutor::ItemSent(ItemStream& stream, const protocol::ReportGeneratorItem& item,
+                            const Result<bool>& stop) {
+  if (!stop.ok()) {
+    if (item.location.valid() && context_.node_objects) {
+      context_.node_objects->Free(StreamItemId(item.stream, item.index), item.location);
+    }
+    stream.out.error = internal::RuntimeErrorInfo(
+        "item " + std::to_string(item.index) + " of " + stream.call->spec.function +
+        " did not reach its caller: " + stop.status().message());
+    stream.out.error->where = stream.call->where;
+    return false;
+  }
+  ++stream.sent;
+  return !*stop && !stream.call->cancelled;
+}
+
+void TaskExecutor::EndStream(ItemStream& stream) {
+  // The producer ends here, on this thread: its destructors run now.
+  stream.result.next_item = nullptr;
+  if (!stream.out.error) stream.out.value = internal::Serialize<uint64_t>(stream.sent);
+}
+
+void TaskExecutor::StreamItems(ItemStream& stream) {
+  if (BeginStream(stream)) {
+    while (std::optional<protocol::ReportGeneratorItem> item = MakeItem(stream)) {
+      const std::string request = protocol::Encode(MessageType::kReportGeneratorItem, *item);
+      Result<bool> stop = false;
+      do {
+        stop = AckOf(*stream.call, stream.owner->CallSync(request, kItemAckWait));
+      } while (!stop.ok() && stop.status().code() == StatusCode::kTimedOut);
+      if (!ItemSent(stream, *item, stop)) break;
+    }
+  }
+  EndStream(stream);
+}
+
+void TaskExecutor::StreamStep(const std::shared_ptr<ItemStream>& stream, bool go_on) {
+  if (std::optional<protocol::ReportGeneratorItem> item =
+          go_on ? MakeItem(*stream) : std::nullopt) {
+    SendItemAsync(stream, std::move(*item));
+    return;
+  }
+  EndStream(*stream);
+  Finish(stream->call, std::move(stream->out));
+}
+
+void TaskExecutor::SendItemAsync(const std::shared_ptr<ItemStream>& stream,
+                                 protocol::ReportGeneratorItem item) {
+  std::string request = protocol::Encode(MessageType::kReportGeneratorItem, item);
+  // The answer comes on a transport thread; the producer goes on on the loop.
+  stream->owner->Call(
+      std::move(request),
+      [this, stream, item = std::move(item)](Result<std::string> reply) mutable {
+        Result<bool> stop = AckOf(*stream->call, reply);
+        if (!stop.ok() && stop.status().code() == StatusCode::kTimedOut) {
+          SendItemAsync(stream, std::move(item));  // held for backpressure: ask again
+          return;
+        }
+        QueueStep(stream->call, [this, stream, item = std::move(item), stop = std::move(stop)] {
+          StreamStep(stream, ItemSent(*stream, item, stop));
+        });
+      },
+      kItemAckWait);
+}
+
+Result<bool> TaskExecutor::AckOf(const RunningCall& call, const Result<std::string>& reply) {
+  if (!reply.ok()) {
+    if (reply.status().code() == StatusCode::kTimedOut && call.cancelled) return true;
+    return reply.status();
+  }
+  Result<protocol::GeneratorItemAck> ack = protocol::Decode<protocol::GeneratorItemAck>(*reply);
+  if (!ack.ok()) return ack.status();
+  return ack->stop;
 }
 
 void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,

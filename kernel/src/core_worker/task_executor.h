@@ -13,6 +13,11 @@
 // its method calls. A worker blocked in Get tells its raylet, which lends the CPU to other work
 // meanwhile.
 //
+// A streaming generator's call (rayk/generator.h) sends its items one by one
+// to its owner: a task worker or a plain actor waits for each ack on the
+// call's thread; an async actor makes each item in one step of its loop and
+// serves other calls while the ack is on its way.
+//
 // The loop is also an async actor's event loop (rayk/async.h). A call of a
 // coroutine method is started like any call and replied when the coroutine
 // ends; while it waits for objects (ResumeOnLoop), the loop starts the next
@@ -37,6 +42,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -161,28 +167,55 @@ class TaskExecutor {
   bool CheckHostsMethod(const internal::RegisteredFunction& function,
                         const protocol::TaskSpec& spec, const std::string& where,
                         protocol::PushTaskReply& out);
-  void CallMethod(const internal::RegisteredFunction& function, const protocol::TaskSpec& spec,
-                  const std::vector<std::string_view>& args, const std::string& where,
-                  protocol::PushTaskReply& out);
   // A coroutine method: replied (Finish) when it ends, now or after resumptions.
   void StartMethod(const internal::RegisteredFunction& function,
                    const std::shared_ptr<RunningCall>& call,
                    const std::vector<std::string_view>& args);
-  void CallFunction(const internal::RegisteredFunction& function,
-                    const std::shared_ptr<RunningCall>& call,
-                    const std::vector<std::string_view>& args, protocol::PushTaskReply& out);
-  // A streaming generator's run (rayk/generator.h): sends each item to the
+  // Runs a task's function, or a plain method of the actor hosted here, and
+  // puts its result into `out`. False when the reply comes later: an async
+  // actor's streaming call, which goes on in steps of the loop.
+  bool Call(const internal::RegisteredFunction& function, const std::shared_ptr<RunningCall>& call,
+            const std::vector<std::string_view>& args, protocol::PushTaskReply& out);
+
+  // A streaming generator's run (rayk/generator.h): each item goes to the
   // call's owner as it is yielded (stored in this node's store when large),
-  // waiting for each ack, until the producer ends, throws, or the owner says
-  // stop; the reply's value is then the number of items sent.
-  void StreamItems(const std::shared_ptr<RunningCall>& call, internal::InvokeResult& result,
-                   protocol::PushTaskReply& out);
-  // Sends one item and waits for its ack, asking again every kItemAckWait
-  // while the owner holds it (backpressure), so that a cancel is seen.
-  // True: the owner says stop (or the call was cancelled).
+  // and the producer goes on once the owner acknowledges it, until the
+  // producer ends, throws, or the owner says stop; the reply's value is then
+  // the number of items sent. The owner holds an ack while the caller is
+  // behind (backpressure): the item is asked again every kItemAckWait, so
+  // that a cancel is seen.
   static constexpr std::chrono::milliseconds kItemAckWait{1000};
-  Result<bool> SendItem(Channel& owner, const RunningCall& call,
-                        const protocol::ReportGeneratorItem& item);
+  struct ItemStream {
+    std::shared_ptr<RunningCall> call;
+    internal::InvokeResult result;   // its next_item runs the producer
+    std::shared_ptr<Channel> owner;  // the caller, which takes the items
+    uint64_t sent = 0;               // items acknowledged so far
+    protocol::PushTaskReply out;     // the call's reply, once the stream ends
+  };
+  // On this thread, waiting for each ack (a task worker, a plain actor).
+  void StreamItems(ItemStream& stream);
+  // On an async actor's loop: each item is made in one step, and the loop
+  // runs other calls while its ack is on its way; Finish replies at the end
+  // (in the step where MakeItem finds none, or `go_on` is false).
+  void StreamStep(const std::shared_ptr<ItemStream>& stream, bool go_on = true);
+  void SendItemAsync(const std::shared_ptr<ItemStream>& stream, protocol::ReportGeneratorItem item);
+  // The steps both share. BeginStream: false (with `out.error`) when the
+  // call cannot stream. MakeItem: runs the producer to its next item,
+  // nothing at its end (with `out.error` when it failed). ItemSent: the
+  // owner's answer to `item`; false when the stream ends there. EndStream:
+  // destroys the producer (its destructors run on this thread) and sets
+  // the reply's value.
+  bool BeginStream(ItemStream& stream);
+  std::optional<protocol::ReportGeneratorItem> MakeItem(ItemStream& stream);
+  bool ItemSent(ItemStream& stream, const protocol::ReportGeneratorItem& item,
+                const Result<bool>& stop);
+  static void EndStream(ItemStream& stream);
+  // What the owner's answer to an item says: stop (true) or go on.
+  // kTimedOut when the owner holds the ack and the call is not cancelled:
+  // the item is to be asked again.
+  static Result<bool> AckOf(const RunningCall& call, const Result<std::string>& reply);
+  // Queues `step` to run on the loop as a step of `call`, from any thread.
+  void QueueStep(std::shared_ptr<RunningCall> call, std::function<void()> step);
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);

@@ -62,6 +62,38 @@ rayk::Generator<int> CountDyingOnce(int n, int die_after, std::string marker) {
   }
 }
 
+// The actors' producers run the free ones and add their base: what is
+// tested is where they run, not what they yield.
+rayk::Generator<int> Streamer::Count(int n) {
+  for (int i : generator_functions::Count(n)) {
+    ++made_;
+    co_yield base_ + i;
+  }
+}
+
+rayk::Generator<int> Streamer::Endless(std::string trace) {
+  for (int i : generator_functions::Endless(std::move(trace))) {
+    ++made_;
+    co_yield base_ + i;
+  }
+}
+
+rayk::Generator<int> Streamer::CountThenThrow(int n) {
+  for (int i : generator_functions::CountThenThrow(n)) {
+    ++made_;
+    co_yield base_ + i;
+  }
+}
+
+rayk::Generator<int> Streamer::CountDyingOnce(int n, int die_after, std::string marker) {
+  for (int i : generator_functions::CountDyingOnce(n, die_after, std::move(marker))) {
+    ++made_;
+    co_yield base_ + i;
+  }
+}
+
+rayk::Async<int> AsyncStreamer::Echo(int x) { co_return x; }
+
 rayk::Generator<int> SlowSeven(int ms) {
   std::this_thread::sleep_for(std::chrono::milliseconds(ms));
   co_yield 7;
@@ -70,4 +102,7 @@ rayk::Generator<int> SlowSeven(int ms) {
 }  // namespace generator_functions
 
 using namespace generator_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(Count, LargeChunks, CountThenThrow, Endless, CountTraced, CountDyingOnce, SlowSeven);
+RAYK_REMOTE(Count, LargeChunks, CountThenThrow, Endless, CountTraced, CountDyingOnce, SlowSeven,
+            Streamer::Create, &Streamer::Count, &Streamer::Endless, &Streamer::CountThenThrow,
+            &Streamer::CountDyingOnce, &Streamer::Made, AsyncStreamer::Create,
+            &AsyncStreamer::Echo);

@@ -29,4 +29,41 @@ rayk::Generator<int> CountDyingOnce(int n, int die_after, std::string marker);
 // Sleeps `ms` milliseconds, then yields 7.
 rayk::Generator<int> SlowSeven(int ms);
 
+// A plain actor whose methods stream. Its items start at the `base` it was
+// made with, and it counts the items it made, so a test sees that the
+// producer ran on the actor's instance and when.
+class Streamer {
+ public:
+  static Streamer* Create(int base) { return new Streamer(base); }
+  explicit Streamer(int base) : base_(base) {}
+  virtual ~Streamer() = default;
+
+  // base, base + 1, ..., base + n - 1.
+  rayk::Generator<int> Count(int n);
+  // base, base + 1, ... without end, tracing each item to `trace` as
+  // Endless does (and "closed" when the producer's frame goes).
+  rayk::Generator<int> Endless(std::string trace);
+  // base, ..., base + n - 1, then throws as CountThenThrow does.
+  rayk::Generator<int> CountThenThrow(int n);
+  // base, ..., base + n - 1; as CountDyingOnce, the first run (no file at
+  // `marker` yet) kills the actor's process after `die_after` items.
+  rayk::Generator<int> CountDyingOnce(int n, int die_after, std::string marker);
+  // How many items this instance made so far.
+  int Made() const { return made_; }
+
+ private:
+  int base_ = 0;
+  int made_ = 0;
+};
+
+// The same with a coroutine method, which makes it an async actor: its
+// calls interleave on one event loop (rayk/async.h).
+class AsyncStreamer : public Streamer {
+ public:
+  static AsyncStreamer* Create(int base) { return new AsyncStreamer(base); }
+  using Streamer::Streamer;
+  // `x`, from a coroutine that awaits nothing.
+  rayk::Async<int> Echo(int x);
+};
+
 }  // namespace generator_functions

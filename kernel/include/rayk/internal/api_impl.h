@@ -204,6 +204,10 @@ std::vector<TaskArg> MakeTaskArgs(Runtime& runtime, const std::string& function,
 // A name for a call in task listings: throws RuntimeError naming the rule
 // for an empty name or one with a control character.
 void CheckCallName(const std::string& name);
+// SetGeneratorBackpressure(count) on `call` ("rayk::Task(F)", "a call of
+// &C::M"): the count as the call carries it; throws RuntimeError for 0 or
+// one above 2^32 - 1.
+uint32_t CheckGeneratorBackpressure(const std::string& call, size_t count);
 
 // The options every call has, shared by rayk::TaskCaller and
 // rayk::ActorTaskCaller (which derive from it, naming themselves as Caller).

@@ -244,6 +244,23 @@ struct ActorCreation {
   ActorOptions options;
 };
 
+// One call of an actor's method (ActorTaskCaller::Remote).
+struct ActorCall {
+  ActorId actor;
+  std::string method;  // the registered name, as RAYK_REMOTE spelled it
+  std::vector<TaskArg> args;
+  RetryExceptions retry_exceptions;
+  std::string name;               // SetName: the call's name in task listings ("": the method's)
+  std::string concurrency_group;  // SetConcurrencyGroup ("": its method's group)
+  // SetNumReturns: the result is split into this many objects
+  // (SubmitSplitActorTask); 0: one object, the whole result.
+  uint32_t num_returns = 0;
+  // A streaming generator's call (SubmitStreamingActorTask), and
+  // SetGeneratorBackpressure's bound on items made ahead (0: none).
+  bool streaming = false;
+  uint32_t generator_backpressure = 0;
+};
+
 struct NamedActor {
   ActorId id;
   std::string class_name;
@@ -257,25 +274,23 @@ class ActorRuntime {
   // Registers the actor with the GCS, which creates it on a node. Fails
   // (kAlreadyExists) when the name is taken.
   virtual Result<ActorId> CreateActor(ActorCreation creation) = 0;
-  // Calls `method` on the actor (listed as `name` when it is not empty,
-  // SetName; in `concurrency_group` when it is not empty, else in its
-  // method's); the result is the returned object. Calls
-  // from one process run in the order they were submitted (a call retried
-  // for `retry_exceptions` runs again after them). Throws RuntimeError for a
-  // concurrency group the actor is known not to have.
-  virtual ObjectId SubmitActorTask(const ActorId& actor, std::string method,
-                                   std::vector<TaskArg> args, RetryExceptions retry_exceptions,
-                                   std::string name, std::string concurrency_group) = 0;
-  // SubmitActorTask for a call whose result is split into `num_returns`
+  // Calls `call.method` on the actor; the result is the returned object, of
+  // which the caller holds one local reference. Calls from one process run
+  // in the order they were submitted (a call retried for `retry_exceptions`
+  // runs again after them). Throws RuntimeError for a concurrency group the
+  // actor is known not to have. call.num_returns and call.streaming are not
+  // looked at: the two entries below make those calls.
+  virtual ObjectId SubmitActorTask(ActorCall call) = 0;
+  // SubmitActorTask for a call whose result is split into call.num_returns
   // objects (ActorTaskCaller::SetNumReturns); returns their ids, in order,
   // the caller holding one local reference to each. A runtime that cannot
   // split results throws RuntimeError.
-  virtual std::vector<ObjectId> SubmitSplitActorTask(const ActorId& actor, std::string method,
-                                                     std::vector<TaskArg> args,
-                                                     RetryExceptions retry_exceptions,
-                                                     std::string name,
-                                                     std::string concurrency_group,
-                                                     uint32_t num_returns);
+  virtual std::vector<ObjectId> SubmitSplitActorTask(ActorCall call);
+  // SubmitActorTask for a method returning rayk::Generator<T>: its items
+  // stream back as it runs, as SubmitStreamingTask's do (Runtime's
+  // NextStreamItem and CloseStream take them); returns the id of its end
+  // object. A runtime that cannot stream throws RuntimeError.
+  virtual ObjectId SubmitStreamingActorTask(ActorCall call);
   // The actor created with that name (kNotFound when there is none), and the
   // class it was created as (ActorCreation::class_name), which GetActor<T>
   // checks against T.
