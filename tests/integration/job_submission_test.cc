@@ -8,9 +8,11 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 
@@ -165,12 +167,22 @@ TEST_F(JobSubmissionTest, ASupervisorKilledOutrightFailsTheJobAndTakesItsDriver)
   ASSERT_TRUE(
       testing::PollUntil([&] { return StatusOf("orphan") == "RUNNING"; }, testing::kPatience));
   pid_t driver = Status("orphan")["driver_pid"].get<int>();
-  pid_t supervisor = std::stoi(ReadFile(Session() + "/jobs/orphan/supervisor.pid").value());
+  const std::string record_path = Session() + "/jobs/orphan/supervisor.pid";
+  std::istringstream record(ReadFile(record_path).value());
+  pid_t supervisor = 0;
+  uint64_t start_time = 0;
+  record >> supervisor >> start_time;
+  ASSERT_EQ(start_time, ReadProcessIdentity(supervisor).value().start_time);
   ASSERT_EQ(kill(supervisor, SIGKILL), 0);
+  // As if its pid went to another process since: a live pid that started at
+  // another time is not the supervisor.
+  ASSERT_TRUE(WriteFileAtomically(record_path, std::to_string(getpid()) + " " +
+                                                   std::to_string(start_time))
+                  .ok());
   ASSERT_TRUE(
       testing::PollUntil([&] { return StatusOf("orphan") == "FAILED"; }, testing::kPatience));
   EXPECT_THAT(Status("orphan")["message"].get<std::string>(),
-              HasSubstr("its supervisor (pid " + std::to_string(supervisor) +
+              HasSubstr("its supervisor (pid " + std::to_string(getpid()) +
                         ") ended without recording how the driver ended"));
   EXPECT_TRUE(
       testing::PollUntil([&] { return !testing::ProcessRunning(driver); }, testing::kPatience));
