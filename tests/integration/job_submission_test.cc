@@ -12,8 +12,8 @@
 
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 #include <nlohmann/json.hpp>
+#include <sstream>
 #include <string>
 
 #include "cluster_fixture.h"
@@ -176,9 +176,9 @@ TEST_F(JobSubmissionTest, ASupervisorKilledOutrightFailsTheJobAndTakesItsDriver)
   ASSERT_EQ(kill(supervisor, SIGKILL), 0);
   // As if its pid went to another process since: a live pid that started at
   // another time is not the supervisor.
-  ASSERT_TRUE(WriteFileAtomically(record_path, std::to_string(getpid()) + " " +
-                                                   std::to_string(start_time))
-                  .ok());
+  ASSERT_TRUE(
+      WriteFileAtomically(record_path, std::to_string(getpid()) + " " + std::to_string(start_time))
+          .ok());
   ASSERT_TRUE(
       testing::PollUntil([&] { return StatusOf("orphan") == "FAILED"; }, testing::kPatience));
   EXPECT_THAT(Status("orphan")["message"].get<std::string>(),

@@ -292,12 +292,12 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
   }
   if (spec.creates_actor) actor_label_ = ActorLabel(spec);
   // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h).
-  std::fputs(observability::TaskMarker(spec.task_id, spec.actor_id,
-                                       spec.actor_id.IsNil()
-                                           ? std::string(observability::TaskDisplayName(spec))
-                                           : actor_label_)
-                 .c_str(),
-             stdout);
+  std::fputs(
+      observability::TaskMarker(
+          spec.task_id, spec.actor_id,
+          spec.actor_id.IsNil() ? std::string(observability::TaskDisplayName(spec)) : actor_label_)
+          .c_str(),
+      stdout);
   std::fflush(stdout);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +

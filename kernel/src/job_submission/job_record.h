@@ -66,8 +66,8 @@ std::string SupervisorPidPath(const std::string& job_dir);
 // The job's supervisor as supervisor.pid records it. The start time tells
 // the supervisor from a later process that got its pid once it ended.
 struct SupervisorRecord {
-  int pid = 0;                // 0: none recorded
-  uint64_t start_time = 0;    // 0: unknown (a record of an older rayk), the pid alone decides
+  int pid = 0;              // 0: none recorded
+  uint64_t start_time = 0;  // 0: unknown (a record of an older rayk), the pid alone decides
   bool Alive() const;
 };
 SupervisorRecord ReadSupervisorRecord(const std::string& job_dir);

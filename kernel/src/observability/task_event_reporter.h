@@ -35,8 +35,8 @@
 #include <utility>
 #include <vector>
 
-#include "rpc/task_event_messages.h"
 #include "rayk/status.h"
+#include "rpc/task_event_messages.h"
 #include "rpc/worker_messages.h"
 
 namespace rayk::observability {
