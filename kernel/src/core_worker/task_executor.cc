@@ -291,14 +291,13 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
     context_.task_events.Started(call->event);
   }
   if (spec.creates_actor) actor_label_ = ActorLabel(spec);
-  // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h).
-  std::fputs(
-      observability::TaskMarker(
-          spec.task_id, spec.actor_id,
-          spec.actor_id.IsNil() ? std::string(observability::TaskDisplayName(spec)) : actor_label_)
-          .c_str(),
-      stdout);
-  std::fflush(stdout);
+  // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h):
+  // buffered until the task prints a line, so a silent task costs no write.
+  const std::string marker = observability::TaskMarker(
+      spec.task_id, spec.actor_id,
+      spec.actor_id.IsNil() ? observability::TaskDisplayName(spec) : actor_label_);
+  std::fputs(marker.c_str(), stdout);
+  std::fputs(marker.c_str(), stderr);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                 std::to_string(getpid());
