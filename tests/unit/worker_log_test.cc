@@ -134,6 +134,40 @@ TEST_F(WorkerLogTest, SilentTasksMarkersAreChainedAndTheLastOneOwnsTheLine) {
   EXPECT_EQ(TaskMarker(task_, ActorId(), "two\nlines\x1f").find('\n'), std::string::npos);
 }
 
+TEST_F(WorkerLogTest, MarkersPiledUpWithoutANewlineAreAppliedNotPrinted) {
+  // stdio flushes a full buffer of silent tasks' markers without a newline.
+  Append(WorkerLogHeader(job_, node_, 42));
+  for (int i = 0; i < 200; ++i) Append(TaskMarker(TaskId::FromRandom(), ActorId(), "Quiet"));
+  Append(TaskMarker(task_, ActorId(), "Add") + ":rayk_ta");  // the rest not flushed yet
+  WorkerLogReader reader(path_);
+  EXPECT_TRUE(reader.ReadNew(/*max_bytes=*/4096).empty());  // less than the markers: none printed
+  while (reader.ReadNew(4096).empty() && reader.offset() + 8 < std::filesystem::file_size(path_)) {
+  }
+  EXPECT_EQ(reader.offset() + 8, std::filesystem::file_size(path_));  // all but ":rayk_ta"
+  Append("sk: " + task_.Hex() + " - Add\x1fprinted\n");
+  auto batches = reader.ReadNew(4096);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].task_id, task_);
+  EXPECT_THAT(batches[0].lines, ElementsAre("printed"));
+}
+
+TEST(TaskMarkerTest, ASilentTaskTakesItsMarkerBackAPrintingOneKeepsIt) {
+  testing::TempDir dir;
+  const std::string path = dir.path() + "/out";
+  std::FILE* file = std::fopen(path.c_str(), "w");
+  ASSERT_NE(file, nullptr);
+  std::setvbuf(file, nullptr, _IOLBF, BUFSIZ);  // as a worker's stdout and stderr
+  const std::string silent = TaskMarker(TaskId::FromRandom(), ActorId(), "Silent");
+  PutTaskMarker(file, silent);
+  EXPECT_TRUE(TakeBackTaskMarker(file, silent));
+  const std::string loud = TaskMarker(TaskId::FromRandom(), ActorId(), "Loud");
+  PutTaskMarker(file, loud);
+  std::fputs("a line\n", file);  // the newline writes the marker and the line
+  EXPECT_FALSE(TakeBackTaskMarker(file, loud));
+  std::fclose(file);
+  EXPECT_EQ(ReadFile(path).value(), loud + "a line\n");
+}
+
 TEST_F(WorkerLogTest, ResumeReadsOnlyWhatFollowsItsOffsetAndRestartsATruncatedFile) {
   Append(WorkerLogHeader(job_, node_, 42));
   Append(TaskMarker(TaskId::FromRandom(), ActorId(), "Early") + "early line\n");

@@ -293,11 +293,11 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
   if (spec.creates_actor) actor_label_ = ActorLabel(spec);
   // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h):
   // buffered until the task prints a line, so a silent task costs no write.
-  const std::string marker = observability::TaskMarker(
+  call->marker = observability::TaskMarker(
       spec.task_id, spec.actor_id,
       spec.actor_id.IsNil() ? observability::TaskDisplayName(spec) : actor_label_);
-  std::fputs(marker.c_str(), stdout);
-  std::fputs(marker.c_str(), stderr);
+  observability::PutTaskMarker(stdout, call->marker);
+  observability::PutTaskMarker(stderr, call->marker);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                 std::to_string(getpid());
@@ -350,6 +350,9 @@ void TaskExecutor::NoteFinished(RunningCall& call, const protocol::PushTaskReply
 
 void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out) {
   if (context_.task_events.enabled()) NoteFinished(*call, out);
+  // A task that printed nothing leaves no marker in the logs.
+  observability::TakeBackTaskMarker(stdout, call->marker);
+  observability::TakeBackTaskMarker(stderr, call->marker);
   call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
   if (call->exit_after || exit_after_task_) exit_now_ = true;
   std::condition_variable* waker = nullptr;

@@ -109,6 +109,7 @@ class TaskExecutor {
     Group* group = nullptr;  // whose place it holds
     ReplyFn reply;
     protocol::TaskEvent event;
+    std::string marker;  // its log marker (observability/worker_log.h), taken back if silent
     std::string where;
     std::vector<std::shared_ptr<const ObjectBuffer>> held;  // its arguments, read in place
     bool exit_after = false;                                // it called rayk::ExitActor()

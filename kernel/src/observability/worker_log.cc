@@ -1,6 +1,8 @@
 #include "observability/worker_log.h"
 
 #include <algorithm>
+#include <cstddef>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -36,6 +38,32 @@ std::string TaskMarker(const TaskId& task, const ActorId& actor, std::string_vie
     if (marker[i] == '\n' || marker[i] == kMarkerEnd) marker[i] = ' ';
   }
   return marker + kMarkerEnd;
+}
+
+void PutTaskMarker(std::FILE* stream, const std::string& marker) {
+  std::fputs(marker.c_str(), stream);
+}
+
+bool TakeBackTaskMarker(std::FILE* stream, const std::string& marker) {
+  if (marker.empty()) return false;
+#ifdef __GLIBC__
+  // glibc's FILE keeps what is not written yet between _IO_write_base and
+  // _IO_write_ptr (the members __fpurge uses). The marker is taken back only
+  // if it still ends that span, so nothing printed since is lost.
+  flockfile(stream);
+  const bool last =
+      stream->_IO_write_ptr != nullptr && stream->_IO_write_base != nullptr &&
+      stream->_IO_write_ptr - stream->_IO_write_base >=
+          static_cast<std::ptrdiff_t>(marker.size()) &&
+      std::memcmp(stream->_IO_write_ptr - marker.size(), marker.data(), marker.size()) == 0;
+  if (last) stream->_IO_write_ptr -= marker.size();
+  funlockfile(stream);
+  return last;
+#else
+  (void)stream;
+  (void)marker;
+  return false;
+#endif
 }
 
 bool IsRuntimeLogLine(const std::string& line) {
@@ -140,13 +168,22 @@ std::vector<protocol::LogBatch> WorkerLogReader::ReadNew(uint64_t max_bytes) {
     batches.back().lines.push_back(std::move(line));
   };
   size_t start = 0;
-  if (!chunk.empty() && chunk.size() == max_bytes && chunk.find('\n') == std::string::npos) {
+  for (size_t end; (end = chunk.find('\n', start)) != std::string::npos; start = end + 1) {
+    take(chunk.substr(start, end - start));
+  }
+  // The unfinished last line: its complete leading markers (of tasks that
+  // printed nothing, whose markers stdio flushed when its buffer filled)
+  // apply now, so that they never pile up into one endless line.
+  for (size_t end; chunk.compare(start, sizeof(kTaskMarker) - 1, kTaskMarker) == 0 &&
+                   (end = chunk.find(kMarkerEnd, start)) != std::string::npos;
+       start = end + 1) {
+    std::string marker = chunk.substr(start, end + 1 - start);
+    ApplyMarkers(marker);
+  }
+  if (start == 0 && !chunk.empty() && chunk.size() == max_bytes) {
     // A line longer than the whole budget goes out in pieces rather than never.
     take(chunk);
     start = chunk.size();
-  }
-  for (size_t end; (end = chunk.find('\n', start)) != std::string::npos; start = end + 1) {
-    take(chunk.substr(start, end - start));
   }
   offset_ += start;
   return batches;

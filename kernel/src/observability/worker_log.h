@@ -10,9 +10,11 @@
 //
 // A task marker ends with a unit separator (0x1f), not a newline, so that the
 // worker's line-buffered stdio keeps it in memory until the task prints a
-// line: a task that prints nothing costs no write, and the markers of such
-// tasks reach the file in one go, ahead of the next line printed. A reader
-// applies every marker at a line's start and keeps the rest of the line.
+// line; a task that ends without printing takes its marker back out of the
+// buffer (TakeBackTaskMarker), so it costs no write and no byte of the file.
+// A reader applies every marker at a line's start and keeps the rest of the
+// line (markers left in the buffer, where taking back is not possible, reach
+// the file chained, and a reader applies them all).
 //
 // WorkerLogReader reads such a file incrementally and hands back the user's
 // lines grouped by task, without the markers and without rayk's own log lines
@@ -23,6 +25,7 @@
 #pragma once
 
 #include <cstdint>
+#include <cstdio>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,6 +43,13 @@ std::string WorkerErrPath(const std::string& log_path);
 // The markers: the header line with its newline, a task's with its 0x1f.
 std::string WorkerLogHeader(const JobId& job, const NodeId& node, int64_t pid);
 std::string TaskMarker(const TaskId& task, const ActorId& actor, std::string_view name);
+
+// A running task's marker in `stream`'s buffer (line-buffered: no write
+// until the task prints a line), and taken back when the task ended without
+// printing (true if it was): so tasks that print nothing cost the log file
+// nothing. Taking back needs glibc's FILE; elsewhere the marker stays.
+void PutTaskMarker(std::FILE* stream, const std::string& marker);
+bool TakeBackTaskMarker(std::FILE* stream, const std::string& marker);
 
 class WorkerLogReader {
  public:
