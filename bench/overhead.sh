@@ -45,24 +45,8 @@ cp -r "$repo/build/lib" "$out/rayk/lib"
 rayk=$out/rayk/bin/rayk
 export LD_LIBRARY_PATH=$out/rayk/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-for ((pair = 1; pair <= pairs; pair++)); do
-  # Which goes first alternates too, so neither always follows the other.
-  if ((pair % 2)); then order="1 0"; else order="0 1"; fi
-  for events in $order; do
-    RAYK_TASK_EVENTS=$events "$rayk" microbenchmark --filter "$filter" --duration "$duration" \
-      --trials "$trials" --format json >"$out/$pair-$events.json"
-  done
-  [[ -t 2 ]] && printf '\rpair %d of %d' "$pair" "$pairs" >&2
-done
-[[ -t 2 ]] && echo >&2
-echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
-
-# One line per case and run: case, pair, events, mean of its trials.
-for file in "$out"/*-[01].json; do
-  base=$(basename "$file" .json)
-  jq -r --arg pair "${base%-*}" --arg events "${base#*-}" \
-    '.cases[] | "\(.name) \($pair) \($events) \(.mean)"' "$file"
-done | sort -k1,1 -k2,2n -k3,3 | awk -v pairs="$pairs" '
+# The median of values[1..n] (awk, shared by the two summaries below).
+median='
   function median(values, n,    i, j, t) {
     for (i = 2; i <= n; i++)
       for (j = i; j > 1 && values[j - 1] > values[j]; j--) {
@@ -70,6 +54,47 @@ done | sort -k1,1 -k2,2n -k3,3 | awk -v pairs="$pairs" '
       }
     return n % 2 ? values[(n + 1) / 2] : (values[n / 2] + values[n / 2 + 1]) / 2
   }
+'
+for ((pair = 1; pair <= pairs; pair++)); do
+  # Which goes first alternates too, so neither always follows the other.
+  if ((pair % 2)); then order="1 0"; else order="0 1"; fi
+  for events in $order; do
+    # CPU time of the whole cluster (the command, its GCS and raylet, and the
+    # workers they reaped), less sensitive to other load than throughput.
+    RAYK_TASK_EVENTS=$events /usr/bin/time -f '%U %S' -o "$out/$pair-$events.cpu" \
+      "$rayk" microbenchmark --filter "$filter" --duration "$duration" \
+      --trials "$trials" --format json >"$out/$pair-$events.json"
+  done
+  [[ -t 2 ]] && printf '\rpair %d of %d' "$pair" "$pairs" >&2
+done
+[[ -t 2 ]] && echo >&2
+echo "load after:  $(cut -d' ' -f1-3 /proc/loadavg)"
+
+# CPU microseconds per task, both cases together, per run: pair events cpu_us.
+for file in "$out"/*-[01].json; do
+  base=$(basename "$file" .json)
+  tasks=$(jq "[.cases[].mean] | add * $duration * $trials" "$file")
+  read -r user system <"$out/$base.cpu"
+  echo "${base%-*} ${base#*-} $(echo "($user + $system) * 1000000 / $tasks" | bc -l)"
+done | sort -k1,1n -k2,2 | awk -v pairs="$pairs" "$median"'
+  { cpu[$1, $2] = $3 }
+  END {
+    for (p = 1; p <= pairs; p++) {
+      if (!((p, 1) in cpu) || !((p, 0) in cpu)) continue
+      n++; on[n] = cpu[p, 1]; off[n] = cpu[p, 0]; ratio[n] = on[n] / off[n] - 1
+      costs = costs sprintf(" %+.1f%%", 100 * ratio[n])
+    }
+    printf "CPU per task, all processes: events on %.1f us, off %.1f us (medians); cost %+.1f%%\n",
+      median(on, n), median(off, n), 100 * median(ratio, n)
+    print "  cost in each pair:" costs
+  }'
+
+# One line per case and run: case, pair, events, mean of its trials.
+for file in "$out"/*-[01].json; do
+  base=$(basename "$file" .json)
+  jq -r --arg pair "${base%-*}" --arg events "${base#*-}" \
+    '.cases[] | "\(.name) \($pair) \($events) \(.mean)"' "$file"
+done | sort -k1,1 -k2,2n -k3,3 | awk -v pairs="$pairs" "$median"'
   { rate[$1, $2, $3] = $4; cases[$1] = 1 }
   END {
     printf "%-26s %28s %28s %12s\n", "case (tasks/s)", "events on: median (range)",
