@@ -865,7 +865,7 @@ struct ClusterCommands::Impl {
         if (node.node_id == id) nodes.push_back(node);
       if (!nodes.front().alive) {
         Fail("logs --node: node " + logs_node + " is dead, so its raylet cannot read its logs; " +
-             "on its host they are the worker-*.log files of its session folder");
+             "on its host they are the worker-*.log and worker-*.err files of its session folder");
       }
     } else {
       for (const protocol::NodeInfo& node : status.nodes)

@@ -703,10 +703,10 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
     if (worker.address.empty()) {
       // It never registered: a start failure. Keep its log where the lease error points.
       ++failed_starts_[worker.job_id];
-      // Its stderr (why it could not start), then its stdout.
+      // Its stdout, then its stderr, whose last lines say why it could not start.
       const std::string log = observability::WorkerLogPath(options_.session_dir, worker.id);
       std::ofstream kept(options_.session_dir + "/logs/worker_failed_start.log", std::ios::trunc);
-      for (const std::string& path : {observability::WorkerErrPath(log), log}) {
+      for (const std::string& path : {log, observability::WorkerErrPath(log)}) {
         if (auto text = ReadFile(path); text.ok()) kept << *text;
       }
       for (PendingLease& lease : pending_) {
