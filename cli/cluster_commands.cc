@@ -187,6 +187,7 @@ struct ClusterCommands::Impl {
   std::string timeline_job, timeline_output;
   CLI::App* logs = nullptr;
   std::string logs_node, logs_actor, logs_task, logs_job;
+  std::string logs_stream = "all";
   bool logs_follow = false;
   CLI::App* list_placement_groups = nullptr;
   CLI::App* kv = nullptr;
@@ -833,6 +834,9 @@ struct ClusterCommands::Impl {
     }
     protocol::ClusterStatus status = GetStatus();
     protocol::ReadLogs request;
+    request.streams = logs_stream == "stdout"   ? protocol::ReadLogs::kStdoutOnly
+                      : logs_stream == "stderr" ? protocol::ReadLogs::kStderrOnly
+                                                : protocol::ReadLogs::kBothStreams;
     auto resolved = [](Result<std::string> id, const std::string& option) {
       if (!id.ok()) Fail("logs " + option + ": " + id.status().message());
       return *id;
@@ -861,13 +865,13 @@ struct ClusterCommands::Impl {
         if (node.node_id == id) nodes.push_back(node);
       if (!nodes.front().alive) {
         Fail("logs --node: node " + logs_node + " is dead, so its raylet cannot read its logs; " +
-             "on its host they are the worker-*.log files of its session folder");
+             "on its host they are the worker-*.log and worker-*.err files of its session folder");
       }
     } else {
       for (const protocol::NodeInfo& node : status.nodes)
         if (node.alive) nodes.push_back(node);
     }
-    observability::LogPrinter printer(stdout);
+    observability::LogPrinter printer(stdout, stderr);
     std::map<NodeId, std::map<std::string, uint64_t>> offsets;
     std::map<NodeId, std::unique_ptr<Channel>> raylets;
     for (const protocol::NodeInfo& node : nodes) {
@@ -1338,6 +1342,11 @@ ClusterCommands::ClusterCommands(CLI::App* app, std::string* format)
   d.logs->add_option("--task", d.logs_task, "only this task's output (a hex id prefix)");
   d.logs->add_option("--job", d.logs_job, "only this job's output (a hex id prefix)");
   d.logs->add_flag("-f,--follow", d.logs_follow, "keep printing new lines until interrupted");
+  d.logs
+      ->add_option("--stream", d.logs_stream,
+                   "the workers' stdout, stderr or all (stderr lines go to this command's stderr)")
+      ->check(CLI::IsMember({"stdout", "stderr", "all"}))
+      ->capture_default_str();
   for (CLI::App* command : {d.list_tasks, d.list_objects, d.list_workers, d.timeline, d.logs}) {
     command->add_option("--address", d.address,
                         "the GCS (default: $RAYK_ADDRESS, else the latest session)");

@@ -71,12 +71,16 @@ struct JobCommands::Impl {
     if (!http.starts_with("http://")) {
       GcsConnection gcs = ConnectToGcs(EndpointFromAddress(GcsAddressOrFail(address)), config_file);
       auto cluster = FetchClusterStatus(*gcs.client);
+      if (!cluster.ok() &&
+          cluster.status().message().find("refused the secure handshake") != std::string::npos) {
+        // The zmq transport's words for a CURVE handshake the GCS refused.
+        Fail("the cluster's GCS at " + GcsAddressOrFail(address) +
+             " refused the cluster secret from " + secret_origin +
+             ": it is not this cluster's; use the head's <session>/auth_token");
+      }
       if (!cluster.ok()) {
         Fail("cannot reach the cluster's GCS at " + GcsAddressOrFail(address) + ": " +
-             cluster.status().message() +
-             "; check --address (the GCS's HOST:PORT) and that the "
-             "token from " +
-             secret_origin + " is this cluster's (a wrong one gets no answer)");
+             cluster.status().message() + "; check --address (the GCS's HOST:PORT)");
       }
       if (cluster->gcs.metrics_address.empty()) {
         Fail(

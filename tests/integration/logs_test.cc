@@ -27,24 +27,26 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using namespace log_functions;
 
-// Sends this process's stdout (fd 1, where log to driver prints) to a file
-// for a scope, so that a test can read what the driver printed.
+// Sends this process's stdout (fd 1, where log to driver prints workers'
+// stdout) or stderr (fd 2, their stderr) to a file for a scope, so that a
+// test can read what the driver printed.
 class CapturedStdout {
  public:
-  CapturedStdout() : path_(dir_.path() + "/stdout") {
-    std::fflush(stdout);
-    saved_ = dup(STDOUT_FILENO);
+  explicit CapturedStdout(std::FILE* stream = stdout)
+      : stream_(stream), fd_(fileno(stream)), path_(dir_.path() + "/captured") {
+    std::fflush(stream_);
+    saved_ = dup(fd_);
     int fd = open(path_.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
-    dup2(fd, STDOUT_FILENO);
+    dup2(fd, fd_);
     close(fd);
   }
   ~CapturedStdout() {
-    std::fflush(stdout);
-    dup2(saved_, STDOUT_FILENO);
+    std::fflush(stream_);
+    dup2(saved_, fd_);
     close(saved_);
   }
   std::string Text() const {
-    std::fflush(stdout);
+    std::fflush(stream_);
     std::ifstream in(path_);
     std::stringstream text;
     text << in.rdbuf();
@@ -57,6 +59,8 @@ class CapturedStdout {
   }
 
  private:
+  std::FILE* stream_;
+  int fd_;
   testing::TempDir dir_;
   std::string path_;
   int saved_ = -1;
@@ -101,6 +105,7 @@ class LogsTest : public ::testing::Test {
 TEST_F(LogsTest, TaskAndActorOutputReachTheDriverPrefixedAndFolded) {
   ASSERT_TRUE(cluster_.ok()) << cluster_.up().output;
   CapturedStdout out;
+  CapturedStdout err(stderr);
   testing::JoinedDriver driver(cluster_);
   ASSERT_EQ(*rayk::Get(rayk::Task(PrintLines).Remote(std::string("hello from a task"), 1)), 1);
   ASSERT_EQ(*rayk::Get(rayk::Task(PrintToStderr).Remote(std::string("hello on stderr"))), 1);
@@ -110,8 +115,9 @@ TEST_F(LogsTest, TaskAndActorOutputReachTheDriverPrefixedAndFolded) {
 
   EXPECT_TRUE(out.WaitFor(std::string("\\(PrintLines") + kPrefixTail + "hello from a task\n"))
       << out.Text();
-  EXPECT_TRUE(out.WaitFor(std::string("\\(PrintToStderr") + kPrefixTail + "hello on stderr\n"))
-      << out.Text();
+  // A worker's stderr lines go to the driver's stderr, not its stdout.
+  EXPECT_TRUE(err.WaitFor(std::string("\\(PrintToStderr") + kPrefixTail + "hello on stderr\n"))
+      << err.Text();
   EXPECT_TRUE(out.WaitFor(std::string("\\(speaker") + kPrefixTail + "hello from an actor\n"))
       << out.Text();
   // Ten identical lines: the first, then the nine repeats as one line once
@@ -125,6 +131,8 @@ TEST_F(LogsTest, TaskAndActorOutputReachTheDriverPrefixedAndFolded) {
   EXPECT_EQ(plain, 1u) << text;
   // rayk's own log lines stay in the worker's log.
   EXPECT_THAT(text, Not(HasSubstr("[worker ")));
+  EXPECT_THAT(text, Not(HasSubstr("hello on stderr")));
+  EXPECT_THAT(err.Text(), Not(HasSubstr("hello from a task")));
 }
 
 TEST_F(LogsTest, SwitchedOffTheDriverPrintsNothing) {
@@ -175,6 +183,21 @@ TEST_F(LogsTest, RaykLogsFiltersByActorTaskJobAndNode) {
               ContainsRegex(std::string("\\(PrintLines") + kPrefixTail + "a task's line\n"));
   EXPECT_THAT(all.output,
               ContainsRegex(std::string("\\(teller") + kPrefixTail + "an actor's line\n"));
+
+  // Each stream alone; stderr lines are printed on the command's stderr.
+  ASSERT_EQ(*rayk::Get(rayk::Task(PrintToStderr).Remote(std::string("an error line"))), 1);
+  WaitForLogs("", "an error line");
+  // (RunCommand adds 2>&1 at the end: "; true" keeps it off the rayk command.)
+  auto errors =
+      cluster_.Rayk("logs --stream stderr --address " + cluster_.address() + " 2>/dev/null; true");
+  EXPECT_THAT(errors.output, Not(HasSubstr("an error line")));
+  errors = Logs("--stream stderr");
+  EXPECT_THAT(errors.output,
+              ContainsRegex(std::string("\\(PrintToStderr") + kPrefixTail + "an error line\n"));
+  EXPECT_THAT(errors.output, Not(HasSubstr("a task's line")));
+  auto outputs = Logs("--stream stdout");
+  EXPECT_THAT(outputs.output, HasSubstr("a task's line"));
+  EXPECT_THAT(outputs.output, Not(HasSubstr("an error line")));
 
   auto actor = Logs("--actor teller");
   ASSERT_EQ(actor.exit_code, 0) << actor.output;

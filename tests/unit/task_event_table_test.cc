@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -142,6 +143,37 @@ TEST(TaskEventReporterTest, ADriverThatRunsNothingSendsNothing) {
   Batches batches;
   { TaskEventReporter reporter(3, std::chrono::milliseconds(1), batches.Sink()); }
   EXPECT_TRUE(batches.Get().empty());
+}
+
+TEST(TaskEventReporterTest, ADisabledReporterKeepsAndSendsNothing) {
+  // RAYK_TASK_EVENTS=0: what a worker hands it is neither kept nor sent.
+  Batches batches;
+  TaskEventReporter reporter(10, std::chrono::milliseconds(1), batches.Sink(), /*enabled=*/false);
+  EXPECT_FALSE(reporter.enabled());
+  auto task = Event(TaskId::FromRandom(), "RUNNING", 10);
+  reporter.Started(task);
+  EXPECT_FALSE(reporter.Forget(task.task_id, task.attempt));
+  reporter.Started(task);
+  task.state = "FINISHED";
+  reporter.Finished(task);
+  reporter.Stop();
+  EXPECT_TRUE(batches.Get().empty());
+}
+
+TEST(TaskEventReporterTest, TheSwitchIsZeroOrOne) {
+  setenv("RAYK_TASK_EVENTS", "0", 1);
+  EXPECT_FALSE(TaskEventsWanted().value());
+  setenv("RAYK_TASK_EVENTS", "1", 1);
+  EXPECT_TRUE(TaskEventsWanted().value());
+  unsetenv("RAYK_TASK_EVENTS");
+  EXPECT_TRUE(TaskEventsWanted().value());
+  setenv("RAYK_TASK_EVENTS", "off", 1);
+  auto bad = TaskEventsWanted();
+  unsetenv("RAYK_TASK_EVENTS");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(),
+            "$RAYK_TASK_EVENTS is 'off': set it to 1 (record task events, the default) or 0 "
+            "(`rayk list tasks` and `rayk timeline` then show nothing)");
 }
 
 TEST(TaskTableTest, MergesAnAttemptsEvents) {

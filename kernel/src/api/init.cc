@@ -16,6 +16,7 @@
 #include "core_worker/core_worker.h"
 #include "gcs/gcs_client.h"
 #include "observability/log_to_driver.h"
+#include "observability/task_event_reporter.h"
 #include "process/cluster_secret.h"
 #include "process/daemons.h"
 #include "process/session.h"
@@ -302,6 +303,9 @@ void Init(const InitOptions& options) {
   NodeResourcesJson(options.resources);  // throws for a bad entry before anything starts
   NodeAcceleratorsJson(options);
   const bool log_to_driver = LogToDriverWanted(options);  // throws for a bad $RAYK_LOG_TO_DRIVER
+  if (auto events = observability::TaskEventsWanted(); !events.ok()) {
+    Throw(events.status().message());
+  }
   const JobId job_id = JobId::FromRandom();
   const std::string namespace_name = JobNamespace(options, job_id);  // throws, as above
   auto runtime = std::make_unique<ProcessRuntime>();

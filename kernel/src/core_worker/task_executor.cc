@@ -287,15 +287,19 @@ std::string TaskExecutor::ActorLabel(const protocol::TaskSpec& creation) {
 void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us) {
   const protocol::TaskSpec& spec = call->spec;
   SetVisibleAccelerators(spec.accelerators);  // before the task reads them
-  call->event = MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
-  context_.task_events.Started(call->event);
+  if (context_.task_events.enabled()) {
+    call->event =
+        MakeEvent(spec, "RUNNING", received_us, observability::TaskEventReporter::NowUs());
+    context_.task_events.Started(call->event);
+  }
   if (spec.creates_actor) actor_label_ = ActorLabel(spec);
-  // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h).
-  std::fputs(observability::TaskMarker(spec.task_id, spec.actor_id,
-                                       spec.actor_id.IsNil() ? call->event.name : actor_label_)
-                 .c_str(),
-             stdout);
-  std::fflush(stdout);
+  // Whose output follows, for drivers and `rayk logs` (observability/worker_log.h):
+  // buffered until the task prints a line, so a silent task costs no write.
+  call->marker = observability::TaskMarker(
+      spec.task_id, spec.actor_id,
+      spec.actor_id.IsNil() ? observability::TaskDisplayName(spec) : actor_label_);
+  observability::PutTaskMarker(stdout, call->marker);
+  observability::PutTaskMarker(stderr, call->marker);
   call->where = "task " + spec.function + " on node " +
                 context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
                 std::to_string(getpid());
@@ -331,11 +335,11 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
   Finish(call, std::move(out));
 }
 
-void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out) {
-  protocol::TaskEvent& event = call->event;
-  event.state = out.error || call->cancelled ? "FAILED" : "FINISHED";
+void TaskExecutor::NoteFinished(RunningCall& call, const protocol::PushTaskReply& out) {
+  protocol::TaskEvent& event = call.event;
+  event.state = out.error || call.cancelled ? "FAILED" : "FINISHED";
   event.end_us = observability::TaskEventReporter::NowUs();
-  if (call->cancelled) {
+  if (call.cancelled) {
     // As Ray lists it: its owner discards what it returned.
     event.error = "TaskCancelledError: cancelled while it ran";
   } else if (out.error) {
@@ -343,6 +347,13 @@ void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::Pu
         (out.error->remote_type.empty() ? "" : out.error->remote_type + ": ") + out.error->message;
   }
   context_.task_events.Finished(std::move(event));
+}
+
+void TaskExecutor::Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out) {
+  if (context_.task_events.enabled()) NoteFinished(*call, out);
+  // A task that printed nothing leaves no marker in the logs.
+  observability::TakeBackTaskMarker(stdout, call->marker);
+  observability::TakeBackTaskMarker(stderr, call->marker);
   call->reply(protocol::Encode(MessageType::kPushTaskReply, out));
   if (call->exit_after || exit_after_task_) exit_now_ = true;
   std::condition_variable* waker = nullptr;

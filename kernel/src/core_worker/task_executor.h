@@ -119,6 +119,7 @@ class TaskExecutor {
     Group* group = nullptr;  // whose place it holds
     ReplyFn reply;
     protocol::TaskEvent event;
+    std::string marker;  // its log marker (observability/worker_log.h), taken back if silent
     std::string where;
     std::vector<std::shared_ptr<const ObjectBuffer>> held;  // its arguments, read in place
     bool exit_after = false;                                // it called rayk::ExitActor()
@@ -146,11 +147,14 @@ class TaskExecutor {
   void Execute(const std::shared_ptr<RunningCall>& call, int64_t received_us);
   // Sends the call's reply and frees its place.
   void Finish(const std::shared_ptr<RunningCall>& call, protocol::PushTaskReply out);
+  // Completes the call's RUNNING event from its reply and hands it to the
+  // reporter (only while task events are on).
+  void NoteFinished(RunningCall& call, const protocol::PushTaskReply& out);
   // rayk::ExitActor() was called and its call has replied: tell the GCS, end the loops.
   void ExitNow();
-  // A task event (task_event_reporter.h) of `spec` in `state`.
   // The actor's name, else its class, asked of the GCS at its creation.
   std::string ActorLabel(const protocol::TaskSpec& creation);
+  // A task event (task_event_reporter.h) of `spec` in `state`.
   protocol::TaskEvent MakeEvent(const protocol::TaskSpec& spec, const char* state,
                                 int64_t received_us, int64_t start_us);
   // The task's arguments as views; store-resident ones are pinned in `held`.

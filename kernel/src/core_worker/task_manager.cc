@@ -56,6 +56,7 @@ PendingTask& TaskManager::AddLocked(PendingTask task) {
 void TaskManager::NotePendingLocked(const protocol::TaskSpec& spec, const char* state) {
   // Nil node and pid 0: no worker has it yet. Reported only if it waits a
   // period (task_event_reporter.h), so a task that runs at once costs no event.
+  if (!context_.task_events.enabled()) return;
   context_.task_events.Started(observability::TaskEventOf(
       spec, state, NodeId::Nil(), 0, observability::TaskEventReporter::NowUs(), 0));
 }

@@ -1,5 +1,7 @@
 #include "core_worker/worker_context.h"
 
+#include <spdlog/spdlog.h>
+
 #include "raylet/raylet.h"  // LocalHostName
 
 namespace rayk {
@@ -9,6 +11,15 @@ namespace {
 // Task events: at most this many wait for the next batch, sent this often.
 constexpr size_t kTaskEventBufferSize = 10000;
 constexpr auto kTaskEventPeriod = std::chrono::milliseconds(1000);
+
+// $RAYK_TASK_EVENTS; a driver checked it in Init, so a bad value reaching a
+// worker (through the raylet's environment) leaves events on, with an error.
+bool TaskEventsOn() {
+  auto wanted = observability::TaskEventsWanted();
+  if (wanted.ok()) return *wanted;
+  spdlog::error("{}", wanted.status().message());
+  return true;
+}
 
 }  // namespace
 
@@ -54,11 +65,14 @@ WorkerContext::WorkerContext(CoreWorkerOptions options, std::shared_ptr<Transpor
       transport(std::move(transport)),
       host_name(LocalHostName()),
       peers(*this->transport),
-      task_events(kTaskEventBufferSize, kTaskEventPeriod, [this](protocol::ReportTaskEvents batch) {
-        if (gcs) {
-          (void)gcs->Send(protocol::Encode(protocol::MessageType::kReportTaskEvents, batch));
-        }
-      }) {}
+      task_events(
+          kTaskEventBufferSize, kTaskEventPeriod,
+          [this](protocol::ReportTaskEvents batch) {
+            if (gcs) {
+              (void)gcs->Send(protocol::Encode(protocol::MessageType::kReportTaskEvents, batch));
+            }
+          },
+          TaskEventsOn()) {}
 
 Result<std::shared_ptr<Channel>> WorkerContext::Connect(const std::string& address) {
   if (address == options.raylet_address) return raylet;

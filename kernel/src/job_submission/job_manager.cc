@@ -98,13 +98,12 @@ Result<nlohmann::json> Describe(const std::string& job_dir) {
   const bool stop_requested = fs::exists(StopRequestedPath(job_dir), ec);
   if (!IsTerminal(state.status)) {
     // A supervisor that ended without recording the end: killed outright.
-    auto pid_text = ReadFile(SupervisorPidPath(job_dir));
-    pid_t supervisor = pid_text.ok() ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
+    const SupervisorRecord supervisor = ReadSupervisorRecord(job_dir);
     // Re-read: it may have recorded the end just before it exited.
-    if (supervisor > 0 && !ProcessAlive(supervisor)) state = ReadJobState(job_dir);
-    if (supervisor > 0 && !ProcessAlive(supervisor) && !IsTerminal(state.status)) {
+    if (supervisor.pid > 0 && !supervisor.Alive()) state = ReadJobState(job_dir);
+    if (supervisor.pid > 0 && !supervisor.Alive() && !IsTerminal(state.status)) {
       state.status = stop_requested ? kStopped : kFailed;
-      state.message = "its supervisor (pid " + std::to_string(supervisor) +
+      state.message = "its supervisor (pid " + std::to_string(supervisor.pid) +
                       ") ended without recording how the driver ended";
     }
   }
@@ -264,7 +263,7 @@ HttpResponse JobManager::Submit(const std::string& body) {
     return Refuse(500, pid.status().message());
   }
   supervisors_.push_back(*pid);
-  if (Status st = WriteFileAtomically(SupervisorPidPath(job_dir), std::to_string(*pid)); !st.ok()) {
+  if (Status st = WriteSupervisorRecord(job_dir, *pid); !st.ok()) {
     return Refuse(500, st.message());
   }
   return Json({{"submission_id", spec.submission_id}});
@@ -325,9 +324,8 @@ HttpResponse JobManager::Stop(const std::string& id) {
   if (Status st = WriteFileAtomically(StopRequestedPath(job_dir), ""); !st.ok()) {
     return Refuse(500, st.message());
   }
-  auto pid_text = ReadFile(SupervisorPidPath(job_dir));
-  pid_t supervisor = pid_text.ok() ? static_cast<pid_t>(std::atoi(pid_text->c_str())) : 0;
-  if (supervisor > 0 && ProcessAlive(supervisor)) kill(supervisor, SIGTERM);
+  const SupervisorRecord supervisor = ReadSupervisorRecord(job_dir);
+  if (supervisor.pid > 0 && supervisor.Alive()) kill(supervisor.pid, SIGTERM);
   return Json({{"stopped", true}});
 }
 

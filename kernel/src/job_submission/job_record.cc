@@ -1,6 +1,7 @@
 #include "job_submission/job_record.h"
 
 #include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "process/session.h"
 
@@ -16,6 +17,29 @@ std::string JobDir(const std::string& jobs_dir, const std::string& id) {
 std::string DriverLogPath(const std::string& job_dir) { return job_dir + "/driver.log"; }
 std::string StopRequestedPath(const std::string& job_dir) { return job_dir + "/stop_requested"; }
 std::string SupervisorPidPath(const std::string& job_dir) { return job_dir + "/supervisor.pid"; }
+
+bool SupervisorRecord::Alive() const {
+  if (!ProcessAlive(static_cast<pid_t>(pid))) return false;
+  if (start_time == 0) return true;
+  auto identity = ReadProcessIdentity(static_cast<pid_t>(pid));
+  return identity.ok() && identity->start_time == start_time;
+}
+
+SupervisorRecord ReadSupervisorRecord(const std::string& job_dir) {
+  SupervisorRecord record;
+  auto text = ReadFile(SupervisorPidPath(job_dir));
+  if (text.ok()) std::istringstream(*text) >> record.pid >> record.start_time;
+  return record;
+}
+
+Status WriteSupervisorRecord(const std::string& job_dir, int pid) {
+  // Read at once: the supervisor is our child, so its pid is not reused
+  // before we reap it, even if it ended already.
+  auto identity = ReadProcessIdentity(static_cast<pid_t>(pid));
+  const uint64_t start_time = identity.ok() ? identity->start_time : 0;
+  return WriteFileAtomically(SupervisorPidPath(job_dir),
+                             std::to_string(pid) + " " + std::to_string(start_time));
+}
 
 Status WriteJobSpec(const std::string& job_dir, const JobSpec& spec) {
   nlohmann::json json = {{"submission_id", spec.submission_id},

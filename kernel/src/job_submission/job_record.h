@@ -4,7 +4,8 @@
 //
 //   job.json       what was submitted; written by the head before the
 //                  supervisor starts, never changed
-//   supervisor.pid the supervisor's pid, written by the head once started
+//   supervisor.pid the supervisor's pid and start time ("PID START", field 22
+//                  of /proc/PID/stat), written by the head once started
 //   status.json    RUNNING with the driver's pid, then how it ended;
 //                  written (atomically) by the supervisor only
 //   stop_requested present once a stop was asked for
@@ -61,6 +62,17 @@ std::string JobDir(const std::string& jobs_dir, const std::string& id);
 std::string DriverLogPath(const std::string& job_dir);
 std::string StopRequestedPath(const std::string& job_dir);
 std::string SupervisorPidPath(const std::string& job_dir);
+
+// The job's supervisor as supervisor.pid records it. The start time tells
+// the supervisor from a later process that got its pid once it ended.
+struct SupervisorRecord {
+  int pid = 0;              // 0: none recorded
+  uint64_t start_time = 0;  // 0: unknown (a record of an older rayk), the pid alone decides
+  bool Alive() const;
+};
+SupervisorRecord ReadSupervisorRecord(const std::string& job_dir);
+// Records the supervisor just started as `pid`.
+Status WriteSupervisorRecord(const std::string& job_dir, int pid);
 
 Status WriteJobSpec(const std::string& job_dir, const JobSpec& spec);
 Result<JobSpec> ReadJobSpec(const std::string& job_dir);

@@ -11,7 +11,7 @@ std::string LogPrinter::Prefix(const protocol::LogBatch& batch) {
 
 void LogPrinter::PrintRepeatsLocked(const std::string& prefix, Source& source) {
   if (source.repeats == 0) return;
-  std::fprintf(out_, "%s%s [repeated %llux]\n", prefix.c_str(), source.last_line.c_str(),
+  std::fprintf(source.to, "%s%s [repeated %llux]\n", prefix.c_str(), source.last_line.c_str(),
                static_cast<unsigned long long>(source.repeats));
   source.repeats = 0;
 }
@@ -19,27 +19,29 @@ void LogPrinter::PrintRepeatsLocked(const std::string& prefix, Source& source) {
 void LogPrinter::Print(const protocol::LogBatch& batch) {
   const std::string prefix = Prefix(batch);
   std::lock_guard<std::mutex> lock(mu_);
-  Source& source = sources_[prefix];
+  Source& source = sources_[{prefix, batch.from_stderr}];
   source.last_seen = std::chrono::steady_clock::now();
+  source.to = batch.from_stderr ? err_ : out_;
   for (const std::string& line : batch.lines) {
     if (line == source.last_line) {
       ++source.repeats;
       continue;
     }
     PrintRepeatsLocked(prefix, source);
-    std::fprintf(out_, "%s%s\n", prefix.c_str(), line.c_str());
+    std::fprintf(source.to, "%s%s\n", prefix.c_str(), line.c_str());
     source.last_line = line;
   }
-  std::fflush(out_);
+  std::fflush(source.to);
 }
 
 void LogPrinter::Flush(bool all) {
   const auto quiet_since = std::chrono::steady_clock::now() - kFoldWindow;
   std::lock_guard<std::mutex> lock(mu_);
-  for (auto& [prefix, source] : sources_) {
-    if (all || source.last_seen < quiet_since) PrintRepeatsLocked(prefix, source);
+  for (auto& [key, source] : sources_) {
+    if (all || source.last_seen < quiet_since) PrintRepeatsLocked(key.first, source);
   }
   std::fflush(out_);
+  std::fflush(err_);
 }
 
 Result<std::unique_ptr<LogToDriver>> LogToDriver::Start(Transport& transport,

@@ -1,5 +1,6 @@
 // Log to driver (Ray's log_to_driver): a driver prints its job's worker
-// output on its own stdout as it happens, each line prefixed with where it
+// output as it happens, what workers wrote to stdout on its own stdout and
+// what they wrote to stderr on its stderr, each line prefixed with where it
 // came from:
 //
 //   (Counter pid=4242, node=3f9a01c2) hello from the actor
@@ -22,6 +23,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "gcs/gcs_client.h"
 #include "gcs/gcs_subscription.h"
@@ -34,7 +36,8 @@ class LogPrinter {
  public:
   static constexpr std::chrono::milliseconds kFoldWindow{1000};
 
-  explicit LogPrinter(std::FILE* out) : out_(out) {}
+  // Lines a worker wrote to its stdout go to `out`, those of its stderr to `err`.
+  LogPrinter(std::FILE* out, std::FILE* err) : out_(out), err_(err) {}
 
   // "(NAME pid=PID, node=NODE) ", NODE the node id's first 8 hex digits.
   static std::string Prefix(const protocol::LogBatch& batch);
@@ -49,12 +52,14 @@ class LogPrinter {
     std::string last_line;
     uint64_t repeats = 0;  // of last_line, not printed yet
     std::chrono::steady_clock::time_point last_seen;
+    std::FILE* to = nullptr;
   };
   void PrintRepeatsLocked(const std::string& prefix, Source& source);
 
   std::FILE* const out_;
+  std::FILE* const err_;
   std::mutex mu_;
-  std::map<std::string, Source> sources_;  // by prefix
+  std::map<std::pair<std::string, bool>, Source> sources_;  // by prefix and stream
 };
 
 class LogToDriver {
@@ -70,7 +75,7 @@ class LogToDriver {
   LogToDriver() = default;
   void Loop();
 
-  LogPrinter printer_{stdout};
+  LogPrinter printer_{stdout, stderr};
   std::unique_ptr<GcsClient> gcs_;
   std::unique_ptr<GcsSubscription> subscription_;
   std::mutex mu_;

@@ -1,12 +1,27 @@
 #include "observability/task_event_reporter.h"
 
+#include <cstdlib>
 #include <iterator>
+#include <string>
 #include <string_view>
 
 namespace rayk::observability {
 
-TaskEventReporter::TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send)
-    : capacity_(capacity), period_(period), send_(std::move(send)) {}
+TaskEventReporter::TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send,
+                                     bool enabled)
+    : capacity_(capacity), period_(period), send_(std::move(send)), enabled_(enabled) {}
+
+Result<bool> TaskEventsWanted() {
+  const char* env = std::getenv("RAYK_TASK_EVENTS");
+  if (env == nullptr || *env == '\0') return true;
+  const std::string value = env;
+  if (value != "0" && value != "1") {
+    return Status::InvalidArgument("$RAYK_TASK_EVENTS is '" + value +
+                                   "': set it to 1 (record task events, the default) or 0 (`rayk "
+                                   "list tasks` and `rayk timeline` then show nothing)");
+  }
+  return value == "1";
+}
 
 int64_t TaskEventReporter::NowUs() {
   return std::chrono::duration_cast<std::chrono::microseconds>(
@@ -15,6 +30,7 @@ int64_t TaskEventReporter::NowUs() {
 }
 
 void TaskEventReporter::Started(const protocol::TaskEvent& event) {
+  if (!enabled_) return;
   std::lock_guard<std::mutex> lock(mu_);
   if (stopping_) return;
   running_.insert_or_assign({event.task_id, event.attempt},
@@ -23,6 +39,7 @@ void TaskEventReporter::Started(const protocol::TaskEvent& event) {
 }
 
 void TaskEventReporter::Finished(protocol::TaskEvent event) {
+  if (!enabled_) return;
   std::lock_guard<std::mutex> lock(mu_);
   running_.erase({event.task_id, event.attempt});
   if (stopping_) return;
@@ -35,6 +52,7 @@ void TaskEventReporter::Finished(protocol::TaskEvent event) {
 }
 
 bool TaskEventReporter::Forget(const TaskId& task_id, int32_t attempt) {
+  if (!enabled_) return false;
   std::lock_guard<std::mutex> lock(mu_);
   auto noted = running_.find({task_id, attempt});
   if (noted == running_.end()) return false;
@@ -83,16 +101,29 @@ void TaskEventReporter::Stop() {
   Flush(lock, /*all=*/true);  // what arrived after the thread's last batch, every attempt noted
 }
 
-protocol::TaskEvent TaskEventOf(const protocol::TaskSpec& spec, const char* state,
-                                const NodeId& node, int64_t pid, int64_t submitted_us,
-                                int64_t start_us) {
+std::string_view TaskDisplayName(const protocol::TaskSpec& spec) {
   // Methods are registered as "&Counter::Incr"; events name them as written
   // in calls, unless the caller named the call (SetName).
   std::string_view name = spec.name.empty() ? std::string_view(spec.function) : spec.name;
   if (spec.name.empty() && name.starts_with('&')) name.remove_prefix(1);
-  return {spec.task_id,      spec.attempt, spec.job_id, spec.actor_id,
-          std::string(name), state,        node,        pid,
-          submitted_us,      start_us,     0,           ""};
+  return name;
+}
+
+protocol::TaskEvent TaskEventOf(const protocol::TaskSpec& spec, const char* state,
+                                const NodeId& node, int64_t pid, int64_t submitted_us,
+                                int64_t start_us) {
+  return {spec.task_id,
+          spec.attempt,
+          spec.job_id,
+          spec.actor_id,
+          std::string(TaskDisplayName(spec)),
+          state,
+          node,
+          pid,
+          submitted_us,
+          start_us,
+          0,
+          ""};
 }
 
 }  // namespace rayk::observability

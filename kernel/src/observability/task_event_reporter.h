@@ -18,6 +18,10 @@
 // with the next batch, so `rayk list tasks` says how much is missing.
 // Thread-safe. Stop() (or destruction) sends what is left and joins the
 // thread; call it while `send` still works.
+//
+// A reporter made with `enabled` false (RAYK_TASK_EVENTS=0, TaskEventsWanted)
+// records nothing and starts no thread; callers test enabled() before they
+// build an event, so a task then costs nothing here.
 #pragma once
 
 #include <chrono>
@@ -26,10 +30,12 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <string_view>
 #include <thread>
 #include <utility>
 #include <vector>
 
+#include "rayk/status.h"
 #include "rpc/task_event_messages.h"
 #include "rpc/worker_messages.h"
 
@@ -39,11 +45,13 @@ class TaskEventReporter {
  public:
   using Send = std::function<void(protocol::ReportTaskEvents batch)>;
 
-  TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send);
+  TaskEventReporter(size_t capacity, std::chrono::milliseconds period, Send send,
+                    bool enabled = true);
   ~TaskEventReporter() { Stop(); }
   TaskEventReporter(const TaskEventReporter&) = delete;
   TaskEventReporter& operator=(const TaskEventReporter&) = delete;
 
+  bool enabled() const { return enabled_; }
   void Started(const protocol::TaskEvent& event);
   void Finished(protocol::TaskEvent event);
   // True when the attempt was noted and its event went out already.
@@ -62,6 +70,7 @@ class TaskEventReporter {
   const size_t capacity_;
   const std::chrono::milliseconds period_;
   const Send send_;
+  const bool enabled_;
 
   std::mutex mu_;
   std::condition_variable cv_;
@@ -77,6 +86,14 @@ class TaskEventReporter {
   bool stopping_ = false;                                  // guarded by mu_
   std::thread thread_;                                     // started by the first Record
 };
+
+// Whether this process records task events: $RAYK_TASK_EVENTS, "1" (also
+// when unset or empty) or "0"; anything else is an error naming the variable.
+Result<bool> TaskEventsWanted();
+
+// The name of `spec`'s call as events and log prefixes show it
+// ("Counter::Incr", or the name SetName gave the call); points into `spec`.
+std::string_view TaskDisplayName(const protocol::TaskSpec& spec);
 
 // The event of `spec` in `state`, seen by process `pid` of node `node`, named
 // as calls write it ("Counter::Incr", or the name SetName gave the call).

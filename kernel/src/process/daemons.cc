@@ -368,13 +368,17 @@ int RunRayletProcess(const ProcessOptions& options, const std::string& gcs_addre
 
 int RunWorkerProcess(const ProcessOptions& options, const WorkerProcessOptions& worker) {
   SetUpDaemon("worker");
-  // Its stdout is a log file, which stdio would buffer in blocks: user output
-  // would reach drivers (and `rayk logs`) only when a block fills. Then the
-  // line that tells readers whose output follows (observability/worker_log.h).
-  std::setvbuf(stdout, nullptr, _IOLBF, 0);
-  std::fputs(observability::WorkerLogHeader(worker.job_id, worker.node_id, getpid()).c_str(),
-             stdout);
-  std::fflush(stdout);
+  // Its stdout and stderr are log files, which stdio would buffer in blocks
+  // (stdout) or not at all (stderr): line by line, user output reaches
+  // drivers (and `rayk logs`) as it is printed, and a task marker waits in
+  // the buffer for the task's first line (observability/worker_log.h). Then
+  // the line that tells readers whose output follows.
+  const std::string header =
+      observability::WorkerLogHeader(worker.job_id, worker.node_id, getpid());
+  for (std::FILE* stream : {stdout, stderr}) {
+    std::setvbuf(stream, nullptr, _IOLBF, BUFSIZ);
+    std::fputs(header.c_str(), stream);
+  }
   // A worker never outlives its raylet.
   prctl(PR_SET_PDEATHSIG, SIGKILL);
   auto config = LoadConfig(options);

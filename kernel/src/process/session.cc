@@ -157,14 +157,20 @@ std::vector<char*> ChildEnvironment(const std::vector<std::string>& extra,
 }  // namespace
 
 Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::string& log_file,
-                           bool new_session, const std::vector<std::string>& extra_env) {
+                           bool new_session, const std::vector<std::string>& extra_env,
+                           const std::string& err_file) {
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
   // No O_CLOEXEC here: this is the child's stdout, which must survive exec.
   posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, log_file.c_str(),
                                    O_WRONLY | O_CREAT | O_APPEND, 0600);
-  posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  if (err_file.empty()) {
+    posix_spawn_file_actions_adddup2(&actions, STDOUT_FILENO, STDERR_FILENO);
+  } else {
+    posix_spawn_file_actions_addopen(&actions, STDERR_FILENO, err_file.c_str(),
+                                     O_WRONLY | O_CREAT | O_APPEND, 0600);
+  }
   posix_spawnattr_t attr;
   posix_spawnattr_init(&attr);
   short flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;

@@ -42,11 +42,13 @@ Result<std::string> LatestSessionDir();
 Result<std::string> RaykExecutable();
 
 // Starts `argv` as a child process with stdout and stderr appended to
-// `log_file`. With `new_session` it gets its own process group (a daemon that
-// outlives its starter's terminal). `extra_env` ("NAME=VALUE" entries) adds
-// to this process's environment or replaces variables of the same name.
+// `log_file` (stderr to `err_file` instead, if given). With `new_session` it
+// gets its own process group (a daemon that outlives its starter's
+// terminal). `extra_env` ("NAME=VALUE" entries) adds to this process's
+// environment or replaces variables of the same name.
 Result<pid_t> SpawnProcess(const std::vector<std::string>& argv, const std::string& log_file,
-                           bool new_session, const std::vector<std::string>& extra_env = {});
+                           bool new_session, const std::vector<std::string>& extra_env = {},
+                           const std::string& err_file = "");
 
 // Waits up to `timeout` for `path` to exist with non-empty contents, and
 // returns them. Fails early when `watched` (if > 0) exits, with the tail of

@@ -16,10 +16,10 @@ LogMonitor::~LogMonitor() {
   thread_.join();
 }
 
-void LogMonitor::Wake() {
+void LogMonitor::Watch(const WorkerId& id, const std::string& log_path) {
   {
     std::lock_guard<std::mutex> lock(mu_);
-    woken_ = true;
+    started_[id] = log_path;
   }
   wakeup_.notify_all();
 }
@@ -30,11 +30,10 @@ void LogMonitor::Loop() {
     // With no worker to watch it sleeps until one starts: an idle node
     // (a dev cluster of hundreds) costs no wakeups.
     if (readers_.empty()) {
-      wakeup_.wait(lock, [this] { return stopping_ || woken_; });
+      wakeup_.wait(lock, [this] { return stopping_ || !started_.empty(); });
     } else {
       wakeup_.wait_for(lock, kPollPeriod, [this] { return stopping_; });
     }
-    woken_ = false;
     lock.unlock();
     Poll();
     lock.lock();
@@ -42,12 +41,22 @@ void LogMonitor::Loop() {
 }
 
 void LogMonitor::Poll() {
+  // The workers started since the last poll first, then the list: a worker
+  // that started and ended between two polls is read once, not missed.
+  std::map<WorkerId, std::string> started;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    started.swap(started_);
+  }
+  for (const auto& [id, path] : started) readers_.try_emplace(id, path);
   std::map<WorkerId, std::string> workers = list_workers_();
   for (const auto& [id, path] : workers) readers_.try_emplace(id, path);
   protocol::PublishLogs message;
   for (auto it = readers_.begin(); it != readers_.end();) {
-    for (protocol::LogBatch& batch : it->second.ReadNew(kMaxBytesPerWorker)) {
-      message.batches.push_back(std::move(batch));
+    for (observability::WorkerLogReader* reader : {&it->second.out, &it->second.err}) {
+      for (protocol::LogBatch& batch : reader->ReadNew(kMaxBytesPerWorker)) {
+        message.batches.push_back(std::move(batch));
+      }
     }
     // A worker gone from the list has just had its last read.
     it = workers.count(it->first) ? std::next(it) : readers_.erase(it);

@@ -1,8 +1,10 @@
 // LogMonitor: the raylet's half of log to driver (Ray's log monitor). Every
 // kPollPeriod it reads what this node's workers added to their log files
-// (observability/worker_log.h) and sends it to the GCS in one PublishLogs,
-// which the GCS publishes to the drivers of each job. A worker that is gone
-// from the list gets a last read, so that its final lines are not lost.
+// (stdout and stderr, observability/worker_log.h) and sends it to the GCS in
+// one PublishLogs, which the GCS publishes to the drivers of each job. A
+// worker is watched from its start (Watch), and one gone from the list gets a
+// last read, so that its final lines are not lost, even for a worker that
+// lived less than a poll period.
 //
 // Thread safety: its own thread calls `list_workers` and `send`; both must
 // be callable from there. Destruction stops the thread after a last poll.
@@ -37,8 +39,9 @@ class LogMonitor {
   ~LogMonitor();
   LogMonitor(const LogMonitor&) = delete;
 
-  // A worker started: watch it (the monitor sleeps while it has none).
-  void Wake();
+  // A worker started with its stdout in `log_path`: watch it until it is
+  // gone from the list (the monitor sleeps while it has none).
+  void Watch(const WorkerId& id, const std::string& log_path);
 
   LogMonitor& operator=(const LogMonitor&) = delete;
 
@@ -48,12 +51,17 @@ class LogMonitor {
 
   const ListWorkers list_workers_;
   const Send send_;
-  std::map<WorkerId, observability::WorkerLogReader> readers_;  // the thread's own
+  struct Readers {
+    explicit Readers(const std::string& log_path)
+        : out(log_path), err(observability::WorkerErrPath(log_path), /*from_stderr=*/true) {}
+    observability::WorkerLogReader out, err;
+  };
+  std::map<WorkerId, Readers> readers_;  // the thread's own
   std::mutex mu_;
   std::condition_variable wakeup_;
-  bool stopping_ = false;  // with mu_
-  bool woken_ = false;     // with mu_
-  std::thread thread_;     // last: starts once the rest is made
+  bool stopping_ = false;                    // with mu_
+  std::map<WorkerId, std::string> started_;  // with mu_: Watch's, for the next poll
+  std::thread thread_;                       // last: starts once the rest is made
 };
 
 }  // namespace rayk

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 
 #include "common/host_address.h"
 #include "common/lease_policy.h"
@@ -598,8 +599,9 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
     argv.push_back("--code");
     argv.push_back(library);
   }
-  auto pid = SpawnProcess(argv, observability::WorkerLogPath(options_.session_dir, id),
-                          /*new_session=*/false);
+  // Its stdout and stderr apart, so that drivers and `rayk logs` tell them apart.
+  const std::string log = observability::WorkerLogPath(options_.session_dir, id);
+  auto pid = SpawnProcess(argv, log, /*new_session=*/false, {}, observability::WorkerErrPath(log));
   if (!pid.ok()) {
     spdlog::error("raylet: {}", pid.status().message());
     failed_starts_[request.job_id] = kMaxFailedStarts;
@@ -614,7 +616,7 @@ void Raylet::StartWorker(const protocol::RequestWorkerLease& request,
                              .count();
   workers_[id] = worker;
   NoteChangeLocked();  // an idle monitor wakes to reap it when it exits
-  if (log_monitor_) log_monitor_->Wake();
+  if (log_monitor_) log_monitor_->Watch(id, log);
   spdlog::info("raylet: started worker {} (pid {}) for job {}", id.Hex(), *pid,
                request.job_id.Hex());
 }
@@ -704,10 +706,12 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
     if (worker.address.empty()) {
       // It never registered: a start failure. Keep its log where the lease error points.
       ++failed_starts_[worker.job_id];
-      std::error_code ec;
-      std::filesystem::copy_file(observability::WorkerLogPath(options_.session_dir, worker.id),
-                                 options_.session_dir + "/logs/worker_failed_start.log",
-                                 std::filesystem::copy_options::overwrite_existing, ec);
+      // Its stdout, then its stderr, whose last lines say why it could not start.
+      const std::string log = observability::WorkerLogPath(options_.session_dir, worker.id);
+      std::ofstream kept(options_.session_dir + "/logs/worker_failed_start.log", std::ios::trunc);
+      for (const std::string& path : {log, observability::WorkerErrPath(log)}) {
+        if (auto text = ReadFile(path); text.ok()) kept << *text;
+      }
       for (PendingLease& lease : pending_) {
         if (lease.request.job_id == worker.job_id && lease.worker_requested &&
             lease.resources_acquired) {

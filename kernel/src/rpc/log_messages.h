@@ -22,9 +22,10 @@ struct LogBatch {
   ActorId actor_id;                // nil: a plain task
   std::string name;                // the task's function, or the actor's name (else its class)
   std::vector<std::string> lines;  // without their newlines
+  bool from_stderr = false;        // false: its stdout
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& job_id& node_id& pid& task_id& actor_id& name& lines;
+    ar& job_id& node_id& pid& task_id& actor_id& name& lines& from_stderr;
   }
 };
 
@@ -43,15 +44,18 @@ inline std::string LogTopic(const JobId& job) { return "logs:" + job.Hex(); }
 // CLI -> raylet: the lines of its workers' logs that match every filter
 // given (nil ids match everything), from `offsets` on (log file name ->
 // bytes already read, as the last LogLines returned; a file not named is
-// read from its start).
+// read from its start; one shorter than its offset was truncated and is
+// read from its start again).
 struct ReadLogs {
   JobId job_id;
   ActorId actor_id;
   TaskId task_id;
   std::map<std::string, uint64_t> offsets;
+  int32_t streams = kBothStreams;  // which files: stdout (.log), stderr (.err), both
+  static constexpr int32_t kStdoutOnly = 1, kStderrOnly = 2, kBothStreams = 3;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& job_id& actor_id& task_id& offsets;
+    ar& job_id& actor_id& task_id& offsets& streams;
   }
 };
 

@@ -113,6 +113,12 @@ struct Options {
 // Payloads at least this big are handed to ZeroMQ without a copy; below it a
 // copy is cheaper than the extra allocation that zero-copy needs.
 constexpr size_t kZeroCopyBytes = 16 * 1024;
+// What a call to a peer that refused the CURVE handshake fails with (after
+// "zmq transport: ENDPOINT "); `rayk` commands recognise it to name the fix.
+constexpr int kRefusalsInARow = 3;  // failed handshakes that make a refusal
+constexpr char kRefusedHandshake[] =
+    "refused the secure handshake: it holds another cluster secret than this process "
+    "(docs/security.md)";
 // Messages handled per poll before the loop looks at its other work, so a
 // flood of requests cannot starve the replies queued from other threads.
 constexpr int kReceiveBatch = 256;
@@ -491,17 +497,23 @@ class SyncWait {
 
 class ChannelCore {
  public:
-  ChannelCore(zmq::socket_t socket, std::string endpoint)
-      : socket_(std::move(socket)), endpoint_(std::move(endpoint)) {}
+  // `monitor`, when valid, is a PAIR socket connected to `socket`'s monitor
+  // (MonitorHandshakes): a peer that refuses the CURVE handshake (another
+  // cluster secret, or none) then fails the channel's calls at once, instead
+  // of letting them wait out their timeouts for replies that never come.
+  ChannelCore(zmq::socket_t socket, std::string endpoint, zmq::socket_t monitor = {})
+      : socket_(std::move(socket)), endpoint_(std::move(endpoint)), monitor_(std::move(monitor)) {}
 
   void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) {
     Clock::time_point deadline = DeadlineAfter(timeout);
     bool was_empty;
     {
       std::unique_lock<std::mutex> lock(mu_);
-      if (stop_) {
+      if (stop_ || refused_) {
         lock.unlock();
-        on_reply(Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed"));
+        on_reply(stop_
+                     ? Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed")
+                     : Refused());
         return;
       }
       uint64_t id = next_id_++;
@@ -526,6 +538,7 @@ class ChannelCore {
         std::lock_guard<std::mutex> lock(mu_);
         if (stop_)
           return Status::Unavailable("zmq transport: channel to " + endpoint_ + " is closed");
+        if (refused_) return Refused();
         // With calls pending or queued, replies on the socket may not be ours.
         if (outbound_.empty() && pending_.empty()) {
           id = next_id_++;
@@ -606,21 +619,27 @@ class ChannelCore {
       if (!need_socket && socket_lock.owns_lock()) socket_lock.unlock();
       if (stopping) break;
       try {
+        const size_t monitored = monitor_ ? 1 : 0;
         if (!socket_lock.owns_lock()) {
-          zmq_pollitem_t wake_item = {nullptr, wake_.fd(), ZMQ_POLLIN, 0};
-          Poll(&wake_item, 1, std::chrono::milliseconds(-1));
+          zmq_pollitem_t items[2] = {{nullptr, wake_.fd(), ZMQ_POLLIN, 0},
+                                     {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+          Poll(items, 1 + monitored, std::chrono::milliseconds(-1));
           wake_.Drain();
+          if (monitored && (items[1].revents & ZMQ_POLLIN)) ReadHandshakeEvents();
           continue;
         }
+        FailCallsIfRefused();
         SendQueued();
         ExpireCalls();
-        zmq_pollitem_t items[2] = {
+        zmq_pollitem_t items[3] = {
             {socket_.handle(), 0,
              static_cast<short>(ZMQ_POLLIN | (unsent_.empty() ? 0 : ZMQ_POLLOUT)), 0},
-            {nullptr, wake_.fd(), ZMQ_POLLIN, 0}};
-        Poll(items, 2, PollTimeout(NextDeadline()));
+            {nullptr, wake_.fd(), ZMQ_POLLIN, 0},
+            {monitor_.handle(), 0, ZMQ_POLLIN, 0}};
+        Poll(items, 2 + monitored, PollTimeout(NextDeadline()));
         if (items[1].revents & ZMQ_POLLIN) wake_.Drain();
         if (items[0].revents & ZMQ_POLLIN) ReceiveReplies();
+        if (monitored && (items[2].revents & ZMQ_POLLIN)) ReadHandshakeEvents();
       } catch (const zmq::error_t& e) {
         if (e.num() == EINTR) continue;
         spdlog::error("zmq transport: channel to {} stops: {}", endpoint_, e.what());
@@ -632,6 +651,53 @@ class ChannelCore {
 
  private:
   using Deadline = std::pair<Clock::time_point, uint64_t>;
+
+  // kIoError, not kUnavailable: retrying (as a GCS client does while a GCS
+  // restarts) cannot help until the secrets agree.
+  Status Refused() const {
+    return Status::IoError("zmq transport: " + endpoint_ + " " + std::string(kRefusedHandshake));
+  }
+
+  // I/O thread: the monitor's events. Failed handshakes in a row mark the
+  // channel refused (and take the socket back from a direct CallSync, whose
+  // call is then failed with the others); a successful one clears the mark.
+  // libzmq reports a server closing the connection mid-handshake the same way
+  // as a server refusing the keys, so one failure alone (a peer that died
+  // just then) does not: a dead peer refuses connections, with no handshake.
+  void ReadHandshakeEvents() {
+    while (true) {
+      zmq::message_t event;
+      if (!monitor_.recv(event, zmq::recv_flags::dontwait)) return;
+      zmq::message_t address;  // every event is two frames
+      if (event.more()) (void)monitor_.recv(address);
+      if (event.size() < sizeof(uint16_t)) continue;
+      uint16_t id;
+      std::memcpy(&id, event.data(), sizeof(id));
+      std::lock_guard<std::mutex> lock(mu_);
+      if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
+        failed_handshakes_ = 0;
+        refused_ = false;
+        continue;
+      }
+      if (++failed_handshakes_ < kRefusalsInARow) continue;
+      refused_ = true;
+      if (direct_active_ && !handoff_requested_) {
+        handoff_requested_ = true;
+        handoff_.Signal();
+      }
+    }
+  }
+
+  // I/O thread, holding the socket.
+  void FailCallsIfRefused() {
+    std::unordered_map<uint64_t, ReplyCallback> pending;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!refused_) return;
+      pending.swap(pending_);
+    }
+    for (auto& [id, callback] : pending) Invoke(callback, Refused());
+  }
 
   void AddPendingLocked(uint64_t id, ReplyCallback on_reply, Clock::time_point deadline) {
     pending_.emplace(id, std::move(on_reply));
@@ -822,6 +888,7 @@ class ChannelCore {
     }
     unsent_.clear();
     socket_.close();
+    if (monitor_) monitor_.close();
     for (auto& [id, callback] : pending) {
       Invoke(callback, Status::Unavailable("zmq transport: channel to " + endpoint_ +
                                            " closed before the reply"));
@@ -830,6 +897,7 @@ class ChannelCore {
 
   zmq::socket_t socket_;  // used only by the holder of socket_mu_
   const std::string endpoint_;
+  zmq::socket_t monitor_;  // the I/O thread's; invalid without CURVE
   std::mutex socket_mu_;
   WakeFd wake_;     // wakes the I/O thread: queued messages, stop
   WakeFd handoff_;  // wakes a direct CallSync: the I/O thread needs the socket
@@ -842,6 +910,8 @@ class ChannelCore {
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
   uint64_t next_id_ = 1;
   bool stop_ = false;
+  int failed_handshakes_ = 0;       // in a row
+  bool refused_ = false;            // after kRefusalsInARow of them
   bool direct_active_ = false;      // a CallSync holds the socket
   bool handoff_requested_ = false;  // handoff_ is signalled
 
@@ -1070,8 +1140,9 @@ class ZmqTransport : public Transport {
       SecureClient(socket);
       socket.set(zmq::sockopt::sndhwm, options_.hwm);
       socket.set(zmq::sockopt::rcvhwm, options_.hwm);
+      zmq::socket_t monitor = MonitorHandshakes(socket);
       socket.connect(*address);
-      auto core = std::make_shared<ChannelCore>(std::move(socket), endpoint);
+      auto core = std::make_shared<ChannelCore>(std::move(socket), endpoint, std::move(monitor));
       return std::unique_ptr<Channel>(new ZmqChannel(std::move(core), endpoint));
     } catch (const zmq::error_t& e) {
       return ErrorStatus("cannot connect to " + endpoint, e);
@@ -1126,6 +1197,23 @@ class ZmqTransport : public Transport {
   }
   void SecureClient(zmq::socket_t& socket) const {
     if (keys_) zmq_transport::MakeCurveClient(socket, *keys_);
+  }
+  // With CURVE, a PAIR socket that receives `socket`'s handshake events
+  // (libzmq reports a refused handshake only to a socket monitor); without,
+  // an invalid socket.
+  zmq::socket_t MonitorHandshakes(zmq::socket_t& socket) {
+    if (!keys_) return {};
+    static std::atomic<uint64_t> next{0};
+    const std::string endpoint = "inproc://rayk-handshakes-" + std::to_string(next++);
+    if (zmq_socket_monitor(socket.handle(), endpoint.c_str(),
+                           ZMQ_EVENT_HANDSHAKE_SUCCEEDED | ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL |
+                               ZMQ_EVENT_HANDSHAKE_FAILED_AUTH) != 0) {
+      throw zmq::error_t();
+    }
+    zmq::socket_t monitor(context_, zmq::socket_type::pair);
+    monitor.connect(endpoint);
+    return monitor;
   }
 
   const Options options_;
