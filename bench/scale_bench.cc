@@ -10,6 +10,7 @@
 // Every wait is bounded (kProbeTimeout), so a hang ends the probe with a line
 // saying so instead of stalling the run.
 #include <dirent.h>
+#include <malloc.h>
 #include <rayk/api.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
@@ -74,8 +75,13 @@ int64_t StatusBytes(pid_t pid, const std::string& field) {
   return -1;
 }
 
-// Peak RSS counts from here on (Linux: writing 5 to clear_refs resets VmHWM).
-void ResetPeak(pid_t pid) { std::ofstream("/proc/" + std::to_string(pid) + "/clear_refs") << "5"; }
+// Peak RSS counts from here on (Linux: writing 5 to clear_refs resets VmHWM
+// to the current RSS). This process first hands back the heap the earlier
+// probes freed, so that their values are not counted as the next probe's.
+void ResetPeak(pid_t pid) {
+  if (pid == getpid()) malloc_trim(0);
+  std::ofstream("/proc/" + std::to_string(pid) + "/clear_refs") << "5";
+}
 
 std::string GiB(int64_t bytes) {
   char text[32];

@@ -8,6 +8,7 @@ PROBE_TIMEOUT seconds (SIGALRM); Ray is shut down on the way out, and
 bench/scale.sh runs `ray stop` after it whatever happened.
 """
 
+import gc
 import os
 import signal
 import sys
@@ -44,6 +45,8 @@ def status_bytes(pid, field):
 
 
 def reset_peak(pid):
+    """Peak RSS counts from here on: clear_refs's 5 resets VmHWM to the current RSS."""
+    gc.collect()
     with open(f"/proc/{pid}/clear_refs", "w") as f:
         f.write("5")
 
