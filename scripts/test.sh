@@ -7,7 +7,9 @@
 # picks them: "tsan" alone, or "" for none): tsan was clean three times in a
 # row, about 6 min to build and 11 s to test; asan twice, 2-3 min to test, and
 # its cold build is the longest step here (it builds every test, daemon and
-# example instrumented: 49 min on a 2-core machine busy with other builds).
+# example instrumented: 49 min on a 2-core machine busy with other builds at
+# -O2 -g; the sanitizer builds now use -O1 -g1, which halves each file's
+# compile time, see scripts/sanitize.sh).
 # Between ctest and the sanitizers, each fuzz target (scripts/fuzz.sh) runs
 # RAYK_FUZZ_SECONDS (30 by default; 0 skips them).
 set -euo pipefail
