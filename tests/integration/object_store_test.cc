@@ -76,6 +76,40 @@ TEST_F(ObjectStoreTest, LargePutAndLargeArgumentsGoThroughTheStore) {
                    (1.0 * (1 << 20)) * ((1 << 20) - 1) / 2);
 }
 
+TEST_F(ObjectStoreTest, AnObjectWrittenInPlaceIsTheStoredObject) {
+  const size_t n = 1 << 20;  // 8 MiB of doubles
+  rayk::ObjectWriter<std::vector<double>> writer = rayk::Create<std::vector<double>>(n);
+  ASSERT_EQ(writer.size(), n);
+  EXPECT_TRUE(InRaykSegment(writer.data())) << "a large object is written in the node's store";
+  std::iota(writer.begin(), writer.end(), 1.0);
+  const double* written = writer.data();
+  rayk::ObjectRef<std::vector<double>> ref = std::move(writer).Seal();
+  // Sealing copied nothing: readers see the writer's pages.
+  rayk::View<double> view = rayk::GetView(ref);
+  EXPECT_EQ(view.data(), written);
+  ASSERT_EQ(view.size(), n);
+  EXPECT_EQ(view[n - 1], static_cast<double>(n));
+  EXPECT_DOUBLE_EQ(*rayk::Get(rayk::Task(SumVector).Remote(ref)), (1.0 + n) * n / 2);
+  EXPECT_EQ(rayk::Get(ref)->size(), n);
+  // A sealed writer has nothing left to seal.
+  EXPECT_THROW(std::move(writer).Seal(), rayk::RuntimeError);  // NOLINT(bugprone-use-after-move)
+}
+
+TEST_F(ObjectStoreTest, BuffersAndSmallArraysAreWrittenInPlaceToo) {
+  rayk::ObjectWriter<rayk::Buffer> bytes = rayk::Create<rayk::Buffer>(300 << 10);
+  for (size_t i = 0; i < bytes.size(); ++i) bytes.data()[i] = static_cast<uint8_t>(i % 251);
+  rayk::ObjectRef<rayk::Buffer> buffer = std::move(bytes).Seal();
+  std::shared_ptr<rayk::Buffer> read = rayk::Get(buffer);
+  ASSERT_EQ(read->size(), size_t{300} << 10);
+  EXPECT_EQ((*read)[1000], 1000 % 251);
+  EXPECT_EQ(rayk::GetView(buffer)[299 << 10], (299 << 10) % 251);
+  // Small objects live in the owner's memory, as small Puts do.
+  rayk::ObjectWriter<std::vector<int>> small = rayk::Create<std::vector<int>>(3);
+  std::iota(small.begin(), small.end(), 7);
+  EXPECT_EQ(*rayk::Get(std::move(small).Seal()), (std::vector<int>{7, 8, 9}));
+  EXPECT_TRUE(rayk::Get(rayk::Create<std::vector<int>>(0).Seal())->empty());
+}
+
 TEST_F(ObjectStoreTest, LargeActorResultIsInTheStore) {
   auto counter = rayk::Actor(test_functions::Counter::Create).Remote(7);
   auto ref = counter.Task(&test_functions::Counter::Vector).Remote(int64_t{1} << 20);
@@ -137,10 +171,28 @@ TEST_F(SmallObjectStoreTest, AnObjectLargerThanTheStoreIsAClearError) {
   } catch (const rayk::ObjectStoreFullError& error) {
     EXPECT_THAT(error.what(), HasSubstr("raise [store.shm] capacity"));
   }
+  try {
+    rayk::Create<std::vector<double>>(12 << 20);
+    ADD_FAILURE() << "expected ObjectStoreFullError";
+  } catch (const rayk::ObjectStoreFullError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("raise [store.shm] capacity"));
+  }
   auto made = rayk::Task(MakeVector).Remote(int64_t{12} << 20);
   EXPECT_THROW(rayk::Get(made), rayk::ObjectStoreFullError);
   // Smaller work still runs.
   EXPECT_EQ(rayk::Get(rayk::Task(MakeVector).Remote(int64_t{1} << 20))->size(), size_t{1} << 20);
+}
+
+TEST_F(SmallObjectStoreTest, AWriterDroppedWithoutSealGivesItsSpaceBack) {
+  // Eight unsealed 16 MiB objects would hold twice the 64 MiB store (an
+  // unsealed object can be neither evicted nor spilled) if a dropped writer
+  // kept its space.
+  for (int i = 0; i < 8; ++i) {
+    rayk::ObjectWriter<std::vector<double>> writer = rayk::Create<std::vector<double>>(2 << 20);
+    writer.data()[0] = i;
+  }
+  std::vector<double> values(6 << 20, 3.0);  // 48 MiB
+  EXPECT_EQ(rayk::GetView(rayk::Put(values))[(6 << 20) - 1], 3.0);
 }
 
 }  // namespace

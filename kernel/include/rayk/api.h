@@ -16,7 +16,8 @@
 // `serialize` member or a Boost adapter, the standard containers included);
 // an ObjectRef at the top level of a call's arguments is replaced by its value
 // before the call, as in Ray. A std::vector of a trivially copyable type and a
-// rayk::Buffer are stored as raw bytes, which GetView reads in place.
+// rayk::Buffer are stored as raw bytes, which GetView reads in place and
+// rayk::Create (rayk/object_writer.h) writes in place.
 //
 // Errors surface as the exceptions of rayk/errors.h: Get rethrows a remote
 // exception as TaskError (with its type, message and where it ran), a dead
@@ -26,6 +27,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -48,6 +50,7 @@
 #include "rayk/internal/split_refs.h"
 #include "rayk/kv.h"
 #include "rayk/object_ref.h"
+#include "rayk/object_writer.h"
 #include "rayk/placement_group.h"
 #include "rayk/view.h"
 
@@ -106,9 +109,17 @@ ObjectRef<T> Put(const T& value) {
   static_assert(
       !std::is_pointer_v<T> && !std::is_array_v<T>,
       "rayk::Put stores values: pass a std::string or std::vector, not a pointer or array");
-  internal::Runtime& runtime = internal::RequireRuntime();
-  return ObjectRef<T>(runtime.Put(internal::Serialize<T>(value)),
-                      typename ObjectRef<T>::AdoptTag());
+  if constexpr (internal::kHasRawLayout<T>) {
+    // Written once, straight into the object's space (the store's, when
+    // large), rather than encoded into a string that is then copied there.
+    ObjectWriter<T> writer = Create<T>(value.size());
+    if (!value.empty()) std::memcpy(writer.data(), value.data(), value.size() * sizeof(value[0]));
+    return std::move(writer).Seal();
+  } else {
+    internal::Runtime& runtime = internal::RequireRuntime();
+    return ObjectRef<T>(runtime.Put(internal::Serialize<T>(value)),
+                        typename ObjectRef<T>::AdoptTag());
+  }
 }
 
 // A read-only view of a stored array, pinned and without a copy (view.h).

@@ -32,15 +32,19 @@ std::string Demangle(const char* mangled) {
   return name;
 }
 
-std::string EncodeRaw(const void* data, size_t count, size_t element_size) {
-  const size_t payload = count * element_size;
-  std::string out(kRawHeaderSize + payload, '\0');
+void WriteRawHeader(uint8_t* out, size_t count, size_t element_size) {
   const uint32_t magic = kRawMagic;
   const uint32_t size32 = static_cast<uint32_t>(element_size);
   const uint64_t count64 = count;
-  std::memcpy(out.data(), &magic, 4);
-  std::memcpy(out.data() + 4, &size32, 4);
-  std::memcpy(out.data() + 8, &count64, 8);
+  std::memcpy(out, &magic, 4);
+  std::memcpy(out + 4, &size32, 4);
+  std::memcpy(out + 8, &count64, 8);
+}
+
+std::string EncodeRaw(const void* data, size_t count, size_t element_size) {
+  const size_t payload = count * element_size;
+  std::string out(kRawHeaderSize + payload, '\0');
+  WriteRawHeader(reinterpret_cast<uint8_t*>(out.data()), count, element_size);
   if (payload > 0) std::memcpy(out.data() + kRawHeaderSize, data, payload);
   return out;
 }

@@ -142,6 +142,14 @@ CoreWorker::~CoreWorker() {
 
 ObjectId CoreWorker::Put(std::string data) { return references_.Put(std::move(data)); }
 
+std::unique_ptr<internal::ObjectSpace> CoreWorker::CreateObject(size_t size) {
+  return references_.CreateObject(size);
+}
+
+ObjectId CoreWorker::SealObject(std::unique_ptr<internal::ObjectSpace> space) {
+  return references_.SealObject(std::move(space));
+}
+
 Result<std::vector<internal::ObjectValue>> CoreWorker::Get(const std::vector<ObjectId>& ids,
                                                            std::chrono::milliseconds timeout) {
   return references_.Get(ids, timeout);

@@ -71,6 +71,8 @@ class CoreWorker : public internal::Runtime,
                                                  std::chrono::milliseconds timeout) override;
   void CloseStream(const ObjectId& stream) override;
   ObjectId Put(std::string data) override;
+  std::unique_ptr<internal::ObjectSpace> CreateObject(size_t size) override;
+  ObjectId SealObject(std::unique_ptr<internal::ObjectSpace> space) override;
   Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
                                                  std::chrono::milliseconds timeout) override;
   std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,

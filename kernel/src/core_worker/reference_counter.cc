@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "rayk/errors.h"
 
@@ -49,27 +50,80 @@ ReferenceCounter::ReferenceCounter(WorkerContext& context, BlockedFn set_blocked
 
 // ---------------------------------------------------------------- references
 
-ObjectId ReferenceCounter::Put(std::string data) {
-  ObjectId id = ObjectId::FromRandom();
-  internal::StoreLocation location;
-  if (context_.node_objects && data.size() > kInlineLimit) {
-    auto stored = context_.node_objects->Put(id, data);
-    if (stored.ok()) {
-      location = *stored;
-    } else if (stored.status().code() == StatusCode::kOutOfMemory) {
-      throw ObjectStoreFullError("rayk::Put of " + std::to_string(data.size()) +
-                                 " bytes: " + stored.status().message());
-    } else {
-      spdlog::warn("rayk::Put of {} bytes keeps the value in this process: {}", data.size(),
-                   stored.status().message());
-    }
+// Space in this node's shared store for an object this process will own:
+// the writer fills it where every process of the node will read it.
+class ReferenceCounter::StoreObjectSpace : public internal::ObjectSpace {
+ public:
+  StoreObjectSpace(NodeObjects& objects, ObjectId id, std::unique_ptr<MutableObjectBuffer> buffer)
+      : objects_(objects), id_(std::move(id)), buffer_(std::move(buffer)) {}
+  ~StoreObjectSpace() override {
+    if (!buffer_) return;
+    buffer_.reset();
+    objects_.Abort(id_);
   }
+  uint8_t* data() override { return buffer_->data(); }
+  size_t size() const override { return buffer_->size(); }
+  const ObjectId& id() const { return id_; }
+  Result<internal::StoreLocation> Seal() {
+    const size_t size = buffer_->size();
+    buffer_.reset();
+    return objects_.Seal(id_, size);
+  }
+
+ private:
+  NodeObjects& objects_;
+  ObjectId id_;
+  std::unique_ptr<MutableObjectBuffer> buffer_;
+};
+
+std::unique_ptr<ReferenceCounter::StoreObjectSpace> ReferenceCounter::CreateInStore(size_t size) {
+  if (!context_.node_objects || size <= kInlineLimit) return nullptr;
+  ObjectId id = ObjectId::FromRandom();
+  auto created = context_.node_objects->Create(id, size);
+  if (created.ok())
+    return std::make_unique<StoreObjectSpace>(*context_.node_objects, id, std::move(*created));
+  if (created.status().code() == StatusCode::kOutOfMemory) {
+    throw ObjectStoreFullError("rayk::Put of " + std::to_string(size) +
+                               " bytes: " + created.status().message());
+  }
+  spdlog::warn("rayk::Put of {} bytes keeps the value in this process: {}", size,
+               created.status().message());
+  return nullptr;
+}
+
+std::unique_ptr<internal::ObjectSpace> ReferenceCounter::CreateObject(size_t size) {
+  if (auto stored = CreateInStore(size)) return stored;
+  return std::make_unique<internal::HeapObjectSpace>(size);
+}
+
+ObjectId ReferenceCounter::SealObject(std::unique_ptr<internal::ObjectSpace> space) {
+  auto* stored = dynamic_cast<StoreObjectSpace*>(space.get());
+  if (stored == nullptr) return Put(static_cast<internal::HeapObjectSpace&>(*space).Release());
+  ObjectId id = stored->id();
+  auto location = stored->Seal();
+  if (!location.ok()) {
+    throw RuntimeError("rayk::Put could not seal object " + id.Hex() +
+                       " in the node's object store: " + location.status().message());
+  }
+  return AddOwned(id, *location, ObjectValue{});
+}
+
+ObjectId ReferenceCounter::Put(std::string data) {
+  if (auto stored = CreateInStore(data.size())) {
+    std::memcpy(stored->data(), data.data(), data.size());
+    return SealObject(std::move(stored));
+  }
+  return AddOwned(ObjectId::FromRandom(), {}, ValueOf(std::move(data)));
+}
+
+ObjectId ReferenceCounter::AddOwned(const ObjectId& id, const internal::StoreLocation& location,
+                                    ObjectValue value) {
   std::lock_guard<std::mutex> lock(context_.mu);
   ObjectEntry& entry = objects_[id];
   entry.owned = true;
   entry.local_refs = 1;
   entry.location = location;
-  entry.value = location.valid() ? InStoreMark() : ValueOf(std::move(data));
+  entry.value = location.valid() ? InStoreMark() : std::move(value);
   // The value's bytes were serialized on this thread just before: the
   // references in them stay held until this object is freed.
   entry.contained = std::move(serialized_references);

@@ -108,6 +108,10 @@ class ReferenceCounter {
 
   // A value this process owns; the caller holds one local reference.
   ObjectId Put(std::string data);
+  // The same, written in place (Runtime::CreateObject, SealObject): in the
+  // node's store when large and the store is shared, else in this process.
+  std::unique_ptr<internal::ObjectSpace> CreateObject(size_t size);
+  ObjectId SealObject(std::unique_ptr<internal::ObjectSpace> space);
   Result<std::vector<internal::ObjectValue>> Get(const std::vector<ObjectId>& ids,
                                                  std::chrono::milliseconds timeout);
   std::vector<bool> Wait(const std::vector<ObjectId>& ids, size_t num_returns,
@@ -202,6 +206,15 @@ class ReferenceCounter {
   void MarkLostOnNodeLocked(const NodeId& node, const std::string& cause, Actions& actions);
 
  private:
+  class StoreObjectSpace;
+  // Space for a new owned object in the node's store; null when it belongs
+  // in this process instead (small, no shared store, or the store failed
+  // otherwise). Throws ObjectStoreFullError when the store is full.
+  std::unique_ptr<StoreObjectSpace> CreateInStore(size_t size);
+  // Records a new object this process owns, holding the references
+  // serialized on this thread; the caller holds one local reference.
+  ObjectId AddOwned(const ObjectId& id, const internal::StoreLocation& location,
+                    internal::ObjectValue value);
   // Asks the owner for the value (without mu: it may connect).
   void Fetch(const ObjectId& id, const std::string& owner);
   // Watches an owner this process fetches from for its death (the GCS's

@@ -54,13 +54,23 @@ NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node,
       transport_(std::move(transport)) {}
 
 Result<internal::StoreLocation> NodeObjects::Put(const ObjectId& id, std::string_view bytes) {
-  auto created = store_->Create(id, bytes.size(), /*primary=*/true);
+  auto created = Create(id, bytes.size());
   if (!created.ok()) return created.status();
   std::memcpy((*created)->data(), bytes.data(), bytes.size());
   created->reset();
-  RAYK_RETURN_IF_ERROR(store_->Seal(id));
-  return internal::StoreLocation{node_, raylet_address_, bytes.size()};
+  return Seal(id, bytes.size());
 }
+
+Result<std::unique_ptr<MutableObjectBuffer>> NodeObjects::Create(const ObjectId& id, size_t size) {
+  return store_->Create(id, size, /*primary=*/true);
+}
+
+Result<internal::StoreLocation> NodeObjects::Seal(const ObjectId& id, size_t size) {
+  RAYK_RETURN_IF_ERROR(store_->Seal(id));
+  return internal::StoreLocation{node_, raylet_address_, size};
+}
+
+void NodeObjects::Abort(const ObjectId& id) { (void)store_->Abort(id); }
 
 Result<std::shared_ptr<const ObjectBuffer>> NodeObjects::Get(const ObjectId& id,
                                                              const internal::StoreLocation& where) {

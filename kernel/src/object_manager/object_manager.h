@@ -49,6 +49,12 @@ class NodeObjects {
   const NodeId& node() const { return node_; }
   // Writes `bytes` as the primary copy of `id` in this node's store.
   Result<internal::StoreLocation> Put(const ObjectId& id, std::string_view bytes);
+  // The same in two steps, for a writer that fills the space in place:
+  // Create reserves it, Seal (after the buffer is dropped) publishes it,
+  // Abort gives it back instead.
+  Result<std::unique_ptr<MutableObjectBuffer>> Create(const ObjectId& id, size_t size);
+  Result<internal::StoreLocation> Seal(const ObjectId& id, size_t size);
+  void Abort(const ObjectId& id);
   // A pinned view of the object's bytes in this node's store, pulled here
   // first when it lives on another node. kNotFound when it is gone (its node
   // died, or it was freed).

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <functional>
 #include <map>
 #include <memory>
@@ -152,6 +153,31 @@ struct ObjectValue {
   std::optional<ErrorInfo> error;
 };
 
+// The bytes of a new object, written in place by its maker before
+// Runtime::SealObject turns them into the object. A runtime with a store
+// shared by the node hands out space in that store for a large object, so
+// its bytes are written once, where every reader on the node reads them.
+// Dropped without being sealed, the space is given back.
+class ObjectSpace {
+ public:
+  virtual ~ObjectSpace() = default;
+  virtual uint8_t* data() = 0;
+  virtual size_t size() const = 0;
+};
+
+// Space in this process's memory: the default, and the fallback for small
+// objects or a store that the node does not share.
+class HeapObjectSpace : public ObjectSpace {
+ public:
+  explicit HeapObjectSpace(size_t size) : bytes_(size, '\0') {}
+  uint8_t* data() override { return reinterpret_cast<uint8_t*>(bytes_.data()); }
+  size_t size() const override { return bytes_.size(); }
+  std::string Release() { return std::move(bytes_); }
+
+ private:
+  std::string bytes_;
+};
+
 class Runtime {
  public:
   virtual ~Runtime() = default;
@@ -165,6 +191,16 @@ class Runtime {
   virtual std::vector<ObjectId> SubmitSplitTask(TaskCall call) = 0;
   // Stores a value owned by this process; the caller holds one local reference.
   virtual ObjectId Put(std::string data) = 0;
+  // Space for the `size` bytes of a new object that this process will own;
+  // throws ObjectStoreFullError when the node's store cannot hold it.
+  virtual std::unique_ptr<ObjectSpace> CreateObject(size_t size) {
+    return std::make_unique<HeapObjectSpace>(size);
+  }
+  // Makes space from CreateObject, now written, an object (as Put does);
+  // the caller holds one local reference.
+  virtual ObjectId SealObject(std::unique_ptr<ObjectSpace> space) {
+    return Put(static_cast<HeapObjectSpace&>(*space).Release());
+  }
   // Waits up to `timeout` (negative: forever) for every object. Fails with
   // kTimedOut when one is not ready in time; an object made by a failed task
   // comes back with its error set.

@@ -108,6 +108,16 @@ struct IsRawVector<std::vector<T, std::allocator<T>>>
 template <class T>
 inline constexpr bool kHasRawLayout = IsRawVector<T>::value || std::is_same_v<T, Buffer>;
 
+// The element type of a raw-layout type: a vector's, or a Buffer's bytes.
+template <class T>
+struct RawElement {
+  using type = typename T::value_type;
+};
+template <>
+struct RawElement<Buffer> {
+  using type = uint8_t;
+};
+
 // The elements of a raw-layout value: `count` elements of `element_size`
 // bytes at `data` (which need not be aligned for the element type).
 struct RawPayload {
@@ -117,6 +127,9 @@ struct RawPayload {
 
 // Header plus a copy of `count` elements at `data`.
 std::string EncodeRaw(const void* data, size_t count, size_t element_size);
+// Writes the header of `count` elements of `element_size` bytes into the first
+// kRawHeaderSize bytes at `out`, for a writer that puts the elements after it.
+void WriteRawHeader(uint8_t* out, size_t count, size_t element_size);
 // Checks the header against `element_size` and the total size; throws
 // DecodeError naming `type` when they do not match.
 RawPayload DecodeRaw(std::string_view bytes, size_t element_size, const std::string& type);
