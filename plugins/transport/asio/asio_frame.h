@@ -121,7 +121,8 @@ inline std::string EncodePublication(const std::string& topic, const std::string
 
 // Splits a publication's payload into its topic and (in place) its body.
 inline Result<std::string> DecodePublication(std::string* payload) {
-  if (payload->size() < 4) return Status::InvalidArgument("publication shorter than its topic size");
+  if (payload->size() < 4)
+    return Status::InvalidArgument("publication shorter than its topic size");
   uint32_t topic_size = GetLe32(reinterpret_cast<const uint8_t*>(payload->data()));
   if (topic_size > payload->size() - 4) {
     return Status::InvalidArgument("publication's topic runs past its end");

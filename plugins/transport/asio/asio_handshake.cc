@@ -81,8 +81,7 @@ Result<std::string> ClientHandshake::OnServerHello(const std::string& hello) {
   if (mode_ == Mode::kEncrypted) {
     unsigned char rx[crypto_kx_SESSIONKEYBYTES], tx[crypto_kx_SESSIONKEYBYTES];
     const auto* server_public = reinterpret_cast<const unsigned char*>(hello.data() + 5);
-    if (crypto_kx_client_session_keys(rx, tx, public_.data(), secret_.data(), server_public) !=
-        0) {
+    if (crypto_kx_client_session_keys(rx, tx, public_.data(), secret_.data(), server_public) != 0) {
       return Status::IoError(kRefusedHandshake);
     }
     session_ = SessionKeys{Bind(*auth_key_, tx), Bind(*auth_key_, rx)};

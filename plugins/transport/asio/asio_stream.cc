@@ -42,7 +42,7 @@ Stream::~Stream() {
   if (!socket_) ::close(fd_);
 }
 
-Status Stream::Send(FrameType type, uint64_t request_id, std::string& payload) {
+Status Stream::Send(FrameType type, uint64_t request_id, std::string& payload, Write write) {
   std::lock_guard<std::mutex> lock(write_mu_);
   if (closed_) return Status::Unavailable("the connection is closed");
   Outgoing& out = queue_.emplace_back();
@@ -50,7 +50,16 @@ Status Stream::Send(FrameType type, uint64_t request_id, std::string& payload) {
                     out.header);
   out.payload = std::move(payload);
   SealLocked(out);
-  if (queue_.size() > 1 || write_armed_) return Status::Ok();  // the loop thread writes it
+  if (queue_.size() > 1 || write_armed_ || corked_) return Status::Ok();  // written with the rest
+  if (write == Write::kBatched) {
+    write_armed_ = true;
+    boost::asio::post(io_, [self = shared_from_this()] {
+      std::unique_lock<std::mutex> lock(self->write_mu_);
+      self->write_armed_ = false;
+      self->FlushOrFailLocked(lock);
+    });
+    return Status::Ok();
+  }
   if (!FlushLocked()) {
     closed_ = true;
     queue_.clear();
@@ -73,10 +82,9 @@ void Stream::SealLocked(Outgoing& out) {
   Nonce(tx_counter_++, nonce);
   auto* data = reinterpret_cast<unsigned char*>(out.payload.data());
   // In place: libsodium's AEAD allows the ciphertext over the message.
-  crypto_aead_chacha20poly1305_ietf_encrypt_detached(data, out.tag, nullptr, data,
-                                                     out.payload.size(), out.header,
-                                                     kFrameHeaderSize, nullptr, nonce,
-                                                     keys_->tx.data());
+  crypto_aead_chacha20poly1305_ietf_encrypt_detached(
+      data, out.tag, nullptr, data, out.payload.size(), out.header, kFrameHeaderSize, nullptr,
+      nonce, keys_->tx.data());
   out.size += kTagSize;
 }
 
@@ -85,8 +93,7 @@ bool Stream::FlushLocked() {
     iovec iov[kFramesPerWrite * 3];
     int count = 0;
     size_t frames = 0;
-    for (auto it = queue_.begin(); it != queue_.end() && frames < kFramesPerWrite;
-         ++it, ++frames) {
+    for (auto it = queue_.begin(); it != queue_.end() && frames < kFramesPerWrite; ++it, ++frames) {
       const Outgoing& out = *it;
       const size_t tag_size = out.size - kFrameHeaderSize - out.payload.size();
       size_t skip = out.written;
@@ -136,17 +143,32 @@ void Stream::ArmWriteLocked() {
       // Cancelled (WaitReadable's owner cancels both) or not: try again.
       std::unique_lock<std::mutex> lock(self->write_mu_);
       self->write_armed_ = false;
-      if (self->closed_) return;
-      if (!self->FlushLocked()) {
-        self->closed_ = true;
-        self->queue_.clear();
-        lock.unlock();
-        self->on_write_error_(self);
-        return;
-      }
-      if (!self->queue_.empty()) self->ArmWriteLocked();
+      self->FlushOrFailLocked(lock);
     });
   });
+}
+
+void Stream::FlushOrFailLocked(std::unique_lock<std::mutex>& lock) {
+  if (closed_ || corked_ || write_armed_) return;
+  if (!FlushLocked()) {
+    closed_ = true;
+    queue_.clear();
+    lock.unlock();
+    on_write_error_(shared_from_this());
+    return;
+  }
+  if (!queue_.empty()) ArmWriteLocked();
+}
+
+void Stream::Cork() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  corked_ = true;
+}
+
+void Stream::Uncork() {
+  std::unique_lock<std::mutex> lock(write_mu_);
+  corked_ = false;
+  FlushOrFailLocked(lock);
 }
 
 bool Stream::ReadAvailable(std::vector<Frame>* frames, std::string* why) {

@@ -49,9 +49,18 @@ class Stream : public std::enable_shared_from_this<Stream> {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
+  // How Send writes: at once on the calling thread, or by the loop thread
+  // soon, together with whatever else is queued by then (one system call and
+  // one TCP segment for many frames: the peer wakes once for all of them).
+  enum class Write { kNow, kBatched };
+
   // Any thread. kUnavailable, with `payload` untouched, when the stream was
   // closed (or failed) before this call; kIoError when the write failed.
-  Status Send(FrameType type, uint64_t request_id, std::string& payload);
+  Status Send(FrameType type, uint64_t request_id, std::string& payload, Write write = Write::kNow);
+  // The loop thread, around a batch of requests it handles: replies sent
+  // meanwhile are queued, and Uncork writes them all at once.
+  void Cork();
+  void Uncork();
   // Frames queued behind a full socket.
   size_t queued() const;
 
@@ -90,6 +99,9 @@ class Stream : public std::enable_shared_from_this<Stream> {
   // Writes queued frames until done or the socket is full; false on an error.
   bool FlushLocked();
   void ArmWriteLocked();
+  // Loop thread: writes what is queued unless someone else will; a failed
+  // write closes the stream and tells the owner (unlocking `lock`).
+  void FlushOrFailLocked(std::unique_lock<std::mutex>& lock);
 
   boost::asio::io_context& io_;
   std::optional<Socket> socket_;  // the loop thread's; reset by Close()
@@ -99,7 +111,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   mutable std::mutex write_mu_;  // guards the members below
   std::deque<Outgoing> queue_;
-  bool write_armed_ = false;
+  bool write_armed_ = false;  // the loop thread writes what is queued
+  bool corked_ = false;
   bool closed_ = false;
   uint64_t tx_counter_ = 0;
 

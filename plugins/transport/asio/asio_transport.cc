@@ -269,7 +269,8 @@ Status ClaimSocketPath(const std::string& path, const std::string& endpoint) {
   sockaddr_un sun{};
   sun.sun_family = AF_UNIX;
   std::memcpy(sun.sun_path, path.data(), path.size());
-  const bool answers = fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) == 0;
+  const bool answers =
+      fd >= 0 && ::connect(fd, reinterpret_cast<sockaddr*>(&sun), sizeof(sun)) == 0;
   if (fd >= 0) ::close(fd);
   if (answers) {
     return Status::AlreadyExists("asio transport: cannot serve " + endpoint +
@@ -307,8 +308,8 @@ Result<std::string> Listen(Acceptor& acceptor, const Address& address,
   if (ec) return Status::IoError("asio transport: " + endpoint + ": " + ec.message());
   net::ip::tcp::endpoint tcp;
   std::memcpy(tcp.data(), bound.data(), std::min<size_t>(bound.size(), sizeof(sockaddr_in6)));
-  const std::string host = tcp.address().is_v6() ? "[" + tcp.address().to_string() + "]"
-                                                 : tcp.address().to_string();
+  const std::string host =
+      tcp.address().is_v6() ? "[" + tcp.address().to_string() + "]" : tcp.address().to_string();
   return "tcp://" + host + ":" + std::to_string(tcp.port());
 }
 
@@ -627,27 +628,26 @@ class Listener : public std::enable_shared_from_this<Listener> {
     SetNoDelay(accepted, local);
     auto socket = std::make_shared<Socket>(std::move(accepted));
     handshaking_.insert(socket);
-    ServerSide(io_, socket, security_, local,
-               [self = shared_from_this(), socket](Status status, std::optional<SessionKeys> keys,
-                                                   bool refused) {
-                 self->handshaking_.erase(socket);
-                 if (self->stopped_) return;
-                 if (!status.ok()) {
-                   uint64_t n;
-                   if (refused && ShouldLog(self->refusals_, &n)) {
-                     spdlog::warn(
-                         "asio transport: {} refused a peer: {} (docs/security.md; {} so far)",
-                         self->endpoint_, status.message(), n);
-                   }
-                   ErrorCode ignored;
-                   socket->close(ignored);
-                   return;
-                 }
-                 auto stream = std::make_shared<Stream>(self->io_, std::move(*socket), keys,
-                                                        self->options_.max_frame,
-                                                        self->on_write_error_);
-                 self->on_admitted_(std::move(stream));
-               });
+    ServerSide(
+        io_, socket, security_, local,
+        [self = shared_from_this(), socket](Status status, std::optional<SessionKeys> keys,
+                                            bool refused) {
+          self->handshaking_.erase(socket);
+          if (self->stopped_) return;
+          if (!status.ok()) {
+            uint64_t n;
+            if (refused && ShouldLog(self->refusals_, &n)) {
+              spdlog::warn("asio transport: {} refused a peer: {} (docs/security.md; {} so far)",
+                           self->endpoint_, status.message(), n);
+            }
+            ErrorCode ignored;
+            socket->close(ignored);
+            return;
+          }
+          auto stream = std::make_shared<Stream>(self->io_, std::move(*socket), keys,
+                                                 self->options_.max_frame, self->on_write_error_);
+          self->on_admitted_(std::move(stream));
+        });
   }
 
   net::io_context& io_;
@@ -708,10 +708,13 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
       std::vector<Frame> frames;
       std::string why;
       const bool alive = stream->ReadAvailable(&frames, &why);
+      // The replies to a batch of requests go out together.
+      stream->Cork();
       for (Frame& frame : frames) {
         self->Dispatch(stream, frame);
         if (self->stopped_) return;  // the handler destroyed the server
       }
+      stream->Uncork();
       if (!alive) {
         if (why != "closed by the peer") {
           LogBadFrame(self->bad_frames_, "server " + self->endpoint_,
@@ -840,6 +843,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) {
     const Clock::time_point deadline = DeadlineAfter(timeout);
     std::shared_ptr<Stream> stream;
+    Stream::Write write = Stream::Write::kNow;
     uint64_t id;
     bool arm_read = false, arm_timer = false;
     {
@@ -854,13 +858,16 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
       AddPendingLocked(id, std::move(on_reply), deadline, &arm_timer);
       if (stream_ && !stream_down_) {
         stream = stream_;
+        // With calls in flight the loop thread is busy with their replies:
+        // it writes this request with the others queued by then.
+        write = reader_ == Reader::kLoop ? Stream::Write::kBatched : Stream::Write::kNow;
         arm_read = TakeReaderLocked();
       } else {
         queued_.push_back(QueuedMessage{FrameType::kRequest, id, std::move(request)});
       }
     }
     Wake(arm_read, arm_timer);
-    if (stream) Write(stream, FrameType::kRequest, id, request);
+    if (stream) Write(stream, FrameType::kRequest, id, request, write);
   }
 
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) {
@@ -996,9 +1003,10 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   // Any thread: writes a message on `stream`; when that stream turns out
   // closed, queues it for the next connection instead.
-  void Write(std::shared_ptr<Stream> stream, FrameType type, uint64_t id, std::string& payload) {
+  void Write(std::shared_ptr<Stream> stream, FrameType type, uint64_t id, std::string& payload,
+             Stream::Write write = Stream::Write::kNow) {
     while (true) {
-      Status sent = stream->Send(type, id, payload);
+      Status sent = stream->Send(type, id, payload, write);
       if (sent.ok()) return;
       if (sent.code() != StatusCode::kUnavailable) return;  // lost: LoseStream runs
       std::lock_guard<std::mutex> lock(mu_);
@@ -1058,8 +1066,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
         {
           std::lock_guard<std::mutex> lock(mu_);
           AddPendingLocked(
-              id, [wait](Result<std::string> r) { wait->Set(std::move(r)); }, deadline,
-              &arm_timer);
+              id, [wait](Result<std::string> r) { wait->Set(std::move(r)); }, deadline, &arm_timer);
           reader_ = Reader::kLoop;
           handoff_requested_ = false;
           handoff_.Drain();
@@ -1157,10 +1164,11 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // Loop thread: a handshake succeeded.
   void Connected(Socket socket, std::optional<SessionKeys> keys) {
     std::weak_ptr<ChannelCore> weak = shared_from_this();
-    auto stream = std::make_shared<Stream>(
-        io_, std::move(socket), keys, options_.max_frame, [weak](std::shared_ptr<Stream> stream) {
-          if (auto self = weak.lock()) self->LoseStream(stream, "a write failed");
-        });
+    auto stream = std::make_shared<Stream>(io_, std::move(socket), keys, options_.max_frame,
+                                           [weak](std::shared_ptr<Stream> stream) {
+                                             if (auto self = weak.lock())
+                                               self->LoseStream(stream, "a write failed");
+                                           });
     std::vector<QueuedMessage> queued;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -1203,9 +1211,8 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
       read_armed_ = true;
       stream = stream_;
     }
-    stream->WaitReadable([self = shared_from_this(), stream](ErrorCode ec) {
-      self->Readable(stream, ec);
-    });
+    stream->WaitReadable(
+        [self = shared_from_this(), stream](ErrorCode ec) { self->Readable(stream, ec); });
   }
 
   void Readable(const std::shared_ptr<Stream>& stream, ErrorCode ec) {
@@ -1294,9 +1301,9 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   std::atomic<std::thread::id> loop_thread_{};
   std::atomic<uint64_t> bad_frames_{0};
 
-  std::mutex mu_;  // guards the members below
-  std::shared_ptr<Stream> stream_;  // the connection, once up
-  bool stream_down_ = false;        // stream_ is lost; the loop thread will drop it
+  std::mutex mu_;                      // guards the members below
+  std::shared_ptr<Stream> stream_;     // the connection, once up
+  bool stream_down_ = false;           // stream_ is lost; the loop thread will drop it
   std::vector<QueuedMessage> queued_;  // waiting for a connection
   std::unordered_map<uint64_t, ReplyCallback> pending_;
   std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
@@ -1523,8 +1530,7 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
       const bool alive = stream->ReadAvailable(&frames, &why);
       for (Frame& frame : frames) {
         if (frame.header.type != FrameType::kPublish) {
-          LogBadFrame(self->bad_frames_, "subscription to " + self->endpoint_,
-                      "not a publication");
+          LogBadFrame(self->bad_frames_, "subscription to " + self->endpoint_, "not a publication");
           continue;
         }
         auto topic = asio_transport::DecodePublication(&frame.payload);
@@ -1641,8 +1647,8 @@ class AsioTransport : public Transport {
     auto address = ParseEndpoint(endpoint, /*bind=*/false);
     if (!address.ok()) return address.status();
     auto loop = Loop::Start();
-    auto connector = std::make_shared<Connector>(loop->io(), std::move(*address), security_,
-                                                 options_, endpoint);
+    auto connector =
+        std::make_shared<Connector>(loop->io(), std::move(*address), security_, options_, endpoint);
     auto core = std::make_shared<ChannelCore>(loop->io(), std::move(connector), endpoint, options_);
     return std::unique_ptr<Channel>(new AsioChannel(std::move(loop), std::move(core), endpoint));
   }
@@ -1667,8 +1673,8 @@ class AsioTransport : public Transport {
     auto address = ParseEndpoint(endpoint, /*bind=*/false);
     if (!address.ok()) return address.status();
     auto loop = Loop::Start();
-    auto connector = std::make_shared<Connector>(loop->io(), std::move(*address), security_,
-                                                 options_, endpoint);
+    auto connector =
+        std::make_shared<Connector>(loop->io(), std::move(*address), security_, options_, endpoint);
     auto core = std::make_shared<SubscriptionCore>(loop->io(), std::move(connector), endpoint,
                                                    topic_prefixes, std::move(handler), options_);
     return std::unique_ptr<Subscription>(new AsioSubscription(std::move(loop), std::move(core)));
