@@ -23,9 +23,11 @@
 //   the loop thread accepts subscribers and reads their topic prefixes.
 // - Subscription: the loop thread connects, reads and runs the handler.
 //
-// A connection that is lost fails the calls whose requests went out on it
-// with kUnavailable at once (their replies cannot come); requests not yet
-// written wait for the reconnection, and new calls are queued until it.
+// A lost connection is made again (every reconnect_ivl_ms); requests not yet
+// written wait for it, and new calls are queued until it is up. Calls whose
+// requests went out on the lost connection end at their timeout, as with
+// ZeroMQ: the kernel learns of a dead peer from its raylet or the GCS and
+// decides about retries from that, not from a transport error.
 #include <poll.h>
 #include <spdlog/spdlog.h>
 #include <sys/eventfd.h>
@@ -1051,29 +1053,25 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
             DeliverFromElsewhere(frame);
           }
         }
-        if (!alive) {
-          LoseStream(stream, why);
-          if (!result) {
-            result.emplace(Status::Unavailable("asio transport: connection to " + endpoint_ +
-                                               " lost before the reply: " + why));
-          }
-        }
+        if (!alive) LoseStream(stream, why);
+        if (!alive && !result) break;  // left to the loop thread, as a call in flight
       }
-      if (!result && (items[1].revents & POLLIN)) {
-        // The loop thread needs to read: leave our call to it.
-        auto wait = std::make_shared<SyncWait>();
-        bool arm_timer = false;
-        {
-          std::lock_guard<std::mutex> lock(mu_);
-          AddPendingLocked(
-              id, [wait](Result<std::string> r) { wait->Set(std::move(r)); }, deadline, &arm_timer);
-          reader_ = Reader::kLoop;
-          handoff_requested_ = false;
-          handoff_.Drain();
-        }
-        Wake(true, arm_timer);
-        return wait->Wait();
+      if (!result && (items[1].revents & POLLIN)) break;  // the loop thread needs to read
+    }
+    if (!result) {
+      // Leave our call to the loop thread.
+      auto wait = std::make_shared<SyncWait>();
+      bool arm_timer = false;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        AddPendingLocked(
+            id, [wait](Result<std::string> r) { wait->Set(std::move(r)); }, deadline, &arm_timer);
+        reader_ = Reader::kLoop;
+        handoff_requested_ = false;
+        handoff_.Drain();
       }
+      Wake(true, arm_timer);
+      return wait->Wait();
     }
     ReleaseDirectReader();
     return std::move(*result);
@@ -1129,35 +1127,19 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     net::post(io_, [self = shared_from_this(), stream, why] { self->Lost(stream, why); });
   }
 
-  // Loop thread.
+  // Loop thread. Pending calls stay: the ones still queued go out on the
+  // next connection, the others end at their timeout (see the file comment).
   void Lost(const std::shared_ptr<Stream>& stream, const std::string& why) {
-    std::vector<ReplyCallback> failed;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_ || stream_ != stream) return;
       stream_.reset();
       stream_down_ = false;
-      // Calls whose requests are still queued go out on the next connection;
-      // the others were written on this one and cannot be answered.
-      std::set<uint64_t> unsent;
-      for (const QueuedMessage& m : queued_) unsent.insert(m.id);
-      for (auto it = pending_.begin(); it != pending_.end();) {
-        if (unsent.count(it->first)) {
-          ++it;
-          continue;
-        }
-        failed.push_back(std::move(it->second));
-        it = pending_.erase(it);
-      }
       if (reader_ == Reader::kLoop) reader_ = Reader::kNone;
     }
+    spdlog::debug("asio transport: connection to {} lost ({}); connecting again", endpoint_, why);
     // A direct reader still polling this stream wakes up (shutdown) and sees it closed.
     stream->Close();
-    for (ReplyCallback& callback : failed) {
-      InvokeLogged("reply callback", callback,
-                   Status::Unavailable("asio transport: connection to " + endpoint_ +
-                                       " lost before the reply: " + why));
-    }
     connector_->Retry();
   }
 
