@@ -125,8 +125,8 @@ bool ClosedByPeer(int fd, std::chrono::milliseconds timeout) {
 
 std::string Frame(wire::FrameType type, uint64_t id, const std::string& payload) {
   std::string out(wire::kFrameHeaderSize, '\0');
-  wire::EncodeFrameHeader(
-      wire::FrameHeader{type, static_cast<uint32_t>(payload.size()), id}, out.data());
+  wire::EncodeFrameHeader(wire::FrameHeader{type, static_cast<uint32_t>(payload.size()), id},
+                          out.data());
   return out + payload;
 }
 
@@ -415,9 +415,8 @@ class Relay {
 
 TEST(AsioAuth, TcpTrafficCannotBeReadOnTheWire) {
   auto server_transport = Member();
-  auto server = server_transport->Serve("tcp://127.0.0.1:0", [](std::string m, ReplyFn reply) {
-    reply("reply-" + m);
-  });
+  auto server = server_transport->Serve("tcp://127.0.0.1:0",
+                                        [](std::string m, ReplyFn reply) { reply("reply-" + m); });
   ASSERT_TRUE(server.ok());
   Relay relay((*server)->endpoint(), /*tamper=*/false);
   auto client = Member();
@@ -454,8 +453,8 @@ TEST(AsioAuth, ATamperedFrameIsRejectedNotDelivered) {
 class AsioFramesTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    transport_ = CreatePlugin<Transport>("asio", {{"auth", RawSetting{false, 0}},
-                                                  {"max_frame", RawSetting{int64_t{4096}, 0}}});
+    transport_ = CreatePlugin<Transport>(
+        "asio", {{"auth", RawSetting{false, 0}}, {"max_frame", RawSetting{int64_t{4096}, 0}}});
     ASSERT_NE(transport_, nullptr);
     auto server = transport_->Serve("tcp://127.0.0.1:0", [this](std::string m, ReplyFn reply) {
       ++handled_;

@@ -163,9 +163,10 @@ inline Result<std::vector<std::string>> DecodePrefixes(std::string_view payload)
 class FrameReader {
  public:
   // `tag_size` bytes follow each payload (kTagSize on an encrypted
-  // connection, else 0); they come out at the end of Frame::payload.
-  FrameReader(uint64_t max_payload, size_t tag_size)
-      : max_payload_(max_payload), tag_size_(tag_size), buffer_(kBufferSize, '\0') {}
+  // connection, else 0); they come out at the end of Frame::payload. Frames
+  // bigger than `buffer_size` are read into their own string.
+  FrameReader(uint64_t max_payload, size_t tag_size, size_t buffer_size = 64 * 1024)
+      : max_payload_(max_payload), tag_size_(tag_size), buffer_(buffer_size, '\0') {}
 
   std::pair<char*, size_t> ReadTarget() {
     if (in_body_) return {body_.payload.data() + body_filled_, body_.payload.size() - body_filled_};
@@ -218,8 +219,6 @@ class FrameReader {
   }
 
  private:
-  static constexpr size_t kBufferSize = 64 * 1024;
-
   void Compact() {
     if (begin_ == 0) return;
     std::memmove(buffer_.data(), buffer_.data() + begin_, end_ - begin_);
