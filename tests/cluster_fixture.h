@@ -33,11 +33,11 @@ inline int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// The plugins.toml of a test's cluster: $RAYK_TEST_CONFIG when set (to run the
-// integration tests on other plugins, e.g. `[transport] plugin = "asio"`), else
-// the source tree's.
+// The plugins.toml of a test's cluster: $RAYK_CONFIG when set (to run the
+// integration tests on other plugins, e.g. `[transport] plugin = "asio"`; the
+// `rayk` commands the tests run read it too), else the source tree's.
 inline std::string TestConfigFile() {
-  if (const char* file = std::getenv("RAYK_TEST_CONFIG"); file != nullptr && *file != '\0') {
+  if (const char* file = std::getenv("RAYK_CONFIG"); file != nullptr && *file != '\0') {
     return file;
   }
   return std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
