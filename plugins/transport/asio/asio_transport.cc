@@ -843,6 +843,13 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   }
 
   void Call(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout) {
+    Submit(std::move(request), std::move(on_reply), timeout, /*async=*/true);
+  }
+
+  // A call through the loop thread: `async` for Call, false for a CallSync
+  // that could not read for itself.
+  void Submit(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout,
+              bool async) {
     const Clock::time_point deadline = DeadlineAfter(timeout);
     std::shared_ptr<Stream> stream;
     Stream::Write write = Stream::Write::kNow;
@@ -857,12 +864,15 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
         return;
       }
       id = next_id_++;
+      const bool in_flight = !pending_.empty();
       AddPendingLocked(id, std::move(on_reply), deadline, &arm_timer);
+      sticky_ = async;
       if (stream_ && !stream_down_) {
         stream = stream_;
         // With calls in flight the loop thread is busy with their replies:
         // it writes this request with the others queued by then.
-        write = reader_ == Reader::kLoop ? Stream::Write::kBatched : Stream::Write::kNow;
+        write =
+            reader_ == Reader::kLoop && in_flight ? Stream::Write::kBatched : Stream::Write::kNow;
         arm_read = TakeReaderLocked();
       } else {
         queued_.push_back(QueuedMessage{FrameType::kRequest, id, std::move(request)});
@@ -881,15 +891,24 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     const Clock::time_point deadline = DeadlineAfter(timeout);
     std::shared_ptr<Stream> stream;
     uint64_t id = 0;
+    bool release = false;
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return Closed();
       if (refusal_) return *refusal_;
+      sticky_ = false;
       if (stream_ && !stream_down_ && reader_ == Reader::kNone && pending_.empty()) {
         reader_ = Reader::kDirect;
         id = next_id_++;
         stream = stream_;
+      } else if (reader_ == Reader::kLoop && pending_.empty() && read_armed_) {
+        // The loop thread kept reading after async calls: this call goes
+        // through it, and the loop thread lets go so that the next may not.
+        release = true;
       }
+    }
+    if (release) {
+      net::post(io_, [self = shared_from_this()] { self->StopIdleRead(); });
     }
     if (stream) {
       if (stream->PeerClosed()) {
@@ -901,9 +920,9 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
       }
     }
     auto wait = std::make_shared<SyncWait>();
-    Call(
+    Submit(
         std::move(request), [wait](Result<std::string> result) { wait->Set(std::move(result)); },
-        timeout);
+        timeout, /*async=*/false);
     return wait->Wait();
   }
 
@@ -1226,13 +1245,27 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     if (!alive) return LoseStream(stream, why);
     {
       std::lock_guard<std::mutex> lock(mu_);
-      if (pending_.empty() && reader_ == Reader::kLoop) {
-        // Idle: the next CallSync may read for itself.
+      if (pending_.empty() && reader_ == Reader::kLoop && !sticky_) {
+        // Idle after a CallSync: the next one may read for itself.
         reader_ = Reader::kNone;
         return;
       }
     }
+    // Calls in flight, or idle after async calls: keep reading, so that the
+    // next async call needs no wake-up of this thread to start it.
     ArmRead();
+  }
+
+  // Loop thread: stops an idle read kept after async calls (Readable then
+  // lets go of the reader).
+  void StopIdleRead() {
+    std::shared_ptr<Stream> stream;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!pending_.empty() || reader_ != Reader::kLoop || !read_armed_ || sticky_) return;
+      stream = stream_;
+    }
+    if (stream) stream->CancelWait();
   }
 
   // Loop thread: sets the timer for the earliest deadline.
@@ -1267,7 +1300,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
         pending_.erase(it);
       }
       // Nothing left to read for: stop waiting, so a CallSync may read.
-      if (pending_.empty() && reader_ == Reader::kLoop && read_armed_) idle = stream_;
+      if (pending_.empty() && reader_ == Reader::kLoop && read_armed_ && !sticky_) idle = stream_;
     }
     for (ReplyCallback& callback : expired) InvokeLogged("reply callback", callback, TimedOut());
     if (idle) idle->CancelWait();
@@ -1293,6 +1326,9 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   uint64_t next_id_ = 1;
   Reader reader_ = Reader::kNone;
   bool read_armed_ = false;
+  // The last call was async (Call): the loop thread keeps reading when idle.
+  // After a CallSync it lets go, so that the next CallSync reads for itself.
+  bool sticky_ = false;
   bool handoff_requested_ = false;
   bool closed_ = false;
   std::optional<Status> refusal_;
