@@ -15,8 +15,8 @@
 namespace rayk::asio_transport {
 namespace {
 
-// Frames written by one sendmsg at most (three pieces each).
-constexpr size_t kFramesPerWrite = 32;
+// Frames written by one sendmsg at most: three pieces each, within IOV_MAX (1024).
+constexpr size_t kFramesPerWrite = 256;
 // Reads per ReadAvailable, so that one busy peer cannot starve the others of
 // a server's loop thread.
 constexpr int kReadsPerTurn = 64;
