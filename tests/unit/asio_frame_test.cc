@@ -2,13 +2,13 @@
 // headers round-trip, frames come out of a stream however it is cut into
 // reads, large frames go into their own string, and a header over the limit
 // or not of this format is an error before anything is allocated for it.
+#include "../../plugins/transport/asio/asio_frame.h"
+
 #include <gtest/gtest.h>
 
 #include <cstring>
 #include <string>
 #include <vector>
-
-#include "../../plugins/transport/asio/asio_frame.h"
 
 namespace rayk::asio_transport {
 namespace {
@@ -54,7 +54,8 @@ TEST(AsioFrame, HeadersRoundTrip) {
 TEST(AsioFrame, FramesComeOutHoweverTheStreamIsCut) {
   std::string stream;
   std::vector<std::string> payloads = {"", "a", std::string(300, 'b'), std::string(5000, 'c')};
-  for (size_t i = 0; i < payloads.size(); ++i) stream += Encode(FrameType::kRequest, i, payloads[i]);
+  for (size_t i = 0; i < payloads.size(); ++i)
+    stream += Encode(FrameType::kRequest, i, payloads[i]);
   for (size_t chunk : {1, 7, 16, 17, 64, 100000}) {
     // A 1 KiB buffer: the 5000-byte payload goes the large-frame way.
     auto frames = Read(stream, chunk, 1 << 20, 1024);
@@ -95,14 +96,20 @@ TEST(AsioFrame, PublicationsAndPrefixListsRoundTrip) {
   ASSERT_TRUE(topic.ok());
   EXPECT_EQ(*topic, "node.1");
   EXPECT_EQ(payload, "body");
-  std::string lying("\xff\xff\xff\x7f" "abc", 7);
+  std::string lying(
+      "\xff\xff\xff\x7f"
+      "abc",
+      7);
   EXPECT_FALSE(DecodePublication(&lying).ok());
 
   std::vector<std::string> prefixes = {"", "node.", "job."};
   auto decoded = DecodePrefixes(EncodePrefixes(prefixes));
   ASSERT_TRUE(decoded.ok());
   EXPECT_EQ(*decoded, prefixes);
-  EXPECT_FALSE(DecodePrefixes(std::string("\x09\x00\x00\x00" "abc", 7)).ok());
+  EXPECT_FALSE(DecodePrefixes(std::string("\x09\x00\x00\x00"
+                                          "abc",
+                                          7))
+                   .ok());
   EXPECT_FALSE(DecodePrefixes("ab").ok());
 }
 

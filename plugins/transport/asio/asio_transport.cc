@@ -70,6 +70,7 @@
 #include <utility>
 #include <vector>
 
+#include "../common/pending_calls.h"
 #include "asio_frame.h"
 #include "asio_handshake.h"
 #include "asio_stream.h"
@@ -88,8 +89,13 @@ using asio_transport::ServerHandshake;
 using asio_transport::SessionKeys;
 using asio_transport::Socket;
 using asio_transport::Stream;
+using transport_common::Clock;
+using transport_common::DeadlineAfter;
+using transport_common::PendingCalls;
+using transport_common::ShouldLog;
+using transport_common::SyncWait;
+using transport_common::WakeFd;
 using Acceptor = net::basic_socket_acceptor<net::generic::stream_protocol>;
-using Clock = std::chrono::steady_clock;
 using ErrorCode = boost::system::error_code;
 
 const SettingSpec kAsioSettings[] = {
@@ -119,16 +125,8 @@ struct Options {
   int handshake_timeout_ms = 0;
 };
 
-// A timeout this long means "no timeout"; it also keeps now + timeout from
-// overflowing.
-constexpr std::chrono::milliseconds kForever = std::chrono::hours(24 * 365);
 // Failed handshakes in a row (the server closing mid-way) that make a refusal.
 constexpr int kRefusalsInARow = 3;
-
-Clock::time_point DeadlineAfter(std::chrono::milliseconds timeout) {
-  if (timeout >= kForever) return Clock::time_point::max();
-  return Clock::now() + std::max(timeout, std::chrono::milliseconds(0));
-}
 
 // Milliseconds for poll() until `deadline`, rounded up; -1 for never.
 int PollTimeout(Clock::time_point deadline) {
@@ -136,13 +134,6 @@ int PollTimeout(Clock::time_point deadline) {
   auto left = deadline - Clock::now();
   if (left <= Clock::duration::zero()) return 0;
   return static_cast<int>(std::chrono::ceil<std::chrono::milliseconds>(left).count());
-}
-
-// The first few of a repeated error, then one in ten thousand, so that a peer
-// spraying garbage cannot flood the log.
-bool ShouldLog(std::atomic<uint64_t>& count, uint64_t* n) {
-  *n = count.fetch_add(1, std::memory_order_relaxed) + 1;
-  return *n <= 10 || *n % 10000 == 0;
 }
 
 void LogBadFrame(std::atomic<uint64_t>& count, const std::string& where, const std::string& why) {
@@ -162,29 +153,6 @@ void InvokeLogged(const char* what, Fn& fn, Args&&... args) {
     spdlog::error("asio transport: {} threw a non-std exception", what);
   }
 }
-
-// An eventfd that wakes a thread blocked in poll().
-class WakeFd {
- public:
-  WakeFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  }
-  ~WakeFd() { close(fd_); }
-  WakeFd(const WakeFd&) = delete;
-  WakeFd& operator=(const WakeFd&) = delete;
-  void Signal() {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof(one));
-  }
-  void Drain() {
-    uint64_t value;
-    [[maybe_unused]] ssize_t n = read(fd_, &value, sizeof(value));
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // ---------------------------------------------------------------------------
 // Endpoints
@@ -546,7 +514,13 @@ class Connector : public std::enable_shared_from_this<Connector> {
     ErrorCode ignored;
     socket->close(ignored);
     if (refused || ++failed_in_a_row_ >= kRefusalsInARow) {
-      on_refused_(Status::IoError("asio transport: " + endpoint_ + " " + status.message()));
+      std::string why = status.message();
+      if (!refused) {
+        why += " " + std::to_string(kRefusalsInARow) +
+               " times in a row: it is not an asio transport (every process of a cluster must "
+               "use the same [transport] plugin), or it keeps failing";
+      }
+      on_refused_(Status::IoError("asio transport: " + endpoint_ + " " + why));
       // The peer may yet change (a member restarted on that port): ask now
       // and then, not at the pace of an ordinary reconnection.
       return After(std::max(1000, options_.reconnect_ivl_ms * 10));
@@ -792,28 +766,6 @@ class AsioServer : public Server {
 // ---------------------------------------------------------------------------
 // Channel
 
-// Where a sync call that went through the loop thread waits for its result.
-class SyncWait {
- public:
-  void Set(Result<std::string> result) {
-    std::lock_guard<std::mutex> lock(mu_);
-    result_.emplace(std::move(result));
-    cv_.notify_one();
-  }
-  // The loop thread always completes the call (reply, timeout, loss or
-  // close), so this needs no deadline of its own.
-  Result<std::string> Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return result_.has_value(); });
-    return std::move(*result_);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Result<std::string>> result_;
-};
-
 struct QueuedMessage {
   FrameType type;
   uint64_t id;
@@ -950,7 +902,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     {
       std::lock_guard<std::mutex> lock(mu_);
       closed_ = true;
-      pending.swap(pending_);
+      pending = pending_.TakeAll();
       queued_.clear();
       stream = std::move(stream_);
     }
@@ -970,7 +922,6 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   void SetLoopThread() { loop_thread_.store(std::this_thread::get_id()); }
 
  private:
-  using Deadline = std::pair<Clock::time_point, uint64_t>;
   // Who reads replies: nobody (idle), the loop thread, or a CallSync.
   enum class Reader { kNone, kLoop, kDirect };
 
@@ -994,19 +945,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   void AddPendingLocked(uint64_t id, ReplyCallback on_reply, Clock::time_point deadline,
                         bool* arm_timer) {
-    pending_.emplace(id, std::move(on_reply));
-    if (deadline == Clock::time_point::max()) return;
-    // Deadlines of completed calls stay in the heap until they come up;
-    // rebuild it when they outnumber the live ones.
-    if (deadlines_.size() > 2 * pending_.size() + 1024) {
-      std::vector<Deadline> live;
-      while (!deadlines_.empty()) {
-        if (pending_.count(deadlines_.top().second)) live.push_back(deadlines_.top());
-        deadlines_.pop();
-      }
-      for (const Deadline& entry : live) deadlines_.push(entry);
-    }
-    deadlines_.emplace(deadline, id);
+    pending_.Add(id, std::move(on_reply), deadline);
     if (deadline < timer_deadline_) {
       timer_deadline_ = deadline;
       *arm_timer = true;
@@ -1117,15 +1056,13 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // A direct reader read the reply of an async call: the loop thread runs
   // its callback, as for any other.
   void DeliverFromElsewhere(Frame& frame) {
-    ReplyCallback callback;
+    std::optional<ReplyCallback> callback;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      auto it = pending_.find(frame.header.request_id);
-      if (it == pending_.end()) return;  // it timed out
-      callback = std::move(it->second);
-      pending_.erase(it);
+      callback = pending_.Take(frame.header.request_id);
+      if (!callback) return;  // it timed out
     }
-    net::post(io_, [callback = std::move(callback), payload = std::move(frame.payload)]() mutable {
+    net::post(io_, [callback = std::move(*callback), payload = std::move(frame.payload)]() mutable {
       InvokeLogged("reply callback", callback, std::move(payload));
     });
   }
@@ -1196,7 +1133,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
       std::lock_guard<std::mutex> lock(mu_);
       if (closed_) return;
       refusal_ = refusal;
-      pending.swap(pending_);
+      pending = pending_.TakeAll();
       queued_.clear();
       if (reader_ == Reader::kLoop) reader_ = Reader::kNone;
     }
@@ -1233,10 +1170,9 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
           LogBadFrame(bad_frames_, "channel to " + endpoint_, "a channel only takes replies");
           continue;
         }
-        auto it = pending_.find(frame.header.request_id);
-        if (it == pending_.end()) continue;  // it timed out
-        ready.emplace_back(std::move(it->second), std::move(frame.payload));
-        pending_.erase(it);
+        auto callback = pending_.Take(frame.header.request_id);
+        if (!callback) continue;  // it timed out
+        ready.emplace_back(std::move(*callback), std::move(frame.payload));
       }
     }
     for (auto& [callback, payload] : ready) {
@@ -1273,7 +1209,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     Clock::time_point next;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      next = deadlines_.empty() ? Clock::time_point::max() : deadlines_.top().first;
+      next = pending_.NextDeadline();
       timer_deadline_ = next;
     }
     if (next == Clock::time_point::max()) {
@@ -1291,14 +1227,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
     std::shared_ptr<Stream> idle;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      const Clock::time_point now = Clock::now();
-      while (!deadlines_.empty() && deadlines_.top().first <= now) {
-        auto it = pending_.find(deadlines_.top().second);
-        deadlines_.pop();
-        if (it == pending_.end()) continue;
-        expired.push_back(std::move(it->second));
-        pending_.erase(it);
-      }
+      expired = pending_.TakeExpired(Clock::now());
       // Nothing left to read for: stop waiting, so a CallSync may read.
       if (pending_.empty() && reader_ == Reader::kLoop && read_armed_ && !sticky_) idle = stream_;
     }
@@ -1320,8 +1249,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   std::shared_ptr<Stream> stream_;     // the connection, once up
   bool stream_down_ = false;           // stream_ is lost; the loop thread will drop it
   std::vector<QueuedMessage> queued_;  // waiting for a connection
-  std::unordered_map<uint64_t, ReplyCallback> pending_;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  PendingCalls pending_;
   Clock::time_point timer_deadline_ = Clock::time_point::max();
   uint64_t next_id_ = 1;
   Reader reader_ = Reader::kNone;
