@@ -442,6 +442,30 @@ class Loop {
   std::thread thread_;
 };
 
+// A core (ServerCore, ChannelCore, ...) and the loop it runs on, owned by
+// the object the user holds: the core starts on the loop, and when the owner
+// goes it is shut down there and the loop ends.
+template <typename Core>
+class OnLoop {
+ public:
+  OnLoop(std::shared_ptr<Loop> loop, std::shared_ptr<Core> core)
+      : loop_(std::move(loop)), core_(std::move(core)) {
+    net::post(loop_->io(), [core = core_] { core->Start(); });
+  }
+  ~OnLoop() {
+    loop_->RunAndWait([this] { core_->Shutdown(); });
+    core_.reset();
+    loop_->StopAndJoin();
+  }
+  OnLoop(const OnLoop&) = delete;
+  OnLoop& operator=(const OnLoop&) = delete;
+  Core& core() { return *core_; }
+
+ private:
+  std::shared_ptr<Loop> loop_;
+  std::shared_ptr<Core> core_;
+};
+
 // Connects (and reconnects) a client socket until a handshake succeeds: the
 // part a Channel and a Subscription share. Loop thread only.
 class Connector : public std::enable_shared_from_this<Connector> {
@@ -557,10 +581,19 @@ class Listener : public std::enable_shared_from_this<Listener> {
         options_(options),
         retry_(io) {}
 
-  // `on_write_error` is each stream's (Stream's constructor).
-  void Start(Admitted on_admitted, std::function<void(std::shared_ptr<Stream>)> on_write_error) {
-    on_admitted_ = std::move(on_admitted);
-    on_write_error_ = std::move(on_write_error);
+  // Starts accepting for `core`: each admitted stream goes to
+  // (core->*admitted)(stream), and a stream whose write fails to
+  // (core->*dropped)(stream). The core is held weakly.
+  template <typename Core>
+  void Start(const std::shared_ptr<Core>& core, void (Core::*admitted)(std::shared_ptr<Stream>),
+             void (Core::*dropped)(const std::shared_ptr<Stream>&)) {
+    std::weak_ptr<Core> weak = core;
+    on_admitted_ = [weak, admitted](std::shared_ptr<Stream> stream) {
+      if (auto self = weak.lock()) ((*self).*admitted)(std::move(stream));
+    };
+    on_write_error_ = [weak, dropped](std::shared_ptr<Stream> stream) {
+      if (auto self = weak.lock()) ((*self).*dropped)(stream);
+    };
     Accept();
   }
 
@@ -651,16 +684,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
         handler_(std::move(handler)) {}
 
   // Loop thread.
-  void Start() {
-    std::weak_ptr<ServerCore> weak = shared_from_this();
-    listener_->Start(
-        [weak](std::shared_ptr<Stream> stream) {
-          if (auto self = weak.lock()) self->Admitted(std::move(stream));
-        },
-        [weak](std::shared_ptr<Stream> stream) {
-          if (auto self = weak.lock()) self->Drop(stream);
-        });
-  }
+  void Start() { listener_->Start(shared_from_this(), &ServerCore::Admitted, &ServerCore::Drop); }
 
   // Loop thread. ReplyFns the user kept hold their streams, which are closed
   // now: calling them is harmless.
@@ -747,19 +771,11 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
 class AsioServer : public Server {
  public:
   AsioServer(std::shared_ptr<Loop> loop, std::shared_ptr<ServerCore> core, std::string endpoint)
-      : loop_(std::move(loop)), core_(std::move(core)), endpoint_(std::move(endpoint)) {
-    net::post(loop_->io(), [core = core_] { core->Start(); });
-  }
-  ~AsioServer() override {
-    loop_->RunAndWait([this] { core_->Shutdown(); });
-    core_.reset();
-    loop_->StopAndJoin();
-  }
+      : running_(std::move(loop), std::move(core)), endpoint_(std::move(endpoint)) {}
   std::string endpoint() const override { return endpoint_; }
 
  private:
-  std::shared_ptr<Loop> loop_;
-  std::shared_ptr<ServerCore> core_;
+  OnLoop<ServerCore> running_;
   const std::string endpoint_;
 };
 
@@ -784,6 +800,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 
   // Loop thread.
   void Start() {
+    loop_thread_.store(std::this_thread::get_id());
     std::weak_ptr<ChannelCore> weak = shared_from_this();
     connector_->Start(
         [weak](Socket socket, std::optional<SessionKeys> keys) {
@@ -918,8 +935,6 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
                                        " closed before the reply"));
     }
   }
-
-  void SetLoopThread() { loop_thread_.store(std::this_thread::get_id()); }
 
  private:
   // Who reads replies: nobody (idle), the loop thread, or a CallSync.
@@ -1265,31 +1280,20 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
 class AsioChannel : public Channel {
  public:
   AsioChannel(std::shared_ptr<Loop> loop, std::shared_ptr<ChannelCore> core, std::string endpoint)
-      : loop_(std::move(loop)), core_(std::move(core)), endpoint_(std::move(endpoint)) {
-    net::post(loop_->io(), [core = core_] {
-      core->SetLoopThread();
-      core->Start();
-    });
-  }
-  ~AsioChannel() override {
-    loop_->RunAndWait([this] { core_->Shutdown(); });
-    core_.reset();
-    loop_->StopAndJoin();
-  }
+      : running_(std::move(loop), std::move(core)), endpoint_(std::move(endpoint)) {}
 
   void Call(std::string request, ReplyCallback on_reply,
             std::chrono::milliseconds timeout) override {
-    core_->Call(std::move(request), std::move(on_reply), timeout);
+    running_.core().Call(std::move(request), std::move(on_reply), timeout);
   }
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) override {
-    return core_->CallSync(std::move(request), timeout);
+    return running_.core().CallSync(std::move(request), timeout);
   }
-  Status Send(std::string message) override { return core_->Send(std::move(message)); }
+  Status Send(std::string message) override { return running_.core().Send(std::move(message)); }
   std::string endpoint() const override { return endpoint_; }
 
  private:
-  std::shared_ptr<Loop> loop_;
-  std::shared_ptr<ChannelCore> core_;
+  OnLoop<ChannelCore> running_;
   const std::string endpoint_;
 };
 
@@ -1309,16 +1313,7 @@ class PublisherCore : public std::enable_shared_from_this<PublisherCore> {
       : listener_(std::move(listener)), endpoint_(std::move(endpoint)), options_(options) {}
 
   // Loop thread.
-  void Start() {
-    std::weak_ptr<PublisherCore> weak = shared_from_this();
-    listener_->Start(
-        [weak](std::shared_ptr<Stream> stream) {
-          if (auto self = weak.lock()) self->Read(std::move(stream));
-        },
-        [weak](std::shared_ptr<Stream> stream) {
-          if (auto self = weak.lock()) self->Drop(stream);
-        });
-  }
+  void Start() { listener_->Start(shared_from_this(), &PublisherCore::Read, &PublisherCore::Drop); }
 
   void Shutdown() {
     listener_->Stop();
@@ -1402,22 +1397,14 @@ class AsioPublisher : public Publisher {
  public:
   AsioPublisher(std::shared_ptr<Loop> loop, std::shared_ptr<PublisherCore> core,
                 std::string endpoint)
-      : loop_(std::move(loop)), core_(std::move(core)), endpoint_(std::move(endpoint)) {
-    net::post(loop_->io(), [core = core_] { core->Start(); });
-  }
-  ~AsioPublisher() override {
-    loop_->RunAndWait([this] { core_->Shutdown(); });
-    core_.reset();
-    loop_->StopAndJoin();
-  }
+      : running_(std::move(loop), std::move(core)), endpoint_(std::move(endpoint)) {}
   Status Publish(const std::string& topic, std::string payload) override {
-    return core_->Publish(topic, payload);
+    return running_.core().Publish(topic, payload);
   }
   std::string endpoint() const override { return endpoint_; }
 
  private:
-  std::shared_ptr<Loop> loop_;
-  std::shared_ptr<PublisherCore> core_;
+  OnLoop<PublisherCore> running_;
   const std::string endpoint_;
 };
 
@@ -1516,18 +1503,10 @@ class SubscriptionCore : public std::enable_shared_from_this<SubscriptionCore> {
 class AsioSubscription : public Subscription {
  public:
   AsioSubscription(std::shared_ptr<Loop> loop, std::shared_ptr<SubscriptionCore> core)
-      : loop_(std::move(loop)), core_(std::move(core)) {
-    net::post(loop_->io(), [core = core_] { core->Start(); });
-  }
-  ~AsioSubscription() override {
-    loop_->RunAndWait([this] { core_->Shutdown(); });
-    core_.reset();
-    loop_->StopAndJoin();
-  }
+      : running_(std::move(loop), std::move(core)) {}
 
  private:
-  std::shared_ptr<Loop> loop_;
-  std::shared_ptr<SubscriptionCore> core_;
+  OnLoop<SubscriptionCore> running_;
 };
 
 // ---------------------------------------------------------------------------
