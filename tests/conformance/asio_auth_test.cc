@@ -542,6 +542,21 @@ TEST_F(AsioFramesTest, AFrameOfTheWrongKindIsDroppedAndTheConnectionGoesOn) {
   EXPECT_EQ(handled_, 1);
 }
 
+TEST_F(AsioFramesTest, AMessageOverTheLimitFailsAtOnceNamingTheSetting) {
+  auto channel = transport_->Connect(server_->endpoint());
+  ASSERT_TRUE(channel.ok());
+  auto reply = (*channel)->CallSync(std::string(5000, 'x'), kWait);
+  EXPECT_EQ(reply.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_THAT(reply.status().message(), ::testing::HasSubstr("[transport.asio] max_frame"));
+  EXPECT_EQ((*channel)->Send(std::string(5000, 'x')).code(), StatusCode::kInvalidArgument);
+  auto publisher = transport_->Publish("tcp://127.0.0.1:0");
+  ASSERT_TRUE(publisher.ok());
+  EXPECT_EQ((*publisher)->Publish("t", std::string(5000, 'x')).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(handled_, 0);
+  ExpectStillServing();
+}
+
 TEST_F(AsioFramesTest, AnUnknownVersionIsRejected) {
   int fd = OpenRaw();
   ASSERT_GE(fd, 0);

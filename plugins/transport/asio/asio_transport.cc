@@ -125,6 +125,15 @@ struct Options {
   int handshake_timeout_ms = 0;
 };
 
+// A message over the frame limit would be refused by the peer (which closes
+// the connection): it is refused here instead, with the fix.
+Status CheckSize(size_t size, const Options& options, const std::string& what) {
+  if (size <= options.max_frame) return Status::Ok();
+  return Status::InvalidArgument("asio transport: " + what + " of " + std::to_string(size) +
+                                 " bytes is over max_frame (" + std::to_string(options.max_frame) +
+                                 "); raise [transport.asio] max_frame on every process");
+}
+
 // Failed handshakes in a row (the server closing mid-way) that make a refusal.
 constexpr int kRefusalsInARow = 3;
 
@@ -678,10 +687,12 @@ class Listener : public std::enable_shared_from_this<Listener> {
 
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
-  ServerCore(std::shared_ptr<Listener> listener, std::string endpoint, MessageHandler handler)
+  ServerCore(std::shared_ptr<Listener> listener, std::string endpoint, MessageHandler handler,
+             uint64_t max_frame)
       : listener_(std::move(listener)),
         endpoint_(std::move(endpoint)),
-        handler_(std::move(handler)) {}
+        handler_(std::move(handler)),
+        max_frame_(max_frame) {}
 
   // Loop thread.
   void Start() { listener_->Start(shared_from_this(), &ServerCore::Admitted, &ServerCore::Drop); }
@@ -729,7 +740,16 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void Dispatch(const std::shared_ptr<Stream>& stream, Frame& frame) {
     ReplyFn reply;
     if (frame.header.type == FrameType::kRequest) {
-      reply = [stream, id = frame.header.request_id](std::string payload) {
+      reply = [stream, id = frame.header.request_id, endpoint = endpoint_,
+               max_frame = max_frame_](std::string payload) {
+        if (payload.size() > max_frame) {
+          // The caller's call ends at its timeout; this says why.
+          spdlog::error(
+              "asio transport: server {} dropped a reply of {} bytes, over max_frame ({}); raise "
+              "[transport.asio] max_frame on every process",
+              endpoint, payload.size(), max_frame);
+          return;
+        }
         // A peer that has gone gets nothing: its calls fail on its side.
         (void)stream->Send(FrameType::kReply, id, payload);
       };
@@ -763,6 +783,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const std::shared_ptr<Listener> listener_;
   const std::string endpoint_;
   MessageHandler handler_;
+  const uint64_t max_frame_;
   std::set<std::shared_ptr<Stream>> streams_;
   std::atomic<uint64_t> bad_frames_{0}, handler_errors_{0};
   bool stopped_ = false;
@@ -819,6 +840,11 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   // that could not read for itself.
   void Submit(std::string request, ReplyCallback on_reply, std::chrono::milliseconds timeout,
               bool async) {
+    if (Status size = CheckSize(request.size(), options_, "a request to " + endpoint_);
+        !size.ok()) {
+      on_reply(std::move(size));
+      return;
+    }
     const Clock::time_point deadline = DeadlineAfter(timeout);
     std::shared_ptr<Stream> stream;
     Stream::Write write = Stream::Write::kNow;
@@ -857,6 +883,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
           "asio transport: CallSync from a reply callback of the same channel would deadlock; "
           "use Call");
     }
+    RAYK_RETURN_IF_ERROR(CheckSize(request.size(), options_, "a request to " + endpoint_));
     const Clock::time_point deadline = DeadlineAfter(timeout);
     std::shared_ptr<Stream> stream;
     uint64_t id = 0;
@@ -896,6 +923,7 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
   }
 
   Status Send(std::string message) {
+    RAYK_RETURN_IF_ERROR(CheckSize(message.size(), options_, "a message to " + endpoint_));
     std::shared_ptr<Stream> stream;
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -1325,6 +1353,8 @@ class PublisherCore : public std::enable_shared_from_this<PublisherCore> {
 
   // Any thread: writes to each subscriber whose prefixes match.
   Status Publish(const std::string& topic, const std::string& payload) {
+    RAYK_RETURN_IF_ERROR(
+        CheckSize(4 + topic.size() + payload.size(), options_, "a publication on " + endpoint_));
     const std::string body = asio_transport::EncodePublication(topic, payload);
     std::lock_guard<std::mutex> lock(mu_);
     ++sequence_;
@@ -1564,7 +1594,8 @@ class AsioTransport : public Transport {
       return listener.status();
     }
     auto [bound, shared] = std::move(*listener);
-    auto core = std::make_shared<ServerCore>(std::move(shared), bound, std::move(handler));
+    auto core = std::make_shared<ServerCore>(std::move(shared), bound, std::move(handler),
+                                             options_.max_frame);
     return std::unique_ptr<Server>(new AsioServer(std::move(loop), std::move(core), bound));
   }
 
