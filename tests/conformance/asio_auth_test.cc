@@ -20,6 +20,7 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <future>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -446,6 +447,52 @@ TEST(AsioAuth, ATamperedFrameIsRejectedNotDelivered) {
   auto reply = (*channel)->CallSync(std::string(100, 'p'), kRefusedWait);
   EXPECT_EQ(reply.status().code(), StatusCode::kTimedOut) << reply.status().ToString();
   EXPECT_EQ(handled, 0);
+}
+
+// A server that goes and comes back on the same endpoint is reached again by
+// channels that were idle meanwhile, whether their last call was sync (nobody
+// was reading: the request must not go out on the dead connection) or async
+// (the channel's thread was reading and saw the connection close).
+TEST(AsioReconnect, IdleChannelsReachAServerRestartedOnItsEndpoint) {
+  char pattern[] = "/tmp/rayk-asiore-XXXXXX";
+  const std::string dir = mkdtemp(pattern);
+  const std::string endpoint = "ipc://" + dir + "/server";
+  auto transport = Member();
+  auto serve = [&](const std::string& tag) {
+    auto server = transport->Serve(endpoint, [tag](std::string m, ReplyFn reply) {
+      if (reply) reply(tag + m);
+    });
+    EXPECT_TRUE(server.ok()) << server.status().ToString();
+    return server.ok() ? std::move(*server) : nullptr;
+  };
+  auto async_call = [](Channel& channel, const std::string& request) {
+    std::promise<Result<std::string>> promise;
+    channel.Call(
+        request, [&](Result<std::string> r) { promise.set_value(std::move(r)); }, kWait);
+    auto future = promise.get_future();
+    EXPECT_EQ(future.wait_for(kWait + 5s), std::future_status::ready);
+    auto result = future.get();
+    return result.ok() ? *result : "<" + result.status().ToString() + ">";
+  };
+  auto text = [](const Result<std::string>& r) {
+    return r.ok() ? *r : "<" + r.status().ToString() + ">";
+  };
+  auto first = serve("a:");
+  auto sync_user = transport->Connect(endpoint);
+  auto async_user = transport->Connect(endpoint);
+  ASSERT_TRUE(sync_user.ok() && async_user.ok());
+  EXPECT_EQ(text((*sync_user)->CallSync("1", kWait)), "a:1");
+  EXPECT_EQ(async_call(**async_user, "1"), "a:1");
+  first.reset();
+  std::this_thread::sleep_for(100ms);  // both channels see the close, or not: either way
+  auto second = serve("b:");
+  EXPECT_EQ(async_call(**sync_user, "2"), "b:2");
+  EXPECT_EQ(text((*sync_user)->CallSync("3", kWait)), "b:3");
+  EXPECT_EQ(async_call(**async_user, "2"), "b:2");
+  sync_user->reset();
+  async_user->reset();
+  second.reset();
+  std::filesystem::remove_all(dir);
 }
 
 // --- The frame decoder, with auth = false so that a raw socket speaks frames. ---

@@ -874,7 +874,12 @@ class ChannelCore : public std::enable_shared_from_this<ChannelCore> {
       }
     }
     Wake(arm_read, arm_timer);
-    if (stream) Write(stream, FrameType::kRequest, id, request, write);
+    if (!stream) return;
+    // Nobody was reading: the peer may have gone while the channel was idle.
+    // Then the request waits for the next connection rather than going out
+    // on a dead one (Write queues it).
+    if (arm_read && stream->PeerClosed()) LoseStream(stream, "closed by the peer");
+    Write(stream, FrameType::kRequest, id, request, write);
   }
 
   Result<std::string> CallSync(std::string request, std::chrono::milliseconds timeout) {
