@@ -1590,18 +1590,14 @@ class AsioTransport : public Transport {
 
   Result<std::unique_ptr<Server>> Serve(const std::string& endpoint,
                                         MessageHandler handler) override {
-    auto address = ParseEndpoint(endpoint, /*bind=*/true);
-    if (!address.ok()) return address.status();
-    auto loop = Loop::Start();
-    auto listener = MakeListener(*loop, *address, endpoint);
-    if (!listener.ok()) {
-      loop->StopAndJoin();
-      return listener.status();
-    }
-    auto [bound, shared] = std::move(*listener);
-    auto core = std::make_shared<ServerCore>(std::move(shared), bound, std::move(handler),
-                                             options_.max_frame);
-    return std::unique_ptr<Server>(new AsioServer(std::move(loop), std::move(core), bound));
+    return Bind<Server>(endpoint,
+                        [&](std::shared_ptr<Loop> loop, std::shared_ptr<Listener> listener,
+                            const std::string& bound) -> std::unique_ptr<Server> {
+                          auto core = std::make_shared<ServerCore>(
+                              std::move(listener), bound, std::move(handler), options_.max_frame);
+                          return std::make_unique<AsioServer>(std::move(loop), std::move(core),
+                                                              bound);
+                        });
   }
 
   Result<std::unique_ptr<Channel>> Connect(const std::string& endpoint) override {
@@ -1615,17 +1611,13 @@ class AsioTransport : public Transport {
   }
 
   Result<std::unique_ptr<Publisher>> Publish(const std::string& endpoint) override {
-    auto address = ParseEndpoint(endpoint, /*bind=*/true);
-    if (!address.ok()) return address.status();
-    auto loop = Loop::Start();
-    auto listener = MakeListener(*loop, *address, endpoint);
-    if (!listener.ok()) {
-      loop->StopAndJoin();
-      return listener.status();
-    }
-    auto [bound, shared] = std::move(*listener);
-    auto core = std::make_shared<PublisherCore>(std::move(shared), bound, options_);
-    return std::unique_ptr<Publisher>(new AsioPublisher(std::move(loop), std::move(core), bound));
+    return Bind<Publisher>(
+        endpoint,
+        [&](std::shared_ptr<Loop> loop, std::shared_ptr<Listener> listener,
+            const std::string& bound) -> std::unique_ptr<Publisher> {
+          auto core = std::make_shared<PublisherCore>(std::move(listener), bound, options_);
+          return std::make_unique<AsioPublisher>(std::move(loop), std::move(core), bound);
+        });
   }
 
   Result<std::unique_ptr<Subscription>> Subscribe(const std::string& endpoint,
@@ -1642,6 +1634,25 @@ class AsioTransport : public Transport {
   }
 
  private:
+  // Binds `endpoint` on a loop of its own and makes what serves it there:
+  // make(loop, listener, the endpoint bound) gives the Server or Publisher.
+  template <typename Made>
+  Result<std::unique_ptr<Made>> Bind(
+      const std::string& endpoint,
+      const std::function<std::unique_ptr<Made>(std::shared_ptr<Loop>, std::shared_ptr<Listener>,
+                                                const std::string&)>& make) {
+    auto address = ParseEndpoint(endpoint, /*bind=*/true);
+    if (!address.ok()) return address.status();
+    auto loop = Loop::Start();
+    auto listener = MakeListener(*loop, *address, endpoint);
+    if (!listener.ok()) {
+      loop->StopAndJoin();
+      return listener.status();
+    }
+    auto [bound, shared] = std::move(*listener);
+    return make(std::move(loop), std::move(shared), bound);
+  }
+
   // A bound, listening acceptor on `loop` and the endpoint it reports.
   Result<std::pair<std::string, std::shared_ptr<Listener>>> MakeListener(
       Loop& loop, const Address& address, const std::string& endpoint) {
