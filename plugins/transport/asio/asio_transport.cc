@@ -11,14 +11,17 @@
 // - Server: the loop thread accepts, runs handshakes, reads requests and runs
 //   the handler. A ReplyFn writes the reply on the thread that calls it
 //   (Stream::Send), the loop thread or any other: no hand-off.
-// - Channel: requests are written by the calling thread. Replies are read by
-//   one reader at a time: the loop thread while async calls are in flight, or,
-//   when nothing is, the thread in CallSync itself (the "direct" path): it
-//   writes, polls the socket for its reply and returns, so a sync call costs
-//   one bare round trip. An async call arriving meanwhile asks for the socket
-//   back through an eventfd; the CallSync then leaves its call to the loop
-//   thread and waits for it to be delivered. The loop thread also connects
-//   (again, after a loss), and fires timeouts.
+// - Channel: requests are written by the calling thread (while many are in
+//   flight, by the loop thread in batches: one sendmsg, one segment, one
+//   wake-up of the peer for many). Replies are read by one reader at a time:
+//   the loop thread while async calls are in flight (and, after async calls,
+//   while idle too, so that starting the next wakes nobody), or, when nothing
+//   is in flight after a CallSync, the thread in CallSync itself (the
+//   "direct" path): it writes, polls the socket for its reply and returns, so
+//   a sync call costs one bare round trip. An async call arriving meanwhile
+//   asks for the socket back through an eventfd; the CallSync then leaves its
+//   call to the loop thread and waits for it to be delivered. The loop thread
+//   also connects (again, after a loss), and fires timeouts.
 // - Publisher: Publish() writes to each subscriber from the caller's thread;
 //   the loop thread accepts subscribers and reads their topic prefixes.
 // - Subscription: the loop thread connects, reads and runs the handler.
