@@ -144,8 +144,10 @@ void AddAuthTokenOption(CLI::App* command, std::string* token);
 // how to pass the token, when there is none.
 void ExportExistingClusterSecret(const std::string& session_dir);
 
-// The --set that turns authentication off, for --insecure-no-auth.
-inline constexpr char kInsecureNoAuthSet[] = "transport.zmq.auth=false";
+// The --set overrides that turn authentication off, for --insecure-no-auth:
+// one for each transport that authenticates (only the selected one's applies).
+inline const std::vector<std::string> kInsecureNoAuthSets = {"transport.zmq.auth=false",
+                                                             "transport.asio.auth=false"};
 
 // A CLI command's connection to a GCS; it lives as long as the command.
 struct GcsConnection {

@@ -272,7 +272,9 @@ struct ClusterCommands::Impl {
   int Start() {
     if (head == !address.empty())
       Fail("start needs exactly one of --head (a new cluster) or --address HOST:PORT (join one)");
-    if (insecure_no_auth) sets.push_back(kInsecureNoAuthSet);
+    if (insecure_no_auth) {
+      sets.insert(sets.end(), kInsecureNoAuthSets.begin(), kInsecureNoAuthSets.end());
+    }
     CheckConfigOrFail(config_file, sets);
     ParseAccelerators(accelerators, ParseResources(resources, num_cpus));
     ParseLabels(labels);
@@ -341,7 +343,8 @@ struct ClusterCommands::Impl {
       std::cout << "  WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach "
                    "these ports\n"
                 << "  can read and change the cluster and run code on it. Drivers and tools need\n"
-                << "  [transport.zmq] auth = false in their plugins.toml.\n\n";
+                << "  auth = false under [transport.zmq] (or [transport.asio]) in their "
+                   "plugins.toml.\n\n";
     } else {
       std::cout << "  token:       " << token_file
                 << " (mode 0600; every node and driver needs it)\n\n";

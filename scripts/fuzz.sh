@@ -11,7 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-30}"
 build=build-fuzz
-targets=(frame message config)
+targets=(frame asio_frame message config)
 
 start=$SECONDS
 # Only the fuzz targets are built, not the rest of the tree: they link the few

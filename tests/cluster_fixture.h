@@ -33,6 +33,16 @@ inline int FreePort() {
   return ntohs(addr.sin_port);
 }
 
+// The plugins.toml of a test's cluster: $RAYK_CONFIG when set (to run the
+// integration tests on other plugins, e.g. `[transport] plugin = "asio"`; the
+// `rayk` commands the tests run read it too), else the source tree's.
+inline std::string TestConfigFile() {
+  if (const char* file = std::getenv("RAYK_CONFIG"); file != nullptr && *file != '\0') {
+    return file;
+  }
+  return std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+}
+
 // Bounds a test's wait for work on its cluster, so that a broken runtime fails
 // the test instead of hanging it; never a performance check.
 inline constexpr std::chrono::milliseconds kPatience{60000};
@@ -43,7 +53,7 @@ class ClusterTest : public ::testing::Test {
     setenv("RAYK_SESSION_ROOT", session_root_.path().c_str(), 1);
     InitOptions options;
     options.num_cpus = 2;
-    options.config_file = std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+    options.config_file = TestConfigFile();
     Customize(options);
     rayk::Init(options);
   }

@@ -62,7 +62,7 @@ class DevCluster {
     up_ = Rayk("dev up --nodes " + std::to_string(options_.nodes) + " --cpus-per-node " +
                std::to_string(options_.cpus_per_node) + " --port " + std::to_string(port_) +
                " --node-timeout-ms " + std::to_string(options_.node_timeout_ms) + " --config " +
-               RAYK_SOURCE_DIR + "/plugins.toml" +
+               TestConfigFile() +
                (options_.resources_per_node.empty()
                     ? ""
                     : " --resources-per-node '" + options_.resources_per_node + "'") +

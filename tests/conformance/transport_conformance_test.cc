@@ -1,7 +1,7 @@
 // Conformance suite for the transport slot: every transport plugin on the
 // plugin search path runs the same cases against the contract of
-// rayk/plugin/transport.h. zmq runs them twice, over tcp:// and over ipc://; a plugin
-// this file does not know is tested on tcp://127.0.0.1:0.
+// rayk/plugin/transport.h. zmq and asio run them twice, over tcp:// and over ipc://
+// (Unix sockets); a plugin this file does not know is tested on tcp://127.0.0.1:0.
 //
 // The last tests are zmq-only: they speak to the plugin with raw ZeroMQ
 // sockets to check that frames which do not decode are dropped (with
@@ -57,9 +57,9 @@ const RawSettingTable kNoAuth = {{"auth", RawSetting{false, 0}}};
 std::vector<std::string> TransportCases() {
   std::vector<std::string> cases;
   for (const std::string& name : ::rayk::testing::PluginsOfKind(PluginKind::kTransport)) {
-    if (name == "zmq") {
-      cases.push_back("zmq#tcp");
-      cases.push_back("zmq#ipc");
+    if (name == "zmq" || name == "asio") {
+      cases.push_back(name + "#tcp");
+      cases.push_back(name + "#ipc");
     } else {
       cases.push_back(name);
     }
@@ -278,7 +278,9 @@ TEST_P(TransportTest, RejectsMalformedEndpoints) {
 }
 
 TEST_P(TransportTest, ServingATakenEndpointFails) {
-  if (flavor_ == "ipc") GTEST_SKIP() << "ZeroMQ's ipc:// takes over a path that is in use";
+  if (plugin_ == "zmq" && flavor_ == "ipc") {
+    GTEST_SKIP() << "ZeroMQ's ipc:// takes over a path that is in use";
+  }
   auto first = Serve("taken", Echo);
   ASSERT_NE(first, nullptr);
   auto second = transport_->Serve(first->endpoint(), Echo);
@@ -732,6 +734,7 @@ INSTANTIATE_TEST_SUITE_P(AllTransports, TransportTest, ::testing::ValuesIn(Trans
 TEST(TransportPlugins, BuiltInTransportsAreFound) {
   EXPECT_TRUE(HasPlugin("inproc"));
   EXPECT_TRUE(HasPlugin("zmq"));
+  EXPECT_TRUE(HasPlugin("asio"));
 }
 
 // --- zmq only: raw ZeroMQ peers that send what the plugin never would. ---

@@ -61,6 +61,7 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "../common/pending_calls.h"
 #include "rayk/plugin/transport.h"
 #include "zmq_curve.h"
 #include "zmq_frame.h"
@@ -68,7 +69,13 @@
 namespace rayk {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using transport_common::Clock;
+using transport_common::DeadlineAfter;
+using transport_common::kForever;
+using transport_common::PendingCalls;
+using transport_common::ShouldLog;
+using transport_common::SyncWait;
+using transport_common::WakeFd;
 using zmq_transport::CurveKeys;
 using zmq_transport::DecodeFrameHeader;
 using zmq_transport::EncodeFrameHeader;
@@ -122,15 +129,6 @@ constexpr char kRefusedHandshake[] =
 // Messages handled per poll before the loop looks at its other work, so a
 // flood of requests cannot starve the replies queued from other threads.
 constexpr int kReceiveBatch = 256;
-// A timeout this long means "no timeout"; it also keeps now + timeout from
-// overflowing.
-constexpr std::chrono::milliseconds kForever = std::chrono::hours(24 * 365);
-
-Clock::time_point DeadlineAfter(std::chrono::milliseconds timeout) {
-  if (timeout >= kForever) return Clock::time_point::max();
-  return Clock::now() + std::max(timeout, std::chrono::milliseconds(0));
-}
-
 // Milliseconds for zmq_poll until `deadline`, rounded up so that the loop
 // does not spin through the last fraction of a millisecond; -1 for never.
 std::chrono::milliseconds PollTimeout(Clock::time_point deadline) {
@@ -150,14 +148,6 @@ void JoinOrDetach(std::thread& thread) {
   }
 }
 
-// Whether to log the `count`th occurrence of a repeated error: the first few,
-// then one in ten thousand, so that a peer spraying garbage (or a handler that
-// throws on every message) cannot flood the log.
-bool ShouldLog(std::atomic<uint64_t>& count, uint64_t* n) {
-  *n = count.fetch_add(1, std::memory_order_relaxed) + 1;
-  return *n <= 10 || *n % 10000 == 0;
-}
-
 void LogBadFrame(std::atomic<uint64_t>& count, const std::string& where, const std::string& why) {
   uint64_t n;
   if (ShouldLog(count, &n)) {
@@ -165,30 +155,6 @@ void LogBadFrame(std::atomic<uint64_t>& count, const std::string& where, const s
                   where, why, n);
   }
 }
-
-// An eventfd that wakes a thread blocked in zmq_poll.
-class WakeFd {
- public:
-  WakeFd() : fd_(eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-    if (fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
-  }
-  ~WakeFd() { close(fd_); }
-  WakeFd(const WakeFd&) = delete;
-  WakeFd& operator=(const WakeFd&) = delete;
-
-  void Signal() {
-    uint64_t one = 1;
-    [[maybe_unused]] ssize_t n = write(fd_, &one, sizeof(one));
-  }
-  void Drain() {
-    uint64_t value;
-    [[maybe_unused]] ssize_t n = read(fd_, &value, sizeof(value));
-  }
-  int fd() const { return fd_; }
-
- private:
-  int fd_;
-};
 
 // zmq::poll, except that a signal (a raylet gets SIGCHLD whenever a worker
 // exits) counts as "nothing ready" rather than an error.
@@ -473,28 +439,6 @@ struct QueuedMessage {
   std::string payload;
 };
 
-// Where a sync call that went through the I/O thread waits for its result.
-class SyncWait {
- public:
-  void Set(Result<std::string> result) {
-    std::lock_guard<std::mutex> lock(mu_);
-    result_.emplace(std::move(result));
-    cv_.notify_one();
-  }
-  // The I/O thread always completes the call (reply, timeout or close), so
-  // this needs no deadline of its own.
-  Result<std::string> Wait() {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait(lock, [&] { return result_.has_value(); });
-    return std::move(*result_);
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::optional<Result<std::string>> result_;
-};
-
 class ChannelCore {
  public:
   // `monitor`, when valid, is a PAIR socket connected to `socket`'s monitor
@@ -650,8 +594,6 @@ class ChannelCore {
   }
 
  private:
-  using Deadline = std::pair<Clock::time_point, uint64_t>;
-
   // kIoError, not kUnavailable: retrying (as a GCS client does while a GCS
   // restarts) cannot help until the secrets agree.
   Status Refused() const {
@@ -694,30 +636,18 @@ class ChannelCore {
     {
       std::lock_guard<std::mutex> lock(mu_);
       if (!refused_) return;
-      pending.swap(pending_);
+      pending = pending_.TakeAll();
     }
     for (auto& [id, callback] : pending) Invoke(callback, Refused());
   }
 
   void AddPendingLocked(uint64_t id, ReplyCallback on_reply, Clock::time_point deadline) {
-    pending_.emplace(id, std::move(on_reply));
-    if (deadline == Clock::time_point::max()) return;
-    // Deadlines of completed calls stay in the heap until they come up;
-    // rebuild it when they outnumber the live ones.
-    if (deadlines_.size() > 2 * pending_.size() + 1024) {
-      std::vector<Deadline> live;
-      while (!deadlines_.empty()) {
-        if (pending_.count(deadlines_.top().second)) live.push_back(deadlines_.top());
-        deadlines_.pop();
-      }
-      for (const Deadline& entry : live) deadlines_.push(entry);
-    }
-    deadlines_.emplace(deadline, id);
+    pending_.Add(id, std::move(on_reply), deadline);
   }
 
   Clock::time_point NextDeadline() {
     std::lock_guard<std::mutex> lock(mu_);
-    return deadlines_.empty() ? Clock::time_point::max() : deadlines_.top().first;
+    return pending_.NextDeadline();
   }
 
   static void Invoke(ReplyCallback& callback, Result<std::string> result) {
@@ -838,10 +768,9 @@ class ChannelCore {
     {
       std::lock_guard<std::mutex> lock(mu_);
       for (auto& [id, payload] : replies_) {
-        auto it = pending_.find(id);
-        if (it == pending_.end()) continue;  // it timed out
-        ready_.emplace_back(std::move(it->second), std::move(payload));
-        pending_.erase(it);
+        auto callback = pending_.Take(id);
+        if (!callback) continue;  // it timed out
+        ready_.emplace_back(std::move(*callback), std::move(payload));
       }
     }
     for (auto& [callback, payload] : ready_) Invoke(callback, std::move(payload));
@@ -852,14 +781,7 @@ class ChannelCore {
     std::vector<ReplyCallback> expired;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      Clock::time_point now = Clock::now();
-      while (!deadlines_.empty() && deadlines_.top().first <= now) {
-        auto it = pending_.find(deadlines_.top().second);
-        deadlines_.pop();
-        if (it == pending_.end()) continue;
-        expired.push_back(std::move(it->second));
-        pending_.erase(it);
-      }
+      expired = pending_.TakeExpired(Clock::now());
     }
     for (ReplyCallback& callback : expired) {
       Invoke(callback,
@@ -874,7 +796,7 @@ class ChannelCore {
     std::unordered_map<uint64_t, ReplyCallback> pending;
     {
       std::lock_guard<std::mutex> lock(mu_);
-      pending.swap(pending_);
+      pending = pending_.TakeAll();
       for (QueuedMessage& m : outbound_) unsent_.push_back(std::move(m));
       outbound_.clear();
     }
@@ -906,8 +828,7 @@ class ChannelCore {
 
   std::mutex mu_;  // guards the members below
   std::vector<QueuedMessage> outbound_;
-  std::unordered_map<uint64_t, ReplyCallback> pending_;
-  std::priority_queue<Deadline, std::vector<Deadline>, std::greater<Deadline>> deadlines_;
+  PendingCalls pending_;
   uint64_t next_id_ = 1;
   bool stop_ = false;
   int failed_handshakes_ = 0;       // in a row
