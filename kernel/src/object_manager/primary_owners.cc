@@ -79,9 +79,9 @@ void PrimaryOwners::MaybePrune() {
     std::lock_guard<std::mutex> lock(mu_);
     if (pruning_ || entries_.size() < prune_at_) return;
     pruning_ = true;
-    const auto before = std::chrono::steady_clock::now() - kPruneGrace;
+    const auto before = std::chrono::steady_clock::now() - prune_grace_;
     for (const auto& [id, entry] : entries_) {
-      if (entry.recorded < before) old.push_back(id);
+      if (entry.recorded <= before) old.push_back(id);
     }
   }
   std::vector<ObjectId> gone;

@@ -42,7 +42,9 @@ class PrimaryOwners {
   using ContainsFn = std::function<bool(const ObjectId&)>;
 
   // `contains`: whether the store still holds an object (for pruning).
-  explicit PrimaryOwners(ContainsFn contains) : contains_(std::move(contains)) {}
+  explicit PrimaryOwners(ContainsFn contains,
+                         std::chrono::steady_clock::duration prune_grace = kPruneGrace)
+      : contains_(std::move(contains)), prune_grace_(prune_grace) {}
 
   // The primaries `ids` are (about to be) written for `owner`, whose pid on
   // this node is `owner_pid` (0: not known, or on another node).
@@ -69,6 +71,7 @@ class PrimaryOwners {
   void ForgetLocked(const ObjectId& id);
 
   const ContainsFn contains_;
+  const std::chrono::steady_clock::duration prune_grace_;
   std::mutex mu_;
   std::unordered_map<ObjectId, Entry> entries_;
   std::unordered_map<std::string, Owner> owners_;
