@@ -23,6 +23,7 @@
 namespace rayk {
 namespace {
 
+using borrow_functions::AsyncBagMaker;
 using borrow_functions::BagsOfNewBlobs;
 using borrow_functions::Blob;
 using borrow_functions::BlobRef;
@@ -354,6 +355,38 @@ TEST_F(BorrowersTest, RefsInsideActorCreationArgumentsGoWhenTheActorDies) {
   EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
       << core_->NumObjects() << " objects, " << objects_before << " before";
   EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+}
+
+TEST_F(BorrowersTest, AnAsyncActorsInterleavedCallsHandOverTheirRefs) {
+  // Each call's result (and each item) is encoded and handed over in one step
+  // of the actor's loop, whatever other calls run between their steps.
+  auto maker = rayk::Actor(AsyncBagMaker::Create).SetMaxConcurrency(8).Remote();
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  for (int round = 0; round < 5; ++round) {
+    std::vector<rayk::ObjectRef<RefBag>> bags;
+    for (int i = 0; i < 16; ++i) {
+      bags.push_back(maker.Task(&AsyncBagMaker::MakeBagLater).Remote(int64_t{kBlobBytes}));
+    }
+    for (const auto& made : bags) {
+      RefBag bag = *rayk::Get(made, testing::kPatience);
+      ASSERT_EQ(bag.refs.size(), 1u);
+      ASSERT_EQ(rayk::Get(bag.refs[0], testing::kPatience)->size(), kBlobBytes);
+    }
+  }
+  int64_t items = 0;
+  for (rayk::ObjectRef<RefBag> item : maker.Task(&AsyncBagMaker::Bags)
+                                          .SetGeneratorBackpressure(4)
+                                          .Remote(int64_t{100}, int64_t{kBlobBytes})) {
+    RefBag bag = *rayk::Get(item, testing::kPatience);
+    ASSERT_EQ(rayk::Get(bag.refs.at(0), testing::kPatience)->size(), kBlobBytes);
+    ++items;
+  }
+  EXPECT_EQ(items, 100);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
+      << core_->NumObjects() << " objects, " << objects_before << " before";
+  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
+      << Store().objects << " objects in the store, " << store_before.objects << " before";
 }
 
 }  // namespace

@@ -65,9 +65,27 @@ int Keeper::Release() {
 
 int64_t Keeper::Pid() { return getpid(); }
 
+AsyncBagMaker* AsyncBagMaker::Create() { return new AsyncBagMaker(); }
+
+rayk::Async<RefBag> AsyncBagMaker::MakeBagLater(int64_t bytes) {
+  const int64_t size = co_await rayk::Put(bytes);
+  RefBag bag;
+  bag.refs.push_back(rayk::Put(Blob(static_cast<size_t>(size), 'l')));
+  co_return bag;
+}
+
+rayk::Generator<RefBag> AsyncBagMaker::Bags(int64_t count, int64_t bytes) {
+  for (int64_t i = 0; i < count; ++i) {
+    RefBag bag;
+    bag.refs.push_back(rayk::Put(Blob(static_cast<size_t>(bytes), 'a')));
+    co_yield bag;
+  }
+}
+
 }  // namespace borrow_functions
 
 using namespace borrow_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(TotalLength, MakeBag, PassBack, BagsOfNewBlobs, EchoBag, Keeper::Create,
             Keeper::CreateWith, &Keeper::MakeAndKeep, &Keeper::Take, &Keeper::KeptLength,
-            &Keeper::PassTo, &Keeper::Release, &Keeper::Pid);
+            &Keeper::PassTo, &Keeper::Release, &Keeper::Pid, AsyncBagMaker::Create,
+            &AsyncBagMaker::MakeBagLater, &AsyncBagMaker::Bags);

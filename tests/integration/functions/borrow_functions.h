@@ -63,4 +63,17 @@ class Keeper {
   std::vector<BlobRef> kept_;
 };
 
+// An async actor (its calls interleave on one loop) that returns and yields
+// refs to blobs it puts: the hand-over of refs in results and items from
+// interleaved coroutines.
+class AsyncBagMaker {
+ public:
+  static AsyncBagMaker* Create();
+  // Awaits a Put of its own first (so that other calls run meanwhile), then
+  // puts a blob of `bytes` bytes and returns a bag referring to it.
+  rayk::Async<RefBag> MakeBagLater(int64_t bytes);
+  // As BagsOfNewBlobs, on the actor's loop.
+  rayk::Generator<RefBag> Bags(int64_t count, int64_t bytes);
+};
+
 }  // namespace borrow_functions
