@@ -138,7 +138,12 @@ class ReferenceCounter {
   // HandOverSerializedReferences for a task's results and a generator's
   // items. DropSerializedReferences lets them go (a value that will not be
   // sent); KeepSerializedReferences makes them permanent (an executor with
-  // no reference table to hand them to).
+  // no reference table to hand them to). Every claim follows its
+  // serialization on the same thread within one call into rayk (Put and
+  // Remote() encode and submit in one call; a worker encodes a result or an
+  // item and hands it over in one step of its loop, async actors included),
+  // so no other thread or coroutine comes between. Holds left by an
+  // encoding that threw half-way go to the next claim on the thread.
   static void KeepSerializedReferences();
   void DropSerializedReferences();
   // The worker's side of "contained in" tracking: the references serialized
