@@ -80,6 +80,15 @@ class BorrowersTest : public testing::ClusterTest {
 
   static Blob MakeBlob(char fill) { return Blob(kBlobBytes, fill); }
 
+  // Waits until this driver's objects and the store are back to `objects`
+  // and `store`.
+  void ExpectBackTo(size_t objects, const StoreUse& store) {
+    EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects; }))
+        << core_->NumObjects() << " objects, " << objects << " before";
+    EXPECT_TRUE(Eventually([&] { return Store() == store; }))
+        << Store().objects << " objects in the store, " << store.objects << " before";
+  }
+
   // Puts a blob and gives `keeper` its ref inside a bag; the driver's own
   // handle goes on return. Returns the object's id.
   static ObjectId LendToKeeper(const rayk::ActorHandle<Keeper>& keeper, char fill) {
@@ -216,9 +225,7 @@ TEST_F(BorrowersTest, AKilledBorrowerDoesNotPinTheObject) {
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   // The raylet reports the death to the GCS, which publishes it; the owner
   // drops the dead borrower and frees the object everywhere.
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, RefsInsideTaskResultsLoopAtConstantStoreBytes) {
@@ -232,10 +239,7 @@ TEST_F(BorrowersTest, RefsInsideTaskResultsLoopAtConstantStoreBytes) {
     ASSERT_EQ(rayk::Get(bag.refs[0], testing::kPatience)->size(), kBlobBytes);
   }
   // Before, each worker kept every blob it had returned a ref to (45 MB here).
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
-      << Store().objects << " objects in the store, " << store_before.objects << " before";
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, RefsHandedBackByTasksStayReadableUntilTheResultGoes) {
@@ -297,10 +301,7 @@ TEST_F(BorrowersTest, RefsInsideGeneratorItemsLoopAtConstantStoreBytes) {
   }
   // Before, the worker kept every blob it had yielded a ref to (45 MB here).
   for (uint64_t count : stored) EXPECT_LE(count, store_before.objects + kWindow + 4);
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
-      << Store().objects << " objects in the store, " << store_before.objects << " before";
+  ExpectBackTo(objects_before, store_before);
 
   // The caller's own object, yielded back in every item: held by the items,
   // freed once the handle and the items are gone.
@@ -318,9 +319,7 @@ TEST_F(BorrowersTest, RefsInsideGeneratorItemsLoopAtConstantStoreBytes) {
         rayk::Get(rayk::Get(kept.back(), testing::kPatience)->refs[0], testing::kPatience)->size(),
         kBlobBytes);
   }
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, RefsInsideActorCreationArgumentsGoWhenTheActorDies) {
@@ -352,9 +351,7 @@ TEST_F(BorrowersTest, RefsInsideActorCreationArgumentsGoWhenTheActorDies) {
   EXPECT_EQ(core_->NumObjects(), objects_before + 1);
   // Killed for good: the creator's holds go, then the dead process's borrow.
   keeper.Kill();
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, AnAsyncActorsInterleavedCallsHandOverTheirRefs) {
@@ -383,10 +380,7 @@ TEST_F(BorrowersTest, AnAsyncActorsInterleavedCallsHandOverTheirRefs) {
     ++items;
   }
   EXPECT_EQ(items, 100);
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
-      << Store().objects << " objects in the store, " << store_before.objects << " before";
+  ExpectBackTo(objects_before, store_before);
 }
 
 }  // namespace

@@ -58,6 +58,23 @@ class OwnerDeathTest : public testing::ClusterTest {
     }
     return true;
   }
+  // Starts `rayk_second_driver args` in the background (its output in
+  // `out`) and waits until it printed `marker`; returns its pid (0 if not).
+  pid_t StartSecondDriver(const std::string& args, const std::string& marker,
+                          const testing::TempDir& out) {
+    auto started =
+        testing::RunCommand(SecondDriver(args) + " > " + out.path() + "/log 2>&1 & echo $!");
+    pid_t pid = std::atoi(started.output.c_str());
+    EXPECT_GT(pid, 0) << started.output;
+    std::string log;
+    for (int i = 0; pid > 0 && i < 6000 && log.find(marker) == std::string::npos; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      auto read = ReadFile(out.path() + "/log");
+      log = read.ok() ? *read : "";
+    }
+    EXPECT_THAT(log, HasSubstr(marker));
+    return log.find(marker) == std::string::npos ? 0 : pid;
+  }
   // Gets the borrowed reference back from the holder and expects its Get to
   // fail with OwnerDiedError naming `cause`.
   void ExpectOwnerDied(const rayk::ActorHandle<RefHolder>& holder, const std::string& cause) {
@@ -87,17 +104,8 @@ TEST_F(OwnerDeathTest, ABorrowerOfAnOwnerThatEndedGetsOwnerDiedError) {
 TEST_F(OwnerDeathTest, ABorrowerOfAKilledOwnerGetsOwnerDiedError) {
   auto holder = rayk::Actor(RefHolder::Create).SetName("holder").Remote();
   testing::TempDir out;
-  auto started = testing::RunCommand(SecondDriver("lend holder 7 wait") + " > " + out.path() +
-                                     "/log 2>&1 & echo $!");
-  pid_t owner = std::atoi(started.output.c_str());
-  ASSERT_GT(owner, 0) << started.output;
-  std::string log;
-  for (int i = 0; i < 6000 && log.find("lent") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    auto read = ReadFile(out.path() + "/log");
-    log = read.ok() ? *read : "";
-  }
-  ASSERT_THAT(log, HasSubstr("lent"));
+  pid_t owner = StartSecondDriver("lend holder 7 wait", "lent", out);
+  ASSERT_GT(owner, 0);
   ASSERT_EQ(kill(owner, SIGKILL), 0);
   // Its raylet sees the driver gone and ends its job; the GCS tells borrowers.
   ExpectOwnerDied(holder, "the driver of job");
@@ -123,17 +131,8 @@ TEST_F(OwnerDeathTest, ARefOwnedByAKilledWorkerFailsWithOwnerDiedError) {
 TEST_F(OwnerDeathTest, PrimariesOfAKilledDriverAreFreed) {
   const StoreUse before = Store();
   testing::TempDir out;
-  auto started = testing::RunCommand(SecondDriver("putbig 3000000 wait") + " > " + out.path() +
-                                     "/log 2>&1 & echo $!");
-  pid_t owner = std::atoi(started.output.c_str());
-  ASSERT_GT(owner, 0) << started.output;
-  std::string log;
-  for (int i = 0; i < 6000 && log.find("put ") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    auto read = ReadFile(out.path() + "/log");
-    log = read.ok() ? *read : "";
-  }
-  ASSERT_THAT(log, HasSubstr("put "));
+  pid_t owner = StartSecondDriver("putbig 3000000 wait", "put ", out);
+  ASSERT_GT(owner, 0);
   const StoreUse held = Store();
   EXPECT_EQ(held.objects, before.objects + 1);
   EXPECT_GE(held.pinned, before.pinned + 3000000);
