@@ -229,6 +229,10 @@ inline FreeObjects Sample() {
   return {{ObjectId::FromRandom(), ObjectId::FromRandom()}};
 }
 template <>
+inline RecordPrimaries Sample() {
+  return {"tcp://127.0.0.1:7010", 4242, {ObjectId::FromRandom(), ObjectId::FromRandom()}};
+}
+template <>
 inline PushTask Sample() {
   PushTask push;
   push.spec.task_id = TaskId::FromRandom();
@@ -403,7 +407,13 @@ inline LogLines Sample() {
 }
 template <>
 inline ReportGeneratorItem Sample() {
-  return {ObjectId::FromRandom(), 7, "item", SampleLocation()};
+  ContainedRef contained;
+  contained.object_id = ObjectId::FromRandom();
+  contained.owner = "tcp://127.0.0.1:7011";
+  contained.registered = true;
+  contained.borrow_handed_over = true;
+  contained.worker = "tcp://127.0.0.1:7012";
+  return {ObjectId::FromRandom(), 7, "item", SampleLocation(), {contained}, true};
 }
 template <>
 inline GeneratorItemAck Sample() {

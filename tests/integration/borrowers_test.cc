@@ -4,8 +4,10 @@
 // constant object count and store size; an actor keeping a borrowed ref keeps
 // the object alive; nested borrowing (driver -> actor A -> actor B) frees when
 // the last holder lets go; a SIGKILLed borrower does not pin the object; refs
-// inside task results are held by the caller's result ("contained in"), so
-// loops returning them run at a constant store size too.
+// inside task results and streaming generators' items are held by the
+// caller's result or item ("contained in"), so loops returning them run at a
+// constant store size too; refs inside an actor's creation arguments are held
+// until the actor dies for good.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -21,8 +23,11 @@
 namespace rayk {
 namespace {
 
+using borrow_functions::AsyncBagMaker;
+using borrow_functions::BagsOfNewBlobs;
 using borrow_functions::Blob;
 using borrow_functions::BlobRef;
+using borrow_functions::EchoBag;
 using borrow_functions::Keeper;
 using borrow_functions::MakeBag;
 using borrow_functions::PassBack;
@@ -74,6 +79,15 @@ class BorrowersTest : public testing::ClusterTest {
   }
 
   static Blob MakeBlob(char fill) { return Blob(kBlobBytes, fill); }
+
+  // Waits until this driver's objects and the store are back to `objects`
+  // and `store`.
+  void ExpectBackTo(size_t objects, const StoreUse& store) {
+    EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects; }))
+        << core_->NumObjects() << " objects, " << objects << " before";
+    EXPECT_TRUE(Eventually([&] { return Store() == store; }))
+        << Store().objects << " objects in the store, " << store.objects << " before";
+  }
 
   // Puts a blob and gives `keeper` its ref inside a bag; the driver's own
   // handle goes on return. Returns the object's id.
@@ -211,9 +225,7 @@ TEST_F(BorrowersTest, AKilledBorrowerDoesNotPinTheObject) {
   ASSERT_EQ(kill(pid, SIGKILL), 0);
   // The raylet reports the death to the GCS, which publishes it; the owner
   // drops the dead borrower and frees the object everywhere.
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }));
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, RefsInsideTaskResultsLoopAtConstantStoreBytes) {
@@ -227,10 +239,7 @@ TEST_F(BorrowersTest, RefsInsideTaskResultsLoopAtConstantStoreBytes) {
     ASSERT_EQ(rayk::Get(bag.refs[0], testing::kPatience)->size(), kBlobBytes);
   }
   // Before, each worker kept every blob it had returned a ref to (45 MB here).
-  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
-      << core_->NumObjects() << " objects, " << objects_before << " before";
-  EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
-      << Store().objects << " objects in the store, " << store_before.objects << " before";
+  ExpectBackTo(objects_before, store_before);
 }
 
 TEST_F(BorrowersTest, RefsHandedBackByTasksStayReadableUntilTheResultGoes) {
@@ -266,6 +275,112 @@ TEST_F(BorrowersTest, RefsHandedBackByTasksStayReadableUntilTheResultGoes) {
   passed = {};
   EXPECT_TRUE(Eventually([&] { return Store() == store_before; }))
       << Store().objects << " objects in the store, " << store_before.objects << " before";
+}
+
+TEST_F(BorrowersTest, RefsInsideGeneratorItemsLoopAtConstantStoreBytes) {
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  constexpr int64_t kItems = 300;
+  constexpr uint64_t kWindow = 4;
+  std::vector<uint64_t> stored;
+  {
+    // The worker owns each item's blob; only the item's bag refers to it.
+    // Backpressure keeps the producer at most a few items ahead (items not
+    // yet taken are held by the stream, and their blobs with them).
+    rayk::ObjectRefGenerator<RefBag> items = rayk::Task(BagsOfNewBlobs)
+                                                 .SetGeneratorBackpressure(kWindow)
+                                                 .Remote(kItems, int64_t{kBlobBytes});
+    int64_t taken = 0;
+    for (rayk::ObjectRef<RefBag> item : items) {
+      RefBag bag = *rayk::Get(item, testing::kPatience);
+      ASSERT_EQ(bag.refs.size(), 1u);
+      ASSERT_EQ(rayk::Get(bag.refs[0], testing::kPatience)->size(), kBlobBytes);
+      if (++taken % 100 == 0) stored.push_back(Store().objects);
+    }
+    ASSERT_EQ(taken, kItems);
+  }
+  // Before, the worker kept every blob it had yielded a ref to (45 MB here).
+  for (uint64_t count : stored) EXPECT_LE(count, store_before.objects + kWindow + 4);
+  ExpectBackTo(objects_before, store_before);
+
+  // The caller's own object, yielded back in every item: held by the items,
+  // freed once the handle and the items are gone.
+  ObjectId own;
+  {
+    BlobRef blob = rayk::Put(MakeBlob('e'));
+    own = blob.ID();
+    rayk::ObjectRefGenerator<RefBag> echoes = rayk::Task(EchoBag).Remote(RefBag{{blob}, "e"}, 50);
+    std::vector<rayk::ObjectRef<RefBag>> kept;
+    for (rayk::ObjectRef<RefBag> item : echoes) kept.push_back(item);
+    ASSERT_EQ(kept.size(), 50u);
+    blob = {};
+    EXPECT_TRUE(Eventually([&] { return core_->NumBorrowers(own) == 0; }));
+    EXPECT_EQ(
+        rayk::Get(rayk::Get(kept.back(), testing::kPatience)->refs[0], testing::kPatience)->size(),
+        kBlobBytes);
+  }
+  ExpectBackTo(objects_before, store_before);
+}
+
+TEST_F(BorrowersTest, RefsInsideActorCreationArgumentsGoWhenTheActorDies) {
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  ObjectId id;
+  rayk::ActorHandle<Keeper> keeper;
+  {
+    BlobRef blob = rayk::Put(MakeBlob('c'));
+    id = blob.ID();
+    // Restartable: its restarts decode the same arguments again.
+    keeper = rayk::Actor(Keeper::CreateWith).SetMaxRestarts(1).Remote(RefBag{{blob}, "created"});
+  }
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            static_cast<int64_t>(kBlobBytes));
+  EXPECT_EQ(core_->NumObjects(), objects_before + 1);
+  // A restart (its process killed) reads the arguments again.
+  const auto pid =
+      static_cast<pid_t>(*rayk::Get(keeper.Task(&Keeper::Pid).Remote(), testing::kPatience));
+  ASSERT_EQ(kill(pid, SIGKILL), 0);
+  EXPECT_TRUE(Eventually([&] {
+    try {
+      return *rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience) ==
+             static_cast<int64_t>(kBlobBytes);
+    } catch (const rayk::ActorDiedError&) {
+      return false;  // a call that met the dying process
+    }
+  }));
+  EXPECT_EQ(core_->NumObjects(), objects_before + 1);
+  // Killed for good: the creator's holds go, then the dead process's borrow.
+  keeper.Kill();
+  ExpectBackTo(objects_before, store_before);
+}
+
+TEST_F(BorrowersTest, AnAsyncActorsInterleavedCallsHandOverTheirRefs) {
+  // Each call's result (and each item) is encoded and handed over in one step
+  // of the actor's loop, whatever other calls run between their steps.
+  auto maker = rayk::Actor(AsyncBagMaker::Create).SetMaxConcurrency(8).Remote();
+  const size_t objects_before = core_->NumObjects();
+  const StoreUse store_before = Store();
+  for (int round = 0; round < 5; ++round) {
+    std::vector<rayk::ObjectRef<RefBag>> bags;
+    for (int i = 0; i < 16; ++i) {
+      bags.push_back(maker.Task(&AsyncBagMaker::MakeBagLater).Remote(int64_t{kBlobBytes}));
+    }
+    for (const auto& made : bags) {
+      RefBag bag = *rayk::Get(made, testing::kPatience);
+      ASSERT_EQ(bag.refs.size(), 1u);
+      ASSERT_EQ(rayk::Get(bag.refs[0], testing::kPatience)->size(), kBlobBytes);
+    }
+  }
+  int64_t items = 0;
+  for (rayk::ObjectRef<RefBag> item : maker.Task(&AsyncBagMaker::Bags)
+                                          .SetGeneratorBackpressure(4)
+                                          .Remote(int64_t{100}, int64_t{kBlobBytes})) {
+    RefBag bag = *rayk::Get(item, testing::kPatience);
+    ASSERT_EQ(rayk::Get(bag.refs.at(0), testing::kPatience)->size(), kBlobBytes);
+    ++items;
+  }
+  EXPECT_EQ(items, 100);
+  ExpectBackTo(objects_before, store_before);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 //   rayk_second_driver lend NAME VALUE exit   puts VALUE, gives the ref inside a vector to the
 //                                             named RefHolder, prints "lent", and ends
 //   rayk_second_driver lend NAME VALUE wait   likewise, then waits to be killed
+//   rayk_second_driver putbig BYTES wait      puts a string of BYTES bytes (in the node's
+//                                             store), prints "put", and waits to be killed
 //   rayk_second_driver stall MARKER_DIR MS    runs StallTimesThen42 (one stall of MS) on the node
 //                                             with the "survivor" resource, then an Add, and
 //                                             prints "stalled 42 then 5" (for failover tests)
@@ -49,6 +51,12 @@ int Run(int argc, char** argv) {
     std::printf("lent\n");
     std::fflush(stdout);
     if (std::string(argv[4]) == "wait") pause();
+  } else if (command == "putbig") {
+    // No task: the raylet knows this driver only as the owner of what it put.
+    auto big = rayk::Put(std::string(static_cast<size_t>(std::atoll(argv[2])), 'b'));
+    std::printf("put %s\n", big.ID().Hex().c_str());
+    std::fflush(stdout);
+    pause();
   } else if (command == "stall") {
     try {
       auto stalled =

@@ -56,6 +56,53 @@ Result<protocol::ActorInfo> ActorSubmitter::QueryActor(const protocol::GetActor&
 }
 
 Result<ActorId> ActorSubmitter::CreateActor(internal::ActorCreation creation) {
+  // The GCS keeps the arguments' values to run the factory again on each
+  // restart: the references inside them (serialized on this thread just
+  // before), and the top-level ones whose values are inlined below, are
+  // held as a pending task's arguments are, until the actor dies for good.
+  std::vector<ObjectId> held;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    references_.HoldSerializedReferencesForTaskLocked(held);
+    for (const internal::TaskArg& arg : creation.args) {
+      if (!arg.is_ref) continue;
+      references_.AddTaskArgLocked(arg.ref, arg.owner_address);
+      held.push_back(arg.ref);
+    }
+  }
+  auto let_go = [&] {
+    Actions actions;
+    {
+      std::lock_guard<std::mutex> lock(context_.mu);
+      for (const ObjectId& id : held) references_.RemoveTaskArgLocked(id, actions);
+    }
+    RunActions(actions);
+  };
+  Result<ActorId> created = RegisterActor(std::move(creation));
+  if (!created.ok()) {
+    let_go();
+    return created;
+  }
+  if (!held.empty()) {
+    // Watched from now on (through restarts), so that its death lets them go.
+    Actions actions;
+    {
+      std::lock_guard<std::mutex> lock(context_.mu);
+      ActorClient& client = clients_[*created];
+      client.creation_refs = std::move(held);
+      if (client.state == ActorClient::State::kUnknown) ResolveActorLocked(*created, actions);
+    }
+    RunActions(actions);
+  }
+  return created;
+}
+
+void ActorSubmitter::ReleaseCreationRefsLocked(ActorClient& client, Actions& actions) {
+  for (const ObjectId& id : client.creation_refs) references_.RemoveTaskArgLocked(id, actions);
+  client.creation_refs.clear();
+}
+
+Result<ActorId> ActorSubmitter::RegisterActor(internal::ActorCreation creation) {
   protocol::ActorSpec spec;
   spec.actor_id = ActorId::FromRandom();
   spec.job_id = context_.options.job_id;
@@ -140,6 +187,7 @@ Status ActorSubmitter::KillActor(const ActorId& actor, bool no_restart) {
     if (no_restart) {
       client.state = ActorClient::State::kDead;
       client.death_cause = "killed through its handle (ActorHandle::Kill)";
+      ReleaseCreationRefsLocked(client, actions);
     } else {
       client.state = ActorClient::State::kUnknown;  // re-resolved through the GCS
       client.channel = nullptr;
@@ -352,6 +400,7 @@ void ActorSubmitter::OnResolveReply(const ActorId& actor, Result<std::string> re
     } else if (info->state == ActorState::kDead) {
       client.state = ActorClient::State::kDead;
       client.death_cause = info->death_cause;
+      ReleaseCreationRefsLocked(client, actions);
       FailInFlightLocked(
           client,
           "actor " + info->class_name + " " + ShortId(actor) + " is dead: " + info->death_cause,
@@ -442,7 +491,10 @@ void ActorSubmitter::OnActorChanged(const ActorId& actor, Result<std::string> re
                                " died while running this call: " + cause,
                            actions);
         client.state = dead ? ActorClient::State::kDead : ActorClient::State::kUnknown;
-        if (dead) client.death_cause = info->death_cause;
+        if (dead) {
+          client.death_cause = info->death_cause;
+          ReleaseCreationRefsLocked(client, actions);
+        }
       }
       SendActorTasksLocked(actor, actions);
     }
@@ -454,6 +506,7 @@ void ActorSubmitter::MarkUnreachableLocked(const ActorId& actor, ActorClient& cl
                                            const std::optional<protocol::ActorInfo>& info,
                                            const Result<std::string>& reply, Actions& actions) {
   client.state = ActorClient::State::kDead;
+  ReleaseCreationRefsLocked(client, actions);
   client.death_cause =
       info ? "the GCS does not know it (a GCS on the volatile 'memory' gcs plugin forgets its "
              "actors when it restarts; use [gcs] plugin = \"sqlite\" to keep them)"

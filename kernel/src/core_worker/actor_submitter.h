@@ -12,6 +12,12 @@
 // kDeathNoticeGrace first, as the actor's last replies travel on another
 // connection and may still be on their way.
 //
+// An actor's creation arguments are kept by the GCS, which runs the factory
+// with them again on each restart: the references inside them (and top-level
+// ones) are held by the creating process until the actor dies for good, which
+// it watches for from the creation on (the actor's process, decoding them,
+// registers as their borrower as any decoder does).
+//
 // Thread-safety: the callers' actor table is guarded by WorkerContext::mu;
 // methods without a suffix take it and *Locked ones expect it held. Sends to
 // one actor are serialized by that actor's send lock, the only lock held
@@ -88,6 +94,9 @@ class ActorSubmitter {
     // holds send_mu, so two threads' batches cannot interleave on the wire.
     std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
     std::shared_ptr<std::mutex> send_mu = std::make_shared<std::mutex>();
+    // Created here: the references in its creation arguments, each holding
+    // one task reference until it dies for good (its restarts decode them).
+    std::vector<ObjectId> creation_refs;
   };
   struct DeferredActorInfo {
     std::chrono::steady_clock::time_point due;
@@ -96,6 +105,10 @@ class ActorSubmitter {
   };
 
   Result<protocol::ActorInfo> QueryActor(const protocol::GetActor& request);
+  // CreateActor's registration with the GCS (the arguments' holds taken).
+  Result<ActorId> RegisterActor(internal::ActorCreation creation);
+  // The actor died for good: the references in its creation arguments go.
+  void ReleaseCreationRefsLocked(ActorClient& client, Actions& actions);
   void FlushActorOutbox(const ActorId& actor);
   void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt,
                     Result<std::string> reply);

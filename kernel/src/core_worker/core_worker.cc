@@ -29,9 +29,11 @@ CoreWorker::CoreWorker(Options options, std::shared_ptr<Transport> transport)
   tasks_.SetCurrentTaskFn(&TaskExecutor::CurrentTaskId);
   executor_.SetCancelChildren(
       [this](const TaskId& parent, bool force) { CancelChildren(parent, force); });
-  executor_.SetHandOverResults([this](const std::string& caller) {
-    return references_.HandOverSerializedReferences(caller);
-  });
+  executor_.SetHandOverResults(
+      [this](const std::string& caller) {
+        return references_.HandOverSerializedReferences(caller);
+      },
+      [this] { references_.DropSerializedReferences(); });
 }
 
 Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,
@@ -76,6 +78,7 @@ Status CoreWorker::Connect() {
   if (!server.ok()) return server.status();
   server_ = std::move(*server);
   context_.address = server_->endpoint();
+  if (context_.node_objects) context_.node_objects->SetSelf(context_.address);
   return Status::Ok();
 }
 
@@ -215,12 +218,12 @@ void CoreWorker::CloseStream(const ObjectId& stream) {
 }
 
 Result<ActorId> CoreWorker::CreateActor(internal::ActorCreation creation) {
-  // The GCS keeps the arguments to re-run the factory on restarts: the
-  // references serialized inside them are held for this process's life.
-  ReferenceCounter::KeepSerializedReferences();
   if (!creation.options.name.empty() && creation.options.namespace_name.empty()) {
     auto job_namespace = JobNamespace();
-    if (!job_namespace.ok()) return job_namespace.status();
+    if (!job_namespace.ok()) {
+      references_.DropSerializedReferences();  // the arguments go nowhere
+      return job_namespace.status();
+    }
     creation.options.namespace_name = *job_namespace;
   }
   return actor_submitter_.CreateActor(std::move(creation));

@@ -40,15 +40,22 @@ void GeneratorStreams::HandleItem(protocol::ReportGeneratorItem item, ReplyFn re
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     auto it = streams_.find(item.stream);
+    // The references handed over with an item nobody takes are let go at
+    // once (a report asked again was adopted the first time).
+    auto let_go = [&] {
+      if (!item.again) references_.AdoptContainedLocked(item.contained, {}, actions);
+    };
     if (it == streams_.end()) {
       // Closed, or never ours: the producer stops; a stored item is freed
       // by its id's absence from the object table.
+      let_go();
       if (item.location.valid()) {
         (void)references_.StoredResultLocked(StreamItemId(item.stream, item.index), item.location,
                                              actions);
       }
       Ack(std::move(reply), true, actions);
     } else if (item.index > it->second.received) {
+      let_go();
       actions.push_back(
           [reply = std::move(reply), item = std::move(item), received = it->second.received] {
             protocol::Service::ReplyError(
@@ -67,8 +74,12 @@ void GeneratorStreams::HandleItem(protocol::ReportGeneratorItem item, ReplyFn re
             item.location.valid() ? references_.StoredResultLocked(id, item.location, actions)
                                   : ValueOf(std::move(item.value));
         references_.SetValueLocked(id, std::move(value), actions);
+        // The references inside are held by the item, as by a result.
+        references_.AdoptContainedLocked(item.contained, {id}, actions);
         ++stream.received;
         changed_.notify_all();
+      } else {
+        let_go();
       }
       // An item received before comes again from a new run: acknowledged
       // by the same rule, and otherwise dropped.

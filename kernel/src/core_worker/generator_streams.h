@@ -8,7 +8,9 @@
 // one at a time and in order, and waits for the ack before it goes on; the
 // end comes after the last item's ack, so an ended stream has all its items.
 // An item is an owned object from its arrival, with one local reference held
-// by the stream until Next hands it (and that reference) to the caller.
+// by the stream until Next hands it (and that reference) to the caller. The
+// references serialized into an item come with it (`contained`, as with a
+// task's results) and are held by the item while it lives.
 //
 // Backpressure: with a window n > 0, the ack of item i is held until the
 // caller took item i - n (i < taken + n), so the producer waits in that

@@ -161,6 +161,23 @@ std::string ReferenceCounter::OwnerAddress(const ObjectId& id) {
 
 void ReferenceCounter::KeepSerializedReferences() { serialized_references.clear(); }
 
+void ReferenceCounter::DropSerializedReferences() {
+  std::vector<ObjectId> held = std::move(serialized_references);
+  serialized_references.clear();
+  if (held.empty()) return;
+  Actions actions;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (const ObjectId& id : held) {
+      auto it = objects_.find(id);
+      if (it == objects_.end()) continue;
+      --it->second.local_refs;
+      MaybeFreeLocked(id, actions);
+    }
+  }
+  RunActions(actions);
+}
+
 void ReferenceCounter::RemoveBorrowerAction(const ObjectId& id, const std::string& owner,
                                             Actions& actions) {
   actions.push_back([this, id, owner] {

@@ -17,8 +17,9 @@
 // serialized into a value is held from the moment it is serialized (so it
 // cannot go while in flight) until what carries it ends: a Put value's object
 // is freed, or a task that takes it in an argument finishes (or its lineage
-// is forgotten). References in a task's result or an actor's creation
-// arguments are held for the life of this process.
+// is forgotten), or an actor created with it in its arguments dies for
+// good. References in a task's result or a generator's item are handed over
+// to the caller, which holds them as long as it holds the result or item.
 //
 // Thread-safety: the table is guarded by WorkerContext::mu (see
 // worker_context.h). Methods without a suffix take it; *Locked ones expect it
@@ -136,10 +137,19 @@ class ReferenceCounter {
 
   // References serialized on this thread (OwnerAddress) wait, each holding a
   // local reference, for what carries them to claim them. Put claims them
-  // for its object, TaskManager for a task, HandOverSerializedReferences
-  // for a task's results; KeepSerializedReferences makes them permanent (a
-  // generator's items, an actor's creation arguments).
+  // for its object, TaskManager for a task (and ActorSubmitter for an
+  // actor's creation arguments, until the actor dies),
+  // HandOverSerializedReferences for a task's results and a generator's
+  // items. DropSerializedReferences lets them go (a value that will not be
+  // sent); KeepSerializedReferences makes them permanent (an executor with
+  // no reference table to hand them to). Every claim follows its
+  // serialization on the same thread within one call into rayk (Put and
+  // Remote() encode and submit in one call; a worker encodes a result or an
+  // item and hands it over in one step of its loop, async actors included),
+  // so no other thread or coroutine comes between. Holds left by an
+  // encoding that threw half-way go to the next claim on the thread.
   static void KeepSerializedReferences();
+  void DropSerializedReferences();
   // The worker's side of "contained in" tracking: the references serialized
   // on this thread into a task's results go to `caller`, which will hold them
   // as long as it holds a result. The caller is registered as a borrower with

@@ -560,14 +560,20 @@ std::optional<protocol::ReportGeneratorItem> TaskExecutor::MakeItem(ItemStream& 
     StepScope step(stream.call, executing_);
     more = stream.result.next_item(item.value, error);
   }
-  // As for a result: references serialized into an item are held for good.
-  ReferenceCounter::KeepSerializedReferences();
   if (more) {
     item.stream = spec.return_id;
     item.index = stream.sent;
-    error = StoreLargeResult(StreamItemId(spec.return_id, item.index), item.value, item.location);
-    if (!error) return item;
+    error = StoreLargeResult(StreamItemId(spec.return_id, item.index), spec.owner_address,
+                             item.value, item.location);
+    if (!error) {
+      // As a result's: the references serialized into the item go to the
+      // caller with it, and the item holds them there.
+      item.contained = HandOverSerialized(spec.owner_address);
+      return item;
+    }
   }
+  // No item goes out: what was serialized for it is let go.
+  DropSerialized();
   if (error) {
     stream.out.error = std::move(error);
     if (stream.out.error->where.empty()) stream.out.error->where = stream.call->where;
@@ -600,11 +606,15 @@ void TaskExecutor::EndStream(ItemStream& stream) {
 void TaskExecutor::StreamItems(ItemStream& stream) {
   if (BeginStream(stream)) {
     while (std::optional<protocol::ReportGeneratorItem> item = MakeItem(stream)) {
-      const std::string request = protocol::Encode(MessageType::kReportGeneratorItem, *item);
-      Result<bool> stop = false;
-      do {
+      std::string request = protocol::Encode(MessageType::kReportGeneratorItem, *item);
+      Result<bool> stop = AckOf(*stream.call, stream.owner->CallSync(request, kItemAckWait));
+      if (!stop.ok() && stop.status().code() == StatusCode::kTimedOut) {
+        item->again = true;  // held for backpressure: asked again until it goes
+        request = protocol::Encode(MessageType::kReportGeneratorItem, *item);
+      }
+      while (!stop.ok() && stop.status().code() == StatusCode::kTimedOut) {
         stop = AckOf(*stream.call, stream.owner->CallSync(request, kItemAckWait));
-      } while (!stop.ok() && stop.status().code() == StatusCode::kTimedOut);
+      }
       if (!ItemSent(stream, *item, stop)) break;
     }
   }
@@ -630,6 +640,7 @@ void TaskExecutor::SendItemAsync(const std::shared_ptr<ItemStream>& stream,
       [this, stream, item = std::move(item)](Result<std::string> reply) mutable {
         Result<bool> stop = AckOf(*stream->call, reply);
         if (!stop.ok() && stop.status().code() == StatusCode::kTimedOut) {
+          item.again = true;
           SendItemAsync(stream, std::move(item));  // held for backpressure: ask again
           return;
         }
@@ -654,11 +665,7 @@ void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::Task
                              const std::string& where, protocol::PushTaskReply& out) {
   // References serialized into the results were encoded on this thread: the
   // caller holds them from here on, for as long as it holds a result.
-  if (hand_over_) {
-    out.contained = hand_over_(spec.owner_address);
-  } else {
-    ReferenceCounter::KeepSerializedReferences();
-  }
+  out.contained = HandOverSerialized(spec.owner_address);
   if (!result.error && result.more_values.size() != spec.more_return_ids.size()) {
     result.error = internal::RuntimeErrorInfo(
         spec.function + " made " + std::to_string(result.more_values.size() + 1) +
@@ -670,12 +677,13 @@ void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::Task
     return;
   }
   out.value = std::move(result.value);
-  out.error = StoreLargeResult(spec.return_id, out.value, out.location);
+  out.error = StoreLargeResult(spec.return_id, spec.owner_address, out.value, out.location);
   out.more_returns.resize(result.more_values.size());
   for (size_t i = 0; i < result.more_values.size() && !out.error; ++i) {
     protocol::ReturnValue& more = out.more_returns[i];
     more.value = std::move(result.more_values[i]);
-    out.error = StoreLargeResult(spec.more_return_ids[i], more.value, more.location);
+    out.error =
+        StoreLargeResult(spec.more_return_ids[i], spec.owner_address, more.value, more.location);
   }
   if (!out.error) return;
   // One result did not fit: the call fails as a whole, and the results
@@ -693,11 +701,13 @@ void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::Task
   out.more_returns.clear();
 }
 
-std::optional<ErrorInfo> TaskExecutor::StoreLargeResult(const ObjectId& id, std::string& value,
+std::optional<ErrorInfo> TaskExecutor::StoreLargeResult(const ObjectId& id,
+                                                        const std::string& owner,
+                                                        std::string& value,
                                                         internal::StoreLocation& location) {
   NodeObjects* node_objects = context_.node_objects.get();
   if (!node_objects || value.size() <= kInlineLimit) return std::nullopt;
-  auto stored = node_objects->Put(id, value);
+  auto stored = node_objects->Put(id, value, owner);
   if (stored.ok()) {
     location = *stored;
     value.clear();
@@ -719,6 +729,20 @@ std::optional<ErrorInfo> TaskExecutor::StoreLargeResult(const ObjectId& id, std:
   }
   spdlog::warn("a {}-byte result travels inline: {}", value.size(), stored.status().message());
   return std::nullopt;
+}
+
+std::vector<protocol::ContainedRef> TaskExecutor::HandOverSerialized(const std::string& caller) {
+  if (hand_over_) return hand_over_(caller);
+  ReferenceCounter::KeepSerializedReferences();
+  return {};
+}
+
+void TaskExecutor::DropSerialized() {
+  if (drop_serialized_) {
+    drop_serialized_();
+  } else {
+    ReferenceCounter::KeepSerializedReferences();
+  }
 }
 
 void TaskExecutor::SetBlocked(bool blocked) {

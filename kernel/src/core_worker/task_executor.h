@@ -72,10 +72,15 @@ class TaskExecutor {
   void SetCancelChildren(std::function<void(const TaskId&, bool force)> cancel_children) {
     cancel_children_ = std::move(cancel_children);
   }
-  // Hands the references serialized into a call's results to its caller
-  // (ReferenceCounter::HandOverSerializedReferences, set by the CoreWorker).
+  // Hands the references serialized into a call's results or a generator's
+  // items to its caller (ReferenceCounter::HandOverSerializedReferences), and
+  // lets go of those serialized for an item that is not sent
+  // (DropSerializedReferences); set by the CoreWorker.
   using HandOverFn = std::function<std::vector<protocol::ContainedRef>(const std::string& caller)>;
-  void SetHandOverResults(HandOverFn hand_over) { hand_over_ = std::move(hand_over); }
+  void SetHandOverResults(HandOverFn hand_over, std::function<void()> drop) {
+    hand_over_ = std::move(hand_over);
+    drop_serialized_ = std::move(drop);
+  }
   // On a thread running a task or call: its id, and whether it was
   // cancelled (nil and false elsewhere).
   static TaskId CurrentTaskId();
@@ -223,11 +228,17 @@ class TaskExecutor {
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);
-  // A large result `value` of object `id` goes into this node's store: then
-  // `location` says where, and `value` is cleared. An error when the store
-  // is full.
-  std::optional<internal::ErrorInfo> StoreLargeResult(const ObjectId& id, std::string& value,
+  // A large result `value` of object `id` (owned by the caller at `owner`)
+  // goes into this node's store: then `location` says where, and `value` is
+  // cleared. An error when the store is full.
+  std::optional<internal::ErrorInfo> StoreLargeResult(const ObjectId& id, const std::string& owner,
+                                                      std::string& value,
                                                       internal::StoreLocation& location);
+
+  // hand_over_ and drop_serialized_, or without them (no reference table
+  // here) the holds are kept for good.
+  std::vector<protocol::ContainedRef> HandOverSerialized(const std::string& caller);
+  void DropSerialized();
 
   WorkerContext& context_;
 
@@ -257,6 +268,7 @@ class TaskExecutor {
   std::vector<std::thread> extra_executors_;
   std::function<void(const TaskId&, bool)> cancel_children_;
   HandOverFn hand_over_;
+  std::function<void()> drop_serialized_;
 };
 
 }  // namespace rayk

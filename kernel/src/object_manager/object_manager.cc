@@ -1,6 +1,7 @@
 #include "object_manager/object_manager.h"
 
 #include <spdlog/spdlog.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -53,15 +54,36 @@ NodeObjects::NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node,
       raylet_(std::move(raylet)),
       transport_(std::move(transport)) {}
 
-Result<internal::StoreLocation> NodeObjects::Put(const ObjectId& id, std::string_view bytes) {
-  auto created = Create(id, bytes.size());
+void NodeObjects::SetSelf(std::string address) {
+  std::lock_guard<std::mutex> lock(mu_);
+  self_ = std::move(address);
+}
+
+Result<internal::StoreLocation> NodeObjects::Put(const ObjectId& id, std::string_view bytes,
+                                                 const std::string& owner) {
+  auto created = Create(id, bytes.size(), owner);
   if (!created.ok()) return created.status();
   std::memcpy((*created)->data(), bytes.data(), bytes.size());
   created->reset();
   return Seal(id, bytes.size());
 }
 
-Result<std::unique_ptr<MutableObjectBuffer>> NodeObjects::Create(const ObjectId& id, size_t size) {
+Result<std::unique_ptr<MutableObjectBuffer>> NodeObjects::Create(const ObjectId& id, size_t size,
+                                                                 const std::string& owner) {
+  // One-way, and before the write: should this process die right after
+  // writing, the raylet already knows whose copy it is.
+  protocol::RecordPrimaries record;
+  record.object_ids = {id};
+  if (owner.empty()) {
+    std::lock_guard<std::mutex> lock(mu_);
+    record.owner = self_;
+    record.owner_pid = getpid();
+  } else {
+    record.owner = owner;
+  }
+  if (!record.owner.empty()) {
+    (void)raylet_->Send(protocol::Encode(MessageType::kRecordPrimaries, record));
+  }
   return store_->Create(id, size, /*primary=*/true);
 }
 
@@ -187,6 +209,9 @@ void ObjectManager::RegisterHandlers(protocol::Service& service) {
   service.On<MessageType::kPullObject>(this, &ObjectManager::OnPullObject);
   service.On<MessageType::kReadObjectChunk>(this, &ObjectManager::OnReadObjectChunk);
   service.On<MessageType::kFreeObjects>(this, &ObjectManager::OnFreeObjects);
+  service.On<MessageType::kRecordPrimaries>([this](protocol::RecordPrimaries record, ReplyFn) {
+    owners_.Record(record.owner, record.owner_pid, record.object_ids);
+  });
   service.On<MessageType::kGetStoreStats>(this, &ObjectManager::OnGetStoreStats);
   service.On<MessageType::kListObjects>(this, &ObjectManager::OnListObjects);
 }
@@ -231,8 +256,21 @@ void ObjectManager::OnReadObjectChunk(protocol::ReadObjectChunk request, ReplyFn
 }
 
 void ObjectManager::OnFreeObjects(protocol::FreeObjects request, ReplyFn reply) {
+  owners_.Forget(request.object_ids);
   (void)store_->Delete(request.object_ids);
   protocol::Service::ReplyAck(reply);
+}
+
+void ObjectManager::OwnerDied(const std::string& owner) {
+  std::vector<ObjectId> owned = owners_.TakeOwnedBy(owner);
+  if (owned.empty()) return;
+  spdlog::info("object manager: freeing {} primary copies owned by {}, which died", owned.size(),
+               owner);
+  (void)store_->Delete(owned);
+}
+
+void ObjectManager::CheckLocalOwners() {
+  for (const std::string& owner : owners_.DeadLocalOwners()) OwnerDied(owner);
 }
 
 void ObjectManager::OnGetStoreStats(protocol::GetStoreStats, ReplyFn reply) {

@@ -26,6 +26,7 @@
 #include <thread>
 #include <vector>
 
+#include "object_manager/primary_owners.h"
 #include "rayk/plugin/object_store.h"
 #include "rayk/plugin/transport.h"
 #include "rpc/protocol.h"
@@ -47,12 +48,19 @@ class NodeObjects {
               std::shared_ptr<Channel> raylet, std::shared_ptr<Transport> transport);
 
   const NodeId& node() const { return node_; }
-  // Writes `bytes` as the primary copy of `id` in this node's store.
-  Result<internal::StoreLocation> Put(const ObjectId& id, std::string_view bytes);
+  // This process's core-worker address, once it serves (the owner of what
+  // it puts).
+  void SetSelf(std::string address);
+  // Writes `bytes` as the primary copy of `id` in this node's store, owned
+  // by `owner` (a core worker's address; empty: this process). The raylet
+  // is told the owner first (primary_owners.h).
+  Result<internal::StoreLocation> Put(const ObjectId& id, std::string_view bytes,
+                                      const std::string& owner = {});
   // The same in two steps, for a writer that fills the space in place:
-  // Create reserves it, Seal (after the buffer is dropped) publishes it,
-  // Abort gives it back instead.
-  Result<std::unique_ptr<MutableObjectBuffer>> Create(const ObjectId& id, size_t size);
+  // Create reserves it (telling the raylet the owner, as Put does), Seal
+  // (after the buffer is dropped) publishes it, Abort gives it back instead.
+  Result<std::unique_ptr<MutableObjectBuffer>> Create(const ObjectId& id, size_t size,
+                                                      const std::string& owner = {});
   Result<internal::StoreLocation> Seal(const ObjectId& id, size_t size);
   void Abort(const ObjectId& id);
   // A pinned view of the object's bytes in this node's store, pulled here
@@ -71,6 +79,7 @@ class NodeObjects {
   std::shared_ptr<Transport> transport_;
   std::mutex mu_;
   std::map<std::string, std::unique_ptr<Channel>> raylets_;  // of other nodes, for frees
+  std::string self_;                                         // with mu_
 };
 
 class ObjectManager {
@@ -81,9 +90,14 @@ class ObjectManager {
                 std::shared_ptr<Transport> transport);
   ~ObjectManager();
 
-  // Serves kPullObject, kReadObjectChunk, kFreeObjects, kGetStoreStats and
-  // kListObjects on the raylet's service.
+  // Serves kPullObject, kReadObjectChunk, kFreeObjects, kRecordPrimaries,
+  // kGetStoreStats and kListObjects on the raylet's service.
   void RegisterHandlers(protocol::Service& service);
+  // The core worker at `owner` died: the primaries it owned here go.
+  void OwnerDied(const std::string& owner);
+  // Frees the primaries of local owners whose process is gone (the raylet's
+  // monitor round: a driver that never leased is known only by its pid).
+  void CheckLocalOwners();
 
  private:
   void OnPullObject(protocol::PullObject request, ReplyFn reply);
@@ -99,6 +113,7 @@ class ObjectManager {
   std::shared_ptr<ObjectStore> store_;
   NodeId node_;
   std::string plugin_;
+  PrimaryOwners owners_{[this](const ObjectId& id) { return store_->Contains(id); }};
   std::shared_ptr<Transport> transport_;
   std::mutex mu_;
   std::map<std::string, std::shared_ptr<Channel>> raylets_;

@@ -105,11 +105,21 @@ Result<std::unique_ptr<Raylet>> Raylet::Start(Options options, std::shared_ptr<T
   }
   // The view's changes come pushed; the subscription's catch-up (now, and
   // whenever it follows the GCS elsewhere) asks for the whole view again.
+  // And the deaths of core workers ("worker"): the primaries they owned in
+  // this node's store are freed (a remote owner, a driver).
   auto subscription = GcsSubscription::Start(
-      *raylet->transport_, *raylet->gcs_, {protocol::kViewTopic},
-      [self](const std::string&, std::string payload) {
+      *raylet->transport_, *raylet->gcs_, {protocol::kViewTopic, "worker"},
+      [self](const std::string& topic, std::string payload) {
+        if (self->stopping_) return;
+        if (topic == "worker") {
+          auto life = protocol::Decode<protocol::WorkerLife>(payload);
+          if (life.ok() && life->dead && self->object_manager_) {
+            self->object_manager_->OwnerDied(life->address);
+          }
+          return;
+        }
         auto delta = protocol::Decode<protocol::ClusterViewDelta>(payload);
-        if (delta.ok() && !self->stopping_) self->ApplyViewDelta(*delta);
+        if (delta.ok()) self->ApplyViewDelta(*delta);
       },
       [self](const protocol::ClusterStatus& status) {
         std::lock_guard<std::mutex> lock(self->mu_);
@@ -734,6 +744,8 @@ void Raylet::OnWorkerExit(pid_t pid, int status) {
     }
     if (!worker.address.empty()) {
       ReleaseLeasesOwnedByLocked(worker.address);
+      // The primaries it owned in this node's store go with it.
+      if (object_manager_) object_manager_->OwnerDied(worker.address);
       // It may have owned objects: their borrowers hear of it through the GCS.
       (void)gcs_->Send(protocol::Encode(
           MessageType::kReportWorkerLife,
@@ -766,6 +778,7 @@ bool Raylet::MonitorTickLocked(std::unique_lock<std::mutex>& lock) {
   const auto now = std::chrono::steady_clock::now();
   CheckDriversLocked();
   CheckStoppedWorkersLocked();
+  if (object_manager_) object_manager_->CheckLocalOwners();
   // Forwarded leases waiting on this full node are asked again with the view
   // as it is now (ForwardedLeaseDecisionLocked), changed or not.
   if (std::any_of(pending_.begin(), pending_.end(),

@@ -53,6 +53,7 @@ namespace rayk::protocol {
   X(ReadObjectChunk, 31)                                                 \
   X(FreeObjects, 32)                                                     \
   X(GetStoreStats, 33)                                                   \
+  X(RecordPrimaries, 87)                                                 \
   /* To a core worker (worker or driver). */                             \
   X(PushTask, 40)                                                        \
   X(GetObject, 41)                                                       \

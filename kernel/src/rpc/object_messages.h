@@ -48,6 +48,22 @@ struct FreeObjects {
   }
 };
 
+// kRecordPrimaries (one-way, to the raylet of the node whose store holds
+// them): the primary copies of `object_ids` were made for `owner` (a core
+// worker's address; `owner_pid` its pid when it runs on this node, else 0).
+// Sent before the copies are written, so that the raylet frees them when the
+// owner dies (Ray frees the objects of a dead owner) even when the writer
+// dies right after writing.
+struct RecordPrimaries {
+  std::string owner;
+  int64_t owner_pid = 0;
+  std::vector<ObjectId> object_ids;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& owner& owner_pid& object_ids;
+  }
+};
+
 struct StoreObjectInfo {
   ObjectId object_id;
   uint64_t size = 0;
@@ -96,6 +112,7 @@ constexpr uint32_t kMaxListedObjects = 100000;
 RAYK_MESSAGE_BODY(kPullObject, PullObject);
 RAYK_MESSAGE_BODY(kReadObjectChunk, ReadObjectChunk);
 RAYK_MESSAGE_BODY(kFreeObjects, FreeObjects);
+RAYK_MESSAGE_BODY(kRecordPrimaries, RecordPrimaries);
 RAYK_MESSAGE_BODY(kGetStoreStats, GetStoreStats);
 RAYK_MESSAGE_BODY(kListObjects, ListObjects);
 RAYK_MESSAGE_BODY(kObjectChunk, ObjectChunk);

@@ -186,9 +186,15 @@ struct ReportGeneratorItem {
   uint64_t index = 0;
   std::string value;
   internal::StoreLocation location;  // valid: the value is in that node's store
+  // The references serialized into the item, handed over to the owner as a
+  // task's results' are (PushTaskReply::contained): the item holds them.
+  std::vector<ContainedRef> contained;
+  // The same report sent again because its ack was held (backpressure): an
+  // owner that has the item already adopted its `contained`.
+  bool again = false;
   template <class A>
   void serialize(A& ar, unsigned) {
-    ar& stream& index& value& location;
+    ar& stream& index& value& location& contained& again;
   }
 };
 

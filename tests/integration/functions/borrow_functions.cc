@@ -18,7 +18,25 @@ RefBag MakeBag(int64_t bytes) {
 
 RefBag PassBack(RefBag bag) { return bag; }
 
+rayk::Generator<RefBag> BagsOfNewBlobs(int64_t count, int64_t bytes) {
+  for (int64_t i = 0; i < count; ++i) {
+    RefBag bag;  // built first: GCC rejects a braced aggregate in co_yield
+    bag.refs.push_back(rayk::Put(Blob(static_cast<size_t>(bytes), 'g')));
+    co_yield bag;
+  }
+}
+
+rayk::Generator<RefBag> EchoBag(RefBag bag, int64_t count) {
+  for (int64_t i = 0; i < count; ++i) co_yield bag;
+}
+
 Keeper* Keeper::Create() { return new Keeper(); }
+
+Keeper* Keeper::CreateWith(RefBag bag) {
+  auto* keeper = new Keeper();
+  keeper->kept_ = std::move(bag.refs);
+  return keeper;
+}
 
 RefBag Keeper::MakeAndKeep(int64_t bytes) {
   kept_ = {rayk::Put(Blob(static_cast<size_t>(bytes), 'k'))};
@@ -47,8 +65,27 @@ int Keeper::Release() {
 
 int64_t Keeper::Pid() { return getpid(); }
 
+AsyncBagMaker* AsyncBagMaker::Create() { return new AsyncBagMaker(); }
+
+rayk::Async<RefBag> AsyncBagMaker::MakeBagLater(int64_t bytes) {
+  const int64_t size = co_await rayk::Put(bytes);
+  RefBag bag;
+  bag.refs.push_back(rayk::Put(Blob(static_cast<size_t>(size), 'l')));
+  co_return bag;
+}
+
+rayk::Generator<RefBag> AsyncBagMaker::Bags(int64_t count, int64_t bytes) {
+  for (int64_t i = 0; i < count; ++i) {
+    RefBag bag;
+    bag.refs.push_back(rayk::Put(Blob(static_cast<size_t>(bytes), 'a')));
+    co_yield bag;
+  }
+}
+
 }  // namespace borrow_functions
 
 using namespace borrow_functions;  // RAYK_REMOTE names functions as written here
-RAYK_REMOTE(TotalLength, MakeBag, PassBack, Keeper::Create, &Keeper::MakeAndKeep, &Keeper::Take,
-            &Keeper::KeptLength, &Keeper::PassTo, &Keeper::Release, &Keeper::Pid);
+RAYK_REMOTE(TotalLength, MakeBag, PassBack, BagsOfNewBlobs, EchoBag, Keeper::Create,
+            Keeper::CreateWith, &Keeper::MakeAndKeep, &Keeper::Take, &Keeper::KeptLength,
+            &Keeper::PassTo, &Keeper::Release, &Keeper::Pid, AsyncBagMaker::Create,
+            &AsyncBagMaker::MakeBagLater, &AsyncBagMaker::Bags);

@@ -33,10 +33,18 @@ RefBag MakeBag(int64_t bytes);
 // Returns the bag it was given: the references go back to the caller.
 RefBag PassBack(RefBag bag);
 
+// A streaming generator whose `count` items are bags, each referring to a
+// blob of `bytes` bytes the worker puts (and owns): references inside items.
+rayk::Generator<RefBag> BagsOfNewBlobs(int64_t count, int64_t bytes);
+// Yields the bag it was given `count` times: the caller's own objects come back.
+rayk::Generator<RefBag> EchoBag(RefBag bag, int64_t count);
+
 // An actor that keeps references it was given and lets them go on request.
 class Keeper {
  public:
   static Keeper* Create();  // out of line: a test calling only it still links the library
+  // Keeps the refs of `bag`, its creation argument.
+  static Keeper* CreateWith(RefBag bag);
   // Keeps the first `keep` refs of `bag` (in place of those it kept before,
   // which it lets go) and drops the others; returns how many it keeps.
   int Take(RefBag bag, int keep);
@@ -53,6 +61,19 @@ class Keeper {
 
  private:
   std::vector<BlobRef> kept_;
+};
+
+// An async actor (its calls interleave on one loop) that returns and yields
+// refs to blobs it puts: the hand-over of refs in results and items from
+// interleaved coroutines.
+class AsyncBagMaker {
+ public:
+  static AsyncBagMaker* Create();
+  // Awaits a Put of its own first (so that other calls run meanwhile), then
+  // puts a blob of `bytes` bytes and returns a bag referring to it.
+  rayk::Async<RefBag> MakeBagLater(int64_t bytes);
+  // As BagsOfNewBlobs, on the actor's loop.
+  rayk::Generator<RefBag> Bags(int64_t count, int64_t bytes);
 };
 
 }  // namespace borrow_functions
