@@ -289,29 +289,36 @@ bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& action
     PendingTask task = std::move(kept->second);
     lineage_.erase(kept);
     ++task.spec.attempt;
+    ++context_.faults.objects_reconstructed;
     spdlog::warn(
         "object {} was lost with node {}: running task {} again to make it (retry {} of {})",
         id.Hex(), node.Hex().substr(0, 8), task.spec.function, task.spec.attempt,
         internal::LimitText(task.spec.max_retries));
     // Its top-level reference arguments are resolved anew: one may have
     // been lost too, or be on another node now.
-    task.unresolved = 0;
-    for (internal::TaskArg& arg : task.spec.args) {
-      if (arg.ref.IsNil() ||
-          std::find(task.arg_refs.begin(), task.arg_refs.end(), arg.ref) == task.arg_refs.end()) {
-        continue;
-      }
-      arg.is_ref = true;
-      arg.value.clear();
-      arg.location = {};
-      ++task.unresolved;
-    }
     const TaskId task_id = task.spec.task_id;
     by_return_[task.spec.return_id] = task_id;
     tasks_[task_id] = std::move(task);
-    ResolveArgsLocked(task_id, actions);
+    ResolveArgsAgainLocked(task_id, actions);
   }
   return !lost.empty();
+}
+
+void TaskManager::ResolveArgsAgainLocked(const TaskId& task_id, Actions& actions) {
+  PendingTask* task = FindLocked(task_id);
+  if (task == nullptr) return;
+  task->unresolved = 0;
+  for (internal::TaskArg& arg : task->spec.args) {
+    if (arg.ref.IsNil() ||
+        std::find(task->arg_refs.begin(), task->arg_refs.end(), arg.ref) == task->arg_refs.end()) {
+      continue;
+    }
+    arg.is_ref = true;
+    arg.value.clear();
+    arg.location = {};
+    ++task->unresolved;
+  }
+  ResolveArgsLocked(task_id, actions);
 }
 
 ObjectValue TaskManager::ResultValueLocked(const ObjectId& id, std::string& value,

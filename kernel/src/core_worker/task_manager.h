@@ -89,6 +89,10 @@ class TaskManager {
   // value, or all of them the error.
   void CompleteWithReplyLocked(const TaskId& task_id, Result<protocol::PushTaskReply>& body,
                                Actions& actions);
+  // Resolves the task's reference arguments anew and hands it to its
+  // submitter again once each has a value: one lost with its node (its worker
+  // could not read it) waits for the value being made again.
+  void ResolveArgsAgainLocked(const TaskId& task_id, Actions& actions);
   // Makes again the kept results that were in node `node`'s store; true
   // when there was one.
   bool RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions);

@@ -184,10 +184,24 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
                internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
       // SetRetryExceptions: the task runs again, first in its class's queue.
       ++task->spec.attempt;
+      ++context_.faults.task_retries;
       spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
                    body->error->remote_type, body->error->message, task->spec.attempt,
                    internal::LimitText(task->spec.max_retries));
       cls.queue.push_front(task_id);
+    } else if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kObjectLost &&
+               internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
+      // Its worker could not read an argument: its node died (a raylet waits
+      // out a dead peer's chunk timeout, so the death is mostly known here by
+      // now, and the argument being made again). The arguments are resolved
+      // anew and the task runs again, rather than failing a job whose
+      // lineage can make the argument again.
+      ++task->spec.attempt;
+      ++context_.faults.task_retries;
+      spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task->spec.function,
+                   body->error->message, task->spec.attempt,
+                   internal::LimitText(task->spec.max_retries));
+      tasks_.ResolveArgsAgainLocked(task_id, actions);
     } else {
       if (body.ok() && !body->error) {
         // One long task turns pipelining off at once; short ones turn it back on gradually.
@@ -529,6 +543,29 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
     if (!home) {
       tasks_.RebuildObjectsOnNodeLocked(node, actions);
       tasks_.references().MarkLostOnNodeLocked(node, cause, actions);
+      // Queued tasks that would read an argument there resolve it anew: it
+      // is being made again (or failed), and a worker sent to read it from
+      // a dead node would wait out the object manager's timeout first.
+      std::vector<TaskId> again;
+      for (auto& [class_key, cls] : classes_) {
+        for (auto it = cls.queue.begin(); it != cls.queue.end();) {
+          PendingTask* task = tasks_.FindLocked(*it);
+          const bool reads_there =
+              task != nullptr && std::any_of(task->spec.args.begin(), task->spec.args.end(),
+                                             [&](const internal::TaskArg& arg) {
+                                               return !arg.is_ref && arg.location.valid() &&
+                                                      arg.location.node == node;
+                                             });
+          if (!reads_there) {
+            ++it;
+            continue;
+          }
+          again.push_back(*it);
+          it = cls.queue.erase(it);
+        }
+      }
+      // Resolving may queue a task at once: not while the queues are walked.
+      for (const TaskId& task_id : again) tasks_.ResolveArgsAgainLocked(task_id, actions);
     }
     // Lease requests waiting at the dead raylet are made again here.
     for (auto it = remote_lease_requests_.begin(); it != remote_lease_requests_.end();) {
@@ -586,6 +623,7 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
           actions);
     } else if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
       ++spec.attempt;
+      ++context_.faults.task_retries;
       spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
                    spec.attempt, internal::LimitText(spec.max_retries));
       cls.queue.push_front(task_id);
