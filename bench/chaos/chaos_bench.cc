@@ -42,14 +42,13 @@ struct Flags {
 
 // --name=value flags into `flags`; false (having printed why) on a bad one.
 bool ParseFlags(int argc, char** argv, Flags& flags) {
-  std::map<std::string, int64_t*> numbers = {
-      {"--map-bytes", &flags.workload.map_bytes},
-      {"--reduce-bytes", &flags.workload.reduce_bytes},
-      {"--task-work-us", &flags.workload.task_work_us},
-      {"--call-work-us", &flags.workload.call_work_us},
-      {"--worker-period-ms", &flags.worker_period_ms},
-      {"--raylet-period-ms", &flags.raylet_period_ms},
-      {"--gcs-period-ms", &flags.gcs_period_ms}};
+  std::map<std::string, int64_t*> numbers = {{"--map-bytes", &flags.workload.map_bytes},
+                                             {"--reduce-bytes", &flags.workload.reduce_bytes},
+                                             {"--task-work-us", &flags.workload.task_work_us},
+                                             {"--call-work-us", &flags.workload.call_work_us},
+                                             {"--worker-period-ms", &flags.worker_period_ms},
+                                             {"--raylet-period-ms", &flags.raylet_period_ms},
+                                             {"--gcs-period-ms", &flags.gcs_period_ms}};
   std::map<std::string, int*> counts = {{"--tasks", &flags.workload.tasks},
                                         {"--actors", &flags.workload.actors},
                                         {"--calls", &flags.workload.calls},
@@ -69,8 +68,10 @@ bool ParseFlags(int argc, char** argv, Flags& flags) {
     const bool numeric = equals != std::string::npos && end != nullptr && *end == '\0' &&
                          end != arg.c_str() + equals + 1 && value >= 0;
     if (numbers.count(name) == 0 && counts.count(name) == 0) {
-      std::fprintf(stderr, "chaos_bench: unknown flag '%s'; the flags are listed atop "
-                           "bench/chaos/chaos_bench.cc\n", arg.c_str());
+      std::fprintf(stderr,
+                   "chaos_bench: unknown flag '%s'; the flags are listed atop "
+                   "bench/chaos/chaos_bench.cc\n",
+                   arg.c_str());
       return false;
     }
     if (!numeric) {
@@ -154,17 +155,18 @@ int main(int argc, char** argv) {
               chaos.result.ok ? "" : ": ", (chaos.cluster_error + chaos.result.error).c_str());
 
   const WorkloadResult& c = chaos.result;
-  std::printf("\nworkload: %d tasks (%d map of %lld B, %d reduce of %lld B, fan-in 4), "
-              "%d actors taking %d calls\n",
-              c.map_tasks + c.reduce_tasks, map_tasks,
-              static_cast<long long>(flags.workload.map_bytes), c.reduce_tasks,
-              static_cast<long long>(flags.workload.reduce_bytes), flags.workload.actors,
-              flags.workload.calls);
-  std::printf("killer: a worker every %lld ms, a raylet every %lld ms (a node added back), the "
-              "GCS every %lld ms up to %d times\n\n",
-              static_cast<long long>(flags.worker_period_ms),
-              static_cast<long long>(flags.raylet_period_ms),
-              static_cast<long long>(flags.gcs_period_ms), flags.gcs_kills);
+  std::printf(
+      "\nworkload: %d tasks (%d map of %lld B, %d reduce of %lld B, fan-in 4), "
+      "%d actors taking %d calls\n",
+      c.map_tasks + c.reduce_tasks, map_tasks, static_cast<long long>(flags.workload.map_bytes),
+      c.reduce_tasks, static_cast<long long>(flags.workload.reduce_bytes), flags.workload.actors,
+      flags.workload.calls);
+  std::printf(
+      "killer: a worker every %lld ms, a raylet every %lld ms (a node added back), the "
+      "GCS every %lld ms up to %d times\n\n",
+      static_cast<long long>(flags.worker_period_ms),
+      static_cast<long long>(flags.raylet_period_ms), static_cast<long long>(flags.gcs_period_ms),
+      flags.gcs_kills);
   auto row = [](const char* what, const std::string& calm, const std::string& chaos) {
     std::printf("| %-34s | %12s | %12s |\n", what, calm.c_str(), chaos.c_str());
   };
@@ -182,8 +184,7 @@ int main(int argc, char** argv) {
   row("task retries", number(calm.result.task_retries), number(c.task_retries));
   row("objects reconstructed", number(calm.result.objects_reconstructed),
       number(c.objects_reconstructed));
-  row("actor call retries", number(calm.result.actor_call_retries),
-      number(c.actor_call_retries));
+  row("actor call retries", number(calm.result.actor_call_retries), number(c.actor_call_retries));
   row("actor restarts", number(calm.result.actor_restarts), number(c.actor_restarts));
   char seconds[2][32];
   std::snprintf(seconds[0], sizeof(seconds[0]), "%.1f", calm.result.seconds);

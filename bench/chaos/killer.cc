@@ -91,7 +91,9 @@ Killer::Killer(KillerOptions options) : options_(std::move(options)) {
 
 Killer::~Killer() { Stop(); }
 
-void Killer::Start() { thread_ = std::thread([this] { Run(); }); }
+void Killer::Start() {
+  thread_ = std::thread([this] { Run(); });
+}
 
 KillCounts Killer::Stop() {
   {
@@ -189,8 +191,8 @@ void Killer::KillGcs() {
   const pid_t old_pid = GcsServerPid(options_.session_dir);
   if (old_pid <= 0 || !Running(old_pid) || kill(old_pid, SIGKILL) != 0) {
     std::lock_guard<std::mutex> lock(mu_);
-    counts_.errors.push_back("no running GCS server to kill (gcs_server.pid: " +
-                             std::to_string(old_pid) + ")");
+    counts_.errors.push_back(
+        "no running GCS server to kill (gcs_server.pid: " + std::to_string(old_pid) + ")");
     return;
   }
   {
@@ -209,24 +211,24 @@ void Killer::KillGcs() {
 }
 
 Watchdog::Watchdog(std::string session_root, std::chrono::milliseconds after, std::string what) {
-  thread_ = std::thread([this, session_root = std::move(session_root), after,
-                         what = std::move(what)] {
-    std::unique_lock<std::mutex> lock(mu_);
-    if (wake_.wait_for(lock, after, [this] { return disarmed_; })) return;
-    std::fprintf(stderr,
-                 "chaos: %s still runs after %lld s, a hang: killing the cluster's processes "
-                 "and exiting\n",
-                 what.c_str(), static_cast<long long>(after.count() / 1000));
-    for (int round = 0; round < 3; ++round) {
-      for (pid_t pid : ProcessesOf(session_root)) kill(pid, SIGKILL);
-      std::this_thread::sleep_for(std::chrono::milliseconds(200));
-    }
-    rayk::shm::ReapOrphanedSegments();
-    std::error_code ec;
-    std::filesystem::remove_all(session_root, ec);
-    std::fflush(stdout);
-    _exit(3);
-  });
+  thread_ =
+      std::thread([this, session_root = std::move(session_root), after, what = std::move(what)] {
+        std::unique_lock<std::mutex> lock(mu_);
+        if (wake_.wait_for(lock, after, [this] { return disarmed_; })) return;
+        std::fprintf(stderr,
+                     "chaos: %s still runs after %lld s, a hang: killing the cluster's processes "
+                     "and exiting\n",
+                     what.c_str(), static_cast<long long>(after.count() / 1000));
+        for (int round = 0; round < 3; ++round) {
+          for (pid_t pid : ProcessesOf(session_root)) kill(pid, SIGKILL);
+          std::this_thread::sleep_for(std::chrono::milliseconds(200));
+        }
+        rayk::shm::ReapOrphanedSegments();
+        std::error_code ec;
+        std::filesystem::remove_all(session_root, ec);
+        std::fflush(stdout);
+        _exit(3);
+      });
 }
 
 Watchdog::~Watchdog() {

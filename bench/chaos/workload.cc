@@ -184,19 +184,16 @@ WorkloadResult RunWorkload(const WorkloadOptions& options) {
   std::thread calls;
   try {
     for (int a = 0; a < options.actors; ++a) {
-      actors.push_back(Actor(ChaosActor::Create)
-                           .SetMaxRestarts(-1)
-                           .SetMaxTaskRetries(-1)
-                           .Remote(ActorSeed(a)));
+      actors.push_back(
+          Actor(ChaosActor::Create).SetMaxRestarts(-1).SetMaxTaskRetries(-1).Remote(ActorSeed(a)));
     }
-    calls = std::thread(
-        [&] { RunCalls(actors, options, deadline, checked, wrong, error); });
+    calls = std::thread([&] { RunCalls(actors, options, deadline, checked, wrong, error); });
 
     std::vector<ObjectRef<Values>> level;
     level.reserve(result.map_tasks);
     for (int i = 0; i < result.map_tasks; ++i) {
-      level.push_back(Task(Map).SetMaxRetries(-1).Remote(static_cast<int64_t>(i),
-                                                         options.map_bytes, options.task_work_us));
+      level.push_back(Task(Map).SetMaxRetries(-1).Remote(static_cast<int64_t>(i), options.map_bytes,
+                                                         options.task_work_us));
     }
     // Short groups are filled with an empty vector, which adds nothing.
     const ObjectRef<Values> empty = Put(Values{});

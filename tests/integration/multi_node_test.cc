@@ -349,6 +349,39 @@ TEST(MultiNodeTest, LostResultsAreMadeAgainByTheirTasks) {
   }
 }
 
+// A task sent to read its argument from a node that died a moment before
+// (its raylet's read of the dead node waits out the chunk timeout, then
+// fails) runs again once its owner has made the argument again, rather than
+// failing with ObjectLostError. Found by the chaos run (bench/chaos), where
+// it failed a whole job.
+TEST(MultiNodeTest, ATaskThatCouldNotReadItsArgumentFromADeadNodeRunsAgain) {
+  testing::DevCluster cluster(ThreeNodes(2, "", 1000));
+  ASSERT_TRUE(cluster.ok()) << cluster.up().output;
+  testing::JoinedDriver driver(cluster);
+  const std::string local = rayk::CurrentNodeId().Hex();
+  std::vector<int> others;
+  for (int i = 0; i < 3; ++i) {
+    if (cluster.node_id(i) != local) others.push_back(i);
+  }
+  ASSERT_EQ(others.size(), 2u);
+  const NodeId victim = NodeId::FromHex(cluster.node_id(others[0]));
+  const NodeId reader = NodeId::FromHex(cluster.node_id(others[1]));
+  const int64_t n = 1 << 17;  // 1 MiB: kept in the victim's store, not inline
+  auto made = rayk::Task(MakeVector).SetNodeAffinity(victim, /*soft=*/true).Remote(n);
+  ASSERT_EQ(rayk::Wait(std::vector{made}, 1, std::chrono::seconds(60)).ready.size(), 1u);
+  cluster.KillNode(others[0]);
+  // Resolved at once to the victim's store (its death is not known yet),
+  // and pushed to a worker on the reader node, which cannot pull it.
+  auto shifted = rayk::Task(test_functions::ShiftVector)
+                     .SetNodeAffinity(reader)
+                     .SetMaxRetries(2)
+                     .Remote(made, 1.0);
+  auto values = rayk::Get(shifted, std::chrono::seconds(120));
+  ASSERT_EQ(values->size(), static_cast<size_t>(n));
+  EXPECT_EQ((*values)[0], 1.0);
+  EXPECT_EQ((*values)[n - 1], static_cast<double>(n));
+}
+
 TEST(MultiNodeTest, ActorOfADeadNodeRestartsElsewhere) {
   testing::DevCluster cluster(ThreeNodes(1, "", 1000));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;

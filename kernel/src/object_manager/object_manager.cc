@@ -3,7 +3,9 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <optional>
 
 namespace rayk {
 
@@ -135,6 +137,10 @@ std::shared_ptr<Channel> ObjectManager::RayletChannel(const std::string& address
 Status ObjectManager::Pull(const protocol::PullObject& pull) {
   const ObjectId& id = pull.object_id;
   if (store_->Contains(id)) return Status::Ok();
+  if (Dead(pull.from.node)) {
+    return Status::NotFound("cannot pull object " + id.Hex() + " from node " +
+                            pull.from.node.Hex().substr(0, 8) + ": the node died");
+  }
   std::shared_ptr<Channel> source = RayletChannel(pull.from.raylet_address);
   if (!source)
     return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
@@ -152,7 +158,7 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
     protocol::ReadObjectChunk read{id, offset,
                                    std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
     auto reply =
-        source->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+        ReadChunk(*source, pull.from.node, protocol::Encode(MessageType::kReadObjectChunk, read));
     std::optional<protocol::ObjectChunk> chunk;
     if (reply.ok()) {
       auto body = protocol::Decode<protocol::ObjectChunk>(*reply);
@@ -171,6 +177,47 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
   }
   buffer.reset();
   return store_->Seal(id);
+}
+
+Result<std::string> ObjectManager::ReadChunk(Channel& source, const NodeId& from,
+                                             std::string request) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<std::string>> reply;
+  };
+  // The callback may come after this returns (the node died first): it
+  // touches only the shared state.
+  auto wait = std::make_shared<Wait>();
+  source.Call(
+      std::move(request),
+      [wait](Result<std::string> reply) {
+        std::lock_guard<std::mutex> lock(wait->mu);
+        wait->reply = std::move(reply);
+        wait->cv.notify_all();
+      },
+      kChunkTimeout);
+  // Looks at the node's fate a few times a second: a death comes from the
+  // raylet's view, which has no way to wake this wait.
+  std::unique_lock<std::mutex> lock(wait->mu);
+  while (!wait->cv.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return wait->reply.has_value(); })) {
+    lock.unlock();
+    const bool dead = Dead(from);
+    lock.lock();
+    if (dead && !wait->reply) return Status::Unavailable("the node died");
+  }
+  return std::move(*wait->reply);
+}
+
+void ObjectManager::NodeDied(const NodeId& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dead_nodes_.insert(node);
+}
+
+bool ObjectManager::Dead(const NodeId& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dead_nodes_.count(node) != 0;
 }
 
 void ObjectManager::RegisterHandlers(protocol::Service& service) {
