@@ -1,6 +1,6 @@
 // The chaos run, short (issue 15 item 7; bench/chaos runs the full one): on
 // a 3-node dev cluster, rounds of the chaos workload (a map and tree reduce
-// of about 500 tasks with results in the nodes' stores, 4 actors taking 500
+// of about 500 tasks, every result in a node's store, 4 actors taking 500
 // calls, every task and actor with unlimited retries and restarts) run while
 // the killer SIGKILLs a worker every second, a raylet (not the driver's)
 // every few seconds with a fresh node added back, and the GCS twice. Rounds
@@ -43,6 +43,7 @@ std::set<std::string> SegmentFiles(const std::string& session_dir) {
 TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
   chaos::WorkloadOptions workload;
   workload.tasks = 500;
+  workload.map_bytes = 128 * 1024;  // in the stores too: node deaths lose them
   workload.actors = 4;
   workload.calls = 500;
   workload.task_work_us = 2000;
@@ -53,6 +54,8 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
   std::set<std::string> segments;
   chaos::KillCounts kills;
   int rounds = 0;
+  uint64_t retries = 0, reconstructed = 0, call_retries = 0;
+  int restarts = 0;
   {
     testing::DevCluster cluster({.nodes = 3, .node_timeout_ms = 2000});
     ASSERT_TRUE(cluster.ok()) << cluster.up().output;
@@ -82,6 +85,10 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
     do {
       chaos::WorkloadResult result = chaos::RunWorkload(workload);
       ++rounds;
+      retries += result.task_retries;
+      reconstructed += result.objects_reconstructed;
+      call_retries += result.actor_call_retries;
+      restarts += result.actor_restarts;
       ASSERT_TRUE(result.ok) << "round " << rounds << ": " << result.error;
       EXPECT_TRUE(result.root_right);
       EXPECT_EQ(result.calls_checked, workload.calls);
@@ -92,7 +99,9 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
   }
   std::cout << rounds << " rounds; killed " << kills.workers << " workers, " << kills.raylets
             << " raylets (" << kills.nodes_added << " nodes added), the GCS " << kills.gcs
-            << " times\n";
+            << " times; the driver retried " << retries << " tasks and " << call_retries
+            << " actor calls and made " << reconstructed << " objects again; " << restarts
+            << " actor restarts\n";
   // The killer did what the test is about.
   EXPECT_GE(kills.workers, 10);
   EXPECT_EQ(kills.raylets, 2);

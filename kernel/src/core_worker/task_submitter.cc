@@ -575,7 +575,7 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
     }
     // Results kept in its store whose tasks can run again are made again.
     if (!home) {
-      tasks_.RebuildObjectsOnNodeLocked(node, actions);
+      tasks_.RebuildObjectsOnNodeLocked(node, /*node_dead=*/true, actions);
       tasks_.references().MarkLostOnNodeLocked(node, cause, actions);
       // Queued and parked tasks that would read an argument there resolve
       // it anew: it is being made again (or failed), and a worker sent to
