@@ -7,8 +7,9 @@
 #
 #   bash bench/chaos.sh [chaos_bench flags...]
 #
-# Defaults: 10,000 tasks (map, then a fan-in-4 tree reduce), 20 actors taking
-# 10,000 calls, each map task and call "working" (sleeping) 15 ms and 60 ms so
+# Defaults: 10,000 tasks (map, then a fan-in-4 tree reduce; every result
+# 128 KiB, so in a node's store, where a node's death loses it), 20 actors
+# taking 10,000 calls, each map task and call "working" (sleeping) 15 ms and 60 ms so
 # that the run lasts long enough for several raylet kills; a worker killed
 # every second, a raylet every 10 s (a node added back), the GCS every 12 s,
 # three times. Flags given are passed on after these, so they override them.
@@ -21,8 +22,8 @@ bench="${RAYK_CHAOS_BENCH:-$root/build/bin/chaos_bench}"
   echo "chaos.sh: $bench is not built; run cmake --build build --target chaos_bench" >&2
   exit 2
 }
-args=(--tasks=10000 --actors=20 --calls=10000 --task-work-us=15000 --call-work-us=60000
-      --worker-period-ms=1000 --raylet-period-ms=10000 --gcs-period-ms=12000 --gcs-kills=3
+args=(--tasks=10000 --actors=20 --calls=10000 --map-bytes=131072 --task-work-us=15000
+      --call-work-us=60000 --worker-period-ms=1000 --raylet-period-ms=10000 --gcs-period-ms=12000 --gcs-kills=3
       --deadline-s=600 "$@")
 echo "date: $(date -u '+%Y-%m-%d %H:%M UTC'); load average: $(cut -d' ' -f1-3 /proc/loadavg);" \
      "$(nproc) CPUs"

@@ -351,6 +351,16 @@ TEST(MultiNodeTest, LostResultsAreMadeAgainByTheirTasks) {
   }
 }
 
+// The indexes of the cluster's nodes but the one this driver uses.
+std::vector<int> NodesOtherThanTheDrivers(const testing::DevCluster& cluster) {
+  const std::string local = rayk::CurrentNodeId().Hex();
+  std::vector<int> others;
+  for (int i = 0; i < cluster.num_nodes(); ++i) {
+    if (cluster.node_id(i) != local) others.push_back(i);
+  }
+  return others;
+}
+
 // A task sent to read its argument from a node that died a moment before
 // (its raylet's read of the dead node waits out the chunk timeout, then
 // fails) runs again once its owner has made the argument again, rather than
@@ -360,11 +370,7 @@ TEST(MultiNodeTest, ATaskThatCouldNotReadItsArgumentFromADeadNodeRunsAgain) {
   testing::DevCluster cluster(ThreeNodes(2, "", 1000));
   ASSERT_TRUE(cluster.ok()) << cluster.up().output;
   testing::JoinedDriver driver(cluster);
-  const std::string local = rayk::CurrentNodeId().Hex();
-  std::vector<int> others;
-  for (int i = 0; i < 3; ++i) {
-    if (cluster.node_id(i) != local) others.push_back(i);
-  }
+  const std::vector<int> others = NodesOtherThanTheDrivers(cluster);
   ASSERT_EQ(others.size(), 2u);
   const NodeId victim = NodeId::FromHex(cluster.node_id(others[0]));
   const NodeId reader = NodeId::FromHex(cluster.node_id(others[1]));
@@ -395,11 +401,7 @@ TEST(MultiNodeTest, ALostInputIsMadeAgainOnlyWhenATaskNeedsIt) {
   testing::JoinedDriver driver(cluster);
   auto* core = dynamic_cast<CoreWorker*>(internal::CurrentRuntime());
   ASSERT_NE(core, nullptr);
-  const std::string local = rayk::CurrentNodeId().Hex();
-  std::vector<int> others;
-  for (int i = 0; i < 3; ++i) {
-    if (cluster.node_id(i) != local) others.push_back(i);
-  }
+  const std::vector<int> others = NodesOtherThanTheDrivers(cluster);
   ASSERT_EQ(others.size(), 2u);
   const NodeId input_node = NodeId::FromHex(cluster.node_id(others[0]));
   const NodeId output_node = NodeId::FromHex(cluster.node_id(others[1]));
