@@ -89,7 +89,14 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
       reconstructed += result.objects_reconstructed;
       call_retries += result.actor_call_retries;
       restarts += result.actor_restarts;
-      ASSERT_TRUE(result.ok) << "round " << rounds << ": " << result.error;
+      if (!result.ok) {
+        // What the cluster says, while it still runs: which tasks wait where.
+        const std::string at = " --address " + cluster.address();
+        ADD_FAILURE() << "round " << rounds << ": " << result.error << "\n"
+                      << cluster.Rayk("status" + at).output
+                      << cluster.Rayk("summary tasks" + at).output;
+        break;
+      }
       EXPECT_TRUE(result.root_right);
       EXPECT_EQ(result.calls_checked, workload.calls);
       EXPECT_EQ(result.calls_wrong, 0);
