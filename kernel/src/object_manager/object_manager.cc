@@ -137,23 +137,33 @@ std::shared_ptr<Channel> ObjectManager::RayletChannel(const std::string& address
 Status ObjectManager::Pull(const protocol::PullObject& pull) {
   const ObjectId& id = pull.object_id;
   if (store_->Contains(id)) return Status::Ok();
-  if (Dead(pull.from.node)) {
+  auto source_died = [&] {
     return Status::NotFound("cannot pull object " + id.Hex() + " from node " +
                             pull.from.node.Hex().substr(0, 8) + ": the node died");
-  }
+  };
+  if (Dead(pull.from.node)) return source_died();
   std::shared_ptr<Channel> source = RayletChannel(pull.from.raylet_address);
   if (!source)
     return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
-  auto created = store_->Create(id, pull.from.size, /*primary=*/false);
-  if (created.status().code() == StatusCode::kAlreadyExists) {
-    // Another pull of the same object is under way: wait for its seal.
-    auto buffers = store_->Get({id}, kPullTimeout);
+  std::unique_ptr<MutableObjectBuffer> buffer;
+  for (auto deadline = std::chrono::steady_clock::now() + kPullTimeout;;) {
+    auto created = store_->Create(id, pull.from.size, /*primary=*/false);
+    if (created.ok()) {
+      buffer = std::move(*created);
+      break;
+    }
+    if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
+    // Another pull of the same object is under way: wait for its seal. If
+    // it gives up instead (its source died), this pull makes its own try or
+    // fails too, rather than wait for a seal that never comes.
+    auto buffers = store_->Get({id}, std::chrono::milliseconds(200));
     if (buffers.ok() && (*buffers)[0]) return Status::Ok();
-    return Status::Unavailable("object " + id.Hex() +
-                               " was being pulled by another request that did not finish");
+    if (Dead(pull.from.node)) return source_died();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("object " + id.Hex() +
+                                 " was being pulled by another request that did not finish");
+    }
   }
-  if (!created.ok()) return created.status();
-  std::unique_ptr<MutableObjectBuffer> buffer = std::move(*created);
   for (uint64_t offset = 0; offset < pull.from.size; offset += kChunkSize) {
     protocol::ReadObjectChunk read{id, offset,
                                    std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
