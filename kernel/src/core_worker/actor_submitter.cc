@@ -358,6 +358,7 @@ void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, i
     } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
                internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
       ++task->spec.attempt;
+      ++context_.faults.actor_call_retries;
       spdlog::warn("actor call {} threw {}: {}; retry {} of {}", task->spec.function,
                    body->error->remote_type, body->error->message, task->spec.attempt,
                    internal::LimitText(client.max_task_retries));
@@ -524,6 +525,7 @@ void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& 
       tasks_.CompleteLocked(*it, CancelledValue(*task, "its actor ended: " + why), actions);
     } else if (internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
       ++task->spec.attempt;
+      ++context_.faults.actor_call_retries;
       client.queue.push_front(*it);
     } else {
       tasks_.CompleteLocked(*it, ErrorValue(ErrorInfo::Kind::kActorDied, why), actions);

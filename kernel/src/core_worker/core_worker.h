@@ -122,6 +122,8 @@ class CoreWorker : public internal::Runtime,
   size_t NumObjects();
   // How many processes borrow object `id`, which this one owns (0 otherwise).
   size_t NumBorrowers(const ObjectId& id);
+  // What this process, as an owner, re-ran to get past faults.
+  const FaultCounters& faults() const { return context_.faults; }
 
  private:
   CoreWorker(Options options, std::shared_ptr<Transport> transport);

@@ -486,7 +486,10 @@ void ReferenceCounter::MarkLostOnNodeLocked(const NodeId& node, const std::strin
                                             Actions& actions) {
   std::vector<ObjectId> lost;
   for (const auto& [id, entry] : objects_) {
-    if (entry.owned && entry.value && IsInStoreMark(*entry.value) && entry.location.node == node) {
+    // Kept lineage still in the store mark was left to be made again when
+    // needed (TaskManager::RebuildObjectsOnNodeLocked).
+    if (entry.owned && entry.value && IsInStoreMark(*entry.value) && entry.location.node == node &&
+        entry.lineage != ObjectEntry::Lineage::kKept) {
       lost.push_back(id);
     }
   }

@@ -14,7 +14,9 @@ TaskManager::TaskManager(WorkerContext& context, ReferenceCounter& references, R
   references_.SetLineageHooks(
       [this](const ObjectId& id, Actions& actions) { ForgetLineageLocked(id, actions); },
       [this](const NodeId& node, Actions& actions) {
-        return RebuildObjectsOnNodeLocked(node, actions);
+        // A Get could not read there: the node may be alive (and the failure
+        // passing), so it is not taken for dead.
+        return RebuildObjectsOnNodeLocked(node, /*node_dead=*/false, actions);
       });
 }
 
@@ -81,6 +83,14 @@ void TaskManager::ResolveArgLocked(const TaskId& task_id, size_t arg_index, Acti
   if (task_it == tasks_.end()) return;
   const ObjectId ref = task_it->second.spec.args[arg_index].ref;
   ReferenceCounter::ObjectEntry& entry = references_.EntryLocked(ref);
+  if (entry.owned && entry.value && IsInStoreMark(*entry.value) &&
+      dead_nodes_.count(entry.location.node) != 0) {
+    // Lost with its node and left there while nothing needed it: it is
+    // made again now, and this task waits for it.
+    RebuildLocked(ref, entry.location.node, actions);
+    task_it = tasks_.find(task_id);  // the rebuild added a task
+    if (task_it == tasks_.end()) return;
+  }
   if (!entry.value) {
     entry.on_ready.push_back([this, task_id, arg_index] {
       Actions after;
@@ -268,7 +278,8 @@ void TaskManager::ForgetLineageLocked(const ObjectId& return_id, Actions& action
   forgetting_ = false;
 }
 
-bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions) {
+bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, bool node_dead, Actions& actions) {
+  if (node_dead) dead_nodes_.insert(node);
   std::vector<ObjectId> lost;
   for (const auto& [id, task] : lineage_) {
     const ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
@@ -277,41 +288,76 @@ bool TaskManager::RebuildObjectsOnNodeLocked(const NodeId& node, Actions& action
       lost.push_back(id);
     }
   }
-  // Every lost value is unset before any task is resolved again, so that a
-  // task whose argument was lost with it waits for that argument's rebuild.
+  if (lost.empty()) return false;
+  // Only what something needs is made again now: an object held here, by
+  // a borrower or by a task still to run. One that only the kept tasks of
+  // other objects hold (an input already consumed) is left as it is, and
+  // made again when such a task runs again and needs it (ResolveArgLocked),
+  // as Ray does: rebuilding every result a dead node held would re-run a
+  // third of a finished job at each node death.
+  std::unordered_map<ObjectId, int> held_by_lineage;
+  for (const ObjectId& id : lost) held_by_lineage[id] = 0;
+  for (const auto& [id, task] : lineage_) {
+    for (const ObjectId& ref : task.arg_refs) {
+      if (auto held = held_by_lineage.find(ref); held != held_by_lineage.end()) ++held->second;
+    }
+  }
+  std::vector<ObjectId> needed;
   for (const ObjectId& id : lost) {
+    const ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+    if (entry->local_refs > 0 || !entry->borrowers.empty() ||
+        entry->task_refs > held_by_lineage[id]) {
+      needed.push_back(id);
+    }
+  }
+  // Every needed value is unset before any task is resolved again, so that
+  // a task whose argument was lost with it waits for that argument's rebuild.
+  for (const ObjectId& id : needed) {
     ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+    entry->value.reset();
+  }
+  for (const ObjectId& id : needed) RebuildLocked(id, node, actions);
+  return !needed.empty();
+}
+
+void TaskManager::RebuildLocked(const ObjectId& id, NodeId node, Actions& actions) {
+  auto kept = lineage_.find(id);
+  if (kept == lineage_.end()) return;
+  ReferenceCounter::ObjectEntry* entry = references_.FindLocked(id);
+  if (entry != nullptr) {
     entry->value.reset();
     entry->location = {};
   }
-  for (const ObjectId& id : lost) {
-    auto kept = lineage_.find(id);
-    PendingTask task = std::move(kept->second);
-    lineage_.erase(kept);
-    ++task.spec.attempt;
-    spdlog::warn(
-        "object {} was lost with node {}: running task {} again to make it (retry {} of {})",
-        id.Hex(), node.Hex().substr(0, 8), task.spec.function, task.spec.attempt,
-        internal::LimitText(task.spec.max_retries));
-    // Its top-level reference arguments are resolved anew: one may have
-    // been lost too, or be on another node now.
-    task.unresolved = 0;
-    for (internal::TaskArg& arg : task.spec.args) {
-      if (arg.ref.IsNil() ||
-          std::find(task.arg_refs.begin(), task.arg_refs.end(), arg.ref) == task.arg_refs.end()) {
-        continue;
-      }
-      arg.is_ref = true;
-      arg.value.clear();
-      arg.location = {};
-      ++task.unresolved;
+  PendingTask task = std::move(kept->second);
+  lineage_.erase(kept);
+  ++task.spec.attempt;
+  ++context_.faults.objects_reconstructed;
+  spdlog::warn("object {} was lost with node {}: running task {} again to make it (retry {} of {})",
+               id.Hex(), node.Hex().substr(0, 8), task.spec.function, task.spec.attempt,
+               internal::LimitText(task.spec.max_retries));
+  // Its top-level reference arguments are resolved anew: one may have
+  // been lost too (it is then made again first), or be on another node now.
+  const TaskId task_id = task.spec.task_id;
+  by_return_[task.spec.return_id] = task_id;
+  tasks_[task_id] = std::move(task);
+  ResolveArgsAgainLocked(task_id, actions);
+}
+
+void TaskManager::ResolveArgsAgainLocked(const TaskId& task_id, Actions& actions) {
+  PendingTask* task = FindLocked(task_id);
+  if (task == nullptr) return;
+  task->unresolved = 0;
+  for (internal::TaskArg& arg : task->spec.args) {
+    if (arg.ref.IsNil() ||
+        std::find(task->arg_refs.begin(), task->arg_refs.end(), arg.ref) == task->arg_refs.end()) {
+      continue;
     }
-    const TaskId task_id = task.spec.task_id;
-    by_return_[task.spec.return_id] = task_id;
-    tasks_[task_id] = std::move(task);
-    ResolveArgsLocked(task_id, actions);
+    arg.is_ref = true;
+    arg.value.clear();
+    arg.location = {};
+    ++task->unresolved;
   }
-  return !lost.empty();
+  ResolveArgsLocked(task_id, actions);
 }
 
 ObjectValue TaskManager::ResultValueLocked(const ObjectId& id, std::string& value,

@@ -26,6 +26,7 @@
 
 #include <chrono>
 #include <functional>
+#include <set>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -89,9 +90,16 @@ class TaskManager {
   // value, or all of them the error.
   void CompleteWithReplyLocked(const TaskId& task_id, Result<protocol::PushTaskReply>& body,
                                Actions& actions);
-  // Makes again the kept results that were in node `node`'s store; true
-  // when there was one.
-  bool RebuildObjectsOnNodeLocked(const NodeId& node, Actions& actions);
+  // Resolves the task's reference arguments anew and hands it to its
+  // submitter again once each has a value: one lost with its node (its worker
+  // could not read it) waits for the value being made again.
+  void ResolveArgsAgainLocked(const TaskId& task_id, Actions& actions);
+  // Makes again the kept results that were in node `node`'s store and that
+  // something needs (a reference here, a borrower, a task still to run);
+  // true when there was one. Those only kept tasks need are left, to be made
+  // again when such a task runs again (lazily, as in Ray). With `node_dead`
+  // (the GCS said so; not a failed read), later reads of it rebuild too.
+  bool RebuildObjectsOnNodeLocked(const NodeId& node, bool node_dead, Actions& actions);
   size_t NumLineageLocked() const { return lineage_.size(); }
   ReferenceCounter& references() { return references_; }
   // The references a worker serialized into a task's results
@@ -120,6 +128,9 @@ class TaskManager {
   internal::ObjectValue ResultValueLocked(const ObjectId& id, std::string& value,
                                           const internal::StoreLocation& location,
                                           Actions& actions);
+  // Runs the kept task of `id` (lost with `node`) again; its value is unset
+  // until then.
+  void RebuildLocked(const ObjectId& id, NodeId node, Actions& actions);
   // Keeps a finished task whose result is in a store, when it can be re-run;
   // true when kept (it then holds the argument references).
   bool KeepLineageLocked(PendingTask& task);
@@ -134,6 +145,7 @@ class TaskManager {
   std::unordered_map<TaskId, PendingTask> tasks_;
   std::unordered_map<ObjectId, TaskId> by_return_;     // of tasks_
   std::unordered_map<ObjectId, PendingTask> lineage_;  // by result
+  std::set<NodeId> dead_nodes_;                        // the GCS declared them dead
   std::vector<ObjectId> forget_queue_;
   bool forgetting_ = false;
 };

@@ -20,6 +20,10 @@ using protocol::MessageType;
 // Tasks shorter than this (on average) are pipelined, kPipelineDepth deep.
 constexpr double kShortTaskMicros = 1000;
 constexpr size_t kPipelineDepth = 4;
+// How long a task whose worker could not read an argument waits to hear of
+// the argument's node's death (the GCS announces it within its node
+// timeout) before it is resolved anew anyway.
+constexpr auto kArgumentLossPatience = std::chrono::seconds(10);
 
 void ReturnLease(const std::shared_ptr<Channel>& raylet, uint64_t lease_id) {
   if (raylet) {
@@ -184,10 +188,28 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
                internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
       // SetRetryExceptions: the task runs again, first in its class's queue.
       ++task->spec.attempt;
+      ++context_.faults.task_retries;
       spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
                    body->error->remote_type, body->error->message, task->spec.attempt,
                    internal::LimitText(task->spec.max_retries));
       cls.queue.push_front(task_id);
+    } else if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kObjectLost &&
+               internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
+      // Its worker could not read an argument: the argument's node died.
+      // Rather than fail a job whose lineage can make the argument again,
+      // the task runs again with its arguments resolved anew, once this
+      // process knows of the death (and is making the argument again):
+      // resolved before, the argument would point at the dead node again.
+      ++task->spec.attempt;
+      ++context_.faults.task_retries;
+      spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task->spec.function,
+                   body->error->message, task->spec.attempt,
+                   internal::LimitText(task->spec.max_retries));
+      if (ReadsFromDeadNodeLocked(*task)) {
+        tasks_.ResolveArgsAgainLocked(task_id, actions);
+      } else {
+        parked_.emplace(std::chrono::steady_clock::now() + kArgumentLossPatience, task_id);
+      }
     } else {
       if (body.ok() && !body->error) {
         // One long task turns pipelining off at once; short ones turn it back on gradually.
@@ -392,6 +414,12 @@ void TaskSubmitter::ReturnIdleLeases() {
     if (!run_deadlines_.empty() && run_deadlines_.begin()->first <= now) {
       ExpireRunsLocked(kills, actions);
     }
+    std::vector<TaskId> unparked;
+    while (!parked_.empty() && parked_.begin()->first <= now) {
+      unparked.push_back(parked_.begin()->second);
+      parked_.erase(parked_.begin());
+    }
+    UnparkLocked(unparked, actions);
     for (auto& [key, cls] : classes_) {
       if (!cls.queue.empty()) continue;
       for (auto it = cls.workers.begin(); it != cls.workers.end();) {
@@ -413,6 +441,26 @@ void TaskSubmitter::ReturnIdleLeases() {
     }
   }
   RunActions(actions);
+}
+
+bool TaskSubmitter::ReadsFromDeadNodeLocked(const PendingTask& task) const {
+  return std::any_of(
+      task.spec.args.begin(), task.spec.args.end(), [&](const internal::TaskArg& arg) {
+        return !arg.is_ref && arg.location.valid() && dead_nodes_.count(arg.location.node) != 0;
+      });
+}
+
+void TaskSubmitter::UnparkLocked(const std::vector<TaskId>& task_ids, Actions& actions) {
+  for (const TaskId& task_id : task_ids) {
+    PendingTask* task = tasks_.FindLocked(task_id);
+    if (task == nullptr) continue;
+    if (task->cancelled) {
+      tasks_.CompleteLocked(task_id, CancelledValue(*task, "while it waited to run again"),
+                            actions);
+    } else {
+      tasks_.ResolveArgsAgainLocked(task_id, actions);
+    }
+  }
 }
 
 void TaskSubmitter::ExpireRunsLocked(
@@ -527,8 +575,34 @@ void TaskSubmitter::OnNodeDead(const NodeId& node, const std::string& cause) {
     }
     // Results kept in its store whose tasks can run again are made again.
     if (!home) {
-      tasks_.RebuildObjectsOnNodeLocked(node, actions);
+      tasks_.RebuildObjectsOnNodeLocked(node, /*node_dead=*/true, actions);
       tasks_.references().MarkLostOnNodeLocked(node, cause, actions);
+      // Queued and parked tasks that would read an argument there resolve
+      // it anew: it is being made again (or failed), and a worker sent to
+      // read it from the dead node would fail.
+      std::vector<TaskId> again;
+      for (auto it = parked_.begin(); it != parked_.end();) {
+        PendingTask* task = tasks_.FindLocked(it->second);
+        if (task == nullptr || ReadsFromDeadNodeLocked(*task)) {
+          if (task != nullptr) again.push_back(it->second);
+          it = parked_.erase(it);
+        } else {
+          ++it;
+        }
+      }
+      for (auto& [class_key, cls] : classes_) {
+        for (auto it = cls.queue.begin(); it != cls.queue.end();) {
+          PendingTask* task = tasks_.FindLocked(*it);
+          if (task == nullptr || !ReadsFromDeadNodeLocked(*task)) {
+            ++it;
+            continue;
+          }
+          again.push_back(*it);
+          it = cls.queue.erase(it);
+        }
+      }
+      // Resolving may queue a task at once: not while the queues are walked.
+      UnparkLocked(again, actions);
     }
     // Lease requests waiting at the dead raylet are made again here.
     for (auto it = remote_lease_requests_.begin(); it != remote_lease_requests_.end();) {
@@ -586,6 +660,7 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
           actions);
     } else if (internal::AnotherTry(spec.attempt, spec.max_retries)) {
       ++spec.attempt;
+      ++context_.faults.task_retries;
       spdlog::warn("task {} lost its worker ({}); retry {} of {}", spec.function, reason,
                    spec.attempt, internal::LimitText(spec.max_retries));
       cls.queue.push_front(task_id);

@@ -8,7 +8,10 @@
 // A lease idle for kLeaseIdleTime goes back to its raylet. A task whose worker
 // dies (the raylet's notice, or its node's death from the GCS) is retried up
 // to max_retries, else fails with the cause; a class no node can run fails its
-// queued tasks with the raylet's reason.
+// queued tasks with the raylet's reason. A task whose worker could not read
+// an argument (its node died) is retried too, once this process has heard of
+// that death and is making the argument again (or after kArgumentLossPatience
+// without news), so that it does not spin through its retries meanwhile.
 //
 // Thread-safety: the classes are guarded by WorkerContext::mu; methods without
 // a suffix take it and *Locked ones expect it held. Transport replies and
@@ -151,6 +154,11 @@ class TaskSubmitter {
   void LoseWorkerLocked(const std::string& class_key, uint64_t lease_id, const std::string& reason,
                         Actions& actions,
                         internal::ErrorInfo::Kind kind = internal::ErrorInfo::Kind::kWorkerCrashed);
+  // Whether the task reads an argument from a node known dead here.
+  bool ReadsFromDeadNodeLocked(const PendingTask& task) const;
+  // Tasks parked after a lost argument: resolved anew (and run again), or
+  // ended if they were cancelled meanwhile.
+  void UnparkLocked(const std::vector<TaskId>& task_ids, Actions& actions);
   // Kills the workers of runs past their deadline (SetTimeout).
   void ExpireRunsLocked(std::vector<std::pair<uint64_t, std::shared_ptr<Channel>>>& kills,
                         Actions& actions);
@@ -164,7 +172,10 @@ class TaskSubmitter {
   // Set when this process's own node is declared dead: its raylet is gone,
   // so every lease request fails at once with this reason instead of waiting.
   std::string home_node_dead_;
-  std::set<NodeId> dead_nodes_;                         // heard of by OnNodeDead
+  std::set<NodeId> dead_nodes_;  // heard of by OnNodeDead
+  // Tasks whose worker could not read an argument, until this process hears
+  // that the argument's node died (OnNodeDead) or their time is up.
+  std::multimap<std::chrono::steady_clock::time_point, TaskId> parked_;
   std::shared_ptr<GcsSubscription> node_subscription_;  // with mu
   bool watching_nodes_ = false;
   uint64_t next_request_id_ = 1;

@@ -80,6 +80,17 @@ class PeerPool {
   std::map<std::string, std::shared_ptr<Channel>> channels_;
 };
 
+// What this process did, as an owner, to get past faults: tasks run again
+// (their worker died, they threw a retried exception), actor calls sent again
+// to a restarted actor, and objects made again from their lineage when their
+// node died. Counted since the process started; the chaos run (bench/chaos)
+// prints them. Relaxed atomics: counts, read without WorkerContext::mu.
+struct FaultCounters {
+  std::atomic<uint64_t> task_retries{0};
+  std::atomic<uint64_t> actor_call_retries{0};
+  std::atomic<uint64_t> objects_reconstructed{0};
+};
+
 struct WorkerContext {
   WorkerContext(CoreWorkerOptions options, std::shared_ptr<Transport> transport);
 
@@ -98,6 +109,7 @@ struct WorkerContext {
   // The process's task events: the tasks it runs (TaskExecutor) and those it
   // submitted that wait for arguments or a worker (TaskManager). Thread-safe.
   observability::TaskEventReporter task_events;
+  FaultCounters faults;
 
   std::mutex mu;
   // Set first thing by ~CoreWorker: transport callbacks that see it return

@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <condition_variable>
 #include <cstring>
+#include <optional>
 
 namespace rayk {
 
@@ -167,24 +169,38 @@ std::shared_ptr<Channel> ObjectManager::RayletChannel(const std::string& address
 Status ObjectManager::Pull(const protocol::PullObject& pull) {
   const ObjectId& id = pull.object_id;
   if (store_->Contains(id)) return Status::Ok();
+  auto source_died = [&] {
+    return Status::NotFound("cannot pull object " + id.Hex() + " from node " +
+                            pull.from.node.Hex().substr(0, 8) + ": the node died");
+  };
+  if (Dead(pull.from.node)) return source_died();
   std::shared_ptr<Channel> source = RayletChannel(pull.from.raylet_address);
   if (!source)
     return Status::Unavailable("cannot connect to the raylet at " + pull.from.raylet_address);
-  auto created = store_->Create(id, pull.from.size, /*primary=*/false);
-  if (created.status().code() == StatusCode::kAlreadyExists) {
-    // Another pull of the same object is under way: wait for its seal.
-    auto buffers = store_->Get({id}, kPullTimeout);
+  std::unique_ptr<MutableObjectBuffer> buffer;
+  for (auto deadline = std::chrono::steady_clock::now() + kPullTimeout;;) {
+    auto created = store_->Create(id, pull.from.size, /*primary=*/false);
+    if (created.ok()) {
+      buffer = std::move(*created);
+      break;
+    }
+    if (created.status().code() != StatusCode::kAlreadyExists) return created.status();
+    // Another pull of the same object is under way: wait for its seal. If
+    // it gives up instead (its source died), this pull makes its own try or
+    // fails too, rather than wait for a seal that never comes.
+    auto buffers = store_->Get({id}, std::chrono::milliseconds(200));
     if (buffers.ok() && (*buffers)[0]) return Status::Ok();
-    return Status::Unavailable("object " + id.Hex() +
-                               " was being pulled by another request that did not finish");
+    if (Dead(pull.from.node)) return source_died();
+    if (std::chrono::steady_clock::now() > deadline) {
+      return Status::Unavailable("object " + id.Hex() +
+                                 " was being pulled by another request that did not finish");
+    }
   }
-  if (!created.ok()) return created.status();
-  std::unique_ptr<MutableObjectBuffer> buffer = std::move(*created);
   for (uint64_t offset = 0; offset < pull.from.size; offset += kChunkSize) {
     protocol::ReadObjectChunk read{id, offset,
                                    std::min<uint64_t>(kChunkSize, pull.from.size - offset)};
     auto reply =
-        source->CallSync(protocol::Encode(MessageType::kReadObjectChunk, read), kChunkTimeout);
+        ReadChunk(*source, pull.from.node, protocol::Encode(MessageType::kReadObjectChunk, read));
     std::optional<protocol::ObjectChunk> chunk;
     if (reply.ok()) {
       auto body = protocol::Decode<protocol::ObjectChunk>(*reply);
@@ -203,6 +219,47 @@ Status ObjectManager::Pull(const protocol::PullObject& pull) {
   }
   buffer.reset();
   return store_->Seal(id);
+}
+
+Result<std::string> ObjectManager::ReadChunk(Channel& source, const NodeId& from,
+                                             std::string request) {
+  struct Wait {
+    std::mutex mu;
+    std::condition_variable cv;
+    std::optional<Result<std::string>> reply;
+  };
+  // The callback may come after this returns (the node died first): it
+  // touches only the shared state.
+  auto wait = std::make_shared<Wait>();
+  source.Call(
+      std::move(request),
+      [wait](Result<std::string> reply) {
+        std::lock_guard<std::mutex> lock(wait->mu);
+        wait->reply = std::move(reply);
+        wait->cv.notify_all();
+      },
+      kChunkTimeout);
+  // Looks at the node's fate a few times a second: a death comes from the
+  // raylet's view, which has no way to wake this wait.
+  std::unique_lock<std::mutex> lock(wait->mu);
+  while (!wait->cv.wait_for(lock, std::chrono::milliseconds(100),
+                            [&] { return wait->reply.has_value(); })) {
+    lock.unlock();
+    const bool dead = Dead(from);
+    lock.lock();
+    if (dead && !wait->reply) return Status::Unavailable("the node died");
+  }
+  return std::move(*wait->reply);
+}
+
+void ObjectManager::NodeDied(const NodeId& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  dead_nodes_.insert(node);
+}
+
+bool ObjectManager::Dead(const NodeId& node) {
+  std::lock_guard<std::mutex> lock(mu_);
+  return dead_nodes_.count(node) != 0;
 }
 
 void ObjectManager::RegisterHandlers(protocol::Service& service) {

@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -98,6 +99,11 @@ class ObjectManager {
   // Frees the primaries of local owners whose process is gone (the raylet's
   // monitor round: a driver that never leased is known only by its pid).
   void CheckLocalOwners();
+  // The GCS declared `node` dead (the raylet's view says so): pulls from it
+  // fail at once, rather than wait out the chunk timeout on a peer that
+  // will never answer, so that the task waiting for the object learns of
+  // the loss while its owner makes the object again.
+  void NodeDied(const NodeId& node);
 
  private:
   void OnPullObject(protocol::PullObject request, ReplyFn reply);
@@ -108,6 +114,9 @@ class ObjectManager {
   // The store's statistics with its `limit` largest objects.
   protocol::StoreStats Stats(size_t limit);
   Status Pull(const protocol::PullObject& pull);
+  // One chunk's reply from `source`; kUnavailable as soon as `from` is dead.
+  Result<std::string> ReadChunk(Channel& source, const NodeId& from, std::string request);
+  bool Dead(const NodeId& node);
   std::shared_ptr<Channel> RayletChannel(const std::string& address);
 
   std::shared_ptr<ObjectStore> store_;
@@ -123,6 +132,7 @@ class ObjectManager {
     std::shared_ptr<std::atomic<bool>> done;
   };
   std::vector<PullThread> pulls_;
+  std::set<NodeId> dead_nodes_;
   bool stopping_ = false;
 };
 

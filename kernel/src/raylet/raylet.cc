@@ -316,6 +316,7 @@ void Raylet::ApplyViewDelta(const protocol::ClusterViewDelta& delta) {
     } else {
       cluster_.erase(node.node_id);  // dead nodes leave the view
       dead_nodes_.insert(node.node_id);
+      if (object_manager_) object_manager_->NodeDied(node.node_id);
     }
   }
   view_version_ = delta.version;
