@@ -13,6 +13,7 @@
 #pragma once
 
 #include <boost/archive/basic_binary_oarchive.hpp>
+#include <boost/serialization/array_optimization.hpp>
 #include <boost/serialization/level.hpp>
 #include <boost/serialization/serialization.hpp>
 #include <boost/serialization/version.hpp>
@@ -26,9 +27,9 @@ namespace rayk::protocol {
 // The classes Boost would write with their class information: these go
 // on the wire as their fields alone.
 template <class T>
-inline constexpr bool kFieldsOnly =
-    std::is_class_v<T>&& boost::serialization::implementation_level<T>::value >=
-    boost::serialization::object_class_info;
+inline constexpr bool kFieldsOnly = std::is_class_v<T> &&
+                                    (boost::serialization::implementation_level<T>::value >=
+                                     boost::serialization::object_class_info);
 
 // Calls the serialize function of `value` (a member, or a free one found by
 // argument-dependent lookup, as Boost does).
@@ -61,3 +62,6 @@ class WireOArchive : public internal::StringOPrimitive<WireOArchive>,
 };
 
 }  // namespace rayk::protocol
+
+// Vectors of numbers go out as one block, as BoundedIArchive reads them.
+BOOST_SERIALIZATION_USE_ARRAY_OPTIMIZATION(rayk::protocol::WireOArchive)
