@@ -63,7 +63,7 @@ echo "load after: $(uptime)"
 echo
 awk -F'\t' '
   FNR == 1 { next }
-  FILENAME ~ /ray.txt$/ { ray[$1] = $0; next }
+  FILENAME ~ /\/ray\.txt$/ { ray[$1] = $0; next }
   { rayk[$1] = $0; order[++n] = $1 }
   function cell(line, i,   f) { if (line == "") return "-"; split(line, f, "\t"); return f[i] }
   END {
