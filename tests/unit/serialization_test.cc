@@ -5,12 +5,17 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <boost/archive/binary_iarchive.hpp>
+#include <boost/archive/binary_oarchive.hpp>
+#include <boost/serialization/version.hpp>
 #include <cstdint>
 #include <limits>
 #include <list>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <string>
 #include <tuple>
 #include <unordered_map>
@@ -35,6 +40,19 @@ struct Point {
     ar& x& y& label& tags;
   }
   friend bool operator==(const Point&, const Point&) = default;
+};
+
+// A class with a version of its own and a shared pointer: Boost writes its
+// class, version and tracking fields, which rayk's archives must lay out as
+// Boost's do.
+struct Versioned {
+  std::shared_ptr<Point> shared;
+  std::wstring wide;
+  bool flag = false;
+  template <class Archive>
+  void serialize(Archive& ar, unsigned /*version*/) {
+    ar& shared& wide& flag;
+  }
 };
 
 // Trivially copyable, so a vector of it takes the raw path.
@@ -236,6 +254,59 @@ TEST(SerializationTest, TypeNamesReadAsWritten) {
   EXPECT_EQ(TypeName<int>(), "int");
   EXPECT_EQ(TypeName<std::string>(), "std::string");
   EXPECT_EQ(TypeName<std::invalid_argument>(), "std::invalid_argument");
+}
+
+// rayk's archives (binary_archive.h) write what Boost's binary archives
+// write with the same flags, and read it back: the wire format did not change.
+template <class T>
+std::string BoostBytes(const T& value) {
+  std::ostringstream out;
+  {
+    boost::archive::binary_oarchive archive(out, kBinaryArchiveFlags);
+    archive << value;
+  }
+  return out.str();
+}
+
+TEST(SerializationTest, ArchivesWriteAndReadBoostsBinaryFormat) {
+  Point p{1.5, -2.5, "corner", {1, 2, 3}};
+  Versioned versioned{std::make_shared<Point>(p), L"wide", true};
+  std::vector<Versioned> many{versioned, Versioned{}, versioned};
+  std::map<std::string, std::vector<Point>> nested{{"a", {p, p}}, {"b", {}}};
+
+  EXPECT_EQ(Serialize(p), BoostBytes(p));
+  EXPECT_EQ(Serialize(many), BoostBytes(many));
+  EXPECT_EQ(Serialize(nested), BoostBytes(nested));
+  EXPECT_EQ(Serialize(std::make_tuple(7, 'c', true, std::string("s"))),
+            BoostBytes(std::make_tuple(7, 'c', true, std::string("s"))));
+
+  std::vector<Versioned> read = Deserialize<std::vector<Versioned>>(BoostBytes(many));
+  ASSERT_EQ(read.size(), 3u);
+  ASSERT_NE(read[0].shared, nullptr);
+  EXPECT_EQ(*read[0].shared, p);
+  EXPECT_EQ(read[0].wide, L"wide");
+  EXPECT_TRUE(read[0].flag);
+  EXPECT_EQ(read[1].shared, nullptr);
+  EXPECT_EQ(Deserialize<decltype(nested)>(BoostBytes(nested)), nested);
+
+  // And Boost reads what rayk writes.
+  std::istringstream in(Serialize(nested));
+  boost::archive::binary_iarchive archive(in, kBinaryArchiveFlags);
+  std::map<std::string, std::vector<Point>> by_boost;
+  archive >> by_boost;
+  EXPECT_EQ(by_boost, nested);
+}
+
+TEST(SerializationTest, AStringCutShortIsADecodeErrorNotAHugeAllocation) {
+  std::string bytes = Serialize(std::string("hello"));
+  bytes[0] = 0x7f;  // the length's low byte: 127 bytes claimed, 5 there
+  try {
+    Deserialize<std::string>(bytes);
+    FAIL();
+  } catch (const DecodeError& e) {
+    EXPECT_THAT(e.detail(), HasSubstr("a length in the bytes is out of range"));
+  }
+  EXPECT_THROW(Deserialize<std::wstring>(bytes), DecodeError);
 }
 
 }  // namespace

@@ -3,15 +3,9 @@
 // The archive's out-of-line parts, instantiated once here as Boost does for
 // its own archives (libs/serialization/src/binary_iarchive.cpp).
 #include <boost/archive/impl/archive_serializer_map.ipp>
-#include <boost/archive/impl/basic_binary_iarchive.ipp>
-#include <boost/archive/impl/basic_binary_iprimitive.ipp>
 
 namespace boost::archive {
 template class detail::archive_serializer_map<rayk::protocol::BoundedIArchive>;
-template class basic_binary_iprimitive<rayk::protocol::BoundedIArchive, char,
-                                       std::char_traits<char>>;
-template class basic_binary_iarchive<rayk::protocol::BoundedIArchive>;
-template class binary_iarchive_impl<rayk::protocol::BoundedIArchive, char, std::char_traits<char>>;
 }  // namespace boost::archive
 
 namespace rayk::protocol {
@@ -28,8 +22,7 @@ void BoundedIArchive::load(std::string& text) {
   uint64_t size = 0;
   load_binary(&size, sizeof(size));  // as binary_oarchive writes it: a size_t
   CheckFits(size, "a string", "bytes");
-  text.resize(size);
-  if (size > 0) load_binary(text.data(), size);
+  ReadString(text, size);
 }
 
 void BoundedIArchive::load(bool& value) {
@@ -44,7 +37,7 @@ void BoundedIArchive::load(bool& value) {
 }
 
 void BoundedIArchive::load_override(boost::serialization::collection_size_type& count) {
-  binary_iarchive_impl::load_override(count);
+  basic_binary_iarchive<BoundedIArchive>::load_override(count);
   CheckFits(count, "a collection", "items");
 }
 

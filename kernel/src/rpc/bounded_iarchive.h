@@ -1,7 +1,8 @@
 // BoundedIArchive: Boost's binary input archive, made safe for bytes from
 // the network.
 //
-// Boost's binary_iarchive trusts the lengths it reads: a 46-byte message
+// It reads what WireOArchive (wire_archive.h) writes. Boost's
+// binary_iarchive trusts the lengths it reads: a 46-byte message
 // that claims a 2^30-byte string makes it allocate (and zero) 1 GiB before
 // it notices the bytes are not there, and a vector's element count is
 // reserved and default-constructed up front. This archive reads the same
@@ -14,10 +15,12 @@
 //
 // The count check assumes every element of a collection takes at least one
 // byte on the wire, which holds for every message struct (ids, numbers,
-// strings, structs of those). Not thread-safe: one archive per decode.
+// strings, structs of those). It reads straight out of the message's bytes
+// (rayk/internal/binary_archive.h: no stream, no locale). Not thread-safe:
+// one archive per decode.
 #pragma once
 
-#include <boost/archive/binary_iarchive_impl.hpp>
+#include <boost/archive/basic_binary_iarchive.hpp>
 #include <boost/archive/detail/register_archive.hpp>
 #include <boost/mpl/bool.hpp>
 #include <boost/serialization/collection_size_type.hpp>
@@ -28,22 +31,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <stdexcept>
-#include <streambuf>
 #include <string>
+#include <string_view>
 #include <vector>
 
-namespace rayk::protocol {
+#include "rayk/internal/binary_archive.h"
+#include "rpc/wire_archive.h"
 
-// A read-only view of a byte range as a streambuf: no copy (an istringstream
-// would make one), and it knows how many bytes are left.
-class ByteSource : public std::streambuf {
- public:
-  ByteSource(const char* data, size_t size) {
-    char* begin = const_cast<char*>(data);  // never written: get area only
-    setg(begin, begin, begin + size);
-  }
-  size_t remaining() const { return static_cast<size_t>(egptr() - gptr()); }
-};
+namespace rayk::protocol {
 
 // What a decode of bytes that cannot be a message (a length that would
 // overrun it, a bool that is neither 0 nor 1) throws; Decode turns it into a
@@ -53,38 +48,37 @@ class DecodeLimitError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
-class BoundedIArchive
-    : public boost::archive::binary_iarchive_impl<BoundedIArchive, char, std::char_traits<char>> {
+class BoundedIArchive : public internal::ByteIPrimitive<BoundedIArchive>,
+                        public boost::archive::basic_binary_iarchive<BoundedIArchive> {
  public:
-  static constexpr unsigned kFlags = boost::archive::no_header | boost::archive::no_codecvt;
-
-  explicit BoundedIArchive(ByteSource& source)
-      : binary_iarchive_impl(source, kFlags), source_(source) {
-    init(kFlags);
-  }
-
-  size_t remaining() const { return source_.remaining(); }
+  // Reads `body`, which must outlive the archive.
+  explicit BoundedIArchive(std::string_view body)
+      : ByteIPrimitive<BoundedIArchive>(body),
+        basic_binary_iarchive<BoundedIArchive>(internal::kBinaryArchiveFlags) {}
 
   // Throws DecodeLimitError unless `count` units (bytes of a string, items
   // of a collection, each at least a byte) fit in the bytes left.
   void CheckFits(uint64_t count, const char* what, const char* unit) const;
 
   // Boost's archive machinery calls these on the most derived archive.
-  using binary_iarchive_impl::load;
+  using ByteIPrimitive<BoundedIArchive>::load;
   void load(std::string& text);
   void load(bool& value);
   template <class T>
   void load_override(T& value) {
-    binary_iarchive_impl::load_override(value);
+    if constexpr (kFieldsOnly<T>) {
+      SerializeFields(*this, value);  // as WireOArchive writes it: the fields alone
+    } else {
+      basic_binary_iarchive<BoundedIArchive>::load_override(value);
+    }
   }
   void load_override(boost::serialization::collection_size_type& count);
+  void load_override(boost::archive::class_name_type& name) { LoadClassName(name); }
 
  private:
   friend class boost::archive::load_access;
   friend class boost::archive::detail::interface_iarchive<BoundedIArchive>;
   friend class boost::archive::basic_binary_iarchive<BoundedIArchive>;
-
-  ByteSource& source_;
 };
 
 }  // namespace rayk::protocol

@@ -41,9 +41,8 @@ std::string DescribeType(MessageType type) {
 namespace internal_codec {
 
 Status DecodeBody(std::string_view message, LoadFn load, void* body) {
-  ByteSource source(message.data() + kHeaderSize, message.size() - kHeaderSize);
+  BoundedIArchive archive(message.substr(kHeaderSize));
   try {
-    BoundedIArchive archive(source);
     load(archive, body);
   } catch (const DecodeLimitError& error) {
     return Status::InvalidArgument(error.what());
@@ -58,8 +57,8 @@ Status DecodeBody(std::string_view message, LoadFn load, void* body) {
   } catch (const std::exception& error) {
     return Status::InvalidArgument(error.what());
   }
-  if (source.remaining() != 0) {
-    return Status::InvalidArgument(std::to_string(source.remaining()) +
+  if (archive.remaining() != 0) {
+    return Status::InvalidArgument(std::to_string(archive.remaining()) +
                                    " bytes left over after the body (trailing garbage, or not "
                                    "this message's body)");
   }

@@ -1,9 +1,9 @@
 // The wire encoding of rayk's messages.
 //
 // Every message is a 4-byte header (magic 'R' 'K', protocol version, message
-// type) followed by the body, a Boost.Serialization binary archive (no
-// header, no codecvt) of the struct for that type (BodyOf below). Decoding
-// checks the header, bounds every length and count by the bytes left
+// type) followed by the body, the struct for that type (BodyOf below) in
+// Boost's binary format, fields only (wire_archive.h). Decoding checks the
+// header, bounds every length and count by the bytes left
 // (bounded_iarchive.h), rejects trailing bytes and catches every archive
 // error, so a malformed frame is a Status, never a crash or a huge
 // allocation. Bump kProtocolVersion when any message struct changes shape or
@@ -14,9 +14,6 @@
 // returns that status, so every caller sees the refusal as an error.
 #pragma once
 
-#include <boost/archive/binary_oarchive.hpp>
-#include <boost/iostreams/device/back_inserter.hpp>
-#include <boost/iostreams/stream.hpp>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -25,11 +22,11 @@
 #include "rayk/status.h"
 #include "rpc/bounded_iarchive.h"
 #include "rpc/message_type.h"
+#include "rpc/wire_archive.h"
 
 namespace rayk::protocol {
 
 constexpr uint8_t kProtocolVersion = 13;
-constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
 constexpr size_t kHeaderSize = 4;
 
 // The body struct of each message type, declared next to the structs with
@@ -54,11 +51,8 @@ std::string Encode(MessageType type, const T& body) {
   out.push_back('K');
   out.push_back(static_cast<char>(kProtocolVersion));
   out.push_back(static_cast<char>(type));
-  {
-    boost::iostreams::stream<boost::iostreams::back_insert_device<std::string>> stream(out);
-    boost::archive::binary_oarchive archive(stream, kArchiveFlags);
-    archive << body;
-  }
+  WireOArchive archive(out);
+  archive << body;
   return out;
 }
 

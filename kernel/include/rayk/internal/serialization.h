@@ -2,7 +2,8 @@
 // become bytes and back.
 //
 // Most types go through one Boost.Serialization binary archive per value
-// (flags no_header | no_codecvt: no signature, no locale), so any type with a
+// (rayk/internal/binary_archive.h: Boost's binary format, no signature, no
+// stream, no locale), so any type with a
 // `serialize` member or a Boost adapter works; the standard containers'
 // adapters are included here, with rayk's own for std::optional, std::variant
 // and std::tuple (rayk/internal/serialization_std.h).
@@ -33,8 +34,6 @@
 
 #include <boost/archive/archive_exception.hpp>
 #include <boost/archive/basic_archive.hpp>
-#include <boost/archive/binary_iarchive.hpp>
-#include <boost/archive/binary_oarchive.hpp>
 #include <boost/serialization/array.hpp>
 #include <boost/serialization/deque.hpp>
 #include <boost/serialization/list.hpp>
@@ -51,7 +50,6 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
-#include <streambuf>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -60,11 +58,10 @@
 
 #include "rayk/buffer.h"
 #include "rayk/errors.h"
+#include "rayk/internal/binary_archive.h"
 #include "rayk/internal/serialization_std.h"
 
 namespace rayk::internal {
-
-inline constexpr unsigned kArchiveFlags = boost::archive::no_header | boost::archive::no_codecvt;
 
 // Bytes that cannot be decoded as the type asked for. what() is the whole
 // sentence ("cannot decode int from 3 bytes: ..."); detail() is the reason
@@ -134,39 +131,6 @@ void WriteRawHeader(uint8_t* out, size_t count, size_t element_size);
 // DecodeError naming `type` when they do not match.
 RawPayload DecodeRaw(std::string_view bytes, size_t element_size, const std::string& type);
 
-// ---------------------------------------------------------------------------
-// Stream buffers: archives write straight into the result string and read
-// straight out of the caller's bytes, with no stringstream copy either way.
-
-class StringSink : public std::streambuf {
- public:
-  explicit StringSink(std::string* out) : out_(out) {}
-
- protected:
-  std::streamsize xsputn(const char* data, std::streamsize n) override {
-    out_->append(data, static_cast<size_t>(n));
-    return n;
-  }
-  int_type overflow(int_type c) override {
-    if (!traits_type::eq_int_type(c, traits_type::eof()))
-      out_->push_back(traits_type::to_char_type(c));
-    return traits_type::not_eof(c);
-  }
-
- private:
-  std::string* out_;
-};
-
-class ViewSource : public std::streambuf {
- public:
-  explicit ViewSource(std::string_view bytes) {
-    // The get area is never written through: streambuf only wants char*.
-    char* begin = const_cast<char*>(bytes.data());
-    setg(begin, begin, begin + bytes.size());
-  }
-  size_t remaining() const { return static_cast<size_t>(egptr() - gptr()); }
-};
-
 // Why Boost (or a serialize function) failed, in words a user can act on.
 std::string DescribeDecodeFailure(const std::exception& error);
 
@@ -180,11 +144,8 @@ std::string Serialize(const T& value) {
     return EncodeRaw(value.data(), value.size(), 1);
   } else {
     std::string out;
-    StringSink sink(&out);
-    {
-      boost::archive::binary_oarchive archive(sink, kArchiveFlags);
-      archive << value;
-    }
+    StringOArchive archive(out);
+    archive << value;
     return out;
   }
 }
@@ -214,20 +175,19 @@ T Deserialize(std::string_view bytes) {
     return Buffer(payload.data, payload.count);
   } else {
     T value;
-    ViewSource source(bytes);
+    ViewIArchive archive(bytes);
     try {
-      boost::archive::binary_iarchive archive(source, kArchiveFlags);
       archive >> value;
     } catch (const RuntimeError&) {
       throw;  // already rayk's own words (a nested ObjectRef without a runtime, ...)
     } catch (const std::exception& error) {
       throw DecodeError(TypeName<T>(), bytes.size(), DescribeDecodeFailure(error));
     }
-    if (source.remaining() != 0) {
+    if (archive.remaining() != 0) {
       // A value of another type, or more than one value: decoding "succeeded"
       // only by reading a prefix.
       throw DecodeError(TypeName<T>(), bytes.size(),
-                        std::to_string(source.remaining()) +
+                        std::to_string(archive.remaining()) +
                             " bytes are left over after the value (the bytes hold another type)");
     }
     return value;
