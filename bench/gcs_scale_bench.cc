@@ -120,9 +120,9 @@ class GcsProcess {
       FILE* out = std::freopen(log.c_str(), "w", stdout);
       (void)out;
       dup2(STDOUT_FILENO, STDERR_FILENO);
-      execl(RAYK_CLI_PATH, RAYK_CLI_PATH, "gcs-server", "--session-dir", session_.c_str(),
-            "--port", "0", "--publisher-port", "0", "--metrics-port", "-1",
-            "--node-ip-address", "127.0.0.1", "--exit-with-parent", static_cast<char*>(nullptr));
+      execl(RAYK_CLI_PATH, RAYK_CLI_PATH, "gcs-server", "--session-dir", session_.c_str(), "--port",
+            "0", "--publisher-port", "0", "--metrics-port", "-1", "--node-ip-address", "127.0.0.1",
+            "--exit-with-parent", static_cast<char*>(nullptr));
       _exit(127);
     }
     running_gcs = pid_;
@@ -261,10 +261,12 @@ std::string ReadLine(FILE* in) {
     auto node = std::make_unique<SimulatedNode>();
     node->info = MakeNodeInfo(first + i);
     auto channel = transport->Connect(gcs_address);
-    if (!channel.ok()) Fail("node " + std::to_string(first + i) + ": " + channel.status().message());
+    if (!channel.ok())
+      Fail("node " + std::to_string(first + i) + ": " + channel.status().message());
     node->channel = std::move(*channel);
     node->channel->Call(
-        rayk::protocol::Encode(MessageType::kRegisterNode, rayk::protocol::RegisterNode{node->info}),
+        rayk::protocol::Encode(MessageType::kRegisterNode,
+                               rayk::protocol::RegisterNode{node->info}),
         [&](rayk::Result<std::string> reply) {
           if (!reply.ok()) ++refused;
           ++answered;
@@ -462,7 +464,8 @@ std::vector<int> ParseSizes(const std::string& text) {
   std::stringstream list(text);
   for (std::string item; std::getline(list, item, ',');) {
     int size = std::atoi(item.c_str());
-    if (size < 1) Fail("--nodes takes a comma-separated list of positive counts, not '" + text + "'");
+    if (size < 1)
+      Fail("--nodes takes a comma-separated list of positive counts, not '" + text + "'");
     sizes.push_back(size);
   }
   return sizes;
@@ -490,7 +493,9 @@ int main(int argc, char** argv) {
     } else if (flag == "--nodes-per-process") {
       nodes_per_process = std::atoi(value.c_str());
       if (nodes_per_process < 1 || nodes_per_process > 2000)
-        Fail("--nodes-per-process takes a count from 1 to 2000 (two sockets each, in one transport)");
+        Fail(
+            "--nodes-per-process takes a count from 1 to 2000 (two sockets each, in one "
+            "transport)");
     } else {
       Fail("unknown flag " + flag +
            "; the flags are --nodes, --window, --probes and --nodes-per-process");
@@ -502,7 +507,8 @@ int main(int argc, char** argv) {
   // Root may raise the hard limit too; others get what the hard limit allows.
   rlimit files{};
   if (getrlimit(RLIMIT_NOFILE, &files) == 0) {
-    rlimit wanted{std::max<rlim_t>(files.rlim_cur, 200000), std::max<rlim_t>(files.rlim_max, 200000)};
+    rlimit wanted{std::max<rlim_t>(files.rlim_cur, 200000),
+                  std::max<rlim_t>(files.rlim_max, 200000)};
     if (setrlimit(RLIMIT_NOFILE, &wanted) != 0) {
       files.rlim_cur = files.rlim_max;
       (void)setrlimit(RLIMIT_NOFILE, &files);
@@ -512,14 +518,14 @@ int main(int argc, char** argv) {
   if (!secret.ok()) Fail(secret.status().message());
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
-  std::printf("simulated raylets against one GCS (heartbeat every %lld ms, window %.0f s, %d probes; "
-              "load average %.2f %.2f %.2f)\n",
-              static_cast<long long>(
-                  std::chrono::milliseconds(kNodeTimeout / rayk::kHeartbeatsPerNodeTimeout).count()),
-              window_s, probes, load[0], load[1], load[2]);
+  std::printf(
+      "simulated raylets against one GCS (heartbeat every %lld ms, window %.0f s, %d probes; "
+      "load average %.2f %.2f %.2f)\n",
+      static_cast<long long>(
+          std::chrono::milliseconds(kNodeTimeout / rayk::kHeartbeatsPerNodeTimeout).count()),
+      window_s, probes, load[0], load[1], load[2]);
   std::printf("%7s %9s %13s %13s %13s %15s %15s\n", "nodes", "processes", "register (s)",
-              "subscribe (s)",
-              "GCS cores", "reach p50 (ms)", "reach max (ms)");
+              "subscribe (s)", "GCS cores", "reach p50 (ms)", "reach max (ms)");
   for (int size : sizes) RunSize(size, window_s, probes, nodes_per_process, *secret);
   return 0;
 }
