@@ -6,7 +6,7 @@
 // about eight descriptors (a process may open 20,000 here).
 //
 //   build/bin/gcs_scale_bench [--nodes 1000,5000] [--window 10] [--probes 5]
-//                             [--nodes-per-process 1000]
+//                             [--nodes-per-process 1000] [--rayk PATH]
 //
 // Each simulated raylet does what a real idle one does towards the GCS: it
 // registers (kRegisterNode), subscribes to the cluster view's changes (topic
@@ -21,6 +21,8 @@
 //     and slowest of --probes changes).
 // The GCS runs with its defaults (the sqlite store, in a temporary session
 // folder this program removes), started as `rayk gcs-server` is by `rayk start`.
+// --rayk runs another build's `rayk` (default: this build's), to compare two
+// builds' GCS servers against the same simulator.
 #include <signal.h>
 #include <sys/resource.h>
 #include <sys/wait.h>
@@ -105,7 +107,7 @@ double CpuSeconds(pid_t pid) {
 // when this goes.
 class GcsProcess {
  public:
-  explicit GcsProcess(const std::string& secret) {
+  GcsProcess(const std::string& rayk, const std::string& secret) {
     char folder[] = "/tmp/rayk-gcs-scale-XXXXXX";
     if (mkdtemp(folder) == nullptr) Fail("cannot make a temporary folder");
     session_ = folder;
@@ -120,7 +122,7 @@ class GcsProcess {
       FILE* out = std::freopen(log.c_str(), "w", stdout);
       (void)out;
       dup2(STDOUT_FILENO, STDERR_FILENO);
-      execl(RAYK_CLI_PATH, RAYK_CLI_PATH, "gcs-server", "--session-dir", session_.c_str(), "--port",
+      execl(rayk.c_str(), rayk.c_str(), "gcs-server", "--session-dir", session_.c_str(), "--port",
             "0", "--publisher-port", "0", "--metrics-port", "-1", "--node-ip-address", "127.0.0.1",
             "--exit-with-parent", static_cast<char*>(nullptr));
       _exit(127);
@@ -364,9 +366,9 @@ std::vector<std::string> Expect(Shard& shard, const std::string& word) {
   return out;
 }
 
-void RunSize(int num_nodes, double window_s, int probes, int nodes_per_process,
-             const std::string& secret) {
-  GcsProcess gcs(secret);
+void RunSize(const std::string& rayk, int num_nodes, double window_s, int probes,
+             int nodes_per_process, const std::string& secret) {
+  GcsProcess gcs(rayk, secret);
   // Descriptors bound how many nodes one process can simulate (each holds
   // about eight: two zmq sockets with their wake-up eventfds and connections),
   // so large clusters are split over several simulator processes.
@@ -478,6 +480,7 @@ int main(int argc, char** argv) {
   double window_s = 10;
   int probes = 5;
   int nodes_per_process = 1000;  // two sockets each: within one transport's 4,096
+  std::string rayk = RAYK_CLI_PATH;
   for (int i = 1; i < argc; ++i) {
     std::string flag = argv[i];
     if (i + 1 >= argc) Fail(flag + " needs a value; see the comment atop bench/gcs_scale_bench.cc");
@@ -496,9 +499,13 @@ int main(int argc, char** argv) {
         Fail(
             "--nodes-per-process takes a count from 1 to 2000 (two sockets each, in one "
             "transport)");
+    } else if (flag == "--rayk") {
+      rayk = value;
+      if (access(rayk.c_str(), X_OK) != 0)
+        Fail("--rayk " + rayk + " is not an executable; give the path of a built rayk command");
     } else {
       Fail("unknown flag " + flag +
-           "; the flags are --nodes, --window, --probes and --nodes-per-process");
+           "; the flags are --nodes, --window, --probes, --nodes-per-process and --rayk");
     }
   }
   signal(SIGPIPE, SIG_IGN);
@@ -518,6 +525,7 @@ int main(int argc, char** argv) {
   if (!secret.ok()) Fail(secret.status().message());
   double load[3] = {0, 0, 0};
   getloadavg(load, 3);
+  std::printf("GCS server: %s gcs-server\n", rayk.c_str());
   std::printf(
       "simulated raylets against one GCS (heartbeat every %lld ms, window %.0f s, %d probes; "
       "load average %.2f %.2f %.2f)\n",
@@ -526,6 +534,6 @@ int main(int argc, char** argv) {
       window_s, probes, load[0], load[1], load[2]);
   std::printf("%7s %9s %13s %13s %13s %15s %15s\n", "nodes", "processes", "register (s)",
               "subscribe (s)", "GCS cores", "reach p50 (ms)", "reach max (ms)");
-  for (int size : sizes) RunSize(size, window_s, probes, nodes_per_process, *secret);
+  for (int size : sizes) RunSize(rayk, size, window_s, probes, nodes_per_process, *secret);
   return 0;
 }

@@ -8,6 +8,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <condition_variable>
 #include <future>
 #include <memory>
@@ -155,6 +156,21 @@ TEST_F(GroupCommitTest, AWriteToAKeyBeingCommittedGoesInTheNextCommit) {
   EXPECT_EQ(placed.get(), "placed");
   EXPECT_EQ(store_->batch_sizes(), (std::vector<size_t>{1, 1}));
   EXPECT_EQ(commits_->stats().coalesced, 0u);
+}
+
+TEST_F(GroupCommitTest, FlushReturnsOnceEveryWriteQueuedBeforeItIsDone) {
+  auto first = Queue("first", "1");
+  store_->WaitUntilHeld();
+  auto second = Queue("second", "2");
+  std::future<void> flushed = std::async(std::launch::async, [this] { commits_->Flush(); });
+  // The commit is held: Flush must still be waiting.
+  EXPECT_EQ(flushed.wait_for(std::chrono::milliseconds(50)), std::future_status::timeout);
+  store_->Open();
+  flushed.get();
+  // Both writes, and their done callbacks, came before Flush returned.
+  EXPECT_EQ(first.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(second.wait_for(std::chrono::seconds(0)), std::future_status::ready);
+  EXPECT_EQ(Stored("second"), "2");
 }
 
 }  // namespace

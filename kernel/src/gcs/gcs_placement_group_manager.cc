@@ -68,8 +68,10 @@ std::string StatusReplyOf(const Status& status) {
 
 GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
                                                    std::shared_ptr<Scheduler> scheduler,
-                                                   std::shared_ptr<GcsStore> store, ViewFn view,
-                                                   AddressesFn addresses, RemovedFn on_removed)
+                                                   std::shared_ptr<GcsStore> store,
+                                                   std::shared_ptr<GroupCommit> commits,
+                                                   ViewFn view, AddressesFn addresses,
+                                                   RemovedFn on_removed)
     : transport_(std::move(transport)),
       scheduler_(std::move(scheduler)),
       store_(std::move(store)),
@@ -77,17 +79,12 @@ GcsPlacementGroupManager::GcsPlacementGroupManager(std::shared_ptr<Transport> tr
       node_addresses_(std::move(addresses)),
       on_removed_(std::move(on_removed)),
       channels_(transport_),
-      commits_(std::make_unique<GroupCommit>(store_)) {}
+      commits_(std::move(commits)) {}
 
 GcsPlacementGroupManager::~GcsPlacementGroupManager() {
   stopping_ = true;
   if (scheduler_thread_.joinable()) scheduler_thread_.join();
-  GroupCommit::Stats stats = commits_->stats();
-  spdlog::info(
-      "gcs: placement group records: {} writes and replies in {} commits, {} writes replaced a "
-      "queued one",
-      stats.writes, stats.commits, stats.coalesced);
-  commits_.reset();  // what is queued is written, and its replies sent
+  commits_->Flush();  // what is queued is written, and its replies sent
   std::map<std::string, std::shared_ptr<Channel>> channels;
   {
     std::lock_guard<std::mutex> lock(mu_);

@@ -54,9 +54,11 @@ class GcsPlacementGroupManager {
   using RemovedFn = std::function<void(const PlacementGroupId&)>;
   // `scheduler` must be safe to call beside the actor manager's calls
   // (GcsServer hands both a serialized one).
+  // `commits` is the GCS's one GroupCommit over `store`.
   GcsPlacementGroupManager(std::shared_ptr<Transport> transport,
                            std::shared_ptr<Scheduler> scheduler, std::shared_ptr<GcsStore> store,
-                           ViewFn view, AddressesFn addresses, RemovedFn on_removed);
+                           std::shared_ptr<GroupCommit> commits, ViewFn view, AddressesFn addresses,
+                           RemovedFn on_removed);
   ~GcsPlacementGroupManager();
 
   // Reloads the groups a durable store kept. Call before Start().
@@ -134,7 +136,7 @@ class GcsPlacementGroupManager {
   std::deque<PlacementGroupId> removed_;  // oldest first, at most kRemovedKept
   std::map<PlacementGroupId, std::vector<Waiter>> waiters_;
   ChannelCache channels_;
-  std::unique_ptr<GroupCommit> commits_;
+  std::shared_ptr<GroupCommit> commits_;
 
   std::atomic<bool> stopping_{false};
   std::thread scheduler_thread_;

@@ -49,13 +49,14 @@ GcsServer::GcsServer(Options options, std::shared_ptr<Transport> transport,
     : options_(std::move(options)),
       transport_(std::move(transport)),
       store_(std::make_shared<WatchedGcsStore>(std::move(store))),
+      commits_(std::make_shared<GroupCommit>(store_)),
       incarnation_(std::random_device{}() | (uint64_t{std::random_device{}()} << 32) | 1) {
   // Both managers place through the one plugin instance, one call at a time.
   auto serialized = std::make_shared<SerializedScheduler>(std::move(scheduler));
   actors_ =
       std::make_unique<GcsActorManager>(transport_, serialized, store_, [this] { return View(); });
   placement_groups_ = std::make_unique<GcsPlacementGroupManager>(
-      transport_, serialized, store_, [this] { return PlacementView(); },
+      transport_, serialized, store_, commits_, [this] { return PlacementView(); },
       [this] { return NodeAddresses(); },
       [this](const PlacementGroupId& group) { actors_->HandlePlacementGroupRemoved(group); });
   code_ = std::make_unique<GcsCodeTable>(*store_);
@@ -67,6 +68,12 @@ GcsServer::~GcsServer() {
   metrics_.reset();
   server_.reset();
   placement_groups_.reset();  // before the actor manager its callbacks use
+  GroupCommit::Stats stats = commits_->stats();
+  spdlog::info(
+      "gcs: node and placement group records: {} writes in {} commits, {} replaced a "
+      "queued one",
+      stats.writes, stats.commits, stats.coalesced);
+  commits_.reset();  // what is queued is written and published before the publisher goes
 }
 
 ClusterView GcsServer::View() {
@@ -237,12 +244,20 @@ Result<std::unique_ptr<GcsServer>> GcsServer::Start(Options options,
   return gcs;
 }
 
-void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node) {
+void GcsServer::PersistAndPublishLocked(const protocol::NodeInfo& node, ReplyFn reply) {
   std::string record = protocol::Encode(MessageType::kRegisterNode, protocol::RegisterNode{node});
-  Status st = store_->Put(kNodeTable, node.node_id.Binary(), record);
-  if (!st.ok()) spdlog::error("gcs: cannot persist node {}: {}", node.node_id.Hex(), st.message());
-  st = publisher_->Publish("node", std::move(record));
-  if (!st.ok()) spdlog::error("gcs: cannot publish node {}: {}", node.node_id.Hex(), st.message());
+  GcsWriteBatch write;
+  write.Put(kNodeTable, node.node_id.Binary(), record);
+  // Published in the order queued (the commit thread runs the callbacks in
+  // that order), so a node's registration never overtakes its death.
+  commits_->Write(std::move(write), [this, id = node.node_id, record = std::move(record),
+                                     reply = std::move(reply)](const Status& written) mutable {
+    if (!written.ok())
+      spdlog::error("gcs: cannot persist node {}: {}", id.Hex(), written.message());
+    Status st = publisher_->Publish("node", std::move(record));
+    if (!st.ok()) spdlog::error("gcs: cannot publish node {}: {}", id.Hex(), st.message());
+    if (reply) protocol::Service::ReplyAck(reply);
+  });
 }
 
 void GcsServer::HealthCheckLoop() {
@@ -486,7 +501,8 @@ void GcsServer::OnNodeState(protocol::NodeInfo node, ReplyFn reply) {
   if (is_new) {
     spdlog::info("node {} registered at {} with {}", node.node_id.Hex(), node.raylet_address,
                  node.total.ToJson());
-    PersistAndPublishLocked(node);
+    PersistAndPublishLocked(node, std::move(reply));
+    return;
   }
   protocol::Service::ReplyAck(reply);
 }

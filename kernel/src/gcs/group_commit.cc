@@ -2,6 +2,8 @@
 
 #include <spdlog/spdlog.h>
 
+#include <future>
+
 namespace rayk {
 
 GroupCommit::GroupCommit(std::shared_ptr<GcsStore> store)
@@ -31,6 +33,13 @@ void GroupCommit::Write(GcsWriteBatch batch, DoneFn done) {
     waiting_.push_back(std::move(done));
   }
   wake_.notify_one();
+}
+
+void GroupCommit::Flush() {
+  std::promise<void> written;
+  std::future<void> done = written.get_future();
+  Write({}, [&written](const Status&) { written.set_value(); });
+  done.wait();
 }
 
 GroupCommit::Stats GroupCommit::stats() const {

@@ -20,6 +20,10 @@
 // created then placed, costs one row write when the steps queue together).
 // One transaction carries all queued writes, so no reader of the store can
 // tell the order apart.
+//
+// One GroupCommit serves the whole GCS (GcsServer makes it and hands it to
+// the placement group manager): node and group records written together
+// share one fsync.
 #pragma once
 
 #include <condition_variable>
@@ -49,6 +53,11 @@ class GroupCommit {
   // Queues `batch`; `done` (may be empty) runs on the commit thread once it
   // is written, with the status of the write that carried it.
   void Write(GcsWriteBatch batch, DoneFn done);
+
+  // Returns once everything queued before the call is written and its
+  // `done` has run: a user whose callbacks use its own state calls it
+  // before that state goes.
+  void Flush();
 
   // How many GcsStore::Write calls carried how many queued writes, so far.
   struct Stats {
