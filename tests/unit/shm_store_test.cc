@@ -255,6 +255,29 @@ TEST_F(ShmStoreTest, ARayletRemovesTheSegmentsOfDeadRayletsOfOtherNodes) {
   EXPECT_FALSE(std::filesystem::exists(live_file));
 }
 
+TEST_F(ShmStoreTest, TheSegmentOfAKilledRayletNotYetReapedIsRemoved) {
+  // A raylet SIGKILLed a moment ago is a zombie until its parent reaps it:
+  // its pid still answers kill(pid, 0), but its segment is no longer in use.
+  NodeId killed_node = NodeId::FromRandom();
+  const std::string killed_file = "/dev/shm" + shm::SegmentName("", killed_node);
+  Child killed = Child::Start([&](int from_parent, int to_parent) {
+    node_ = killed_node;
+    auto raylet = Open(ProcessRole::kRaylet);
+    if (!raylet.ok()) return 1;
+    Signal(to_parent);
+    AwaitGo(from_parent);  // parks until the parent kills it
+    return 0;
+  });
+  ASSERT_TRUE(killed.WaitReady());
+  kill(killed.pid, SIGKILL);
+  // A zombie, not reaped: waitid with WNOWAIT leaves it one.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, static_cast<id_t>(killed.pid), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_GE(shm::ReapOrphanedSegments(), 1);
+  EXPECT_FALSE(std::filesystem::exists(killed_file)) << "the killed raylet's segment is left";
+  killed.Wait();
+}
+
 TEST_F(ShmStoreTest, CapacityBeyondDevShmIsRefused) {
   // More than /dev/shm has free, yet (on a machine with swap or /dev/shm at
   // half of RAM) within RAM + swap, the loader's own bound.
