@@ -131,7 +131,7 @@ TEST_F(OwnerDeathTest, ARefOwnedByAKilledWorkerFailsWithOwnerDiedError) {
 
 TEST_F(OwnerDeathTest, AJobWhoseDriverIsKilledBeforeItsFirstTaskEnds) {
   testing::TempDir out;
-  pid_t driver = StartSecondDriver("hold held", "created 1", out);
+  pid_t driver = StartSecondDriver("hold held wait", "created 1", out);
   ASSERT_GT(driver, 0);
   ASSERT_EQ(kill(driver, SIGKILL), 0);
   // Its raylet watches it from its start, not from its first lease: it sees

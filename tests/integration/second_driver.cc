@@ -2,7 +2,7 @@
 //   rayk_second_driver incr NAME BY           finds the named Counter, adds BY, prints "value N"
 //   rayk_second_driver create NAME detached   creates a named Counter and exits
 //   rayk_second_driver create NAME attached   likewise, owned by this (short) job
-//   rayk_second_driver hold NAME              creates a named Counter owned by this job, prints
+//   rayk_second_driver hold NAME wait         creates a named Counter owned by this job, prints
 //                                             "created", and waits to be killed (no task ever)
 //   rayk_second_driver lend NAME VALUE exit   puts VALUE, gives the ref inside a vector to the
 //                                             named RefHolder, prints "lent", and ends
