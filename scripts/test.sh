@@ -12,8 +12,8 @@
 # compile time, see scripts/sanitize.sh).
 # Between ctest and the sanitizers, each fuzz target (scripts/fuzz.sh) runs
 # RAYK_FUZZ_SECONDS (30 by default; 0 skips them).
-# The short chaos run (label "chaos", tests/integration/chaos_test.cc) runs
-# with the rest; `-LE chaos` leaves it out.
+# The short chaos run (tests/integration/chaos_test.cc, about 20 s) runs with
+# the rest; `-E ChaosTest` leaves it out.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
