@@ -74,14 +74,25 @@ class DevCluster {
   DevCluster& operator=(const DevCluster&) = delete;
 
   ~DevCluster() {
+    // Every raylet the session ever had (those the test killed too), read
+    // before `dev down` renames the pids file.
+    std::vector<pid_t> raylets = RayletPids();
     Rayk("dev down");
     // Whatever `dev down` missed (it failed, or the test broke the session):
     // every process started for this session root.
     for (pid_t pid : ProcessesMentioning(root_.path())) kill(pid, SIGKILL);
     // Raylets the test SIGKILLed could not remove their store segments; once
     // they are gone, remove those the way the next raylet on a host would.
-    for (int i = 0; i < 100 && !ProcessesMentioning(root_.path()).empty(); ++i) {
+    // A killed process drops its command line (ProcessesMentioning no longer
+    // sees it) well before it is gone, and while it exits its segment still
+    // counts as in use: each raylet is waited for until it is gone.
+    for (int i = 0; i < 600 && !ProcessesMentioning(root_.path()).empty(); ++i) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    for (pid_t pid : raylets) {
+      for (int i = 0; i < 600 && ProcessRunning(pid); ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
     }
     rayk::shm::ReapOrphanedSegments();
   }
@@ -173,6 +184,18 @@ class DevCluster {
   }
 
  private:
+  // The raylet pid of every node.json of the session (killed nodes' too).
+  std::vector<pid_t> RayletPids() const {
+    std::vector<pid_t> pids;
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(session_dir() + "/nodes", ec)) {
+      std::ifstream file(entry.path() / "node.json");
+      auto json = nlohmann::json::parse(file, nullptr, false);
+      if (json.is_object() && json.contains("pid")) pids.push_back(json["pid"].get<pid_t>());
+    }
+    return pids;
+  }
+
   void ReadNodes() {
     nodes_.clear();
     std::error_code ec;

@@ -209,6 +209,10 @@ inline ReturnWorker Sample() {
   return {11, true};
 }
 template <>
+inline WatchDriver Sample() {
+  return {JobId::FromRandom(), 4242, "host-a"};
+}
+template <>
 inline RegisterWorker Sample() {
   return {WorkerId::FromRandom(), "tcp://127.0.0.1:7008", 12};
 }

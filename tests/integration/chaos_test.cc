@@ -13,11 +13,13 @@
 #include <rayk/api.h>
 #include <rayk/cluster.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "core_worker/core_worker.h"
 #include "dev_cluster.h"
 #include "killer.h"
 #include "shm_layout.h"
@@ -57,7 +59,9 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
   uint64_t retries = 0, reconstructed = 0, call_retries = 0;
   int restarts = 0;
   {
-    testing::DevCluster cluster({.nodes = 3, .node_timeout_ms = 2000});
+    // The node timeout of the full run: a shorter one, on a machine busy with
+    // other tests, had the GCS declare the driver's own (spared) node dead.
+    testing::DevCluster cluster({.nodes = 3, .node_timeout_ms = 4000});
     ASSERT_TRUE(cluster.ok()) << cluster.up().output;
     session_root = cluster.session_root();
     session_dir = cluster.session_dir();
@@ -92,9 +96,18 @@ TEST(ChaosTest, EveryResultIsRightWhileWorkersRayletsAndTheGcsAreKilled) {
       if (!result.ok) {
         // What the cluster says, while it still runs: which tasks wait where.
         const std::string at = " --address " + cluster.address();
+        auto* core = dynamic_cast<CoreWorker*>(internal::CurrentRuntime());
         ADD_FAILURE() << "round " << rounds << ": " << result.error << "\n"
                       << cluster.Rayk("status" + at).output
-                      << cluster.Rayk("summary tasks" + at).output;
+                      << cluster.Rayk("summary tasks" + at).output
+                      << cluster.Rayk("list actors" + at).output
+                      << (core != nullptr ? core->DescribeWaits() : std::string());
+        // RAYK_TEST_KEEP_DIR: the session's logs are copied there for a look.
+        if (const char* keep = std::getenv("RAYK_TEST_KEEP_DIR"); keep != nullptr && *keep) {
+          std::error_code ec;
+          std::filesystem::copy(session_dir, keep, std::filesystem::copy_options::recursive, ec);
+          std::cout << "the session is kept in " << keep << (ec ? ": " + ec.message() : "") << "\n";
+        }
         break;
       }
       EXPECT_TRUE(result.root_right);

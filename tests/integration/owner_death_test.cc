@@ -4,7 +4,8 @@
 // borrower is an actor that got the reference inside a value, and this
 // driver, which gets it back from the actor. And the primary copies a dead
 // owner (a SIGKILLed driver or worker) had in the node's store are freed by
-// the raylet, so `rayk memory` shows no bytes pinned for it.
+// the raylet, so `rayk memory` shows no bytes pinned for it. A driver killed
+// before it ran any task still has its job (and its actors) ended.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -126,6 +127,18 @@ TEST_F(OwnerDeathTest, ARefOwnedByAKilledWorkerFailsWithOwnerDiedError) {
     EXPECT_THAT(error.what(), HasSubstr("worker pid " + std::to_string(worker) + " on node"));
     EXPECT_THAT(error.what(), HasSubstr("killed by signal 9"));
   }
+}
+
+TEST_F(OwnerDeathTest, AJobWhoseDriverIsKilledBeforeItsFirstTaskEnds) {
+  testing::TempDir out;
+  pid_t driver = StartSecondDriver("hold held wait", "created 1", out);
+  ASSERT_GT(driver, 0);
+  ASSERT_EQ(kill(driver, SIGKILL), 0);
+  // Its raylet watches it from its start, not from its first lease: it sees
+  // the driver gone and ends its job, and the GCS ends the job's actor.
+  EXPECT_TRUE(testing::PollUntil([] {
+    return !testing::ErrorOf([] { rayk::GetActor<test_functions::Counter>("held"); }).empty();
+  })) << "the actor of the killed driver's job still lives";
 }
 
 TEST_F(OwnerDeathTest, PrimariesOfAKilledDriverAreFreed) {

@@ -2,6 +2,8 @@
 //   rayk_second_driver incr NAME BY           finds the named Counter, adds BY, prints "value N"
 //   rayk_second_driver create NAME detached   creates a named Counter and exits
 //   rayk_second_driver create NAME attached   likewise, owned by this (short) job
+//   rayk_second_driver hold NAME wait         creates a named Counter owned by this job, prints
+//                                             "created", and waits to be killed (no task ever)
 //   rayk_second_driver lend NAME VALUE exit   puts VALUE, gives the ref inside a vector to the
 //                                             named RefHolder, prints "lent", and ends
 //   rayk_second_driver lend NAME VALUE wait   likewise, then waits to be killed
@@ -41,12 +43,17 @@ int Run(int argc, char** argv) {
     if (std::string(argv[3]) == "detached") creator.SetLifetimeDetached();
     auto counter = creator.Remote(1);
     std::printf("created %d\n", *rayk::Get(counter.Task(&Counter::Value).Remote()));
+  } else if (command == "hold") {
+    // No task: the raylet knows of this driver only from its start.
+    auto counter = rayk::Actor(Counter::Create).SetName(argv[2]).Remote(1);
+    std::printf("created %d\n", *rayk::Get(counter.Task(&Counter::Value).Remote()));
+    std::fflush(stdout);
+    pause();
   } else if (command == "lend" && argc == 5) {
     auto holder = rayk::GetActor<test_functions::RefHolder>(argv[2]);
     auto ref = rayk::Put(std::atoi(argv[3]));
     rayk::Get(holder.Task(&test_functions::RefHolder::Store).Remote(std::vector{ref}));
-    // A task, so that this node's raylet watches this driver (as it does
-    // every driver that leases) and ends its job when it is killed.
+    // A task too, as a driver that lends usually runs some.
     rayk::Get(rayk::Task(test_functions::Add).Remote(1, 1));
     std::printf("lent\n");
     std::fflush(stdout);

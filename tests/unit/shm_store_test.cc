@@ -124,6 +124,18 @@ class ShmStoreTest : public ::testing::Test {
     std::filesystem::remove_all(session_dir_, ignored);
   }
 
+  // A child that opens the store as node `node`'s raylet (making its
+  // segment), says it is ready, and parks until the parent kills it.
+  Child StartParkedRaylet(const NodeId& node) {
+    return Child::Start([this, node](int from_parent, int to_parent) {
+      node_ = node;
+      auto raylet = Open(ProcessRole::kRaylet);
+      if (!raylet.ok()) return 1;
+      Signal(to_parent);
+      AwaitGo(from_parent);
+      return 0;
+    });
+  }
   Result<std::shared_ptr<ObjectStore>> Open(ProcessRole role,
                                             const std::string& capacity = "64MiB") {
     PluginLoader loader;
@@ -234,14 +246,7 @@ TEST_F(ShmStoreTest, ARayletRemovesTheSegmentsOfDeadRayletsOfOtherNodes) {
   // A live raylet of a third node keeps its segment.
   NodeId live_node = NodeId::FromRandom();
   const std::string live_file = "/dev/shm" + shm::SegmentName("", live_node);
-  Child live = Child::Start([&](int from_parent, int to_parent) {
-    node_ = live_node;
-    auto raylet = Open(ProcessRole::kRaylet);
-    if (!raylet.ok()) return 1;
-    Signal(to_parent);
-    AwaitGo(from_parent);  // parks until the parent kills it
-    return 0;
-  });
+  Child live = StartParkedRaylet(live_node);
   ASSERT_TRUE(live.WaitReady());
 
   auto raylet = Open(ProcessRole::kRaylet);  // this node's raylet starts
@@ -253,6 +258,22 @@ TEST_F(ShmStoreTest, ARayletRemovesTheSegmentsOfDeadRayletsOfOtherNodes) {
   live.Wait();
   EXPECT_GE(shm::ReapOrphanedSegments(), 1);
   EXPECT_FALSE(std::filesystem::exists(live_file));
+}
+
+TEST_F(ShmStoreTest, TheSegmentOfAKilledRayletNotYetReapedIsRemoved) {
+  // A raylet SIGKILLed a moment ago is a zombie until its parent reaps it:
+  // its pid still answers kill(pid, 0), but its segment is no longer in use.
+  NodeId killed_node = NodeId::FromRandom();
+  const std::string killed_file = "/dev/shm" + shm::SegmentName("", killed_node);
+  Child killed = StartParkedRaylet(killed_node);
+  ASSERT_TRUE(killed.WaitReady());
+  kill(killed.pid, SIGKILL);
+  // A zombie, not reaped: waitid with WNOWAIT leaves it one.
+  siginfo_t info{};
+  ASSERT_EQ(waitid(P_PID, static_cast<id_t>(killed.pid), &info, WEXITED | WNOWAIT), 0);
+  EXPECT_GE(shm::ReapOrphanedSegments(), 1);
+  EXPECT_FALSE(std::filesystem::exists(killed_file)) << "the killed raylet's segment is left";
+  killed.Wait();
 }
 
 TEST_F(ShmStoreTest, CapacityBeyondDevShmIsRefused) {

@@ -534,4 +534,21 @@ void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& 
   client.in_flight.clear();
 }
 
+// ---------------------------------------------------------------- diagnostics
+
+std::string ActorSubmitter::DescribeWaitsLocked() const {
+  static const char* const kStates[] = {"unknown", "resolving", "alive", "dead"};
+  std::string text =
+      "actors: " + std::to_string(deferred_infos_.size()) + " death notices in their grace\n";
+  for (const auto& [actor, client] : clients_) {
+    if (client.queue.empty() && client.in_flight.empty() && client.outbox.empty()) continue;
+    text += "  actor " + ShortId(actor) + ": " + kStates[static_cast<int>(client.state)] +
+            " (epoch " + std::to_string(client.epoch) + "), " +
+            std::to_string(client.queue.size()) + " calls queued, " +
+            std::to_string(client.in_flight.size()) + " in flight, " +
+            std::to_string(client.outbox.size()) + " in the outbox\n";
+  }
+  return text;
+}
+
 }  // namespace rayk

@@ -74,6 +74,9 @@ class ActorSubmitter {
   void CancelLocked(const TaskId& task_id, bool recursive, Actions& actions);
   // Acts on the death notices whose grace is over (the reaper's round).
   void HandleDeferredActorInfos();
+  // Each actor with calls queued or in flight: what is known of it
+  // (CoreWorker::DescribeWaits).
+  std::string DescribeWaitsLocked() const;
 
  private:
   // What a caller knows of one actor it calls.

@@ -107,6 +107,11 @@ Status CoreWorker::Register() {
     if (!ack.ok()) {
       return Status(ack.status().code(), "the GCS refused the job: " + ack.status().message());
     }
+    // Watched by its raylet from now on: should this process die before it
+    // leases a worker, its job (its actors) still ends.
+    (void)context_.raylet->Send(
+        protocol::Encode(MessageType::kWatchDriver,
+                         protocol::WatchDriver{options.job_id, getpid(), context_.host_name}));
     return Status::Ok();
   }
   protocol::RegisterWorker registration{options.worker_id, address(), getpid()};
@@ -357,6 +362,12 @@ Result<std::vector<protocol::ActorInfo>> CoreWorker::ListActors() {
 }
 
 void CoreWorker::ExitActor() { executor_.ExitActor(); }
+
+std::string CoreWorker::DescribeWaits() {
+  std::lock_guard<std::mutex> lock(context_.mu);
+  return tasks_.DescribeWaitsLocked() + task_submitter_.DescribeWaitsLocked() +
+         actor_submitter_.DescribeWaitsLocked();
+}
 
 bool CoreWorker::ResumeWhenReady(const std::vector<ObjectId>& ids, std::function<void()> resume) {
   return references_.WhenReady(ids, executor_.ResumeOnLoop(std::move(resume)));

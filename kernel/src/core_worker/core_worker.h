@@ -56,6 +56,8 @@ class CoreWorker : public internal::Runtime,
   ~CoreWorker() override;
 
   const std::string& address() const { return context_.address; }
+  // The transport it talks through (tests serve fake peers on it).
+  Transport& transport() const { return *context_.transport; }
   const Options& options() const { return context_.options; }
 
   // Worker mode: runs pushed tasks on this thread until told to exit or the
@@ -124,6 +126,11 @@ class CoreWorker : public internal::Runtime,
   size_t NumBorrowers(const ObjectId& id);
   // What this process, as an owner, re-ran to get past faults.
   const FaultCounters& faults() const { return context_.faults; }
+  // What this process, as an owner, waits for, one line per thing: tasks
+  // waiting for arguments, queued, leased out or parked; lease requests and
+  // the nodes they went to; actors' calls and what is known of each actor.
+  // For a hang's report (the chaos run prints it): what no raylet lists.
+  std::string DescribeWaits();
 
  private:
   CoreWorker(Options options, std::shared_ptr<Transport> transport);

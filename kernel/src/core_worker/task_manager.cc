@@ -404,4 +404,38 @@ ObjectValue TaskManager::CancelledReplyValueLocked(const PendingTask& task,
   return CancelledValue(task, "while it ran; what it returned or threw was discarded");
 }
 
+// ---------------------------------------------------------------- diagnostics
+
+std::string TaskManager::DescribeWaitsLocked() {
+  constexpr size_t kShown = 20;
+  size_t waiting = 0;
+  std::string shown;
+  for (const auto& [task_id, task] : tasks_) {
+    if (task.unresolved == 0) continue;
+    if (++waiting > kShown) continue;
+    shown += "  task " + task.spec.function + " " + task_id.Hex().substr(0, 8) + " (attempt " +
+             std::to_string(task.spec.attempt) + ") waits for";
+    for (const internal::TaskArg& arg : task.spec.args) {
+      if (!arg.is_ref) continue;
+      const ReferenceCounter::ObjectEntry* entry = references_.FindLocked(arg.ref);
+      shown += " " + arg.ref.Hex().substr(0, 8) + ":";
+      if (entry == nullptr) {
+        shown += "unknown";
+      } else if (entry->value) {
+        shown += "has a value";
+      } else if (!entry->owned) {
+        shown += std::string("borrowed, ") + (entry->fetching ? "fetching" : "not fetched");
+      } else if (TaskId maker = TaskMakingLocked(arg.ref); !maker.IsNil()) {
+        shown += "made by " + maker.Hex().substr(0, 8);
+      } else {
+        shown += lineage_.count(arg.ref) ? "kept lineage, not running" : "nothing makes it";
+      }
+    }
+    shown += "\n";
+  }
+  return "owner: " + std::to_string(tasks_.size()) + " pending tasks, " + std::to_string(waiting) +
+         " waiting for arguments, " + std::to_string(lineage_.size()) + " kept for lineage\n" +
+         shown;
+}
+
 }  // namespace rayk

@@ -101,6 +101,9 @@ class TaskManager {
   // (the GCS said so; not a failed read), later reads of it rebuild too.
   bool RebuildObjectsOnNodeLocked(const NodeId& node, bool node_dead, Actions& actions);
   size_t NumLineageLocked() const { return lineage_.size(); }
+  // The tasks still waiting for arguments, each with what it waits for
+  // (CoreWorker::DescribeWaits).
+  std::string DescribeWaitsLocked();
   ReferenceCounter& references() { return references_; }
   // The references a worker serialized into a task's results
   // (PushTaskReply::contained): held by each result still held when

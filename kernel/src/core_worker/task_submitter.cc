@@ -24,6 +24,9 @@ constexpr size_t kPipelineDepth = 4;
 // the argument's node's death (the GCS announces it within its node
 // timeout) before it is resolved anew anyway.
 constexpr auto kArgumentLossPatience = std::chrono::seconds(10);
+// How long a death notice that matched no lease waits for its worker's grant
+// (TaskSubmitter::early_deaths_): the two are sent a moment apart.
+constexpr auto kEarlyDeathMemory = std::chrono::seconds(60);
 
 void ReturnLease(const std::shared_ptr<Channel>& raylet, uint64_t lease_id) {
   if (raylet) {
@@ -164,64 +167,81 @@ void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lea
     std::lock_guard<std::mutex> lock(context_.mu);
     PendingTask* task = tasks_.FindLocked(task_id);
     if (task == nullptr || task->spec.attempt != attempt) return;  // retried meanwhile
-    SchedulingClass& cls = classes_[task->class_key];
+    const std::string class_key = task->class_key;
+    SchedulingClass& cls = classes_[class_key];
     auto worker = cls.workers.find(lease_id);
-    if (worker != cls.workers.end()) {
-      worker->second.in_flight.erase(task_id);
-      worker->second.idle_since = std::chrono::steady_clock::now();
-      if (worker->second.single_task && worker->second.in_flight.empty() && reply.ok()) {
-        // One task per lease: the next one asks the scheduler again.
-        PushReturnLocked(worker->second.raylet, lease_id, actions);
-        cls.workers.erase(worker);
+    if (reply.ok()) {
+      if (worker != cls.workers.end()) {
+        worker->second.in_flight.erase(task_id);
+        worker->second.idle_since = std::chrono::steady_clock::now();
+        if (worker->second.single_task && worker->second.in_flight.empty()) {
+          // One task per lease: the next one asks the scheduler again.
+          PushReturnLocked(worker->second.raylet, lease_id, actions);
+          cls.workers.erase(worker);
+        }
       }
-    }
-    std::string class_key = task->class_key;
-    if (!reply.ok()) {
-      // The worker's death notice from the raylet decides about retries.
-      return;
-    }
-    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    if (task->cancelled) {
-      tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions),
-                            actions);
-    } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
-               internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
-      // SetRetryExceptions: the task runs again, first in its class's queue.
-      ++task->spec.attempt;
-      ++context_.faults.task_retries;
-      spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
-                   body->error->remote_type, body->error->message, task->spec.attempt,
-                   internal::LimitText(task->spec.max_retries));
-      cls.queue.push_front(task_id);
-    } else if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kObjectLost &&
-               internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
-      // Its worker could not read an argument: the argument's node died.
-      // Rather than fail a job whose lineage can make the argument again,
-      // the task runs again with its arguments resolved anew, once this
-      // process knows of the death (and is making the argument again):
-      // resolved before, the argument would point at the dead node again.
-      ++task->spec.attempt;
-      ++context_.faults.task_retries;
-      spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task->spec.function,
-                   body->error->message, task->spec.attempt,
-                   internal::LimitText(task->spec.max_retries));
-      if (ReadsFromDeadNodeLocked(*task)) {
-        tasks_.ResolveArgsAgainLocked(task_id, actions);
-      } else {
-        parked_.emplace(std::chrono::steady_clock::now() + kArgumentLossPatience, task_id);
-      }
-    } else {
-      if (body.ok() && !body->error) {
-        // One long task turns pipelining off at once; short ones turn it back on gradually.
-        cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
-                             ? body->run_us
-                             : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
-      }
-      tasks_.CompleteWithReplyLocked(task_id, body, actions);
+      HandlePushReplyLocked(*task, *reply, actions);
+    } else if (worker != cls.workers.end()) {
+      // The connection to the worker failed (a transport that tells): it is
+      // taken for dead, as on its raylet's notice, and its raylet is asked to
+      // end it in case it lives on unreachable. Its tasks run again.
+      const std::shared_ptr<Channel> raylet = worker->second.raylet;
+      actions.push_back([raylet, lease_id] {
+        if (raylet) {
+          (void)raylet->Send(
+              protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
+        }
+      });
+      LoseWorkerLocked(class_key, lease_id,
+                       "the connection to it failed: " + reply.status().message(), actions);
     }
     DispatchLocked(class_key, actions);
   }
   RunActions(actions);
+}
+
+void TaskSubmitter::HandlePushReplyLocked(PendingTask& task, const std::string& reply,
+                                          Actions& actions) {
+  const TaskId task_id = task.spec.task_id;
+  SchedulingClass& cls = classes_[task.class_key];
+  auto body = protocol::Decode<protocol::PushTaskReply>(reply);
+  if (task.cancelled) {
+    tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(task, body, actions), actions);
+  } else if (body.ok() && body->error && task.retry_exceptions.Matches(*body->error) &&
+             internal::AnotherTry(task.spec.attempt, task.spec.max_retries)) {
+    // SetRetryExceptions: the task runs again, first in its class's queue.
+    ++task.spec.attempt;
+    ++context_.faults.task_retries;
+    spdlog::warn("task {} threw {}: {}; retry {} of {}", task.spec.function,
+                 body->error->remote_type, body->error->message, task.spec.attempt,
+                 internal::LimitText(task.spec.max_retries));
+    cls.queue.push_front(task_id);
+  } else if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kObjectLost &&
+             internal::AnotherTry(task.spec.attempt, task.spec.max_retries)) {
+    // Its worker could not read an argument: the argument's node died.
+    // Rather than fail a job whose lineage can make the argument again,
+    // the task runs again with its arguments resolved anew, once this
+    // process knows of the death (and is making the argument again):
+    // resolved before, the argument would point at the dead node again.
+    ++task.spec.attempt;
+    ++context_.faults.task_retries;
+    spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task.spec.function,
+                 body->error->message, task.spec.attempt,
+                 internal::LimitText(task.spec.max_retries));
+    if (ReadsFromDeadNodeLocked(task)) {
+      tasks_.ResolveArgsAgainLocked(task_id, actions);
+    } else {
+      parked_.emplace(std::chrono::steady_clock::now() + kArgumentLossPatience, task_id);
+    }
+  } else {
+    if (body.ok() && !body->error) {
+      // One long task turns pipelining off at once; short ones turn it back on gradually.
+      cls.avg_run_us = cls.avg_run_us < 0 || body->run_us >= kShortTaskMicros
+                           ? body->run_us
+                           : 0.8 * cls.avg_run_us + 0.2 * body->run_us;
+    }
+    tasks_.CompleteWithReplyLocked(task_id, body, actions);
+  }
 }
 
 // ---------------------------------------------------------------- leases
@@ -344,10 +364,22 @@ void TaskSubmitter::HandleLeaseReplyLocked(const std::string& class_key,
     return;
   }
   --cls.lease_requests;
-  if (outcome.granted && outcome.worker && !context_.stopping) {
+  if (outcome.granted && (early_deaths_.erase(outcome.lease->worker_id) != 0 ||
+                          dead_nodes_.count(outcome.lease->node_id) != 0)) {
+    // Its worker (or node) died before the grant arrived: the raylet has
+    // taken the lease back already. Tasks pushed to it would wait forever.
+    spdlog::warn("worker pid {} died before its lease reached this process; asking for another",
+                 outcome.lease->worker_pid);
+    DispatchLocked(class_key, actions);
+  } else if (outcome.granted && outcome.worker && !context_.stopping) {
     AddWorkerLocked(class_key, outcome, actions);
   } else if (outcome.granted) {
     PushReturnLocked(outcome.raylet, outcome.lease->lease_id, actions);
+  } else if (!reply.ok() && raylet_address != context_.options.raylet_address) {
+    // No answer from the raylet a spillback named (a transport that reports
+    // a lost connection; its node is dying): asked again at home, as when
+    // its node's death is heard of.
+    DispatchLocked(class_key, actions);
   } else {
     FailQueueLocked(cls, outcome, raylet_address, reply, actions);
   }
@@ -420,6 +452,9 @@ void TaskSubmitter::ReturnIdleLeases() {
       parked_.erase(parked_.begin());
     }
     UnparkLocked(unparked, actions);
+    for (auto it = early_deaths_.begin(); it != early_deaths_.end();) {
+      it = now - it->second > kEarlyDeathMemory ? early_deaths_.erase(it) : std::next(it);
+    }
     for (auto& [key, cls] : classes_) {
       if (!cls.queue.empty()) continue;
       for (auto it = cls.workers.begin(); it != cls.workers.end();) {
@@ -630,12 +665,16 @@ void TaskSubmitter::OnWorkerDied(const protocol::WorkerDied& died) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
+    bool matched = false;
     for (auto& [class_key, cls] : classes_) {
       auto worker = cls.workers.find(died.lease_id);
       if (worker == cls.workers.end() || worker->second.worker_id != died.worker_id) continue;
       LoseWorkerLocked(class_key, died.lease_id, died.reason, actions);
+      matched = true;
       break;
     }
+    // A lease given back already, or one whose grant is still on its way.
+    if (!matched) early_deaths_[died.worker_id] = std::chrono::steady_clock::now();
   }
   RunActions(actions);
 }
@@ -674,6 +713,35 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
     }
   }
   DispatchLocked(class_key, actions);
+}
+
+// ---------------------------------------------------------------- diagnostics
+
+std::string TaskSubmitter::DescribeWaitsLocked() const {
+  std::string text;
+  const auto now = std::chrono::steady_clock::now();
+  for (const auto& [class_key, cls] : classes_) {
+    if (cls.queue.empty() && cls.workers.empty() && cls.lease_requests == 0) continue;
+    text += "  class " + class_key + ": " + std::to_string(cls.queue.size()) + " queued, " +
+            std::to_string(cls.lease_requests) + " lease requests out\n";
+    for (const auto& [lease_id, worker] : cls.workers) {
+      const auto idle =
+          std::chrono::duration_cast<std::chrono::milliseconds>(now - worker.idle_since);
+      text += "    lease " + std::to_string(lease_id) + ": worker pid " +
+              std::to_string(worker.pid) + " on node " + worker.node_id.Hex().substr(0, 8) +
+              (dead_nodes_.count(worker.node_id) ? " (dead)" : "") + ", " +
+              std::to_string(worker.in_flight.size()) + " tasks in flight, last reply " +
+              std::to_string(idle.count()) + " ms ago\n";
+    }
+  }
+  for (const auto& [request_id, request] : remote_lease_requests_) {
+    text += "  lease request " + std::to_string(request_id) + " at node " +
+            request.node.Hex().substr(0, 8) + (dead_nodes_.count(request.node) ? " (dead)" : "") +
+            " after " + std::to_string(request.spillbacks) + " spillbacks\n";
+  }
+  return "submitter: " + std::to_string(parked_.size()) + " tasks parked after a lost argument, " +
+         std::to_string(dead_nodes_.size()) + " nodes heard dead, " +
+         std::to_string(abandoned_lease_requests_.size()) + " lease requests abandoned\n" + text;
 }
 
 }  // namespace rayk

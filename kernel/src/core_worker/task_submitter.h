@@ -7,8 +7,10 @@
 // deep per worker; others go one per worker, spread over every worker granted.
 // A lease idle for kLeaseIdleTime goes back to its raylet. A task whose worker
 // dies (the raylet's notice, or its node's death from the GCS) is retried up
-// to max_retries, else fails with the cause; a class no node can run fails its
-// queued tasks with the raylet's reason. A task whose worker could not read
+// to max_retries, else fails with the cause (a notice may overtake the grant
+// of its worker, which is then dropped when it comes and the lease asked for
+// again); a class no node can run fails its queued tasks with the raylet's
+// reason. A task whose worker could not read
 // an argument (its node died) is retried too, once this process has heard of
 // that death and is making the argument again (or after kArgumentLossPatience
 // without news), so that it does not spin through its retries meanwhile.
@@ -62,6 +64,9 @@ class TaskSubmitter {
   // Gives back every lease and stops watching node deaths (at shutdown,
   // after `stopping` is set).
   void ReturnAllLeases();
+  // Each class's queue, leases, tasks in flight and lease requests, and the
+  // parked tasks (CoreWorker::DescribeWaits).
+  std::string DescribeWaitsLocked() const;
 
  private:
   struct LeasedWorker {
@@ -143,6 +148,9 @@ class TaskSubmitter {
                         Actions& actions);
   void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id,
                    Result<std::string> reply);
+  // The worker's answer: the task ends, or runs again (a retried exception,
+  // an argument it could not read).
+  void HandlePushReplyLocked(PendingTask& task, const std::string& reply, Actions& actions);
   // Node deaths, from the GCS's "node" topic: leases there are gone.
   void WatchNodesLocked(Actions& actions);
   void SubscribeToNodeDeaths();
@@ -173,6 +181,11 @@ class TaskSubmitter {
   // so every lease request fails at once with this reason instead of waiting.
   std::string home_node_dead_;
   std::set<NodeId> dead_nodes_;  // heard of by OnNodeDead
+  // Workers whose raylet said they died while no lease of theirs was held
+  // here: the notice travels on another connection than the grant and may
+  // overtake it. A grant of such a worker is taken as lost when it comes.
+  // Each is forgotten after kEarlyDeathMemory.
+  std::map<WorkerId, std::chrono::steady_clock::time_point> early_deaths_;
   // Tasks whose worker could not read an argument, until this process hears
   // that the argument's node died (OnNodeDead) or their time is up.
   std::multimap<std::chrono::steady_clock::time_point, TaskId> parked_;

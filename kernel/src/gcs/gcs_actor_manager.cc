@@ -16,6 +16,8 @@ using protocol::MessageType;
 constexpr char kActorTable[] = "actors";
 constexpr auto kForever = std::chrono::hours(24 * 365);
 constexpr auto kSchedulePeriod = std::chrono::milliseconds(20);
+// How long a death notice that matched no actor waits for its worker's grant.
+constexpr auto kEarlyDeathMemory = std::chrono::seconds(60);
 
 std::string Encoded(const protocol::ActorInfo& info) {
   return protocol::Encode(MessageType::kActorInfo, info);
@@ -136,7 +138,16 @@ void GcsActorManager::HandleNodeDead(const NodeId& node_id) {
   {
     std::lock_guard<std::mutex> lock(mu_);
     for (auto& [id, record] : actors_) {
-      if (record.info.state == ActorState::kDead || record.info.node_id != node_id) continue;
+      if (record.info.state == ActorState::kDead) continue;
+      if (record.lease_request != 0 && record.lease_node == node_id) {
+        // Its lease request waits at the dead raylet, which will never
+        // answer: placed again (a late answer is dropped, see OnLease).
+        record.lease_request = 0;
+        record.scheduling = false;
+        ScheduleLocked(record, actions);
+        continue;
+      }
+      if (record.info.node_id != node_id) continue;
       if (record.info.state != ActorState::kAlive && record.lease_id == 0) continue;
       ProcessGoneLocked(record, "its node " + node_id.Hex().substr(0, 8) + " died", actions);
     }
@@ -341,11 +352,15 @@ void GcsActorManager::HandleWorkerDied(const protocol::WorkerDied& died) {
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(mu_);
+    bool matched = false;
     for (auto& [id, record] : actors_) {
       if (record.worker_id != died.worker_id || record.info.state == ActorState::kDead) continue;
       ProcessGoneLocked(record, died.reason, actions);
+      matched = true;
       break;
     }
+    // A lease whose grant is still on its way (or one ended already).
+    if (!matched) early_deaths_[died.worker_id] = std::chrono::steady_clock::now();
   }
   Run(actions);
 }
@@ -388,6 +403,10 @@ void GcsActorManager::ScheduleLoop() {
         if (record.needs_scheduling && !record.scheduling) ScheduleLocked(record, actions);
       }
       ExpireWaitersLocked(actions);
+      const auto now = std::chrono::steady_clock::now();
+      for (auto it = early_deaths_.begin(); it != early_deaths_.end();) {
+        it = now - it->second > kEarlyDeathMemory ? early_deaths_.erase(it) : std::next(it);
+      }
     }
     Run(actions);
   }
@@ -438,6 +457,8 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   record.scheduling = true;
   protocol::RequestWorkerLease lease;
   lease.request_id = next_request_id_++;
+  record.lease_request = lease.request_id;
+  record.lease_node = node->node_id;
   lease.job_id = record.spec.job_id;
   lease.resources = record.spec.resources;
   lease.owner_address = own_address_;
@@ -448,16 +469,19 @@ void GcsActorManager::ScheduleLocked(Record& record, Actions& actions) {
   lease.placement.bundle_index = placement.bundle_index;
   ActorId id = record.info.actor_id;
   std::string address = node->address;
-  actions.push_back([this, raylet, id, address,
+  const uint64_t request_id = lease.request_id;
+  actions.push_back([this, raylet, id, request_id, address,
                      message = protocol::Encode(MessageType::kRequestWorkerLease, lease)] {
     raylet->Call(
         message,
-        [this, id, address](Result<std::string> reply) { OnLease(id, address, std::move(reply)); },
+        [this, id, request_id, address](Result<std::string> reply) {
+          OnLease(id, request_id, address, std::move(reply));
+        },
         kForever);
   });
 }
 
-void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
+void GcsActorManager::OnLease(const ActorId& id, uint64_t request_id, const std::string& raylet,
                               Result<std::string> reply) {
   if (stopping_) return;
   Actions actions;
@@ -471,19 +495,27 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
       auto body = protocol::Decode<protocol::LeaseReply>(*reply);
       if (body.ok()) lease = *body;
     }
-    if (!lease || lease->result != protocol::LeaseReply::Result::kGranted) {
+    const bool granted = lease && lease->result == protocol::LeaseReply::Result::kGranted;
+    const bool abandoned = record.lease_request != request_id;
+    if (!abandoned) record.lease_request = 0;
+    if (abandoned) {
+      // Abandoned when its node was declared dead: a grant that still came
+      // is given back, its worker ended.
+      if (granted) ReturnLeaseLocked(raylet, lease->lease_id, actions);
+    } else if (granted && early_deaths_.erase(lease->worker_id) != 0) {
+      // Its worker died before the grant got here: the raylet took the
+      // lease back already. Placed again, with no restart counted.
+      spdlog::info(
+          "actor {}: worker pid {} died before its lease reached the GCS; placing it again",
+          record.info.actor_id.Hex(), lease->worker_pid);
+      record.scheduling = false;
+      ScheduleLocked(record, actions);
+    } else if (!granted) {
       record.scheduling = false;
       std::string reason = lease ? lease->reason : reply.status().message();
       DieLocked(record, "it cannot be created: " + reason, actions);
     } else if (record.killed || record.info.state == ActorState::kDead) {
-      std::shared_ptr<Channel> channel = ChannelTo(raylet);
-      uint64_t lease_id = lease->lease_id;
-      if (channel) {
-        actions.push_back([channel, lease_id] {
-          (void)channel->Send(
-              protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
-        });
-      }
+      ReturnLeaseLocked(raylet, lease->lease_id, actions);
       record.scheduling = false;
       if (record.info.state != ActorState::kDead) DieLocked(record, record.kill_cause, actions);
     } else {
@@ -521,6 +553,16 @@ void GcsActorManager::OnLease(const ActorId& id, const std::string& raylet,
     }
   }
   Run(actions);
+}
+
+void GcsActorManager::ReturnLeaseLocked(const std::string& raylet, uint64_t lease_id,
+                                        Actions& actions) {
+  std::shared_ptr<Channel> channel = ChannelTo(raylet);
+  if (!channel) return;
+  actions.push_back([channel, lease_id] {
+    (void)channel->Send(
+        protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
+  });
 }
 
 void GcsActorManager::OnCreated(const ActorId& id, uint64_t epoch, Result<std::string> reply) {

@@ -6,9 +6,12 @@
 // actor's factory) to the worker. States: PENDING -> ALIVE -> (RESTARTING ->
 // ALIVE)* -> DEAD. When the worker dies, the raylet tells the GCS; the actor
 // is re-created through its factory while max_restarts allows, else DEAD
-// with the cause. Callers learn of changes by long-polling GetActor; a poll
-// is answered within kLongPollLimit even without a change, so that a caller
-// whose GCS restarted finds out by asking again.
+// with the cause. A lease request to a node that dies before answering is
+// made again (elsewhere), and a grant of a worker whose death notice came
+// first is dropped and asked for again. Callers learn of changes by
+// long-polling GetActor; a poll is answered within kLongPollLimit even
+// without a change, so that a caller whose GCS restarted finds out by asking
+// again.
 // Every record is written to the actors table on each change; Load() brings
 // them back in a restarted GCS and resumes creations that were under way.
 // Thread-safe: one mutex; transport calls happen outside it.
@@ -67,6 +70,10 @@ class GcsActorManager {
     WorkerId worker_id;
     uint64_t lease_id = 0;
     std::string raylet_address;
+    // The lease request in flight (0: none) and the node it went to: if that
+    // node dies, its raylet never answers, and the actor is placed again.
+    uint64_t lease_request = 0;
+    NodeId lease_node;
   };
   struct Waiter {
     protocol::GetActor request;
@@ -77,8 +84,11 @@ class GcsActorManager {
 
   void ScheduleLoop();
   void ScheduleLocked(Record& record, Actions& actions);
-  void OnLease(const ActorId& id, const std::string& raylet, Result<std::string> reply);
+  void OnLease(const ActorId& id, uint64_t request_id, const std::string& raylet,
+               Result<std::string> reply);
   void OnCreated(const ActorId& id, uint64_t epoch, Result<std::string> reply);
+  // Gives a lease back to `raylet`, which ends its worker.
+  void ReturnLeaseLocked(const std::string& raylet, uint64_t lease_id, Actions& actions);
   // Records a state change: bumps the epoch, persists, answers waiters.
   void SetStateLocked(Record& record, protocol::ActorState state, Actions& actions);
   void PersistLocked(const Record& record);
@@ -103,6 +113,10 @@ class GcsActorManager {
   // Named actors that are not dead, by (namespace, name).
   std::map<std::pair<std::string, std::string>, ActorId> names_;
   std::map<ActorId, std::vector<Waiter>> waiters_;
+  // Workers whose death notice matched no actor: the notice travels on
+  // another connection than the grant and may overtake it, so a grant of
+  // such a worker is taken as lost when it comes. Forgotten after a minute.
+  std::map<WorkerId, std::chrono::steady_clock::time_point> early_deaths_;
   ChannelCache channels_;
   uint64_t next_request_id_ = 1;
 

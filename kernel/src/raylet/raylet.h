@@ -138,6 +138,10 @@ class Raylet {
   // One handler per message type (RegisterHandlers lists them).
   void RegisterHandlers();
   void OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn reply);
+  void OnWatchDriver(protocol::WatchDriver request, ReplyFn reply);
+  // Watches `pid` as the driver of `job_id` when it runs on this host and is
+  // not one of this node's workers (CheckDriversLocked ends its job).
+  void WatchDriverLocked(const JobId& job_id, int64_t pid, const std::string& host);
   void OnReturnWorker(protocol::ReturnWorker request, ReplyFn reply);
   void OnRegisterWorker(protocol::RegisterWorker request, ReplyFn reply);
   void OnWorkerBlockState(const protocol::WorkerBlockState& request, bool blocked, ReplyFn reply);

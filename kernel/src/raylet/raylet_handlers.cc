@@ -10,6 +10,7 @@ using protocol::MessageType;
 void Raylet::RegisterHandlers() {
   service_.On<MessageType::kRequestWorkerLease>(this, &Raylet::OnRequestWorkerLease);
   service_.On<MessageType::kReturnWorker>(this, &Raylet::OnReturnWorker);
+  service_.On<MessageType::kWatchDriver>(this, &Raylet::OnWatchDriver);
   service_.On<MessageType::kRegisterWorker>(this, &Raylet::OnRegisterWorker);
   service_.On<MessageType::kWorkerBlocked>([this](protocol::WorkerBlockState body, ReplyFn reply) {
     OnWorkerBlockState(body, /*blocked=*/true, std::move(reply));
@@ -45,12 +46,9 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
     reply(protocol::Encode(MessageType::kLeaseReply, refused));
     return;
   }
-  // A driver on this host is watched, so that a job whose driver is
-  // killed does not keep its leases and workers (workers are the
-  // raylet's children, watched through waitpid).
-  if (request.owner_pid > 0 && request.owner_host == hostname_ && !IsWorkerPid(request.owner_pid)) {
-    drivers_[request.job_id] = request.owner_pid;
-  }
+  // An owner that is a driver on this host is watched from its first lease
+  // on, if it did not ask at its start (OnWatchDriver).
+  WatchDriverLocked(request.job_id, request.owner_pid, request.owner_host);
   if (Status demand = accelerators_.CheckDemand(request.resources); !demand.ok()) {
     protocol::LeaseReply refused;
     refused.result = protocol::LeaseReply::Result::kFailed;
@@ -65,6 +63,24 @@ void Raylet::OnRequestWorkerLease(protocol::RequestWorkerLease request, ReplyFn 
   pending_.back().arrival_view = view_version_;
   pending_.back().arrival_time = std::chrono::steady_clock::now();
   DispatchLocked();
+}
+
+void Raylet::OnWatchDriver(protocol::WatchDriver request, ReplyFn reply) {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (!finished_jobs_.count(request.job_id)) {
+      WatchDriverLocked(request.job_id, request.pid, request.host);
+      NoteChangeLocked();  // a sleeping monitor wakes to watch it
+    }
+  }
+  protocol::Service::ReplyAck(reply);
+}
+
+// A driver on this host is watched, so that a job whose driver is killed
+// does not keep its leases, workers and actors (workers are the raylet's
+// children, watched through waitpid).
+void Raylet::WatchDriverLocked(const JobId& job_id, int64_t pid, const std::string& host) {
+  if (pid > 0 && host == hostname_ && !IsWorkerPid(pid)) drivers_[job_id] = pid;
 }
 
 void Raylet::OnReturnWorker(protocol::ReturnWorker request, ReplyFn reply) {

@@ -43,6 +43,7 @@ namespace rayk::protocol {
   X(WorkerBlocked, 23)                                                   \
   X(WorkerUnblocked, 24)                                                 \
   X(ShutdownRaylet, 25)                                                  \
+  X(WatchDriver, 85)                                                     \
   /* To a raylet: placement-group bundles (prepare, commit, release). */ \
   X(PrepareBundles, 26)                                                  \
   X(CommitBundles, 27)                                                   \

@@ -81,6 +81,19 @@ struct WorkerBlockState {
   }
 };
 
+// A driver on the raylet's host, at its start (one-way): the raylet ends its
+// job (its leases, workers and actors) when the process is gone, even if it
+// never leased a worker.
+struct WatchDriver {
+  JobId job_id;
+  int64_t pid = 0;
+  std::string host;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& job_id& pid& host;
+  }
+};
+
 // Asks the raylet's process to exit (shutdown_requested()).
 struct ShutdownRaylet {
   template <class A>
@@ -126,6 +139,7 @@ RAYK_MESSAGE_BODY(kRegisterWorker, RegisterWorker);
 RAYK_MESSAGE_BODY(kWorkerBlocked, WorkerBlockState);
 RAYK_MESSAGE_BODY(kWorkerUnblocked, WorkerBlockState);
 RAYK_MESSAGE_BODY(kShutdownRaylet, ShutdownRaylet);
+RAYK_MESSAGE_BODY(kWatchDriver, WatchDriver);
 RAYK_MESSAGE_BODY(kLeaseReply, LeaseReply);
 RAYK_MESSAGE_BODY(kListWorkers, ListWorkers);
 RAYK_MESSAGE_BODY(kWorkerList, WorkerList);

@@ -59,7 +59,17 @@ std::string Errno(int err) { return std::strerror(err); }
 std::string FileOf(const std::string& name) { return "/dev/shm" + name; }
 
 // A pid of 0 (unknown) counts as dead; EPERM means alive under another user.
-bool OwnerAlive(int32_t pid) { return pid > 0 && (kill(pid, 0) == 0 || errno == EPERM); }
+// A zombie (killed, not yet reaped by its parent) is dead too: it has let go
+// of its mappings, and its parent may take a while to reap it.
+bool OwnerAlive(int32_t pid) {
+  if (pid <= 0 || (kill(pid, 0) != 0 && errno != EPERM)) return false;
+  std::ifstream stat("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(stat, line)) return true;  // another pid namespace: trust kill()
+  const size_t close = line.rfind(')');
+  const char state = close != std::string::npos && close + 2 < line.size() ? line[close + 2] : '?';
+  return state != 'Z' && state != 'X';
+}
 
 }  // namespace
 
