@@ -700,7 +700,7 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
   SchedulingClass& cls = classes_[class_key];
   auto worker = cls.workers.find(lease_id);
   if (worker == cls.workers.end()) return;
-  std::set<TaskId> lost = std::move(worker->second.in_flight);
+  std::unordered_set<TaskId> lost = std::move(worker->second.in_flight);
   const int64_t pid = worker->second.pid;
   cls.workers.erase(worker);
   for (const TaskId& task_id : lost) {

@@ -31,6 +31,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
 #include <vector>
 
 #include "core_worker/task_manager.h"
@@ -76,8 +77,8 @@ class TaskSubmitter {
     int64_t pid = 0;
     NodeId node_id;
     std::shared_ptr<Channel> channel;
-    std::shared_ptr<Channel> raylet;  // the raylet that granted it, to give it back
-    std::set<TaskId> in_flight;
+    std::shared_ptr<Channel> raylet;       // the raylet that granted it, to give it back
+    std::unordered_set<TaskId> in_flight;  // hashed: a std::set's id compares showed in profiles
     // Its pushes go as PushTasks requests of this stream: the tasks one
     // dispatch gives it leave together, and one request stays out while
     // any of its tasks is unanswered, for their replies.
