@@ -252,6 +252,10 @@ inline PushTask Sample() {
   return push;
 }
 template <>
+inline PushTasks Sample() {
+  return {"tcp://127.0.0.1:7009", 7, {Sample<PushTask>().spec, Sample<PushTask>().spec}};
+}
+template <>
 inline GetObject Sample() {
   return {ObjectId::FromRandom()};
 }
@@ -300,6 +304,11 @@ inline PushTaskReply Sample() {
                                     {"std::runtime_error", "std::exception"}};
   reply.location = SampleLocation();
   return reply;
+}
+template <>
+inline PushTasksReply Sample() {
+  return {{{TaskId::FromRandom(), 2, Encode(MessageType::kPushTaskReply, Sample<PushTaskReply>())},
+           {TaskId::FromRandom(), 0, "reply"}}};
 }
 template <>
 inline GetObjectReply Sample() {

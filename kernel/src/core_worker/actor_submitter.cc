@@ -20,6 +20,13 @@ using protocol::MessageType;
 // How long replies already sent by a dead actor get to arrive before its
 // in-flight calls are failed or retried.
 constexpr auto kDeathNoticeGrace = std::chrono::milliseconds(100);
+// Calls made while a request to their actor is out wait for its answer (or
+// the reaper's next round, or this many of them) and then leave together:
+// a caller submitting a burst sends a few messages, not one per call. A
+// call made while none is out leaves at once, so a lone call waits for
+// nothing; the reaper's round bounds the wait of one that finds the actor's
+// running calls all waiting for it.
+constexpr size_t kMaxHeldCalls = 64;
 
 std::string WatchActorMessage(const ActorId& actor, uint64_t epoch) {
   protocol::GetActor request;
@@ -194,6 +201,7 @@ Status ActorSubmitter::KillActor(const ActorId& actor, bool no_restart) {
     }
     std::deque<TaskId> in_flight;
     in_flight.swap(client.in_flight);
+    client.outbox.clear();  // calls held for the old process are among them
     for (const TaskId& task_id : in_flight) {
       tasks_.CompleteLocked(
           task_id,
@@ -287,12 +295,12 @@ void ActorSubmitter::SendActorTasksLocked(const ActorId& actor, Actions& actions
     client.queue.pop_front();
     client.in_flight.push_back(task->spec.task_id);
     context_.task_events.Forget(task->spec.task_id, task->spec.attempt);
-    client.outbox.push_back(
-        {task->spec.task_id,
-         {task->spec.attempt,
-          protocol::Encode(MessageType::kPushTask, protocol::PushTask{task->spec})}});
+    client.outbox.push_back(task->spec);
   }
-  if (!client.outbox.empty()) actions.push_back([this, actor] { FlushActorOutbox(actor); });
+  if (!client.outbox.empty() &&
+      (client.requests_out == 0 || client.outbox.size() >= kMaxHeldCalls)) {
+    actions.push_back([this, actor] { FlushActorOutbox(actor); });
+  }
 }
 
 void ActorSubmitter::CancelLocked(const TaskId& task_id, bool recursive, Actions& actions) {
@@ -300,9 +308,15 @@ void ActorSubmitter::CancelLocked(const TaskId& task_id, bool recursive, Actions
   if (task == nullptr) return;
   task->cancelled = true;
   ActorClient& client = clients_[task->spec.actor_id];
+  auto held = std::find_if(client.outbox.begin(), client.outbox.end(),
+                           [&](const protocol::TaskSpec& spec) { return spec.task_id == task_id; });
   if (auto queued = std::find(client.queue.begin(), client.queue.end(), task_id);
       queued != client.queue.end()) {
     client.queue.erase(queued);
+  } else if (held != client.outbox.end()) {  // not sent yet
+    client.outbox.erase(held);
+    auto entry = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
+    if (entry != client.in_flight.end()) client.in_flight.erase(entry);
   } else if (std::find(client.in_flight.begin(), client.in_flight.end(), task_id) !=
              client.in_flight.end()) {
     // The actor's reply (or death) ends it, as cancelled.
@@ -319,56 +333,85 @@ void ActorSubmitter::FlushActorOutbox(const ActorId& actor) {
     send_mu = clients_[actor].send_mu;
   }
   std::lock_guard<std::mutex> sending(*send_mu);
-  std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+  protocol::PushTasks push;
   std::shared_ptr<Channel> channel;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
     ActorClient& client = clients_[actor];
-    outbox.swap(client.outbox);
+    // With no calls to send, a request still goes while replies are due and
+    // none is out: they come in answer to one.
+    const bool replies_due = client.requests_out == 0 && !client.in_flight.empty();
+    if (!client.channel) client.outbox.clear();  // the actor's watch settles them
+    if (!client.channel || (client.outbox.empty() && !replies_due)) return;
+    push = {context_.address, client.stream, std::move(client.outbox)};
+    client.outbox.clear();
+    ++client.requests_out;
     channel = client.channel;
   }
-  if (!channel) return;
-  for (auto& [task_id, attempt_and_message] : outbox) {
-    int attempt = attempt_and_message.first;
-    TaskId id = task_id;
-    channel->Call(
-        std::move(attempt_and_message.second),
-        [this, actor, id, attempt](Result<std::string> reply) {
-          OnActorReply(actor, id, attempt, std::move(reply));
-        },
-        kForever);
-  }
+  channel->Call(
+      protocol::Encode(MessageType::kPushTasks, push),
+      [this, actor, stream = push.stream](Result<std::string> answer) {
+        OnActorReplies(actor, stream, std::move(answer));
+      },
+      kForever);
 }
 
-void ActorSubmitter::OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt,
-                                  Result<std::string> reply) {
-  if (context_.stopping || !reply.ok()) return;  // a lost call is settled by the actor's watch
-  Actions actions;
+void ActorSubmitter::FlushHeldCalls() {
+  std::vector<ActorId> held;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    PendingTask* task = tasks_.FindLocked(task_id);
-    if (task == nullptr || task->spec.attempt != attempt) return;
-    ActorClient& client = clients_[actor];
-    auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
-    if (it != client.in_flight.end()) client.in_flight.erase(it);
-    auto body = protocol::Decode<protocol::PushTaskReply>(*reply);
-    if (task->cancelled) {
-      tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions),
-                            actions);
-    } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
-               internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
-      ++task->spec.attempt;
-      ++context_.faults.actor_call_retries;
-      spdlog::warn("actor call {} threw {}: {}; retry {} of {}", task->spec.function,
-                   body->error->remote_type, body->error->message, task->spec.attempt,
-                   internal::LimitText(client.max_task_retries));
-      client.queue.push_front(task_id);
-      SendActorTasksLocked(actor, actions);
-    } else {
-      tasks_.CompleteWithReplyLocked(task_id, body, actions);
+    for (const auto& [actor, client] : clients_) {
+      if (!client.outbox.empty()) held.push_back(actor);
     }
   }
+  for (const ActorId& actor : held) FlushActorOutbox(actor);
+}
+
+void ActorSubmitter::OnActorReplies(const ActorId& actor, uint64_t stream,
+                                    Result<std::string> answer) {
+  if (context_.stopping) return;
+  // A lost call (an error here) is settled by the actor's watch.
+  std::vector<protocol::PushedTaskReply> replies =
+      PushedReplies(std::move(answer), "of actor " + ShortId(actor));
+  Actions actions;
+  bool replies_due = false;
+  {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    ActorClient& client = clients_[actor];
+    if (client.stream == stream) --client.requests_out;
+    for (const protocol::PushedTaskReply& reply : replies) {
+      OnActorReplyLocked(actor, reply.task_id, reply.attempt, reply.reply, actions);
+    }
+    replies_due = !replies.empty() && client.stream == stream && client.requests_out == 0 &&
+                  !client.in_flight.empty();
+    replies_due = replies_due || !client.outbox.empty();  // the calls held for this answer
+  }
+  if (replies_due) actions.push_back([this, actor] { FlushActorOutbox(actor); });
   RunActions(actions);
+}
+
+void ActorSubmitter::OnActorReplyLocked(const ActorId& actor, const TaskId& task_id, int attempt,
+                                        const std::string& reply, Actions& actions) {
+  PendingTask* task = tasks_.FindLocked(task_id);
+  if (task == nullptr || task->spec.attempt != attempt) return;
+  ActorClient& client = clients_[actor];
+  auto it = std::find(client.in_flight.begin(), client.in_flight.end(), task_id);
+  if (it != client.in_flight.end()) client.in_flight.erase(it);
+  auto body = protocol::Decode<protocol::PushTaskReply>(reply);
+  if (task->cancelled) {
+    tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions), actions);
+  } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+             internal::AnotherTry(task->spec.attempt, client.max_task_retries)) {
+    ++task->spec.attempt;
+    ++context_.faults.actor_call_retries;
+    spdlog::warn("actor call {} threw {}: {}; retry {} of {}", task->spec.function,
+                 body->error->remote_type, body->error->message, task->spec.attempt,
+                 internal::LimitText(client.max_task_retries));
+    client.queue.push_front(task_id);
+    SendActorTasksLocked(actor, actions);
+  } else {
+    tasks_.CompleteWithReplyLocked(task_id, body, actions);
+  }
 }
 
 // ---------------------------------------------------------------- where actors are
@@ -411,6 +454,8 @@ void ActorSubmitter::OnResolveReply(const ActorId& actor, Result<std::string> re
       client.epoch = info->epoch;
       client.max_task_retries = info->max_task_retries;
       client.channel = channel;
+      client.stream = NewPushStream();  // requests of an earlier incarnation are not counted
+      client.requests_out = 0;
       // Watch for the next change (death or restart) of this incarnation.
       WatchActorLocked(actor, info->epoch, actions);
     } else {
@@ -532,6 +577,7 @@ void ActorSubmitter::FailInFlightLocked(ActorClient& client, const std::string& 
     }
   }
   client.in_flight.clear();
+  client.outbox.clear();  // held calls were in flight: retried or failed above
 }
 
 // ---------------------------------------------------------------- diagnostics

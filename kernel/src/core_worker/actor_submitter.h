@@ -3,7 +3,9 @@
 // and sending calls to them.
 //
 // Calls to one actor leave in submission order, whatever order their
-// arguments resolve in, over one channel to the actor's process, pipelined.
+// arguments resolve in, over one channel to the actor's process, pipelined,
+// several to a message when they come in a burst (protocol::PushTasks; the
+// actor answers each as soon as it can, push_streams.h).
 // The caller learns where an actor lives by asking the GCS (a GetActor that
 // waits until the actor is settled), then watches it (a GetActor that waits
 // for the next change of that incarnation). When the actor dies or restarts,
@@ -23,9 +25,9 @@
 // one actor are serialized by that actor's send lock, the only lock held
 // across a transport call (to keep two threads' batches from interleaving on
 // the wire; no callback takes it). GCS replies arrive on transport threads;
-// HandleDeferredActorInfos runs on the CoreWorker's reaper thread. Callers:
-// CoreWorker (the user API's ActorRuntime), TaskManager's ready callback
-// (SendActorTasksLocked).
+// HandleDeferredActorInfos and FlushHeldCalls run on the CoreWorker's reaper
+// thread. Callers: CoreWorker (the user API's ActorRuntime), TaskManager's
+// ready callback (SendActorTasksLocked).
 #pragma once
 
 #include <chrono>
@@ -77,6 +79,9 @@ class ActorSubmitter {
   // Each actor with calls queued or in flight: what is known of it
   // (CoreWorker::DescribeWaits).
   std::string DescribeWaitsLocked() const;
+  // Sends the calls held while requests to their actors were out (the
+  // reaper's round).
+  void FlushHeldCalls();
 
  private:
   // What a caller knows of one actor it calls.
@@ -93,10 +98,14 @@ class ActorSubmitter {
     std::shared_ptr<Channel> channel;
     std::deque<TaskId> queue;      // submitted, not yet sent, in submission order
     std::deque<TaskId> in_flight;  // sent, in submission order
-    // Pushes wait here (under mu) and leave in this order: whoever flushes
-    // holds send_mu, so two threads' batches cannot interleave on the wire.
-    std::deque<std::pair<TaskId, std::pair<int, std::string>>> outbox;
+    // Pushes wait here (under mu) and leave in this order, together, as one
+    // PushTasks request of `stream` (a new one per incarnation): whoever
+    // flushes holds send_mu, so two threads' batches cannot interleave on
+    // the wire. One request stays out while a call in flight is unanswered.
+    std::vector<protocol::TaskSpec> outbox;
     std::shared_ptr<std::mutex> send_mu = std::make_shared<std::mutex>();
+    uint64_t stream = 0;
+    int requests_out = 0;  // of `stream`
     // Created here: the references in its creation arguments, each holding
     // one task reference until it dies for good (its restarts decode them).
     std::vector<ObjectId> creation_refs;
@@ -113,8 +122,9 @@ class ActorSubmitter {
   // The actor died for good: the references in its creation arguments go.
   void ReleaseCreationRefsLocked(ActorClient& client, Actions& actions);
   void FlushActorOutbox(const ActorId& actor);
-  void OnActorReply(const ActorId& actor, const TaskId& task_id, int attempt,
-                    Result<std::string> reply);
+  void OnActorReplies(const ActorId& actor, uint64_t stream, Result<std::string> answer);
+  void OnActorReplyLocked(const ActorId& actor, const TaskId& task_id, int attempt,
+                          const std::string& reply, Actions& actions);
 
   // Where the actor is: asks the GCS, which answers once it is settled.
   void ResolveActorLocked(const ActorId& actor, Actions& actions);

@@ -50,6 +50,7 @@ Result<std::unique_ptr<CoreWorker>> CoreWorker::Start(Options options,
       self->task_submitter_.FollowGcs();
       self->references_.FollowGcs();
       self->actor_submitter_.HandleDeferredActorInfos();
+      self->actor_submitter_.FlushHeldCalls();
     }
   });
   Status registered = worker->Register();

@@ -35,6 +35,7 @@
 #include "core_worker/actor_submitter.h"
 #include "core_worker/generator_streams.h"
 #include "core_worker/placement_group_calls.h"
+#include "core_worker/push_streams.h"
 #include "core_worker/reference_counter.h"
 #include "core_worker/task_executor.h"
 #include "core_worker/task_manager.h"
@@ -160,6 +161,7 @@ class CoreWorker : public internal::Runtime,
   TaskSubmitter task_submitter_;
   ActorSubmitter actor_submitter_;
   TaskExecutor executor_;
+  PushStreams push_streams_{executor_};
   std::string job_namespace_;  // a worker's, once asked of the GCS (with mu)
   PlacementGroupCalls group_calls_{context_};
   std::thread reaper_;              // returns idle leases, acts on actor death notices

@@ -514,7 +514,7 @@ void ReferenceCounter::SetValueLocked(const ObjectId& id, ObjectValue value, Act
   it->second.fetching = false;
   for (auto& callback : it->second.on_ready) actions.push_back(std::move(callback));
   it->second.on_ready.clear();
-  ready_cv_.notify_all();
+  if (it->second.value_waiters > 0 || wait_any_waiters_ > 0) ready_cv_.notify_all();
 }
 
 ObjectValue ReferenceCounter::StoredResultLocked(const ObjectId& id,
@@ -850,8 +850,26 @@ bool ReferenceCounter::WaitReadyLocked(std::unique_lock<std::mutex>& lock,
   lock.unlock();
   set_blocked_(true);
   lock.lock();
-  bool ready = timeout.count() < 0 ? (ready_cv_.wait(lock, all_ready), true)
-                                   : ready_cv_.wait_for(lock, timeout, all_ready);
+  // Waits on the first unready object only (SetValueLocked wakes nobody for
+  // an object nobody waits on): a Get of many results wakes about once per
+  // batch of replies instead of once per value.
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  bool ready = true;
+  while (!all_ready()) {
+    const ObjectId awaited = ids[first_unready];
+    ++objects_[awaited].value_waiters;
+    bool timed_out = false;
+    if (timeout.count() < 0) {
+      ready_cv_.wait(lock);
+    } else {
+      timed_out = ready_cv_.wait_until(lock, deadline) == std::cv_status::timeout;
+    }
+    if (auto it = objects_.find(awaited); it != objects_.end()) --it->second.value_waiters;
+    if (timed_out) {
+      ready = all_ready();
+      break;
+    }
+  }
   lock.unlock();
   set_blocked_(false);
   lock.lock();
@@ -930,11 +948,13 @@ std::vector<bool> ReferenceCounter::Wait(const std::vector<ObjectId>& ids, size_
     }
     return count >= std::min(num_returns, ids.size());
   };
+  ++wait_any_waiters_;  // any of ids may be the one that makes enough
   if (timeout.count() < 0) {
     ready_cv_.wait(lock, enough);
   } else {
     ready_cv_.wait_for(lock, timeout, enough);
   }
+  --wait_any_waiters_;
   enough();
   return ready;
 }

@@ -80,6 +80,7 @@ class ReferenceCounter {
     int task_refs = 0;
     bool fetching = false;
     std::vector<std::function<void()>> on_ready;  // run (without mu) once the value is in
+    int value_waiters = 0;  // Gets blocked until this value is in (WaitReadyLocked)
     // Valid: the value is in that node's object store, and `value` holds
     // neither bytes nor error (InStoreMark).
     internal::StoreLocation location;
@@ -277,6 +278,7 @@ class ReferenceCounter {
   WorkerContext& context_;
   const BlockedFn set_blocked_;
   std::condition_variable ready_cv_;  // with context_.mu: a value came in
+  int wait_any_waiters_ = 0;          // Waits blocked: every value wakes them
   std::unordered_map<ObjectId, ObjectEntry> objects_;
   std::unordered_set<std::string> watched_owners_;     // with mu
   std::unordered_set<std::string> watched_borrowers_;  // with mu

@@ -49,7 +49,10 @@ class StepScope {
 
 }  // namespace
 
-TaskExecutor::TaskExecutor(WorkerContext& context) : context_(context) {
+TaskExecutor::TaskExecutor(WorkerContext& context)
+    : context_(context),
+      where_suffix_(" on node " + context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
+                    std::to_string(getpid())) {
   groups_.push_back(std::make_unique<Group>());
   groups_[0]->name = internal::kDefaultConcurrencyGroup;
 }
@@ -300,9 +303,7 @@ void TaskExecutor::Execute(const std::shared_ptr<RunningCall>& call, int64_t rec
       spec.actor_id.IsNil() ? observability::TaskDisplayName(spec) : actor_label_);
   observability::PutTaskMarker(stdout, call->marker);
   observability::PutTaskMarker(stderr, call->marker);
-  call->where = "task " + spec.function + " on node " +
-                context_.options.node_id.Hex().substr(0, 8) + ", worker pid " +
-                std::to_string(getpid());
+  call->where = "task " + spec.function + where_suffix_;
   protocol::PushTaskReply out;
   const internal::RegisteredFunction* function =
       internal::FunctionRegistry::Instance().Find(spec.function);

@@ -241,6 +241,9 @@ class TaskExecutor {
   void DropSerialized();
 
   WorkerContext& context_;
+  // " on node <id>, worker pid <pid>": where every call runs, made once
+  // (a getpid and an id's hex per call were a visible part of a short call).
+  const std::string where_suffix_;
 
   std::mutex mu_;               // guards the groups, their queues and counts, and exit_requested_
   std::condition_variable cv_;  // where the loop of every group waits (not threaded_)

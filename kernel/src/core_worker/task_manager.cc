@@ -3,6 +3,7 @@
 #include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <atomic>
 
 namespace rayk {
 
@@ -146,6 +147,23 @@ internal::ObjectValue CancelledValue(const PendingTask& task, const std::string&
   std::string what = spec.actor_id.IsNil() ? "task " : "actor call ";
   what += spec.name.empty() ? spec.function : spec.name;
   return ErrorValue(ErrorInfo::Kind::kTaskCancelled, what + " was cancelled (" + how + ")");
+}
+
+uint64_t NewPushStream() {
+  static std::atomic<uint64_t> next{1};
+  return next.fetch_add(1, std::memory_order_relaxed);
+}
+
+std::vector<protocol::PushedTaskReply> PushedReplies(Result<std::string> answer,
+                                                     const std::string& worker) {
+  if (!answer.ok()) return {};  // the worker's death (or the actor's watch) settles its tasks
+  auto body = protocol::Decode<protocol::PushTasksReply>(*answer);
+  if (!body.ok()) {
+    spdlog::error("dropped a malformed answer to pushed tasks from worker {}: {}", worker,
+                  body.status().message());
+    return {};
+  }
+  return std::move(body->replies);
 }
 
 void SendCancelToWorker(const std::shared_ptr<Channel>& worker, const PendingTask& task, bool force,

@@ -58,6 +58,13 @@ internal::ObjectValue CancelledValue(const PendingTask& task, const std::string&
 // Tells the worker running `task` (over `worker`) that it is cancelled.
 void SendCancelToWorker(const std::shared_ptr<Channel>& worker, const PendingTask& task, bool force,
                         bool recursive, Actions& actions);
+// A new stream of batched pushes from this process (protocol::PushTasks,
+// push_streams.h): a worker tells one caller's streams apart by it.
+uint64_t NewPushStream();
+// The task replies in a PushTasks answer, each with its task and attempt
+// (nothing for a failed call; a malformed answer is logged).
+std::vector<protocol::PushedTaskReply> PushedReplies(Result<std::string> answer,
+                                                     const std::string& worker);
 
 class TaskManager {
  public:

@@ -17,9 +17,25 @@ using internal::ErrorInfo;
 using protocol::LeaseReply;
 using protocol::MessageType;
 
-// Tasks shorter than this (on average) are pipelined, kPipelineDepth deep.
+// Tasks shorter than this (on average) are pipelined: each worker is given
+// about kPipelineWindowMicros of them by their average run time, between
+// kMinPipelineDepth and kMaxPipelineDepth. Deep enough that a burst of tiny
+// tasks amortizes each thread wake-up over many pushes and replies (the
+// transport coalesces what is queued together), shallow enough that the
+// last worker to finish holds at most a couple of milliseconds of work.
 constexpr double kShortTaskMicros = 1000;
-constexpr size_t kPipelineDepth = 4;
+constexpr double kPipelineWindowMicros = 2000;
+constexpr size_t kMinPipelineDepth = 4;
+constexpr size_t kMaxPipelineDepth = 64;
+// Tasks given a worker while a request to it is out wait for its answer (or
+// the reaper's next round, or this many of them) and leave together, as an
+// actor's calls do (actor_submitter.cc).
+constexpr size_t kMaxHeldTasks = 64;
+
+size_t PipelineDepth(double avg_run_us) {
+  double fits = kPipelineWindowMicros / std::max(avg_run_us, 1.0);
+  return std::clamp(static_cast<size_t>(fits), kMinPipelineDepth, kMaxPipelineDepth);
+}
 // How long a task whose worker could not read an argument waits to hear of
 // the argument's node's death (the GCS announces it within its node
 // timeout) before it is resolved anew anyway.
@@ -96,6 +112,14 @@ void TaskSubmitter::CancelLocked(const TaskId& task_id, bool force, bool recursi
     } else {
       for (auto& [lease_id, worker] : cls->second.workers) {
         if (worker.in_flight.count(task_id) == 0) continue;
+        auto held =
+            std::find_if(worker.batch.begin(), worker.batch.end(),
+                         [&](const protocol::TaskSpec& spec) { return spec.task_id == task_id; });
+        if (held != worker.batch.end()) {  // not sent yet
+          worker.batch.erase(held);
+          worker.in_flight.erase(task_id);
+          break;
+        }
         // Its worker's reply (or death) ends it, as cancelled.
         SendCancelToWorker(worker.channel, *task, force, recursive, actions);
         return;
@@ -115,7 +139,7 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
   // behind each other. Short ones are pipelined: a worker gets the next while
   // it runs the current, which hides the round trip.
   size_t depth = !cls.one_at_a_time && cls.avg_run_us >= 0 && cls.avg_run_us < kShortTaskMicros
-                     ? kPipelineDepth
+                     ? PipelineDepth(cls.avg_run_us)
                      : 1;
   // Level by level, so that every worker gets its first task before any gets a second.
   for (size_t level = 1; level <= depth && !cls.queue.empty(); ++level) {
@@ -126,11 +150,17 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
       cls.queue.pop_front();
       const PendingTask* task = tasks_.FindLocked(task_id);
       if (task == nullptr) continue;
-      PushLocked(worker, task_id, task->spec, actions);
+      PushLocked(worker, task_id, task->spec);
       if (task->timeout.count() > 0) {
         run_deadlines_.emplace(std::chrono::steady_clock::now() + task->timeout,
                                RunDeadline{task_id, task->spec.attempt, class_key});
       }
+    }
+  }
+  for (auto& [lease_id, worker] : cls.workers) {
+    if (!worker.batch.empty() &&
+        (worker.requests_out == 0 || worker.batch.size() >= kMaxHeldTasks)) {
+      SendBatchLocked(class_key, worker, actions);
     }
   }
   int wanted = std::min<int>(static_cast<int>(cls.queue.size()), kMaxLeaseRequests);
@@ -138,97 +168,114 @@ void TaskSubmitter::DispatchLocked(const std::string& class_key, Actions& action
 }
 
 void TaskSubmitter::PushLocked(LeasedWorker& worker, const TaskId& task_id,
-                               const protocol::TaskSpec& spec, Actions& actions) {
+                               const protocol::TaskSpec& spec) {
   worker.in_flight.insert(task_id);
   worker.used = true;
   context_.task_events.Forget(task_id, spec.attempt);  // its worker reports it from now on
-  protocol::PushTask push{spec};
-  push.spec.accelerators = worker.accelerators;
-  std::string message = protocol::Encode(MessageType::kPushTask, push);
-  std::shared_ptr<Channel> channel = worker.channel;
-  int attempt = spec.attempt;
-  uint64_t lease = worker.lease_id;
-  actions.push_back(
-      [this, channel, message = std::move(message), task_id, attempt, lease]() mutable {
-        channel->Call(
-            std::move(message),
-            [this, task_id, attempt, lease](Result<std::string> reply) {
-              OnPushReply(task_id, attempt, lease, std::move(reply));
-            },
-            kForever);
-      });
+  worker.batch.push_back(spec);
+  worker.batch.back().accelerators = worker.accelerators;
 }
 
-void TaskSubmitter::OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id,
-                                Result<std::string> reply) {
+void TaskSubmitter::SendBatchLocked(const std::string& class_key, LeasedWorker& worker,
+                                    Actions& actions) {
+  protocol::PushTasks push{context_.address, worker.stream, std::move(worker.batch)};
+  worker.batch.clear();
+  ++worker.requests_out;
+  std::string message = protocol::Encode(MessageType::kPushTasks, push);
+  actions.push_back([this, channel = worker.channel, message = std::move(message), class_key,
+                     lease = worker.lease_id, address = worker.address]() mutable {
+    channel->Call(
+        std::move(message),
+        [this, class_key, lease, address](Result<std::string> answer) {
+          OnPushReplies(class_key, lease, address, std::move(answer));
+        },
+        kForever);
+  });
+}
+
+void TaskSubmitter::OnPushReplies(const std::string& class_key, uint64_t lease_id,
+                                  const std::string& address, Result<std::string> answer) {
   if (context_.stopping) return;
+  const Status failed = answer.ok() ? Status::Ok() : answer.status();
+  std::vector<protocol::PushedTaskReply> replies = PushedReplies(std::move(answer), address);
   Actions actions;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    PendingTask* task = tasks_.FindLocked(task_id);
-    if (task == nullptr || task->spec.attempt != attempt) return;  // retried meanwhile
-    const std::string class_key = task->class_key;
     SchedulingClass& cls = classes_[class_key];
-    auto worker = cls.workers.find(lease_id);
-    if (reply.ok()) {
-      if (worker != cls.workers.end()) {
-        worker->second.in_flight.erase(task_id);
-        worker->second.idle_since = std::chrono::steady_clock::now();
-        if (worker->second.single_task && worker->second.in_flight.empty()) {
-          // One task per lease: the next one asks the scheduler again.
-          PushReturnLocked(worker->second.raylet, lease_id, actions);
-          cls.workers.erase(worker);
-        }
+    if (auto worker = cls.workers.find(lease_id); worker != cls.workers.end()) {
+      --worker->second.requests_out;
+      if (!failed.ok()) {
+        // The connection to the worker failed (a transport that tells): it
+        // is taken for dead, as on its raylet's notice, and its raylet is
+        // asked to end it in case it lives on unreachable. Its tasks (still
+        // in flight: a failed answer carries no reply) run again.
+        const std::shared_ptr<Channel> raylet = worker->second.raylet;
+        actions.push_back([raylet, lease_id] {
+          if (raylet) {
+            (void)raylet->Send(protocol::Encode(MessageType::kReturnWorker,
+                                                protocol::ReturnWorker{lease_id, true}));
+          }
+        });
+        LoseWorkerLocked(class_key, lease_id, "the connection to it failed: " + failed.message(),
+                         actions);
       }
-      HandlePushReplyLocked(*task, *reply, actions);
-    } else if (worker != cls.workers.end()) {
-      // The connection to the worker failed (a transport that tells): it is
-      // taken for dead, as on its raylet's notice, and its raylet is asked to
-      // end it in case it lives on unreachable. Its tasks run again.
-      const std::shared_ptr<Channel> raylet = worker->second.raylet;
-      actions.push_back([raylet, lease_id] {
-        if (raylet) {
-          (void)raylet->Send(
-              protocol::Encode(MessageType::kReturnWorker, protocol::ReturnWorker{lease_id, true}));
-        }
-      });
-      LoseWorkerLocked(class_key, lease_id,
-                       "the connection to it failed: " + reply.status().message(), actions);
+    }
+    for (const protocol::PushedTaskReply& reply : replies) {
+      OnPushReplyLocked(reply.task_id, reply.attempt, lease_id, reply.reply, actions);
     }
     DispatchLocked(class_key, actions);
+    // The tasks held for this answer leave now; and the replies still due
+    // come in answer to a request, so one stays out.
+    auto worker = cls.workers.find(lease_id);
+    if (worker != cls.workers.end() &&
+        (!worker->second.batch.empty() || (!replies.empty() && worker->second.requests_out == 0 &&
+                                           !worker->second.in_flight.empty()))) {
+      SendBatchLocked(class_key, worker->second, actions);
+    }
   }
   RunActions(actions);
 }
 
-void TaskSubmitter::HandlePushReplyLocked(PendingTask& task, const std::string& reply,
-                                          Actions& actions) {
-  const TaskId task_id = task.spec.task_id;
-  SchedulingClass& cls = classes_[task.class_key];
+void TaskSubmitter::OnPushReplyLocked(const TaskId& task_id, int attempt, uint64_t lease_id,
+                                      const std::string& reply, Actions& actions) {
+  PendingTask* task = tasks_.FindLocked(task_id);
+  if (task == nullptr || task->spec.attempt != attempt) return;  // retried meanwhile
+  SchedulingClass& cls = classes_[task->class_key];
+  auto worker = cls.workers.find(lease_id);
+  if (worker != cls.workers.end()) {
+    worker->second.in_flight.erase(task_id);
+    worker->second.idle_since = std::chrono::steady_clock::now();
+    if (worker->second.single_task && worker->second.in_flight.empty()) {
+      // One task per lease: the next one asks the scheduler again.
+      PushReturnLocked(worker->second.raylet, lease_id, actions);
+      cls.workers.erase(worker);
+    }
+  }
   auto body = protocol::Decode<protocol::PushTaskReply>(reply);
-  if (task.cancelled) {
-    tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(task, body, actions), actions);
-  } else if (body.ok() && body->error && task.retry_exceptions.Matches(*body->error) &&
-             internal::AnotherTry(task.spec.attempt, task.spec.max_retries)) {
+  if (task->cancelled) {
+    tasks_.CompleteLocked(task_id, tasks_.CancelledReplyValueLocked(*task, body, actions), actions);
+  } else if (body.ok() && body->error && task->retry_exceptions.Matches(*body->error) &&
+             internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
     // SetRetryExceptions: the task runs again, first in its class's queue.
-    ++task.spec.attempt;
+    ++task->spec.attempt;
     ++context_.faults.task_retries;
-    spdlog::warn("task {} threw {}: {}; retry {} of {}", task.spec.function,
-                 body->error->remote_type, body->error->message, task.spec.attempt,
-                 internal::LimitText(task.spec.max_retries));
+    spdlog::warn("task {} threw {}: {}; retry {} of {}", task->spec.function,
+                 body->error->remote_type, body->error->message, task->spec.attempt,
+                 internal::LimitText(task->spec.max_retries));
     cls.queue.push_front(task_id);
   } else if (body.ok() && body->error && body->error->kind == ErrorInfo::Kind::kObjectLost &&
-             internal::AnotherTry(task.spec.attempt, task.spec.max_retries)) {
+             internal::AnotherTry(task->spec.attempt, task->spec.max_retries)) {
     // Its worker could not read an argument: the argument's node died.
     // Rather than fail a job whose lineage can make the argument again,
     // the task runs again with its arguments resolved anew, once this
     // process knows of the death (and is making the argument again):
     // resolved before, the argument would point at the dead node again.
-    ++task.spec.attempt;
+    ++task->spec.attempt;
     ++context_.faults.task_retries;
-    spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task.spec.function,
-                 body->error->message, task.spec.attempt,
-                 internal::LimitText(task.spec.max_retries));
-    if (ReadsFromDeadNodeLocked(task)) {
+    spdlog::warn("task {} could not read an argument ({}); retry {} of {}", task->spec.function,
+                 body->error->message, task->spec.attempt,
+                 internal::LimitText(task->spec.max_retries));
+    if (ReadsFromDeadNodeLocked(*task)) {
       tasks_.ResolveArgsAgainLocked(task_id, actions);
     } else {
       parked_.emplace(std::chrono::steady_clock::now() + kArgumentLossPatience, task_id);
@@ -399,6 +446,7 @@ void TaskSubmitter::AddWorkerLocked(const std::string& class_key, const LeaseOut
   worker.idle_since = std::chrono::steady_clock::now();
   worker.single_task = !lease.reusable;
   worker.accelerators = lease.accelerators;
+  worker.stream = NewPushStream();
   classes_[class_key].workers[lease.lease_id] = std::move(worker);
   DispatchLocked(class_key, actions);
 }
@@ -454,6 +502,11 @@ void TaskSubmitter::ReturnIdleLeases() {
     UnparkLocked(unparked, actions);
     for (auto it = early_deaths_.begin(); it != early_deaths_.end();) {
       it = now - it->second > kEarlyDeathMemory ? early_deaths_.erase(it) : std::next(it);
+    }
+    for (auto& [key, cls] : classes_) {
+      for (auto& [lease_id, worker] : cls.workers) {
+        if (!worker.batch.empty()) SendBatchLocked(key, worker, actions);  // held
+      }
     }
     for (auto& [key, cls] : classes_) {
       if (!cls.queue.empty()) continue;
@@ -685,7 +738,7 @@ void TaskSubmitter::LoseWorkerLocked(const std::string& class_key, uint64_t leas
   SchedulingClass& cls = classes_[class_key];
   auto worker = cls.workers.find(lease_id);
   if (worker == cls.workers.end()) return;
-  std::set<TaskId> lost = std::move(worker->second.in_flight);
+  std::unordered_set<TaskId> lost = std::move(worker->second.in_flight);
   const int64_t pid = worker->second.pid;
   cls.workers.erase(worker);
   for (const TaskId& task_id : lost) {

@@ -3,8 +3,11 @@
 //
 // Tasks with the same resources and placement form a scheduling class, which
 // leases workers from raylets (the local one, or the one a spillback names)
-// and pushes its ready tasks to them directly. Short tasks are pipelined a few
-// deep per worker; others go one per worker, spread over every worker granted.
+// and pushes its ready tasks to them directly. Short tasks are pipelined, up
+// to about two milliseconds of them per worker, and those one dispatch gives
+// a worker leave in one message (protocol::PushTasks, whose replies come back
+// several to a message, push_streams.h); others go one per worker, spread
+// over every worker granted.
 // A lease idle for kLeaseIdleTime goes back to its raylet. A task whose worker
 // dies (the raylet's notice, or its node's death from the GCS) is retried up
 // to max_retries, else fails with the cause (a notice may overtake the grant
@@ -30,6 +33,8 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_set>
+#include <vector>
 
 #include "core_worker/task_manager.h"
 #include "core_worker/worker_context.h"
@@ -55,8 +60,9 @@ class TaskSubmitter {
   void CancelLocked(const TaskId& task_id, bool force, bool recursive, Actions& actions);
   // The raylet says a leased worker died: its tasks are retried or fail.
   void OnWorkerDied(const protocol::WorkerDied& died);
-  // Gives back leases idle longer than kLeaseIdleTime, and kills the
-  // workers of runs past their timeout (the reaper's round).
+  // Gives back leases idle longer than kLeaseIdleTime, sends the tasks held
+  // while requests to their workers were out, and kills the workers of runs
+  // past their timeout (the reaper's round).
   void ReturnIdleLeases();
   // Keeps the node-death subscription on the GCS wherever it publishes (the
   // reaper's round; cheap unless the GCS went silent).
@@ -76,8 +82,14 @@ class TaskSubmitter {
     int64_t pid = 0;
     NodeId node_id;
     std::shared_ptr<Channel> channel;
-    std::shared_ptr<Channel> raylet;  // the raylet that granted it, to give it back
-    std::set<TaskId> in_flight;
+    std::shared_ptr<Channel> raylet;       // the raylet that granted it, to give it back
+    std::unordered_set<TaskId> in_flight;  // hashed: a std::set's id compares showed in profiles
+    // Its pushes go as PushTasks requests of this stream: the tasks one
+    // dispatch gives it leave together, and one request stays out while
+    // any of its tasks is unanswered, for their replies.
+    uint64_t stream = 0;
+    std::vector<protocol::TaskSpec> batch;
+    int requests_out = 0;
     std::chrono::steady_clock::time_point idle_since;
     // The raylet granted it for one task ([scheduler] lease_reuse = false):
     // it goes back as soon as that task is done.
@@ -124,8 +136,9 @@ class TaskSubmitter {
 
   // Pushes queued tasks to leased workers and asks for more leases.
   void DispatchLocked(const std::string& class_key, Actions& actions);
-  void PushLocked(LeasedWorker& worker, const TaskId& task_id, const protocol::TaskSpec& spec,
-                  Actions& actions);
+  void PushLocked(LeasedWorker& worker, const TaskId& task_id, const protocol::TaskSpec& spec);
+  // Sends the worker's batch (none: a request for the replies still due).
+  void SendBatchLocked(const std::string& class_key, LeasedWorker& worker, Actions& actions);
   void RequestLeaseLocked(const std::string& class_key, Actions& actions);
   protocol::RequestWorkerLease LeaseRequestLocked(const SchedulingClass& cls);
   // Sends a lease request to a raylet: the local one, or where a spillback points.
@@ -146,11 +159,10 @@ class TaskSubmitter {
                        Actions& actions);
   void PushReturnLocked(const std::shared_ptr<Channel>& raylet, uint64_t lease_id,
                         Actions& actions);
-  void OnPushReply(const TaskId& task_id, int attempt, uint64_t lease_id,
-                   Result<std::string> reply);
-  // The worker's answer: the task ends, or runs again (a retried exception,
-  // an argument it could not read).
-  void HandlePushReplyLocked(PendingTask& task, const std::string& reply, Actions& actions);
+  void OnPushReplies(const std::string& class_key, uint64_t lease_id, const std::string& address,
+                     Result<std::string> answer);
+  void OnPushReplyLocked(const TaskId& task_id, int attempt, uint64_t lease_id,
+                         const std::string& reply, Actions& actions);
   // Node deaths, from the GCS's "node" topic: leases there are gone.
   void WatchNodesLocked(Actions& actions);
   void SubscribeToNodeDeaths();

@@ -2,6 +2,7 @@
 // server's thread (one at a time, in arrival order). Each goes to the part
 // that owns it; none blocks the server thread for long.
 //   PushTask      an owner's task for this worker: queued for the task loop
+//   PushTasks     several of them, replied as they finish (push_streams.h)
 //   GetObject     a borrower asks for an object this process owns
 //   AddBorrower, RemoveBorrowers
 //                 a borrower of an object this process owns registers, or
@@ -34,6 +35,12 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::PushTask>(message);
       if (!body.ok() || !reply) break;
       executor_.Enqueue(std::move(body->spec), std::move(reply));
+      return;
+    }
+    case MessageType::kPushTasks: {
+      auto body = protocol::Decode<protocol::PushTasks>(message);
+      if (!body.ok() || !reply) break;
+      push_streams_.Push(std::move(*body), std::move(reply));
       return;
     }
     case MessageType::kGetObject: {

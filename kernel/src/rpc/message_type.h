@@ -63,6 +63,7 @@ namespace rayk::protocol {
   X(ExitWorker, 44)                                                      \
   X(LeaseWarning, 45)                                                    \
   X(CancelTask, 46)                                                      \
+  X(PushTasks, 75)                                                       \
   /* To an object's owner: its borrowers; `rayk memory`. */              \
   X(AddBorrower, 82)                                                     \
   X(RemoveBorrowers, 83)                                                 \
@@ -94,6 +95,7 @@ namespace rayk::protocol {
   X(CodeChunk, 113)                                                      \
   X(JobReply, 114)                                                       \
   X(WorkerLife, 115)                                                     \
+  X(PushTasksReply, 117)                                                 \
   X(TaskList, 120)                                                       \
   X(LogLines, 140)                                                       \
   X(GeneratorItemAck, 141)                                               \

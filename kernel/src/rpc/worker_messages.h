@@ -114,6 +114,43 @@ struct PushTaskReply {
   }
 };
 
+// Several tasks (or calls to one actor) in one message, and the replies to
+// them in as few as can be: the caller's pushes to one worker form a stream,
+// and each PushTasks request of the stream (with new tasks, or none: a poll)
+// is answered as soon as the worker has replies of the stream to send, with
+// every reply it has then. Replies ready together go in one message, and no
+// reply waits for another task to finish, so a task that waits on something
+// its caller does after an earlier reply cannot deadlock. The caller keeps
+// one request out while any of its tasks there is unanswered.
+struct PushTasks {
+  std::string caller;           // the caller's core-worker address
+  uint64_t stream = 0;          // the caller's stream to this worker (NewPushStream)
+  std::vector<TaskSpec> specs;  // in the order they run (an actor's calls)
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& caller& stream& specs;
+  }
+};
+
+// One task's reply in a PushTasksReply.
+struct PushedTaskReply {
+  TaskId task_id;
+  int attempt = 0;
+  std::string reply;  // the encoded PushTaskReply
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& task_id& attempt& reply;
+  }
+};
+
+struct PushTasksReply {
+  std::vector<PushedTaskReply> replies;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& replies;
+  }
+};
+
 struct GetObject {
   ObjectId object_id;
   template <class A>
@@ -273,6 +310,7 @@ struct ExitWorker {
 };
 
 RAYK_MESSAGE_BODY(kPushTask, PushTask);
+RAYK_MESSAGE_BODY(kPushTasks, PushTasks);
 RAYK_MESSAGE_BODY(kGetObject, GetObject);
 RAYK_MESSAGE_BODY(kWorkerDied, WorkerDied);
 RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
@@ -286,6 +324,7 @@ RAYK_MESSAGE_BODY(kCancelTask, CancelTask);
 RAYK_MESSAGE_BODY(kReportGeneratorItem, ReportGeneratorItem);
 RAYK_MESSAGE_BODY(kGeneratorItemAck, GeneratorItemAck);
 RAYK_MESSAGE_BODY(kPushTaskReply, PushTaskReply);
+RAYK_MESSAGE_BODY(kPushTasksReply, PushTasksReply);
 RAYK_MESSAGE_BODY(kGetObjectReply, GetObjectReply);
 
 }  // namespace rayk::protocol
