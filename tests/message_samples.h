@@ -268,6 +268,14 @@ inline RemoveBorrowers Sample() {
   return {"tcp://127.0.0.1:7012", {ObjectId::FromRandom(), ObjectId::FromRandom()}};
 }
 template <>
+inline AddBorrowers Sample() {
+  return {"tcp://127.0.0.1:7012", {ObjectId::FromRandom(), ObjectId::FromRandom()}};
+}
+template <>
+inline BorrowersAdded Sample() {
+  return {{1, 0, 1}};
+}
+template <>
 inline OwnedObjects Sample() {
   return {"tcp://127.0.0.1:7012", 77, 3, {{ObjectId::FromRandom(), 1 << 20, true, 1, 2, 3}}};
 }

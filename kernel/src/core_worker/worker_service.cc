@@ -3,8 +3,8 @@
 // that owns it; none blocks the server thread for long.
 //   PushTask      an owner's task for this worker: queued for the task loop
 //   GetObject     a borrower asks for an object this process owns
-//   AddBorrower, RemoveBorrowers
-//                 a borrower of an object this process owns registers, or
+//   AddBorrower, AddBorrowers, RemoveBorrowers
+//                 a borrower of objects this process owns registers, or
 //                 lets go (reference_counter.h)
 //   ListOwnedObjects  `rayk memory`: the objects this process owns
 //   WorkerDied    the raylet: a worker leased by this process died
@@ -46,6 +46,12 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::AddBorrower>(message);
       if (!body.ok()) break;
       references_.HandleAddBorrower(*body, std::move(reply));
+      return;
+    }
+    case MessageType::kAddBorrowers: {
+      auto body = protocol::Decode<protocol::AddBorrowers>(message);
+      if (!body.ok()) break;
+      references_.HandleAddBorrowers(*body, std::move(reply));
       return;
     }
     case MessageType::kRemoveBorrowers: {

@@ -223,6 +223,27 @@ struct AddBorrower {
   }
 };
 
+// kAddBorrowers: kAddBorrower for many objects of one owner in one round
+// trip (the references decoded from one value, or those a worker hands to
+// its caller), answered with kBorrowersAdded: for each object, in order,
+// whether the owner holds it and registered the borrower (1) or not (0).
+struct AddBorrowers {
+  std::string borrower;
+  std::vector<ObjectId> object_ids;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& borrower& object_ids;
+  }
+};
+
+struct BorrowersAdded {
+  std::vector<uint8_t> accepted;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& accepted;
+  }
+};
+
 struct RemoveBorrowers {
   std::string borrower;
   std::vector<ObjectId> object_ids;
@@ -279,6 +300,8 @@ RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
 RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
 RAYK_MESSAGE_BODY(kAddBorrower, AddBorrower);
 RAYK_MESSAGE_BODY(kRemoveBorrowers, RemoveBorrowers);
+RAYK_MESSAGE_BODY(kAddBorrowers, AddBorrowers);
+RAYK_MESSAGE_BODY(kBorrowersAdded, BorrowersAdded);
 RAYK_MESSAGE_BODY(kListOwnedObjects, ListOwnedObjects);
 RAYK_MESSAGE_BODY(kOwnedObjects, OwnedObjects);
 RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);
