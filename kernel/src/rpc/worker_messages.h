@@ -227,29 +227,23 @@ struct AddBorrower {
 // trip (the references decoded from one value, or those a worker hands to
 // its caller), answered with kBorrowersAdded: for each object, in order,
 // whether the owner holds it and registered the borrower (1) or not (0).
-struct AddBorrowers {
-  std::string borrower;
+// Its body is that of kRemoveBorrowers: a borrower and its objects.
+struct BorrowerObjects {
+  std::string borrower;  // the borrower's core-worker address
   std::vector<ObjectId> object_ids;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& borrower& object_ids;
   }
 };
+using AddBorrowers = BorrowerObjects;
+using RemoveBorrowers = BorrowerObjects;
 
 struct BorrowersAdded {
   std::vector<uint8_t> accepted;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& accepted;
-  }
-};
-
-struct RemoveBorrowers {
-  std::string borrower;
-  std::vector<ObjectId> object_ids;
-  template <class A>
-  void serialize(A& ar, unsigned) {
-    ar& borrower& object_ids;
   }
 };
 
