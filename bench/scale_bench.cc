@@ -2,10 +2,12 @@
 // (release/benchmarks/single_node): one task given 10,000 refs, a task with
 // 3,000 returns, 10,000 refs in one Get, 1,000,000 queued trivial tasks
 // (with the driver's and the raylet's peak RSS), and a 4 GiB object put and
-// got. Runs on an embedded one-node cluster; prints one "probe<TAB>value"
-// line per figure, which bench/scale.sh puts beside Ray's (bench/scale_ray.py).
+// got; and, rayk's own, a task's 256 MiB result. Runs on an embedded one-node
+// cluster; prints one "probe<TAB>value" line per figure, which
+// bench/scale.sh puts beside Ray's (bench/scale_ray.py).
 //
 //   build/bin/scale_bench [queued_tasks] [large_object_gib]
+//   RAYK_SCALE_PROBES=many_args,large_result build/bin/scale_bench   # only those
 //
 // Every wait is bounded (kProbeTimeout), so a hang ends the probe with a line
 // saying so instead of stalling the run.
@@ -43,7 +45,16 @@ std::vector<std::vector<int64_t>> ManyLists(int count) {
 
 int Trivial() { return 0; }
 
-RAYK_REMOTE(SumRefs, ManyLists, Trivial);
+// `bytes` real bytes (each written), returned as the task's result; and the
+// same work with only the size returned, to take the making out of the time.
+rayk::Buffer MakeBytes(int64_t bytes) {
+  auto out = rayk::Buffer::Uninitialized(bytes);
+  std::memset(out.data(), 1, bytes);
+  return out;
+}
+int64_t MakeBytesOnly(int64_t bytes) { return int64_t(MakeBytes(bytes).size()); }
+
+RAYK_REMOTE(SumRefs, ManyLists, Trivial, MakeBytes, MakeBytesOnly);
 
 namespace {
 
@@ -115,8 +126,12 @@ pid_t FindRaylet() {
   return found;
 }
 
-// Runs a probe; an exception (a timeout among them) becomes its line.
+// Runs a probe, unless $RAYK_SCALE_PROBES (a comma-separated list of probe
+// names) leaves it out; an exception (a timeout among them) becomes its line.
 void Probe(const std::string& name, const std::function<void()>& body) {
+  if (const char* only = std::getenv("RAYK_SCALE_PROBES")) {
+    if (("," + std::string(only) + ",").find("," + name + ",") == std::string::npos) return;
+  }
   try {
     body();
   } catch (const std::exception& e) {
@@ -231,6 +246,25 @@ int main(int argc, char** argv) {
     Line("large_object_getview", Seconds(get_view));
     Line("large_object_get", Seconds(get));
     Line("large_object_driver_peak_rss", GiB(StatusBytes(getpid(), "VmHWM")));
+  });
+
+  Probe("large_result", [&] {
+    // A task's 256 MiB result, from the submit to a view of it in the
+    // driver; less the same task returning only the size, this is what
+    // handing the result over costs (write it to the store, tell the owner).
+    const int64_t bytes = int64_t(256) << 20;
+    auto start = Clock::now();
+    if (*rayk::Get(rayk::Task(MakeBytesOnly).Remote(bytes), kProbeTimeout) != bytes)
+      throw std::runtime_error("wrong size");
+    double making = SecondsSince(start);
+    start = Clock::now();
+    {
+      rayk::View<uint8_t> view = rayk::GetView(rayk::Task(MakeBytes).Remote(bytes), kProbeTimeout);
+      if (view.size() != size_t(bytes) || view.data()[bytes - 1] != 1)
+        throw std::runtime_error("wrong view");
+    }
+    double total = SecondsSince(start);
+    Line("large_result", Seconds(total) + " (256 MiB; making it alone: " + Seconds(making) + ")");
   });
 
   rayk::Shutdown();

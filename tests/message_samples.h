@@ -271,9 +271,13 @@ template <>
 inline AddBorrower Sample() {
   return {ObjectId::FromRandom(), "tcp://127.0.0.1:7012"};
 }
-template <>
+template <>  // also kAddBorrowers's body
 inline RemoveBorrowers Sample() {
   return {"tcp://127.0.0.1:7012", {ObjectId::FromRandom(), ObjectId::FromRandom()}};
+}
+template <>
+inline BorrowersAdded Sample() {
+  return {{1, 0, 1}};
 }
 template <>
 inline OwnedObjects Sample() {

@@ -7,7 +7,8 @@
 // inside task results and streaming generators' items are held by the
 // caller's result or item ("contained in"), so loops returning them run at a
 // constant store size too; refs inside an actor's creation arguments are held
-// until the actor dies for good.
+// until the actor dies for good; the refs of one value register together,
+// before the call that decoded them replies.
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -193,6 +194,41 @@ TEST_F(BorrowersTest, ARefInFlightIsHeldUntilTheReceiverRegisters) {
   EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Release).Remote(), testing::kPatience), 1);
   EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before + 1; }))
       << "only the result of Take should be left";
+}
+
+TEST_F(BorrowersTest, ManyRefsInOneValueAreRegisteredBeforeTheCallReturns) {
+  // 2,000 refs of this driver's, one of another owner's and a repeated one,
+  // in one argument: they register together (one message per owner), and
+  // all before the actor's call replies, so the driver's handles can go at
+  // once without freeing anything the actor keeps.
+  auto keeper = rayk::Actor(Keeper::Create).Remote();
+  auto maker = rayk::Actor(Keeper::Create).Remote();
+  const size_t objects_before = core_->NumObjects();
+  RefBag theirs = *rayk::Get(maker.Task(&Keeper::MakeAndKeep).Remote(int64_t{100}));
+  ASSERT_EQ(theirs.refs.size(), 1u);
+  constexpr int kRefs = 2000;
+  RefBag bag{{}, "many"};
+  std::vector<ObjectId> ids;
+  for (int i = 0; i < kRefs; ++i) {
+    bag.refs.push_back(rayk::Put(Blob(10, 'm')));
+    ids.push_back(bag.refs.back().ID());
+  }
+  bag.refs.push_back(theirs.refs[0]);
+  bag.refs.push_back(bag.refs[0]);
+  const int kept = static_cast<int>(bag.refs.size());
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Take).Remote(bag, kept), testing::kPatience), kept);
+  for (const ObjectId& id : ids) ASSERT_EQ(core_->NumBorrowers(id), 1u) << id.Hex();
+  bag.refs.clear();
+  theirs.refs.clear();
+  // The actor's borrows keep every blob; nothing else of the call stays.
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before + kRefs; }))
+      << core_->NumObjects() << " objects, " << objects_before << " before";
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::KeptLength).Remote(), testing::kPatience),
+            int64_t{10} * (kRefs + 1) + 100);
+  EXPECT_EQ(*rayk::Get(keeper.Task(&Keeper::Release).Remote(), testing::kPatience), kept);
+  EXPECT_TRUE(Eventually([&] { return core_->NumObjects() == objects_before; }))
+      << core_->NumObjects() << " objects, " << objects_before << " before";
+  for (const ObjectId& id : ids) EXPECT_EQ(core_->NumBorrowers(id), 0u);
 }
 
 TEST_F(BorrowersTest, NestedBorrowingFreesWhenTheLastHolderLetsGo) {

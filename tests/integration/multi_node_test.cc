@@ -251,6 +251,13 @@ TEST(MultiNodeTest, LargeArgumentMadeOnOneNodeIsUsedOnAnother) {
   auto values = rayk::Get(made);
   ASSERT_EQ(values->size(), static_cast<size_t>(n));
   EXPECT_EQ((*values)[n - 1], static_cast<double>(n - 1));
+  // Bytes written in place on node b, read whole on node a and here.
+  const int64_t size = (8 << 20) + 3;
+  auto bytes = rayk::Task(test_functions::MakeBytes).SetNodeAffinity(b).Remote(size);
+  EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::FirstWrongByte).SetNodeAffinity(a).Remote(bytes),
+                       std::chrono::seconds(60)),
+            size);
+  EXPECT_EQ(rayk::Get(bytes, std::chrono::seconds(60))->size(), static_cast<size_t>(size));
 }
 
 TEST(MultiNodeTest, DeadNodeFailsHardAffinityAndSoftAffinityFallsBack) {

@@ -110,6 +110,28 @@ TEST_F(ObjectStoreTest, BuffersAndSmallArraysAreWrittenInPlaceToo) {
   EXPECT_TRUE(rayk::Get(rayk::Create<std::vector<int>>(0).Seal())->empty());
 }
 
+TEST_F(ObjectStoreTest, LargeArrayResultsAreWrittenInPlaceWithTheirBytes) {
+  // A Buffer and a vector, each written by its worker straight into the
+  // store: the driver reads the right bytes there, in place and by copy, and
+  // so does a task that takes the result as its argument.
+  const int64_t n = (3 << 20) + 7;  // not a multiple of anything the store rounds to
+  auto bytes = rayk::Task(test_functions::MakeBytes).Remote(n);
+  std::shared_ptr<rayk::Buffer> read = rayk::Get(bytes);
+  ASSERT_EQ(read->size(), static_cast<size_t>(n));
+  EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::FirstWrongByte).Remote(*read)), n);
+  EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::FirstWrongByte).Remote(bytes)), n);
+  rayk::View<double> doubles = rayk::GetView(rayk::Task(MakeVector).Remote(int64_t{1} << 17));
+  EXPECT_TRUE(InRaykSegment(doubles.data()));
+  ASSERT_EQ(doubles.size(), size_t{1} << 17);
+  for (size_t i = 0; i < doubles.size(); i += 4093) EXPECT_EQ(doubles[i], static_cast<double>(i));
+  // Just under and over the inline limit: both come back whole.
+  for (int64_t size : {int64_t{100 << 10} - 16, int64_t{100 << 10} - 15, int64_t{64 << 10}}) {
+    auto near = rayk::Task(test_functions::MakeBytes).Remote(size);
+    EXPECT_EQ(*rayk::Get(rayk::Task(test_functions::FirstWrongByte).Remote(near)), size);
+    EXPECT_EQ(rayk::Get(near)->size(), static_cast<size_t>(size));
+  }
+}
+
 TEST_F(ObjectStoreTest, LargeActorResultIsInTheStore) {
   auto counter = rayk::Actor(test_functions::Counter::Create).Remote(7);
   auto ref = counter.Task(&test_functions::Counter::Vector).Remote(int64_t{1} << 20);
@@ -178,9 +200,22 @@ TEST_F(SmallObjectStoreTest, AnObjectLargerThanTheStoreIsAClearError) {
     EXPECT_THAT(error.what(), HasSubstr("raise [store.shm] capacity"));
   }
   auto made = rayk::Task(MakeVector).Remote(int64_t{12} << 20);
-  EXPECT_THROW(rayk::Get(made), rayk::ObjectStoreFullError);
+  try {
+    rayk::Get(made);
+    ADD_FAILURE() << "expected ObjectStoreFullError";
+  } catch (const rayk::ObjectStoreFullError& error) {
+    EXPECT_THAT(error.what(), HasSubstr("-byte result"));
+  }
   // Smaller work still runs.
   EXPECT_EQ(rayk::Get(rayk::Task(MakeVector).Remote(int64_t{1} << 20))->size(), size_t{1} << 20);
+  // An actor's result too: the call fails, the actor lives on.
+  auto counter = rayk::Actor(test_functions::Counter::Create).Remote(5);
+  EXPECT_THROW(rayk::Get(counter.Task(&test_functions::Counter::Vector).Remote(int64_t{12} << 20)),
+               rayk::ObjectStoreFullError);
+  rayk::View<double> view =
+      rayk::GetView(counter.Task(&test_functions::Counter::Vector).Remote(int64_t{1} << 20));
+  ASSERT_EQ(view.size(), size_t{1} << 20);
+  EXPECT_EQ(view[view.size() - 1], 5.0);
 }
 
 TEST_F(SmallObjectStoreTest, AWriterDroppedWithoutSealGivesItsSpaceBack) {

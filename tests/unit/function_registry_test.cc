@@ -45,6 +45,18 @@ int Sum(std::vector<int>&& values) {
   return sum;
 }
 
+// Arrays: n ascending numbers, and the bytes 0, 1, ..., n-1 (mod 256).
+std::vector<int64_t> Iota(int64_t n) {
+  std::vector<int64_t> out(n);
+  for (int64_t i = 0; i < n; ++i) out[i] = i;
+  return out;
+}
+rayk::Buffer Bytes(int64_t n) {
+  rayk::Buffer out(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) out.data()[i] = static_cast<uint8_t>(i);
+  return out;
+}
+
 class Counter {
  public:
   explicit Counter(int start) : n_(start) {}
@@ -52,9 +64,15 @@ class Counter {
   static Counter* CreateFailing(int) { throw std::runtime_error("no counter for you"); }
   int Incr(int by) { return n_ += by; }
   int Value() const { return n_; }
+  // A large array the counter keeps, returned by reference: the result is a copy.
+  const std::vector<int64_t>& Table() {
+    if (table_.empty()) table_ = Iota(1 << 14);
+    return table_;
+  }
 
  private:
   int n_;
+  std::vector<int64_t> table_;
 };
 
 }  // namespace registry_test
@@ -64,8 +82,8 @@ using namespace registry_test;  // NOLINT: the registered names read as in user 
 RAYK_REMOTE(Add, Join, Nothing, Half, ThrowsInvalidArgument, ThrowsCustom, ThrowsInt);
 // Before the method's RAYK_REMOTE line: the two are matched when asked.
 RAYK_CONCURRENCY_GROUP("io.reads", &Counter::Value);
-RAYK_REMOTE(AppendTo, Sum, Counter::Create, Counter::CreateFailing, &Counter::Incr,
-            &Counter::Value);
+RAYK_REMOTE(AppendTo, Sum, Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
+            Iota, Bytes, &Counter::Table);
 // The same function registered twice is harmless.
 RAYK_REMOTE(Add);
 
@@ -107,6 +125,41 @@ TEST(FunctionRegistryTest, InvokesByNameWithSerializedArguments) {
   result = Invoke("AppendTo", {Serialize(std::vector<int>{1}), Serialize(2)});
   ASSERT_FALSE(result.error);
   EXPECT_TRUE(result.value.empty());
+}
+
+TEST(FunctionRegistryTest, LargeArrayResultsAreLeftUnencodedForTheWorker) {
+  // Over kUnencodedResultMin bytes: the worker writes them where they will
+  // be read, so the invoker keeps the function's value rather than encoding it.
+  const int64_t n = kUnencodedResultMin / sizeof(int64_t) + 1;
+  InvokeResult result = Invoke("Iota", {Serialize(n)});
+  ASSERT_FALSE(result.error) << result.error->message;
+  ASSERT_TRUE(result.raw);
+  EXPECT_TRUE(result.value.empty());
+  EXPECT_EQ(result.raw.EncodedSize(), kRawHeaderSize + n * sizeof(int64_t));
+  std::string bytes(result.raw.EncodedSize(), '\0');
+  result.raw.WriteTo(reinterpret_cast<uint8_t*>(bytes.data()));
+  EXPECT_EQ(bytes, Serialize(Iota(n)));
+  EXPECT_EQ(result.Encoded(), Serialize(Iota(n)));
+  EXPECT_FALSE(result.raw);
+
+  result = Invoke("Bytes", {Serialize(int64_t{kUnencodedResultMin})});
+  ASSERT_TRUE(result.raw);
+  EXPECT_EQ(Deserialize<rayk::Buffer>(result.Encoded()), Bytes(kUnencodedResultMin));
+
+  // Smaller arrays are encoded at once, as any value.
+  result = Invoke("Iota", {Serialize(int64_t{10})});
+  EXPECT_FALSE(result.raw);
+  EXPECT_EQ(Deserialize<std::vector<int64_t>>(result.value), Iota(10));
+
+  // A result the function refers to (actor state) is copied, not moved from.
+  ActorCreateResult actor = Lookup("Counter::Create").create({Serialize(1)});
+  ASSERT_FALSE(actor.error);
+  const RegisteredFunction& table = Lookup("&Counter::Table");
+  for (int call = 0; call < 2; ++call) {
+    result = table.invoke_method(actor.instance.get(), {}, 0);
+    ASSERT_TRUE(result.raw);
+    EXPECT_EQ(Deserialize<std::vector<int64_t>>(result.Encoded()), Iota(1 << 14));
+  }
 }
 
 TEST(FunctionRegistryTest, VoidFunctionReturnsNoBytes) {

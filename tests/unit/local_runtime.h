@@ -81,7 +81,7 @@ class LocalRuntime : public internal::Runtime {
       for (size_t i = 0; i < count; ++i) ids.push_back(AddError(*result.error, what));
       return ids;
     }
-    ids.push_back(AddObject(MakeValue(result.value)));
+    ids.push_back(AddObject(MakeValue(result.Encoded())));
     for (const std::string& more : result.more_values) ids.push_back(AddObject(MakeValue(more)));
     return ids;
   }
@@ -208,7 +208,7 @@ class LocalRuntime : public internal::Runtime {
     internal::InvokeResult result = invoke(resolved.args);
     if (result.error) return AddError(std::move(*result.error), what);
     std::lock_guard lock(mutex_);
-    return AddObjectLocked(MakeValue(result.value));
+    return AddObjectLocked(MakeValue(result.Encoded()));
   }
 
   ObjectId AddError(internal::ErrorInfo error, const std::string& what) {

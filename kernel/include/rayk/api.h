@@ -93,6 +93,7 @@ std::vector<std::shared_ptr<T>> Get(const std::vector<ObjectRef<T>>& refs,
   std::vector<internal::ObjectValue> values = internal::GetValues(runtime, ids, timeout);
   std::vector<std::shared_ptr<T>> out;
   out.reserve(values.size());
+  internal::DecodingScope borrowing;  // the references in all the values register at once
   for (size_t i = 0; i < values.size(); ++i)
     out.push_back(internal::DecodeValue<T>(values[i], ids[i]));
   return out;

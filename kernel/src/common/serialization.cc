@@ -41,11 +41,14 @@ void WriteRawHeader(uint8_t* out, size_t count, size_t element_size) {
   std::memcpy(out + 8, &count64, 8);
 }
 
+void WriteRaw(uint8_t* out, const void* data, size_t count, size_t element_size) {
+  WriteRawHeader(out, count, element_size);
+  if (count > 0) std::memcpy(out + kRawHeaderSize, data, count * element_size);
+}
+
 std::string EncodeRaw(const void* data, size_t count, size_t element_size) {
-  const size_t payload = count * element_size;
-  std::string out(kRawHeaderSize + payload, '\0');
-  WriteRawHeader(reinterpret_cast<uint8_t*>(out.data()), count, element_size);
-  if (payload > 0) std::memcpy(out.data() + kRawHeaderSize, data, payload);
+  std::string out(kRawHeaderSize + count * element_size, '\0');
+  WriteRaw(reinterpret_cast<uint8_t*>(out.data()), data, count, element_size);
   return out;
 }
 

@@ -84,6 +84,8 @@ class CoreWorker : public internal::Runtime,
   void RemoveLocalReference(const ObjectId& id) override;
   std::string OwnerAddress(const ObjectId& id) override;
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) override;
+  void BeginDecoding() override { references_.BeginDecoding(); }
+  void EndDecoding() override { references_.EndDecoding(); }
   Status Cancel(const ObjectId& id, bool force, bool recursive) override;
   bool IsCancelled() override { return TaskExecutor::CurrentTaskCancelled(); }
 

@@ -31,6 +31,15 @@ class StringBuffer : public ObjectBuffer {
 // until a Put or a task claims them (see KeepSerializedReferences).
 thread_local std::vector<ObjectId> serialized_references;
 
+// The decoding bracket of this thread (BeginDecoding): its depth, and the
+// borrowed references decoded inside that are not known to be registered,
+// each holding one local reference until the outermost End.
+struct DecodingBracket {
+  int depth = 0;
+  std::vector<ObjectId> unregistered;
+};
+thread_local DecodingBracket decoding;
+
 }  // namespace
 
 ObjectValue ValueOf(std::string bytes) {
@@ -50,38 +59,10 @@ ReferenceCounter::ReferenceCounter(WorkerContext& context, BlockedFn set_blocked
 
 // ---------------------------------------------------------------- references
 
-// Space in this node's shared store for an object this process will own:
-// the writer fills it where every process of the node will read it.
-class ReferenceCounter::StoreObjectSpace : public internal::ObjectSpace {
- public:
-  StoreObjectSpace(NodeObjects& objects, ObjectId id, std::unique_ptr<MutableObjectBuffer> buffer)
-      : objects_(objects), id_(std::move(id)), buffer_(std::move(buffer)) {}
-  ~StoreObjectSpace() override {
-    if (!buffer_) return;
-    buffer_.reset();
-    objects_.Abort(id_);
-  }
-  uint8_t* data() override { return buffer_->data(); }
-  size_t size() const override { return buffer_->size(); }
-  const ObjectId& id() const { return id_; }
-  Result<internal::StoreLocation> Seal() {
-    const size_t size = buffer_->size();
-    buffer_.reset();
-    return objects_.Seal(id_, size);
-  }
-
- private:
-  NodeObjects& objects_;
-  ObjectId id_;
-  std::unique_ptr<MutableObjectBuffer> buffer_;
-};
-
-std::unique_ptr<ReferenceCounter::StoreObjectSpace> ReferenceCounter::CreateInStore(size_t size) {
+std::unique_ptr<StoreSpace> ReferenceCounter::CreateInStore(size_t size) {
   if (!context_.node_objects || size <= kInlineLimit) return nullptr;
-  ObjectId id = ObjectId::FromRandom();
-  auto created = context_.node_objects->Create(id, size);
-  if (created.ok())
-    return std::make_unique<StoreObjectSpace>(*context_.node_objects, id, std::move(*created));
+  auto created = context_.node_objects->Create(ObjectId::FromRandom(), size);
+  if (created.ok()) return std::move(*created);
   if (created.status().code() == StatusCode::kOutOfMemory) {
     throw ObjectStoreFullError("rayk::Put of " + std::to_string(size) +
                                " bytes: " + created.status().message());
@@ -97,7 +78,7 @@ std::unique_ptr<internal::ObjectSpace> ReferenceCounter::CreateObject(size_t siz
 }
 
 ObjectId ReferenceCounter::SealObject(std::unique_ptr<internal::ObjectSpace> space) {
-  auto* stored = dynamic_cast<StoreObjectSpace*>(space.get());
+  auto* stored = dynamic_cast<StoreSpace*>(space.get());
   if (stored == nullptr) return Put(static_cast<internal::HeapObjectSpace&>(*space).Release());
   ObjectId id = stored->id();
   auto location = stored->Seal();
@@ -226,16 +207,19 @@ std::vector<protocol::ContainedRef> ReferenceCounter::HandOverSerializedReferenc
     }
   }
   if (lends_own) WatchBorrower(caller);
-  for (size_t i : remote) {
-    protocol::ContainedRef& ref = out[i];
-    auto channel = context_.peers.Get(ref.owner);
+  // One registration per third-party owner, for all of its objects.
+  std::unordered_map<std::string, std::vector<size_t>> remote_by_owner;
+  for (size_t i : remote) remote_by_owner[out[i].owner].push_back(i);
+  for (const auto& [owner, indexes] : remote_by_owner) {
+    auto channel = context_.peers.Get(owner);
     if (!channel.ok()) continue;  // the owner is gone: the caller's Get says so
-    Result<std::string> reply = (*channel)->CallSync(
-        protocol::Encode(MessageType::kAddBorrower, protocol::AddBorrower{ref.object_id, caller}),
-        kControlTimeout);
-    if (!reply.ok()) continue;
-    auto status = protocol::Decode<protocol::StatusReply>(*reply);
-    ref.registered = status.ok() && status->ok;
+    protocol::AddBorrowers request{caller, {}};
+    for (size_t i : indexes) request.object_ids.push_back(out[i].object_id);
+    std::vector<uint8_t> accepted =
+        AcceptedOf((*channel)->CallSync(protocol::Encode(MessageType::kAddBorrowers, request),
+                                        kControlTimeout),
+                   indexes.size());
+    for (size_t k = 0; k < indexes.size(); ++k) out[indexes[k]].registered = accepted[k] != 0;
   }
   Actions actions;
   {
@@ -300,57 +284,106 @@ void ReferenceCounter::HoldSerializedReferencesForTaskLocked(std::vector<ObjectI
 }
 
 void ReferenceCounter::AddBorrowedReference(const ObjectId& id, const std::string& owner_address) {
-  std::unique_lock<std::mutex> lock(context_.mu);
+  BeginDecoding();  // alone, a bracket of one
   {
+    std::lock_guard<std::mutex> lock(context_.mu);
     ObjectEntry& entry = objects_[id];
     ++entry.local_refs;
-    if (entry.owned) return;
-    if (entry.owner_address.empty()) entry.owner_address = owner_address;
-    if (entry.owner_address == context_.address || entry.owner_address.empty()) return;
+    if (!entry.owned && entry.owner_address.empty()) entry.owner_address = owner_address;
+    // Registered (or being registered) before the bracket ends, unless
+    // registered already, or nobody needs to hear of this borrower (its own
+    // object, or an owner known dead: then its Get fails with
+    // OwnerDiedError at once).
+    if (!entry.owned && !entry.registered && !entry.owner_address.empty() &&
+        entry.owner_address != context_.address && dead_owners_.count(entry.owner_address) == 0) {
+      ++entry.local_refs;  // the bracket's hold, until its End
+      decoding.unregistered.push_back(id);
+    }
   }
-  // One registration per entry: a second decoder waits for the first's, so
-  // that no decoded handle is used before the owner knows of this borrower.
-  ready_cv_.wait(lock, [&] { return !objects_[id].registering; });
-  ObjectEntry& entry = objects_[id];
-  if (entry.registered || dead_owners_.count(entry.owner_address) > 0) return;
-  entry.registering = true;
-  const std::string owner = entry.owner_address;
-  lock.unlock();
-  RegisterWithOwner(id, owner);
-  lock.lock();
-  // Until the owner answers, or is known dead (then nobody needs to hear of
-  // this borrower, and its Get fails with OwnerDiedError at once).
-  ready_cv_.wait(lock, [&] { return !objects_[id].registering || dead_owners_.count(owner) > 0; });
-  objects_[id].registering = false;  // held by this call's local reference
-  ready_cv_.notify_all();
+  EndDecoding();
 }
 
-void ReferenceCounter::RegisterWithOwner(const ObjectId& id, const std::string& owner) {
-  WatchOwner(owner);  // a dead owner ends the wait at once
-  auto answered = [this, id, owner](bool registered) {
+void ReferenceCounter::BeginDecoding() { ++decoding.depth; }
+
+void ReferenceCounter::EndDecoding() {
+  if (--decoding.depth > 0 || decoding.unregistered.empty()) return;
+  std::vector<ObjectId> waiting = std::move(decoding.unregistered);
+  decoding.unregistered.clear();
+  // One registration per entry: those another bracket registers already
+  // (another thread's, or this one's for a reference decoded twice) are
+  // waited for, not sent again.
+  std::unordered_map<std::string, std::vector<ObjectId>> by_owner;
+  {
     std::lock_guard<std::mutex> lock(context_.mu);
-    auto it = objects_.find(id);
-    if (it == objects_.end() || !it->second.registering) return;  // gave up: the owner died
-    it->second.registering = false;
-    it->second.registered = registered;
+    for (const ObjectId& id : waiting) {
+      ObjectEntry& entry = objects_[id];
+      if (entry.registered || entry.registering) continue;
+      entry.registering = true;
+      by_owner[entry.owner_address].push_back(id);
+    }
+  }
+  for (const auto& [owner, ids] : by_owner) RegisterWithOwner(ids, owner);
+  Actions actions;
+  {
+    std::unique_lock<std::mutex> lock(context_.mu);
+    // Until every owner answers, or is known dead (then nobody needs to
+    // hear of this borrower, and its Get fails with OwnerDiedError at once).
+    // An answered entry stays answered, so the scan resumes where it stopped.
+    size_t first_unanswered = 0;
+    ready_cv_.wait(lock, [&] {
+      for (; first_unanswered < waiting.size(); ++first_unanswered) {
+        const ObjectEntry& entry = objects_[waiting[first_unanswered]];
+        if (entry.registering && dead_owners_.count(entry.owner_address) == 0) return false;
+      }
+      return true;
+    });
+    for (const auto& [owner, ids] : by_owner) {
+      for (const ObjectId& id : ids) objects_[id].registering = false;  // gave up on a dead owner
+    }
+    ready_cv_.notify_all();
+    for (const ObjectId& id : waiting) {
+      --objects_[id].local_refs;
+      MaybeFreeLocked(id, actions);
+    }
+  }
+  RunActions(actions);
+}
+
+void ReferenceCounter::RegisterWithOwner(const std::vector<ObjectId>& ids,
+                                         const std::string& owner) {
+  WatchOwner(owner);  // a dead owner ends the wait at once
+  auto answered = [this, ids](const std::vector<uint8_t>& accepted) {
+    std::lock_guard<std::mutex> lock(context_.mu);
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = objects_.find(ids[i]);
+      if (it == objects_.end() || !it->second.registering) continue;  // gave up: the owner died
+      it->second.registering = false;
+      it->second.registered = accepted[i] != 0;
+    }
     ready_cv_.notify_all();
   };
   auto channel = context_.peers.Get(owner);
-  if (!channel.ok()) return answered(false);  // its Get reports the owner's fate
+  if (!channel.ok()) return answered(std::vector<uint8_t>(ids.size(), 0));  // its Get says why
   (*channel)->Call(
-      protocol::Encode(MessageType::kAddBorrower, protocol::AddBorrower{id, context_.address}),
+      protocol::Encode(MessageType::kAddBorrowers, protocol::AddBorrowers{context_.address, ids}),
       // Also while stopping (the table outlives the channels): a decoder
       // may be waiting for this answer.
-      [id, owner, answered](Result<std::string> reply) {
+      [ids, owner, answered](Result<std::string> reply) {
         if (!reply.ok()) {
-          spdlog::warn("cannot register as a borrower of object {} with its owner at {}: {}",
-                       id.Hex(), owner, reply.status().message());
-          return answered(false);
+          spdlog::warn("cannot register as a borrower of {} object(s) with their owner at {}: {}",
+                       ids.size(), owner, reply.status().message());
         }
-        auto status = protocol::Decode<protocol::StatusReply>(*reply);
-        answered(status.ok() && status->ok);
+        answered(AcceptedOf(reply, ids.size()));
       },
       kControlTimeout);
+}
+
+std::vector<uint8_t> ReferenceCounter::AcceptedOf(const Result<std::string>& reply, size_t count) {
+  if (reply.ok()) {
+    auto added = protocol::Decode<protocol::BorrowersAdded>(*reply);
+    if (added.ok() && added->accepted.size() == count) return std::move(added->accepted);
+  }
+  return std::vector<uint8_t>(count, 0);
 }
 
 size_t ReferenceCounter::NumBorrowers(const ObjectId& id) {
@@ -394,22 +427,36 @@ protocol::OwnedObjects ReferenceCounter::ListOwned(size_t limit) {
   return out;
 }
 
-void ReferenceCounter::HandleAddBorrower(const protocol::AddBorrower& request, ReplyFn reply) {
+std::vector<uint8_t> ReferenceCounter::AddBorrowers(const std::string& borrower,
+                                                    const std::vector<ObjectId>& ids) {
+  std::vector<uint8_t> accepted(ids.size(), 0);
   bool held = false;
   {
     std::lock_guard<std::mutex> lock(context_.mu);
-    auto it = objects_.find(request.object_id);
-    if (it != objects_.end() && it->second.owned) {
-      ++it->second.borrowers[request.borrower];
+    for (size_t i = 0; i < ids.size(); ++i) {
+      auto it = objects_.find(ids[i]);
+      if (it == objects_.end() || !it->second.owned) continue;
+      ++it->second.borrowers[borrower];
+      accepted[i] = 1;
       held = true;
     }
   }
-  if (held) WatchBorrower(request.borrower);
+  if (held) WatchBorrower(borrower);
+  return accepted;
+}
+
+void ReferenceCounter::HandleAddBorrower(const protocol::AddBorrower& request, ReplyFn reply) {
+  const bool held = AddBorrowers(request.borrower, {request.object_id})[0] != 0;
   Status status = held ? Status::Ok()
                        : Status::NotFound("object " + request.object_id.Hex() +
                                           " is no longer held by its owner at " + context_.address);
   if (!reply) return;
   reply(protocol::Encode(MessageType::kStatusReply, protocol::StatusReply::From(status)));
+}
+
+void ReferenceCounter::HandleAddBorrowers(const protocol::AddBorrowers& request, ReplyFn reply) {
+  protocol::BorrowersAdded out{AddBorrowers(request.borrower, request.object_ids)};
+  if (reply) reply(protocol::Encode(MessageType::kBorrowersAdded, out));
 }
 
 void ReferenceCounter::HandleRemoveBorrowers(const protocol::RemoveBorrowers& request) {

@@ -10,16 +10,19 @@
 //
 // Borrowers (Ray's ownership protocol, docs/object-store.md): a process that
 // decodes a reference it does not own from a value registers with the owner
-// (kAddBorrower) before the decoded handle is used, and tells the owner when
-// its last reference goes (kRemoveBorrowers). An owned object is freed, in
-// every store, when its own count is zero and no borrower remains; borrowers
-// whose process died (the GCS's "worker" topic) are dropped. A reference
-// serialized into a value is held from the moment it is serialized (so it
-// cannot go while in flight) until what carries it ends: a Put value's object
-// is freed, or a task that takes it in an argument finishes (or its lineage
-// is forgotten), or an actor created with it in its arguments dies for
-// good. References in a task's result or a generator's item are handed over
-// to the caller, which holds them as long as it holds the result or item.
+// before the decoded handle is used, and tells the owner when its last
+// reference goes (kRemoveBorrowers). The references decoded from one value
+// (or one call's arguments, one Get's values) register together, one
+// kAddBorrowers per owner, and the decoding waits for the answers once. An
+// owned object is freed, in every store, when its own count is zero and no
+// borrower remains; borrowers whose process died (the GCS's "worker" topic)
+// are dropped. A reference serialized into a value is held from the moment
+// it is serialized (so it cannot go while in flight) until what carries it
+// ends: a Put value's object is freed, or a task that takes it in an
+// argument finishes (or its lineage is forgotten), or an actor created with
+// it in its arguments dies for good. References in a task's result or a
+// generator's item are handed over to the caller, which holds them as long
+// as it holds the result or item.
 //
 // Thread-safety: the table is guarded by WorkerContext::mu (see
 // worker_context.h). Methods without a suffix take it; *Locked ones expect it
@@ -127,8 +130,15 @@ class ReferenceCounter {
   void RemoveLocalReference(const ObjectId& id);
   std::string OwnerAddress(const ObjectId& id);
   // A reference decoded from a value: one local reference; a borrowed one
-  // registers this process with its owner first (waits for the answer).
+  // registers this process with its owner first (waits for the answer, at
+  // the end of the decoding bracket it is in, if any).
   void AddBorrowedReference(const ObjectId& id, const std::string& owner_address);
+  // The decoding bracket of this thread (Runtime::BeginDecoding): borrowed
+  // references decoded inside wait, each holding one local reference, and
+  // the outermost End registers them, one kAddBorrowers per owner, and
+  // waits until every owner answered (or is known dead).
+  void BeginDecoding();
+  void EndDecoding();
   size_t NumObjects();
   // The borrowers of an owned object `id` (0 when not owned or unknown).
   size_t NumBorrowers(const ObjectId& id);
@@ -170,6 +180,7 @@ class ReferenceCounter {
 
   // The owner's side of the borrower protocol (from the worker service).
   void HandleAddBorrower(const protocol::AddBorrower& request, ReplyFn reply);
+  void HandleAddBorrowers(const protocol::AddBorrowers& request, ReplyFn reply);
   void HandleRemoveBorrowers(const protocol::RemoveBorrowers& request);
   // Asks the GCS again, once a second, whether the owners of objects being
   // fetched died: a published death can be lost while a subscription
@@ -217,11 +228,10 @@ class ReferenceCounter {
   void MarkLostOnNodeLocked(const NodeId& node, const std::string& cause, Actions& actions);
 
  private:
-  class StoreObjectSpace;
   // Space for a new owned object in the node's store; null when it belongs
   // in this process instead (small, no shared store, or the store failed
   // otherwise). Throws ObjectStoreFullError when the store is full.
-  std::unique_ptr<StoreObjectSpace> CreateInStore(size_t size);
+  std::unique_ptr<StoreSpace> CreateInStore(size_t size);
   // Records a new object this process owns, holding the references
   // serialized on this thread; the caller holds one local reference.
   ObjectId AddOwned(const ObjectId& id, const internal::StoreLocation& location,
@@ -248,9 +258,16 @@ class ReferenceCounter {
   // ends (after mu).
   void RemoveBorrowerAction(const ObjectId& id, const std::string& owner, Actions& actions);
   void OnOwnerDied(const std::string& owner, const std::string& cause);
-  // Registers with the owner of `id` (without mu): the answer clears the
-  // entry's `registering` (and sets `registered` when the owner accepted).
-  void RegisterWithOwner(const ObjectId& id, const std::string& owner);
+  // Registers with `owner` as a borrower of `ids` (without mu): the answer
+  // clears each entry's `registering` (and sets `registered` when the owner
+  // accepted it).
+  void RegisterWithOwner(const std::vector<ObjectId>& ids, const std::string& owner);
+  // The owner's side: registers `borrower` for each of `ids` it holds;
+  // whether it did, for each.
+  std::vector<uint8_t> AddBorrowers(const std::string& borrower, const std::vector<ObjectId>& ids);
+  // What a kBorrowersAdded reply says for each of `count` objects: all
+  // refused when the call failed or the answer does not fit.
+  static std::vector<uint8_t> AcceptedOf(const Result<std::string>& reply, size_t count);
   static internal::ObjectValue OwnerDiedValue(const ObjectId& id, const std::string& owner,
                                               const std::string& cause);
   void OnFetchReply(const ObjectId& id, const std::string& owner, Result<std::string> reply);

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 
 #include "core_worker/concurrency_groups.h"
 #include "core_worker/generator_streams.h"  // StreamItemId
@@ -678,7 +679,8 @@ void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::Task
     return;
   }
   out.value = std::move(result.value);
-  out.error = StoreLargeResult(spec.return_id, spec.owner_address, out.value, out.location);
+  out.error =
+      StoreLargeResult(spec.return_id, spec.owner_address, out.value, out.location, result.raw);
   out.more_returns.resize(result.more_values.size());
   for (size_t i = 0; i < result.more_values.size() && !out.error; ++i) {
     protocol::ReturnValue& more = out.more_returns[i];
@@ -705,30 +707,47 @@ void TaskExecutor::SetResult(internal::InvokeResult result, const protocol::Task
 std::optional<ErrorInfo> TaskExecutor::StoreLargeResult(const ObjectId& id,
                                                         const std::string& owner,
                                                         std::string& value,
-                                                        internal::StoreLocation& location) {
+                                                        internal::StoreLocation& location,
+                                                        const internal::UnencodedRaw& raw) {
   NodeObjects* node_objects = context_.node_objects.get();
-  if (!node_objects || value.size() <= kInlineLimit) return std::nullopt;
-  auto stored = node_objects->Put(id, value, owner);
-  if (stored.ok()) {
-    location = *stored;
-    value.clear();
+  const size_t size = raw ? raw.EncodedSize() : value.size();
+  if (!node_objects || size <= kInlineLimit) {
+    if (raw) value = raw.Encode();
     return std::nullopt;
+  }
+  // Written once, into the space it will be read from (an unencoded array
+  // straight from the function's value, as rayk::Put writes).
+  auto space = node_objects->Create(id, size, owner);
+  Status status = space.status();
+  if (space.ok()) {
+    if (raw) {
+      raw.WriteTo((*space)->data());
+    } else {
+      std::memcpy((*space)->data(), value.data(), size);
+    }
+    auto sealed = (*space)->Seal();
+    if (sealed.ok()) {
+      location = *sealed;
+      value.clear();
+      return std::nullopt;
+    }
+    status = sealed.status();
   }
   // A retried task finds its earlier result there: it is the same value.
-  if (stored.status().code() == StatusCode::kAlreadyExists) {
-    location = {node_objects->node(), context_.options.raylet_address, value.size()};
+  if (status.code() == StatusCode::kAlreadyExists) {
+    location = {node_objects->node(), context_.options.raylet_address, size};
     value.clear();
     return std::nullopt;
   }
-  if (stored.status().code() == StatusCode::kOutOfMemory) {
-    return ErrorInfo{
-        ErrorInfo::Kind::kObjectStoreFull,
-        "",
-        "its " + std::to_string(value.size()) + "-byte result: " + stored.status().message(),
-        "node " + context_.options.node_id.Hex().substr(0, 8),
-        {}};
+  if (status.code() == StatusCode::kOutOfMemory) {
+    return ErrorInfo{ErrorInfo::Kind::kObjectStoreFull,
+                     "",
+                     "its " + std::to_string(size) + "-byte result: " + status.message(),
+                     "node " + context_.options.node_id.Hex().substr(0, 8),
+                     {}};
   }
-  spdlog::warn("a {}-byte result travels inline: {}", value.size(), stored.status().message());
+  spdlog::warn("a {}-byte result travels inline: {}", size, status.message());
+  if (raw) value = raw.Encode();
   return std::nullopt;
 }
 

@@ -228,12 +228,14 @@ class TaskExecutor {
   // The function's result (or error) into the reply.
   void SetResult(internal::InvokeResult result, const protocol::TaskSpec& spec,
                  const std::string& where, protocol::PushTaskReply& out);
-  // A large result `value` of object `id` (owned by the caller at `owner`)
-  // goes into this node's store: then `location` says where, and `value` is
-  // cleared. An error when the store is full.
+  // A large result `value` of object `id` (owned by the caller at `owner`),
+  // or the array `raw` when the function left it unencoded, goes into this
+  // node's store: then `location` says where, and `value` is cleared; a
+  // small `raw` is encoded into `value`. An error when the store is full.
   std::optional<internal::ErrorInfo> StoreLargeResult(const ObjectId& id, const std::string& owner,
                                                       std::string& value,
-                                                      internal::StoreLocation& location);
+                                                      internal::StoreLocation& location,
+                                                      const internal::UnencodedRaw& raw = {});
 
   // hand_over_ and drop_serialized_, or without them (no reference table
   // here) the holds are kept for good.

@@ -4,8 +4,8 @@
 //   PushTask      an owner's task for this worker: queued for the task loop
 //   PushTasks     several of them, replied as they finish (push_streams.h)
 //   GetObject     a borrower asks for an object this process owns
-//   AddBorrower, RemoveBorrowers
-//                 a borrower of an object this process owns registers, or
+//   AddBorrower, AddBorrowers, RemoveBorrowers
+//                 a borrower of objects this process owns registers, or
 //                 lets go (reference_counter.h)
 //   ListOwnedObjects  `rayk memory`: the objects this process owns
 //   WorkerDied    the raylet: a worker leased by this process died
@@ -53,6 +53,12 @@ void CoreWorker::Handle(std::string message, ReplyFn reply) {
       auto body = protocol::Decode<protocol::AddBorrower>(message);
       if (!body.ok()) break;
       references_.HandleAddBorrower(*body, std::move(reply));
+      return;
+    }
+    case MessageType::kAddBorrowers: {
+      auto body = protocol::Decode<protocol::AddBorrowers>(message);
+      if (!body.ok()) break;
+      references_.HandleAddBorrowers(*body, std::move(reply));
       return;
     }
     case MessageType::kRemoveBorrowers: {

@@ -63,15 +63,14 @@ void NodeObjects::SetSelf(std::string address) {
 
 Result<internal::StoreLocation> NodeObjects::Put(const ObjectId& id, std::string_view bytes,
                                                  const std::string& owner) {
-  auto created = Create(id, bytes.size(), owner);
-  if (!created.ok()) return created.status();
-  std::memcpy((*created)->data(), bytes.data(), bytes.size());
-  created->reset();
-  return Seal(id, bytes.size());
+  auto space = Create(id, bytes.size(), owner);
+  if (!space.ok()) return space.status();
+  std::memcpy((*space)->data(), bytes.data(), bytes.size());
+  return (*space)->Seal();
 }
 
-Result<std::unique_ptr<MutableObjectBuffer>> NodeObjects::Create(const ObjectId& id, size_t size,
-                                                                 const std::string& owner) {
+Result<std::unique_ptr<StoreSpace>> NodeObjects::Create(const ObjectId& id, size_t size,
+                                                        const std::string& owner) {
   // One-way, and before the write: should this process die right after
   // writing, the raylet already knows whose copy it is.
   protocol::RecordPrimaries record;
@@ -86,15 +85,23 @@ Result<std::unique_ptr<MutableObjectBuffer>> NodeObjects::Create(const ObjectId&
   if (!record.owner.empty()) {
     (void)raylet_->Send(protocol::Encode(MessageType::kRecordPrimaries, record));
   }
-  return store_->Create(id, size, /*primary=*/true);
+  auto buffer = store_->Create(id, size, /*primary=*/true);
+  if (!buffer.ok()) return buffer.status();
+  return std::make_unique<StoreSpace>(*this, id, std::move(*buffer));
 }
 
-Result<internal::StoreLocation> NodeObjects::Seal(const ObjectId& id, size_t size) {
-  RAYK_RETURN_IF_ERROR(store_->Seal(id));
-  return internal::StoreLocation{node_, raylet_address_, size};
+StoreSpace::~StoreSpace() {
+  if (!buffer_) return;
+  buffer_.reset();
+  (void)objects_.store_->Abort(id_);
 }
 
-void NodeObjects::Abort(const ObjectId& id) { (void)store_->Abort(id); }
+Result<internal::StoreLocation> StoreSpace::Seal() {
+  const size_t size = buffer_->size();
+  buffer_.reset();  // the store seals what no writer maps any more
+  RAYK_RETURN_IF_ERROR(objects_.store_->Seal(id_));
+  return internal::StoreLocation{objects_.node_, objects_.raylet_address_, size};
+}
 
 Result<std::shared_ptr<const ObjectBuffer>> NodeObjects::Get(const ObjectId& id,
                                                              const internal::StoreLocation& where) {

@@ -43,6 +43,28 @@ constexpr size_t kInlineLimit = 100 * 1024;
 Result<std::string> ReadObjectFromNode(Transport& transport, const ObjectId& id,
                                        const internal::StoreLocation& where);
 
+class NodeObjects;
+
+// Space for a new primary copy in this node's store (NodeObjects::Create),
+// which its writer fills in place: Seal publishes it, and space dropped
+// unsealed is given back. Used by one thread at a time.
+class StoreSpace : public internal::ObjectSpace {
+ public:
+  StoreSpace(NodeObjects& objects, ObjectId id, std::unique_ptr<MutableObjectBuffer> buffer)
+      : objects_(objects), id_(std::move(id)), buffer_(std::move(buffer)) {}
+  ~StoreSpace() override;
+  uint8_t* data() override { return buffer_->data(); }
+  size_t size() const override { return buffer_->size(); }
+  const ObjectId& id() const { return id_; }
+  // Where the object now is; the space is gone either way.
+  Result<internal::StoreLocation> Seal();
+
+ private:
+  NodeObjects& objects_;
+  ObjectId id_;
+  std::unique_ptr<MutableObjectBuffer> buffer_;  // null once sealed
+};
+
 class NodeObjects {
  public:
   NodeObjects(std::shared_ptr<ObjectStore> store, NodeId node, std::string raylet_address,
@@ -57,13 +79,13 @@ class NodeObjects {
   // is told the owner first (primary_owners.h).
   Result<internal::StoreLocation> Put(const ObjectId& id, std::string_view bytes,
                                       const std::string& owner = {});
-  // The same in two steps, for a writer that fills the space in place:
-  // Create reserves it (telling the raylet the owner, as Put does), Seal
-  // (after the buffer is dropped) publishes it, Abort gives it back instead.
-  Result<std::unique_ptr<MutableObjectBuffer>> Create(const ObjectId& id, size_t size,
-                                                      const std::string& owner = {});
-  Result<internal::StoreLocation> Seal(const ObjectId& id, size_t size);
-  void Abort(const ObjectId& id);
+  // The same in two steps, for a writer that fills the space in place (a
+  // Put's or rayk::Create's object, a task's large array result): Create
+  // reserves it, telling the raylet the owner as Put does; the space seals
+  // or gives it back (StoreSpace). kOutOfMemory when the store cannot hold
+  // it, kAlreadyExists when `id` is there already.
+  Result<std::unique_ptr<StoreSpace>> Create(const ObjectId& id, size_t size,
+                                             const std::string& owner = {});
   // A pinned view of the object's bytes in this node's store, pulled here
   // first when it lives on another node. kNotFound when it is gone (its node
   // died, or it was freed).
@@ -73,6 +95,7 @@ class NodeObjects {
   void Free(const ObjectId& id, const internal::StoreLocation& where);
 
  private:
+  friend class StoreSpace;
   std::shared_ptr<ObjectStore> store_;
   NodeId node_;
   std::string raylet_address_;

@@ -68,6 +68,7 @@ namespace rayk::protocol {
   X(AddBorrower, 82)                                                     \
   X(RemoveBorrowers, 83)                                                 \
   X(ListOwnedObjects, 84)                                                \
+  X(AddBorrowers, 88)                                                    \
   /* To the GCS: task events. */                                         \
   X(ReportTaskEvents, 50)                                                \
   X(ListTasks, 51)                                                       \
@@ -101,6 +102,7 @@ namespace rayk::protocol {
   X(GeneratorItemAck, 141)                                               \
   X(WorkerList, 150)                                                     \
   X(OwnedObjects, 152)                                                   \
+  X(BorrowersAdded, 153)                                                 \
   X(PlacementGroupInfo, 130)                                             \
   X(PlacementGroupList, 131)                                             \
   /* A request was refused: malformed, unknown or over a limit. */       \

@@ -260,12 +260,27 @@ struct AddBorrower {
   }
 };
 
-struct RemoveBorrowers {
-  std::string borrower;
+// kAddBorrowers: kAddBorrower for many objects of one owner in one round
+// trip (the references decoded from one value, or those a worker hands to
+// its caller), answered with kBorrowersAdded: for each object, in order,
+// whether the owner holds it and registered the borrower (1) or not (0).
+// Its body is that of kRemoveBorrowers: a borrower and its objects.
+struct BorrowerObjects {
+  std::string borrower;  // the borrower's core-worker address
   std::vector<ObjectId> object_ids;
   template <class A>
   void serialize(A& ar, unsigned) {
     ar& borrower& object_ids;
+  }
+};
+using AddBorrowers = BorrowerObjects;
+using RemoveBorrowers = BorrowerObjects;
+
+struct BorrowersAdded {
+  std::vector<uint8_t> accepted;
+  template <class A>
+  void serialize(A& ar, unsigned) {
+    ar& accepted;
   }
 };
 
@@ -317,6 +332,8 @@ RAYK_MESSAGE_BODY(kRemoveBorrower, RemoveBorrower);
 RAYK_MESSAGE_BODY(kExitWorker, ExitWorker);
 RAYK_MESSAGE_BODY(kAddBorrower, AddBorrower);
 RAYK_MESSAGE_BODY(kRemoveBorrowers, RemoveBorrowers);
+RAYK_MESSAGE_BODY(kAddBorrowers, AddBorrowers);
+RAYK_MESSAGE_BODY(kBorrowersAdded, BorrowersAdded);
 RAYK_MESSAGE_BODY(kListOwnedObjects, ListOwnedObjects);
 RAYK_MESSAGE_BODY(kOwnedObjects, OwnedObjects);
 RAYK_MESSAGE_BODY(kLeaseWarning, LeaseWarning);

@@ -93,6 +93,19 @@ double SumVector(const std::vector<double>& values) {
   return std::accumulate(values.begin(), values.end(), 0.0);
 }
 
+rayk::Buffer MakeBytes(int64_t n) {
+  rayk::Buffer bytes(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) bytes.data()[i] = static_cast<uint8_t>(i % 251);
+  return bytes;
+}
+
+int64_t FirstWrongByte(const rayk::Buffer& bytes) {
+  for (size_t i = 0; i < bytes.size(); ++i) {
+    if (bytes.data()[i] != static_cast<uint8_t>(i % 251)) return static_cast<int64_t>(i);
+  }
+  return static_cast<int64_t>(bytes.size());
+}
+
 int64_t SumViaNestedTasks(int n) {
   std::vector<rayk::ObjectRef<int>> parts;
   for (int i = 0; i < n; ++i) parts.push_back(rayk::Task(Add).Remote(i, 1));
@@ -172,8 +185,8 @@ int IncrNamedCounter(const std::string& name, int by) {
 using namespace test_functions;  // RAYK_REMOTE names functions as written here
 RAYK_REMOTE(Add, Echo, SleepMs, Throws, WorkerPid, NodeAfterMs, NodeWhenReleased, NodeOfVector,
             ShiftVector, KillSelf, DieTimesThen42, ThrowTimesThen42, StallTimesThen42, PutInside,
-            MakeVector, SumVector, SumViaNestedTasks, Fib, Mirror, IncrThroughHandle,
-            IncrNamedCounter);
+            MakeVector, SumVector, MakeBytes, FirstWrongByte, SumViaNestedTasks, Fib, Mirror,
+            IncrThroughHandle, IncrNamedCounter);
 RAYK_REMOTE(Counter::Create, Counter::CreateFailing, &Counter::Incr, &Counter::Value,
             &Counter::Vector, &Counter::Pid, &Counter::Node, &Counter::Die, &Counter::Exit,
             &Counter::SlowIncr, &Counter::FlakyIncr, &Counter::Rendezvous, &Counter::Restarted,

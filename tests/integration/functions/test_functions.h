@@ -37,6 +37,10 @@ int ThrowTimesThen42(const std::string& marker_dir, int throws, const std::strin
 int StallTimesThen42(const std::string& marker_dir, int stalls, int64_t ms);
 std::vector<double> MakeVector(int64_t n);  // 0, 1, ..., n-1
 double SumVector(const std::vector<double>& values);
+// `n` bytes, byte i being i % 251; and the index of the first byte of `bytes`
+// that breaks that pattern (its size when none does).
+rayk::Buffer MakeBytes(int64_t n);
+int64_t FirstWrongByte(const rayk::Buffer& bytes);
 int64_t SumViaNestedTasks(int n);  // submits n Add tasks and sums them
 int64_t Fib(int n);
 

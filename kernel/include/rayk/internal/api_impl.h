@@ -45,6 +45,7 @@ inline std::string_view BytesOf(const ObjectValue& value) {
 
 template <class T>
 std::shared_ptr<T> DecodeValue(const ObjectValue& value, const ObjectId& id) {
+  DecodingScope borrowing;
   try {
     return std::make_shared<T>(Deserialize<T>(BytesOf(value)));
   } catch (const DecodeError& e) {

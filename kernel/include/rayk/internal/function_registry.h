@@ -53,13 +53,22 @@ enum class FunctionKind {
 // A task's or method's outcome: the serialized return value (empty for
 // void), or what went wrong instead. A call split into several returns
 // (SetNumReturns) has its first element in `value` and the rest in
-// `more_values`.
+// `more_values`. A large array (a raw-layout value over kUnencodedResultMin
+// bytes) is left unencoded in `raw` instead of `value`, for the worker to
+// write straight where it will be read; Encoded() encodes it.
 struct InvokeResult {
   InvokeResult() = default;
   InvokeResult(std::string value_in, std::optional<ErrorInfo> error_in)
       : value(std::move(value_in)), error(std::move(error_in)) {}
 
+  // `value`, after encoding `raw` into it if the result is there.
+  std::string& Encoded() {
+    if (raw) value = std::exchange(raw, {}).Encode();
+    return value;
+  }
+
   std::string value;
+  UnencodedRaw raw;
   std::optional<ErrorInfo> error;
   std::vector<std::string> more_values;
   // A streaming generator (rayk/generator.h) in place of `value`: each call
@@ -249,9 +258,27 @@ bool DecodeArg(const std::string& name, size_t index, std::string_view bytes, T&
 template <class Values, size_t... I>
 std::optional<ErrorInfo> DecodeArgs(const std::string& name, const ArgList& args, Values& values,
                                     std::index_sequence<I...>) {
+  DecodingScope borrowing;  // the references in all the arguments register at once
   std::optional<ErrorInfo> error;
   (void)(DecodeArg(name, I, args[I], std::get<I>(values), error) && ...);
   return error;
+}
+
+// Array results at least this large are handed to the worker unencoded
+// (InvokeResult::raw); smaller ones travel inline, encoded at once.
+inline constexpr size_t kUnencodedResultMin = 64 << 10;
+
+// Sets `result` from a whole value of type R: unencoded when it is a large
+// array, else encoded.
+template <class R, class V>
+void SetWholeResult(V&& value, InvokeResult& result) {
+  if constexpr (kHasRawLayout<R>) {
+    if (value.size() * sizeof(typename RawElement<R>::type) >= kUnencodedResultMin) {
+      result.raw = UnencodedRaw::Of(std::forward<V>(value));
+      return;
+    }
+  }
+  result.value = Serialize<R>(value);
 }
 
 // Calls `call` and encodes what it returns as the function's (decayed)
@@ -270,7 +297,8 @@ InvokeResult RunAndEncode(const std::string& name, size_t split_into, Call&& cal
       decltype(auto) value = call();
       try {
         if (split_into == 0) {
-          result.value = Serialize<std::decay_t<R>>(value);
+          // A value returned is moved, one referred to is copied.
+          SetWholeResult<std::decay_t<R>>(std::forward<decltype(value)>(value), result);
         } else {
           std::string error;
           if (!EncodeEach<std::decay_t<R>>(name, value, split_into, result.value,

@@ -219,6 +219,11 @@ class Runtime {
   // A reference arrived from another process (inside a value): remember its
   // owner so Get() can fetch it; counts as one local reference.
   virtual void AddBorrowedReference(const ObjectId& id, const std::string& owner_address) = 0;
+  // Bracket the decoding of values (DecodingScope): references decoded on
+  // this thread in between register with their owners together, one message
+  // per owner, when the outermost bracket ends, which waits for the answers.
+  virtual void BeginDecoding() {}
+  virtual void EndDecoding() {}
 
   // rayk::Cancel (rayk/cancel.h): cancels the task or actor call that makes
   // object `id`, here if this process submitted it, else through its owner.
@@ -244,6 +249,26 @@ class Runtime {
 
 // The process's runtime, or null outside Init()/Shutdown().
 Runtime* CurrentRuntime();
+
+// While one lives, the values decoded on this thread (a call's arguments,
+// the values of one Get) register the references inside them in one round
+// trip per owner rather than one per reference; the scope's end waits for
+// the answers, so no decoded handle is handed out before its owner knows of
+// this borrower. Scopes nest: the outermost one registers.
+class DecodingScope {
+ public:
+  DecodingScope() : runtime_(CurrentRuntime()) {
+    if (runtime_ != nullptr) runtime_->BeginDecoding();
+  }
+  ~DecodingScope() {
+    if (runtime_ != nullptr) runtime_->EndDecoding();
+  }
+  DecodingScope(const DecodingScope&) = delete;
+  DecodingScope& operator=(const DecodingScope&) = delete;
+
+ private:
+  Runtime* const runtime_;
+};
 
 }  // namespace rayk::internal
 

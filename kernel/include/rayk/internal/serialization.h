@@ -50,10 +50,12 @@
 #include <cstdint>
 #include <cstring>
 #include <exception>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <type_traits>
 #include <typeinfo>
+#include <utility>
 #include <vector>
 
 #include "rayk/buffer.h"
@@ -124,9 +126,33 @@ struct RawPayload {
 
 // Header plus a copy of `count` elements at `data`.
 std::string EncodeRaw(const void* data, size_t count, size_t element_size);
+// The same, written into the kRawHeaderSize + count * element_size bytes at `out`.
+void WriteRaw(uint8_t* out, const void* data, size_t count, size_t element_size);
 // Writes the header of `count` elements of `element_size` bytes into the first
 // kRawHeaderSize bytes at `out`, for a writer that puts the elements after it.
 void WriteRawHeader(uint8_t* out, size_t count, size_t element_size);
+
+// A raw-layout value not encoded yet: its elements, kept alive by `keep`
+// (null: no value). A task's large array result goes so from the function
+// to its worker, which encodes it once, where it will be read (straight into
+// the node's store, as rayk::Put writes), rather than into a string first.
+struct UnencodedRaw {
+  std::shared_ptr<const void> keep;
+  const void* data = nullptr;
+  size_t count = 0;
+  size_t element_size = 0;
+
+  template <class T>
+  static UnencodedRaw Of(T&& value) {
+    using Value = std::decay_t<T>;
+    auto kept = std::make_shared<const Value>(std::forward<T>(value));
+    return {kept, kept->data(), kept->size(), sizeof(typename RawElement<Value>::type)};
+  }
+  explicit operator bool() const { return keep != nullptr; }
+  size_t EncodedSize() const { return kRawHeaderSize + count * element_size; }
+  void WriteTo(uint8_t* out) const { WriteRaw(out, data, count, element_size); }
+  std::string Encode() const { return EncodeRaw(data, count, element_size); }
+};
 // Checks the header against `element_size` and the total size; throws
 // DecodeError naming `type` when they do not match.
 RawPayload DecodeRaw(std::string_view bytes, size_t element_size, const std::string& type);
