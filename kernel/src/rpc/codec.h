@@ -26,7 +26,7 @@
 
 namespace rayk::protocol {
 
-constexpr uint8_t kProtocolVersion = 14;
+constexpr uint8_t kProtocolVersion = 15;
 constexpr size_t kHeaderSize = 4;
 
 // The body struct of each message type, declared next to the structs with
