@@ -6,7 +6,7 @@
 //                                (1 = 1000 MiB), the same unit as the put cases
 //   transport_rtt_us             a request/reply round trip through the
 //                                transport slot (the plugin plugins.toml
-//                                selects, zmq by default; inproc is refused as it
+//                                selects, asio by default; inproc is refused as it
 //                                cannot cross processes) to a server in another
 //                                process on tcp loopback: median over calls
 //   transport_pipelined_calls_per_second

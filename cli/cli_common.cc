@@ -271,7 +271,9 @@ GcsConnection ConnectToGcs(const std::string& address, const std::string& config
     if (!st.ok()) Fail(st.message());
   }
   if (config->slot(PluginKind::kTransport).plugin == "inproc") {
-    config->SelectPlugin(PluginKind::kTransport, "zmq");
+    // inproc cannot reach another process: the default transport can.
+    config->SelectPlugin(PluginKind::kTransport,
+                         Config::Defaults().slot(PluginKind::kTransport).plugin);
   }
   PluginLoader loader(config->plugin_path());
   auto secret = FindClusterSecret("");

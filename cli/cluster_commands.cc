@@ -343,7 +343,7 @@ struct ClusterCommands::Impl {
       std::cout << "  WARNING: authentication is OFF (--insecure-no-auth): anyone who can reach "
                    "these ports\n"
                 << "  can read and change the cluster and run code on it. Drivers and tools need\n"
-                << "  auth = false under [transport.zmq] (or [transport.asio]) in their "
+                << "  auth = false under [transport.asio] (or [transport.zmq]) in their "
                    "plugins.toml.\n\n";
     } else {
       std::cout << "  token:       " << token_file

@@ -1,6 +1,7 @@
 // A test fixture that starts an embedded cluster (a real GCS server, raylet
-// and worker processes on loopback, ZeroMQ transport) in a private session
-// root for each test, and stops it afterwards even when the test fails.
+// and worker processes on loopback, the default transport or $RAYK_CONFIG's)
+// in a private session root for each test, and stops it afterwards even when
+// the test fails.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -15,6 +16,7 @@
 #include <string>
 
 #include "rayk/api.h"
+#include "rayk/host/config.h"
 #include "test_util.h"
 
 namespace rayk::testing {
@@ -33,15 +35,20 @@ inline int FreePort() {
   return ntohs(addr.sin_port);
 }
 
-// The plugins.toml of a test's cluster: $RAYK_CONFIG when set (to run the
-// integration tests on other plugins, e.g. `[transport] plugin = "asio"`; the
-// `rayk` commands the tests run read it too), else the source tree's.
-inline std::string TestConfigFile() {
-  if (const char* file = std::getenv("RAYK_CONFIG"); file != nullptr && *file != '\0') {
-    return file;
+// That file, loaded: for a test that makes a transport (or a GCS, a raylet)
+// of its own to talk to its cluster, which must use the cluster's plugins.
+inline Config TestConfig() {
+  auto config = Config::LoadFile(TestConfigFile());
+  if (!config.ok()) {
+    ADD_FAILURE() << config.status().ToString();
+    return Config::Defaults();
   }
-  return std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+  return *config;
 }
+
+// The transport the tests' clusters use ("zmq", "asio"), for the settings
+// that name it (--set transport.<name>.auth=false).
+inline std::string TestTransport() { return TestConfig().slot(PluginKind::kTransport).plugin; }
 
 // Bounds a test's wait for work on its cluster, so that a broken runtime fails
 // the test instead of hanging it; never a performance check.

@@ -8,6 +8,7 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <filesystem>
 #include <fstream>
@@ -57,6 +58,16 @@ inline CommandResult RunCommand(const std::string& command) {
   int status = pclose(pipe);
   result.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   return result;
+}
+
+// The plugins.toml of a test's cluster: $RAYK_CONFIG when set (to run the
+// integration tests on other plugins, e.g. `[transport] plugin = "zmq"`; the
+// `rayk` commands the tests run read it too), else the source tree's.
+inline std::string TestConfigFile() {
+  if (const char* file = std::getenv("RAYK_CONFIG"); file != nullptr && *file != '\0') {
+    return file;
+  }
+  return std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
 }
 
 // Runs the rayk command built in this tree.

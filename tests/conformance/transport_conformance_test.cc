@@ -365,6 +365,91 @@ TEST_P(TransportTest, RepliesSentLaterFromAnotherThread) {
   replier.join();
 }
 
+// Replies made in bursts by several threads (as executors answer pipelined
+// calls) all arrive, matched, while the connection still owes one it holds
+// back: a transport that writes a burst together (asio leaves a reply to its
+// loop thread while more are owed) must not wait for the held one. A ReplyFn
+// dropped unanswered must not hold anything back either.
+TEST_P(TransportTest, BurstsOfRepliesArriveWhileOneIsStillOwed) {
+  constexpr int kThreads = 3;
+  constexpr int kCalls = 600;
+  std::mutex mu;
+  std::condition_variable cv;
+  std::deque<std::pair<std::string, ReplyFn>> queued;
+  ReplyFn held;
+  bool stop = false;
+  std::vector<std::thread> repliers;
+  for (int t = 0; t < kThreads; ++t) {
+    repliers.emplace_back([&] {
+      std::unique_lock<std::mutex> lock(mu);
+      while (true) {
+        cv.wait(lock, [&] { return stop || !queued.empty(); });
+        if (stop) return;
+        // Take a run of them, then answer them back to back.
+        std::vector<std::pair<std::string, ReplyFn>> run;
+        while (!queued.empty() && run.size() < 16) {
+          run.push_back(std::move(queued.front()));
+          queued.pop_front();
+        }
+        lock.unlock();
+        for (auto& [message, reply] : run) reply("burst:" + message);
+        lock.lock();
+      }
+    });
+  }
+  Counter done;
+  std::atomic<int> bad{0};
+  {
+    auto server = Serve("burst", [&](std::string message, ReplyFn reply) {
+      if (message == "drop") return;  // never answered: ends at its timeout
+      std::lock_guard<std::mutex> lock(mu);
+      if (message == "hold") {
+        held = std::move(reply);
+        return;
+      }
+      queued.emplace_back(std::move(message), std::move(reply));
+      cv.notify_one();
+    });
+    ASSERT_NE(server, nullptr);
+    auto channel = Connect(server->endpoint());
+    std::promise<Result<std::string>> held_reply;
+    channel->Call(
+        "hold", [&](Result<std::string> r) { held_reply.set_value(std::move(r)); }, kLong);
+    Counter dropped;
+    channel->Call(
+        "drop", [&](Result<std::string> r) { dropped.Add(r.ok() ? 100 : 1); }, 300ms);
+    for (int i = 0; i < kCalls; ++i) {
+      channel->Call(
+          std::to_string(i),
+          [&, i](Result<std::string> r) {
+            if (!r.ok() || *r != "burst:" + std::to_string(i)) ++bad;
+            done.Add();
+          },
+          kLong);
+    }
+    EXPECT_TRUE(done.WaitFor(kCalls, kLong)) << done.value() << " of " << kCalls;
+    EXPECT_EQ(bad, 0);
+    ASSERT_TRUE(dropped.WaitFor(1));
+    EXPECT_EQ(dropped.value(), 1) << "the dropped call must time out, not be answered";
+    // With only the held reply owed, a lone call is answered as before.
+    EXPECT_EQ(Text(channel->CallSync("lone", kLong)), "burst:lone");
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      ASSERT_TRUE(held != nullptr);
+      held("released");
+    }
+    auto future = held_reply.get_future();
+    ASSERT_EQ(future.wait_for(kWait), std::future_status::ready);
+    EXPECT_EQ(Text(future.get()), "released");
+  }
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    stop = true;
+    cv.notify_all();
+  }
+  for (std::thread& replier : repliers) replier.join();
+}
+
 TEST_P(TransportTest, OutOfOrderRepliesAreMatched) {
   constexpr int kCalls = 64;
   std::vector<std::pair<std::string, ReplyFn>> held;

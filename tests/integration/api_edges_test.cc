@@ -121,7 +121,7 @@ TEST_F(ApiEdgesTest, GetActorChecksTheClass) {
 TEST_F(ApiEdgesTest, AJobWhoseDriverCallsOnlyInlineFunctionsKeepsItsLibrary) {
   auto run =
       testing::RunCommand("RAYK_SESSION_ROOT=" + session_root_.path() + " " + RAYK_BINARY_DIR +
-                          "/bin/rayk_inline_driver " + RAYK_SOURCE_DIR + "/plugins.toml");
+                          "/bin/rayk_inline_driver " + testing::TestConfigFile());
   ASSERT_EQ(run.exit_code, 0) << run.output;
   EXPECT_THAT(run.output, HasSubstr("task: hello task"));
   EXPECT_THAT(run.output, HasSubstr("actor: hi actor"));
@@ -152,7 +152,7 @@ TEST(InitOptionsTest, InvalidNodeResourcesFailInitBeforeAnythingStarts) {
   testing::TempDir session_root;
   setenv("RAYK_SESSION_ROOT", session_root.path().c_str(), 1);
   InitOptions options;
-  options.config_file = std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+  options.config_file = testing::TestConfigFile();
   options.resources = {{"GPU", -1}};
   EXPECT_THAT(MessageOf([&] { rayk::Init(options); }),
               HasSubstr("rayk::InitOptions::resources: resource 'GPU' = -1"));

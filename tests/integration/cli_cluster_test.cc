@@ -39,7 +39,7 @@ class CliClusterTest : public ::testing::Test {
 
 TEST_F(CliClusterTest, StartRunStatusStop) {
   auto start = Rayk("start --head --port " + std::to_string(port_) + " --num-cpus 2 --config " +
-                    RAYK_SOURCE_DIR + "/plugins.toml");
+                    testing::TestConfigFile());
   ASSERT_EQ(start.exit_code, 0) << start.output;
   EXPECT_THAT(start.output, HasSubstr("GCS address: " + Address()));
 

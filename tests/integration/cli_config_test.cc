@@ -163,8 +163,9 @@ TEST_F(CliConfigTest, CapacityAboveTheMachine) {
 }
 
 TEST_F(CliConfigTest, AbsurdValueIsNotClamped) {
-  ExpectCheckFails("[transport.zmq]\nmax_sockets = 99999999999\n",
-                   ":2: [transport.zmq] max_sockets = 99999999999 is out of range; the allowed "
+  // zmq selected: only the selected plugin's table is checked.
+  ExpectCheckFails("[transport]\nplugin = \"zmq\"\n[transport.zmq]\nmax_sockets = 99999999999\n",
+                   ":4: [transport.zmq] max_sockets = 99999999999 is out of range; the allowed "
                    "values are from 16 to 65536");
 }
 

@@ -64,8 +64,7 @@ class CliProgressTest : public ::testing::Test {
 };
 
 TEST_F(CliProgressTest, DevUpCountsNodesOnATerminalOnly) {
-  std::string up =
-      "dev up --nodes 3 --port 0 --config " + std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+  std::string up = "dev up --nodes 3 --port 0 --config " + testing::TestConfigFile();
   ExpectNoProgress(Rayk(up), "Started a rayk dev cluster of 3 nodes", "nodes up");
   ASSERT_EQ(Rayk("dev down").exit_code, 0);
 

@@ -1,14 +1,23 @@
-// A real `rayk start --head` cluster authenticates every peer (docs/security.md).
-// Outsiders, a raw DEALER without CURVE and a transport holding another
-// secret, send the requests that would hurt most: a KV put, an actor kill, a
-// node registration, a lease request, an object chunk request and a raylet
-// shutdown. Nothing answers and nothing changes. The same requests from a
-// member (the cluster's token) are answered and take effect.
+// A real `rayk start --head` cluster authenticates every peer
+// (docs/security.md), on the default transport or $RAYK_CONFIG's. Outsiders
+// (a raw peer without the transport's security: a DEALER without CURVE on
+// zmq, a socket that skips the handshake on asio; and a transport holding
+// another secret) send the requests that would hurt most: a KV put, an actor
+// kill, a node registration, a lease request, an object chunk request and a
+// raylet shutdown. Nothing answers and nothing changes. The same requests
+// from a member (the cluster's token) are answered and take effect.
+#include <arpa/inet.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
+#include <cerrno>
 #include <chrono>
+#include <cstring>
 #include <filesystem>
 #include <future>
 #include <sstream>
@@ -17,6 +26,8 @@
 #include <vector>
 #include <zmq.hpp>
 
+#include "../../plugins/transport/asio/asio_frame.h"
+#include "../../plugins/transport/asio/asio_handshake.h"
 #include "../../plugins/transport/zmq/zmq_frame.h"
 #include "cluster_fixture.h"
 #include "functions/test_functions.h"
@@ -113,8 +124,14 @@ class ClusterAuthTest : public ::testing::Test {
     return answered;
   }
 
-  // Sends every request from raw DEALERs without CURVE; returns how many
-  // answers came back.
+  // Sends every request from peers that speak the cluster's transport without
+  // its security; returns how many answers came back.
+  int AnsweredToPlainPeers(const std::vector<Request>& requests) {
+    return testing::TestTransport() == "asio" ? AnsweredToPlainSockets(requests)
+                                              : AnsweredToPlainDealers(requests);
+  }
+
+  // zmq: raw DEALERs without CURVE.
   int AnsweredToPlainDealers(const std::vector<Request>& requests) {
     zmq::context_t context;
     zmq::socket_t gcs(context, zmq::socket_type::dealer);
@@ -135,10 +152,58 @@ class ClusterAuthTest : public ::testing::Test {
     return zmq::poll(items, 2, std::chrono::milliseconds(kRefusedWait));
   }
 
+  // asio: raw tcp sockets that skip the handshake and send the requests as
+  // asio frames. The server takes the first bytes for a hello, refuses it
+  // (a server hello saying so, kServerHelloSize bytes) and closes: any byte
+  // beyond that would be an answer.
+  int AnsweredToPlainSockets(const std::vector<Request>& requests) {
+    auto open = [](const std::string& endpoint) {
+      // "tcp://127.0.0.1:PORT"
+      const std::string port = endpoint.substr(endpoint.rfind(':') + 1);
+      int fd = socket(AF_INET, SOCK_STREAM, 0);
+      sockaddr_in address{};
+      address.sin_family = AF_INET;
+      address.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+      address.sin_port = htons(static_cast<uint16_t>(std::stoi(port)));
+      EXPECT_EQ(connect(fd, reinterpret_cast<sockaddr*>(&address), sizeof(address)), 0)
+          << endpoint << ": " << std::strerror(errno);
+      return fd;
+    };
+    const int gcs = open(Gcs());
+    const int raylet = open(Raylet());
+    uint64_t id = 0;
+    for (const Request& request : requests) {
+      std::string frame(asio_transport::kFrameHeaderSize, '\0');
+      asio_transport::EncodeFrameHeader({asio_transport::FrameType::kRequest,
+                                         static_cast<uint32_t>(request.message.size()), ++id},
+                                        frame.data());
+      frame += request.message;
+      // The server may have closed already: what it refused is not sent.
+      (void)send(request.to == "gcs" ? gcs : raylet, frame.data(), frame.size(), MSG_NOSIGNAL);
+    }
+    int answered = 0;
+    for (int fd : {gcs, raylet}) {
+      size_t received = 0;
+      const auto deadline = std::chrono::steady_clock::now() + kRefusedWait;
+      while (std::chrono::steady_clock::now() < deadline) {
+        pollfd item{fd, POLLIN, 0};
+        if (poll(&item, 1, 100) <= 0) continue;
+        char buffer[4096];
+        ssize_t n = recv(fd, buffer, sizeof(buffer), 0);
+        if (n <= 0) break;  // closed: refused
+        received += static_cast<size_t>(n);
+      }
+      answered += received > asio_transport::kServerHelloSize;
+      close(fd);
+    }
+    return answered;
+  }
+
+  // A member or an outsider, with the cluster's transport.
   std::shared_ptr<Transport> TransportWith(const std::string& secret) {
     PluginContext context;
     context.cluster_secret = secret;
-    auto transport = PluginLoader().CreateSlot<Transport>(Config::Defaults(), context);
+    auto transport = PluginLoader().CreateSlot<Transport>(testing::TestConfig(), context);
     EXPECT_TRUE(transport.ok()) << transport.status().ToString();
     return transport.ok() ? *transport : nullptr;
   }
@@ -192,7 +257,7 @@ TEST_F(ClusterAuthTest, OutsidersChangeNothingAndGetNoAnswerWhileMembersDo) {
   std::vector<Request> attack = Attack(actor, ResourceSet{{"CPU", 1}});
   ASSERT_EQ(AliveNodes(), 1);
 
-  EXPECT_EQ(AnsweredToPlainDealers(attack), 0);
+  EXPECT_EQ(AnsweredToPlainPeers(attack), 0);
   auto outsider = TransportWith("not-the-cluster-token-0123456789");
   ASSERT_NE(outsider, nullptr);
   EXPECT_EQ(AnsweredThrough(*outsider, attack, kRefusedWait), "000000");
@@ -265,7 +330,9 @@ TEST_F(ClusterAuthTest, InsecureClustersAreExplicitAndLoud) {
     if (text.ok()) log = *text;
   }
   EXPECT_THAT(log, HasSubstr("AUTHENTICATION IS OFF"));
-  std::string config = root_.Write("insecure.toml", "[transport.zmq]\nauth = false\n");
+  std::string config = root_.Write(
+      "insecure.toml", "[transport]\nplugin = \"" + testing::TestTransport() + "\"\n[transport." +
+                           testing::TestTransport() + "]\nauth = false\n");
   auto status = Rayk("status --config " + config);
   EXPECT_EQ(status.exit_code, 0) << status.output;
   EXPECT_THAT(status.output, HasSubstr("1 alive"));

@@ -235,7 +235,7 @@ TEST(DashboardTest, AClusterWithoutASecretServesTheApiToAnyone) {
   } head;
   auto start = testing::RunCommand(
       head.env + "start --head --insecure-no-auth --num-cpus 1 --port " +
-      std::to_string(testing::FreePort()) + " --config " + RAYK_SOURCE_DIR + "/plugins.toml");
+      std::to_string(testing::FreePort()) + " --config " + testing::TestConfigFile());
   ASSERT_EQ(start.exit_code, 0) << start.output;
   std::ifstream file(head.root.path() + "/session_latest/gcs_metrics_address");
   std::string address;

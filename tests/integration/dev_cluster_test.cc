@@ -351,10 +351,12 @@ TEST(DevClusterTest, SchedulerChosenByNameIsShownByStatusAndTheLogs) {
   nlohmann::json status = cluster.Status();
   EXPECT_EQ(status["plugins"]["scheduler"], "spread");
   EXPECT_EQ(status["plugins"]["store"], "shm");
-  EXPECT_EQ(status["plugins"]["transport"], "zmq");
+  const std::string transport = testing::TestTransport();
+  EXPECT_EQ(status["plugins"]["transport"], transport);
   EXPECT_EQ(status["plugins"]["gcs"], "sqlite");
-  EXPECT_THAT(cluster.Rayk("status").output,
-              HasSubstr("Plugins: scheduler spread, store shm, transport zmq, gcs sqlite"));
+  EXPECT_THAT(
+      cluster.Rayk("status").output,
+      HasSubstr("Plugins: scheduler spread, store shm, transport " + transport + ", gcs sqlite"));
   std::string logs = AllLogs(cluster.session_dir());
   EXPECT_THAT(logs, HasSubstr("GCS plugins: scheduler spread, store shm"));
   EXPECT_THAT(logs, HasSubstr("raylet plugins: scheduler spread, store shm"));

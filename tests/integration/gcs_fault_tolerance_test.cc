@@ -543,7 +543,7 @@ TEST_F(GcsFaultToleranceTest, StoppedRayletIsMarkedDeadAndPublished) {
   PluginLoader loader;
   PluginContext member;  // the cluster's token, as every subscriber needs
   member.cluster_secret = FindClusterSecret(session).value();
-  auto transport = loader.CreateSlot<Transport>(Config::Defaults(), member);
+  auto transport = loader.CreateSlot<Transport>(testing::TestConfig(), member);
   ASSERT_TRUE(transport.ok());
   std::mutex mu;
   std::vector<protocol::NodeInfo> published;
@@ -630,8 +630,8 @@ TEST_F(GcsFaultToleranceTest, AConfigurationErrorIsNotRestarted) {
   std::filesystem::create_directories(session + "/logs");
   auto supervised = testing::RunCommand(
       std::string(RAYK_CLI_PATH) + " gcs-server --supervise --session-dir " + session + " --port " +
-      std::to_string(port_) +
-      " --node-ip-address 127.0.0.1 --set transport.zmq.auth=false --set scheduler.plugin=nosuch");
+      std::to_string(port_) + " --node-ip-address 127.0.0.1 --set transport." +
+      testing::TestTransport() + ".auth=false --set scheduler.plugin=nosuch");
   EXPECT_EQ(supervised.exit_code, 78) << supervised.output;
   EXPECT_THAT(supervised.output, HasSubstr("cannot start with this configuration, so it is not "
                                            "restarted: gcs-server: "));

@@ -60,7 +60,7 @@ class JobCodeTest : public ::testing::Test {
   void InitWith(const std::string& library) {
     InitOptions options;
     options.num_cpus = 2;
-    options.config_file = std::string(RAYK_SOURCE_DIR) + "/plugins.toml";
+    options.config_file = testing::TestConfigFile();
     options.code_libraries = {library};
     rayk::Init(options);
   }
@@ -73,7 +73,7 @@ class JobCodeTest : public ::testing::Test {
     if (!secret.ok()) return secret.status();
     PluginContext context;
     context.cluster_secret = *secret;
-    auto transport = PluginLoader().CreateSlot<Transport>(Config::Defaults(), context);
+    auto transport = PluginLoader().CreateSlot<Transport>(testing::TestConfig(), context);
     if (!transport.ok()) return transport.status();
     auto address = ReadFile(Session() + "/" + address_file);
     if (!address.ok()) return address.status();

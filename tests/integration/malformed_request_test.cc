@@ -96,6 +96,8 @@ class MalformedRequestTest : public ::testing::Test {
     PluginLoader loader;
     Config config = Config::Defaults();
     config.SelectPlugin(PluginKind::kGcs, "memory");  // sqlite would need a session folder
+    // The raw client below speaks the zmq transport's frames, whatever the default.
+    config.SelectPlugin(PluginKind::kTransport, "zmq");
     PluginContext member;
     member.cluster_secret = kSecret;
     transport_ = *loader.CreateSlot<Transport>(config, member);

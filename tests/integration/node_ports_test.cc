@@ -57,7 +57,7 @@ class NodePortsTest : public ::testing::Test {
 TEST_F(NodePortsTest, RayletWorkersAndLocalDriversListenOnTheGivenPorts) {
   auto start = Rayk("start --head --num-cpus 2 --port " + std::to_string(gcs_port_) +
                     " --node-manager-port " + std::to_string(node_manager_port_) + Ports() +
-                    " --config " + RAYK_SOURCE_DIR + "/plugins.toml");
+                    " --config " + testing::TestConfigFile());
   ASSERT_EQ(start.exit_code, 0) << start.output;
   auto raylet = ReadFile(root_.path() + "/session_latest/raylet_address");
   ASSERT_TRUE(raylet.ok());
@@ -114,7 +114,7 @@ TEST_F(NodePortsTest, AFullRangeFailsTheWorkerWithAClearReason) {
   auto start = Rayk("start --head --num-cpus 1 --port " + std::to_string(gcs_port_) +
                     " --node-manager-port " + std::to_string(node_manager_port_) +
                     " --min-worker-port " + std::to_string(min_) + " --max-worker-port " +
-                    std::to_string(min_) + " --config " + RAYK_SOURCE_DIR + "/plugins.toml");
+                    std::to_string(min_) + " --config " + testing::TestConfigFile());
   ASSERT_EQ(start.exit_code, 0) << start.output;
   InitOptions options;
   options.address = "127.0.0.1:" + std::to_string(gcs_port_);

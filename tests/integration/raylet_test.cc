@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "cluster_fixture.h"
 #include "gcs/gcs_server.h"
 #include "process/cluster_secret.h"
 #include "rayk/host/plugin_loader.h"
@@ -27,7 +28,7 @@ class RayletTest : public ::testing::Test {
  protected:
   void SetUp() override {
     PluginLoader loader;
-    Config config = Config::Defaults();
+    Config config = testing::TestConfig();
     // The default GCS store (sqlite) needs a session folder; this GCS needs none.
     config.SelectPlugin(PluginKind::kGcs, "memory");
     // One cluster secret for this process's transport and, through the
@@ -44,6 +45,7 @@ class RayletTest : public ::testing::Test {
     options.resources = ResourceSet{{"CPU", 2}};
     options.gcs_address = gcs_->endpoint();
     options.session_dir = session_.path();
+    options.config_file = testing::TestConfigFile();  // for the workers it starts
     raylet_ = std::move(
         Raylet::Start(options, transport_, *loader.CreateSlot<Scheduler>(config, {})).value());
     channel_ = std::move(transport_->Connect(raylet_->endpoint()).value());

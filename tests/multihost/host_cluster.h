@@ -33,8 +33,7 @@ class HostCluster {
 
   // Starts the head and the nodes; the error output of the first that fails.
   std::string Start(const std::string& head_args = "") {
-    const std::string config =
-        std::string(" --num-cpus 2 --config ") + RAYK_SOURCE_DIR + "/plugins.toml";
+    const std::string config = " --num-cpus 2 --config " + TestConfigFile();
     auto started =
         Rayk(0, "start --head --port " + std::to_string(kGcsPort) + " --node-ip-address " +
                     hosts_.address(0) + config + " " + head_args);
@@ -57,8 +56,10 @@ class HostCluster {
   }
 
  private:
+  // Drivers read the nodes' plugins.toml too: $RAYK_CONFIG (cluster_fixture.h).
   std::string Env(int i) const {
     return "RAYK_SESSION_ROOT=" + root_.path() + "/host" + std::to_string(i) + " " +
+           "RAYK_CONFIG=" + TestConfigFile() + " " +
            (token_.empty() ? "" : "RAYK_AUTH_TOKEN=" + token_ + " ");
   }
 

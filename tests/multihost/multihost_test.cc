@@ -178,6 +178,22 @@ TEST_F(MultiHostTest, APartitionedNodeIsDeclaredDeadAndOnHealingStopsItsOldActor
   EXPECT_EQ(PidIn(again.output), new_actor) << again.output;
 }
 
+// Across hosts, over tcp, only the cluster's token gets in (docs/security.md):
+// a host that holds another one cannot join, and says so in one line.
+TEST_F(MultiHostTest, AHostWithAnotherTokenCannotJoin) {
+  testing::NetworkHosts hosts(2);
+  ASSERT_TRUE(hosts.ok()) << hosts.error();
+  testing::HostCluster cluster(hosts, 1);
+  ASSERT_EQ(cluster.Start(), "");
+  auto refused = cluster.Rayk(
+      1, "start --address " + cluster.head() + " --auth-token not-the-cluster-token-0123456789");
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_EQ(testing::CountLines(refused.output), 1) << refused.output;
+  EXPECT_THAT(refused.output, HasSubstr("another cluster secret"));
+  EXPECT_EQ(AliveNodes(cluster, 0), 1) << "no node may have joined";
+  cluster.Rayk(1, "stop");
+}
+
 TEST_F(MultiHostTest, ANodeAddressThatIsNotThisHostsIsRefusedWithOneLine) {
   testing::NetworkHosts hosts(2);
   ASSERT_TRUE(hosts.ok()) << hosts.error();

@@ -22,7 +22,7 @@ TEST(ConfigTest, DefaultsSelectTheFirstPlugins) {
   Config config = Config::Defaults();
   EXPECT_EQ(config.slot(PluginKind::kScheduler).plugin, "hybrid");
   EXPECT_EQ(config.slot(PluginKind::kStore).plugin, "shm");
-  EXPECT_EQ(config.slot(PluginKind::kTransport).plugin, "zmq");
+  EXPECT_EQ(config.slot(PluginKind::kTransport).plugin, "asio");
   EXPECT_EQ(config.slot(PluginKind::kGcs).plugin, "sqlite");
 }
 

@@ -319,7 +319,7 @@ void Init(const InitOptions& options) {
   if (config->slot(PluginKind::kTransport).plugin == "inproc") {
     Throw(config->source() +
           " selects the 'inproc' transport, which cannot connect rayk's processes; set "
-          "[transport] plugin = \"zmq\"");
+          "[transport] plugin = \"asio\" (or \"zmq\")");
   }
   PluginLoader loader(config->plugin_path());
   PluginContext context;

@@ -178,7 +178,7 @@ Config Config::Defaults() {
   config.slots_[PluginKind::kScheduler].plugin = "hybrid";
   config.slots_[PluginKind::kStore].plugin =
       "shm";  // as plugins.toml: drivers without one still share the node's store
-  config.slots_[PluginKind::kTransport].plugin = "zmq";
+  config.slots_[PluginKind::kTransport].plugin = "asio";
   // As plugins.toml: a GCS restarted by its supervisor keeps its tables.
   config.slots_[PluginKind::kGcs].plugin = "sqlite";
   return config;

@@ -101,7 +101,7 @@ Status CheckCrossProcessTransport(const Config& config) {
     return Status::InvalidArgument(
         config.source() +
         ": the 'inproc' transport cannot connect rayk's processes; set [transport] "
-        "plugin = \"zmq\"");
+        "plugin = \"asio\" (or \"zmq\")");
   }
   return Status::Ok();
 }

@@ -50,16 +50,21 @@ Status Stream::Send(FrameType type, uint64_t request_id, std::string& payload, W
                     out.header);
   out.payload = std::move(payload);
   SealLocked(out);
-  if (queue_.size() > 1 || write_armed_ || corked_) return Status::Ok();  // written with the rest
+  // Behind a full socket, or within a batch the loop thread handles: written
+  // with the rest.
+  if (write_armed_ || corked_) return Status::Ok();
   if (write == Write::kBatched) {
-    write_armed_ = true;
+    if (flush_posted_) return Status::Ok();  // the flush asked for takes this one too
+    flush_posted_ = true;
     boost::asio::post(io_, [self = shared_from_this()] {
       std::unique_lock<std::mutex> lock(self->write_mu_);
-      self->write_armed_ = false;
+      self->flush_posted_ = false;
       self->FlushOrFailLocked(lock);
     });
     return Status::Ok();
   }
+  // Now: this frame and the batched ones before it, in one sendmsg; a flush
+  // asked of the loop thread then finds nothing left.
   if (!FlushLocked()) {
     closed_ = true;
     queue_.clear();

@@ -2,13 +2,14 @@
 // Unix, carrying the frames of asio_frame.h, sealed with the session keys on
 // an encrypted connection.
 //
-// Writing is done by whichever thread sends: Send() writes the frame with one
-// sendmsg on the caller's thread when nothing is queued before it (no thread
-// hand-off; each costs 15-20 us on the 2-vCPU machine), and only when the
-// socket is full does it queue the rest and ask the loop thread (the
-// io_context's) to finish when the socket can take more. Frames are sealed
-// in place, in their own payload string, in the order they are queued, so
-// the nonce counter matches the order they go out.
+// Writing is done by whichever thread sends: Send() writes the frame, with
+// any queued before it, in one sendmsg on the caller's thread (no thread
+// hand-off; each costs 15-20 us on the 2-vCPU machine), unless the caller
+// knows more frames follow (Write::kBatched): then the loop thread (the
+// io_context's) writes them all together soon. When the socket is full the
+// rest waits, and the loop thread finishes when the socket can take more.
+// Frames are sealed in place, in their own payload string, in the order they
+// are queued, so the nonce counter matches the order they go out.
 //
 // Reading is done by one reader at a time, which the owner decides (the loop
 // thread, or a thread in a synchronous call): ReadAvailable() reads what the
@@ -49,9 +50,12 @@ class Stream : public std::enable_shared_from_this<Stream> {
   Stream(const Stream&) = delete;
   Stream& operator=(const Stream&) = delete;
 
-  // How Send writes: at once on the calling thread, or by the loop thread
-  // soon, together with whatever else is queued by then (one system call and
-  // one TCP segment for many frames: the peer wakes once for all of them).
+  // How Send writes: at once on the calling thread (with any batched frames
+  // queued before it), or by the loop thread soon, together with whatever
+  // else is queued by then (one system call and one TCP segment for many
+  // frames: the peer wakes once for all of them). kBatched is for a frame
+  // that more are known to follow: requests while others are in flight,
+  // replies while the connection owes more.
   enum class Write { kNow, kBatched };
 
   // Any thread. kUnavailable, with `payload` untouched, when the stream was
@@ -111,7 +115,8 @@ class Stream : public std::enable_shared_from_this<Stream> {
 
   mutable std::mutex write_mu_;  // guards the members below
   std::deque<Outgoing> queue_;
-  bool write_armed_ = false;  // the loop thread writes what is queued
+  bool write_armed_ = false;   // the socket is full: the loop thread writes when it can take more
+  bool flush_posted_ = false;  // the loop thread has been asked to write what is queued
   bool corked_ = false;
   bool closed_ = false;
   uint64_t tx_counter_ = 0;

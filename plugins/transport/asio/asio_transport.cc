@@ -10,7 +10,10 @@
 //
 // - Server: the loop thread accepts, runs handshakes, reads requests and runs
 //   the handler. A ReplyFn writes the reply on the thread that calls it
-//   (Stream::Send), the loop thread or any other: no hand-off.
+//   (Stream::Send), the loop thread or any other: no hand-off. Only while the
+//   connection owes more replies does a reply made off the loop thread go
+//   to the loop thread, to be written with the others made by then
+//   (OwedReply).
 // - Channel: requests are written by the calling thread (while many are in
 //   flight, by the loop thread in batches: one sendmsg, one segment, one
 //   wake-up of the peer for many). Replies are read by one reader at a time:
@@ -688,6 +691,43 @@ class Listener : public std::enable_shared_from_this<Listener> {
 // ---------------------------------------------------------------------------
 // Server
 
+// The reply a server owes for one request. While its connection owes others
+// too, a reply made off the loop thread (an actor's executor answering
+// pipelined calls one after another) is left to the loop thread, which writes
+// it with every other reply made by then: one sendmsg, one segment and one
+// wake-up of the caller for a burst, instead of one each. The last reply owed
+// is written at once by the thread that makes it, so a lone call, and the end
+// of a burst, cost no hand-off; a reply held back for long (a lease that
+// waits for a worker) delays the others by one wake-up of the loop thread at
+// most. A ReplyFn dropped unanswered is no longer owed.
+class OwedReply {
+ public:
+  OwedReply(std::shared_ptr<Stream> stream, uint64_t request_id,
+            std::shared_ptr<std::atomic<int64_t>> owed)
+      : stream_(std::move(stream)), request_id_(request_id), owed_(std::move(owed)) {
+    owed_->fetch_add(1);
+  }
+  ~OwedReply() {
+    if (!answered_.exchange(true)) owed_->fetch_sub(1);
+  }
+  OwedReply(const OwedReply&) = delete;
+  OwedReply& operator=(const OwedReply&) = delete;
+
+  // A peer that has gone gets nothing: its calls fail on its side.
+  void Answer(std::string& payload) {
+    const bool first = !answered_.exchange(true);
+    const bool more_owed = first && owed_->fetch_sub(1) > 1;
+    (void)stream_->Send(FrameType::kReply, request_id_, payload,
+                        more_owed ? Stream::Write::kBatched : Stream::Write::kNow);
+  }
+
+ private:
+  const std::shared_ptr<Stream> stream_;
+  const uint64_t request_id_;
+  const std::shared_ptr<std::atomic<int64_t>> owed_;  // by the connection, all requests
+  std::atomic<bool> answered_{false};
+};
+
 class ServerCore : public std::enable_shared_from_this<ServerCore> {
  public:
   ServerCore(std::shared_ptr<Listener> listener, std::string endpoint, MessageHandler handler,
@@ -705,14 +745,14 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   void Shutdown() {
     stopped_ = true;
     listener_->Stop();
-    for (const auto& stream : streams_) stream->Close();
+    for (const auto& connection : streams_) connection.first->Close();
     streams_.clear();
     handler_ = nullptr;
   }
 
  private:
   void Admitted(std::shared_ptr<Stream> stream) {
-    streams_.insert(stream);
+    streams_.emplace(stream, std::make_shared<std::atomic<int64_t>>(0));
     Read(stream);
   }
 
@@ -724,8 +764,9 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
       const bool alive = stream->ReadAvailable(&frames, &why);
       // The replies to a batch of requests go out together.
       stream->Cork();
+      const auto owed = self->streams_.at(stream);
       for (Frame& frame : frames) {
-        self->Dispatch(stream, frame);
+        self->Dispatch(stream, owed, frame);
         if (self->stopped_) return;  // the handler destroyed the server
       }
       stream->Uncork();
@@ -740,11 +781,12 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
     });
   }
 
-  void Dispatch(const std::shared_ptr<Stream>& stream, Frame& frame) {
+  void Dispatch(const std::shared_ptr<Stream>& stream,
+                const std::shared_ptr<std::atomic<int64_t>>& owed, Frame& frame) {
     ReplyFn reply;
     if (frame.header.type == FrameType::kRequest) {
-      reply = [stream, id = frame.header.request_id, endpoint = endpoint_,
-               max_frame = max_frame_](std::string payload) {
+      reply = [owed_reply = std::make_shared<OwedReply>(stream, frame.header.request_id, owed),
+               endpoint = endpoint_, max_frame = max_frame_](std::string payload) {
         if (payload.size() > max_frame) {
           // The caller's call ends at its timeout; this says why.
           spdlog::error(
@@ -753,8 +795,7 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
               endpoint, payload.size(), max_frame);
           return;
         }
-        // A peer that has gone gets nothing: its calls fail on its side.
-        (void)stream->Send(FrameType::kReply, id, payload);
+        owed_reply->Answer(payload);
       };
     } else if (frame.header.type != FrameType::kOneWay) {
       LogBadFrame(bad_frames_, "server " + endpoint_, "a reply or publication sent to a server");
@@ -787,7 +828,8 @@ class ServerCore : public std::enable_shared_from_this<ServerCore> {
   const std::string endpoint_;
   MessageHandler handler_;
   const uint64_t max_frame_;
-  std::set<std::shared_ptr<Stream>> streams_;
+  // Each connection, and the replies it is owed (OwedReply).
+  std::map<std::shared_ptr<Stream>, std::shared_ptr<std::atomic<int64_t>>> streams_;
   std::atomic<uint64_t> bad_frames_{0}, handler_errors_{0};
   bool stopped_ = false;
 };
