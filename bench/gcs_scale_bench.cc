@@ -1,9 +1,10 @@
 // The GCS with many nodes (issue 19 item 9): thousands of simulated raylets
-// against a real GCS server process, over the real transport (zmq, with
-// CURVE on, as clusters run). Up to --nodes-per-process (1,000) nodes share
-// one simulator process; a larger cluster is split over several, since each
-// node holds two sockets of the process's one transport (at most 4,096) and
-// about eight descriptors (a process may open 20,000 here).
+// against a real GCS server process, over the real transport (the default
+// configuration's, authenticated, as clusters run). Up to
+// --nodes-per-process (1,000) nodes share one simulator process; a larger
+// cluster is split over several, since each node holds two connections of
+// the process's one transport (zmq allows 4,096 sockets) and about eight
+// descriptors (a process may open 20,000 here).
 //
 //   build/bin/gcs_scale_bench [--nodes 1000,5000] [--window 10] [--probes 5]
 //                             [--nodes-per-process 1000] [--rayk PATH]
